@@ -1,0 +1,24 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "drover",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "drover", targets: ["drover"]),
+        .executable(name: "drover-bench", targets: ["drover-bench"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .target(name: "DroverProtocol"),
+        .target(name: "DroverEngine", dependencies: ["DroverProtocol", "CSQLite"]),
+        .target(name: "DroverServer", dependencies: ["DroverEngine", "DroverProtocol"]),
+        .executableTarget(name: "drover", dependencies: ["DroverServer", "DroverEngine", "DroverProtocol"]),
+        .executableTarget(name: "drover-bench", dependencies: ["DroverServer", "DroverEngine", "DroverProtocol"]),
+        .testTarget(name: "DroverProtocolTests", dependencies: ["DroverProtocol"]),
+        .testTarget(name: "DroverEngineTests", dependencies: ["DroverEngine", "DroverProtocol"]),
+        .testTarget(name: "DroverServerTests", dependencies: ["DroverServer", "DroverEngine", "DroverProtocol"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["DroverProtocol"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,96 @@
+/// `decision/resolve`: answer an agent's question with one of its options.
+public struct DecisionResolveRequest: RequestType {
+    public typealias Response = RunResult
+    public static let method = "decision/resolve"
+    public static let changesRuns = true
+    public var runId: String
+    public var decisionId: String
+    public var choice: String
+    public init(runId: String, decisionId: String, choice: String) {
+        self.runId = runId
+        self.decisionId = decisionId
+        self.choice = choice
+    }
+}
+
+/// `step/approve`: accept a gated step's output, optionally edited.
+public struct StepApproveRequest: RequestType {
+    public typealias Response = RunResult
+    public static let method = "step/approve"
+    public static let changesRuns = true
+    public var runId: String
+    public var approvalId: String
+    public var proposal: String?
+    public init(runId: String, approvalId: String, proposal: String? = nil) {
+        self.runId = runId
+        self.approvalId = approvalId
+        self.proposal = proposal
+    }
+}
+
+/// `step/requestChanges`: send a gated step back with feedback.
+public struct StepRequestChangesRequest: RequestType {
+    public typealias Response = RunResult
+    public static let method = "step/requestChanges"
+    public static let changesRuns = true
+    public var runId: String
+    public var approvalId: String
+    public var feedback: String
+    public init(runId: String, approvalId: String, feedback: String) {
+        self.runId = runId
+        self.approvalId = approvalId
+        self.feedback = feedback
+    }
+}
+
+/// `step/reject`: refuse a gated step's output; the run fails with kind `rejected`.
+public struct StepRejectRequest: RequestType {
+    public typealias Response = RunResult
+    public static let method = "step/reject"
+    public static let changesRuns = true
+    public var runId: String
+    public var approvalId: String
+    public var reason: String?
+    public init(runId: String, approvalId: String, reason: String? = nil) {
+        self.runId = runId
+        self.approvalId = approvalId
+        self.reason = reason
+    }
+}
+
+/// `inbox/list`: every open gate across the workspace's runs.
+public struct InboxListRequest: RequestType {
+    public typealias Response = InboxListResult
+    public static let method = "inbox/list"
+    public init() {}
+}
+
+/// One open gate.
+public struct InboxItem: Codable, Sendable, Hashable {
+    public enum Kind: String, Codable, Sendable { case decision, approval }
+    public var runId: String
+    public var stepId: String
+    public var kind: Kind
+    public var id: String
+    public var question: String?
+    public var options: [String]?
+    public var proposal: String?
+    public var since: String
+    public init(runId: String, stepId: String, kind: Kind, id: String, question: String? = nil,
+                options: [String]? = nil, proposal: String? = nil, since: String) {
+        self.runId = runId
+        self.stepId = stepId
+        self.kind = kind
+        self.id = id
+        self.question = question
+        self.options = options
+        self.proposal = proposal
+        self.since = since
+    }
+}
+
+/// The answer to `inbox/list`.
+public struct InboxListResult: Codable, Sendable, Hashable {
+    public var items: [InboxItem]
+    public init(items: [InboxItem]) { self.items = items }
+}

@@ -1,0 +1,113 @@
+/// A result holding one run (most run-changing methods return this).
+public struct RunResult: Codable, Sendable, Hashable {
+    public var run: Run
+    public init(run: Run) { self.run = run }
+}
+
+/// `run/start`: create and start a run of a pipeline.
+public struct RunStartRequest: RequestType {
+    public typealias Response = RunResult
+    public static let method = "run/start"
+    public static let changesRuns = true
+    public var pipelineId: String
+    public var task: String
+    public var inputs: [String: String]?
+    public init(pipelineId: String, task: String, inputs: [String: String]? = nil) {
+        self.pipelineId = pipelineId
+        self.task = task
+        self.inputs = inputs
+    }
+}
+
+/// `run/list`: runs, newest first, optionally filtered by status.
+public struct RunListRequest: RequestType {
+    public typealias Response = RunListResult
+    public static let method = "run/list"
+    public var status: [RunStatus]?
+    public var limit: Int?
+    public var cursor: String?
+    public init(status: [RunStatus]? = nil, limit: Int? = nil, cursor: String? = nil) {
+        self.status = status
+        self.limit = limit
+        self.cursor = cursor
+    }
+}
+
+/// The answer to `run/list`; `nextCursor` is absent on the last page.
+public struct RunListResult: Codable, Sendable, Hashable {
+    public var runs: [Run]
+    public var nextCursor: String?
+    public init(runs: [Run], nextCursor: String?) {
+        self.runs = runs
+        self.nextCursor = nextCursor
+    }
+}
+
+/// `run/get`: one run with its steps and outputs.
+public struct RunGetRequest: RequestType {
+    public typealias Response = RunResult
+    public static let method = "run/get"
+    public var runId: String
+    public init(runId: String) { self.runId = runId }
+}
+
+/// `run/events`: a page of a run's event log after a given `seq`.
+public struct RunEventsRequest: RequestType {
+    public typealias Response = RunEventsResult
+    public static let method = "run/events"
+    public var runId: String
+    public var afterSeq: Int?
+    public var limit: Int?
+    public init(runId: String, afterSeq: Int? = nil, limit: Int? = nil) {
+        self.runId = runId
+        self.afterSeq = afterSeq
+        self.limit = limit
+    }
+}
+
+/// The answer to `run/events`.
+public struct RunEventsResult: Codable, Sendable, Hashable {
+    public var events: [Event]
+    public var lastSeq: Int
+    public var more: Bool
+    public init(events: [Event], lastSeq: Int, more: Bool) {
+        self.events = events
+        self.lastSeq = lastSeq
+        self.more = more
+    }
+}
+
+/// `run/cancel`: stop a live run; idempotent on a terminal run.
+public struct RunCancelRequest: RequestType {
+    public typealias Response = RunResult
+    public static let method = "run/cancel"
+    public static let changesRuns = true
+    public var runId: String
+    public var reason: String?
+    public init(runId: String, reason: String? = nil) {
+        self.runId = runId
+        self.reason = reason
+    }
+}
+
+/// `run/retry`: resume a failed or cancelled run at its first step not done.
+public struct RunRetryRequest: RequestType {
+    public typealias Response = RunResult
+    public static let method = "run/retry"
+    public static let changesRuns = true
+    public var runId: String
+    public init(runId: String) { self.runId = runId }
+}
+
+/// `run/restart`: re-run a run from a given step (stopping it first if live).
+public struct RunRestartRequest: RequestType {
+    public typealias Response = RunResult
+    public static let method = "run/restart"
+    public static let changesRuns = true
+    public var runId: String
+    public var fromStep: String
+    public init(runId: String, fromStep: String) {
+        self.runId = runId
+        self.fromStep = fromStep
+    }
+}

@@ -1,0 +1,278 @@
+/// One durable change to a run. `run/event` notifications are exactly these.
+public struct Event: Sendable, Hashable {
+    public var runId: String
+    /// Per run, starting at 1, without gaps.
+    public var seq: Int
+    /// ISO 8601 UTC timestamp with milliseconds.
+    public var at: String
+    public var body: EventBody
+
+    public init(runId: String, seq: Int, at: String, body: EventBody) {
+        self.runId = runId
+        self.seq = seq
+        self.at = at
+        self.body = body
+    }
+
+    /// The wire name of the event, e.g. `step.started`.
+    public var type: String { body.type }
+}
+
+/// A step as announced in `run.created`.
+public struct StepInfo: Codable, Sendable, Hashable {
+    public var id: String
+    public var kind: StepKind
+    public var role: String?
+
+    public init(id: String, kind: StepKind, role: String? = nil) {
+        self.id = id
+        self.kind = kind
+        self.role = role
+    }
+}
+
+/// The typed payloads of every event type.
+public enum EventBody: Sendable, Hashable {
+    case runCreated(RunCreated)
+    case runStarted
+    case stepStarted(StepAttempt)
+    case stepCompleted(StepCompleted)
+    case stepFailed(StepFailed)
+    case stepInterrupted(StepAttempt)
+    case decisionRequested(DecisionRequested)
+    case decisionResolved(DecisionResolved)
+    case approvalRequested(ApprovalRequested)
+    case approvalResolved(ApprovalResolved)
+    case usageRecorded(UsageRecorded)
+    case runRetried(FromStep)
+    case runRestarted(FromStep)
+    case runCompleted
+    case runFailed(RunFailed)
+    case runCancelled(RunCancelled)
+
+    public struct RunCreated: Codable, Sendable, Hashable {
+        public var pipelineId: String
+        public var task: String
+        public var inputs: [String: String]?
+        public var steps: [StepInfo]
+        public init(pipelineId: String, task: String, inputs: [String: String]? = nil, steps: [StepInfo]) {
+            self.pipelineId = pipelineId
+            self.task = task
+            self.inputs = inputs
+            self.steps = steps
+        }
+    }
+
+    public struct StepAttempt: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var attempt: Int
+        public init(stepId: String, attempt: Int) {
+            self.stepId = stepId
+            self.attempt = attempt
+        }
+    }
+
+    public struct StepCompleted: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var attempt: Int
+        public var output: String
+        public init(stepId: String, attempt: Int, output: String) {
+            self.stepId = stepId
+            self.attempt = attempt
+            self.output = output
+        }
+    }
+
+    public struct StepFailed: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var attempt: Int
+        public var failure: Failure
+        public init(stepId: String, attempt: Int, failure: Failure) {
+            self.stepId = stepId
+            self.attempt = attempt
+            self.failure = failure
+        }
+    }
+
+    public struct DecisionRequested: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var decisionId: String
+        public var question: String
+        public var options: [String]
+        public init(stepId: String, decisionId: String, question: String, options: [String]) {
+            self.stepId = stepId
+            self.decisionId = decisionId
+            self.question = question
+            self.options = options
+        }
+    }
+
+    public struct DecisionResolved: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var decisionId: String
+        public var choice: String
+        public init(stepId: String, decisionId: String, choice: String) {
+            self.stepId = stepId
+            self.decisionId = decisionId
+            self.choice = choice
+        }
+    }
+
+    public struct ApprovalRequested: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var approvalId: String
+        public var proposal: String
+        public init(stepId: String, approvalId: String, proposal: String) {
+            self.stepId = stepId
+            self.approvalId = approvalId
+            self.proposal = proposal
+        }
+    }
+
+    public struct ApprovalResolved: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var approvalId: String
+        public var status: ApprovalStatus
+        public var feedback: String?
+        public var proposal: String?
+        public init(stepId: String, approvalId: String, status: ApprovalStatus, feedback: String? = nil, proposal: String? = nil) {
+            self.stepId = stepId
+            self.approvalId = approvalId
+            self.status = status
+            self.feedback = feedback
+            self.proposal = proposal
+        }
+    }
+
+    public struct UsageRecorded: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var model: String
+        public var inputTokens: Int
+        public var outputTokens: Int
+        public var costUSD: Double
+        public init(stepId: String, model: String, inputTokens: Int, outputTokens: Int, costUSD: Double) {
+            self.stepId = stepId
+            self.model = model
+            self.inputTokens = inputTokens
+            self.outputTokens = outputTokens
+            self.costUSD = costUSD
+        }
+    }
+
+    public struct FromStep: Codable, Sendable, Hashable {
+        public var fromStep: String
+        public init(fromStep: String) { self.fromStep = fromStep }
+    }
+
+    public struct RunFailed: Codable, Sendable, Hashable {
+        public var failure: Failure
+        public init(failure: Failure) { self.failure = failure }
+    }
+
+    public struct RunCancelled: Codable, Sendable, Hashable {
+        public var reason: String
+        public init(reason: String) { self.reason = reason }
+    }
+
+    /// Every event type's wire name, in the order the protocol lists them.
+    public static let allTypes: [String] = [
+        "run.created", "run.started", "step.started", "step.completed", "step.failed", "step.interrupted",
+        "decision.requested", "decision.resolved", "approval.requested", "approval.resolved",
+        "usage.recorded", "run.retried", "run.restarted", "run.completed", "run.failed", "run.cancelled",
+    ]
+
+    /// The wire name of this payload.
+    public var type: String {
+        switch self {
+        case .runCreated: "run.created"
+        case .runStarted: "run.started"
+        case .stepStarted: "step.started"
+        case .stepCompleted: "step.completed"
+        case .stepFailed: "step.failed"
+        case .stepInterrupted: "step.interrupted"
+        case .decisionRequested: "decision.requested"
+        case .decisionResolved: "decision.resolved"
+        case .approvalRequested: "approval.requested"
+        case .approvalResolved: "approval.resolved"
+        case .usageRecorded: "usage.recorded"
+        case .runRetried: "run.retried"
+        case .runRestarted: "run.restarted"
+        case .runCompleted: "run.completed"
+        case .runFailed: "run.failed"
+        case .runCancelled: "run.cancelled"
+        }
+    }
+}
+
+/// An empty `data` object for events that carry nothing.
+private struct NoData: Codable {}
+
+extension EventBody {
+    /// Encodes the payload as the event's `data` member.
+    public func encodeData(to container: inout KeyedEncodingContainer<Event.CodingKeys>) throws {
+        switch self {
+        case .runCreated(let data): try container.encode(data, forKey: .data)
+        case .stepStarted(let data), .stepInterrupted(let data): try container.encode(data, forKey: .data)
+        case .stepCompleted(let data): try container.encode(data, forKey: .data)
+        case .stepFailed(let data): try container.encode(data, forKey: .data)
+        case .decisionRequested(let data): try container.encode(data, forKey: .data)
+        case .decisionResolved(let data): try container.encode(data, forKey: .data)
+        case .approvalRequested(let data): try container.encode(data, forKey: .data)
+        case .approvalResolved(let data): try container.encode(data, forKey: .data)
+        case .usageRecorded(let data): try container.encode(data, forKey: .data)
+        case .runRetried(let data), .runRestarted(let data): try container.encode(data, forKey: .data)
+        case .runFailed(let data): try container.encode(data, forKey: .data)
+        case .runCancelled(let data): try container.encode(data, forKey: .data)
+        case .runStarted, .runCompleted: try container.encode(NoData(), forKey: .data)
+        }
+    }
+
+    /// Decodes a payload of the given wire type from the event's `data` member.
+    public static func decode(type: String, from container: KeyedDecodingContainer<Event.CodingKeys>) throws -> EventBody {
+        func data<T: Decodable>(_: T.Type) throws -> T { try container.decode(T.self, forKey: .data) }
+        switch type {
+        case "run.created": return .runCreated(try data(RunCreated.self))
+        case "run.started": return .runStarted
+        case "step.started": return .stepStarted(try data(StepAttempt.self))
+        case "step.completed": return .stepCompleted(try data(StepCompleted.self))
+        case "step.failed": return .stepFailed(try data(StepFailed.self))
+        case "step.interrupted": return .stepInterrupted(try data(StepAttempt.self))
+        case "decision.requested": return .decisionRequested(try data(DecisionRequested.self))
+        case "decision.resolved": return .decisionResolved(try data(DecisionResolved.self))
+        case "approval.requested": return .approvalRequested(try data(ApprovalRequested.self))
+        case "approval.resolved": return .approvalResolved(try data(ApprovalResolved.self))
+        case "usage.recorded": return .usageRecorded(try data(UsageRecorded.self))
+        case "run.retried": return .runRetried(try data(FromStep.self))
+        case "run.restarted": return .runRestarted(try data(FromStep.self))
+        case "run.completed": return .runCompleted
+        case "run.failed": return .runFailed(try data(RunFailed.self))
+        case "run.cancelled": return .runCancelled(try data(RunCancelled.self))
+        default:
+            throw DecodingError.dataCorruptedError(
+                forKey: .type, in: container, debugDescription: "unknown event type '\(type)'")
+        }
+    }
+}
+
+extension Event: Codable {
+    public enum CodingKeys: String, CodingKey {
+        case runId, seq, type, at, data
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        runId = try container.decode(String.self, forKey: .runId)
+        seq = try container.decode(Int.self, forKey: .seq)
+        at = try container.decode(String.self, forKey: .at)
+        body = try EventBody.decode(type: try container.decode(String.self, forKey: .type), from: container)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(runId, forKey: .runId)
+        try container.encode(seq, forKey: .seq)
+        try container.encode(type, forKey: .type)
+        try container.encode(at, forKey: .at)
+        try body.encodeData(to: &container)
+    }
+}

@@ -1,0 +1,71 @@
+/// Where a run stands. `blocked` means it waits on a human gate.
+public enum RunStatus: String, Codable, Sendable, CaseIterable {
+    case queued, running, blocked, paused, done, failed, cancelled
+
+    /// Terminal runs change only through `run/retry` or `run/restart`.
+    public var isTerminal: Bool { self == .done || self == .failed || self == .cancelled }
+}
+
+/// Token and cost totals.
+public struct Usage: Codable, Sendable, Hashable {
+    public var inputTokens: Int
+    public var outputTokens: Int
+    public var costUSD: Double
+
+    public init(inputTokens: Int = 0, outputTokens: Int = 0, costUSD: Double = 0) {
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.costUSD = costUSD
+    }
+}
+
+/// A run of a pipeline: the fold of its events (see `RunReducer`).
+public struct Run: Codable, Sendable, Hashable {
+    public var id: String
+    public var pipelineId: String
+    public var task: String
+    public var inputs: [String: String]?
+    public var status: RunStatus
+    public var createdAt: String
+    public var updatedAt: String
+    public var currentStep: String?
+    public var steps: [Step]
+    public var failure: Failure?
+    public var usage: Usage
+    public var lastSeq: Int
+
+    public init(
+        id: String, pipelineId: String, task: String, inputs: [String: String]? = nil,
+        status: RunStatus, createdAt: String, updatedAt: String, currentStep: String? = nil,
+        steps: [Step], failure: Failure? = nil, usage: Usage = Usage(), lastSeq: Int = 0
+    ) {
+        self.id = id
+        self.pipelineId = pipelineId
+        self.task = task
+        self.inputs = inputs
+        self.status = status
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.currentStep = currentStep
+        self.steps = steps
+        self.failure = failure
+        self.usage = usage
+        self.lastSeq = lastSeq
+    }
+
+    /// The step with this id, if the pipeline has one.
+    public func step(_ id: String) -> Step? { steps.first { $0.id == id } }
+
+    /// The index of the step with this id.
+    public func stepIndex(_ id: String) -> Int? { steps.firstIndex { $0.id == id } }
+
+    /// The same run with step outputs and proposals removed (what `run/list` returns).
+    public var summary: Run {
+        var copy = self
+        for index in copy.steps.indices {
+            copy.steps[index].output = nil
+            copy.steps[index].approval?.proposal = ""
+        }
+        return copy
+    }
+}
