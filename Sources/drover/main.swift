@@ -1,1 +1,66 @@
-print("drover")
+import DroverEngine
+import DroverProtocol
+import Foundation
+
+/// Every subcommand, in the order `drover --help` lists them.
+enum Subcommands {
+    static let all: [Subcommand] = [
+        ServeCommand.subcommand,
+    ]
+}
+
+func printHelp() {
+    var text = """
+    drover \(DroverVersion.string) — drive AI coding agents through pipelines with human gates.
+
+    Usage: drover <command> [options]
+
+    Commands:
+
+    """
+    for command in Subcommands.all {
+        text += "  " + command.name.padding(toLength: 12, withPad: " ", startingAt: 0) + command.summary + "\n"
+    }
+    text += "\nRun 'drover <command> --help' for a command's options. 'drover --version' prints the version.\n"
+    FileHandle.standardOutput.write(Data(text.utf8))
+}
+
+func fail(_ message: String, code: Int32 = 2) -> Never {
+    FileHandle.standardError.write(Data("drover: \(message)\n".utf8))
+    exit(code)
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard let first = arguments.first else {
+    printHelp()
+    exit(0)
+}
+switch first {
+case "--help", "-h", "help":
+    printHelp()
+    exit(0)
+case "--version", "-V", "version":
+    print("drover \(DroverVersion.string)")
+    exit(0)
+case "agent-fake":
+    // The built-in fake agent: the engine runs this binary as a subprocess.
+    exit(0) // FakeAgent.main(arguments: Array(arguments.dropFirst()), environment: ProcessInfo.processInfo.environment))
+default:
+    break
+}
+guard let command = Subcommands.all.first(where: { $0.name == first }) else {
+    fail("unknown command '\(first)'. Commands: \(Subcommands.all.map(\.name).joined(separator: ", ")). See 'drover --help'.")
+}
+let rest = Array(arguments.dropFirst())
+if rest.contains("--help") || rest.contains("-h") {
+    FileHandle.standardOutput.write(Data(command.help.utf8))
+    exit(0)
+}
+do {
+    let parsed = try parseArguments(rest, options: command.options, command: command.name)
+    exit(try await command.run(parsed))
+} catch let error as UsageError {
+    fail("\(error.description). See 'drover \(command.name) --help'.")
+} catch {
+    fail("\(error)", code: 1)
+}

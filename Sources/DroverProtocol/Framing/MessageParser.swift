@@ -1,0 +1,178 @@
+/// Splits a byte stream into messages, as a state machine that never over-reads.
+///
+/// Feed it chunks of any size with `push(_:)`; it returns every message completed by the chunk.
+/// With `framing == nil` the first non-whitespace byte decides: `C`/`c` → LSP headers, anything else → NDJSON.
+public struct MessageParser: Sendable {
+    private enum State: Sendable {
+        /// Undecided framing: skipping leading whitespace.
+        case detecting
+        /// Reading LSP header lines into `buffer`.
+        case header
+        /// Reading an LSP body of `remaining` more bytes into `buffer`.
+        case body(remaining: Int)
+        /// Discarding `remaining` bytes of an oversized LSP body.
+        case skippingBody(remaining: Int, size: Int)
+        /// Reading an NDJSON line into `buffer`.
+        case line
+        /// Discarding the rest of an oversized NDJSON line.
+        case skippingLine(size: Int)
+    }
+
+    /// The framing in use; nil until detected.
+    public private(set) var framing: Framing?
+    /// Largest message body accepted, in bytes.
+    public let maxMessageBytes: Int
+    private var state: State
+    private var buffer: [UInt8] = []
+    private static let maxHeaderBytes = 8192
+
+    public init(framing: Framing? = nil, maxMessageBytes: Int = 64 << 20) {
+        self.framing = framing
+        self.maxMessageBytes = maxMessageBytes
+        switch framing {
+        case nil: state = .detecting
+        case .lsp: state = .header
+        case .ndjson: state = .line
+        }
+    }
+
+    /// Consumes a chunk and returns the inputs it completed, in order.
+    public mutating func push(_ chunk: some Collection<UInt8>) -> [FramedInput] {
+        var output: [FramedInput] = []
+        var bytes = chunk[...]
+        while !bytes.isEmpty {
+            switch state {
+            case .detecting:
+                guard let first = bytes.firstIndex(where: { !Self.isWhitespace($0) }) else { return output }
+                bytes = bytes[first...]
+                let detected: Framing = (bytes.first == UInt8(ascii: "C") || bytes.first == UInt8(ascii: "c")) ? .lsp : .ndjson
+                framing = detected
+                state = detected == .lsp ? .header : .line
+
+            case .header:
+                guard let newline = bytes.firstIndex(of: 0x0A) else {
+                    buffer.append(contentsOf: bytes)
+                    bytes = bytes[bytes.endIndex...]
+                    if buffer.count > Self.maxHeaderBytes {
+                        output.append(.badHeader("header block longer than \(Self.maxHeaderBytes) bytes"))
+                        buffer.removeAll()
+                    }
+                    continue
+                }
+                buffer.append(contentsOf: bytes[..<newline])
+                bytes = bytes[bytes.index(after: newline)...]
+                if let result = headerLineEnded() { output.append(result) }
+
+            case .body(let remaining):
+                let take = min(remaining, bytes.count)
+                buffer.append(contentsOf: bytes.prefix(take))
+                bytes = bytes.dropFirst(take)
+                if take == remaining {
+                    output.append(.message(buffer))
+                    buffer.removeAll(keepingCapacity: buffer.count < 1 << 20)
+                    state = .header
+                } else {
+                    state = .body(remaining: remaining - take)
+                }
+
+            case .skippingBody(let remaining, let size):
+                let take = min(remaining, bytes.count)
+                bytes = bytes.dropFirst(take)
+                if take == remaining {
+                    output.append(.tooLarge(size: size))
+                    state = .header
+                } else {
+                    state = .skippingBody(remaining: remaining - take, size: size)
+                }
+
+            case .line:
+                guard let newline = bytes.firstIndex(of: 0x0A) else {
+                    if buffer.count + bytes.count > maxMessageBytes + 1 {
+                        state = .skippingLine(size: buffer.count + bytes.count)
+                        buffer.removeAll()
+                    } else {
+                        buffer.append(contentsOf: bytes)
+                    }
+                    bytes = bytes[bytes.endIndex...]
+                    continue
+                }
+                let lineLength = buffer.count + bytes.distance(from: bytes.startIndex, to: newline)
+                if lineLength > maxMessageBytes + 1 {
+                    output.append(.tooLarge(size: lineLength))
+                    buffer.removeAll()
+                } else {
+                    buffer.append(contentsOf: bytes[..<newline])
+                    if buffer.last == 0x0D { buffer.removeLast() }
+                    if buffer.contains(where: { !Self.isWhitespace($0) }) {
+                        output.append(buffer.count > maxMessageBytes ? .tooLarge(size: buffer.count) : .message(buffer))
+                    }
+                    buffer.removeAll(keepingCapacity: buffer.count < 1 << 20)
+                }
+                bytes = bytes[bytes.index(after: newline)...]
+
+            case .skippingLine(let size):
+                guard let newline = bytes.firstIndex(of: 0x0A) else {
+                    state = .skippingLine(size: size + bytes.count)
+                    bytes = bytes[bytes.endIndex...]
+                    continue
+                }
+                output.append(.tooLarge(size: size + bytes.distance(from: bytes.startIndex, to: newline)))
+                bytes = bytes[bytes.index(after: newline)...]
+                state = .line
+            }
+        }
+        return output
+    }
+
+    /// Handles one complete header line in `buffer`; an empty line ends the header block.
+    private mutating func headerLineEnded() -> FramedInput? {
+        if buffer.last == 0x0D { buffer.removeLast() }
+        if !buffer.isEmpty {
+            headerLines.append(buffer)
+            buffer.removeAll()
+            return nil
+        }
+        if headerLines.isEmpty { return nil }  // stray blank line between messages
+        defer { headerLines.removeAll() }
+        var length: Int?
+        for line in headerLines {
+            let text = String(decoding: line, as: UTF8.self)
+            guard let colon = text.firstIndex(of: ":") else {
+                return .badHeader("header line without ':' — \(text.prefix(80))")
+            }
+            let name = text[..<colon].trimmingSpaces().lowercased()
+            if name == "content-length" {
+                let value = text[text.index(after: colon)...].trimmingSpaces()
+                guard let parsed = Int(value), parsed >= 0 else {
+                    return .badHeader("Content-Length is not a non-negative integer: '\(value.prefix(40))'")
+                }
+                length = parsed
+            }
+        }
+        guard let length else { return .badHeader("missing Content-Length header") }
+        if length > maxMessageBytes {
+            state = .skippingBody(remaining: length, size: length)
+            if length == 0 { state = .header }
+        } else if length == 0 {
+            return .message([])
+        } else {
+            state = .body(remaining: length)
+        }
+        return nil
+    }
+
+    private var headerLines: [[UInt8]] = []
+
+    private static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
+    }
+}
+
+extension StringProtocol {
+    fileprivate func trimmingSpaces() -> String {
+        var scalars = Substring(self)
+        while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() }
+        while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }
+        return String(scalars)
+    }
+}

@@ -1,0 +1,283 @@
+import DroverProtocol
+import Foundation
+import Synchronization
+
+/// One JSON-RPC connection: applies the lifecycle rules, dispatches requests concurrently,
+/// answers batches and cancellations. Feed it framed input with `receive(_:)`.
+public final class Connection: Sendable {
+    /// Where the connection is in LSP's lifecycle.
+    private enum Phase {
+        case uninitialized
+        case running(ready: Task<Void, Never>)
+        case shuttingDown(ready: Task<Void, Never>)
+    }
+
+    private struct State {
+        var phase: Phase = .uninitialized
+        var inFlight: [RequestID: Task<Void, Never>] = [:]
+        var cancelled: Set<RequestID> = []
+        var exitRequested = false
+        /// Tasks that will write a response; `exit` lets them finish first.
+        var writers: [Int: Task<Void, Never>] = [:]
+        var nextWriter = 0
+    }
+
+    /// A response that is ready now, or will be once its task finishes.
+    private enum Reply {
+        case none
+        case now([UInt8])
+        case later(Task<[UInt8], Never>, holdsEvents: Bool)
+    }
+
+    public let outbox: Outbox
+    private let delegate: any ConnectionDelegate
+    private let decoder = MessageDecoder()
+    private let state = Mutex(State())
+    private let onExit: @Sendable (Int32) -> Void
+    private let log: Logger
+
+    /// - Parameters:
+    ///   - onExit: called once with the exit code after `exit` or end of input, when work has stopped.
+    public init(outbox: Outbox, delegate: any ConnectionDelegate, log: Logger,
+                onExit: @escaping @Sendable (Int32) -> Void) {
+        self.outbox = outbox
+        self.delegate = delegate
+        self.log = log
+        self.onExit = onExit
+    }
+
+    /// Handles one unit of framed input, in arrival order (call from a single reader).
+    public func receive(_ input: FramedInput, framing: Framing) {
+        switch input {
+        case .tooLarge(let size):
+            outbox.respond(id: nil, error: .invalidRequest(
+                "message of \(size) bytes exceeds the limit; start the server with a larger --max-message-bytes"))
+        case .badHeader(let reason):
+            outbox.respond(id: nil, error: .parseError("bad header: \(reason)"))
+        case .message(let bytes):
+            switch decoder.decode(bytes) {
+            case .single(let entry):
+                switch reply(to: entry, framing: framing) {
+                case .none: break
+                case .now(let body): outbox.writeBody(body)
+                case .later(let task, let holds):
+                    track {
+                        self.outbox.writeBody(await task.value)
+                        if holds { self.outbox.release() }
+                    }
+                }
+            case .batch(let entries):
+                answerBatch(entries, framing: framing)
+            }
+        }
+    }
+
+    /// Ends the connection as `exit` would (stdin closed).
+    public func endOfInput() {
+        requestExit(code: shutdownWasRequested ? 0 : 1, reason: "end of input")
+    }
+
+    private var shutdownWasRequested: Bool {
+        state.withLock { if case .shuttingDown = $0.phase { return true } else { return false } }
+    }
+
+    private func answerBatch(_ entries: [IncomingEntry], framing: Framing) {
+        let replies = entries.map { reply(to: $0, framing: framing) }
+        track {
+            var bodies: [[UInt8]] = []
+            var holds = 0
+            for reply in replies {
+                switch reply {
+                case .none: continue
+                case .now(let body): bodies.append(body)
+                case .later(let task, let holdsEvents):
+                    bodies.append(await task.value)
+                    if holdsEvents { holds += 1 }
+                }
+            }
+            if !bodies.isEmpty {
+                var batch: [UInt8] = [UInt8(ascii: "[")]
+                for (index, body) in bodies.enumerated() {
+                    if index > 0 { batch.append(UInt8(ascii: ",")) }
+                    batch += body
+                }
+                batch.append(UInt8(ascii: "]"))
+                self.outbox.writeBody(batch)
+            }
+            for _ in 0..<holds { self.outbox.release() }
+        }
+    }
+
+    /// Runs `write` in a task that `exit` waits for, so answers already due are not lost.
+    private func track(_ write: @escaping @Sendable () async -> Void) {
+        state.withLock { state in
+            let key = state.nextWriter
+            state.nextWriter += 1
+            state.writers[key] = Task {
+                await write()
+                _ = self.state.withLock { $0.writers.removeValue(forKey: key) }
+            }
+        }
+    }
+
+    /// Waits for pending responses, but not for longer than `limit` (a stuck handler must not block exit).
+    private func drainWriters(limit: Duration) async {
+        let writers = state.withLock { Array($0.writers.values) }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for writer in writers { await writer.value }
+            }
+            group.addTask { try? await Task.sleep(for: limit) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func reply(to entry: IncomingEntry, framing: Framing) -> Reply {
+        switch entry {
+        case .response:
+            return .none
+        case .invalid(let id, let error):
+            return .now(Outbox.response(id: id, errorJSON: outbox.encode(error)))
+        case .message(let message):
+            guard let id = message.id else {
+                handleNotification(message)
+                return .none
+            }
+            return reply(toRequest: message, id: id, framing: framing)
+        }
+    }
+
+    // MARK: Lifecycle rules
+
+    private func handleNotification(_ message: IncomingMessage) {
+        switch message.method {
+        case "exit":
+            requestExit(code: shutdownWasRequested ? 0 : 1, reason: "exit notification")
+        case "$/cancelRequest":
+            guard isInitialized, let params = try? decoder.params(CancelParams.self, from: message) else { return }
+            cancel(params.id)
+        default:
+            // `initialized` and unknown notifications need no action; before `initialize` all are dropped.
+            break
+        }
+    }
+
+    private var isInitialized: Bool {
+        state.withLock { if case .uninitialized = $0.phase { return false } else { return true } }
+    }
+
+    private func reply(toRequest message: IncomingMessage, id: RequestID, framing: Framing) -> Reply {
+        let phase = state.withLock { $0.phase }
+        switch (message.method, phase) {
+        case ("initialize", .uninitialized):
+            return initialize(message, id: id, framing: framing)
+        case ("initialize", _):
+            return error(id, .invalidRequest("'initialize' was already received; send it once per connection"))
+        case (_, .uninitialized):
+            return error(id, ResponseError(
+                code: .serverNotInitialized, message: "Server not initialized: send 'initialize' before '\(message.method)'"))
+        case (_, .shuttingDown):
+            return error(id, .invalidRequest("The server is shutting down: after 'shutdown' only the 'exit' notification is accepted"))
+        case ("shutdown", .running(let ready)):
+            state.withLock { $0.phase = .shuttingDown(ready: ready) }
+            return .later(Task {
+                await ready.value
+                await self.delegate.shutdown()
+                return Outbox.response(id: id, resultJSON: Array("null".utf8))
+            }, holdsEvents: false)
+        case (_, .running(let ready)):
+            guard let handler = delegate.handler(for: message.method) else {
+                return error(id, .methodNotFound(message.method))
+            }
+            return dispatch(message, id: id, handler: handler, after: ready)
+        }
+    }
+
+    private func initialize(_ message: IncomingMessage, id: RequestID, framing: Framing) -> Reply {
+        let result: InitializeResult
+        do {
+            let params = try decoder.params(InitializeRequest.self, from: message)
+            if let requested = params.protocolVersion, !ProtocolVersion.supported.contains(requested) {
+                throw ResponseError.invalidParams(
+                    "protocolVersion \(requested) is not supported; this server speaks \(ProtocolVersion.supported.map(String.init).joined(separator: ", "))",
+                    data: .object(["supported": .array(ProtocolVersion.supported.map { .int($0) }), "requested": .int(requested)]))
+            }
+            result = try delegate.initialize(params, framing: framing, outbox: outbox)
+        } catch let error as ResponseError {
+            return self.error(id, error)
+        } catch {
+            return self.error(id, .internalError("\(error)"))
+        }
+        outbox.hold()
+        let ready = Task { await self.delegate.start() }
+        state.withLock { $0.phase = .running(ready: ready) }
+        return .later(Task {
+            await ready.value
+            return Outbox.response(id: id, resultJSON: self.outbox.encode(result))
+        }, holdsEvents: true)
+    }
+
+    private func dispatch(_ message: IncomingMessage, id: RequestID, handler: MethodHandler, after ready: Task<Void, Never>) -> Reply {
+        if handler.changesRuns { outbox.hold() }
+        let decoder = self.decoder
+        let task = Task<[UInt8], Never> {
+            await ready.value
+            let body: [UInt8]
+            do {
+                try Task.checkCancellation()
+                body = Outbox.response(id: id, resultJSON: try await handler.handle(message, decoder))
+            } catch let error as ResponseError {
+                body = Outbox.response(id: id, errorJSON: self.outbox.encode(error))
+            } catch is CancellationError {
+                body = Outbox.response(id: id, errorJSON: self.outbox.encode(Self.cancelled(id)))
+            } catch {
+                self.log.error("\(message.method) failed: \(error)")
+                body = Outbox.response(id: id, errorJSON: self.outbox.encode(ResponseError.internalError("\(error)")))
+            }
+            let wasCancelled = self.state.withLock { state in
+                state.inFlight[id] = nil
+                return state.cancelled.remove(id) != nil
+            }
+            return wasCancelled ? Outbox.response(id: id, errorJSON: self.outbox.encode(Self.cancelled(id))) : body
+        }
+        state.withLock { $0.inFlight[id] = Task { _ = await task.value } }
+        return .later(task, holdsEvents: handler.changesRuns)
+    }
+
+    private static func cancelled(_ id: RequestID) -> ResponseError {
+        ResponseError(code: .requestCancelled, message: "Request \(id) was cancelled by the client")
+    }
+
+    private func cancel(_ id: RequestID) {
+        state.withLock { state in
+            guard let task = state.inFlight[id] else { return }
+            state.cancelled.insert(id)
+            task.cancel()
+        }
+    }
+
+    private func error(_ id: RequestID, _ error: ResponseError) -> Reply {
+        .now(Outbox.response(id: id, errorJSON: outbox.encode(error)))
+    }
+
+    private func requestExit(code: Int32, reason: String) {
+        let first = state.withLock { state in
+            defer { state.exitRequested = true }
+            return !state.exitRequested
+        }
+        guard first else { return }
+        log.info("stopping (\(reason)), exit code \(code)")
+        Task {
+            await self.drainWriters(limit: .seconds(5))
+            await self.delegate.shutdown()
+            self.outbox.close()
+            self.onExit(code)
+        }
+    }
+}
+
+/// Params of `$/cancelRequest`.
+private struct CancelParams: Decodable {
+    var id: RequestID
+}

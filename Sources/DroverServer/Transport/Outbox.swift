@@ -1,0 +1,121 @@
+import DroverProtocol
+import Foundation
+import Synchronization
+
+/// The single writer of the protocol channel: frames messages and keeps notifications behind held responses.
+///
+/// While any run-changing request is being handled (`hold()`), notifications queue up; they are
+/// written once the last holder has written its response (`release()`), so a client always sees
+/// a method's response before the `run/event`s it caused.
+public final class Outbox: Sendable {
+    private struct State {
+        var framing: Framing
+        var holds = 0
+        var queued: [[UInt8]] = []
+        var closed = false
+    }
+
+    private let state: Mutex<State>
+    private let sink: @Sendable ([UInt8]) -> Void
+    private let encoder = JSONCoding.makeEncoder()
+
+    /// - Parameter sink: writes bytes to the channel; called under the outbox's lock, in order.
+    public init(framing: Framing, sink: @escaping @Sendable ([UInt8]) -> Void) {
+        self.state = Mutex(State(framing: framing))
+        self.sink = sink
+    }
+
+    /// Switches framing (once the parser has detected the client's).
+    public func setFraming(_ framing: Framing) {
+        state.withLock { $0.framing = framing }
+    }
+
+    /// Writes a success response.
+    public func respond<R: Encodable>(id: RequestID, result: R) {
+        write(Self.response(id: id, resultJSON: encode(result)))
+    }
+
+    /// Writes an error response (`id` nil is written as `null`).
+    public func respond(id: RequestID?, error: ResponseError) {
+        write(Self.response(id: id, errorJSON: encode(error)))
+    }
+
+    /// Writes a pre-built response body (used for batches).
+    public func writeBody(_ body: [UInt8]) {
+        write(body)
+    }
+
+    /// Sends a notification now, or after the current holders release.
+    public func notify<P: Encodable>(method: String, params: P) {
+        var body = Array(#"{"jsonrpc":"2.0","method":""#.utf8)
+        body += Array(method.utf8)
+        body += Array(#"","params":"#.utf8)
+        body += encode(params)
+        body.append(UInt8(ascii: "}"))
+        state.withLock { state in
+            guard !state.closed else { return }
+            if state.holds > 0 {
+                state.queued.append(body)
+            } else {
+                sink(state.framing.frame(body))
+            }
+        }
+    }
+
+    /// Delays notifications until the matching `release()`.
+    public func hold() {
+        state.withLock { $0.holds += 1 }
+    }
+
+    /// Ends a hold; the last one flushes queued notifications.
+    public func release() {
+        state.withLock { state in
+            state.holds -= 1
+            guard state.holds == 0, !state.queued.isEmpty else { return }
+            let queued = state.queued
+            state.queued.removeAll()
+            guard !state.closed else { return }
+            for body in queued { sink(state.framing.frame(body)) }
+        }
+    }
+
+    /// Stops all further output (after `exit`).
+    public func close() {
+        state.withLock { $0.closed = true }
+    }
+
+    private func write(_ body: [UInt8]) {
+        state.withLock { state in
+            guard !state.closed else { return }
+            sink(state.framing.frame(body))
+        }
+    }
+
+    func encode<T: Encodable>(_ value: T) -> [UInt8] {
+        do {
+            return Array(try encoder.encode(value))
+        } catch {
+            return Array(#"null"#.utf8)
+        }
+    }
+
+    /// `{"jsonrpc":"2.0","id":…,"result":…}` assembled from pre-encoded parts.
+    static func response(id: RequestID?, resultJSON: [UInt8]) -> [UInt8] {
+        envelope(id: id) + Array(#","result":"#.utf8) + resultJSON + [UInt8(ascii: "}")]
+    }
+
+    /// `{"jsonrpc":"2.0","id":…,"error":…}` assembled from pre-encoded parts.
+    static func response(id: RequestID?, errorJSON: [UInt8]) -> [UInt8] {
+        envelope(id: id) + Array(#","error":"#.utf8) + errorJSON + [UInt8(ascii: "}")]
+    }
+
+    private static func envelope(id: RequestID?) -> [UInt8] {
+        var bytes = Array(#"{"jsonrpc":"2.0","id":"#.utf8)
+        switch id {
+        case nil: bytes += Array("null".utf8)
+        case .int(let value): bytes += Array(String(value).utf8)
+        case .string(let value): bytes += Array((try? JSONEncoder().encode(value)) ?? Data("\"\"".utf8))
+        }
+        return bytes
+    }
+}

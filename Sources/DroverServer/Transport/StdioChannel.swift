@@ -1,0 +1,63 @@
+import DroverProtocol
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The process's stdin/stdout as a protocol channel.
+public enum StdioChannel {
+    /// Moves the real stdout aside for the protocol and points fd 1 at stderr, so a stray
+    /// `print` can never corrupt the stream. Returns the protocol's file descriptor.
+    public static func takeOverStdout() -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        let protocolFD = dup(STDOUT_FILENO)
+        _ = fcntl(protocolFD, F_SETFD, FD_CLOEXEC)
+        dup2(STDERR_FILENO, STDOUT_FILENO)
+        return protocolFD
+    }
+
+    /// Writes all of `bytes` to `fd`; returns false if the peer has gone.
+    @discardableResult
+    public static func writeAll(_ bytes: [UInt8], to fd: Int32) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                return false
+            }
+            offset += written
+        }
+        return true
+    }
+
+    /// Reads `fd` until end of input on a dedicated thread, handing each framed input to `onInput`
+    /// (with the framing in effect), then calls `onEnd`.
+    public static func startReading(
+        fd: Int32, parser initial: MessageParser,
+        onInput: @escaping @Sendable (FramedInput, Framing) -> Void,
+        onFramingDetected: @escaping @Sendable (Framing) -> Void,
+        onEnd: @escaping @Sendable () -> Void
+    ) {
+        let thread = Thread {
+            var parser = initial
+            var announced = parser.framing != nil
+            if let framing = parser.framing { onFramingDetected(framing) }
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                let inputs = parser.push(buffer[0..<count])
+                if !announced, let framing = parser.framing {
+                    announced = true
+                    onFramingDetected(framing)
+                }
+                for input in inputs { onInput(input, parser.framing ?? .ndjson) }
+            }
+            onEnd()
+        }
+        thread.name = "drover-stdin"
+        thread.start()
+    }
+}
