@@ -136,12 +136,21 @@ public struct RerunContext: Sendable, Hashable {
     public struct DecisionAnswer: Sendable, Hashable {
         public var question: String
         public var choice: String
+        public init(question: String, choice: String) {
+            self.question = question
+            self.choice = choice
+        }
     }
 
     public struct Review: Sendable, Hashable {
         public var rejected: Bool
         public var feedback: String?
         public var proposal: String
+        public init(rejected: Bool, feedback: String?, proposal: String) {
+            self.rejected = rejected
+            self.feedback = feedback
+            self.proposal = proposal
+        }
     }
 
     public struct FailedAttempt: Sendable, Hashable {
