@@ -86,8 +86,8 @@ public enum Template {
                 output += replace(String(name))
                 rest = afterOpen[close.upperBound...]
             } else {
-                output += "{{"
-                rest = afterOpen
+                output += "{"
+                rest = rest[rest.index(after: open.lowerBound)...]
             }
         }
         output += rest
