@@ -17,10 +17,12 @@ extension Engine {
         let invocation: AgentInvocation
         do {
             invocation = try makeInvocation(run: started, pipeline: loaded, stepId: stepId, attempt: attempt)
-        } catch let error as ResponseError {
-            let untrusted = error.code == .untrusted
+        } catch {
+            // Any error here would otherwise leave the step `working` with no process behind it.
+            let response = error as? ResponseError
+            let untrusted = response?.code == .untrusted
             try failRun(runId: run.id, stepId: stepId, attempt: attempt, failure: Failure(
-                kind: untrusted ? .interrupted : .agent, message: error.message,
+                kind: untrusted ? .interrupted : .agent, message: response?.message ?? "\(error)",
                 hint: untrusted ? "Trust the workspace (`drover trust`), then run/retry" : "Fix the step's agent or config, then run/retry",
                 stepId: stepId))
             return
