@@ -53,9 +53,13 @@ public struct MessageParser: Sendable {
                 guard let newline = bytes.firstIndex(of: 0x0A) else {
                     buffer.append(contentsOf: bytes)
                     bytes = bytes[bytes.endIndex...]
-                    if buffer.count > Self.maxHeaderBytes {
-                        output.append(.badHeader("header block longer than \(Self.maxHeaderBytes) bytes"))
-                        buffer.removeAll()
+                    if headerBytes + buffer.count > Self.maxHeaderBytes {
+                        if !resynchronizing {
+                            output.append(.badHeader("header block longer than \(Self.maxHeaderBytes) bytes"))
+                            startResynchronizing()
+                        }
+                        // Keep only a tail, where the next `Content-Length` may begin.
+                        buffer.removeFirst(max(0, buffer.count - 64))
                     }
                     continue
                 }
@@ -127,13 +131,54 @@ public struct MessageParser: Sendable {
     /// Handles one complete header line in `buffer`; an empty line ends the header block.
     private mutating func headerLineEnded() -> FramedInput? {
         if buffer.last == 0x0D { buffer.removeLast() }
+        if resynchronizing {
+            // After a bad header the body's length is unknown: skip to the next `Content-Length`
+            // (the skipped body has no newline of its own, so that header ends its last line).
+            guard let start = Self.lastContentLength(in: buffer) else {
+                buffer.removeAll()
+                return nil
+            }
+            buffer.removeFirst(start)
+            resynchronizing = false
+        }
         if !buffer.isEmpty {
+            headerBytes += buffer.count
             headerLines.append(buffer)
             buffer.removeAll()
+            if headerBytes > Self.maxHeaderBytes {
+                startResynchronizing()
+                return .badHeader("header block longer than \(Self.maxHeaderBytes) bytes")
+            }
             return nil
         }
         if headerLines.isEmpty { return nil }  // stray blank line between messages
-        defer { headerLines.removeAll() }
+        let result = headerBlockEnded()
+        headerLines.removeAll()
+        headerBytes = 0
+        if result != nil { resynchronizing = true }
+        return result
+    }
+
+    private mutating func startResynchronizing() {
+        resynchronizing = true
+        headerLines.removeAll()
+        headerBytes = 0
+    }
+
+    /// Where the last `Content-Length` (any case) starts in `line`.
+    private static func lastContentLength(in line: [UInt8]) -> Int? {
+        let needle = Array("content-length".utf8)
+        guard line.count >= needle.count else { return nil }
+        func lowered(_ byte: UInt8) -> UInt8 { (0x41...0x5A).contains(byte) ? byte + 0x20 : byte }
+        for start in stride(from: line.count - needle.count, through: 0, by: -1)
+        where needle.indices.allSatisfy({ lowered(line[start + $0]) == needle[$0] }) {
+            return start
+        }
+        return nil
+    }
+
+    /// Interprets the complete header block in `headerLines`; sets the next state, or returns an error.
+    private mutating func headerBlockEnded() -> FramedInput? {
         var length: Int?
         for line in headerLines {
             let text = String(decoding: line, as: UTF8.self)
@@ -162,6 +207,10 @@ public struct MessageParser: Sendable {
     }
 
     private var headerLines: [[UInt8]] = []
+    /// Bytes in `headerLines`, bounded by `maxHeaderBytes`.
+    private var headerBytes = 0
+    /// Set after a bad header block: lines are skipped until one holds `Content-Length`.
+    private var resynchronizing = false
 
     private static func isWhitespace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D

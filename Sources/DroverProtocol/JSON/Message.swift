@@ -79,6 +79,10 @@ public struct MessageDecoder: Sendable {
         guard let first = bytes.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) else {
             return .single(.invalid(id: nil, error: .parseError("empty message")))
         }
+        // JSON text is UTF-8 (RFC 8259); the decoder only checks the strings it decodes, not those in params.
+        if bytes.contains(where: { $0 >= 0x80 }), String(validating: bytes, as: UTF8.self) == nil {
+            return .single(.invalid(id: nil, error: .parseError("the message is not valid UTF-8")))
+        }
         if first == UInt8(ascii: "[") {
             guard let elements = try? decoder.decode([JSONValue].self, from: data) else {
                 return .single(.invalid(id: nil, error: .parseError(Self.parseFailure(data))))
@@ -169,7 +173,7 @@ private struct Envelope: Decodable {
         let container: KeyedDecodingContainer<Key>
         do {
             container = try decoder.container(keyedBy: Key.self)
-        } catch DecodingError.typeMismatch {
+        } catch DecodingError.typeMismatch, DecodingError.valueNotFound {  // valueNotFound: a bare `null`
             isObject = false
             return
         }

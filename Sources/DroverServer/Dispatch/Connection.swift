@@ -14,7 +14,7 @@ public final class Connection: Sendable {
 
     private struct State {
         var phase: Phase = .uninitialized
-        var inFlight: [RequestID: Task<Void, Never>] = [:]
+        var inFlight: [RequestID: Task<[UInt8], Never>] = [:]
         var cancelled: Set<RequestID> = []
         var exitRequested = false
         /// Tasks that will write a response; `exit` lets them finish first.
@@ -221,27 +221,34 @@ public final class Connection: Sendable {
     private func dispatch(_ message: IncomingMessage, id: RequestID, handler: MethodHandler, after ready: Task<Void, Never>) -> Reply {
         if handler.changesRuns { outbox.hold() }
         let decoder = self.decoder
-        let task = Task<[UInt8], Never> {
-            await ready.value
-            let body: [UInt8]
-            do {
-                try Task.checkCancellation()
-                body = Outbox.response(id: id, resultJSON: try await handler.handle(message, decoder))
-            } catch let error as ResponseError {
-                body = Outbox.response(id: id, errorJSON: self.outbox.encode(error))
-            } catch is CancellationError {
-                body = Outbox.response(id: id, errorJSON: self.outbox.encode(Self.cancelled(id)))
-            } catch {
-                self.log.error("\(message.method) failed: \(error)")
-                body = Outbox.response(id: id, errorJSON: self.outbox.encode(ResponseError.internalError("\(error)")))
+        // Registered under the lock that the task's completion takes, so a fast handler cannot finish
+        // before it is registered (which would leave a stale entry that a later cancel would hit).
+        // The handler's own task is the one registered: cancelling a task that merely awaits it
+        // would not reach the handler.
+        let task = state.withLock { state in
+            let task = Task<[UInt8], Never> {
+                await ready.value
+                let body: [UInt8]
+                do {
+                    try Task.checkCancellation()
+                    body = Outbox.response(id: id, resultJSON: try await handler.handle(message, decoder))
+                } catch let error as ResponseError {
+                    body = Outbox.response(id: id, errorJSON: self.outbox.encode(error))
+                } catch is CancellationError {
+                    body = Outbox.response(id: id, errorJSON: self.outbox.encode(Self.cancelled(id)))
+                } catch {
+                    self.log.error("\(message.method) failed: \(error)")
+                    body = Outbox.response(id: id, errorJSON: self.outbox.encode(ResponseError.internalError("\(error)")))
+                }
+                let wasCancelled = self.state.withLock { state in
+                    state.inFlight[id] = nil
+                    return state.cancelled.remove(id) != nil
+                }
+                return wasCancelled ? Outbox.response(id: id, errorJSON: self.outbox.encode(Self.cancelled(id))) : body
             }
-            let wasCancelled = self.state.withLock { state in
-                state.inFlight[id] = nil
-                return state.cancelled.remove(id) != nil
-            }
-            return wasCancelled ? Outbox.response(id: id, errorJSON: self.outbox.encode(Self.cancelled(id))) : body
+            state.inFlight[id] = task
+            return task
         }
-        state.withLock { $0.inFlight[id] = Task { _ = await task.value } }
         return .later(task, holdsEvents: handler.changesRuns)
     }
 

@@ -1,0 +1,450 @@
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A `drover` process spawned for an end-to-end test, spoken to over pipes.
+///
+/// The binary is `$DROVER_BIN`, else `<package root>/.build/debug/drover`. Each process gets a fresh
+/// temporary directory as its cwd, with `DROVER_CONFIG_DIR` pointing at `<dir>/config`; the directory
+/// is removed and the process killed when the object goes away.
+///
+/// Everything the server writes to stdout is checked as it arrives: it must be a sequence of framed
+/// JSON-RPC messages and nothing else (`protocolViolations` lists what was not).
+///
+/// ```swift
+/// let drover = try DroverProcess()
+/// let initialized = try await drover.initialize()
+/// let response = try await drover.request("pipeline/list")
+/// let event = try await drover.waitFor { $0["method"] as? String == "run/event" }
+/// ```
+final class DroverProcess {
+    /// How messages are framed on the wire.
+    enum Framing: String, Sendable {
+        case lsp, ndjson
+    }
+
+    /// A wait that ran out of time; the description includes the server's stderr.
+    struct Timeout: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The framing this client writes in (the server is expected to answer in kind).
+    let framing: Framing
+    /// The process's working directory (a fresh temporary directory).
+    let directory: URL
+    /// `DROVER_CONFIG_DIR` of the process.
+    let configDirectory: URL
+    private let process: Process
+    private let stdinFD: Int32
+    private let shared: Shared
+    private var nextID = 1
+
+    /// Spawns the binary.
+    /// - Parameters:
+    ///   - arguments: command-line arguments (default `serve`).
+    ///   - framing: how `send`/`request` frame messages.
+    ///   - environment: variables added to (or overriding) the inherited environment.
+    ///   - directory: the cwd; default a fresh temporary directory (removed on deinit).
+    init(arguments: [String] = ["serve"], framing: Framing = .ndjson,
+         environment: [String: String] = [:], directory: URL? = nil) throws {
+        signal(SIGPIPE, SIG_IGN)  // a write to a dead server must fail, not kill the test runner
+        self.framing = framing
+        let ownsDirectory = directory == nil
+        let directory = try directory ?? Self.makeTemporaryDirectory()
+        self.directory = directory
+        configDirectory = directory.appendingPathComponent("config", isDirectory: true)
+        try FileManager.default.createDirectory(at: configDirectory, withIntermediateDirectories: true)
+
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        // Keep every pipe end out of other children spawned concurrently (by parallel tests),
+        // or a leaked write end would hide this child's end of input. The child gets its ends
+        // through dup2, which clears the flag.
+        for pipe in [stdin, stdout, stderr] {
+            _ = fcntl(pipe.fileHandleForReading.fileDescriptor, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(pipe.fileHandleForWriting.fileDescriptor, F_SETFD, FD_CLOEXEC)
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.binaryPath())
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        var env = ProcessInfo.processInfo.environment
+        env["DROVER_CONFIG_DIR"] = configDirectory.path
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        let shared = Shared(ownedDirectory: ownsDirectory ? directory : nil)
+        process.terminationHandler = { process in shared.exited(process.terminationStatus) }
+        try process.run()
+        self.process = process
+        self.shared = shared
+        stdinFD = dup(stdin.fileHandleForWriting.fileDescriptor)
+        _ = fcntl(stdinFD, F_SETFD, FD_CLOEXEC)
+        try? stdin.fileHandleForWriting.close()
+        try? stdin.fileHandleForReading.close()
+        try? stdout.fileHandleForWriting.close()
+        try? stderr.fileHandleForWriting.close()
+        Self.startReader(fd: stdout.fileHandleForReading.fileDescriptor, name: "stdout") { shared.receiveStdout($0) }
+        Self.startReader(fd: stderr.fileHandleForReading.fileDescriptor, name: "stderr") { shared.receiveStderr($0) }
+    }
+
+    deinit {
+        terminate()
+        shared.closeStdin(stdinFD)
+    }
+
+    // MARK: Sending
+
+    /// Sends one message, framed in `framing`.
+    func send(_ json: Any) {
+        let body = (try? JSONSerialization.data(withJSONObject: json, options: [.withoutEscapingSlashes])) ?? Data()
+        sendBody(Array(body))
+    }
+
+    /// Frames `body` (any bytes, valid JSON or not) in `framing` and sends it.
+    func sendBody(_ body: [UInt8]) {
+        switch framing {
+        case .lsp: sendRaw(Array("Content-Length: \(body.count)\r\n\r\n".utf8) + body)
+        case .ndjson: sendRaw(body + [0x0A])
+        }
+    }
+
+    /// Writes exactly `bytes` to the server's stdin; returns false once the server has stopped reading.
+    @discardableResult
+    func sendRaw(_ bytes: [UInt8]) -> Bool {
+        shared.write(bytes, to: stdinFD)
+    }
+
+    /// Sends a notification.
+    func notify(_ method: String, _ params: Any? = nil) {
+        var message: [String: Any] = ["jsonrpc": "2.0", "method": method]
+        if let params { message["params"] = params }
+        send(message)
+    }
+
+    /// Sends a request with a fresh integer id and waits for its response (notifications that
+    /// arrive meanwhile stay available to `nextMessage`/`waitFor` and are listed in `notifications`).
+    func request(_ method: String, _ params: Any? = nil, timeout: Duration = .seconds(10)) async throws -> [String: Any] {
+        let id = nextID
+        nextID += 1
+        var message: [String: Any] = ["jsonrpc": "2.0", "id": id, "method": method]
+        if let params { message["params"] = params }
+        send(message)
+        return try await response(to: id, timeout: timeout)
+    }
+
+    /// Sends `initialize` (protocol version 1, this process's directory as workspace) and `initialized`;
+    /// returns the `result`.
+    @discardableResult
+    func initialize(_ params: [String: Any]? = nil, timeout: Duration = .seconds(10)) async throws -> [String: Any] {
+        let response = try await request("initialize", params ?? ["protocolVersion": 1, "workspace": directory.path], timeout: timeout)
+        guard let result = response["result"] as? [String: Any] else {
+            throw Timeout(description: "initialize failed: \(response)")
+        }
+        notify("initialized", [String: Any]())
+        return result
+    }
+
+    /// `shutdown`, then `exit`; returns the exit code.
+    func shutdownAndExit(timeout: Duration = .seconds(10)) async throws -> Int32 {
+        let response = try await request("shutdown", timeout: timeout)
+        guard response.keys.contains("result"), response["result"] is NSNull else {
+            throw Timeout(description: "shutdown failed: \(response)")
+        }
+        notify("exit")
+        return try await waitForExit(timeout: timeout)
+    }
+
+    /// Closes the server's stdin (end of input).
+    func closeStdin() {
+        shared.closeStdin(stdinFD)
+    }
+
+    // MARK: Receiving
+
+    /// The next message from the server, in arrival order: a dictionary, or an array for a batch answer.
+    func nextMessage(timeout: Duration = .seconds(10)) async throws -> Any {
+        try await poll("the next message", timeout: timeout) { shared.takeMessage { _ in true } }
+    }
+
+    /// The first message (oldest first) that `predicate` accepts; other messages stay queued.
+    func waitFor(timeout: Duration = .seconds(10), where predicate: @escaping ([String: Any]) -> Bool) async throws -> [String: Any] {
+        let found = try await poll("a matching message", timeout: timeout) {
+            shared.takeMessage { ($0 as? [String: Any]).map(predicate) ?? false }
+        }
+        return found as! [String: Any]
+    }
+
+    /// The response whose id is `id` (an Int or a String).
+    func response(to id: Any, timeout: Duration = .seconds(10)) async throws -> [String: Any] {
+        let key = Self.idKey(id)
+        return try await waitFor(timeout: timeout) { $0["method"] == nil && Self.idKey($0["id"]) == key }
+    }
+
+    /// Every notification received so far, in order (also those still queued).
+    var notifications: [[String: Any]] { shared.notifications }
+
+    /// How many messages have arrived and not been taken yet.
+    var queuedCount: Int { shared.queuedCount }
+
+    /// Takes every queued message.
+    func drainMessages() -> [Any] { shared.drain() }
+
+    /// Waits for the process to end; returns its exit code (or 128 + signal).
+    func waitForExit(timeout: Duration = .seconds(10)) async throws -> Int32 {
+        try await poll("exit", timeout: timeout) { shared.exitStatus }
+    }
+
+    /// Whether the process is still running.
+    var isRunning: Bool { shared.exitStatus == nil }
+
+    /// Everything the server wrote to stderr so far.
+    var stderrText: String { String(decoding: shared.stderrBytes, as: UTF8.self) }
+
+    /// Everything the server wrote to stdout so far, as raw bytes.
+    var stdoutBytes: [UInt8] { shared.stdoutBytes }
+
+    /// Problems found in stdout: bytes that are not framed JSON-RPC messages. Empty when all is well.
+    var protocolViolations: [String] { shared.violations }
+
+    /// The framing the server answered in (nil before its first byte).
+    var outputFraming: Framing? { shared.outputFraming }
+
+    /// Kills the process if it is still running.
+    func terminate() {
+        if process.isRunning { process.terminate() }
+    }
+
+    // MARK: Support
+
+    /// A canonical text for a JSON-RPC id (number, string or null), so ids compare across types.
+    static func idKey(_ id: Any?) -> String {
+        switch id {
+        case nil, is NSNull: return "null"
+        case let text as String: return "s:" + text
+        case let number as NSNumber: return "n:" + number.stringValue
+        case let number as Int: return "n:\(number)"
+        default: return "?:\(String(describing: id))"
+        }
+    }
+
+    /// The path of the binary under test.
+    static func binaryPath() throws -> String {
+        if let path = ProcessInfo.processInfo.environment["DROVER_BIN"], !path.isEmpty { return path }
+        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while directory.path != "/" {
+            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
+                let binary = directory.appendingPathComponent(".build/debug/drover").path
+                guard FileManager.default.isExecutableFile(atPath: binary) else {
+                    throw Timeout(description: "\(binary) does not exist: run 'swift build' first or set DROVER_BIN")
+                }
+                return binary
+            }
+            directory.deleteLastPathComponent()
+        }
+        throw Timeout(description: "no Package.swift above \(#filePath); set DROVER_BIN")
+    }
+
+    private static func makeTemporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("drover-e2e-\(UUID().uuidString.prefix(8))", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url.resolvingSymlinksInPath()
+    }
+
+    private func poll<T>(_ what: String, timeout: Duration, _ attempt: () -> T?) async throws -> T {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let value = attempt() { return value }
+            guard ContinuousClock.now < deadline else {
+                let status = shared.exitStatus.map { "exited with \($0)" } ?? "running"
+                throw Timeout(description: "timed out after \(timeout) waiting for \(what); server \(status); "
+                              + "queued: \(shared.queuedCount) message(s); stderr: \(stderrText.suffix(2000))")
+            }
+            try await Task.sleep(for: .milliseconds(2))  // polling interval, not synchronisation
+        }
+    }
+
+    private static func startReader(fd: Int32, name: String, _ receive: @escaping @Sendable ([UInt8]) -> Void) {
+        let thread = Thread {
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                receive(Array(buffer[0..<count]))
+            }
+            close(fd)
+        }
+        thread.name = "drover-e2e-\(name)"
+        thread.start()
+    }
+}
+
+/// State shared with the reader threads and the termination handler, all behind one lock.
+private final class Shared: Sendable {
+    private struct State {
+        var stdout: [UInt8] = []
+        var stderr: [UInt8] = []
+        /// Where the unparsed part of `stdout` begins.
+        var cursor = 0
+        var framing: DroverProcess.Framing?
+        var queue: [Data] = []
+        var notifications: [Data] = []
+        var violations: [String] = []
+        var exitStatus: Int32?
+    }
+
+    private let state = Mutex(State())
+    /// Whether stdin is closed; also serialises writes to it.
+    private let stdinState = Mutex(false)
+    private let ownedDirectory: URL?
+
+    init(ownedDirectory: URL?) {
+        self.ownedDirectory = ownedDirectory
+    }
+
+    deinit {
+        if let ownedDirectory { try? FileManager.default.removeItem(at: ownedDirectory) }
+    }
+
+    func receiveStdout(_ bytes: [UInt8]) {
+        state.withLock { state in
+            state.stdout += bytes
+            Self.parseFrames(&state)
+        }
+    }
+
+    func receiveStderr(_ bytes: [UInt8]) {
+        state.withLock { $0.stderr += bytes }
+    }
+
+    func exited(_ status: Int32) {
+        state.withLock { $0.exitStatus = status }
+    }
+
+    func write(_ bytes: [UInt8], to fd: Int32) -> Bool {
+        // A lock of its own keeps writes from concurrent callers whole and ordered. It must not be
+        // `state`'s: a write blocks while the server is busy answering, and the stdout reader needs
+        // `state` to take those answers, or both sides would wait on each other.
+        stdinState.withLock { stdinClosed in
+            guard !stdinClosed else { return false }
+            var offset = 0
+            while offset < bytes.count {
+                let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                if written < 0 {
+                    if errno == EINTR || errno == EAGAIN { continue }
+                    return false
+                }
+                offset += written
+            }
+            return true
+        }
+    }
+
+    func closeStdin(_ fd: Int32) {
+        stdinState.withLock { stdinClosed in
+            guard !stdinClosed else { return }
+            stdinClosed = true
+            close(fd)
+        }
+    }
+
+    /// Removes and returns the oldest queued message `accept` takes.
+    func takeMessage(_ accept: (Any) -> Bool) -> Any? {
+        state.withLock { state in
+            for (index, data) in state.queue.enumerated() {
+                guard let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else { continue }
+                if accept(value) {
+                    state.queue.remove(at: index)
+                    return value
+                }
+            }
+            return nil
+        }
+    }
+
+    func drain() -> [Any] {
+        state.withLock { state in
+            defer { state.queue.removeAll() }
+            return state.queue.compactMap { try? JSONSerialization.jsonObject(with: $0, options: [.fragmentsAllowed]) }
+        }
+    }
+
+    var notifications: [[String: Any]] {
+        state.withLock { $0.notifications }.compactMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+    }
+
+    var queuedCount: Int { state.withLock { $0.queue.count } }
+    var exitStatus: Int32? { state.withLock { $0.exitStatus } }
+    var stdoutBytes: [UInt8] { state.withLock { $0.stdout } }
+    var stderrBytes: [UInt8] { state.withLock { $0.stderr } }
+    var violations: [String] { state.withLock { $0.violations } }
+    var outputFraming: DroverProcess.Framing? { state.withLock { $0.framing } }
+
+    /// Strictly parses complete frames from `stdout[cursor...]`: exactly what the server writes
+    /// (`Content-Length: N\r\n\r\n` + body, or one JSON value per line), each a JSON-RPC 2.0 message.
+    private static func parseFrames(_ state: inout State) {
+        while state.cursor < state.stdout.count {
+            let rest = state.stdout[state.cursor...]
+            if state.framing == nil {
+                state.framing = rest.first == UInt8(ascii: "C") ? .lsp : .ndjson
+            }
+            let body: ArraySlice<UInt8>
+            switch state.framing! {
+            case .ndjson:
+                guard let newline = rest.firstIndex(of: 0x0A) else { return }
+                body = rest[..<newline]
+                state.cursor = newline + 1
+            case .lsp:
+                let separator: [UInt8] = Array("\r\n\r\n".utf8)
+                guard let end = rest.indices.first(where: { rest[$0...].starts(with: separator) }) else {
+                    if rest.count > 64 { violation(&state, "no header end in \(preview(rest))") }
+                    return
+                }
+                let header = String(decoding: rest[..<end], as: UTF8.self)
+                guard header.hasPrefix("Content-Length: "), let length = Int(header.dropFirst(16)), length >= 0 else {
+                    violation(&state, "bad header \(header.debugDescription)")
+                    return
+                }
+                let start = end + separator.count
+                guard state.stdout.count - start >= length else { return }
+                body = state.stdout[start..<(start + length)]
+                state.cursor = start + length
+            }
+            guard let value = try? JSONSerialization.jsonObject(with: Data(body)) else {
+                violation(&state, "not JSON: \(preview(body))")
+                continue
+            }
+            let entries = (value as? [Any]) ?? [value]
+            if value is [Any], entries.isEmpty { violation(&state, "empty batch answer") }
+            for entry in entries {
+                guard let object = entry as? [String: Any], object["jsonrpc"] as? String == "2.0",
+                      object["method"] is String || (object.keys.contains("id") && (object["result"] != nil) != (object["error"] != nil)) else {
+                    violation(&state, "not a JSON-RPC 2.0 message: \(preview(body))")
+                    continue
+                }
+                if let error = object["error"] {
+                    guard let error = error as? [String: Any], error["code"] is Int, error["message"] is String else {
+                        violation(&state, "malformed error object: \(preview(body))")
+                        continue
+                    }
+                }
+            }
+            state.queue.append(Data(body))
+            if let object = value as? [String: Any], object["method"] != nil { state.notifications.append(Data(body)) }
+        }
+    }
+
+    private static func violation(_ state: inout State, _ text: String) {
+        state.violations.append(text)
+        state.cursor = state.stdout.count  // resynchronising is not the client's job: stop here
+    }
+
+    private static func preview(_ bytes: ArraySlice<UInt8>) -> String {
+        String(decoding: bytes.prefix(200), as: UTF8.self).debugDescription
+    }
+}
