@@ -791,13 +791,14 @@ class Scenario:
             with r.case(f"{method}: unknown run id → -33001 not_found"):
                 c.error(method, params, -33001, "not_found")
         for method, params in (("run/get", {"runId": 5}), ("run/start", {"task": "no pipeline"}),
+                               ("run/start", {"pipelineId": "demo", "task": " "}), ("run/list", {"limit": 0}),
                                ("run/events", {"runId": self.a, "afterSeq": "x"}),
                                ("decision/resolve", {"runId": self.a}), ("workspace/trust", {})):
             with r.case(f"{method}: bad params {short(params)} → -32602 (and the schema rejects them too)"):
                 c.error(method, params, -32602, check_params=False)
                 expect(Schema.problem(self.ctx.schema.params[method], params) is not None, "the schema accepts them")
-        with r.case("run/start: unknown pipeline → an error naming it"):
-            error = c.error("run/start", {"pipelineId": "no-such-pipeline", "task": "x"}, (-33001, -32602))
+        with r.case("run/start: unknown pipeline → -33001 naming it"):
+            error = c.error("run/start", {"pipelineId": "no-such-pipeline", "task": "x"}, -33001, "not_found")
             expect("no-such-pipeline" in error["message"], error["message"])
         with r.case("unknown method → -32601"):
             c.error("run/frobnicate", {}, -32601, check_params=False)
@@ -844,6 +845,8 @@ class Scenario:
             self.caused(x, "run.cancelled", lambda d: d["reason"] == "changed my mind", index, result["run"])
             expect(result["run"]["status"] == "cancelled", result["run"]["status"])
             self.cancelled_seq = result["run"]["lastSeq"]
+        with r.case("run/restart from a step after the first unfinished one → -33002"):
+            c.error("run/restart", {"runId": self.x, "fromStep": result["run"]["steps"][-1]["id"]}, -33002, "conflict")
         with r.case("run/cancel again → idempotent: the run unchanged"):
             again = c.call("run/cancel", {"runId": self.x})["run"]
             expect(again["status"] == "cancelled" and again["lastSeq"] == self.cancelled_seq, short(again))
@@ -864,8 +867,8 @@ class Scenario:
 
     def restart(self):
         c, r, a = self.c, self.r, self.a
-        with r.case("run/restart: unknown step → error"):
-            c.error("run/restart", {"runId": a, "fromStep": "no-such-step"}, (-33001, -32602))
+        with r.case("run/restart: unknown step → -33001"):
+            c.error("run/restart", {"runId": a, "fromStep": "no-such-step"}, -33001, "not_found")
         with r.case("run/restart a done run from the gated step → run.restarted, the gate again, done"):
             mark = len(c.messages)
             result, index = c.call_at("run/restart", {"runId": a, "fromStep": self.approval_step})
@@ -873,7 +876,8 @@ class Scenario:
             step = self.step(result["run"], self.approval_step)
             expect(step["state"] in ("pending", "working"), f"the restarted step is {step['state']}")
             approval = self.gate(a, "approval.requested", start=mark)
-            c.error("step/approve", {"runId": a, "approvalId": self.second}, -33002, "conflict")
+            expect(approval["approvalId"] != self.second, "the restarted step must raise a new approval id")
+            c.error("step/requestChanges", {"runId": a, "approvalId": self.second, "feedback": "x"}, -33002, "conflict")
             c.call("step/approve", {"runId": a, "approvalId": approval["approvalId"]})
             c.wait_event(a, "run.completed", start=mark)
             paged, last = self.all_events(a, page=7)
@@ -894,8 +898,8 @@ class Scenario:
         with r.case("run/start of a workspace pipeline in an untrusted workspace → -33003 untrusted"):
             error = c.error("run/start", {"pipelineId": "failing", "task": "x"}, -33003, "untrusted")
             expect("trust" in error["message"], error["message"])
-        with r.case("run/start of an invalid pipeline → error"):
-            c.error("run/start", {"pipelineId": "broken", "task": "x"}, (-32602, -33003))
+        with r.case("run/start of an invalid pipeline → -32602"):
+            c.error("run/start", {"pipelineId": "broken", "task": "x"}, -32602)
         with r.case("workspace/trust true → the workspace pipeline runs; its agent fails → step.failed, run.failed"):
             expect(c.call("workspace/trust", {"trusted": True}) == {"trusted": True}, "trusted")
             run = c.call("run/start", {"pipelineId": "failing", "task": "fail"})["run"]
