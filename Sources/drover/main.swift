@@ -44,7 +44,7 @@ case "--version", "-V", "version":
     exit(0)
 case "agent-fake":
     // The built-in fake agent: the engine runs this binary as a subprocess.
-    exit(0) // FakeAgent.main(arguments: Array(arguments.dropFirst()), environment: ProcessInfo.processInfo.environment))
+    exit(FakeAgent.main(arguments: Array(arguments.dropFirst()), environment: ProcessInfo.processInfo.environment))
 default:
     break
 }

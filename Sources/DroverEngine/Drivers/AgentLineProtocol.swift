@@ -1,0 +1,166 @@
+import DroverProtocol
+import Foundation
+
+/// One line of an agent's stdout, read as the agent line protocol (see DESIGN.md, "Agents").
+public enum AgentLine: Hashable, Sendable {
+    /// `{"type":"log","text"}`, or any line that is not a protocol message (then the whole line).
+    case log(String)
+    /// `{"type":"progress","fraction","message"}`; both fields are optional.
+    case progress(fraction: Double?, message: String?)
+    /// `{"type":"usage","model","inputTokens","outputTokens","costUSD"?}`.
+    case usage(model: String, inputTokens: Int, outputTokens: Int, costUSD: Double?)
+    /// `{"type":"decision","question","options":[...]}` with at least one option.
+    case decision(question: String, options: [String])
+    /// `{"type":"result","output"}`.
+    case result(output: String)
+
+    /// Reads one line; never fails: anything that is not a well-formed protocol message is `.log(line)`.
+    ///
+    /// Agents print arbitrary text, so a line that merely looks like JSON (or is JSON of another shape)
+    /// must come through as the text it is rather than disappear.
+    public static func parse(_ line: String) -> AgentLine {
+        // Cheap rejection first: most lines of a chatty agent are prose.
+        guard line.utf8.first(where: { !isJSONWhitespace($0) }) == UInt8(ascii: "{") else {
+            return .log(line)
+        }
+        guard let message = try? JSONDecoder().decode(WireMessage.self, from: Data(line.utf8)),
+              let parsed = message.line else {
+            return .log(line)
+        }
+        return parsed
+    }
+
+    /// The line as an agent would print it (one line of JSON, no trailing newline).
+    public var encoded: String {
+        let wire: WireMessage
+        switch self {
+        case .log(let text):
+            wire = WireMessage(type: "log", text: text)
+        case .progress(let fraction, let message):
+            wire = WireMessage(type: "progress", fraction: fraction, message: message)
+        case .usage(let model, let inputTokens, let outputTokens, let costUSD):
+            wire = WireMessage(type: "usage", model: model, inputTokens: inputTokens,
+                               outputTokens: outputTokens, costUSD: costUSD)
+        case .decision(let question, let options):
+            wire = WireMessage(type: "decision", question: question, options: options)
+        case .result(let output):
+            wire = WireMessage(type: "result", output: output)
+        }
+        // Encoding a struct of strings and numbers cannot fail; the fallback only keeps this total.
+        guard let data = try? JSONCoding.makeEncoder().encode(wire) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private static func isJSONWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
+    }
+}
+
+/// The union of all protocol fields; each field is decoded leniently so that a stray field of the wrong
+/// type on, say, a log message does not turn the message into plain text.
+private struct WireMessage: Codable {
+    var type: String
+    var text: String?
+    var fraction: Double?
+    var message: String?
+    var model: String?
+    var inputTokens: Int?
+    var outputTokens: Int?
+    var costUSD: Double?
+    var question: String?
+    var options: [String]?
+    var output: String?
+    /// Set when a field the message's type relies on is present with the wrong type.
+    private var malformed = false
+
+    init(type: String, text: String? = nil, fraction: Double? = nil, message: String? = nil,
+         model: String? = nil, inputTokens: Int? = nil, outputTokens: Int? = nil, costUSD: Double? = nil,
+         question: String? = nil, options: [String]? = nil, output: String? = nil) {
+        self.type = type
+        self.text = text
+        self.fraction = fraction
+        self.message = message
+        self.model = model
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.costUSD = costUSD
+        self.question = question
+        self.options = options
+        self.output = output
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case type, text, fraction, message, model, inputTokens, outputTokens, costUSD, question, options, output
+    }
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        type = try container.decode(String.self, forKey: .type)
+        var malformed = false
+        // Present-but-wrong-typed is remembered, so `{"type":"progress","fraction":"half"}` is not
+        // silently read as a progress report without a fraction.
+        func field<T: Decodable>(_ key: CodingKeys, _: T.Type) -> T? {
+            guard container.contains(key), (try? container.decodeNil(forKey: key)) == false else { return nil }
+            if let value = try? container.decode(T.self, forKey: key) { return value }
+            malformed = true
+            return nil
+        }
+        switch type {
+        case "log":
+            text = field(.text, String.self)
+        case "progress":
+            fraction = field(.fraction, Double.self)
+            message = field(.message, String.self)
+        case "usage":
+            model = field(.model, String.self)
+            inputTokens = field(.inputTokens, Int.self)
+            outputTokens = field(.outputTokens, Int.self)
+            costUSD = field(.costUSD, Double.self)
+        case "decision":
+            question = field(.question, String.self)
+            options = field(.options, [String].self)
+        case "result":
+            output = field(.output, String.self)
+        default:
+            break
+        }
+        self.malformed = malformed
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(type, forKey: .type)
+        try container.encodeIfPresent(text, forKey: .text)
+        try container.encodeIfPresent(fraction, forKey: .fraction)
+        try container.encodeIfPresent(message, forKey: .message)
+        try container.encodeIfPresent(model, forKey: .model)
+        try container.encodeIfPresent(inputTokens, forKey: .inputTokens)
+        try container.encodeIfPresent(outputTokens, forKey: .outputTokens)
+        try container.encodeIfPresent(costUSD, forKey: .costUSD)
+        try container.encodeIfPresent(question, forKey: .question)
+        try container.encodeIfPresent(options, forKey: .options)
+        try container.encodeIfPresent(output, forKey: .output)
+    }
+
+    /// The protocol message this is, or nil when required fields are missing or malformed.
+    var line: AgentLine? {
+        guard !malformed else { return nil }
+        switch type {
+        case "log":
+            return text.map { .log($0) }
+        case "progress":
+            return .progress(fraction: fraction, message: message)
+        case "usage":
+            guard let model, let inputTokens, let outputTokens, inputTokens >= 0, outputTokens >= 0 else { return nil }
+            return .usage(model: model, inputTokens: inputTokens, outputTokens: outputTokens, costUSD: costUSD)
+        case "decision":
+            // A question without options could never be answered (`decision/resolve` checks the choice).
+            guard let question, let options, !options.isEmpty else { return nil }
+            return .decision(question: question, options: options)
+        case "result":
+            return output.map { .result(output: $0) }
+        default:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import DroverProtocol
+import Foundation
+
+/// Where an agent (or a command) a step runs was defined; decides whether trust is needed.
+public enum DefinitionSource: String, Sendable, Hashable {
+    case builtin, user, workspace
+}
+
+/// The agent a step runs with, and where it was defined.
+public struct ResolvedAgent: Sendable, Hashable {
+    public var spec: AgentSpec
+    public var source: DefinitionSource
+}
+
+/// Agent configuration: `<workspace>/.drover/config.json` over `<configDir>/config.json`.
+///
+/// `{"agents": {"<role>": {"driver": "command"|"fake", "command", "args", "model", "script"}}}`.
+/// A role in the workspace file replaces the same role in the user file as a whole.
+/// `concurrency` and `budgets` are accepted and not used yet; other top-level keys are errors.
+public struct EngineConfig: Sendable {
+    public var workspaceAgents: [String: AgentSpec] = [:]
+    public var userAgents: [String: AgentSpec] = [:]
+    /// Problems in either file, each starting with the file's path.
+    public var errors: [String] = []
+    public var workspaceFile: URL
+    public var userFile: URL
+
+    /// The user's configuration directory: `DROVER_CONFIG_DIR`, else `$XDG_CONFIG_HOME/drover`,
+    /// else `~/.config/drover`.
+    public static func configDirectory(environment: [String: String]) -> URL {
+        if let dir = environment["DROVER_CONFIG_DIR"], !dir.isEmpty { return URL(fileURLWithPath: dir, isDirectory: true) }
+        if let xdg = environment["XDG_CONFIG_HOME"], !xdg.isEmpty {
+            return URL(fileURLWithPath: xdg, isDirectory: true).appendingPathComponent("drover", isDirectory: true)
+        }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return URL(fileURLWithPath: home, isDirectory: true).appendingPathComponent(".config/drover", isDirectory: true)
+    }
+
+    /// Reads both files now.
+    public static func load(workspace: URL, configDirectory: URL) -> EngineConfig {
+        var config = EngineConfig(
+            workspaceFile: workspace.appendingPathComponent(".drover/config.json"),
+            userFile: configDirectory.appendingPathComponent("config.json"))
+        config.userAgents = read(config.userFile, errors: &config.errors)
+        config.workspaceAgents = read(config.workspaceFile, errors: &config.errors)
+        return config
+    }
+
+    private static func read(_ file: URL, errors: inout [String]) -> [String: AgentSpec] {
+        guard let data = FileManager.default.contents(atPath: file.path) else { return [:] }
+        let json: JSONValue
+        do {
+            json = try JSONDecoder().decode(JSONValue.self, from: data)
+        } catch {
+            errors.append("\(file.path): not valid JSON")
+            return [:]
+        }
+        guard let object = json.objectValue else {
+            errors.append("\(file.path): must be a JSON object like {\"agents\": {...}}")
+            return [:]
+        }
+        for key in object.keys.sorted() where !["agents", "concurrency", "budgets"].contains(key) {
+            errors.append("\(file.path): unknown field '\(key)' (allowed: agents, concurrency, budgets)")
+        }
+        guard let agentsValue = object["agents"] else { return [:] }
+        guard let agents = agentsValue.objectValue else {
+            errors.append("\(file.path): field 'agents' must map role names to agent blocks")
+            return [:]
+        }
+        var result: [String: AgentSpec] = [:]
+        for (role, value) in agents.sorted(by: { $0.key < $1.key }) {
+            let (spec, problems) = PipelineValidator.validateAgent(value, field: "agents.\(role)")
+            errors += problems.map { "\(file.path): \($0)" }
+            if let spec, problems.isEmpty { result[role] = spec }
+        }
+        return result
+    }
+
+    /// The agent configured for `role`: the workspace's, else the user's.
+    public func agent(forRole role: String) -> ResolvedAgent? {
+        if let spec = workspaceAgents[role] { return ResolvedAgent(spec: spec, source: .workspace) }
+        if let spec = userAgents[role] { return ResolvedAgent(spec: spec, source: .user) }
+        return nil
+    }
+}
+
+/// How each step of a pipeline would run, and whether that needs the workspace's trust.
+public struct StepPlan: Sendable, Hashable {
+    public var stepId: String
+    /// Nil for command and tests steps.
+    public var agent: ResolvedAgent?
+    /// Where the thing that runs (the step's command, or its agent) was defined.
+    public var source: DefinitionSource
+}
+
+extension PipelineInfo.Source {
+    var definitionSource: DefinitionSource {
+        switch self {
+        case .builtin: .builtin
+        case .user: .user
+        case .workspace: .workspace
+        }
+    }
+}
+
+/// Resolves every step's agent; throws invalid params naming each role that has none.
+func planSteps(pipelineId: String, definition: PipelineDefinition, source: PipelineInfo.Source,
+               config: EngineConfig, configDirectory: URL) throws -> [StepPlan] {
+    var plans: [StepPlan] = []
+    var missing: [(step: String, role: String)] = []
+    for step in definition.steps {
+        switch step.kind {
+        case .command, .tests:
+            plans.append(StepPlan(stepId: step.id, agent: nil, source: source.definitionSource))
+        case .agent:
+            if let inline = step.agent {
+                plans.append(StepPlan(stepId: step.id, agent: ResolvedAgent(spec: inline, source: source.definitionSource),
+                                      source: source.definitionSource))
+            } else if let role = step.role, let resolved = config.agent(forRole: role) {
+                plans.append(StepPlan(stepId: step.id, agent: resolved, source: resolved.source))
+            } else {
+                missing.append((step.id, step.role ?? "?"))
+            }
+        }
+    }
+    if !missing.isEmpty {
+        let roles = Array(Set(missing.map(\.role))).sorted()
+        let which = missing.map { "step '\($0.step)' needs role '\($0.role)'" }.joined(separator: ", ")
+        let snippet = roles.map { "\"\($0)\": {\"driver\": \"command\", \"command\": \"my-agent\", \"args\": []}" }.joined(separator: ", ")
+        var message = "Pipeline '\(pipelineId)': no agent is configured for role\(roles.count == 1 ? "" : "s") "
+            + roles.map { "'\($0)'" }.joined(separator: ", ") + " (\(which)). "
+            + "Add to \(configDirectory.appendingPathComponent("config.json").path) or <workspace>/.drover/config.json: "
+            + "{\"agents\": {\(snippet)}}"
+        if !config.errors.isEmpty { message += ". Config problems: " + config.errors.joined(separator: "; ") }
+        throw ResponseError.invalidParams(message, data: .object(["roles": .array(roles.map(JSONValue.string))]))
+    }
+    return plans
+}

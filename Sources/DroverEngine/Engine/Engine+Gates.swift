@@ -1,0 +1,44 @@
+import DroverProtocol
+
+extension Engine {
+    /// `decision/resolve`: the step re-runs with the choice in its prompt.
+    public func resolveDecision(_ request: DecisionResolveRequest) throws -> Run {
+        try answerGate(runId: request.runId) { run, history in
+            try GateRules.resolveDecision(run: run, history: history, decisionId: request.decisionId, choice: request.choice)
+        }
+    }
+
+    /// `step/approve`: the step completes (with the edited proposal, if any) and the run goes on.
+    public func approve(_ request: StepApproveRequest) throws -> Run {
+        try answerGate(runId: request.runId) { run, history in
+            try GateRules.approve(run: run, history: history, approvalId: request.approvalId, proposal: request.proposal)
+        }
+    }
+
+    /// `step/requestChanges`: the step re-runs with the feedback and its previous proposal.
+    public func requestChanges(_ request: StepRequestChangesRequest) throws -> Run {
+        try answerGate(runId: request.runId) { run, history in
+            try GateRules.requestChanges(run: run, history: history, approvalId: request.approvalId, feedback: request.feedback)
+        }
+    }
+
+    /// `step/reject`: the run fails with kind `rejected`.
+    public func reject(_ request: StepRejectRequest) throws -> Run {
+        try answerGate(runId: request.runId) { run, history in
+            try GateRules.reject(run: run, history: history, approvalId: request.approvalId, reason: request.reason)
+        }
+    }
+
+    /// Applies a gate rule: commits its events and lets the run go on, or returns the run unchanged.
+    private func answerGate(runId: String, rule: (Run, RunHistory) throws -> GateOutcome) throws -> Run {
+        let run = try loadRun(runId)
+        switch try rule(run, try history(runId)) {
+        case .unchanged:
+            return run
+        case .append(let bodies):
+            let updated = try commit(bodies, runId: runId)
+            if updated.status == .running { scheduleAdvance(runId) }
+            return updated
+        }
+    }
+}

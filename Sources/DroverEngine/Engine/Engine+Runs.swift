@@ -1,0 +1,123 @@
+import DroverProtocol
+import Foundation
+
+extension Engine {
+    /// `run/start`: checks the pipeline, its inputs, agents and trust; records `run.created` and
+    /// `run.started`; the first step starts right after this returns.
+    public func startRun(_ request: RunStartRequest) throws -> Run {
+        let catalog = PipelineCatalog.load(workspace: options.workspace, configDirectory: options.configDirectory)
+        guard let entry = catalog.entry(request.pipelineId) else {
+            throw ResponseError(
+                code: .notFound,
+                message: "No pipeline with id '\(request.pipelineId)'; available: \(catalog.entries.map(\.id).joined(separator: ", "))",
+                data: .object(["kind": .string("not_found")]))
+        }
+        guard let definition = entry.definition, entry.errors.isEmpty else {
+            let place = entry.path.map { " (\($0))" } ?? ""
+            throw ResponseError.invalidParams(
+                "pipeline '\(entry.id)'\(place) is invalid: \(entry.errors.joined(separator: "; ")). Fix the file; pipeline/list shows its errors")
+        }
+        guard !request.task.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw ResponseError.invalidParams("task is empty; say what the pipeline should do")
+        }
+        let inputs = request.inputs ?? [:]
+        var missing: [String] = []
+        for step in definition.steps {
+            for case .input(let key) in Template.references(in: step.prompt ?? "") where inputs[key] == nil && !missing.contains(key) {
+                missing.append(key)
+            }
+        }
+        if !missing.isEmpty {
+            throw ResponseError.invalidParams(
+                "pipeline '\(entry.id)' uses " + missing.map { "{{inputs.\($0)}}" }.joined(separator: ", ")
+                + "; pass inputs: {" + missing.map { "\"\($0)\": \"…\"" }.joined(separator: ", ") + "}")
+        }
+        try checkRunnable(pipelineId: entry.id, definition: definition, source: entry.source)
+
+        var runId = Identifiers.newRunID(at: options.now())
+        while try store.run(id: runId) != nil { runId = Identifiers.newRunID(at: options.now()) }
+        pipelines[runId] = LoadedPipeline(id: entry.id, definition: definition, source: entry.source)
+        histories[runId] = RunHistory()
+        let run = try commit([
+            .runCreated(.init(pipelineId: entry.id, task: request.task, inputs: request.inputs, steps: definition.stepInfos)),
+            .runStarted,
+        ], runId: runId)
+        scheduleAdvance(runId)
+        return run
+    }
+
+    /// Every role resolves to an agent, and the workspace is trusted if the run needs it.
+    func checkRunnable(pipelineId: String, definition: PipelineDefinition, source: PipelineInfo.Source) throws {
+        let config = EngineConfig.load(workspace: options.workspace, configDirectory: options.configDirectory)
+        let plans = try planSteps(pipelineId: pipelineId, definition: definition, source: source,
+                                  config: config, configDirectory: options.configDirectory)
+        if let reason = TrustPolicy.reason(pipelineId: pipelineId, source: source, plans: plans), !isTrusted() {
+            throw TrustPolicy.refusal(workspace: options.workspace, reason: reason)
+        }
+    }
+
+    /// `run/cancel`: kills the live step's process group, then records `run.cancelled`.
+    /// A terminal run is returned unchanged.
+    public func cancel(_ request: RunCancelRequest) async throws -> Run {
+        let run = try loadRun(request.runId)
+        if run.status.isTerminal { return run }
+        let reason = request.reason.flatMap { $0.isEmpty ? nil : $0 } ?? "cancelled by request"
+        if var attempt = live[run.id] {
+            if attempt.stop == nil {
+                attempt.stop = .cancel(reason)
+                live[run.id] = attempt
+                attempt.handle.terminate(grace: options.killGrace)
+            }
+            await attempt.task?.value
+            let after = try loadRun(run.id)
+            if after.status.isTerminal { return after }
+        }
+        return try commit([.runCancelled(.init(reason: reason))], runId: run.id)
+    }
+
+    /// `run/retry`: a failed or cancelled run resumes at its first step not done.
+    public func retry(_ request: RunRetryRequest) throws -> Run {
+        let run = try loadRun(request.runId)
+        guard run.status == .failed || run.status == .cancelled else {
+            let advice = run.status == .done ? "; run/restart re-runs steps of a done run" : ""
+            throw ResponseError.conflict(
+                "Run \(run.id) is \(run.status.rawValue); run/retry accepts failed or cancelled runs only\(advice)")
+        }
+        let loaded = try pipeline(for: run)
+        try checkRunnable(pipelineId: loaded.id, definition: loaded.definition, source: loaded.source)
+        let fromStep = run.firstUnfinishedStepIndex.map { run.steps[$0].id } ?? run.steps.last?.id ?? ""
+        let retried = try commit([.runRetried(.init(fromStep: fromStep))], runId: run.id)
+        scheduleAdvance(run.id)
+        return retried
+    }
+
+    /// `run/restart`: stops the run if live, resets the steps from `fromStep` and runs them again.
+    /// `fromStep` must be at or before the first step not done.
+    public func restart(_ request: RunRestartRequest) async throws -> Run {
+        let run = try loadRun(request.runId)
+        guard let from = run.stepIndex(request.fromStep) else {
+            throw ResponseError(
+                code: .notFound,
+                message: "Run \(run.id) has no step '\(request.fromStep)'; its steps: \(run.steps.map(\.id).joined(separator: ", "))",
+                data: .object(["kind": .string("not_found")]))
+        }
+        if let first = run.firstUnfinishedStepIndex, from > first {
+            throw ResponseError.conflict(
+                "Run \(run.id) has not finished step '\(run.steps[first].id)' yet, so it cannot restart from the later step '\(request.fromStep)'; "
+                + "choose one of: \(run.steps[...first].map(\.id).joined(separator: ", "))")
+        }
+        let loaded = try pipeline(for: run)
+        try checkRunnable(pipelineId: loaded.id, definition: loaded.definition, source: loaded.source)
+        if var attempt = live[run.id] {
+            if attempt.stop == nil {
+                attempt.stop = .restart
+                live[run.id] = attempt
+                attempt.handle.terminate(grace: options.killGrace)
+            }
+            await attempt.task?.value
+        }
+        let restarted = try commit([.runRestarted(.init(fromStep: request.fromStep))], runId: run.id)
+        scheduleAdvance(run.id)
+        return restarted
+    }
+}

@@ -1,0 +1,231 @@
+import DroverProtocol
+import Foundation
+
+extension Engine {
+    /// Records `step.started`, builds the attempt's process and launches it in a child task.
+    /// Anything that stops the launch becomes `step.failed` + `run.failed`.
+    func startStep(run: Run, stepId: String, attempt: Int) throws {
+        let loaded: LoadedPipeline
+        do {
+            loaded = try pipeline(for: run)
+        } catch let error as ResponseError {
+            try failRun(runId: run.id, stepId: nil, attempt: attempt, failure: Failure(
+                kind: .interrupted, message: error.message, hint: "Fix the pipeline, then run/retry", stepId: stepId))
+            return
+        }
+        let started = try commit([.stepStarted(.init(stepId: stepId, attempt: attempt))], runId: run.id)
+        let invocation: AgentInvocation
+        do {
+            invocation = try makeInvocation(run: started, pipeline: loaded, stepId: stepId, attempt: attempt)
+        } catch {
+            // Any error here would otherwise leave the step `working` with no process behind it.
+            let response = error as? ResponseError
+            let untrusted = response?.code == .untrusted
+            try failRun(runId: run.id, stepId: stepId, attempt: attempt, failure: Failure(
+                kind: untrusted ? .interrupted : .agent, message: response?.message ?? "\(error)",
+                hint: untrusted ? "Trust the workspace (`drover trust`), then run/retry" : "Fix the step's agent or config, then run/retry",
+                stepId: stepId))
+            return
+        }
+
+        let (stream, continuation) = AsyncStream<AgentEvent>.makeStream()
+        let handle: any AgentHandle
+        do {
+            handle = try launcher.launch(invocation) { continuation.yield($0) }
+        } catch {
+            continuation.finish()
+            try failRun(runId: run.id, stepId: stepId, attempt: attempt, failure: Failure(
+                kind: .agent, message: "Could not start \(invocation.executable): \(error)",
+                hint: "Check that the agent's command exists and is executable, then run/retry", stepId: stepId))
+            return
+        }
+        let runId = run.id
+        live[runId] = LiveAttempt(stepId: stepId, attempt: attempt, handle: handle, task: nil, stop: nil)
+        let task = Task {
+            let waiter = Task<AgentOutcome, Never> {
+                let outcome = await handle.wait()
+                continuation.finish()
+                return outcome
+            }
+            for await event in stream { self.agentReported(event, runId: runId, stepId: stepId, attempt: attempt) }
+            let outcome = await waiter.value
+            self.finishAttempt(outcome, runId: runId, stepId: stepId, attempt: attempt)
+        }
+        live[runId]?.task = task
+    }
+
+    /// The process for one attempt: driver, prompt with re-run context, environment, log file.
+    func makeInvocation(run: Run, pipeline: LoadedPipeline, stepId: String, attempt: Int) throws -> AgentInvocation {
+        guard let step = pipeline.definition.step(stepId), let index = run.stepIndex(stepId) else {
+            throw ResponseError.internalError("run \(run.id) has no step '\(stepId)'")
+        }
+        let config = EngineConfig.load(workspace: options.workspace, configDirectory: options.configDirectory)
+        let plans = try planSteps(pipelineId: pipeline.id, definition: pipeline.definition, source: pipeline.source,
+                                  config: config, configDirectory: options.configDirectory)
+        if let reason = TrustPolicy.reason(pipelineId: pipeline.id, source: pipeline.source, plans: plans), !isTrusted() {
+            throw TrustPolicy.refusal(workspace: options.workspace, reason: reason)
+        }
+        let plan = plans.first { $0.stepId == stepId }
+
+        var outputs: [String: String] = [:]
+        for done in run.steps where done.state == .done { outputs[done.id] = done.output ?? "" }
+        let context = Template.Context(
+            task: run.task, inputs: run.inputs ?? [:], stepOutputs: outputs,
+            previousOutput: index > 0 ? run.steps[index - 1].output : nil)
+        let prompt = Template.render(step.prompt ?? "", context: context)
+            + (try history(run.id)).rerunContext(stepId: stepId).rendered()
+
+        var environment = options.environment
+        environment["DROVER_RUN_ID"] = run.id
+        environment["DROVER_STEP_ID"] = stepId
+        environment["DROVER_ATTEMPT"] = String(attempt)
+        environment["DROVER_ROLE"] = step.role ?? ""
+        environment["DROVER_WORKSPACE"] = options.workspace.path
+
+        let executable: String
+        let arguments: [String]
+        var parsesLineProtocol = true
+        switch step.kind {
+        case .command, .tests:
+            parsesLineProtocol = false
+            switch step.command {
+            case .shell(let text)?:
+                executable = "/bin/sh"
+                arguments = ["-c", text]
+            case .argv(let argv)?:
+                executable = try resolveExecutable(argv[0], environment: environment)
+                arguments = Array(argv.dropFirst())
+            case nil:
+                throw ResponseError.invalidParams("step '\(stepId)' has no command")
+            }
+        case .agent:
+            guard let agent = plan?.agent else { throw ResponseError.invalidParams("step '\(stepId)' has no agent") }
+            if let model = agent.spec.model { environment["DROVER_MODEL"] = model }
+            switch agent.spec.driver {
+            case .fake:
+                executable = options.selfExecutable
+                arguments = ["agent-fake"]
+                let script = try JSONCoding.makeEncoder().encode(agent.spec.script ?? .array([]))
+                environment["DROVER_FAKE_SCRIPT"] = String(decoding: script, as: UTF8.self)
+            case .command:
+                executable = try resolveExecutable(agent.spec.command ?? "", environment: environment)
+                arguments = agent.spec.args ?? []
+            }
+        }
+        return AgentInvocation(
+            executable: executable, arguments: arguments, prompt: prompt, workingDirectory: options.workspace.path,
+            environment: environment, timeout: step.timeoutSeconds.map { .milliseconds(Int64(($0 * 1000).rounded())) },
+            logFile: try LogPaths.logFile(workspace: options.workspace, runId: run.id, stepId: stepId, attempt: attempt),
+            parsesLineProtocol: parsesLineProtocol)
+    }
+
+    /// A program name looked up on PATH, or a path (relative ones against the workspace).
+    func resolveExecutable(_ name: String, environment: [String: String]) throws -> String {
+        guard !name.isEmpty else { throw ResponseError.invalidParams("the agent's 'command' is empty") }
+        if name.contains("/") {
+            return name.hasPrefix("/") ? name : options.workspace.appendingPathComponent(name).standardizedFileURL.path
+        }
+        let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") where !directory.isEmpty {
+            let candidate = "\(directory)/\(name)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        throw ResponseError.invalidParams("command '\(name)' was not found on PATH (\(path))")
+    }
+
+    /// Something the agent reported while running: log lines go out as `run/log`, usage is recorded.
+    func agentReported(_ event: AgentEvent, runId: String, stepId: String, attempt: Int) {
+        switch event {
+        case .log(let stream, let text):
+            notify(.log(RunLogNotification(runId: runId, stepId: stepId, attempt: attempt, stream: stream, text: text)))
+        case .usage(let model, let input, let output, let cost):
+            do {
+                try commit([.usageRecorded(.init(stepId: stepId, model: model, inputTokens: input, outputTokens: output, costUSD: cost ?? 0))],
+                           runId: runId)
+            } catch {
+                log("cannot record usage of run \(runId): \(error)")
+            }
+        case .progress:
+            break // not part of the protocol yet
+        }
+    }
+
+    /// Turns an attempt's outcome into events, then lets the run go on.
+    func finishAttempt(_ outcome: AgentOutcome, runId: String, stepId: String, attempt: Int) {
+        guard let finished = live[runId], finished.stepId == stepId, finished.attempt == attempt else { return }
+        live[runId] = nil
+        defer { checkIdle() }
+        do {
+            let run = try loadRun(runId)
+            if let stop = finished.stop {
+                switch stop {
+                case .cancel(let reason):
+                    if !run.status.isTerminal { try commit([.runCancelled(.init(reason: reason))], runId: runId) }
+                case .restart, .shutdown:
+                    if run.step(stepId)?.state == .working {
+                        try commit([.stepInterrupted(.init(stepId: stepId, attempt: attempt))], runId: runId)
+                    }
+                }
+                return
+            }
+            guard run.status == .running, run.step(stepId)?.state == .working else { return }
+            let definition = try pipeline(for: run).definition.step(stepId)
+            let kind = definition?.kind ?? .agent
+            switch outcome {
+            case .completed(let output):
+                if definition?.needsApproval == true {
+                    let number = try history(runId).nextApprovalNumber(stepId: stepId)
+                    try commit([.approvalRequested(.init(
+                        stepId: stepId, approvalId: Identifiers.approvalID(stepId: stepId, number: number), proposal: output))],
+                               runId: runId)
+                } else {
+                    try commit([.stepCompleted(.init(stepId: stepId, attempt: attempt, output: output))], runId: runId)
+                    scheduleAdvance(runId)
+                }
+            case .decision(let question, let choices):
+                guard !choices.isEmpty else {
+                    try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
+                        kind: .agent, message: "The agent asked \"\(question)\" without any options, so nobody can answer it",
+                        hint: "Make the agent send options with its decision, then run/retry", stepId: stepId))
+                    return
+                }
+                let number = try history(runId).nextDecisionNumber(stepId: stepId)
+                try commit([.decisionRequested(.init(
+                    stepId: stepId, decisionId: Identifiers.decisionID(stepId: stepId, number: number),
+                    question: question, options: choices))], runId: runId)
+            case .failed(let message, let exitCode):
+                let text = message.trimmingCharacters(in: .whitespacesAndNewlines)
+                let detail = text.isEmpty ? "exited with status \(exitCode.map(String.init) ?? "unknown") and no error output" : text
+                let failureKind: Failure.Kind = kind == .tests ? .tests : .agent
+                let what = kind == .agent ? "the agent or its config" : "the command"
+                try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
+                    kind: failureKind, message: detail,
+                    hint: "See `drover logs \(runId) \(stepId)`; fix \(what) and run/retry", stepId: stepId))
+            case .timedOut:
+                let limit = definition?.timeoutSeconds.map { "\(formatSeconds($0))" } ?? "its time limit"
+                try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
+                    kind: .timeout, message: "Step '\(stepId)' (attempt \(attempt)) did not finish within \(limit) and was killed",
+                    hint: "Raise 'timeoutSeconds' of step '\(stepId)' in pipeline '\(run.pipelineId)' or see `drover logs \(runId) \(stepId)`; then run/retry",
+                    stepId: stepId))
+            case .terminated:
+                try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
+                    kind: .interrupted, message: "Step '\(stepId)' (attempt \(attempt)) was stopped from outside drover",
+                    hint: "run/retry re-runs the step", stepId: stepId))
+            }
+        } catch {
+            log("cannot record the outcome of run \(runId) step \(stepId): \(error)")
+        }
+    }
+
+    /// Appends `step.failed` (when a step is named) and `run.failed` in one commit.
+    func failRun(runId: String, stepId: String?, attempt: Int, failure: Failure) throws {
+        var bodies: [EventBody] = []
+        if let stepId { bodies.append(.stepFailed(.init(stepId: stepId, attempt: attempt, failure: failure))) }
+        bodies.append(.runFailed(.init(failure: failure)))
+        try commit(bodies, runId: runId)
+    }
+
+    private func formatSeconds(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? "\(Int(seconds))s" : "\(seconds)s"
+    }
+}

@@ -1,0 +1,250 @@
+import DroverProtocol
+import Foundation
+
+/// Drives runs: appends their events, launches their steps, answers their gates.
+///
+/// - Every event goes through `commit(_:runId:)`: fold with `RunReducer`, one store transaction,
+///   then the listeners, synchronously and in order.
+/// - What happens next is `Scheduler.next(run)`; `advance(runId)` acts on it.
+/// - Methods that change a run commit and return the new run before slow work; agents run in
+///   child tasks whose outcomes come back here as more events.
+public actor Engine {
+    let options: EngineOptions
+    let store: any RunStore
+    let launcher: any AgentLauncher
+    let trustStore: TrustStore
+
+    private var listeners: [Int: @Sendable (EngineOutput) -> Void] = [:]
+    private var nextListenerId = 1
+    /// Gate and failure history per run, built from the event log on first use.
+    var histories: [String: RunHistory] = [:]
+    /// The pipeline each run follows, loaded when it starts or is first advanced.
+    var pipelines: [String: LoadedPipeline] = [:]
+    /// The agent attempt in flight per run (a run has at most one).
+    var live: [String: LiveAttempt] = [:]
+    /// `advance` calls scheduled but not yet done.
+    var scheduledAdvances = 0
+    var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    var shuttingDown = false
+
+    /// A pipeline as a run uses it.
+    struct LoadedPipeline {
+        var id: String
+        var definition: PipelineDefinition
+        var source: PipelineInfo.Source
+    }
+
+    /// Why a live attempt is being stopped.
+    enum StopReason {
+        case cancel(String)
+        case restart
+        case shutdown
+    }
+
+    struct LiveAttempt {
+        var stepId: String
+        var attempt: Int
+        var handle: any AgentHandle
+        var task: Task<Void, Never>?
+        var stop: StopReason?
+    }
+
+    /// - Parameters:
+    ///   - store: the run store; the engine is its only user from now on.
+    ///   - launcher: starts agent processes.
+    public init(options: EngineOptions, store: sending any RunStore, launcher: any AgentLauncher) throws {
+        guard options.workspace.path.hasPrefix("/") else {
+            throw ResponseError.invalidParams("workspace '\(options.workspace.path)' must be an absolute path")
+        }
+        self.options = options
+        self.store = store
+        self.launcher = launcher
+        self.trustStore = TrustStore(configDirectory: options.configDirectory)
+    }
+
+    // MARK: - Listeners
+
+    /// Registers a listener; it is called synchronously, in order, after each commit (and for each
+    /// log line). Returns an id for `removeListener`.
+    public func addListener(_ listener: @escaping @Sendable (EngineOutput) -> Void) -> Int {
+        let id = nextListenerId
+        nextListenerId += 1
+        listeners[id] = listener
+        return id
+    }
+
+    /// Unregisters a listener.
+    public func removeListener(_ id: Int) {
+        listeners[id] = nil
+    }
+
+    func notify(_ output: EngineOutput) {
+        for id in listeners.keys.sorted() { listeners[id]?(output) }
+    }
+
+    // MARK: - Commit: the one way events are appended
+
+    /// Stamps `bodies` with the next seqs and the current time, folds them, stores events and
+    /// snapshot in one transaction, then notifies listeners. Returns the new run.
+    @discardableResult
+    func commit(_ bodies: [EventBody], runId: String) throws -> Run {
+        var run = try store.run(id: runId)
+        let at = Timestamp.string(options.now())
+        var seq = run?.lastSeq ?? 0
+        var events: [Event] = []
+        for body in bodies {
+            seq += 1
+            let event = Event(runId: runId, seq: seq, at: at, body: body)
+            run = try RunReducer.apply(event, to: run)
+            events.append(event)
+        }
+        guard let snapshot = run else { throw ResponseError.internalError("commit of no events to unknown run \(runId)") }
+        do {
+            try store.append(events, snapshot: snapshot)
+        } catch {
+            throw ResponseError.internalError("cannot store events of run \(runId): \(error)")
+        }
+        if var history = histories[runId] {
+            for event in events { history.apply(event) }
+            histories[runId] = history
+        }
+        for event in events { notify(.event(event)) }
+        return snapshot
+    }
+
+    // MARK: - Loading
+
+    func loadRun(_ runId: String) throws -> Run {
+        guard let run = try store.run(id: runId) else { throw ResponseError.notFound("run", runId) }
+        return run
+    }
+
+    func history(_ runId: String) throws -> RunHistory {
+        if let history = histories[runId] { return history }
+        var history = RunHistory()
+        var after = 0
+        while true {
+            let page = try store.events(runId: runId, afterSeq: after, limit: 1000)
+            for event in page { history.apply(event) }
+            guard let last = page.last, page.count == 1000 else { break }
+            after = last.seq
+        }
+        histories[runId] = history
+        return history
+    }
+
+    /// The pipeline a run follows; reloaded from the catalog after an engine restart, and refused
+    /// if its steps no longer match the run's.
+    func pipeline(for run: Run) throws -> LoadedPipeline {
+        if let loaded = pipelines[run.id] { return loaded }
+        let catalog = PipelineCatalog.load(workspace: options.workspace, configDirectory: options.configDirectory)
+        guard let entry = catalog.entry(run.pipelineId), let definition = entry.definition, entry.errors.isEmpty else {
+            throw ResponseError.conflict(
+                "Pipeline '\(run.pipelineId)' of run \(run.id) no longer exists or has errors; restore or fix it (pipeline/list shows its errors)")
+        }
+        guard definition.stepInfos == run.steps.map({ StepInfo(id: $0.id, kind: $0.kind, role: $0.role) }) else {
+            throw ResponseError.conflict(
+                "Pipeline '\(run.pipelineId)' changed its steps since run \(run.id) started; start a new run instead")
+        }
+        let loaded = LoadedPipeline(id: run.pipelineId, definition: definition, source: entry.source)
+        pipelines[run.id] = loaded
+        return loaded
+    }
+
+    // MARK: - Advancing
+
+    /// Runs `advance(runId)` soon, outside the current call.
+    func scheduleAdvance(_ runId: String) {
+        scheduledAdvances += 1
+        Task {
+            self.advance(runId)
+            self.scheduledAdvances -= 1
+            self.checkIdle()
+        }
+    }
+
+    /// Acts on `Scheduler.next` until the run waits on something.
+    func advance(_ runId: String) {
+        guard !shuttingDown, live[runId] == nil else { return }
+        do {
+            var run = try loadRun(runId)
+            while true {
+                switch Scheduler.next(run) {
+                case .startRun:
+                    run = try commit([.runStarted], runId: runId)
+                case .startStep(let stepId, let attempt):
+                    try startStep(run: run, stepId: stepId, attempt: attempt)
+                    return
+                case .completeRun:
+                    try commit([.runCompleted], runId: runId)
+                    return
+                case .awaitStep, .awaitGate, .idle:
+                    return
+                }
+            }
+        } catch {
+            log("cannot advance run \(runId): \(error)")
+        }
+    }
+
+    func checkIdle() {
+        guard live.isEmpty, scheduledAdvances == 0 else { return }
+        let waiters = idleWaiters
+        idleWaiters = []
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns when no agent is running and no run is about to start a step (for tests and the CLI).
+    public func waitUntilIdle() async {
+        while !(live.isEmpty && scheduledAdvances == 0) {
+            await withCheckedContinuation { idleWaiters.append($0) }
+        }
+    }
+
+    // MARK: - Lifecycle
+
+    /// Picks up runs a previous engine left running: a step left `working` gets `step.interrupted`
+    /// (unless already recorded) and re-runs with a new attempt. Blocked runs stay blocked.
+    public func resumeInterruptedRuns() async {
+        var cursor: String?
+        var runs: [Run] = []
+        do {
+            while true {
+                let page = try store.runs(statuses: [.running, .queued], afterRunId: cursor, limit: 200)
+                runs += page
+                guard let last = page.last, page.count == 200 else { break }
+                cursor = last.id
+            }
+        } catch {
+            log("cannot list runs to resume: \(error)")
+            return
+        }
+        for run in runs where live[run.id] == nil {
+            do {
+                if let step = run.steps.first(where: { $0.state == .working }) {
+                    try commit([.stepInterrupted(.init(stepId: step.id, attempt: step.attempts))], runId: run.id)
+                }
+                scheduleAdvance(run.id)
+            } catch {
+                log("cannot resume run \(run.id): \(error)")
+            }
+        }
+    }
+
+    /// Stops every live agent (SIGTERM, then SIGKILL after `killGrace`), records
+    /// `step.interrupted` for each, and waits for them. No new steps start afterwards.
+    public func shutdown() async {
+        shuttingDown = true
+        for (runId, var attempt) in live where attempt.stop == nil {
+            attempt.stop = .shutdown
+            live[runId] = attempt
+            attempt.handle.terminate(grace: options.killGrace)
+        }
+        for attempt in live.values { await attempt.task?.value }
+    }
+
+    /// Writes a diagnostic line to stderr (never stdout: that is the protocol channel).
+    nonisolated func log(_ message: String) {
+        FileHandle.standardError.write(Data("drover engine: \(message)\n".utf8))
+    }
+}

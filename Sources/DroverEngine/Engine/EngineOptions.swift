@@ -1,0 +1,49 @@
+import DroverProtocol
+import Foundation
+
+/// What the engine needs from its surroundings: paths, the drover binary (for the fake agent),
+/// the environment children inherit, and a clock.
+public struct EngineOptions: Sendable {
+    /// The workspace folder (absolute); steps run here and its `.drover/` holds the store.
+    public var workspace: URL
+    /// The user's config folder (`config.json`, `pipelines/`, `trust.json`).
+    public var configDirectory: URL
+    /// The drover binary; the fake agent runs as `<selfExecutable> agent-fake`.
+    public var selfExecutable: String
+    /// How long a killed agent gets between SIGTERM and SIGKILL.
+    public var killGrace: Duration
+    /// The environment agents inherit (plus the `DROVER_*` variables).
+    public var environment: [String: String]
+    /// The clock events are stamped with.
+    public var now: @Sendable () -> Date
+
+    /// - Parameters:
+    ///   - configDirectory: defaults to `EngineConfig.configDirectory(environment:)`.
+    public init(workspace: URL, configDirectory: URL? = nil, selfExecutable: String, killGrace: Duration = .seconds(2),
+                environment: [String: String] = ProcessInfo.processInfo.environment,
+                now: @escaping @Sendable () -> Date = { Date() }) {
+        self.workspace = workspace.standardizedFileURL
+        self.configDirectory = configDirectory ?? EngineConfig.configDirectory(environment: environment)
+        self.selfExecutable = selfExecutable
+        self.killGrace = killGrace
+        self.environment = environment
+        self.now = now
+    }
+}
+
+/// What the engine tells its listeners: durable events and ephemeral log lines.
+public enum EngineOutput: Sendable {
+    case event(Event)
+    case log(RunLogNotification)
+}
+
+/// Paths of per-attempt log files: `<workspace>/.drover/logs/<runId>/<stepId>.<attempt>.log`.
+///
+/// Stands in for `StoreLayout.logFile(runId:stepId:attempt:)` until the store branch is merged.
+enum LogPaths {
+    static func logFile(workspace: URL, runId: String, stepId: String, attempt: Int) throws -> URL {
+        guard Identifiers.isValidID(runId) else { throw ResponseError.invalidParams("run id '\(runId)' must match \(Identifiers.idRule)") }
+        guard Identifiers.isValidID(stepId) else { throw ResponseError.invalidParams("step id '\(stepId)' must match \(Identifiers.idRule)") }
+        return workspace.appendingPathComponent(".drover/logs/\(runId)/\(stepId).\(attempt).log")
+    }
+}

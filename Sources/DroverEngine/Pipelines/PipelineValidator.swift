@@ -1,0 +1,235 @@
+import DroverProtocol
+import Foundation
+
+/// Reads a pipeline file into a `PipelineDefinition`, collecting every problem as a message that
+/// names the step (1-based number and id) and the field, e.g.
+/// `step 2 ('impl'): field 'prompt' is required for agent steps`.
+///
+/// Unknown fields are errors (a misspelt `requireApproval` must not silently drop a gate).
+public enum PipelineValidator {
+    /// The result of reading one file.
+    public struct Result: Sendable {
+        /// The pipeline, if the file had the right shape (it may still have `errors`).
+        public var definition: PipelineDefinition?
+        /// Every problem found; a pipeline with errors cannot be started.
+        public var errors: [String]
+    }
+
+    static let pipelineFields: Set<String> = ["name", "description", "steps"]
+    static let stepFields: Set<String> = ["id", "kind", "role", "prompt", "command", "requiresApproval", "timeoutSeconds", "agent", "fixer"]
+    static let agentFields: Set<String> = ["driver", "script", "command", "args", "model"]
+
+    /// Parses and validates JSON text.
+    public static func validate(data: Data) -> Result {
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: data)
+        } catch {
+            return Result(definition: nil, errors: ["not valid JSON: \(describe(error))"])
+        }
+        return validate(json: value)
+    }
+
+    /// Validates a decoded JSON document.
+    public static func validate(json: JSONValue) -> Result {
+        var errors: [String] = []
+        guard let object = json.objectValue else {
+            return Result(definition: nil, errors: ["a pipeline must be a JSON object with 'name' and 'steps'"])
+        }
+        for key in object.keys.sorted() where !pipelineFields.contains(key) {
+            errors.append("unknown field '\(key)' (allowed: name, description, steps)")
+        }
+        var name = ""
+        switch object["name"] {
+        case .string(let text) where !text.trimmingCharacters(in: .whitespaces).isEmpty: name = text
+        case nil: errors.append("field 'name' is required")
+        default: errors.append("field 'name' must be a non-empty string")
+        }
+        var description: String?
+        if let value = object["description"] {
+            if let text = value.stringValue { description = text } else { errors.append("field 'description' must be a string") }
+        }
+        guard let stepValues = object["steps"]?.arrayValue else {
+            errors.append(object["steps"] == nil ? "field 'steps' is required" : "field 'steps' must be an array of steps")
+            return Result(definition: nil, errors: errors)
+        }
+        if stepValues.isEmpty { errors.append("field 'steps' must list at least one step") }
+
+        var steps: [StepDefinition] = []
+        var seen: [String: Int] = [:]
+        for (index, value) in stepValues.enumerated() {
+            let (step, stepErrors) = validateStep(value, number: index + 1, earlier: steps.map(\.id))
+            errors += stepErrors
+            guard let step else { continue }
+            if let first = seen[step.id] {
+                errors.append("step \(index + 1) ('\(step.id)'): field 'id' duplicates step \(first)'s id; step ids must be unique")
+            } else {
+                seen[step.id] = index + 1
+            }
+            steps.append(step)
+        }
+        return Result(definition: PipelineDefinition(name: name, description: description, steps: steps), errors: errors)
+    }
+
+    private static func validateStep(_ value: JSONValue, number: Int, earlier: [String]) -> (StepDefinition?, [String]) {
+        guard let object = value.objectValue else { return (nil, ["step \(number): must be an object"]) }
+        let rawId = object["id"]?.stringValue
+        let label = rawId.map { "step \(number) ('\($0)')" } ?? "step \(number)"
+        var errors: [String] = []
+        func error(_ text: String) { errors.append("\(label): \(text)") }
+
+        for key in object.keys.sorted() where !stepFields.contains(key) {
+            error("unknown field '\(key)' (allowed: \(stepFields.sorted().joined(separator: ", ")))")
+        }
+        guard let id = rawId else {
+            error(object["id"] == nil ? "field 'id' is required" : "field 'id' must be a string")
+            return (nil, errors)
+        }
+        if !Identifiers.isValidID(id) { error("field 'id' must match \(Identifiers.idRule)") }
+
+        var kind = StepKind.agent
+        switch object["kind"] {
+        case nil: error("field 'kind' is required (agent, command or tests)")
+        case .string(let text):
+            if let parsed = StepKind(rawValue: text) { kind = parsed } else { error("field 'kind' is '\(text)'; use agent, command or tests") }
+        default: error("field 'kind' must be a string: agent, command or tests")
+        }
+
+        func optionalString(_ field: String) -> String? {
+            guard let value = object[field] else { return nil }
+            guard let text = value.stringValue else { error("field '\(field)' must be a string"); return nil }
+            return text
+        }
+        let role = optionalString("role")
+        let prompt = optionalString("prompt")
+        if let role, role.isEmpty { error("field 'role' must not be empty") }
+
+        var requiresApproval: Bool?
+        if let value = object["requiresApproval"] {
+            if case .bool(let flag) = value { requiresApproval = flag } else { error("field 'requiresApproval' must be true or false") }
+        }
+        var timeout: Double?
+        if let value = object["timeoutSeconds"] {
+            switch value {
+            case .int(let seconds) where seconds > 0: timeout = Double(seconds)
+            case .double(let seconds) where seconds > 0: timeout = seconds
+            default: error("field 'timeoutSeconds' must be a number of seconds greater than 0")
+            }
+        }
+
+        var command: CommandSpec?
+        if let value = object["command"] {
+            switch value {
+            case .string(let text) where text == "auto":
+                error("field 'command': \"auto\" (detect the test command) is not supported yet; give the command, e.g. [\"swift\", \"test\"]")
+            case .string(let text) where !text.trimmingCharacters(in: .whitespaces).isEmpty: command = .shell(text)
+            case .array(let items) where !items.isEmpty && items.allSatisfy({ $0.stringValue != nil }):
+                command = .argv(items.compactMap(\.stringValue))
+            default: error("field 'command' must be a non-empty string (run by /bin/sh -c) or a non-empty array of strings (argv)")
+            }
+        }
+
+        var agent: AgentSpec?
+        if let value = object["agent"] {
+            let (spec, agentErrors) = validateAgent(value, field: "agent")
+            agent = spec
+            errors += agentErrors.map { "\(label): \($0)" }
+        }
+
+        switch kind {
+        case .agent:
+            if prompt == nil, object["prompt"] == nil { error("field 'prompt' is required for agent steps") }
+            if role == nil, object["agent"] == nil {
+                error("agent steps need a 'role' (mapped to an agent in config.json) or an inline 'agent' block")
+            }
+            if object["command"] != nil { error("field 'command' is for command and tests steps; agent steps use 'prompt'") }
+        case .command, .tests:
+            if object["command"] == nil { error("field 'command' is required for \(kind.rawValue) steps") }
+            if object["agent"] != nil { error("field 'agent' is for agent steps; \(kind.rawValue) steps run their 'command'") }
+        }
+        if object["fixer"] != nil, kind != .tests { error("field 'fixer' is for tests steps only") }
+
+        if let prompt {
+            for reference in Template.references(in: prompt) {
+                switch reference {
+                case .task, .input: break
+                case .previousOutput:
+                    if earlier.isEmpty { error("field 'prompt': {{previous.output}} has no previous step in the first step") }
+                case .stepOutput(let stepId):
+                    if stepId == id {
+                        error("field 'prompt': {{steps.\(stepId).output}} refers to this step itself; use an earlier step")
+                    } else if !earlier.contains(stepId) {
+                        let known = earlier.isEmpty ? "there are none" : "earlier steps: " + earlier.joined(separator: ", ")
+                        error("field 'prompt': {{steps.\(stepId).output}} refers to an unknown or later step (\(known))")
+                    }
+                case .unknown(let name):
+                    error("field 'prompt': unknown placeholder {{\(name)}} (use {{task}}, {{steps.<id>.output}}, {{previous.output}} or {{inputs.<key>}})")
+                }
+            }
+        }
+
+        let step = StepDefinition(id: id, kind: kind, role: role, prompt: prompt, command: command,
+                                  requiresApproval: requiresApproval, timeoutSeconds: timeout, agent: agent)
+        return (step, errors)
+    }
+
+    /// Validates an agent block (inline in a step, or a role in config.json); messages start with the field.
+    static func validateAgent(_ value: JSONValue, field: String) -> (AgentSpec?, [String]) {
+        guard let object = value.objectValue else { return (nil, ["field '\(field)' must be an object with a 'driver'"]) }
+        var errors: [String] = []
+        for key in object.keys.sorted() where !agentFields.contains(key) {
+            errors.append("field '\(field).\(key)' is unknown (allowed: \(agentFields.sorted().joined(separator: ", ")))")
+        }
+        let supported = DriverKind.allCases.map(\.rawValue).joined(separator: ", ")
+        guard let driverName = object["driver"]?.stringValue else {
+            errors.append("field '\(field).driver' is required (\(supported))")
+            return (nil, errors)
+        }
+        guard let driver = DriverKind(rawValue: driverName) else {
+            if DriverKind.later.contains(driverName) {
+                errors.append("field '\(field).driver': '\(driverName)' is not supported yet; use \(supported)")
+            } else {
+                errors.append("field '\(field).driver': unknown driver '\(driverName)'; use \(supported)")
+            }
+            return (nil, errors)
+        }
+        var spec = AgentSpec(driver: driver)
+        if let value = object["command"] {
+            if let text = value.stringValue, !text.isEmpty { spec.command = text } else { errors.append("field '\(field).command' must be a non-empty string") }
+        }
+        if let value = object["args"] {
+            if let items = value.arrayValue, items.allSatisfy({ $0.stringValue != nil }) {
+                spec.args = items.compactMap(\.stringValue)
+            } else {
+                errors.append("field '\(field).args' must be an array of strings")
+            }
+        }
+        if let value = object["model"] {
+            if let text = value.stringValue { spec.model = text } else { errors.append("field '\(field).model' must be a string") }
+        }
+        if let value = object["script"] {
+            if let turns = value.arrayValue, !turns.isEmpty, turns.allSatisfy({ turn in
+                turn.arrayValue?.allSatisfy { $0.objectValue != nil } ?? false
+            }) {
+                spec.script = value
+            } else {
+                errors.append("field '\(field).script' must be a non-empty list of turns, each a list of action objects, e.g. [[{\"result\": \"done\"}]]")
+            }
+        }
+        switch driver {
+        case .fake:
+            if object["script"] == nil { errors.append("field '\(field).script' is required for the fake driver") }
+        case .command:
+            if object["command"] == nil { errors.append("field '\(field).command' is required for the command driver") }
+        }
+        return (spec, errors)
+    }
+
+    private static func describe(_ error: Error) -> String {
+        if case DecodingError.dataCorrupted(let context) = error {
+            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            return underlying ?? context.debugDescription
+        }
+        return "\(error)"
+    }
+}

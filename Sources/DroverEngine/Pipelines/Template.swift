@@ -1,0 +1,109 @@
+import Foundation
+
+/// Prompt templates: `{{task}}`, `{{steps.<id>.output}}`, `{{previous.output}}`, `{{inputs.<k>}}`.
+///
+/// A placeholder is `{{`, optional spaces, a name of letters, digits, `.`, `_`, `-`, optional
+/// spaces, `}}`; anything else between braces is left as written. Pipeline validation rejects
+/// unknown names and references to the same or later steps, so at run time every name is known;
+/// a value that is missing then (an input not passed, a step without output) renders as empty.
+public enum Template {
+    /// A placeholder's meaning.
+    public enum Reference: Sendable, Hashable {
+        case task
+        case stepOutput(String)
+        case previousOutput
+        case input(String)
+        case unknown(String)
+    }
+
+    /// The values a template is rendered with.
+    public struct Context: Sendable, Hashable {
+        public var task: String
+        public var inputs: [String: String]
+        /// Outputs of the steps done so far, by id.
+        public var stepOutputs: [String: String]
+        /// Output of the step just before this one.
+        public var previousOutput: String?
+
+        public init(task: String, inputs: [String: String] = [:], stepOutputs: [String: String] = [:], previousOutput: String? = nil) {
+            self.task = task
+            self.inputs = inputs
+            self.stepOutputs = stepOutputs
+            self.previousOutput = previousOutput
+        }
+    }
+
+    /// Parses a placeholder name.
+    public static func reference(_ name: String) -> Reference {
+        if name == "task" { return .task }
+        if name == "previous.output" { return .previousOutput }
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        if parts.count == 3, parts[0] == "steps", parts[2] == "output", !parts[1].isEmpty { return .stepOutput(parts[1]) }
+        if parts.count >= 2, parts[0] == "inputs" {
+            let key = parts.dropFirst().joined(separator: ".")
+            if !key.isEmpty { return .input(key) }
+        }
+        return .unknown(name)
+    }
+
+    /// Every placeholder in `template`, in order.
+    public static func references(in template: String) -> [Reference] {
+        var found: [Reference] = []
+        _ = scan(template) { name in
+            found.append(reference(name))
+            return ""
+        }
+        return found
+    }
+
+    /// Renders `template`; unknown or missing values become empty text.
+    public static func render(_ template: String, context: Context) -> String {
+        scan(template) { name in
+            switch reference(name) {
+            case .task: context.task
+            case .stepOutput(let id): context.stepOutputs[id] ?? ""
+            case .previousOutput: context.previousOutput ?? ""
+            case .input(let key): context.inputs[key] ?? ""
+            case .unknown: ""
+            }
+        }
+    }
+
+    /// Walks `template`, replacing each placeholder with `replace(name)`.
+    private static func scan(_ template: String, replace: (String) -> String) -> String {
+        var output = ""
+        var rest = template[...]
+        while let open = rest.range(of: "{{") {
+            output += rest[..<open.lowerBound]
+            let afterOpen = rest[open.upperBound...]
+            guard let close = afterOpen.range(of: "}}") else {
+                output += rest[open.lowerBound...]
+                return output
+            }
+            let inner = afterOpen[..<close.lowerBound]
+            let name = inner.trimmingSpaces()
+            if !name.isEmpty, name.allSatisfy(isNameCharacter) {
+                output += replace(String(name))
+                rest = afterOpen[close.upperBound...]
+            } else {
+                output += "{"
+                rest = rest[rest.index(after: open.lowerBound)...]
+            }
+        }
+        output += rest
+        return output
+    }
+
+    private static func isNameCharacter(_ c: Character) -> Bool {
+        c.isASCII && (c.isLetter || c.isNumber || c == "." || c == "_" || c == "-")
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingSpaces() -> Substring {
+        var slice = self
+        while slice.first == " " { slice = slice.dropFirst() }
+        while slice.last == " " { slice = slice.dropLast() }
+        return slice
+    }
+}

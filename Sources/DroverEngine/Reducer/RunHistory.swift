@@ -1,0 +1,192 @@
+import DroverProtocol
+
+/// What a run's event log remembers beyond the wire `Run`: every gate ever raised (with how it
+/// was resolved) and every failed attempt. A pure fold, like `RunReducer`.
+///
+/// `GateRules` uses it to answer stale gate ids (an approval sent back for changes, a decision
+/// answered two attempts ago); the step runner uses it to build the re-run context.
+///
+/// Epochs: `run.restarted` starts a clean slate for the steps it resets (their earlier decisions,
+/// reviews and failures no longer reach the prompt); `run.retried` keeps the history, because a
+/// retry is another try at the same work and the earlier failure messages are what it needs.
+public struct RunHistory: Sendable, Hashable {
+    /// A decision as raised and, maybe, answered.
+    public struct DecisionRecord: Sendable, Hashable {
+        public var id: String
+        public var stepId: String
+        public var question: String
+        public var options: [String]
+        public var chosen: String?
+        public var requestedAt: String
+        /// The step was reset (retry/restart) before the decision was answered.
+        public var superseded: Bool
+        var epoch: Int
+    }
+
+    /// An approval as raised and, maybe, resolved.
+    public struct ApprovalRecord: Sendable, Hashable {
+        public var id: String
+        public var stepId: String
+        /// The agent's proposal (not the reviewer's edit).
+        public var proposal: String
+        public var status: ApprovalStatus
+        public var feedback: String?
+        /// The reviewer's edited proposal, if they approved with one.
+        public var editedProposal: String?
+        public var requestedAt: String
+        /// The step was reset (retry/restart) before the approval was resolved.
+        public var superseded: Bool
+        var epoch: Int
+    }
+
+    /// A failed attempt of a step.
+    public struct FailureRecord: Sendable, Hashable {
+        public var stepId: String
+        public var attempt: Int
+        public var failure: Failure
+        var epoch: Int
+    }
+
+    public private(set) var stepIds: [String] = []
+    public private(set) var decisions: [DecisionRecord] = []
+    public private(set) var approvals: [ApprovalRecord] = []
+    public private(set) var failures: [FailureRecord] = []
+    private var epochs: [String: Int] = [:]
+
+    public init() {}
+
+    /// The history of a whole event log.
+    public init(events: [Event]) {
+        for event in events { apply(event) }
+    }
+
+    /// Folds one more event in.
+    public mutating func apply(_ event: Event) {
+        switch event.body {
+        case .runCreated(let data):
+            stepIds = data.steps.map(\.id)
+        case .decisionRequested(let data):
+            decisions.append(DecisionRecord(
+                id: data.decisionId, stepId: data.stepId, question: data.question, options: data.options,
+                chosen: nil, requestedAt: event.at, superseded: false, epoch: epoch(data.stepId)))
+        case .decisionResolved(let data):
+            if let index = decisions.firstIndex(where: { $0.id == data.decisionId }) { decisions[index].chosen = data.choice }
+        case .approvalRequested(let data):
+            approvals.append(ApprovalRecord(
+                id: data.approvalId, stepId: data.stepId, proposal: data.proposal, status: .pending,
+                feedback: nil, editedProposal: nil, requestedAt: event.at, superseded: false, epoch: epoch(data.stepId)))
+        case .approvalResolved(let data):
+            if let index = approvals.firstIndex(where: { $0.id == data.approvalId }) {
+                approvals[index].status = data.status
+                approvals[index].feedback = data.feedback ?? approvals[index].feedback
+                if data.status == .approved { approvals[index].editedProposal = data.proposal }
+            }
+        case .stepFailed(let data):
+            failures.append(FailureRecord(stepId: data.stepId, attempt: data.attempt, failure: data.failure, epoch: epoch(data.stepId)))
+        case .runRetried(let data), .runRestarted(let data):
+            let reset = Set(stepIds.drop { $0 != data.fromStep })
+            for index in decisions.indices where reset.contains(decisions[index].stepId) && decisions[index].chosen == nil {
+                decisions[index].superseded = true
+            }
+            for index in approvals.indices where reset.contains(approvals[index].stepId) && approvals[index].status == .pending {
+                approvals[index].superseded = true
+            }
+            if case .runRestarted = event.body {
+                for stepId in reset { epochs[stepId, default: 0] += 1 }
+            }
+        case .runCancelled:
+            break // pending gates stay pending; GateRules refuses them because the run is terminal
+        default:
+            break
+        }
+    }
+
+    private func epoch(_ stepId: String) -> Int { epochs[stepId, default: 0] }
+
+    /// The decision with this id.
+    public func decision(_ id: String) -> DecisionRecord? { decisions.first { $0.id == id } }
+
+    /// The approval with this id.
+    public func approval(_ id: String) -> ApprovalRecord? { approvals.first { $0.id == id } }
+
+    /// The number the next decision of `stepId` gets (1-based, unique in the run).
+    public func nextDecisionNumber(stepId: String) -> Int { decisions.filter { $0.stepId == stepId }.count + 1 }
+
+    /// The number the next approval of `stepId` gets (1-based, unique in the run).
+    public func nextApprovalNumber(stepId: String) -> Int { approvals.filter { $0.stepId == stepId }.count + 1 }
+
+    /// The newest approval raised for `stepId`.
+    public func latestApproval(stepId: String) -> ApprovalRecord? { approvals.last { $0.stepId == stepId } }
+
+    /// What a re-run of `stepId` must be told, since its last restart.
+    public func rerunContext(stepId: String) -> RerunContext {
+        let current = epoch(stepId)
+        return RerunContext(
+            decisions: decisions.filter { $0.stepId == stepId && $0.epoch == current && $0.chosen != nil }
+                .map { .init(question: $0.question, choice: $0.chosen ?? "") },
+            reviews: approvals.filter { $0.stepId == stepId && $0.epoch == current && ($0.status == .changesRequested || $0.status == .rejected) }
+                .map { .init(rejected: $0.status == .rejected, feedback: $0.feedback, proposal: $0.proposal) },
+            failures: failures.filter { $0.stepId == stepId && $0.epoch == current }
+                .map { .init(attempt: $0.attempt, kind: $0.failure.kind, message: $0.failure.message) })
+    }
+}
+
+/// The context the engine appends to a re-run's prompt.
+public struct RerunContext: Sendable, Hashable {
+    public struct DecisionAnswer: Sendable, Hashable {
+        public var question: String
+        public var choice: String
+        public init(question: String, choice: String) {
+            self.question = question
+            self.choice = choice
+        }
+    }
+
+    public struct Review: Sendable, Hashable {
+        public var rejected: Bool
+        public var feedback: String?
+        public var proposal: String
+        public init(rejected: Bool, feedback: String?, proposal: String) {
+            self.rejected = rejected
+            self.feedback = feedback
+            self.proposal = proposal
+        }
+    }
+
+    public struct FailedAttempt: Sendable, Hashable {
+        public var attempt: Int
+        public var kind: Failure.Kind
+        public var message: String
+    }
+
+    public var decisions: [DecisionAnswer]
+    public var reviews: [Review]
+    public var failures: [FailedAttempt]
+
+    public var isEmpty: Bool { decisions.isEmpty && reviews.isEmpty && failures.isEmpty }
+
+    /// The block appended to the prompt; empty when there is nothing to say.
+    ///
+    /// Every answered decision and every failure message is listed; of the reviews, all feedback
+    /// is listed but only the newest proposal is quoted in full (it is what the agent revises).
+    public func rendered() -> String {
+        guard !isEmpty else { return "" }
+        var lines = ["", "", "---", "Context from earlier attempts of this step:"]
+        for decision in decisions {
+            lines.append("Decision: \(decision.question) → \(decision.choice)")
+        }
+        for (index, review) in reviews.enumerated() {
+            let verb = review.rejected ? "rejected" : "requested changes to"
+            let feedback = review.feedback.map { $0.isEmpty ? "(no reason given)" : $0 } ?? "(no reason given)"
+            lines.append("The reviewer \(verb) your previous proposal: \(feedback)")
+            if index == reviews.count - 1 {
+                lines.append("Previous proposal:")
+                lines.append(review.proposal)
+            }
+        }
+        for failure in failures {
+            lines.append("Attempt \(failure.attempt) failed (\(failure.kind.rawValue)): \(failure.message)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

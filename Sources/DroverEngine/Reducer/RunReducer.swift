@@ -1,0 +1,186 @@
+import DroverProtocol
+
+/// The one place where a run's state changes: a pure fold of its events.
+///
+/// No I/O, no clock, no ids: everything arrives inside the events. The engine decides which
+/// events to append (`GateRules`, `Scheduler`, the step runner); this decides what they mean.
+///
+/// Conventions where DESIGN.md is silent:
+/// - `attempts` counts every attempt of a step over the run's whole life (retry and restart do
+///   not reset it), so `<step>.<attempt>.log` files never collide.
+/// - A step's `output` is set only by `step.completed`; while an approval is pending the text is
+///   in `approval.proposal`.
+/// - `step.interrupted` puts the step back to `pending`; the run keeps its status, so the next
+///   engine re-runs the step with a new attempt.
+/// - `run.cancelled` marks a `working`/`waiting` step `failed` and records a `cancelled` failure.
+public enum RunReducer {
+    /// Why an event could not be applied.
+    public enum Error: Swift.Error, Hashable, CustomStringConvertible {
+        /// The first event of a run must be `run.created`.
+        case noRun(runId: String, seq: Int, type: String)
+
+        public var description: String {
+            switch self {
+            case .noRun(let runId, let seq, let type):
+                "event \(seq) of run \(runId) is '\(type)', but the run has no 'run.created' before it"
+            }
+        }
+    }
+
+    /// Folds a whole event log; nil for an empty log.
+    public static func fold(_ events: [Event]) throws -> Run? {
+        var run: Run?
+        for event in events { run = try apply(event, to: run) }
+        return run
+    }
+
+    /// Applies one event to a run (nil before `run.created`).
+    public static func apply(_ event: Event, to run: Run?) throws -> Run {
+        if case .runCreated(let created) = event.body {
+            return Run(
+                id: event.runId, pipelineId: created.pipelineId, task: created.task, inputs: created.inputs,
+                status: .queued, createdAt: event.at, updatedAt: event.at, currentStep: nil,
+                steps: created.steps.map { Step(id: $0.id, kind: $0.kind, role: $0.role) },
+                failure: nil, usage: Usage(), lastSeq: event.seq)
+        }
+        guard var run else { throw Error.noRun(runId: event.runId, seq: event.seq, type: event.type) }
+        run.lastSeq = event.seq
+        run.updatedAt = event.at
+
+        switch event.body {
+        case .runCreated:
+            break // handled above
+
+        case .runStarted:
+            run.status = .running
+
+        case .stepStarted(let data):
+            run.status = .running
+            run.currentStep = data.stepId
+            run.updateStep(data.stepId) { step in
+                step.state = .working
+                step.attempts = max(step.attempts, data.attempt)
+                step.output = nil
+                step.startedAt = event.at
+                step.finishedAt = nil
+            }
+
+        case .stepCompleted(let data):
+            run.updateStep(data.stepId) { step in
+                step.state = .done
+                step.output = data.output
+                step.finishedAt = event.at
+            }
+
+        case .stepFailed(let data):
+            run.recordFailure(data.failure)
+            run.updateStep(data.stepId) { step in
+                step.state = .failed
+                step.finishedAt = event.at
+            }
+
+        case .stepInterrupted(let data):
+            run.updateStep(data.stepId) { step in
+                step.state = .pending
+                step.finishedAt = event.at
+            }
+
+        case .decisionRequested(let data):
+            run.status = .blocked
+            run.currentStep = data.stepId
+            run.updateStep(data.stepId) { step in
+                step.state = .waiting
+                step.decision = Decision(id: data.decisionId, question: data.question, options: data.options)
+            }
+
+        case .decisionResolved(let data):
+            run.status = .running
+            run.updateStep(data.stepId) { step in
+                if step.decision?.id == data.decisionId { step.decision?.chosen = data.choice }
+                step.state = .pending // re-runs with the choice in its prompt
+            }
+
+        case .approvalRequested(let data):
+            run.status = .blocked
+            run.currentStep = data.stepId
+            run.updateStep(data.stepId) { step in
+                step.state = .waiting
+                step.approval = Approval(id: data.approvalId, status: .pending, proposal: data.proposal)
+            }
+
+        case .approvalResolved(let data):
+            run.updateStep(data.stepId) { step in
+                guard step.approval?.id == data.approvalId else { return }
+                step.approval?.status = data.status
+                if let feedback = data.feedback { step.approval?.feedback = feedback }
+                if let proposal = data.proposal { step.approval?.proposal = proposal }
+                switch data.status {
+                case .approved, .pending: break // `step.completed` follows an approval
+                case .changesRequested: step.state = .pending
+                case .rejected:
+                    step.state = .failed
+                    step.finishedAt = event.at
+                }
+            }
+            if data.status == .approved || data.status == .changesRequested { run.status = .running }
+
+        case .usageRecorded(let data):
+            run.usage.inputTokens += data.inputTokens
+            run.usage.outputTokens += data.outputTokens
+            run.usage.costUSD += data.costUSD
+
+        case .runRetried(let data), .runRestarted(let data):
+            run.status = .running
+            run.failure = nil
+            run.currentStep = data.fromStep
+            if let from = run.stepIndex(data.fromStep) {
+                for index in from..<run.steps.count {
+                    run.steps[index].state = .pending
+                    run.steps[index].output = nil
+                    run.steps[index].startedAt = nil
+                    run.steps[index].finishedAt = nil
+                    run.steps[index].decision = nil
+                    run.steps[index].approval = nil
+                }
+            }
+
+        case .runCompleted:
+            run.status = .done
+            run.currentStep = nil
+
+        case .runFailed(let data):
+            run.status = .failed
+            run.recordFailure(data.failure)
+
+        case .runCancelled(let data):
+            run.status = .cancelled
+            let stepId = run.steps.first { $0.state == .working || $0.state == .waiting }?.id ?? run.currentStep
+            run.recordFailure(Failure(
+                kind: .cancelled, message: "Cancelled: \(data.reason)",
+                hint: "run/retry resumes at the first step not done; run/restart re-runs from any step",
+                stepId: stepId))
+            for index in run.steps.indices where run.steps[index].state == .working || run.steps[index].state == .waiting {
+                run.steps[index].state = .failed
+                run.steps[index].finishedAt = event.at
+            }
+        }
+        return run
+    }
+}
+
+extension Run {
+    /// The first failure recorded wins until retry/restart clears it.
+    fileprivate mutating func recordFailure(_ failure: Failure) {
+        if self.failure == nil { self.failure = failure }
+    }
+
+    fileprivate mutating func updateStep(_ id: String, _ change: (inout Step) -> Void) {
+        guard let index = stepIndex(id) else { return }
+        change(&steps[index])
+    }
+
+    /// The first step that is neither done nor skipped: where retry resumes and the run stands.
+    public var firstUnfinishedStepIndex: Int? {
+        steps.firstIndex { $0.state != .done && $0.state != .skipped }
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// File-system steps that keep drover's state readable by the user only.
+///
+/// Run logs and outputs can hold secrets from the code base, and `.drover/` sits inside a workspace
+/// that may be untrusted, so these refuse symlinks rather than follow them somewhere else.
+enum PrivateFiles {
+    /// Makes `path` a directory with mode 0700: created if missing, tightened if it exists.
+    /// Throws if something other than a real directory (e.g. a symlink) is there.
+    static func makeDirectory(_ path: String) throws {
+        if mkdir(path, 0o700) == 0 { return }
+        let code = errno
+        guard code == EEXIST else { throw StoreError.io("create directory", path, errno: code) }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { throw StoreError.io("inspect", path, errno: errno) }
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            throw StoreError(.io, "\(path) exists but is not a directory (symlinks are refused); move it away")
+        }
+        if info.st_mode & 0o777 != 0o700, chmod(path, 0o700) != 0 {
+            throw StoreError.io("restrict permissions of", path, errno: errno)
+        }
+    }
+
+    /// Throws a clear error if `path` is a symlink, before a lower layer fails with a vague one.
+    static func refuseSymlink(_ path: String) throws {
+        var info = stat()
+        if lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK {
+            throw StoreError(.io, "\(path) is a symlink; drover does not follow links for its own files, move it away")
+        }
+    }
+
+    /// Creates `path` with `mode` if it does not exist (never truncates, never follows a symlink).
+    /// Returns true if it created the file.
+    @discardableResult
+    static func createFile(_ path: String, mode: mode_t, contents: String = "") throws -> Bool {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        if fd < 0 {
+            let code = errno
+            if code == EEXIST { return false }
+            throw StoreError.io("create", path, errno: code)
+        }
+        defer { close(fd) }
+        // umask may have cleared bits of `mode`; the caller asked for exactly this mode.
+        guard fchmod(fd, mode) == 0 else { throw StoreError.io("set permissions of", path, errno: errno) }
+        var bytes = Array(contents.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw StoreError.io("write", path, errno: errno)
+            }
+            bytes = bytes.dropFirst(written)
+        }
+        return true
+    }
+
+    /// Sets `path` to `mode` if it exists; missing files are fine. Through an fd opened without
+    /// following symlinks, because chmod(2) would change the mode of whatever a link points at.
+    static func restrict(_ path: String, mode: mode_t) throws {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return }
+            throw StoreError.io("open", path, errno: errno)
+        }
+        defer { close(fd) }
+        guard fchmod(fd, mode) == 0 else { throw StoreError.io("restrict permissions of", path, errno: errno) }
+    }
+}

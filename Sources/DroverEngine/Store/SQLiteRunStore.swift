@@ -1,0 +1,318 @@
+import CSQLite
+import DroverProtocol
+import Foundation
+
+/// The `RunStore` on disk: one SQLite database (WAL) with a `runs` table of snapshots and an
+/// append-only `events` table.
+///
+/// One instance belongs to one owner (the engine actor, or one CLI command); it is not thread-safe.
+/// Other processes may read the same file at the same time through `readOnly` stores.
+public final class SQLiteRunStore: RunStore {
+    /// The schema this build reads and writes, kept in `PRAGMA user_version`.
+    public static let schemaVersion = 1
+
+    /// The database file.
+    public let path: String
+    /// Whether this store refuses writes (it never creates or migrates the database).
+    public let isReadOnly: Bool
+
+    let database: SQLiteDatabase
+    // One encoder and decoder for the life of the store: creating them per event costs more than the insert.
+    private let encoder = JSONCoding.makeEncoder()
+    private let decoder = JSONCoding.makeDecoder()
+
+    /// Opens the store at `path`.
+    ///
+    /// A writable store creates the file (mode 0600) and its folder (0700) if missing, switches to WAL
+    /// and creates the tables. A read-only store needs an existing store and throws
+    /// `StoreError` of kind `.notFound` otherwise, so `drover runs` can say there is nothing yet.
+    /// - Parameter readOnly: open for reading only, e.g. while another process drives the store.
+    public init(path: String, readOnly: Bool = false) throws {
+        self.path = path
+        self.isReadOnly = readOnly
+        try PrivateFiles.refuseSymlink(path)
+        if readOnly {
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw StoreError(.notFound, "no drover store at \(path) (nothing has run in this workspace yet)")
+            }
+        } else {
+            let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            if !FileManager.default.fileExists(atPath: folder) { try PrivateFiles.makeDirectory(folder) }
+            // Create the file ourselves so it is user-only from its first byte; SQLite would use 0644.
+            try PrivateFiles.createFile(path, mode: 0o600)
+        }
+        database = try SQLiteDatabase(path: path, readOnly: readOnly)
+        if readOnly {
+            try checkSchemaVersion(try database.scalarInt("PRAGMA user_version") ?? 0, allowEmpty: false)
+        } else {
+            _ = try database.scalarText("PRAGMA journal_mode = WAL")
+            // In WAL mode NORMAL stays consistent after a crash and may only lose the last commits
+            // on power loss; FULL would fsync on every append.
+            try database.exec("PRAGMA synchronous = NORMAL")
+            try migrate()
+            // SQLite gives -wal and -shm the database's mode already; this holds if a build does not.
+            try PrivateFiles.restrict(path + "-wal", mode: 0o600)
+            try PrivateFiles.restrict(path + "-shm", mode: 0o600)
+        }
+    }
+
+    // MARK: Schema
+
+    private func migrate() throws {
+        try database.transaction {
+            let version = try database.scalarInt("PRAGMA user_version") ?? 0
+            try checkSchemaVersion(version, allowEmpty: true)
+            guard version < Self.schemaVersion else { return }
+            try database.exec(
+                """
+                CREATE TABLE IF NOT EXISTS runs (
+                    id TEXT PRIMARY KEY,
+                    pipeline_id TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    created_at TEXT NOT NULL,
+                    updated_at TEXT NOT NULL,
+                    snapshot TEXT NOT NULL
+                );
+                CREATE INDEX IF NOT EXISTS runs_by_creation ON runs (created_at, id);
+                CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_at, id);
+                CREATE TABLE IF NOT EXISTS events (
+                    run_id TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    type TEXT NOT NULL,
+                    at TEXT NOT NULL,
+                    data TEXT NOT NULL,
+                    PRIMARY KEY (run_id, seq)
+                ) WITHOUT ROWID;
+                PRAGMA user_version = \(Self.schemaVersion);
+                """)
+        }
+    }
+
+    private func checkSchemaVersion(_ version: Int, allowEmpty: Bool) throws {
+        if version > Self.schemaVersion {
+            throw StoreError(
+                .unsupportedSchema,
+                "\(path) has schema version \(version) but this drover knows up to \(Self.schemaVersion); upgrade drover")
+        }
+        if version == 0, !allowEmpty {
+            throw StoreError(.notFound, "no drover store at \(path) (the database is empty)")
+        }
+    }
+
+    // MARK: Writing
+
+    private enum SQL {
+        static let lastSeq = "SELECT max(seq) FROM events WHERE run_id = ?1"
+        static let insertEvent = "INSERT INTO events (run_id, seq, type, at, data) VALUES (?1, ?2, ?3, ?4, ?5)"
+        static let upsertRun = """
+            INSERT INTO runs (id, pipeline_id, status, created_at, updated_at, snapshot)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            ON CONFLICT (id) DO UPDATE SET
+                pipeline_id = excluded.pipeline_id, status = excluded.status, created_at = excluded.created_at,
+                updated_at = excluded.updated_at, snapshot = excluded.snapshot
+            """
+        static let events = """
+            SELECT seq, type, at, data FROM events WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3
+            """
+        static let run = "SELECT snapshot FROM runs WHERE id = ?1"
+        static let createdAt = "SELECT created_at FROM runs WHERE id = ?1"
+    }
+
+    /// Appends `events` and replaces the snapshot in one transaction.
+    ///
+    /// Checks, before anything is written, that every event belongs to `snapshot.id` and that the seqs
+    /// continue the stored ones without a gap (the first event of a run has seq 1).
+    /// - Throws: `StoreError` `.seqConflict` if a seq is taken, `.invalidAppend` for a gap or another
+    ///   run's event, `.readOnly` on a read-only store. Nothing is written when it throws.
+    public func append(_ events: [Event], snapshot: Run) throws {
+        guard !isReadOnly else { throw StoreError(.readOnly, "the store at \(path) is open read-only") }
+        for (index, event) in events.enumerated() {
+            guard event.runId == snapshot.id else {
+                throw StoreError(
+                    .invalidAppend, "event seq \(event.seq) belongs to run '\(event.runId)', not '\(snapshot.id)'")
+            }
+            if index > 0, event.seq != events[index - 1].seq + 1 {
+                throw StoreError(
+                    .invalidAppend,
+                    "events of run '\(snapshot.id)' must have consecutive seqs; \(event.seq) follows \(events[index - 1].seq)")
+            }
+        }
+        // Encode before taking the write lock, so it is held only for the inserts.
+        let rows = try events.map { (event: $0, data: try encodeData($0.body)) }
+        let snapshotJSON = try encoder.encode(snapshot)
+
+        try database.transaction {
+            if let first = events.first {
+                let stored = try lastSeq(runId: snapshot.id)
+                if first.seq <= stored {
+                    throw StoreError.seqConflict(runId: snapshot.id, seq: first.seq, stored: stored)
+                }
+                if first.seq != stored + 1 {
+                    throw StoreError(
+                        .invalidAppend,
+                        "run '\(snapshot.id)' continues at seq \(stored + 1), not \(first.seq); seqs have no gaps")
+                }
+                let insert = try database.cached(SQL.insertEvent)
+                defer { insert.reset() }
+                for row in rows {
+                    try insert.bind(row.event.runId, at: 1)
+                    try insert.bind(row.event.seq, at: 2)
+                    try insert.bind(row.event.type, at: 3)
+                    try insert.bind(row.event.at, at: 4)
+                    try insert.bindText(row.data, at: 5)
+                    do {
+                        try insert.run()
+                    } catch let error as SQLiteError where error.isConstraintViolation {
+                        // Only reachable if another writer raced past the check above.
+                        throw StoreError.seqConflict(runId: snapshot.id, seq: row.event.seq, stored: stored)
+                    }
+                }
+            }
+            let upsert = try database.cached(SQL.upsertRun)
+            defer { upsert.reset() }
+            try upsert.bind(snapshot.id, at: 1)
+            try upsert.bind(snapshot.pipelineId, at: 2)
+            try upsert.bind(snapshot.status.rawValue, at: 3)
+            try upsert.bind(snapshot.createdAt, at: 4)
+            try upsert.bind(snapshot.updatedAt, at: 5)
+            try upsert.bindText(snapshotJSON, at: 6)
+            try upsert.run()
+        }
+    }
+
+    /// The highest stored seq of a run, 0 if it has no events.
+    public func lastSeq(runId: String) throws -> Int {
+        let statement = try database.cached(SQL.lastSeq)
+        defer { statement.reset() }
+        try statement.bind(runId, at: 1)
+        guard try statement.step(), !statement.isNull(0) else { return 0 }
+        return statement.int(0)
+    }
+
+    // MARK: Reading
+
+    /// Events of a run with `seq > afterSeq`, ascending, at most `limit` (none if `limit <= 0`);
+    /// empty for an unknown run.
+    public func events(runId: String, afterSeq: Int, limit: Int) throws -> [Event] {
+        guard limit > 0 else { return [] }
+        let statement = try database.cached(SQL.events)
+        defer { statement.reset() }
+        try statement.bind(runId, at: 1)
+        try statement.bind(afterSeq, at: 2)
+        try statement.bind(limit, at: 3)
+        var events: [Event] = []
+        while try statement.step() {
+            let seq = statement.int(0)
+            let type = statement.text(1) ?? ""
+            let at = statement.text(2) ?? ""
+            let body = try decodeBody(type: type, data: statement.textData(3) ?? Data(), runId: runId, seq: seq)
+            events.append(Event(runId: runId, seq: seq, at: at, body: body))
+        }
+        return events
+    }
+
+    /// The latest snapshot of a run, or nil if there is no such run.
+    public func run(id: String) throws -> Run? {
+        let statement = try database.cached(SQL.run)
+        defer { statement.reset() }
+        try statement.bind(id, at: 1)
+        guard try statement.step() else { return nil }
+        return try decodeRun(statement.textData(0), id: id)
+    }
+
+    /// Snapshots newest first by (`createdAt`, `id`), optionally only those in `statuses`.
+    ///
+    /// Paging: pass the id of the last run of the previous page as `afterRunId` to get the runs
+    /// strictly after it in this order; a page shorter than `limit` is the last. An empty `statuses`
+    /// matches nothing; `limit <= 0` returns nothing.
+    /// - Throws: `StoreError` `.notFound` if `afterRunId` names no run.
+    public func runs(statuses: Set<RunStatus>?, afterRunId: String?, limit: Int) throws -> [Run] {
+        guard limit > 0, statuses?.isEmpty != true else { return [] }
+        var conditions: [String] = []
+        var bindings: [String] = []
+        if let statuses {
+            let values = statuses.map(\.rawValue).sorted()
+            conditions.append("status IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
+            bindings += values
+        }
+        if let afterRunId {
+            let lookup = try database.cached(SQL.createdAt)
+            defer { lookup.reset() }
+            try lookup.bind(afterRunId, at: 1)
+            guard try lookup.step(), let createdAt = lookup.text(0) else {
+                throw StoreError(.notFound, "no run '\(afterRunId)' to page after")
+            }
+            conditions.append("(created_at, id) < (?, ?)")
+            bindings += [createdAt, afterRunId]
+        }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let statement = try database.cached(
+            "SELECT id, snapshot FROM runs \(filter) ORDER BY created_at DESC, id DESC LIMIT ?")
+        defer { statement.reset() }
+        for (offset, value) in bindings.enumerated() { try statement.bind(value, at: Int32(offset + 1)) }
+        try statement.bind(limit, at: Int32(bindings.count + 1))
+        var runs: [Run] = []
+        while try statement.step() {
+            runs.append(try decodeRun(statement.textData(1), id: statement.text(0) ?? ""))
+        }
+        return runs
+    }
+
+    // MARK: JSON
+
+    /// The JSON of the event's `data` member alone, as `Event`'s own Codable writes it.
+    private func encodeData(_ body: EventBody) throws -> Data {
+        // `Event` encodes its payload only through a keyed container, so encode `{"data": …}` and cut
+        // the wrapper off. The encoder writes no whitespace, so the wrapper is exactly these bytes.
+        let wrapped = try encoder.encode(DataEnvelope(body: body))
+        let prefix = Data(#"{"data":"#.utf8)
+        guard wrapped.starts(with: prefix), wrapped.last == UInt8(ascii: "}") else {
+            throw StoreError(.corrupt, "unexpected encoding of a \(body.type) event: \(String(decoding: wrapped, as: UTF8.self))")
+        }
+        return wrapped.dropFirst(prefix.count).dropLast()
+    }
+
+    private func decodeBody(type: String, data: Data, runId: String, seq: Int) throws -> EventBody {
+        var wrapped = Data(#"{"data":"#.utf8)
+        wrapped.append(data)
+        wrapped.append(UInt8(ascii: "}"))
+        decoder.userInfo[BodyEnvelope.typeKey] = type
+        do {
+            return try decoder.decode(BodyEnvelope.self, from: wrapped).body
+        } catch {
+            throw StoreError(.corrupt, "event \(seq) of run '\(runId)' (\(type)) cannot be read: \(error)")
+        }
+    }
+
+    private func decodeRun(_ data: Data?, id: String) throws -> Run {
+        do {
+            return try decoder.decode(Run.self, from: data ?? Data())
+        } catch {
+            throw StoreError(.corrupt, "the snapshot of run '\(id)' cannot be read: \(error)")
+        }
+    }
+}
+
+/// `{"data": payload}`, written by `EventBody.encodeData`.
+private struct DataEnvelope: Encodable {
+    var body: EventBody
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: Event.CodingKeys.self)
+        try body.encodeData(to: &container)
+    }
+}
+
+/// Reads `{"data": payload}` back through `EventBody.decode`; the event type travels in `userInfo`
+/// because it lives in its own column, not in the payload.
+private struct BodyEnvelope: Decodable {
+    static let typeKey = CodingUserInfoKey(rawValue: "drover.store.eventType")!
+    var body: EventBody
+
+    init(from decoder: Decoder) throws {
+        guard let type = decoder.userInfo[Self.typeKey] as? String else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "no event type given"))
+        }
+        body = try EventBody.decode(type: type, from: try decoder.container(keyedBy: Event.CodingKeys.self))
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+
+/// Where a workspace's drover state lives: `<workspace>/.drover/` and the files inside it.
+public struct StoreLayout: Sendable, Hashable {
+    /// The workspace directory.
+    public let workspace: URL
+    /// `<workspace>/.drover/`.
+    public let root: URL
+
+    /// Describes the layout of `workspace`; touches nothing on disk (see `prepare()`).
+    public init(workspace: URL) {
+        self.workspace = workspace.standardizedFileURL
+        self.root = self.workspace.appendingPathComponent(".drover", isDirectory: true)
+    }
+
+    /// The SQLite database, `.drover/drover.db`.
+    public var databasePath: String { root.appendingPathComponent("drover.db").path }
+    /// Per-step agent logs, `.drover/logs/`.
+    public var logsDirectory: URL { root.appendingPathComponent("logs", isDirectory: true) }
+    /// Run reports, `.drover/reports/`.
+    public var reportsDirectory: URL { root.appendingPathComponent("reports", isDirectory: true) }
+    /// The file `StoreLock` locks, `.drover/engine.lock`.
+    public var lockPath: String { root.appendingPathComponent("engine.lock").path }
+    /// Keeps all of `.drover/` out of git, `.drover/.gitignore`.
+    public var gitignorePath: String { root.appendingPathComponent(".gitignore").path }
+
+    /// The logs of one run, `logs/<runId>/`. Throws if `runId` is not a valid id.
+    public func logsDirectory(runId: String) throws -> URL {
+        try Self.validateID(runId, what: "run id")
+        return logsDirectory.appendingPathComponent(runId, isDirectory: true)
+    }
+
+    /// The log of one attempt of one step, `logs/<runId>/<stepId>.<attempt>.log`.
+    /// Throws `StoreError.invalidID` before an id that could escape `logs/` becomes a path.
+    public func logFile(runId: String, stepId: String, attempt: Int) throws -> URL {
+        try Self.validateID(stepId, what: "step id")
+        guard attempt >= 0 else { throw StoreError(.invalidID, "invalid attempt \(attempt): must not be negative") }
+        return try logsDirectory(runId: runId).appendingPathComponent("\(stepId).\(attempt).log")
+    }
+
+    /// Creates `.drover/` (mode 0700), `logs/` and `reports/`, and a `.gitignore` of `*` if there is none.
+    /// Safe to call every time the engine starts; refuses symlinks in place of these folders.
+    public func prepare() throws {
+        try PrivateFiles.makeDirectory(root.path)
+        try PrivateFiles.makeDirectory(logsDirectory.path)
+        try PrivateFiles.makeDirectory(reportsDirectory.path)
+        try PrivateFiles.createFile(gitignorePath, mode: 0o644, contents: "*\n")
+    }
+
+    /// The longest id accepted, in characters.
+    public static let maxIDLength = 128
+
+    /// Whether `id` may name a run or step on disk: `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$` without `..`.
+    public static func isValidID(_ id: String) -> Bool {
+        let bytes = id.utf8
+        guard let first = bytes.first, bytes.count <= maxIDLength, isAlphanumeric(first) else { return false }
+        var previous: UInt8 = 0
+        for byte in bytes {
+            guard isAlphanumeric(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_")
+                || byte == UInt8(ascii: "-")
+            else { return false }
+            if byte == UInt8(ascii: "."), previous == UInt8(ascii: ".") { return false }
+            previous = byte
+        }
+        return true
+    }
+
+    /// Throws `StoreError.invalidID` naming `what` (e.g. "run id") unless `id` is valid.
+    public static func validateID(_ id: String, what: String) throws {
+        guard isValidID(id) else { throw StoreError.invalidID(what, id) }
+    }
+
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Another process (or another `StoreLock` in this one) already drives the store.
+public struct StoreLockError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The pid the holder wrote into the lock file; nil if it had not written it yet.
+    public var holderPID: Int32?
+    /// The `.drover` folder that is locked.
+    public var storeDirectory: String
+
+    public var description: String {
+        let holder = holderPID.map { "pid \($0)" } ?? "pid unknown"
+        return "another drover engine (\(holder)) is driving \(storeDirectory); stop it or use read-only commands"
+    }
+}
+
+extension StoreLockError: LocalizedError {
+    public var errorDescription: String? { description }
+}
+
+/// The exclusive right to drive a store: an OS advisory lock (`flock`) on `.drover/engine.lock`.
+///
+/// Held until `release()` or until the process exits, when the OS drops it, so a crashed engine
+/// never leaves a stale lock behind. The holder's pid is written into the file for the error message
+/// of the next would-be holder. The descriptor is close-on-exec, so agent subprocesses never
+/// inherit (and never prolong) the lock.
+///
+/// `@unchecked Sendable`: the only mutable state, the descriptor, is read and written under `mutex`.
+public final class StoreLock: @unchecked Sendable {
+    /// The lock file.
+    public let path: String
+    private let mutex = NSLock()
+    private var fd: Int32
+
+    /// Acquires the lock on `path` (created with mode 0600 if missing) without waiting.
+    /// - Throws: `StoreLockError` naming the holder's pid if it is taken; `StoreError` (kind `.io`)
+    ///   if the file cannot be opened, e.g. because a symlink stands in its place.
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StoreError.io("open lock file", path, errno: errno) }
+
+        var rc: Int32
+        repeat { rc = flock(fd, LOCK_EX | LOCK_NB) } while rc != 0 && errno == EINTR
+        if rc != 0 {
+            let code = errno
+            let holder = code == EWOULDBLOCK ? Self.readPID(fd) : nil
+            close(fd)
+            if code == EWOULDBLOCK {
+                let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+                throw StoreLockError(holderPID: holder, storeDirectory: directory)
+            }
+            throw StoreError.io("lock", path, errno: code)
+        }
+        self.fd = fd
+        // A pre-existing file may have a looser mode; the lock file is ours, so make it user-only.
+        _ = fchmod(fd, 0o600)
+        Self.writePID(fd)
+    }
+
+    /// Acquires the lock of the store laid out by `layout`.
+    public convenience init(layout: StoreLayout) throws {
+        try self.init(path: layout.lockPath)
+    }
+
+    deinit { release() }
+
+    /// Whether this object still holds the lock.
+    public var isHeld: Bool {
+        mutex.withLock { fd >= 0 }
+    }
+
+    /// The descriptor, for tests that check it is close-on-exec; -1 once released.
+    var fileDescriptor: Int32 { mutex.withLock { fd } }
+
+    /// Gives the lock up. Safe to call more than once.
+    public func release() {
+        mutex.withLock {
+            guard fd >= 0 else { return }
+            // Clear the pid first so nobody reads a stale one; closing drops the lock.
+            _ = ftruncate(fd, 0)
+            close(fd)
+            fd = -1
+        }
+    }
+
+    private static func writePID(_ fd: Int32) {
+        let bytes = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        // Best effort: the lock itself is what excludes; the pid only improves the message.
+        _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    private static func readPID(_ fd: Int32) -> Int32? {
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard count > 0 else { return nil }
+        let text = String(decoding: buffer[..<count], as: UTF8.self)
+        return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}

@@ -1,0 +1,524 @@
+@testable import DroverEngine
+import DroverProtocol
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Shared by the launcher and fake-agent tests: run a process, record its events, wait with a limit.
+enum LaunchTestSupport {
+    /// Records events in order and lets a test wait for one without sleeping.
+    // @unchecked Sendable: `events` and `waiters` are only touched under `lock`.
+    final class Recorder: @unchecked Sendable {
+        private let lock = NSLock()
+        private var events: [AgentEvent] = []
+        private var waiters: [(id: UUID, predicate: @Sendable (AgentEvent) -> Bool, continuation: CheckedContinuation<Bool, Never>)] = []
+
+        var all: [AgentEvent] {
+            lock.withLock { events }
+        }
+
+        var agentLines: [String] {
+            all.compactMap { if case .log(.agent, let text) = $0 { return text } else { return nil } }
+        }
+
+        var stderrLines: [String] {
+            all.compactMap { if case .log(.stderr, let text) = $0 { return text } else { return nil } }
+        }
+
+        func record(_ event: AgentEvent) {
+            let ready: [CheckedContinuation<Bool, Never>] = lock.withLock {
+                events.append(event)
+                let matched = waiters.filter { $0.predicate(event) }
+                waiters.removeAll { $0.predicate(event) }
+                return matched.map(\.continuation)
+            }
+            for continuation in ready { continuation.resume(returning: true) }
+        }
+
+        /// True once an event matching `predicate` arrived (including earlier ones); false after `timeout`.
+        func waitFor(timeout: Duration = .seconds(20), _ predicate: @escaping @Sendable (AgentEvent) -> Bool) async -> Bool {
+            let id = UUID()
+            return await withCheckedContinuation { continuation in
+                let already = lock.withLock {
+                    if events.contains(where: predicate) { return true }
+                    waiters.append((id, predicate, continuation))
+                    return false
+                }
+                if already {
+                    continuation.resume(returning: true)
+                    return
+                }
+                Task {
+                    try? await Task.sleep(for: timeout)
+                    let expired = self.lock.withLock {
+                        let waiter = self.waiters.first { $0.id == id }
+                        self.waiters.removeAll { $0.id == id }
+                        return waiter?.continuation
+                    }
+                    expired?.resume(returning: false)
+                }
+            }
+        }
+    }
+
+    /// A fresh directory per test, so parallel tests never share files.
+    static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("drover-launch-tests-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        // The real path, so `pwd` in a child compares equal even if /tmp is a symlink.
+        return url.resolvingSymlinksInPath()
+    }
+
+    static var baseEnvironment: [String: String] {
+        ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "LC_ALL": "C"]
+    }
+
+    struct Launched {
+        var handle: any AgentHandle
+        var recorder: Recorder
+        var logFile: URL
+        var directory: URL
+    }
+
+    static func launch(executable: String, arguments: [String], prompt: String = "", environment: [String: String] = [:],
+                       directory: URL? = nil, timeout: Duration? = nil, parsesLineProtocol: Bool = true,
+                       launcher: ProcessLauncher = ProcessLauncher()) throws -> Launched {
+        let directory = try directory ?? temporaryDirectory()
+        let logFile = directory.appendingPathComponent("logs/deep/attempt-1.log")
+        let recorder = Recorder()
+        let invocation = AgentInvocation(
+            executable: executable, arguments: arguments, prompt: prompt, workingDirectory: directory.path,
+            environment: baseEnvironment.merging(environment) { _, new in new }, timeout: timeout,
+            logFile: logFile, parsesLineProtocol: parsesLineProtocol)
+        let handle = try launcher.launch(invocation) { recorder.record($0) }
+        return Launched(handle: handle, recorder: recorder, logFile: logFile, directory: directory)
+    }
+
+    static func shell(_ script: String, prompt: String = "", environment: [String: String] = [:], directory: URL? = nil,
+                      timeout: Duration? = nil, parsesLineProtocol: Bool = true,
+                      launcher: ProcessLauncher = ProcessLauncher()) throws -> Launched {
+        try launch(executable: "/bin/sh", arguments: ["-c", script], prompt: prompt, environment: environment,
+                   directory: directory, timeout: timeout, parsesLineProtocol: parsesLineProtocol, launcher: launcher)
+    }
+
+    /// The outcome, or nil if the process did not finish within `limit`.
+    static func outcome(of handle: any AgentHandle, within limit: Duration = .seconds(30)) async -> AgentOutcome? {
+        await withTaskGroup(of: AgentOutcome?.self) { group in
+            group.addTask { await handle.wait() }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            if first == nil { handle.terminate(grace: .zero) }
+            return first
+        }
+    }
+
+    /// Pids of processes in group `pgid` that are still alive (zombies waiting for a reaper do not count).
+    static func livingMembers(ofGroup pgid: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            // Fields after "comm)": state ppid pgrp ...
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 2, let group = Int32(fields[2]) else { return false }
+            return group == pgid && fields[0] != "Z" && fields[0] != "X"
+        }
+    }
+
+    /// Waits (bounded) until no living process of the group remains: the kill is asynchronous in the kernel.
+    static func groupIsGone(_ pgid: Int32, within limit: Duration = .seconds(10)) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if livingMembers(ofGroup: pgid).isEmpty { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return livingMembers(ofGroup: pgid).isEmpty
+    }
+}
+
+@Suite("ProcessLauncher")
+struct ProcessLauncherTests {
+    typealias Support = LaunchTestSupport
+
+    @Test("the prompt arrives on stdin")
+    func promptOnStdin() async throws {
+        let run = try Support.shell("cat", prompt: "plan the change\nplease")
+        #expect(await Support.outcome(of: run.handle) == .completed(output: "plan the change\nplease"))
+        #expect(run.recorder.agentLines == ["plan the change", "please"])
+    }
+
+    @Test("the environment is exactly the invocation's")
+    func environment() async throws {
+        let run = try Support.shell(#"echo "$DROVER_STEP_ID/$DROVER_ATTEMPT"; echo "home=${HOME-unset}""#,
+                                    environment: ["DROVER_STEP_ID": "impl", "DROVER_ATTEMPT": "2"])
+        #expect(await Support.outcome(of: run.handle) == .completed(output: "impl/2\nhome=unset"))
+    }
+
+    @Test("the working directory is honoured", arguments: [false, true])
+    func workingDirectory(forceShellChdir: Bool) async throws {
+        var launcher = ProcessLauncher()
+        launcher.forceShellChdir = forceShellChdir
+        let directory = try Support.temporaryDirectory().appendingPathComponent("with space")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let run = try Support.shell("pwd; echo \"$0\"", directory: directory, launcher: launcher)
+        #expect(await Support.outcome(of: run.handle) == .completed(output: directory.path + "\n/bin/sh"))
+    }
+
+    @Test("a bare program name is found on the child's PATH, with its arguments")
+    func pathLookup() async throws {
+        let run = try Support.launch(executable: "printf", arguments: ["%s-%s", "a b", "c"])
+        #expect(await Support.outcome(of: run.handle) == .completed(output: "a b-c"))
+    }
+
+    @Test("a non-zero exit fails with the last stderr lines")
+    func failureMessage() async throws {
+        let run = try Support.shell("echo out; echo first >&2; echo second >&2; exit 3")
+        #expect(await Support.outcome(of: run.handle) == .failed(message: "first\nsecond", exitCode: 3))
+        #expect(run.recorder.stderrLines == ["first", "second"])
+    }
+
+    @Test("only the last 20 stderr lines are kept for the message")
+    func failureTail() async throws {
+        let run = try Support.shell("seq 1 30 >&2; exit 1")
+        let expected = (11...30).map(String.init).joined(separator: "\n")
+        #expect(await Support.outcome(of: run.handle) == .failed(message: expected, exitCode: 1))
+    }
+
+    @Test("a silent non-zero exit says its status")
+    func silentFailure() async throws {
+        let run = try Support.shell("exit 4")
+        #expect(await Support.outcome(of: run.handle) == .failed(message: "exited with status 4", exitCode: 4))
+    }
+
+    @Test("death by a signal fails without an exit code")
+    func killedBySignal() async throws {
+        let run = try Support.shell("kill -USR1 $$")
+        guard case .failed(let message, let code)? = await Support.outcome(of: run.handle) else {
+            Issue.record("expected a failure")
+            return
+        }
+        #expect(code == nil)
+        #expect(message.hasPrefix("killed by signal \(SIGUSR1)"))
+    }
+
+    @Test("a result line is the output; log, progress and usage lines are events")
+    func resultLine() async throws {
+        let run = try Support.shell("""
+            echo '{"type":"log","text":"working"}'
+            echo '{"type":"progress","fraction":0.5,"message":"half"}'
+            echo '{"type":"usage","model":"m","inputTokens":3,"outputTokens":4,"costUSD":0.01}'
+            echo '{"type":"result","output":"the answer"}'
+            echo 'afterwards'
+            """)
+        #expect(await Support.outcome(of: run.handle) == .completed(output: "the answer"))
+        #expect(run.recorder.all == [
+            .log(.agent, "working"),
+            .progress(fraction: 0.5, message: "half"),
+            .usage(model: "m", inputTokens: 3, outputTokens: 4, costUSD: 0.01),
+            .log(.agent, "afterwards"),
+        ])
+    }
+
+    @Test("a decision line parks the step")
+    func decisionLine() async throws {
+        let run = try Support.shell(#"echo '{"type":"decision","question":"Which DB?","options":["sqlite","postgres"]}'"#)
+        #expect(await Support.outcome(of: run.handle) == .decision(question: "Which DB?", options: ["sqlite", "postgres"]))
+    }
+
+    @Test("a decision or result only counts on exit 0")
+    func decisionThenFailure() async throws {
+        let run = try Support.shell(#"echo '{"type":"result","output":"x"}'; echo broken >&2; exit 2"#)
+        #expect(await Support.outcome(of: run.handle) == .failed(message: "broken", exitCode: 2))
+    }
+
+    @Test("without a result line the output is the printed text")
+    func plainOutput() async throws {
+        let run = try Support.shell("""
+            echo '  hello'
+            echo '{"type":"log","text":"world"}'
+            echo '{"type":"usage","model":"m","inputTokens":1,"outputTokens":1}'
+            echo '' ; echo warn >&2
+            """)
+        #expect(await Support.outcome(of: run.handle) == .completed(output: "hello\nworld"))
+    }
+
+    @Test("plain command steps do not read the protocol")
+    func plainCommand() async throws {
+        let run = try Support.shell(#"echo '{"type":"result","output":"x"}'; echo two"#, parsesLineProtocol: false)
+        #expect(await Support.outcome(of: run.handle) == .completed(output: "{\"type\":\"result\",\"output\":\"x\"}\ntwo"))
+        #expect(run.recorder.all == [.log(.agent, #"{"type":"result","output":"x"}"#), .log(.agent, "two")])
+    }
+
+    @Test("a partial last line and invalid UTF-8 still arrive")
+    func partialLine() async throws {
+        let run = try Support.shell(#"printf 'a\r\nb\377c'; printf 'no newline' >&2"#)
+        #expect(await Support.outcome(of: run.handle) == .completed(output: "a\nb\u{FFFD}c"))
+        #expect(run.recorder.agentLines == ["a", "b\u{FFFD}c"])
+        #expect(run.recorder.stderrLines == ["no newline"])
+    }
+
+    @Test("a timeout kills the whole process group")
+    func timeoutKillsGroup() async throws {
+        let start = ContinuousClock.now
+        let run = try Support.shell("sleep 1000 & sleep 1000", timeout: .milliseconds(300))
+        #expect(await Support.outcome(of: run.handle) == .timedOut)
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(await Support.groupIsGone(run.handle.pid))
+    }
+
+    @Test("a timeout escalates to SIGKILL for processes that ignore SIGTERM")
+    func timeoutEscalates() async throws {
+        var launcher = ProcessLauncher()
+        launcher.timeoutGrace = .milliseconds(200)
+        let run = try Support.shell("trap '' TERM; sleep 1000 & echo started; wait", timeout: .milliseconds(300), launcher: launcher)
+        #expect(await Support.outcome(of: run.handle) == .timedOut)
+        #expect(await Support.groupIsGone(run.handle.pid))
+    }
+
+    @Test("terminate kills the whole process group, grandchildren included")
+    func terminateKillsGroup() async throws {
+        let run = try Support.shell("sleep 1000 & echo started; sleep 1000")
+        #expect(await run.recorder.waitFor { $0 == .log(.agent, "started") })
+        #expect(Support.livingMembers(ofGroup: run.handle.pid).count >= 2)
+        run.handle.terminate(grace: .seconds(2))
+        run.handle.terminate(grace: .seconds(2))
+        #expect(await Support.outcome(of: run.handle) == .terminated)
+        #expect(await Support.groupIsGone(run.handle.pid))
+        // Once reaped, the group id is never signalled again.
+        run.handle.terminate(grace: .zero)
+        #expect(await run.handle.wait() == .terminated)
+    }
+
+    @Test("terminate escalates to SIGKILL after the grace period")
+    func terminateEscalates() async throws {
+        let run = try Support.shell("trap '' TERM; echo started; while :; do sleep 1; done")
+        #expect(await run.recorder.waitFor { $0 == .log(.agent, "started") })
+        run.handle.terminate(grace: .milliseconds(200))
+        #expect(await Support.outcome(of: run.handle) == .terminated)
+        #expect(await Support.groupIsGone(run.handle.pid))
+    }
+
+    @Test("a grandchild holding the pipes does not keep us waiting once the leader exits")
+    func strayGrandchild() async throws {
+        let start = ContinuousClock.now
+        let run = try Support.shell("sleep 1000 & echo done")
+        #expect(await Support.outcome(of: run.handle) == .completed(output: "done"))
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(await Support.groupIsGone(run.handle.pid))
+    }
+
+    @Test("the agent runs in its own process group")
+    func ownProcessGroup() async throws {
+        let run = try Support.shell("ps -o pgid= -p $$")
+        guard case .completed(let output)? = await Support.outcome(of: run.handle) else {
+            Issue.record("ps failed")
+            return
+        }
+        #expect(output.trimmingCharacters(in: .whitespaces) == String(run.handle.pid))
+        #expect(getpgrp() != run.handle.pid)
+    }
+
+    @Test("every line goes to the log file, which only the user can read")
+    func logFile() async throws {
+        let run = try Support.shell(#"echo out1; echo err1 >&2; echo '{"type":"result","output":"r"}'"#)
+        #expect(await Support.outcome(of: run.handle) == .completed(output: "r"))
+        let log = try String(contentsOf: run.logFile, encoding: .utf8)
+        let lines = log.split(separator: "\n").map(String.init)
+        #expect(Set(lines) == ["out1", "err1", #"{"type":"result","output":"r"}"#])
+        #expect(log.hasSuffix("\n"))
+        let attributes = try FileManager.default.attributesOfItem(atPath: run.logFile.path)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+    }
+
+    @Test("a second attempt appends to an existing log")
+    func logAppends() async throws {
+        let directory = try Support.temporaryDirectory()
+        let first = try Support.shell("echo one", directory: directory)
+        _ = await Support.outcome(of: first.handle)
+        let second = try Support.shell("echo two", directory: directory)
+        _ = await Support.outcome(of: second.handle)
+        #expect(try String(contentsOf: second.logFile, encoding: .utf8) == "one\ntwo\n")
+    }
+
+    @Test("a 1 MB prompt does not deadlock against a child that writes as it reads")
+    func hugePrompt() async throws {
+        let prompt = String(repeating: String(repeating: "x", count: 1023) + "\n", count: 1024)
+        let run = try Support.shell("cat", prompt: prompt)
+        #expect(await Support.outcome(of: run.handle) == .completed(output: prompt.trimmingCharacters(in: .newlines)))
+        #expect(run.recorder.agentLines.count == 1024)
+    }
+
+    @Test("a child that never reads its prompt does not hurt us")
+    func unreadPrompt() async throws {
+        let prompt = String(repeating: "y", count: 1 << 20)
+        let run = try Support.shell("exec 0<&-; echo ignored the prompt", prompt: prompt)
+        #expect(await Support.outcome(of: run.handle) == .completed(output: "ignored the prompt"))
+    }
+
+    @Test("10 000 lines all arrive, in order")
+    func manyLines() async throws {
+        let run = try Support.shell("seq 1 10000")
+        let expected = (1...10000).map(String.init)
+        #expect(await Support.outcome(of: run.handle) == .completed(output: expected.joined(separator: "\n")))
+        #expect(run.recorder.agentLines == expected)
+        let log = try String(contentsOf: run.logFile, encoding: .utf8)
+        #expect(log == expected.joined(separator: "\n") + "\n")
+    }
+
+    @Test("nothing but stdin, stdout and stderr is inherited", arguments: [false, true])
+    func noInheritedDescriptors(forceFDScan: Bool) async throws {
+        var launcher = ProcessLauncher()
+        launcher.forceFDScan = forceFDScan
+        // A descriptor the server opened without close-on-exec, as careless code might.
+        let leaked = open("/dev/null", O_RDONLY)
+        #expect(leaked > 2)
+        defer { close(leaked) }
+        let run = try Support.shell(#"[ -e /proc/$$/fd/\#(leaked) ] && echo leaked; for fd in 0 1 2; do readlink /proc/$$/fd/$fd; done"#,
+                                    launcher: launcher)
+        guard case .completed(let output)? = await Support.outcome(of: run.handle) else {
+            Issue.record("the child failed")
+            return
+        }
+        let lines = output.split(separator: "\n")
+        #expect(!lines.contains("leaked"))
+        #expect(lines.count == 3 && lines.allSatisfy { $0.hasPrefix("pipe:") })
+    }
+
+    @Test("signal dispositions and the signal mask are reset in the child")
+    func signalsReset() async throws {
+        // The server may ignore signals (SIGPIPE, typically); an agent must not inherit that.
+        let previous = signal(SIGUSR2, SIG_IGN)
+        defer { signal(SIGUSR2, previous) }
+        // exec, so the program that reads the status is the spawned process itself (a shell waiting for a
+        // child blocks signals while it waits, which would show up here).
+        let run = try Support.shell(#"exec sed -n 's/^Sig\(Ign\|Blk\):\t//p' /proc/self/status"#)
+        guard case .completed(let output)? = await Support.outcome(of: run.handle) else {
+            Issue.record("the child failed")
+            return
+        }
+        let masks = output.split(separator: "\n").compactMap { UInt64($0, radix: 16) }
+        #expect(masks.count == 2)
+        // Only the classic signals 1–31: glibc's posix_spawn deliberately leaves its two internal real-time
+        // signals (32, 33) ignored, and the child's libc re-installs them at start-up anyway.
+        for mask in masks { #expect(mask & 0x7fff_ffff == 0, "mask \(String(mask, radix: 16))") }
+    }
+
+    @Test("a missing executable fails the attempt with a clear message")
+    func missingExecutable() async throws {
+        let run = try Support.launch(executable: "/nonexistent/agent", arguments: [])
+        #expect(run.handle.pid == 0)
+        #expect(await run.handle.wait() == .failed(message: "cannot start /nonexistent/agent: no such file", exitCode: nil))
+        #expect(run.recorder.stderrLines == ["cannot start /nonexistent/agent: no such file"])
+        #expect(try String(contentsOf: run.logFile, encoding: .utf8).contains("no such file"))
+        run.handle.terminate(grace: .zero)
+    }
+
+    @Test("a program missing from PATH fails the attempt")
+    func missingOnPath() async throws {
+        let run = try Support.launch(executable: "drover-no-such-agent", arguments: [])
+        guard case .failed(let message, nil)? = await Support.outcome(of: run.handle) else {
+            Issue.record("expected a failure")
+            return
+        }
+        #expect(message.hasPrefix("cannot start drover-no-such-agent: not found on PATH"))
+    }
+
+    @Test("a missing working directory fails the attempt")
+    func missingDirectory() async throws {
+        let directory = try Support.temporaryDirectory()
+        let recorder = Support.Recorder()
+        let invocation = AgentInvocation(
+            executable: "/bin/sh", arguments: ["-c", "true"], prompt: "", workingDirectory: directory.path + "/gone",
+            environment: [:], timeout: nil, logFile: directory.appendingPathComponent("a.log"))
+        let handle = try ProcessLauncher().launch(invocation) { recorder.record($0) }
+        guard case .failed(let message, nil) = await handle.wait() else {
+            Issue.record("expected a failure")
+            return
+        }
+        #expect(message.contains("working directory"))
+    }
+
+    @Test("an unwritable log file is the server's problem: launch throws")
+    func unwritableLog() throws {
+        let directory = try Support.temporaryDirectory()
+        let blocker = directory.appendingPathComponent("file")
+        try Data().write(to: blocker)
+        let invocation = AgentInvocation(
+            executable: "/bin/true", arguments: [], prompt: "", workingDirectory: directory.path, environment: [:],
+            timeout: nil, logFile: blocker.appendingPathComponent("sub/a.log"))
+        #expect(throws: ProcessLaunchError.self) {
+            _ = try ProcessLauncher().launch(invocation) { _ in }
+        }
+    }
+
+    @Test("several waiters all get the outcome")
+    func severalWaiters() async throws {
+        let run = try Support.shell("echo '{\"type\":\"result\",\"output\":\"ok\"}'")
+        async let first = run.handle.wait()
+        async let second = run.handle.wait()
+        let outcomes = await [first, second, Support.outcome(of: run.handle)]
+        #expect(outcomes == [.completed(output: "ok"), .completed(output: "ok"), .completed(output: "ok")])
+    }
+}
+
+@Suite("ProcessLauncher internals")
+struct ProcessLauncherInternalsTests {
+    @Test("lines split across reads, CRLF, and a cut for endless lines")
+    func lineSplitter() {
+        var splitter = OutputLineSplitter()
+        #expect(splitter.feed(Array("ab".utf8)[...]) == [])
+        #expect(splitter.feed(Array("c\r\nd\n\ne".utf8)[...]) == ["abc", "d", ""])
+        // A multibyte character split between two reads is decoded whole.
+        let euro = Array("€".utf8)
+        #expect(splitter.feed(euro[0..<1]) == [])
+        #expect(splitter.feed((euro[1...] + Array("\n".utf8))[...]) == ["e€"])
+        #expect(splitter.finish() == nil)
+        #expect(splitter.feed(Array("tail".utf8)[...]) == [])
+        #expect(splitter.finish() == "tail")
+
+        var small = OutputLineSplitter()
+        small.maxLineBytes = 4
+        #expect(small.feed(Array("abcdef".utf8)[...]) == ["abcdef"])
+        #expect(small.feed(Array("g\n".utf8)[...]) == ["g"])
+    }
+
+    static let outcomeCases: [(status: AgentExitStatus, kill: AgentKillReason?, final: AgentOutcome?, text: String,
+                               stderr: [String], parses: Bool, expected: AgentOutcome)] = [
+        (.exited(0), nil, .completed(output: "r"), "printed", [], true, .completed(output: "r")),
+        (.exited(0), nil, .decision(question: "q", options: ["a"]), "", [], true, .decision(question: "q", options: ["a"])),
+        (.exited(0), nil, nil, "\n  printed \n", ["warn"], true, .completed(output: "printed")),
+        (.exited(0), nil, .completed(output: "r"), "all of stdout", [], false, .completed(output: "all of stdout")),
+        (.exited(1), nil, .completed(output: "r"), "", ["a", "b"], true, .failed(message: "a\nb", exitCode: 1)),
+        (.exited(7), nil, nil, "", [], true, .failed(message: "exited with status 7", exitCode: 7)),
+        (.exited(0), .timedOut, .completed(output: "r"), "", [], true, .timedOut),
+        (.signaled(SIGTERM), .terminated, nil, "", [], true, .terminated),
+        (.signaled(SIGKILL), nil, nil, "", ["oom?"], true, .failed(message: "oom?", exitCode: nil)),
+        (.unknown("lost"), nil, nil, "", [], true, .failed(message: "lost", exitCode: nil)),
+    ]
+
+    @Test("outcome rules", arguments: outcomeCases)
+    func outcomeRules(_ c: (status: AgentExitStatus, kill: AgentKillReason?, final: AgentOutcome?, text: String,
+                            stderr: [String], parses: Bool, expected: AgentOutcome)) {
+        var collected = AgentCollectedOutput()
+        collected.text = c.text
+        collected.final = c.final
+        collected.stderrTail = c.stderr
+        #expect(ProcessLauncher.outcome(status: c.status, killReason: c.kill, collected: collected,
+                                        parsesLineProtocol: c.parses) == c.expected)
+    }
+
+    @Test("wait statuses decode like the W* macros")
+    func waitStatus() {
+        #expect(AgentExitStatus(waitStatus: 0) == .exited(0))
+        #expect(AgentExitStatus(waitStatus: 3 << 8) == .exited(3))
+        #expect(AgentExitStatus(waitStatus: 9) == .signaled(9))
+        #expect(AgentExitStatus(waitStatus: 11 | 0x80) == .signaled(11))
+    }
+}

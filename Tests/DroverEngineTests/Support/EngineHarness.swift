@@ -1,0 +1,91 @@
+import DroverEngine
+import DroverProtocol
+import Foundation
+
+/// An engine over an in-memory store and a scripted launcher, in a temporary workspace whose
+/// user config folder holds the test pipelines.
+struct EngineHarness {
+    let dir: TempDir
+    let store: InMemoryRunStore
+    let launcher: ScriptedLauncher
+    let engine: Engine
+    let recorder: EventRecorder
+    var workspace: URL { dir.url.appendingPathComponent("ws") }
+    var configDirectory: URL { dir.url.appendingPathComponent("config") }
+
+    static let fakeAgent = #"{"driver": "fake", "script": [[{"result": "x"}]]}"#
+
+    /// User pipelines available to every harness (no trust needed).
+    static let userPipelines: [String: String] = [
+        "flow": """
+        {"name": "Flow", "steps": [
+          {"id": "a", "kind": "agent", "role": "writer", "prompt": "Do {{task}} with {{inputs.lang}}", "agent": \(fakeAgent)},
+          {"id": "b", "kind": "agent", "role": "reviewer", "prompt": "Use {{steps.a.output}} / {{previous.output}}", "agent": \(fakeAgent)}
+        ]}
+        """,
+        "gated": """
+        {"name": "Gated", "steps": [
+          {"id": "a", "kind": "agent", "role": "writer", "prompt": "Write {{task}}", "requiresApproval": true, "agent": \(fakeAgent)},
+          {"id": "b", "kind": "agent", "role": "reviewer", "prompt": "Build on {{steps.a.output}}", "agent": \(fakeAgent)}
+        ]}
+        """,
+        "timed": """
+        {"name": "Timed", "steps": [
+          {"id": "a", "kind": "agent", "role": "writer", "prompt": "Go", "timeoutSeconds": 5, "agent": \(fakeAgent)},
+          {"id": "c", "kind": "command", "command": "echo hi"}
+        ]}
+        """,
+    ]
+
+    /// - Parameters:
+    ///   - files: extra files relative to the temp folder (`ws/...` is the workspace, `config/...` the user config).
+    ///   - store: an existing store (to simulate a restart); a new one otherwise.
+    static func make(files: [String: String] = [:], store: InMemoryRunStore? = nil, dir: TempDir? = nil,
+                     autoReply: (@Sendable (AgentInvocation) -> AgentOutcome?)? = nil) async throws -> EngineHarness {
+        let dir = try dir ?? TempDir()
+        try FileManager.default.createDirectory(at: dir.url.appendingPathComponent("ws"), withIntermediateDirectories: true)
+        for (id, json) in userPipelines { try dir.write("config/pipelines/\(id).json", json) }
+        for (path, text) in files { try dir.write(path, text) }
+        let options = EngineOptions(
+            workspace: dir.url.appendingPathComponent("ws"), configDirectory: dir.url.appendingPathComponent("config"),
+            selfExecutable: "/opt/drover/bin/drover", killGrace: .milliseconds(100),
+            environment: ["PATH": "/usr/bin:/bin", "HOME": dir.url.path, "KEEP": "1"])
+        let store = store ?? InMemoryRunStore()
+        let launcher = ScriptedLauncher(autoReply: autoReply)
+        let engine = try Engine(options: options, store: store, launcher: launcher)
+        let recorder = await EventRecorder.attach(to: engine)
+        return EngineHarness(dir: dir, store: store, launcher: launcher, engine: engine, recorder: recorder)
+    }
+
+    func start(_ pipelineId: String, task: String = "T", inputs: [String: String]? = nil) async throws -> Run {
+        try await engine.startRun(RunStartRequest(pipelineId: pipelineId, task: task, inputs: inputs))
+    }
+
+    /// Waits for the next launch and checks it is the given step and attempt.
+    func nextLaunch(_ stepId: String, attempt: Int) async throws -> ScriptedLauncher.Launch {
+        let launch = try await launcher.next()
+        guard launch.invocation.environment["DROVER_STEP_ID"] == stepId,
+              launch.invocation.environment["DROVER_ATTEMPT"] == String(attempt) else {
+            throw TestTimeout(what: "launch of \(stepId)#\(attempt), got \(launch.invocation.environment["DROVER_STEP_ID"] ?? "?")#\(launch.invocation.environment["DROVER_ATTEMPT"] ?? "?")")
+        }
+        return launch
+    }
+
+    /// The next event of `type` for `runId`.
+    @discardableResult
+    func next(_ type: String, of runId: String) async throws -> Event {
+        try await recorder.nextEvent { $0.type == type && $0.runId == runId }
+    }
+
+    /// Expects `body` to throw a `ResponseError`, returning it.
+    func expectError(_ body: () async throws -> Any) async -> ResponseError? {
+        do {
+            _ = try await body()
+            return nil
+        } catch let error as ResponseError {
+            return error
+        } catch {
+            return ResponseError.internalError("unexpected \(error)")
+        }
+    }
+}
