@@ -5,8 +5,8 @@
 
 Writes demo-transcript.md (the demo run with its decision and approval; pasted into
 protocol/README.md) and errors.md (one example of each error). Strings longer than 100
-characters are shortened with "…" so the transcripts stay readable; run ids and times
-differ on every run.
+characters, except error messages, are shortened with "…" so the transcripts stay
+readable; run ids and times differ on every run.
 """
 import argparse
 import json
@@ -18,15 +18,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def shorten(value):
+def shorten(value, key=None):
+    """Long strings (except error messages) cut to 100 characters, for reading."""
     if isinstance(value, str):
-        value = value.replace("\n", "\\n")
-        return value if len(value) <= 100 else value[:97] + "…"
+        return value if len(value) <= 100 or key == "message" else value[:99] + "…"
     if isinstance(value, list):
         return [shorten(v) for v in value]
     if isinstance(value, dict):
-        return {k: shorten(v) for k, v in value.items()}
+        return {k: shorten(v, k) for k, v in value.items()}
     return value
+
+
+def show(message):
+    return json.dumps(shorten(message), ensure_ascii=False)
 
 
 class Server:
@@ -37,13 +41,13 @@ class Server:
 
     def send(self, message):
         message = {"jsonrpc": "2.0", **message}
-        self.lines.append("→ " + json.dumps(shorten(message)))
+        self.lines.append("→ " + show(message))
         self.proc.stdin.write(json.dumps(message) + "\n")
         self.proc.stdin.flush()
 
     def read(self):
         message = json.loads(self.proc.stdout.readline())
-        self.lines.append("← " + json.dumps(shorten(message)))
+        self.lines.append("← " + show(message))
         return message
 
     def request(self, method, params=None):
@@ -136,10 +140,10 @@ def main():
         run_id, lines = demo(args.drover, workspace, env)
         (HERE / "demo-transcript.md").write_text(
             "A real `drover serve` session (NDJSON) running the built-in `demo` pipeline, captured by capture.py.\n"
-            "`→` client to server, `←` server to client; strings over 100 characters are shortened with `…`.\n\n"
+            "`→` client to server, `←` server to client; strings over 100 characters are shortened with `…` (newlines in them show as \\n).\n\n"
             "```\n" + "\n".join(lines) + "\n```\n")
         text = ["# Error examples", "",
-                "Real responses of `drover serve`, captured by capture.py (strings over 100 characters shortened).",
+                "Real responses of `drover serve`, captured by capture.py (long strings other than error messages shortened).",
                 "See the Errors section of protocol/README.md for the codes.", ""]
         for title, case_lines in errors(args.drover, workspace, env, run_id):
             text += [f"## {title}", "", "```", *case_lines, "```", ""]
