@@ -79,8 +79,10 @@ def demo(drover, workspace, env):
     s.request("decision/resolve", {"runId": run_id, "decisionId": decision["decisionId"], "choice": decision["options"][0]})
     approval = s.until(event("approval.requested"))["params"]["data"]
     s.request("step/approve", {"runId": run_id, "approvalId": approval["approvalId"]})
-    s.until(event("run.completed"))
-    s.request("run/events", {"runId": run_id, "afterSeq": 20, "limit": 2})
+    last = s.until(event("run.completed"))["params"]["seq"]
+    # A reconnecting client pages through what it missed: here the last three events, two at a time.
+    s.request("run/events", {"runId": run_id, "afterSeq": last - 3, "limit": 2})
+    s.request("run/events", {"runId": run_id, "afterSeq": last - 1, "limit": 2})
     s.request("shutdown")
     s.send({"method": "exit"})
     s.proc.wait()
