@@ -925,7 +925,7 @@ class Scenario:
             expect(c.wait_exit() == 0, "exit code after shutdown")
             self.seen_before = c.events(s)
             expect(self.seen_before, "no events of the slow run")
-        with r.case("a second connection (LSP framing, logs off) replays from afterSeq and resumes the interrupted run"):
+        with r.case("a second connection (LSP framing, logs off) replays from afterSeq and resumes the interrupted run; a third one on the same workspace → -33002"):
             d = self.ctx.connect(self.ws, framing="lsp", name="second")
             self.ctx.initialize(d, self.ws, logs=False)
             s, before = self.slow, self.seen_before
@@ -937,6 +937,10 @@ class Scenario:
             interrupted = max(i for i, e in enumerate(everything) if e["type"] == "step.interrupted")
             if not any(e["type"] == "step.started" for e in everything[interrupted:]):
                 d.wait_event(s, "step.started")  # the resumed attempt
+            e = self.ctx.connect(self.ws, name="third")
+            error = e.error("initialize", {"workspace": self.ws}, -33002, "conflict")
+            expect(str(d.proc.pid) in error["message"], f"the message should name pid {d.proc.pid}: {error['message']}")
+            e.close()
             result = d.call("run/cancel", {"runId": s, "reason": "done testing"})
             expect(result["run"]["status"] == "cancelled", result["run"]["status"])
             d.wait_event(s, "run.cancelled")
