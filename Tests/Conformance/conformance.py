@@ -422,6 +422,15 @@ def test_capabilities(ctx):
             advertised, documented = set(caps["eventTypes"]), set(ctx.schema.event_types)
             expect(advertised == documented,
                    f"only advertised: {sorted(advertised - documented)}; only in the schema: {sorted(documented - advertised)}")
+        with r.case("every advertised method is implemented (none answers -32601)"):
+            missing = []
+            for method in caps["methods"]:
+                if method in ("initialize", "shutdown"):
+                    continue
+                response, _ = connection.request(method, {}, check_params=False)  # {} is harmless for every method
+                if response.get("error", {}).get("code") == -32601:
+                    missing.append(method)
+            expect(not missing, f"advertised in capabilities.methods but -32601: {missing}")
         with r.case("initialize: workspace and framing are echoed"):
             expect(result["workspace"] == ctx.workspace("caps"), f"workspace {result['workspace']!r}")
             expect(caps["framing"] == "ndjson", f"framing {caps['framing']!r}")
