@@ -1,26 +1,138 @@
+import DroverEngine
 import DroverProtocol
 import Foundation
+import Synchronization
 
-/// Implements the protocol's methods on top of the engine. (Engine methods land with the engine.)
+/// Implements the protocol's methods on top of the engine: one engine per connection's workspace.
 public final class EngineBridge: ConnectionDelegate {
-    private let logger: Logger
+    /// What `initialize` set up.
+    private struct Session: Sendable {
+        let host: EngineHost
+        let wantsLogs: Bool
+        var engine: Engine { host.engine }
+    }
 
-    public init(logger: Logger) {
+    private let session = SessionSlot()
+    private let outbox = Mutex<Outbox?>(nil)
+    private let handlers: [String: MethodHandler]
+    private let logger: Logger
+    private let environment: [String: String]
+    private let selfExecutable: String
+
+    public init(logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment,
+                selfExecutable: String = EngineHost.currentExecutable()) {
         self.logger = logger
+        self.environment = environment
+        self.selfExecutable = selfExecutable
+        let session = self.session
+        self.handlers = Self.makeHandlers {
+            guard let engine = session.value.withLock({ $0?.engine }) else {
+                throw ResponseError.internalError("the engine is not running")
+            }
+            return engine
+        }
     }
 
     public func initialize(_ params: InitializeRequest, framing: Framing, outbox: Outbox) throws -> InitializeResult {
-        InitializeResult(
+        let workspace = try Self.workspace(from: params)
+        let host = try EngineHost.open(workspace: workspace, environment: environment, selfExecutable: selfExecutable)
+        let wantsLogs = params.capabilities?.logs ?? true
+        session.value.withLock { $0 = Session(host: host, wantsLogs: wantsLogs) }
+        self.outbox.withLock { $0 = outbox }
+        logger.info("serving workspace \(workspace.path) for \(params.clientInfo?.name ?? "an unnamed client")")
+        return InitializeResult(
             protocolVersion: ProtocolVersion.current,
             serverInfo: .init(name: "drover", version: DroverVersion.string),
-            workspace: params.workspace ?? FileManager.default.currentDirectoryPath,
-            capabilities: .init(framing: framing.rawValue, methods: MethodRegistry.methodNames,
-                                notifications: MethodRegistry.notifications, eventTypes: EventBody.allTypes, drivers: ["fake", "command"]))
+            workspace: workspace.path,
+            capabilities: .init(
+                framing: framing.rawValue, methods: MethodRegistry.methodNames,
+                notifications: MethodRegistry.notifications, eventTypes: EventBody.allTypes,
+                drivers: EngineHost.driverNames))
     }
 
-    public func start() async {}
+    public func start() async {
+        guard let session = session.value.withLock({ $0 }), let outbox = self.outbox.withLock({ $0 }) else { return }
+        let wantsLogs = session.wantsLogs
+        _ = await session.engine.addListener { output in
+            switch output {
+            case .event(let event):
+                outbox.notify(method: RunEventNotification.method, params: event)
+            case .log(let log):
+                if wantsLogs { outbox.notify(method: RunLogNotification.method, params: log) }
+            }
+        }
+        let engine = session.engine
+        Task { await engine.resumeInterruptedRuns() }
+    }
 
-    public func handler(for method: String) -> MethodHandler? { nil }
+    public func handler(for method: String) -> MethodHandler? {
+        handlers[method]
+    }
 
-    public func shutdown() async {}
+    public func shutdown() async {
+        guard let session = session.value.withLock({ $0 }) else { return }
+        await session.engine.shutdown()
+    }
+
+    /// The session set by `initialize`, shared with the handlers.
+    private final class SessionSlot: Sendable {
+        let value = Mutex<Session?>(nil)
+    }
+
+    // MARK: Methods
+
+    /// One handler per engine-backed method of `MethodRegistry` (initialize and shutdown are the connection's).
+    static func makeHandlers(engine: @escaping @Sendable () throws -> Engine) -> [String: MethodHandler] {
+        func bind<R: RequestType>(
+            _: R.Type, _ body: @escaping @Sendable (Engine, R) async throws -> R.Response
+        ) -> (String, MethodHandler) {
+            (R.method, .typed(R.self) { params in try await body(try engine(), params) })
+        }
+        return Dictionary(uniqueKeysWithValues: [
+            bind(PipelineListRequest.self) { engine, _ in PipelineListResult(pipelines: await engine.listPipelines()) },
+            bind(RunStartRequest.self) { engine, request in RunResult(run: try await engine.startRun(request)) },
+            bind(RunListRequest.self) { engine, request in try await engine.listRuns(request) },
+            bind(RunGetRequest.self) { engine, request in RunResult(run: try await engine.getRun(request.runId)) },
+            bind(RunEventsRequest.self) { engine, request in try await engine.events(request) },
+            bind(RunCancelRequest.self) { engine, request in RunResult(run: try await engine.cancel(request)) },
+            bind(RunRetryRequest.self) { engine, request in RunResult(run: try await engine.retry(request)) },
+            bind(RunRestartRequest.self) { engine, request in RunResult(run: try await engine.restart(request)) },
+            bind(DecisionResolveRequest.self) { engine, request in RunResult(run: try await engine.resolveDecision(request)) },
+            bind(StepApproveRequest.self) { engine, request in RunResult(run: try await engine.approve(request)) },
+            bind(StepRequestChangesRequest.self) { engine, request in RunResult(run: try await engine.requestChanges(request)) },
+            bind(StepRejectRequest.self) { engine, request in RunResult(run: try await engine.reject(request)) },
+            bind(InboxListRequest.self) { engine, _ in try await engine.inbox() },
+            bind(StepLogRequest.self) { engine, request in try await engine.stepLog(request) },
+            bind(WorkspaceTrustRequest.self) { engine, request in
+                WorkspaceTrustResult(trusted: try await engine.setTrust(request.trusted))
+            },
+        ])
+    }
+
+    // MARK: Workspace
+
+    /// The workspace of `initialize`: `workspace`, else LSP's `rootUri` / `rootPath`, else the cwd.
+    static func workspace(from params: InitializeRequest) throws -> URL {
+        let path: String
+        if let workspace = params.workspace {
+            guard workspace.hasPrefix("/") else {
+                throw ResponseError.invalidParams("'workspace' must be an absolute path, got '\(workspace)'")
+            }
+            path = workspace
+        } else if let uri = params.rootUri {
+            guard let url = URL(string: uri), url.isFileURL else {
+                throw ResponseError.invalidParams("'rootUri' must be a file:// URI, got '\(uri)'")
+            }
+            path = url.path
+        } else if let rootPath = params.rootPath {
+            path = rootPath
+        } else {
+            path = FileManager.default.currentDirectoryPath
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ResponseError.invalidParams("workspace '\(path)' does not exist or is not a directory")
+        }
+        return URL(fileURLWithPath: path).standardizedFileURL
+    }
 }

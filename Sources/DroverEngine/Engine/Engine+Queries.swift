@@ -81,7 +81,7 @@ extension Engine {
                                 data: .object(["kind": .string("not_found")]))
         }
         let isLive = live[run.id].map { $0.stepId == step.id && $0.attempt == attempt } ?? false
-        let file = try LogPaths.logFile(workspace: options.workspace, runId: run.id, stepId: step.id, attempt: attempt)
+        let file = try StoreLayout(workspace: options.workspace).logFile(runId: run.id, stepId: step.id, attempt: attempt)
         guard let handle = try? FileHandle(forReadingFrom: file) else {
             return StepLogResult(text: "", nextOffset: offset, eof: !isLive)
         }

@@ -115,7 +115,7 @@ extension Engine {
         return AgentInvocation(
             executable: executable, arguments: arguments, prompt: prompt, workingDirectory: options.workspace.path,
             environment: environment, timeout: step.timeoutSeconds.map { .milliseconds(Int64(($0 * 1000).rounded())) },
-            logFile: try LogPaths.logFile(workspace: options.workspace, runId: run.id, stepId: stepId, attempt: attempt),
+            logFile: try StoreLayout(workspace: options.workspace).logFile(runId: run.id, stepId: stepId, attempt: attempt),
             parsesLineProtocol: parsesLineProtocol)
     }
 

@@ -36,14 +36,3 @@ public enum EngineOutput: Sendable {
     case event(Event)
     case log(RunLogNotification)
 }
-
-/// Paths of per-attempt log files: `<workspace>/.drover/logs/<runId>/<stepId>.<attempt>.log`.
-///
-/// Stands in for `StoreLayout.logFile(runId:stepId:attempt:)` until the store branch is merged.
-enum LogPaths {
-    static func logFile(workspace: URL, runId: String, stepId: String, attempt: Int) throws -> URL {
-        guard Identifiers.isValidID(runId) else { throw ResponseError.invalidParams("run id '\(runId)' must match \(Identifiers.idRule)") }
-        guard Identifiers.isValidID(stepId) else { throw ResponseError.invalidParams("step id '\(stepId)' must match \(Identifiers.idRule)") }
-        return workspace.appendingPathComponent(".drover/logs/\(runId)/\(stepId).\(attempt).log")
-    }
-}

@@ -2,22 +2,16 @@ import Foundation
 
 /// Id rules and generators shared by the engine.
 ///
-/// `isValidID` mirrors `StoreLayout.isValidID` from the store branch; once that lands, this
-/// forwards to it. Every run or step id passes through it before it touches a path.
+/// Every run or step id passes through `isValidID` before it touches a path; the rule itself is
+/// the store's (`StoreLayout.isValidID`), plus a shorter limit for ids people type in pipelines.
 public enum Identifiers {
-    /// Whether `id` matches `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`.
+    /// Whether `id` may be used as a pipeline, step or run id: the store's path rule, at most 64 characters.
     public static func isValidID(_ id: String) -> Bool {
-        let bytes = Array(id.utf8)
-        guard let first = bytes.first, bytes.count <= 64, isAlphanumeric(first) else { return false }
-        return bytes.dropFirst().allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+        id.utf8.count <= 64 && StoreLayout.isValidID(id)
     }
 
     /// The rule as text, for error messages.
-    public static let idRule = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-
-    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
-        (byte >= 48 && byte <= 57) || (byte >= 65 && byte <= 90) || (byte >= 97 && byte <= 122)
-    }
+    public static let idRule = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ (no '..')"
 
     /// A new run id: `r-YYYYMMDD-HHMMSS-xxxxx` (UTC), sortable by creation time to the second.
     public static func newRunID(at date: Date) -> String {
