@@ -5,3 +5,4 @@ cd "$(dirname "$0")/.."
 swift build --build-tests
 export DROVER_BIN="$PWD/.build/debug/drover"
 swift test --skip-build
+python3 Tests/Conformance/conformance.py --drover "$DROVER_BIN"

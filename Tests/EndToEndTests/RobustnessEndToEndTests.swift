@@ -56,7 +56,7 @@ private struct StormBuilder {
     }
 
     private mutating func method() -> String {
-        ["no/such", "run/start", "pipeline/list", "initialized", "$/cancelRequest", "a", "", "x/🐑", "initialize",
+        ["no/such", "run/stort", "pipeline/lists", "initialized", "$/cancelRequest", "a", "", "x/🐑", "initialize",
          String(repeating: "m", count: 300)].randomElement(using: &rng)!
     }
 
@@ -79,6 +79,15 @@ private struct StormBuilder {
             ? #"{"jsonrpc":"2.0","id":\#(id.json),"method":"\#(name)","params":\#(params())}"#
             : #"{"params":\#(params()),"method":"\#(name)","id":\#(id.json),"jsonrpc":"2.0"}"#
         return (text, .answer(id: id.key, codes: [-32601]))
+    }
+
+    /// A request for a real method with params that never fit it: -32602, or -33001 for an unknown run.
+    private mutating func badParamsRequest() -> (String, Expectation) {
+        let id = freshID()
+        let name = ["run/start", "run/get", "run/events", "run/cancel", "decision/resolve", "step/log", "step/approve"]
+            .randomElement(using: &rng)!
+        return (#"{"jsonrpc":"2.0","id":\#(id.json),"method":"\#(name)","params":\#(params())}"#,
+                .answer(id: id.key, codes: [-32602, -33001]))
     }
 
     private mutating func notification() -> (String, Expectation) {
@@ -171,7 +180,8 @@ private struct StormBuilder {
         for _ in 0..<size {
             let (text, expectation): (String, Expectation)
             switch Int.random(in: 0..<6, using: &rng) {
-            case 0, 1: (text, expectation) = unknownMethodRequest()
+            case 0: (text, expectation) = unknownMethodRequest()
+            case 1: (text, expectation) = badParamsRequest()
             case 2: (text, expectation) = notification()
             case 3: (text, expectation) = response()
             case 4: (text, expectation) = (["1", "\"s\"", "null", "[]", "[1]"].randomElement(using: &rng)!, .nullError(codes: [-32600]))
@@ -196,7 +206,8 @@ private struct StormBuilder {
         let roll = Int.random(in: 0..<100, using: &rng)
         func bytes(_ pair: (String, Expectation)) -> ([UInt8], Expectation) { (Array(pair.0.utf8), pair.1) }
         switch roll {
-        case 0..<20: return bytes(unknownMethodRequest())
+        case 0..<14: return bytes(unknownMethodRequest())
+        case 14..<20: return bytes(badParamsRequest())
         case 20..<30: return bytes(notification())
         case 30..<50: return bytes(mutatedRequest())
         case 50..<60: return bytes(truncated())

@@ -146,7 +146,7 @@ struct LifecycleEndToEndTests {
         let early = try await drover.request("pipeline/list", [String: Any]())
         #expect(errorCode(early) == -32002)
         drover.notify("initialized")  // dropped before initialize
-        let result = try await drover.initialize(["rootUri": "file:///somewhere", "capabilities": [String: Any](), "processId": NSNull()])
+        let result = try await drover.initialize(["rootUri": drover.directory.absoluteString, "capabilities": [String: Any](), "processId": NSNull()])
         #expect(result["protocolVersion"] as? Int == 1)
         #expect(errorCode(try await drover.request("initialize", [String: Any]())) == -32600)
         #expect(errorCode(try await drover.request("no/such/method")) == -32601)
