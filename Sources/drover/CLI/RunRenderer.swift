@@ -97,10 +97,12 @@ final class RunRenderer {
     /// The last lines: the outcome, total time and usage; for a failure its kind, message and hint.
     func finish(run: Run) {
         let total = runStarted.map { Format.duration((Format.date(run.updatedAt) ?? Date()).timeIntervalSince($0)) }
-        let usage = Format.usage(input: run.usage.inputTokens, output: run.usage.outputTokens, costUSD: run.usage.costUSD)
+        let hasUsage = run.usage.inputTokens + run.usage.outputTokens > 0 || run.usage.costUSD > 0
+        let usage = hasUsage
+            ? t.separator + Format.usage(input: run.usage.inputTokens, output: run.usage.outputTokens, costUSD: run.usage.costUSD) : ""
         switch run.status {
         case .done:
-            Console.line("\(t.ok) " + t.bold("Run \(run.id) done") + (total.map { " in \($0)" } ?? "") + t.separator + usage)
+            Console.line("\(t.ok) " + t.bold("Run \(run.id) done") + (total.map { " in \($0)" } ?? "") + usage)
         case .failed:
             let failure = run.failure
             Console.line("\(t.failed) " + t.red(t.bold("Run \(run.id) failed")) + (failure.map { " (\($0.kind.rawValue))" } ?? "")
@@ -110,7 +112,7 @@ final class RunRenderer {
                 Console.line("    hint: \(failure.hint)")
             }
         case .cancelled:
-            Console.line("\(t.failed) " + t.bold("Run \(run.id) cancelled") + (run.failure.map { ": \($0.message)" } ?? ""))
+            Console.line("\(t.failed) " + t.bold("Run \(run.id) cancelled") + (run.failure.map { t.dim(" (\($0.message))") } ?? ""))
         default:
             Console.line("\(t.gate) Run \(run.id) is \(run.status.rawValue)")
         }

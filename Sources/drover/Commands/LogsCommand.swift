@@ -13,6 +13,7 @@ enum LogsCommand {
         options: [
             OptionSpec(name: "--attempt", value: "N", help: "the Nth attempt of STEP (default: the latest)"),
             OptionSpec(name: "--follow", value: nil, help: "keep printing new output until the run is done, failed or cancelled"),
+            OptionSpec(name: "--raw", value: nil, help: "print the log files as they are (agent line protocol JSON included)"),
             Workspace.option,
         ],
         run: run
@@ -43,15 +44,15 @@ enum LogsCommand {
             }
         }
         var reader = LogReader(layout: StoreLayout(workspace: workspace), stepId: stepId, attempt: attempt,
-                               follow: arguments.has("--follow"), terminal: Terminal.current)
+                               follow: arguments.has("--follow"), raw: arguments.has("--raw"), terminal: Terminal.current)
         guard arguments.has("--follow") else {
-            try reader.pass(run)
+            try reader.pass(run, final: true)
             if !reader.printedAny { FileHandle.standardError.write(Data("(no agent output recorded for this run\(stepId.map { " at step \($0)" } ?? "") yet)\n".utf8)) }
             return 0
         }
         var current = run
         while true {
-            try reader.pass(current)
+            try reader.pass(current, final: current.status.isTerminal)
             if current.status.isTerminal { break }
             try await Task.sleep(for: .milliseconds(200))
             guard let next = try store.run(id: run.id) else { break }
@@ -61,30 +62,37 @@ enum LogsCommand {
     }
 }
 
-/// Prints the new bytes of a run's log files, remembering how far each file was read.
+/// Prints the new lines of a run's log files, remembering how far each file was read.
+///
+/// Agent line protocol lines are shown as what they mean (`log` as its text, `usage`, `decision`,
+/// `result`); other lines (plain output, stderr) as they are. `raw` prints the bytes unchanged.
 struct LogReader {
     let layout: StoreLayout
     let stepId: String?
     let attempt: Int?
     let follow: Bool
+    let raw: Bool
     let terminal: Terminal
     private var offsets: [String: UInt64] = [:]
+    /// Bytes after the last newline of each file, held until the line is complete.
+    private var partial: [String: [UInt8]] = [:]
     private var lastFile: String?
     private(set) var printedAny = false
-    private var atLineStart = true
 
-    init(layout: StoreLayout, stepId: String?, attempt: Int?, follow: Bool, terminal: Terminal) {
+    init(layout: StoreLayout, stepId: String?, attempt: Int?, follow: Bool, raw: Bool, terminal: Terminal) {
         self.layout = layout
         self.stepId = stepId
         self.attempt = attempt
         self.follow = follow
+        self.raw = raw
         self.terminal = terminal
     }
 
     /// Headers name the file whenever more than one file can be shown.
     private var showsHeaders: Bool { stepId == nil || (follow && attempt == nil) }
 
-    mutating func pass(_ run: Run) throws {
+    /// Prints what was appended since the last pass; `final` also prints an unfinished last line.
+    mutating func pass(_ run: Run, final: Bool) throws {
         for step in run.steps where stepId == nil || step.id == stepId {
             let attempts: [Int]
             if let attempt {
@@ -95,25 +103,58 @@ struct LogReader {
                 attempts = step.attempts > 0 ? Array(1...step.attempts) : []
             }
             for number in attempts {
-                try print(file: layout.logFile(runId: run.id, stepId: step.id, attempt: number), key: "\(step.id) · attempt \(number)")
+                try print(file: layout.logFile(runId: run.id, stepId: step.id, attempt: number),
+                          key: "\(step.id) · attempt \(number)", final: final)
             }
         }
     }
 
-    private mutating func print(file: URL, key: String) throws {
-        guard let handle = try? FileHandle(forReadingFrom: file) else { return }
-        defer { try? handle.close() }
-        let offset = offsets[key] ?? 0
-        try handle.seek(toOffset: offset)
-        guard let data = try handle.readToEnd(), !data.isEmpty else { return }
-        offsets[key] = offset + UInt64(data.count)
-        if showsHeaders, lastFile != key {
-            if !atLineStart { Console.write("\n") }
-            Console.line(terminal.bold("== \(key) =="))
+    private mutating func print(file: URL, key: String, final: Bool) throws {
+        var bytes = partial[key] ?? []
+        if let handle = try? FileHandle(forReadingFrom: file) {
+            defer { try? handle.close() }
+            let offset = offsets[key] ?? 0
+            try handle.seek(toOffset: offset)
+            if let data = try handle.readToEnd(), !data.isEmpty {
+                offsets[key] = offset + UInt64(data.count)
+                bytes += data
+            }
         }
+        var complete: ArraySlice<UInt8>
+        if final {
+            complete = bytes[...]
+            partial[key] = nil
+        } else {
+            let end = (bytes.lastIndex(of: UInt8(ascii: "\n")) ?? -1) + 1
+            complete = bytes[..<end]
+            partial[key] = Array(bytes[end...])
+        }
+        guard !complete.isEmpty else { return }
+        if complete.last == UInt8(ascii: "\n") { complete = complete.dropLast() }
+        if showsHeaders, lastFile != key { Console.line(terminal.bold("== \(key) ==")) }
         lastFile = key
-        Console.write(bytes: [UInt8](data))
-        atLineStart = data.last == UInt8(ascii: "\n")
         printedAny = true
+        let text = String(decoding: complete, as: UTF8.self)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            Console.line(raw ? String(line) : render(String(line)))
+        }
+    }
+
+    /// One log line as a person reads it.
+    private func render(_ line: String) -> String {
+        guard line.hasPrefix("{") else { return line }
+        switch AgentLine.parse(line) {
+        case .log(let text):
+            return text
+        case .progress(let fraction, let message):
+            let percent = fraction.map { "\(Int(($0 * 100).rounded()))%" }
+            return terminal.dim("progress: " + [percent, message].compactMap { $0 }.joined(separator: " "))
+        case .usage(let model, let input, let output, let cost):
+            return terminal.dim("usage: \(model), " + Format.usage(input: input, output: output, costUSD: cost ?? 0))
+        case .decision(let question, let options):
+            return terminal.yellow("decision: \(question) [\(options.joined(separator: " / "))]")
+        case .result(let output):
+            return terminal.bold("result:") + "\n" + Format.indent(output, "  ")
+        }
     }
 }
