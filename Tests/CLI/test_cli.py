@@ -225,6 +225,20 @@ class DemoTests(CLITestCase):
         self.assertIn("Initial commit", log.stdout)
         shutil.rmtree(folder, ignore_errors=True)
 
+    def test_demo_at_a_terminal_asks_the_person(self):
+        session = self.pty("demo", NO_COLOR="1")
+        session.expect(r"How thorough should the plan be\?")
+        session.expect(r"Choose 1-2: ")
+        session.send("2\n")
+        session.expect(r"chose thorough")
+        session.expect(r"impl needs approval")
+        session.expect(r"\[e\]dit\? ")
+        session.send("a\n")
+        folder = session.expect(r"The demo ran in (\S+) ").group(1)
+        self.assertEqual(session.wait(), 0)
+        self.assertNotIn("(auto)", session.text())
+        shutil.rmtree(folder, ignore_errors=True)
+
     def test_demo_answers_automatically_when_stdin_is_not_a_terminal(self):
         result = self.env.run("demo", input="")
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
@@ -337,8 +351,13 @@ class InteractiveGateTests(CLITestCase):
         self.assertEqual(result.returncode, 1)
         self.assertIn("Which colour?", result.stdout)
         self.assertOneErrorLine(result, "waits for a decision", "--yes")
-        status = self.env.run("runs", "--status", "blocked")
-        self.assertIn("gates", status.stdout)
+        runs = self.env.run("runs", "--status", "blocked")
+        self.assertIn("gates", runs.stdout)
+        run_id = re.search(r"Run (r-\S+)", result.stdout).group(1)
+        status = self.env.run("status", run_id)
+        self.assertIn("? blocked", status.stdout)
+        self.assertIn("waiting for a decision: Which colour?", status.stdout)
+        self.assertIn("2) blue", status.stdout)
 
     def test_run_yes_answers_gates(self):
         result = self.env.run("run", "gates", "--task", "paint", "--yes")

@@ -41,9 +41,11 @@ struct RunSession {
         // Listen before starting, so run.created and everything after it is in the stream.
         let (stream, continuation) = AsyncStream<EngineOutput>.makeStream()
         _ = await engine.addListener { continuation.yield($0) }
-        let run = try await engine.startRun(RunStartRequest(pipelineId: pipelineId, task: task, inputs: inputs))
-        let interrupt = InterruptHandler(engine: engine, runId: run.id, terminal: terminal)
+        // Installed before the run starts, so a Ctrl-C in between still cancels it cleanly.
+        let interrupt = InterruptHandler(engine: engine, terminal: terminal)
         defer { interrupt.uninstall() }
+        let run = try await engine.startRun(RunStartRequest(pipelineId: pipelineId, task: task, inputs: inputs))
+        interrupt.track(run.id)
 
         let renderer = RunRenderer(terminal: terminal)
         renderer.header(run: run, workspace: workspace)
@@ -130,31 +132,35 @@ extension EngineOutput {
 /// killed), wait for that, then exit 130. A DispatchSource handles SIGINT instead of the default
 /// action, which would kill drover and leave the agent running.
 final class InterruptHandler: Sendable {
-    private let state = Mutex<(fired: Bool, source: DispatchSourceSignal?)>((false, nil))
+    private struct State {
+        var fired = false
+        var runId: String?
+        var cancelling = false
+        var source: DispatchSourceSignal?
+    }
+    private let state = Mutex(State())
+    private let engine: Engine
+    private let terminal: Terminal
 
-    init(engine: Engine, runId: String, terminal: Terminal) {
+    init(engine: Engine, terminal: Terminal) {
+        self.engine = engine
+        self.terminal = terminal
         signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { [weak self] in
-            guard let self else { return }
-            let first = self.state.withLock { state in
-                defer { state.fired = true }
-                return !state.fired
-            }
-            guard first else {
-                Console.line("  still stopping the agent of run \(runId)…")
-                return
-            }
-            Console.line("")
-            Console.line("\(terminal.failed) Ctrl-C: cancelling run \(runId) and stopping its agent…")
-            Task {
-                _ = try? await engine.cancel(RunCancelRequest(runId: runId, reason: "cancelled with Ctrl-C"))
-                await engine.waitUntilIdle()
-                ProcessExit.exit(130) { Console.line("\(terminal.failed) " + terminal.bold("Run \(runId) cancelled") + ": cancelled with Ctrl-C") }
-            }
+        state.withLock { state in
+            let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+            source.setEventHandler { [weak self] in self?.interrupted() }
+            source.resume()
+            state.source = source
         }
-        source.resume()
-        state.withLock { $0.source = source }
+    }
+
+    /// The run to cancel on Ctrl-C; cancels it at once if Ctrl-C came while it was starting.
+    func track(_ runId: String) {
+        let cancelNow = state.withLock { state in
+            state.runId = runId
+            return state.fired
+        }
+        if cancelNow { cancel(runId) }
     }
 
     /// Whether Ctrl-C was pressed.
@@ -167,6 +173,37 @@ final class InterruptHandler: Sendable {
             state.source = nil
         }
         signal(SIGINT, SIG_DFL)
+    }
+
+    private func interrupted() {
+        let (first, runId) = state.withLock { state in
+            defer { state.fired = true }
+            return (!state.fired, state.runId)
+        }
+        guard first else {
+            Console.line("  still stopping the agent\(runId.map { " of run \($0)" } ?? "")…")
+            return
+        }
+        Console.line("")
+        if let runId { cancel(runId) } // else `track` cancels it as soon as it has started
+    }
+
+    private func cancel(_ runId: String) {
+        let already = state.withLock { state in
+            defer { state.cancelling = true }
+            return state.cancelling
+        }
+        guard !already else { return }
+        Console.line("\(terminal.failed) Ctrl-C: cancelling run \(runId) and stopping its agent…")
+        let engine = engine
+        let terminal = terminal
+        Task {
+            _ = try? await engine.cancel(RunCancelRequest(runId: runId, reason: "cancelled with Ctrl-C"))
+            await engine.waitUntilIdle()
+            ProcessExit.exit(130) {
+                Console.line("\(terminal.failed) " + terminal.bold("Run \(runId) cancelled") + terminal.dim(" (cancelled with Ctrl-C)"))
+            }
+        }
     }
 }
 
