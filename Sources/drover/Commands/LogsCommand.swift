@@ -8,7 +8,7 @@ import Foundation
 enum LogsCommand {
     static let subcommand = Subcommand(
         name: "logs",
-        usage: "logs RUN [STEP] [--attempt N] [--follow] [--workspace DIR]",
+        usage: "logs RUN [STEP] [--attempt N] [--follow] [--raw] [--workspace DIR]",
         summary: "Print a run's agent output (every step, or one step's latest attempt); --follow until the run ends.",
         options: [
             OptionSpec(name: "--attempt", value: "N", help: "the Nth attempt of STEP (default: the latest)"),
