@@ -5,6 +5,13 @@ import Foundation
 /// Every subcommand, in the order `drover --help` lists them.
 enum Subcommands {
     static let all: [Subcommand] = [
+        DemoCommand.subcommand,
+        RunCommand.subcommand,
+        RunsCommand.subcommand,
+        StatusCommand.subcommand,
+        LogsCommand.subcommand,
+        PipelinesCommand.subcommand,
+        TrustCommand.subcommand,
         ServeCommand.subcommand,
     ]
 }
@@ -21,13 +28,20 @@ func printHelp() {
     for command in Subcommands.all {
         text += "  " + command.name.padding(toLength: 12, withPad: " ", startingAt: 0) + command.summary + "\n"
     }
-    text += "\nRun 'drover <command> --help' for a command's options. 'drover --version' prints the version.\n"
+    text += """
+
+    Start with 'drover demo' (fake agents, no API key needed). Run 'drover <command> --help' for a
+    command's options; 'drover --version' prints the version. Colour is off when stdout is not a
+    terminal or NO_COLOR is set.
+
+    """
     FileHandle.standardOutput.write(Data(text.utf8))
 }
 
+/// Prints `drover: <message>` (one line) on stderr and exits.
 func fail(_ message: String, code: Int32 = 2) -> Never {
-    FileHandle.standardError.write(Data("drover: \(message)\n".utf8))
-    exit(code)
+    let oneLine = message.split(whereSeparator: \.isNewline).joined(separator: " ")
+    ProcessExit.exit(code) { Console.error(oneLine) }
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -58,9 +72,16 @@ if rest.contains("--help") || rest.contains("-h") {
 }
 do {
     let parsed = try parseArguments(rest, options: command.options, command: command.name)
-    exit(try await command.run(parsed))
+    ProcessExit.exit(try await command.run(parsed))
 } catch let error as UsageError {
     fail("\(error.description). See 'drover \(command.name) --help'.")
+} catch let error as ResponseError {
+    // The engine's messages are written for people: print them as they are.
+    fail(error.message, code: 1)
+} catch let error as StoreError {
+    fail(error.message, code: 1)
+} catch let error as CLIError {
+    fail(error.description, code: 1)
 } catch {
-    fail("\(error)", code: 1)
+    fail(error.localizedDescription, code: 1)
 }

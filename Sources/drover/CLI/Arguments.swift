@@ -9,11 +9,15 @@ struct OptionSpec: Sendable {
 
 /// A parsed command line of one subcommand.
 struct ParsedArguments {
+    /// The last value given for each option.
     var values: [String: String] = [:]
+    /// Every value given for each option, in order (for options that may repeat, like `--input`).
+    var allValues: [String: [String]] = [:]
     var flags: Set<String> = []
     var positionals: [String] = []
 
     func value(_ name: String) -> String? { values[name] }
+    func values(_ name: String) -> [String] { allValues[name] ?? [] }
     func has(_ name: String) -> Bool { flags.contains(name) }
 }
 
@@ -49,14 +53,17 @@ func parseArguments(_ arguments: [String], options: [OptionSpec], command: Strin
             throw UsageError(description: "unknown option '\(name)' for 'drover \(command)'" + (known.isEmpty ? "" : " (accepted: \(known))"))
         }
         if let placeholder = spec.value {
+            let value: String
             if let inlineValue {
-                parsed.values[name] = inlineValue
+                value = inlineValue
             } else if index < arguments.count {
-                parsed.values[name] = arguments[index]
+                value = arguments[index]
                 index += 1
             } else {
                 throw UsageError(description: "option '\(name)' needs a value: \(name) \(placeholder)")
             }
+            parsed.values[name] = value
+            parsed.allValues[name, default: []].append(value)
         } else {
             if inlineValue != nil { throw UsageError(description: "option '\(name)' takes no value") }
             parsed.flags.insert(name)

@@ -1,0 +1,144 @@
+import DroverEngine
+import DroverProtocol
+import Foundation
+
+/// Turns one run's engine output into live terminal lines: step starts and ends with durations,
+/// agent output indented under its step, usage, gates, and the run's outcome.
+///
+/// Confined to the task that drives the run; every line goes through `Console`.
+final class RunRenderer {
+    let terminal: Terminal
+    /// Step outputs longer than this many lines are cut (the full text is in `drover status`).
+    let outputLineLimit = 30
+    private var stepStarted: [String: Date] = [:]
+    /// When a step that needs approval proposed its output: its agent time ends there.
+    private var stepProposed: [String: Date] = [:]
+    /// The last proposal of each step, so an approved output is not printed twice.
+    private var proposals: [String: String] = [:]
+    private var runStarted: Date?
+    private var roles: [String: String] = [:]
+
+    init(terminal: Terminal) { self.terminal = terminal }
+
+    private var t: Terminal { terminal }
+
+    /// The first lines of a run: what runs where.
+    func header(run: Run, workspace: URL) {
+        runStarted = Format.date(run.createdAt)
+        for step in run.steps { roles[step.id] = step.role }
+        let steps = run.steps.map(\.id).joined(separator: " \(t.arrow) ")
+        Console.line(t.bold("Run \(run.id)") + t.separator + "pipeline \(run.pipelineId)" + t.separator + steps)
+        Console.line(t.dim("  workspace: \(workspace.path)"))
+        Console.line(t.dim("  task: \(Format.firstLine(run.task, limit: 100))"))
+    }
+
+    /// Renders one output of the engine for this run.
+    func render(_ output: EngineOutput) {
+        switch output {
+        case .log(let log):
+            let line = Format.indent(log.text, "    ")
+            Console.line(log.stream == .stderr ? t.dim(line) : line)
+        case .event(let event):
+            render(event)
+        }
+    }
+
+    private func render(_ event: Event) {
+        let at = Format.date(event.at) ?? Date()
+        switch event.body {
+        case .runCreated, .runStarted:
+            break
+        case .stepStarted(let data):
+            stepStarted[data.stepId] = at
+            stepProposed[data.stepId] = nil
+            let role = roles[data.stepId].map { t.dim(" (\($0))") } ?? ""
+            let attempt = data.attempt > 1 ? t.dim(" attempt \(data.attempt)") : ""
+            Console.line("\(t.running) \(t.bold(data.stepId))\(role) started\(attempt)")
+        case .usageRecorded(let data):
+            Console.line(t.dim("    usage: \(data.model), " + Format.usage(input: data.inputTokens, output: data.outputTokens, costUSD: data.costUSD)))
+        case .stepCompleted(let data):
+            let end = stepProposed[data.stepId] ?? at
+            Console.line("\(t.ok) \(t.bold(data.stepId)) done\(elapsed(data.stepId, until: end))")
+            if proposals[data.stepId] != data.output { renderOutput(data.output) }
+        case .stepFailed(let data):
+            Console.line("\(t.failed) \(t.bold(data.stepId)) failed\(elapsed(data.stepId, until: at)) (\(data.failure.kind.rawValue)): \(data.failure.message)")
+        case .stepInterrupted(let data):
+            Console.line("\(t.failed) \(t.bold(data.stepId)) interrupted (attempt \(data.attempt))")
+        case .decisionRequested(let data):
+            Console.line("\(t.gate) \(t.bold(data.stepId)) asks\(t.dim(elapsed(data.stepId, until: at, style: .after))): \(t.bold(data.question))")
+            for (index, option) in data.options.enumerated() { Console.line("    \(index + 1)) \(option)") }
+        case .decisionResolved(let data):
+            Console.line("    \(t.arrow) chose \(t.bold(data.choice))")
+        case .approvalRequested(let data):
+            stepProposed[data.stepId] = at
+            proposals[data.stepId] = data.proposal
+            Console.line("\(t.gate) \(t.bold(data.stepId)) needs approval\(t.dim(elapsed(data.stepId, until: at, style: .after))). Proposal:")
+            Console.line(Format.indent(data.proposal, "    \(bar) "))
+        case .approvalResolved(let data):
+            switch data.status {
+            case .approved:
+                Console.line("    \(t.ok) approved" + (data.proposal != nil ? " with your edits" : ""))
+            case .changesRequested:
+                Console.line("    \(t.arrow) changes requested: \(data.feedback ?? "")")
+            case .rejected:
+                Console.line("    \(t.failed) rejected" + (data.feedback.map { ": \($0)" } ?? ""))
+            case .pending:
+                break
+            }
+        case .runRetried(let data):
+            Console.line("\(t.running) run retried from \(data.fromStep)")
+        case .runRestarted(let data):
+            Console.line("\(t.running) run restarted from \(data.fromStep)")
+        case .runCompleted, .runFailed, .runCancelled:
+            break // `finish(run:)` prints the outcome with the run's totals
+        }
+    }
+
+    /// The last lines: the outcome, total time and usage; for a failure its kind, message and hint.
+    func finish(run: Run) {
+        let total = runStarted.map { Format.duration((Format.date(run.updatedAt) ?? Date()).timeIntervalSince($0)) }
+        let hasUsage = run.usage.inputTokens + run.usage.outputTokens > 0 || run.usage.costUSD > 0
+        let usage = hasUsage
+            ? t.separator + Format.usage(input: run.usage.inputTokens, output: run.usage.outputTokens, costUSD: run.usage.costUSD) : ""
+        switch run.status {
+        case .done:
+            Console.line("\(t.ok) " + t.bold("Run \(run.id) done") + (total.map { " in \($0)" } ?? "") + usage)
+        case .failed:
+            let failure = run.failure
+            Console.line("\(t.failed) " + t.red(t.bold("Run \(run.id) failed")) + (failure.map { " (\($0.kind.rawValue))" } ?? "")
+                + (failure?.stepId.map { " at step \($0)" } ?? ""))
+            if let failure {
+                Console.line("    \(failure.message)")
+                Console.line("    hint: \(failure.hint)")
+            }
+        case .cancelled:
+            Console.line("\(t.failed) " + t.bold("Run \(run.id) cancelled") + (run.failure.map { t.dim(" (\($0.message))") } ?? ""))
+        default:
+            Console.line("\(t.gate) Run \(run.id) is \(run.status.rawValue)")
+        }
+    }
+
+    private var bar: String { t.styled ? t.dim("│") : "|" }
+
+    private func renderOutput(_ output: String) {
+        let trimmed = output.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty else { return }
+        var lines = trimmed.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var more = 0
+        if lines.count > outputLineLimit {
+            more = lines.count - outputLineLimit
+            lines = Array(lines.prefix(outputLineLimit))
+        }
+        Console.line(Format.indent(lines.joined(separator: "\n"), "    \(bar) "))
+        if more > 0 { Console.line(t.dim("    … \(more) more lines (`drover status RUN --output` shows all)")) }
+    }
+
+    private enum ElapsedStyle { case inTime, after }
+
+    /// ` in 0.4s` (or ` (after 0.4s)`) since the step started.
+    private func elapsed(_ stepId: String, until end: Date, style: ElapsedStyle = .inTime) -> String {
+        guard let start = stepStarted[stepId] else { return "" }
+        let duration = Format.duration(end.timeIntervalSince(start))
+        return style == .inTime ? " in \(duration)" : " (after \(duration))"
+    }
+}

@@ -1,0 +1,59 @@
+import DroverEngine
+import DroverProtocol
+import Foundation
+
+/// The workspace a command works on, and read-only access to its store.
+///
+/// Read-only commands never take the driving lock, so they work while another engine (an editor's
+/// `drover serve`) drives the same workspace.
+enum Workspace {
+    /// `--workspace DIR` made absolute, else the current directory; it must be an existing folder.
+    static func resolve(_ arguments: ParsedArguments) throws -> URL {
+        let cwd = FileManager.default.currentDirectoryPath
+        let url: URL
+        if let path = arguments.value("--workspace") {
+            url = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true)).absoluteURL
+        } else {
+            url = URL(fileURLWithPath: cwd, isDirectory: true)
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw CLIError("workspace \(url.path) is not a folder")
+        }
+        return url.standardizedFileURL
+    }
+
+    /// The `--workspace` option every workspace command accepts.
+    static let option = OptionSpec(name: "--workspace", value: "DIR", help: "the workspace folder (default: the current folder)")
+
+    /// The user's config folder (`DROVER_CONFIG_DIR`, else `~/.config/drover`).
+    static var configDirectory: URL { EngineConfig.configDirectory(environment: ProcessInfo.processInfo.environment) }
+
+    /// The workspace's store opened for reading, or nil if nothing has run there yet.
+    static func openStore(_ workspace: URL) throws -> SQLiteRunStore? {
+        let layout = StoreLayout(workspace: workspace)
+        guard FileManager.default.fileExists(atPath: layout.databasePath) else { return nil }
+        do {
+            return try SQLiteRunStore(path: layout.databasePath, readOnly: true)
+        } catch let error as StoreError where error.kind == .notFound {
+            return nil
+        }
+    }
+
+    /// The run `id` of `workspace`, or an error naming what exists.
+    static func loadRun(_ id: String, workspace: URL) throws -> (SQLiteRunStore, Run) {
+        guard let store = try openStore(workspace) else {
+            throw CLIError("no run '\(id)': nothing has run in \(workspace.path) yet (use --workspace to look elsewhere)")
+        }
+        guard StoreLayout.isValidID(id), let run = try store.run(id: id) else {
+            throw CLIError("no run '\(id)' in \(workspace.path); 'drover runs' lists them")
+        }
+        return (store, run)
+    }
+}
+
+/// A failure of a command, shown as one line `drover: <message>` on stderr with exit code 1.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,43 @@
+import DroverEngine
+import DroverProtocol
+import Foundation
+
+/// `drover pipelines`: every pipeline the workspace can run, with its source, steps and any errors.
+enum PipelinesCommand {
+    static let subcommand = Subcommand(
+        name: "pipelines",
+        usage: "pipelines [--workspace DIR]",
+        summary: "List the pipelines a workspace can run (built-in, yours, the workspace's), with steps and errors.",
+        options: [Workspace.option],
+        run: run
+    )
+
+    static func run(_ arguments: ParsedArguments) async throws -> Int32 {
+        if let extra = arguments.positionals.first {
+            throw UsageError(description: "'drover pipelines' takes no arguments (got '\(extra)')")
+        }
+        let workspace = try Workspace.resolve(arguments)
+        let configDirectory = Workspace.configDirectory
+        let catalog = PipelineCatalog.load(workspace: workspace, configDirectory: configDirectory)
+        let trusted = TrustStore(configDirectory: configDirectory).isTrusted(workspace)
+        let t = Terminal.current
+        for info in catalog.infos {
+            let symbol = info.errors.isEmpty ? t.ok : t.failed
+            var source = info.source.rawValue
+            if let path = info.path { source += " \(path)" }
+            Console.line("\(symbol) " + t.bold(info.id) + t.separator + info.name + t.dim("  (\(source))"))
+            if let description = info.description { Console.line(t.dim("    \(description)")) }
+            if !info.steps.isEmpty {
+                let steps = info.steps.map { step in step.id + (step.role.map { " (\($0))" } ?? "") }
+                Console.line("    steps: " + steps.joined(separator: " \(t.arrow) "))
+            }
+            for error in info.errors { Console.line("    " + t.red("error: \(error)")) }
+            if info.source == .workspace, !trusted, info.errors.isEmpty {
+                Console.line("    " + t.yellow("needs trust: run 'drover trust' in \(workspace.path) to let it run"))
+            }
+        }
+        let config = EngineConfig.load(workspace: workspace, configDirectory: configDirectory)
+        for error in config.errors { Console.line(t.red("config error: \(error)")) }
+        return 0
+    }
+}

@@ -1,0 +1,60 @@
+import DroverEngine
+import DroverProtocol
+import Foundation
+
+/// `drover runs`: the workspace's runs, newest first. Reads the store without taking the driving lock.
+enum RunsCommand {
+    static let subcommand = Subcommand(
+        name: "runs",
+        usage: "runs [--status S[,S...]] [--limit N] [--workspace DIR]",
+        summary: "List the workspace's runs, newest first: id, pipeline, status, current step, age.",
+        options: [
+            OptionSpec(name: "--status", value: "S", help: "only runs in these states: " + RunStatus.allCases.map(\.rawValue).joined(separator: ", ")),
+            OptionSpec(name: "--limit", value: "N", help: "at most N runs (default 50)"),
+            Workspace.option,
+        ],
+        run: run
+    )
+
+    static func run(_ arguments: ParsedArguments) async throws -> Int32 {
+        if let extra = arguments.positionals.first {
+            throw UsageError(description: "'drover runs' takes no arguments (got '\(extra)')")
+        }
+        var statuses: Set<RunStatus>?
+        if let text = arguments.value("--status") {
+            var chosen = Set<RunStatus>()
+            for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+                guard let status = RunStatus(rawValue: name) else {
+                    throw UsageError(description: "--status '\(name)' is not a run status; use " + RunStatus.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                chosen.insert(status)
+            }
+            statuses = chosen
+        }
+        var limit = 50
+        if let text = arguments.value("--limit") {
+            guard let value = Int(text), value > 0 else { throw UsageError(description: "--limit must be a positive number, not '\(text)'") }
+            limit = value
+        }
+        let workspace = try Workspace.resolve(arguments)
+        let terminal = Terminal.current
+        guard let store = try Workspace.openStore(workspace) else {
+            Console.line("No runs in \(workspace.path) yet. Try 'drover demo', or 'drover run PIPELINE --task \"...\"'.")
+            return 0
+        }
+        let runs = try store.runs(statuses: statuses, afterRunId: nil, limit: limit)
+        if runs.isEmpty {
+            Console.line(statuses == nil ? "No runs in \(workspace.path) yet." : "No runs with status \(arguments.value("--status") ?? "") in \(workspace.path).")
+            return 0
+        }
+        let now = Date()
+        var rows = [["ID", "PIPELINE", "STATUS", "STEP", "AGE"].map { terminal.bold($0) }]
+        for run in runs {
+            let status = "\(terminal.symbol(forState: run.status.rawValue)) \(run.status.rawValue)"
+            let age = Format.date(run.createdAt).map { Format.age(since: $0, now: now) } ?? run.createdAt
+            rows.append([run.id, run.pipelineId, status, run.currentStep ?? "-", age])
+        }
+        Console.line(Format.table(rows))
+        return 0
+    }
+}

@@ -1,0 +1,608 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the drover CLI: drive the real binary as a person would.
+
+Interactive gates go through a pseudo-terminal (os.openpty + subprocess, the pty made the child's
+controlling terminal so Ctrl-C becomes SIGINT). Every wait is on expected output or process exit,
+with a timeout; nothing synchronises on a fixed sleep.
+
+Run: python3 Tests/CLI/test_cli.py [-v] [TestCase.test_name ...]
+Binary: $DROVER_BIN, else .build/debug/drover. The last line printed is `N passed, N failed`.
+"""
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+import unittest
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("DROVER_BIN") or os.path.join(ROOT, ".build", "debug", "drover")
+TIMEOUT = 60
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def fake_step(step_id, script, prompt="{{task}}", **extra):
+    step = {"id": step_id, "kind": "agent", "prompt": prompt, "agent": {"driver": "fake", "script": script}}
+    step.update(extra)
+    return step
+
+
+# A decision, an approval, and a step downstream of the approval that echoes its prompt.
+GATES_PIPELINE = {
+    "name": "Gates",
+    "steps": [
+        fake_step("ask", [[{"say": "thinking"}, {"ask": {"question": "Which colour?", "options": ["red", "blue"]}}],
+                          [{"result": "picked: {{prompt}}"}]]),
+        fake_step("draft", [[{"say": "drafting"}, {"result": "echo {{prompt}}"}]], prompt="Draft for {{task}}",
+                  requiresApproval=True),
+        fake_step("final", [[{"result": "echo {{prompt}}"}]], prompt="Final: {{steps.draft.output}}"),
+    ],
+}
+
+HANG_PIPELINE = {"name": "Hang", "steps": [fake_step("wait", [[{"say": "hanging now"}, {"hang": True}]])]}
+
+SLOW_PIPELINE = {
+    "name": "Slow",
+    "steps": [fake_step("talk", [[{"say": "line one"}, {"sleep": 0.6}, {"say": "line two"}, {"sleep": 0.6},
+                                  {"say": "line three"}, {"result": "done talking"}]])],
+}
+
+SIMPLE_PIPELINE = {"name": "Simple", "steps": [fake_step("a", [[{"say": "hi"}, {"result": "echo {{prompt}}"}]])]}
+
+
+class Env:
+    """A scratch workspace and config folder, removed afterwards."""
+
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix="drover-cli-test-")
+        self.config = os.path.join(self.root, "config")
+        self.workspace = os.path.realpath(os.path.join(self.root, "ws"))
+        os.makedirs(self.config)
+        os.makedirs(self.workspace)
+        self.mark = "mark-" + uuid.uuid4().hex
+
+    def env(self, **extra):
+        env = dict(os.environ)
+        for key in ("NO_COLOR", "EDITOR", "VISUAL"):
+            env.pop(key, None)
+        env["DROVER_CONFIG_DIR"] = self.config
+        env["DROVER_TEST_MARK"] = self.mark  # inherited by agents: finds leftovers
+        env["TERM"] = "xterm"
+        env.update(extra)
+        return env
+
+    def pipeline(self, pipeline_id, definition):
+        folder = os.path.join(self.workspace, ".drover", "pipelines")
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, pipeline_id + ".json"), "w") as f:
+            f.write(definition if isinstance(definition, str) else json.dumps(definition))
+
+    def run(self, *args, input=None, timeout=TIMEOUT, **extra_env):
+        return subprocess.run([BIN, *args], cwd=self.workspace, env=self.env(**extra_env), input=input,
+                              stdin=None if input is not None else subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def trust(self):
+        result = self.run("trust", "--workspace", self.workspace)
+        assert result.returncode == 0, result.stderr
+
+    def cleanup(self):
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def leftover_agents(self):
+        """Pids of live processes that carry this test's mark (agents inherit it)."""
+        found = []
+        needle = ("DROVER_TEST_MARK=" + self.mark).encode()
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open("/proc/%s/environ" % name, "rb") as f:
+                    if needle in f.read().split(b"\0"):
+                        with open("/proc/%s/stat" % name) as s:
+                            if s.read().split(")")[-1].split()[0] != "Z":
+                                found.append(int(name))
+            except OSError:
+                pass
+        return found
+
+
+class Pty:
+    """The binary on a pseudo-terminal: send keys, wait for output."""
+
+    def __init__(self, env, args, **extra_env):
+        self.master, slave = os.openpty()
+        # A sensible size; some programs ask.
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, b"\x00\x18\x00\x50\x00\x00\x00\x00")
+        self.proc = subprocess.Popen(
+            [BIN, *args], cwd=env.workspace, env=env.env(**extra_env), stdin=slave, stdout=slave, stderr=slave,
+            start_new_session=True, preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0), close_fds=True)
+        os.close(slave)
+        self.buffer = ""
+        self.position = 0
+        self.cond = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while True:
+            try:
+                data = os.read(self.master, 4096)
+            except OSError:
+                data = b""
+            with self.cond:
+                if not data:
+                    self.closed = True
+                    self.cond.notify_all()
+                    return
+                self.buffer += data.decode("utf-8", "replace").replace("\r\n", "\n")
+                self.cond.notify_all()
+
+    closed = False
+
+    def expect(self, pattern, timeout=TIMEOUT):
+        """Waits until `pattern` (a regex) appears after the previous match; returns the match."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                match = regex.search(ANSI.sub("", self.buffer), self.position)
+                if match:
+                    self.position = match.end()
+                    return match
+                remaining = deadline - time.monotonic()
+                if self.closed or remaining <= 0:
+                    why = "the program closed the terminal" if self.closed else "timed out"
+                    raise AssertionError("%s waiting for %r; output so far:\n%s" % (why, pattern, self.buffer))
+                self.cond.wait(remaining)
+
+    def send(self, text):
+        os.write(self.master, text.encode())
+
+    def wait(self, timeout=TIMEOUT):
+        code = self.proc.wait(timeout=timeout)
+        self.reader.join(timeout=5)
+        return code
+
+    def text(self):
+        with self.cond:
+            return self.buffer
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        try:
+            os.close(self.master)
+        except OSError:
+            pass
+
+
+class CLITestCase(unittest.TestCase):
+    def setUp(self):
+        self.env = Env()
+        self.addCleanup(self.env.cleanup)
+
+    def assertOneErrorLine(self, result, *fragments):
+        lines = result.stderr.strip().split("\n")
+        self.assertEqual(len(lines), 1, "stderr should be one line:\n" + result.stderr)
+        self.assertTrue(lines[0].startswith("drover: "), lines[0])
+        for fragment in fragments:
+            self.assertIn(fragment, lines[0])
+        self.assertNotIn("Fatal error", result.stderr)
+
+    def pty(self, *args, **extra_env):
+        session = Pty(self.env, args, **extra_env)
+        self.addCleanup(session.close)
+        return session
+
+
+class DemoTests(CLITestCase):
+    def test_demo_yes_runs_every_step_and_gate(self):
+        started = time.monotonic()
+        result = self.env.run("demo", "--yes")
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertLess(time.monotonic() - started, 60)
+        out = result.stdout
+        for fragment in ["plan (planner) started", "Reading the task", "asks", "How thorough should the plan be?",
+                         "1) quick", "(auto)", "chose quick", "impl needs approval", "approved", "ok report done",
+                         "usage: fake-small", "done in", "answered automatically"]:
+            self.assertIn(fragment, out)
+        self.assertRegex(out, r"ok Run r-\S+ done in [0-9.]+s")
+        # Agent output is indented under its step.
+        self.assertIn("\n    Reading the task", out)
+        # The scratch repository has a commit.
+        folder = re.search(r"The demo ran in (\S+) ", out).group(1)
+        log = subprocess.run(["git", "-C", folder, "log", "--oneline"], capture_output=True, text=True)
+        self.assertIn("Initial commit", log.stdout)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def test_demo_at_a_terminal_asks_the_person(self):
+        session = self.pty("demo", NO_COLOR="1")
+        session.expect(r"How thorough should the plan be\?")
+        session.expect(r"Choose 1-2: ")
+        session.send("2\n")
+        session.expect(r"chose thorough")
+        session.expect(r"impl needs approval")
+        session.expect(r"\[e\]dit\? ")
+        session.send("a\n")
+        folder = session.expect(r"The demo ran in (\S+) ").group(1)
+        self.assertEqual(session.wait(), 0)
+        self.assertNotIn("(auto)", session.text())
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def test_demo_answers_automatically_when_stdin_is_not_a_terminal(self):
+        result = self.env.run("demo", input="")
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("stdin is not a terminal", result.stdout)
+        self.assertIn("(auto) approving", result.stdout)
+        shutil.rmtree(re.search(r"The demo ran in (\S+) ", result.stdout).group(1), ignore_errors=True)
+
+    def test_plain_output_without_a_terminal(self):
+        result = self.env.run("demo", "--yes")
+        self.assertNotIn("\x1b[", result.stdout)
+        for symbol in "✓✗●":
+            self.assertNotIn(symbol, result.stdout)
+        shutil.rmtree(re.search(r"The demo ran in (\S+) ", result.stdout).group(1), ignore_errors=True)
+
+    def test_colour_and_symbols_on_a_terminal_unless_no_color(self):
+        session = self.pty("demo", "--yes")
+        session.expect(r"The demo ran in (\S+) ")
+        self.assertEqual(session.wait(), 0)
+        self.assertIn("\x1b[", session.text())
+        self.assertIn("✓", session.text())
+        shutil.rmtree(re.search(r"The demo ran in (\S+) ", ANSI.sub("", session.text())).group(1), ignore_errors=True)
+
+        plain = self.pty("demo", "--yes", NO_COLOR="1")
+        plain.expect(r"The demo ran in (\S+) ")
+        self.assertEqual(plain.wait(), 0)
+        self.assertNotIn("\x1b[", plain.text())
+        self.assertNotIn("✓", plain.text())
+        shutil.rmtree(re.search(r"The demo ran in (\S+) ", plain.text()).group(1), ignore_errors=True)
+
+
+class InteractiveGateTests(CLITestCase):
+    def setUp(self):
+        super().setUp()
+        self.env.pipeline("gates", GATES_PIPELINE)
+        self.env.trust()
+
+    def start(self, **extra_env):
+        session = self.pty("run", "gates", "--task", "paint the shed", NO_COLOR="1", **extra_env)
+        session.expect(r"ask asks.*Which colour\?")
+        session.expect(r"1\) red")
+        session.expect(r"2\) blue")
+        session.expect(r"Choose 1-2: ")
+        return session
+
+    def answer_decision(self, session):
+        session.send("7\n")  # not an option: asked again
+        session.expect(r"Type a number from 1 to 2")
+        session.expect(r"Choose 1-2: ")
+        session.send("2\n")
+        session.expect(r"chose blue")
+        session.expect(r"ok ask done")
+        session.expect(r"draft needs approval")
+        session.expect(r"\[a\]pprove, \[c\]hange, \[r\]eject, \[e\]dit\? ")
+
+    def test_decision_by_number_then_approve(self):
+        session = self.start()
+        self.answer_decision(session)
+        session.send("x\n")  # invalid: asked again
+        session.expect(r"Type a, c, r or e")
+        session.expect(r"\[e\]dit\? ")
+        session.send("a\n")
+        session.expect(r"ok approved")
+        session.expect(r"ok final done")
+        session.expect(r"Run r-\S+ done")
+        self.assertEqual(session.wait(), 0)
+        self.assertIn("Decision: Which colour? → blue", session.text())
+
+    def test_change_sends_feedback_to_the_rerun(self):
+        session = self.start()
+        self.answer_decision(session)
+        session.send("c\n")
+        session.expect(r"What should change\? ")
+        session.send("mention the brushes\n")
+        session.expect(r"changes requested: mention the brushes")
+        session.expect(r"draft \(\S+\) started attempt 2|draft started attempt 2")
+        session.expect(r"draft needs approval")
+        session.expect(r"mention the brushes")  # the fake agent echoes its prompt: the feedback reached it
+        session.expect(r"\[e\]dit\? ")
+        session.send("a\n")
+        session.expect(r"Run r-\S+ done")
+        self.assertEqual(session.wait(), 0)
+
+    def test_reject_fails_the_run(self):
+        session = self.start()
+        self.answer_decision(session)
+        session.send("r\n")
+        session.expect(r"Reason \(optional")
+        session.send("wrong shed\n")
+        session.expect(r"Run r-\S+ failed \(rejected\)")
+        session.expect(r"wrong shed")
+        session.expect(r"hint: ")
+        self.assertEqual(session.wait(), 1)
+
+    def test_edit_approves_the_edited_text(self):
+        editor = os.path.join(self.env.root, "editor.sh")
+        with open(editor, "w") as f:
+            f.write("#!/bin/sh\nprintf 'EDITED BY THE TEST EDITOR\\n' > \"$1\"\n")
+        os.chmod(editor, 0o755)
+        session = self.start(EDITOR=editor)
+        self.answer_decision(session)
+        session.send("e\n")
+        session.expect(r"approved with your edits")
+        session.expect(r"final done")
+        session.expect(r"echo Final: EDITED BY THE TEST EDITOR")  # the downstream step got the edited text
+        session.expect(r"Run r-\S+ done")
+        self.assertEqual(session.wait(), 0)
+
+    def test_run_without_terminal_or_yes_stops_at_the_gate(self):
+        result = self.env.run("run", "gates", "--task", "paint")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("Which colour?", result.stdout)
+        self.assertOneErrorLine(result, "waits for a decision", "--yes")
+        runs = self.env.run("runs", "--status", "blocked")
+        self.assertIn("gates", runs.stdout)
+        run_id = re.search(r"Run (r-\S+)", result.stdout).group(1)
+        status = self.env.run("status", run_id)
+        self.assertIn("? blocked", status.stdout)
+        self.assertIn("waiting for a decision: Which colour?", status.stdout)
+        self.assertIn("2) blue", status.stdout)
+
+    def test_run_yes_answers_gates(self):
+        result = self.env.run("run", "gates", "--task", "paint", "--yes")
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("chose red", result.stdout)
+        self.assertIn("(auto) approving", result.stdout)
+
+
+class CtrlCTests(CLITestCase):
+    def test_ctrl_c_cancels_the_run_and_kills_the_agent(self):
+        self.env.pipeline("hang", HANG_PIPELINE)
+        self.env.trust()
+        session = self.pty("run", "hang", "--task", "wait forever", NO_COLOR="1")
+        session.expect(r"hanging now")
+        self.assertTrue(self.env.leftover_agents(), "the agent should be running")
+        session.send("\x03")
+        session.expect(r"cancelling run")
+        self.assertEqual(session.wait(), 130)
+        self.assertIn("cancelled", session.text())
+        self.assertEqual(self.env.leftover_agents(), [])
+        runs = self.env.run("runs")
+        self.assertIn("cancelled", runs.stdout)
+
+    def test_ctrl_c_at_a_gate_prompt(self):
+        self.env.pipeline("gates", GATES_PIPELINE)
+        self.env.trust()
+        session = self.pty("run", "gates", "--task", "x", NO_COLOR="1")
+        session.expect(r"Choose 1-2: ")
+        session.send("\x03")
+        self.assertEqual(session.wait(), 130)
+        self.assertIn("cancelled", self.env.run("runs").stdout)
+
+
+class ReadOnlyCommandTests(CLITestCase):
+    def setUp(self):
+        super().setUp()
+        self.env.pipeline("gates", GATES_PIPELINE)
+        self.env.pipeline("simple", SIMPLE_PIPELINE)
+        self.env.trust()
+
+    def run_id(self, result):
+        return re.search(r"Run (r-\S+)", result.stdout).group(1)
+
+    def test_runs_status_logs_pipelines(self):
+        done = self.env.run("run", "gates", "--task", "paint", "--yes")
+        run_id = self.run_id(done)
+        runs = self.env.run("runs")
+        self.assertEqual(runs.returncode, 0)
+        header = runs.stdout.split("\n")[0].split()
+        self.assertEqual(header, ["ID", "PIPELINE", "STATUS", "STEP", "AGE"])
+        self.assertRegex(runs.stdout, run_id + r"\s+gates\s+ok done\s+-\s+\d+s ago")
+        self.assertEqual(self.env.run("runs", "--status", "failed").stdout.strip().startswith("No runs"), True)
+
+        status = self.env.run("status", run_id)
+        self.assertEqual(status.returncode, 0)
+        self.assertRegex(status.stdout, r"ask\s+agent\s+done\s+2 attempts")
+        self.assertIn("decision: Which colour? -> red", status.stdout)
+        self.assertIn("usage:", status.stdout)
+
+        logs = self.env.run("logs", run_id)
+        self.assertIn("== ask · attempt 1 ==", logs.stdout)
+        self.assertIn("thinking", logs.stdout)
+        self.assertIn("decision: Which colour? [red / blue]", logs.stdout)
+        one = self.env.run("logs", run_id, "draft")
+        self.assertIn("drafting", one.stdout)
+        self.assertNotIn("thinking", one.stdout)
+        first = self.env.run("logs", run_id, "ask", "--attempt", "1")
+        self.assertIn("thinking", first.stdout)
+        self.assertEqual(self.env.run("logs", run_id, "ask", "--attempt", "9").returncode, 1)
+
+        pipelines = self.env.run("pipelines")
+        self.assertIn("demo", pipelines.stdout)
+        self.assertIn("steps: ask -> draft -> final", pipelines.stdout)
+        self.assertIn("(workspace ", pipelines.stdout)
+
+    def test_status_of_a_failed_run_shows_the_failure(self):
+        self.env.pipeline("broken", {"name": "Broken", "steps": [fake_step("boom", [[{"fail": "it broke"}]])]})
+        result = self.env.run("run", "broken", "--task", "x", "--yes")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("failed (agent)", result.stdout)
+        self.assertIn("it broke", result.stdout)
+        self.assertIn("hint:", result.stdout)
+        status = self.env.run("status", self.run_id(result))
+        self.assertIn("failure (agent) at step boom: it broke", status.stdout)
+        self.assertIn("hint:", status.stdout)
+
+    def test_pipelines_shows_validation_errors(self):
+        self.env.pipeline("bad", {"name": "Bad", "steps": [{"id": "x", "kind": "agent", "requireApproval": True}]})
+        result = self.env.run("pipelines")
+        self.assertEqual(result.returncode, 0)
+        self.assertIn("FAIL bad", result.stdout)
+        self.assertIn("error: step 1 ('x'): unknown field 'requireApproval'", result.stdout)
+        refused = self.env.run("run", "bad", "--task", "x", "--yes")
+        self.assertEqual(refused.returncode, 1)
+        self.assertOneErrorLine(refused, "invalid")
+
+    def test_logs_follow_until_the_run_ends(self):
+        self.env.pipeline("slow", SLOW_PIPELINE)
+        runner = subprocess.Popen([BIN, "run", "slow", "--task", "x", "--yes"], cwd=self.env.workspace,
+                                  env=self.env.env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(runner.kill)
+        first = runner.stdout.readline()
+        run_id = re.search(r"Run (r-\S+)", first).group(1)
+        follow = subprocess.run([BIN, "logs", run_id, "--follow"], cwd=self.env.workspace, env=self.env.env(),
+                                capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(follow.returncode, 0, follow.stderr)
+        for line in ["line one", "line two", "line three", "done talking"]:
+            self.assertIn(line, follow.stdout)
+        # --follow returned because the run ended, not on a timer.
+        self.assertEqual(runner.wait(timeout=TIMEOUT), 0)
+        runner.stdout.close()
+
+    def test_read_only_commands_work_while_serve_holds_the_workspace(self):
+        done = self.env.run("run", "simple", "--task", "hello", "--yes")
+        run_id = self.run_id(done)
+        serve = subprocess.Popen([BIN, "serve"], cwd=self.env.workspace, env=self.env.env(),
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: serve.poll() is None and serve.kill())
+        request = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"workspace": self.env.workspace}}
+        serve.stdin.write((json.dumps(request) + "\n").encode())
+        serve.stdin.flush()
+        response = {}
+        reader = threading.Thread(target=lambda: response.update(json.loads(serve.stdout.readline())))
+        reader.start()
+        reader.join(TIMEOUT)
+        self.assertIn("result", response, response)
+
+        runs = self.env.run("runs")
+        self.assertEqual(runs.returncode, 0, runs.stderr)
+        self.assertIn(run_id, runs.stdout)
+        self.assertIn("ok  a", self.env.run("status", run_id).stdout.replace("ok  a ", "ok  a"))
+        self.assertIn("hi", self.env.run("logs", run_id, "a").stdout)
+        self.assertIn("simple", self.env.run("pipelines").stdout)
+
+        refused = self.env.run("run", "simple", "--task", "again", "--yes")
+        self.assertEqual(refused.returncode, 1)
+        self.assertOneErrorLine(refused, "pid %d" % serve.pid)
+        demo_refused = self.env.run("run", "demo", "--task", "again", "--yes")
+        self.assertOneErrorLine(demo_refused, "pid %d" % serve.pid)
+
+        serve.stdin.close()
+        self.assertEqual(serve.wait(timeout=TIMEOUT), 1)  # stdin EOF without shutdown
+
+
+class TrustTests(CLITestCase):
+    def test_untrusted_workspace_pipeline_is_refused_until_trusted(self):
+        self.env.pipeline("simple", SIMPLE_PIPELINE)
+        refused = self.env.run("run", "simple", "--task", "hello", "--yes")
+        self.assertEqual(refused.returncode, 1)
+        self.assertOneErrorLine(refused, "not trusted", "drover trust")
+        self.assertIn("needs trust", self.env.run("pipelines").stdout)
+
+        trusted = self.env.run("trust")
+        self.assertEqual(trusted.returncode, 0)
+        self.assertIn("Trusted " + self.env.workspace, trusted.stdout)
+        ran = self.env.run("run", "simple", "--task", "hello", "--yes")
+        self.assertEqual(ran.returncode, 0, ran.stdout + ran.stderr)
+        self.assertIn("echo hello", ran.stdout)
+
+        revoked = self.env.run("trust", "--revoke", "--workspace", self.env.workspace)
+        self.assertEqual(revoked.returncode, 0)
+        self.assertIn("Revoked", revoked.stdout)
+        again = self.env.run("run", "simple", "--task", "hello", "--yes")
+        self.assertEqual(again.returncode, 1)
+        self.assertOneErrorLine(again, "not trusted")
+
+
+class CommandDriverTests(CLITestCase):
+    def test_a_role_pointed_at_a_command_agent(self):
+        agent = os.path.join(self.env.root, "agent.sh")
+        with open(agent, "w") as f:
+            f.write("#!/bin/sh\n"
+                    "prompt=$(cat)\n"
+                    "echo '{\"type\":\"log\",\"text\":\"reading the prompt\"}'\n"
+                    "echo '{\"type\":\"usage\",\"model\":\"tiny\",\"inputTokens\":12,\"outputTokens\":3}'\n"
+                    "echo \"step $DROVER_STEP_ID of role $DROVER_ROLE got: $prompt\"\n")
+        os.chmod(agent, 0o755)
+        with open(os.path.join(self.env.config, "config.json"), "w") as f:
+            json.dump({"agents": {"helper": {"driver": "command", "command": agent}}}, f)
+        self.env.pipeline("helped", {"name": "Helped", "steps": [
+            {"id": "work", "kind": "agent", "role": "helper", "prompt": "do {{task}}"}]})
+        self.env.trust()
+        result = self.env.run("run", "helped", "--task", "the dishes", "--yes")
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("    reading the prompt", result.stdout)
+        self.assertIn("usage: tiny, 12 in / 3 out tokens", result.stdout)
+        self.assertIn("step work of role helper got: do the dishes", result.stdout)
+
+
+class ErrorTests(CLITestCase):
+    def test_errors_are_one_line_on_stderr(self):
+        self.env.run("run", "demo", "--task", "x", "--yes")
+        unknown_run = self.env.run("status", "r-nope")
+        self.assertEqual(unknown_run.returncode, 1)
+        self.assertOneErrorLine(unknown_run, "no run 'r-nope'")
+        self.assertOneErrorLine(self.env.run("logs", "../../etc"), "no run")
+
+        bad_flag = self.env.run("runs", "--bogus")
+        self.assertEqual(bad_flag.returncode, 2)
+        self.assertOneErrorLine(bad_flag, "--bogus")
+        bad_status = self.env.run("runs", "--status", "sleepy")
+        self.assertEqual(bad_status.returncode, 2)
+        self.assertOneErrorLine(bad_status, "sleepy")
+        no_task = self.env.run("run", "demo")
+        self.assertEqual(no_task.returncode, 2)
+        self.assertOneErrorLine(no_task, "--task")
+        unknown_pipeline = self.env.run("run", "nope", "--task", "x")
+        self.assertEqual(unknown_pipeline.returncode, 1)
+        self.assertOneErrorLine(unknown_pipeline, "nope")
+        unknown_command = self.env.run("frobnicate")
+        self.assertEqual(unknown_command.returncode, 2)
+        self.assertOneErrorLine(unknown_command, "frobnicate")
+        missing_workspace = self.env.run("runs", "--workspace", "/nonexistent/place")
+        self.assertEqual(missing_workspace.returncode, 1)
+        self.assertOneErrorLine(missing_workspace, "/nonexistent/place")
+
+    def test_help_lists_every_command(self):
+        result = self.env.run("--help")
+        self.assertEqual(result.returncode, 0)
+        for command in ["demo", "run", "runs", "status", "logs", "pipelines", "trust", "serve"]:
+            self.assertRegex(result.stdout, r"\n  %s\s" % command)
+        run_help = self.env.run("run", "--help")
+        self.assertIn("--task TEXT", run_help.stdout)
+        self.assertIn("--yes", run_help.stdout)
+
+    def test_runs_in_an_empty_workspace(self):
+        result = self.env.run("runs")
+        self.assertEqual(result.returncode, 0)
+        self.assertIn("No runs", result.stdout)
+
+
+def main():
+    if not os.access(BIN, os.X_OK):
+        print("drover binary not found at %s; run 'swift build' or set DROVER_BIN" % BIN, file=sys.stderr)
+        print("0 passed, 1 failed")
+        return 1
+    argv = [a for a in sys.argv[1:] if a != "-v"]
+    loader = unittest.TestLoader()
+    suite = loader.loadTestsFromNames(argv, sys.modules[__name__]) if argv else loader.loadTestsFromModule(sys.modules[__name__])
+    runner = unittest.TextTestRunner(verbosity=2 if "-v" in sys.argv else 1, stream=sys.stdout)
+    result = runner.run(suite)
+    failed = len(result.failures) + len(result.errors)
+    print("%d passed, %d failed" % (result.testsRun - failed, failed))
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
