@@ -5,15 +5,15 @@ import Synchronization
 
 /// Implements the protocol's methods on top of the engine: one engine per connection's workspace.
 public final class EngineBridge: ConnectionDelegate {
-    /// What `initialize` set up.
+    /// What `initialize` set up; `engine` is filled in by `start()`.
     private struct Session: Sendable {
-        let host: EngineHost
+        let claim: WorkspaceClaim
         let wantsLogs: Bool
-        var engine: Engine { host.engine }
+        let outbox: Outbox
+        var engine: Result<EngineHost, ResponseError>?
     }
 
     private let session = SessionSlot()
-    private let outbox = Mutex<Outbox?>(nil)
     private let handlers: [String: MethodHandler]
     private let logger: Logger
     private let environment: [String: String]
@@ -26,19 +26,21 @@ public final class EngineBridge: ConnectionDelegate {
         self.selfExecutable = selfExecutable
         let session = self.session
         self.handlers = Self.makeHandlers {
-            guard let engine = session.value.withLock({ $0?.engine }) else {
-                throw ResponseError.internalError("the engine is not running")
+            switch session.value.withLock({ $0?.engine }) {
+            case .success(let host): return host.engine
+            case .failure(let error): throw error
+            case nil: throw ResponseError.internalError("the engine is not running")
             }
-            return engine
         }
     }
 
     public func initialize(_ params: InitializeRequest, framing: Framing, outbox: Outbox) throws -> InitializeResult {
         let workspace = try Self.workspace(from: params)
-        let host = try EngineHost.open(workspace: workspace, environment: environment, selfExecutable: selfExecutable)
+        // Claiming is quick and tells a second engine at once that the workspace is taken; the store
+        // opens in `start()`, after the answer has gone out.
+        let claim = try EngineHost.claim(workspace: workspace)
         let wantsLogs = params.capabilities?.logs ?? true
-        session.value.withLock { $0 = Session(host: host, wantsLogs: wantsLogs) }
-        self.outbox.withLock { $0 = outbox }
+        session.value.withLock { $0 = Session(claim: claim, wantsLogs: wantsLogs, outbox: outbox) }
         logger.info("serving workspace \(workspace.path) for \(params.clientInfo?.name ?? "an unnamed client")")
         return InitializeResult(
             protocolVersion: ProtocolVersion.current,
@@ -51,9 +53,25 @@ public final class EngineBridge: ConnectionDelegate {
     }
 
     public func start() async {
-        guard let session = session.value.withLock({ $0 }), let outbox = self.outbox.withLock({ $0 }) else { return }
+        guard let session = session.value.withLock({ $0 }) else { return }
+        let opened = Result { () throws(ResponseError) -> EngineHost in
+            do {
+                return try session.claim.openEngine(environment: environment, selfExecutable: selfExecutable)
+            } catch let error as ResponseError {
+                throw error
+            } catch {
+                throw .internalError("\(error)")
+            }
+        }
+        self.session.value.withLock { $0?.engine = opened }
+        guard case .success(let host) = opened else {
+            if case .failure(let error) = opened { logger.error(error.message) }
+            return
+        }
+        let engine = host.engine
+        let outbox = session.outbox
         let wantsLogs = session.wantsLogs
-        _ = await session.engine.addListener { output in
+        _ = await engine.addListener { output in
             switch output {
             case .event(let event):
                 outbox.notify(method: RunEventNotification.method, params: event)
@@ -61,7 +79,6 @@ public final class EngineBridge: ConnectionDelegate {
                 if wantsLogs { outbox.notify(method: RunLogNotification.method, params: log) }
             }
         }
-        let engine = session.engine
         Task { await engine.resumeInterruptedRuns() }
     }
 
@@ -70,8 +87,8 @@ public final class EngineBridge: ConnectionDelegate {
     }
 
     public func shutdown() async {
-        guard let session = session.value.withLock({ $0 }) else { return }
-        await session.engine.shutdown()
+        guard case .success(let host) = session.value.withLock({ $0?.engine }) else { return }
+        await host.engine.shutdown()
     }
 
     /// The session set by `initialize`, shared with the handlers.

@@ -4,7 +4,7 @@ import Foundation
 /// Wires stdin/stdout, the connection and the engine bridge together, then runs until exit.
 public enum ServerMain {
     /// Serves on stdio until `exit` or end of input; never returns.
-    public static func run(framing: Framing?, maxMessageBytes: Int, logger: Logger) async -> Never {
+    public static func run(framing: Framing?, maxMessageBytes: Int, logger: Logger) -> Never {
         let protocolFD = StdioChannel.takeOverStdout()
         let outbox = Outbox(framing: framing ?? .ndjson) { bytes in
             if !StdioChannel.writeAll(bytes, to: protocolFD) {
@@ -16,14 +16,15 @@ public enum ServerMain {
         let connection = Connection(outbox: outbox, delegate: delegate, log: logger) { code in
             exit(code)
         }
-        StdioChannel.startReading(
+        // The main thread has nothing else to do: it reads stdin (work runs in tasks elsewhere).
+        StdioChannel.readUntilEnd(
             fd: STDIN_FILENO,
             parser: MessageParser(framing: framing, maxMessageBytes: maxMessageBytes),
             onInput: { input, framing in connection.receive(input, framing: framing) },
             onFramingDetected: { outbox.setFraming($0) },
             onEnd: { connection.endOfInput() }
         )
-        // Work happens on the reader thread and in tasks; `exit` ends the process.
-        while true { try? await Task.sleep(for: .seconds(3600)) }
+        // End of input: the connection is stopping and will call `exit`.
+        while true { pause() }
     }
 }

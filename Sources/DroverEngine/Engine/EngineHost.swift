@@ -1,45 +1,75 @@
 import DroverProtocol
 import Foundation
 
+/// A workspace claimed for driving: `.drover/` prepared and the one-engine-per-store lock held.
+///
+/// Claiming is cheap and says at once whether another engine drives the workspace; opening the
+/// store and building the engine (`openEngine`) can then happen off the critical path.
+public final class WorkspaceClaim: Sendable {
+    public let workspace: URL
+    public let layout: StoreLayout
+    /// Held for the life of the claim (and of every engine opened from it).
+    let lock: StoreLock
+
+    init(workspace: URL, layout: StoreLayout, lock: StoreLock) {
+        self.workspace = workspace
+        self.layout = layout
+        self.lock = lock
+    }
+
+    /// Opens the store and builds the engine. Throws `internalError` when the store can't be opened.
+    public func openEngine(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        selfExecutable: String = EngineHost.currentExecutable(), launcher: any AgentLauncher = ProcessLauncher()
+    ) throws -> EngineHost {
+        do {
+            let store = try SQLiteRunStore(path: layout.databasePath)
+            let options = EngineOptions(workspace: workspace, selfExecutable: selfExecutable, environment: environment)
+            return EngineHost(engine: try Engine(options: options, store: store, launcher: launcher), claim: self)
+        } catch let error as ResponseError {
+            throw error
+        } catch {
+            throw ResponseError.internalError("cannot open the store in \(layout.root.path): \(error)")
+        }
+    }
+}
+
 /// An engine opened on a workspace: `.drover/` prepared, the driving lock held, the store and engine built.
 ///
 /// The server and the CLI both open engines through here, so there is one way to drive a workspace.
 public final class EngineHost: Sendable {
     public let engine: Engine
-    public let layout: StoreLayout
-    /// Held for the life of the host: one engine drives a store at a time.
-    private let lock: StoreLock
+    public let claim: WorkspaceClaim
+    public var layout: StoreLayout { claim.layout }
 
-    private init(engine: Engine, layout: StoreLayout, lock: StoreLock) {
+    init(engine: Engine, claim: WorkspaceClaim) {
         self.engine = engine
-        self.layout = layout
-        self.lock = lock
+        self.claim = claim
     }
 
     /// The agent drivers this build can run.
     public static let driverNames = ["fake", "command"]
 
-    /// Opens `workspace` for driving. Throws a `ResponseError` a client can show: `conflict` when
-    /// another engine holds the workspace (naming its pid), `internalError` when the store can't be opened.
+    /// Claims `workspace` for driving: prepares `.drover/` and takes the lock. Throws `conflict`
+    /// when another engine holds the workspace (naming its pid), `internalError` when `.drover/` can't be made.
+    public static func claim(workspace: URL) throws -> WorkspaceClaim {
+        let layout = StoreLayout(workspace: workspace)
+        do {
+            try layout.prepare()
+            return WorkspaceClaim(workspace: workspace, layout: layout, lock: try StoreLock(layout: layout))
+        } catch let error as StoreLockError {
+            throw ResponseError.conflict("\(error)")
+        } catch {
+            throw ResponseError.internalError("cannot prepare \(layout.root.path): \(error)")
+        }
+    }
+
+    /// Claims `workspace` and opens its engine in one step (see `claim` and `WorkspaceClaim.openEngine`).
     public static func open(
         workspace: URL, environment: [String: String] = ProcessInfo.processInfo.environment,
         selfExecutable: String = currentExecutable(), launcher: any AgentLauncher = ProcessLauncher()
     ) throws -> EngineHost {
-        let layout = StoreLayout(workspace: workspace)
-        do {
-            try layout.prepare()
-            let lock = try StoreLock(layout: layout)
-            let store = try SQLiteRunStore(path: layout.databasePath)
-            let options = EngineOptions(workspace: workspace, selfExecutable: selfExecutable, environment: environment)
-            let engine = try Engine(options: options, store: store, launcher: launcher)
-            return EngineHost(engine: engine, layout: layout, lock: lock)
-        } catch let error as ResponseError {
-            throw error
-        } catch let error as StoreLockError {
-            throw ResponseError.conflict("\(error)")
-        } catch {
-            throw ResponseError.internalError("cannot open the store in \(layout.root.path): \(error)")
-        }
+        try claim(workspace: workspace).openEngine(environment: environment, selfExecutable: selfExecutable, launcher: launcher)
     }
 
     /// The path of the running drover binary (the fake agent is this binary run as `drover agent-fake`).

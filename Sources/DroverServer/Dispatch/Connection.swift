@@ -25,7 +25,7 @@ public final class Connection: Sendable {
     /// A response that is ready now, or will be once its task finishes.
     private enum Reply {
         case none
-        case now([UInt8])
+        case now([UInt8], holdsEvents: Bool = false)
         case later(Task<[UInt8], Never>, holdsEvents: Bool)
     }
 
@@ -59,7 +59,9 @@ public final class Connection: Sendable {
             case .single(let entry):
                 switch reply(to: entry, framing: framing) {
                 case .none: break
-                case .now(let body): outbox.writeBody(body)
+                case .now(let body, let holds):
+                    outbox.writeBody(body)
+                    if holds { outbox.release() }
                 case .later(let task, let holds):
                     track {
                         self.outbox.writeBody(await task.value)
@@ -89,7 +91,9 @@ public final class Connection: Sendable {
             for reply in replies {
                 switch reply {
                 case .none: continue
-                case .now(let body): bodies.append(body)
+                case .now(let body, let holdsEvents):
+                    bodies.append(body)
+                    if holdsEvents { holds += 1 }
                 case .later(let task, let holdsEvents):
                     bodies.append(await task.value)
                     if holdsEvents { holds += 1 }
@@ -209,13 +213,12 @@ public final class Connection: Sendable {
         } catch {
             return self.error(id, .internalError("\(error)"))
         }
+        // The answer goes out now; requests wait for `start()`, and whatever it notifies is held
+        // until the answer is written.
         outbox.hold()
         let ready = Task { await self.delegate.start() }
         state.withLock { $0.phase = .running(ready: ready) }
-        return .later(Task {
-            await ready.value
-            return Outbox.response(id: id, resultJSON: self.outbox.encode(result))
-        }, holdsEvents: true)
+        return .now(Outbox.response(id: id, resultJSON: outbox.encode(result)), holdsEvents: true)
     }
 
     private func dispatch(_ message: IncomingMessage, id: RequestID, handler: MethodHandler, after ready: Task<Void, Never>) -> Reply {

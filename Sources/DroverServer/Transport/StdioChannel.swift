@@ -31,33 +31,29 @@ public enum StdioChannel {
         return true
     }
 
-    /// Reads `fd` until end of input on a dedicated thread, handing each framed input to `onInput`
-    /// (with the framing in effect), then calls `onEnd`.
-    public static func startReading(
+    /// Reads `fd` until end of input on the calling thread, handing each framed input to `onInput`
+    /// (with the framing in effect), then calls `onEnd`. Blocks the calling thread until then.
+    public static func readUntilEnd(
         fd: Int32, parser initial: MessageParser,
         onInput: @escaping @Sendable (FramedInput, Framing) -> Void,
         onFramingDetected: @escaping @Sendable (Framing) -> Void,
         onEnd: @escaping @Sendable () -> Void
     ) {
-        let thread = Thread {
-            var parser = initial
-            var announced = parser.framing != nil
-            if let framing = parser.framing { onFramingDetected(framing) }
-            var buffer = [UInt8](repeating: 0, count: 1 << 16)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { break }
-                let inputs = parser.push(buffer[0..<count])
-                if !announced, let framing = parser.framing {
-                    announced = true
-                    onFramingDetected(framing)
-                }
-                for input in inputs { onInput(input, parser.framing ?? .ndjson) }
+        var parser = initial
+        var announced = parser.framing != nil
+        if let framing = parser.framing { onFramingDetected(framing) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            let inputs = parser.push(buffer[0..<count])
+            if !announced, let framing = parser.framing {
+                announced = true
+                onFramingDetected(framing)
             }
-            onEnd()
+            for input in inputs { onInput(input, parser.framing ?? .ndjson) }
         }
-        thread.name = "drover-stdin"
-        thread.start()
+        onEnd()
     }
 }

@@ -18,6 +18,11 @@ enum ServeCommand {
     )
 
     static func run(_ arguments: ParsedArguments) async throws -> Int32 {
+        try serve(arguments)
+    }
+
+    /// Serves on stdio; never returns (runs on the calling thread, which it blocks reading stdin).
+    static func serve(_ arguments: ParsedArguments) throws -> Never {
         var framing: Framing?
         switch arguments.value("--framing") ?? "auto" {
         case "auto": framing = nil
@@ -38,7 +43,7 @@ enum ServeCommand {
         if !arguments.positionals.isEmpty {
             throw UsageError(description: "'drover serve' takes no arguments (got '\(arguments.positionals[0])')")
         }
-        await ServerMain.run(framing: framing, maxMessageBytes: maxBytes, logger: logger)
+        ServerMain.run(framing: framing, maxMessageBytes: maxBytes, logger: logger)
     }
 
     static func makeLogger(_ name: String?) throws -> Logger {
