@@ -377,6 +377,50 @@ struct EngineGatesEndToEndTests {
         #expect(drover.protocolViolations.isEmpty, "\(drover.protocolViolations)")
     }
 
+    @Test("while a change request's re-run is in flight, every action on its gate is a conflict")
+    func actionsWhileRerunInFlight() async throws {
+        let pipeline = FakePipeline.pipeline([
+            FakePipeline.step("plan", prompt: "Plan", turns: [[["result": "P1"]], [["say": "revising"], ["hang": true]]],
+                              requiresApproval: true),
+        ])
+        let workspace = try EngineWorkspace(pipelines: ["slow": pipeline])
+        let drover = try await workspace.server()
+        let runId = try await drover.startRun("slow").string("id")
+        try await drover.event(runId, "approval.requested")
+        try await drover.call("step/requestChanges", ["runId": runId, "approvalId": "a-plan-1", "feedback": "again"])
+        try await drover.waitFor { $0["method"] as? String == "run/log" && ($0["params"] as? [String: Any])?.string("text") == "revising" }
+        let running = try await drover.getRun(runId)
+        #expect(running.string("status") == "running")
+        #expect(running.step("plan").string("state") == "working")
+        for (method, extra) in [("step/approve", [String: Any]()), ("step/requestChanges", ["feedback": "more"]),
+                                ("step/reject", ["reason": "no"])] {
+            let error = try await drover.callError(method, ["runId": runId, "approvalId": "a-plan-1"].merging(extra) { a, _ in a })
+            #expect(error.code == -33002 && error.kind == "conflict", "\(method): \(error)")
+            #expect(error.message.contains("re-running"), "the message says the state: \(error)")
+        }
+        #expect(try await drover.getRun(runId)["lastSeq"] as? Int == running["lastSeq"] as? Int)
+        try await drover.call("run/cancel", ["runId": runId])
+        #expect(await workspace.waitForNoAgents().isEmpty)
+        #expect(try await drover.shutdownAndExit() == 0)
+    }
+
+    @Test("a workspace pipeline needs trust: -33003 before workspace/trust, then it runs")
+    func trustRequired() async throws {
+        let workspace = try EngineWorkspace(pipelines: ["dec": Self.decisionPipeline])
+        let drover = try await workspace.server(trust: false)
+        let refused = try await drover.callError("run/start", ["pipelineId": "dec", "task": "x"])
+        #expect(refused.code == -33003, "\(refused)")
+        #expect(refused.kind == "untrusted", "\(refused)")
+        #expect(refused.data?["workspace"] as? String == workspace.path)
+        #expect(refused.message.contains("drover trust") && refused.message.contains("workspace/trust"), "\(refused)")
+        let runs = try await drover.call("run/list")["runs"] as? [Any]
+        #expect(runs?.isEmpty == true, "a refused run/start creates no run: \(String(describing: runs))")
+        #expect(try await drover.call("workspace/trust", ["trusted": true])["trusted"] as? Bool == true)
+        let runId = try await drover.startRun("dec").string("id")
+        try await drover.event(runId, "decision.requested")
+        #expect(try await drover.shutdownAndExit() == 0)
+    }
+
     @Test("blank feedback is -32602 and leaves the approval open")
     func blankFeedback() async throws {
         let workspace = try EngineWorkspace(pipelines: ["appr": Self.approvalPipeline])
