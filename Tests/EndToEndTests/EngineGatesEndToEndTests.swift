@@ -388,7 +388,7 @@ struct EngineGatesEndToEndTests {
         let runId = try await drover.startRun("slow").string("id")
         try await drover.event(runId, "approval.requested")
         try await drover.call("step/requestChanges", ["runId": runId, "approvalId": "a-plan-1", "feedback": "again"])
-        try await drover.waitFor { $0["method"] as? String == "run/log" && ($0["params"] as? [String: Any])?.string("text") == "revising" }
+        try await drover.logLine(runId, "revising")
         let running = try await drover.getRun(runId)
         #expect(running.string("status") == "running")
         #expect(running.step("plan").string("state") == "working")

@@ -36,8 +36,7 @@ struct EngineProcessEndToEndTests {
         let workspace = try EngineWorkspace(pipelines: ["hang": Self.hangingPipeline()])
         let drover = try await workspace.server()
         let runId = try await drover.startRun("hang").string("id")
-        try await drover.waitFor { $0["method"] as? String == "run/log"
-            && ($0["params"] as? [String: Any])?.string("text") == "hello from the agent" }
+        try await drover.logLine(runId, "hello from the agent")
         let agents = try await workspace.waitForAgents()
         #expect(agents.count == 1)
         let agent = try #require(agents.first)
@@ -67,7 +66,7 @@ struct EngineProcessEndToEndTests {
                 < (try #require(drover.wireIndex(ofEvent: runId, seq: event["seq"] as? Int ?? -1))))
         let left = await workspace.waitForNoAgents()
         #expect(left.isEmpty, "processes of the run left after run/cancel: \(left)")
-        #expect(kill(agent, 0) != 0, "the agent is gone")
+        #expect(kill(agent, 0) != 0 || processState(agent) == "Z", "the agent is gone")
 
         // Idempotent on a terminal run; the finished attempt's log is at eof.
         let again = try await drover.call("run/cancel", ["runId": runId])

@@ -110,7 +110,7 @@ struct EngineRecoveryEndToEndTests {
         let workspace = try EngineWorkspace(pipelines: ["sleepy": Self.sleepyPipeline])
         let first = try await workspace.server()
         let runId = try await first.startRun("sleepy", task: "survive").string("id")
-        try await first.waitFor { $0["method"] as? String == "run/log" && ($0["params"] as? [String: Any])?.string("text") == "working" }
+        try await first.logLine(runId, "working")
         let agents = try await workspace.waitForAgents()
         let seqBefore = try await first.getRun(runId)["lastSeq"] as? Int
 
@@ -150,7 +150,7 @@ struct EngineRecoveryEndToEndTests {
         let workspace = try EngineWorkspace(pipelines: ["sleepy": Self.sleepyPipeline])
         let first = try await workspace.server()
         let runId = try await first.startRun("sleepy").string("id")
-        try await first.waitFor { $0["method"] as? String == "run/log" && ($0["params"] as? [String: Any])?.string("text") == "working" }
+        try await first.logLine(runId, "working")
         _ = try await workspace.waitForAgents()
 
         first.closeStdin()

@@ -221,6 +221,16 @@ extension DroverProcess {
         }
     }
 
+    /// Waits for (and takes from the queue) the `run/log` notification of `runId` whose text is `text`.
+    @discardableResult
+    func logLine(_ runId: String, _ text: String, timeout: Duration = .seconds(20)) async throws -> [String: Any] {
+        let message = try await waitFor(timeout: timeout) { message in
+            guard message["method"] as? String == "run/log", let log = message["params"] as? [String: Any] else { return false }
+            return log["runId"] as? String == runId && log["text"] as? String == text
+        }
+        return message["params"] as? [String: Any] ?? [:]
+    }
+
     /// Every `run/event` notification of `runId` received so far, in arrival order.
     func notifiedEvents(_ runId: String) -> [[String: Any]] {
         notifications.compactMap { message in
