@@ -91,7 +91,17 @@ extension Engine {
         try handle.seek(toOffset: UInt64(offset))
         var bytes = [UInt8](try handle.read(upToCount: limit) ?? Data())
         // Never cut a UTF-8 character in half: stop before an incomplete trailing sequence.
-        if offset + bytes.count < size { bytes = trimIncompleteUTF8(bytes) }
+        if offset + bytes.count < size {
+            let trimmed = trimIncompleteUTF8(bytes)
+            if trimmed.isEmpty && !bytes.isEmpty {
+                // The limit is smaller than the character at `offset`: return that whole character
+                // (a few bytes over the limit) rather than nothing, or paging would never progress.
+                bytes += [UInt8](try handle.read(upToCount: 3) ?? Data())
+                if offset + bytes.count < size { bytes = trimIncompleteUTF8(bytes) }
+            } else {
+                bytes = trimmed
+            }
+        }
         let next = offset + bytes.count
         return StepLogResult(text: String(decoding: bytes, as: UTF8.self), nextOffset: next, eof: next >= size && !isLive)
     }

@@ -201,6 +201,9 @@ final class DroverProcess {
     /// Whether the process is still running.
     var isRunning: Bool { shared.exitStatus == nil }
 
+    /// The process id of the server.
+    var pid: Int32 { process.processIdentifier }
+
     /// Everything the server wrote to stderr so far.
     var stderrText: String { String(decoding: shared.stderrBytes, as: UTF8.self) }
 
