@@ -20,7 +20,7 @@ public enum ServerMain {
         StdioChannel.readUntilEnd(
             fd: STDIN_FILENO,
             parser: MessageParser(framing: framing, maxMessageBytes: maxMessageBytes),
-            onInput: { input, framing in connection.receive(input, framing: framing) },
+            onInputs: { inputs, framing in connection.receive(inputs, framing: framing) },
             onFramingDetected: { outbox.setFraming($0) },
             onEnd: { connection.endOfInput() }
         )

@@ -38,8 +38,14 @@ public struct MessageParser: Sendable {
 
     /// Consumes a chunk and returns the inputs it completed, in order.
     public mutating func push(_ chunk: some Collection<UInt8>) -> [FramedInput] {
+        push(ArraySlice(chunk))
+    }
+
+    /// Consumes a chunk and returns the inputs it completed, in order. The concrete type keeps the
+    /// hot loop specialized (a generic one pays for metadata lookups on every call).
+    public mutating func push(_ chunk: ArraySlice<UInt8>) -> [FramedInput] {
         var output: [FramedInput] = []
-        var bytes = chunk[...]
+        var bytes = chunk
         while !bytes.isEmpty {
             switch state {
             case .detecting:

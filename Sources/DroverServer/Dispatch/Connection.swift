@@ -46,6 +46,13 @@ public final class Connection: Sendable {
         self.onExit = onExit
     }
 
+    /// Handles the inputs of one read, in arrival order; answers ready at once leave in one write.
+    public func receive(_ inputs: [FramedInput], framing: Framing) {
+        outbox.cork()
+        defer { outbox.uncork() }
+        for input in inputs { receive(input, framing: framing) }
+    }
+
     /// Handles one unit of framed input, in arrival order (call from a single reader).
     public func receive(_ input: FramedInput, framing: Framing) {
         switch input {
@@ -142,7 +149,7 @@ public final class Connection: Sendable {
         case .response:
             return .none
         case .invalid(let id, let error):
-            return .now(Outbox.response(id: id, errorJSON: outbox.encode(error)))
+            return .now(Outbox.response(id: id, error: error))
         case .message(let message):
             guard let id = message.id else {
                 handleNotification(message)
@@ -236,18 +243,18 @@ public final class Connection: Sendable {
                     try Task.checkCancellation()
                     body = Outbox.response(id: id, resultJSON: try await handler.handle(message, decoder))
                 } catch let error as ResponseError {
-                    body = Outbox.response(id: id, errorJSON: self.outbox.encode(error))
+                    body = Outbox.response(id: id, error: error)
                 } catch is CancellationError {
-                    body = Outbox.response(id: id, errorJSON: self.outbox.encode(Self.cancelled(id)))
+                    body = Outbox.response(id: id, error: Self.cancelled(id))
                 } catch {
                     self.log.error("\(message.method) failed: \(error)")
-                    body = Outbox.response(id: id, errorJSON: self.outbox.encode(ResponseError.internalError("\(error)")))
+                    body = Outbox.response(id: id, error: ResponseError.internalError("\(error)"))
                 }
                 let wasCancelled = self.state.withLock { state in
                     state.inFlight[id] = nil
                     return state.cancelled.remove(id) != nil
                 }
-                return wasCancelled ? Outbox.response(id: id, errorJSON: self.outbox.encode(Self.cancelled(id))) : body
+                return wasCancelled ? Outbox.response(id: id, error: Self.cancelled(id)) : body
             }
             state.inFlight[id] = task
             return task
@@ -268,7 +275,7 @@ public final class Connection: Sendable {
     }
 
     private func error(_ id: RequestID, _ error: ResponseError) -> Reply {
-        .now(Outbox.response(id: id, errorJSON: outbox.encode(error)))
+        .now(Outbox.response(id: id, error: error))
     }
 
     private func requestExit(code: Int32, reason: String) {

@@ -13,6 +13,19 @@ public final class Outbox: Sendable {
         var holds = 0
         var queued: [[UInt8]] = []
         var closed = false
+        /// While positive, output collects in `corked` and goes out in one write at `uncork()`.
+        var corks = 0
+        var corked: [UInt8] = []
+
+        /// Sends framed bytes now, or appends them to the corked buffer.
+        mutating func emit(_ body: [UInt8], to sink: ([UInt8]) -> Void) {
+            let framed = framing.frame(body)
+            if corks > 0 {
+                corked += framed
+            } else {
+                sink(framed)
+            }
+        }
     }
 
     private let state: Mutex<State>
@@ -37,7 +50,7 @@ public final class Outbox: Sendable {
 
     /// Writes an error response (`id` nil is written as `null`).
     public func respond(id: RequestID?, error: ResponseError) {
-        write(Self.response(id: id, errorJSON: encode(error)))
+        write(Self.response(id: id, error: error))
     }
 
     /// Writes a pre-built response body (used for batches).
@@ -57,8 +70,25 @@ public final class Outbox: Sendable {
             if state.holds > 0 {
                 state.queued.append(body)
             } else {
-                sink(state.framing.frame(body))
+                state.emit(body, to: sink)
             }
+        }
+    }
+
+    /// Collects output until the matching `uncork()`, so answers to one read of pipelined
+    /// requests leave in one write instead of one system call each.
+    public func cork() {
+        state.withLock { $0.corks += 1 }
+    }
+
+    /// Ends a `cork()`; the last one writes what was collected.
+    public func uncork() {
+        state.withLock { state in
+            state.corks -= 1
+            guard state.corks == 0, !state.corked.isEmpty else { return }
+            let bytes = state.corked
+            state.corked.removeAll(keepingCapacity: bytes.count < 1 << 20)
+            if !state.closed { sink(bytes) }
         }
     }
 
@@ -75,7 +105,7 @@ public final class Outbox: Sendable {
             let queued = state.queued
             state.queued.removeAll()
             guard !state.closed else { return }
-            for body in queued { sink(state.framing.frame(body)) }
+            for body in queued { state.emit(body, to: sink) }
         }
     }
 
@@ -87,7 +117,7 @@ public final class Outbox: Sendable {
     private func write(_ body: [UInt8]) {
         state.withLock { state in
             guard !state.closed else { return }
-            sink(state.framing.frame(body))
+            state.emit(body, to: sink)
         }
     }
 
@@ -104,9 +134,9 @@ public final class Outbox: Sendable {
         envelope(id: id) + Array(#","result":"#.utf8) + resultJSON + [UInt8(ascii: "}")]
     }
 
-    /// `{"jsonrpc":"2.0","id":…,"error":…}` assembled from pre-encoded parts.
-    static func response(id: RequestID?, errorJSON: [UInt8]) -> [UInt8] {
-        envelope(id: id) + Array(#","error":"#.utf8) + errorJSON + [UInt8(ascii: "}")]
+    /// `{"jsonrpc":"2.0","id":…,"error":…}`, written without `JSONEncoder` (errors are a hot path).
+    static func response(id: RequestID?, error: ResponseError) -> [UInt8] {
+        envelope(id: id) + Array(#","error":"#.utf8) + error.jsonBytes + [UInt8(ascii: "}")]
     }
 
     private static func envelope(id: RequestID?) -> [UInt8] {
@@ -114,7 +144,7 @@ public final class Outbox: Sendable {
         switch id {
         case nil: bytes += Array("null".utf8)
         case .int(let value): bytes += Array(String(value).utf8)
-        case .string(let value): bytes += Array((try? JSONEncoder().encode(value)) ?? Data("\"\"".utf8))
+        case .string(let value): JSONWriter.appendString(value, to: &bytes)
         }
         return bytes
     }

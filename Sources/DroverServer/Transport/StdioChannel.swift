@@ -31,11 +31,11 @@ public enum StdioChannel {
         return true
     }
 
-    /// Reads `fd` until end of input on the calling thread, handing each framed input to `onInput`
-    /// (with the framing in effect), then calls `onEnd`. Blocks the calling thread until then.
+    /// Reads `fd` until end of input on the calling thread, handing the framed inputs of each read
+    /// to `onInputs` (with the framing in effect), then calls `onEnd`. Blocks the calling thread until then.
     public static func readUntilEnd(
         fd: Int32, parser initial: MessageParser,
-        onInput: @escaping @Sendable (FramedInput, Framing) -> Void,
+        onInputs: @escaping @Sendable ([FramedInput], Framing) -> Void,
         onFramingDetected: @escaping @Sendable (Framing) -> Void,
         onEnd: @escaping @Sendable () -> Void
     ) {
@@ -52,7 +52,7 @@ public enum StdioChannel {
                 announced = true
                 onFramingDetected(framing)
             }
-            for input in inputs { onInput(input, parser.framing ?? .ndjson) }
+            if !inputs.isEmpty { onInputs(inputs, parser.framing ?? .ndjson) }
         }
         onEnd()
     }
