@@ -475,30 +475,12 @@ private struct FakePlayer {
     /// Fills `{{prompt}}`, `{{attempt}}` and `{{env.NAME}}` in one pass (so a prompt that contains
     /// `{{attempt}}` stays as it is); unknown placeholders are left alone.
     private func fill(_ text: String) -> String {
-        guard text.contains("{{") else { return text }
-        var output = ""
-        var rest = text[...]
-        while let open = rest.range(of: "{{") {
-            output += rest[..<open.lowerBound]
-            let afterOpen = rest[open.upperBound...]
-            guard let close = afterOpen.range(of: "}}") else {
-                output += rest[open.lowerBound...]
-                return output
-            }
-            let key = afterOpen[..<close.lowerBound].trimmingCharacters(in: .whitespaces)
-            if key == "prompt" {
-                output += prompt
-            } else if key == "attempt" {
-                output += String(attempt)
-            } else if key.hasPrefix("env.") {
-                output += environment[String(key.dropFirst(4))] ?? ""
-            } else {
-                output += rest[open.lowerBound..<close.upperBound]
-            }
-            rest = afterOpen[close.upperBound...]
+        Template.substitute(text) { key in
+            if key == "prompt" { return prompt }
+            if key == "attempt" { return String(attempt) }
+            if key.hasPrefix("env.") { return environment[String(key.dropFirst(4))] ?? "" }
+            return nil
         }
-        output += rest
-        return output
     }
 }
 

@@ -49,7 +49,7 @@ public enum Template {
     /// Every placeholder in `template`, in order.
     public static func references(in template: String) -> [Reference] {
         var found: [Reference] = []
-        _ = scan(template) { name in
+        _ = substitute(template) { name in
             found.append(reference(name))
             return ""
         }
@@ -58,7 +58,7 @@ public enum Template {
 
     /// Renders `template`; unknown or missing values become empty text.
     public static func render(_ template: String, context: Context) -> String {
-        scan(template) { name in
+        substitute(template) { name in
             switch reference(name) {
             case .task: context.task
             case .stepOutput(let id): context.stepOutputs[id] ?? ""
@@ -69,8 +69,9 @@ public enum Template {
         }
     }
 
-    /// Walks `template`, replacing each placeholder with `replace(name)`.
-    private static func scan(_ template: String, replace: (String) -> String) -> String {
+    /// Walks `template`, replacing each `{{name}}` with `replace(name)`; where that is nil the
+    /// placeholder stays as written. The one placeholder scanner (pipelines and the fake agent use it).
+    public static func substitute(_ template: String, _ replace: (String) -> String?) -> String {
         var output = ""
         var rest = template[...]
         while let open = rest.range(of: "{{") {
@@ -83,7 +84,7 @@ public enum Template {
             let inner = afterOpen[..<close.lowerBound]
             let name = inner.trimmingSpaces()
             if !name.isEmpty, name.allSatisfy(isNameCharacter) {
-                output += replace(String(name))
+                output += replace(String(name)) ?? String(rest[open.lowerBound..<close.upperBound])
                 rest = afterOpen[close.upperBound...]
             } else {
                 output += "{"
