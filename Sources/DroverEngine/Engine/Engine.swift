@@ -16,6 +16,9 @@ public actor Engine {
 
     private var listeners: [Int: @Sendable (EngineOutput) -> Void] = [:]
     private var nextListenerId = 1
+    /// The latest snapshot of each run this engine has touched. The engine is the store's only
+    /// writer (the lock), so this stays equal to the stored snapshot and saves a decode per commit.
+    var snapshots: [String: Run] = [:]
     /// Gate and failure history per run, built from the event log on first use.
     var histories: [String: RunHistory] = [:]
     /// The pipeline each run follows, loaded when it starts or is first advanced.
@@ -88,7 +91,7 @@ public actor Engine {
     /// snapshot in one transaction, then notifies listeners. Returns the new run.
     @discardableResult
     func commit(_ bodies: [EventBody], runId: String) throws -> Run {
-        var run = try store.run(id: runId)
+        var run = try snapshots[runId] ?? store.run(id: runId)
         let at = Timestamp.string(options.now())
         var seq = run?.lastSeq ?? 0
         var events: [Event] = []
@@ -104,6 +107,8 @@ public actor Engine {
         } catch {
             throw ResponseError.internalError("cannot store events of run \(runId): \(error)")
         }
+        // Finished runs leave the cache (a long-lived server sees many); retry or restart reloads them.
+        snapshots[runId] = snapshot.status.isTerminal ? nil : snapshot
         if var history = histories[runId] {
             for event in events { history.apply(event) }
             histories[runId] = history
@@ -115,7 +120,9 @@ public actor Engine {
     // MARK: - Loading
 
     func loadRun(_ runId: String) throws -> Run {
+        if let run = snapshots[runId] { return run }
         guard let run = try store.run(id: runId) else { throw ResponseError.notFound("run", runId) }
+        snapshots[runId] = run
         return run
     }
 
