@@ -29,7 +29,8 @@ public final class WorkspaceClaim: Sendable {
         } catch let error as ResponseError {
             throw error
         } catch {
-            throw ResponseError.internalError("cannot open the store in \(layout.root.path): \(error)")
+            throw ResponseError.internalError(
+                "cannot open the store in \(layout.root.path): \(error). If the database is damaged, move drover.db aside to start a new store")
         }
     }
 }
