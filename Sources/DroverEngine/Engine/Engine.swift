@@ -205,6 +205,10 @@ public actor Engine {
 
     /// Picks up runs a previous engine left running: a step left `working` gets `step.interrupted`
     /// (unless already recorded) and re-runs with a new attempt. Blocked runs stay blocked.
+    ///
+    /// A step left `working` means its engine died mid-attempt (a clean stop records `step.interrupted`
+    /// after the agent is gone), so its agent may still be running as an orphan: it is killed first
+    /// (`reapOrphanedAgent`), so two agents never work on the same files.
     public func resumeInterruptedRuns() async {
         var cursor: String?
         var runs: [Run] = []
@@ -219,14 +223,21 @@ public actor Engine {
             log("cannot list runs to resume: \(error)")
             return
         }
-        for run in runs where live[run.id] == nil {
+        for listed in runs where live[listed.id] == nil {
             do {
+                var run = listed
                 if let step = run.steps.first(where: { $0.state == .working }) {
-                    try commit([.stepInterrupted(.init(stepId: step.id, attempt: step.attempts))], runId: run.id)
+                    await reapOrphanedAgent(runId: run.id, stepId: step.id, attempt: step.attempts)
+                    // The reap may have waited: go on from the run as it is now.
+                    run = try loadRun(run.id)
+                    guard live[run.id] == nil else { continue }
+                    if let now = run.step(step.id), now.state == .working, now.attempts == step.attempts {
+                        try commit([.stepInterrupted(.init(stepId: step.id, attempt: step.attempts))], runId: run.id)
+                    }
                 }
                 scheduleAdvance(run.id)
             } catch {
-                log("cannot resume run \(run.id): \(error)")
+                log("cannot resume run \(listed.id): \(error)")
             }
         }
     }
