@@ -227,7 +227,7 @@ extension Engine {
     func recordAgent(_ handle: any AgentHandle, runId: String, stepId: String, attempt: Int) {
         guard let record = AgentProcessRecord.ofChild(handle.pid) else { return }
         do {
-            try record.write(to: try StoreLayout(workspace: options.workspace).agentRecordFile(runId: runId, stepId: stepId, attempt: attempt).path)
+            try record.write(to: try agentRecordPath(runId: runId, stepId: stepId, attempt: attempt))
         } catch {
             log("cannot record the agent of run \(runId) step \(stepId) (attempt \(attempt), pid \(record.pid)): \(error)")
         }
@@ -236,7 +236,7 @@ extension Engine {
     /// Removes the attempt's record once its process has been reaped.
     func forgetAgent(runId: String, stepId: String, attempt: Int) {
         do {
-            try AgentProcessRecord.remove(try StoreLayout(workspace: options.workspace).agentRecordFile(runId: runId, stepId: stepId, attempt: attempt).path)
+            try AgentProcessRecord.remove(try agentRecordPath(runId: runId, stepId: stepId, attempt: attempt))
         } catch {
             log("cannot remove the agent record of run \(runId) step \(stepId) (attempt \(attempt)): \(error)")
         }
@@ -247,7 +247,7 @@ extension Engine {
     func reapOrphanedAgent(runId: String, stepId: String, attempt: Int) async {
         let path: String
         do {
-            path = try StoreLayout(workspace: options.workspace).agentRecordFile(runId: runId, stepId: stepId, attempt: attempt).path
+            path = try agentRecordPath(runId: runId, stepId: stepId, attempt: attempt)
         } catch {
             log("cannot look for an agent left behind by run \(runId): \(error)")
             return
@@ -264,6 +264,10 @@ extension Engine {
                 + (left.isEmpty ? "" : "; still alive: \(left.map(String.init).joined(separator: " "))"))
         }
         forgetAgent(runId: runId, stepId: stepId, attempt: attempt)
+    }
+
+    private func agentRecordPath(runId: String, stepId: String, attempt: Int) throws -> String {
+        try StoreLayout(workspace: options.workspace).agentRecordFile(runId: runId, stepId: stepId, attempt: attempt).path
     }
 
     /// Appends `step.failed` (when a step is named) and `run.failed` in one commit.

@@ -24,6 +24,8 @@ public actor Engine {
     var live: [String: LiveAttempt] = [:]
     /// `advance` calls scheduled but not yet done.
     var scheduledAdvances = 0
+    /// Runs whose orphaned agent `resumeInterruptedRuns` is killing; nothing starts in them meanwhile.
+    var reaping: Set<String> = []
     var idleWaiters: [CheckedContinuation<Void, Never>] = []
     var shuttingDown = false
 
@@ -165,7 +167,7 @@ public actor Engine {
 
     /// Acts on `Scheduler.next` until the run waits on something.
     func advance(_ runId: String) {
-        guard !shuttingDown, live[runId] == nil else { return }
+        guard !shuttingDown, live[runId] == nil, !reaping.contains(runId) else { return }
         do {
             var run = try loadRun(runId)
             while true {
@@ -223,21 +225,21 @@ public actor Engine {
             log("cannot list runs to resume: \(error)")
             return
         }
-        for listed in runs where live[listed.id] == nil {
+        for run in runs where live[run.id] == nil {
             do {
-                var run = listed
                 if let step = run.steps.first(where: { $0.state == .working }) {
+                    reaping.insert(run.id)
                     await reapOrphanedAgent(runId: run.id, stepId: step.id, attempt: step.attempts)
-                    // The reap may have waited: go on from the run as it is now.
-                    run = try loadRun(run.id)
-                    guard live[run.id] == nil else { continue }
-                    if let now = run.step(step.id), now.state == .working, now.attempts == step.attempts {
+                    reaping.remove(run.id)
+                    // The reap may have waited while requests changed the run: interrupt only what is still working.
+                    let now = try loadRun(run.id).step(step.id)
+                    if live[run.id] == nil, now?.state == .working, now?.attempts == step.attempts {
                         try commit([.stepInterrupted(.init(stepId: step.id, attempt: step.attempts))], runId: run.id)
                     }
                 }
                 scheduleAdvance(run.id)
             } catch {
-                log("cannot resume run \(listed.id): \(error)")
+                log("cannot resume run \(run.id): \(error)")
             }
         }
     }
