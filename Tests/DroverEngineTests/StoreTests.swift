@@ -437,6 +437,7 @@ enum Fixtures {
         #expect(layout.logsDirectory.path == "/work/project/.drover/logs")
         #expect(layout.reportsDirectory.path == "/work/project/.drover/reports")
         #expect(try layout.logFile(runId: "r1", stepId: "plan", attempt: 2).path == "/work/project/.drover/logs/r1/plan.2.log")
+        #expect(try layout.agentRecordFile(runId: "r1", stepId: "plan", attempt: 2).path == "/work/project/.drover/logs/r1/plan.2.pid")
     }
 
     @Test(arguments: [("../x", "plan"), ("r1", "../../etc/passwd"), ("a/b", "plan"), ("r1", ""), ("", "plan")])
@@ -445,6 +446,7 @@ enum Fixtures {
         let error = #expect(throws: StoreError.self) { try layout.logFile(runId: runId, stepId: stepId, attempt: 1) }
         #expect(error?.kind == .invalidID)
         #expect(error?.message.contains("invalid") == true)
+        #expect(throws: StoreError.self) { try layout.agentRecordFile(runId: runId, stepId: stepId, attempt: 1) }
     }
 
     @Test func prepareIsRepeatableAndKeepsAnExistingGitignore() throws {

@@ -40,6 +40,7 @@ extension Engine {
             return
         }
         let runId = run.id
+        recordAgent(handle, runId: runId, stepId: stepId, attempt: attempt)
         live[runId] = LiveAttempt(stepId: stepId, attempt: attempt, handle: handle, task: nil, stop: nil)
         let task = Task {
             let waiter = Task<AgentOutcome, Never> {
@@ -152,6 +153,7 @@ extension Engine {
 
     /// Turns an attempt's outcome into events, then lets the run go on.
     func finishAttempt(_ outcome: AgentOutcome, runId: String, stepId: String, attempt: Int) {
+        forgetAgent(runId: runId, stepId: stepId, attempt: attempt)
         guard let finished = live[runId], finished.stepId == stepId, finished.attempt == attempt else { return }
         live[runId] = nil
         defer { checkIdle() }
@@ -215,6 +217,57 @@ extension Engine {
         } catch {
             log("cannot record the outcome of run \(runId) step \(stepId): \(error)")
         }
+    }
+
+    // MARK: Agents left behind by a dead engine
+
+    /// Writes which process runs the attempt (see `AgentProcessRecord`), so that if this engine dies
+    /// the next one can kill it before re-running the step. A failure to write is logged, not fatal:
+    /// the attempt runs as it would have before records existed.
+    func recordAgent(_ handle: any AgentHandle, runId: String, stepId: String, attempt: Int) {
+        guard let record = AgentProcessRecord.ofChild(handle.pid) else { return }
+        do {
+            try record.write(to: try agentRecordPath(runId: runId, stepId: stepId, attempt: attempt))
+        } catch {
+            log("cannot record the agent of run \(runId) step \(stepId) (attempt \(attempt), pid \(record.pid)): \(error)")
+        }
+    }
+
+    /// Removes the attempt's record once its process has been reaped.
+    func forgetAgent(runId: String, stepId: String, attempt: Int) {
+        do {
+            try AgentProcessRecord.remove(try agentRecordPath(runId: runId, stepId: stepId, attempt: attempt))
+        } catch {
+            log("cannot remove the agent record of run \(runId) step \(stepId) (attempt \(attempt)): \(error)")
+        }
+    }
+
+    /// Kills what is left of an attempt whose engine died mid-step (its record says which process group),
+    /// then removes the record. Waits up to `killGrace` after SIGTERM, then SIGKILLs.
+    func reapOrphanedAgent(runId: String, stepId: String, attempt: Int) async {
+        let path: String
+        do {
+            path = try agentRecordPath(runId: runId, stepId: stepId, attempt: attempt)
+        } catch {
+            log("cannot look for an agent left behind by run \(runId): \(error)")
+            return
+        }
+        guard let record = AgentProcessRecord.read(from: path) else { return }
+        let what = "the agent of run \(runId) step \(stepId) (attempt \(attempt), process group \(record.pid)) left behind by a previous engine"
+        switch await record.reap(runId: runId, grace: options.killGrace) {
+        case .nothing:
+            break
+        case .terminated(let pids):
+            log("stopped \(what) with SIGTERM (pids \(pids.map(String.init).joined(separator: " ")))")
+        case .killed(let pids, let left):
+            log("killed \(what) with SIGKILL after \(options.killGrace) (pids \(pids.map(String.init).joined(separator: " ")))"
+                + (left.isEmpty ? "" : "; still alive: \(left.map(String.init).joined(separator: " "))"))
+        }
+        forgetAgent(runId: runId, stepId: stepId, attempt: attempt)
+    }
+
+    private func agentRecordPath(runId: String, stepId: String, attempt: Int) throws -> String {
+        try StoreLayout(workspace: options.workspace).agentRecordFile(runId: runId, stepId: stepId, attempt: attempt).path
     }
 
     /// Appends `step.failed` (when a step is named) and `run.failed` in one commit.

@@ -27,6 +27,8 @@ public actor Engine {
     var live: [String: LiveAttempt] = [:]
     /// `advance` calls scheduled but not yet done.
     var scheduledAdvances = 0
+    /// Runs whose orphaned agent `resumeInterruptedRuns` is killing; nothing starts in them meanwhile.
+    var reaping: Set<String> = []
     var idleWaiters: [CheckedContinuation<Void, Never>] = []
     var shuttingDown = false
 
@@ -172,7 +174,7 @@ public actor Engine {
 
     /// Acts on `Scheduler.next` until the run waits on something.
     func advance(_ runId: String) {
-        guard !shuttingDown, live[runId] == nil else { return }
+        guard !shuttingDown, live[runId] == nil, !reaping.contains(runId) else { return }
         do {
             var run = try loadRun(runId)
             while true {
@@ -212,6 +214,10 @@ public actor Engine {
 
     /// Picks up runs a previous engine left running: a step left `working` gets `step.interrupted`
     /// (unless already recorded) and re-runs with a new attempt. Blocked runs stay blocked.
+    ///
+    /// A step left `working` means its engine died mid-attempt (a clean stop records `step.interrupted`
+    /// after the agent is gone), so its agent may still be running as an orphan: it is killed first
+    /// (`reapOrphanedAgent`), so two agents never work on the same files.
     public func resumeInterruptedRuns() async {
         var cursor: String?
         var runs: [Run] = []
@@ -229,7 +235,14 @@ public actor Engine {
         for run in runs where live[run.id] == nil {
             do {
                 if let step = run.steps.first(where: { $0.state == .working }) {
-                    try commit([.stepInterrupted(.init(stepId: step.id, attempt: step.attempts))], runId: run.id)
+                    reaping.insert(run.id)
+                    await reapOrphanedAgent(runId: run.id, stepId: step.id, attempt: step.attempts)
+                    reaping.remove(run.id)
+                    // The reap may have waited while requests changed the run: interrupt only what is still working.
+                    let now = try loadRun(run.id).step(step.id)
+                    if live[run.id] == nil, now?.state == .working, now?.attempts == step.attempts {
+                        try commit([.stepInterrupted(.init(stepId: step.id, attempt: step.attempts))], runId: run.id)
+                    }
                 }
                 scheduleAdvance(run.id)
             } catch {

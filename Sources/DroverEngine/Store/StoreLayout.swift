@@ -33,9 +33,19 @@ public struct StoreLayout: Sendable, Hashable {
     /// The log of one attempt of one step, `logs/<runId>/<stepId>.<attempt>.log`.
     /// Throws `StoreError.invalidID` before an id that could escape `logs/` becomes a path.
     public func logFile(runId: String, stepId: String, attempt: Int) throws -> URL {
+        try attemptFile(runId: runId, stepId: stepId, attempt: attempt, suffix: "log")
+    }
+
+    /// Which process runs one attempt, `logs/<runId>/<stepId>.<attempt>.pid`, while it runs; the next
+    /// engine kills what it names if this one dies (see `AgentProcessRecord`). Throws like `logFile`.
+    public func agentRecordFile(runId: String, stepId: String, attempt: Int) throws -> URL {
+        try attemptFile(runId: runId, stepId: stepId, attempt: attempt, suffix: "pid")
+    }
+
+    private func attemptFile(runId: String, stepId: String, attempt: Int, suffix: String) throws -> URL {
         try Self.validateID(stepId, what: "step id")
         guard attempt >= 0 else { throw StoreError(.invalidID, "invalid attempt \(attempt): must not be negative") }
-        return try logsDirectory(runId: runId).appendingPathComponent("\(stepId).\(attempt).log")
+        return try logsDirectory(runId: runId).appendingPathComponent("\(stepId).\(attempt).\(suffix)")
     }
 
     /// Creates `.drover/` (mode 0700), `logs/` and `reports/`, and a `.gitignore` of `*` if there is none.

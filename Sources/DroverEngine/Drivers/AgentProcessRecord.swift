@@ -1,0 +1,194 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Which process an agent attempt is, kept on disk so that the next engine can kill the attempt's
+/// process group if this engine dies without stopping it.
+///
+/// Why: agents run in their own process group (so a timeout or cancel kills all of it), which also
+/// means they outlive an engine killed without warning (kill -9, the OOM killer). The next engine
+/// re-runs the interrupted step, and without this the orphan would keep editing the same workspace.
+/// "The engine never trusts an agent to stop" (DESIGN, Principle 2).
+///
+/// Decision: one small file per attempt beside its log, `logs/<run>/<step>.<attempt>.pid` (mode 0600),
+/// holding the leader's pid (which is also the group id), its start time (field 22 of
+/// `/proc/<pid>/stat`, clock ticks since boot) and the boot id. Together they name one process for
+/// good, so a pid recycled since, or a record from before a reboot, is never taken for ours. The engine
+/// writes it right after the launch and removes it once the attempt has been reaped; the next engine
+/// reaps the records of steps the store still shows `working` (their engine died mid-attempt) before it
+/// records `step.interrupted` and re-runs them. A file, not an event: a pid means something on this
+/// machine and in this boot only, it is not part of the run's history.
+///
+/// If the leader is gone but members of its group live on (the agent exited while no engine was
+/// there to kill its children), the group id cannot have been reused while they live, so members whose
+/// environment carries the run's `DROVER_RUN_ID` are taken as ours.
+///
+/// Limits: it reads `/proc`, so elsewhere than on Linux nothing is recorded and nothing reaped. An engine
+/// killed between the spawn and the write (microseconds) leaves an orphan nobody recorded. Processes that
+/// left the group (`setsid` daemons) are out of reach, as they are for a timeout.
+struct AgentProcessRecord: Sendable, Hashable {
+    /// The agent's pid, which is also its process-group id.
+    var pid: Int32
+    /// When it started: `/proc/<pid>/stat` field 22.
+    var startTime: UInt64
+    /// `/proc/sys/kernel/random/boot_id` when it started.
+    var bootId: String
+
+    /// The record of `pid` if it is a child of this process leading its own group (what
+    /// `ProcessLauncher` spawns); nil otherwise, e.g. for a pretend pid or a process already reaped.
+    static func ofChild(_ pid: Int32) -> AgentProcessRecord? {
+        guard pid > 0, let stat = ProcStat(pid: pid), stat.ppid == getpid(), stat.pgrp == pid else { return nil }
+        return AgentProcessRecord(pid: pid, startTime: stat.startTime, bootId: Self.currentBootId)
+    }
+
+    // MARK: The file
+
+    /// The file's text: `pid=…`, `start=…`, `boot=…` lines.
+    var text: String { "pid=\(pid)\nstart=\(startTime)\nboot=\(bootId)\n" }
+
+    /// Parses `text`; nil unless all three fields are there and well formed.
+    init?(text: String) {
+        var fields: [Substring: Substring] = [:]
+        for line in text.split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { return nil }
+            fields[line[..<equals]] = line[line.index(after: equals)...]
+        }
+        guard let pid = fields["pid"].flatMap({ Int32($0) }), pid > 0,
+              let start = fields["start"].flatMap({ UInt64($0) }), let boot = fields["boot"] else { return nil }
+        self.init(pid: pid, startTime: start, bootId: String(boot))
+    }
+
+    init(pid: Int32, startTime: UInt64, bootId: String) {
+        self.pid = pid
+        self.startTime = startTime
+        self.bootId = bootId
+    }
+
+    /// Writes the record to `path` (mode 0600), replacing a stale one; never follows a symlink.
+    func write(to path: String) throws {
+        try Self.remove(path)
+        try PrivateFiles.createFile(path, mode: 0o600, contents: text)
+    }
+
+    /// The record at `path`; nil if there is none or it is not a record (a symlink is not followed).
+    static func read(from path: String) -> AgentProcessRecord? {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let count = buffer.withUnsafeMutableBytes { readDescriptor(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else { return nil }
+        return AgentProcessRecord(text: String(decoding: buffer[..<count], as: UTF8.self))
+    }
+
+    /// Removes the record at `path`; a missing one is fine.
+    static func remove(_ path: String) throws {
+        guard unlink(path) == 0 || errno == ENOENT else { throw StoreError.io("remove", path, errno: errno) }
+    }
+
+    // MARK: Reaping
+
+    /// What `reap` did.
+    enum Reaped: Sendable, Hashable {
+        /// Nothing of the recorded group is alive, or what is alive is not ours.
+        case nothing
+        /// These members were alive; the group went after SIGTERM.
+        case terminated([Int32])
+        /// These members were alive; the group needed SIGKILL. `left` are still alive after it
+        /// (e.g. stuck in uninterruptible sleep).
+        case killed([Int32], left: [Int32])
+    }
+
+    /// How long after SIGKILL `reap` waits for the kernel to tear the group down.
+    static let killWait: Duration = .seconds(5)
+
+    /// Kills what is left of the recorded process group if it is still this run's attempt: SIGTERM to
+    /// the group, up to `grace` for it to go (polling `/proc`), then SIGKILL.
+    func reap(runId: String, grace: Duration) async -> Reaped {
+        let members = livingMembers()
+        guard !members.isEmpty, isOurs(runId: runId) else { return .nothing }
+        // A group with a living member keeps its id, so -pid is still this group when signalled.
+        _ = kill(-pid, SIGTERM)
+        if await waitUntilGone(within: grace) { return .terminated(members) }
+        _ = kill(-pid, SIGKILL)
+        _ = await waitUntilGone(within: Self.killWait)
+        return .killed(members, left: livingMembers())
+    }
+
+    /// Whether the group is the recorded attempt's: same boot, and the leader with the recorded start
+    /// time, or (leader gone) a member whose environment names the run.
+    func isOurs(runId: String) -> Bool {
+        guard bootId == Self.currentBootId else { return false }
+        if let leader = ProcStat(pid: pid) { return leader.startTime == startTime }
+        let entry = Array("DROVER_RUN_ID=\(runId)".utf8)
+        return livingMembers().contains { member in
+            guard let environ = FileManager.default.contents(atPath: "/proc/\(member)/environ") else { return false }
+            return environ.split(separator: 0).contains { Array($0) == entry }
+        }
+    }
+
+    /// Pids of the group's processes that are alive (zombies waiting for a reaper do not count).
+    func livingMembers() -> [Int32] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return names.compactMap(Int32.init).filter { candidate in
+            guard let stat = ProcStat(pid: candidate) else { return false }
+            return stat.pgrp == pid && stat.isAlive
+        }.sorted()
+    }
+
+    private func waitUntilGone(within limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while !livingMembers().isEmpty {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(20))  // polling interval
+        }
+        return true
+    }
+
+    /// This boot's id; empty where the kernel does not say.
+    static let currentBootId: String = {
+        let text = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)) ?? ""
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }()
+}
+
+/// The fields of `/proc/<pid>/stat` that drover uses.
+struct ProcStat: Sendable, Hashable {
+    /// R, S, D, Z, …
+    var state: Substring
+    var ppid: Int32
+    var pgrp: Int32
+    /// Field 22: when the process started, in clock ticks since boot.
+    var startTime: UInt64
+
+    /// Not a zombie waiting for its parent, nor dead.
+    var isAlive: Bool { state != "Z" && state != "X" }
+
+    /// Nil if there is no such process (or no `/proc`).
+    init?(pid: Int32) {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return nil }
+        self.init(statLine: text)
+    }
+
+    /// Parses a stat line. The command name (field 2) may hold spaces and parentheses, so the fields
+    /// are counted from its last `)`.
+    init?(statLine text: String) {
+        guard let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state), so field N is fields[N - 3].
+        guard fields.count > 19, let ppid = Int32(fields[1]), let pgrp = Int32(fields[2]),
+              let start = UInt64(fields[19]) else { return nil }
+        self.state = fields[0]
+        self.ppid = ppid
+        self.pgrp = pgrp
+        self.startTime = start
+    }
+}
+
+/// read(2) under another name: inside `AgentProcessRecord`, `read` is `read(from:)`.
+private func readDescriptor(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
+    read(fd, buffer, count)
+}

@@ -1,0 +1,171 @@
+@testable import DroverEngine
+import DroverProtocol
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Agents left behind by a dead engine: the record written at launch, and the reap from it. Real
+/// processes throughout; an agent is "orphaned" by never calling `terminate` on its handle.
+@Suite("AgentProcessRecord")
+struct AgentProcessRecordTests {
+    typealias Support = LaunchTestSupport
+
+    /// Launches `script` through `ProcessLauncher` as an attempt of run `runId`, waits for its
+    /// "started" line and returns it with its record.
+    private func launchAgent(_ script: String, runId: String = "r-1") async throws -> (Support.Launched, AgentProcessRecord) {
+        let run = try Support.shell(script, environment: ["DROVER_RUN_ID": runId])
+        #expect(await run.recorder.waitFor { $0 == .log(.agent, "started") })
+        let record = try #require(AgentProcessRecord.ofChild(run.handle.pid))
+        return (run, record)
+    }
+
+    @Test("the record names the child and its start time, round-trips through a 0600 file and replaces a stale one")
+    func recordFile() async throws {
+        let (run, record) = try await launchAgent("echo started; sleep 300")
+        defer { run.handle.terminate(grace: .zero) }
+        #expect(record.pid == run.handle.pid)
+        #expect(record.startTime == ProcStat(pid: run.handle.pid)?.startTime)
+        #expect(!record.bootId.isEmpty)
+        #expect(AgentProcessRecord.ofChild(getpid()) == nil, "not a child of ours")
+        #expect(AgentProcessRecord.ofChild(0) == nil)
+
+        let path = run.directory.appendingPathComponent("a.1.pid").path
+        try Data("pid=1\nstart=2\nboot=old\n".utf8).write(to: URL(fileURLWithPath: path))
+        try record.write(to: path)
+        #expect(AgentProcessRecord.read(from: path) == record)
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        try AgentProcessRecord.remove(path)
+        try AgentProcessRecord.remove(path)  // already gone: fine
+        #expect(AgentProcessRecord.read(from: path) == nil)
+        #expect(AgentProcessRecord(text: "pid=12\nstart=x\nboot=b\n") == nil)
+        #expect(AgentProcessRecord(text: "pid=12\n") == nil)
+    }
+
+    @Test("reap kills the whole group of a forgotten agent with SIGTERM")
+    func reapTerminates() async throws {
+        let (run, record) = try await launchAgent("sleep 300 & echo started; sleep 300")
+        #expect(record.livingMembers().count >= 2)
+        let reaped = await record.reap(runId: "r-1", grace: .seconds(5))
+        guard case .terminated(let pids) = reaped, pids.contains(run.handle.pid), pids.count >= 2 else {
+            Issue.record("expected the group to go on SIGTERM, got \(reaped)")
+            run.handle.terminate(grace: .zero)
+            return
+        }
+        #expect(Support.livingMembers(ofGroup: run.handle.pid).isEmpty, "gone when reap returns")
+        guard case .failed(_, exitCode: nil)? = await Support.outcome(of: run.handle) else {
+            Issue.record("the agent should have died of a signal")
+            return
+        }
+    }
+
+    @Test("reap escalates to SIGKILL after the grace when SIGTERM is ignored")
+    func reapEscalates() async throws {
+        let (run, record) = try await launchAgent("trap '' TERM; sleep 300 & echo started; while :; do sleep 1; done")
+        let start = ContinuousClock.now
+        guard case .killed(let pids, let left) = await record.reap(runId: "r-1", grace: .milliseconds(200)) else {
+            Issue.record("expected SIGKILL")
+            run.handle.terminate(grace: .zero)
+            return
+        }
+        #expect(ContinuousClock.now - start >= .milliseconds(200))
+        #expect(pids.contains(run.handle.pid) && left.isEmpty)
+        #expect(Support.livingMembers(ofGroup: run.handle.pid).isEmpty)
+        _ = await Support.outcome(of: run.handle)
+    }
+
+    @Test("a stale record kills nothing: process gone, pid recycled, another boot")
+    func staleRecords() async throws {
+        // The process is gone (reaped by its handle).
+        let done = try Support.shell("exit 0", environment: ["DROVER_RUN_ID": "r-1"])
+        _ = await Support.outcome(of: done.handle)
+        let gone = AgentProcessRecord(pid: done.handle.pid, startTime: 1, bootId: AgentProcessRecord.currentBootId)
+        #expect(await gone.reap(runId: "r-1", grace: .zero) == .nothing)
+
+        // The pid now names another process: same pid, other start time. Or the record is from another boot.
+        let (alive, real) = try await launchAgent("echo started; sleep 300")
+        defer { alive.handle.terminate(grace: .zero) }
+        var recycled = real
+        recycled.startTime += 1
+        var rebooted = real
+        rebooted.bootId = "another-boot"
+        for stale in [recycled, rebooted] {
+            #expect(!stale.isOurs(runId: "r-1"))
+            #expect(await stale.reap(runId: "r-1", grace: .zero) == .nothing)
+        }
+        #expect(Support.livingMembers(ofGroup: alive.handle.pid).contains(alive.handle.pid), "left alone")
+        #expect(real.isOurs(runId: "r-1"))
+    }
+
+    @Test("with the leader gone, members of the group are killed only if they carry the run's id")
+    func leaderlessGroup() async throws {
+        for (runId, ours) in [("r-orphan", true), ("r-other", false)] {
+            let leader = try Self.spawnGroupLeader("sleep 300 & exit 0", environment: ["DROVER_RUN_ID": runId])
+            var status: Int32 = 0
+            #expect(waitpid(leader, &status, 0) == leader)
+            let members = Support.livingMembers(ofGroup: leader)
+            #expect(members.count == 1 && !members.contains(leader))
+            let record = AgentProcessRecord(pid: leader, startTime: 1, bootId: AgentProcessRecord.currentBootId)
+            let reaped = await record.reap(runId: "r-orphan", grace: .seconds(5))
+            if ours {
+                #expect(reaped == .terminated(members))
+            } else {
+                #expect(reaped == .nothing)
+                #expect(Support.livingMembers(ofGroup: leader) == members, "someone else's process is left alone")
+                kill(-leader, SIGKILL)
+            }
+            #expect(await Support.groupIsGone(leader))
+        }
+    }
+
+    @Test("resume kills the agent a dead engine left behind before the step re-runs, and removes its record")
+    func resumeReapsBeforeRerun() async throws {
+        let first = try await EngineHarness.make()
+        let working = try await first.start("flow", inputs: ["lang": "c"])
+        _ = try await first.nextLaunch("a", attempt: 1)  // the engine "dies" while a#1 runs
+        // The real process of a#1, as the dead engine left it: running, recorded, nobody holding its handle.
+        let (agent, record) = try await launchAgent("sleep 300 & echo started; sleep 300", runId: working.id)
+        let path = try StoreLayout(workspace: first.workspace).agentRecordFile(runId: working.id, stepId: "a", attempt: 1)
+        try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try record.write(to: path.path)
+
+        let second = try await EngineHarness.make(store: first.store, dir: first.dir)
+        await second.engine.resumeInterruptedRuns()
+        #expect(Support.livingMembers(ofGroup: agent.handle.pid).isEmpty, "killed before step.interrupted and the re-run")
+        #expect(!FileManager.default.fileExists(atPath: path.path))
+        try await second.next("step.interrupted", of: working.id)
+        try await second.nextLaunch("a", attempt: 2).handle.finish(.completed(output: "a"))
+        _ = await Support.outcome(of: agent.handle)
+    }
+
+    /// `/bin/sh -c script` as the leader of a new process group, with stdio on /dev/null and reaped by
+    /// the caller: unlike `ProcessLauncher`, nothing kills the group when the leader exits.
+    private static func spawnGroupLeader(_ script: String, environment: [String: String]) throws -> pid_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // Default signal handling, as ProcessLauncher gives its agents: the test runner may block or ignore some.
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd in Int32(0)...2 { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0) }
+        let arguments: [String] = ["/bin/sh", "-c", script]
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in argv + envp { free(pointer) } }
+        var pid: pid_t = 0
+        let status = posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, envp)
+        guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: status) ?? .EINVAL) }
+        return pid
+    }
+}
