@@ -23,6 +23,7 @@ import Testing
         #expect(a.invocation.logFile.path == h.workspace.path + "/.drover/logs/\(started.id)/a.1.log")
 
         a.handle.emit(.log(.agent, "working on it"))
+        a.handle.emit(.progress(fraction: 0.4, message: "halfway-ish"))
         a.handle.emit(.usage(model: "m", inputTokens: 10, outputTokens: 4, costUSD: 0.01))
         a.handle.finish(.completed(output: "A-OUT"))
         let b = try await h.nextLaunch("b", attempt: 1)
@@ -34,7 +35,7 @@ import Testing
         #expect(run.status == .done)
         #expect(run.steps.map(\.output) == ["A-OUT", "B-OUT"])
         #expect(run.usage == Usage(inputTokens: 10, outputTokens: 4, costUSD: 0.01))
-        #expect(h.recorder.logs.map(\.text) == ["working on it"])
+        #expect(h.recorder.logs.map(\.text) == ["working on it", "progress 40% halfway-ish"])
         #expect(h.recorder.logs.first?.attempt == 1 && h.recorder.logs.first?.stepId == "a")
 
         // The notifications ARE the stored events: same seqs, no gaps.

@@ -146,8 +146,11 @@ extension Engine {
             } catch {
                 log("cannot record usage of run \(runId): \(error)")
             }
-        case .progress:
-            break // not part of the protocol yet
+        case .progress(let fraction, let message):
+            // No event type carries progress yet; people still see it, as a log line.
+            let percent = fraction.map { "\(Int(($0 * 100).rounded()))%" }
+            let text = (["progress", percent, message].compactMap { $0 }).joined(separator: " ")
+            notify(.log(RunLogNotification(runId: runId, stepId: stepId, attempt: attempt, stream: .agent, text: text)))
         }
     }
 

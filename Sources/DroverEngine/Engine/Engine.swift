@@ -109,13 +109,14 @@ public actor Engine {
         } catch {
             throw ResponseError.internalError("cannot store events of run \(runId): \(error)")
         }
-        // Finished runs leave the cache (a long-lived server sees many); retry or restart reloads them.
-        snapshots[runId] = snapshot.status.isTerminal ? nil : snapshot
         if var history = histories[runId] {
             for event in events { history.apply(event) }
             histories[runId] = history
         }
         for event in events { notify(.event(event)) }
+        // Finished runs leave the caches (a long-lived server sees many); retry or restart reloads them.
+        snapshots[runId] = snapshot.status.isTerminal ? nil : snapshot
+        if snapshot.status.isTerminal { histories[runId] = nil }
         return snapshot
     }
 
