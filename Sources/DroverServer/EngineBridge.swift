@@ -56,7 +56,7 @@ public final class EngineBridge: ConnectionDelegate {
         guard let session = session.value.withLock({ $0 }) else { return }
         let opened = Result { () throws(ResponseError) -> EngineHost in
             do {
-                return try session.claim.openEngine(environment: environment, selfExecutable: selfExecutable)
+                return try session.claim.openEngine(environment: environment, selfExecutable: selfExecutable, logger: logger)
             } catch let error as ResponseError {
                 throw error
             } catch {

@@ -266,6 +266,6 @@ public actor Engine {
 
     /// Writes a diagnostic line to stderr (never stdout: that is the protocol channel).
     nonisolated func log(_ message: String) {
-        FileHandle.standardError.write(Data("drover engine: \(message)\n".utf8))
+        options.logger.warning("engine: \(message)")
     }
 }

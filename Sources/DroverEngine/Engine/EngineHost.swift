@@ -20,11 +20,13 @@ public final class WorkspaceClaim: Sendable {
     /// Opens the store and builds the engine. Throws `internalError` when the store can't be opened.
     public func openEngine(
         environment: [String: String] = ProcessInfo.processInfo.environment,
-        selfExecutable: String = EngineHost.currentExecutable(), launcher: any AgentLauncher = ProcessLauncher()
+        selfExecutable: String = EngineHost.currentExecutable(), launcher: any AgentLauncher = ProcessLauncher(),
+        logger: Logger = Logger()
     ) throws -> EngineHost {
         do {
             let store = try SQLiteRunStore(path: layout.databasePath)
-            let options = EngineOptions(workspace: workspace, selfExecutable: selfExecutable, environment: environment)
+            let options = EngineOptions(
+                workspace: workspace, selfExecutable: selfExecutable, environment: environment, logger: logger)
             return EngineHost(engine: try Engine(options: options, store: store, launcher: launcher), claim: self)
         } catch let error as ResponseError {
             throw error
@@ -68,9 +70,11 @@ public final class EngineHost: Sendable {
     /// Claims `workspace` and opens its engine in one step (see `claim` and `WorkspaceClaim.openEngine`).
     public static func open(
         workspace: URL, environment: [String: String] = ProcessInfo.processInfo.environment,
-        selfExecutable: String = currentExecutable(), launcher: any AgentLauncher = ProcessLauncher()
+        selfExecutable: String = currentExecutable(), launcher: any AgentLauncher = ProcessLauncher(),
+        logger: Logger = Logger()
     ) throws -> EngineHost {
-        try claim(workspace: workspace).openEngine(environment: environment, selfExecutable: selfExecutable, launcher: launcher)
+        try claim(workspace: workspace).openEngine(
+            environment: environment, selfExecutable: selfExecutable, launcher: launcher, logger: logger)
     }
 
     /// The path of the running drover binary (the fake agent is this binary run as `drover agent-fake`).

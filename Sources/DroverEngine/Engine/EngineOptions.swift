@@ -16,18 +16,21 @@ public struct EngineOptions: Sendable {
     public var environment: [String: String]
     /// The clock events are stamped with.
     public var now: @Sendable () -> Date
+    /// Where the engine reports trouble it cannot return to a caller (stderr, at the server's level).
+    public var logger: Logger
 
     /// - Parameters:
     ///   - configDirectory: defaults to `EngineConfig.configDirectory(environment:)`.
     public init(workspace: URL, configDirectory: URL? = nil, selfExecutable: String, killGrace: Duration = .seconds(2),
                 environment: [String: String] = ProcessInfo.processInfo.environment,
-                now: @escaping @Sendable () -> Date = { Date() }) {
+                now: @escaping @Sendable () -> Date = { Date() }, logger: Logger = Logger()) {
         self.workspace = workspace.standardizedFileURL
         self.configDirectory = configDirectory ?? EngineConfig.configDirectory(environment: environment)
         self.selfExecutable = selfExecutable
         self.killGrace = killGrace
         self.environment = environment
         self.now = now
+        self.logger = logger
     }
 }
 
