@@ -121,6 +121,7 @@ import Testing
         #expect(rejected.status == .failed)
         #expect(rejected.failure?.kind == .rejected)
         #expect(rejected.failure?.hint.contains("run/retry") == true)
+        #expect(rejected.failure?.hint.contains("`drover retry \(run.id)`") == true, "a terminal user learns the command too")
         let same = try await h.engine.reject(StepRejectRequest(runId: run.id, approvalId: "a-a-1"))
         #expect(same == rejected)
         let approveRejected = await h.expectError { try await h.engine.approve(StepApproveRequest(runId: run.id, approvalId: "a-a-1")) }
@@ -211,6 +212,7 @@ import Testing
         #expect(data.failure.kind == .agent)
         #expect(data.failure.message == "line 1\nsegfault")
         #expect(data.failure.hint.contains("drover logs \(run.id) a"))
+        #expect(data.failure.hint.hasSuffix("then run `drover retry \(run.id)` (or run/retry)"))
         #expect(data.failure.stepId == "a")
         let snapshot = try await h.engine.getRun(run.id)
         #expect(snapshot.steps[0].state == .failed)

@@ -79,7 +79,7 @@ extension Engine {
     public func retry(_ request: RunRetryRequest) throws -> Run {
         let run = try loadRun(request.runId)
         guard run.status == .failed || run.status == .cancelled else {
-            let advice = run.status == .done ? "; run/restart re-runs steps of a done run" : ""
+            let advice = run.status == .done ? "; \(Hints.restart(run.id)) re-runs steps of a done run" : ""
             throw ResponseError.conflict(
                 "Run \(run.id) is \(run.status.rawValue); run/retry accepts failed or cancelled runs only\(advice)")
         }
