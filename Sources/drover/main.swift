@@ -7,6 +7,10 @@ enum Subcommands {
     static let all: [Subcommand] = [
         DemoCommand.subcommand,
         RunCommand.subcommand,
+        AttachCommand.subcommand,
+        RetryCommand.subcommand,
+        RestartCommand.subcommand,
+        CancelCommand.subcommand,
         RunsCommand.subcommand,
         StatusCommand.subcommand,
         LogsCommand.subcommand,

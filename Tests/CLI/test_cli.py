@@ -502,6 +502,229 @@ class ReadOnlyCommandTests(CLITestCase):
         self.assertEqual(serve.wait(timeout=TIMEOUT), 1)  # stdin EOF without shutdown
 
 
+# Fails on its first attempt, succeeds on the second; a step after it.
+FLAKY_PIPELINE = {
+    "name": "Flaky",
+    "steps": [
+        fake_step("first", [[{"result": "first attempt {{attempt}}"}]]),
+        fake_step("flaky", [[{"fail": "boom"}], [{"result": "fine on attempt {{attempt}}"}]]),
+        fake_step("last", [[{"result": "last attempt {{attempt}}"}]]),
+    ],
+}
+
+# Hangs on its first attempt (until killed), finishes at once on the next.
+HANG_ONCE_PIPELINE = {
+    "name": "Hang once",
+    "steps": [fake_step("work", [[{"say": "hanging now"}, {"hang": True}], [{"result": "worked on attempt {{attempt}}"}]])],
+}
+
+
+class FollowUpCommandTests(CLITestCase):
+    """attach, retry, restart and cancel: picking up a run after `drover run` left it."""
+
+    def setUp(self):
+        super().setUp()
+        self.env.pipeline("gates", GATES_PIPELINE)
+        self.env.pipeline("flaky", FLAKY_PIPELINE)
+        self.env.trust()
+
+    def run_id(self, result):
+        return re.search(r"Run (r-\S+)", result.stdout).group(1)
+
+    def blocked_run(self):
+        """`drover run` without a terminal: stops at the decision and leaves it open."""
+        result = self.env.run("run", "gates", "--task", "paint the shed")
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        self.assertOneErrorLine(result, "waits for a decision", "drover attach " + self.run_id(result))
+        return self.run_id(result)
+
+    def status(self, run_id):
+        return self.env.run("status", run_id).stdout
+
+    def test_attach_at_a_terminal_answers_the_gates_and_completes_the_run(self):
+        run_id = self.blocked_run()
+        session = self.pty("attach", run_id, NO_COLOR="1")
+        session.expect(r"Run %s \| pipeline gates \| \? blocked" % run_id)  # its state first
+        session.expect(r"waiting for a decision: Which colour\?")
+        session.expect(r"Following run %s live" % run_id)
+        session.expect(r"Choose 1-2: ")
+        session.send("2\n")
+        session.expect(r"chose blue")
+        session.expect(r"ok ask done")
+        session.expect(r"draft needs approval")
+        session.expect(r"\[e\]dit\? ")
+        session.send("a\n")
+        session.expect(r"ok final done")
+        session.expect(r"Run %s done" % run_id)
+        self.assertEqual(session.wait(), 0)
+        self.assertIn("ok done", self.status(run_id))
+
+        again = self.env.run("attach", run_id)  # a finished run: its state, exit 0
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertIn("ok done", again.stdout)
+        self.assertNotIn("Following", again.stdout)
+
+    def test_attach_to_a_blocked_approval_shows_the_whole_proposal(self):
+        run_id = self.blocked_run()
+        session = self.pty("attach", run_id, NO_COLOR="1")
+        session.expect(r"Choose 1-2: ")
+        session.send("1\n")
+        session.expect(r"\[e\]dit\? ")
+        session.send("\x03")  # Ctrl-C at the prompt cancels the run
+        self.assertEqual(session.wait(), 130)
+        self.assertIn("cancelled", self.status(run_id))
+
+        # A run stopped at its approval: attach shows the proposal before asking.
+        second = self.env.run("run", "gates", "--task", "x")
+        second_id = self.run_id(second)
+        session = self.pty("attach", second_id, NO_COLOR="1")
+        session.expect(r"Choose 1-2: ")
+        session.send("1\n")
+        session.expect(r"\[e\]dit\? ")
+        session.close()  # the attach dies at the approval prompt; the approval stays open
+        session = self.pty("attach", second_id, NO_COLOR="1")
+        session.expect(r"draft needs approval\. Proposal:")
+        session.expect(r"\| echo Draft for x")
+        session.expect(r"\[e\]dit\? ")
+        session.send("a\n")
+        session.expect(r"Run %s done" % second_id)
+        self.assertEqual(session.wait(), 0)
+
+    def test_attach_without_a_terminal_stops_at_the_gate_unless_yes(self):
+        run_id = self.blocked_run()
+        stopped = self.env.run("attach", run_id)
+        self.assertEqual(stopped.returncode, 1)
+        self.assertOneErrorLine(stopped, "waits for a decision", "--yes")
+        done = self.env.run("attach", run_id, "--yes")
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        self.assertIn("(auto) choosing option 1", done.stdout)
+        self.assertIn("(auto) approving", done.stdout)
+        self.assertRegex(done.stdout, r"ok Run %s done" % run_id)
+
+    def killed_mid_step(self):
+        """`drover run` killed with SIGKILL while its agent hangs: the run is left running, its agent orphaned."""
+        self.env.pipeline("hangonce", HANG_ONCE_PIPELINE)
+        runner = subprocess.Popen([BIN, "run", "hangonce", "--task", "x", "--yes"], cwd=self.env.workspace,
+                                  env=self.env.env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: runner.poll() is None and runner.kill())
+        run_id = re.search(r"Run (r-\S+)", runner.stdout.readline()).group(1)
+        while "hanging now" not in runner.stdout.readline():
+            pass
+        runner.kill()
+        runner.wait(timeout=TIMEOUT)
+        runner.stdout.close()
+        self.assertTrue(self.env.leftover_agents(), "the orphaned agent should still run")
+        return run_id
+
+    def test_cancel_of_a_run_whose_drover_was_killed_stops_its_orphaned_agent(self):
+        run_id = self.killed_mid_step()
+        cancelled = self.env.run("cancel", run_id)
+        self.assertEqual(cancelled.returncode, 0, cancelled.stdout + cancelled.stderr)
+        self.assertIn("Run %s cancelled" % run_id, cancelled.stdout)
+        self.assertEqual(self.env.leftover_agents(), [])
+        self.assertIn("FAIL cancelled", self.status(run_id))
+
+    def test_attach_resumes_a_run_whose_drover_was_killed(self):
+        run_id = self.killed_mid_step()
+        result = self.env.run("attach", run_id)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("* running", result.stdout)
+        self.assertIn("work interrupted (attempt 1)", result.stdout)
+        self.assertIn("worked on attempt 2", result.stdout)
+        self.assertRegex(result.stdout, r"ok Run %s done" % run_id)
+        self.assertEqual(self.env.leftover_agents(), [])
+
+    def test_retry_completes_a_failed_run(self):
+        failed = self.env.run("run", "flaky", "--task", "x", "--yes")
+        self.assertEqual(failed.returncode, 1)
+        run_id = self.run_id(failed)
+        self.assertIn("hint: See `drover logs %s flaky`; fix the agent or its config, then run `drover retry %s` (or run/retry)"
+                      % (run_id, run_id), failed.stdout)
+        retried = self.env.run("retry", run_id, "--yes")
+        self.assertEqual(retried.returncode, 0, retried.stdout + retried.stderr)
+        self.assertIn("run retried from flaky", retried.stdout)
+        self.assertIn("fine on attempt 2", retried.stdout)
+        self.assertIn("ok last done", retried.stdout)
+        self.assertNotIn("first started", retried.stdout)
+        self.assertRegex(retried.stdout, r"ok Run %s done" % run_id)
+
+        done_again = self.env.run("retry", run_id, "--yes")
+        self.assertEqual(done_again.returncode, 1)
+        self.assertOneErrorLine(done_again, "Run %s is done; run/retry accepts failed or cancelled runs only" % run_id,
+                                "drover restart %s --from STEP" % run_id)
+
+    def test_restart_from_an_earlier_step_reruns_it_and_the_later_ones(self):
+        failed = self.env.run("run", "flaky", "--task", "x", "--yes")
+        run_id = self.run_id(failed)
+        self.assertEqual(self.env.run("retry", run_id, "--yes").returncode, 0)
+        restarted = self.env.run("restart", run_id, "--from", "flaky", "--yes")
+        self.assertEqual(restarted.returncode, 0, restarted.stdout + restarted.stderr)
+        self.assertIn("run restarted from flaky", restarted.stdout)
+        self.assertIn("fine on attempt 3", restarted.stdout)
+        self.assertIn("last attempt 2", restarted.stdout)
+        self.assertNotIn("first started", restarted.stdout)
+        self.assertRegex(restarted.stdout, r"ok Run %s done" % run_id)
+        self.assertRegex(self.status(run_id), r"first\s+agent\s+done\s+1 attempt\b")
+
+        unknown_step = self.env.run("restart", run_id, "--from", "nope")
+        self.assertEqual(unknown_step.returncode, 1)
+        self.assertOneErrorLine(unknown_step, "has no step 'nope'")
+        no_from = self.env.run("restart", run_id)
+        self.assertEqual(no_from.returncode, 2)
+        self.assertOneErrorLine(no_from, "--from")
+
+    def test_cancel_a_blocked_run_then_again(self):
+        run_id = self.blocked_run()
+        cancelled = self.env.run("cancel", run_id, "--reason", "not today")
+        self.assertEqual(cancelled.returncode, 0, cancelled.stderr)
+        self.assertIn("Run %s cancelled (Cancelled: not today)" % run_id, cancelled.stdout)
+        self.assertIn("FAIL cancelled", self.status(run_id))
+        again = self.env.run("cancel", run_id)
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertIn("Run %s is already cancelled; nothing to cancel" % run_id, again.stdout)
+        self.assertIn("Cancelled: not today", self.status(run_id))
+        # A cancelled run can be retried: the decision is asked again.
+        retried = self.env.run("retry", run_id, "--yes")
+        self.assertEqual(retried.returncode, 0, retried.stdout + retried.stderr)
+
+    def test_unknown_runs_are_one_line_errors(self):
+        self.blocked_run()
+        for command in (["attach"], ["retry"], ["cancel"], ["restart", "--from", "ask"]):
+            result = self.env.run(command[0], "r-20000101-000000-nope0", *command[1:])
+            self.assertEqual(result.returncode, 1, command)
+            self.assertOneErrorLine(result, "No run with id 'r-20000101-000000-nope0'")
+        missing = self.env.run("attach")
+        self.assertEqual(missing.returncode, 2)
+        self.assertOneErrorLine(missing, "needs a run id")
+        empty = os.path.join(self.env.root, "empty")
+        os.makedirs(empty)
+        nothing = self.env.run("attach", "r-x", "--workspace", empty)
+        self.assertEqual(nothing.returncode, 1)
+        self.assertOneErrorLine(nothing, "nothing has run in")
+        self.assertFalse(os.path.exists(os.path.join(empty, ".drover")), "no store is created for a lookup")
+
+    def test_commands_that_drive_are_refused_while_serve_holds_the_workspace(self):
+        run_id = self.blocked_run()
+        serve = subprocess.Popen([BIN, "serve"], cwd=self.env.workspace, env=self.env.env(),
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: serve.poll() is None and serve.kill())
+        request = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"workspace": self.env.workspace}}
+        serve.stdin.write((json.dumps(request) + "\n").encode())
+        serve.stdin.flush()
+        response = {}
+        reader = threading.Thread(target=lambda: response.update(json.loads(serve.stdout.readline())))
+        reader.start()
+        reader.join(TIMEOUT)
+        self.assertIn("result", response, response)
+        for command in (["attach", run_id], ["retry", run_id], ["restart", run_id, "--from", "ask"], ["cancel", run_id]):
+            refused = self.env.run(*command)
+            self.assertEqual(refused.returncode, 1, command)
+            self.assertOneErrorLine(refused, "pid %d" % serve.pid)
+        self.assertIn("? blocked", self.status(run_id))
+        serve.stdin.close()
+        serve.wait(timeout=TIMEOUT)
+
+
 class TrustTests(CLITestCase):
     def test_untrusted_workspace_pipeline_is_refused_until_trusted(self):
         self.env.pipeline("simple", SIMPLE_PIPELINE)
@@ -577,7 +800,8 @@ class ErrorTests(CLITestCase):
     def test_help_lists_every_command(self):
         result = self.env.run("--help")
         self.assertEqual(result.returncode, 0)
-        for command in ["demo", "run", "runs", "status", "logs", "pipelines", "trust", "serve"]:
+        for command in ["demo", "run", "attach", "retry", "restart", "cancel", "runs", "status", "logs", "pipelines",
+                        "trust", "serve"]:
             self.assertRegex(result.stdout, r"\n  %s\s" % command)
         run_help = self.env.run("run", "--help")
         self.assertIn("--task TEXT", run_help.stdout)

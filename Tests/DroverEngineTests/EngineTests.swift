@@ -122,6 +122,7 @@ import Testing
         #expect(rejected.status == .failed)
         #expect(rejected.failure?.kind == .rejected)
         #expect(rejected.failure?.hint.contains("run/retry") == true)
+        #expect(rejected.failure?.hint.contains("`drover retry \(run.id)`") == true, "a terminal user learns the command too")
         let same = try await h.engine.reject(StepRejectRequest(runId: run.id, approvalId: "a-a-1"))
         #expect(same == rejected)
         let approveRejected = await h.expectError { try await h.engine.approve(StepApproveRequest(runId: run.id, approvalId: "a-a-1")) }
@@ -212,6 +213,7 @@ import Testing
         #expect(data.failure.kind == .agent)
         #expect(data.failure.message == "line 1\nsegfault")
         #expect(data.failure.hint.contains("drover logs \(run.id) a"))
+        #expect(data.failure.hint.hasSuffix("then run `drover retry \(run.id)` (or run/retry)"))
         #expect(data.failure.stepId == "a")
         let snapshot = try await h.engine.getRun(run.id)
         #expect(snapshot.steps[0].state == .failed)
@@ -382,6 +384,30 @@ import Testing
         #expect(b.invocation.environment["DROVER_RUN_ID"] == blocked.id)
         b.handle.finish(.completed(output: "b"))
         try await second.next("run.completed", of: blocked.id)
+    }
+
+    @Test func resumingOneRunLeavesTheOthersAlone() async throws {
+        let first = try await EngineHarness.make()
+        let mine = try await first.start("flow", inputs: ["lang": "c"])
+        _ = try await first.nextLaunch("a", attempt: 1) // the engine "dies" with both runs mid-step
+        let other = try await first.start("flow", inputs: ["lang": "c"])
+        _ = try await first.nextLaunch("a", attempt: 1)
+
+        let second = try await EngineHarness.make(store: first.store, dir: first.dir)
+        let resumed = try await second.engine.resumeInterruptedRun(mine.id)
+        #expect(resumed.steps[0].state == .pending || resumed.steps[0].state == .working)
+        let rerun = try await second.nextLaunch("a", attempt: 2)
+        #expect(rerun.invocation.environment["DROVER_RUN_ID"] == mine.id)
+        rerun.handle.finish(.completed(output: "a"))
+        try await second.nextLaunch("b", attempt: 1).handle.finish(.completed(output: "b"))
+        try await second.next("run.completed", of: mine.id)
+        await second.engine.waitUntilIdle()
+        #expect(second.launcher.all.count == 2, "the other run is not resumed")
+        #expect(try await second.engine.getRun(other.id).steps[0].state == .working)
+        let done = try await second.engine.resumeInterruptedRun(mine.id)
+        #expect(done.status == .done, "a finished run is returned unchanged")
+        let missing = await second.expectError { try await second.engine.resumeInterruptedRun("r-missing") }
+        #expect(missing?.code == .notFound)
     }
 
     @Test func shutdownInterruptsLiveStepsAndTheNextEngineResumesThem() async throws {

@@ -126,6 +126,8 @@ import Testing
         #expect(failed.failure.kind == .rejected)
         #expect(failed.failure.message.contains("wrong idea"))
         #expect(failed.failure.hint.contains("run/retry"))
+        #expect(failed.failure.hint.contains("`drover retry \(F.runId)` (or run/retry)"))
+        #expect(failed.failure.hint.contains("`drover restart \(F.runId) --from STEP` (or run/restart)"))
         #expect(failed.failure.stepId == "plan")
     }
 

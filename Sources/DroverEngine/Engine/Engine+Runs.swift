@@ -56,8 +56,8 @@ extension Engine {
         }
     }
 
-    /// `run/cancel`: kills the live step's process group, then records `run.cancelled`.
-    /// A terminal run is returned unchanged.
+    /// `run/cancel`: kills the live step's process group (or the agent a dead engine left behind),
+    /// then records `run.cancelled`. A terminal run is returned unchanged.
     public func cancel(_ request: RunCancelRequest) async throws -> Run {
         let run = try loadRun(request.runId)
         if run.status.isTerminal { return run }
@@ -71,6 +71,14 @@ extension Engine {
             await attempt.task?.value
             let after = try loadRun(run.id)
             if after.status.isTerminal { return after }
+        } else if !reaping.contains(run.id), let step = run.steps.first(where: { $0.state == .working }) {
+            // Working with no attempt live here: the engine that started it died, and its agent may
+            // still run (a client that opened the engine only to cancel, like `drover cancel`). Stop it first.
+            reaping.insert(run.id)
+            await reapOrphanedAgent(runId: run.id, stepId: step.id, attempt: step.attempts)
+            reaping.remove(run.id)
+            let after = try loadRun(run.id)
+            if after.status.isTerminal { return after }
         }
         return try commit([.runCancelled(.init(reason: reason))], runId: run.id)
     }
@@ -79,7 +87,7 @@ extension Engine {
     public func retry(_ request: RunRetryRequest) throws -> Run {
         let run = try loadRun(request.runId)
         guard run.status == .failed || run.status == .cancelled else {
-            let advice = run.status == .done ? "; run/restart re-runs steps of a done run" : ""
+            let advice = run.status == .done ? "; \(Hints.restart(run.id)) re-runs steps of a done run" : ""
             throw ResponseError.conflict(
                 "Run \(run.id) is \(run.status.rawValue); run/retry accepts failed or cancelled runs only\(advice)")
         }

@@ -10,7 +10,7 @@ extension Engine {
             loaded = try pipeline(for: run)
         } catch let error as ResponseError {
             try failRun(runId: run.id, stepId: nil, attempt: attempt, failure: Failure(
-                kind: .interrupted, message: error.message, hint: "Fix the pipeline, then run/retry", stepId: stepId))
+                kind: .interrupted, message: error.message, hint: Hints.fixThenRetry("Fix the pipeline", runId: run.id), stepId: stepId))
             return
         }
         let started = try commit([.stepStarted(.init(stepId: stepId, attempt: attempt))], runId: run.id)
@@ -23,7 +23,7 @@ extension Engine {
             let untrusted = response?.code == .untrusted
             try failRun(runId: run.id, stepId: stepId, attempt: attempt, failure: Failure(
                 kind: untrusted ? .interrupted : .agent, message: response?.message ?? "\(error)",
-                hint: untrusted ? "Trust the workspace (`drover trust`), then run/retry" : "Fix the step's agent or config, then run/retry",
+                hint: Hints.fixThenRetry(untrusted ? "Trust the workspace (`drover trust`)" : "Fix the step's agent or config", runId: run.id),
                 stepId: stepId))
             return
         }
@@ -36,7 +36,7 @@ extension Engine {
             continuation.finish()
             try failRun(runId: run.id, stepId: stepId, attempt: attempt, failure: Failure(
                 kind: .agent, message: "Could not start \(invocation.executable): \(error)",
-                hint: "Check that the agent's command exists and is executable, then run/retry", stepId: stepId))
+                hint: Hints.fixThenRetry("Check that the agent's command exists and is executable", runId: run.id), stepId: stepId))
             return
         }
         let runId = run.id
@@ -191,7 +191,7 @@ extension Engine {
                 guard !choices.isEmpty else {
                     try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
                         kind: .agent, message: "The agent asked \"\(question)\" without any options, so nobody can answer it",
-                        hint: "Make the agent send options with its decision, then run/retry", stepId: stepId))
+                        hint: Hints.fixThenRetry("Make the agent send options with its decision", runId: runId), stepId: stepId))
                     return
                 }
                 let number = try history(runId).nextDecisionNumber(stepId: stepId)
@@ -205,17 +205,19 @@ extension Engine {
                 let what = kind == .agent ? "the agent or its config" : "the command"
                 try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
                     kind: failureKind, message: detail,
-                    hint: "See `drover logs \(runId) \(stepId)`; fix \(what) and run/retry", stepId: stepId))
+                    hint: Hints.fixThenRetry("See `drover logs \(runId) \(stepId)`; fix \(what)", runId: runId), stepId: stepId))
             case .timedOut:
                 let limit = definition?.timeoutSeconds.map { "\(formatSeconds($0))" } ?? "its time limit"
                 try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
                     kind: .timeout, message: "Step '\(stepId)' (attempt \(attempt)) did not finish within \(limit) and was killed",
-                    hint: "Raise 'timeoutSeconds' of step '\(stepId)' in pipeline '\(run.pipelineId)' or see `drover logs \(runId) \(stepId)`; then run/retry",
+                    hint: Hints.fixThenRetry(
+                        "Raise 'timeoutSeconds' of step '\(stepId)' in pipeline '\(run.pipelineId)' or see `drover logs \(runId) \(stepId)`",
+                        runId: runId),
                     stepId: stepId))
             case .terminated:
                 try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
                     kind: .interrupted, message: "Step '\(stepId)' (attempt \(attempt)) was stopped from outside drover",
-                    hint: "run/retry re-runs the step", stepId: stepId))
+                    hint: "Run \(Hints.retry(runId)) to re-run the step", stepId: stepId))
             }
         } catch {
             log("cannot record the outcome of run \(runId) step \(stepId): \(error)")

@@ -233,22 +233,36 @@ public actor Engine {
             log("cannot list runs to resume: \(error)")
             return
         }
-        for run in runs where live[run.id] == nil {
-            do {
-                if let step = run.steps.first(where: { $0.state == .working }) {
-                    reaping.insert(run.id)
-                    await reapOrphanedAgent(runId: run.id, stepId: step.id, attempt: step.attempts)
-                    reaping.remove(run.id)
-                    // The reap may have waited while requests changed the run: interrupt only what is still working.
-                    let now = try loadRun(run.id).step(step.id)
-                    if live[run.id] == nil, now?.state == .working, now?.attempts == step.attempts {
-                        try commit([.stepInterrupted(.init(stepId: step.id, attempt: step.attempts))], runId: run.id)
-                    }
+        for run in runs where live[run.id] == nil { await resume(run) }
+    }
+
+    /// `resumeInterruptedRuns` for one run only, for a client that drives that run alone
+    /// (`drover attach`): other runs the dead engine left stay as they are for whoever drives them
+    /// next. A run that is not running or queued, or is live here already, is returned unchanged.
+    public func resumeInterruptedRun(_ runId: String) async throws -> Run {
+        let run = try loadRun(runId)
+        if run.status == .running || run.status == .queued, live[runId] == nil, !reaping.contains(runId) {
+            await resume(run)
+        }
+        return try loadRun(runId)
+    }
+
+    /// Kills the orphaned agent of `run`'s working step, if any, records `step.interrupted`, and advances.
+    private func resume(_ run: Run) async {
+        do {
+            if let step = run.steps.first(where: { $0.state == .working }) {
+                reaping.insert(run.id)
+                await reapOrphanedAgent(runId: run.id, stepId: step.id, attempt: step.attempts)
+                reaping.remove(run.id)
+                // The reap may have waited while requests changed the run: interrupt only what is still working.
+                let now = try loadRun(run.id).step(step.id)
+                if live[run.id] == nil, now?.state == .working, now?.attempts == step.attempts {
+                    try commit([.stepInterrupted(.init(stepId: step.id, attempt: step.attempts))], runId: run.id)
                 }
-                scheduleAdvance(run.id)
-            } catch {
-                log("cannot resume run \(run.id): \(error)")
             }
+            scheduleAdvance(run.id)
+        } catch {
+            log("cannot resume run \(run.id): \(error)")
         }
     }
 

@@ -105,7 +105,8 @@ public enum GateRules {
             let failure = Failure(
                 kind: .rejected,
                 message: "A reviewer rejected the proposal of step '\(approval.stepId)'" + (reasonText.map { ": \($0)" } ?? ""),
-                hint: "run/retry re-runs step '\(approval.stepId)' with the reason in its prompt; run/restart re-runs from an earlier step",
+                hint: "Run \(Hints.retry(run.id)) to re-run step '\(approval.stepId)' with the reason in its prompt, "
+                    + "or \(Hints.restart(run.id)) to re-run from an earlier step",
                 stepId: approval.stepId)
             return .append([
                 .approvalResolved(.init(stepId: approval.stepId, approvalId: approvalId, status: .rejected, feedback: reasonText)),

@@ -157,7 +157,7 @@ public enum RunReducer {
             let stepId = run.steps.first { $0.state == .working || $0.state == .waiting }?.id ?? run.currentStep
             run.recordFailure(Failure(
                 kind: .cancelled, message: "Cancelled: \(data.reason)",
-                hint: "run/retry resumes at the first step not done; run/restart re-runs from any step",
+                hint: "Run \(Hints.retry(run.id)) to resume at the first step not done, or \(Hints.restart(run.id)) to re-run from any step",
                 stepId: stepId))
             for index in run.steps.indices where run.steps[index].state == .working || run.steps[index].state == .waiting {
                 run.steps[index].state = .failed

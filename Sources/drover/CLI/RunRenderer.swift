@@ -32,6 +32,31 @@ final class RunRenderer {
         Console.line(t.dim("  task: \(Format.firstLine(run.task, limit: 100))"))
     }
 
+    /// Picks up a run already under way (`drover attach`, after its state was printed): later
+    /// lines time its steps from when they really started.
+    func follow(run: Run) {
+        runStarted = Format.date(run.createdAt)
+        for step in run.steps {
+            roles[step.id] = step.role
+            if step.state == .working || step.state == .waiting { stepStarted[step.id] = Format.date(step.startedAt) }
+        }
+        Console.line("")
+        Console.line(t.dim("Following run \(run.id) live (Ctrl-C cancels it)"))
+    }
+
+    /// A gate that was already open when the session began, shown as when it was raised.
+    func pending(_ gate: OpenGate) {
+        switch gate {
+        case .decision(let stepId, _, _):
+            // Its question and options are in the state printed just before.
+            Console.line("\(t.gate) \(t.bold(stepId)) waits for your decision")
+        case .approval(let stepId, _, let proposal):
+            proposals[stepId] = proposal
+            Console.line("\(t.gate) \(t.bold(stepId)) needs approval. Proposal:")
+            Console.line(Format.indent(proposal, "    \(bar) "))
+        }
+    }
+
     /// Renders one output of the engine for this run.
     func render(_ output: EngineOutput) {
         switch output {

@@ -16,86 +16,147 @@ enum GateMode {
     case automatic(reason: String)
     /// Nobody can answer (stdin is not a terminal and no `--yes`): stop at the first gate, leaving it open.
     case unanswerable
+
+    /// The mode of a command that follows a run (`run`, `attach`, `retry`, `restart`): `--yes`
+    /// answers automatically, else the person at a terminal does, else nobody can.
+    static func from(_ arguments: ParsedArguments, terminal: Terminal) -> GateMode {
+        if arguments.has("--yes") { return .automatic(reason: "--yes was given") }
+        return terminal.stdinIsTerminal ? .interactive : .unanswerable
+    }
+
+    /// The `--yes` option of those commands.
+    static let yesOption = OptionSpec(name: "--yes", value: nil, help: "answer gates automatically: the first option, approve")
 }
 
-/// Drives one run to its end through the engine, as `drover run` and `drover demo` do: opens the
-/// workspace with `EngineHost` (the one way to drive a store), renders the run live, answers its
-/// gates, and cancels it cleanly on Ctrl-C.
+/// A gate a run waits on, from its `*.requested` event or, when attaching, from its snapshot.
+enum OpenGate {
+    case decision(stepId: String, decisionId: String, options: [String])
+    case approval(stepId: String, approvalId: String, proposal: String)
+
+    var id: String {
+        switch self {
+        case .decision(_, let id, _), .approval(_, let id, _): id
+        }
+    }
+
+    /// The gate a requested event opens, if it is one.
+    init?(_ body: EventBody) {
+        switch body {
+        case .decisionRequested(let data):
+            self = .decision(stepId: data.stepId, decisionId: data.decisionId, options: data.options)
+        case .approvalRequested(let data):
+            self = .approval(stepId: data.stepId, approvalId: data.approvalId, proposal: data.proposal)
+        default:
+            return nil
+        }
+    }
+
+    /// The gates a blocked run waits on now.
+    static func open(in run: Run) -> [OpenGate] {
+        guard run.status == .blocked else { return [] }
+        return run.steps.compactMap { step in
+            if let decision = step.decision, decision.chosen == nil {
+                return .decision(stepId: step.id, decisionId: decision.id, options: decision.options)
+            }
+            if let approval = step.approval, approval.status == .pending {
+                return .approval(stepId: step.id, approvalId: approval.id, proposal: approval.proposal)
+            }
+            return nil
+        }
+    }
+}
+
+/// Drives one run to its end through the engine — the one session loop of `drover run`, `demo`,
+/// `attach`, `retry` and `restart`: opens the workspace with `EngineHost` (the one way to drive a
+/// store), starts or picks up the run, renders it live, answers its gates, and cancels it cleanly
+/// on Ctrl-C.
 struct RunSession {
+    /// How the session gets its run.
+    enum Start {
+        /// `run/start` a new run.
+        case new(pipelineId: String, task: String, inputs: [String: String]?)
+        /// Follow an existing run: print its state, resume it if its engine died, answer its open gates.
+        case attach(runId: String)
+        /// `run/retry` a failed or cancelled run, then follow it.
+        case retry(runId: String)
+        /// `run/restart` a run from a step, then follow it.
+        case restart(runId: String, fromStep: String)
+    }
+
     var workspace: URL
-    var pipelineId: String
-    var task: String
-    var inputs: [String: String]?
+    var start: Start
     var gates: GateMode
     var terminal: Terminal
 
     /// Runs to the end; the result is the exit code (0 done, 1 failed or stopped, 130 Ctrl-C).
     func run() async throws -> Int32 {
+        if case .new = start {} else { try Self.checkHasRuns(workspace) }
         let host = try EngineHost.open(workspace: workspace)
         let code = try await drive(host.engine)
         withExtendedLifetime(host) {} // the driving lock is held until here
         return code
     }
 
+    /// A run id names nothing in a workspace where nothing has run: say so without creating `.drover/` there.
+    static func checkHasRuns(_ workspace: URL) throws {
+        guard FileManager.default.fileExists(atPath: StoreLayout(workspace: workspace).databasePath) else {
+            throw CLIError("nothing has run in \(workspace.path) yet (use --workspace to look elsewhere)")
+        }
+    }
+
     private func drive(_ engine: Engine) async throws -> Int32 {
-        // Listen before starting, so run.created and everything after it is in the stream.
+        // Listen before acting, so every event the action causes is in the stream.
         let (stream, continuation) = AsyncStream<EngineOutput>.makeStream()
         _ = await engine.addListener { continuation.yield($0) }
         // Installed before the run starts, so a Ctrl-C in between still cancels it cleanly.
         let interrupt = InterruptHandler(engine: engine, terminal: terminal)
         defer { interrupt.uninstall() }
-        let run = try await engine.startRun(RunStartRequest(pipelineId: pipelineId, task: task, inputs: inputs))
-        interrupt.track(run.id)
-
         let renderer = RunRenderer(terminal: terminal)
-        renderer.header(run: run, workspace: workspace)
+
+        let run: Run
+        var gatesOpen: [OpenGate] = []
+        switch start {
+        case .new(let pipelineId, let task, let inputs):
+            run = try await engine.startRun(RunStartRequest(pipelineId: pipelineId, task: task, inputs: inputs))
+            interrupt.track(run.id)
+            renderer.header(run: run, workspace: workspace)
+        case .attach(let runId):
+            let current = try await engine.getRun(runId)
+            StatusCommand.print(run: current, terminal: terminal, showOutput: false)
+            if current.status.isTerminal { return current.status == .done ? 0 : 1 }
+            interrupt.track(runId)
+            renderer.follow(run: current)
+            // A run whose engine died mid-step is picked up here: its orphaned agent is killed and the step re-runs.
+            run = try await engine.resumeInterruptedRun(runId)
+            gatesOpen = OpenGate.open(in: run)
+        case .retry(let runId):
+            run = try await engine.retry(RunRetryRequest(runId: runId))
+            interrupt.track(run.id)
+            renderer.header(run: run, workspace: workspace)
+        case .restart(let runId, let fromStep):
+            run = try await engine.restart(RunRestartRequest(runId: runId, fromStep: fromStep))
+            interrupt.track(run.id)
+            renderer.header(run: run, workspace: workspace)
+        }
         if case .automatic(let reason) = gates {
             Console.line(terminal.dim("  gates are answered automatically (first option, approve): \(reason)"))
         }
         let prompter = GatePrompter(terminal: terminal)
+        var answered: Set<String> = []
 
+        for gate in gatesOpen {
+            renderer.pending(gate)
+            answered.insert(gate.id)
+            if let stop = try await answer(gate, runId: run.id, engine: engine, prompter: prompter) { return stop }
+        }
         for await output in stream {
             guard output.runId == run.id else { continue }
             renderer.render(output)
             guard case .event(let event) = output else { continue }
+            if let gate = OpenGate(event.body), answered.insert(gate.id).inserted {
+                if let stop = try await answer(gate, runId: run.id, engine: engine, prompter: prompter) { return stop }
+            }
             switch event.body {
-            case .decisionRequested(let data):
-                let choice: String
-                switch gates {
-                case .automatic:
-                    choice = data.options[0]
-                    Console.line(terminal.dim("    (auto) choosing option 1"))
-                case .interactive:
-                    guard let answer = await prompter.askDecision(options: data.options) else {
-                        return stopAtGate(run.id, "a decision at step '\(data.stepId)'", why: "stdin closed")
-                    }
-                    choice = answer
-                case .unanswerable:
-                    return stopAtGate(run.id, "a decision at step '\(data.stepId)'", why: "stdin is not a terminal")
-                }
-                _ = try await engine.resolveDecision(DecisionResolveRequest(runId: run.id, decisionId: data.decisionId, choice: choice))
-            case .approvalRequested(let data):
-                let answer: ApprovalAnswer
-                switch gates {
-                case .automatic:
-                    answer = .approve(proposal: nil)
-                    Console.line(terminal.dim("    (auto) approving"))
-                case .interactive:
-                    guard let given = await prompter.askApproval(proposal: data.proposal) else {
-                        return stopAtGate(run.id, "an approval at step '\(data.stepId)'", why: "stdin closed")
-                    }
-                    answer = given
-                case .unanswerable:
-                    return stopAtGate(run.id, "an approval at step '\(data.stepId)'", why: "stdin is not a terminal")
-                }
-                switch answer {
-                case .approve(let proposal):
-                    _ = try await engine.approve(StepApproveRequest(runId: run.id, approvalId: data.approvalId, proposal: proposal))
-                case .requestChanges(let feedback):
-                    _ = try await engine.requestChanges(StepRequestChangesRequest(runId: run.id, approvalId: data.approvalId, feedback: feedback))
-                case .reject(let reason):
-                    _ = try await engine.reject(StepRejectRequest(runId: run.id, approvalId: data.approvalId, reason: reason))
-                }
             case .runCompleted, .runFailed, .runCancelled:
                 await engine.waitUntilIdle()
                 let final = try await engine.getRun(run.id)
@@ -109,11 +170,55 @@ struct RunSession {
         return 1
     }
 
+    /// Answers `gate` as `gates` says; nil to go on following the run, else the exit code to stop with.
+    private func answer(_ gate: OpenGate, runId: String, engine: Engine, prompter: GatePrompter) async throws -> Int32? {
+        switch gate {
+        case .decision(let stepId, let decisionId, let options):
+            let choice: String
+            switch gates {
+            case .automatic:
+                choice = options[0]
+                Console.line(terminal.dim("    (auto) choosing option 1"))
+            case .interactive:
+                guard let answer = await prompter.askDecision(options: options) else {
+                    return stopAtGate(runId, "a decision at step '\(stepId)'", why: "stdin closed")
+                }
+                choice = answer
+            case .unanswerable:
+                return stopAtGate(runId, "a decision at step '\(stepId)'", why: "stdin is not a terminal")
+            }
+            _ = try await engine.resolveDecision(DecisionResolveRequest(runId: runId, decisionId: decisionId, choice: choice))
+        case .approval(let stepId, let approvalId, let proposal):
+            let answer: ApprovalAnswer
+            switch gates {
+            case .automatic:
+                answer = .approve(proposal: nil)
+                Console.line(terminal.dim("    (auto) approving"))
+            case .interactive:
+                guard let given = await prompter.askApproval(proposal: proposal) else {
+                    return stopAtGate(runId, "an approval at step '\(stepId)'", why: "stdin closed")
+                }
+                answer = given
+            case .unanswerable:
+                return stopAtGate(runId, "an approval at step '\(stepId)'", why: "stdin is not a terminal")
+            }
+            switch answer {
+            case .approve(let edited):
+                _ = try await engine.approve(StepApproveRequest(runId: runId, approvalId: approvalId, proposal: edited))
+            case .requestChanges(let feedback):
+                _ = try await engine.requestChanges(StepRequestChangesRequest(runId: runId, approvalId: approvalId, feedback: feedback))
+            case .reject(let reason):
+                _ = try await engine.reject(StepRejectRequest(runId: runId, approvalId: approvalId, reason: reason))
+            }
+        }
+        return nil
+    }
+
     /// Leaves the run waiting at its gate (gates are durable) and says how to go on.
     private func stopAtGate(_ runId: String, _ gate: String, why: String) -> Int32 {
         Console.line("")
         Console.error("run \(runId) waits for \(gate), but \(why), so nobody can answer it here. "
-            + "Run again at a terminal, pass --yes to answer gates automatically, or answer it from an editor (drover serve).")
+            + "Answer it with `drover attach \(runId)` at a terminal (or --yes to answer automatically), or from an editor (drover serve).")
         return 1
     }
 }

@@ -29,8 +29,8 @@ enum DemoCommand {
         }
         let workspace = try makeScratchRepository(terminal: terminal)
         let session = RunSession(
-            workspace: workspace, pipelineId: "demo", task: "Add a friendly greeting to README.md",
-            inputs: nil, gates: gates, terminal: terminal)
+            workspace: workspace, start: .new(pipelineId: "demo", task: "Add a friendly greeting to README.md", inputs: nil),
+            gates: gates, terminal: terminal)
         let code = try await session.run()
         Console.line("")
         Console.line("The demo ran in \(workspace.path) (a scratch git repository). Look around:")

@@ -12,7 +12,7 @@ enum RunCommand {
             OptionSpec(name: "--task", value: "TEXT", help: "what the pipeline should do ({{task}} in prompts); required"),
             Workspace.option,
             OptionSpec(name: "--input", value: "KEY=VALUE", help: "a value for {{inputs.KEY}}; repeat for more"),
-            OptionSpec(name: "--yes", value: nil, help: "answer gates automatically: the first option, approve"),
+            GateMode.yesOption,
         ],
         run: run
     )
@@ -35,17 +35,10 @@ enum RunCommand {
             inputs[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
         }
         let terminal = Terminal.current
-        let gates: GateMode
-        if arguments.has("--yes") {
-            gates = .automatic(reason: "--yes was given")
-        } else if terminal.stdinIsTerminal {
-            gates = .interactive
-        } else {
-            gates = .unanswerable
-        }
         let session = RunSession(
-            workspace: try Workspace.resolve(arguments), pipelineId: pipelineId, task: task,
-            inputs: inputs.isEmpty ? nil : inputs, gates: gates, terminal: terminal)
+            workspace: try Workspace.resolve(arguments),
+            start: .new(pipelineId: pipelineId, task: task, inputs: inputs.isEmpty ? nil : inputs),
+            gates: GateMode.from(arguments, terminal: terminal), terminal: terminal)
         return try await session.run()
     }
 }
