@@ -199,6 +199,9 @@ class CLITestCase(unittest.TestCase):
             self.assertIn(fragment, lines[0])
         self.assertNotIn("Fatal error", result.stderr)
 
+    def run_id(self, result):
+        return re.search(r"Run (r-\S+)", result.stdout).group(1)
+
     def pty(self, *args, **extra_env):
         session = Pty(self.env, args, **extra_env)
         self.addCleanup(session.close)
@@ -398,9 +401,6 @@ class ReadOnlyCommandTests(CLITestCase):
         self.env.pipeline("simple", SIMPLE_PIPELINE)
         self.env.trust()
 
-    def run_id(self, result):
-        return re.search(r"Run (r-\S+)", result.stdout).group(1)
-
     def test_runs_status_logs_pipelines(self):
         done = self.env.run("run", "gates", "--task", "paint", "--yes")
         run_id = self.run_id(done)
@@ -527,9 +527,6 @@ class FollowUpCommandTests(CLITestCase):
         self.env.pipeline("gates", GATES_PIPELINE)
         self.env.pipeline("flaky", FLAKY_PIPELINE)
         self.env.trust()
-
-    def run_id(self, result):
-        return re.search(r"Run (r-\S+)", result.stdout).group(1)
 
     def blocked_run(self):
         """`drover run` without a terminal: stops at the decision and leaves it open."""
