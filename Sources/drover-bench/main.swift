@@ -145,7 +145,7 @@ for _ in 0..<settings.rounds {
             environment: environment.merging(["DROVER_FAKE_SCRIPT": #"[[{"result":"ok"}]]"#]) { $1 },
             timeout: nil, logFile: root.appendingPathComponent("direct/\(index).log"))
         let start = ContinuousClock.now
-        _ = await try launcher.launch(invocation) { _ in }.wait()
+        _ = try await launcher.launch(invocation) { _ in }.wait()
         total += ContinuousClock.now - start
     }
     agentTimes.append(seconds(total) / Double(settings.steps))
