@@ -1,5 +1,5 @@
 /// Where a run stands. `blocked` means it waits on a human gate.
-public enum RunStatus: String, Codable, Sendable, CaseIterable {
+public enum RunStatus: String, WireEnum {
     case queued, running, blocked, paused, done, failed, cancelled
 
     /// Terminal runs change only through `run/retry` or `run/restart`.

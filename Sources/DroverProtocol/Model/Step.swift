@@ -1,10 +1,10 @@
 /// What a step does.
-public enum StepKind: String, Codable, Sendable, CaseIterable {
+public enum StepKind: String, WireEnum {
     case agent, command, tests
 }
 
 /// Where a step stands within its run.
-public enum StepState: String, Codable, Sendable, CaseIterable {
+public enum StepState: String, WireEnum {
     case pending, working, waiting, done, failed, skipped
 }
 
@@ -24,7 +24,7 @@ public struct Decision: Codable, Sendable, Hashable {
 }
 
 /// The state of an approval gate.
-public enum ApprovalStatus: String, Codable, Sendable, CaseIterable {
+public enum ApprovalStatus: String, WireEnum {
     case pending, approved, rejected
     case changesRequested = "changes_requested"
 }
