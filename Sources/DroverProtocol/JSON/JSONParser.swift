@@ -300,9 +300,9 @@ private struct Reader {
     }
 
     mutating func hex4(escapeStart: Int) throws(JSONParseError) -> UInt16 {
-        guard index + 4 <= bytes.count else { throw JSONParseError(.unexpectedEnd, "unexpected end of input in a \\u escape", at: escapeStart) }
         var unit: UInt16 = 0
         for _ in 0..<4 {
+            guard index < bytes.count else { throw JSONParseError(.unexpectedEnd, "unexpected end of input in a \\u escape", at: escapeStart) }
             let byte = bytes[index]
             let digit: UInt8
             switch byte {
