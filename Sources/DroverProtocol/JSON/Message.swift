@@ -30,7 +30,7 @@ public enum RequestID: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 }
 
-/// An incoming JSON-RPC message whose envelope is valid; its params stay raw until a handler decodes them.
+/// An incoming JSON-RPC message whose envelope is valid; its params stay a `JSONValue` until a handler decodes them.
 public struct IncomingMessage: Sendable {
     /// Whether the client expects an answer.
     public enum Kind: Sendable, Hashable {
@@ -40,10 +40,17 @@ public struct IncomingMessage: Sendable {
 
     public var kind: Kind
     public var method: String
-    /// The whole message as received, decoded again with the handler's params type.
-    public var raw: [UInt8]
+    /// The `params` member (an object or an array), nil when absent or null.
+    public var params: JSONValue?
+
+    public init(kind: Kind, method: String, params: JSONValue?) {
+        self.kind = kind
+        self.method = method
+        self.params = params
+    }
+
     /// Whether `params` is present and not null.
-    public var hasParams: Bool
+    public var hasParams: Bool { params != nil }
 
     /// The request id, nil for notifications.
     public var id: RequestID? {
@@ -67,57 +74,56 @@ public enum IncomingPayload: Sendable {
     case batch([IncomingEntry])
 }
 
-/// Decodes envelopes (`jsonrpc`, `id`, `method`, the kind of `params`) and typed params.
+/// Parses each message once into a `JSONValue`, classifies its envelope (`jsonrpc`, `id`, `method`,
+/// the kind of `params`) from the tree, and decodes typed params from it with `JSONValueDecoder`.
+///
+/// Foundation's JSONDecoder is not used: its dynamic casts per decoded type cost a conformance-table
+/// scan on first use, which was most of a cold `initialize`.
 public struct MessageDecoder: Sendable {
-    private let decoder = JSONCoding.makeDecoder()
+    /// Numbers beyond Double's range parse as ±infinity, so that (as with JSONDecoder, which converts
+    /// only the numbers it decodes) they only fail where a field is read: `"jsonrpc": 1e400` is a
+    /// -32600 that keeps the id, not a parse error.
+    private let parser = JSONParser(maxDepth: 512, allowsOutOfRangeNumbers: true)
 
     public init() {}
 
     /// Classifies one framed message: a single message, a batch, or an error to answer.
     public func decode(_ bytes: [UInt8]) -> IncomingPayload {
-        let data = Data(bytes)
-        guard let first = bytes.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) else {
+        guard bytes.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) else {
             return .single(.invalid(id: nil, error: .parseError("empty message")))
         }
-        // JSON text is UTF-8 (RFC 8259); the decoder only checks the strings it decodes, not those in params.
-        if bytes.contains(where: { $0 >= 0x80 }), String(validating: bytes, as: UTF8.self) == nil {
-            return .single(.invalid(id: nil, error: .parseError("the message is not valid UTF-8")))
-        }
-        if first == UInt8(ascii: "[") {
-            guard let elements = try? decoder.decode([JSONValue].self, from: data) else {
-                return .single(.invalid(id: nil, error: .parseError(Self.parseFailure(data))))
+        let value: JSONValue
+        do {
+            value = try parser.parse(bytes)
+        } catch {
+            // JSON text is UTF-8 (RFC 8259): say so rather than where the parser stopped.
+            if bytes.contains(where: { $0 >= 0x80 }), String(validating: bytes, as: UTF8.self) == nil {
+                return .single(.invalid(id: nil, error: .parseError("the message is not valid UTF-8")))
             }
+            return .single(.invalid(id: nil, error: .parseError("the message is not valid JSON (\(error))")))
+        }
+        switch value {
+        case .array(let elements):
             if elements.isEmpty {
                 return .single(.invalid(id: nil, error: .invalidRequest("an empty batch is not allowed")))
             }
-            let encoder = JSONCoding.makeEncoder()
             return .batch(elements.map { element in
-                guard case .object = element, let raw = try? encoder.encode(element) else {
+                guard case .object(let members) = element else {
                     return .invalid(id: nil, error: .invalidRequest("a batch entry must be a JSON object"))
                 }
-                return entry(Array(raw))
+                return Self.classify(members)
             })
+        case .object(let members):
+            return .single(Self.classify(members))
+        default:
+            return .single(.invalid(id: nil, error: .invalidRequest("a message must be a JSON object or an array of them")))
         }
-        return .single(entry(bytes))
-    }
-
-    private func entry(_ bytes: [UInt8]) -> IncomingEntry {
-        let envelope: Envelope
-        do {
-            envelope = try decoder.decode(Envelope.self, from: Data(bytes))
-        } catch {
-            return .invalid(id: nil, error: .parseError(Self.parseFailure(Data(bytes))))
-        }
-        return envelope.classify(raw: bytes)
     }
 
     /// Decodes the `params` member of a message into `P`; absent or null params decode as `{}`.
     public func params<P: Decodable>(_ type: P.Type, from message: IncomingMessage) throws(ResponseError) -> P {
         do {
-            if !message.hasParams {
-                return try decoder.decode(P.self, from: Data("{}".utf8))
-            }
-            return try decoder.decode(ParamsHolder<P>.self, from: Data(message.raw)).params
+            return try JSONValueDecoder().decode(P.self, from: message.params ?? .object([:]))
         } catch let error as DecodingError {
             throw .invalidParams(error.explanation)
         } catch {
@@ -125,112 +131,45 @@ public struct MessageDecoder: Sendable {
         }
     }
 
-    private static func parseFailure(_ data: Data) -> String {
-        do {
-            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-            return "the message is not valid JSON"
-        } catch {
-            let text = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
-            return "the message is not valid JSON" + (text.map { " (\($0))" } ?? "")
-        }
-    }
-}
-
-private struct ParamsHolder<P: Decodable>: Decodable {
-    var params: P
-}
-
-/// The members every message is checked for, decoded without touching the params' contents.
-private struct Envelope: Decodable {
-    enum IDField {
-        case absent, null, valid(RequestID), invalid
-    }
-    enum ParamsField {
-        case absent, structured, invalid
-    }
-
-    var isObject = true
-    var jsonrpc: String?
-    var id: IDField = .absent
-    var method: String??
-    var params: ParamsField = .absent
-    var isResponse = false
-
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-        static let jsonrpc = Key(stringValue: "jsonrpc")
-        static let id = Key(stringValue: "id")
-        static let method = Key(stringValue: "method")
-        static let params = Key(stringValue: "params")
-        static let result = Key(stringValue: "result")
-        static let error = Key(stringValue: "error")
-    }
-
-    init(from decoder: Decoder) throws {
-        let container: KeyedDecodingContainer<Key>
-        do {
-            container = try decoder.container(keyedBy: Key.self)
-        } catch DecodingError.typeMismatch, DecodingError.valueNotFound {  // valueNotFound: a bare `null`
-            isObject = false
-            return
-        }
-        jsonrpc = try? container.decode(String.self, forKey: .jsonrpc)
-        if container.contains(.id) {
-            if (try? container.decodeNil(forKey: .id)) == true {
-                id = .null
-            } else if let value = try? container.decode(Int.self, forKey: .id) {
-                id = .valid(.int(value))
-            } else if let value = try? container.decode(String.self, forKey: .id) {
-                id = .valid(.string(value))
-            } else {
-                id = .invalid
-            }
-        }
-        if container.contains(.method) {
-            method = .some(try? container.decode(String.self, forKey: .method))
-        }
-        if container.contains(.params), (try? container.decodeNil(forKey: .params)) != true {
-            if (try? container.nestedContainer(keyedBy: Key.self, forKey: .params)) != nil
-                || (try? container.nestedUnkeyedContainer(forKey: .params)) != nil {
-                params = .structured
-            } else {
-                params = .invalid
-            }
-        }
-        isResponse = method == nil && (container.contains(.result) || container.contains(.error))
-    }
-
-    func classify(raw: [UInt8]) -> IncomingEntry {
-        guard isObject else {
-            return .invalid(id: nil, error: .invalidRequest("a message must be a JSON object or an array of them"))
-        }
+    /// Checks the members every message is checked for, without touching the params' contents.
+    private static func classify(_ members: [String: JSONValue]) -> IncomingEntry {
         var requestID: RequestID?
-        if case .valid(let value) = id { requestID = value }
-        guard jsonrpc == "2.0" else {
+        var idIsInvalid = false
+        var idIsNull = false
+        switch members["id"] {
+        case nil: break
+        case .null: idIsNull = true
+        case .int(let value): requestID = .int(value)
+        // Like JSONDecoder, an integral number written `1.0` or `1e3` is an Int.
+        case .double(let value): if let int = Int(exactly: value) { requestID = .int(int) } else { idIsInvalid = true }
+        case .string(let value): requestID = .string(value)
+        default: idIsInvalid = true
+        }
+        guard members["jsonrpc"]?.stringValue == "2.0" else {
             return .invalid(id: requestID, error: .invalidRequest("\"jsonrpc\" must be \"2.0\""))
         }
-        if isResponse { return .response }
-        switch id {
-        case .invalid:
+        let method = members["method"]
+        if method == nil && (members["result"] != nil || members["error"] != nil) { return .response }
+        if idIsInvalid {
             return .invalid(id: nil, error: .invalidRequest("\"id\" must be a number or a string"))
-        case .null:
+        }
+        if idIsNull {
             return .invalid(id: nil, error: .invalidRequest("\"id\" must be a number or a string, not null"))
-        default: break
         }
         guard let method else {
             return .invalid(id: requestID, error: .invalidRequest("\"method\" is missing"))
         }
-        guard let name = method else {
+        guard case .string(let name) = method else {
             return .invalid(id: requestID, error: .invalidRequest("\"method\" must be a string"))
         }
-        if case .invalid = params {
-            return .invalid(id: requestID, error: .invalidRequest("\"params\" must be an object or an array"))
+        var params: JSONValue?
+        switch members["params"] {
+        case nil, .null?: params = nil
+        case .object?, .array?: params = members["params"]
+        default: return .invalid(id: requestID, error: .invalidRequest("\"params\" must be an object or an array"))
         }
         let kind: IncomingMessage.Kind = requestID.map { .request($0) } ?? .notification
-        return .message(IncomingMessage(kind: kind, method: name, raw: raw, hasParams: params == .structured))
+        return .message(IncomingMessage(kind: kind, method: name, params: params))
     }
 }
 
@@ -266,4 +205,3 @@ extension DecodingError {
     }
 }
 
-extension Envelope.ParamsField: Equatable {}
