@@ -106,7 +106,7 @@ extension Engine {
             case .fake:
                 executable = options.selfExecutable
                 arguments = ["agent-fake"]
-                let script = try JSONCoding.makeEncoder().encode(agent.spec.script ?? .array([]))
+                let script = try JSONValueEncoder.encodeBytes(agent.spec.script ?? .array([]))
                 environment["DROVER_FAKE_SCRIPT"] = String(decoding: script, as: UTF8.self)
             case .command:
                 executable = try resolveExecutable(agent.spec.command ?? "", environment: environment)

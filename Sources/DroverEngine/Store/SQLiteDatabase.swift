@@ -170,7 +170,7 @@ final class SQLiteStatement {
     }
 
     /// Binds UTF-8 bytes (e.g. encoder output) as TEXT without a round trip through `String`.
-    func bindText(_ utf8: Data, at index: Int32) throws {
+    func bindText(_ utf8: [UInt8], at index: Int32) throws {
         // An empty buffer may have no base address, which SQLite would store as NULL.
         guard !utf8.isEmpty else { return try bind("", at: index) }
         let rc = utf8.withUnsafeBytes { buffer in
