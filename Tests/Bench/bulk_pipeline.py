@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Server-bound pipelined throughput: write N unknown-method requests at once, read every answer.
+
+transport_bench.py keeps 64 requests in flight and is bound by its own Python client (both drover
+and clangd saturate it); this driver writes all requests from one thread while another only counts
+answers, so the server is the bottleneck. Stdlib only.
+
+Usage (from the package root, after a release build):
+  python3 Tests/Bench/bulk_pipeline.py [--requests 200000] -- .build/release/drover serve
+  python3 Tests/Bench/bulk_pipeline.py -- /opt/swift/usr/bin/clangd
+"""
+import argparse, json, os, subprocess, tempfile, threading, time
+
+
+def frame(message):
+    body = json.dumps(message, separators=(",", ":")).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200_000)
+    parser.add_argument("command", nargs="+")
+    args = parser.parse_args()
+    if "/" in args.command[0]:
+        args.command[0] = os.path.abspath(args.command[0])  # the server runs in a temporary workspace
+    workspace = tempfile.mkdtemp(prefix="drover-bulk-")
+    env = dict(os.environ, DROVER_CONFIG_DIR=os.path.join(workspace, "config"))
+    server = subprocess.Popen(args.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, cwd=workspace, env=env)
+    initialize = frame({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                        "params": {"rootUri": "file://" + workspace, "capabilities": {}}})
+    requests = b"".join(frame({"jsonrpc": "2.0", "id": i + 1, "method": "bench/nonexistent"})
+                        for i in range(args.requests))
+    server.stdin.write(initialize)
+    server.stdin.flush()
+
+    def write():
+        server.stdin.write(requests)
+        server.stdin.flush()
+
+    start = time.perf_counter()
+    threading.Thread(target=write, daemon=True).start()
+    answers = 0
+    while answers < args.requests + 1:
+        chunk = os.read(server.stdout.fileno(), 1 << 20)
+        if not chunk:
+            raise SystemExit("the server closed stdout after %d answers" % answers)
+        answers += chunk.count(b"Content-Length")
+    elapsed = time.perf_counter() - start
+    server.kill()
+    server.wait()
+    print("%s: %d requests in %.2f s = %.0f req/s" % (os.path.basename(args.command[0]), args.requests, elapsed,
+                                                      args.requests / elapsed), flush=True)
+
+
+if __name__ == "__main__":
+    main()
