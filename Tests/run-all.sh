@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite: Swift unit and end-to-end tests, the protocol conformance checks against
 # the live server, then the CLI as a person drives it (pseudo-terminal gates, Ctrl-C, read-only commands).
+# Stops at the first failing part; the last line sums up every part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 swift build --build-tests
 export DROVER_BIN="$PWD/.build/debug/drover"
-swift test --skip-build
-python3 Tests/Conformance/conformance.py --drover "$DROVER_BIN"
-python3 Tests/CLI/test_cli.py
+swift test --skip-build 2>&1 | tee -a "$log"
+python3 Tests/Conformance/conformance.py --drover "$DROVER_BIN" 2>&1 | tee -a "$log"
+python3 Tests/CLI/test_cli.py 2>&1 | tee -a "$log"
+swift_passed=$(grep -a -o 'Test run with [0-9]* tests' "$log" | grep -o '[0-9]*' | tail -n 1)
+python_passed=$(grep -a -E '^[0-9]+ passed, 0 failed$' "$log" | awk '{s += $1} END {print s + 0}')
+echo "all: $((swift_passed + python_passed)) passed, 0 failed"
