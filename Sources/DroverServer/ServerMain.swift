@@ -16,6 +16,7 @@ public enum ServerMain {
         let connection = Connection(outbox: outbox, delegate: delegate, log: logger) { code in
             exit(code)
         }
+        let signalSources = stopOnSignals([SIGTERM, SIGHUP]) { connection.stop(signal: $0) }
         // The main thread has nothing else to do: it reads stdin (work runs in tasks elsewhere).
         StdioChannel.readUntilEnd(
             fd: STDIN_FILENO,
@@ -25,6 +26,20 @@ public enum ServerMain {
             onEnd: { connection.endOfInput() }
         )
         // End of input: the connection is stopping and will call `exit`.
-        while true { pause() }
+        while true {
+            withExtendedLifetime(signalSources) { _ = pause() }
+        }
+    }
+
+    /// Handles `signals` with `stop` instead of their default action (which would kill the server
+    /// and leave its agents running with nobody to record their end).
+    private static func stopOnSignals(_ signals: [Int32], stop: @escaping @Sendable (Int32) -> Void) -> [DispatchSourceSignal] {
+        signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stop(number) }
+            source.resume()
+            return source
+        }
     }
 }

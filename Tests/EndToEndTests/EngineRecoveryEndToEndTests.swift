@@ -153,15 +153,20 @@ struct EngineRecoveryEndToEndTests {
         #expect(workspace.agentProcesses().isEmpty)
     }
 
-    @Test("end of input mid-step: the server exits 1, the step is interrupted, no agent is left; the next server completes the run")
-    func endOfInputRecovery() async throws {
+    @Test("end of input, SIGTERM or SIGHUP mid-step: the server exits 1, the step is interrupted, no agent is left; the next server completes the run",
+          arguments: ["end of input", "SIGTERM", "SIGHUP"])
+    func orderlyStopRecovery(_ how: String) async throws {
         let workspace = try EngineWorkspace(pipelines: ["sleepy": Self.sleepyPipeline])
         let first = try await workspace.server()
         let runId = try await first.startRun("sleepy").string("id")
         try await first.logLine(runId, "working")
         _ = try await workspace.waitForAgents()
 
-        first.closeStdin()
+        switch how {
+        case "SIGTERM": kill(first.pid, SIGTERM)
+        case "SIGHUP": kill(first.pid, SIGHUP)
+        default: first.closeStdin()
+        }
         #expect(try await first.waitForExit() == 1)
         #expect(workspace.agentProcesses().isEmpty, "the server stopped its agents before exiting")
         let interrupted = first.notifiedEvents(runId).filter { $0.string("type") == "step.interrupted" }

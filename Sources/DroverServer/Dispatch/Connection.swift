@@ -86,6 +86,12 @@ public final class Connection: Sendable {
         requestExit(code: shutdownWasRequested ? 0 : 1, reason: "end of input")
     }
 
+    /// Ends the connection as `exit` would, because the process got `signal` (SIGTERM, SIGHUP):
+    /// agents are interrupted and recorded so, rather than left running behind a dead server.
+    public func stop(signal: Int32) {
+        requestExit(code: shutdownWasRequested ? 0 : 1, reason: "signal \(signal)")
+    }
+
     private var shutdownWasRequested: Bool {
         state.withLock { if case .shuttingDown = $0.phase { return true } else { return false } }
     }
