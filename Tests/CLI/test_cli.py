@@ -631,6 +631,27 @@ class FollowUpCommandTests(CLITestCase):
         self.assertRegex(result.stdout, r"ok Run %s done" % run_id)
         self.assertEqual(self.env.leftover_agents(), [])
 
+    def test_sigterm_or_sighup_interrupts_the_run_and_attach_resumes_it(self):
+        self.env.pipeline("hangonce", HANG_ONCE_PIPELINE)
+        for number, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGHUP, "SIGHUP")):
+            with self.subTest(signal=name):
+                runner = subprocess.Popen([BIN, "run", "hangonce", "--task", "x", "--yes"], cwd=self.env.workspace,
+                                          env=self.env.env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+                self.addCleanup(lambda: runner.poll() is None and runner.kill())
+                run_id = re.search(r"Run (r-\S+)", runner.stdout.readline()).group(1)
+                while "hanging now" not in runner.stdout.readline():
+                    pass
+                runner.send_signal(number)
+                self.assertEqual(runner.wait(timeout=TIMEOUT), 128 + number)
+                rest = runner.stdout.read()
+                runner.stdout.close()
+                self.assertIn("Stopped by %s" % name, rest)
+                self.assertIn("drover attach %s" % run_id, rest)
+                self.assertEqual(self.env.leftover_agents(), [], "the agent is stopped with drover, not orphaned")
+                result = self.env.run("attach", run_id, "--yes")
+                self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+                self.assertIn("worked on attempt 2", result.stdout)
+
     def test_retry_completes_a_failed_run(self):
         failed = self.env.run("run", "flaky", "--task", "x", "--yes")
         self.assertEqual(failed.returncode, 1)
@@ -820,7 +841,8 @@ def main():
     suite = loader.loadTestsFromNames(argv, sys.modules[__name__]) if argv else loader.loadTestsFromModule(sys.modules[__name__])
     runner = unittest.TextTestRunner(verbosity=2 if "-v" in sys.argv else 1, stream=sys.stdout)
     result = runner.run(suite)
-    failed = len(result.failures) + len(result.errors)
+    # A test with several failing subtests counts once.
+    failed = len({getattr(test, "test_case", test).id() for test, _ in result.failures + result.errors})
     print("%d passed, %d failed" % (result.testsRun - failed, failed))
     return 0 if failed == 0 else 1
 

@@ -234,14 +234,17 @@ extension EngineOutput {
 }
 
 /// Ctrl-C while a run is live: cancel it through the engine (its agent's process group is
-/// killed), wait for that, then exit 130. A DispatchSource handles SIGINT instead of the default
+/// killed), wait for that, then exit 130. SIGTERM or SIGHUP (a closed terminal): interrupt the
+/// run instead — its agent stopped, its step recorded as interrupted — so `drover attach` can
+/// resume it; exit 128 + the signal. DispatchSources handle these signals instead of their default
 /// action, which would kill drover and leave the agent running.
 final class InterruptHandler: Sendable {
     private struct State {
         var fired = false
         var runId: String?
         var cancelling = false
-        var source: DispatchSourceSignal?
+        var stopping = false
+        var sources: [DispatchSourceSignal] = []
     }
     private let state = Mutex(State())
     private let engine: Engine
@@ -250,12 +253,17 @@ final class InterruptHandler: Sendable {
     init(engine: Engine, terminal: Terminal) {
         self.engine = engine
         self.terminal = terminal
-        signal(SIGINT, SIG_IGN)
+        let handlers: [(Int32, @Sendable (InterruptHandler) -> Void)] = [
+            (SIGINT, { $0.interrupted() }), (SIGTERM, { $0.stop(signal: SIGTERM) }), (SIGHUP, { $0.stop(signal: SIGHUP) }),
+        ]
         state.withLock { state in
-            let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-            source.setEventHandler { [weak self] in self?.interrupted() }
-            source.resume()
-            state.source = source
+            for (number, handle) in handlers {
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler { [weak self] in if let self { handle(self) } }
+                source.resume()
+                state.sources.append(source)
+            }
         }
     }
 
@@ -271,13 +279,32 @@ final class InterruptHandler: Sendable {
     /// Whether Ctrl-C was pressed.
     var fired: Bool { state.withLock { $0.fired } }
 
-    /// Restores the default SIGINT action.
+    /// Restores the default actions of the signals it handles.
     func uninstall() {
         state.withLock { state in
-            state.source?.cancel()
-            state.source = nil
+            state.sources.forEach { $0.cancel() }
+            state.sources.removeAll()
         }
-        signal(SIGINT, SIG_DFL)
+        for number in [SIGINT, SIGTERM, SIGHUP] { signal(number, SIG_DFL) }
+    }
+
+    /// SIGTERM or SIGHUP: stop the engine (agents interrupted and recorded), then exit 128 + signal.
+    private func stop(signal number: Int32) {
+        let (first, runId) = state.withLock { state in
+            defer { state.stopping = true }
+            return (!state.stopping, state.runId)
+        }
+        guard first else { return }
+        let engine = engine
+        let terminal = terminal
+        let name = number == SIGHUP ? "SIGHUP" : "SIGTERM"
+        Task {
+            await engine.shutdown()
+            ProcessExit.exit(128 + number) {
+                let resume = runId.map { " Run \($0) is interrupted; `drover attach \($0)` resumes it." } ?? ""
+                Console.line("\(terminal.failed) Stopped by \(name): the agent was stopped.\(resume)")
+            }
+        }
     }
 
     private func interrupted() {
