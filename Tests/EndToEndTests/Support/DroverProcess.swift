@@ -88,7 +88,8 @@ final class DroverProcess {
         try? stdout.fileHandleForWriting.close()
         try? stderr.fileHandleForWriting.close()
         Self.startReader(fd: stdout.fileHandleForReading.fileDescriptor, name: "stdout") { shared.receiveStdout($0) }
-        Self.startReader(fd: stderr.fileHandleForReading.fileDescriptor, name: "stderr") { shared.receiveStderr($0) }
+        Self.startReader(fd: stderr.fileHandleForReading.fileDescriptor, name: "stderr",
+                         onEnd: { shared.endStderr() }) { shared.receiveStderr($0) }
     }
 
     deinit {
@@ -195,7 +196,11 @@ final class DroverProcess {
 
     /// Waits for the process to end; returns its exit code (or 128 + signal).
     func waitForExit(timeout: Duration = .seconds(10)) async throws -> Int32 {
-        try await poll("exit", timeout: timeout) { shared.exitStatus }
+        let status = try await poll("exit", timeout: timeout) { shared.exitStatus }
+        // The process may exit before the reader has taken its last stderr bytes: wait for the end
+        // of that stream too (briefly; a leaked descriptor must not hang the test).
+        _ = try? await poll("end of stderr", timeout: .seconds(2)) { shared.stderrEnded ? true : nil }
+        return status
     }
 
     /// Whether the process is still running.
@@ -271,7 +276,8 @@ final class DroverProcess {
         }
     }
 
-    private static func startReader(fd: Int32, name: String, _ receive: @escaping @Sendable ([UInt8]) -> Void) {
+    private static func startReader(fd: Int32, name: String, onEnd: @escaping @Sendable () -> Void = {},
+                                    _ receive: @escaping @Sendable ([UInt8]) -> Void) {
         let thread = Thread {
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
             while true {
@@ -281,6 +287,7 @@ final class DroverProcess {
                 receive(Array(buffer[0..<count]))
             }
             close(fd)
+            onEnd()
         }
         thread.name = "drover-e2e-\(name)"
         thread.start()
@@ -299,6 +306,7 @@ private final class Shared: Sendable {
         var notifications: [Data] = []
         var violations: [String] = []
         var exitStatus: Int32?
+        var stderrEnded = false
     }
 
     private let state = Mutex(State())
@@ -324,6 +332,12 @@ private final class Shared: Sendable {
     func receiveStderr(_ bytes: [UInt8]) {
         state.withLock { $0.stderr += bytes }
     }
+
+    func endStderr() {
+        state.withLock { $0.stderrEnded = true }
+    }
+
+    var stderrEnded: Bool { state.withLock { $0.stderrEnded } }
 
     func exited(_ status: Int32) {
         state.withLock { $0.exitStatus = status }
