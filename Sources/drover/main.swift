@@ -76,10 +76,10 @@ if rest.contains("--help") || rest.contains("-h") {
 }
 do {
     let parsed = try parseArguments(rest, options: command.options, command: command.name)
-    // `serve` owns the main thread (it reads stdin there) and is called directly: editors wait on
-    // its start-up, and an async hop first costs a few hundred microseconds.
-    if command.name == ServeCommand.subcommand.name { try ServeCommand.serve(parsed) }
-    ProcessExit.exit(try await command.run(parsed))
+    switch command.entry {
+    case .ownsMainThread(let serve): try serve(parsed)
+    case .async(let run): ProcessExit.exit(try await run(parsed))
+    }
 } catch let error as UsageError {
     fail("\(error.description). See 'drover \(command.name) --help'.")
 } catch let error as ResponseError {

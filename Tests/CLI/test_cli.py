@@ -202,6 +202,21 @@ class CLITestCase(unittest.TestCase):
     def run_id(self, result):
         return re.search(r"Run (r-\S+)", result.stdout).group(1)
 
+    def serve_holding_workspace(self):
+        """A `drover serve` initialized on the test workspace, so it holds the one-engine lock."""
+        serve = subprocess.Popen([BIN, "serve"], cwd=self.env.workspace, env=self.env.env(),
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: serve.poll() is None and serve.kill())
+        request = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"workspace": self.env.workspace}}
+        serve.stdin.write((json.dumps(request) + "\n").encode())
+        serve.stdin.flush()
+        response = {}
+        reader = threading.Thread(target=lambda: response.update(json.loads(serve.stdout.readline())))
+        reader.start()
+        reader.join(TIMEOUT)
+        self.assertIn("result", response, response)
+        return serve
+
     def pty(self, *args, **extra_env):
         session = Pty(self.env, args, **extra_env)
         self.addCleanup(session.close)
@@ -473,17 +488,7 @@ class ReadOnlyCommandTests(CLITestCase):
     def test_read_only_commands_work_while_serve_holds_the_workspace(self):
         done = self.env.run("run", "simple", "--task", "hello", "--yes")
         run_id = self.run_id(done)
-        serve = subprocess.Popen([BIN, "serve"], cwd=self.env.workspace, env=self.env.env(),
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.addCleanup(lambda: serve.poll() is None and serve.kill())
-        request = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"workspace": self.env.workspace}}
-        serve.stdin.write((json.dumps(request) + "\n").encode())
-        serve.stdin.flush()
-        response = {}
-        reader = threading.Thread(target=lambda: response.update(json.loads(serve.stdout.readline())))
-        reader.start()
-        reader.join(TIMEOUT)
-        self.assertIn("result", response, response)
+        serve = self.serve_holding_workspace()
 
         runs = self.env.run("runs")
         self.assertEqual(runs.returncode, 0, runs.stderr)
@@ -723,17 +728,7 @@ class FollowUpCommandTests(CLITestCase):
 
     def test_commands_that_drive_are_refused_while_serve_holds_the_workspace(self):
         run_id = self.blocked_run()
-        serve = subprocess.Popen([BIN, "serve"], cwd=self.env.workspace, env=self.env.env(),
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.addCleanup(lambda: serve.poll() is None and serve.kill())
-        request = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"workspace": self.env.workspace}}
-        serve.stdin.write((json.dumps(request) + "\n").encode())
-        serve.stdin.flush()
-        response = {}
-        reader = threading.Thread(target=lambda: response.update(json.loads(serve.stdout.readline())))
-        reader.start()
-        reader.join(TIMEOUT)
-        self.assertIn("result", response, response)
+        serve = self.serve_holding_workspace()
         for command in (["attach", run_id], ["retry", run_id], ["restart", run_id, "--from", "ask"], ["cancel", run_id]):
             refused = self.env.run(*command)
             self.assertEqual(refused.returncode, 1, command)

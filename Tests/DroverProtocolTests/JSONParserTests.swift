@@ -15,18 +15,6 @@ private func parseError(_ bytes: [UInt8], _ parser: JSONParser = JSONParser()) -
     }
 }
 
-/// SplitMix64, so a failing document can be replayed from its seed.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite("JSONParser")
 struct JSONParserTests {
     struct Valid: Sendable, CustomTestStringConvertible {

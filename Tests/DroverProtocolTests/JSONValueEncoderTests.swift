@@ -9,18 +9,6 @@ private func expectSameBytes<T: Encodable>(_ value: T, sourceLocation: SourceLoc
     #expect(actual == expected, sourceLocation: sourceLocation)
 }
 
-/// SplitMix64, so the random cases are the same on every run.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 private let awkwardStrings: [String] = [
     "", "plain", "quote \" backslash \\ slash / ", "\u{08}\u{0C}\n\r\t", "\u{00}\u{01}\u{1F}\u{7F}",
     "é ü 中文 🐑 👩‍👩‍👧", "\u{2028}\u{2029}", "e\u{301}", "\u{FEFF}bom", "</script>", "a\\u0041",

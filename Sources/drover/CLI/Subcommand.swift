@@ -4,8 +4,34 @@ struct Subcommand: Sendable {
     let usage: String
     let summary: String
     let options: [OptionSpec]
-    /// Runs the command; the result is the process exit code.
-    let run: @Sendable (ParsedArguments) async throws -> Int32
+    let entry: Entry
+
+    /// How a subcommand runs.
+    enum Entry: Sendable {
+        /// Runs in the async main; the result is the process exit code.
+        case async(@Sendable (ParsedArguments) async throws -> Int32)
+        /// Takes over the main thread and never returns (`serve` reads stdin there); called
+        /// without an executor hop, because editors wait on its start-up.
+        case ownsMainThread(@Sendable (ParsedArguments) throws -> Never)
+    }
+
+    init(name: String, usage: String, summary: String, options: [OptionSpec],
+         run: @escaping @Sendable (ParsedArguments) async throws -> Int32) {
+        self.init(name: name, usage: usage, summary: summary, options: options, entry: .async(run))
+    }
+
+    init(name: String, usage: String, summary: String, options: [OptionSpec],
+         ownsMainThread: @escaping @Sendable (ParsedArguments) throws -> Never) {
+        self.init(name: name, usage: usage, summary: summary, options: options, entry: .ownsMainThread(ownsMainThread))
+    }
+
+    private init(name: String, usage: String, summary: String, options: [OptionSpec], entry: Entry) {
+        self.name = name
+        self.usage = usage
+        self.summary = summary
+        self.options = options
+        self.entry = entry
+    }
 
     /// The `--help` text of this subcommand.
     var help: String {

@@ -14,12 +14,8 @@ enum ServeCommand {
             OptionSpec(name: "--max-message-bytes", value: "N", help: "largest accepted message (default 67108864)"),
             OptionSpec(name: "--log-level", value: "LEVEL", help: "error, warning, info or debug (default warning); logs go to stderr"),
         ],
-        run: run
+        ownsMainThread: serve
     )
-
-    static func run(_ arguments: ParsedArguments) async throws -> Int32 {
-        try serve(arguments)
-    }
 
     /// Serves on stdio; never returns (runs on the calling thread, which it blocks reading stdin).
     static func serve(_ arguments: ParsedArguments) throws -> Never {
