@@ -49,7 +49,7 @@ public final class EngineBridge: ConnectionDelegate {
             capabilities: .init(
                 framing: framing.rawValue, methods: MethodRegistry.methodNames,
                 notifications: MethodRegistry.notifications, eventTypes: EventBody.allTypes,
-                drivers: EngineHost.driverNames))
+                drivers: AgentDrivers.names))
     }
 
     public func start() async {

@@ -140,10 +140,10 @@ for _ in 0..<settings.rounds {
     pipelineTimes.append(seconds(try await runOnce(engine, tap: tap, pipeline: "steps")) / Double(settings.steps))
     var total = Duration.zero
     for index in 0..<settings.steps {
-        let invocation = AgentInvocation(
-            executable: binary, arguments: ["agent-fake"], prompt: "bench", workingDirectory: workspace.path,
-            environment: environment.merging(["DROVER_FAKE_SCRIPT": #"[[{"result":"ok"}]]"#]) { $1 },
-            timeout: nil, logFile: root.appendingPathComponent("direct/\(index).log"))
+        let invocation = try FakeDriver().invocation(for: AttemptContext(
+            runId: "r-bench", stepId: "s", attempt: 1, prompt: "bench", workingDirectory: workspace.path,
+            environment: environment, agent: AgentSpec(driver: "fake", settings: ["script": .array([.array([.object(["result": .string("ok")])])])]),
+            logFile: root.appendingPathComponent("direct/\(index).log"), selfExecutable: binary))
         let start = ContinuousClock.now
         _ = try await launcher.launch(invocation) { _ in }.wait()
         total += ContinuousClock.now - start

@@ -1,4 +1,5 @@
 import DroverEngine
+import DroverFakeAgent
 import DroverProtocol
 import Foundation
 
@@ -60,7 +61,7 @@ case "--help", "-h", "help":
 case "--version", "-V", "version":
     print("drover \(DroverVersion.string)")
     exit(0)
-case "agent-fake":
+case FakeDriver.subcommand:
     // The built-in fake agent: the engine runs this binary as a subprocess.
     exit(FakeAgent.main(arguments: Array(arguments.dropFirst()), environment: ProcessInfo.processInfo.environment))
 default:

@@ -1,4 +1,5 @@
 import DroverEngine
+import DroverFakeAgent
 import DroverProtocol
 import Foundation
 import Testing

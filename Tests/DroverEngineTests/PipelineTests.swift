@@ -18,7 +18,7 @@ import Testing
         }
         let demo = try #require(catalog.entry("demo")?.definition)
         #expect(demo.steps.contains { $0.needsApproval })
-        #expect(demo.steps.allSatisfy { $0.agent?.driver == .fake })
+        #expect(demo.steps.allSatisfy { $0.agent?.driver == "fake" })
     }
 
     @Test(arguments: [
@@ -131,7 +131,7 @@ import Testing
         try dir.write("config/config.json", #"{"agents": {"planner": {"driver": "command", "command": "user-planner"}, "auditor": {"driver": "fake", "script": [[{"result": "ok"}]]}}}"#)
         try dir.write("ws/.drover/config.json", #"{"agents": {"planner": {"driver": "command", "command": "ws-planner"}, "oops": {"driver": "nope"}}}"#)
         let config = EngineConfig.load(workspace: dir.url.appendingPathComponent("ws"), configDirectory: dir.url.appendingPathComponent("config"))
-        #expect(config.agent(forRole: "planner")?.spec.command == "ws-planner")
+        #expect(config.agent(forRole: "planner")?.spec.settings["command"] == .string("ws-planner"))
         #expect(config.agent(forRole: "planner")?.source == .workspace)
         #expect(config.agent(forRole: "auditor")?.source == .user)
         #expect(config.agent(forRole: "oops") == nil)

@@ -13,6 +13,7 @@ enum LaunchTestSupport {
     final class Recorder: @unchecked Sendable {
         private let lock = NSLock()
         private var events: [AgentEvent] = []
+        private var offsets: [Int] = []
         private var waiters: [(id: UUID, predicate: @Sendable (AgentEvent) -> Bool, continuation: CheckedContinuation<Bool, Never>)] = []
 
         var all: [AgentEvent] {
@@ -25,6 +26,16 @@ enum LaunchTestSupport {
 
         var stderrLines: [String] {
             all.compactMap { if case .log(.stderr, let text) = $0 { return text } else { return nil } }
+        }
+
+        /// The log-file offset of each recorded event's line, in order.
+        var logOffsets: [Int] {
+            lock.withLock { offsets }
+        }
+
+        func record(_ report: AgentReport) {
+            lock.withLock { offsets.append(report.logOffset) }
+            record(report.event)
         }
 
         func record(_ event: AgentEvent) {
@@ -89,11 +100,14 @@ enum LaunchTestSupport {
         let directory = try directory ?? temporaryDirectory()
         let logFile = directory.appendingPathComponent("logs/deep/attempt-1.log")
         let recorder = Recorder()
+        @Sendable func lineProtocol() -> any AgentOutputReader { LineProtocolReader() }
+        @Sendable func plain() -> any AgentOutputReader { PlainOutputReader() }
+        let makeReader: @Sendable () -> any AgentOutputReader = parsesLineProtocol ? lineProtocol : plain
         let invocation = AgentInvocation(
             executable: executable, arguments: arguments, prompt: prompt, workingDirectory: directory.path,
             environment: baseEnvironment.merging(environment) { _, new in new }, timeout: timeout,
-            logFile: logFile, parsesLineProtocol: parsesLineProtocol)
-        let handle = try launcher.launch(invocation) { recorder.record($0) }
+            logFile: logFile, makeReader: makeReader)
+        let handle = try launcher.launch(invocation) { (report: AgentReport) in recorder.record(report) }
         return Launched(handle: handle, recorder: recorder, logFile: logFile, directory: directory)
     }
 
@@ -436,8 +450,8 @@ struct ProcessLauncherTests {
         let recorder = Support.Recorder()
         let invocation = AgentInvocation(
             executable: "/bin/sh", arguments: ["-c", "true"], prompt: "", workingDirectory: directory.path + "/gone",
-            environment: [:], timeout: nil, logFile: directory.appendingPathComponent("a.log"))
-        let handle = try ProcessLauncher().launch(invocation) { recorder.record($0) }
+            environment: [:], timeout: nil, logFile: directory.appendingPathComponent("a.log")) { LineProtocolReader() }
+        let handle = try ProcessLauncher().launch(invocation) { (report: AgentReport) in recorder.record(report) }
         guard case .failed(let message, nil) = await handle.wait() else {
             Issue.record("expected a failure")
             return
@@ -452,7 +466,7 @@ struct ProcessLauncherTests {
         try Data().write(to: blocker)
         let invocation = AgentInvocation(
             executable: "/bin/true", arguments: [], prompt: "", workingDirectory: directory.path, environment: [:],
-            timeout: nil, logFile: blocker.appendingPathComponent("sub/a.log"))
+            timeout: nil, logFile: blocker.appendingPathComponent("sub/a.log")) { LineProtocolReader() }
         #expect(throws: ProcessLaunchError.self) {
             _ = try ProcessLauncher().launch(invocation) { _ in }
         }
@@ -489,29 +503,50 @@ struct ProcessLauncherInternalsTests {
         #expect(small.feed(Array("g\n".utf8)[...]) == ["g"])
     }
 
-    static let outcomeCases: [(status: AgentExitStatus, kill: AgentKillReason?, final: AgentOutcome?, text: String,
+    /// What each reader decides from a natural exit (a kill the engine asked for is the launcher's:
+    /// see the timeout and terminate tests). `final` is sent as a protocol line after `text`.
+    static let outcomeCases: [(status: AgentExitStatus, final: AgentLine?, text: String,
                                stderr: [String], parses: Bool, expected: AgentOutcome)] = [
-        (.exited(0), nil, .completed(output: "r"), "printed", [], true, .completed(output: "r")),
-        (.exited(0), nil, .decision(question: "q", options: ["a"]), "", [], true, .decision(question: "q", options: ["a"])),
-        (.exited(0), nil, nil, "\n  printed \n", ["warn"], true, .completed(output: "printed")),
-        (.exited(0), nil, .completed(output: "r"), "all of stdout", [], false, .completed(output: "all of stdout")),
-        (.exited(1), nil, .completed(output: "r"), "", ["a", "b"], true, .failed(message: "a\nb", exitCode: 1)),
-        (.exited(7), nil, nil, "", [], true, .failed(message: "exited with status 7", exitCode: 7)),
-        (.exited(0), .timedOut, .completed(output: "r"), "", [], true, .timedOut),
-        (.signaled(SIGTERM), .terminated, nil, "", [], true, .terminated),
-        (.signaled(SIGKILL), nil, nil, "", ["oom?"], true, .failed(message: "oom?", exitCode: nil)),
-        (.unknown("lost"), nil, nil, "", [], true, .failed(message: "lost", exitCode: nil)),
+        (.exited(0), .result(output: "r"), "printed", [], true, .completed(output: "r")),
+        (.exited(0), .decision(question: "q", options: ["a"]), "", [], true, .decision(question: "q", options: ["a"])),
+        (.exited(0), nil, "\n  printed \n", ["warn"], true, .completed(output: "printed")),
+        (.exited(0), .result(output: "r"), "all of stdout", [], false,
+         .completed(output: "all of stdout\n" + AgentLine.result(output: "r").encoded)),
+        (.exited(1), .result(output: "r"), "", ["a", "b"], true, .failed(message: "a\nb", exitCode: 1)),
+        (.exited(7), nil, "", [], true, .failed(message: "exited with status 7", exitCode: 7)),
+        (.exited(7), nil, "", ["plain"], false, .failed(message: "plain", exitCode: 7)),
+        (.signaled(SIGKILL), nil, "", ["oom?"], true, .failed(message: "oom?", exitCode: nil)),
+        (.unknown("lost"), nil, "", [], true, .failed(message: "lost", exitCode: nil)),
     ]
 
-    @Test("outcome rules", arguments: outcomeCases)
-    func outcomeRules(_ c: (status: AgentExitStatus, kill: AgentKillReason?, final: AgentOutcome?, text: String,
+    @Test("outcome rules of the line-protocol and plain readers", arguments: outcomeCases)
+    func outcomeRules(_ c: (status: AgentExitStatus, final: AgentLine?, text: String,
                             stderr: [String], parses: Bool, expected: AgentOutcome)) {
-        var collected = AgentCollectedOutput()
-        collected.text = c.text
-        collected.final = c.final
-        collected.stderrTail = c.stderr
-        #expect(ProcessLauncher.outcome(status: c.status, killReason: c.kill, collected: collected,
-                                        parsesLineProtocol: c.parses) == c.expected)
+        let reader: any AgentOutputReader = c.parses ? LineProtocolReader() : PlainOutputReader()
+        for line in c.text.split(separator: "\n", omittingEmptySubsequences: false) { _ = reader.readStdout(String(line)) }
+        if let final = c.final { _ = reader.readStdout(final.encoded) }
+        for line in c.stderr { _ = reader.readStderr(line) }
+        #expect(reader.outcome(exit: c.status) == c.expected)
+    }
+
+    @Test("every report carries the byte offset of its line in the log file")
+    func reportsCarryLogOffsets() async throws {
+        // Multibyte text and both streams: offsets are bytes of the file, in the order lines landed there.
+        let run = try LaunchTestSupport.shell(#"printf 'één\n'; printf 'two\n' >&2; printf '{"type":"log","text":"three"}\n'"#)
+        #expect(await LaunchTestSupport.outcome(of: run.handle) == .completed(output: "één\nthree"))
+        let file = try Data(contentsOf: run.logFile)
+        var starts: [Int] = [0]
+        for (index, byte) in file.enumerated() where byte == UInt8(ascii: "\n") && index + 1 < file.count { starts.append(index + 1) }
+        #expect(run.recorder.all.count == 3)
+        #expect(run.recorder.logOffsets.sorted() == starts)
+        for (event, offset) in zip(run.recorder.all, run.recorder.logOffsets) {
+            let line = String(decoding: file[offset...].prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+            switch event {
+            case .log(.stderr, let text): #expect(line == text)
+            case .log(.agent, let text): #expect(line == text || line.contains("\"\(text)\""))
+            default: Issue.record("unexpected \(event)")
+            }
+        }
     }
 
     @Test("wait statuses decode like the W* macros")

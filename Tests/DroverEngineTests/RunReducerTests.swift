@@ -141,18 +141,18 @@ import Testing
     }
 
     @Test func schedulerReadsTheRun() throws {
-        #expect(Scheduler.next(try F.run([F.created])) == .startRun)
-        #expect(Scheduler.next(try F.run([F.created, .runStarted])) == .startStep(stepId: "plan", attempt: 1))
-        #expect(Scheduler.next(try F.run([F.created, .runStarted, F.started("plan")])) == .awaitStep(stepId: "plan"))
-        #expect(Scheduler.next(try F.run([F.created, .runStarted, F.started("plan"), F.askDecision()])) == .awaitGate(stepId: "plan"))
-        #expect(Scheduler.next(try F.run([F.created, .runStarted, F.started("plan"), F.askDecision(),
+        #expect(NextAction.of(try F.run([F.created])) == .startRun)
+        #expect(NextAction.of(try F.run([F.created, .runStarted])) == .startStep(stepId: "plan", attempt: 1))
+        #expect(NextAction.of(try F.run([F.created, .runStarted, F.started("plan")])) == .awaitStep(stepId: "plan"))
+        #expect(NextAction.of(try F.run([F.created, .runStarted, F.started("plan"), F.askDecision()])) == .awaitGate(stepId: "plan"))
+        #expect(NextAction.of(try F.run([F.created, .runStarted, F.started("plan"), F.askDecision(),
                                           .decisionResolved(.init(stepId: "plan", decisionId: "d-plan-1", choice: "a"))]))
                 == .startStep(stepId: "plan", attempt: 2))
-        #expect(Scheduler.next(try F.run([F.created, .runStarted, F.started("plan"), F.completed("plan")]))
+        #expect(NextAction.of(try F.run([F.created, .runStarted, F.started("plan"), F.completed("plan")]))
                 == .startStep(stepId: "impl", attempt: 1))
-        #expect(Scheduler.next(try F.run([F.created, .runStarted, F.started("plan"), F.completed("plan"), F.started("impl"),
+        #expect(NextAction.of(try F.run([F.created, .runStarted, F.started("plan"), F.completed("plan"), F.started("impl"),
                                           F.completed("impl"), F.started("check"), F.completed("check")])) == .completeRun)
-        #expect(Scheduler.next(try F.run([F.created, .runStarted, .runCancelled(.init(reason: "x"))])) == .idle)
+        #expect(NextAction.of(try F.run([F.created, .runStarted, .runCancelled(.init(reason: "x"))])) == .idle)
     }
 
     @Test func historyKeepsEveryGateAndTheRerunContext() {

@@ -98,7 +98,7 @@ import Testing
 
     @Test func notificationParamsMatch() throws {
         let schema = try Schema.load()
-        let log = RunLogNotification(runId: "r-1", stepId: "plan", attempt: 1, stream: .agent, text: "hi")
+        let log = RunLogNotification(runId: "r-1", stepId: "plan", attempt: 1, stream: .agent, text: "hi", offset: 0)
         try check(log, log, against: schema.def("RunLogParams"), name: "run/log params")
     }
 

@@ -28,7 +28,7 @@ extension Engine {
             return
         }
 
-        let (stream, continuation) = AsyncStream<AgentEvent>.makeStream()
+        let (stream, continuation) = AsyncStream<AgentReport>.makeStream()
         let handle: any AgentHandle
         do {
             handle = try launcher.launch(invocation) { continuation.yield($0) }
@@ -48,14 +48,15 @@ extension Engine {
                 continuation.finish()
                 return outcome
             }
-            for await event in stream { self.agentReported(event, runId: runId, stepId: stepId, attempt: attempt) }
+            for await report in stream { self.agentReported(report, runId: runId, stepId: stepId, attempt: attempt) }
             let outcome = await waiter.value
             self.finishAttempt(outcome, runId: runId, stepId: stepId, attempt: attempt)
         }
         live[runId]?.task = task
     }
 
-    /// The process for one attempt: driver, prompt with re-run context, environment, log file.
+    /// The process for one attempt: the step's driver given the prompt (with re-run context),
+    /// environment, working directory and log file.
     func makeInvocation(run: Run, pipeline: LoadedPipeline, stepId: String, attempt: Int) throws -> AgentInvocation {
         guard let step = pipeline.definition.step(stepId), let index = run.stepIndex(stepId) else {
             throw ResponseError.internalError("run \(run.id) has no step '\(stepId)'")
@@ -66,7 +67,7 @@ extension Engine {
         if let reason = TrustPolicy.reason(pipelineId: pipeline.id, source: pipeline.source, plans: plans), !isTrusted() {
             throw TrustPolicy.refusal(workspace: options.workspace, reason: reason)
         }
-        let plan = plans.first { $0.stepId == stepId }
+        let agent = plans.first { $0.stepId == stepId }?.agent?.spec
 
         var outputs: [String: String] = [:]
         for done in run.steps where done.state == .done { outputs[done.id] = done.output ?? "" }
@@ -82,63 +83,36 @@ extension Engine {
         environment["DROVER_ATTEMPT"] = String(attempt)
         environment["DROVER_ROLE"] = step.role ?? ""
         environment["DROVER_WORKSPACE"] = options.workspace.path
+        if let model = agent?.model { environment["DROVER_MODEL"] = model }
 
-        let executable: String
-        let arguments: [String]
-        var parsesLineProtocol = true
+        let driver: any AgentDriver
         switch step.kind {
         case .command, .tests:
-            parsesLineProtocol = false
-            switch step.command {
-            case .shell(let text)?:
-                executable = "/bin/sh"
-                arguments = ["-c", text]
-            case .argv(let argv)?:
-                executable = try resolveExecutable(argv[0], environment: environment)
-                arguments = Array(argv.dropFirst())
-            case nil:
-                throw ResponseError.invalidParams("step '\(stepId)' has no command")
-            }
+            driver = StepCommandDriver()
         case .agent:
-            guard let agent = plan?.agent else { throw ResponseError.invalidParams("step '\(stepId)' has no agent") }
-            if let model = agent.spec.model { environment["DROVER_MODEL"] = model }
-            switch agent.spec.driver {
-            case .fake:
-                executable = options.selfExecutable
-                arguments = ["agent-fake"]
-                let script = try JSONValueEncoder.encodeBytes(agent.spec.script ?? .array([]))
-                environment["DROVER_FAKE_SCRIPT"] = String(decoding: script, as: UTF8.self)
-            case .command:
-                executable = try resolveExecutable(agent.spec.command ?? "", environment: environment)
-                arguments = agent.spec.args ?? []
+            guard let agent else { throw ResponseError.invalidParams("step '\(stepId)' has no agent") }
+            guard let registered = AgentDrivers.named(agent.driver) else {
+                throw ResponseError.invalidParams("step '\(stepId)': unknown driver '\(agent.driver)'")
             }
+            driver = registered
         }
-        return AgentInvocation(
-            executable: executable, arguments: arguments, prompt: prompt, workingDirectory: options.workspace.path,
-            environment: environment, timeout: step.timeoutSeconds.map { .milliseconds(Int64(($0 * 1000).rounded())) },
+        let attemptContext = AttemptContext(
+            runId: run.id, stepId: stepId, attempt: attempt, role: step.role, prompt: prompt,
+            workingDirectory: options.workspace.path, environment: environment, agent: agent, command: step.command,
+            resumeSessionId: nil,
+            timeout: step.timeoutSeconds.map { .milliseconds(Int64(($0 * 1000).rounded())) },
             logFile: try StoreLayout(workspace: options.workspace).logFile(runId: run.id, stepId: stepId, attempt: attempt),
-            parsesLineProtocol: parsesLineProtocol)
+            selfExecutable: options.selfExecutable)
+        return try driver.invocation(for: attemptContext)
     }
 
-    /// A program name looked up on PATH, or a path (relative ones against the workspace).
-    func resolveExecutable(_ name: String, environment: [String: String]) throws -> String {
-        guard !name.isEmpty else { throw ResponseError.invalidParams("the agent's 'command' is empty") }
-        if name.contains("/") {
-            return name.hasPrefix("/") ? name : options.workspace.appendingPathComponent(name).standardizedFileURL.path
-        }
-        let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in path.split(separator: ":") where !directory.isEmpty {
-            let candidate = "\(directory)/\(name)"
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        throw ResponseError.invalidParams("command '\(name)' was not found on PATH (\(path))")
-    }
-
-    /// Something the agent reported while running: log lines go out as `run/log`, usage is recorded.
-    func agentReported(_ event: AgentEvent, runId: String, stepId: String, attempt: Int) {
-        switch event {
+    /// Something the agent reported while running: log lines go out as `run/log` (with the offset of
+    /// their line in the log file), usage is recorded.
+    func agentReported(_ report: AgentReport, runId: String, stepId: String, attempt: Int) {
+        switch report.event {
         case .log(let stream, let text):
-            notify(.log(RunLogNotification(runId: runId, stepId: stepId, attempt: attempt, stream: stream, text: text)))
+            notify(.log(RunLogNotification(runId: runId, stepId: stepId, attempt: attempt, stream: stream, text: text,
+                                           offset: report.logOffset)))
         case .usage(let model, let input, let output, let cost):
             do {
                 try commit([.usageRecorded(.init(stepId: stepId, model: model, inputTokens: input, outputTokens: output, costUSD: cost ?? 0))],
@@ -150,7 +124,11 @@ extension Engine {
             // No event type carries progress yet; people still see it, as a log line.
             let percent = fraction.map { "\(Int(($0 * 100).rounded()))%" }
             let text = (["progress", percent, message].compactMap { $0 }).joined(separator: " ")
-            notify(.log(RunLogNotification(runId: runId, stepId: stepId, attempt: attempt, stream: .agent, text: text)))
+            notify(.log(RunLogNotification(runId: runId, stepId: stepId, attempt: attempt, stream: .agent, text: text,
+                                           offset: report.logOffset)))
+        case .session:
+            // Not recorded yet: no event type carries it, and no driver of this build reports one.
+            break
         }
     }
 

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// - Every event goes through `commit(_:runId:)`: fold with `RunReducer`, one store transaction,
 ///   then the listeners, synchronously and in order.
-/// - What happens next is `Scheduler.next(run)`; `advance(runId)` acts on it.
+/// - What happens next is `NextAction.of(run)`; `advance(runId)` acts on it.
 /// - Methods that change a run commit and return the new run before slow work; agents run in
 ///   child tasks whose outcomes come back here as more events.
 public actor Engine {
@@ -173,13 +173,13 @@ public actor Engine {
         }
     }
 
-    /// Acts on `Scheduler.next` until the run waits on something.
+    /// Acts on `NextAction.of` until the run waits on something.
     func advance(_ runId: String) {
         guard !shuttingDown, live[runId] == nil, !reaping.contains(runId) else { return }
         do {
             var run = try loadRun(runId)
             while true {
-                switch Scheduler.next(run) {
+                switch NextAction.of(run) {
                 case .startRun:
                     run = try commit([.runStarted], runId: runId)
                 case .startStep(let stepId, let attempt):

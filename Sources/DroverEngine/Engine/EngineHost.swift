@@ -50,9 +50,6 @@ public final class EngineHost: Sendable {
         self.claim = claim
     }
 
-    /// The agent drivers this build can run.
-    public static let driverNames = ["fake", "command"]
-
     /// Claims `workspace` for driving: prepares `.drover/` and takes the lock. Throws `conflict`
     /// when another engine holds the workspace (naming its pid), `internalError` when `.drover/` can't be made.
     public static func claim(workspace: URL) throws -> WorkspaceClaim {
@@ -78,7 +75,11 @@ public final class EngineHost: Sendable {
     }
 
     /// The path of the running drover binary (the fake agent is this binary run as `drover agent-fake`).
+    /// (Inside a test runner this is the runner, not `drover`; tests locate the built binary instead.)
     public static func currentExecutable() -> String {
-        FakeAgent.currentExecutablePath() ?? CommandLine.arguments[0]
+        #if os(Linux)
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
+        #endif
+        return Bundle.main.executablePath ?? CommandLine.arguments[0]
     }
 }

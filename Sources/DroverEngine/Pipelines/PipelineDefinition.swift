@@ -68,29 +68,35 @@ public enum CommandSpec: Codable, Sendable, Hashable {
     }
 }
 
-/// Drivers this engine can launch.
-public enum DriverKind: String, Codable, Sendable, CaseIterable {
-    case fake, command
-
-    /// Drivers the design names that are not built yet.
-    static let later: Set<String> = ["claude", "codex"]
-}
-
 /// Which agent runs a step: inline in a pipeline step, or configured for a role.
 public struct AgentSpec: Codable, Sendable, Hashable {
-    public var driver: DriverKind
-    /// The fake agent's turns (`driver: fake`).
-    public var script: JSONValue?
-    /// The program (`driver: command`): a path, or a name looked up on PATH.
-    public var command: String?
-    public var args: [String]?
+    /// The name of a registered `AgentDriver`.
+    public var driver: String
     public var model: String?
+    /// The block's other fields, read by its driver (e.g. the fake driver's `script`).
+    public var settings: [String: JSONValue]
 
-    public init(driver: DriverKind, script: JSONValue? = nil, command: String? = nil, args: [String]? = nil, model: String? = nil) {
+    public init(driver: String, model: String? = nil, settings: [String: JSONValue] = [:]) {
         self.driver = driver
-        self.script = script
-        self.command = command
-        self.args = args
         self.model = model
+        self.settings = settings
+    }
+
+    /// Read as the agent block it was written as: `{"driver", "model"?, …settings}`.
+    public init(from decoder: Decoder) throws {
+        var object = try JSONValue(from: decoder).objectValue ?? [:]
+        guard let driver = object.removeValue(forKey: "driver")?.stringValue else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "an agent block needs a 'driver'"))
+        }
+        self.driver = driver
+        self.model = object.removeValue(forKey: "model")?.stringValue
+        self.settings = object
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var object = settings
+        object["driver"] = .string(driver)
+        if let model { object["model"] = .string(model) }
+        try JSONValue.object(object).encode(to: encoder)
     }
 }

@@ -17,7 +17,8 @@ public enum PipelineValidator {
 
     static let pipelineFields: Set<String> = ["name", "description", "steps"]
     static let stepFields: Set<String> = ["id", "kind", "role", "prompt", "command", "requiresApproval", "timeoutSeconds", "agent", "fixer"]
-    static let agentFields: Set<String> = ["driver", "script", "command", "args", "model"]
+    /// Agent-block fields every driver understands.
+    static let commonAgentFields: Set<String> = ["driver", "model"]
 
     /// Parses and validates JSON text.
     public static func validate(data: Data) -> Result {
@@ -174,54 +175,30 @@ public enum PipelineValidator {
     }
 
     /// Validates an agent block (inline in a step, or a role in config.json); messages start with the field.
+    /// `driver` and `model` are common to all drivers; the other fields are the driver's (see `AgentDriver`).
     static func validateAgent(_ value: JSONValue, field: String) -> (AgentSpec?, [String]) {
         guard let object = value.objectValue else { return (nil, ["field '\(field)' must be an object with a 'driver'"]) }
-        var errors: [String] = []
-        for key in object.keys.sorted() where !agentFields.contains(key) {
-            errors.append("field '\(field).\(key)' is unknown (allowed: \(agentFields.sorted().joined(separator: ", ")))")
-        }
-        let supported = DriverKind.allCases.map(\.rawValue).joined(separator: ", ")
+        let supported = AgentDrivers.names.joined(separator: ", ")
         guard let driverName = object["driver"]?.stringValue else {
-            errors.append("field '\(field).driver' is required (\(supported))")
-            return (nil, errors)
+            return (nil, ["field '\(field).driver' is required (\(supported))"])
         }
-        guard let driver = DriverKind(rawValue: driverName) else {
-            if DriverKind.later.contains(driverName) {
-                errors.append("field '\(field).driver': '\(driverName)' is not supported yet; use \(supported)")
-            } else {
-                errors.append("field '\(field).driver': unknown driver '\(driverName)'; use \(supported)")
+        guard let driver = AgentDrivers.named(driverName) else {
+            if AgentDrivers.planned.contains(driverName) {
+                return (nil, ["field '\(field).driver': '\(driverName)' is not supported yet; use \(supported)"])
             }
-            return (nil, errors)
+            return (nil, ["field '\(field).driver': unknown driver '\(driverName)'; use \(supported)"])
         }
-        var spec = AgentSpec(driver: driver)
-        if let value = object["command"] {
-            if let text = value.stringValue, !text.isEmpty { spec.command = text } else { errors.append("field '\(field).command' must be a non-empty string") }
+        var errors: [String] = []
+        let allowed = commonAgentFields.union(driver.settingNames)
+        for key in object.keys.sorted() where !allowed.contains(key) {
+            errors.append("field '\(field).\(key)' is unknown (allowed: \(allowed.sorted().joined(separator: ", ")))")
         }
-        if let value = object["args"] {
-            if let items = value.arrayValue, items.allSatisfy({ $0.stringValue != nil }) {
-                spec.args = items.compactMap(\.stringValue)
-            } else {
-                errors.append("field '\(field).args' must be an array of strings")
-            }
-        }
+        var spec = AgentSpec(driver: driverName)
         if let value = object["model"] {
             if let text = value.stringValue { spec.model = text } else { errors.append("field '\(field).model' must be a string") }
         }
-        if let value = object["script"] {
-            if let turns = value.arrayValue, !turns.isEmpty, turns.allSatisfy({ turn in
-                turn.arrayValue?.allSatisfy { $0.objectValue != nil } ?? false
-            }) {
-                spec.script = value
-            } else {
-                errors.append("field '\(field).script' must be a non-empty list of turns, each a list of action objects, e.g. [[{\"result\": \"done\"}]]")
-            }
-        }
-        switch driver {
-        case .fake:
-            if object["script"] == nil { errors.append("field '\(field).script' is required for the fake driver") }
-        case .command:
-            if object["command"] == nil { errors.append("field '\(field).command' is required for the command driver") }
-        }
+        spec.settings = object.filter { driver.settingNames.contains($0.key) }
+        errors += driver.validate(spec.settings, field: field)
         return (spec, errors)
     }
 

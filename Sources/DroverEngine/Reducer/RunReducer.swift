@@ -3,7 +3,7 @@ import DroverProtocol
 /// The one place where a run's state changes: a pure fold of its events.
 ///
 /// No I/O, no clock, no ids: everything arrives inside the events. The engine decides which
-/// events to append (`GateRules`, `Scheduler`, the step runner); this decides what they mean.
+/// events to append (`GateRules`, `NextAction`, the step runner); this decides what they mean.
 ///
 /// Conventions where DESIGN.md is silent:
 /// - `attempts` counts every attempt of a step over the run's whole life (retry and restart do

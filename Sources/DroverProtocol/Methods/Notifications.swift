@@ -16,11 +16,15 @@ public struct RunLogNotification: NotificationType {
     public var attempt: Int
     public var stream: LogStream
     public var text: String
-    public init(runId: String, stepId: String, attempt: Int, stream: LogStream, text: String) {
+    /// Byte offset in the attempt's log file of the line this text came from (the offsets `step/log`
+    /// pages by), so a client that backfilled up to `nextOffset` skips lines with a smaller offset.
+    public var offset: Int
+    public init(runId: String, stepId: String, attempt: Int, stream: LogStream, text: String, offset: Int) {
         self.runId = runId
         self.stepId = stepId
         self.attempt = attempt
         self.stream = stream
         self.text = text
+        self.offset = offset
     }
 }

@@ -29,9 +29,9 @@ final class ScriptedLauncher: AgentLauncher, @unchecked Sendable {
         self.autoReply = autoReply
     }
 
-    func launch(_ invocation: AgentInvocation, onEvent: @escaping @Sendable (AgentEvent) -> Void) throws -> any AgentHandle {
+    func launch(_ invocation: AgentInvocation, onReport: @escaping @Sendable (AgentReport) -> Void) throws -> any AgentHandle {
         if let error = launchError { throw error }
-        let handle = ScriptedHandle(pid: Int32(1000 + lock.withLock { launches.count }), onEvent: onEvent)
+        let handle = ScriptedHandle(pid: Int32(1000 + lock.withLock { launches.count }), onReport: onReport)
         lock.withLock { launches.append(Launch(invocation: invocation, handle: handle)) }
         condition.signalAll()
         if let outcome = autoReply?(invocation) { handle.finish(outcome) }
@@ -60,21 +60,26 @@ final class ScriptedLauncher: AgentLauncher, @unchecked Sendable {
 /// A pretend process: the test emits its events and decides its outcome.
 final class ScriptedHandle: AgentHandle, @unchecked Sendable {
     let pid: Int32
-    private let onEvent: @Sendable (AgentEvent) -> Void
+    private let onReport: @Sendable (AgentReport) -> Void
+    private var nextLogOffset = 0
     private let lock = NSLock()
     private var outcome: AgentOutcome?
     private var waiters: [CheckedContinuation<AgentOutcome, Never>] = []
     private(set) var terminateCount = 0
 
-    init(pid: Int32, onEvent: @escaping @Sendable (AgentEvent) -> Void) {
+    init(pid: Int32, onReport: @escaping @Sendable (AgentReport) -> Void) {
         self.pid = pid
-        self.onEvent = onEvent
+        self.onReport = onReport
     }
 
     var wasTerminated: Bool { lock.withLock { terminateCount > 0 } }
 
     /// Reports an event, as the process would while running.
-    func emit(_ event: AgentEvent) { onEvent(event) }
+    /// Each event stands for one 10-byte line of the log file.
+    func emit(_ event: AgentEvent) {
+        let offset = lock.withLock { defer { nextLogOffset += 10 }; return nextLogOffset }
+        onReport(AgentReport(event, logOffset: offset))
+    }
 
     /// Ends the process with `outcome` (later calls are ignored, like a process that already exited).
     func finish(_ outcome: AgentOutcome) {

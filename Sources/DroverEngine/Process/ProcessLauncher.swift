@@ -18,14 +18,11 @@ import Darwin
 /// log event, so such a step fails like any other. `launch` throws only when the server itself cannot
 /// set the attempt up (log file not writable, out of descriptors): ``ProcessLaunchError``.
 ///
-/// `onEvent` is called on a thread owned by the attempt, in output order; keep it short and non-blocking.
+/// `onReport` is called on a thread owned by the attempt, in output order; keep it short and non-blocking.
 ///
 /// Outcomes: a kill we asked for wins (`.timedOut` after `invocation.timeout`, `.terminated` after
-/// `terminate`). Exit 0: the last `result` or `decision` line decides; with neither, `.completed` with the
-/// printed text (non-protocol lines and `log` texts, newline-joined, trimmed); for plain `command` steps
-/// (`parsesLineProtocol == false`) the output is all of stdout, trimmed. Non-zero exit: `.failed` with the
-/// last `stderrTailLines` stderr lines, or "exited with status N" if stderr was empty; death by a signal
-/// is `.failed` with `exitCode == nil`.
+/// `terminate`); otherwise the invocation's reader (chosen by the driver) decides from what it read and
+/// how the process exited.
 ///
 /// When the leader exits, whatever is left of its group is killed (SIGKILL) and the pipes are drained for
 /// up to `drainTimeout`, so a stray grandchild holding stdout open cannot keep `wait()` from returning.
@@ -35,28 +32,25 @@ public struct ProcessLauncher: AgentLauncher {
     public var drainTimeout: Duration
     /// The SIGTERM → SIGKILL grace used when `timeout` expires.
     public var timeoutGrace: Duration
-    /// How many trailing stderr lines a failure message keeps.
-    public var stderrTailLines: Int
 
     /// Test seams: force the fallbacks used on systems whose libc lacks the `_np` spawn actions.
     var forceShellChdir = false
     var forceFDScan = false
 
     /// Creates a launcher; the defaults are what the engine should use.
-    public init(drainTimeout: Duration = .seconds(2), timeoutGrace: Duration = .seconds(2), stderrTailLines: Int = 20) {
+    public init(drainTimeout: Duration = .seconds(2), timeoutGrace: Duration = .seconds(2)) {
         self.drainTimeout = drainTimeout
         self.timeoutGrace = timeoutGrace
-        self.stderrTailLines = stderrTailLines
     }
 
     /// Starts `invocation`; see the type's documentation for what throws and what fails.
     public func launch(_ invocation: AgentInvocation,
-                       onEvent: @escaping @Sendable (AgentEvent) -> Void) throws -> any AgentHandle {
+                       onReport: @escaping @Sendable (AgentReport) -> Void) throws -> any AgentHandle {
         let log = try LogFile(url: invocation.logFile)
         func refuse(_ message: String) -> any AgentHandle {
-            log.append(lines: [message])
+            let offset = log.append(lines: [message])[0]
             log.close()
-            onEvent(.log(.stderr, message))
+            onReport(AgentReport(.log(.stderr, message), logOffset: offset))
             return FinishedAgentHandle(outcome: .failed(message: message, exitCode: nil))
         }
 
@@ -72,6 +66,13 @@ public struct ProcessLauncher: AgentLauncher {
         case .failure(let reason): return refuse(reason.message)
         }
 
+        let input: AgentInput?
+        do {
+            input = invocation.keepsStdinOpen ? try AgentInput() : nil
+        } catch {
+            log.close()
+            throw error
+        }
         let spawned: SpawnedProcess
         do {
             spawned = try spawn(executable: executable, invocation: invocation)
@@ -87,8 +88,8 @@ public struct ProcessLauncher: AgentLauncher {
         let pump = PumpSetup(
             handle: handle, stdin: spawned.stdin, stdout: spawned.stdout, stderr: spawned.stderr,
             wakeRead: wake.read, prompt: Array(invocation.prompt.utf8), log: log,
-            parsesLineProtocol: invocation.parsesLineProtocol, onEvent: onEvent,
-            drainTimeout: drainTimeout, stderrTailLines: stderrTailLines)
+            makeReader: invocation.makeReader, input: input, onReport: onReport,
+            drainTimeout: drainTimeout)
         startThread(name: "drover-agent-io-\(spawned.pid)") { OutputPump(pump).run() }
         startThread(name: "drover-agent-wait-\(spawned.pid)") {
             // This thread owns the write end: it is closed here and nowhere else, so the byte can never
@@ -127,15 +128,15 @@ public struct ProcessLauncher: AgentLauncher {
     private func spawn(executable: String, invocation: AgentInvocation) throws -> SpawnedProcess {
         // Our ends are created close-on-exec; the child's ends are moved to 0/1/2 by dup2, which clears
         // the flag on the copy only.
-        let stdinPipe = try makePipe()
+        let stdinPipe = try makeCloseOnExecPipe()
         let stdoutPipe: (read: Int32, write: Int32)
         let stderrPipe: (read: Int32, write: Int32)
         let wakePipe: (read: Int32, write: Int32)
-        do { stdoutPipe = try makePipe() } catch { closeAll(stdinPipe.read, stdinPipe.write); throw error }
-        do { stderrPipe = try makePipe() } catch {
+        do { stdoutPipe = try makeCloseOnExecPipe() } catch { closeAll(stdinPipe.read, stdinPipe.write); throw error }
+        do { stderrPipe = try makeCloseOnExecPipe() } catch {
             closeAll(stdinPipe.read, stdinPipe.write, stdoutPipe.read, stdoutPipe.write); throw error
         }
-        do { wakePipe = try makePipe() } catch {
+        do { wakePipe = try makeCloseOnExecPipe() } catch {
             closeAll(stdinPipe.read, stdinPipe.write, stdoutPipe.read, stdoutPipe.write,
                      stderrPipe.read, stderrPipe.write)
             throw error
@@ -230,32 +231,6 @@ public struct ProcessLauncher: AgentLauncher {
         }
     }
     #endif
-
-    private func makePipe() throws -> (read: Int32, write: Int32) {
-        var fds: [Int32] = [-1, -1]
-        #if canImport(Darwin)
-        guard pipe(&fds) == 0 else { throw ProcessLaunchError.system("pipe", errno) }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        #else
-        // pipe2 creates both ends close-on-exec atomically, so a process spawned meanwhile by another thread
-        // (git through Foundation.Process, say) cannot inherit our ends and hold our pipes open.
-        if let pipe2 = SpawnFunctions.pipe2 {
-            guard pipe2(&fds, Int32(O_CLOEXEC)) == 0 else { throw ProcessLaunchError.system("pipe2", errno) }
-        } else {
-            guard pipe(&fds) == 0 else { throw ProcessLaunchError.system("pipe", errno) }
-            for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        }
-        #endif
-        // If the server closed its own stdin/stdout/stderr a pipe could land on 0–2, and the dup2 onto
-        // 0/1/2 would then clobber one end with another; keep every end at 3 or above.
-        for index in fds.indices where fds[index] <= 2 {
-            let moved = fcntl(fds[index], F_DUPFD_CLOEXEC, 3)
-            guard moved >= 0 else { throw ProcessLaunchError.system("fcntl", errno) }
-            close(fds[index])
-            fds[index] = moved
-        }
-        return (fds[0], fds[1])
-    }
 
     private struct ResolveFailure: Error {
         var message: String

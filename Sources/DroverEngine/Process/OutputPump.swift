@@ -15,23 +15,28 @@ struct PumpSetup: Sendable {
     var wakeRead: Int32
     var prompt: [UInt8]
     var log: LogFile
-    var parsesLineProtocol: Bool
-    var onEvent: @Sendable (AgentEvent) -> Void
+    var makeReader: @Sendable () -> any AgentOutputReader
+    /// Present when stdin stays open after the prompt for the driver's replies.
+    var input: AgentInput?
+    var onReport: @Sendable (AgentReport) -> Void
     var drainTimeout: Duration
-    var stderrTailLines: Int
 }
 
-/// Feeds the prompt in and reads stdout/stderr out on one thread with poll(2), so a child that writes a
-/// lot before reading its stdin (or never reads it) cannot deadlock us, and lines keep their order.
+/// Feeds the prompt (and any replies) in and reads stdout/stderr out on one thread with poll(2), so a
+/// child that writes a lot before reading its stdin (or never reads it) cannot deadlock us, and lines
+/// keep their order. Every line goes to the log file first, then to the driver's reader.
 final class OutputPump {
     private let setup: PumpSetup
     private var stdinFD: Int32
     private var stdoutFD: Int32
     private var stderrFD: Int32
-    private var promptOffset = 0
+    /// Bytes still to write to stdin: the prompt, then whatever the driver sends.
+    private var pendingInput: [UInt8]
+    private var pendingInputOffset = 0
+    private var closeStdinWhenWritten: Bool
     private var stdoutLines = OutputLineSplitter()
     private var stderrLines = OutputLineSplitter()
-    private var collected = AgentCollectedOutput()
+    private let reader: any AgentOutputReader
     private var drainDeadline: ContinuousClock.Instant?
     private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
 
@@ -40,11 +45,15 @@ final class OutputPump {
         stdinFD = setup.stdin
         stdoutFD = setup.stdout
         stderrFD = setup.stderr
+        pendingInput = setup.prompt
+        closeStdinWhenWritten = setup.input == nil
+        reader = setup.makeReader()
+        if let input = setup.input { reader.attach(input: input) }
     }
 
     func run() {
         blockSIGPIPEOnThisThread()
-        if setup.prompt.isEmpty { closeStdin() }
+        if pendingInput.isEmpty && closeStdinWhenWritten { closeStdin() }
 
         while true {
             if let deadline = drainDeadline {
@@ -54,8 +63,11 @@ final class OutputPump {
             var fds: [pollfd] = []
             if stdoutFD >= 0 { fds.append(pollfd(fd: stdoutFD, events: Int16(POLLIN), revents: 0)) }
             if stderrFD >= 0 { fds.append(pollfd(fd: stderrFD, events: Int16(POLLIN), revents: 0)) }
-            if stdinFD >= 0 { fds.append(pollfd(fd: stdinFD, events: Int16(POLLOUT), revents: 0)) }
+            if stdinFD >= 0 && pendingInputOffset < pendingInput.count {
+                fds.append(pollfd(fd: stdinFD, events: Int16(POLLOUT), revents: 0))
+            }
             if drainDeadline == nil { fds.append(pollfd(fd: setup.wakeRead, events: Int16(POLLIN), revents: 0)) }
+            if let input = setup.input, stdinFD >= 0 { fds.append(pollfd(fd: input.wake.read, events: Int16(POLLIN), revents: 0)) }
             var timeout: Int32 = -1
             if let deadline = drainDeadline {
                 let remaining = ContinuousClock.now.duration(to: deadline)
@@ -72,7 +84,7 @@ final class OutputPump {
                 case stderrFD: readStderr()
                 case stdinFD: writeStdin(revents: entry.revents)
                 case setup.wakeRead: leaderExited()
-                default: break
+                default: if entry.fd == setup.input?.wake.read { takeInput() }
                 }
             }
         }
@@ -88,28 +100,45 @@ final class OutputPump {
         drainDeadline = ContinuousClock.now + setup.drainTimeout
     }
 
+    /// Moves what the driver sent into the stdin queue.
+    private func takeInput() {
+        guard let input = setup.input else { return }
+        var drain = [UInt8](repeating: 0, count: 64)
+        _ = read(input.wake.read, &drain, drain.count)
+        let (bytes, close) = input.take()
+        if pendingInputOffset == pendingInput.count {
+            pendingInput = bytes
+            pendingInputOffset = 0
+        } else {
+            pendingInput += bytes
+        }
+        if close { closeStdinWhenWritten = true }
+        if pendingInputOffset == pendingInput.count && closeStdinWhenWritten { closeStdin() }
+    }
+
     private func writeStdin(revents: Int16) {
         if revents & Int16(POLLERR | POLLHUP) != 0 && revents & Int16(POLLOUT) == 0 {
             closeStdin()
             return
         }
-        while promptOffset < setup.prompt.count {
-            let written = setup.prompt.withUnsafeBytes { bytes in
-                write(stdinFD, bytes.baseAddress! + promptOffset, bytes.count - promptOffset)
+        while pendingInputOffset < pendingInput.count {
+            let written = pendingInput.withUnsafeBytes { bytes in
+                write(stdinFD, bytes.baseAddress! + pendingInputOffset, bytes.count - pendingInputOffset)
             }
             if written > 0 {
-                promptOffset += written
+                pendingInputOffset += written
             } else if written < 0 && errno == EINTR {
                 continue
             } else if written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
                 return
             } else {
-                // EPIPE: the agent does not want (the rest of) its prompt; that is its business.
+                // EPIPE: the agent does not want (the rest of) its input; that is its business.
                 consumePendingSIGPIPE()
-                break
+                closeStdin()
+                return
             }
         }
-        closeStdin()
+        if closeStdinWhenWritten { closeStdin() }
     }
 
     private func consumePendingSIGPIPE() {
@@ -160,35 +189,17 @@ final class OutputPump {
 
     private func handleStdout(_ lines: [String]) {
         guard !lines.isEmpty else { return }
-        setup.log.append(lines: lines)
-        for line in lines {
-            guard setup.parsesLineProtocol else {
-                collected.appendText(line)
-                setup.onEvent(.log(.agent, line))
-                continue
-            }
-            switch AgentLine.parse(line) {
-            case .log(let text):
-                collected.appendText(text)
-                setup.onEvent(.log(.agent, text))
-            case .progress(let fraction, let message):
-                setup.onEvent(.progress(fraction: fraction, message: message))
-            case .usage(let model, let inputTokens, let outputTokens, let costUSD):
-                setup.onEvent(.usage(model: model, inputTokens: inputTokens, outputTokens: outputTokens, costUSD: costUSD))
-            case .decision(let question, let options):
-                collected.final = .decision(question: question, options: options)
-            case .result(let output):
-                collected.final = .completed(output: output)
-            }
+        let offsets = setup.log.append(lines: lines)
+        for (line, offset) in zip(lines, offsets) {
+            for event in reader.readStdout(line) { setup.onReport(AgentReport(event, logOffset: offset)) }
         }
     }
 
     private func handleStderr(_ lines: [String]) {
         guard !lines.isEmpty else { return }
-        setup.log.append(lines: lines)
-        for line in lines {
-            collected.appendStderr(line, keep: setup.stderrTailLines)
-            setup.onEvent(.log(.stderr, line))
+        let offsets = setup.log.append(lines: lines)
+        for (line, offset) in zip(lines, offsets) {
+            for event in reader.readStderr(line) { setup.onReport(AgentReport(event, logOffset: offset)) }
         }
     }
 
@@ -197,14 +208,18 @@ final class OutputPump {
         if let last = stdoutLines.finish() { handleStdout([last]) }
         if let last = stderrLines.finish() { handleStderr([last]) }
         for fd in [stdinFD, stdoutFD, stderrFD, setup.wakeRead] where fd >= 0 { close(fd) }
+        if let input = setup.input { closeAll(input.wake.read, input.wake.write) }
         stdinFD = -1
         stdoutFD = -1
         stderrFD = -1
         setup.log.close()
-        let collected = self.collected
-        let parses = setup.parsesLineProtocol
+        let reader = self.reader
         setup.handle.finish { status, reason in
-            ProcessLauncher.outcome(status: status, killReason: reason, collected: collected, parsesLineProtocol: parses)
+            switch reason {
+            case .timedOut: return .timedOut
+            case .terminated: return .terminated
+            case nil: return reader.outcome(exit: status)
+            }
         }
     }
 }
@@ -251,40 +266,3 @@ struct OutputLineSplitter {
     }
 }
 
-/// The attempt's log file: every line of stdout and stderr, as decoded, appended as it arrives.
-final class LogFile: Sendable {
-    private let fd: Locked<Int32>
-
-    init(url: URL) throws {
-        let path = url.path
-        do {
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        } catch {
-            throw ProcessLaunchError.logFile(path: path, reason: error.localizedDescription)
-        }
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw ProcessLaunchError.logFile(path: path, reason: String(cString: strerror(errno)))
-        }
-        self.fd = Locked(fd)
-    }
-
-    func append(lines: [String]) {
-        var bytes: [UInt8] = []
-        for line in lines {
-            bytes.append(contentsOf: line.utf8)
-            bytes.append(UInt8(ascii: "\n"))
-        }
-        fd.withLock { fd in
-            guard fd >= 0 else { return }
-            writeAll(fd, bytes)
-        }
-    }
-
-    func close() {
-        fd.withLock { fd in
-            if fd >= 0 { closeDescriptor(fd) }
-            fd = -1
-        }
-    }
-}

@@ -112,3 +112,8 @@ final class SpawnedProcessHandle: AgentHandle {
         _ = sendSignal(-pid, signal)
     }
 }
+
+/// Why we killed a process group (the first reason wins).
+enum AgentKillReason: Sendable {
+    case timedOut, terminated
+}

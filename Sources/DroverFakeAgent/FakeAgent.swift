@@ -1,3 +1,4 @@
+import DroverEngine
 import DroverProtocol
 import Foundation
 #if canImport(Glibc)
@@ -15,10 +16,10 @@ import Darwin
 /// Exit status: 0 when the turn ends (after `ask`, or after its last action), 1 for `fail` or a refused
 /// `write`, 2 for a bad invocation or script (the reason on stderr).
 public enum FakeAgent {
-    /// The subcommand of the `drover` executable that runs the fake agent.
-    public static let subcommand = "agent-fake"
+    /// The subcommand of the `drover` executable that runs the fake agent (the driver launches it).
+    public static let subcommand = FakeDriver.subcommand
     /// The environment variable that carries the script's JSON.
-    public static let scriptEnvironmentKey = "DROVER_FAKE_SCRIPT"
+    public static let scriptEnvironmentKey = FakeDriver.scriptEnvironmentKey
 
     /// Runs the fake agent to completion and returns its exit status (`hang` never returns).
     /// - Parameter arguments: the arguments after `agent-fake`.
@@ -36,15 +37,6 @@ public enum FakeAgent {
             printError("\(error)")
             return 2
         }
-    }
-
-    /// The path of the running executable, for launching `agent-fake` from the `drover` binary itself.
-    /// (Inside a test runner this is the runner, not `drover`; tests locate the built binary instead.)
-    public static func currentExecutablePath() -> String? {
-        #if os(Linux)
-        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
-        #endif
-        return Bundle.main.executablePath
     }
 
     private struct UsageError: Error {

@@ -1,25 +1,24 @@
 import DroverProtocol
 
-/// What happens next in a run: a pure function of its state.
-public enum Scheduler {
-    /// The next thing the engine should do for a run.
-    public enum Action: Sendable, Hashable {
-        /// Append `run.started` (the run is still queued).
-        case startRun
-        /// Launch attempt `attempt` of the step.
-        case startStep(stepId: String, attempt: Int)
-        /// A step is working; wait for its outcome.
-        case awaitStep(stepId: String)
-        /// The run waits on a human gate.
-        case awaitGate(stepId: String)
-        /// Every step is done: append `run.completed`.
-        case completeRun
-        /// Terminal or paused: nothing to do.
-        case idle
-    }
+/// The next thing the engine should do for one run: a pure function of its state.
+///
+/// (Not a scheduler: which runs may go at all is decided elsewhere; this only reads one run.)
+public enum NextAction: Sendable, Hashable {
+    /// Append `run.started` (the run is still queued).
+    case startRun
+    /// Launch attempt `attempt` of the step.
+    case startStep(stepId: String, attempt: Int)
+    /// A step is working; wait for its outcome.
+    case awaitStep(stepId: String)
+    /// The run waits on a human gate.
+    case awaitGate(stepId: String)
+    /// Every step is done: append `run.completed`.
+    case completeRun
+    /// Terminal or paused: nothing to do.
+    case idle
 
     /// The next action for `run`.
-    public static func next(_ run: Run) -> Action {
+    public static func of(_ run: Run) -> NextAction {
         switch run.status {
         case .queued:
             return .startRun

@@ -115,3 +115,30 @@ extension Duration {
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }
+
+/// A pipe whose ends are close-on-exec and numbered 3 or above.
+func makeCloseOnExecPipe() throws -> (read: Int32, write: Int32) {
+    var fds: [Int32] = [-1, -1]
+    #if canImport(Darwin)
+    guard pipe(&fds) == 0 else { throw ProcessLaunchError.system("pipe", errno) }
+    for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+    #else
+    // pipe2 creates both ends close-on-exec atomically, so a process spawned meanwhile by another thread
+    // (git through Foundation.Process, say) cannot inherit our ends and hold our pipes open.
+    if let pipe2 = SpawnFunctions.pipe2 {
+        guard pipe2(&fds, Int32(O_CLOEXEC)) == 0 else { throw ProcessLaunchError.system("pipe2", errno) }
+    } else {
+        guard pipe(&fds) == 0 else { throw ProcessLaunchError.system("pipe", errno) }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+    }
+    #endif
+    // If the server closed its own stdin/stdout/stderr a pipe could land on 0–2, and the dup2 onto
+    // 0/1/2 would then clobber one end with another; keep every end at 3 or above.
+    for index in fds.indices where fds[index] <= 2 {
+        let moved = fcntl(fds[index], F_DUPFD_CLOEXEC, 3)
+        guard moved >= 0 else { throw ProcessLaunchError.system("fcntl", errno) }
+        close(fds[index])
+        fds[index] = moved
+    }
+    return (fds[0], fds[1])
+}
