@@ -129,7 +129,7 @@ struct EngineRecoveryEndToEndTests {
         // Nothing but the second server kills the orphan, and it does so before it records step.interrupted.
         #expect(agents.allSatisfy { processState($0) == nil || processState($0) == "Z" },
                 "the orphan is gone before the step re-runs")
-        #expect(second.stderrText.contains("left behind by a previous engine with SIGTERM"), "\(second.stderrText)")
+        #expect(await second.stderrContains("left behind by a previous engine with SIGTERM"), "\(second.stderrText)")
         #expect(interrupted.data.string("stepId") == "work")
         #expect(interrupted.data["attempt"] as? Int == 1)
         #expect(interrupted["seq"] as? Int == (seqBefore ?? 0) + 1, "the log goes on where the killed server left it")
@@ -149,6 +149,30 @@ struct EngineRecoveryEndToEndTests {
         #expect(done.step("after").string("output") == "after: After second 2")
         let leftRecords = (try FileManager.default.contentsOfDirectory(atPath: logs.path)).filter { $0.hasSuffix(".pid") }
         #expect(leftRecords.isEmpty, "records go with their attempts")
+        #expect(try await second.shutdownAndExit() == 0)
+        #expect(workspace.agentProcesses().isEmpty)
+    }
+
+    @Test("kill -9 before the agent's record was written: the next server still finds and kills it, so a step never has two agents")
+    func killNineBeforeTheRecord() async throws {
+        let workspace = try EngineWorkspace(pipelines: ["sleepy": Self.sleepyPipeline])
+        let first = try await workspace.server()
+        let runId = try await first.startRun("sleepy", task: "survive").string("id")
+        try await first.logLine(runId, "working")
+        let agents = try await workspace.waitForAgents()
+        // What a server killed between the spawn and the record's write leaves: an agent and no record.
+        let record = workspace.url.appendingPathComponent(".drover/logs/\(runId)/work.1.pid").path
+        try FileManager.default.removeItem(atPath: record)
+        kill(first.pid, SIGKILL)
+        #expect(try await first.waitForExit() != 0)
+        #expect(workspace.agentProcesses() == agents, "the agent outlives the server")
+
+        let second = try await workspace.server()
+        try await second.event(runId, "step.interrupted")
+        #expect(agents.allSatisfy { processState($0) == nil || processState($0) == "Z" },
+                "the unrecorded orphan is gone before the step re-runs: \(second.stderrText)")
+        try await second.event(runId, "step.started") { $0.data["attempt"] as? Int == 2 }
+        try await second.event(runId, "run.completed")
         #expect(try await second.shutdownAndExit() == 0)
         #expect(workspace.agentProcesses().isEmpty)
     }

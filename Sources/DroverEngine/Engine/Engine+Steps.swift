@@ -225,8 +225,10 @@ extension Engine {
         }
     }
 
-    /// Kills what is left of an attempt whose engine died mid-step (its record says which process group),
-    /// then removes the record. Waits up to `killGrace` after SIGTERM, then SIGKILLs.
+    /// Kills what is left of an attempt whose engine died mid-step, then removes its record. The record
+    /// names the process group; the run's processes are also looked for by their environment, since an
+    /// engine killed between the spawn and the record's write left none. Waits up to `killGrace` after
+    /// SIGTERM, then SIGKILLs.
     func reapOrphanedAgent(runId: String, stepId: String, attempt: Int) async {
         let path: String
         do {
@@ -235,16 +237,22 @@ extension Engine {
             log("cannot look for an agent left behind by run \(runId): \(error)")
             return
         }
-        guard let record = AgentProcessRecord.read(from: path) else { return }
-        let what = "the agent of run \(runId) step \(stepId) (attempt \(attempt), process group \(record.pid)) left behind by a previous engine"
-        switch await record.reap(runId: runId, grace: options.killGrace) {
-        case .nothing:
-            break
-        case .terminated(let pids):
-            log("stopped \(what) with SIGTERM (pids \(pids.map(String.init).joined(separator: " ")))")
-        case .killed(let pids, let left):
-            log("killed \(what) with SIGKILL after \(options.killGrace) (pids \(pids.map(String.init).joined(separator: " ")))"
-                + (left.isEmpty ? "" : "; still alive: \(left.map(String.init).joined(separator: " "))"))
+        var records = AgentProcessRecord.read(from: path).map { [$0] } ?? []
+        for found in AgentProcessRecord.carrying(runId: runId, workspace: options.workspace.path)
+        where !records.contains(where: { $0.pid == found.pid }) {
+            records.append(found)
+        }
+        for record in records {
+            let what = "the agent of run \(runId) step \(stepId) (attempt \(attempt), process group \(record.pid)) left behind by a previous engine"
+            switch await record.reap(runId: runId, grace: options.killGrace) {
+            case .nothing:
+                break
+            case .terminated(let pids):
+                log("stopped \(what) with SIGTERM (pids \(pids.map(String.init).joined(separator: " ")))")
+            case .killed(let pids, let left):
+                log("killed \(what) with SIGKILL after \(options.killGrace) (pids \(pids.map(String.init).joined(separator: " ")))"
+                    + (left.isEmpty ? "" : "; still alive: \(left.map(String.init).joined(separator: " "))"))
+            }
         }
         forgetAgent(runId: runId, stepId: stepId, attempt: attempt)
     }

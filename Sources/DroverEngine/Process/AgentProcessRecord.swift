@@ -26,9 +26,13 @@ import Darwin
 /// there to kill its children), the group id cannot have been reused while they live, so members whose
 /// environment carries the run's `DROVER_RUN_ID` are taken as ours.
 ///
-/// Limits: it reads `/proc`, so elsewhere than on Linux nothing is recorded and nothing reaped. An engine
-/// killed between the spawn and the write (microseconds) leaves an orphan nobody recorded. Processes that
-/// left the group (`setsid` daemons) are out of reach, as they are for a timeout.
+/// An engine killed between the spawn and the write leaves an orphan nobody recorded, so the next engine
+/// also looks for the run's processes by their environment (`carrying(runId:workspace:)`): every agent
+/// is spawned with `DROVER_RUN_ID` and `DROVER_WORKSPACE`, and only one engine drives a workspace.
+///
+/// Limits: it reads `/proc`, so elsewhere than on Linux nothing is recorded and nothing reaped. Processes
+/// that left the group (`setsid` daemons) or cleared their environment are out of reach, as they are
+/// for a timeout.
 struct AgentProcessRecord: Sendable, Hashable {
     /// The agent's pid, which is also its process-group id.
     var pid: Int32
@@ -127,6 +131,26 @@ struct AgentProcessRecord: Sendable, Hashable {
         return livingMembers().contains { member in
             guard let environ = FileManager.default.contents(atPath: "/proc/\(member)/environ") else { return false }
             return environ.split(separator: 0).contains { Array($0) == entry }
+        }
+    }
+
+    /// The process groups with a living member whose environment names `runId` in `workspace`: the
+    /// run's agents whether or not a record was written. One record per group, led by its group id.
+    static func carrying(runId: String, workspace: String) -> [AgentProcessRecord] {
+        let runEntry = Array("DROVER_RUN_ID=\(runId)".utf8)
+        let workspaceEntry = Array("DROVER_WORKSPACE=\(workspace)".utf8)
+        var groups: Set<Int32> = []
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for candidate in names.compactMap(Int32.init) where candidate != getpid() {
+            guard let stat = ProcStat(pid: candidate), stat.isAlive, stat.pgrp > 1, stat.pgrp != getpgrp(),
+                  let environ = FileManager.default.contents(atPath: "/proc/\(candidate)/environ") else { continue }
+            let entries = environ.split(separator: 0)
+            guard entries.contains(where: { Array($0) == runEntry }),
+                  entries.contains(where: { Array($0) == workspaceEntry }) else { continue }
+            groups.insert(stat.pgrp)
+        }
+        return groups.sorted().map { group in
+            AgentProcessRecord(pid: group, startTime: ProcStat(pid: group)?.startTime ?? 0, bootId: currentBootId)
         }
     }
 

@@ -212,6 +212,12 @@ final class DroverProcess {
     /// Everything the server wrote to stderr so far.
     var stderrText: String { String(decoding: shared.stderrBytes, as: UTF8.self) }
 
+    /// Waits until stderr contains `text` (stderr is read apart from stdout, so it may lag behind it);
+    /// returns whether it did within `timeout`.
+    func stderrContains(_ text: String, timeout: Duration = .seconds(10)) async -> Bool {
+        (try? await poll("stderr containing \(text)", timeout: timeout) { stderrText.contains(text) ? true : nil }) ?? false
+    }
+
     /// Everything the server wrote to stdout so far, as raw bytes.
     var stdoutBytes: [UInt8] { shared.stdoutBytes }
 
