@@ -1,6 +1,12 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// `drover --version` names the commit it was built from (SwiftPM reads it from the checkout).
+let commit: String = {
+    guard let git = Context.gitInformation else { return "unknown" }
+    return String(git.currentCommit.prefix(12)) + (git.hasUncommittedChanges ? "+dirty" : "")
+}()
+
 let package = Package(
     name: "drover",
     platforms: [.macOS(.v14)],
@@ -10,11 +16,12 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .target(name: "CBuildInfo", cSettings: [.define("DROVER_COMMIT", to: "\"\(commit)\"")]),
         .target(name: "DroverProtocol"),
         .target(name: "DroverEngine", dependencies: ["DroverProtocol", "CSQLite"]),
         .target(name: "DroverServer", dependencies: ["DroverEngine", "DroverProtocol"]),
         .target(name: "DroverFakeAgent", dependencies: ["DroverEngine", "DroverProtocol"]),
-        .executableTarget(name: "drover", dependencies: ["DroverServer", "DroverEngine", "DroverFakeAgent", "DroverProtocol"]),
+        .executableTarget(name: "drover", dependencies: ["DroverServer", "DroverEngine", "DroverFakeAgent", "DroverProtocol", "CBuildInfo"]),
         .executableTarget(name: "drover-bench", dependencies: ["DroverServer", "DroverEngine", "DroverProtocol"]),
         .testTarget(name: "DroverProtocolTests", dependencies: ["DroverProtocol"]),
         .testTarget(name: "DroverEngineTests", dependencies: ["DroverEngine", "DroverFakeAgent", "DroverProtocol"]),

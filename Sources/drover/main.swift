@@ -1,3 +1,4 @@
+import CBuildInfo
 import DroverEngine
 import DroverFakeAgent
 import DroverProtocol
@@ -59,7 +60,7 @@ case "--help", "-h", "help":
     printHelp()
     exit(0)
 case "--version", "-V", "version":
-    print("drover \(DroverVersion.string)")
+    print("drover \(DroverVersion.string) (commit \(String(cString: drover_build_commit())))")
     exit(0)
 case FakeDriver.subcommand:
     // The built-in fake agent: the engine runs this binary as a subprocess.
