@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: Swift unit and end-to-end tests, the protocol conformance checks against
-# the live server, then the CLI as a person drives it (pseudo-terminal gates, Ctrl-C, read-only commands).
+# the live server, the CLI as a person drives it (pseudo-terminal gates, Ctrl-C, read-only commands),
+# then each editor plugin in its real editor against the real binary (editors/*/test/run.sh).
 # Stops at the first failing part; the last line sums up every part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,10 @@ export DROVER_BIN="$PWD/.build/debug/drover"
 swift test --skip-build 2>&1 | tee -a "$log"
 python3 Tests/Conformance/conformance.py --drover "$DROVER_BIN" 2>&1 | tee -a "$log"
 python3 Tests/CLI/test_cli.py 2>&1 | tee -a "$log"
+for suite in editors/*/test/run.sh; do
+  [ -f "$suite" ] || continue
+  bash "$suite" 2>&1 | tee -a "$log"
+done
 swift_passed=$(grep -a -o 'Test run with [0-9]* tests' "$log" | grep -o '[0-9]*' | tail -n 1)
-python_passed=$(grep -a -E '^[0-9]+ passed, 0 failed$' "$log" | awk '{s += $1} END {print s + 0}')
+python_passed=$(grep -a -E '^([a-z]+: )?[0-9]+ passed, 0 failed$' "$log" | grep -v '^all:' | sed 's/^[a-z]*: //' | awk '{s += $1} END {print s + 0}')
 echo "all: $((swift_passed + python_passed)) passed, 0 failed"
