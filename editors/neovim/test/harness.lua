@@ -29,6 +29,15 @@ function H.wait(cond, what, timeout)
 end
 
 function H.eq(expected, actual, what)
+  if vim.tbl_islist(expected) and type(actual) == "table" and #expected > 20 and not vim.deep_equal(expected, actual) then
+    for i = 1, math.max(#expected, #actual) do
+      if expected[i] ~= actual[i] then
+        error(string.format("%s: %d lines expected, %d got; first difference at line %d: expected %s, got %s (then %s)",
+          what or "list", #expected, #actual, i, vim.inspect(expected[i]), vim.inspect(actual[i]),
+          vim.inspect(vim.list_slice(actual, i + 1, i + 3))), 2)
+      end
+    end
+  end
   if not vim.deep_equal(expected, actual) then
     error(string.format("%s: expected %s, got %s", what or "value", vim.inspect(expected), vim.inspect(actual)), 2)
   end

@@ -2,8 +2,8 @@
 -- live `run/log` lines first (holding them back), backfills the attempt's log file with `step/log`
 -- pages, and then appends only the live lines the file did not hold yet. The join uses the byte
 -- `offset` that run/log carries: a live line belongs after the backfill iff offset >= nextOffset.
--- A server without `offset` gets the older join: the held-back lines that repeat the end of the
--- backfill are dropped (longest overlap), the rest appended.
+-- A server without `offset` gets a join by text alignment (see `align`), which is exact unless a
+-- new line repeats an earlier one.
 local drover = require("drover")
 local util = require("drover.util")
 
@@ -98,10 +98,17 @@ local function attempt_header(log, attempt)
 end
 
 -- A live line of an attempt whose backfill is done (or that started after we subscribed).
+local align
 local function deliver(log, params)
   local a = log.attempts[params.attempt]
-  if a and a.next_offset and params.offset ~= nil and params.offset ~= vim.NIL and params.offset < a.next_offset then
-    return -- the backfill already holds it
+  local has_offset = params.offset ~= nil and params.offset ~= vim.NIL
+  if has_offset then
+    log.align = nil
+    if a and a.next_offset and params.offset < a.next_offset then
+      return -- the backfill already holds it
+    end
+  elseif log.align and params.attempt == log.base and not align(log, params) then
+    return -- the backfill already holds it (text alignment, see align)
   end
   attempt_header(log, params.attempt)
   queue(log, params.text or "")
@@ -117,6 +124,9 @@ local function on_live(log, params)
   if log.base and attempt < log.base then
     return -- an older attempt than the one shown
   end
+  if log.base and attempt > log.base then
+    log.align = nil -- a later attempt: its file starts empty, every line of it is new
+  end
   if log.base and not log.backfilled then
     table.insert(log.held, params)
     return
@@ -124,22 +134,27 @@ local function on_live(log, params)
   deliver(log, params)
 end
 
--- Longest k such that the last k backfilled lines equal the first k held texts.
-local function overlap(backfill, held_texts)
-  local max = math.min(#backfill, #held_texts)
-  for k = max, 1, -1 do
-    local same = true
-    for i = 1, k do
-      if backfill[#backfill - k + i] ~= held_texts[i] then
-        same = false
-        break
+-- Without offsets (older servers), live lines are aligned with the end of the backfill by text:
+-- notifications can lag behind the file, so the first live line may sit anywhere in the backfill.
+-- Lines that continue the backfill in order are dropped; the first line that does not is new, and
+-- from then on everything is appended. (A new line repeating an earlier one can be dropped wrongly:
+-- that is why the server now sends `offset`.)
+align = function(log, params)
+  local a = log.align
+  local text = params.text or ""
+  if a.next == nil then
+    for i = #a.lines, 1, -1 do
+      if a.lines[i] == text then
+        a.next = i + 1
+        return false
       end
     end
-    if same then
-      return k
-    end
+  elseif a.next <= #a.lines and a.lines[a.next] == text then
+    a.next = a.next + 1
+    return false
   end
-  return 0
+  log.align = nil
+  return true
 end
 
 -- Joins the backfill (text lines, next offset N) with the live lines held meanwhile.
@@ -153,31 +168,10 @@ local function join(log, backfill_lines, next_offset)
   local held = log.held
   log.held = {}
   log.backfilled = true
-  local base_held, later = {}, {}
+  if next_offset and #backfill_lines > 0 then
+    log.align = { lines = backfill_lines }
+  end
   for _, params in ipairs(held) do
-    if params.attempt == base then
-      table.insert(base_held, params)
-    elseif params.attempt > base then
-      table.insert(later, params)
-    end
-  end
-  local with_offsets = #base_held > 0 and base_held[1].offset ~= nil and base_held[1].offset ~= vim.NIL
-  log.offsets_seen = log.offsets_seen or with_offsets
-  if with_offsets then
-    for _, params in ipairs(base_held) do
-      deliver(log, params)
-    end
-  else
-    local texts = {}
-    for _, params in ipairs(base_held) do
-      table.insert(texts, params.text or "")
-    end
-    local skip = overlap(backfill_lines, texts)
-    for i = skip + 1, #base_held do
-      deliver(log, base_held[i])
-    end
-  end
-  for _, params in ipairs(later) do
     deliver(log, params)
   end
 end
