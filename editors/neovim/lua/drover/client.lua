@@ -48,21 +48,41 @@ function Client:start()
     args[#args + 1] = cmd[i]
   end
   local handle, pid_or_err
+  -- The exit is reported once the process has exited and its stderr reached EOF (or 500 ms later),
+  -- so the report can quote what the server printed last.
+  local exit_status, stderr_done, reported = nil, false, false
+  local function report()
+    if reported or not exit_status then
+      return
+    end
+    reported = true
+    vim.schedule(function()
+      local tail = table.concat(self.stderr_tail, "\n")
+      local code, signal = exit_status[1], exit_status[2]
+      local why = signal and signal ~= 0 and ("signal " .. signal) or ("exit code " .. tostring(code))
+      self:_fail_pending("drover serve exited (" .. why .. ")" .. (tail ~= "" and (": " .. tail) or ""))
+      self.on_exit(code, signal, tail)
+    end)
+  end
   handle, pid_or_err = uv.spawn(cmd[1], { args = args, stdio = { stdin, stdout, stderr }, cwd = self.cwd },
     function(code, signal)
       self.running = false
       if self.handle and not self.handle:is_closing() then
         self.handle:close()
       end
-      for _, pipe in ipairs({ stdin, stdout, stderr }) do
-        if not pipe:is_closing() then
-          pipe:close()
-        end
+      if not stdin:is_closing() then
+        stdin:close()
       end
-      vim.schedule(function()
-        self:_fail_pending("drover serve exited")
-        self.on_exit(code, signal, table.concat(self.stderr_tail, "\n"))
-      end)
+      exit_status = { code, signal }
+      if stderr_done then
+        report()
+      else
+        local timer = uv.new_timer()
+        timer:start(500, 0, function()
+          timer:close()
+          report()
+        end)
+      end
     end)
   if not handle then
     for _, pipe in ipairs({ stdin, stdout, stderr }) do
@@ -78,6 +98,8 @@ function Client:start()
       vim.schedule(function()
         self:_feed(chunk)
       end)
+    elseif not stdout:is_closing() then
+      stdout:close()
     end
   end)
   stderr:read_start(function(err, chunk)
@@ -90,6 +112,15 @@ function Client:start()
           end
         end
       end)
+    else
+      if not stderr:is_closing() then
+        stderr:close()
+      end
+      -- Scheduled after the last chunk's handler, so the tail is complete when reported.
+      vim.schedule(function()
+        stderr_done = true
+        report()
+      end)
     end
   end)
   return true
@@ -99,7 +130,7 @@ function Client:_fail_pending(message)
   local pending = self.pending
   self.pending = {}
   for _, entry in pairs(pending) do
-    entry.callback({ code = -32099, message = message }, nil)
+    entry.callback({ code = -32099, message = message, exited = true }, nil)
   end
 end
 

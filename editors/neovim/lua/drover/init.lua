@@ -22,7 +22,6 @@ local conn = {
   waiting = {}, -- callbacks waiting for ready
   info = nil, -- initialize result
   methods = {}, -- set of capabilities.methods
-  exit_reported = false,
 }
 M._conn = conn
 
@@ -160,6 +159,8 @@ local function flush(err)
   end
 end
 
+-- A server that exits without being asked is reported once, with how it ended and its last stderr
+-- lines; requests that were waiting fail quietly (this message already told the user).
 local function on_exit(c, code, signal, stderr_tail)
   if conn.client ~= c then
     return
@@ -167,21 +168,18 @@ local function on_exit(c, code, signal, stderr_tail)
   local was_ready = conn.ready
   conn.client, conn.ready = nil, false
   catching_up, fetching = {}, {}
-  if not c.stopping then
-    local why = signal and signal ~= 0 and ("signal " .. signal) or ("exit code " .. tostring(code))
-    local message = string.format("drover serve exited unexpectedly (%s)", why)
-    if stderr_tail ~= "" then
-      message = message .. ": " .. stderr_tail
-    end
-    if was_ready then
-      message = message .. ". It restarts on the next :Drover command."
-    end
-    if not conn.exit_reported then
-      conn.exit_reported = true
-      notify(message, vim.log.levels.ERROR)
-    end
+  local why = signal and signal ~= 0 and ("signal " .. signal) or ("exit code " .. tostring(code))
+  local message = string.format("drover serve exited unexpectedly (%s)", why)
+  if stderr_tail ~= "" then
+    message = message .. ": " .. stderr_tail
   end
-  flush({ code = -32099, message = "drover serve exited before it was ready" .. (stderr_tail ~= "" and (": " .. stderr_tail) or "") })
+  if was_ready then
+    message = message .. ". It restarts on the next :Drover command."
+  end
+  if not c.stopping then
+    notify(message, vim.log.levels.ERROR)
+  end
+  flush({ code = -32099, message = message, exited = true })
 end
 
 --- Calls cb(err, client) once the server is initialized, starting it if needed.
@@ -216,13 +214,16 @@ function M.connect(cb)
     if conn.client ~= c then
       return
     end
+    if init_err and init_err.exited then
+      return -- on_exit reports it
+    end
     if init_err then
       c.stopping = true
       c:kill()
       conn.client = nil
       return flush(init_err)
     end
-    conn.ready, conn.info, conn.exit_reported = true, result, false
+    conn.ready, conn.info = true, result
     conn.methods = {}
     for _, method in ipairs((result.capabilities or {}).methods or {}) do
       conn.methods[method] = true
@@ -276,7 +277,9 @@ end
 function M.call(method, params, on_result, on_error)
   M.connect(function(err, c)
     if err then
-      notify(err.message or tostring(err), vim.log.levels.ERROR)
+      if not err.exited then
+        notify(err.message or tostring(err), vim.log.levels.ERROR)
+      end
       if on_error then
         on_error(err)
       end
@@ -284,6 +287,9 @@ function M.call(method, params, on_result, on_error)
     end
     c:request(method, params, function(rpc_err, result)
       if rpc_err then
+        if rpc_err.exited then
+          return on_error and on_error(rpc_err)
+        end
         if not (on_error and on_error(rpc_err) == "handled") then
           notify(string.format("%s failed: %s", method, rpc_err.message or vim.inspect(rpc_err)), vim.log.levels.ERROR)
         end
