@@ -120,6 +120,11 @@ H.test("server killed: told once, restarted by the next command, missed events c
       "step " .. step.id)
   end
   H.eq(1, #H.notes_matching("exited unexpectedly"), "told once")
+  -- The gate that opened while disconnected is announced; the answered one is not.
+  H.wait(function()
+    return H.noted("step impl waits for your approval")
+  end, "the approval to be announced after catching up")
+  H.eq(1, #H.notes_matching("step plan asks"), "the answered decision was announced only when it opened")
   no_traceback()
 end)
 

@@ -66,6 +66,20 @@ end
 
 local apply_event
 
+-- Is the gate raised by this event still open? (Catching up can bring a gate and its answer.)
+local function gate_still_open(event)
+  local run = state.runs[event.runId]
+  local data = event.data or {}
+  for _, step in ipairs(run and run.steps or {}) do
+    if step.id == data.stepId and step.state == "waiting" then
+      local gate = step.decision and step.decision.chosen == nil and step.decision.id
+        or step.approval and step.approval.status == "pending" and step.approval.id
+      return gate == (data.decisionId or data.approvalId)
+    end
+  end
+  return false
+end
+
 --- Fetches the events of `run_id` after the last one we folded, page by page, and folds them.
 function M.catch_up(run_id, done)
   done = done or function() end
@@ -77,21 +91,31 @@ function M.catch_up(run_id, done)
     return done()
   end
   catching_up[run_id] = true
+  local gates = {}
+  local function finish(err)
+    catching_up[run_id] = nil
+    for _, event in ipairs(gates) do
+      if gate_still_open(event) then
+        gate_notice(event)
+      end
+    end
+    done(err)
+  end
   local function page()
     local after = (state.runs[run_id] and state.runs[run_id].lastSeq) or 0
     conn.client:request("run/events", { runId = run_id, afterSeq = after, limit = 1000 }, function(err, result)
       if err then
-        catching_up[run_id] = nil
-        return done(err)
+        return finish(err)
       end
       for _, event in ipairs(result.events or {}) do
-        apply_event(event, true)
+        if apply_event(event, true) == "applied" and event.type:match("%.requested$") then
+          table.insert(gates, event)
+        end
       end
       if result.more and #(result.events or {}) > 0 then
         return page()
       end
-      catching_up[run_id] = nil
-      done()
+      finish()
     end)
   end
   page()
@@ -113,7 +137,7 @@ end
 
 apply_event = function(event, from_catch_up)
   local outcome = state.apply(event)
-  if outcome == "applied" then
+  if outcome == "applied" and not from_catch_up then
     gate_notice(event)
   elseif outcome == "gap" then
     if not from_catch_up then
@@ -122,6 +146,7 @@ apply_event = function(event, from_catch_up)
   elseif outcome == "unknown" then
     fetch_run(event.runId)
   end
+  return outcome
 end
 
 local function on_notification(method, params)

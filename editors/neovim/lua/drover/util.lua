@@ -117,7 +117,8 @@ function M.age(iso)
   if seconds < 60 then
     return string.format("%ds", math.floor(seconds))
   end
-  return M.duration(seconds):gsub("%d+s$", ""):gsub("m$", "m")
+  local text = M.duration(seconds):gsub("%d+s$", "")
+  return text
 end
 
 function M.cost(usage)
