@@ -269,7 +269,6 @@ end
 
 --- Waits for the run (read back from the server) to satisfy pred(run); returns the run.
 function H.wait_run(run_id, pred, what, timeout)
-  local c = H.other
   return H.wait(function()
     local run = H.call("run/get", { runId = run_id }).run
     if pred(run) then
