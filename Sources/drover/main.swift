@@ -1,5 +1,6 @@
 import DroverEngine
 import DroverProtocol
+import DroverStore
 import Foundation
 
 /// Every subcommand, in the order `drover --help` lists them.

@@ -1,5 +1,6 @@
 @testable import DroverEngine
 import DroverProtocol
+import DroverStore
 import Foundation
 import Testing
 #if canImport(Glibc)

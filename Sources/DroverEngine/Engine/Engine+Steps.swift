@@ -1,4 +1,5 @@
 import DroverProtocol
+import DroverStore
 import Foundation
 
 extension Engine {
@@ -258,6 +259,11 @@ extension Engine {
             return
         }
         guard let record = AgentProcessRecord.read(from: path) else { return }
+        guard record.isOnThisHost else {
+            // Its pid names a process on another host: never signal it or drop that host's record.
+            log("left the agent of run \(runId) step \(stepId) (attempt \(attempt)) alone: it runs on host \(record.hostId)")
+            return
+        }
         let what = "the agent of run \(runId) step \(stepId) (attempt \(attempt), process group \(record.pid)) left behind by a previous engine"
         switch await record.reap(runId: runId, grace: options.killGrace) {
         case .nothing:

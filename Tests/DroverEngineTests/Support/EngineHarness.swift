@@ -1,5 +1,6 @@
 import DroverEngine
 import DroverProtocol
+import DroverStore
 import Foundation
 
 /// An engine over an in-memory store and a scripted launcher, in a temporary workspace whose
