@@ -45,6 +45,38 @@ struct AgentProcessRecordTests {
         #expect(AgentProcessRecord(text: "pid=12\n") == nil)
     }
 
+    @Test("the record names its host; a record without one (older builds) is this host's")
+    func recordHost() throws {
+        let record = AgentProcessRecord(pid: 12, startTime: 34, bootId: "b", hostId: "elsewhere")
+        #expect(record.text == "pid=12\nstart=34\nboot=b\nhost=elsewhere\n")
+        #expect(AgentProcessRecord(text: record.text) == record)
+        #expect(!record.isOnThisHost)
+        let legacy = try #require(AgentProcessRecord(text: "pid=12\nstart=34\nboot=b\n"))
+        #expect(legacy.hostId == OwnerIdentity.thisHost && legacy.isOnThisHost)
+    }
+
+    @Test("a record written on another host is never reaped by pid, and the engine leaves it in place")
+    func otherHostsRecordIsLeftAlone() async throws {
+        let first = try await EngineHarness.make()
+        let working = try await first.start("flow", inputs: ["lang": "c"])
+        _ = try await first.nextLaunch("a", attempt: 1)  // the engine "dies" while a#1 runs
+        // A live process whose pid happens to be in a record another host wrote for this attempt.
+        let (agent, local) = try await launchAgent("echo started; sleep 300", runId: working.id)
+        defer { agent.handle.terminate(grace: .zero) }
+        var record = local
+        record.hostId = "another-host"
+        #expect(await record.reap(runId: working.id, grace: .zero) == .nothing)
+
+        let path = try StoreLayout(workspace: first.workspace).agentRecordFile(runId: working.id, stepId: "a", attempt: 1)
+        try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try record.write(to: path.path)
+        let second = try await EngineHarness.make(store: first.store, dir: first.dir)
+        await second.engine.resumeInterruptedRuns()
+        #expect(ProcStat(pid: agent.handle.pid)?.isAlive == true, "never signalled")
+        #expect(AgentProcessRecord.read(from: path.path) == record, "the other host's record stays")
+        try await second.nextLaunch("a", attempt: 2).handle.finish(.completed(output: "a"))
+    }
+
     @Test("reap kills the whole group of a forgotten agent with SIGTERM")
     func reapTerminates() async throws {
         let (run, record) = try await launchAgent("sleep 300 & echo started; sleep 300")
