@@ -55,25 +55,33 @@ struct AgentProcessRecordTests {
         #expect(legacy.hostId == OwnerIdentity.thisHost && legacy.isOnThisHost)
     }
 
-    @Test("a record written on another host is never reaped by pid, and the engine leaves it in place")
-    func otherHostsRecordIsLeftAlone() async throws {
+    /// A run whose engine "died" while attempt a#1 ran: its agent, `script`, still running and recorded
+    /// at the attempt's record path as `edit` makes the record (by default as the dead engine wrote it).
+    private func orphanedAttempt(_ script: String, edit: (inout AgentProcessRecord) -> Void = { _ in }) async throws
+        -> (first: EngineHarness, runId: String, agent: Support.Launched, record: AgentProcessRecord, path: String)
+    {
         let first = try await EngineHarness.make()
         let working = try await first.start("flow", inputs: ["lang": "c"])
-        _ = try await first.nextLaunch("a", attempt: 1)  // the engine "dies" while a#1 runs
-        // A live process whose pid happens to be in a record another host wrote for this attempt.
-        let (agent, local) = try await launchAgent("echo started; sleep 300", runId: working.id)
-        defer { agent.handle.terminate(grace: .zero) }
-        var record = local
-        record.hostId = "another-host"
-        #expect(await record.reap(runId: working.id, grace: .zero) == .nothing)
-
+        _ = try await first.nextLaunch("a", attempt: 1)
+        var (agent, record) = try await launchAgent(script, runId: working.id)
+        edit(&record)
         let path = try StoreLayout(workspace: first.workspace).agentRecordFile(runId: working.id, stepId: "a", attempt: 1)
         try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
         try record.write(to: path.path)
+        return (first, working.id, agent, record, path.path)
+    }
+
+    @Test("a record written on another host is never reaped by pid, and the engine leaves it in place")
+    func otherHostsRecordIsLeftAlone() async throws {
+        // A live process here whose pid happens to be in a record another host wrote for this attempt.
+        let (first, runId, agent, record, path) = try await orphanedAttempt("echo started; sleep 300") { $0.hostId = "another-host" }
+        defer { agent.handle.terminate(grace: .zero) }
+        #expect(await record.reap(runId: runId, grace: .zero) == .nothing)
+
         let second = try await EngineHarness.make(store: first.store, dir: first.dir)
         await second.engine.resumeInterruptedRuns()
         #expect(ProcStat(pid: agent.handle.pid)?.isAlive == true, "never signalled")
-        #expect(AgentProcessRecord.read(from: path.path) == record, "the other host's record stays")
+        #expect(AgentProcessRecord.read(from: path) == record, "the other host's record stays")
         try await second.nextLaunch("a", attempt: 2).handle.finish(.completed(output: "a"))
     }
 
@@ -155,20 +163,14 @@ struct AgentProcessRecordTests {
 
     @Test("resume kills the agent a dead engine left behind before the step re-runs, and removes its record")
     func resumeReapsBeforeRerun() async throws {
-        let first = try await EngineHarness.make()
-        let working = try await first.start("flow", inputs: ["lang": "c"])
-        _ = try await first.nextLaunch("a", attempt: 1)  // the engine "dies" while a#1 runs
         // The real process of a#1, as the dead engine left it: running, recorded, nobody holding its handle.
-        let (agent, record) = try await launchAgent("sleep 300 & echo started; sleep 300", runId: working.id)
-        let path = try StoreLayout(workspace: first.workspace).agentRecordFile(runId: working.id, stepId: "a", attempt: 1)
-        try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try record.write(to: path.path)
+        let (first, runId, agent, _, path) = try await orphanedAttempt("sleep 300 & echo started; sleep 300")
 
         let second = try await EngineHarness.make(store: first.store, dir: first.dir)
         await second.engine.resumeInterruptedRuns()
         #expect(Support.livingMembers(ofGroup: agent.handle.pid).isEmpty, "killed before step.interrupted and the re-run")
-        #expect(!FileManager.default.fileExists(atPath: path.path))
-        try await second.next("step.interrupted", of: working.id)
+        #expect(!FileManager.default.fileExists(atPath: path))
+        try await second.next("step.interrupted", of: runId)
         try await second.nextLaunch("a", attempt: 2).handle.finish(.completed(output: "a"))
         _ = await Support.outcome(of: agent.handle)
     }
