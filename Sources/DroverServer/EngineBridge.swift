@@ -1,5 +1,6 @@
 import DroverEngine
 import DroverProtocol
+import DroverStore
 import Foundation
 import Synchronization
 
@@ -18,10 +19,13 @@ public final class EngineBridge: ConnectionDelegate {
     private let logger: Logger
     private let environment: [String: String]
     private let selfExecutable: String
+    private let backend: StoreBackend
 
-    public init(logger: Logger, environment: [String: String] = ProcessInfo.processInfo.environment,
+    /// - Parameter backend: where runs are stored; chosen by the executable (`drover` passes `.sqlite`).
+    public init(logger: Logger, backend: StoreBackend, environment: [String: String] = ProcessInfo.processInfo.environment,
                 selfExecutable: String = EngineHost.currentExecutable()) {
         self.logger = logger
+        self.backend = backend
         self.environment = environment
         self.selfExecutable = selfExecutable
         let session = self.session
@@ -38,7 +42,7 @@ public final class EngineBridge: ConnectionDelegate {
         let workspace = try Self.workspace(from: params)
         // Claiming is quick and tells a second engine at once that the workspace is taken; the store
         // opens in `start()`, after the answer has gone out.
-        let claim = try EngineHost.claim(workspace: workspace)
+        let claim = try EngineHost.claim(workspace: workspace, backend: backend)
         let wantsLogs = params.capabilities?.logs ?? true
         session.value.withLock { $0 = Session(claim: claim, wantsLogs: wantsLogs, outbox: outbox) }
         logger.info("serving workspace \(workspace.path) for \(params.clientInfo?.name ?? "an unnamed client")")

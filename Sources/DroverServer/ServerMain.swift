@@ -1,10 +1,11 @@
 import DroverProtocol
+import DroverStore
 import Foundation
 
 /// Wires stdin/stdout, the connection and the engine bridge together, then runs until exit.
 public enum ServerMain {
-    /// Serves on stdio until `exit` or end of input; never returns.
-    public static func run(framing: Framing?, maxMessageBytes: Int, logger: Logger) -> Never {
+    /// Serves on stdio until `exit` or end of input, keeping runs in `backend`; never returns.
+    public static func run(framing: Framing?, maxMessageBytes: Int, logger: Logger, backend: StoreBackend) -> Never {
         let protocolFD = StdioChannel.takeOverStdout()
         let outbox = Outbox(framing: framing ?? .ndjson) { bytes in
             if !StdioChannel.writeAll(bytes, to: protocolFD) {
@@ -12,7 +13,7 @@ public enum ServerMain {
                 exit(1)
             }
         }
-        let delegate = EngineBridge(logger: logger)
+        let delegate = EngineBridge(logger: logger, backend: backend)
         let connection = Connection(outbox: outbox, delegate: delegate, log: logger) { code in
             exit(code)
         }

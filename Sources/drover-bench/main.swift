@@ -1,5 +1,6 @@
 import DroverEngine
 import DroverProtocol
+import DroverSQLite
 import Foundation
 import Synchronization
 
@@ -110,7 +111,7 @@ let usage: [String: Any] = ["usage": ["model": "bench", "input": 1, "output": 1]
 try writePipeline("events", steps: [fakeStep("burst", script: [Array(repeating: usage, count: settings.events) + [["result": "ok"]]])], in: workspace)
 try writePipeline("steps", steps: (1...settings.steps).map { fakeStep("s\($0)", script: [[["result": "ok"]]]) }, in: workspace)
 
-let host = try EngineHost.open(workspace: workspace, environment: environment, selfExecutable: binary)
+let host = try EngineHost.open(workspace: workspace, backend: .sqlite, environment: environment, selfExecutable: binary)
 let engine = host.engine
 _ = try await engine.setTrust(true)
 let tap = EventTap()

@@ -2,6 +2,7 @@ import CBuildInfo
 import DroverEngine
 import DroverFakeAgent
 import DroverProtocol
+import DroverStore
 import Foundation
 
 /// Every subcommand, in the order `drover --help` lists them.

@@ -1,5 +1,6 @@
 @testable import DroverEngine
 import DroverProtocol
+import DroverStore
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -42,6 +43,46 @@ struct AgentProcessRecordTests {
         #expect(AgentProcessRecord.read(from: path) == nil)
         #expect(AgentProcessRecord(text: "pid=12\nstart=x\nboot=b\n") == nil)
         #expect(AgentProcessRecord(text: "pid=12\n") == nil)
+    }
+
+    @Test("the record names its host; a record without one (older builds) is this host's")
+    func recordHost() throws {
+        let record = AgentProcessRecord(pid: 12, startTime: 34, bootId: "b", hostId: "elsewhere")
+        #expect(record.text == "pid=12\nstart=34\nboot=b\nhost=elsewhere\n")
+        #expect(AgentProcessRecord(text: record.text) == record)
+        #expect(!record.isOnThisHost)
+        let legacy = try #require(AgentProcessRecord(text: "pid=12\nstart=34\nboot=b\n"))
+        #expect(legacy.hostId == OwnerIdentity.thisHost && legacy.isOnThisHost)
+    }
+
+    /// A run whose engine "died" while attempt a#1 ran: its agent, `script`, still running and recorded
+    /// at the attempt's record path as `edit` makes the record (by default as the dead engine wrote it).
+    private func orphanedAttempt(_ script: String, edit: (inout AgentProcessRecord) -> Void = { _ in }) async throws
+        -> (first: EngineHarness, runId: String, agent: Support.Launched, record: AgentProcessRecord, path: String)
+    {
+        let first = try await EngineHarness.make()
+        let working = try await first.start("flow", inputs: ["lang": "c"])
+        _ = try await first.nextLaunch("a", attempt: 1)
+        var (agent, record) = try await launchAgent(script, runId: working.id)
+        edit(&record)
+        let path = try StoreLayout(workspace: first.workspace).agentRecordFile(runId: working.id, stepId: "a", attempt: 1)
+        try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try record.write(to: path.path)
+        return (first, working.id, agent, record, path.path)
+    }
+
+    @Test("a record written on another host is never reaped by pid, and the engine leaves it in place")
+    func otherHostsRecordIsLeftAlone() async throws {
+        // A live process here whose pid happens to be in a record another host wrote for this attempt.
+        let (first, runId, agent, record, path) = try await orphanedAttempt("echo started; sleep 300") { $0.hostId = "another-host" }
+        defer { agent.handle.terminate(grace: .zero) }
+        #expect(await record.reap(runId: runId, grace: .zero) == .nothing)
+
+        let second = try await EngineHarness.make(store: first.store, dir: first.dir)
+        await second.engine.resumeInterruptedRuns()
+        #expect(ProcStat(pid: agent.handle.pid)?.isAlive == true, "never signalled")
+        #expect(AgentProcessRecord.read(from: path) == record, "the other host's record stays")
+        try await second.nextLaunch("a", attempt: 2).handle.finish(.completed(output: "a"))
     }
 
     @Test("reap kills the whole group of a forgotten agent with SIGTERM")
@@ -122,20 +163,14 @@ struct AgentProcessRecordTests {
 
     @Test("resume kills the agent a dead engine left behind before the step re-runs, and removes its record")
     func resumeReapsBeforeRerun() async throws {
-        let first = try await EngineHarness.make()
-        let working = try await first.start("flow", inputs: ["lang": "c"])
-        _ = try await first.nextLaunch("a", attempt: 1)  // the engine "dies" while a#1 runs
         // The real process of a#1, as the dead engine left it: running, recorded, nobody holding its handle.
-        let (agent, record) = try await launchAgent("sleep 300 & echo started; sleep 300", runId: working.id)
-        let path = try StoreLayout(workspace: first.workspace).agentRecordFile(runId: working.id, stepId: "a", attempt: 1)
-        try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try record.write(to: path.path)
+        let (first, runId, agent, _, path) = try await orphanedAttempt("sleep 300 & echo started; sleep 300")
 
         let second = try await EngineHarness.make(store: first.store, dir: first.dir)
         await second.engine.resumeInterruptedRuns()
         #expect(Support.livingMembers(ofGroup: agent.handle.pid).isEmpty, "killed before step.interrupted and the re-run")
-        #expect(!FileManager.default.fileExists(atPath: path.path))
-        try await second.next("step.interrupted", of: working.id)
+        #expect(!FileManager.default.fileExists(atPath: path))
+        try await second.next("step.interrupted", of: runId)
         try await second.nextLaunch("a", attempt: 2).handle.finish(.completed(output: "a"))
         _ = await Support.outcome(of: agent.handle)
     }

@@ -1,4 +1,5 @@
 import DroverProtocol
+import DroverStore
 import Foundation
 
 extension Engine {

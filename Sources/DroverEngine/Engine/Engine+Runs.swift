@@ -4,6 +4,10 @@ import Foundation
 extension Engine {
     /// `run/start`: checks the pipeline, its inputs, agents and trust; records `run.created` and
     /// `run.started`; the first step starts right after this returns.
+    ///
+    /// Two commits: `run.created` alone makes the run durable as `queued` (where a scheduler may
+    /// later hold it), then `run.started`. Nothing runs between them, so clients see the same two
+    /// events and a `running` run in the response.
     public func startRun(_ request: RunStartRequest) throws -> Run {
         let catalog = PipelineCatalog.load(workspace: options.workspace, configDirectory: options.configDirectory)
         guard let entry = catalog.entry(request.pipelineId) else {
@@ -36,12 +40,13 @@ extension Engine {
 
         var runId = Identifiers.newRunID(at: options.now())
         while try store.run(id: runId) != nil { runId = Identifiers.newRunID(at: options.now()) }
+        try holdRun(runId)  // before seeding the caches: a new claim drops them
         pipelines[runId] = LoadedPipeline(id: entry.id, definition: definition, source: entry.source)
         histories[runId] = RunHistory()
-        let run = try commit([
+        try commit([
             .runCreated(.init(pipelineId: entry.id, task: request.task, inputs: request.inputs, steps: definition.stepInfos)),
-            .runStarted,
         ], runId: runId)
+        let run = try commit([.runStarted], runId: runId)
         scheduleAdvance(runId)
         return run
     }

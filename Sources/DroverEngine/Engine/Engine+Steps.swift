@@ -1,4 +1,5 @@
 import DroverProtocol
+import DroverStore
 import Foundation
 
 extension Engine {
@@ -238,6 +239,11 @@ extension Engine {
             return
         }
         var records = AgentProcessRecord.read(from: path).map { [$0] } ?? []
+        if let recorded = records.first, !recorded.isOnThisHost {
+            // Its pid names a process on another host: never signal it or drop that host's record.
+            log("left the agent of run \(runId) step \(stepId) (attempt \(attempt)) alone: it runs on host \(recorded.hostId)")
+            return
+        }
         for found in AgentProcessRecord.carrying(runId: runId, workspace: options.workspace.path)
         where !records.contains(where: { $0.pid == found.pid }) {
             records.append(found)

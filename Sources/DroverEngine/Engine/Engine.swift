@@ -1,23 +1,27 @@
 import DroverProtocol
+import DroverStore
 import Foundation
 
 /// Drives runs: appends their events, launches their steps, answers their gates.
 ///
 /// - Every event goes through `commit(_:runId:)`: fold with `RunReducer`, one store transaction,
-///   then the listeners, synchronously and in order.
+///   then the listeners, synchronously and in order; only while this engine owns the run
+///   (`RunOwnership`, see `Engine+Ownership.swift`).
 /// - What happens next is `NextAction.of(run)`; `advance(runId)` acts on it.
 /// - Methods that change a run commit and return the new run before slow work; agents run in
 ///   child tasks whose outcomes come back here as more events.
 public actor Engine {
     let options: EngineOptions
     let store: any RunStore
+    let ownership: any RunOwnership
     let launcher: any AgentLauncher
     let trustStore: TrustStore
 
     private var listeners: [Int: @Sendable (EngineOutput) -> Void] = [:]
     private var nextListenerId = 1
-    /// The latest snapshot of each run this engine has touched. The engine is the store's only
-    /// writer (the lock), so this stays equal to the stored snapshot and saves a decode per commit.
+    /// The latest snapshot of each run this engine has touched. The engine is the only writer of the
+    /// runs it owns (`ownership`), so this stays equal to the stored snapshot and saves a decode per
+    /// commit; dropped when a claim starts or a commit meets another writer's seqs.
     var snapshots: [String: Run] = [:]
     /// Gate and failure history per run, built from the event log on first use.
     var histories: [String: RunHistory] = [:]
@@ -57,12 +61,16 @@ public actor Engine {
     /// - Parameters:
     ///   - store: the run store; the engine is its only user from now on.
     ///   - launcher: starts agent processes.
-    public init(options: EngineOptions, store: sending any RunStore, launcher: any AgentLauncher) throws {
+    ///   - ownership: decides which runs this engine may commit to; the default suits a store no
+    ///     other process can reach.
+    public init(options: EngineOptions, store: sending any RunStore, launcher: any AgentLauncher,
+                ownership: any RunOwnership = ProcessLocalOwnership()) throws {
         guard options.workspace.path.hasPrefix("/") else {
             throw ResponseError.invalidParams("workspace '\(options.workspace.path)' must be an absolute path")
         }
         self.options = options
         self.store = store
+        self.ownership = ownership
         self.launcher = launcher
         self.trustStore = TrustStore(configDirectory: options.configDirectory)
     }
@@ -93,6 +101,7 @@ public actor Engine {
     /// snapshot in one transaction, then notifies listeners. Returns the new run.
     @discardableResult
     func commit(_ bodies: [EventBody], runId: String) throws -> Run {
+        try holdRun(runId)
         var run = try snapshots[runId] ?? store.run(id: runId)
         let at = Timestamp.string(options.now())
         var seq = run?.lastSeq ?? 0
@@ -107,7 +116,7 @@ public actor Engine {
         do {
             try store.append(events, snapshot: snapshot)
         } catch {
-            throw ResponseError.internalError("cannot store events of run \(runId): \(error)")
+            throw appendFailure(error, runId: runId)
         }
         if var history = histories[runId] {
             for event in events { history.apply(event) }
@@ -116,7 +125,10 @@ public actor Engine {
         for event in events { notify(.event(event)) }
         // Finished runs leave the caches (a long-lived server sees many); retry or restart reloads them.
         snapshots[runId] = snapshot.status.isTerminal ? nil : snapshot
-        if snapshot.status.isTerminal { histories[runId] = nil }
+        if snapshot.status.isTerminal {
+            histories[runId] = nil
+            ownership.release(runId: runId)
+        }
         return snapshot
     }
 

@@ -1,20 +1,24 @@
 import DroverProtocol
+import DroverStore
 import Foundation
 
-/// A workspace claimed for driving: `.drover/` prepared and the one-engine-per-store lock held.
+/// A workspace claimed for driving: `.drover/` prepared and its runs' ownership claimed (with the
+/// SQLite backend, the one-engine-per-workspace lock held).
 ///
 /// Claiming is cheap and says at once whether another engine drives the workspace; opening the
 /// store and building the engine (`openEngine`) can then happen off the critical path.
 public final class WorkspaceClaim: Sendable {
     public let workspace: URL
     public let layout: StoreLayout
+    public let backend: StoreBackend
     /// Held for the life of the claim (and of every engine opened from it).
-    let lock: StoreLock
+    public let ownership: any RunOwnership
 
-    init(workspace: URL, layout: StoreLayout, lock: StoreLock) {
+    init(workspace: URL, layout: StoreLayout, backend: StoreBackend, ownership: any RunOwnership) {
         self.workspace = workspace
         self.layout = layout
-        self.lock = lock
+        self.backend = backend
+        self.ownership = ownership
     }
 
     /// Opens the store and builds the engine. Throws `internalError` when the store can't be opened.
@@ -24,10 +28,11 @@ public final class WorkspaceClaim: Sendable {
         logger: Logger = Logger()
     ) throws -> EngineHost {
         do {
-            let store = try SQLiteRunStore(path: layout.databasePath)
+            let store = try backend.openStore(layout)
             let options = EngineOptions(
                 workspace: workspace, selfExecutable: selfExecutable, environment: environment, logger: logger)
-            return EngineHost(engine: try Engine(options: options, store: store, launcher: launcher), claim: self)
+            let engine = try Engine(options: options, store: store, launcher: launcher, ownership: ownership)
+            return EngineHost(engine: engine, claim: self)
         } catch let error as ResponseError {
             throw error
         } catch {
@@ -50,14 +55,18 @@ public final class EngineHost: Sendable {
         self.claim = claim
     }
 
-    /// Claims `workspace` for driving: prepares `.drover/` and takes the lock. Throws `conflict`
-    /// when another engine holds the workspace (naming its pid), `internalError` when `.drover/` can't be made.
-    public static func claim(workspace: URL) throws -> WorkspaceClaim {
+    /// Claims `workspace` for driving: prepares `.drover/` and claims ownership through `backend`.
+    /// Throws `conflict` when another engine holds the workspace (naming its pid), `internalError`
+    /// when `.drover/` can't be made.
+    public static func claim(workspace: URL, backend: StoreBackend) throws -> WorkspaceClaim {
         let layout = StoreLayout(workspace: workspace)
         do {
             try layout.prepare()
-            return WorkspaceClaim(workspace: workspace, layout: layout, lock: try StoreLock(layout: layout))
+            return WorkspaceClaim(
+                workspace: workspace, layout: layout, backend: backend, ownership: try backend.claimOwnership(layout))
         } catch let error as StoreLockError {
+            throw ResponseError.conflict("\(error)")
+        } catch let error as RunOwnershipError {
             throw ResponseError.conflict("\(error)")
         } catch {
             throw ResponseError.internalError("cannot prepare \(layout.root.path): \(error)")
@@ -66,11 +75,11 @@ public final class EngineHost: Sendable {
 
     /// Claims `workspace` and opens its engine in one step (see `claim` and `WorkspaceClaim.openEngine`).
     public static func open(
-        workspace: URL, environment: [String: String] = ProcessInfo.processInfo.environment,
+        workspace: URL, backend: StoreBackend, environment: [String: String] = ProcessInfo.processInfo.environment,
         selfExecutable: String = currentExecutable(), launcher: any AgentLauncher = ProcessLauncher(),
         logger: Logger = Logger()
     ) throws -> EngineHost {
-        try claim(workspace: workspace).openEngine(
+        try claim(workspace: workspace, backend: backend).openEngine(
             environment: environment, selfExecutable: selfExecutable, launcher: launcher, logger: logger)
     }
 

@@ -1,3 +1,4 @@
+import DroverStore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -14,9 +15,10 @@ import Darwin
 /// "The engine never trusts an agent to stop" (DESIGN, Principle 2).
 ///
 /// Decision: one small file per attempt beside its log, `logs/<run>/<step>.<attempt>.pid` (mode 0600),
-/// holding the leader's pid (which is also the group id), its start time (field 22 of
-/// `/proc/<pid>/stat`, clock ticks since boot) and the boot id. Together they name one process for
-/// good, so a pid recycled since, or a record from before a reboot, is never taken for ours. The engine
+/// holding the leader's pid (which is also the group id), the host id (`OwnerIdentity.thisHost`), its
+/// start time (field 22 of `/proc/<pid>/stat`, clock ticks since boot) and the boot id. Together they
+/// name one process for good, so a pid recycled since, a record from before a reboot, or one written
+/// on another host sharing the workspace, is never taken for ours. The engine
 /// writes it right after the launch and removes it once the attempt has been reaped; the next engine
 /// reaps the records of steps the store still shows `working` (their engine died mid-attempt) before it
 /// records `step.interrupted` and re-runs them. A file, not an event: a pid means something on this
@@ -40,6 +42,8 @@ struct AgentProcessRecord: Sendable, Hashable {
     var startTime: UInt64
     /// `/proc/sys/kernel/random/boot_id` when it started.
     var bootId: String
+    /// The host it runs on: a pid names a process on that host only.
+    var hostId: String
 
     /// The record of `pid` if it is a child of this process leading its own group (what
     /// `ProcessLauncher` spawns); nil otherwise, e.g. for a pretend pid or a process already reaped.
@@ -50,10 +54,11 @@ struct AgentProcessRecord: Sendable, Hashable {
 
     // MARK: The file
 
-    /// The file's text: `pid=…`, `start=…`, `boot=…` lines.
-    var text: String { "pid=\(pid)\nstart=\(startTime)\nboot=\(bootId)\n" }
+    /// The file's text: `pid=…`, `start=…`, `boot=…`, `host=…` lines.
+    var text: String { "pid=\(pid)\nstart=\(startTime)\nboot=\(bootId)\nhost=\(hostId)\n" }
 
-    /// Parses `text`; nil unless all three fields are there and well formed.
+    /// Parses `text`; nil unless pid, start and boot are there and well formed. A record without a
+    /// host (written before records had one) is this host's: those builds only drove local agents.
     init?(text: String) {
         var fields: [Substring: Substring] = [:]
         for line in text.split(separator: "\n") {
@@ -62,13 +67,14 @@ struct AgentProcessRecord: Sendable, Hashable {
         }
         guard let pid = fields["pid"].flatMap({ Int32($0) }), pid > 0,
               let start = fields["start"].flatMap({ UInt64($0) }), let boot = fields["boot"] else { return nil }
-        self.init(pid: pid, startTime: start, bootId: String(boot))
+        self.init(pid: pid, startTime: start, bootId: String(boot), hostId: fields["host"].map(String.init) ?? OwnerIdentity.thisHost)
     }
 
-    init(pid: Int32, startTime: UInt64, bootId: String) {
+    init(pid: Int32, startTime: UInt64, bootId: String, hostId: String = OwnerIdentity.thisHost) {
         self.pid = pid
         self.startTime = startTime
         self.bootId = bootId
+        self.hostId = hostId
     }
 
     /// Writes the record to `path` (mode 0600), replacing a stale one; never follows a symlink.
@@ -122,10 +128,13 @@ struct AgentProcessRecord: Sendable, Hashable {
         return .killed(members, left: livingMembers())
     }
 
-    /// Whether the group is the recorded attempt's: same boot, and the leader with the recorded start
-    /// time, or (leader gone) a member whose environment names the run.
+    /// Whether the recorded process runs on this host; if not, its pid means nothing here.
+    var isOnThisHost: Bool { hostId == OwnerIdentity.thisHost }
+
+    /// Whether the group is the recorded attempt's: same host, same boot, and the leader with the
+    /// recorded start time, or (leader gone) a member whose environment names the run.
     func isOurs(runId: String) -> Bool {
-        guard bootId == Self.currentBootId else { return false }
+        guard isOnThisHost, bootId == Self.currentBootId else { return false }
         if let leader = ProcStat(pid: pid) { return leader.startTime == startTime }
         let entry = Array("DROVER_RUN_ID=\(runId)".utf8)
         return livingMembers().contains { member in

@@ -1,3 +1,4 @@
+import DroverStore
 import Foundation
 
 /// Id rules and generators shared by the engine.

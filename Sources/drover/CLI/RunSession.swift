@@ -1,5 +1,7 @@
 import DroverEngine
 import DroverProtocol
+import DroverSQLite
+import DroverStore
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -91,7 +93,7 @@ struct RunSession {
     /// Runs to the end; the result is the exit code (0 done, 1 failed or stopped, 130 Ctrl-C).
     func run() async throws -> Int32 {
         if case .new = start {} else { try Self.checkHasRuns(workspace) }
-        let host = try EngineHost.open(workspace: workspace)
+        let host = try EngineHost.open(workspace: workspace, backend: .sqlite)
         let code = try await drive(host.engine)
         withExtendedLifetime(host) {} // the driving lock is held until here
         return code

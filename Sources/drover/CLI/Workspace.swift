@@ -1,5 +1,7 @@
 import DroverEngine
 import DroverProtocol
+import DroverSQLite
+import DroverStore
 import Foundation
 
 /// The workspace a command works on, and read-only access to its store.

@@ -1,5 +1,6 @@
 import DroverEngine
 import DroverProtocol
+import DroverSQLite
 import Foundation
 
 /// `drover cancel RUN`: cancels a run (`run/cancel`), stopping its agent; a finished run is left as it is.
@@ -19,7 +20,7 @@ enum CancelCommand {
         let runId = try RunArgument.runId(arguments, command: "cancel")
         let workspace = try Workspace.resolve(arguments)
         try RunSession.checkHasRuns(workspace)
-        let host = try EngineHost.open(workspace: workspace)
+        let host = try EngineHost.open(workspace: workspace, backend: .sqlite)
         let engine = host.engine
         let before = try await engine.getRun(runId)
         let after = try await engine.cancel(RunCancelRequest(runId: runId, reason: arguments.value("--reason")))

@@ -1,5 +1,6 @@
 import DroverEngine
 import DroverProtocol
+import DroverStore
 import Foundation
 
 /// `drover logs RUN [STEP]`: the agents' output of a run, from the per-attempt log files; `--follow`

@@ -1,4 +1,5 @@
 import DroverProtocol
+import DroverSQLite
 import DroverServer
 import Foundation
 
@@ -39,7 +40,7 @@ enum ServeCommand {
         if !arguments.positionals.isEmpty {
             throw UsageError(description: "'drover serve' takes no arguments (got '\(arguments.positionals[0])')")
         }
-        ServerMain.run(framing: framing, maxMessageBytes: maxBytes, logger: logger)
+        ServerMain.run(framing: framing, maxMessageBytes: maxBytes, logger: logger, backend: .sqlite)
     }
 
     static func makeLogger(_ name: String?) throws -> Logger {

@@ -1,5 +1,6 @@
 import DroverEngine
 import DroverProtocol
+import DroverStore
 import Foundation
 
 /// An engine over an in-memory store and a scripted launcher, in a temporary workspace whose
@@ -7,6 +8,8 @@ import Foundation
 struct EngineHarness {
     let dir: TempDir
     let store: InMemoryRunStore
+    /// `store` as this engine writes it, with its commits recorded.
+    let recordingStore: RecordingRunStore
     let launcher: ScriptedLauncher
     let engine: Engine
     let recorder: EventRecorder
@@ -40,7 +43,9 @@ struct EngineHarness {
     /// - Parameters:
     ///   - files: extra files relative to the temp folder (`ws/...` is the workspace, `config/...` the user config).
     ///   - store: an existing store (to simulate a restart); a new one otherwise.
+    ///   - ownership: which runs the engine may commit to; by default it may commit to any.
     static func make(files: [String: String] = [:], store: InMemoryRunStore? = nil, dir: TempDir? = nil,
+                     ownership: (any RunOwnership)? = nil,
                      autoReply: (@Sendable (AgentInvocation) -> AgentOutcome?)? = nil) async throws -> EngineHarness {
         let dir = try dir ?? TempDir()
         try FileManager.default.createDirectory(at: dir.url.appendingPathComponent("ws"), withIntermediateDirectories: true)
@@ -51,10 +56,13 @@ struct EngineHarness {
             selfExecutable: "/opt/drover/bin/drover", killGrace: .milliseconds(100),
             environment: ["PATH": "/usr/bin:/bin", "HOME": dir.url.path, "KEEP": "1"])
         let store = store ?? InMemoryRunStore()
+        let recordingStore = RecordingRunStore(store)
         let launcher = ScriptedLauncher(autoReply: autoReply)
-        let engine = try Engine(options: options, store: store, launcher: launcher)
+        let engine = try Engine(
+            options: options, store: recordingStore, launcher: launcher, ownership: ownership ?? ProcessLocalOwnership())
         let recorder = await EventRecorder.attach(to: engine)
-        return EngineHarness(dir: dir, store: store, launcher: launcher, engine: engine, recorder: recorder)
+        return EngineHarness(
+            dir: dir, store: store, recordingStore: recordingStore, launcher: launcher, engine: engine, recorder: recorder)
     }
 
     func start(_ pipelineId: String, task: String = "T", inputs: [String: String]? = nil) async throws -> Run {

@@ -41,8 +41,14 @@ extension StoreError: LocalizedError {
 }
 
 extension StoreError {
-    static func seqConflict(runId: String, seq: Int, stored: Int) -> StoreError {
+    /// `seq` of `runId` is taken: the store already holds up to `stored`.
+    public static func seqConflict(runId: String, seq: Int, stored: Int) -> StoreError {
         StoreError(.seqConflict, "seq \(seq) of run '\(runId)' is already taken (the store holds up to seq \(stored))")
+    }
+
+    /// `afterRunId` of `RunStore.runs` names no run, so there is no place in the order to page from.
+    public static func unknownCursor(_ runId: String) -> StoreError {
+        StoreError(.notFound, "no run '\(runId)' to page after")
     }
 
     static func invalidID(_ what: String, _ value: String) -> StoreError {
@@ -53,7 +59,7 @@ extension StoreError {
     }
 
     /// A failed system call, with errno's text.
-    static func io(_ action: String, _ path: String, errno code: Int32) -> StoreError {
+    package static func io(_ action: String, _ path: String, errno code: Int32) -> StoreError {
         StoreError(.io, "cannot \(action) \(path): \(String(cString: strerror(code)))")
     }
 }

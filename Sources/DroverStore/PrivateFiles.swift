@@ -9,10 +9,10 @@ import Darwin
 ///
 /// Run logs and outputs can hold secrets from the code base, and `.drover/` sits inside a workspace
 /// that may be untrusted, so these refuse symlinks rather than follow them somewhere else.
-enum PrivateFiles {
+package enum PrivateFiles {
     /// Makes `path` a directory with mode 0700: created if missing, tightened if it exists.
     /// Throws if something other than a real directory (e.g. a symlink) is there.
-    static func makeDirectory(_ path: String) throws {
+    package static func makeDirectory(_ path: String) throws {
         if mkdir(path, 0o700) == 0 { return }
         let code = errno
         guard code == EEXIST else { throw StoreError.io("create directory", path, errno: code) }
@@ -27,7 +27,7 @@ enum PrivateFiles {
     }
 
     /// Throws a clear error if `path` is a symlink, before a lower layer fails with a vague one.
-    static func refuseSymlink(_ path: String) throws {
+    package static func refuseSymlink(_ path: String) throws {
         var info = stat()
         if lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK {
             throw StoreError(.io, "\(path) is a symlink; drover does not follow links for its own files, move it away")
@@ -37,7 +37,7 @@ enum PrivateFiles {
     /// Creates `path` with `mode` if it does not exist (never truncates, never follows a symlink).
     /// Returns true if it created the file.
     @discardableResult
-    static func createFile(_ path: String, mode: mode_t, contents: String = "") throws -> Bool {
+    package static func createFile(_ path: String, mode: mode_t, contents: String = "") throws -> Bool {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         if fd < 0 {
             let code = errno
@@ -61,7 +61,7 @@ enum PrivateFiles {
 
     /// Sets `path` to `mode` if it exists; missing files are fine. Through an fd opened without
     /// following symlinks, because chmod(2) would change the mode of whatever a link points at.
-    static func restrict(_ path: String, mode: mode_t) throws {
+    package static func restrict(_ path: String, mode: mode_t) throws {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return }

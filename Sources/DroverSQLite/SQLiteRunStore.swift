@@ -1,5 +1,6 @@
 import CSQLite
 import DroverProtocol
+import DroverStore
 import Foundation
 
 /// The `RunStore` on disk: one SQLite database (WAL) with a `runs` table of snapshots and an
@@ -17,9 +18,7 @@ public final class SQLiteRunStore: RunStore {
     public let isReadOnly: Bool
 
     let database: SQLiteDatabase
-    // One decoder for the life of the store: creating one per event costs more than the insert.
-    // Writing goes through JSONValueEncoder (the same bytes as JSONCoding.makeEncoder(), faster).
-    private let decoder = JSONCoding.makeDecoder()
+    private let codec = EventCodec()
 
     /// Opens the store at `path`.
     ///
@@ -126,32 +125,15 @@ public final class SQLiteRunStore: RunStore {
     ///   run's event, `.readOnly` on a read-only store. Nothing is written when it throws.
     public func append(_ events: [Event], snapshot: Run) throws {
         guard !isReadOnly else { throw StoreError(.readOnly, "the store at \(path) is open read-only") }
-        for (index, event) in events.enumerated() {
-            guard event.runId == snapshot.id else {
-                throw StoreError(
-                    .invalidAppend, "event seq \(event.seq) belongs to run '\(event.runId)', not '\(snapshot.id)'")
-            }
-            if index > 0, event.seq != events[index - 1].seq + 1 {
-                throw StoreError(
-                    .invalidAppend,
-                    "events of run '\(snapshot.id)' must have consecutive seqs; \(event.seq) follows \(events[index - 1].seq)")
-            }
-        }
+        try AppendRules.checkBatch(events, of: snapshot.id)
         // Encode before taking the write lock, so it is held only for the inserts.
-        let rows = try events.map { (event: $0, data: try encodeData($0.body)) }
-        let snapshotJSON = try JSONValueEncoder.encodeBytes(snapshot)
+        let rows = try events.map { (event: $0, data: try codec.encodeData(of: $0.body)) }
+        let snapshotJSON = try codec.encodeSnapshot(snapshot)
 
         try database.transaction {
             if let first = events.first {
                 let stored = try lastSeq(runId: snapshot.id)
-                if first.seq <= stored {
-                    throw StoreError.seqConflict(runId: snapshot.id, seq: first.seq, stored: stored)
-                }
-                if first.seq != stored + 1 {
-                    throw StoreError(
-                        .invalidAppend,
-                        "run '\(snapshot.id)' continues at seq \(stored + 1), not \(first.seq); seqs have no gaps")
-                }
+                try AppendRules.checkContinuation(firstSeq: first.seq, stored: stored, runId: snapshot.id)
                 let insert = try database.cached(SQL.insertEvent)
                 defer { insert.reset() }
                 for row in rows {
@@ -205,7 +187,7 @@ public final class SQLiteRunStore: RunStore {
             let seq = statement.int(0)
             let type = statement.text(1) ?? ""
             let at = statement.text(2) ?? ""
-            let body = try decodeBody(type: type, data: statement.textData(3) ?? Data(), runId: runId, seq: seq)
+            let body = try codec.decodeBody(type: type, data: statement.textData(3) ?? Data(), runId: runId, seq: seq)
             events.append(Event(runId: runId, seq: seq, at: at, body: body))
         }
         return events
@@ -217,7 +199,7 @@ public final class SQLiteRunStore: RunStore {
         defer { statement.reset() }
         try statement.bind(id, at: 1)
         guard try statement.step() else { return nil }
-        return try decodeRun(statement.textData(0), id: id)
+        return try codec.decodeSnapshot(statement.textData(0) ?? Data(), runId: id)
     }
 
     /// Snapshots newest first by (`createdAt`, `id`), optionally only those in `statuses`.
@@ -240,7 +222,7 @@ public final class SQLiteRunStore: RunStore {
             defer { lookup.reset() }
             try lookup.bind(afterRunId, at: 1)
             guard try lookup.step(), let createdAt = lookup.text(0) else {
-                throw StoreError(.notFound, "no run '\(afterRunId)' to page after")
+                throw StoreError.unknownCursor(afterRunId)
             }
             conditions.append("(created_at, id) < (?, ?)")
             bindings += [createdAt, afterRunId]
@@ -253,67 +235,8 @@ public final class SQLiteRunStore: RunStore {
         try statement.bind(limit, at: Int32(bindings.count + 1))
         var runs: [Run] = []
         while try statement.step() {
-            runs.append(try decodeRun(statement.textData(1), id: statement.text(0) ?? ""))
+            runs.append(try codec.decodeSnapshot(statement.textData(1) ?? Data(), runId: statement.text(0) ?? ""))
         }
         return runs
-    }
-
-    // MARK: JSON
-
-    /// The JSON of the event's `data` member alone, as `Event`'s own Codable writes it.
-    private func encodeData(_ body: EventBody) throws -> [UInt8] {
-        // `Event` encodes its payload only through a keyed container, so encode `{"data": …}` as a tree
-        // and write out its one member.
-        guard case .object(let wrapped) = try JSONValueEncoder.encode(DataEnvelope(body: body)), let data = wrapped["data"] else {
-            throw StoreError(.corrupt, "unexpected encoding of a \(body.type) event")
-        }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(128)
-        JSONWriter.append(data, to: &bytes)
-        return bytes
-    }
-
-    private func decodeBody(type: String, data: Data, runId: String, seq: Int) throws -> EventBody {
-        var wrapped = Data(#"{"data":"#.utf8)
-        wrapped.append(data)
-        wrapped.append(UInt8(ascii: "}"))
-        decoder.userInfo[BodyEnvelope.typeKey] = type
-        do {
-            return try decoder.decode(BodyEnvelope.self, from: wrapped).body
-        } catch {
-            throw StoreError(.corrupt, "event \(seq) of run '\(runId)' (\(type)) cannot be read: \(error)")
-        }
-    }
-
-    private func decodeRun(_ data: Data?, id: String) throws -> Run {
-        do {
-            return try decoder.decode(Run.self, from: data ?? Data())
-        } catch {
-            throw StoreError(.corrupt, "the snapshot of run '\(id)' cannot be read: \(error)")
-        }
-    }
-}
-
-/// `{"data": payload}`, written by `EventBody.encodeData`.
-private struct DataEnvelope: Encodable {
-    var body: EventBody
-
-    func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: Event.CodingKeys.self)
-        try body.encodeData(to: &container)
-    }
-}
-
-/// Reads `{"data": payload}` back through `EventBody.decode`; the event type travels in `userInfo`
-/// because it lives in its own column, not in the payload.
-private struct BodyEnvelope: Decodable {
-    static let typeKey = CodingUserInfoKey(rawValue: "drover.store.eventType")!
-    var body: EventBody
-
-    init(from decoder: Decoder) throws {
-        guard let type = decoder.userInfo[Self.typeKey] as? String else {
-            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "no event type given"))
-        }
-        body = try EventBody.decode(type: type, from: try decoder.container(keyedBy: Event.CodingKeys.self))
     }
 }

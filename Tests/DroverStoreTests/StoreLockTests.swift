@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import DroverEngine
+@testable import DroverStore
 
 @Suite struct StoreLockTests {
     @Test func secondLockFailsAndNamesTheHolder() throws {
@@ -22,13 +22,13 @@ import Testing
         }
     }
 
-    @Test func lockFileIsUserOnlyHoldsThePidAndIsCloseOnExec() throws {
+    @Test func lockFileIsUserOnlyHoldsTheOwnerAndIsCloseOnExec() throws {
         try withTemporaryDirectory { dir in
             let path = dir.appendingPathComponent("engine.lock").path
             let lock = try StoreLock(path: path)
             defer { lock.release() }
             #expect(try permissions(path) == 0o600)
-            #expect(try String(contentsOfFile: path, encoding: .utf8) == "\(getpid())\n")
+            #expect(try String(contentsOfFile: path, encoding: .utf8) == "pid=\(getpid())\nhost=\(OwnerIdentity.thisHost)\n")
             let flags = fcntl(lock.fileDescriptor, F_GETFD)
             #expect(flags >= 0 && flags & FD_CLOEXEC != 0)
         }
@@ -66,6 +66,20 @@ import Testing
             try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: target)
             #expect(throws: StoreError.self) { try StoreLock(path: path) }
             #expect(try String(contentsOfFile: target, encoding: .utf8) == "keep me\n")
+        }
+    }
+
+    @Test func aHolderOnAnotherHostIsNamedWithItsHost() throws {
+        try withTemporaryDirectory { dir in
+            let layout = StoreLayout(workspace: dir)
+            try layout.prepare()
+            let first = try StoreLock(layout: layout)
+            defer { first.release() }
+            // What an engine on another machine sharing the folder would have written.
+            try "pid=4242\nhost=elsewhere\n".write(toFile: layout.lockPath, atomically: false, encoding: .utf8)
+            let error = #expect(throws: StoreLockError.self) { try StoreLock(layout: layout) }
+            #expect(error?.holder == OwnerIdentity(hostId: "elsewhere", pid: 4242))
+            #expect(error?.description.contains("(pid 4242 on host elsewhere)") == true)
         }
     }
 }

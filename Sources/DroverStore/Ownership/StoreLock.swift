@@ -7,14 +7,16 @@ import Darwin
 
 /// Another process (or another `StoreLock` in this one) already drives the store.
 public struct StoreLockError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// The pid the holder wrote into the lock file; nil if it had not written it yet.
-    public var holderPID: Int32?
+    /// Who the holder wrote into the lock file; nil if it had not written it yet.
+    public var holder: OwnerIdentity?
     /// The `.drover` folder that is locked.
     public var storeDirectory: String
 
+    /// The holder's pid (on its host, see `holder`).
+    public var holderPID: Int32? { holder?.pid }
+
     public var description: String {
-        let holder = holderPID.map { "pid \($0)" } ?? "pid unknown"
-        return "another drover engine (\(holder)) is driving \(storeDirectory); stop it or use read-only commands"
+        "another drover engine (\(holder?.description ?? "pid unknown")) is driving \(storeDirectory); stop it or use read-only commands"
     }
 }
 
@@ -25,8 +27,8 @@ extension StoreLockError: LocalizedError {
 /// The exclusive right to drive a store: an OS advisory lock (`flock`) on `.drover/engine.lock`.
 ///
 /// Held until `release()` or until the process exits, when the OS drops it, so a crashed engine
-/// never leaves a stale lock behind. The holder's pid is written into the file for the error message
-/// of the next would-be holder. The descriptor is close-on-exec, so agent subprocesses never
+/// never leaves a stale lock behind. The holder (pid and host, `OwnerIdentity`) is written into the
+/// file for the error message of the next would-be holder. The descriptor is close-on-exec, so agent subprocesses never
 /// inherit (and never prolong) the lock.
 ///
 /// `@unchecked Sendable`: the only mutable state, the descriptor, is read and written under `mutex`.
@@ -48,18 +50,18 @@ public final class StoreLock: @unchecked Sendable {
         repeat { rc = flock(fd, LOCK_EX | LOCK_NB) } while rc != 0 && errno == EINTR
         if rc != 0 {
             let code = errno
-            let holder = code == EWOULDBLOCK ? Self.readPID(fd) : nil
+            let holder = code == EWOULDBLOCK ? Self.readOwner(fd) : nil
             close(fd)
             if code == EWOULDBLOCK {
                 let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-                throw StoreLockError(holderPID: holder, storeDirectory: directory)
+                throw StoreLockError(holder: holder, storeDirectory: directory)
             }
             throw StoreError.io("lock", path, errno: code)
         }
         self.fd = fd
         // A pre-existing file may have a looser mode; the lock file is ours, so make it user-only.
         _ = fchmod(fd, 0o600)
-        Self.writePID(fd)
+        Self.writeOwner(fd)
     }
 
     /// Acquires the lock of the store laid out by `layout`.
@@ -81,25 +83,24 @@ public final class StoreLock: @unchecked Sendable {
     public func release() {
         mutex.withLock {
             guard fd >= 0 else { return }
-            // Clear the pid first so nobody reads a stale one; closing drops the lock.
+            // Clear the owner first so nobody reads a stale one; closing drops the lock.
             _ = ftruncate(fd, 0)
             close(fd)
             fd = -1
         }
     }
 
-    private static func writePID(_ fd: Int32) {
-        let bytes = Array("\(getpid())\n".utf8)
+    private static func writeOwner(_ fd: Int32) {
+        let bytes = Array(OwnerIdentity.current.recordLines.utf8)
         _ = ftruncate(fd, 0)
-        // Best effort: the lock itself is what excludes; the pid only improves the message.
+        // Best effort: the lock itself is what excludes; the owner only improves the message.
         _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
     }
 
-    private static func readPID(_ fd: Int32) -> Int32? {
-        var buffer = [UInt8](repeating: 0, count: 32)
+    private static func readOwner(_ fd: Int32) -> OwnerIdentity? {
+        var buffer = [UInt8](repeating: 0, count: 512)
         let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
         guard count > 0 else { return nil }
-        let text = String(decoding: buffer[..<count], as: UTF8.self)
-        return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        return OwnerIdentity(recordText: String(decoding: buffer[..<count], as: UTF8.self))
     }
 }

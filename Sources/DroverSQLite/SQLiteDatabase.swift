@@ -20,8 +20,6 @@ public struct SQLiteError: Error, Sendable, Hashable, CustomStringConvertible, L
     public var primaryCode: Int32 { code & 0xFF }
     /// A UNIQUE / PRIMARY KEY / NOT NULL / CHECK violation.
     public var isConstraintViolation: Bool { primaryCode == SQLITE_CONSTRAINT }
-    /// Another connection held a lock for longer than the busy timeout.
-    public var isBusy: Bool { primaryCode == SQLITE_BUSY || primaryCode == SQLITE_LOCKED }
 
     public var description: String { "sqlite error \(code): \(message)" }
     public var errorDescription: String? { description }

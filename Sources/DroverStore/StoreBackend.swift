@@ -1,0 +1,22 @@
+/// Where a workspace's runs are kept and how runs are owned: what an executable chooses and hands
+/// to `EngineHost`, so the engine never names a database.
+///
+/// `drover` passes `.sqlite` (from `DroverSQLite`); a PostgreSQL backend would be one more value.
+public struct StoreBackend: Sendable {
+    /// A short name for messages ("sqlite").
+    public var name: String
+    /// Claims the right to drive the workspace's runs; called before the store opens, so a second
+    /// engine is told at once that the workspace is taken.
+    public var claimOwnership: @Sendable (StoreLayout) throws -> any RunOwnership
+    /// Opens the workspace's store for the engine (reading and writing).
+    public var openStore: @Sendable (StoreLayout) throws -> any RunStore
+
+    public init(
+        name: String, claimOwnership: @escaping @Sendable (StoreLayout) throws -> any RunOwnership,
+        openStore: @escaping @Sendable (StoreLayout) throws -> any RunStore
+    ) {
+        self.name = name
+        self.claimOwnership = claimOwnership
+        self.openStore = openStore
+    }
+}

@@ -1,0 +1,157 @@
+import CSQLite
+import DroverProtocol
+import DroverStore
+import Foundation
+import Testing
+
+@testable import DroverSQLite
+
+/// What only the SQLite store does; what every store does is in `RunStoreConformanceTests`.
+@Suite struct SQLiteRunStoreTests {
+    @Test func eventColumnsHoldTheWireFields() throws {
+        try withTemporaryDirectory { dir in
+            let store = try SQLiteRunStore(path: dir.appendingPathComponent("drover.db").path)
+            let events = Fixtures.events("r1", bodies: [.runStarted, .stepStarted(.init(stepId: "plan", attempt: 1))])
+            try store.append(events, snapshot: Fixtures.run("r1"))
+
+            let rows = try store.database.prepare("SELECT run_id, seq, type, at, data FROM events ORDER BY seq")
+            var columns: [[String]] = []
+            while try rows.step() { columns.append((0..<5).map { rows.text($0) ?? "NULL" }) }
+            #expect(columns == [
+                ["r1", "1", "run.started", Fixtures.at, "{}"],
+                ["r1", "2", "step.started", Fixtures.at, #"{"attempt":1,"stepId":"plan"}"#],
+            ])
+
+            // `data` is exactly the `data` member of the event's wire JSON.
+            let wire = try JSONSerialization.jsonObject(with: JSONCoding.makeEncoder().encode(events[1])) as? [String: Any]
+            let column = try JSONSerialization.jsonObject(with: Data(columns[1][4].utf8)) as? [String: Any]
+            #expect((wire?["data"] as? NSDictionary) == (column as NSDictionary?))
+        }
+    }
+
+    @Test func transactionRollsBackEverythingOnThrow() throws {
+        try withTemporaryDirectory { dir in
+            let store = try SQLiteRunStore(path: dir.appendingPathComponent("drover.db").path)
+            let db = store.database
+            let insert = "INSERT INTO events (run_id, seq, type, at, data) VALUES ('r1', 1, 'run.started', 'now', '{}')"
+            let error = #expect(throws: SQLiteError.self) {
+                try db.transaction {
+                    try db.exec(insert)
+                    try db.exec(insert)  // same (run_id, seq): primary key violation
+                }
+            }
+            #expect(error?.isConstraintViolation == true)
+            #expect(!db.inTransaction)
+            #expect(try db.scalarInt("SELECT count(*) FROM events") == 0)
+        }
+    }
+
+    @Test func databaseSymlinkIsRefused() throws {
+        try withTemporaryDirectory { dir in
+            let target = dir.appendingPathComponent("elsewhere.db").path
+            let link = dir.appendingPathComponent("drover.db").path
+            _ = try SQLiteRunStore(path: target)
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+            let error = #expect(throws: StoreError.self) { try SQLiteRunStore(path: link) }
+            #expect(error?.message.contains("symlink") == true)
+            #expect(throws: StoreError.self) { try SQLiteRunStore(path: link, readOnly: true) }
+        }
+    }
+
+    @Test func readOnlyStoreReadsWhileAWriterHoldsTheDatabase() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.appendingPathComponent("drover.db").path
+            let writer = try SQLiteRunStore(path: path)
+            let lock = try StoreLock(path: dir.appendingPathComponent("engine.lock").path)
+            defer { lock.release() }
+            let committed = Fixtures.events("r1", count: 2)
+            try writer.append(committed, snapshot: Fixtures.run("r1", lastSeq: 2))
+
+            let reader = try SQLiteRunStore(path: path, readOnly: true)
+            #expect(try reader.events(runId: "r1", afterSeq: 0, limit: 10) == committed)
+
+            // While the writer is inside a write transaction, the reader sees the last commit.
+            try writer.database.transaction {
+                try writer.database.exec(
+                    "INSERT INTO events (run_id, seq, type, at, data) VALUES ('r1', 3, 'run.completed', 'x', '{}')")
+                #expect(try reader.events(runId: "r1", afterSeq: 0, limit: 10) == committed)
+                #expect(try reader.run(id: "r1")?.lastSeq == 2)
+                #expect(try reader.runs(statuses: nil, afterRunId: nil, limit: 10).map(\.id) == ["r1"])
+            }
+            #expect(try reader.lastSeq(runId: "r1") == 3)
+
+            let error = #expect(throws: StoreError.self) {
+                try reader.append(Fixtures.events("r1", count: 1, from: 4), snapshot: Fixtures.run("r1"))
+            }
+            #expect(error?.kind == .readOnly)
+        }
+    }
+
+    @Test func readOnlyStoreReadsAfterTheWriterClosed() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.appendingPathComponent("drover.db").path
+            weak var closed: SQLiteDatabase?
+            do {
+                let writer = try SQLiteRunStore(path: path)
+                try writer.append(Fixtures.events("r1", count: 2), snapshot: Fixtures.run("r1"))
+                closed = writer.database
+            }
+            // The connection (and its cached statements) went away with the store.
+            #expect(closed == nil)
+            let reader = try SQLiteRunStore(path: path, readOnly: true)
+            #expect(try reader.events(runId: "r1", afterSeq: 0, limit: 10) == Fixtures.events("r1", count: 2))
+        }
+    }
+
+    @Test func readOnlyStoreNeedsAnExistingStore() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.appendingPathComponent("drover.db").path
+            let error = #expect(throws: StoreError.self) { try SQLiteRunStore(path: path, readOnly: true) }
+            #expect(error?.kind == .notFound)
+            #expect(!FileManager.default.fileExists(atPath: path))
+        }
+    }
+
+    @Test func newerSchemaIsRefused() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.appendingPathComponent("drover.db").path
+            try SQLiteRunStore(path: path).database.exec("PRAGMA user_version = 99")
+            let error = #expect(throws: StoreError.self) { try SQLiteRunStore(path: path) }
+            #expect(error?.kind == .unsupportedSchema)
+            #expect(throws: StoreError.self) { try SQLiteRunStore(path: path, readOnly: true) }
+        }
+    }
+
+    @Test func reopeningKeepsDataAndSettings() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.appendingPathComponent("drover.db").path
+            try SQLiteRunStore(path: path).append(Fixtures.events("r1", count: 3), snapshot: Fixtures.run("r1"))
+            let store = try SQLiteRunStore(path: path)
+            #expect(try store.lastSeq(runId: "r1") == 3)
+            #expect(try store.database.scalarInt("PRAGMA user_version") == SQLiteRunStore.schemaVersion)
+            #expect(try store.database.scalarText("PRAGMA journal_mode") == "wal")
+            #expect(try store.database.scalarInt("PRAGMA synchronous") == 1)  // NORMAL
+        }
+    }
+
+    /// Not a test of speed (timing is never asserted): run with DROVER_STORE_BENCH=1 to print how long
+    /// 10 000 single-event appends take.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["DROVER_STORE_BENCH"] != nil))
+    func appendThroughput() throws {
+        try withTemporaryDirectory { dir in
+            let store = try SQLiteRunStore(path: dir.appendingPathComponent("drover.db").path)
+            let count = 10_000
+            var snapshot = Fixtures.run("bench")
+            let clock = ContinuousClock()
+            let elapsed = try clock.measure {
+                for seq in 1...count {
+                    snapshot.lastSeq = seq
+                    let event = Event(runId: "bench", seq: seq, at: Fixtures.at, body: .stepStarted(.init(stepId: "s", attempt: seq)))
+                    try store.append([event], snapshot: snapshot)
+                }
+            }
+            print("appendThroughput: \(count) single-event appends in \(elapsed)")
+            #expect(try store.lastSeq(runId: "bench") == count)
+        }
+    }
+}

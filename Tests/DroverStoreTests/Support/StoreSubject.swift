@@ -1,0 +1,43 @@
+import DroverSQLite
+import DroverStore
+import Foundation
+import Testing
+
+/// A store the conformance suite runs against: how to open it, and what it promises beyond memory.
+///
+/// Adding a backend is one more entry in `all` (and its value below, with the backend's own setup).
+struct StoreSubject: Sendable, CustomTestStringConvertible {
+    let name: String
+    /// Opens a new, empty store whose data lives under `directory` (a fresh folder per test).
+    let open: @Sendable (_ directory: URL) throws -> any RunStore
+    /// Opens a second handle on the data `open` keeps under `directory`: a new connection, as a
+    /// restarted engine or another process would see it. Nil for a store that dies with its object.
+    let reopen: (@Sendable (_ directory: URL) throws -> any RunStore)?
+    /// What the store keeps on disk under `directory`, each path with the mode it must have.
+    let privateFiles: @Sendable (_ directory: URL) -> [(path: String, mode: Int)]
+
+    var testDescription: String { name }
+
+    /// Every store the package ships.
+    static let all: [StoreSubject] = [.inMemory, .sqlite]
+    /// The stores whose data outlives the object that wrote it.
+    static let durable = all.filter { $0.reopen != nil }
+    /// The stores that keep files.
+    static let keepingFiles = all.filter { !$0.privateFiles(URL(fileURLWithPath: "/")).isEmpty }
+
+    static let inMemory = StoreSubject(
+        name: "in-memory", open: { _ in InMemoryRunStore() }, reopen: nil, privateFiles: { _ in [] })
+
+    static let sqlite: StoreSubject = {
+        // In a folder of its own that the store creates, so its mode is the store's doing.
+        @Sendable func database(_ directory: URL) -> String { directory.appendingPathComponent("store/drover.db").path }
+        return StoreSubject(
+            name: "sqlite",
+            open: { try SQLiteRunStore(path: database($0)) },
+            reopen: { try SQLiteRunStore(path: database($0)) },
+            privateFiles: { directory in
+                let path = database(directory)
+                return [((path as NSString).deletingLastPathComponent, 0o700), (path, 0o600), (path + "-wal", 0o600), (path + "-shm", 0o600)]
+            })
+    }()
+}
