@@ -25,5 +25,7 @@ fi
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1 # the runner failed outside any test (a file that does not load, say)
 fi
+skipped=$(sed -n 's/^ℹ skipped \([0-9]*\)$/\1/p' "$log" | tail -1)
+[ "${skipped:-0}" -gt 0 ] && echo "($skipped skipped: see the ﹣ lines above for why)"
 echo "vscode: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$status" -eq 0 ]
