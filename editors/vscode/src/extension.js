@@ -137,9 +137,9 @@ class Drover {
     for (const [id, spec] of Object.entries(COMMANDS)) {
       await this.setContext(`drover.can.${id.slice('drover.'.length)}`, this.offers(spec.methods));
     }
-    await this.setContext('drover.connected', true);
     await this.load();
     this.updateStatus();
+    await this.setContext('drover.connected', true);
     return connection;
   }
 
