@@ -205,6 +205,7 @@ class Drover {
     if (connection !== this.connection) return;
     this.connection = undefined;
     this.capabilities = undefined;
+    for (const entry of this.logs.values()) entry.log.suspend();
     this.setContext('drover.connected', false);
     this.updateStatus();
     if (info.expected) return;
@@ -223,6 +224,7 @@ class Drover {
 
   async stopServer() {
     const connection = this.connection;
+    for (const entry of this.logs.values()) entry.log.suspend();
     this.connection = undefined;
     this.capabilities = undefined;
     this.setContext('drover.connected', false);

@@ -48,6 +48,9 @@ class RunLog {
     this.pageBytes = pageBytes;
     this.files = new Map(); // key -> { stepId, attempt, next, liveMax, noOffsets }
     this.filling = 0;
+    // Live lines wait in `buffered` until a sync has read the files: before the first one, and
+    // again after suspend() (the connection was lost, so lines may be missing from the stream).
+    this.needsSync = true;
     this.buffered = [];
     this.lastKey = undefined;
     this.lineCount = 0;
@@ -76,8 +79,13 @@ class RunLog {
   /** A `run/log` notification of any run; lines of other runs are ignored. */
   live(params) {
     if (!params || params.runId !== this.runId) return;
-    if (this.filling > 0) { this.buffered.push(params); return; }
+    if (this.filling > 0 || this.needsSync) { this.buffered.push(params); return; }
     this.show(params);
+  }
+
+  /** The live stream broke (the server went away): hold live lines until the next sync(). */
+  suspend() {
+    this.needsSync = true;
   }
 
   show(params) {
@@ -109,6 +117,7 @@ class RunLog {
       this.filling -= 1;
     }
     if (this.filling === 0) {
+      this.needsSync = false;
       const buffered = this.buffered;
       this.buffered = [];
       for (const params of buffered) this.show(params);

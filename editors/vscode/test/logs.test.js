@@ -80,7 +80,12 @@ test('a log opened while lines stream in joins by offset (needs a server whose r
   const channel = await run('drover.showLog', { type: 'run', runId: started.id });
   await waitFor(async () => (await serverRun(drover, started.id)).status === 'done', 'the run to finish');
   const expected = ['go', ...spamLines(20000)];
-  await waitFor(() => body(channel).length >= expected.length, 'every line');
+  await waitFor(() => body(channel).length >= expected.length, 'every line').catch((error) => {
+    const shown = new Set(body(channel));
+    const missing = expected.filter((line) => !shown.has(line));
+    throw new Error(`${error.message}: ${body(channel).length} lines shown, ${missing.length} missing ` +
+      `(first: ${JSON.stringify(missing.slice(0, 3))})`);
+  });
   assert.deepEqual(body(channel), expected);
 });
 
