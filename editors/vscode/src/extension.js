@@ -156,7 +156,7 @@ class Drover {
     do {
       const page = await this.request('run/list', cursor ? { limit: 200, cursor } : { limit: 200 });
       for (const run of page.runs) {
-        if (!this.model.get(run.id)) this.model.upsert(run);
+        if (!this.model.get(run.id)) this.model.upsert(run, { live: false });
       }
       cursor = page.nextCursor;
       pages += 1;
@@ -166,7 +166,7 @@ class Drover {
     for (const run of this.model.list()) {
       if (gatesOf(run).some((gate) => gate.kind === 'approval' && !gate.proposal)) {
         const full = await this.request('run/get', { runId: run.id });
-        this.model.upsert(full.run);
+        this.model.upsert(full.run, { live: false });
       }
     }
     for (const entry of this.logs.values()) {
@@ -564,7 +564,7 @@ class Drover {
   async refresh() {
     const { runs } = await this.request('run/list', { limit: 200 });
     for (const run of runs) {
-      if (!this.model.get(run.id)) this.model.upsert(run);
+      if (!this.model.get(run.id)) this.model.upsert(run, { live: false });
       else await this.catchUp(run.id, { live: false });
     }
   }

@@ -155,9 +155,10 @@ class RunsModel extends EventEmitter {
   liveCount() { return this.list().filter((r) => LIVE.has(r.status)).length; }
 
   /** Takes a Run from the server unless we already hold a newer one. */
-  upsert(run) {
+  upsert(run, { live = true } = {}) {
     const held = this.runs.get(run.id);
     if (held && held.lastSeq > run.lastSeq) return held;
+    const before = held ? new Set(gatesOf(held).map((g) => g.id)) : undefined;
     if (held && held.lastSeq === run.lastSeq) {
       // Same state; keep texts only the fuller object has (run/list omits outputs and proposals).
       run = mergeTexts(clone(run), held);
@@ -166,6 +167,8 @@ class RunsModel extends EventEmitter {
     }
     this.runs.set(run.id, run);
     this.emit('changed', run.id);
+    // A response may carry events not yet notified (the gate's event then comes as 'old').
+    if (live && before) for (const gate of gatesOf(run)) if (!before.has(gate.id)) this.emit('gateOpened', gate);
     return run;
   }
 

@@ -84,3 +84,19 @@ test('Runs and Inbox trees follow run/event live; the decision is answered from 
   await waitFor(() => /Drover: 0 live · 0 gates$/.test(ui.state.statusItems[0].text), 'the status bar to clear');
   assert.equal((await serverRun(drover, started.id)).steps[1].approval.status, 'approved');
 });
+
+test('Run Pipeline prefills the task from the editor selection; Esc on the task starts nothing', async (t) => {
+  const { drover, ui, close } = await activate();
+  t.after(close);
+  ui.state.activeTextEditor = {
+    document: { uri: { toString: () => 'file:///x.txt' }, getText: (range) => (range ? 'Rename foo to bar' : 'whole file') },
+    selection: { isEmpty: false },
+  };
+  const done = run('drover.runPipeline');
+  (await ui.nextPrompt('quickPick')).pick('Demo (fake agents)');
+  const box = await ui.nextPrompt('inputBox');
+  assert.equal(box.options.value, 'Rename foo to bar');
+  box.answer(undefined); // Esc
+  assert.equal(await done, undefined);
+  assert.deepEqual((await drover.request('run/list', {})).runs, []);
+});
