@@ -13,6 +13,9 @@ fi
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 echo "drover binary: $DROVER_BIN"
+if ! command -v "$DROVER_BIN" >/dev/null 2>&1; then
+  echo "warning: '$DROVER_BIN' is not an executable; set DROVER_BIN=/path/to/drover (most tests will fail)" >&2
+fi
 node --test --test-reporter=spec test/*.test.js 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # node's spec reporter ends with "ℹ pass N" / "ℹ fail M" lines.
