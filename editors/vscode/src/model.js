@@ -1,0 +1,210 @@
+'use strict';
+// The extension's picture of the workspace's runs: Run objects folded from `run/event`s exactly as
+// protocol/README.md ("Events") describes, and the open gates derived from them. No vscode here:
+// the views render it and the tests drive it directly.
+
+const { EventEmitter } = require('events');
+
+const TERMINAL = new Set(['done', 'failed', 'cancelled']);
+const LIVE = new Set(['queued', 'running', 'blocked', 'paused']);
+
+function clone(value) { return value === undefined ? undefined : JSON.parse(JSON.stringify(value)); }
+
+function newStep(info) {
+  const step = { id: info.id, kind: info.kind, state: 'pending', attempts: 0 };
+  if (info.role !== undefined) step.role = info.role;
+  return step;
+}
+
+function resetStep(step) {
+  for (const key of ['output', 'decision', 'approval', 'startedAt', 'finishedAt']) delete step[key];
+  step.state = 'pending';
+}
+
+/** Applies one event to a run (or creates the run from `run.created`); returns the run. */
+function foldEvent(run, event) {
+  const data = event.data || {};
+  if (event.type === 'run.created') {
+    run = {
+      id: event.runId, pipelineId: data.pipelineId, task: data.task, status: 'queued',
+      createdAt: event.at, updatedAt: event.at, steps: (data.steps || []).map(newStep),
+      usage: { inputTokens: 0, outputTokens: 0, costUSD: 0 }, lastSeq: 0,
+    };
+    if (data.inputs) run.inputs = clone(data.inputs);
+  }
+  if (!run) return run;
+  run.lastSeq = event.seq;
+  run.updatedAt = event.at;
+  const step = data.stepId !== undefined ? run.steps.find((s) => s.id === data.stepId) : undefined;
+  const fromIndex = data.fromStep !== undefined ? run.steps.findIndex((s) => s.id === data.fromStep) : -1;
+  switch (event.type) {
+    case 'run.started': run.status = 'running'; break;
+    case 'step.started':
+      if (step) {
+        step.state = 'working'; step.attempts = data.attempt; delete step.output;
+        step.startedAt = event.at; delete step.finishedAt;
+      }
+      run.status = 'running'; run.currentStep = data.stepId;
+      break;
+    case 'step.completed':
+      if (step) { step.state = 'done'; step.output = data.output; step.finishedAt = event.at; }
+      break;
+    case 'step.failed':
+      if (step) { step.state = 'failed'; step.finishedAt = event.at; }
+      if (!run.failure && data.failure) run.failure = clone(data.failure);
+      break;
+    case 'step.interrupted':
+      if (step) step.state = 'pending';
+      break;
+    case 'decision.requested':
+      if (step) {
+        step.state = 'waiting';
+        step.decision = { id: data.decisionId, question: data.question, options: clone(data.options) || [] };
+      }
+      run.status = 'blocked';
+      break;
+    case 'decision.resolved':
+      if (step) {
+        if (step.decision && step.decision.id === data.decisionId) step.decision.chosen = data.choice;
+        step.state = 'pending';
+      }
+      run.status = 'running';
+      break;
+    case 'approval.requested':
+      if (step) {
+        step.state = 'waiting';
+        step.approval = { id: data.approvalId, status: 'pending', proposal: data.proposal };
+      }
+      run.status = 'blocked';
+      break;
+    case 'approval.resolved':
+      if (step && step.approval && step.approval.id === data.approvalId) {
+        step.approval.status = data.status;
+        if (data.feedback !== undefined) step.approval.feedback = data.feedback;
+        if (data.proposal !== undefined) step.approval.proposal = data.proposal;
+      }
+      if (data.status === 'approved') run.status = 'running';
+      else if (data.status === 'changes_requested') { if (step) step.state = 'pending'; run.status = 'running'; }
+      else if (data.status === 'rejected' && step) step.state = 'failed';
+      break;
+    case 'usage.recorded':
+      run.usage.inputTokens += data.inputTokens || 0;
+      run.usage.outputTokens += data.outputTokens || 0;
+      run.usage.costUSD += data.costUSD || 0;
+      break;
+    case 'run.retried':
+    case 'run.restarted':
+      if (fromIndex >= 0) run.steps.slice(fromIndex).forEach(resetStep);
+      delete run.failure;
+      run.status = 'running';
+      break;
+    case 'run.completed': run.status = 'done'; delete run.currentStep; break;
+    case 'run.failed':
+      run.status = 'failed';
+      if (!run.failure && data.failure) run.failure = clone(data.failure);
+      break;
+    case 'run.cancelled':
+      run.status = 'cancelled';
+      if (!run.failure) run.failure = { kind: 'cancelled', message: data.reason || 'cancelled', hint: '' };
+      for (const s of run.steps) if (s.state === 'working' || s.state === 'waiting') s.state = 'failed';
+      break;
+    default: break; // unknown event types are ignored (protocol: Versioning)
+  }
+  return run;
+}
+
+/** The open gates of a run, as inbox items. */
+function gatesOf(run) {
+  const items = [];
+  if (run.status !== 'blocked') return items;
+  for (const step of run.steps) {
+    if (step.state !== 'waiting') continue;
+    if (step.decision && step.decision.chosen === undefined) {
+      items.push({ runId: run.id, stepId: step.id, kind: 'decision', id: step.decision.id,
+        question: step.decision.question, options: step.decision.options });
+    } else if (step.approval && step.approval.status === 'pending') {
+      items.push({ runId: run.id, stepId: step.id, kind: 'approval', id: step.approval.id,
+        proposal: step.approval.proposal });
+    }
+  }
+  return items;
+}
+
+/**
+ * Runs by id, kept current from events. Emits 'changed' (runId) after any change, and
+ * 'gateOpened' (item) when a gate opens live (not for gates found when loading).
+ */
+class RunsModel extends EventEmitter {
+  constructor() {
+    super();
+    this.runs = new Map();
+  }
+
+  clear() { this.runs.clear(); this.emit('changed'); }
+
+  get(runId) { return this.runs.get(runId); }
+
+  /** Runs newest first (ids sort by creation time). */
+  list() { return [...this.runs.values()].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)); }
+
+  /** Every open gate, oldest run first. */
+  inbox() {
+    return this.list().reverse().flatMap(gatesOf);
+  }
+
+  liveCount() { return this.list().filter((r) => LIVE.has(r.status)).length; }
+
+  /** Takes a Run from the server unless we already hold a newer one. */
+  upsert(run, { live = true } = {}) {
+    const held = this.runs.get(run.id);
+    if (held && held.lastSeq > run.lastSeq) return held;
+    const before = held ? new Set(gatesOf(held).map((g) => g.id)) : undefined;
+    if (held && held.lastSeq === run.lastSeq) {
+      // Same state; keep texts only the fuller object has (run/list omits outputs and proposals).
+      run = mergeTexts(clone(run), held);
+    } else {
+      run = clone(run);
+    }
+    this.runs.set(run.id, run);
+    this.emit('changed', run.id);
+    // A response may carry events not yet notified (the gate's event then comes as 'old').
+    if (live && before) for (const gate of gatesOf(run)) if (!before.has(gate.id)) this.emit('gateOpened', gate);
+    return run;
+  }
+
+  /**
+   * Applies an event if it is the next one of its run. Returns 'applied', 'old' (already have it)
+   * or 'gap' (an earlier event is missing: the caller catches up with run/events).
+   */
+  apply(event, { live = true } = {}) {
+    const held = this.runs.get(event.runId);
+    const lastSeq = held ? held.lastSeq : 0;
+    if (event.seq <= lastSeq) return 'old';
+    if (event.seq !== lastSeq + 1) return 'gap';
+    const before = held ? new Set(gatesOf(held).map((g) => g.runId + '/' + g.id)) : new Set();
+    const run = foldEvent(held, event);
+    if (!run) return 'gap';
+    this.runs.set(run.id, run);
+    this.emit('changed', run.id);
+    if (live) {
+      for (const gate of gatesOf(run)) {
+        if (!before.has(gate.runId + '/' + gate.id)) this.emit('gateOpened', gate);
+      }
+    }
+    return 'applied';
+  }
+}
+
+function mergeTexts(run, held) {
+  for (const step of run.steps) {
+    const old = held.steps.find((s) => s.id === step.id);
+    if (!old) continue;
+    if (step.output === undefined && old.output !== undefined && step.state === 'done') step.output = old.output;
+    if (step.approval && old.approval && step.approval.id === old.approval.id && !step.approval.proposal) {
+      step.approval.proposal = old.approval.proposal;
+    }
+  }
+  return run;
+}
+
+module.exports = { RunsModel, foldEvent, gatesOf, TERMINAL, LIVE };
