@@ -1,5 +1,6 @@
 import DroverEngine
 import DroverProtocol
+import DroverSupport
 import Foundation
 import Synchronization
 

@@ -1,4 +1,5 @@
 import DroverProtocol
+import DroverSupport
 import Foundation
 
 /// Wires stdin/stdout, the connection and the engine bridge together, then runs until exit.
@@ -7,7 +8,7 @@ public enum ServerMain {
     public static func run(framing: Framing?, maxMessageBytes: Int, logger: Logger) -> Never {
         let protocolFD = StdioChannel.takeOverStdout()
         let outbox = Outbox(framing: framing ?? .ndjson) { bytes in
-            if !StdioChannel.writeAll(bytes, to: protocolFD) {
+            if writeAll(protocolFD, bytes) != nil {
                 logger.warning("the client closed the protocol channel; exiting")
                 exit(1)
             }

@@ -1,5 +1,6 @@
 import DroverProtocol
 @testable import DroverServer
+import DroverSupport
 import Foundation
 import Synchronization
 import Testing

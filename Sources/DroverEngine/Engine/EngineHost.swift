@@ -1,4 +1,5 @@
 import DroverProtocol
+import DroverSupport
 import Foundation
 
 /// A workspace claimed for driving: `.drover/` prepared and the one-engine-per-store lock held.

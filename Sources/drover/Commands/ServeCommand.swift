@@ -1,5 +1,6 @@
 import DroverProtocol
 import DroverServer
+import DroverSupport
 import Foundation
 
 /// `drover serve`: the JSON-RPC server on stdin/stdout.
