@@ -287,7 +287,6 @@ enum Fixtures {
 
             #expect(try permissions(layout.root.path) == 0o700)
             #expect(try permissions(layout.logsDirectory.path) == 0o700)
-            #expect(try permissions(layout.reportsDirectory.path) == 0o700)
             #expect(try permissions(layout.databasePath) == 0o600)
             #expect(try permissions(layout.databasePath + "-wal") == 0o600)
             #expect(try permissions(layout.databasePath + "-shm") == 0o600)
@@ -435,7 +434,6 @@ enum Fixtures {
         #expect(layout.databasePath == "/work/project/.drover/drover.db")
         #expect(layout.lockPath == "/work/project/.drover/engine.lock")
         #expect(layout.logsDirectory.path == "/work/project/.drover/logs")
-        #expect(layout.reportsDirectory.path == "/work/project/.drover/reports")
         #expect(try layout.logFile(runId: "r1", stepId: "plan", attempt: 2).path == "/work/project/.drover/logs/r1/plan.2.log")
         #expect(try layout.agentRecordFile(runId: "r1", stepId: "plan", attempt: 2).path == "/work/project/.drover/logs/r1/plan.2.pid")
     }

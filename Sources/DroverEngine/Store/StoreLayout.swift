@@ -17,8 +17,6 @@ public struct StoreLayout: Sendable, Hashable {
     public var databasePath: String { root.appendingPathComponent("drover.db").path }
     /// Per-step agent logs, `.drover/logs/`.
     public var logsDirectory: URL { root.appendingPathComponent("logs", isDirectory: true) }
-    /// Run reports, `.drover/reports/`.
-    public var reportsDirectory: URL { root.appendingPathComponent("reports", isDirectory: true) }
     /// The file `StoreLock` locks, `.drover/engine.lock`.
     public var lockPath: String { root.appendingPathComponent("engine.lock").path }
     /// Keeps all of `.drover/` out of git, `.drover/.gitignore`.
@@ -48,12 +46,11 @@ public struct StoreLayout: Sendable, Hashable {
         return try logsDirectory(runId: runId).appendingPathComponent("\(stepId).\(attempt).\(suffix)")
     }
 
-    /// Creates `.drover/` (mode 0700), `logs/` and `reports/`, and a `.gitignore` of `*` if there is none.
+    /// Creates `.drover/` (mode 0700) and `logs/`, and a `.gitignore` of `*` if there is none.
     /// Safe to call every time the engine starts; refuses symlinks in place of these folders.
     public func prepare() throws {
         try PrivateFiles.makeDirectory(root.path)
         try PrivateFiles.makeDirectory(logsDirectory.path)
-        try PrivateFiles.makeDirectory(reportsDirectory.path)
         try PrivateFiles.createFile(gitignorePath, mode: 0o644, contents: "*\n")
     }
 
