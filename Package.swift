@@ -17,23 +17,25 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .target(name: "CBuildInfo", cSettings: [.define("DROVER_COMMIT", to: "\"\(commit)\"")]),
+        .target(name: "DroverSupport"),
         .target(name: "DroverProtocol"),
         // The store seam: what the engine needs from storage and run ownership, with no backend in it.
         .target(name: "DroverStore", dependencies: ["DroverProtocol"]),
         // The SQLite backend; only the executables wire it in, so the engine never links SQLite.
         .target(name: "DroverSQLite", dependencies: ["DroverStore", "DroverProtocol", "CSQLite"]),
-        .target(name: "DroverEngine", dependencies: ["DroverStore", "DroverProtocol"]),
-        .target(name: "DroverServer", dependencies: ["DroverEngine", "DroverStore", "DroverProtocol"]),
-        .target(name: "DroverFakeAgent", dependencies: ["DroverEngine", "DroverProtocol"]),
+        .target(name: "DroverEngine", dependencies: ["DroverStore", "DroverProtocol", "DroverSupport"]),
+        .target(name: "DroverServer", dependencies: ["DroverEngine", "DroverStore", "DroverProtocol", "DroverSupport"]),
+        .target(name: "DroverFakeAgent", dependencies: ["DroverEngine", "DroverProtocol", "DroverSupport"]),
         .executableTarget(
             name: "drover",
-            dependencies: ["DroverServer", "DroverEngine", "DroverFakeAgent", "DroverSQLite", "DroverStore", "DroverProtocol", "CBuildInfo"]),
+            dependencies: ["DroverServer", "DroverEngine", "DroverFakeAgent", "DroverSQLite", "DroverStore", "DroverProtocol",
+                           "DroverSupport", "CBuildInfo"]),
         .executableTarget(
             name: "drover-bench", dependencies: ["DroverServer", "DroverEngine", "DroverSQLite", "DroverStore", "DroverProtocol"]),
         .testTarget(name: "DroverProtocolTests", dependencies: ["DroverProtocol"]),
         .testTarget(name: "DroverStoreTests", dependencies: ["DroverStore", "DroverSQLite", "DroverProtocol", "CSQLite"]),
         .testTarget(name: "DroverEngineTests", dependencies: ["DroverEngine", "DroverFakeAgent", "DroverStore", "DroverProtocol"]),
-        .testTarget(name: "DroverServerTests", dependencies: ["DroverServer", "DroverEngine", "DroverProtocol"]),
+        .testTarget(name: "DroverServerTests", dependencies: ["DroverServer", "DroverEngine", "DroverProtocol", "DroverSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["DroverProtocol"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import DroverEngine
 import DroverProtocol
+import DroverSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -119,7 +120,7 @@ public enum FakeAgent {
     }
 
     fileprivate static func printError(_ message: String) {
-        writeFully(2, "drover agent-fake: \(message)\n")
+        writeAll(2, "drover agent-fake: \(message)\n")
     }
 }
 
@@ -150,7 +151,7 @@ private struct FakePlayer {
             case .result(let text):
                 emit(.result(output: fill(text)))
             case .fail(let text):
-                writeFully(2, fill(text) + "\n")
+                writeAll(2, fill(text) + "\n")
                 return 1
             case .hang:
                 // Wait for the signal that ends us; pause() returns after a handled signal, so loop.
@@ -166,7 +167,7 @@ private struct FakePlayer {
 
     /// One protocol line, written straight to fd 1: the reader follows the agent live.
     private func emit(_ line: AgentLine) {
-        writeFully(1, line.encoded + "\n")
+        writeAll(1, line.encoded + "\n")
     }
 
     private func sleep(seconds: Double) {
@@ -215,20 +216,6 @@ private struct FakePlayer {
             if key == "attempt" { return String(attempt) }
             if key.hasPrefix("env.") { return environment[String(key.dropFirst(4))] ?? "" }
             return nil
-        }
-    }
-}
-
-private func writeFully(_ fd: Int32, _ text: String) {
-    var bytes = Array(text.utf8)[...]
-    while !bytes.isEmpty {
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
-        if written > 0 {
-            bytes = bytes.dropFirst(written)
-        } else if written < 0 && errno == EINTR {
-            continue
-        } else {
-            return
         }
     }
 }

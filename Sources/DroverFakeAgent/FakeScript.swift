@@ -1,7 +1,7 @@
 import DroverProtocol
 import Foundation
 
-/// One action of a fake-agent turn (see DESIGN.md, "The fake agent").
+/// One action of a fake-agent turn; these cases are the reference for `agent.script` in a pipeline.
 public enum FakeAction: Hashable, Sendable {
     /// `{"say": text}`: a `log` line.
     case say(String)
@@ -43,13 +43,6 @@ public struct FakeScript: Codable, Hashable, Sendable {
         var problems: [String] = []
         self.turns = Self.parse(json, problems: &problems)
         if !problems.isEmpty { throw FakeScriptError(problems: problems) }
-    }
-
-    /// Human-readable problems with a script's JSON (empty if it is fine), for pipeline validation.
-    public static func validate(_ json: JSONValue) -> [String] {
-        var problems: [String] = []
-        _ = parse(json, problems: &problems)
-        return problems
     }
 
     /// The turn attempt `attempt` (1-based) plays: turn N for attempt N, the last one for later attempts.

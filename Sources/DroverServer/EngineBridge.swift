@@ -1,6 +1,7 @@
 import DroverEngine
 import DroverProtocol
 import DroverStore
+import DroverSupport
 import Foundation
 import Synchronization
 
@@ -103,30 +104,40 @@ public final class EngineBridge: ConnectionDelegate {
     // MARK: Methods
 
     /// One handler per engine-backed method of `MethodRegistry` (initialize and shutdown are the connection's).
+    ///
+    /// The table says which methods change runs (`runChange`): their responses are written before the
+    /// events they cause (protocol/README.md, "Ordering and replay"); the others answer without
+    /// holding events back.
     static func makeHandlers(engine: @escaping @Sendable () throws -> Engine) -> [String: MethodHandler] {
         func bind<R: RequestType>(
-            _: R.Type, _ body: @escaping @Sendable (Engine, R) async throws -> R.Response
+            _: R.Type, changesRuns: Bool, _ body: @escaping @Sendable (Engine, R) async throws -> R.Response
         ) -> (String, MethodHandler) {
-            (R.method, .typed(R.self) { params in try await body(try engine(), params) })
+            (R.method, .typed(R.self, changesRuns: changesRuns) { params in try await body(try engine(), params) })
         }
+        func request<R: RequestType>(
+            _ type: R.Type, _ body: @escaping @Sendable (Engine, R) async throws -> R.Response
+        ) -> (String, MethodHandler) { bind(type, changesRuns: false, body) }
+        func runChange<R: RequestType>(
+            _ type: R.Type, _ body: @escaping @Sendable (Engine, R) async throws -> R.Response
+        ) -> (String, MethodHandler) { bind(type, changesRuns: true, body) }
         return Dictionary(uniqueKeysWithValues: [
-            bind(PipelineListRequest.self) { engine, _ in PipelineListResult(pipelines: await engine.listPipelines()) },
-            bind(RunStartRequest.self) { engine, request in RunResult(run: try await engine.startRun(request)) },
-            bind(RunListRequest.self) { engine, request in try await engine.listRuns(request) },
-            bind(RunGetRequest.self) { engine, request in RunResult(run: try await engine.getRun(request.runId)) },
-            bind(RunEventsRequest.self) { engine, request in try await engine.events(request) },
-            bind(RunCancelRequest.self) { engine, request in RunResult(run: try await engine.cancel(request)) },
-            bind(RunRetryRequest.self) { engine, request in RunResult(run: try await engine.retry(request)) },
-            bind(RunRestartRequest.self) { engine, request in RunResult(run: try await engine.restart(request)) },
-            bind(DecisionResolveRequest.self) { engine, request in RunResult(run: try await engine.resolveDecision(request)) },
-            bind(StepApproveRequest.self) { engine, request in RunResult(run: try await engine.approve(request)) },
-            bind(StepRequestChangesRequest.self) { engine, request in RunResult(run: try await engine.requestChanges(request)) },
-            bind(StepRejectRequest.self) { engine, request in RunResult(run: try await engine.reject(request)) },
-            bind(InboxListRequest.self) { engine, _ in try await engine.inbox() },
-            bind(StepLogRequest.self) { engine, request in try await engine.stepLog(request) },
-            bind(WorkspaceTrustRequest.self) { engine, request in
+            request(PipelineListRequest.self) { engine, _ in PipelineListResult(pipelines: await engine.listPipelines()) },
+            request(RunListRequest.self) { engine, request in try await engine.listRuns(request) },
+            request(RunGetRequest.self) { engine, request in RunResult(run: try await engine.getRun(request.runId)) },
+            request(RunEventsRequest.self) { engine, request in try await engine.events(request) },
+            request(InboxListRequest.self) { engine, _ in try await engine.inbox() },
+            request(StepLogRequest.self) { engine, request in try await engine.stepLog(request) },
+            request(WorkspaceTrustRequest.self) { engine, request in
                 WorkspaceTrustResult(trusted: try await engine.setTrust(request.trusted))
             },
+            runChange(RunStartRequest.self) { engine, request in RunResult(run: try await engine.startRun(request)) },
+            runChange(RunCancelRequest.self) { engine, request in RunResult(run: try await engine.cancel(request)) },
+            runChange(RunRetryRequest.self) { engine, request in RunResult(run: try await engine.retry(request)) },
+            runChange(RunRestartRequest.self) { engine, request in RunResult(run: try await engine.restart(request)) },
+            runChange(DecisionResolveRequest.self) { engine, request in RunResult(run: try await engine.resolveDecision(request)) },
+            runChange(StepApproveRequest.self) { engine, request in RunResult(run: try await engine.approve(request)) },
+            runChange(StepRequestChangesRequest.self) { engine, request in RunResult(run: try await engine.requestChanges(request)) },
+            runChange(StepRejectRequest.self) { engine, request in RunResult(run: try await engine.reject(request)) },
         ])
     }
 

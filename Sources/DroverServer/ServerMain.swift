@@ -1,5 +1,6 @@
 import DroverProtocol
 import DroverStore
+import DroverSupport
 import Foundation
 
 /// Wires stdin/stdout, the connection and the engine bridge together, then runs until exit.
@@ -8,7 +9,7 @@ public enum ServerMain {
     public static func run(framing: Framing?, maxMessageBytes: Int, logger: Logger, backend: StoreBackend) -> Never {
         let protocolFD = StdioChannel.takeOverStdout()
         let outbox = Outbox(framing: framing ?? .ndjson) { bytes in
-            if !StdioChannel.writeAll(bytes, to: protocolFD) {
+            if writeAll(protocolFD, bytes) != nil {
                 logger.warning("the client closed the protocol channel; exiting")
                 exit(1)
             }

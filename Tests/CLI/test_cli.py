@@ -485,6 +485,19 @@ class ReadOnlyCommandTests(CLITestCase):
         self.assertEqual(runner.wait(timeout=TIMEOUT), 0)
         runner.stdout.close()
 
+    def test_runs_limit_is_bounded_like_run_list_and_says_when_runs_are_left_out(self):
+        first = self.run_id(self.env.run("run", "simple", "--task", "one", "--yes"))
+        second = self.run_id(self.env.run("run", "simple", "--task", "two", "--yes"))
+        newest = self.env.run("runs", "--limit", "1")
+        self.assertEqual(newest.returncode, 0, newest.stderr)
+        self.assertIn(second, newest.stdout)
+        self.assertNotIn(first, newest.stdout)
+        self.assertIn("older runs exist", newest.stdout)
+        self.assertNotIn("older runs exist", self.env.run("runs").stdout)
+        too_many = self.env.run("runs", "--limit", "501")
+        self.assertEqual(too_many.returncode, 2)
+        self.assertOneErrorLine(too_many, "--limit", "500")
+
     def test_read_only_commands_work_while_serve_holds_the_workspace(self):
         done = self.env.run("run", "simple", "--task", "hello", "--yes")
         run_id = self.run_id(done)
@@ -759,6 +772,24 @@ class TrustTests(CLITestCase):
         again = self.env.run("run", "simple", "--task", "hello", "--yes")
         self.assertEqual(again.returncode, 1)
         self.assertOneErrorLine(again, "not trusted")
+
+
+    def test_pipelines_applies_the_whole_trust_rule(self):
+        # A user pipeline needs no trust by itself, but its role is defined by the workspace's config: run/start refuses
+        # it until the workspace is trusted, and `drover pipelines` says so, and why.
+        os.makedirs(os.path.join(self.env.config, "pipelines"))
+        with open(os.path.join(self.env.config, "pipelines", "user.json"), "w") as f:
+            json.dump({"name": "User", "steps": [{"id": "w", "kind": "agent", "role": "writer", "prompt": "{{task}}"}]}, f)
+        os.makedirs(os.path.join(self.env.workspace, ".drover"), exist_ok=True)
+        with open(os.path.join(self.env.workspace, ".drover", "config.json"), "w") as f:
+            json.dump({"agents": {"writer": {"driver": "fake", "script": [[{"result": "w"}]]}}}, f)
+        refused = self.env.run("run", "user", "--task", "x", "--yes")
+        self.assertEqual(refused.returncode, 1)
+        self.assertOneErrorLine(refused, "not trusted")
+        listing = self.env.run("pipelines").stdout
+        self.assertRegex(listing, r"user \| User[^\n]*\n.*\n\s+needs trust \(step 'w' uses an agent from the workspace's")
+        self.env.trust()
+        self.assertNotIn("needs trust", self.env.run("pipelines").stdout)
 
 
 class CommandDriverTests(CLITestCase):

@@ -204,7 +204,6 @@ struct FakeScriptTests {
              [{"write": {"path": "a.txt", "text": "t"}}, {"spam": 3}, {"progress": {"message": "m"}},
               {"hang": true}, {"fail": "f"}, {"result": "r"}]]
             """)
-        #expect(FakeScript.validate(json) == [])
         let script = try FakeScript(json: json)
         #expect(script.turns.count == 2)
         #expect(script.turn(forAttempt: 1).first == .say("hi"))
@@ -223,7 +222,8 @@ struct FakeScriptTests {
              {"say": "not a list"},
              [{"spam": -1}, {"hang": false}, {"write": {"path": "x"}}, {"progress": {"fraction": "half"}}]]
             """)
-        #expect(FakeScript.validate(json) == [
+        let error = #expect(throws: FakeScriptError.self) { try FakeScript(json: json) }
+        #expect(error?.problems == [
             #"turn 1, action 1: "say" needs a text, got 1"#,
             #"turn 1, action 2: "usage" needs {"model": text, "input": tokens, "output": tokens, "costUSD"?: number}, got an object"#,
             #"turn 1, action 3: "ask" needs {"question": text, "options": [text, ...]} with at least one option, got an object"#,
@@ -235,7 +235,6 @@ struct FakeScriptTests {
             #"turn 3, action 3: "write" needs {"path": relative path, "text": text}, got an object"#,
             #"turn 3, action 4: "progress" has a fraction that is not a number, got an object"#,
         ])
-        #expect(throws: FakeScriptError.self) { try FakeScript(json: json) }
     }
 
     @Test("scripts decode through Codable, as inside a pipeline file")

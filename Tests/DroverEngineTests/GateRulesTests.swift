@@ -2,7 +2,7 @@ import DroverEngine
 import DroverProtocol
 import Testing
 
-/// Every gate rule of DESIGN.md, as a table: gate state × action → outcome.
+/// Every gate rule of protocol/README.md ("Gates"), as a table: gate state × action → outcome.
 @Suite struct GateRulesTests {
     typealias F = Fixture
 

@@ -1,5 +1,6 @@
 import DroverProtocol
 @testable import DroverServer
+import DroverSupport
 import Foundation
 import Synchronization
 import Testing
@@ -24,7 +25,6 @@ private struct Slow: RequestType {
 private struct Mutate: RequestType {
     typealias Response = Echo
     static let method = "test/mutate"
-    static let changesRuns = true
     var count: Int
     var fail: Bool?
 }
@@ -56,7 +56,7 @@ private final class TestDelegate: ConnectionDelegate {
                 return Empty()
             }
         case Mutate.method:
-            return .typed(Mutate.self) { params in
+            return .typed(Mutate.self, changesRuns: true) { params in
                 for seq in 1...max(params.count, 1) {
                     self.notify(seq: seq)
                 }

@@ -1,7 +1,7 @@
 import DroverProtocol
 import Foundation
 
-/// One line of an agent's stdout, read as the agent line protocol (see DESIGN.md, "Agents").
+/// One line of an agent's stdout, read as the agent line protocol (README.md, "Pointing roles at a real agent").
 public enum AgentLine: Hashable, Sendable {
     /// `{"type":"log","text"}`, or any line that is not a protocol message (then the whole line).
     case log(String)

@@ -1,15 +1,10 @@
 import DroverProtocol
 import Foundation
 
-/// Where an agent (or a command) a step runs was defined; decides whether trust is needed.
-public enum DefinitionSource: String, Sendable, Hashable {
-    case builtin, user, workspace
-}
-
 /// The agent a step runs with, and where it was defined.
 public struct ResolvedAgent: Sendable, Hashable {
     public var spec: AgentSpec
-    public var source: DefinitionSource
+    public var source: PipelineInfo.Source
 }
 
 /// Agent configuration: `<workspace>/.drover/config.json` over `<configDir>/config.json`.
@@ -90,17 +85,7 @@ public struct StepPlan: Sendable, Hashable {
     /// Nil for command and tests steps.
     public var agent: ResolvedAgent?
     /// Where the thing that runs (the step's command, or its agent) was defined.
-    public var source: DefinitionSource
-}
-
-extension PipelineInfo.Source {
-    var definitionSource: DefinitionSource {
-        switch self {
-        case .builtin: .builtin
-        case .user: .user
-        case .workspace: .workspace
-        }
-    }
+    public var source: PipelineInfo.Source
 }
 
 /// Resolves every step's agent; throws invalid params naming each role that has none.
@@ -111,11 +96,11 @@ func planSteps(pipelineId: String, definition: PipelineDefinition, source: Pipel
     for step in definition.steps {
         switch step.kind {
         case .command, .tests:
-            plans.append(StepPlan(stepId: step.id, agent: nil, source: source.definitionSource))
+            plans.append(StepPlan(stepId: step.id, agent: nil, source: source))
         case .agent:
             if let inline = step.agent {
-                plans.append(StepPlan(stepId: step.id, agent: ResolvedAgent(spec: inline, source: source.definitionSource),
-                                      source: source.definitionSource))
+                plans.append(StepPlan(stepId: step.id, agent: ResolvedAgent(spec: inline, source: source),
+                                      source: source))
             } else if let role = step.role, let resolved = config.agent(forRole: role) {
                 plans.append(StepPlan(stepId: step.id, agent: resolved, source: resolved.source))
             } else {

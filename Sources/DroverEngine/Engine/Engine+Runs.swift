@@ -51,14 +51,18 @@ extension Engine {
         return run
     }
 
-    /// Every role resolves to an agent, and the workspace is trusted if the run needs it.
-    func checkRunnable(pipelineId: String, definition: PipelineDefinition, source: PipelineInfo.Source) throws {
+    /// Every role resolves to an agent, and the workspace is trusted if the run needs it; returns
+    /// how each step runs. Checked when a run starts, retries or restarts, and again before each
+    /// attempt (config and trust may change in between).
+    @discardableResult
+    func checkRunnable(pipelineId: String, definition: PipelineDefinition, source: PipelineInfo.Source) throws -> [StepPlan] {
         let config = EngineConfig.load(workspace: options.workspace, configDirectory: options.configDirectory)
         let plans = try planSteps(pipelineId: pipelineId, definition: definition, source: source,
                                   config: config, configDirectory: options.configDirectory)
         if let reason = TrustPolicy.reason(pipelineId: pipelineId, source: source, plans: plans), !isTrusted() {
             throw TrustPolicy.refusal(workspace: options.workspace, reason: reason)
         }
+        return plans
     }
 
     /// `run/cancel`: kills the live step's process group (or the agent a dead engine left behind),

@@ -62,12 +62,7 @@ extension Engine {
         guard let step = pipeline.definition.step(stepId), let index = run.stepIndex(stepId) else {
             throw ResponseError.internalError("run \(run.id) has no step '\(stepId)'")
         }
-        let config = EngineConfig.load(workspace: options.workspace, configDirectory: options.configDirectory)
-        let plans = try planSteps(pipelineId: pipeline.id, definition: pipeline.definition, source: pipeline.source,
-                                  config: config, configDirectory: options.configDirectory)
-        if let reason = TrustPolicy.reason(pipelineId: pipeline.id, source: pipeline.source, plans: plans), !isTrusted() {
-            throw TrustPolicy.refusal(workspace: options.workspace, reason: reason)
-        }
+        let plans = try checkRunnable(pipelineId: pipeline.id, definition: pipeline.definition, source: pipeline.source)
         let agent = plans.first { $0.stepId == stepId }?.agent?.spec
 
         var outputs: [String: String] = [:]

@@ -136,21 +136,14 @@ public actor Engine {
 
     func loadRun(_ runId: String) throws -> Run {
         if let run = snapshots[runId] { return run }
-        guard let run = try store.run(id: runId) else { throw ResponseError.notFound("run", runId) }
+        let run = try queries.run(runId)
         snapshots[runId] = run
         return run
     }
 
     func history(_ runId: String) throws -> RunHistory {
         if let history = histories[runId] { return history }
-        var history = RunHistory()
-        var after = 0
-        while true {
-            let page = try store.events(runId: runId, afterSeq: after, limit: 1000)
-            for event in page { history.apply(event) }
-            guard let last = page.last, page.count == 1000 else { break }
-            after = last.seq
-        }
+        let history = try queries.history(runId)
         histories[runId] = history
         return history
     }
@@ -232,15 +225,9 @@ public actor Engine {
     /// after the agent is gone), so its agent may still be running as an orphan: it is killed first
     /// (`reapOrphanedAgent`), so two agents never work on the same files.
     public func resumeInterruptedRuns() async {
-        var cursor: String?
-        var runs: [Run] = []
+        let runs: [Run]
         do {
-            while true {
-                let page = try store.runs(statuses: [.running, .queued], afterRunId: cursor, limit: 200)
-                runs += page
-                guard let last = page.last, page.count == 200 else { break }
-                cursor = last.id
-            }
+            runs = try queries.allRuns(statuses: [.running, .queued])
         } catch {
             log("cannot list runs to resume: \(error)")
             return

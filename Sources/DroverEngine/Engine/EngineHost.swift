@@ -1,5 +1,6 @@
 import DroverProtocol
 import DroverStore
+import DroverSupport
 import Foundation
 
 /// A workspace claimed for driving: `.drover/` prepared and its runs' ownership claimed (with the

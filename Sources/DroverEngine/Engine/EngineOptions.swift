@@ -1,4 +1,5 @@
 import DroverProtocol
+import DroverSupport
 import Foundation
 
 /// What the engine needs from its surroundings: paths, the drover binary (for the fake agent),

@@ -1,4 +1,5 @@
 import DroverProtocol
+import DroverSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -12,7 +12,7 @@ import Darwin
 /// Why: agents run in their own process group (so a timeout or cancel kills all of it), which also
 /// means they outlive an engine killed without warning (kill -9, the OOM killer). The next engine
 /// re-runs the interrupted step, and without this the orphan would keep editing the same workspace.
-/// "The engine never trusts an agent to stop" (DESIGN, Principle 2).
+/// The engine never trusts an agent to stop.
 ///
 /// Decision: one small file per attempt beside its log, `logs/<run>/<step>.<attempt>.pid` (mode 0600),
 /// holding the leader's pid (which is also the group id), the host id (`OwnerIdentity.thisHost`), its

@@ -1,3 +1,4 @@
+import DroverSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -46,6 +47,7 @@ final class LogFile: Sendable {
             }
             state.size += bytes.count
             guard state.fd >= 0 else { return }
+            // A failed write (a full disk) must not take the agent down with it: the line is lost.
             writeAll(state.fd, bytes)
         }
         return starts

@@ -5,22 +5,6 @@ import Glibc
 import Darwin
 #endif
 
-/// Writes all of `bytes`, retrying short writes and EINTR; gives up silently on other errors (a full disk
-/// must not take the agent down with it).
-func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-    var offset = 0
-    while offset < bytes.count {
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if written > 0 {
-            offset += written
-        } else if written < 0 && errno == EINTR {
-            continue
-        } else {
-            return
-        }
-    }
-}
-
 /// A NULL-terminated `char *[]` that lives as long as this value.
 final class CStringArray {
     let pointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>

@@ -9,7 +9,7 @@ public enum GateOutcome: Sendable, Hashable {
     case append([EventBody])
 }
 
-/// Every gate rule of DESIGN.md, as pure functions of the run and its history.
+/// Every gate rule of protocol/README.md ("Gates"), as pure functions of the run and its history.
 ///
 /// | gate state           | approve    | requestChanges | reject    |
 /// |----------------------|------------|----------------|-----------|

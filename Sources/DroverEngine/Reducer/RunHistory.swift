@@ -115,9 +115,6 @@ public struct RunHistory: Sendable, Hashable {
     /// The number the next approval of `stepId` gets (1-based, unique in the run).
     public func nextApprovalNumber(stepId: String) -> Int { approvals.filter { $0.stepId == stepId }.count + 1 }
 
-    /// The newest approval raised for `stepId`.
-    public func latestApproval(stepId: String) -> ApprovalRecord? { approvals.last { $0.stepId == stepId } }
-
     /// What a re-run of `stepId` must be told, since its last restart.
     public func rerunContext(stepId: String) -> RerunContext {
         let current = epoch(stepId)

@@ -5,7 +5,7 @@ import DroverProtocol
 /// No I/O, no clock, no ids: everything arrives inside the events. The engine decides which
 /// events to append (`GateRules`, `NextAction`, the step runner); this decides what they mean.
 ///
-/// Conventions where DESIGN.md is silent:
+/// Conventions that protocol/README.md leaves open:
 /// - `attempts` counts every attempt of a step over the run's whole life (retry and restart do
 ///   not reset it), so `<step>.<attempt>.log` files never collide.
 /// - A step's `output` is set only by `step.completed`; while an approval is pending the text is

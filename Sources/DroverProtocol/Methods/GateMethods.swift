@@ -2,7 +2,6 @@
 public struct DecisionResolveRequest: RequestType {
     public typealias Response = RunResult
     public static let method = "decision/resolve"
-    public static let changesRuns = true
     public var runId: String
     public var decisionId: String
     public var choice: String
@@ -17,7 +16,6 @@ public struct DecisionResolveRequest: RequestType {
 public struct StepApproveRequest: RequestType {
     public typealias Response = RunResult
     public static let method = "step/approve"
-    public static let changesRuns = true
     public var runId: String
     public var approvalId: String
     public var proposal: String?
@@ -32,7 +30,6 @@ public struct StepApproveRequest: RequestType {
 public struct StepRequestChangesRequest: RequestType {
     public typealias Response = RunResult
     public static let method = "step/requestChanges"
-    public static let changesRuns = true
     public var runId: String
     public var approvalId: String
     public var feedback: String
@@ -47,7 +44,6 @@ public struct StepRequestChangesRequest: RequestType {
 public struct StepRejectRequest: RequestType {
     public typealias Response = RunResult
     public static let method = "step/reject"
-    public static let changesRuns = true
     public var runId: String
     public var approvalId: String
     public var reason: String?

@@ -3,12 +3,6 @@ public protocol RequestType: Codable, Sendable {
     associatedtype Response: Codable & Sendable
     /// The JSON-RPC method name.
     static var method: String { get }
-    /// Whether this request changes a run (its response is then written before the events it causes).
-    static var changesRuns: Bool { get }
-}
-
-extension RequestType {
-    public static var changesRuns: Bool { false }
 }
 
 /// A server → client notification's params.

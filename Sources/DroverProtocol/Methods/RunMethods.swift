@@ -8,7 +8,6 @@ public struct RunResult: Codable, Sendable, Hashable {
 public struct RunStartRequest: RequestType {
     public typealias Response = RunResult
     public static let method = "run/start"
-    public static let changesRuns = true
     public var pipelineId: String
     public var task: String
     public var inputs: [String: String]?
@@ -81,7 +80,6 @@ public struct RunEventsResult: Codable, Sendable, Hashable {
 public struct RunCancelRequest: RequestType {
     public typealias Response = RunResult
     public static let method = "run/cancel"
-    public static let changesRuns = true
     public var runId: String
     public var reason: String?
     public init(runId: String, reason: String? = nil) {
@@ -94,7 +92,6 @@ public struct RunCancelRequest: RequestType {
 public struct RunRetryRequest: RequestType {
     public typealias Response = RunResult
     public static let method = "run/retry"
-    public static let changesRuns = true
     public var runId: String
     public init(runId: String) { self.runId = runId }
 }
@@ -103,7 +100,6 @@ public struct RunRetryRequest: RequestType {
 public struct RunRestartRequest: RequestType {
     public typealias Response = RunResult
     public static let method = "run/restart"
-    public static let changesRuns = true
     public var runId: String
     public var fromStep: String
     public init(runId: String, fromStep: String) {

@@ -7,7 +7,7 @@ public struct PipelineListRequest: RequestType {
 
 /// A pipeline as clients see it.
 public struct PipelineInfo: Codable, Sendable, Hashable {
-    /// Where a pipeline definition came from.
+    /// Where a pipeline definition (or the agent a step runs) came from; decides whether trust is needed.
     public enum Source: String, Codable, Sendable { case builtin, workspace, user }
     public var id: String
     public var name: String

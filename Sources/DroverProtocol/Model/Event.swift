@@ -31,6 +31,26 @@ public struct StepInfo: Codable, Sendable, Hashable {
     }
 }
 
+/// Every event type, named once: the wire names (`run.created`, …) in the order the protocol lists them.
+public enum EventType: String, CaseIterable, Sendable {
+    case runCreated = "run.created"
+    case runStarted = "run.started"
+    case stepStarted = "step.started"
+    case stepCompleted = "step.completed"
+    case stepFailed = "step.failed"
+    case stepInterrupted = "step.interrupted"
+    case decisionRequested = "decision.requested"
+    case decisionResolved = "decision.resolved"
+    case approvalRequested = "approval.requested"
+    case approvalResolved = "approval.resolved"
+    case usageRecorded = "usage.recorded"
+    case runRetried = "run.retried"
+    case runRestarted = "run.restarted"
+    case runCompleted = "run.completed"
+    case runFailed = "run.failed"
+    case runCancelled = "run.cancelled"
+}
+
 /// The typed payloads of every event type.
 public enum EventBody: Sendable, Hashable {
     case runCreated(RunCreated)
@@ -175,33 +195,32 @@ public enum EventBody: Sendable, Hashable {
     }
 
     /// Every event type's wire name, in the order the protocol lists them.
-    public static let allTypes: [String] = [
-        "run.created", "run.started", "step.started", "step.completed", "step.failed", "step.interrupted",
-        "decision.requested", "decision.resolved", "approval.requested", "approval.resolved",
-        "usage.recorded", "run.retried", "run.restarted", "run.completed", "run.failed", "run.cancelled",
-    ]
+    public static let allTypes: [String] = EventType.allCases.map(\.rawValue)
 
-    /// The wire name of this payload.
-    public var type: String {
+    /// The type of this payload.
+    public var eventType: EventType {
         switch self {
-        case .runCreated: "run.created"
-        case .runStarted: "run.started"
-        case .stepStarted: "step.started"
-        case .stepCompleted: "step.completed"
-        case .stepFailed: "step.failed"
-        case .stepInterrupted: "step.interrupted"
-        case .decisionRequested: "decision.requested"
-        case .decisionResolved: "decision.resolved"
-        case .approvalRequested: "approval.requested"
-        case .approvalResolved: "approval.resolved"
-        case .usageRecorded: "usage.recorded"
-        case .runRetried: "run.retried"
-        case .runRestarted: "run.restarted"
-        case .runCompleted: "run.completed"
-        case .runFailed: "run.failed"
-        case .runCancelled: "run.cancelled"
+        case .runCreated: .runCreated
+        case .runStarted: .runStarted
+        case .stepStarted: .stepStarted
+        case .stepCompleted: .stepCompleted
+        case .stepFailed: .stepFailed
+        case .stepInterrupted: .stepInterrupted
+        case .decisionRequested: .decisionRequested
+        case .decisionResolved: .decisionResolved
+        case .approvalRequested: .approvalRequested
+        case .approvalResolved: .approvalResolved
+        case .usageRecorded: .usageRecorded
+        case .runRetried: .runRetried
+        case .runRestarted: .runRestarted
+        case .runCompleted: .runCompleted
+        case .runFailed: .runFailed
+        case .runCancelled: .runCancelled
         }
     }
+
+    /// The wire name of this payload.
+    public var type: String { eventType.rawValue }
 }
 
 /// An empty `data` object for events that carry nothing.
@@ -230,26 +249,27 @@ extension EventBody {
     /// Decodes a payload of the given wire type from the event's `data` member.
     public static func decode(type: String, from container: KeyedDecodingContainer<Event.CodingKeys>) throws -> EventBody {
         func data<T: Decodable>(_: T.Type) throws -> T { try container.decode(T.self, forKey: .data) }
-        switch type {
-        case "run.created": return .runCreated(try data(RunCreated.self))
-        case "run.started": return .runStarted
-        case "step.started": return .stepStarted(try data(StepAttempt.self))
-        case "step.completed": return .stepCompleted(try data(StepCompleted.self))
-        case "step.failed": return .stepFailed(try data(StepFailed.self))
-        case "step.interrupted": return .stepInterrupted(try data(StepAttempt.self))
-        case "decision.requested": return .decisionRequested(try data(DecisionRequested.self))
-        case "decision.resolved": return .decisionResolved(try data(DecisionResolved.self))
-        case "approval.requested": return .approvalRequested(try data(ApprovalRequested.self))
-        case "approval.resolved": return .approvalResolved(try data(ApprovalResolved.self))
-        case "usage.recorded": return .usageRecorded(try data(UsageRecorded.self))
-        case "run.retried": return .runRetried(try data(FromStep.self))
-        case "run.restarted": return .runRestarted(try data(FromStep.self))
-        case "run.completed": return .runCompleted
-        case "run.failed": return .runFailed(try data(RunFailed.self))
-        case "run.cancelled": return .runCancelled(try data(RunCancelled.self))
-        default:
+        guard let eventType = EventType(rawValue: type) else {
             throw DecodingError.dataCorruptedError(
                 forKey: .type, in: container, debugDescription: "unknown event type '\(type)'")
+        }
+        switch eventType {
+        case .runCreated: return .runCreated(try data(RunCreated.self))
+        case .runStarted: return .runStarted
+        case .stepStarted: return .stepStarted(try data(StepAttempt.self))
+        case .stepCompleted: return .stepCompleted(try data(StepCompleted.self))
+        case .stepFailed: return .stepFailed(try data(StepFailed.self))
+        case .stepInterrupted: return .stepInterrupted(try data(StepAttempt.self))
+        case .decisionRequested: return .decisionRequested(try data(DecisionRequested.self))
+        case .decisionResolved: return .decisionResolved(try data(DecisionResolved.self))
+        case .approvalRequested: return .approvalRequested(try data(ApprovalRequested.self))
+        case .approvalResolved: return .approvalResolved(try data(ApprovalResolved.self))
+        case .usageRecorded: return .usageRecorded(try data(UsageRecorded.self))
+        case .runRetried: return .runRetried(try data(FromStep.self))
+        case .runRestarted: return .runRestarted(try data(FromStep.self))
+        case .runCompleted: return .runCompleted
+        case .runFailed: return .runFailed(try data(RunFailed.self))
+        case .runCancelled: return .runCancelled(try data(RunCancelled.self))
         }
     }
 }

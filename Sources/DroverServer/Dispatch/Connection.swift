@@ -1,4 +1,5 @@
 import DroverProtocol
+import DroverSupport
 import Foundation
 import Synchronization
 

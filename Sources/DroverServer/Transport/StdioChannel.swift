@@ -1,4 +1,5 @@
 import DroverProtocol
+import DroverSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -14,21 +15,6 @@ public enum StdioChannel {
         _ = fcntl(protocolFD, F_SETFD, FD_CLOEXEC)
         dup2(STDERR_FILENO, STDOUT_FILENO)
         return protocolFD
-    }
-
-    /// Writes all of `bytes` to `fd`; returns false if the peer has gone.
-    @discardableResult
-    public static func writeAll(_ bytes: [UInt8], to fd: Int32) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                return false
-            }
-            offset += written
-        }
-        return true
     }
 
     /// Reads `fd` until end of input on the calling thread, handing the framed inputs of each read

@@ -53,17 +53,13 @@ enum OpenGate {
         }
     }
 
-    /// The gates a blocked run waits on now.
+    /// The gates a run waits on now, by the rule `inbox/list` applies.
     static func open(in run: Run) -> [OpenGate] {
-        guard run.status == .blocked else { return [] }
-        return run.steps.compactMap { step in
-            if let decision = step.decision, decision.chosen == nil {
-                return .decision(stepId: step.id, decisionId: decision.id, options: decision.options)
+        RunQueries.openGates(of: run, history: nil).map { item in
+            switch item.kind {
+            case .decision: .decision(stepId: item.stepId, decisionId: item.id, options: item.options ?? [])
+            case .approval: .approval(stepId: item.stepId, approvalId: item.id, proposal: item.proposal ?? "")
             }
-            if let approval = step.approval, approval.status == .pending {
-                return .approval(stepId: step.id, approvalId: approval.id, proposal: approval.proposal)
-            }
-            return nil
         }
     }
 }

@@ -1,3 +1,4 @@
+import DroverSupport
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -59,18 +60,13 @@ struct Terminal: Sendable {
 }
 
 /// Unbuffered, line-safe writes to stdout and stderr, shared by the renderer, prompts and the
-/// signal handler so their lines never interleave.
+/// signal handler so their lines never interleave. A failed write (stdout closed) is ignored.
 enum Console {
     private static let lock = Mutex(())
 
     /// Writes `text` to stdout as is (no newline added).
     static func write(_ text: String) {
-        lock.withLock { _ in writeAll(STDOUT_FILENO, text) }
-    }
-
-    /// Writes raw bytes to stdout (log files are passed through as they are).
-    static func write(bytes: [UInt8]) {
-        lock.withLock { _ in writeAll(STDOUT_FILENO, bytes[...]) }
+        lock.withLock { _ in _ = writeAll(STDOUT_FILENO, text) }
     }
 
     /// Writes `text` and a newline to stdout.
@@ -78,25 +74,6 @@ enum Console {
 
     /// Writes `drover: <message>` to stderr.
     static func error(_ message: String) {
-        lock.withLock { _ in writeAll(STDERR_FILENO, "drover: \(message)\n") }
+        lock.withLock { _ in _ = writeAll(STDERR_FILENO, "drover: \(message)\n") }
     }
-
-    private static func writeAll(_ fd: Int32, _ text: String) { writeAll(fd, Array(text.utf8)[...]) }
-
-    private static func writeAll(_ fd: Int32, _ slice: ArraySlice<UInt8>) {
-        var bytes = slice
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { systemWrite(fd, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            bytes = bytes.dropFirst(written)
-        }
-    }
-}
-
-/// `write(2)`, named apart from `Console.write`.
-private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
-    write(fd, buffer, count)
 }

@@ -31,26 +31,28 @@ enum Workspace {
     /// The user's config folder (`DROVER_CONFIG_DIR`, else `~/.config/drover`).
     static var configDirectory: URL { EngineConfig.configDirectory(environment: ProcessInfo.processInfo.environment) }
 
-    /// The workspace's store opened for reading, or nil if nothing has run there yet.
-    static func openStore(_ workspace: URL) throws -> SQLiteRunStore? {
+    /// The read side of the workspace's runs on its store opened read-only (no driving lock, so it
+    /// works beside an engine), or nil if nothing has run there yet.
+    static func queries(_ workspace: URL) throws -> RunQueries? {
         let layout = StoreLayout(workspace: workspace)
         guard FileManager.default.fileExists(atPath: layout.databasePath) else { return nil }
         do {
-            return try SQLiteRunStore(path: layout.databasePath, readOnly: true)
+            return RunQueries(store: try SQLiteRunStore(path: layout.databasePath, readOnly: true), workspace: workspace)
         } catch let error as StoreError where error.kind == .notFound {
             return nil
         }
     }
 
-    /// The run `id` of `workspace`, or an error naming what exists.
-    static func loadRun(_ id: String, workspace: URL) throws -> (SQLiteRunStore, Run) {
-        guard let store = try openStore(workspace) else {
+    /// The run `id` of `workspace` and the queries that found it, or an error naming what exists.
+    static func loadRun(_ id: String, workspace: URL) throws -> (RunQueries, Run) {
+        guard let queries = try queries(workspace) else {
             throw CLIError("no run '\(id)': nothing has run in \(workspace.path) yet (use --workspace to look elsewhere)")
         }
-        guard StoreLayout.isValidID(id), let run = try store.run(id: id) else {
+        do {
+            return (queries, try queries.run(id))
+        } catch let error as ResponseError where error.code == .notFound {
             throw CLIError("no run '\(id)' in \(workspace.path); 'drover runs' lists them")
         }
-        return (store, run)
     }
 }
 

@@ -3,9 +3,9 @@ import DroverProtocol
 import DroverStore
 import Foundation
 
-/// `drover logs RUN [STEP]`: the agents' output of a run, from the per-attempt log files; `--follow`
-/// keeps printing as they grow until the run ends. Reads files and the store only, so it works while
-/// another engine drives the run.
+/// `drover logs RUN [STEP]`: the agents' output of a run, from the per-attempt log files as `step/log`
+/// reads them; `--follow` keeps printing as they grow until the run ends. Reads files and the store
+/// only (through `RunQueries`), so it works while another engine drives the run.
 enum LogsCommand {
     static let subcommand = Subcommand(
         name: "logs",
@@ -21,13 +21,7 @@ enum LogsCommand {
     )
 
     static func run(_ arguments: ParsedArguments) async throws -> Int32 {
-        guard let runId = arguments.positionals.first else {
-            throw UsageError(description: "'drover logs' needs a run id ('drover runs' lists them)")
-        }
-        if arguments.positionals.count > 2 {
-            throw UsageError(description: "'drover logs' takes a run id and at most one step id (got '\(arguments.positionals[2])' too)")
-        }
-        let stepId = arguments.positionals.count > 1 ? arguments.positionals[1] : nil
+        let (runId, stepId) = try RunArgument.runId(arguments, command: "logs", then: "step id")
         var attempt: Int?
         if let text = arguments.value("--attempt") {
             guard let value = Int(text), value > 0 else { throw UsageError(description: "--attempt must be a positive number, not '\(text)'") }
@@ -35,7 +29,7 @@ enum LogsCommand {
             attempt = value
         }
         let workspace = try Workspace.resolve(arguments)
-        let (store, run) = try Workspace.loadRun(runId, workspace: workspace)
+        let (queries, run) = try Workspace.loadRun(runId, workspace: workspace)
         if let stepId {
             guard let step = run.step(stepId) else {
                 throw CLIError("run \(run.id) has no step '\(stepId)'; its steps: \(run.steps.map(\.id).joined(separator: ", "))")
@@ -44,44 +38,47 @@ enum LogsCommand {
                 throw CLIError("step '\(stepId)' of run \(run.id) has no attempt \(attempt); it has run \(Format.count(step.attempts, "time"))")
             }
         }
-        var reader = LogReader(layout: StoreLayout(workspace: workspace), stepId: stepId, attempt: attempt,
+        var reader = LogReader(queries: queries, stepId: stepId, attempt: attempt,
                                follow: arguments.has("--follow"), raw: arguments.has("--raw"), terminal: Terminal.current)
         guard arguments.has("--follow") else {
             try reader.pass(run, final: true)
             if !reader.printedAny { FileHandle.standardError.write(Data("(no agent output recorded for this run\(stepId.map { " at step \($0)" } ?? "") yet)\n".utf8)) }
             return 0
         }
+        // Follow the run through the change feed: new attempts appear as their events arrive, and the
+        // run's end (its last event) ends the command after a final pass.
         var current = run
-        while true {
-            try reader.pass(current, final: current.status.isTerminal)
-            if current.status.isTerminal { break }
+        while !current.status.isTerminal {
+            try reader.pass(current, final: false)
             try await Task.sleep(for: .milliseconds(200))
-            guard let next = try store.run(id: run.id) else { break }
-            current = next
+            if let change = try queries.changes(afterRunSeqs: [(current.id, current.lastSeq)]).first { current = change.run }
         }
+        try reader.pass(current, final: true)
         return 0
     }
 }
 
-/// Prints the new lines of a run's log files, remembering how far each file was read.
+/// Prints the new lines of a run's attempt logs, read with `step/log`'s query and remembering how
+/// far each log was read.
 ///
 /// Agent line protocol lines are shown as what they mean (`log` as its text, `usage`, `decision`,
-/// `result`); other lines (plain output, stderr) as they are. `raw` prints the bytes unchanged.
+/// `result`); other lines (plain output, stderr) as they are. `raw` prints the lines unchanged.
 struct LogReader {
-    let layout: StoreLayout
+    let queries: RunQueries
     let stepId: String?
     let attempt: Int?
     let follow: Bool
     let raw: Bool
     let terminal: Terminal
-    private var offsets: [String: UInt64] = [:]
-    /// Bytes after the last newline of each file, held until the line is complete.
+    /// How far each attempt's log was read, in bytes (`step/log` offsets).
+    private var offsets: [String: Int] = [:]
+    /// Bytes after the last newline of each log, held until the line is complete.
     private var partial: [String: [UInt8]] = [:]
     private var lastFile: String?
     private(set) var printedAny = false
 
-    init(layout: StoreLayout, stepId: String?, attempt: Int?, follow: Bool, raw: Bool, terminal: Terminal) {
-        self.layout = layout
+    init(queries: RunQueries, stepId: String?, attempt: Int?, follow: Bool, raw: Bool, terminal: Terminal) {
+        self.queries = queries
         self.stepId = stepId
         self.attempt = attempt
         self.follow = follow
@@ -97,30 +94,30 @@ struct LogReader {
         for step in run.steps where stepId == nil || step.id == stepId {
             let attempts: [Int]
             if let attempt {
-                attempts = [attempt]
+                // An attempt that has not started yet (with --follow) has nothing to show.
+                attempts = attempt <= step.attempts ? [attempt] : []
             } else if stepId != nil, !follow {
                 attempts = step.attempts > 0 ? [step.attempts] : []
             } else {
                 attempts = step.attempts > 0 ? Array(1...step.attempts) : []
             }
             for number in attempts {
-                try print(file: layout.logFile(runId: run.id, stepId: step.id, attempt: number),
-                          key: "\(step.id) · attempt \(number)", final: final)
+                try print(runId: run.id, stepId: step.id, attempt: number, final: final)
             }
         }
     }
 
-    private mutating func print(file: URL, key: String, final: Bool) throws {
+    private mutating func print(runId: String, stepId: String, attempt: Int, final: Bool) throws {
+        let key = "\(stepId) · attempt \(attempt)"
         var bytes = partial[key] ?? []
-        if let handle = try? FileHandle(forReadingFrom: file) {
-            defer { try? handle.close() }
-            let offset = offsets[key] ?? 0
-            try handle.seek(toOffset: offset)
-            if let data = try handle.readToEnd(), !data.isEmpty {
-                offsets[key] = offset + UInt64(data.count)
-                bytes += data
-            }
+        var offset = offsets[key] ?? 0
+        while true {
+            let slice = try queries.stepLog(StepLogRequest(runId: runId, stepId: stepId, attempt: attempt, offset: offset, limit: 1 << 20))
+            guard slice.nextOffset > offset else { break }
+            bytes += slice.text.utf8
+            offset = slice.nextOffset
         }
+        offsets[key] = offset
         var complete: ArraySlice<UInt8>
         if final {
             complete = bytes[...]

@@ -2,7 +2,8 @@ import DroverEngine
 import DroverProtocol
 import Foundation
 
-/// `drover pipelines`: every pipeline the workspace can run, with its source, steps and any errors.
+/// `drover pipelines`: every pipeline the workspace can run, with its source, steps and any errors
+/// (what `pipeline/list` answers), and which ones need the workspace's trust by `run/start`'s rule.
 enum PipelinesCommand {
     static let subcommand = Subcommand(
         name: "pipelines",
@@ -18,10 +19,11 @@ enum PipelinesCommand {
         }
         let workspace = try Workspace.resolve(arguments)
         let configDirectory = Workspace.configDirectory
-        let catalog = PipelineCatalog.load(workspace: workspace, configDirectory: configDirectory)
+        let queries = PipelineQueries(workspace: workspace, configDirectory: configDirectory)
         let trusted = TrustStore(configDirectory: configDirectory).isTrusted(workspace)
+        let trustReasons = trusted ? [:] : queries.trustReasons()
         let t = Terminal.current
-        for info in catalog.infos {
+        for info in queries.pipelines() {
             let symbol = info.errors.isEmpty ? t.ok : t.failed
             var source = info.source.rawValue
             if let path = info.path { source += " \(path)" }
@@ -32,8 +34,8 @@ enum PipelinesCommand {
                 Console.line("    steps: " + steps.joined(separator: " \(t.arrow) "))
             }
             for error in info.errors { Console.line("    " + t.red("error: \(error)")) }
-            if info.source == .workspace, !trusted, info.errors.isEmpty {
-                Console.line("    " + t.yellow("needs trust: run 'drover trust' in \(workspace.path) to let it run"))
+            if info.errors.isEmpty, let reason = trustReasons[info.id] {
+                Console.line("    " + t.yellow("needs trust (\(reason)): run 'drover trust' in \(workspace.path) to let it run"))
             }
         }
         let config = EngineConfig.load(workspace: workspace, configDirectory: configDirectory)

@@ -2,7 +2,8 @@ import DroverEngine
 import DroverProtocol
 import Foundation
 
-/// `drover runs`: the workspace's runs, newest first. Reads the store without taking the driving lock.
+/// `drover runs`: the workspace's runs, newest first, as `run/list` pages them (through `RunQueries`,
+/// on the store opened read-only, without taking the driving lock).
 enum RunsCommand {
     static let subcommand = Subcommand(
         name: "runs",
@@ -10,7 +11,7 @@ enum RunsCommand {
         summary: "List the workspace's runs, newest first: id, pipeline, status, current step, age.",
         options: [
             OptionSpec(name: "--status", value: "S", help: "only runs in these states: " + RunStatus.allCases.map(\.rawValue).joined(separator: ", ")),
-            OptionSpec(name: "--limit", value: "N", help: "at most N runs (default 50)"),
+            OptionSpec(name: "--limit", value: "N", help: "at most N runs (default \(RunQueries.defaultRunPageSize), at most \(RunQueries.runPageSizes.upperBound))"),
             Workspace.option,
         ],
         run: run
@@ -20,29 +21,33 @@ enum RunsCommand {
         if let extra = arguments.positionals.first {
             throw UsageError(description: "'drover runs' takes no arguments (got '\(extra)')")
         }
-        var statuses: Set<RunStatus>?
+        var statuses: [RunStatus]?
         if let text = arguments.value("--status") {
-            var chosen = Set<RunStatus>()
+            var chosen: [RunStatus] = []
             for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
                 guard let status = RunStatus(rawValue: name) else {
                     throw UsageError(description: "--status '\(name)' is not a run status; use " + RunStatus.allCases.map(\.rawValue).joined(separator: ", "))
                 }
-                chosen.insert(status)
+                chosen.append(status)
             }
             statuses = chosen
         }
-        var limit = 50
+        var limit = RunQueries.defaultRunPageSize
         if let text = arguments.value("--limit") {
-            guard let value = Int(text), value > 0 else { throw UsageError(description: "--limit must be a positive number, not '\(text)'") }
+            let sizes = RunQueries.runPageSizes
+            guard let value = Int(text), sizes.contains(value) else {
+                throw UsageError(description: "--limit must be a number from \(sizes.lowerBound) to \(sizes.upperBound), not '\(text)'")
+            }
             limit = value
         }
         let workspace = try Workspace.resolve(arguments)
         let terminal = Terminal.current
-        guard let store = try Workspace.openStore(workspace) else {
+        guard let queries = try Workspace.queries(workspace) else {
             Console.line("No runs in \(workspace.path) yet. Try 'drover demo', or 'drover run PIPELINE --task \"...\"'.")
             return 0
         }
-        let runs = try store.runs(statuses: statuses, afterRunId: nil, limit: limit)
+        let page = try queries.runs(RunListRequest(status: statuses, limit: limit))
+        let runs = page.runs
         if runs.isEmpty {
             Console.line(statuses == nil ? "No runs in \(workspace.path) yet." : "No runs with status \(arguments.value("--status") ?? "") in \(workspace.path).")
             return 0
@@ -55,6 +60,10 @@ enum RunsCommand {
             rows.append([run.id, run.pipelineId, status, run.currentStep ?? "-", age])
         }
         Console.line(Format.table(rows))
+        if page.nextCursor != nil {
+            let more = limit < RunQueries.runPageSizes.upperBound ? "--limit N shows more" : "--status narrows the list"
+            Console.line(terminal.dim("(the newest \(runs.count) shown; older runs exist: \(more))"))
+        }
         return 0
     }
 }

@@ -1,6 +1,7 @@
 import DroverProtocol
 import DroverSQLite
 import DroverServer
+import DroverSupport
 import Foundation
 
 /// `drover serve`: the JSON-RPC server on stdin/stdout.

@@ -2,7 +2,8 @@ import DroverEngine
 import DroverProtocol
 import Foundation
 
-/// `drover status RUN`: one run's steps with states, attempts, open gates and failure.
+/// `drover status RUN`: one run's steps with states, attempts, open gates and failure, read through
+/// `RunQueries` on the store opened read-only.
 enum StatusCommand {
     static let subcommand = Subcommand(
         name: "status",
@@ -16,12 +17,7 @@ enum StatusCommand {
     )
 
     static func run(_ arguments: ParsedArguments) async throws -> Int32 {
-        guard let runId = arguments.positionals.first else {
-            throw UsageError(description: "'drover status' needs a run id ('drover runs' lists them)")
-        }
-        if arguments.positionals.count > 1 {
-            throw UsageError(description: "'drover status' takes one run id (got '\(arguments.positionals[1])' too)")
-        }
+        let runId = try RunArgument.runId(arguments, command: "status")
         let workspace = try Workspace.resolve(arguments)
         let (_, run) = try Workspace.loadRun(runId, workspace: workspace)
         print(run: run, terminal: Terminal.current, showOutput: arguments.has("--output"))

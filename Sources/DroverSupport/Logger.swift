@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A leveled logger that writes one line per message to stderr (never stdout: stdout is the protocol).
 public struct Logger: Sendable {
@@ -27,7 +31,6 @@ public struct Logger: Sendable {
 
     private func write(_ messageLevel: Level, _ message: () -> String) {
         guard messageLevel <= level else { return }
-        let line = "drover [\(messageLevel)] \(message())\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        writeAll(STDERR_FILENO, "drover [\(messageLevel)] \(message())\n")
     }
 }
