@@ -16,6 +16,7 @@ Script: a JSON list of turns, each one of
 When the script runs out, a turn answers "(script exhausted)" so a runaway CLI ends rather than hangs.
 
 Usage: fake_anthropic.py --script FILE --log FILE
+The script is read at the first model request, so it may be written after the server started.
 Listens on 127.0.0.1 on a free port and prints `PORT <n>` as its first line of stdout; serves
 until stdin closes (so it never outlives the test that started it) or it is killed.
 """
@@ -41,14 +42,18 @@ ERROR_TYPES = {
 class Script:
     """The scripted turns and the request log, shared by the handler threads."""
 
-    def __init__(self, turns, log_path):
-        self.turns = list(turns)
+    def __init__(self, script_path, log_path):
+        self.script_path = script_path
+        self.turns = None  # read at the first model request, so a test may write it after starting us
         self.next_turn = 0
         self.log_path = log_path
         self.lock = threading.Lock()
 
     def take_turn(self):
         with self.lock:
+            if self.turns is None:
+                with open(self.script_path, encoding="utf-8") as file:
+                    self.turns = json.load(file)
             if self.next_turn >= len(self.turns):
                 self.next_turn += 1
                 return {"content": [{"type": "text", "text": "(script exhausted)"}],
@@ -203,8 +208,7 @@ def main():
     parser.add_argument("--script", required=True, help="JSON file: the list of turns")
     parser.add_argument("--log", required=True, help="file to append one JSON line per request to")
     arguments = parser.parse_args()
-    with open(arguments.script, encoding="utf-8") as file:
-        script = Script(json.load(file), arguments.log)
+    script = Script(arguments.script, arguments.log)
     server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(script))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
