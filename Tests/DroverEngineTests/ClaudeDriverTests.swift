@@ -78,6 +78,14 @@ struct ClaudeDriverTests {
         #expect(Self.read(lines, exit: .exited(0), allowsDenials: true).1 == .completed(output: "gave up"))
     }
 
+    @Test("a refused API key fails with the CLI's words and how to log in; nothing used, no usage reported")
+    func authError() throws {
+        let (events, outcome) = Self.read(try Self.transcript("auth-error"), exit: .exited(1))
+        #expect(!events.contains { if case .usage = $0 { true } else { false } })
+        #expect(outcome == .failed(message: "Invalid API key · Fix external API key (authentication failed: log in with `claude auth login`, or set ANTHROPIC_API_KEY)",
+                                   exitCode: 1))
+    }
+
     @Test("stopping at maxTurns says so")
     func maxTurns() throws {
         let (_, outcome) = Self.read(try Self.transcript("max-turns"), exit: .exited(1))

@@ -165,9 +165,12 @@ public final class ClaudeStreamReader: AgentOutputReader {
             }
         }
         guard let usage = result["usage"]?.objectValue else { return [] }
-        return [.usage(model: model ?? "claude", inputTokens: usage["input_tokens"].flatMap(Self.int) ?? 0,
-                       outputTokens: usage["output_tokens"].flatMap(Self.int) ?? 0,
-                       costUSD: result["total_cost_usd"].flatMap(Self.double))]
+        let input = usage["input_tokens"].flatMap(Self.int) ?? 0
+        let output = usage["output_tokens"].flatMap(Self.int) ?? 0
+        let cost = result["total_cost_usd"].flatMap(Self.double)
+        // A session that never reached the model (a refused key) used nothing worth an event.
+        guard input + output > 0 || (cost ?? 0) > 0 else { return [] }
+        return [.usage(model: model ?? "claude", inputTokens: input, outputTokens: output, costUSD: cost)]
     }
 
     private func denialLines(_ result: [String: JSONValue]) -> [AgentEvent] {
@@ -190,7 +193,7 @@ public final class ClaudeStreamReader: AgentOutputReader {
         case ("error_max_budget_usd", _):
             message = "claude stopped at its budget: " + message
         case (_, 401?), (_, 403?):
-            message += " (authentication failed: log in with `claude login`, or set ANTHROPIC_API_KEY)"
+            message += " (authentication failed: log in with `claude auth login`, or set ANTHROPIC_API_KEY)"
         case (_, let status?):
             message += " (API status \(status))"
         default:

@@ -8,24 +8,27 @@ import Glibc
 /// for it (Tests/Agents/fake_anthropic.py), so end-to-end tests run a real `claude` offline.
 enum ClaudeCLI {
     /// The CLI's path: `DROVER_CLAUDE_BIN` when set (Tests/run-all.sh sets it), else the binary bundled in
-    /// the `claude-agent-sdk` Python package, if installed; nil when there is none.
+    /// the `claude-agent-sdk` Python package (Tests/Agents/locate_claude.py), if installed; nil when there is none.
     static let path: String? = {
         if let path = ProcessInfo.processInfo.environment["DROVER_CLAUDE_BIN"] {
             return FileManager.default.isExecutableFile(atPath: path) ? path : nil
         }
-        // find_spec does not import the package (which pulls in much more than its path).
-        let locate = """
-            import importlib.util, os
-            spec = importlib.util.find_spec("claude_agent_sdk")
-            print(os.path.join(spec.submodule_search_locations[0], "_bundled", "claude") if spec else "")
-            """
-        guard let output = try? run(["python3", "-c", locate]) else { return nil }
+        guard let output = try? run(["python3", agentsFolder.appendingPathComponent("locate_claude.py").path]) else { return nil }
         let path = output.trimmingCharacters(in: .whitespacesAndNewlines)
         return !path.isEmpty && FileManager.default.isExecutableFile(atPath: path) ? path : nil
     }()
 
     /// Why the tests that need the CLI are skipped when it is missing.
     static let missingReason: Comment = "the Claude Code CLI is not installed: `pip install claude-agent-sdk` (or set DROVER_CLAUDE_BIN)"
+
+    /// Tests/Agents: the scripted model server, the CLI locator and recorded transcripts.
+    static var agentsFolder: URL {
+        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while directory.path != "/" && !FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
+            directory.deleteLastPathComponent()
+        }
+        return directory.appendingPathComponent("Tests/Agents")
+    }
 
     private static func run(_ arguments: [String]) throws -> String {
         let process = Process()
@@ -112,11 +115,5 @@ final class ScriptedModelServer {
         }
     }
 
-    private static var serverScript: String {
-        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while directory.path != "/" && !FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
-            directory.deleteLastPathComponent()
-        }
-        return directory.appendingPathComponent("Tests/Agents/fake_anthropic.py").path
-    }
+    private static var serverScript: String { ClaudeCLI.agentsFolder.appendingPathComponent("fake_anthropic.py").path }
 }
