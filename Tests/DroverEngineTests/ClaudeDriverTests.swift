@@ -86,6 +86,15 @@ struct ClaudeDriverTests {
                                    exitCode: 1))
     }
 
+    @Test("stopping at maxBudgetUSD says so; the usage is still reported (from modelUsage: usage reads zero then)")
+    func budget() throws {
+        let (events, outcome) = Self.read(try Self.transcript("budget"), exit: .exited(1))
+        #expect(events.contains { event in
+            if case .usage("claude-sonnet-4-5", 100_000, 2_000, let cost?) = event { abs(cost - 0.33) < 1e-9 } else { false }
+        }, "\(events)")
+        #expect(outcome == .failed(message: "claude stopped at its budget: Reached maximum budget ($0.1)", exitCode: 1))
+    }
+
     @Test("stopping at maxTurns says so")
     func maxTurns() throws {
         let (_, outcome) = Self.read(try Self.transcript("max-turns"), exit: .exited(1))
@@ -110,7 +119,7 @@ struct ClaudeDriverTests {
         #expect(driver.validate([:], field: "agents.coder").isEmpty)
         let errors = driver.validate([
             "command": .string(""), "permissionMode": .string("yolo"), "allowedTools": .array([.int(1)]),
-            "disallowedTools": .string("Bash"), "maxTurns": .int(0), "appendSystemPrompt": .int(2),
+            "disallowedTools": .string("Bash"), "maxTurns": .int(0), "appendSystemPrompt": .int(2), "maxBudgetUSD": .int(-1),
             "env": .object(["A": .int(1)]), "allowDenials": .string("yes"), "args": .array([.string("")]),
         ], field: "agents.coder")
         #expect(errors.sorted() == [
@@ -121,6 +130,7 @@ struct ClaudeDriverTests {
             "field 'agents.coder.command' must be a non-empty string (the path of the claude program)",
             "field 'agents.coder.disallowedTools' must be an array of non-empty strings",
             "field 'agents.coder.env' must be an object of strings",
+            "field 'agents.coder.maxBudgetUSD' must be a positive number (US dollars)",
             "field 'agents.coder.maxTurns' must be a positive integer",
             "field 'agents.coder.permissionMode' must be one of acceptEdits, auto, bypassPermissions, default, dontAsk, manual, plan",
         ])
@@ -146,7 +156,7 @@ struct ClaudeDriverTests {
         let full = try invocation([
             "command": .string("/opt/claude"), "permissionMode": .string("plan"),
             "allowedTools": .array([.string("Bash(swift test:*)"), .string("Edit")]),
-            "disallowedTools": .array([.string("WebFetch")]), "maxTurns": .int(12),
+            "disallowedTools": .array([.string("WebFetch")]), "maxTurns": .int(12), "maxBudgetUSD": .double(0.5),
             "appendSystemPrompt": .string("Be brief."), "env": .object(["ANTHROPIC_API_KEY": .string("k")]),
             "args": .array([.string("--effort"), .string("low")]),
         ], model: "claude-sonnet-4-5", resume: "session-1")
@@ -154,7 +164,7 @@ struct ClaudeDriverTests {
         #expect(full.arguments == [
             "-p", "--output-format", "stream-json", "--verbose", "--permission-mode", "plan", "--model", "claude-sonnet-4-5",
             "--allowedTools", "Bash(swift test:*)", "Edit", "--disallowedTools", "Bash(git push:*)", "WebFetch",
-            "--max-turns", "12", "--append-system-prompt", "Be brief.", "--resume", "session-1", "--effort", "low",
+            "--max-turns", "12", "--max-budget-usd", "0.5", "--append-system-prompt", "Be brief.", "--resume", "session-1", "--effort", "low",
         ])
         #expect(full.environment["ANTHROPIC_API_KEY"] == "k")
         #expect(full.environment["PATH"] == "/bin")

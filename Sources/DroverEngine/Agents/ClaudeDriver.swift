@@ -21,8 +21,8 @@ public struct ClaudeDriver: AgentDriver {
 
     public var name: String { "claude" }
     public var settingNames: Set<String> {
-        ["command", "args", "permissionMode", "allowedTools", "disallowedTools", "maxTurns", "appendSystemPrompt",
-         "env", "allowDenials"]
+        ["command", "args", "permissionMode", "allowedTools", "disallowedTools", "maxTurns", "maxBudgetUSD",
+         "appendSystemPrompt", "env", "allowDenials"]
     }
 
     public func validate(_ settings: [String: JSONValue], field: String) -> [String] {
@@ -44,6 +44,9 @@ public struct ClaudeDriver: AgentDriver {
         }
         if let value = settings["maxTurns"], Self.positiveInteger(value) == nil {
             errors.append("field '\(field).maxTurns' must be a positive integer")
+        }
+        if let value = settings["maxBudgetUSD"], Self.positiveNumber(value) == nil {
+            errors.append("field '\(field).maxBudgetUSD' must be a positive number (US dollars)")
         }
         if let value = settings["appendSystemPrompt"], value.stringValue == nil {
             errors.append("field '\(field).appendSystemPrompt' must be a string")
@@ -70,6 +73,9 @@ public struct ClaudeDriver: AgentDriver {
         if !allowed.isEmpty { arguments += ["--allowedTools"] + allowed }
         arguments += ["--disallowedTools"] + Self.alwaysDisallowedTools + strings("disallowedTools")
         if let turns = settings["maxTurns"].flatMap(Self.positiveInteger) { arguments += ["--max-turns", String(turns)] }
+        if let budget = settings["maxBudgetUSD"].flatMap(Self.positiveNumber) {
+            arguments += ["--max-budget-usd", String(budget)]
+        }
         if let text = settings["appendSystemPrompt"]?.stringValue { arguments += ["--append-system-prompt", text] }
         if let session = attempt.resumeSessionId { arguments += ["--resume", session] }
         arguments += strings("args")
@@ -83,6 +89,14 @@ public struct ClaudeDriver: AgentDriver {
         return context.invocation(executable: settings["command"]?.stringValue ?? Self.defaultCommand,
                                   arguments: arguments) {
             ClaudeStreamReader(workingDirectory: workingDirectory, allowsDenials: allowsDenials)
+        }
+    }
+
+    private static func positiveNumber(_ value: JSONValue) -> Double? {
+        switch value {
+        case .int(let number) where number > 0: Double(number)
+        case .double(let number) where number > 0 && number.isFinite: number
+        default: nil
         }
     }
 
