@@ -73,7 +73,9 @@ public final class ClaudeStreamReader: AgentOutputReader {
         let denials = result["permission_denials"]?.arrayValue ?? []
         if !denials.isEmpty && !allowsDenials {
             let listed = denials.map { describeDenial($0) }.joined(separator: "; ")
-            return .failed(message: "claude was denied \(denials.count == 1 ? "a tool" : "\(denials.count) tools") by the role's permissions: \(listed) (allow them in the role's allowedTools, or set allowDenials)",
+            let what = denials.count == 1 ? "a tool" : "\(denials.count) tools"
+            return .failed(message: "claude was denied \(what) by the role's permissions: \(listed)"
+                               + " (allow them in the role's allowedTools, or set allowDenials)",
                            exitCode: exitCode)
         }
         return .completed(output: text.trimmingCharacters(in: .whitespacesAndNewlines))
