@@ -9,6 +9,10 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 swift build --build-tests
 export DROVER_BIN="$PWD/.build/debug/drover"
+# The Claude Code CLI bundled in the claude-agent-sdk wheel, if installed: the claude driver's
+# end-to-end tests run it (and say they are skipped without it).
+claude_bin=$(python3 Tests/Agents/locate_claude.py || true)
+if [ -n "$claude_bin" ]; then export DROVER_CLAUDE_BIN="$claude_bin"; fi
 swift test --skip-build 2>&1 | tee -a "$log"
 python3 Tests/Conformance/conformance.py --drover "$DROVER_BIN" 2>&1 | tee -a "$log"
 python3 Tests/CLI/test_cli.py 2>&1 | tee -a "$log"

@@ -7,10 +7,11 @@ public enum AgentDrivers {
     public static let registered: [any AgentDriver] = [
         FakeDriver(),
         CommandDriver(),
+        ClaudeDriver(),
     ]
 
     /// Driver names the roadmap reserves that this build does not have yet.
-    static let planned: Set<String> = ["claude", "codex", "acp"]
+    static let planned: Set<String> = ["codex", "acp"]
 
     /// The names of the registered drivers.
     public static var names: [String] { registered.map(\.name) }

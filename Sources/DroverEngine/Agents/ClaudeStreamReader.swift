@@ -1,0 +1,222 @@
+import DroverProtocol
+import Foundation
+
+/// Reads Claude Code's `--output-format stream-json` (one JSON message per line): the reader of the
+/// `claude` driver.
+///
+/// - `system/init` → `.session(id:)` and one line saying the model, permission mode and CLI version;
+/// - `assistant` text → its lines; `tool_use` → "Edit Sources/x.swift", "Bash: swift test";
+/// - `user` `tool_result` → "Bash: swift test → Exit code 1" (failures, and commands' successes: a
+///   file tool's success adds nothing a person needs);
+/// - `system/api_retry` → "API error 429 (rate_limit), retrying in 1.1 s (1/10)";
+/// - `system/permission_denied` → "denied: …";
+/// - `result` → usage per model (tokens and cost), and the outcome: the `result` text, or a failure when
+///   `is_error` is set or tools were denied (unless the role allows denials).
+/// Anything else — non-JSON text, message types this build does not know — is shown as it is, never fatal.
+public final class ClaudeStreamReader: AgentOutputReader {
+    private let workingDirectory: String
+    private let allowsDenials: Bool
+    private var collected = AgentCollectedOutput()
+    private var model: String?
+    private var sessionReported = false
+    /// Tool-use summaries by id, so a tool's result can say which call it answers.
+    private var toolUses: [String: (name: String, summary: String)] = [:]
+    private var result: [String: JSONValue]?
+
+    /// `workingDirectory` shortens the paths in tool lines; `allowsDenials` keeps tools denied by policy
+    /// from failing the step.
+    public init(workingDirectory: String, allowsDenials: Bool = false) {
+        self.workingDirectory = workingDirectory
+        self.allowsDenials = allowsDenials
+    }
+
+    public func readStdout(_ line: String) -> [AgentEvent] {
+        guard line.utf8.first == UInt8(ascii: "{"),
+              let message = (try? JSONParser().parse(Array(line.utf8)))?.objectValue,
+              let type = message["type"]?.stringValue else {
+            return line.isEmpty ? [] : [.log(.agent, line)]
+        }
+        switch type {
+        case "system":
+            return readSystem(message, line: line)
+        case "assistant":
+            return readAssistant(message)
+        case "user":
+            return readToolResults(message)
+        case "result":
+            result = message
+            return usageEvents(message) + denialLines(message)
+        case "stream_event":
+            // Partial chunks (`--include-partial-messages`): the whole message follows as `assistant`.
+            return []
+        default:
+            return [.log(.agent, line)]
+        }
+    }
+
+    public func readStderr(_ line: String) -> [AgentEvent] {
+        collected.appendStderr(line)
+        return [.log(.stderr, line)]
+    }
+
+    public func outcome(exit status: AgentExitStatus) -> AgentOutcome {
+        guard let result else {
+            // No result: the CLI died or refused its arguments; its stderr says why.
+            if let failure = collected.failure(status) { return failure }
+            return .failed(message: "claude ended without a result", exitCode: nil)
+        }
+        let text = result["result"]?.stringValue ?? ""
+        let exitCode: Int32? = if case .exited(let code) = status { code } else { nil }
+        if result["is_error"] == .bool(true) {
+            return .failed(message: Self.errorMessage(result, text: text), exitCode: exitCode)
+        }
+        let denials = result["permission_denials"]?.arrayValue ?? []
+        if !denials.isEmpty && !allowsDenials {
+            let listed = denials.map { describeDenial($0) }.joined(separator: "; ")
+            let what = denials.count == 1 ? "a tool" : "\(denials.count) tools"
+            return .failed(message: "claude was denied \(what) by the role's permissions: \(listed)"
+                               + " (allow them in the role's allowedTools, or set allowDenials)",
+                           exitCode: exitCode)
+        }
+        return .completed(output: text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    // MARK: - Message kinds
+
+    private func readSystem(_ message: [String: JSONValue], line: String) -> [AgentEvent] {
+        switch message["subtype"]?.stringValue {
+        case "init":
+            model = message["model"]?.stringValue
+            var events: [AgentEvent] = []
+            if let session = message["session_id"]?.stringValue, !sessionReported {
+                sessionReported = true
+                events.append(.session(id: session))
+            }
+            let facts = [
+                model.map { "model \($0)" },
+                message["permissionMode"]?.stringValue.map { "permission mode \($0)" },
+                message["claude_code_version"]?.stringValue.map { "Claude Code \($0)" },
+            ].compactMap { $0 }
+            events.append(.log(.agent, "claude started: " + facts.joined(separator: ", ")))
+            return events
+        case "api_retry":
+            let status = message["error_status"].flatMap(Self.int).map { "API error \($0)" } ?? "API request failed"
+            let kind = message["error"]?.stringValue.map { " (\($0))" } ?? ""
+            let delay = message["retry_delay_ms"].flatMap(Self.double).map { String(format: ", retrying in %.1f s", $0 / 1000) } ?? ", retrying"
+            let count = message["attempt"].flatMap(Self.int).map { attempt in
+                " (\(attempt)" + (message["max_retries"].flatMap(Self.int).map { "/\($0)" } ?? "") + ")"
+            } ?? ""
+            return [.log(.agent, status + kind + delay + count)]
+        case "permission_denied":
+            let tool = message["tool_name"]?.stringValue ?? "a tool"
+            let why = message["message"]?.stringValue ?? "denied by the permission rules"
+            return [.log(.agent, "denied \(tool): \(why)")]
+        default:
+            return [.log(.agent, line)]
+        }
+    }
+
+    private func readAssistant(_ message: [String: JSONValue]) -> [AgentEvent] {
+        var events: [AgentEvent] = []
+        for block in message["message"]?["content"]?.arrayValue ?? [] {
+            switch block["type"]?.stringValue {
+            case "text":
+                for line in (block["text"]?.stringValue ?? "").split(separator: "\n", omittingEmptySubsequences: false) {
+                    events.append(.log(.agent, String(line)))
+                }
+            case "tool_use":
+                let name = block["name"]?.stringValue ?? "tool"
+                let summary = ClaudeToolSummary.describe(name: name, input: block["input"] ?? .null,
+                                                         workingDirectory: workingDirectory)
+                if let id = block["id"]?.stringValue { toolUses[id] = (name, summary) }
+                events.append(.log(.agent, summary))
+            default:
+                break  // thinking blocks and the like are not for the log
+            }
+        }
+        return events
+    }
+
+    private func readToolResults(_ message: [String: JSONValue]) -> [AgentEvent] {
+        var events: [AgentEvent] = []
+        for block in message["message"]?["content"]?.arrayValue ?? [] where block["type"]?.stringValue == "tool_result" {
+            let use = block["tool_use_id"]?.stringValue.flatMap { toolUses.removeValue(forKey: $0) }
+            let summary = use?.summary ?? "tool"
+            if block["is_error"] == .bool(true) {
+                let text = ClaudeToolSummary.text(of: block["content"] ?? .null)
+                events.append(.log(.agent, summary + " → " + ClaudeToolSummary.firstLine(text, limit: 300)))
+            } else if use?.name == "Bash" {
+                // A command's success is news (its failure reads "→ Exit code 1"); a file tool's is not.
+                events.append(.log(.agent, summary + " → ok"))
+            }
+        }
+        return events
+    }
+
+    // MARK: - Result
+
+    /// One usage report per model, from `modelUsage` (whose figures stay right when `usage` reads zero,
+    /// as it does after `--max-budget-usd` stops the agent); `usage` and `total_cost_usd` otherwise.
+    private func usageEvents(_ result: [String: JSONValue]) -> [AgentEvent] {
+        if let perModel = result["modelUsage"]?.objectValue, !perModel.isEmpty {
+            return perModel.keys.sorted().compactMap { name in
+                guard let usage = perModel[name]?.objectValue else { return nil }
+                return .usage(model: name, inputTokens: usage["inputTokens"].flatMap(Self.int) ?? 0,
+                              outputTokens: usage["outputTokens"].flatMap(Self.int) ?? 0,
+                              costUSD: usage["costUSD"].flatMap(Self.double))
+            }
+        }
+        guard let usage = result["usage"]?.objectValue else { return [] }
+        let input = usage["input_tokens"].flatMap(Self.int) ?? 0
+        let output = usage["output_tokens"].flatMap(Self.int) ?? 0
+        let cost = result["total_cost_usd"].flatMap(Self.double)
+        // A session that never reached the model (a refused key) used nothing worth an event.
+        guard input + output > 0 || (cost ?? 0) > 0 else { return [] }
+        return [.usage(model: model ?? "claude", inputTokens: input, outputTokens: output, costUSD: cost)]
+    }
+
+    private func denialLines(_ result: [String: JSONValue]) -> [AgentEvent] {
+        (result["permission_denials"]?.arrayValue ?? []).map { .log(.agent, "denied: " + describeDenial($0)) }
+    }
+
+    private func describeDenial(_ denial: JSONValue) -> String {
+        ClaudeToolSummary.describe(name: denial["tool_name"]?.stringValue ?? "tool", input: denial["tool_input"] ?? .null,
+                                   workingDirectory: workingDirectory)
+    }
+
+    /// What went wrong, in the CLI's words when it has them, with the kind a person can act on.
+    static func errorMessage(_ result: [String: JSONValue], text: String) -> String {
+        let subtype = result["subtype"]?.stringValue ?? "error"
+        let details = (result["errors"]?.arrayValue ?? []).compactMap(\.stringValue)
+        var message = text.isEmpty ? (details.isEmpty ? "claude reported an error (\(subtype))" : details.joined(separator: "; ")) : text
+        switch (subtype, result["api_error_status"].flatMap(Self.int)) {
+        case ("error_max_turns", _):
+            message = "claude stopped at the role's maxTurns: " + message
+        case ("error_max_budget_usd", _):
+            message = "claude stopped at its budget: " + message
+        case (_, 401?), (_, 403?):
+            message += " (authentication failed: log in with `claude auth login`, or set ANTHROPIC_API_KEY)"
+        case (_, let status?):
+            message += " (API status \(status))"
+        default:
+            break
+        }
+        return message
+    }
+
+    private static func int(_ value: JSONValue) -> Int? {
+        switch value {
+        case .int(let number): number
+        case .double(let number) where number.isFinite: Int(number)
+        default: nil
+        }
+    }
+
+    private static func double(_ value: JSONValue) -> Double? {
+        switch value {
+        case .int(let number): Double(number)
+        case .double(let number): number
+        default: nil
+        }
+    }
+}

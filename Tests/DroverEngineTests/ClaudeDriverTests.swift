@@ -1,0 +1,172 @@
+import DroverEngine
+import DroverProtocol
+import Foundation
+import Testing
+
+/// The `claude` driver's reader on stream-json transcripts recorded from the real CLI
+/// (Tests/Agents/transcripts, made against Tests/Agents/fake_anthropic.py), on garbage, and the
+/// driver's settings and command line.
+@Suite("Claude driver")
+struct ClaudeDriverTests {
+    private static let workingDirectory = "/home/dev/work"
+
+    /// Every event the reader reports for a transcript's lines, and its outcome for `exit`.
+    private static func read(_ lines: [String], exit: AgentExitStatus, stderr: [String] = [],
+                             allowsDenials: Bool = false) -> ([AgentEvent], AgentOutcome) {
+        let reader = ClaudeStreamReader(workingDirectory: workingDirectory, allowsDenials: allowsDenials)
+        var events = lines.flatMap { reader.readStdout($0) }
+        events += stderr.flatMap { reader.readStderr($0) }
+        return (events, reader.outcome(exit: exit))
+    }
+
+    private static func transcript(_ name: String) throws -> [String] {
+        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
+            directory.deleteLastPathComponent()
+        }
+        let file = directory.appendingPathComponent("Tests/Agents/transcripts/\(name).jsonl")
+        return try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+
+    private static func logs(_ events: [AgentEvent]) -> [String] {
+        events.compactMap { if case .log(.agent, let text) = $0 { text } else { nil } }
+    }
+
+    @Test("a Write session: session id, readable lines, usage with cost from the result, and the result text as output")
+    func writeFile() throws {
+        let (events, outcome) = Self.read(try Self.transcript("write-file"), exit: .exited(0))
+        #expect(events.first == .session(id: "0c073fbd-2f3c-4111-b662-d63d9a0d86c2"))
+        #expect(events.filter { if case .session = $0 { true } else { false } }.count == 1, "reported once")
+        #expect(Self.logs(events) == [
+            "claude started: model claude-sonnet-4-5, permission mode acceptEdits, Claude Code 2.1.332",
+            "I will write the file.",
+            "Write hello.txt",
+            "Done: wrote hello.txt",
+        ])
+        let usage = events.compactMap { event -> (String, Int, Int, Double?)? in
+            if case .usage(let model, let input, let output, let cost) = event { (model, input, output, cost) } else { nil }
+        }
+        #expect(usage.count == 1)
+        #expect(usage.first?.0 == "claude-sonnet-4-5")
+        #expect(usage.first?.1 == 250)
+        #expect(usage.first?.2 == 30)
+        #expect(abs((usage.first?.3 ?? 0) - 0.00122775) < 1e-9)
+        #expect(outcome == .completed(output: "Done: wrote hello.txt"))
+    }
+
+    @Test("retries and failed commands are log lines; an API error the CLI gave up on fails with its message and status")
+    func apiError() throws {
+        let (events, outcome) = Self.read(try Self.transcript("api-error"), exit: .exited(1))
+        let logs = Self.logs(events)
+        #expect(logs.contains { $0.hasPrefix("API error 429 (rate_limit), retrying in ") && $0.hasSuffix(" s (1/1)") }, "\(logs)")
+        #expect(logs.contains { $0.hasPrefix("API error 529 (overloaded), retrying in ") }, "\(logs)")
+        #expect(logs.contains("Bash: echo hi > b.txt; exit 3 → Exit code 3"), "\(logs)")
+        guard case .failed(let message, let exitCode) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(message.hasPrefix("API Error: 500 boom."), "\(message)")
+        #expect(message.hasSuffix("(API status 500)"), "\(message)")
+        #expect(exitCode == 1)
+    }
+
+    @Test("tools denied by policy fail the step, listed; unless the role allows denials")
+    func deniedTools() throws {
+        let lines = try Self.transcript("denied")
+        let (events, outcome) = Self.read(lines, exit: .exited(0))
+        #expect(Self.logs(events).contains("denied: Bash: git push origin main"))
+        #expect(Self.logs(events).contains("Bash: touch x.txt → ok"))
+        guard case .failed(let message, _) = outcome else { Issue.record("\(outcome)"); return }
+        #expect(message.contains("denied a tool") && message.contains("Bash: git push origin main"), "\(message)")
+        #expect(Self.read(lines, exit: .exited(0), allowsDenials: true).1 == .completed(output: "gave up"))
+    }
+
+    @Test("a refused API key fails with the CLI's words and how to log in; nothing used, no usage reported")
+    func authError() throws {
+        let (events, outcome) = Self.read(try Self.transcript("auth-error"), exit: .exited(1))
+        #expect(!events.contains { if case .usage = $0 { true } else { false } })
+        #expect(outcome == .failed(message: "Invalid API key · Fix external API key (authentication failed: log in with `claude auth login`, or set ANTHROPIC_API_KEY)",
+                                   exitCode: 1))
+    }
+
+    @Test("stopping at maxBudgetUSD says so; the usage is still reported (from modelUsage: usage reads zero then)")
+    func budget() throws {
+        let (events, outcome) = Self.read(try Self.transcript("budget"), exit: .exited(1))
+        #expect(events.contains { event in
+            if case .usage("claude-sonnet-4-5", 100_000, 2_000, let cost?) = event { abs(cost - 0.33) < 1e-9 } else { false }
+        }, "\(events)")
+        #expect(outcome == .failed(message: "claude stopped at its budget: Reached maximum budget ($0.1)", exitCode: 1))
+    }
+
+    @Test("stopping at maxTurns says so")
+    func maxTurns() throws {
+        let (_, outcome) = Self.read(try Self.transcript("max-turns"), exit: .exited(1))
+        #expect(outcome == .failed(message: "claude stopped at the role's maxTurns: Reached maximum number of turns (1)", exitCode: 1))
+    }
+
+    @Test("garbage, truncated and unknown lines are shown as they are; no result is a failure explained by stderr")
+    func garbage() {
+        let truncated = #"{"type":"assistant","message":{"content":[{"type":"te"#
+        let unknown = #"{"type":"rate_limit_event","rate_limit_info":{"status":"allowed"}}"#
+        let lines = ["plain text", truncated, "{}", unknown, #"{"type":"system","subtype":"hook_started"}"#, "", "[1,2]"]
+        let (events, outcome) = Self.read(lines, exit: .exited(0))
+        #expect(Self.logs(events) == ["plain text", truncated, "{}", unknown, #"{"type":"system","subtype":"hook_started"}"#, "[1,2]"])
+        #expect(outcome == .failed(message: "claude ended without a result", exitCode: nil))
+        let (_, crashed) = Self.read([truncated], exit: .exited(1), stderr: ["Error: unknown option '--bogus'"])
+        #expect(crashed == .failed(message: "Error: unknown option '--bogus'", exitCode: 1))
+    }
+
+    @Test("settings are validated with the field's path")
+    func validation() {
+        let driver = ClaudeDriver()
+        #expect(driver.validate([:], field: "agents.coder").isEmpty)
+        let errors = driver.validate([
+            "command": .string(""), "permissionMode": .string("yolo"), "allowedTools": .array([.int(1)]),
+            "disallowedTools": .string("Bash"), "maxTurns": .int(0), "appendSystemPrompt": .int(2), "maxBudgetUSD": .int(-1),
+            "env": .object(["A": .int(1)]), "allowDenials": .string("yes"), "args": .array([.string("")]),
+        ], field: "agents.coder")
+        #expect(errors.sorted() == [
+            "field 'agents.coder.allowDenials' must be true or false",
+            "field 'agents.coder.allowedTools' must be an array of non-empty strings",
+            "field 'agents.coder.appendSystemPrompt' must be a string",
+            "field 'agents.coder.args' must be an array of non-empty strings",
+            "field 'agents.coder.command' must be a non-empty string (the path of the claude program)",
+            "field 'agents.coder.disallowedTools' must be an array of non-empty strings",
+            "field 'agents.coder.env' must be an object of strings",
+            "field 'agents.coder.maxBudgetUSD' must be a positive number (US dollars)",
+            "field 'agents.coder.maxTurns' must be a positive integer",
+            "field 'agents.coder.permissionMode' must be one of acceptEdits, auto, bypassPermissions, default, dontAsk, manual, plan",
+        ])
+        #expect(AgentDrivers.names.contains("claude"))
+    }
+
+    @Test("the command line: headless stream-json, least privilege by default, the role's options, resume")
+    func commandLine() throws {
+        func invocation(_ settings: [String: JSONValue], model: String? = nil, resume: String? = nil) throws -> AgentInvocation {
+            let context = AttemptContext(
+                runId: "r", stepId: "s", attempt: 1, prompt: "Do it", workingDirectory: "/w", environment: ["PATH": "/bin"],
+                agent: AgentSpec(driver: "claude", model: model, settings: settings), resumeSessionId: resume,
+                logFile: URL(fileURLWithPath: "/tmp/log"), selfExecutable: "/bin/drover")
+            return try ClaudeDriver().invocation(for: context)
+        }
+        let plain = try invocation([:])
+        #expect(plain.executable == "claude")
+        #expect(plain.arguments == ["-p", "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits",
+                                    "--disallowedTools", "Bash(git push:*)"])
+        #expect(plain.prompt == "Do it")
+        #expect(plain.workingDirectory == "/w")
+
+        let full = try invocation([
+            "command": .string("/opt/claude"), "permissionMode": .string("plan"),
+            "allowedTools": .array([.string("Bash(swift test:*)"), .string("Edit")]),
+            "disallowedTools": .array([.string("WebFetch")]), "maxTurns": .int(12), "maxBudgetUSD": .double(0.5),
+            "appendSystemPrompt": .string("Be brief."), "env": .object(["ANTHROPIC_API_KEY": .string("k")]),
+            "args": .array([.string("--effort"), .string("low")]),
+        ], model: "claude-sonnet-4-5", resume: "session-1")
+        #expect(full.executable == "/opt/claude")
+        #expect(full.arguments == [
+            "-p", "--output-format", "stream-json", "--verbose", "--permission-mode", "plan", "--model", "claude-sonnet-4-5",
+            "--allowedTools", "Bash(swift test:*)", "Edit", "--disallowedTools", "Bash(git push:*)", "WebFetch",
+            "--max-turns", "12", "--max-budget-usd", "0.5", "--append-system-prompt", "Be brief.", "--resume", "session-1", "--effort", "low",
+        ])
+        #expect(full.environment["ANTHROPIC_API_KEY"] == "k")
+        #expect(full.environment["PATH"] == "/bin")
+    }
+}
