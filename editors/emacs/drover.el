@@ -1,4 +1,4 @@
-;;; drover.el --- Drive Drover pipelines: runs, live logs, gates -*- lexical-binding: t; -*-
+;;; drover.el --- Drive Drover pipelines and their gates -*- lexical-binding: t; -*-
 
 ;; Copyright (C) 2025 The Drover authors
 
@@ -58,7 +58,7 @@
   :link '(url-link "https://github.com/drover-dev/drover"))
 
 (defcustom drover-command "drover"
-  "The drover program: a name looked up on `exec-path', or a file name."
+  "The drover program: a file name, or a name to look up in variable `exec-path'."
   :type 'string)
 
 (defcustom drover-args '("serve")
@@ -140,7 +140,7 @@ This uses `notifications-notify' when D-Bus is available."
   (message "%s" (concat "drover: " (apply #'format-message format-string args))))
 
 (defun drover--live-p (server)
-  "Non-nil when SERVER's process runs."
+  "Non-nil when the process of SERVER is alive."
   (and server (drover--server-process server)
        (process-live-p (drover--server-process server))))
 
@@ -251,7 +251,7 @@ This uses `notifications-notify' when D-Bus is available."
     (drover--changed server)))
 
 (defun drover--has-method (server method)
-  "Non-nil when SERVER offers METHOD (from `capabilities.methods')."
+  "Non-nil when METHOD is among the `capabilities.methods' of SERVER."
   (member method (drover--server-methods server)))
 
 (defun drover--error-handler (method on-error)
@@ -436,7 +436,7 @@ ROOT is the workspace root (default: the current one)."
       (ignore-errors (notifications-notify :title "Drover" :body text)))))
 
 (defun drover--changed (server)
-  "Redraw SERVER's buffers soon (several changes make one redraw)."
+  "Redraw the buffers of SERVER soon, once for a burst of events."
   (unless (drover--server-refresh-timer server)
     (setf (drover--server-refresh-timer server)
           (run-at-time 0.05 nil #'drover--redraw server))))
@@ -483,7 +483,7 @@ ROOT is the workspace root (default: the current one)."
           (t ""))))
 
 (defun drover--runs-sorted (server)
-  "SERVER's cached runs, newest first."
+  "Return the cached run objects of SERVER, newest first."
   (let (runs)
     (maphash (lambda (_id run) (push run runs)) (drover--server-runs server))
     (sort runs (lambda (a b) (string> (plist-get a :id) (plist-get b :id))))))
@@ -493,7 +493,7 @@ ROOT is the workspace root (default: the current one)."
   (gethash id (drover--server-runs server)))
 
 (defun drover--read-run (server)
-  "Ask for one of SERVER's runs; return its id."
+  "Ask for a run of SERVER; return its id."
   (let ((ids (mapcar (lambda (run) (plist-get run :id)) (drover--runs-sorted server))))
     (unless ids (user-error "Drover: no runs yet (M-x drover-runs lists them)"))
     (completing-read "Run: " ids nil t nil nil (car ids))))
@@ -508,7 +508,7 @@ ROOT is the workspace root (default: the current one)."
       drover--run-id))
 
 (defun drover--ensure-method (server method)
-  "Signal a `user-error' unless SERVER offers METHOD."
+  "Signal a `user-error' unless SERVER has METHOD."
   (unless (drover--has-method server method)
     (user-error "Drover: this server does not offer %s" method)))
 
@@ -582,9 +582,9 @@ The run buffer opens once the server has started the run."
        (drover--message "run/start failed: %s" (plist-get err :message))))))
 
 (defun drover--ask-trust (server &optional why)
-  "Ask whether to trust SERVER's workspace; WHY says what needs it."
+  "Ask whether to trust the workspace of SERVER, explaining WHY if non-nil."
   (yes-or-no-p
-   (format "%sTrust the workspace %s? Its pipelines and config can run commands. "
+   (format "%sIts pipelines and config can run commands.  Trust the workspace %s? "
            (if why (concat why "\n") "")
            (abbreviate-file-name (drover--server-root server)))))
 
@@ -651,7 +651,8 @@ A trusted workspace's own pipelines and agent configuration may run."
 
 ;;;###autoload
 (defun drover-runs ()
-  "List the workspace's runs (id, pipeline, status, step, age, cost), live."
+  "Show a live list of the run objects of the workspace.
+Columns: id, pipeline, status, step, age, cost."
   (interactive)
   (let* ((server (drover--server))
          (buffer (get-buffer-create
@@ -672,7 +673,7 @@ A trusted workspace's own pipelines and agent configuration may run."
   (pop-to-buffer (drover--run-buffer (drover--server) run-id)))
 
 (defun drover-refresh ()
-  "Ask the server again for what the current buffer shows."
+  "Ask the server again for the run list, the gates and the current run."
   (interactive)
   (let ((server (drover--server)))
     (drover--refresh-runs server)
@@ -732,7 +733,7 @@ A trusted workspace's own pipelines and agent configuration may run."
                          (pop-to-buffer buffer))))))
 
 (defun drover-apply (run-id)
-  "Apply the changes of the run RUN-ID to the workspace (needs run/apply)."
+  "Apply the patch of the run RUN-ID to the workspace (needs run/apply)."
   (interactive (list (or (drover--context-run) (drover--read-run (drover--server)))))
   (let ((server (drover--server)))
     (drover--ensure-method server "run/apply")
@@ -780,7 +781,7 @@ A trusted workspace's own pipelines and agent configuration may run."
   (replace-regexp-in-string "^" "    " (string-trim-right (or text ""))))
 
 (defun drover--key-hints (server)
-  "The run buffer's key hints, for the actions SERVER offers."
+  "Return the key hints of a run buffer, for the methods of SERVER."
   (string-join
    (delq nil (list "RET gate/log" "l log" "i inbox" "g refresh"
                    (and (drover--has-method server "run/cancel") "c cancel")
@@ -923,7 +924,7 @@ A trusted workspace's own pipelines and agent configuration may run."
 
 ;;;###autoload
 (defun drover-inbox ()
-  "Show the open gates (decisions and approvals) of the workspace's runs."
+  "Show the open gates (decisions and approvals) of the workspace."
   (interactive)
   (let* ((server (drover--server))
          (buffer (get-buffer-create
@@ -1013,12 +1014,12 @@ Return nil; errors are shown to the user."
   (drover--reject (drover--item-at-point "approval")))
 
 (defun drover-inbox-request-changes ()
-  "Write feedback for the proposal at point; \\`C-c C-c' sends it."
+  "Write feedback for the proposal at point, to request a new version."
   (interactive)
   (drover--compose-feedback (drover--item-at-point "approval")))
 
 (defun drover-inbox-edit ()
-  "Edit the proposal at point; \\`C-c C-c' approves the edited text."
+  "Edit the proposal at point, to approve the edited text."
   (interactive)
   (drover--compose-edit (drover--item-at-point "approval")))
 
@@ -1064,7 +1065,8 @@ Return nil; errors are shown to the user."
 \\{drover-compose-mode-map}")
 
 (defun drover--compose (name header text send)
-  "Open the buffer NAME with HEADER and TEXT; \\`C-c C-c' calls SEND with it."
+  "Open the buffer NAME with HEADER and TEXT.
+In it, \\<drover-compose-mode-map>\\[drover-compose-send] calls SEND with the text."
   (let ((buffer (generate-new-buffer name)))
     (with-current-buffer buffer
       (drover-compose-mode)
@@ -1095,7 +1097,7 @@ Return nil; errors are shown to the user."
     (drover--message "nothing sent")))
 
 (defun drover--compose-feedback (item)
-  "Write feedback for the approval ITEM; \\`C-c C-c' requests the changes."
+  "Write feedback for the approval ITEM, to request a new version."
   (drover--compose
    (format "*drover feedback %s*" (plist-get item :id))
    (format "Feedback for %s of %s" (plist-get item :stepId) (plist-get item :runId))
@@ -1108,7 +1110,7 @@ Return nil; errors are shown to the user."
                              "changes requested")))))
 
 (defun drover--compose-edit (item)
-  "Edit the proposal of the approval ITEM; \\`C-c C-c' approves the text."
+  "Edit the proposal of the approval ITEM, to approve the edited text."
   (let ((proposal (plist-get item :proposal)))
     (drover--compose
      (format "*drover proposal %s*" (plist-get item :id))
@@ -1131,7 +1133,7 @@ Point stays at the end while it is there; move it to stop following."
   (setq buffer-undo-list t))
 
 (defun drover--render-file-line (line)
-  "LINE of a log file as the server's `run/log' shows it, or nil to hide it.
+  "Return LINE of a log file as its `run/log' text, or nil to hide it.
 Agent line-protocol messages become their text, as live lines do."
   (if (not (string-prefix-p "{" (string-trim-left line)))
       line
@@ -1153,7 +1155,8 @@ Agent line-protocol messages become their text, as live lines do."
           (_ line))))))
 
 (defun drover--log-insert (lines)
-  "Append LINES (strings, or (TEXT . FACE)) at the end, following if point is there."
+  "Append LINES (strings, or (TEXT . FACE)) at the end of the buffer.
+Point and windows at the end stay at the end."
   (when lines
     (let* ((inhibit-read-only t)
            (at-end (= (point) (point-max)))
