@@ -714,6 +714,7 @@ Columns: id, pipeline, status, step, age, cost."
   (drover--run-action "run/restart" run-id (list :fromStep step-id)
                       (format "restarted from %s" step-id)))
 
+;;;###autoload
 (defun drover-diff (run-id)
   "Show the patch of the run RUN-ID in a `diff-mode' buffer (needs run/diff)."
   (interactive (list (or (drover--context-run) (drover--read-run (drover--server)))))

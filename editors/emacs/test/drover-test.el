@@ -340,7 +340,11 @@ TRUST answers a trust question.  Return the new run's id."
 (ert-deftest drover-test-log-joins-5000-lines ()
   "A noisy step's log buffer holds every line once, in order, live and backfilled."
   (drover-test-with-workspace
-    (drover-test--write-pipeline "noisy" [[((say . "begin")) ((spam . 5000)) ((say . "end")) ((result . "ok"))]])
+    ;; 5,000 lines: 3,000 at once (read back while they are written), a pause
+    ;; in the agent, then 2,000 more that arrive live after the backfill.
+    (drover-test--write-pipeline
+     "noisy" [[((say . "begin")) ((spam . 3000)) ((sleep . 0.5)) ((spam . 2000)) ((say . "end"))
+               ((result . "ok"))]])
     (let* ((first-line nil)
            (watch (lambda (_server params)
                     (when (string-prefix-p "spam" (plist-get params :text)) (setq first-line t)))))
@@ -348,7 +352,8 @@ TRUST answers a trust question.  Return the new run's id."
       (unwind-protect
           (let* ((id (drover-test--start "noisy" "Make noise" t))
                  (expected (append '("begin")
-                                   (mapcar (lambda (i) (format "spam %d/5000" i)) (number-sequence 1 5000))
+                                   (mapcar (lambda (i) (format "spam %d/3000" i)) (number-sequence 1 3000))
+                                   (mapcar (lambda (i) (format "spam %d/2000" i)) (number-sequence 1 2000))
                                    '("end")))
                  buffer)
             (should (drover-test--messages-matching "workspace trusted"))
@@ -398,6 +403,24 @@ TRUST answers a trust question.  Return the new run's id."
         (should (equal (split-string (buffer-substring-no-properties (point-min) (point-max)) "\n" t)
                        '("first 1" "── attempt 2 ──" "second 2" "last line")))
         (should (= (point) (point-min)))))))
+
+(ert-deftest drover-test-log-join-by-offset ()
+  "Live lines held back during the backfill are shown when they start at or
+after the offset where the backfill ended, and only then."
+  (with-temp-buffer
+    (drover-log-mode)
+    (setq drover--run-id "r" drover--log-step "s" drover--log-attempt 2
+          drover--log-backfilling t drover--log-next 30)
+    (drover--log-insert '("one" "two"))
+    (dolist (line '((:attempt 1 :text "older attempt" :offset 40)
+                    (:attempt 2 :text "two" :offset 10)
+                    (:attempt 2 :text "three" :offset 30)
+                    (:attempt 2 :text "four" :offset 41)
+                    (:attempt 3 :text "next attempt" :offset 0)))
+      (push (append '(:runId "r" :stepId "s" :stream "agent") line) drover--log-pending))
+    (drover--log-join)
+    (should (equal (buffer-string) "one\ntwo\nthree\nfour\n── attempt 3 ──\nnext attempt\n"))
+    (should-not drover--log-backfilling)))
 
 (ert-deftest drover-test-log-without-offsets-appends-live-lines ()
   "With an older server (no `offset'), live lines after the backfill are appended."
