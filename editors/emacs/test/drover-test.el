@@ -470,6 +470,26 @@ after the offset where the backfill ended, and only then."
       (should (string-match-p "cannot find the program .*no-such-drover.*drover-command"
                               (error-message-string err))))))
 
+(ert-deftest drover-test-silent-server-does-not-block ()
+  "With a server that never answers, commands return at once."
+  (drover-test-with-workspace
+    (let ((script (expand-file-name "silent-drover" ws)))
+      (with-temp-file script (insert "#!/bin/sh\nexec cat >/dev/null\n"))
+      (set-file-modes script #o755)
+      (let* ((drover-command script)
+             (start (float-time))
+             (prompted nil))
+        (cl-letf (((symbol-function 'completing-read) (lambda (&rest _) (setq prompted t) "demo")))
+          (should (bufferp (drover-runs)))
+          (should (bufferp (drover-inbox)))
+          (drover-run)
+          (should (< (- (float-time) start) 1.0))
+          ;; The pipeline prompt waits for the server's list, which never comes.
+          (should-not prompted))
+        (with-current-buffer (get-buffer (format "*drover runs: %s*" (file-name-nondirectory (directory-file-name ws))))
+          (should (derived-mode-p 'drover-runs-mode))
+          (should (= 0 (buffer-size))))))))
+
 (ert-deftest drover-test-json-rpc-errors-shown ()
   "Errors the server answers are shown to the user with their message."
   (drover-test-with-workspace

@@ -60,6 +60,7 @@ else
       --eval "(progn (require 'package) (require 'package-lint) (package-initialize)
                (setq package-archive-contents
                      (list (cons 'jsonrpc (list (package-desc-create :name 'jsonrpc :version '(1 0 14) :archive \"gnu\")))))
+               (setq default-directory \"$pkg/\")
                (setq package-lint-main-file \"drover.el\")
                (with-temp-buffer
                  (insert-file-contents \"$pkg/drover.el\" t)
