@@ -193,7 +193,15 @@ TRUST answers a trust question.  Return the new run's id."
             (should (string-match-p "^Task: +Add a --verbose flag$" (buffer-string)))
             (should (string-match-p "^Status: +blocked$" (buffer-string)))
             ;; What the server holds, read back.
-            (should (equal (plist-get (drover-test--run drover--run-id) :task) "Add a --verbose flag"))))))))
+            (should (equal (plist-get (drover-test--run drover--run-id) :task) "Add a --verbose flag"))
+            ;; RET on the step with the open decision answers it.
+            (goto-char (point-min))
+            (search-forward "decision d-plan-1")
+            (cl-letf (((symbol-function 'completing-read) (lambda (&rest _) "quick")))
+              (drover-test--press "RET"))
+            (drover-test-wait "the approval in the run buffer"
+              (string-match-p "approval a-impl-1: pending (RET to answer)" (buffer-string)))
+            (should (string-match-p "decision d-plan-1: .* → quick" (buffer-string)))))))))
 
 (ert-deftest drover-test-inbox-decision-then-approve ()
   "The inbox answers the decision with a chosen option, then approves."
@@ -309,7 +317,12 @@ TRUST answers a trust question.  Return the new run's id."
         (drover-test-wait "the failure and hint in the run buffer"
           (and (string-match-p "^Failed (rejected): " (buffer-string))
                (string-match-p "^Hint: .*retry" (buffer-string))
-               (string-match-p "feedback: Not what I asked" (buffer-string))))))))
+               (string-match-p "feedback: Not what I asked" (buffer-string))))
+        ;; r retries: the step re-runs and asks for approval again.
+        (drover-test--press "r")
+        (drover-test-wait "a new approval after the retry"
+          (string-match-p "approval a-impl-2: pending" (buffer-string)))
+        (should (equal (drover-test--status id) "blocked"))))))
 
 (ert-deftest drover-test-runs-list-cancel ()
   "The run list shows runs live with a status face; RET opens; c cancels."
