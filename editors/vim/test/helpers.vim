@@ -40,11 +40,17 @@ def g:Pick(pat: string, item: string, after: string = '')
   feedkeys(repeat('j', idx) .. "\<CR>" .. after, 'xt')
 enddef
 
-# Runs Fn with `keys` typed ahead (answers to input() / confirm()).
-def g:Typing(keys: string, Fn: func())
-  feedkeys(keys, 't')
-  Fn()
-  feedkeys('', 'x')
+# confirm() answers its default without reading keys in -es mode, so tests
+# answer it through the plugin's g:drover_ui.confirm seam: each question is
+# recorded in g:confirm_asked and gets the next of `answers` (1-based button).
+g:confirm_asked = []
+def g:AnswerConfirm(answers: list<number>)
+  var queue = copy(answers)
+  g:confirm_asked = []
+  g:drover_ui = {confirm: (msg: string, choices: string): number => {
+    add(g:confirm_asked, msg)
+    return empty(queue) ? 0 : remove(queue, 0)
+  }}
 enddef
 
 def g:BufText(name: string): list<string>
