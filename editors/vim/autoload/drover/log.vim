@@ -62,7 +62,7 @@ enddef
 
 # Starts over: holds live lines, learns the latest attempt, reads its file.
 def Reload(lg: dict<any>)
-  extend(lg, {base: -1, backfilled: false, held: [], next: {}, shown: 0, empty: true, queue: [], timer: 0})
+  extend(lg, {dropped: 0, from_file: 0, base: -1, backfilled: false, held: [], next: {}, shown: 0, empty: true, queue: [], timer: 0})
   util.SetLines(lg.buf, [])
   rpc.Request('run/get', {runId: lg.runId}, (r) => {
     var steps = filter(copy(r.run.steps), (_, s) => s.id == lg.stepId)
@@ -131,6 +131,7 @@ enddef
 
 def Joined(lg: dict<any>, lines: list<any>, next: number)
   lg.next[string(lg.base)] = next
+  lg.from_file = len(lines)
   if lg.base > 0
     Header(lg, lg.base)
   endif
@@ -170,6 +171,7 @@ def Deliver(lg: dict<any>, params: dict<any>)
   var offset = get(params, 'offset', v:null)
   var key = string(attempt)
   if type(offset) == v:t_number && has_key(lg.next, key) && offset < lg.next[key]
+    lg.dropped += 1
     return # the file already gave us this line
   endif
   Header(lg, attempt)
