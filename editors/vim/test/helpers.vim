@@ -122,3 +122,25 @@ def g:RunOne(name: string)
   endif
   qa!
 enddef
+
+# Plays requests through a second `drover serve` of our own (NDJSON framing,
+# one at a time) while the plugin is disconnected, then ends it and waits for
+# it to exit. Returns the responses.
+def g:OtherClient(requests: list<dict<any>>): list<any>
+  var lines: list<string> = []
+  var exited: list<number> = []
+  var job = job_start([$DROVER_BIN, 'serve'], {mode: 'nl', err_io: 'null',
+    out_cb: (_, l) => add(lines, l), exit_cb: (_, st) => add(exited, st)})
+  var responses: list<any> = []
+  var id = 0
+  for req in [{method: 'initialize', params: {workspace: getcwd()}}] + requests
+    id += 1
+    ch_sendraw(job, json_encode(extend({jsonrpc: '2.0', id: id}, req)) .. "\n")
+    var want = id
+    g:WaitFor(() => !empty(filter(copy(lines), (_, l) => get(json_decode(l), 'id', 0) == want)), 'the other client''s answer to ' .. req.method)
+    add(responses, json_decode(filter(copy(lines), (_, l) => get(json_decode(l), 'id', 0) == want)[0]))
+  endfor
+  ch_close_in(job)
+  g:WaitFor(() => !empty(exited), 'the other server to exit')
+  return responses[1 :]
+enddef
