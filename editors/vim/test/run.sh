@@ -38,8 +38,13 @@ for file in "$here"/test_*.vim; do
     # The server stops when Vim exits; make sure no process outlives its test.
     if [ -s "$pidfile" ]; then
       pid=$(cat "$pidfile")
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill "$pid" 2>/dev/null
+      # (an exited server may stay a zombie until init reaps it: that counts as gone)
+      for _ in $(seq 50); do
+        st=$(ps -o stat= -p "$pid" 2>/dev/null)
+        if [ -z "$st" ] || [[ $st == Z* ]]; then st=gone; break; fi
+        sleep 0.1
+      done
+      if [ "$st" != gone ]; then echo "  (server $pid outlived its test; killed)"; kill "$pid" 2>/dev/null; fi
     fi
     after=$(wc -l < "$results")
     tenths=$(( ($(date +%s%N) - start) / 100000000 )); secs=$((tenths / 10)).$((tenths % 10))

@@ -117,6 +117,10 @@ export def Ensure(): bool
   endif
   chan = job_getchannel(job)
   state = 'starting'
+  augroup drover_rpc
+    autocmd!
+    autocmd VimLeavePre * Leave()
+  augroup END
   var params = {protocolVersion: 1, clientInfo: {name: 'vim-drover', version: VERSION},
                 workspace: Workspace()}
   Send('initialize', params, (result) => {
@@ -238,6 +242,15 @@ export def Stop()
     job_stop(job, 'term')
   endif
   Emit('$/dead', {status: 0})
+enddef
+
+# Vim is quitting: ask the server to stop its agents in order and go.
+def Leave()
+  if state == 'ready' && ch_status(chan) == 'open'
+    state = 'stopped'
+    ch_sendexpr(chan, {method: 'shutdown', params: {}}, {callback: (ch, msg) => 0})
+    ch_sendexpr(chan, {method: 'exit', params: {}})
+  endif
 enddef
 
 # The server's process id (for tests and :DroverDebug), or 0.
