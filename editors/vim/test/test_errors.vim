@@ -67,3 +67,31 @@ def g:Test_slow_server_does_not_block()
   assert_equal(['Loading runs…'], g:BufText('drover://runs'))
   g:WaitFor(() => g:BufHas('drover://runs', 'No runs yet'), 'the runs buffer')
 enddef
+
+# :DroverStop ends the server quietly (no crash message); the next command
+# starts a new one. g:drover_ui functions replace the popup menu and input().
+def g:Test_stop_then_next_command_restarts()
+  DroverRuns
+  g:WaitFor(() => drover#rpc#State() == 'ready', 'the server')
+  var pid = drover#rpc#Pid()
+  DroverStop
+  g:WaitFor(() => drover#rpc#Pid() == 0, 'the server to stop')
+  assert_notmatch('the server exited', g:Messages())
+  assert_equal('', drover#status())
+  var asked: list<any> = []
+  g:drover_ui = {select: (title: string, items: list<string>): number => {
+    add(asked, [title, items])
+    return match(items, '^demo ') + 1
+  }, input: (prompt: string, default: string): string => {
+    add(asked, [prompt])
+    return 'Picked by a hook'
+  }}
+  DroverRun
+  g:WaitFor(() => !empty(asked), 'the pipeline question')
+  assert_equal('Drover: pipeline', asked[0][0])
+  assert_true(match(asked[0][1], '^demo \+Shows a decision') >= 0, string(asked[0][1]))
+  g:WaitFor(() => !empty(g:NewestRun()), 'the run')
+  assert_equal(['Task for demo: '], asked[1])
+  assert_equal('Picked by a hook', g:RunOf(g:NewestRun()).task)
+  assert_notequal(pid, drover#rpc#Pid())
+enddef
