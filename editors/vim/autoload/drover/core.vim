@@ -1,0 +1,598 @@
+vim9script
+# Commands, the runs buffer, run buffers, gate notifications and the status.
+
+import autoload 'drover/rpc.vim'
+import autoload 'drover/ui.vim'
+import autoload 'drover/util.vim'
+import autoload 'drover/inbox.vim'
+import autoload 'drover/log.vim'
+
+const GATE_TYPES = ['decision.requested', 'decision.resolved', 'approval.requested', 'approval.resolved']
+
+var counts = {gates: 0, running: 0}
+var status_timer = 0
+var runs_timer = 0
+# runId -> {buf, lastSeq, events, run, syncing, again, timer}
+var views: dict<dict<any>> = {}
+
+# ---------------------------------------------------------------- listeners
+
+var wired = false
+def Wire()
+  if wired
+    return
+  endif
+  wired = true
+  rpc.On('run/event', 'core', OnEvent)
+  rpc.On('$/ready', 'core', OnReady)
+  rpc.On('$/dead', 'core', (_) => {
+    counts = {gates: 0, running: 0}
+    redrawstatus!
+  })
+  inbox.Wire()
+  log.Wire()
+enddef
+
+# Every command goes through here: the server starts (or restarts) on demand.
+export def Start(): bool
+  Wire()
+  return rpc.Ensure()
+enddef
+
+def OnReady(info: dict<any>)
+  RefreshStatus()
+  if get(info, 'restarted', false)
+    # Catch up with what happened while we were away.
+    for runId in keys(views)
+      Sync(runId)
+    endfor
+    ScheduleRuns()
+    inbox.Refresh()
+  endif
+enddef
+
+def OnEvent(ev: dict<any>)
+  var runId = get(ev, 'runId', '')
+  var type = get(ev, 'type', '')
+  var data = get(ev, 'data', {})
+  if type == 'decision.requested'
+    ui.Notify(printf('Drover: run %s, step %s asks: %s [%s]', runId, get(data, 'stepId', '?'),
+      get(data, 'question', ''), join(get(data, 'options', []), '/')))
+  elseif type == 'approval.requested'
+    ui.Notify(printf('Drover: run %s, step %s awaits your approval (:DroverInbox)', runId, get(data, 'stepId', '?')))
+  endif
+  if has_key(views, runId)
+    Live(runId, ev)
+  endif
+  if type =~ '^run\.' || index(GATE_TYPES, type) >= 0
+    ScheduleStatus()
+    ScheduleRuns()
+    if index(GATE_TYPES, type) >= 0 || type =~ '^run\.\(cancelled\|failed\)'
+      inbox.Schedule()
+    endif
+  elseif type == 'step.started'
+    ScheduleRuns()
+  endif
+enddef
+
+# ---------------------------------------------------------------- status
+
+def ScheduleStatus()
+  if status_timer == 0
+    status_timer = timer_start(100, (_) => {
+      status_timer = 0
+      RefreshStatus()
+    })
+  endif
+enddef
+
+def RefreshStatus()
+  if rpc.State() != 'ready'
+    return
+  endif
+  rpc.Request('inbox/list', {}, (r) => {
+    counts.gates = len(get(r, 'items', []))
+    redrawstatus!
+  })
+  rpc.Request('run/list', {status: ['queued', 'running']}, (r) => {
+    counts.running = len(get(r, 'runs', []))
+    redrawstatus!
+  })
+enddef
+
+# For 'statusline': '' before the server starts, then e.g. "Drover: 1 gate, 2 running".
+export def Status(): string
+  var state = rpc.State()
+  if state == 'stopped'
+    return ''
+  elseif state == 'dead'
+    return 'Drover: server stopped'
+  elseif state == 'starting'
+    return 'Drover: starting'
+  endif
+  var parts: list<string> = []
+  if counts.gates > 0
+    add(parts, counts.gates .. (counts.gates == 1 ? ' gate' : ' gates'))
+  endif
+  if counts.running > 0
+    add(parts, counts.running .. ' running')
+  endif
+  return 'Drover: ' .. (empty(parts) ? 'idle' : join(parts, ', '))
+enddef
+
+# ---------------------------------------------------------------- :DroverRun
+
+# :[range]DroverRun [pipeline [task]]
+export def Run(range: number, line1: number, line2: number, args: string)
+  if !Start()
+    return
+  endif
+  var m = matchlist(args, '\v^\s*(\S+)\s*(.*)$')
+  var pipeline = empty(m) ? '' : m[1]
+  var task = empty(m) ? '' : trim(m[2])
+  if empty(task) && range > 0
+    task = join(getline(line1, line2), "\n")
+  endif
+  if !empty(pipeline)
+    AskTask(pipeline, task)
+    return
+  endif
+  rpc.Request('pipeline/list', {}, (r) => PickPipeline(get(r, 'pipelines', []), task))
+enddef
+
+def PickPipeline(pipelines: list<dict<any>>, task: string)
+  if empty(pipelines)
+    ui.Error('Drover: the server offers no pipelines')
+    return
+  endif
+  var width = max(mapnew(pipelines, (_, p) => strcharlen(p.id)))
+  var items = mapnew(pipelines, (_, p) => printf('%-' .. width .. 's  %s%s', p.id,
+    get(p, 'description', get(p, 'name', '')),
+    empty(get(p, 'errors', [])) ? '' : '  [invalid: ' .. join(p.errors, '; ') .. ']'))
+  ui.Select('Drover: pipeline', items, (idx) => {
+    if idx < 1 || idx > len(pipelines)
+      return
+    endif
+    var p = pipelines[idx - 1]
+    if !empty(get(p, 'errors', []))
+      ui.Error(printf('Drover: pipeline %s cannot run: %s', p.id, join(p.errors, '; ')))
+      return
+    endif
+    AskTask(p.id, task)
+  })
+enddef
+
+def AskTask(pipeline: string, given: string)
+  var task = given
+  if empty(trim(task))
+    task = ui.Input(printf('Task for %s: ', pipeline))
+  endif
+  if empty(trim(task))
+    ui.Info('Drover: no task given, nothing started')
+    return
+  endif
+  StartRun(pipeline, task)
+enddef
+
+def StartRun(pipeline: string, task: string)
+  rpc.Request('run/start', {pipelineId: pipeline, task: task}, (r) => {
+    var run = r.run
+    ui.Info(printf('Drover: started %s (%s)', run.id, pipeline))
+    if get(g:, 'drover_open_run', 1)
+      OpenRun(run.id)
+    endif
+  }, (err): bool => {
+    if get(err, 'code', 0) == -33003
+      AskTrust(get(err, 'message', ''), () => StartRun(pipeline, task))
+      return true
+    endif
+    return false
+  })
+enddef
+
+# ---------------------------------------------------------------- trust
+
+def AskTrust(why: string, Then: func())
+  var ws = empty(rpc.ServerWorkspace()) ? rpc.Workspace() : rpc.ServerWorkspace()
+  var msg = (empty(why) ? '' : why .. "\n\n") ..
+    printf("Trust the workspace %s?\nIts pipelines and agent configuration can run commands on this machine.", ws)
+  if ui.Confirm(msg, "&Trust\n&Cancel", 2) != 1
+    ui.Info('Drover: workspace not trusted')
+    return
+  endif
+  rpc.Request('workspace/trust', {trusted: true}, (r) => {
+    ui.Info('Drover: workspace trusted: ' .. ws)
+    Then()
+  })
+enddef
+
+export def Trust()
+  if !Start()
+    return
+  endif
+  AskTrust('', Noop)
+enddef
+
+def Noop()
+enddef
+
+export def Stop()
+  rpc.Stop()
+  ui.Info('Drover: server stopped')
+enddef
+
+# ---------------------------------------------------------------- runs buffer
+
+const RUNS = 'drover://runs'
+
+export def Runs()
+  if !Start()
+    return
+  endif
+  var buf = util.Open(RUNS, 'drover-runs')
+  nnoremap <buffer> <silent> <CR> <ScriptCmd>OpenRunAtCursor()<CR>
+  nnoremap <buffer> <silent> c <ScriptCmd>RunAction('run/cancel', RunIdAtCursor())<CR>
+  nnoremap <buffer> <silent> r <ScriptCmd>RunAction('run/retry', RunIdAtCursor())<CR>
+  nnoremap <buffer> <silent> l <ScriptCmd>LogFor(RunIdAtCursor(), '')<CR>
+  nnoremap <buffer> <silent> R <ScriptCmd>RefreshRuns()<CR>
+  nnoremap <buffer> <silent> q <Cmd>close<CR>
+  if LineCount(buf) <= 1 && getbufline(buf, 1)[0] == ''
+    util.SetLines(buf, ['Loading runs…'])
+  endif
+  RefreshRuns()
+enddef
+
+def LineCount(buf: number): number
+  return util.LineCount(buf)
+enddef
+
+def ScheduleRuns()
+  if bufexists(RUNS) && runs_timer == 0
+    runs_timer = timer_start(100, (_) => {
+      runs_timer = 0
+      RefreshRuns()
+    })
+  endif
+enddef
+
+def RefreshRuns()
+  if !bufexists(RUNS)
+    return
+  endif
+  rpc.Request('run/list', {limit: 100}, (r) => RenderRuns(get(r, 'runs', [])))
+enddef
+
+def RenderRuns(runs: list<dict<any>>)
+  var buf = bufnr('^' .. RUNS .. '$')
+  if buf < 0
+    return
+  endif
+  var keys = ['<CR> open']
+  if rpc.Has('run/cancel')
+    add(keys, 'c cancel')
+  endif
+  if rpc.Has('run/retry')
+    add(keys, 'r retry')
+  endif
+  add(keys, 'l log')
+  add(keys, 'R refresh')
+  add(keys, 'q close')
+  var lines = ['Drover runs — ' .. join(keys, ' · '), '']
+  var ids: dict<string> = {}
+  if empty(runs)
+    add(lines, 'No runs yet. Start one with :DroverRun')
+  endif
+  var header = printf('%-26s %-12s %-10s %-10s %s', 'RUN', 'PIPELINE', 'STATUS', 'STEP', 'AGE')
+  if !empty(runs)
+    add(lines, header)
+  endif
+  for run in runs
+    add(lines, printf('%-26s %-12s %-10s %-10s %s', run.id, run.pipelineId, run.status,
+      get(run, 'currentStep', '-'), util.Age(run.createdAt)))
+    ids[string(len(lines))] = run.id
+  endfor
+  setbufvar(buf, 'drover_run_ids', ids)
+  util.SetLines(buf, lines)
+enddef
+
+def RunIdAtCursor(): string
+  if exists('b:drover_run_id')
+    return b:drover_run_id
+  endif
+  return get(get(b:, 'drover_run_ids', {}), string(line('.')), '')
+enddef
+
+def OpenRunAtCursor()
+  var id = RunIdAtCursor()
+  if empty(id)
+    return
+  endif
+  OpenRun(id)
+enddef
+
+def RunAction(method: string, runId: string)
+  if empty(runId)
+    ui.Info('Drover: no run on this line')
+    return
+  endif
+  if !rpc.Has(method)
+    ui.Error('Drover: this server does not offer ' .. method)
+    return
+  endif
+  if method == 'run/cancel' && ui.Confirm(printf('Cancel run %s?', runId), "&Cancel run\n&Keep it", 2) != 1
+    return
+  endif
+  rpc.Request(method, {runId: runId}, (r) => {
+    ui.Info(printf('Drover: %s %s → %s', method, runId, r.run.status))
+    ScheduleRuns()
+  })
+enddef
+
+# ---------------------------------------------------------------- run buffers
+
+export def OpenRun(runId: string)
+  if !Start()
+    return
+  endif
+  var name = 'drover://run/' .. runId
+  var buf = util.Open(name, 'drover-run')
+  b:drover_run_id = runId
+  nnoremap <buffer> <silent> c <ScriptCmd>RunAction('run/cancel', b:drover_run_id)<CR>
+  nnoremap <buffer> <silent> r <ScriptCmd>RunAction('run/retry', b:drover_run_id)<CR>
+  nnoremap <buffer> <silent> s <ScriptCmd>RestartAtCursor()<CR>
+  nnoremap <buffer> <silent> l <ScriptCmd>LogFor(b:drover_run_id, StepAtCursor())<CR>
+  nnoremap <buffer> <silent> <CR> <ScriptCmd>LogFor(b:drover_run_id, StepAtCursor())<CR>
+  nnoremap <buffer> <silent> i <ScriptCmd>inbox.Open()<CR>
+  nnoremap <buffer> <silent> R <ScriptCmd>Sync(b:drover_run_id)<CR>
+  nnoremap <buffer> <silent> q <Cmd>close<CR>
+  augroup drover_run_views
+    execute printf('autocmd! BufWipeout <buffer=%d> Forget(%s)', buf, string(runId))
+  augroup END
+  if !has_key(views, runId)
+    views[runId] = {buf: buf, lastSeq: 0, events: [], run: {}, syncing: false, again: false, timer: 0}
+    util.SetLines(buf, ['Loading ' .. runId .. '…'])
+  endif
+  views[runId].buf = buf
+  Sync(runId)
+enddef
+
+def Forget(runId: string)
+  if has_key(views, runId)
+    remove(views, runId)
+  endif
+enddef
+
+# Reads the events the view lacks (paging while `more`), then the run itself.
+def Sync(runId: string)
+  if !has_key(views, runId)
+    return
+  endif
+  var v = views[runId]
+  if v.syncing
+    v.again = true
+    return
+  endif
+  v.syncing = true
+  v.again = false
+  Page(runId)
+enddef
+
+def Page(runId: string)
+  var v = views[runId]
+  rpc.Request('run/events', {runId: runId, afterSeq: v.lastSeq}, (r) => {
+    for ev in get(r, 'events', [])
+      if ev.seq == v.lastSeq + 1
+        add(v.events, ev)
+        v.lastSeq = ev.seq
+      endif
+    endfor
+    if get(r, 'more', false)
+      Page(runId)
+      return
+    endif
+    v.syncing = false
+    FetchRun(runId)
+    if v.again
+      Sync(runId)
+    endif
+  }, (err): bool => {
+    v.syncing = false
+    return false
+  })
+enddef
+
+def Live(runId: string, ev: dict<any>)
+  var v = views[runId]
+  if v.syncing
+    v.again = true
+    return
+  endif
+  if ev.seq <= v.lastSeq
+    return
+  elseif ev.seq == v.lastSeq + 1
+    add(v.events, ev)
+    v.lastSeq = ev.seq
+    ScheduleFetch(runId)
+  else
+    Sync(runId) # a gap: read what is missing
+  endif
+enddef
+
+def ScheduleFetch(runId: string)
+  var v = views[runId]
+  if v.timer == 0
+    v.timer = timer_start(50, (_) => {
+      v.timer = 0
+      FetchRun(runId)
+    })
+  endif
+enddef
+
+def FetchRun(runId: string)
+  rpc.Request('run/get', {runId: runId}, (r) => {
+    if has_key(views, runId)
+      views[runId].run = r.run
+      RenderRun(runId)
+    endif
+  })
+enddef
+
+def EventSummary(ev: dict<any>): string
+  var d = get(ev, 'data', {})
+  var t = ev.type
+  var s = ''
+  if t == 'step.started' || t == 'step.interrupted'
+    s = printf('%s (attempt %d)', get(d, 'stepId', ''), get(d, 'attempt', 0))
+  elseif t == 'step.completed'
+    s = printf('%s: %s', get(d, 'stepId', ''), util.FirstLine(get(d, 'output', ''), 50))
+  elseif t == 'step.failed' || t == 'run.failed'
+    var f = get(d, 'failure', {})
+    s = printf('%s%s: %s', get(d, 'stepId', ''), empty(get(d, 'stepId', '')) ? get(f, 'kind', '') : '', util.FirstLine(get(f, 'message', ''), 50))
+  elseif t == 'decision.requested'
+    s = printf('%s asks: %s [%s]', get(d, 'stepId', ''), get(d, 'question', ''), join(get(d, 'options', []), '/'))
+  elseif t == 'decision.resolved'
+    s = printf('%s: chose %s', get(d, 'stepId', ''), get(d, 'choice', ''))
+  elseif t == 'approval.requested'
+    s = printf('%s awaits approval', get(d, 'stepId', ''))
+  elseif t == 'approval.resolved'
+    s = printf('%s: %s%s', get(d, 'stepId', ''), get(d, 'status', ''),
+      empty(get(d, 'feedback', '')) ? '' : ' — ' .. util.FirstLine(d.feedback, 50))
+  elseif t == 'usage.recorded'
+    s = printf('%s: %s, %d in / %d out', get(d, 'stepId', ''), get(d, 'model', ''), get(d, 'inputTokens', 0), get(d, 'outputTokens', 0))
+  elseif t == 'run.retried' || t == 'run.restarted'
+    s = 'from ' .. get(d, 'fromStep', '')
+  elseif t == 'run.cancelled'
+    s = get(d, 'reason', '')
+  endif
+  return printf('%4d  %-20s %s', ev.seq, t, s)
+enddef
+
+def RenderRun(runId: string)
+  var v = views[runId]
+  var run = v.run
+  if !bufexists(v.buf) || empty(run)
+    return
+  endif
+  var u = get(run, 'usage', {})
+  var lines = [
+    printf('Run %s   %s   %s', run.id, run.pipelineId, toupper(run.status)),
+    'Task: ' .. util.FirstLine(run.task, 200),
+    printf('Usage: %d in / %d out tokens, $%.4f', get(u, 'inputTokens', 0), get(u, 'outputTokens', 0), 0.0 + get(u, 'costUSD', 0)),
+  ]
+  if has_key(run, 'failure')
+    add(lines, printf('Failure (%s): %s', run.failure.kind, util.FirstLine(run.failure.message, 200)))
+    add(lines, 'Hint: ' .. util.FirstLine(get(run.failure, 'hint', ''), 200))
+  endif
+  var keys = ['<CR>/l log of step']
+  if rpc.Has('run/cancel')
+    add(keys, 'c cancel')
+  endif
+  if rpc.Has('run/retry')
+    add(keys, 'r retry')
+  endif
+  if rpc.Has('run/restart')
+    add(keys, 's restart from step')
+  endif
+  add(keys, 'i inbox')
+  add(keys, 'R refresh')
+  add(lines, 'Keys: ' .. join(keys, ' · '))
+  add(lines, '')
+  add(lines, 'Steps:')
+  var steps: dict<string> = {}
+  for st in run.steps
+    var gate = ''
+    if has_key(st, 'approval') && st.state == 'waiting'
+      gate = 'approval ' .. st.approval.status
+    elseif has_key(st, 'decision')
+      gate = has_key(st.decision, 'chosen') ? printf('decision: %s → %s', st.decision.question, st.decision.chosen)
+        : printf('asks: %s [%s]', st.decision.question, join(st.decision.options, '/'))
+    elseif has_key(st, 'approval')
+      gate = 'approval ' .. st.approval.status
+    endif
+    add(lines, printf('  %s %-12s %-8s attempts %d  %s', get(run, 'currentStep', '') == st.id ? '>' : ' ',
+      st.id, st.state, st.attempts, gate))
+    steps[string(len(lines))] = st.id
+  endfor
+  add(lines, '')
+  add(lines, 'Events:')
+  extend(lines, mapnew(v.events, (_, ev) => EventSummary(ev)))
+  setbufvar(v.buf, 'drover_step_lines', steps)
+  setbufvar(v.buf, 'drover_run', run)
+  util.SetLines(v.buf, lines)
+enddef
+
+def StepAtCursor(): string
+  return get(get(b:, 'drover_step_lines', {}), string(line('.')), '')
+enddef
+
+def RestartAtCursor()
+  var step = StepAtCursor()
+  if empty(step)
+    ui.Info('Drover: put the cursor on a step to restart from it')
+    return
+  endif
+  if !rpc.Has('run/restart')
+    ui.Error('Drover: this server does not offer run/restart')
+    return
+  endif
+  var runId = b:drover_run_id
+  rpc.Request('run/restart', {runId: runId, fromStep: step}, (r) => {
+    ui.Info(printf('Drover: restarted %s from %s', runId, step))
+  })
+enddef
+
+# ---------------------------------------------------------------- logs
+
+# :DroverLog [run] [step]: defaults to this buffer's run (and the step under
+# the cursor), else the newest run; the step defaults to the current one.
+export def Log(args: string)
+  if !Start()
+    return
+  endif
+  var a = split(args)
+  var runId = get(a, 0, '')
+  var step = get(a, 1, '')
+  if empty(runId) && exists('b:drover_run_id')
+    runId = b:drover_run_id
+    step = empty(step) ? StepAtCursor() : step
+  endif
+  if empty(runId)
+    rpc.Request('run/list', {limit: 1}, (r) => {
+      var runs = get(r, 'runs', [])
+      if empty(runs)
+        ui.Info('Drover: no runs yet')
+      else
+        LogFor(runs[0].id, step)
+      endif
+    })
+    return
+  endif
+  LogFor(runId, step)
+enddef
+
+def LogFor(runId: string, step: string)
+  if empty(runId)
+    ui.Info('Drover: no run on this line')
+    return
+  endif
+  if !empty(step)
+    log.Open(runId, step)
+    return
+  endif
+  rpc.Request('run/get', {runId: runId}, (r) => {
+    var run = r.run
+    var chosen = get(run, 'currentStep', '')
+    if empty(chosen)
+      var started = filter(copy(run.steps), (_, s) => s.attempts > 0)
+      chosen = empty(started) ? run.steps[0].id : started[-1].id
+    endif
+    log.Open(runId, chosen)
+  })
+enddef
+
+export def Inbox()
+  if !Start()
+    return
+  endif
+  inbox.Open()
+enddef
