@@ -43,7 +43,12 @@ public final class EngineBridge: ConnectionDelegate {
         let workspace = try Self.workspace(from: params)
         // Claiming is quick and tells a second engine at once that the workspace is taken; the store
         // opens in `start()`, after the answer has gone out.
-        let claim = try EngineHost.claim(workspace: workspace, backend: backend)
+        let claim: WorkspaceClaim
+        do {
+            claim = try EngineHost.claim(workspace: workspace, backend: backend)
+        } catch let error as EngineError {
+            throw ResponseError(error)
+        }
         let wantsLogs = params.capabilities?.logs ?? true
         session.value.withLock { $0 = Session(claim: claim, wantsLogs: wantsLogs, outbox: outbox) }
         logger.info("serving workspace \(workspace.path) for \(params.clientInfo?.name ?? "an unnamed client")")
@@ -62,8 +67,8 @@ public final class EngineBridge: ConnectionDelegate {
         let opened = Result { () throws(ResponseError) -> EngineHost in
             do {
                 return try session.claim.openEngine(environment: environment, selfExecutable: selfExecutable, logger: logger)
-            } catch let error as ResponseError {
-                throw error
+            } catch let error as EngineError {
+                throw ResponseError(error)
             } catch {
                 throw .internalError("\(error)")
             }
@@ -112,7 +117,14 @@ public final class EngineBridge: ConnectionDelegate {
         func bind<R: RequestType>(
             _: R.Type, changesRuns: Bool, _ body: @escaping @Sendable (Engine, R) async throws -> R.Response
         ) -> (String, MethodHandler) {
-            (R.method, .typed(R.self, changesRuns: changesRuns) { params in try await body(try engine(), params) })
+            // Engine errors become JSON-RPC errors here, at the edge (`ResponseError(_: EngineError)`).
+            (R.method, .typed(R.self, changesRuns: changesRuns) { params in
+                do {
+                    return try await body(try engine(), params)
+                } catch let error as EngineError {
+                    throw ResponseError(error)
+                }
+            })
         }
         func request<R: RequestType>(
             _ type: R.Type, _ body: @escaping @Sendable (Engine, R) async throws -> R.Response

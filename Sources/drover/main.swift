@@ -85,8 +85,10 @@ do {
     }
 } catch let error as UsageError {
     fail("\(error.description). See 'drover \(command.name) --help'.")
-} catch let error as ResponseError {
+} catch let error as EngineError {
     // The engine's messages are written for people: print them as they are.
+    fail(error.message, code: 1)
+} catch let error as ResponseError {
     fail(error.message, code: 1)
 } catch let error as StoreError {
     fail(error.message, code: 1)

@@ -327,7 +327,7 @@ import Testing
         let refused = await h.expectError { try await h.start("local") }
         #expect(refused?.code == .untrusted)
         #expect(refused?.message == "Workspace \(h.workspace.path) is not trusted: its pipelines and config can run commands. Trust it with `drover trust` in that folder, or accept the editor's prompt (workspace/trust).")
-        #expect(refused?.data?["kind"] == .string("untrusted"))
+        #expect(refused?.kind == .untrusted)
 
         #expect(try await h.engine.setTrust(true))
         let run = try await h.start("local")
@@ -341,7 +341,7 @@ import Testing
         let h = try await EngineHarness.make(files: ["ws/.drover/config.json": config])
         let refused = await h.expectError { try await h.start("implement") }
         #expect(refused?.code == .untrusted)
-        #expect(refused?.data?["reason"]?.stringValue?.contains("config.json") == true)
+        #expect(refused?.details["reason"]?.stringValue?.contains("config.json") == true)
         // The demo uses only fake agents: no trust needed.
         _ = try await h.start("demo")
     }

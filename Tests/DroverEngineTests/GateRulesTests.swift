@@ -65,7 +65,7 @@ import Testing
             case .unchanged: return .unchanged
             case .append(let bodies): return .append(bodies.map(\.type))
             }
-        } catch let error as ResponseError {
+        } catch let error as EngineError {
             return .error(error.code, mentions: error.message)
         } catch {
             return .error(.internalError, mentions: "\(error)")
@@ -133,7 +133,7 @@ import Testing
 
     @Test func emptyFeedbackIsInvalid() throws {
         let bodies = GateState.pending.bodies
-        #expect(throws: ResponseError.self) {
+        #expect(throws: EngineError.self) {
             try GateRules.requestChanges(run: try F.run(bodies), history: F.history(bodies), approvalId: "a-plan-1", feedback: "  ")
         }
     }
@@ -143,7 +143,7 @@ import Testing
         do {
             _ = try GateRules.approve(run: try F.run(bodies), history: F.history(bodies), approvalId: "a-plan-1", proposal: nil)
             Issue.record("expected a conflict")
-        } catch let error as ResponseError {
+        } catch let error as EngineError {
             #expect(error.code == .conflict)
             #expect(error.message.contains("now 'a-plan-2'"))
         }
@@ -160,7 +160,7 @@ import Testing
             case .unchanged: return .unchanged
             case .append(let events): return .append(events.map(\.type))
             }
-        } catch let error as ResponseError {
+        } catch let error as EngineError {
             return .error(error.code, mentions: error.message)
         } catch {
             return .error(.internalError, mentions: "\(error)")

@@ -30,9 +30,9 @@ import Testing
         #expect(try reader.stepLog(log) == (try await h.engine.stepLog(log)))
         #expect(try reader.stepLog(log).text == "drafting\n")
 
-        let unknown = #expect(throws: ResponseError.self) { try reader.run("r-nope") }
+        let unknown = #expect(throws: EngineError.self) { try reader.run("r-nope") }
         #expect(unknown?.code == .notFound)
-        let tooMany = #expect(throws: ResponseError.self) { try reader.runs(RunListRequest(limit: 501)) }
+        let tooMany = #expect(throws: EngineError.self) { try reader.runs(RunListRequest(limit: 501)) }
         #expect(tooMany?.code == .invalidParams)
     }
 

@@ -117,7 +117,7 @@ func planSteps(pipelineId: String, definition: PipelineDefinition, source: Pipel
             + "Add to \(configDirectory.appendingPathComponent("config.json").path) or <workspace>/.drover/config.json: "
             + "{\"agents\": {\(snippet)}}"
         if !config.errors.isEmpty { message += ". Config problems: " + config.errors.joined(separator: "; ") }
-        throw ResponseError.invalidParams(message, data: .object(["roles": .array(roles.map(JSONValue.string))]))
+        throw EngineError.invalid(message, details: ["roles": .array(roles.map(JSONValue.string))])
     }
     return plans
 }

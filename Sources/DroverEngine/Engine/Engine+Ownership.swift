@@ -19,7 +19,7 @@ extension Engine {
             }
         } catch {
             forgetCachedState(of: runId)
-            throw ResponseError.conflict("\(error)")
+            throw EngineError.conflict("\(error)")
         }
     }
 
@@ -31,7 +31,7 @@ extension Engine {
 
     /// The error for a failed append. A seq conflict means another writer appended to the run: the
     /// cache is stale, so it is dropped and the caller told to reload.
-    func appendFailure(_ error: any Error, runId: String) -> ResponseError {
+    func appendFailure(_ error: any Error, runId: String) -> EngineError {
         if let error = error as? StoreError, error.kind == .seqConflict {
             forgetCachedState(of: runId)
             return .conflict("Run \(runId) was changed by another writer (\(error)); run/get shows it as it is now, try again")

@@ -11,18 +11,15 @@ extension Engine {
     public func startRun(_ request: RunStartRequest) throws -> Run {
         let catalog = PipelineCatalog.load(workspace: options.workspace, configDirectory: options.configDirectory)
         guard let entry = catalog.entry(request.pipelineId) else {
-            throw ResponseError(
-                code: .notFound,
-                message: "No pipeline with id '\(request.pipelineId)'; available: \(catalog.entries.map(\.id).joined(separator: ", "))",
-                data: .object(["kind": .string("not_found")]))
+            throw EngineError(.notFound, "No pipeline with id '\(request.pipelineId)'; available: \(catalog.entries.map(\.id).joined(separator: ", "))")
         }
         guard let definition = entry.definition, entry.errors.isEmpty else {
             let place = entry.path.map { " (\($0))" } ?? ""
-            throw ResponseError.invalidParams(
+            throw EngineError.invalid(
                 "pipeline '\(entry.id)'\(place) is invalid: \(entry.errors.joined(separator: "; ")). Fix the file; pipeline/list shows its errors")
         }
         guard !request.task.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            throw ResponseError.invalidParams("task is empty; say what the pipeline should do")
+            throw EngineError.invalid("task is empty; say what the pipeline should do")
         }
         let inputs = request.inputs ?? [:]
         var missing: [String] = []
@@ -32,7 +29,7 @@ extension Engine {
             }
         }
         if !missing.isEmpty {
-            throw ResponseError.invalidParams(
+            throw EngineError.invalid(
                 "pipeline '\(entry.id)' uses " + missing.map { "{{inputs.\($0)}}" }.joined(separator: ", ")
                 + "; pass inputs: {" + missing.map { "\"\($0)\": \"…\"" }.joined(separator: ", ") + "}")
         }
@@ -97,7 +94,7 @@ extension Engine {
         let run = try loadRun(request.runId)
         guard run.status == .failed || run.status == .cancelled else {
             let advice = run.status == .done ? "; \(Hints.restart(run.id)) re-runs steps of a done run" : ""
-            throw ResponseError.conflict(
+            throw EngineError.conflict(
                 "Run \(run.id) is \(run.status.rawValue); run/retry accepts failed or cancelled runs only\(advice)")
         }
         let loaded = try pipeline(for: run)
@@ -113,13 +110,10 @@ extension Engine {
     public func restart(_ request: RunRestartRequest) async throws -> Run {
         let run = try loadRun(request.runId)
         guard let from = run.stepIndex(request.fromStep) else {
-            throw ResponseError(
-                code: .notFound,
-                message: "Run \(run.id) has no step '\(request.fromStep)'; its steps: \(run.steps.map(\.id).joined(separator: ", "))",
-                data: .object(["kind": .string("not_found")]))
+            throw EngineError(.notFound, "Run \(run.id) has no step '\(request.fromStep)'; its steps: \(run.steps.map(\.id).joined(separator: ", "))")
         }
         if let first = run.firstUnfinishedStepIndex, from > first {
-            throw ResponseError.conflict(
+            throw EngineError.conflict(
                 "Run \(run.id) has not finished step '\(run.steps[first].id)' yet, so it cannot restart from the later step '\(request.fromStep)'; "
                 + "choose one of: \(run.steps[...first].map(\.id).joined(separator: ", "))")
         }

@@ -9,7 +9,7 @@ extension Engine {
         let loaded: LoadedPipeline
         do {
             loaded = try pipeline(for: run)
-        } catch let error as ResponseError {
+        } catch let error as EngineError {
             try failRun(runId: run.id, stepId: nil, attempt: attempt, failure: Failure(
                 kind: .interrupted, message: error.message, hint: Hints.fixThenRetry("Fix the pipeline", runId: run.id), stepId: stepId))
             return
@@ -20,10 +20,10 @@ extension Engine {
             invocation = try makeInvocation(run: started, pipeline: loaded, stepId: stepId, attempt: attempt)
         } catch {
             // Any error here would otherwise leave the step `working` with no process behind it.
-            let response = error as? ResponseError
-            let untrusted = response?.code == .untrusted
+            let refusal = error as? EngineError
+            let untrusted = refusal?.kind == .untrusted
             try failRun(runId: run.id, stepId: stepId, attempt: attempt, failure: Failure(
-                kind: untrusted ? .interrupted : .agent, message: response?.message ?? "\(error)",
+                kind: untrusted ? .interrupted : .agent, message: refusal?.message ?? "\(error)",
                 hint: Hints.fixThenRetry(untrusted ? "Trust the workspace (`drover trust`)" : "Fix the step's agent or config", runId: run.id),
                 stepId: stepId))
             return
@@ -60,7 +60,7 @@ extension Engine {
     /// environment, working directory and log file.
     func makeInvocation(run: Run, pipeline: LoadedPipeline, stepId: String, attempt: Int) throws -> AgentInvocation {
         guard let step = pipeline.definition.step(stepId), let index = run.stepIndex(stepId) else {
-            throw ResponseError.internalError("run \(run.id) has no step '\(stepId)'")
+            throw EngineError.internalError("run \(run.id) has no step '\(stepId)'")
         }
         let plans = try checkRunnable(pipelineId: pipeline.id, definition: pipeline.definition, source: pipeline.source)
         let agent = plans.first { $0.stepId == stepId }?.agent?.spec
@@ -86,9 +86,9 @@ extension Engine {
         case .command, .tests:
             driver = StepCommandDriver()
         case .agent:
-            guard let agent else { throw ResponseError.invalidParams("step '\(stepId)' has no agent") }
+            guard let agent else { throw EngineError.invalid("step '\(stepId)' has no agent") }
             guard let registered = AgentDrivers.named(agent.driver) else {
-                throw ResponseError.invalidParams("step '\(stepId)': unknown driver '\(agent.driver)'")
+                throw EngineError.invalid("step '\(stepId)': unknown driver '\(agent.driver)'")
             }
             driver = registered
         }

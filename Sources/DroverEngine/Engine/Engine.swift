@@ -66,7 +66,7 @@ public actor Engine {
     public init(options: EngineOptions, store: sending any RunStore, launcher: any AgentLauncher,
                 ownership: any RunOwnership = ProcessLocalOwnership()) throws {
         guard options.workspace.path.hasPrefix("/") else {
-            throw ResponseError.invalidParams("workspace '\(options.workspace.path)' must be an absolute path")
+            throw EngineError.invalid("workspace '\(options.workspace.path)' must be an absolute path")
         }
         self.options = options
         self.store = store
@@ -112,7 +112,7 @@ public actor Engine {
             run = try RunReducer.apply(event, to: run)
             events.append(event)
         }
-        guard let snapshot = run else { throw ResponseError.internalError("commit of no events to unknown run \(runId)") }
+        guard let snapshot = run else { throw EngineError.internalError("commit of no events to unknown run \(runId)") }
         do {
             try store.append(events, snapshot: snapshot)
         } catch {
@@ -154,11 +154,11 @@ public actor Engine {
         if let loaded = pipelines[run.id] { return loaded }
         let catalog = PipelineCatalog.load(workspace: options.workspace, configDirectory: options.configDirectory)
         guard let entry = catalog.entry(run.pipelineId), let definition = entry.definition, entry.errors.isEmpty else {
-            throw ResponseError.conflict(
+            throw EngineError.conflict(
                 "Pipeline '\(run.pipelineId)' of run \(run.id) no longer exists or has errors; restore or fix it (pipeline/list shows its errors)")
         }
         guard definition.stepInfos == run.steps.map({ StepInfo(id: $0.id, kind: $0.kind, role: $0.role) }) else {
-            throw ResponseError.conflict(
+            throw EngineError.conflict(
                 "Pipeline '\(run.pipelineId)' changed its steps since run \(run.id) started; start a new run instead")
         }
         let loaded = LoadedPipeline(id: run.pipelineId, definition: definition, source: entry.source)

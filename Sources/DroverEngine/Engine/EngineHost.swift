@@ -34,10 +34,10 @@ public final class WorkspaceClaim: Sendable {
                 workspace: workspace, selfExecutable: selfExecutable, environment: environment, logger: logger)
             let engine = try Engine(options: options, store: store, launcher: launcher, ownership: ownership)
             return EngineHost(engine: engine, claim: self)
-        } catch let error as ResponseError {
+        } catch let error as EngineError {
             throw error
         } catch {
-            throw ResponseError.internalError(
+            throw EngineError.internalError(
                 "cannot open the store in \(layout.root.path): \(error). If the database is damaged, move drover.db aside to start a new store")
         }
     }
@@ -66,11 +66,11 @@ public final class EngineHost: Sendable {
             return WorkspaceClaim(
                 workspace: workspace, layout: layout, backend: backend, ownership: try backend.claimOwnership(layout))
         } catch let error as StoreLockError {
-            throw ResponseError.conflict("\(error)")
+            throw EngineError.conflict("\(error)")
         } catch let error as RunOwnershipError {
-            throw ResponseError.conflict("\(error)")
+            throw EngineError.conflict("\(error)")
         } catch {
-            throw ResponseError.internalError("cannot prepare \(layout.root.path): \(error)")
+            throw EngineError.internalError("cannot prepare \(layout.root.path): \(error)")
         }
     }
 

@@ -35,11 +35,11 @@ public struct TrustStore: Sendable {
         let data = try JSONCoding.makeEncoder().encode(Stored(trusted: paths.sorted()))
         let temporary = directory.appendingPathComponent(".trust.json.\(getpid()).tmp")
         guard FileManager.default.createFile(atPath: temporary.path, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw ResponseError.internalError("cannot write \(temporary.path)")
+            throw EngineError.internalError("cannot write \(temporary.path)")
         }
         if rename(temporary.path, file.path) != 0 {
             try? FileManager.default.removeItem(at: temporary)
-            throw ResponseError.internalError("cannot replace \(file.path): \(String(cString: strerror(errno)))")
+            throw EngineError.internalError("cannot replace \(file.path): \(String(cString: strerror(errno)))")
         }
     }
 
@@ -60,11 +60,10 @@ public enum TrustPolicy {
     }
 
     /// The refusal sent to the client.
-    public static func refusal(workspace: URL, reason: String) -> ResponseError {
-        var error = ResponseError.untrusted(
+    public static func refusal(workspace: URL, reason: String) -> EngineError {
+        EngineError.untrusted(
             "Workspace \(workspace.path) is not trusted: its pipelines and config can run commands. "
-            + "Trust it with `drover trust` in that folder, or accept the editor's prompt (workspace/trust).")
-        error.data = .object(["kind": .string("untrusted"), "reason": .string(reason), "workspace": .string(workspace.path)])
-        return error
+            + "Trust it with `drover trust` in that folder, or accept the editor's prompt (workspace/trust).",
+            details: ["reason": .string(reason), "workspace": .string(workspace.path)])
     }
 }

@@ -13,19 +13,15 @@ extension RunQueries {
     /// `step/log` of a run the caller has loaded already (the engine's snapshot).
     func stepLog(_ request: StepLogRequest, of run: Run) throws -> StepLogResult {
         guard let step = run.step(request.stepId) else {
-            throw ResponseError(code: .notFound,
-                                message: "Run \(run.id) has no step '\(request.stepId)'; its steps: \(run.steps.map(\.id).joined(separator: ", "))",
-                                data: .object(["kind": .string("not_found")]))
+            throw EngineError(.notFound, "Run \(run.id) has no step '\(request.stepId)'; its steps: \(run.steps.map(\.id).joined(separator: ", "))")
         }
         let attempt = request.attempt ?? step.attempts
         let offset = request.offset ?? 0
         let limit = request.limit ?? 65_536
-        guard offset >= 0, limit > 0 else { throw ResponseError.invalidParams("offset must be 0 or more and limit more than 0") }
+        guard offset >= 0, limit > 0 else { throw EngineError.invalid("offset must be 0 or more and limit more than 0") }
         if attempt == 0 { return StepLogResult(text: "", nextOffset: offset, eof: true) }
         guard (1...step.attempts).contains(attempt) else {
-            throw ResponseError(code: .notFound,
-                                message: "Step '\(step.id)' of run \(run.id) has no attempt \(attempt); it has run \(step.attempts) time(s)",
-                                data: .object(["kind": .string("not_found")]))
+            throw EngineError(.notFound, "Step '\(step.id)' of run \(run.id) has no attempt \(attempt); it has run \(step.attempts) time(s)")
         }
         // The attempt's agent may still be writing: the step works on this attempt (whoever drives it).
         let isLive = step.state == .working && step.attempts == attempt

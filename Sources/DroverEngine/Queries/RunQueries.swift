@@ -25,7 +25,7 @@ public struct RunQueries {
 
     /// `run/get`: the run with this id, or a not-found error.
     public func run(_ runId: String) throws -> Run {
-        guard let run = try store.run(id: runId) else { throw ResponseError.notFound("run", runId) }
+        guard let run = try store.run(id: runId) else { throw EngineError.notFound("run", runId) }
         return run
     }
 
@@ -33,11 +33,11 @@ public struct RunQueries {
     public func runs(_ request: RunListRequest) throws -> RunListResult {
         let limit = request.limit ?? Self.defaultRunPageSize
         guard Self.runPageSizes.contains(limit) else {
-            throw ResponseError.invalidParams(
+            throw EngineError.invalid(
                 "limit must be between \(Self.runPageSizes.lowerBound) and \(Self.runPageSizes.upperBound), got \(limit)")
         }
         if let cursor = request.cursor, try store.run(id: cursor) == nil {
-            throw ResponseError.invalidParams("cursor '\(cursor)' is not a nextCursor from an earlier run/list")
+            throw EngineError.invalid("cursor '\(cursor)' is not a nextCursor from an earlier run/list")
         }
         let page = try store.runs(statuses: request.status.map(Set.init), afterRunId: request.cursor, limit: limit + 1)
         let runs = Array(page.prefix(limit))
@@ -62,9 +62,9 @@ public struct RunQueries {
     /// `run/events` of a run the caller has loaded already (the engine's snapshot).
     func events(_ request: RunEventsRequest, of run: Run) throws -> RunEventsResult {
         let limit = request.limit ?? 1000
-        guard (1...10_000).contains(limit) else { throw ResponseError.invalidParams("limit must be between 1 and 10000, got \(limit)") }
+        guard (1...10_000).contains(limit) else { throw EngineError.invalid("limit must be between 1 and 10000, got \(limit)") }
         let afterSeq = request.afterSeq ?? 0
-        guard afterSeq >= 0 else { throw ResponseError.invalidParams("afterSeq must be 0 or more, got \(afterSeq)") }
+        guard afterSeq >= 0 else { throw EngineError.invalid("afterSeq must be 0 or more, got \(afterSeq)") }
         let page = try store.events(runId: run.id, afterSeq: afterSeq, limit: limit + 1)
         return RunEventsResult(events: Array(page.prefix(limit)), lastSeq: run.lastSeq, more: page.count > limit)
     }

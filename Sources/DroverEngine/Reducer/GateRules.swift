@@ -30,18 +30,18 @@ public enum GateRules {
         }
         guard decision.options.contains(choice) else {
             let list = decision.options.map { "'\($0)'" }.joined(separator: ", ")
-            throw ResponseError.invalidParams(
+            throw EngineError.invalid(
                 "choice '\(choice)' is not an option of decision '\(decisionId)'; choose one of: \(list)",
-                data: .object(["options": .array(decision.options.map(JSONValue.string))]))
+                details: ["options": .array(decision.options.map(JSONValue.string))])
         }
         if let chosen = decision.chosen {
             if chosen == choice { return .unchanged }
-            throw ResponseError.conflict(
+            throw EngineError.conflict(
                 "Decision '\(decisionId)' of run \(run.id) was already answered with '\(chosen)' and cannot be changed; "
                 + "to answer it differently, run/restart the run from step '\(decision.stepId)'")
         }
         if decision.superseded {
-            throw ResponseError.conflict(
+            throw EngineError.conflict(
                 "Decision '\(decisionId)' of run \(run.id) is no longer open: step '\(decision.stepId)' was reset by run/retry or run/restart"
                 + newerGate(run: run, stepId: decision.stepId, other: decisionId))
         }
@@ -81,7 +81,7 @@ public enum GateRules {
             throw rerunConflict(run: run, approval: approval)
         case .pending:
             guard !feedback.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-                throw ResponseError.invalidParams("feedback is empty; say what the step should change")
+                throw EngineError.invalid("feedback is empty; say what the step should change")
             }
             try checkOpen(run: run, approval: approval)
             return .append([.approvalResolved(.init(
@@ -127,34 +127,34 @@ public enum GateRules {
     /// A pending approval can be answered only while its step still waits on it.
     private static func checkOpen(run: Run, approval: RunHistory.ApprovalRecord) throws {
         if approval.superseded {
-            throw ResponseError.conflict(
+            throw EngineError.conflict(
                 "Approval '\(approval.id)' of run \(run.id) is no longer open: step '\(approval.stepId)' was reset by run/retry or run/restart"
                 + newerGate(run: run, stepId: approval.stepId, other: approval.id))
         }
         guard run.status == .blocked else { throw notBlocked(run: run, gate: "approval '\(approval.id)'", stepId: approval.stepId) }
     }
 
-    private static func notBlocked(run: Run, gate: String, stepId: String) -> ResponseError {
+    private static func notBlocked(run: Run, gate: String, stepId: String) -> EngineError {
         let next = run.status.isTerminal
             ? "; run/retry re-runs step '\(stepId)', which raises a new gate"
             : "; only a blocked run waits on a gate"
-        return ResponseError.conflict("Run \(run.id) is \(run.status.rawValue), so \(gate) can no longer be answered\(next)")
+        return EngineError.conflict("Run \(run.id) is \(run.status.rawValue), so \(gate) can no longer be answered\(next)")
     }
 
-    private static func approvedConflict(run: Run, approval: RunHistory.ApprovalRecord, action: String) -> ResponseError {
-        ResponseError.conflict(
+    private static func approvedConflict(run: Run, approval: RunHistory.ApprovalRecord, action: String) -> EngineError {
+        EngineError.conflict(
             "Approval '\(approval.id)' of run \(run.id) is already approved; \(action) accepts pending approvals only. "
             + "To redo step '\(approval.stepId)', use run/restart with fromStep '\(approval.stepId)'")
     }
 
-    private static func rejectedConflict(run: Run, approval: RunHistory.ApprovalRecord) -> ResponseError {
-        ResponseError.conflict(
+    private static func rejectedConflict(run: Run, approval: RunHistory.ApprovalRecord) -> EngineError {
+        EngineError.conflict(
             "Approval '\(approval.id)' of run \(run.id) was rejected and the run failed; "
             + "run/retry re-runs step '\(approval.stepId)', which raises a new approval")
     }
 
-    private static func rerunConflict(run: Run, approval: RunHistory.ApprovalRecord) -> ResponseError {
-        ResponseError.conflict(
+    private static func rerunConflict(run: Run, approval: RunHistory.ApprovalRecord) -> EngineError {
+        EngineError.conflict(
             "Approval '\(approval.id)' of run \(run.id) was sent back for changes and step '\(approval.stepId)' is re-running; "
             + "act on the approval that re-run raises" + newerGate(run: run, stepId: approval.stepId, other: approval.id))
     }
@@ -166,10 +166,8 @@ public enum GateRules {
         return ""
     }
 
-    private static func notFound(run: Run, kind: String, id: String, known: [String]) -> ResponseError {
+    private static func notFound(run: Run, kind: String, id: String, known: [String]) -> EngineError {
         let list = known.isEmpty ? "it has none" : "its \(kind)s: " + known.joined(separator: ", ")
-        return ResponseError(
-            code: .notFound, message: "Run \(run.id) has no \(kind) with id '\(id)' (\(list))",
-            data: .object(["kind": .string("not_found")]))
+        return EngineError(.notFound, "Run \(run.id) has no \(kind) with id '\(id)' (\(list))")
     }
 }

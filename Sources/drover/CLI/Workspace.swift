@@ -50,7 +50,7 @@ enum Workspace {
         }
         do {
             return (queries, try queries.run(id))
-        } catch let error as ResponseError where error.code == .notFound {
+        } catch let error as EngineError where error.kind == .notFound {
             throw CLIError("no run '\(id)' in \(workspace.path); 'drover runs' lists them")
         }
     }

@@ -85,15 +85,15 @@ struct EngineHarness {
         try await recorder.nextEvent { $0.type == type && $0.runId == runId }
     }
 
-    /// Expects `body` to throw a `ResponseError`, returning it.
-    func expectError(_ body: () async throws -> Any) async -> ResponseError? {
+    /// Expects `body` to throw an `EngineError`, returning it.
+    func expectError(_ body: () async throws -> Any) async -> EngineError? {
         do {
             _ = try await body()
             return nil
-        } catch let error as ResponseError {
+        } catch let error as EngineError {
             return error
         } catch {
-            return ResponseError.internalError("unexpected \(error)")
+            return EngineError.internalError("unexpected \(error)")
         }
     }
 }
