@@ -42,11 +42,15 @@ def main():
     start = time.perf_counter()
     threading.Thread(target=write, daemon=True).start()
     answers = 0
+    marker = b"Content-Length"
+    carry = b""  # the end of the previous read: a marker may be split across two reads
     while answers < args.requests + 1:
         chunk = os.read(server.stdout.fileno(), 1 << 20)
         if not chunk:
             raise SystemExit("the server closed stdout after %d answers" % answers)
-        answers += chunk.count(b"Content-Length")
+        window = carry + chunk
+        answers += window.count(marker)
+        carry = window[-(len(marker) - 1):]
     elapsed = time.perf_counter() - start
     server.kill()
     server.wait()
