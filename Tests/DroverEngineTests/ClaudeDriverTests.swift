@@ -20,12 +20,7 @@ struct ClaudeDriverTests {
     }
 
     private static func transcript(_ name: String) throws -> [String] {
-        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
-            directory.deleteLastPathComponent()
-        }
-        let file = directory.appendingPathComponent("Tests/Agents/transcripts/\(name).jsonl")
-        return try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map(String.init)
+        try PackageRoot.transcript("\(name).jsonl")
     }
 
     private static func logs(_ events: [AgentEvent]) -> [String] {
