@@ -167,11 +167,7 @@ struct CodexDriverTests {
     @Test("the command line: exec --json in a sandbox without network, the role's options after ours, resume by thread")
     func commandLine() throws {
         func invocation(_ settings: [String: JSONValue], model: String? = nil, resume: String? = nil) throws -> AgentInvocation {
-            let context = AttemptContext(
-                runId: "r", stepId: "s", attempt: 1, prompt: "Do it", workingDirectory: "/w", environment: ["PATH": "/bin"],
-                agent: AgentSpec(driver: "codex", model: model, settings: settings), resumeSessionId: resume,
-                logFile: URL(fileURLWithPath: "/tmp/log"), selfExecutable: "/bin/drover")
-            return try CodexDriver().invocation(for: context)
+            try driverInvocation(CodexDriver(), settings, model: model, resume: resume)
         }
         let locked = ["-c", #"sandbox_mode="workspace-write""#, "-c", #"approval_policy="never""#, "-c", #"web_search="disabled""#,
                       "-c", "analytics.enabled=false", "-c", "sandbox_workspace_write.network_access=false",

@@ -31,9 +31,7 @@ public final class ClaudeStreamReader: AgentOutputReader {
     }
 
     public func readStdout(_ line: String) -> [AgentEvent] {
-        guard line.utf8.first == UInt8(ascii: "{"),
-              let message = (try? JSONParser().parse(Array(line.utf8)))?.objectValue,
-              let type = message["type"]?.stringValue else {
+        guard let message = JSONLine.object(line), let type = message["type"]?.stringValue else {
             return line.isEmpty ? [] : [.log(.agent, line)]
         }
         switch type {

@@ -42,9 +42,7 @@ public final class CodexEventReader: AgentOutputReader {
     }
 
     public func readStdout(_ line: String) -> [AgentEvent] {
-        guard line.utf8.first == UInt8(ascii: "{"),
-              let event = (try? JSONParser().parse(Array(line.utf8)))?.objectValue,
-              let type = event["type"]?.stringValue else {
+        guard let event = JSONLine.object(line), let type = event["type"]?.stringValue else {
             return line.isEmpty ? [] : [.log(.agent, line)]
         }
         switch type {
