@@ -9,10 +9,8 @@ public enum AgentDrivers {
         CommandDriver(),
         ClaudeDriver(),
         CodexDriver(),
+        ACPDriver(),
     ]
-
-    /// Driver names the roadmap reserves that this build does not have yet.
-    static let planned: Set<String> = ["acp"]
 
     /// The names of the registered drivers.
     public static var names: [String] { registered.map(\.name) }

@@ -61,6 +61,11 @@ struct AgentSettingsCheck {
         }
     }
 
+    /// `key` must be there; `what` says what it is for.
+    mutating func required(_ key: String, _ what: String) {
+        if settings[key] == nil { fail(key, "is required (\(what))") }
+    }
+
     /// `args` and `env`: what every real-agent driver accepts.
     mutating func argumentsAndEnvironment() {
         stringList("args")
