@@ -97,3 +97,38 @@ struct ACPDriverEndToEndTests {
         #expect(try await drover.shutdownAndExit() == 0)
     }
 }
+
+/// The `acp` driver driving `claude-code-acp`, an ACP agent we did not write, offline against the scripted
+/// Messages API server: its permission requests answered by the role's policy, its commands really run.
+@Suite("End to end: acp driver with claude-code-acp", .enabled(if: ClaudeCodeACP.path != nil, ClaudeCodeACP.missingReason))
+struct ClaudeCodeACPEndToEndTests {
+    @Test("a listed command is allowed and runs; an unlisted write is rejected, logged, and fails the step")
+    func permissionsAllowedAndRejected() async throws {
+        let server = try ScriptedModelServer()
+        let coder: [String: Any] = ["driver": "acp", "command": ClaudeCodeACP.path ?? "claude-code-acp",
+                                    "env": server.environment, "allowedTools": ["Run: echo"]]
+        let step: [String: Any] = ["id": "code", "kind": "agent", "role": "coder", "prompt": "Please {{task}}"]
+        let workspace = try EngineWorkspace(pipelines: ["solo": FakePipeline.pipeline([step])], config: ["agents": ["coder": coder]])
+        try server.play([
+            ["content": [["type": "text", "text": "I will run it."],
+                         ["type": "tool_use", "name": "Bash", "input": ["command": "echo ran > ran.txt", "description": "mark"]]]],
+            ["content": [["type": "tool_use", "name": "Write",
+                          "input": ["file_path": workspace.path + "/hello.txt", "content": "hello via acp\n"]]]],
+            ["content": [["type": "text", "text": "Done."]]],
+        ])
+        let drover = try await workspace.server()
+        let runId = try await drover.startRun("solo", task: "run it").string("id")
+
+        let failed = try await drover.event(runId, "step.failed", timeout: .seconds(90))
+        let message = failed.data.object("failure").string("message")
+        #expect(message.hasPrefix("the agent was refused a tool by the role's permissions: Write hello.txt"), "\(message)")
+        #expect(FileManager.default.fileExists(atPath: workspace.path + "/ran.txt"), "the allowed command ran in the workspace")
+        #expect(!FileManager.default.fileExists(atPath: workspace.path + "/hello.txt"), "the rejected write did not happen")
+        let logs = drover.notifiedLogs(runId).map { $0.string("text") }
+        #expect(logs.contains { $0.hasPrefix("acp agent started: claude-code-acp") }, "\(logs)")
+        #expect(logs.contains("permission for Run: echo ran > ran.txt: allowed (Allow)"), "\(logs)")
+        #expect(logs.contains("permission for Write hello.txt: rejected (Reject), not in the role's allowedTools"), "\(logs)")
+        #expect(logs.contains("I will run it."), "\(logs)")
+        #expect(try await drover.shutdownAndExit() == 0)
+    }
+}

@@ -29,3 +29,20 @@ enum ScriptedACPAgent {
         return role
     }
 }
+
+/// `claude-code-acp` (PyPI 0.5.1), an ACP agent Drover's authors did not write: Claude Code through the
+/// Claude Agent SDK, which runs offline against the scripted Messages API server (fake_anthropic.py).
+/// It pins `agent-client-protocol==0.10.1`, so it lives in a virtual environment of its own
+/// (.ci/run makes one in .build/agents/claude-code-acp).
+enum ClaudeCodeACP {
+    /// `DROVER_CLAUDE_ACP_BIN` when set (Tests/run-all.sh sets it), else `claude-code-acp` on PATH.
+    static let path: String? = {
+        if let path = ProcessInfo.processInfo.environment["DROVER_CLAUDE_ACP_BIN"] {
+            return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+        }
+        let folders = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
+        return folders.map { "\($0)/claude-code-acp" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }()
+
+    static let missingReason: Comment = "claude-code-acp is not installed (see .ci/run; or set DROVER_CLAUDE_ACP_BIN)"
+}
