@@ -100,7 +100,7 @@ public final class ACPClientReader: AgentOutputReader {
     }
 
     public func outcome(exit status: AgentExitStatus) -> AgentOutcome {
-        let exitCode: Int32? = if case .exited(let code) = status { code } else { nil }
+        let exitCode = status.exitCode
         if let failure { return .failed(message: failure, exitCode: exitCode) }
         guard let stopReason else {
             // The agent ended before answering the prompt: its stderr says why, when it says anything.

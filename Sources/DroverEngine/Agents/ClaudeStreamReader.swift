@@ -64,7 +64,7 @@ public final class ClaudeStreamReader: AgentOutputReader {
             return .failed(message: "claude ended without a result", exitCode: nil)
         }
         let text = result["result"]?.stringValue ?? ""
-        let exitCode: Int32? = if case .exited(let code) = status { code } else { nil }
+        let exitCode = status.exitCode
         if result["is_error"] == .bool(true) {
             return .failed(message: Self.errorMessage(result, text: text), exitCode: exitCode)
         }

@@ -81,7 +81,7 @@ public final class CodexEventReader: AgentOutputReader {
     }
 
     public func outcome(exit status: AgentExitStatus) -> AgentOutcome {
-        let exitCode: Int32? = if case .exited(let code) = status { code } else { nil }
+        let exitCode = status.exitCode
         if let turnFailure {
             return .failed(message: Self.failureMessage(turnFailure), exitCode: exitCode)
         }
