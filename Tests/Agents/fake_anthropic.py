@@ -21,12 +21,11 @@ Listens on 127.0.0.1 on a free port and prints `PORT <n>` as its first line of s
 until stdin closes (so it never outlives the test that started it) or it is killed.
 """
 
-import argparse
 import json
-import sys
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from scripted_server import read_body, send_json, serve
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -37,34 +36,6 @@ ERROR_TYPES = {
     500: "api_error",
     529: "overloaded_error",
 }
-
-
-class Script:
-    """The scripted turns and the request log, shared by the handler threads."""
-
-    def __init__(self, script_path, log_path):
-        self.script_path = script_path
-        self.turns = None  # read at the first model request, so a test may write it after starting us
-        self.next_turn = 0
-        self.log_path = log_path
-        self.lock = threading.Lock()
-
-    def take_turn(self):
-        with self.lock:
-            if self.turns is None:
-                with open(self.script_path, encoding="utf-8") as file:
-                    self.turns = json.load(file)
-            if self.next_turn >= len(self.turns):
-                self.next_turn += 1
-                return {"content": [{"type": "text", "text": "(script exhausted)"}],
-                        "usage": {"input_tokens": 1, "output_tokens": 1}}
-            turn = self.turns[self.next_turn]
-            self.next_turn += 1
-            return turn
-
-    def log(self, entry):
-        with self.lock, open(self.log_path, "a", encoding="utf-8") as log:
-            log.write(json.dumps(entry) + "\n")
 
 
 def sse(event, data):
@@ -119,12 +90,7 @@ def make_handler(script):
             self.end_headers()
 
         def do_POST(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw or b"{}")
-            except ValueError:
-                body = {"unparsed": raw.decode("utf-8", "replace")}
+            body = read_body(self)
             path = self.path.split("?", 1)[0]
             if path.endswith("/count_tokens"):
                 script.log({"method": "POST", "path": path, "side": True})
@@ -141,8 +107,8 @@ def make_handler(script):
                 self.send_message(body, {"content": [{"type": "text", "text": "Scripted side answer"}],
                                          "usage": {"input_tokens": 1, "output_tokens": 1}}, model)
                 return
-            turn = script.take_turn()
-            script.log({"method": "POST", "path": path, "turn": script.next_turn, "body": body})
+            number, turn = script.take_turn()
+            script.log({"method": "POST", "path": path, "turn": number, "body": body})
             error = turn.get("error")
             if error is not None:
                 self.send_error_turn(error)
@@ -172,15 +138,7 @@ def make_handler(script):
             self.send_json(200, whole_message(turn, model))
 
         def send_json(self, status, payload, headers=None):
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("request-id", "req_" + uuid.uuid4().hex[:24])
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, payload, dict(headers or {}, **{"request-id": "req_" + uuid.uuid4().hex[:24]}))
 
     return Handler
 
@@ -203,20 +161,6 @@ def whole_message(turn, model):
             "stop_sequence": None, "usage": usage}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--script", required=True, help="JSON file: the list of turns")
-    parser.add_argument("--log", required=True, help="file to append one JSON line per request to")
-    arguments = parser.parse_args()
-    script = Script(arguments.script, arguments.log)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(script))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    print(f"PORT {server.server_address[1]}", flush=True)
-    # Serve until whoever started us closes our stdin (or exits): no orphaned servers.
-    sys.stdin.read()
-    server.shutdown()
-
-
 if __name__ == "__main__":
-    main()
+    serve(__doc__.splitlines()[0], make_handler, exhausted={
+        "content": [{"type": "text", "text": "(script exhausted)"}], "usage": {"input_tokens": 1, "output_tokens": 1}})

@@ -20,12 +20,7 @@ struct ClaudeDriverTests {
     }
 
     private static func transcript(_ name: String) throws -> [String] {
-        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
-            directory.deleteLastPathComponent()
-        }
-        let file = directory.appendingPathComponent("Tests/Agents/transcripts/\(name).jsonl")
-        return try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map(String.init)
+        try PackageRoot.transcript("\(name).jsonl")
     }
 
     private static func logs(_ events: [AgentEvent]) -> [String] {
@@ -140,11 +135,7 @@ struct ClaudeDriverTests {
     @Test("the command line: headless stream-json, least privilege by default, the role's options, resume")
     func commandLine() throws {
         func invocation(_ settings: [String: JSONValue], model: String? = nil, resume: String? = nil) throws -> AgentInvocation {
-            let context = AttemptContext(
-                runId: "r", stepId: "s", attempt: 1, prompt: "Do it", workingDirectory: "/w", environment: ["PATH": "/bin"],
-                agent: AgentSpec(driver: "claude", model: model, settings: settings), resumeSessionId: resume,
-                logFile: URL(fileURLWithPath: "/tmp/log"), selfExecutable: "/bin/drover")
-            return try ClaudeDriver().invocation(for: context)
+            try driverInvocation(ClaudeDriver(), settings, model: model, resume: resume)
         }
         let plain = try invocation([:])
         #expect(plain.executable == "claude")

@@ -12,14 +12,7 @@ struct FakeAgentTests {
     /// `DROVER_BIN`, else `.build/debug/drover` at the package root (found from this file's path).
     static let droverBinary: String = {
         if let path = ProcessInfo.processInfo.environment["DROVER_BIN"], !path.isEmpty { return path }
-        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while directory.path != "/" {
-            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
-                return directory.appendingPathComponent(".build/debug/drover").path
-            }
-            directory = directory.deletingLastPathComponent()
-        }
-        return ".build/debug/drover"
+        return PackageRoot.url.appendingPathComponent(".build/debug/drover").path
     }()
 
     static func run(_ script: String, prompt: String = "", attempt: Int? = nil, arguments: [String] = [],

@@ -8,10 +8,9 @@ public enum AgentDrivers {
         FakeDriver(),
         CommandDriver(),
         ClaudeDriver(),
+        CodexDriver(),
+        ACPDriver(),
     ]
-
-    /// Driver names the roadmap reserves that this build does not have yet.
-    static let planned: Set<String> = ["codex", "acp"]
 
     /// The names of the registered drivers.
     public static var names: [String] { registered.map(\.name) }

@@ -31,9 +31,7 @@ public final class ClaudeStreamReader: AgentOutputReader {
     }
 
     public func readStdout(_ line: String) -> [AgentEvent] {
-        guard line.utf8.first == UInt8(ascii: "{"),
-              let message = (try? JSONParser().parse(Array(line.utf8)))?.objectValue,
-              let type = message["type"]?.stringValue else {
+        guard let message = JSONLine.object(line), let type = message["type"]?.stringValue else {
             return line.isEmpty ? [] : [.log(.agent, line)]
         }
         switch type {
@@ -66,7 +64,7 @@ public final class ClaudeStreamReader: AgentOutputReader {
             return .failed(message: "claude ended without a result", exitCode: nil)
         }
         let text = result["result"]?.stringValue ?? ""
-        let exitCode: Int32? = if case .exited(let code) = status { code } else { nil }
+        let exitCode = status.exitCode
         if result["is_error"] == .bool(true) {
             return .failed(message: Self.errorMessage(result, text: text), exitCode: exitCode)
         }
@@ -100,11 +98,11 @@ public final class ClaudeStreamReader: AgentOutputReader {
             events.append(.log(.agent, "claude started: " + facts.joined(separator: ", ")))
             return events
         case "api_retry":
-            let status = message["error_status"].flatMap(Self.int).map { "API error \($0)" } ?? "API request failed"
+            let status = message["error_status"]?.integerValue.map { "API error \($0)" } ?? "API request failed"
             let kind = message["error"]?.stringValue.map { " (\($0))" } ?? ""
-            let delay = message["retry_delay_ms"].flatMap(Self.double).map { String(format: ", retrying in %.1f s", $0 / 1000) } ?? ", retrying"
-            let count = message["attempt"].flatMap(Self.int).map { attempt in
-                " (\(attempt)" + (message["max_retries"].flatMap(Self.int).map { "/\($0)" } ?? "") + ")"
+            let delay = message["retry_delay_ms"]?.numberValue.map { String(format: ", retrying in %.1f s", $0 / 1000) } ?? ", retrying"
+            let count = message["attempt"]?.integerValue.map { attempt in
+                " (\(attempt)" + (message["max_retries"]?.integerValue.map { "/\($0)" } ?? "") + ")"
             } ?? ""
             return [.log(.agent, status + kind + delay + count)]
         case "permission_denied":
@@ -144,7 +142,7 @@ public final class ClaudeStreamReader: AgentOutputReader {
             let summary = use?.summary ?? "tool"
             if block["is_error"] == .bool(true) {
                 let text = ClaudeToolSummary.text(of: block["content"] ?? .null)
-                events.append(.log(.agent, summary + " → " + ClaudeToolSummary.firstLine(text, limit: 300)))
+                events.append(.log(.agent, summary + " → " + ToolLineText.firstLine(text, limit: 300)))
             } else if use?.name == "Bash" {
                 // A command's success is news (its failure reads "→ Exit code 1"); a file tool's is not.
                 events.append(.log(.agent, summary + " → ok"))
@@ -161,15 +159,15 @@ public final class ClaudeStreamReader: AgentOutputReader {
         if let perModel = result["modelUsage"]?.objectValue, !perModel.isEmpty {
             return perModel.keys.sorted().compactMap { name in
                 guard let usage = perModel[name]?.objectValue else { return nil }
-                return .usage(model: name, inputTokens: usage["inputTokens"].flatMap(Self.int) ?? 0,
-                              outputTokens: usage["outputTokens"].flatMap(Self.int) ?? 0,
-                              costUSD: usage["costUSD"].flatMap(Self.double))
+                return .usage(model: name, inputTokens: usage["inputTokens"]?.integerValue ?? 0,
+                              outputTokens: usage["outputTokens"]?.integerValue ?? 0,
+                              costUSD: usage["costUSD"]?.numberValue)
             }
         }
         guard let usage = result["usage"]?.objectValue else { return [] }
-        let input = usage["input_tokens"].flatMap(Self.int) ?? 0
-        let output = usage["output_tokens"].flatMap(Self.int) ?? 0
-        let cost = result["total_cost_usd"].flatMap(Self.double)
+        let input = usage["input_tokens"]?.integerValue ?? 0
+        let output = usage["output_tokens"]?.integerValue ?? 0
+        let cost = result["total_cost_usd"]?.numberValue
         // A session that never reached the model (a refused key) used nothing worth an event.
         guard input + output > 0 || (cost ?? 0) > 0 else { return [] }
         return [.usage(model: model ?? "claude", inputTokens: input, outputTokens: output, costUSD: cost)]
@@ -189,7 +187,7 @@ public final class ClaudeStreamReader: AgentOutputReader {
         let subtype = result["subtype"]?.stringValue ?? "error"
         let details = (result["errors"]?.arrayValue ?? []).compactMap(\.stringValue)
         var message = text.isEmpty ? (details.isEmpty ? "claude reported an error (\(subtype))" : details.joined(separator: "; ")) : text
-        switch (subtype, result["api_error_status"].flatMap(Self.int)) {
+        switch (subtype, result["api_error_status"]?.integerValue) {
         case ("error_max_turns", _):
             message = "claude stopped at the role's maxTurns: " + message
         case ("error_max_budget_usd", _):
@@ -202,21 +200,5 @@ public final class ClaudeStreamReader: AgentOutputReader {
             break
         }
         return message
-    }
-
-    private static func int(_ value: JSONValue) -> Int? {
-        switch value {
-        case .int(let number): number
-        case .double(let number) where number.isFinite: Int(number)
-        default: nil
-        }
-    }
-
-    private static func double(_ value: JSONValue) -> Double? {
-        switch value {
-        case .int(let number): Double(number)
-        case .double(let number): number
-        default: nil
-        }
     }
 }

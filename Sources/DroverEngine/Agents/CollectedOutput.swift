@@ -41,3 +41,10 @@ struct AgentCollectedOutput: Sendable {
         if stderrTail.count > keep { stderrTail.removeFirst(stderrTail.count - keep) }
     }
 }
+
+extension AgentExitStatus {
+    /// The exit code, for a process that exited rather than was killed.
+    var exitCode: Int32? {
+        if case .exited(let code) = self { code } else { nil }
+    }
+}

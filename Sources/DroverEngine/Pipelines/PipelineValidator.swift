@@ -183,9 +183,6 @@ public enum PipelineValidator {
             return (nil, ["field '\(field).driver' is required (\(supported))"])
         }
         guard let driver = AgentDrivers.named(driverName) else {
-            if AgentDrivers.planned.contains(driverName) {
-                return (nil, ["field '\(field).driver': '\(driverName)' is not supported yet; use \(supported)"])
-            }
             return (nil, ["field '\(field).driver': unknown driver '\(driverName)'; use \(supported)"])
         }
         var errors: [String] = []

@@ -248,18 +248,11 @@ final class DroverProcess {
     /// The path of the binary under test.
     static func binaryPath() throws -> String {
         if let path = ProcessInfo.processInfo.environment["DROVER_BIN"], !path.isEmpty { return path }
-        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while directory.path != "/" {
-            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
-                let binary = directory.appendingPathComponent(".build/debug/drover").path
-                guard FileManager.default.isExecutableFile(atPath: binary) else {
-                    throw Timeout(description: "\(binary) does not exist: run 'swift build' first or set DROVER_BIN")
-                }
-                return binary
-            }
-            directory.deleteLastPathComponent()
+        let binary = PackageRoot.url.appendingPathComponent(".build/debug/drover").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw Timeout(description: "\(binary) does not exist: run 'swift build' first or set DROVER_BIN")
         }
-        throw Timeout(description: "no Package.swift above \(#filePath); set DROVER_BIN")
+        return binary
     }
 
     private static func makeTemporaryDirectory() throws -> URL {
