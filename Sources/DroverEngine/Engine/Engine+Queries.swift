@@ -6,7 +6,7 @@ import Foundation
 /// read-only commands run), with this engine's cached snapshots and histories where it has them.
 extension Engine {
     /// The read side over this engine's store.
-    var queries: RunQueries { RunQueries(store: store, workspace: options.workspace) }
+    var queries: RunQueries { ledger.queries }
 
     /// `pipeline/list`: every pipeline, broken ones with their errors.
     public func listPipelines() -> [PipelineInfo] {

@@ -36,10 +36,8 @@ extension Engine {
         try checkRunnable(pipelineId: entry.id, definition: definition, source: entry.source)
 
         var runId = Identifiers.newRunID(at: options.now())
-        while try store.run(id: runId) != nil { runId = Identifiers.newRunID(at: options.now()) }
-        try holdRun(runId)  // before seeding the caches: a new claim drops them
-        pipelines[runId] = LoadedPipeline(id: entry.id, definition: definition, source: entry.source)
-        histories[runId] = RunHistory()
+        while try ledger.store.run(id: runId) != nil { runId = Identifiers.newRunID(at: options.now()) }
+        try ledger.begin(runId, pipeline: LoadedPipeline(id: entry.id, definition: definition, source: entry.source))
         try commit([
             .runCreated(.init(pipelineId: entry.id, task: request.task, inputs: request.inputs, steps: definition.stepInfos)),
         ], runId: runId)

@@ -2,31 +2,24 @@ import DroverProtocol
 import DroverStore
 import Foundation
 
-/// Drives runs: appends their events, launches their steps, answers their gates.
+/// Drives runs: appends their events, launches their steps, answers their gates. The facade the
+/// server and the CLI call; the work is in three rooms:
 ///
-/// - Every event goes through `commit(_:runId:)`: fold with `RunReducer`, one store transaction,
-///   then the listeners, synchronously and in order; only while this engine owns the run
-///   (`RunOwnership`, see `Engine+Ownership.swift`).
-/// - What happens next is `NextAction.of(run)`; `advance(runId)` acts on it.
-/// - Methods that change a run commit and return the new run before slow work; agents run in
-///   child tasks whose outcomes come back here as more events.
+/// - the ledger (`RunLedger`): every event goes through `commit(_:runId:)` — fold with `RunReducer`,
+///   one store transaction, then the listeners, in order, only while this engine owns the run; it
+///   also keeps the per-run records (`RunRecord`);
+/// - the attempt runner (`Engine+Steps.swift`): launches attempts through their drivers and turns
+///   what they report into events; what happens next is `NextAction.of(run)`, acted on by `advance`;
+/// - the queries (`RunQueries`, `Engine+Queries.swift`): the read path the CLI shares.
+///
+/// Methods that change a run commit and return the new run before slow work; agents run in child
+/// tasks whose outcomes come back here as more events.
 public actor Engine {
     let options: EngineOptions
-    let store: any RunStore
-    let ownership: any RunOwnership
     let launcher: any AgentLauncher
     let trustStore: TrustStore
+    let ledger: RunLedger
 
-    private var listeners: [Int: @Sendable (EngineOutput) -> Void] = [:]
-    private var nextListenerId = 1
-    /// The latest snapshot of each run this engine has touched. The engine is the only writer of the
-    /// runs it owns (`ownership`), so this stays equal to the stored snapshot and saves a decode per
-    /// commit; dropped when a claim starts or a commit meets another writer's seqs.
-    var snapshots: [String: Run] = [:]
-    /// Gate and failure history per run, built from the event log on first use.
-    var histories: [String: RunHistory] = [:]
-    /// The pipeline each run follows, loaded when it starts or is first advanced.
-    var pipelines: [String: LoadedPipeline] = [:]
     /// The agent attempt in flight per run (a run has at most one).
     var live: [String: LiveAttempt] = [:]
     /// `advance` calls scheduled but not yet done.
@@ -69,8 +62,7 @@ public actor Engine {
             throw EngineError.invalid("workspace '\(options.workspace.path)' must be an absolute path")
         }
         self.options = options
-        self.store = store
-        self.ownership = ownership
+        self.ledger = RunLedger(store: store, ownership: ownership, workspace: options.workspace, now: options.now)
         self.launcher = launcher
         self.trustStore = TrustStore(configDirectory: options.configDirectory)
     }
@@ -80,90 +72,49 @@ public actor Engine {
     /// Registers a listener; it is called synchronously, in order, after each commit (and for each
     /// log line). Returns an id for `removeListener`.
     public func addListener(_ listener: @escaping @Sendable (EngineOutput) -> Void) -> Int {
-        let id = nextListenerId
-        nextListenerId += 1
-        listeners[id] = listener
-        return id
+        ledger.addListener(listener)
     }
 
     /// Unregisters a listener.
     public func removeListener(_ id: Int) {
-        listeners[id] = nil
+        ledger.removeListener(id)
     }
 
     func notify(_ output: EngineOutput) {
-        for id in listeners.keys.sorted() { listeners[id]?(output) }
+        ledger.publish(output)
     }
 
-    // MARK: - Commit: the one way events are appended
-
-    /// Stamps `bodies` with the next seqs and the current time, folds them, stores events and
-    /// snapshot in one transaction, then notifies listeners. Returns the new run.
+    /// Appends events to a run through the ledger (the one way events are appended).
     @discardableResult
     func commit(_ bodies: [EventBody], runId: String) throws -> Run {
-        try holdRun(runId)
-        var run = try snapshots[runId] ?? store.run(id: runId)
-        let at = Timestamp.string(options.now())
-        var seq = run?.lastSeq ?? 0
-        var events: [Event] = []
-        for body in bodies {
-            seq += 1
-            let event = Event(runId: runId, seq: seq, at: at, body: body)
-            run = try RunReducer.apply(event, to: run)
-            events.append(event)
-        }
-        guard let snapshot = run else { throw EngineError.internalError("commit of no events to unknown run \(runId)") }
-        do {
-            try store.append(events, snapshot: snapshot)
-        } catch {
-            throw appendFailure(error, runId: runId)
-        }
-        if var history = histories[runId] {
-            for event in events { history.apply(event) }
-            histories[runId] = history
-        }
-        for event in events { notify(.event(event)) }
-        // Finished runs leave the caches (a long-lived server sees many); retry or restart reloads them.
-        snapshots[runId] = snapshot.status.isTerminal ? nil : snapshot
-        if snapshot.status.isTerminal {
-            histories[runId] = nil
-            ownership.release(runId: runId)
-        }
-        return snapshot
+        try ledger.commit(bodies, runId: runId)
     }
 
     // MARK: - Loading
 
     func loadRun(_ runId: String) throws -> Run {
-        if let run = snapshots[runId] { return run }
-        let run = try queries.run(runId)
-        snapshots[runId] = run
-        return run
+        try ledger.run(runId)
     }
 
     func history(_ runId: String) throws -> RunHistory {
-        if let history = histories[runId] { return history }
-        let history = try queries.history(runId)
-        histories[runId] = history
-        return history
+        try ledger.history(runId)
     }
 
     /// The pipeline a run follows; reloaded from the catalog after an engine restart, and refused
     /// if its steps no longer match the run's.
     func pipeline(for run: Run) throws -> LoadedPipeline {
-        if let loaded = pipelines[run.id] { return loaded }
-        let catalog = PipelineCatalog.load(workspace: options.workspace, configDirectory: options.configDirectory)
-        guard let entry = catalog.entry(run.pipelineId), let definition = entry.definition, entry.errors.isEmpty else {
-            throw EngineError.conflict(
-                "Pipeline '\(run.pipelineId)' of run \(run.id) no longer exists or has errors; restore or fix it (pipeline/list shows its errors)")
+        try ledger.pipeline(run.id) {
+            let catalog = PipelineCatalog.load(workspace: options.workspace, configDirectory: options.configDirectory)
+            guard let entry = catalog.entry(run.pipelineId), let definition = entry.definition, entry.errors.isEmpty else {
+                throw EngineError.conflict(
+                    "Pipeline '\(run.pipelineId)' of run \(run.id) no longer exists or has errors; restore or fix it (pipeline/list shows its errors)")
+            }
+            guard definition.stepInfos == run.steps.map({ StepInfo(id: $0.id, kind: $0.kind, role: $0.role) }) else {
+                throw EngineError.conflict(
+                    "Pipeline '\(run.pipelineId)' changed its steps since run \(run.id) started; start a new run instead")
+            }
+            return LoadedPipeline(id: run.pipelineId, definition: definition, source: entry.source)
         }
-        guard definition.stepInfos == run.steps.map({ StepInfo(id: $0.id, kind: $0.kind, role: $0.role) }) else {
-            throw EngineError.conflict(
-                "Pipeline '\(run.pipelineId)' changed its steps since run \(run.id) started; start a new run instead")
-        }
-        let loaded = LoadedPipeline(id: run.pipelineId, definition: definition, source: entry.source)
-        pipelines[run.id] = loaded
-        return loaded
     }
 
     // MARK: - Advancing
