@@ -31,8 +31,11 @@ def pipeline(agent, lines):
         step = {"id": "flood", "kind": "agent", "prompt": "p",
                 "agent": {"driver": "fake", "script": [[{"spam": lines}, {"result": "flooded"}]]}}
     else:
+        # On stderr: a command step's stdout becomes its output (up to 16 MiB, stored in the run), which
+        # measures the store, not the transport.
         step = {"id": "flood", "kind": "command",
-                "command": "yes 'a line of agent output, about sixty bytes long, like a compiler' | head -n %d" % lines}
+                "command": "yes 'a line of agent output, about sixty bytes long, like a compiler' | head -n %d >&2"
+                           % lines}
     return {"name": "Flood", "steps": [step]}
 
 
