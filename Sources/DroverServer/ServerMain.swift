@@ -6,10 +6,11 @@ import Foundation
 /// Wires stdin/stdout, the connection and the engine bridge together, then runs until exit.
 public enum ServerMain {
     /// Serves on stdio until `exit` or end of input, keeping runs in `backend`; never returns.
-    public static func run(framing: Framing?, maxMessageBytes: Int, logger: Logger, backend: StoreBackend) -> Never {
+    public static func run(framing: Framing?, maxMessageBytes: Int, limits: OutboxLimits = OutboxLimits(),
+                           logger: Logger, backend: StoreBackend) -> Never {
         let protocolFD = StdioChannel.takeOverStdout()
         // A failed write means the client closed its end: the connection then stops in order, as on end of input.
-        let outbox = Outbox(framing: framing ?? .ndjson) { writeAll(protocolFD, $0) == nil }
+        let outbox = Outbox(framing: framing ?? .ndjson, limits: limits) { writeAll(protocolFD, $0) == nil }
         let delegate = EngineBridge(logger: logger, backend: backend)
         let connection = Connection(outbox: outbox, delegate: delegate, log: logger) { code in
             exit(code)

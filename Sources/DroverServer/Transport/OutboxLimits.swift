@@ -18,4 +18,10 @@ public struct OutboxLimits: Sendable, Hashable {
         self.events = events
         self.resume = resume
     }
+
+    /// Limits derived from one figure, the most output that may wait (`drover serve --max-backlog-bytes`):
+    /// logs are shed at a quarter of it, and dropping ends at a sixteenth.
+    public init(backlog: Int) {
+        self.init(logs: backlog / 4, events: backlog, resume: backlog / 16)
+    }
 }
