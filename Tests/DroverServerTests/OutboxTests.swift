@@ -74,7 +74,7 @@ private func waitUntil(_ what: String, timeout: Duration = .seconds(10), _ condi
 }
 
 private func log(_ index: Int) -> RunLogNotification {
-    RunLogNotification(runId: "r-1", stepId: "work", attempt: 1, stream: .agent, text: "line \(index)")
+    RunLogNotification(runId: "r-1", stepId: "work", attempt: 1, stream: .agent, text: "line \(index)", offset: index * 16)
 }
 
 private func event(_ seq: Int) -> Event {

@@ -18,12 +18,18 @@ private struct QueueDriver {
 
     static let key = OutputQueue.LogKey(runId: "r-1", stepId: "work", attempt: 1)
 
-    /// Queues a `run/log` line of about `size` bytes; returns whether it was taken.
+    /// Where each attempt's next line starts in its (pretend) log file.
+    var logSizes: [OutputQueue.LogKey: Int] = [:]
+
+    /// Queues a `run/log` line, as the outbox does; returns whether it was taken.
     @discardableResult
     mutating func log(_ text: String, key: OutputQueue.LogKey = key) -> Bool {
-        let log = RunLogNotification(runId: key.runId, stepId: key.stepId, attempt: key.attempt, stream: .agent, text: text)
-        if queue.sheds(log: key, size: 0) { return false }
-        return queue.admit(Outbox.notificationBody(method: RunLogNotification.method, params: log), as: .log(key))
+        let offset = logSizes[key, default: 0]
+        logSizes[key] = offset + text.utf8.count + 1
+        let log = RunLogNotification(runId: key.runId, stepId: key.stepId, attempt: key.attempt, stream: .agent,
+                                     text: text, offset: offset)
+        if queue.sheds(log: key, offset: offset, size: 0) { return false }
+        return queue.admit(Outbox.notificationBody(method: RunLogNotification.method, params: log), as: .log(key, offset: offset))
     }
 
     /// Queues `run.started` with `seq` of `runId`; returns whether it was taken.
@@ -50,8 +56,9 @@ private struct QueueDriver {
 }
 
 /// The params of a `run/logsDropped`.
-private func dropped(_ runId: String, _ stepId: String, _ attempt: Int, lines: Int) -> JSONValue {
-    .object(["runId": .string(runId), "stepId": .string(stepId), "attempt": .int(attempt), "lines": .int(lines)])
+private func dropped(_ runId: String, _ stepId: String, _ attempt: Int, lines: Int, from offset: Int) -> JSONValue {
+    .object(["runId": .string(runId), "stepId": .string(stepId), "attempt": .int(attempt), "lines": .int(lines),
+             "fromOffset": .int(offset)])
 }
 
 @Suite("Outbox queue: ordering and shedding")
@@ -60,7 +67,11 @@ struct OutputQueueTests {
     func logGap() {
         var driver = QueueDriver(limits: OutboxLimits(logs: 2_000, events: 8_000, resume: 500))
         var taken = 0
-        for index in 1...100 where driver.log("line \(index) " + String(repeating: "x", count: 60)) { taken += 1 }
+        var firstDroppedAt: Int?
+        for index in 1...100 {
+            let offset = driver.logSizes[QueueDriver.key, default: 0]
+            if driver.log("line \(index) " + String(repeating: "x", count: 60)) { taken += 1 } else if firstDroppedAt == nil { firstDroppedAt = offset }
+        }
         #expect(taken > 0 && taken < 100, "some lines fit, the rest are shed: \(taken)")
         #expect(driver.queue.backlog <= 2_000)
         driver.drain()
@@ -70,7 +81,7 @@ struct OutputQueueTests {
 
         #expect(driver.methods == Array(repeating: "run/log", count: taken) + ["run/logsDropped", "run/log"])
         let notice = driver.written[taken]["params"]
-        #expect(notice == dropped("r-1", "work", 1, lines: 100 - taken))
+        #expect(notice == dropped("r-1", "work", 1, lines: 100 - taken, from: firstDroppedAt ?? -1))
         #expect(driver.written.last?["params"]?["text"]?.stringValue == "after the gap")
     }
 
@@ -83,7 +94,7 @@ struct OutputQueueTests {
         for _ in 1...5 { driver.log("b", key: other) }
         driver.drain()
         let notices = driver.written.filter { $0["method"]?.stringValue == "run/logsDropped" }.map { $0["params"] }
-        #expect(notices == [dropped("r-1", "work", 1, lines: 3), dropped("r-2", "build", 3, lines: 5)])
+        #expect(notices == [dropped("r-1", "work", 1, lines: 3, from: 401), dropped("r-2", "build", 3, lines: 5, from: 0)])
     }
 
     @Test("run/events are kept past the log bound; past the event bound the run's later events are dropped and announced with the last seq sent")

@@ -49,6 +49,15 @@ struct StalledClientEndToEndTests {
         #expect(gaps.allSatisfy { $0.string("runId") == runId && $0.string("stepId") == "flood" && $0["attempt"] as? Int == 1 })
         #expect(received + gaps.reduce(0) { $0 + ($1["lines"] as? Int ?? 0) } == Self.lines,
                 "every line was either sent or counted in run/logsDropped")
+        let sentTexts = Set(notifications.compactMap { $0["method"] as? String == "run/log" ? $0.object("params").string("text") : nil })
+        for gap in gaps {
+            // The log file from `fromOffset` on holds the first line the client did not get.
+            let offset = gap["fromOffset"] as? Int ?? -1
+            #expect(offset == 0 || (offset > 0 && offset < log.count && log[offset - 1] == 0x0A), "fromOffset starts a line")
+            let line = log.dropFirst(max(offset, 0)).prefix { $0 != 0x0A }
+            let text = (try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])?.string("text") ?? ""
+            #expect(text.hasPrefix("spam ") && !sentTexts.contains(text), "the line at fromOffset was not sent: \(text)")
+        }
         let seqs = server.notifiedEvents(runId).compactMap { $0["seq"] as? Int }
         #expect(seqs == Array(1...(seqs.last ?? 0)), "no run/event was dropped")
         #expect(server.protocolViolations.isEmpty)

@@ -30,18 +30,21 @@ public struct RunLogNotification: NotificationType {
 }
 
 /// `run/logsDropped`: `lines` `run/log` notifications of one attempt were not sent because the client
-/// fell behind reading; the lines are in the attempt's log file (`step/log`).
+/// fell behind reading; the lines are in the attempt's log file, from `fromOffset` on (`step/log`).
 public struct RunLogsDroppedNotification: NotificationType, Hashable {
     public static let method = "run/logsDropped"
     public var runId: String
     public var stepId: String
     public var attempt: Int
     public var lines: Int
-    public init(runId: String, stepId: String, attempt: Int, lines: Int) {
+    /// The log-file offset of the first line not sent (the `offset` its `run/log` would have had).
+    public var fromOffset: Int
+    public init(runId: String, stepId: String, attempt: Int, lines: Int, fromOffset: Int) {
         self.runId = runId
         self.stepId = stepId
         self.attempt = attempt
         self.lines = lines
+        self.fromOffset = fromOffset
     }
 }
 

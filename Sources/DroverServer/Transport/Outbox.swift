@@ -74,13 +74,13 @@ public final class Outbox: Sendable {
     }
 
     /// Queues a `run/log` line; if the client is behind it is dropped (it stays in the log file) and
-    /// counted in a later `run/logsDropped`.
+    /// counted in a later `run/logsDropped`, which also says from which offset to read them back.
     public func notifyLog(_ log: RunLogNotification) {
         let key = OutputQueue.LogKey(runId: log.runId, stepId: log.stepId, attempt: log.attempt)
         // Decided before encoding too, so a flood costs little while the client is behind.
-        if shared.update({ $0.queue.sheds(log: key, size: 0) }) { return }
+        if shared.update({ $0.queue.sheds(log: key, offset: log.offset, size: 0) }) { return }
         let body = Self.notificationBody(method: RunLogNotification.method, params: log)
-        shared.update { $0.queue.admit(body, as: .log(key)) }
+        shared.update { $0.queue.admit(body, as: .log(key, offset: log.offset)) }
     }
 
     /// Collects output until the matching `uncork()`, so answers to one read of pipelined

@@ -15,8 +15,8 @@ struct OutputQueue {
         case answer
         /// A notification that is never shed (nothing replays it).
         case notification
-        /// A `run/log` line: shed first.
-        case log(LogKey)
+        /// A `run/log` line and its log-file offset: shed first.
+        case log(LogKey, offset: Int)
         /// A `run/event`: shed only beyond `limits.events`, and then announced.
         case event(runId: String, seq: Int)
     }
@@ -26,6 +26,12 @@ struct OutputQueue {
         var runId: String
         var stepId: String
         var attempt: Int
+    }
+
+    /// The lines of one attempt not sent: how many, and where the first starts in its log file.
+    struct LogGap: Hashable {
+        var lines: Int
+        var fromOffset: Int
     }
 
     var framing: Framing
@@ -41,7 +47,7 @@ struct OutputQueue {
     private var corks = 0
     private var corked: [UInt8] = []
     /// Lines dropped per attempt since the last announcement, in the order gaps opened.
-    private var droppedLogs: [LogKey: Int] = [:]
+    private var droppedLogs: [LogKey: LogGap] = [:]
     private var logGaps: [LogKey] = []
     /// Per run, the last seq sent before its events were dropped, in the order gaps opened.
     private var droppedEvents: [String: Int] = [:]
@@ -73,8 +79,8 @@ struct OutputQueue {
             return true
         case .notification:
             break
-        case .log(let key):
-            if sheds(log: key, size: body.count) { return false }
+        case .log(let key, let offset):
+            if sheds(log: key, offset: offset, size: body.count) { return false }
         case .event(let runId, let seq):
             guard eventGaps.isEmpty, fits(body.count, within: limits.events) else {
                 if droppedEvents[runId] == nil {
@@ -93,12 +99,12 @@ struct OutputQueue {
         return true
     }
 
-    /// Whether a `run/log` line of `size` bytes is shed now (the client is behind, or a gap is not
-    /// yet announced); a shed line is counted against its attempt.
-    mutating func sheds(log key: LogKey, size: Int) -> Bool {
+    /// Whether a `run/log` line of `size` bytes at `offset` is shed now (the client is behind, or a gap
+    /// is not yet announced); a shed line is counted against its attempt.
+    mutating func sheds(log key: LogKey, offset: Int, size: Int) -> Bool {
         guard hasGaps || !fits(size, within: limits.logs) else { return false }
         if droppedLogs[key] == nil { logGaps.append(key) }
-        droppedLogs[key, default: 0] += 1
+        droppedLogs[key, default: LogGap(lines: 0, fromOffset: offset)].lines += 1
         return true
     }
 
@@ -159,8 +165,9 @@ struct OutputQueue {
             admit(Outbox.notificationBody(method: RunEventsDroppedNotification.method, params: notice), as: .notification)
         }
         for key in logGaps {
+            guard let gap = droppedLogs[key] else { continue }
             let notice = RunLogsDroppedNotification(runId: key.runId, stepId: key.stepId, attempt: key.attempt,
-                                                    lines: droppedLogs[key] ?? 0)
+                                                    lines: gap.lines, fromOffset: gap.fromOffset)
             admit(Outbox.notificationBody(method: RunLogsDroppedNotification.method, params: notice), as: .notification)
         }
         droppedEvents = [:]
