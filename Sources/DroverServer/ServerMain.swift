@@ -22,7 +22,9 @@ public enum ServerMain {
             parser: MessageParser(framing: framing, maxMessageBytes: maxMessageBytes),
             onInputs: { inputs, framing in
                 connection.receive(inputs, framing: framing)
-                // Read no more requests while the client is far behind reading the answers.
+                // Answers ready now leave from this thread (no hand-off); no more requests are read
+                // while the client is far behind reading the answers.
+                outbox.writeReadyHere()
                 outbox.waitForRoom()
             },
             onFramingDetected: { outbox.setFraming($0) },

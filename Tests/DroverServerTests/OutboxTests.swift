@@ -144,6 +144,23 @@ struct OutboxTests {
         stalled.closeItsEnd()
     }
 
+    @Test("answers the reader writes itself and notifications the writer thread writes keep the order they were queued in")
+    func readerWritesInOrder() async throws {
+        let client = StallableClient()
+        let outbox = Outbox(framing: .ndjson, write: client.write)
+        let reader = Thread {
+            for seq in 1...2_000 {
+                outbox.respond(id: .int(seq), result: Empty())
+                outbox.notifyEvent(event(seq))
+                if seq % 3 == 0 { outbox.writeReadyHere() }
+            }
+        }
+        reader.start()
+        try await client.wait("every message") { $0.count == 4_000 }
+        let order = client.messages.map { $0["id"] ?? $0["params"]?["seq"] ?? .null }
+        #expect(order == (1...2_000).flatMap { [JSONValue.int($0), .int($0)] })
+    }
+
     @Test("the reader waits for room while answers pile up, and goes on once the client reads")
     func readerBackpressure() async throws {
         let client = StallableClient(stalled: true)

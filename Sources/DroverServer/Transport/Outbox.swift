@@ -1,7 +1,8 @@
 import DroverProtocol
 import Foundation
 
-/// The protocol channel's way out: callers queue framed messages, one writer thread writes them.
+/// The protocol channel's way out: callers queue framed messages, one writer thread writes them
+/// (or the stdin reader, for what is ready when it has handled a read: `writeReadyHere()`).
 ///
 /// Nothing that queues output ever waits for the client: engine listeners and handlers only
 /// encode and append (as rust-analyzer's lsp-server and sourcekit-lsp do). The queue keeps the
@@ -24,9 +25,9 @@ public final class Outbox: Sendable {
     ///   called on the writer thread only, in order, and may block.
     public init(framing: Framing, limits: OutboxLimits = OutboxLimits(),
                 write: @escaping @Sendable ([UInt8]) -> Bool) {
-        shared = OutboxState(queue: OutputQueue(framing: framing, limits: limits))
+        shared = OutboxState(queue: OutputQueue(framing: framing, limits: limits), write: write)
         let shared = self.shared
-        let thread = Thread { shared.runWriter(write) }
+        let thread = Thread { shared.runWriter() }
         thread.name = "drover-protocol-writer"
         thread.start()
     }
@@ -102,6 +103,14 @@ public final class Outbox: Sendable {
     /// Ends a hold; the last one queues the delayed notifications.
     public func release() {
         shared.update { $0.queue.release() }
+    }
+
+    /// Writes what is ready on the calling thread if the writer thread is not writing: the stdin
+    /// reader calls it after each read, so an answer leaves without a hand-off between threads.
+    /// It blocks while the client does not read; call it only from a thread that may wait for the
+    /// client (the stdin reader, which should then read no more requests), never from the engine.
+    public func writeReadyHere() {
+        shared.writeReadyHere()
     }
 
     /// Blocks the calling thread (the stdin reader) while the client is far behind reading, so a

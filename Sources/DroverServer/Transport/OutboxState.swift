@@ -4,7 +4,8 @@ import Synchronization
 /// An `Outbox`'s queue behind its lock, and the loop of the one thread that writes it out.
 ///
 /// Callers change the queue under the lock and never wait for the client; the writer thread takes
-/// ready output under the lock and writes it outside it, then reports how much went out.
+/// ready output under the lock and writes it outside it, then reports how much went out. One other
+/// thread may write instead, when no one is writing: the stdin reader (`writeReadyHere()`).
 final class OutboxState: Sendable {
     /// The queue and the writer's bookkeeping; only touched under the lock.
     struct State {
@@ -13,7 +14,7 @@ final class OutboxState: Sendable {
         var writerParked = false
         /// The writer ends once nothing is ready (the outbox has gone).
         var writerStopping = false
-        /// The writer is writing a batch it took.
+        /// A batch is being written (by the writer thread, or by the stdin reader); no one else writes meanwhile.
         var writing = false
         /// The stdin reader, waiting until the backlog is within `limits.events`.
         var roomWaiter: DispatchSemaphore?
@@ -36,9 +37,11 @@ final class OutboxState: Sendable {
 
     private let state: Mutex<State>
     private let wake = DispatchSemaphore(value: 0)
+    private let write: @Sendable ([UInt8]) -> Bool
 
-    init(queue: OutputQueue) {
+    init(queue: OutputQueue, write: @escaping @Sendable ([UInt8]) -> Bool) {
         state = Mutex(State(queue: queue))
+        self.write = write
     }
 
     /// Changes the queue under the lock and wakes the writer if that made output ready.
@@ -95,8 +98,19 @@ final class OutboxState: Sendable {
 
     // MARK: The writer thread
 
-    /// Writes ready output with `write` until stopped or the client has gone.
-    func runWriter(_ write: ([UInt8]) -> Bool) {
+    /// Writes what is ready on the calling thread, unless someone is writing already.
+    func writeReadyHere() {
+        let batch: [UInt8]? = state.withLock { state in
+            guard !state.writing, let batch = state.queue.take(maxBytes: Outbox.maxWriteBytes) else { return nil }
+            state.writing = true
+            return batch
+        }
+        guard let batch else { return }
+        _ = wrote(batch.count, delivered: write(batch))
+    }
+
+    /// Writes ready output until stopped or the client has gone.
+    func runWriter() {
         while true {
             switch nextStep() {
             case .write(let batch):
@@ -117,7 +131,7 @@ final class OutboxState: Sendable {
 
     private func nextStep() -> WriterStep {
         state.withLock { state in
-            if let batch = state.queue.take(maxBytes: Outbox.maxWriteBytes) {
+            if !state.writing, let batch = state.queue.take(maxBytes: Outbox.maxWriteBytes) {
                 state.writing = true
                 return .write(batch)
             }
@@ -127,9 +141,9 @@ final class OutboxState: Sendable {
         }
     }
 
-    /// Records a finished write and wakes whoever waited for it; returns whether the writer goes on.
+    /// Records a finished write and wakes whoever waited for it; returns whether writing goes on.
     private func wrote(_ count: Int, delivered: Bool) -> Bool {
-        let (roomWaiter, drainWaiters, peerGoneHandler) = state.withLock { state in
+        let (roomWaiter, drainWaiters, peerGoneHandler, wakeWriter) = state.withLock { state in
             state.writing = false
             if delivered {
                 state.queue.written(count)
@@ -147,8 +161,10 @@ final class OutboxState: Sendable {
                 drainWaiters = Array(state.drainWaiters.values)
                 state.drainWaiters = [:]
             }
-            return (roomWaiter, drainWaiters, delivered ? nil : state.onPeerGone)
+            // Output queued meanwhile is the writer thread's (it parks while another thread writes).
+            return (roomWaiter, drainWaiters, delivered ? nil : state.onPeerGone, state.writerToWake())
         }
+        if wakeWriter { wake.signal() }
         roomWaiter?.signal()
         for waiter in drainWaiters { waiter.resume() }
         peerGoneHandler?()
