@@ -21,10 +21,9 @@ public enum ServerMain {
             fd: STDIN_FILENO,
             parser: MessageParser(framing: framing, maxMessageBytes: maxMessageBytes),
             onInputs: { inputs, framing in
-                connection.receive(inputs, framing: framing)
                 // Answers ready now leave from this thread (no hand-off); no more requests are read
                 // while the client is far behind reading the answers.
-                outbox.writeReadyHere()
+                outbox.handleInput { connection.receive(inputs, framing: framing) }
                 outbox.waitForRoom()
             },
             onFramingDetected: { outbox.setFraming($0) },

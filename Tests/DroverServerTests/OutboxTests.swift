@@ -149,10 +149,15 @@ struct OutboxTests {
         let client = StallableClient()
         let outbox = Outbox(framing: .ndjson, write: client.write)
         let reader = Thread {
-            for seq in 1...2_000 {
-                outbox.respond(id: .int(seq), result: Empty())
-                outbox.notifyEvent(event(seq))
-                if seq % 3 == 0 { outbox.writeReadyHere() }
+            for seq in stride(from: 1, through: 2_000, by: 4) {
+                outbox.handleInput {
+                    for seq in seq..<(seq + 3) {
+                        outbox.respond(id: .int(seq), result: Empty())
+                        outbox.notifyEvent(event(seq))
+                    }
+                }
+                outbox.respond(id: .int(seq + 3), result: Empty())
+                outbox.notifyEvent(event(seq + 3))
             }
         }
         reader.start()

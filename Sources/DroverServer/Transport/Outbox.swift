@@ -2,7 +2,7 @@ import DroverProtocol
 import Foundation
 
 /// The protocol channel's way out: callers queue framed messages, one writer thread writes them
-/// (or the stdin reader, for what is ready when it has handled a read: `writeReadyHere()`).
+/// (or the stdin reader, for what is ready when it has handled a read: `handleInput(_:)`).
 ///
 /// Nothing that queues output ever waits for the client: engine listeners and handlers only
 /// encode and append (as rust-analyzer's lsp-server and sourcekit-lsp do). The queue keeps the
@@ -105,12 +105,13 @@ public final class Outbox: Sendable {
         shared.update { $0.queue.release() }
     }
 
-    /// Writes what is ready on the calling thread if the writer thread is not writing: the stdin
-    /// reader calls it after each read, so an answer leaves without a hand-off between threads.
-    /// It blocks while the client does not read; call it only from a thread that may wait for the
-    /// client (the stdin reader, which should then read no more requests), never from the engine.
-    public func writeReadyHere() {
-        shared.writeReadyHere()
+    /// Runs `handle` (the stdin reader's handling of one read of input), then writes what is ready
+    /// on the calling thread if the writer thread is not writing, so answers leave without a
+    /// hand-off between threads. The write blocks while the client does not read: call it only from
+    /// a thread that may wait for the client (the stdin reader, which then reads no more requests),
+    /// never from the engine.
+    public func handleInput(_ handle: () -> Void) {
+        shared.handleInput(handle)
     }
 
     /// Blocks the calling thread (the stdin reader) while the client is far behind reading, so a

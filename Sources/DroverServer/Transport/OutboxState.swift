@@ -5,7 +5,7 @@ import Synchronization
 ///
 /// Callers change the queue under the lock and never wait for the client; the writer thread takes
 /// ready output under the lock and writes it outside it, then reports how much went out. One other
-/// thread may write instead, when no one is writing: the stdin reader (`writeReadyHere()`).
+/// thread may write instead, when no one is writing: the stdin reader (`handleInput(_:)`).
 final class OutboxState: Sendable {
     /// The queue and the writer's bookkeeping; only touched under the lock.
     struct State {
@@ -16,6 +16,9 @@ final class OutboxState: Sendable {
         var writerStopping = false
         /// A batch is being written (by the writer thread, or by the stdin reader); no one else writes meanwhile.
         var writing = false
+        /// The stdin reader is handling a read and will write what is ready itself: the writer
+        /// thread is not woken meanwhile (a wake-up per answer costs more than the write).
+        var readerHandlesInput = false
         /// The stdin reader, waiting until the backlog is within `limits.events`.
         var roomWaiter: DispatchSemaphore?
         /// `finish(timeout:)` callers waiting for everything to be written, by token.
@@ -29,7 +32,7 @@ final class OutboxState: Sendable {
 
         /// Wakes the parked writer if there is output for it.
         mutating func writerToWake() -> Bool {
-            guard writerParked, queue.hasReady || writerStopping else { return false }
+            guard writerParked, (queue.hasReady && !readerHandlesInput) || writerStopping else { return false }
             writerParked = false
             return true
         }
@@ -98,13 +101,20 @@ final class OutboxState: Sendable {
 
     // MARK: The writer thread
 
-    /// Writes what is ready on the calling thread, unless someone is writing already.
-    func writeReadyHere() {
-        let batch: [UInt8]? = state.withLock { state in
-            guard !state.writing, let batch = state.queue.take(maxBytes: Outbox.maxWriteBytes) else { return nil }
+    /// Runs `handle` (the stdin reader's handling of one read), then writes what is ready on the
+    /// calling thread, unless the writer thread is writing already (it then gets the rest).
+    func handleInput(_ handle: () -> Void) {
+        state.withLock { $0.readerHandlesInput = true }
+        handle()
+        let (batch, wakeWriter): ([UInt8]?, Bool) = state.withLock { state in
+            state.readerHandlesInput = false
+            guard !state.writing, let batch = state.queue.take(maxBytes: Outbox.maxWriteBytes) else {
+                return (nil, state.writerToWake())
+            }
             state.writing = true
-            return batch
+            return (batch, false)
         }
+        if wakeWriter { wake.signal() }
         guard let batch else { return }
         _ = wrote(batch.count, delivered: write(batch))
     }

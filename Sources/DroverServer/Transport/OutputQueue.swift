@@ -46,6 +46,8 @@ struct OutputQueue {
     private var held: [[UInt8]] = []
     private var corks = 0
     private var corked: [UInt8] = []
+    /// The size of the last corked piece: the next one reserves that much at once instead of growing.
+    private var lastCorkedSize = 0
     /// Lines dropped per attempt since the last announcement, in the order gaps opened.
     private var droppedLogs: [LogKey: LogGap] = [:]
     private var logGaps: [LogKey] = []
@@ -132,6 +134,7 @@ struct OutputQueue {
     mutating func uncork() {
         corks -= 1
         guard corks == 0, !corked.isEmpty else { return }
+        lastCorkedSize = corked.count
         ready.append(corked)
         corked = []
     }
@@ -201,6 +204,7 @@ struct OutputQueue {
         let framed = framing.frame(body)
         backlog += framed.count
         if corks > 0 {
+            if corked.isEmpty { corked.reserveCapacity(max(lastCorkedSize, framed.count)) }
             corked += framed
         } else {
             ready.append(framed)
