@@ -81,12 +81,13 @@ public final class EngineBridge: ConnectionDelegate {
         let engine = host.engine
         let outbox = session.outbox
         let wantsLogs = session.wantsLogs
+        // Runs on the engine actor after each commit: it only encodes and queues, never waits for the client.
         _ = await engine.addListener { output in
             switch output {
             case .event(let event):
-                outbox.notify(method: RunEventNotification.method, params: event)
+                outbox.notifyEvent(event)
             case .log(let log):
-                if wantsLogs { outbox.notify(method: RunLogNotification.method, params: log) }
+                if wantsLogs { outbox.notifyLog(log) }
             }
         }
         Task { await engine.resumeInterruptedRuns() }

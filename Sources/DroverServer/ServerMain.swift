@@ -6,14 +6,11 @@ import Foundation
 /// Wires stdin/stdout, the connection and the engine bridge together, then runs until exit.
 public enum ServerMain {
     /// Serves on stdio until `exit` or end of input, keeping runs in `backend`; never returns.
-    public static func run(framing: Framing?, maxMessageBytes: Int, logger: Logger, backend: StoreBackend) -> Never {
+    public static func run(framing: Framing?, maxMessageBytes: Int, limits: OutboxLimits = OutboxLimits(),
+                           logger: Logger, backend: StoreBackend) -> Never {
         let protocolFD = StdioChannel.takeOverStdout()
-        let outbox = Outbox(framing: framing ?? .ndjson) { bytes in
-            if writeAll(protocolFD, bytes) != nil {
-                logger.warning("the client closed the protocol channel; exiting")
-                exit(1)
-            }
-        }
+        // A failed write means the client closed its end: the connection then stops in order, as on end of input.
+        let outbox = Outbox(framing: framing ?? .ndjson, limits: limits) { writeAll(protocolFD, $0) == nil }
         let delegate = EngineBridge(logger: logger, backend: backend)
         let connection = Connection(outbox: outbox, delegate: delegate, log: logger) { code in
             exit(code)
@@ -23,7 +20,12 @@ public enum ServerMain {
         StdioChannel.readUntilEnd(
             fd: STDIN_FILENO,
             parser: MessageParser(framing: framing, maxMessageBytes: maxMessageBytes),
-            onInputs: { inputs, framing in connection.receive(inputs, framing: framing) },
+            onInputs: { inputs, framing in
+                // Answers ready now leave from this thread (no hand-off); no more requests are read
+                // while the client is far behind reading the answers.
+                outbox.handleInput { connection.receive(inputs, framing: framing) }
+                outbox.waitForRoom()
+            },
             onFramingDetected: { outbox.setFraming($0) },
             onEnd: { connection.endOfInput() }
         )

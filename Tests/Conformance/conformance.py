@@ -12,7 +12,9 @@
    replays it from a second connection. EVERY message the server writes is validated:
    responses against their method's result schema or ResponseError, notifications
    against their params schema, events against their type's data schema.
-5. protocol/examples/client.py runs the demo to completion.
+5. A client that stops reading: what the server sheds is announced (run/logsDropped,
+   run/eventsDropped) and run/events fills the gap.
+6. protocol/examples/client.py runs the demo to completion.
 
 Needs Python 3.9+ and `jsonschema` (4.18+). Exits non-zero on any failure; the last line
 is `N passed, M failed`.
@@ -149,6 +151,8 @@ class Connection:
         self.seqs = {}              # run id -> last seq seen in run/event
         self.closed = False
         self.next_id = 1
+        self.reading = threading.Event()  # cleared: the client stalls (stops reading stdout)
+        self.reading.set()
         threading.Thread(target=self._read, daemon=True).start()
 
     # reading ------------------------------------------------------------
@@ -177,6 +181,7 @@ class Connection:
     def _read(self):
         stream = self.proc.stdout
         while True:
+            self.reading.wait()
             frame = self._read_frame(stream)
             if frame is None:
                 break
@@ -214,6 +219,8 @@ class Connection:
                 else:
                     report.validation(f"event {kind}", "event type not in the schema's events")
                 self._check_seq(params)
+            elif method == "run/eventsDropped" and isinstance(params, dict):
+                self.seqs.pop(params.get("runId"), None)  # the run's events go on after a gap
             return
         method = self.methods.get(message.get("id"))
         if "error" in message:
@@ -970,6 +977,61 @@ class Scenario:
             self.c = saved
 
 
+def test_slow_client(ctx):
+    """A client that stops reading: shed run/log lines and run/events are announced, and run/events fills the gap."""
+    r = ctx.report
+    ws = ctx.workspace("slow-client")
+    lines = 20000
+    pipelines = Path(ws) / ".drover" / "pipelines"
+    pipelines.mkdir(parents=True, exist_ok=True)
+    (pipelines / "flood.json").write_text(json.dumps({"name": "Flood", "steps": [
+        {"id": "spam", "kind": "agent", "prompt": "p",
+         "agent": {"driver": "fake", "script": [[{"spam": lines}, {"result": "flooded"}]]}},
+        # An output (200 kB, in step.completed) larger than the whole backlog the server below allows.
+        {"id": "big", "kind": "command", "command": "printf '%0200000d' 0"},
+    ]}))
+    with r.case("a client that stops reading: run/log lines are dropped and counted (run/logsDropped), "
+                "run/events past the bound are announced (run/eventsDropped) and run/events fills the gap"):
+        c = ctx.connect(ws, args=("--max-backlog-bytes", "65536"), name="t-slow")
+        ctx.initialize(c, ws)
+        c.call("workspace/trust", {"trusted": True})
+        run_id = c.call("run/start", {"pipelineId": "flood", "task": "flood"})["run"]["id"]
+        c.reading.clear()
+        deadline = time.monotonic() + TIMEOUT
+        while True:  # the stalled server still drives the run to its end (the CLI reads the store beside it)
+            status = subprocess.run([ctx.drover, "status", run_id], capture_output=True, text=True, env=ctx.env, cwd=ws)
+            header = status.stdout.splitlines()[0] if status.stdout else ""
+            if " done" in header:
+                break
+            expect(time.monotonic() < deadline, f"the run did not finish while its client was stalled: {status.stdout}{status.stderr}")
+            time.sleep(0.05)  # polling interval
+        c.reading.set()
+
+        def dropped(method):
+            return lambda m: isinstance(m, dict) and m.get("method") == method and m["params"].get("runId") == run_id
+        gap = c.messages[c.wait_index(dropped("run/eventsDropped"))]["params"]
+        c.wait_index(dropped("run/logsDropped"))
+        after = gap["afterSeq"]
+        notified = [e["seq"] for e in c.events(run_id)]
+        expect(notified[:after] == list(range(1, after + 1)), f"events before the gap, then none: {notified}")
+        paged, cursor = [], after
+        while True:
+            page = c.call("run/events", {"runId": run_id, "afterSeq": cursor, "limit": 100})
+            paged += page["events"]
+            if not page["more"]:
+                break
+            cursor = page["events"][-1]["seq"]
+        expect([e["seq"] for e in paged] == list(range(after + 1, after + 1 + len(paged))) and paged,
+               f"run/events after {after}: {short(paged)}")
+        expect(paged[-1]["type"] == "run.completed", f"the gap ends with the run: {short(paged[-1])}")
+        logs = [p for p in c.notifications("run/log") if p["runId"] == run_id and p["stepId"] == "spam"]
+        counted = sum(p["lines"] for p in c.notifications("run/logsDropped") if p["runId"] == run_id and p["stepId"] == "spam")
+        expect(counted > 0 and len(logs) + counted == lines,
+               f"{len(logs)} lines sent + {counted} counted as dropped should be {lines}")
+        expect(c.call("shutdown") is None, "shutdown")
+        c.close()
+
+
 def test_coverage(ctx):
     r = ctx.report
     for key in sorted(ctx.report.validated):
@@ -1015,6 +1077,7 @@ def main():
         test_capabilities(ctx)
         test_transport(ctx)
         Scenario(ctx).run()
+        test_slow_client(ctx)
         test_coverage(ctx)
         test_example_client(ctx)
     finally:

@@ -164,7 +164,7 @@ private struct Harness {
         self.framing = framing
         let collector = Collector(framing: framing)
         self.collector = collector
-        let outbox = Outbox(framing: framing) { collector.sink($0) }
+        let outbox = Outbox(framing: framing) { collector.sink($0); return true }
         connection = Connection(outbox: outbox, delegate: delegate, log: Logger(level: .error)) { collector.exited($0) }
     }
 

@@ -100,6 +100,10 @@ import Testing
         let schema = try Schema.load()
         let log = RunLogNotification(runId: "r-1", stepId: "plan", attempt: 1, stream: .agent, text: "hi", offset: 0)
         try check(log, log, against: schema.def("RunLogParams"), name: "run/log params")
+        let logsDropped = RunLogsDroppedNotification(runId: "r-1", stepId: "plan", attempt: 1, lines: 3, fromOffset: 12)
+        try check(logsDropped, logsDropped, against: schema.def("RunLogsDroppedParams"), name: "run/logsDropped params")
+        let eventsDropped = RunEventsDroppedNotification(runId: "r-1", afterSeq: 4)
+        try check(eventsDropped, eventsDropped, against: schema.def("RunEventsDroppedParams"), name: "run/eventsDropped params")
     }
 
     @Test func initializeNestedObjectsMatch() throws {

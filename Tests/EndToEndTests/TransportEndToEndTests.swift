@@ -243,6 +243,7 @@ struct CommandLineEndToEndTests {
         Case(arguments: ["serve", "--framing"], code: 2, stderr: "needs a value"),
         Case(arguments: ["serve", "--max-message-bytes", "-5"], code: 2, stderr: "--max-message-bytes must be a positive number"),
         Case(arguments: ["serve", "--max-message-bytes", "lots"], code: 2, stderr: "--max-message-bytes must be a positive number"),
+        Case(arguments: ["serve", "--max-backlog-bytes", "0"], code: 2, stderr: "--max-backlog-bytes must be a positive number"),
         Case(arguments: ["serve", "--log-level", "loud"], code: 2, stderr: "--log-level must be"),
         Case(arguments: ["serve", "--stdio=yes"], code: 2, stderr: "takes no value"),
         Case(arguments: ["serve", "extra"], code: 2, stderr: "takes no arguments"),

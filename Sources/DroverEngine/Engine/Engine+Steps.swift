@@ -29,12 +29,13 @@ extension Engine {
             return
         }
 
-        let (stream, continuation) = AsyncStream<AgentReport>.makeStream()
+        // Bounded: an agent that prints faster than the engine takes its lines waits on its pipe.
+        let reports = BoundedChannel<AgentReport>(capacity: 1 << 20, cost: \.queuedSize)
         let handle: any AgentHandle
         do {
-            handle = try launcher.launch(invocation) { continuation.yield($0) }
+            handle = try launcher.launch(invocation) { reports.send($0) }
         } catch {
-            continuation.finish()
+            reports.finish()
             try failRun(runId: run.id, stepId: stepId, attempt: attempt, failure: Failure(
                 kind: .agent, message: "Could not start \(invocation.executable): \(error)",
                 hint: Hints.fixThenRetry("Check that the agent's command exists and is executable", runId: run.id), stepId: stepId))
@@ -46,10 +47,10 @@ extension Engine {
         let task = Task {
             let waiter = Task<AgentOutcome, Never> {
                 let outcome = await handle.wait()
-                continuation.finish()
+                reports.finish()
                 return outcome
             }
-            for await report in stream { self.agentReported(report, runId: runId, stepId: stepId, attempt: attempt) }
+            for await report in reports { self.agentReported(report, runId: runId, stepId: stepId, attempt: attempt) }
             let outcome = await waiter.value
             self.finishAttempt(outcome, runId: runId, stepId: stepId, attempt: attempt)
         }

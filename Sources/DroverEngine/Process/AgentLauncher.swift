@@ -62,6 +62,7 @@ public protocol AgentHandle: Sendable {
 
 /// Launches agent processes. One implementation spawns real processes; the engine needs nothing else.
 public protocol AgentLauncher: Sendable {
-    /// Starts the process described by `invocation`; `onReport` is called for each report, in order.
+    /// Starts the process described by `invocation`; `onReport` is called for each report, in order, and may
+    /// block while the caller is behind (call it from the attempt's own thread, not from a task).
     func launch(_ invocation: AgentInvocation, onReport: @escaping @Sendable (AgentReport) -> Void) throws -> any AgentHandle
 }

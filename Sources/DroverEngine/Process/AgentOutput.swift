@@ -1,6 +1,7 @@
 import DroverProtocol
 import DroverSupport
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -96,7 +97,7 @@ public final class AgentInput: Sendable {
         var pending: [UInt8] = []
         var closeRequested = false
     }
-    private let state = Locked(State())
+    private let state = Mutex(State())
     /// Written to wake the I/O thread's poll when something was queued; owned by this object, so its
     /// descriptors stay valid for as long as anyone can still `send`.
     let wake: (read: Int32, write: Int32)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -26,7 +27,7 @@ final class SpawnedProcessHandle: AgentHandle {
         var waiters: [CheckedContinuation<AgentOutcome, Never>] = []
     }
 
-    private let state = Locked(State())
+    private let state = Mutex(State())
 
     init(pid: Int32) {
         self.pid = pid

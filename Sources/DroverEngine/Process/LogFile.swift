@@ -1,5 +1,6 @@
 import DroverSupport
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -15,7 +16,7 @@ final class LogFile: Sendable {
         var fd: Int32
         var size: Int
     }
-    private let state: Locked<State>
+    private let state: Mutex<State>
 
     init(url: URL) throws {
         let path = url.path
@@ -30,7 +31,7 @@ final class LogFile: Sendable {
         }
         var info = stat()
         let size = fstat(fd, &info) == 0 ? Int(info.st_size) : 0
-        self.state = Locked(State(fd: fd, size: size))
+        self.state = Mutex(State(fd: fd, size: size))
     }
 
     /// Appends `lines`, each ended by a newline, in one write; returns the offset each line starts at.

@@ -18,7 +18,8 @@ import Darwin
 /// log event, so such a step fails like any other. `launch` throws only when the server itself cannot
 /// set the attempt up (log file not writable, out of descriptors): ``ProcessLaunchError``.
 ///
-/// `onReport` is called on a thread owned by the attempt, in output order; keep it short and non-blocking.
+/// `onReport` is called on a thread owned by the attempt, in output order. It may block (the engine does while
+/// it is behind): reading stops meanwhile, so the agent waits on its pipe instead of memory growing.
 ///
 /// Outcomes: a kill we asked for wins (`.timedOut` after `invocation.timeout`, `.terminated` after
 /// `terminate`); otherwise the invocation's reader (chosen by the driver) decides from what it read and

@@ -11,7 +11,10 @@ public enum MethodRegistry {
     ]
 
     /// Every server → client notification.
-    public static let notifications: [String] = [RunEventNotification.method, RunLogNotification.method]
+    public static let notifications: [String] = [
+        RunEventNotification.method, RunLogNotification.method,
+        RunLogsDroppedNotification.method, RunEventsDroppedNotification.method,
+    ]
 
     /// Client → server notifications the server understands.
     public static let clientNotifications: [String] = ["initialized", "exit", "$/cancelRequest"]

@@ -45,6 +45,9 @@ public final class Connection: Sendable {
         self.delegate = delegate
         self.log = log
         self.onExit = onExit
+        outbox.onPeerGone { [weak self] in
+            self?.stop(reason: "the client closed its end of the channel")
+        }
     }
 
     /// Handles the inputs of one read, in arrival order; answers ready at once leave in one write.
@@ -84,13 +87,18 @@ public final class Connection: Sendable {
 
     /// Ends the connection as `exit` would (stdin closed).
     public func endOfInput() {
-        requestExit(code: shutdownWasRequested ? 0 : 1, reason: "end of input")
+        stop(reason: "end of input")
     }
 
     /// Ends the connection as `exit` would, because the process got `signal` (SIGTERM, SIGHUP):
     /// agents are interrupted and recorded so, rather than left running behind a dead server.
     public func stop(signal: Int32) {
-        requestExit(code: shutdownWasRequested ? 0 : 1, reason: "signal \(signal)")
+        stop(reason: "signal \(signal)")
+    }
+
+    /// Stops as `exit` does: exit code 0 if `shutdown` came first, else 1.
+    private func stop(reason: String) {
+        requestExit(code: shutdownWasRequested ? 0 : 1, reason: reason)
     }
 
     private var shutdownWasRequested: Bool {
@@ -171,7 +179,7 @@ public final class Connection: Sendable {
     private func handleNotification(_ message: IncomingMessage) {
         switch message.method {
         case "exit":
-            requestExit(code: shutdownWasRequested ? 0 : 1, reason: "exit notification")
+            stop(reason: "exit notification")
         case "$/cancelRequest":
             guard isInitialized, let params = try? decoder.params(CancelParams.self, from: message) else { return }
             cancel(params.id)
@@ -295,7 +303,7 @@ public final class Connection: Sendable {
         Task {
             await self.drainWriters(limit: .seconds(5))
             await self.delegate.shutdown()
-            self.outbox.close()
+            await self.outbox.finish(timeout: .seconds(2))
             self.onExit(code)
         }
     }

@@ -1,132 +1,154 @@
 import DroverProtocol
 import Foundation
-import Synchronization
 
-/// The single writer of the protocol channel: frames messages and keeps notifications behind held responses.
+/// The protocol channel's way out: callers queue framed messages, one writer thread writes them
+/// (or the stdin reader, for what is ready when it has handled a read: `handleInput(_:)`).
 ///
-/// While any run-changing request is being handled (`hold()`), notifications queue up; they are
-/// written once the last holder has written its response (`release()`), so a client always sees
-/// a method's response before the `run/event`s it caused.
+/// Nothing that queues output ever waits for the client: engine listeners and handlers only
+/// encode and append (as rust-analyzer's lsp-server and sourcekit-lsp do). The queue keeps the
+/// protocol's ordering rules (see `OutputQueue`): while a run-changing request is handled
+/// (`hold()`), notifications wait until its response is queued (`release()`), so a client always
+/// sees a method's response before the `run/event`s it caused; answers to one read of pipelined
+/// requests leave in one write (`cork()`/`uncork()`).
+///
+/// A client that reads slower than the server talks is shed, never waited for (`OutboxLimits`):
+/// `run/log` lines first, then `run/event`s, each gap announced once the client has caught up; the
+/// stdin reader waits (`waitForRoom()`) instead of queueing answers without bound.
 public final class Outbox: Sendable {
-    private struct State {
-        var framing: Framing
-        var holds = 0
-        var queued: [[UInt8]] = []
-        var closed = false
-        /// While positive, output collects in `corked` and goes out in one write at `uncork()`.
-        var corks = 0
-        var corked: [UInt8] = []
+    /// What one write may carry at most when several messages are ready (a single larger message still goes whole).
+    static let maxWriteBytes = 1 << 20
 
-        /// Sends framed bytes now, or appends them to the corked buffer.
-        mutating func emit(_ body: [UInt8], to sink: ([UInt8]) -> Void) {
-            let framed = framing.frame(body)
-            if corks > 0 {
-                corked += framed
-            } else {
-                sink(framed)
-            }
-        }
+    private let shared: OutboxState
+
+    /// Starts the writer thread (it ends when the outbox goes away or the client has gone).
+    /// - Parameter write: writes all of the bytes to the channel, returning false if the peer has gone;
+    ///   called on the writer thread only, in order, and may block.
+    public init(framing: Framing, limits: OutboxLimits = OutboxLimits(),
+                write: @escaping @Sendable ([UInt8]) -> Bool) {
+        shared = OutboxState(queue: OutputQueue(framing: framing, limits: limits), write: write)
+        let shared = self.shared
+        let thread = Thread { shared.runWriter() }
+        thread.name = "drover-protocol-writer"
+        thread.start()
     }
 
-    private let state: Mutex<State>
-    private let sink: @Sendable ([UInt8]) -> Void
-
-    /// - Parameter sink: writes bytes to the channel; called under the outbox's lock, in order.
-    public init(framing: Framing, sink: @escaping @Sendable ([UInt8]) -> Void) {
-        self.state = Mutex(State(framing: framing))
-        self.sink = sink
+    deinit {
+        shared.stopWriter()
     }
 
     /// Switches framing (once the parser has detected the client's).
     public func setFraming(_ framing: Framing) {
-        state.withLock { $0.framing = framing }
+        shared.update { $0.queue.framing = framing }
     }
 
-    /// Writes a success response.
+    /// Calls `handler` once, on the writer thread, if the client closes its end of the channel.
+    public func onPeerGone(_ handler: @escaping @Sendable () -> Void) {
+        shared.onPeerGone(handler)
+    }
+
+    /// Queues a success response.
     public func respond<R: Encodable>(id: RequestID, result: R) {
-        write(Self.response(id: id, resultJSON: encode(result)))
+        writeBody(Self.response(id: id, resultJSON: encode(result)))
     }
 
-    /// Writes an error response (`id` nil is written as `null`).
+    /// Queues an error response (`id` nil is written as `null`).
     public func respond(id: RequestID?, error: ResponseError) {
-        write(Self.response(id: id, error: error))
+        writeBody(Self.response(id: id, error: error))
     }
 
-    /// Writes a pre-built response body (used for batches).
+    /// Queues a pre-built response body (used for batches).
     public func writeBody(_ body: [UInt8]) {
-        write(body)
+        shared.update { $0.queue.admit(body, as: .answer) }
     }
 
-    /// Sends a notification now, or after the current holders release.
+    /// Queues a notification that is never shed, now or after the current holders release.
     public func notify<P: Encodable>(method: String, params: P) {
-        var body = Array(#"{"jsonrpc":"2.0","method":""#.utf8)
-        body += Array(method.utf8)
-        body += Array(#"","params":"#.utf8)
-        body += encode(params)
-        body.append(UInt8(ascii: "}"))
-        state.withLock { state in
-            guard !state.closed else { return }
-            if state.holds > 0 {
-                state.queued.append(body)
-            } else {
-                state.emit(body, to: sink)
-            }
-        }
+        let body = Self.notificationBody(method: method, params: params)
+        shared.update { $0.queue.admit(body, as: .notification) }
+    }
+
+    /// Queues a `run/event`; if the client is far behind it is dropped and, once the client catches
+    /// up, `run/eventsDropped` tells it to read the run's events from there with `run/events`.
+    public func notifyEvent(_ event: Event) {
+        let body = Self.notificationBody(method: RunEventNotification.method, params: event)
+        shared.update { $0.queue.admit(body, as: .event(runId: event.runId, seq: event.seq)) }
+    }
+
+    /// Queues a `run/log` line; if the client is behind it is dropped (it stays in the log file) and
+    /// counted in a later `run/logsDropped`, which also says from which offset to read them back.
+    public func notifyLog(_ log: RunLogNotification) {
+        let key = OutputQueue.LogKey(runId: log.runId, stepId: log.stepId, attempt: log.attempt)
+        // Decided before encoding too, so a flood costs little while the client is behind.
+        if shared.update({ $0.queue.sheds(log: key, offset: log.offset, size: 0) }) { return }
+        let body = Self.notificationBody(method: RunLogNotification.method, params: log)
+        shared.update { $0.queue.admit(body, as: .log(key, offset: log.offset)) }
     }
 
     /// Collects output until the matching `uncork()`, so answers to one read of pipelined
     /// requests leave in one write instead of one system call each.
     public func cork() {
-        state.withLock { $0.corks += 1 }
+        shared.update { $0.queue.cork() }
     }
 
-    /// Ends a `cork()`; the last one writes what was collected.
+    /// Ends a `cork()`; the last one queues what was collected.
     public func uncork() {
-        state.withLock { state in
-            state.corks -= 1
-            guard state.corks == 0, !state.corked.isEmpty else { return }
-            let bytes = state.corked
-            state.corked.removeAll(keepingCapacity: bytes.count < 1 << 20)
-            if !state.closed { sink(bytes) }
-        }
+        shared.update { $0.queue.uncork() }
     }
 
     /// Delays notifications until the matching `release()`.
     public func hold() {
-        state.withLock { $0.holds += 1 }
+        shared.update { $0.queue.hold() }
     }
 
-    /// Ends a hold; the last one flushes queued notifications.
+    /// Ends a hold; the last one queues the delayed notifications.
     public func release() {
-        state.withLock { state in
-            state.holds -= 1
-            guard state.holds == 0, !state.queued.isEmpty else { return }
-            let queued = state.queued
-            state.queued.removeAll()
-            guard !state.closed else { return }
-            for body in queued { state.emit(body, to: sink) }
-        }
+        shared.update { $0.queue.release() }
     }
 
-    /// Stops all further output (after `exit`).
-    public func close() {
-        state.withLock { $0.closed = true }
+    /// Runs `handle` (the stdin reader's handling of one read of input), then writes what is ready
+    /// on the calling thread if the writer thread is not writing, so answers leave without a
+    /// hand-off between threads. The write blocks while the client does not read: call it only from
+    /// a thread that may wait for the client (the stdin reader, which then reads no more requests),
+    /// never from the engine.
+    public func handleInput(_ handle: () -> Void) {
+        shared.handleInput(handle)
     }
 
-    private func write(_ body: [UInt8]) {
-        state.withLock { state in
-            guard !state.closed else { return }
-            state.emit(body, to: sink)
-        }
+    /// Blocks the calling thread (the stdin reader) while the client is far behind reading, so a
+    /// client that writes requests and never reads the answers cannot grow the queue without bound.
+    public func waitForRoom() {
+        shared.waitForRoom()
     }
+
+    /// Accepts no more output and waits until what is queued is written, or `timeout` passes
+    /// (a client that stopped reading must not keep the server from exiting).
+    public func finish(timeout: Duration) async {
+        await shared.finish(timeout: timeout)
+    }
+
+    // MARK: Encoding
 
     func encode<T: Encodable>(_ value: T) -> [UInt8] {
+        Self.encode(value)
+    }
+
+    static func encode<T: Encodable>(_ value: T) -> [UInt8] {
         do {
             // The same bytes as JSONCoding.makeEncoder(), without JSONEncoder's cold start and casts.
             return try JSONValueEncoder.encodeBytes(value)
         } catch {
             return Array(#"null"#.utf8)
         }
+    }
+
+    /// `{"jsonrpc":"2.0","method":…,"params":…}`.
+    static func notificationBody<P: Encodable>(method: String, params: P) -> [UInt8] {
+        var body = Array(#"{"jsonrpc":"2.0","method":""#.utf8)
+        body += Array(method.utf8)
+        body += Array(#"","params":"#.utf8)
+        body += encode(params)
+        body.append(UInt8(ascii: "}"))
+        return body
     }
 
     /// `{"jsonrpc":"2.0","id":…,"result":…}` assembled from pre-encoded parts.

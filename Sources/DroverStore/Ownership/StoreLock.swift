@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -30,13 +31,11 @@ extension StoreLockError: LocalizedError {
 /// never leaves a stale lock behind. The holder (pid and host, `OwnerIdentity`) is written into the
 /// file for the error message of the next would-be holder. The descriptor is close-on-exec, so agent subprocesses never
 /// inherit (and never prolong) the lock.
-///
-/// `@unchecked Sendable`: the only mutable state, the descriptor, is read and written under `mutex`.
-public final class StoreLock: @unchecked Sendable {
+public final class StoreLock: Sendable {
     /// The lock file.
     public let path: String
-    private let mutex = NSLock()
-    private var fd: Int32
+    /// The lock file's descriptor; -1 once released.
+    private let fd: Mutex<Int32>
 
     /// Acquires the lock on `path` (created with mode 0600 if missing) without waiting.
     /// - Throws: `StoreLockError` naming the holder's pid if it is taken; `StoreError` (kind `.io`)
@@ -58,7 +57,7 @@ public final class StoreLock: @unchecked Sendable {
             }
             throw StoreError.io("lock", path, errno: code)
         }
-        self.fd = fd
+        self.fd = Mutex(fd)
         // A pre-existing file may have a looser mode; the lock file is ours, so make it user-only.
         _ = fchmod(fd, 0o600)
         Self.writeOwner(fd)
@@ -73,15 +72,15 @@ public final class StoreLock: @unchecked Sendable {
 
     /// Whether this object still holds the lock.
     public var isHeld: Bool {
-        mutex.withLock { fd >= 0 }
+        fd.withLock { $0 >= 0 }
     }
 
     /// The descriptor, for tests that check it is close-on-exec; -1 once released.
-    var fileDescriptor: Int32 { mutex.withLock { fd } }
+    var fileDescriptor: Int32 { fd.withLock { $0 } }
 
     /// Gives the lock up. Safe to call more than once.
     public func release() {
-        mutex.withLock {
+        fd.withLock { fd in
             guard fd >= 0 else { return }
             // Clear the owner first so nobody reads a stale one; closing drops the lock.
             _ = ftruncate(fd, 0)

@@ -8,12 +8,14 @@ import Foundation
 enum ServeCommand {
     static let subcommand = Subcommand(
         name: "serve",
-        usage: "serve [--stdio] [--framing lsp|ndjson|auto] [--max-message-bytes N] [--log-level LEVEL]",
+        usage: "serve [--stdio] [--framing lsp|ndjson|auto] [--max-message-bytes N] [--max-backlog-bytes N] [--log-level LEVEL]",
         summary: "Speak JSON-RPC 2.0 on stdin/stdout for an editor or script (see protocol/README.md).",
         options: [
             OptionSpec(name: "--stdio", value: nil, help: "use stdin/stdout (the default and only transport)"),
             OptionSpec(name: "--framing", value: "MODE", help: "lsp, ndjson or auto (default: auto, detected from the first byte)"),
             OptionSpec(name: "--max-message-bytes", value: "N", help: "largest accepted message (default 67108864)"),
+            OptionSpec(name: "--max-backlog-bytes", value: "N",
+                       help: "output that may wait for a slow client before run/log, then run/event, are dropped (default 16777216)"),
             OptionSpec(name: "--log-level", value: "LEVEL", help: "error, warning, info or debug (default warning); logs go to stderr"),
         ],
         ownsMainThread: serve
@@ -30,18 +32,22 @@ enum ServeCommand {
             }
             framing = chosen
         }
-        var maxBytes = 64 << 20
-        if let text = arguments.value("--max-message-bytes") {
-            guard let value = Int(text), value > 0 else {
-                throw UsageError(description: "--max-message-bytes must be a positive number of bytes, not '\(text)'")
-            }
-            maxBytes = value
-        }
+        let maxBytes = try byteCount(arguments, "--max-message-bytes") ?? 64 << 20
+        let limits = try byteCount(arguments, "--max-backlog-bytes").map { OutboxLimits(backlog: $0) } ?? OutboxLimits()
         let logger = try makeLogger(arguments.value("--log-level"))
         if !arguments.positionals.isEmpty {
             throw UsageError(description: "'drover serve' takes no arguments (got '\(arguments.positionals[0])')")
         }
-        ServerMain.run(framing: framing, maxMessageBytes: maxBytes, logger: logger, backend: .sqlite)
+        ServerMain.run(framing: framing, maxMessageBytes: maxBytes, limits: limits, logger: logger, backend: .sqlite)
+    }
+
+    /// The value of a byte-count option, nil if absent.
+    private static func byteCount(_ arguments: ParsedArguments, _ option: String) throws -> Int? {
+        guard let text = arguments.value(option) else { return nil }
+        guard let value = Int(text), value > 0 else {
+            throw UsageError(description: "\(option) must be a positive number of bytes, not '\(text)'")
+        }
+        return value
     }
 
     static func makeLogger(_ name: String?) throws -> Logger {

@@ -38,6 +38,8 @@ final class DroverProcess {
     let configDirectory: URL
     private let process: Process
     private let stdinFD: Int32
+    /// Commands to the stdout reader: `p` pause, `r` resume, `c` close its end.
+    private let stdoutControl: Int32
     private let shared: Shared
     private var nextID = 1
 
@@ -65,6 +67,10 @@ final class DroverProcess {
             _ = fcntl(pipe.fileHandleForReading.fileDescriptor, F_SETFD, FD_CLOEXEC)
             _ = fcntl(pipe.fileHandleForWriting.fileDescriptor, F_SETFD, FD_CLOEXEC)
         }
+        var control: [Int32] = [0, 0]
+        guard pipe(&control) == 0 else { throw Timeout(description: "cannot create a pipe: errno \(errno)") }
+        for fd in control { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        stdoutControl = control[1]
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.binaryPath())
         process.arguments = arguments
@@ -87,7 +93,8 @@ final class DroverProcess {
         try? stdin.fileHandleForReading.close()
         try? stdout.fileHandleForWriting.close()
         try? stderr.fileHandleForWriting.close()
-        Self.startReader(fd: stdout.fileHandleForReading.fileDescriptor, name: "stdout") { shared.receiveStdout($0) }
+        Self.startReader(fd: stdout.fileHandleForReading.fileDescriptor, name: "stdout", control: control[0],
+                         onEnd: { shared.endStdout() }) { shared.receiveStdout($0) }
         Self.startReader(fd: stderr.fileHandleForReading.fileDescriptor, name: "stderr",
                          onEnd: { shared.endStderr() }) { shared.receiveStderr($0) }
     }
@@ -95,6 +102,7 @@ final class DroverProcess {
     deinit {
         terminate()
         shared.closeStdin(stdinFD)
+        close(stdoutControl)  // the reader ends at end of output or when this closes
     }
 
     // MARK: Sending
@@ -162,6 +170,26 @@ final class DroverProcess {
     /// Closes the server's stdin (end of input).
     func closeStdin() {
         shared.closeStdin(stdinFD)
+    }
+
+    /// Stops reading the server's stdout (a client that stalls); the server's writes back up.
+    func pauseReadingStdout() {
+        var command = UInt8(ascii: "p")
+        _ = write(stdoutControl, &command, 1)
+    }
+
+    /// Reads the server's stdout again after `pauseReadingStdout()`.
+    func resumeReadingStdout() {
+        var command = UInt8(ascii: "r")
+        _ = write(stdoutControl, &command, 1)
+    }
+
+    /// Closes this end of the server's stdout, as a client that goes away without closing stdin;
+    /// returns once it is closed (the server's next write then fails).
+    func closeStdout(timeout: Duration = .seconds(10)) async throws {
+        var command = UInt8(ascii: "c")
+        _ = write(stdoutControl, &command, 1)
+        _ = try await poll("the stdout reader to close", timeout: timeout) { shared.stdoutClosed ? true : nil }
     }
 
     // MARK: Receiving
@@ -275,17 +303,36 @@ final class DroverProcess {
         }
     }
 
-    private static func startReader(fd: Int32, name: String, onEnd: @escaping @Sendable () -> Void = {},
+    /// Reads `fd` on a thread until its end. With `control`, it also obeys the commands of
+    /// `pauseReadingStdout()`, `resumeReadingStdout()` and `closeStdout()`, and ends when `control` closes.
+    private static func startReader(fd: Int32, name: String, control: Int32? = nil, onEnd: @escaping @Sendable () -> Void = {},
                                     _ receive: @escaping @Sendable ([UInt8]) -> Void) {
         let thread = Thread {
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
-            while true {
+            var paused = false
+            reading: while true {
+                if let control {
+                    var fds = [pollfd(fd: control, events: Int16(POLLIN), revents: 0)]
+                    if !paused { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+                    if Glibc.poll(&fds, nfds_t(fds.count), -1) < 0 { continue }
+                    if fds[0].revents != 0 {
+                        var command: UInt8 = 0
+                        guard read(control, &command, 1) == 1 else { break reading }
+                        switch command {
+                        case UInt8(ascii: "p"): paused = true
+                        case UInt8(ascii: "r"): paused = false
+                        default: break reading
+                        }
+                        continue
+                    }
+                }
                 let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if count < 0 && errno == EINTR { continue }
                 if count <= 0 { break }
                 receive(Array(buffer[0..<count]))
             }
             close(fd)
+            if let control { close(control) }
             onEnd()
         }
         thread.name = "drover-e2e-\(name)"
@@ -306,6 +353,8 @@ private final class Shared: Sendable {
         var violations: [String] = []
         var exitStatus: Int32?
         var stderrEnded = false
+        /// This end of stdout is closed (end of output, or `closeStdout()`).
+        var stdoutClosed = false
     }
 
     private let state = Mutex(State())
@@ -335,6 +384,12 @@ private final class Shared: Sendable {
     func endStderr() {
         state.withLock { $0.stderrEnded = true }
     }
+
+    func endStdout() {
+        state.withLock { $0.stdoutClosed = true }
+    }
+
+    var stdoutClosed: Bool { state.withLock { $0.stdoutClosed } }
 
     var stderrEnded: Bool { state.withLock { $0.stderrEnded } }
 

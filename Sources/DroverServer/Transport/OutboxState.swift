@@ -1,0 +1,183 @@
+import Foundation
+import Synchronization
+
+/// An `Outbox`'s queue behind its lock, and the loop of the one thread that writes it out.
+///
+/// Callers change the queue under the lock and never wait for the client; the writer thread takes
+/// ready output under the lock and writes it outside it, then reports how much went out. One other
+/// thread may write instead, when no one is writing: the stdin reader (`handleInput(_:)`).
+final class OutboxState: Sendable {
+    /// The queue and the writer's bookkeeping; only touched under the lock.
+    struct State {
+        var queue: OutputQueue
+        /// The writer is waiting on `wake` and must be signalled when output becomes ready.
+        var writerParked = false
+        /// The writer ends once nothing is ready (the outbox has gone).
+        var writerStopping = false
+        /// A batch is being written (by the writer thread, or by the stdin reader); no one else writes meanwhile.
+        var writing = false
+        /// The stdin reader is handling a read and will write what is ready itself: the writer
+        /// thread is not woken meanwhile (a wake-up per answer costs more than the write).
+        var readerHandlesInput = false
+        /// The stdin reader, waiting until the backlog is within `limits.events`.
+        var roomWaiter: DispatchSemaphore?
+        /// `finish(timeout:)` callers waiting for everything to be written, by token.
+        var drainWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextDrainToken = 0
+        var onPeerGone: (@Sendable () -> Void)?
+        /// A write failed: the client closed its end; nothing more is written.
+        var peerGone = false
+
+        var isDrained: Bool { peerGone || (!queue.hasReady && !writing) }
+
+        /// Wakes the parked writer if there is output for it.
+        mutating func writerToWake() -> Bool {
+            guard writerParked, (queue.hasReady && !readerHandlesInput) || writerStopping else { return false }
+            writerParked = false
+            return true
+        }
+    }
+
+    private let state: Mutex<State>
+    private let wake = DispatchSemaphore(value: 0)
+    private let write: @Sendable ([UInt8]) -> Bool
+
+    init(queue: OutputQueue, write: @escaping @Sendable ([UInt8]) -> Bool) {
+        state = Mutex(State(queue: queue))
+        self.write = write
+    }
+
+    /// Changes the queue under the lock and wakes the writer if that made output ready.
+    @discardableResult
+    func update<Result>(_ change: (inout State) -> Result) -> Result {
+        let (result, wakeWriter) = state.withLock { state in
+            let result = change(&state)
+            return (result, state.writerToWake())
+        }
+        if wakeWriter { wake.signal() }
+        return result
+    }
+
+    func onPeerGone(_ handler: @escaping @Sendable () -> Void) {
+        let goneAlready = state.withLock { state in
+            state.onPeerGone = handler
+            return state.peerGone
+        }
+        if goneAlready { handler() }
+    }
+
+    func waitForRoom() {
+        let waiter: DispatchSemaphore? = state.withLock { state in
+            guard !state.queue.hasRoom, !state.queue.isClosed else { return nil }
+            let waiter = DispatchSemaphore(value: 0)
+            state.roomWaiter = waiter
+            return waiter
+        }
+        waiter?.wait()
+    }
+
+    func finish(timeout: Duration) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let token: Int? = state.withLock { state in
+                state.queue.close()
+                if state.isDrained { return nil }
+                let token = state.nextDrainToken
+                state.nextDrainToken += 1
+                state.drainWaiters[token] = continuation
+                return token
+            }
+            guard let token else { return continuation.resume() }
+            Task {
+                try? await Task.sleep(for: timeout)
+                self.state.withLock { $0.drainWaiters.removeValue(forKey: token) }?.resume()
+            }
+        }
+    }
+
+    /// Lets the writer end once nothing is ready.
+    func stopWriter() {
+        update { $0.writerStopping = true }
+    }
+
+    // MARK: The writer thread
+
+    /// Runs `handle` (the stdin reader's handling of one read), then writes what is ready on the
+    /// calling thread, unless the writer thread is writing already (it then gets the rest).
+    func handleInput(_ handle: () -> Void) {
+        state.withLock { $0.readerHandlesInput = true }
+        handle()
+        let (batch, wakeWriter): ([UInt8]?, Bool) = state.withLock { state in
+            state.readerHandlesInput = false
+            guard !state.writing, let batch = state.queue.take(maxBytes: Outbox.maxWriteBytes) else {
+                return (nil, state.writerToWake())
+            }
+            state.writing = true
+            return (batch, false)
+        }
+        if wakeWriter { wake.signal() }
+        guard let batch else { return }
+        _ = wrote(batch.count, delivered: write(batch))
+    }
+
+    /// Writes ready output until stopped or the client has gone.
+    func runWriter() {
+        while true {
+            switch nextStep() {
+            case .write(let batch):
+                guard wrote(batch.count, delivered: write(batch)) else { return }
+            case .park:
+                wake.wait()
+            case .stop:
+                return
+            }
+        }
+    }
+
+    private enum WriterStep {
+        case write([UInt8])
+        case park
+        case stop
+    }
+
+    private func nextStep() -> WriterStep {
+        state.withLock { state in
+            if !state.writing, let batch = state.queue.take(maxBytes: Outbox.maxWriteBytes) {
+                state.writing = true
+                return .write(batch)
+            }
+            if state.writerStopping { return .stop }
+            state.writerParked = true
+            return .park
+        }
+    }
+
+    /// Records a finished write and wakes whoever waited for it; returns whether writing goes on.
+    private func wrote(_ count: Int, delivered: Bool) -> Bool {
+        let (roomWaiter, drainWaiters, peerGoneHandler, wakeWriter) = state.withLock { state in
+            state.writing = false
+            if delivered {
+                state.queue.written(count)
+            } else {
+                state.queue.discard()
+                state.peerGone = true
+            }
+            var roomWaiter: DispatchSemaphore?
+            if state.queue.hasRoom || state.peerGone {
+                roomWaiter = state.roomWaiter
+                state.roomWaiter = nil
+            }
+            var drainWaiters: [CheckedContinuation<Void, Never>] = []
+            if state.isDrained {
+                drainWaiters = Array(state.drainWaiters.values)
+                state.drainWaiters = [:]
+            }
+            // Output queued meanwhile is the writer thread's (it parks while another thread writes).
+            return (roomWaiter, drainWaiters, delivered ? nil : state.onPeerGone, state.writerToWake())
+        }
+        if wakeWriter { wake.signal() }
+        roomWaiter?.signal()
+        for waiter in drainWaiters { waiter.resume() }
+        peerGoneHandler?()
+        return delivered
+    }
+}
