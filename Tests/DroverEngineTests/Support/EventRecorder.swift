@@ -35,7 +35,7 @@ final class EventRecorder: @unchecked Sendable {
 
     /// The next event after the previous match that satisfies `matching`, waiting up to `timeout`.
     @discardableResult
-    func nextEvent(timeout: Duration = .seconds(5), matching: @escaping (Event) -> Bool) async throws -> Event {
+    func nextEvent(timeout: Duration = .seconds(30), matching: @escaping (Event) -> Bool) async throws -> Event {
         let deadline = ContinuousClock.now + timeout
         while true {
             let found: Event? = lock.withLock {
@@ -54,7 +54,7 @@ final class EventRecorder: @unchecked Sendable {
 
     /// The next event of the given wire type.
     @discardableResult
-    func next(_ type: String, timeout: Duration = .seconds(5)) async throws -> Event {
+    func next(_ type: String, timeout: Duration = .seconds(30)) async throws -> Event {
         try await nextEvent(timeout: timeout) { $0.type == type }
     }
 }

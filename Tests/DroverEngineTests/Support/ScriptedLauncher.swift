@@ -42,7 +42,7 @@ final class ScriptedLauncher: AgentLauncher, @unchecked Sendable {
     var all: [Launch] { lock.withLock { launches } }
 
     /// The next launch not yet taken by this method, waiting for it up to `timeout`.
-    func next(timeout: Duration = .seconds(5)) async throws -> Launch {
+    func next(timeout: Duration = .seconds(30)) async throws -> Launch {
         let deadline = ContinuousClock.now + timeout
         while true {
             let found: Launch? = lock.withLock {
