@@ -153,6 +153,8 @@ struct LogReader {
             return terminal.yellow("decision: \(question) [\(options.joined(separator: " / "))]")
         case .result(let output):
             return terminal.bold("result:") + "\n" + Format.indent(output, "  ")
+        case .session(let id):
+            return terminal.dim("session: \(id)")
         }
     }
 }
