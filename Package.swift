@@ -16,6 +16,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
         .target(name: "CBuildInfo", cSettings: [.define("DROVER_COMMIT", to: "\"\(commit)\"")]),
         .target(name: "DroverSupport"),
         .target(name: "DroverProtocol"),
@@ -23,20 +24,26 @@ let package = Package(
         .target(name: "DroverStore", dependencies: ["DroverProtocol"]),
         // The SQLite backend; only the executables wire it in, so the engine never links SQLite.
         .target(name: "DroverSQLite", dependencies: ["DroverStore", "DroverProtocol", "CSQLite"]),
+        // The PostgreSQL backend (system libpq): a store many engines on many machines can share.
+        .target(name: "DroverPostgres", dependencies: ["DroverStore", "DroverProtocol", "CLibPQ"]),
         .target(name: "DroverEngine", dependencies: ["DroverStore", "DroverProtocol", "DroverSupport"]),
         .target(name: "DroverServer", dependencies: ["DroverEngine", "DroverStore", "DroverProtocol", "DroverSupport"]),
         .target(name: "DroverFakeAgent", dependencies: ["DroverEngine", "DroverProtocol", "DroverSupport"]),
         .executableTarget(
             name: "drover",
-            dependencies: ["DroverServer", "DroverEngine", "DroverFakeAgent", "DroverSQLite", "DroverStore", "DroverProtocol",
+            dependencies: ["DroverServer", "DroverEngine", "DroverFakeAgent", "DroverSQLite", "DroverPostgres", "DroverStore", "DroverProtocol",
                            "DroverSupport", "CBuildInfo"]),
         .executableTarget(
-            name: "drover-bench", dependencies: ["DroverServer", "DroverEngine", "DroverSQLite", "DroverStore", "DroverProtocol"]),
+            name: "drover-bench", dependencies: ["DroverServer", "DroverEngine", "DroverSQLite", "DroverPostgres", "DroverStore", "DroverProtocol"]),
         .testTarget(name: "DroverProtocolTests", dependencies: ["DroverProtocol"]),
-        .testTarget(name: "DroverStoreTests", dependencies: ["DroverStore", "DroverSQLite", "DroverProtocol", "CSQLite"]),
+        // Starts a throwaway PostgreSQL server (initdb + pg_ctl) for the tests that need one.
+        .target(name: "PostgresTestServer", path: "Tests/PostgresTestServer"),
+        .testTarget(
+            name: "DroverStoreTests",
+            dependencies: ["DroverStore", "DroverSQLite", "DroverPostgres", "DroverProtocol", "CSQLite", "PostgresTestServer"]),
         .testTarget(name: "DroverEngineTests", dependencies: ["DroverEngine", "DroverFakeAgent", "DroverStore", "DroverProtocol"]),
         .testTarget(name: "DroverServerTests", dependencies: ["DroverServer", "DroverEngine", "DroverProtocol", "DroverSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["DroverProtocol"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["DroverProtocol", "PostgresTestServer"]),
     ],
     swiftLanguageModes: [.v6]
 )
