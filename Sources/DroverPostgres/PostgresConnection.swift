@@ -47,12 +47,13 @@ final class PostgresConnection {
             withCStrings(values) { valuePointers in PQconnectdbParams(keywordPointers, valuePointers, 1) }
         }
         guard let connection else { throw StoreError(.unavailable, "cannot connect to the PostgreSQL store \(url): out of memory") }
-        handle = connection
         guard PQstatus(connection) == CONNECTION_OK else {
             let reason = Self.connectionMessage(connection, url: url)
             PQfinish(connection)
             throw StoreError(.unavailable, "cannot connect to the PostgreSQL store \(url): \(reason)")
         }
+        // Only now: once `handle` is set, a throw runs deinit, which finishes the connection.
+        handle = connection
         try setUpSession()
     }
 
@@ -64,7 +65,8 @@ final class PostgresConnection {
     /// Settings every session needs, run again after a reconnect.
     private func setUpSession() throws {
         // Notices ("already exists, skipping") would go to stderr through libpq.
-        _ = try execute("SET statement_timeout = \(Self.statementTimeoutMilliseconds); SET client_min_messages = warning", [], retryIfLost: false)
+        _ = try execute("SET statement_timeout = \(Self.statementTimeoutMilliseconds)", [], retryIfLost: false)
+        _ = try execute("SET client_min_messages = warning", [], retryIfLost: false)
     }
 
     /// Runs `sql` with `$1…` bound to `parameters` (nil is NULL) and returns its rows.

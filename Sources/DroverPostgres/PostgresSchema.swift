@@ -11,9 +11,9 @@ import DroverStore
 /// Text columns compared or ordered on use `COLLATE "C"` (byte order), so runs list in the same order
 /// as on SQLite whatever the database's locale. Payloads are `json`, not `jsonb`: `json` keeps the
 /// bytes as written and accepts `\u0000`, which jsonb refuses and agent output may contain.
-enum PostgresSchema {
+package enum PostgresSchema {
     /// The newest schema this build knows.
-    static var latestVersion: Int { migrations.count }
+    package static var latestVersion: Int { migrations.count }
 
     /// Migration n (1-based) brings the schema from version n-1 to n. Append only; never edit one
     /// that has shipped.
@@ -80,6 +80,16 @@ enum PostgresSchema {
         let exists = try connection.execute("SELECT to_regclass('drover_schema_migrations') IS NOT NULL")
         guard exists.text(0, 0) == "t" else { return nil }
         return try connection.execute("SELECT coalesce(max(version), 0) FROM drover_schema_migrations").int(0, 0)
+    }
+
+    /// Brings the store at `url` to version `target` and no further: for tests of upgrades.
+    package static func migrate(url: PostgresURL, upTo target: Int) throws {
+        try migrate(try PostgresConnection(url: url), upTo: target)
+    }
+
+    /// The schema version of the store at `url` (nil: no drover schema there).
+    package static func version(url: PostgresURL) throws -> Int? {
+        try version(try PostgresConnection(url: url))
     }
 
     /// Refuses a schema newer than this build.

@@ -174,7 +174,8 @@ public final class PostgresTestServer: Sendable {
         throw Unavailable(description: "no PostgreSQL server binaries (\(program)) found; apt-get install postgresql")
     }
 
-    private static func freeLoopbackPort() throws -> Int {
+    /// A loopback TCP port nothing listens on (for starting a server, or for a "server down" test).
+    public static func freeLoopbackPort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Unavailable(description: "socket() failed") }
         defer { close(fd) }
