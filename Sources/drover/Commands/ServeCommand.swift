@@ -1,5 +1,4 @@
 import DroverProtocol
-import DroverSQLite
 import DroverServer
 import DroverSupport
 import Foundation
@@ -8,13 +7,14 @@ import Foundation
 enum ServeCommand {
     static let subcommand = Subcommand(
         name: "serve",
-        usage: "serve [--stdio] [--framing lsp|ndjson|auto] [--max-message-bytes N] [--log-level LEVEL]",
+        usage: "serve [--stdio] [--framing lsp|ndjson|auto] [--max-message-bytes N] [--log-level LEVEL] [--store URL]",
         summary: "Speak JSON-RPC 2.0 on stdin/stdout for an editor or script (see protocol/README.md).",
         options: [
             OptionSpec(name: "--stdio", value: nil, help: "use stdin/stdout (the default and only transport)"),
             OptionSpec(name: "--framing", value: "MODE", help: "lsp, ndjson or auto (default: auto, detected from the first byte)"),
             OptionSpec(name: "--max-message-bytes", value: "N", help: "largest accepted message (default 67108864)"),
             OptionSpec(name: "--log-level", value: "LEVEL", help: "error, warning, info or debug (default warning); logs go to stderr"),
+            StoreChoice.option,
         ],
         ownsMainThread: serve
     )
@@ -41,7 +41,8 @@ enum ServeCommand {
         if !arguments.positionals.isEmpty {
             throw UsageError(description: "'drover serve' takes no arguments (got '\(arguments.positionals[0])')")
         }
-        ServerMain.run(framing: framing, maxMessageBytes: maxBytes, logger: logger, backend: .sqlite)
+        let store = try StoreChoice.resolve(arguments)
+        ServerMain.run(framing: framing, maxMessageBytes: maxBytes, logger: logger, backend: store.backend)
     }
 
     static func makeLogger(_ name: String?) throws -> Logger {
