@@ -1,5 +1,7 @@
 import DroverEngine
+#if PostgreSQL
 import DroverPostgres
+#endif
 import DroverProtocol
 import DroverSQLite
 import DroverStore
@@ -116,7 +118,12 @@ let usage: [String: Any] = ["usage": ["model": "bench", "input": 1, "output": 1]
 try writePipeline("events", steps: [fakeStep("burst", script: [Array(repeating: usage, count: settings.events) + [["result": "ok"]]])], in: workspace)
 try writePipeline("steps", steps: (1...settings.steps).map { fakeStep("s\($0)", script: [[["result": "ok"]]]) }, in: workspace)
 
+#if PostgreSQL
 let backend: StoreBackend = try settings.storeURL.map { try .postgres(url: $0) } ?? .sqlite
+#else
+if settings.storeURL != nil { FileHandle.standardError.write(Data("drover-bench: built without the PostgreSQL trait\n".utf8)); exit(2) }
+let backend = StoreBackend.sqlite
+#endif
 let host = try EngineHost.open(workspace: workspace, backend: backend, environment: environment, selfExecutable: binary)
 let engine = host.engine
 _ = try await engine.setTrust(true)

@@ -1,3 +1,5 @@
+// Only with the PostgreSQL trait (on by default), which links the PostgreSQL store.
+#if PostgreSQL
 import DroverPostgres
 import DroverProtocol
 import DroverStore
@@ -155,3 +157,4 @@ private final class Failures: @unchecked Sendable {
     func add(_ message: String) { lock.withLock { messages.append(message) } }
     var all: [String] { lock.withLock { messages } }
 }
+#endif

@@ -1,3 +1,5 @@
+// Only with the PostgreSQL trait (on by default), which links the PostgreSQL store.
+#if PostgreSQL
 import Foundation
 import PostgresTestServer
 import Testing
@@ -57,3 +59,4 @@ struct PostgresStoreEndToEndTests {
         #expect(!runs.stderr.contains("wrong-secret"))
     }
 }
+#endif

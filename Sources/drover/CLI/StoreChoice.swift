@@ -1,5 +1,7 @@
 import DroverEngine
+#if PostgreSQL
 import DroverPostgres
+#endif
 import DroverSQLite
 import DroverStore
 import Foundation
@@ -9,11 +11,14 @@ import Foundation
 ///
 /// Chosen by, first to last: `--store URL`, `DROVER_STORE_URL`, `store.url` in the user's config
 /// (`~/.config/drover/config.json`; never the workspace's, which an untrusted checkout could point at
-/// a server of its own), else SQLite. The value `sqlite` picks SQLite explicitly.
+/// a server of its own), else SQLite. The value `sqlite` picks SQLite explicitly. A build without
+/// the `PostgreSQL` trait (the static release build) refuses PostgreSQL URLs, saying so.
 enum StoreChoice {
     case sqlite
+    #if PostgreSQL
     /// A `postgres://` URL; its password never appears in a message (see `PostgresURL`).
     case postgres(PostgresURL)
+    #endif
 
     /// The `--store` option of every command that opens a store.
     static let option = OptionSpec(
@@ -35,11 +40,15 @@ enum StoreChoice {
 
     private static func parse(_ text: String, from source: String) throws -> StoreChoice {
         if text == "sqlite" { return .sqlite }
+        #if PostgreSQL
         do {
             return .postgres(try PostgresURL(text))
         } catch let error as StoreError {
             throw CLIError("\(source): \(error.message)")
         }
+        #else
+        throw CLIError("\(source): this drover was built without PostgreSQL support (the static build turns it off; build with `swift build`)")
+        #endif
     }
 
     /// `store.url` of the user config file, if set.
@@ -58,7 +67,9 @@ enum StoreChoice {
     var backend: StoreBackend {
         switch self {
         case .sqlite: return .sqlite
+        #if PostgreSQL
         case .postgres(let url): return .postgres(url: url)
+        #endif
         }
     }
 
@@ -67,7 +78,9 @@ enum StoreChoice {
     func mayHaveRuns(_ workspace: URL) -> Bool {
         switch self {
         case .sqlite: return FileManager.default.fileExists(atPath: StoreLayout(workspace: workspace).databasePath)
+        #if PostgreSQL
         case .postgres: return true
+        #endif
         }
     }
 
@@ -80,8 +93,10 @@ enum StoreChoice {
                 let path = StoreLayout(workspace: workspace).databasePath
                 guard FileManager.default.fileExists(atPath: path) else { return nil }
                 return try SQLiteRunStore(path: path, readOnly: true)
+            #if PostgreSQL
             case .postgres(let url):
                 return try PostgresRunStore(url: url, readOnly: true)
+            #endif
             }
         } catch let error as StoreError where error.kind == .notFound {
             return nil

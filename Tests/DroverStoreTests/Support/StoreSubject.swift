@@ -1,4 +1,6 @@
+#if PostgreSQL
 import DroverPostgres
+#endif
 import DroverSQLite
 import DroverStore
 import Foundation
@@ -43,6 +45,7 @@ struct StoreSubject: Sendable, CustomTestStringConvertible {
             })
     }()
 
+    #if PostgreSQL
     /// PostgreSQL on the tests' own server (`PostgresTestServer`), each test in a schema of its own;
     /// nil, saying why on stderr, when no server can be started.
     static let postgres: StoreSubject? = {
@@ -62,6 +65,9 @@ struct StoreSubject: Sendable, CustomTestStringConvertible {
             reopen: { try PostgresRunStore(url: try url($0)) },
             privateFiles: { _ in [] })
     }()
+    #else
+    static let postgres: StoreSubject? = nil
+    #endif
 }
 
 /// The database the PostgreSQL store tests share (each test in its own schema), created once.
