@@ -19,7 +19,8 @@ struct PostgresStoreEndToEndTests {
 
     @Test("the demo pipeline driven by `serve --store postgres://` is listed by `runs` and `status` on the same store")
     func demoOnPostgres() async throws {
-        let url = try PostgresTestServer.shared().createDatabase("drover_e2e_demo")
+        let server = try PostgresTestServer.shared()
+        let url = try server.createDatabase("drover_e2e_demo")
         let workspace = try EngineWorkspace()
         let drover = try await workspace.server(arguments: ["serve", "--store", url])
         let runId = try await drover.startRun("demo", task: "Add a greeting").string("id")
@@ -32,6 +33,9 @@ struct PostgresStoreEndToEndTests {
         let events = try await drover.storedEvents(runId)
         #expect(events.map { $0["seq"] as? Int } == Array(1...events.count).map { $0 })
         #expect(!FileManager.default.fileExists(atPath: workspace.path + "/.drover/drover.db"), "the runs went to PostgreSQL")
+        // The run was driven under a lease in the store, given up when it ended.
+        #expect(try server.sql("SELECT count(*) FROM run_claims", database: "drover_e2e_demo") == "0")
+        #expect(try server.sql("SELECT count(*) FROM events WHERE run_id = '\(runId)'", database: "drover_e2e_demo") == String(events.count))
 
         // Other commands, from another folder, while the server still runs: read-only, no lock needed.
         let runs = try await command(["runs", "--store", url])
