@@ -64,9 +64,10 @@ final class PostgresConnection {
 
     /// Settings every session needs, run again after a reconnect.
     private func setUpSession() throws {
-        // Notices ("already exists, skipping") would go to stderr through libpq.
+        // Notices and warnings ("already exists, skipping", "terminating connection due to
+        // immediate shutdown") would go to stderr through libpq; errors come back as results.
         _ = try execute("SET statement_timeout = \(Self.statementTimeoutMilliseconds)", [], retryIfLost: false)
-        _ = try execute("SET client_min_messages = warning", [], retryIfLost: false)
+        _ = try execute("SET client_min_messages = error", [], retryIfLost: false)
     }
 
     /// Runs `sql` with `$1…` bound to `parameters` (nil is NULL) and returns its rows.
