@@ -11,7 +11,8 @@ public struct ResolvedAgent: Sendable, Hashable {
 ///
 /// `{"agents": {"<role>": {"driver": "command"|"fake", "command", "args", "model", "script"}}}`.
 /// A role in the workspace file replaces the same role in the user file as a whole.
-/// `concurrency` and `budgets` are accepted and not used yet; other top-level keys are errors.
+/// `concurrency` and `budgets` are accepted and not used yet; `store` (`{"url": …}`) is read by the
+/// executable before the engine opens, from the user file only; other top-level keys are errors.
 public struct EngineConfig: Sendable {
     public var workspaceAgents: [String: AgentSpec] = [:]
     public var userAgents: [String: AgentSpec] = [:]
@@ -36,12 +37,12 @@ public struct EngineConfig: Sendable {
         var config = EngineConfig(
             workspaceFile: workspace.appendingPathComponent(".drover/config.json"),
             userFile: configDirectory.appendingPathComponent("config.json"))
-        config.userAgents = read(config.userFile, errors: &config.errors)
-        config.workspaceAgents = read(config.workspaceFile, errors: &config.errors)
+        config.userAgents = read(config.userFile, allowsStore: true, errors: &config.errors)
+        config.workspaceAgents = read(config.workspaceFile, allowsStore: false, errors: &config.errors)
         return config
     }
 
-    private static func read(_ file: URL, errors: inout [String]) -> [String: AgentSpec] {
+    private static func read(_ file: URL, allowsStore: Bool, errors: inout [String]) -> [String: AgentSpec] {
         guard let data = FileManager.default.contents(atPath: file.path) else { return [:] }
         let json: JSONValue
         do {
@@ -54,8 +55,12 @@ public struct EngineConfig: Sendable {
             errors.append("\(file.path): must be a JSON object like {\"agents\": {...}}")
             return [:]
         }
-        for key in object.keys.sorted() where !["agents", "concurrency", "budgets"].contains(key) {
-            errors.append("\(file.path): unknown field '\(key)' (allowed: agents, concurrency, budgets)")
+        if object["store"] != nil, !allowsStore {
+            // A checkout must not send a user's runs (and credentials) to a server it names.
+            errors.append("\(file.path): 'store' belongs in the user config (~/.config/drover/config.json), not a workspace's")
+        }
+        for key in object.keys.sorted() where !["agents", "concurrency", "budgets", "store"].contains(key) {
+            errors.append("\(file.path): unknown field '\(key)' (allowed: agents, concurrency, budgets, store)")
         }
         guard let agentsValue = object["agents"] else { return [:] }
         guard let agents = agentsValue.objectValue else {

@@ -1,6 +1,5 @@
 import DroverEngine
 import DroverProtocol
-import DroverSQLite
 import DroverStore
 import Foundation
 import Synchronization
@@ -82,22 +81,24 @@ struct RunSession {
     }
 
     var workspace: URL
+    /// Where the runs are kept (`--store`).
+    var store: StoreChoice
     var start: Start
     var gates: GateMode
     var terminal: Terminal
 
     /// Runs to the end; the result is the exit code (0 done, 1 failed or stopped, 130 Ctrl-C).
     func run() async throws -> Int32 {
-        if case .new = start {} else { try Self.checkHasRuns(workspace) }
-        let host = try EngineHost.open(workspace: workspace, backend: .sqlite)
+        if case .new = start {} else { try Self.checkHasRuns(workspace, store: store) }
+        let host = try EngineHost.open(workspace: workspace, backend: store.backend)
         let code = try await drive(host.engine)
         withExtendedLifetime(host) {} // the driving lock is held until here
         return code
     }
 
     /// A run id names nothing in a workspace where nothing has run: say so without creating `.drover/` there.
-    static func checkHasRuns(_ workspace: URL) throws {
-        guard FileManager.default.fileExists(atPath: StoreLayout(workspace: workspace).databasePath) else {
+    static func checkHasRuns(_ workspace: URL, store: StoreChoice) throws {
+        guard store.mayHaveRuns(workspace) else {
             throw CLIError("nothing has run in \(workspace.path) yet (use --workspace to look elsewhere)")
         }
     }

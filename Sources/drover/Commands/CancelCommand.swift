@@ -1,6 +1,5 @@
 import DroverEngine
 import DroverProtocol
-import DroverSQLite
 import Foundation
 
 /// `drover cancel RUN`: cancels a run (`run/cancel`), stopping its agent; a finished run is left as it is.
@@ -12,6 +11,7 @@ enum CancelCommand {
         options: [
             OptionSpec(name: "--reason", value: "TEXT", help: "why (recorded with the run; default: cancelled by request)"),
             Workspace.option,
+            StoreChoice.option,
         ],
         run: run
     )
@@ -19,8 +19,9 @@ enum CancelCommand {
     static func run(_ arguments: ParsedArguments) async throws -> Int32 {
         let runId = try RunArgument.runId(arguments, command: "cancel")
         let workspace = try Workspace.resolve(arguments)
-        try RunSession.checkHasRuns(workspace)
-        let host = try EngineHost.open(workspace: workspace, backend: .sqlite)
+        let store = try StoreChoice.resolve(arguments)
+        try RunSession.checkHasRuns(workspace, store: store)
+        let host = try EngineHost.open(workspace: workspace, backend: store.backend)
         let engine = host.engine
         let before = try await engine.getRun(runId)
         let after = try await engine.cancel(RunCancelRequest(runId: runId, reason: arguments.value("--reason")))

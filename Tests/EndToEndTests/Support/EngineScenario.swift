@@ -43,8 +43,8 @@ final class EngineWorkspace {
     }
 
     /// Spawns `drover serve` on this workspace, initializes it and (by default) trusts the workspace.
-    func server(logs: Bool? = nil, trust: Bool = true) async throws -> DroverProcess {
-        let drover = try DroverProcess(directory: url)
+    func server(logs: Bool? = nil, trust: Bool = true, arguments: [String] = ["serve"]) async throws -> DroverProcess {
+        let drover = try DroverProcess(arguments: arguments, directory: url)
         var params: [String: Any] = ["protocolVersion": 1, "workspace": path, "clientInfo": ["name": "e2e-engine"]]
         if let logs { params["capabilities"] = ["logs": logs] }
         try await drover.initialize(params)
