@@ -4,7 +4,16 @@ import Foundation
 import Testing
 
 /// The git helper on real temporary repositories: worktrees, per-step commits, diffs, applying, refusing pushes.
+///
+/// Git runs as blocking subprocesses, so each test's body runs on a Dispatch thread, not on the few
+/// threads of the cooperative pool that the other suites' async work needs.
 @Suite struct RunWorktreesTests {
+    private func onThread(_ body: @escaping @Sendable () throws -> Void) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
     /// A fresh repository with one commit (`a.txt`), removed afterwards.
     final class Repo {
         let url: URL
@@ -37,7 +46,8 @@ import Testing
         var worktrees: RunWorktrees { RunWorktrees(workspace: url, environment: ProcessInfo.processInfo.environment) }
     }
 
-    @Test func aWorktreeIsABranchFromHeadAndCommitsStayOnIt() throws {
+    @Test func aWorktreeIsABranchFromHeadAndCommitsStayOnIt() async throws { try await onThread(aWorktreeIsABranchFromHeadAndCommitsStayOnItBody) }
+    private func aWorktreeIsABranchFromHeadAndCommitsStayOnItBody() throws {
         let repo = try Repo()
         let recorded = try repo.worktrees.create(runId: "r-1", base: nil, includeUncommitted: false)
         #expect(recorded.isolation == .worktree && recorded.branch == "drover/r-1" && recorded.base == "HEAD")
@@ -59,7 +69,8 @@ import Testing
         #expect(changes.patch.contains("-two\n+2\n"))
     }
 
-    @Test func badBasesAndTakenPathsAreRefusedClearly() throws {
+    @Test func badBasesAndTakenPathsAreRefusedClearly() async throws { try await onThread(badBasesAndTakenPathsAreRefusedClearlyBody) }
+    private func badBasesAndTakenPathsAreRefusedClearlyBody() throws {
         let repo = try Repo()
         #expect(throws: EngineError.self) { try repo.worktrees.create(runId: "r-1", base: "no-such-ref", includeUncommitted: false) }
         try FileManager.default.createDirectory(atPath: repo.path + "/.drover/worktrees/r-2", withIntermediateDirectories: true)
@@ -71,7 +82,8 @@ import Testing
         }
     }
 
-    @Test func includeUncommittedCarriesTrackedAndUntrackedChangesButNotIgnoredOnes() throws {
+    @Test func includeUncommittedCarriesTrackedAndUntrackedChangesButNotIgnoredOnes() async throws { try await onThread(includeUncommittedCarriesTrackedAndUntrackedChangesButNotIgnoredOnesBody) }
+    private func includeUncommittedCarriesTrackedAndUntrackedChangesButNotIgnoredOnesBody() throws {
         let repo = try Repo()
         try repo.write("a.txt", "one\nchanged\n")
         try repo.write("notes/new.txt", "untracked\n")
@@ -85,7 +97,8 @@ import Testing
         #expect(recorded.baseCommit != (try repo.git.checked(["rev-parse", "HEAD"])), "the base is the carried-in commit")
     }
 
-    @Test func applyMergesSquashesOrPatchesAndRefusesConflictsWithoutTouchingTheTree() throws {
+    @Test func applyMergesSquashesOrPatchesAndRefusesConflictsWithoutTouchingTheTree() async throws { try await onThread(applyMergesSquashesOrPatchesAndRefusesConflictsWithoutTouchingTheTreeBody) }
+    private func applyMergesSquashesOrPatchesAndRefusesConflictsWithoutTouchingTheTreeBody() throws {
         let repo = try Repo()
         func run(_ id: String, _ text: String) throws -> (base: String, tip: String) {
             let recorded = try repo.worktrees.create(runId: id, base: nil, includeUncommitted: false)
@@ -128,7 +141,8 @@ import Testing
         #expect(try repo.git.checked(["log", "-1", "--format=%s"]) == "drover: apply run r-3 (squash)")
     }
 
-    @Test func pushFromARunWorktreeFailsWhilePushFromTheUsersTreeWorks() throws {
+    @Test func pushFromARunWorktreeFailsWhilePushFromTheUsersTreeWorks() async throws { try await onThread(pushFromARunWorktreeFailsWhilePushFromTheUsersTreeWorksBody) }
+    private func pushFromARunWorktreeFailsWhilePushFromTheUsersTreeWorksBody() throws {
         let repo = try Repo()
         let remote = repo.url.appendingPathExtension("remote").path
         defer { try? FileManager.default.removeItem(atPath: remote) }

@@ -12,7 +12,7 @@ extension Engine {
     nonisolated func prepareRunWorkspace(runId: String, request: RunStartRequest, pipelineDefault: IsolationMode?)
         async throws -> EventBody.WorkspaceRecorded {
         let worktrees = RunWorktrees(workspace: options.workspace, environment: options.environment)
-        let isGit = worktrees.isGitWorkspace()
+        let isGit = try await Self.offActor { worktrees.isGitWorkspace() }
         let mode = request.isolation ?? pipelineDefault ?? (isGit ? .worktree : .none)
         switch mode {
         case .none:
@@ -27,15 +27,18 @@ extension Engine {
                 throw EngineError.invalid("isolation \"worktree\" needs a git repository, and \(options.workspace.path) is not in one; "
                                           + "run `git init` there, or start the run with isolation \"none\"")
             }
-            return try worktrees.create(runId: runId, base: request.base, includeUncommitted: request.includeUncommitted ?? false)
+            let (base, carry) = (request.base, request.includeUncommitted ?? false)
+            return try await Self.offActor { try worktrees.create(runId: runId, base: base, includeUncommitted: carry) }
         }
     }
 
     /// Removes a worktree whose run was never recorded (its start failed after the worktree was made).
     nonisolated func discardWorktree(runId: String) async {
         let worktrees = RunWorktrees(workspace: options.workspace, environment: options.environment)
-        _ = try? worktrees.remove(runId: runId)
-        _ = try? worktrees.git.run(["branch", "-D", RunWorktrees.branch(runId: runId)])
+        _ = try? await Self.offActor {
+            _ = try? worktrees.remove(runId: runId)
+            _ = try? worktrees.git.run(["branch", "-D", RunWorktrees.branch(runId: runId)])
+        }
     }
 
     /// Commits what an attempt changed in the run's worktree; nil when nothing changed or the run is not
@@ -44,8 +47,11 @@ extension Engine {
         async -> EventBody.StepCommitted? {
         guard let workspace, workspace.isolation == .worktree, workspace.removed != true else { return nil }
         let message = "drover: run \(runId), step \(stepId), attempt \(attempt)" + (role.map { " (\($0))" } ?? "")
+        let worktrees = self.worktrees
         do {
-            guard let commit = try worktrees.commitAll(in: workspace.path, message: message) else { return nil }
+            guard let commit = try await Self.offActor({ try worktrees.commitAll(in: workspace.path, message: message) }) else {
+                return nil
+            }
             return EventBody.StepCommitted(stepId: stepId, attempt: attempt, sha: commit.sha, files: commit.files,
                                            insertions: commit.insertions, deletions: commit.deletions)
         } catch {
@@ -79,7 +85,8 @@ extension Engine {
         let workspace = try isolatedWorkspace(of: run)
         let history = try history(run.id)
         var from = workspace.baseCommit ?? "HEAD"
-        var to = tip(of: workspace, history: history)
+        let branchTip: String = try await Self.offActor { [self] in self.tip(of: workspace, history: history) }
+        var to = branchTip
         if let stepId = request.stepId {
             guard run.step(stepId) != nil else {
                 throw EngineError(.notFound, "Run \(run.id) has no step '\(stepId)'; its steps: \(run.steps.map(\.id).joined(separator: ", "))")
@@ -115,7 +122,7 @@ extension Engine {
         defer { applying.remove(run.id) }
         let strategy = request.strategy ?? .merge
         let history = try history(run.id)
-        let tip = tip(of: workspace, history: history)
+        let tip: String = try await Self.offActor { [self] in self.tip(of: workspace, history: history) }
         let base = workspace.baseCommit ?? "HEAD"
         let carriedIn = workspace.note?.hasPrefix("carried") == true
         let worktrees = self.worktrees
@@ -130,8 +137,11 @@ extension Engine {
                                              worktreeRemoved: removed))], runId: run.id)
     }
 
-    /// Runs blocking work (git subprocesses) on the global executor instead of the actor.
+    /// Runs blocking work (git subprocesses) on a Dispatch thread: neither the actor nor the cooperative
+    /// pool (a couple of threads on a small machine) waits while git runs.
     nonisolated static func offActor<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await Task.detached { try work() }.value
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        }
     }
 }

@@ -33,7 +33,14 @@ struct RunWorktrees: Sendable {
 
     /// Whether the workspace is inside a git work tree (false for a bare repository or no repository).
     func isGitWorkspace() -> Bool {
-        (try? git.run(["rev-parse", "--is-inside-work-tree"]))?.trimmed == "true"
+        // Most folders that are not repositories are told apart without spawning git: no `.git` above them.
+        var folder = workspace.standardizedFileURL
+        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent(".git").path) {
+            let parent = folder.deletingLastPathComponent()
+            if parent.path == folder.path { return false }
+            folder = parent
+        }
+        return (try? git.run(["rev-parse", "--is-inside-work-tree"]))?.trimmed == "true"
     }
 
     /// Creates the run's worktree from `base` (default `HEAD`), with the user's uncommitted and untracked
