@@ -172,6 +172,17 @@ struct IsolationEndToEndTests {
         #expect(bad.code == -32602 && bad.message.contains("not in one"))
     }
 
+    @Test("a repository without a commit yet runs with isolation none, saying why")
+    func unbornRepository() async throws {
+        let workspace = try EngineWorkspace(pipelines: ["edit": Self.writer(["x.txt": "x\n"])])
+        try Self.git(workspace.path, "init", "-q")
+        let drover = try await workspace.server()
+        let runId = try await drover.startRun("edit").string("id")
+        let recorded = try await drover.event(runId, "run.workspace").data
+        #expect(recorded.string("isolation") == "none" && recorded.string("note").contains("no commit yet"))
+        try await drover.event(runId, "run.completed")
+    }
+
     @Test("bad input: an unknown base, apply of a run that is not done, diff of an unknown run")
     func badInput() async throws {
         let workspace = try Self.gitWorkspace(pipelines: ["edit": Self.writer(["a.txt": "x\n"], sleep: 5)])

@@ -12,10 +12,22 @@ extension Engine {
     nonisolated func prepareRunWorkspace(runId: String, request: RunStartRequest, pipelineDefault: IsolationMode?)
         async throws -> EventBody.WorkspaceRecorded {
         let worktrees = RunWorktrees(workspace: options.workspace, environment: options.environment)
-        let isGit = try await Self.offActor { worktrees.isGitWorkspace() }
-        let mode = request.isolation ?? pipelineDefault ?? (isGit ? .worktree : .none)
+        let (isGit, hasCommits) = try await Self.offActor { () -> (Bool, Bool) in
+            let isGit = worktrees.isGitWorkspace()
+            return (isGit, isGit && worktrees.hasCommits())
+        }
+        var mode = request.isolation ?? pipelineDefault ?? (isGit ? .worktree : .none)
+        if mode == .worktree, isGit, !hasCommits, request.base == nil, request.isolation == nil {
+            // Nothing to branch from yet: a fresh `git init` runs like a plain folder rather than fail.
+            mode = .none
+        }
         switch mode {
         case .none:
+            if isGit, !hasCommits, request.isolation == nil, request.base == nil, request.includeUncommitted != true {
+                return EventBody.WorkspaceRecorded(
+                    isolation: .none, path: options.workspace.path,
+                    note: "the repository has no commit yet, so there is nothing to branch from: steps run in the workspace itself (isolation none)")
+            }
             if request.base != nil || request.includeUncommitted == true {
                 throw EngineError.invalid("'base' and 'includeUncommitted' need isolation \"worktree\"; this run has isolation \"none\"")
             }

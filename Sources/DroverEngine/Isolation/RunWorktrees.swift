@@ -43,6 +43,11 @@ struct RunWorktrees: Sendable {
         return (try? git.run(["rev-parse", "--is-inside-work-tree"]))?.trimmed == "true"
     }
 
+    /// Whether `HEAD` names a commit (false in a repository with no commit yet).
+    func hasCommits() -> Bool {
+        (try? git.run(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]))?.status == 0
+    }
+
     /// Creates the run's worktree from `base` (default `HEAD`), with the user's uncommitted and untracked
     /// changes as its first commit when `includeUncommitted`. Errors are `EngineError`s a client can act on.
     func create(runId: String, base: String?, includeUncommitted: Bool) throws -> EventBody.WorkspaceRecorded {
