@@ -7,19 +7,27 @@ import Testing
 @Suite("End to end: isolated runs")
 struct IsolationEndToEndTests {
     /// A workspace that is a git repository with one commit (`a.txt`).
-    private static func gitWorkspace(pipelines: [String: Any]) throws -> EngineWorkspace {
+    private static func gitWorkspace(pipelines: [String: Any]) async throws -> EngineWorkspace {
         let workspace = try EngineWorkspace(pipelines: pipelines)
-        try git(workspace.path, "init", "-q", "-b", "main")
+        try await git(workspace.path, "init", "-q", "-b", "main")
         // The test servers' DROVER_CONFIG_DIR is <workspace>/config: not the user's work.
         try "config/\n".write(toFile: workspace.path + "/.git/info/exclude", atomically: true, encoding: .utf8)
         try "one\n".write(toFile: workspace.path + "/a.txt", atomically: true, encoding: .utf8)
-        try git(workspace.path, "add", "a.txt")
-        try git(workspace.path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+        try await git(workspace.path, "add", "a.txt")
+        try await git(workspace.path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
         return workspace
     }
 
+    /// Runs git on a Dispatch thread: a blocking wait on the test process's cooperative pool would stall
+    /// the other suites running beside this one.
     @discardableResult
-    private static func git(_ directory: String, _ arguments: String...) throws -> String {
+    private static func git(_ directory: String, _ arguments: String...) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try runGit(directory, arguments) }) }
+        }
+    }
+
+    private static func runGit(_ directory: String, _ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["git", "-C", directory] + arguments
@@ -47,7 +55,7 @@ struct IsolationEndToEndTests {
 
     @Test("a run edits its worktree, not the user's tree; run/diff lists exactly its files; run/apply merges them")
     func isolatedRunDiffAndApply() async throws {
-        let workspace = try Self.gitWorkspace(pipelines: ["edit": Self.writer(["a.txt": "one\ntwo\n", "src/new.txt": "made by {{env.DROVER_RUN_ID}}\n"])])
+        let workspace = try await Self.gitWorkspace(pipelines: ["edit": Self.writer(["a.txt": "one\ntwo\n", "src/new.txt": "made by {{env.DROVER_RUN_ID}}\n"])])
         let drover = try await workspace.server()
         let runId = try await drover.startRun("edit").string("id")
         let recorded = try await drover.event(runId, "run.workspace").data
@@ -60,7 +68,7 @@ struct IsolationEndToEndTests {
         #expect(Self.read(worktree + "/src/new.txt") == "made by \(runId)\n")
         #expect(Self.read(workspace.path + "/a.txt") == "one\n" && Self.read(workspace.path + "/src/new.txt") == nil,
                 "the user's tree is untouched")
-        let status = try Self.git(workspace.path, "status", "--porcelain")
+        let status = try await Self.git(workspace.path, "status", "--porcelain")
         #expect(status.isEmpty, "\(status)")
         #expect(try await drover.getRun(runId).object("workspace").string("path") == worktree)
 
@@ -83,7 +91,7 @@ struct IsolationEndToEndTests {
 
     @Test("two runs in parallel change the same file without seeing each other; the second apply is refused naming it")
     func parallelRunsAndConflicts() async throws {
-        let workspace = try Self.gitWorkspace(pipelines: ["edit": Self.writer(["a.txt": "one\nby {{env.DROVER_RUN_ID}}\n"], sleep: 0.3)])
+        let workspace = try await Self.gitWorkspace(pipelines: ["edit": Self.writer(["a.txt": "one\nby {{env.DROVER_RUN_ID}}\n"], sleep: 0.3)])
         let drover = try await workspace.server()
         let first = try await drover.startRun("edit").string("id")
         let second = try await drover.startRun("edit").string("id")
@@ -94,11 +102,11 @@ struct IsolationEndToEndTests {
             #expect(Self.read(path) == "one\nby \(runId)\n", "each run sees only its own change")
         }
         try await drover.call("run/apply", ["runId": first, "strategy": "squash"])
-        let head = try Self.git(workspace.path, "rev-parse", "HEAD")
+        let head = try await Self.git(workspace.path, "rev-parse", "HEAD")
         let conflict = try await drover.callError("run/apply", ["runId": second])
         #expect(conflict.code == -33002 && conflict.data?["reason"] as? String == "conflict")
         #expect(conflict.data?["files"] as? [String] == ["a.txt"] && conflict.message.contains("a.txt"))
-        #expect(try Self.git(workspace.path, "rev-parse", "HEAD") == head && Self.read(workspace.path + "/a.txt") == "one\nby \(first)\n",
+        #expect(try await Self.git(workspace.path, "rev-parse", "HEAD") == head && Self.read(workspace.path + "/a.txt") == "one\nby \(first)\n",
                 "a refused apply changes nothing")
 
         // The user's own uncommitted edit of a file the run changed is refused before anything happens.
@@ -117,7 +125,7 @@ struct IsolationEndToEndTests {
                  "fixer": ["role": "fixer", "maxAttempts": maxAttempts, "agent": ["driver": "fake", "script": [fix]]]],
             ])
         }
-        let workspace = try Self.gitWorkspace(pipelines: ["fixed": pipeline(maxAttempts: 2, fixes: true),
+        let workspace = try await Self.gitWorkspace(pipelines: ["fixed": pipeline(maxAttempts: 2, fixes: true),
                                                           "broken": pipeline(maxAttempts: 1, fixes: false)])
         let drover = try await workspace.server()
         let runId = try await drover.startRun("fixed").string("id")
@@ -143,7 +151,7 @@ struct IsolationEndToEndTests {
             [["say": "working"], ["hang": true]],
             [["write": ["path": "done.txt", "text": "attempt {{attempt}} in {{env.DROVER_WORKSPACE}}\n"]], ["result": "done"]],
         ])])
-        let workspace = try Self.gitWorkspace(pipelines: ["slow": pipeline])
+        let workspace = try await Self.gitWorkspace(pipelines: ["slow": pipeline])
         let first = try await workspace.server()
         let runId = try await first.startRun("slow").string("id")
         let worktree = try await first.event(runId, "run.workspace").data.string("path")
@@ -175,7 +183,7 @@ struct IsolationEndToEndTests {
     @Test("a repository without a commit yet runs with isolation none, saying why")
     func unbornRepository() async throws {
         let workspace = try EngineWorkspace(pipelines: ["edit": Self.writer(["x.txt": "x\n"])])
-        try Self.git(workspace.path, "init", "-q")
+        try await Self.git(workspace.path, "init", "-q")
         let drover = try await workspace.server()
         let runId = try await drover.startRun("edit").string("id")
         let recorded = try await drover.event(runId, "run.workspace").data
@@ -185,7 +193,7 @@ struct IsolationEndToEndTests {
 
     @Test("bad input: an unknown base, apply of a run that is not done, diff of an unknown run")
     func badInput() async throws {
-        let workspace = try Self.gitWorkspace(pipelines: ["edit": Self.writer(["a.txt": "x\n"], sleep: 5)])
+        let workspace = try await Self.gitWorkspace(pipelines: ["edit": Self.writer(["a.txt": "x\n"], sleep: 5)])
         let drover = try await workspace.server()
         let base = try await drover.callError("run/start", ["pipelineId": "edit", "task": "t", "base": "no-such-branch"])
         #expect(base.code == -32602 && base.message.contains("no-such-branch"))
