@@ -6,9 +6,10 @@ extension Engine {
     /// `run.started`; the first step starts right after this returns.
     ///
     /// Two commits: `run.created` alone makes the run durable as `queued` (where a scheduler may
-    /// later hold it), then `run.started`. Nothing runs between them, so clients see the same two
-    /// events and a `running` run in the response.
-    public func startRun(_ request: RunStartRequest) throws -> Run {
+    /// later hold it), then `run.started` with `run.workspace` (where its steps work: a new git
+    /// worktree, prepared before anything is recorded, or the workspace itself). Nothing runs between
+    /// them, so clients see the same events and a `running` run in the response.
+    public func startRun(_ request: RunStartRequest) async throws -> Run {
         let catalog = PipelineCatalog.load(workspace: options.workspace, configDirectory: options.configDirectory)
         guard let entry = catalog.entry(request.pipelineId) else {
             throw EngineError(.notFound, "No pipeline with id '\(request.pipelineId)'; available: \(catalog.entries.map(\.id).joined(separator: ", "))")
@@ -37,11 +38,17 @@ extension Engine {
 
         var runId = Identifiers.newRunID(at: options.now())
         while try ledger.store.run(id: runId) != nil { runId = Identifiers.newRunID(at: options.now()) }
-        try ledger.begin(runId, pipeline: LoadedPipeline(id: entry.id, definition: definition, source: entry.source))
-        try commit([
-            .runCreated(.init(pipelineId: entry.id, task: request.task, inputs: request.inputs, steps: definition.stepInfos)),
-        ], runId: runId)
-        let run = try commit([.runStarted], runId: runId)
+        let workspace = try await prepareRunWorkspace(runId: runId, request: request, pipelineDefault: definition.isolation)
+        do {
+            try ledger.begin(runId, pipeline: LoadedPipeline(id: entry.id, definition: definition, source: entry.source))
+            try commit([
+                .runCreated(.init(pipelineId: entry.id, task: request.task, inputs: request.inputs, steps: definition.stepInfos)),
+            ], runId: runId)
+        } catch {
+            if workspace.isolation == .worktree { await discardWorktree(runId: runId) }
+            throw error
+        }
+        let run = try commit([.runStarted, .runWorkspace(workspace)], runId: runId)
         scheduleAdvance(runId)
         return run
     }

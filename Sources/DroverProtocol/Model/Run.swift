@@ -33,11 +33,14 @@ public struct Run: Codable, Sendable, Hashable {
     public var failure: Failure?
     public var usage: Usage
     public var lastSeq: Int
+    /// Where its steps work (set by `run.workspace`; absent for runs recorded before isolation existed).
+    public var workspace: RunWorkspace?
 
     public init(
         id: String, pipelineId: String, task: String, inputs: [String: String]? = nil,
         status: RunStatus, createdAt: String, updatedAt: String, currentStep: String? = nil,
-        steps: [Step], failure: Failure? = nil, usage: Usage = Usage(), lastSeq: Int = 0
+        steps: [Step], failure: Failure? = nil, usage: Usage = Usage(), lastSeq: Int = 0,
+        workspace: RunWorkspace? = nil
     ) {
         self.id = id
         self.pipelineId = pipelineId
@@ -51,6 +54,7 @@ public struct Run: Codable, Sendable, Hashable {
         self.failure = failure
         self.usage = usage
         self.lastSeq = lastSeq
+        self.workspace = workspace
     }
 
     /// The step with this id, if the pipeline has one.
