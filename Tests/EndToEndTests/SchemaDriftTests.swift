@@ -182,6 +182,7 @@ private enum Samples {
     }
 
     static let failure = Failure(kind: .agent, message: "m", hint: "h", stepId: "plan")
+    static let permission = ToolPermission(tool: "Bash", input: "ls")
     static let fullStep = Step(
         id: "plan", kind: .agent, role: "planner", state: .done, attempts: 2, output: "o", startedAt: at, finishedAt: at,
         decision: Decision(id: "d-plan-1", question: "q", options: ["a", "b"], chosen: "a"),
@@ -202,7 +203,9 @@ private enum Samples {
     static var objects: [(def: String, full: any Encodable, minimal: any Encodable)] { [
         ("Usage", Usage(), Usage()),
         ("Failure", failure, Failure(kind: .internal, message: "m", hint: "h")),
-        ("Decision", Decision(id: "d", question: "q", options: [], chosen: "x"), Decision(id: "d", question: "q", options: [])),
+        ("Decision", Decision(id: "d", question: "q", options: [], chosen: "x", attempt: 1, permission: permission),
+         Decision(id: "d", question: "q", options: [])),
+        ("ToolPermission", permission, permission),
         ("Approval", Approval(id: "a", status: .pending, proposal: "p", feedback: "f"), Approval(id: "a", status: .pending, proposal: "p")),
         ("Step", fullStep, Step(id: "plan", kind: .agent)),
         ("Run", fullRun, minimalRun),
@@ -211,7 +214,8 @@ private enum Samples {
          PipelineInfo(id: "p", name: "n", description: "d", source: .workspace, path: "/p.json", steps: [], errors: ["e"]),
          PipelineInfo(id: "p", name: "n", source: .builtin, steps: [])),
         ("InboxItem",
-         InboxItem(runId: "r", stepId: "s", kind: .decision, id: "d", question: "q", options: ["a"], proposal: "p", since: at),
+         InboxItem(runId: "r", stepId: "s", kind: .decision, id: "d", question: "q", options: ["a"], proposal: "p",
+                   permission: permission, since: at),
          InboxItem(runId: "r", stepId: "s", kind: .approval, id: "a", since: at)),
         ("Event", Event(runId: "r", seq: 1, at: at, body: .runStarted), Event(runId: "r", seq: 1, at: at, body: .runStarted)),
         ("ResponseError", ResponseError.conflict("c"), ResponseError(code: .internalError, message: "m")),
@@ -235,6 +239,8 @@ private enum Samples {
         let created = B.RunCreated(pipelineId: "p", task: "t", inputs: ["k": "v"], steps: [])
         let attempt = B.StepAttempt(stepId: "s", attempt: 1)
         let fixing = B.StepAttempt(stepId: "s", attempt: 2, role: "fixer")
+        let requested = B.DecisionRequested(stepId: "s", decisionId: "d", question: "q", options: [], attempt: 1, permission: permission)
+        let answered = B.DecisionResolved(stepId: "s", decisionId: "d", choice: "c", reason: "r", attempt: 1)
         let workspace = B.WorkspaceRecorded(isolation: .worktree, path: "/w/x", branch: "drover/r", base: "HEAD", baseCommit: "a", note: "n")
         let tests = B.TestsFinished(stepId: "s", attempt: 1, passed: false, summary: "x", exitCode: 1, fixesLeft: 1)
         let applied = B.Applied(strategy: .merge, into: "main", commit: "c", worktreeRemoved: true)
@@ -246,9 +252,10 @@ private enum Samples {
             same(.stepCompleted(.init(stepId: "s", attempt: 1, output: "o")), B.StepCompleted(stepId: "s", attempt: 1, output: "o")),
             same(.stepFailed(.init(stepId: "s", attempt: 1, failure: failure)), B.StepFailed(stepId: "s", attempt: 1, failure: failure)),
             EventSample(body: .stepInterrupted(fixing), full: fixing, minimal: attempt),
-            same(.decisionRequested(.init(stepId: "s", decisionId: "d", question: "q", options: [])),
-                 B.DecisionRequested(stepId: "s", decisionId: "d", question: "q", options: [])),
-            same(.decisionResolved(.init(stepId: "s", decisionId: "d", choice: "c")), B.DecisionResolved(stepId: "s", decisionId: "d", choice: "c")),
+            EventSample(body: .decisionRequested(requested), full: requested,
+                        minimal: B.DecisionRequested(stepId: "s", decisionId: "d", question: "q", options: [])),
+            EventSample(body: .decisionResolved(answered), full: answered,
+                        minimal: B.DecisionResolved(stepId: "s", decisionId: "d", choice: "c")),
             same(.approvalRequested(.init(stepId: "s", approvalId: "a", proposal: "p")), B.ApprovalRequested(stepId: "s", approvalId: "a", proposal: "p")),
             EventSample(body: .approvalResolved(resolved), full: resolved,
                         minimal: B.ApprovalResolved(stepId: "s", approvalId: "a", status: .rejected)),
@@ -309,7 +316,8 @@ private enum Samples {
             RunRetryRequest.method: RequestSample(params: same(RunRetryRequest(runId: "r")), result: runPair),
             RunRestartRequest.method: RequestSample(params: same(RunRestartRequest(runId: "r", fromStep: "s")), result: runPair),
             DecisionResolveRequest.method: RequestSample(
-                params: same(DecisionResolveRequest(runId: "r", decisionId: "d", choice: "c")), result: runPair),
+                params: Pair(full: DecisionResolveRequest(runId: "r", decisionId: "d", choice: "c", reason: "why"),
+                             minimal: DecisionResolveRequest(runId: "r", decisionId: "d", choice: "c")), result: runPair),
             StepApproveRequest.method: RequestSample(
                 params: Pair(full: StepApproveRequest(runId: "r", approvalId: "a", proposal: "p"),
                              minimal: StepApproveRequest(runId: "r", approvalId: "a")), result: runPair),

@@ -45,6 +45,9 @@ public struct AttemptContext: Sendable {
     /// The session the agent reported in an earlier attempt of this step (`AgentEvent.session`), for
     /// drivers whose agent can resume a conversation; nil when there is none.
     public var resumeSessionId: String?
+    /// Tools a person allowed "for this run" when an earlier attempt asked (permission decisions): the
+    /// driver lets its agent use them without asking again.
+    public var toolsAllowedForRun: [String] = []
     public var timeout: Duration?
     public var logFile: URL
     /// The drover binary (the fake agent is `drover agent-fake`).

@@ -123,13 +123,14 @@ extension Engine {
             }
             driver = registered
         }
-        let attemptContext = AttemptContext(
+        var attemptContext = AttemptContext(
             runId: run.id, stepId: stepId, attempt: attempt, role: fixerRole ?? step.role, prompt: prompt,
             workingDirectory: workingDirectory, environment: environment, agent: agent, command: step.command,
             resumeSessionId: resumeSessionId,
             timeout: step.timeoutSeconds.map { .milliseconds(Int64(($0 * 1000).rounded())) },
             logFile: try StoreLayout(workspace: options.workspace).logFile(runId: run.id, stepId: stepId, attempt: attempt),
             selfExecutable: options.selfExecutable)
+        attemptContext.toolsAllowedForRun = history.toolsAllowedForRun
         return try driver.invocation(for: attemptContext)
     }
 
@@ -162,6 +163,8 @@ extension Engine {
             } catch {
                 log("cannot record the agent session of run \(runId) step \(stepId): \(error)")
             }
+        case .permission(let request):
+            permissionRequested(request, runId: runId, stepId: stepId, attempt: attempt)
         }
     }
 

@@ -90,14 +90,17 @@ public enum RunReducer {
             run.currentStep = data.stepId
             run.updateStep(data.stepId) { step in
                 step.state = .waiting
-                step.decision = Decision(id: data.decisionId, question: data.question, options: data.options)
+                step.decision = Decision(id: data.decisionId, question: data.question, options: data.options,
+                                         attempt: data.attempt, permission: data.permission)
             }
 
         case .decisionResolved(let data):
             run.status = .running
             run.updateStep(data.stepId) { step in
                 if step.decision?.id == data.decisionId { step.decision?.chosen = data.choice }
-                step.state = .pending // re-runs with the choice in its prompt
+                // Answered to the attempt that waited: it goes on. Otherwise the step re-runs with the
+                // choice in its prompt.
+                step.state = data.attempt == nil ? .pending : .working
             }
 
         case .approvalRequested(let data):

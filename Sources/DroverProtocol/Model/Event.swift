@@ -132,11 +132,18 @@ public enum EventBody: Sendable, Hashable {
         public var decisionId: String
         public var question: String
         public var options: [String]
-        public init(stepId: String, decisionId: String, question: String, options: [String]) {
+        /// The attempt that waits for the answer while it runs; absent when the attempt ended with the question.
+        public var attempt: Int?
+        /// Present when the decision is a tool permission.
+        public var permission: ToolPermission?
+        public init(stepId: String, decisionId: String, question: String, options: [String], attempt: Int? = nil,
+                    permission: ToolPermission? = nil) {
             self.stepId = stepId
             self.decisionId = decisionId
             self.question = question
             self.options = options
+            self.attempt = attempt
+            self.permission = permission
         }
     }
 
@@ -144,10 +151,17 @@ public enum EventBody: Sendable, Hashable {
         public var stepId: String
         public var decisionId: String
         public var choice: String
-        public init(stepId: String, decisionId: String, choice: String) {
+        /// The reason given with the choice (a permission's deny), passed on to the agent.
+        public var reason: String?
+        /// Set when the answer went to the attempt that waited for it, which goes on; absent when the
+        /// step re-runs with the answer in its prompt.
+        public var attempt: Int?
+        public init(stepId: String, decisionId: String, choice: String, reason: String? = nil, attempt: Int? = nil) {
             self.stepId = stepId
             self.decisionId = decisionId
             self.choice = choice
+            self.reason = reason
+            self.attempt = attempt
         }
     }
 
