@@ -190,7 +190,8 @@ private enum Samples {
     static let fullRun = Run(
         id: "r-1", pipelineId: "demo", task: "t", inputs: ["k": "v"], status: .failed, createdAt: at, updatedAt: at,
         currentStep: "plan", steps: [fullStep], failure: failure, usage: Usage(inputTokens: 1, outputTokens: 2, costUSD: 0.5),
-        lastSeq: 9, workspace: fullWorkspace)
+        lastSeq: 9, workspace: fullWorkspace, budget: budget)
+    static let budget = RunBudget(maxUSD: 1, maxTokens: 10)
     static let fullWorkspace = RunWorkspace(
         isolation: .worktree, path: "/w/.drover/worktrees/r-1", branch: "drover/r-1", base: "HEAD", baseCommit: "abc", note: "n",
         applied: RunApplied(strategy: .merge, into: "main", commit: "def"), removed: true)
@@ -206,6 +207,7 @@ private enum Samples {
         ("Decision", Decision(id: "d", question: "q", options: [], chosen: "x", attempt: 1, permission: permission),
          Decision(id: "d", question: "q", options: [])),
         ("ToolPermission", permission, permission),
+        ("RunBudget", budget, RunBudget()),
         ("Approval", Approval(id: "a", status: .pending, proposal: "p", feedback: "f"), Approval(id: "a", status: .pending, proposal: "p")),
         ("Step", fullStep, Step(id: "plan", kind: .agent)),
         ("Run", fullRun, minimalRun),
@@ -236,7 +238,7 @@ private enum Samples {
 
     static var eventData: [String: EventSample] {
         typealias B = EventBody
-        let created = B.RunCreated(pipelineId: "p", task: "t", inputs: ["k": "v"], steps: [])
+        let created = B.RunCreated(pipelineId: "p", task: "t", inputs: ["k": "v"], steps: [], budget: budget)
         let attempt = B.StepAttempt(stepId: "s", attempt: 1)
         let fixing = B.StepAttempt(stepId: "s", attempt: 2, role: "fixer")
         let requested = B.DecisionRequested(stepId: "s", decisionId: "d", question: "q", options: [], attempt: 1, permission: permission)
@@ -267,6 +269,8 @@ private enum Samples {
             EventSample(body: .runCompleted, full: Empty(), minimal: Empty()),
             same(.runFailed(.init(failure: failure)), B.RunFailed(failure: failure)),
             same(.runCancelled(.init(reason: "r")), B.RunCancelled(reason: "r")),
+            same(.runPaused(.init(reason: "budget", spent: Usage(), limit: budget)), B.RunPaused(reason: "budget", spent: Usage(), limit: budget)),
+            EventSample(body: .runResumed(.init(budget: budget)), full: B.RunResumed(budget: budget), minimal: B.RunResumed()),
             EventSample(body: .runWorkspace(workspace), full: workspace,
                         minimal: B.WorkspaceRecorded(isolation: .none, path: "/w")),
             same(.stepCommitted(.init(stepId: "s", attempt: 1, sha: "a", files: 1, insertions: 1, deletions: 0)),
@@ -301,7 +305,7 @@ private enum Samples {
                                                       result: same(PipelineListResult(pipelines: []))),
             RunStartRequest.method: RequestSample(
                 params: Pair(full: RunStartRequest(pipelineId: "p", task: "t", inputs: [:], isolation: .worktree, base: "HEAD",
-                                                   includeUncommitted: true),
+                                                   includeUncommitted: true, budget: budget),
                              minimal: RunStartRequest(pipelineId: "p", task: "t")),
                 result: runPair),
             RunListRequest.method: RequestSample(
@@ -314,6 +318,8 @@ private enum Samples {
             RunCancelRequest.method: RequestSample(
                 params: Pair(full: RunCancelRequest(runId: "r", reason: "x"), minimal: RunCancelRequest(runId: "r")), result: runPair),
             RunRetryRequest.method: RequestSample(params: same(RunRetryRequest(runId: "r")), result: runPair),
+            RunResumeRequest.method: RequestSample(
+                params: Pair(full: RunResumeRequest(runId: "r", budget: budget), minimal: RunResumeRequest(runId: "r")), result: runPair),
             RunRestartRequest.method: RequestSample(params: same(RunRestartRequest(runId: "r", fromStep: "s")), result: runPair),
             DecisionResolveRequest.method: RequestSample(
                 params: Pair(full: DecisionResolveRequest(runId: "r", decisionId: "d", choice: "c", reason: "why"),

@@ -55,7 +55,9 @@ public struct ClaudeDriver: AgentDriver {
         if !allowed.isEmpty { arguments += ["--allowedTools"] + allowed }
         arguments += ["--disallowedTools"] + Self.alwaysDisallowedTools + settings.strings("disallowedTools")
         if let turns = settings.values["maxTurns"]?.positiveInteger { arguments += ["--max-turns", String(turns)] }
-        if let budget = settings.values["maxBudgetUSD"]?.positiveNumber { arguments += ["--max-budget-usd", String(budget)] }
+        // The tighter of the role's own limit and what is left of the run's budget.
+        let budgets = [settings.values["maxBudgetUSD"]?.positiveNumber, attempt.remainingBudgetUSD].compactMap { $0 }
+        if let budget = budgets.min() { arguments += ["--max-budget-usd", String(budget)] }
         if let text = settings.string("appendSystemPrompt") { arguments += ["--append-system-prompt", text] }
         if let session = attempt.resumeSessionId { arguments += ["--resume", session] }
         arguments += settings.extraArguments

@@ -43,6 +43,8 @@ public actor Engine {
         case cancel(String)
         case restart
         case shutdown
+        /// The run reached its budget: it pauses (`Engine+Budget`).
+        case budget
     }
 
     struct LiveAttempt {

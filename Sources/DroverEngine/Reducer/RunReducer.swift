@@ -41,7 +41,7 @@ public enum RunReducer {
                 id: event.runId, pipelineId: created.pipelineId, task: created.task, inputs: created.inputs,
                 status: .queued, createdAt: event.at, updatedAt: event.at, currentStep: nil,
                 steps: created.steps.map { Step(id: $0.id, kind: $0.kind, role: $0.role) },
-                failure: nil, usage: Usage(), lastSeq: event.seq)
+                failure: nil, usage: Usage(), lastSeq: event.seq, budget: created.budget)
         }
         guard var run else { throw Error.noRun(runId: event.runId, seq: event.seq, type: event.type) }
         run.lastSeq = event.seq
@@ -149,6 +149,13 @@ public enum RunReducer {
                     run.steps[index].approval = nil
                 }
             }
+
+        case .runPaused:
+            run.status = .paused
+
+        case .runResumed(let data):
+            run.status = .running
+            if let budget = data.budget { run.budget = budget }
 
         case .runCompleted:
             run.status = .done
