@@ -35,6 +35,7 @@ extension Engine {
                 + "; pass inputs: {" + missing.map { "\"\($0)\": \"…\"" }.joined(separator: ", ") + "}")
         }
         try checkRunnable(pipelineId: entry.id, definition: definition, source: entry.source)
+        try Self.validate(request.budget)
 
         var runId = Identifiers.newRunID(at: options.now())
         while try ledger.store.run(id: runId) != nil { runId = Identifiers.newRunID(at: options.now()) }
@@ -42,7 +43,8 @@ extension Engine {
         do {
             try ledger.begin(runId, pipeline: LoadedPipeline(id: entry.id, definition: definition, source: entry.source))
             try commit([
-                .runCreated(.init(pipelineId: entry.id, task: request.task, inputs: request.inputs, steps: definition.stepInfos)),
+                .runCreated(.init(pipelineId: entry.id, task: request.task, inputs: request.inputs, steps: definition.stepInfos,
+                                  budget: request.budget)),
             ], runId: runId)
         } catch {
             if workspace.isolation == .worktree { await discardWorktree(runId: runId) }
