@@ -23,6 +23,10 @@ extension Engine {
         let invocation: AgentInvocation
         do {
             invocation = try makeInvocation(run: started, pipeline: loaded, stepId: stepId, attempt: attempt, fixerRole: role)
+        } catch let notFound as TestCommandDetection.NotFound {
+            try failRun(runId: run.id, stepId: stepId, attempt: attempt, failure: Failure(
+                kind: .tests, message: notFound.description, hint: Hints.fixThenRetry(notFound.hint, runId: run.id), stepId: stepId))
+            return
         } catch {
             // Any error here would otherwise leave the step `working` with no process behind it.
             let refusal = error as? EngineError
@@ -85,7 +89,7 @@ extension Engine {
         var context = Template.Context(
             task: run.task, inputs: run.inputs ?? [:], stepOutputs: outputs,
             previousOutput: index > 0 ? run.steps[index - 1].output : nil, testsSummary: history.latestTests?.summary)
-        let template = fixerRole == nil ? step.prompt ?? "" : fixerPrompt(step: step, loop: history.testsLoops[stepId])
+        let template = fixerRole == nil ? step.prompt ?? "" : fixerPrompt(step: step, loop: history.testsLoops[stepId], run: run)
         try addDiff(to: &context, template: template, run: run, history: history)
         let rerun = history.rerunContext(stepId: stepId)
         // A resumed session already holds the task and everything said before: tell it what changed.

@@ -71,12 +71,13 @@ extension Engine {
     }
 
     /// The fixer's prompt: its own `prompt`, or one naming the command and quoting the failure.
-    func fixerPrompt(step: StepDefinition, loop: RunHistory.TestsLoop?) -> String {
+    func fixerPrompt(step: StepDefinition, loop: RunHistory.TestsLoop?, run: Run) -> String {
         if let prompt = step.fixer?.prompt { return prompt }
         let command: String
         switch step.command {
         case .shell(let text)?: command = text
         case .argv(let argv)?: command = argv.joined(separator: " ")
+        case .auto?: command = (try? TestCommandDetection.detect(in: run.workspace?.path ?? options.workspace.path).display) ?? "(detected from the project's files)"
         case nil: command = "(none)"
         }
         return """
