@@ -14,6 +14,8 @@ enum Subcommands {
         RetryCommand.subcommand,
         RestartCommand.subcommand,
         CancelCommand.subcommand,
+        DiffCommand.subcommand,
+        ApplyCommand.subcommand,
         RunsCommand.subcommand,
         StatusCommand.subcommand,
         LogsCommand.subcommand,

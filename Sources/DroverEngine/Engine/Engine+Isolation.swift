@@ -74,46 +74,20 @@ extension Engine {
 
     /// The run's worktree, or a clear refusal for a run that has none.
     func isolatedWorkspace(of run: Run) throws -> RunWorkspace {
-        guard let workspace = run.workspace, workspace.isolation == .worktree, let base = workspace.baseCommit, !base.isEmpty else {
-            throw EngineError.invalid(
-                "run \(run.id) ran in the workspace itself (isolation none), so it has no branch to diff or apply; its changes are already in your tree")
-        }
-        return workspace
+        try RunDiffReader.isolatedWorkspace(of: run)
     }
 
     /// The commit a run's change ends at: its branch, or its last recorded commit once the branch is gone.
     nonisolated func tip(of workspace: RunWorkspace, history: RunHistory) -> String {
-        let git = RunWorktrees(workspace: options.workspace, environment: options.environment).git
-        if let branch = workspace.branch,
-           let sha = try? git.checked(["rev-parse", "--verify", "--quiet", "refs/heads/\(branch)"]), !sha.isEmpty {
-            return sha
-        }
-        return history.commits.last?.sha ?? workspace.baseCommit ?? "HEAD"
+        RunDiffReader(workspace: options.workspace, environment: options.environment).tip(of: workspace, history: history)
     }
 
     /// `run/diff`: the run's change against its base, or what one step's commits changed.
     public func diff(_ request: RunDiffRequest) async throws -> RunDiffResult {
         let run = try loadRun(request.runId)
-        let workspace = try isolatedWorkspace(of: run)
         let history = try history(run.id)
-        var from = workspace.baseCommit ?? "HEAD"
-        let branchTip: String = try await Self.offActor { [self] in self.tip(of: workspace, history: history) }
-        var to = branchTip
-        if let stepId = request.stepId {
-            guard run.step(stepId) != nil else {
-                throw EngineError(.notFound, "Run \(run.id) has no step '\(stepId)'; its steps: \(run.steps.map(\.id).joined(separator: ", "))")
-            }
-            let commits = history.commits.filter { $0.stepId == stepId }
-            guard let first = commits.first, let last = commits.last else {
-                return RunDiffResult(runId: run.id, from: to, to: to, files: [], patch: "")
-            }
-            from = "\(first.sha)^"
-            to = last.sha
-        }
-        let git = worktrees.git
-        let (start, end) = (from, to)
-        let changes = try await Self.offActor { try RunChanges.between(start, end, git: git) }
-        return RunDiffResult(runId: run.id, from: from, to: to, files: changes.files, patch: changes.patch)
+        let reader = RunDiffReader(workspace: options.workspace, environment: options.environment)
+        return try await Self.offActor { try reader.diff(run: run, history: history, stepId: request.stepId) }
     }
 
     /// `run/apply`: brings a done run's change onto the user's current branch, then removes its worktree

@@ -1,0 +1,52 @@
+import DroverProtocol
+import Foundation
+
+/// `run/diff` without an engine: a run's change read from its recorded workspace and git. The engine
+/// answers `run/diff` with it; `drover diff` uses it on a store opened read-only, so it works beside an
+/// engine that drives the workspace. Runs git (blocking): call it off the engine actor.
+public struct RunDiffReader: Sendable {
+    let git: Git
+
+    /// - Parameter workspace: the user's workspace (whose repository holds the runs' branches).
+    public init(workspace: URL, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.git = Git(directory: workspace.path, environment: environment)
+    }
+
+    /// The run's change against its base, or what one step's commits changed.
+    public func diff(run: Run, history: RunHistory, stepId: String? = nil) throws -> RunDiffResult {
+        let workspace = try Self.isolatedWorkspace(of: run)
+        var from = workspace.baseCommit ?? "HEAD"
+        var to = tip(of: workspace, history: history)
+        if let stepId {
+            guard run.step(stepId) != nil else {
+                throw EngineError(.notFound, "Run \(run.id) has no step '\(stepId)'; its steps: \(run.steps.map(\.id).joined(separator: ", "))")
+            }
+            let commits = history.commits.filter { $0.stepId == stepId }
+            guard let first = commits.first, let last = commits.last else {
+                return RunDiffResult(runId: run.id, from: to, to: to, files: [], patch: "")
+            }
+            from = "\(first.sha)^"
+            to = last.sha
+        }
+        let changes = try RunChanges.between(from, to, git: git)
+        return RunDiffResult(runId: run.id, from: from, to: to, files: changes.files, patch: changes.patch)
+    }
+
+    /// The run's recorded worktree, or a clear refusal for a run that has none (or no longer has one).
+    public static func isolatedWorkspace(of run: Run) throws -> RunWorkspace {
+        guard let workspace = run.workspace, workspace.isolation == .worktree, let base = workspace.baseCommit, !base.isEmpty else {
+            throw EngineError.invalid(
+                "run \(run.id) ran in the workspace itself (isolation none), so it has no branch to diff or apply; its changes are already in your tree")
+        }
+        return workspace
+    }
+
+    /// The commit a run's change ends at: its branch, or its last recorded commit once the branch is gone.
+    func tip(of workspace: RunWorkspace, history: RunHistory) -> String {
+        if let branch = workspace.branch,
+           let sha = try? git.checked(["rev-parse", "--verify", "--quiet", "refs/heads/\(branch)"]), !sha.isEmpty {
+            return sha
+        }
+        return history.commits.last?.sha ?? workspace.baseCommit ?? "HEAD"
+    }
+}
