@@ -153,6 +153,7 @@ public final class EngineBridge: ConnectionDelegate {
             runChange(StepRequestChangesRequest.self) { engine, request in RunResult(run: try await engine.requestChanges(request)) },
             runChange(StepRejectRequest.self) { engine, request in RunResult(run: try await engine.reject(request)) },
             runChange(RunApplyRequest.self) { engine, request in RunResult(run: try await engine.apply(request)) },
+            runChange(RunDiscardRequest.self) { engine, request in RunResult(run: try await engine.discard(request)) },
         ])
     }
 

@@ -16,6 +16,8 @@ enum Subcommands {
         CancelCommand.subcommand,
         DiffCommand.subcommand,
         ApplyCommand.subcommand,
+        DiscardCommand.subcommand,
+        GCCommand.subcommand,
         RunsCommand.subcommand,
         StatusCommand.subcommand,
         LogsCommand.subcommand,

@@ -844,7 +844,7 @@ class ErrorTests(CLITestCase):
     def test_help_lists_every_command(self):
         result = self.env.run("--help")
         self.assertEqual(result.returncode, 0)
-        for command in ["demo", "run", "attach", "retry", "restart", "cancel", "diff", "apply", "runs", "status", "logs",
+        for command in ["demo", "run", "attach", "retry", "restart", "cancel", "diff", "apply", "discard", "gc", "runs", "status", "logs",
                         "pipelines", "trust", "serve"]:
             self.assertRegex(result.stdout, r"\n  %s\s" % command)
         run_help = self.env.run("run", "--help")
@@ -953,6 +953,55 @@ class DiffApplyTests(GitWorkspaceTestCase):
         no_step = self.env.run("diff", run_id, "nope")
         self.assertEqual(no_step.returncode, 1)
         self.assertOneErrorLine(no_step, "has no step 'nope'")
+
+
+class DiscardGCTests(GitWorkspaceTestCase):
+    def branches(self):
+        return git(self.env.workspace, "branch", "--list", "drover/*", "--format=%(refname:short)").split()
+
+    def test_gc_removes_finished_worktrees_keeps_unmerged_branches_and_says_what_it_freed(self):
+        applied, unmerged = self.finished_run(), self.finished_run("other")
+        self.assertEqual(self.env.run("apply", applied).returncode, 0)
+        worktree = os.path.join(self.env.workspace, ".drover", "worktrees", unmerged)
+        with open(os.path.join(worktree, "big.bin"), "wb") as f:
+            f.write(os.urandom(2 * 1024 * 1024))
+        recent = self.env.run("gc")
+        self.assertEqual(recent.returncode, 0, recent.stderr)
+        self.assertIn("Nothing to collect: no finished isolated run is older than 7d", recent.stdout)
+        self.assertTrue(os.path.isdir(worktree))
+
+        collected = self.env.run("gc", "--older-than", "0")
+        self.assertEqual(collected.returncode, 0, collected.stderr)
+        self.assertIn("%s (done): deleted branch drover/%s" % (applied, applied), collected.stdout)
+        self.assertRegex(collected.stdout, r"%s \(done\): removed its worktree \(2\.\d MB\)" % unmerged)
+        self.assertIn("kept branch drover/%s: it has commits not merged into your branch" % unmerged, collected.stdout)
+        self.assertRegex(collected.stdout, r"Freed 2\.\d MB from 1 worktree; branches deleted: 1, 1 kept")
+        self.assertFalse(os.path.exists(worktree))
+        self.assertEqual(self.branches(), ["drover/" + unmerged], "an unmerged branch is never deleted without --force")
+        self.assertIn("was discarded", self.env.run("diff", unmerged).stderr)
+
+        forced = self.env.run("gc", "--older-than", "0", "--force")
+        self.assertIn("%s (done): deleted branch drover/%s" % (unmerged, unmerged), forced.stdout)
+        self.assertEqual(self.branches(), [])
+        self.assertIn("Nothing to collect", self.env.run("gc", "--older-than", "0", "--force").stdout)
+        bad = self.env.run("gc", "--older-than", "soon")
+        self.assertEqual(bad.returncode, 2)
+        self.assertOneErrorLine(bad, "30m, 12h, 7d")
+
+    def test_discard_keeps_an_unmerged_branch_until_forced(self):
+        run_id = self.finished_run()
+        discarded = self.env.run("discard", run_id)
+        self.assertEqual(discarded.returncode, 0, discarded.stderr)
+        self.assertIn("Run %s discarded" % run_id, discarded.stdout)
+        self.assertIn("branch drover/%s kept" % run_id, discarded.stdout)
+        self.assertEqual(self.branches(), ["drover/" + run_id])
+        forced = self.env.run("discard", run_id, "--force")
+        self.assertIn("branch drover/%s deleted" % run_id, forced.stdout)
+        self.assertEqual(self.branches(), [])
+        again = self.env.run("discard", run_id)
+        self.assertEqual(again.returncode, 1)
+        self.assertOneErrorLine(again, "discarded already")
+        self.assertEqual(self.read("a.txt"), "one\n", "the user's tree never changed")
 
 
 def main():

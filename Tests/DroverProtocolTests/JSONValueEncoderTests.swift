@@ -109,6 +109,7 @@ private let allBodies: [EventBody] = [
     .testsFinished(.init(stepId: "test", attempt: 1, passed: false, summary: "1 failed", exitCode: 1, fixesLeft: 2)),
     .testsFinished(.init(stepId: "test", attempt: 3, passed: true, summary: "")),
     .runApplied(.init(strategy: .squash, into: "main", commit: "def", worktreeRemoved: true)),
+    .runDiscarded(.init(worktreeRemoved: true, branchDeleted: false)),
     .stepStarted(.init(stepId: "test", attempt: 2, role: "fixer")),
 ]
 

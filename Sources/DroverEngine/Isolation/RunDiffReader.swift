@@ -38,6 +38,9 @@ public struct RunDiffReader: Sendable {
             throw EngineError.invalid(
                 "run \(run.id) ran in the workspace itself (isolation none), so it has no branch to diff or apply; its changes are already in your tree")
         }
+        if workspace.discarded == true {
+            throw EngineError.conflict("run \(run.id) was discarded: its change was thrown away, so there is nothing to diff or apply")
+        }
         return workspace
     }
 

@@ -54,6 +54,7 @@ public enum EventType: String, CaseIterable, Sendable {
     case stepCommitted = "step.committed"
     case testsFinished = "tests.finished"
     case runApplied = "run.applied"
+    case runDiscarded = "run.discarded"
 }
 
 /// The typed payloads of every event type.
@@ -79,6 +80,7 @@ public enum EventBody: Sendable, Hashable {
     case stepCommitted(StepCommitted)
     case testsFinished(TestsFinished)
     case runApplied(Applied)
+    case runDiscarded(Discarded)
 
     public struct RunCreated: Codable, Sendable, Hashable {
         public var pipelineId: String
@@ -291,6 +293,18 @@ public enum EventBody: Sendable, Hashable {
         }
     }
 
+    /// `run/discard` (or `drover gc`) threw the run's change away.
+    public struct Discarded: Codable, Sendable, Hashable {
+        /// The run's worktree was removed now (false when it was gone already).
+        public var worktreeRemoved: Bool
+        /// The run's branch was deleted; false when it is kept because it holds commits found nowhere else.
+        public var branchDeleted: Bool
+        public init(worktreeRemoved: Bool, branchDeleted: Bool) {
+            self.worktreeRemoved = worktreeRemoved
+            self.branchDeleted = branchDeleted
+        }
+    }
+
     /// Every event type's wire name, in the order the protocol lists them.
     public static let allTypes: [String] = EventType.allCases.map(\.rawValue)
 
@@ -318,6 +332,7 @@ public enum EventBody: Sendable, Hashable {
         case .stepCommitted: .stepCommitted
         case .testsFinished: .testsFinished
         case .runApplied: .runApplied
+        case .runDiscarded: .runDiscarded
         }
     }
 
@@ -349,6 +364,7 @@ extension EventBody {
         case .stepCommitted(let data): try container.encode(data, forKey: .data)
         case .testsFinished(let data): try container.encode(data, forKey: .data)
         case .runApplied(let data): try container.encode(data, forKey: .data)
+        case .runDiscarded(let data): try container.encode(data, forKey: .data)
         case .runStarted, .runCompleted: try container.encode(NoData(), forKey: .data)
         }
     }
@@ -382,6 +398,7 @@ extension EventBody {
         case .stepCommitted: return .stepCommitted(try data(StepCommitted.self))
         case .testsFinished: return .testsFinished(try data(TestsFinished.self))
         case .runApplied: return .runApplied(try data(Applied.self))
+        case .runDiscarded: return .runDiscarded(try data(Discarded.self))
         }
     }
 }

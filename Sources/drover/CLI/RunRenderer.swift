@@ -128,6 +128,8 @@ final class RunRenderer {
             Console.line("    \(data.passed ? t.ok : t.failed) \(outcome)")
         case .runApplied(let data):
             Console.line("\(t.ok) applied (\(data.strategy.rawValue))" + (data.into.map { " into \($0)" } ?? ""))
+        case .runDiscarded(let data):
+            Console.line("\(t.ok) discarded" + (data.branchDeleted ? " (branch deleted)" : " (branch kept)"))
         case .runCompleted, .runFailed, .runCancelled:
             break // `finish(run:)` prints the outcome with the run's totals
         }

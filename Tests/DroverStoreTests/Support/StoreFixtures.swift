@@ -67,6 +67,7 @@ enum Fixtures {
             .stepCommitted(.init(stepId: "test", attempt: 2, sha: "0123abc", files: 1, insertions: 2, deletions: 1)),
             .testsFinished(.init(stepId: "test", attempt: 3, passed: false, summary: "1 failed\nFAIL x", exitCode: 1, fixesLeft: 0)),
             .runApplied(.init(strategy: .merge, into: "main", commit: "4567def", worktreeRemoved: true)),
+            .runDiscarded(.init(worktreeRemoved: false, branchDeleted: true)),
         ]
     }
 

@@ -1,0 +1,95 @@
+import DroverProtocol
+import Foundation
+
+/// Throwing runs' changes away: `run/discard` for one run, `drover gc` for every finished run past an age.
+///
+/// A worktree goes; a branch goes only when nothing is lost (merged into the current branch, applied, or
+/// without commits of the run's) or with `force`. Users of other tools lose work to deleted branches and
+/// disk to forgotten worktrees: neither happens here.
+extension Engine {
+    /// `run/discard`: removes a finished run's worktree and (when safe, or forced) its branch; records
+    /// `run.discarded`. Discarding again with `force` deletes a branch that was kept.
+    public func discard(_ request: RunDiscardRequest) async throws -> Run {
+        try await discardRecording(request).run
+    }
+
+    /// `run/discard`, and what its `run.discarded` recorded.
+    func discardRecording(_ request: RunDiscardRequest) async throws -> (run: Run, discarded: EventBody.Discarded) {
+        let run = try loadRun(request.runId)
+        guard let workspace = run.workspace, workspace.isolation == .worktree, let branch = workspace.branch else {
+            throw EngineError.invalid("run \(run.id) ran in the workspace itself (isolation none): it has no worktree or branch to discard")
+        }
+        guard run.status.isTerminal else {
+            throw EngineError.conflict("run \(run.id) is \(run.status.rawValue); cancel it first (`drover cancel \(run.id)` or run/cancel), then discard it")
+        }
+        let force = request.force ?? false
+        if workspace.discarded == true, workspace.branchDeleted == true || !force {
+            throw EngineError.conflict("run \(run.id) was discarded already"
+                                       + (workspace.branchDeleted == true ? "" : "; its branch \(branch) was kept: discard with force to delete it"))
+        }
+        guard !applying.contains(run.id) else { throw EngineError.conflict("run \(run.id) is being applied or discarded already") }
+        applying.insert(run.id)
+        defer { applying.remove(run.id) }
+        let worktrees = self.worktrees
+        let (runId, base, applied) = (run.id, workspace.baseCommit, workspace.applied != nil)
+        let outcome = try await Self.offActor { () throws -> EventBody.Discarded in
+            let removed = try worktrees.remove(runId: runId)
+            _ = try? worktrees.git.run(["worktree", "prune"])
+            let safe = try worktrees.branchIsSafeToDelete(branch, baseCommit: base, applied: applied) != nil
+            let deleted = (safe || force) ? try worktrees.deleteBranch(branch) || safe : false
+            return EventBody.Discarded(worktreeRemoved: removed, branchDeleted: deleted)
+        }
+        return (try commit([.runDiscarded(outcome)], runId: run.id), outcome)
+    }
+
+    /// Refuses to re-run a run whose worktree is gone (applied or discarded): its steps would have nowhere to work.
+    func checkHasWorkingDirectory(_ run: Run) throws {
+        guard let workspace = run.workspace, workspace.isolation == .worktree, workspace.removed == true else { return }
+        let why = workspace.discarded == true ? "was discarded" : "was applied"
+        throw EngineError.conflict("run \(run.id) \(why), so its worktree is gone; start a new run instead")
+    }
+
+    /// What `garbageCollect` did to one run.
+    public struct CollectedRun: Sendable, Hashable {
+        public var runId: String
+        public var status: RunStatus
+        /// The run's worktree was removed now.
+        public var worktreeRemoved: Bool
+        /// Bytes that worktree took.
+        public var bytesFreed: Int64
+        public var branch: String
+        public var branchDeleted: Bool
+        /// Why the branch stays (it holds commits found nowhere else), when it does.
+        public var branchKept: String?
+    }
+
+    /// `drover gc`: discards every finished (done, failed, cancelled) isolated run last updated more than
+    /// `olderThan` seconds before `now`, and every applied one; unmerged branches stay unless `force`.
+    /// Runs discarded already are revisited only to delete a kept branch with `force`.
+    public func garbageCollect(olderThan: TimeInterval, force: Bool, now: Date = Date()) async throws -> [CollectedRun] {
+        let finished = try queries.allRuns(statuses: [.done, .failed, .cancelled])
+        var collected: [CollectedRun] = []
+        for run in finished.reversed() {
+            guard let workspace = run.workspace, workspace.isolation == .worktree, let branch = workspace.branch,
+                  let updated = Self.date(run.updatedAt), now.timeIntervalSince(updated) >= olderThan
+            else { continue }
+            if workspace.discarded == true, workspace.branchDeleted == true || !force { continue }
+            let worktrees = self.worktrees
+            let bytes = await (try? Self.offActor { worktrees.diskUsage(runId: run.id) }) ?? 0
+            let (after, discarded) = try await discardRecording(RunDiscardRequest(runId: run.id, force: force))
+            let deleted = after.workspace?.branchDeleted == true
+            collected.append(CollectedRun(
+                runId: run.id, status: run.status, worktreeRemoved: discarded.worktreeRemoved,
+                bytesFreed: discarded.worktreeRemoved ? bytes : 0, branch: branch, branchDeleted: deleted,
+                branchKept: deleted ? nil : "it has commits not merged into your branch; `drover gc --force` or run/discard with force deletes it"))
+        }
+        return collected
+    }
+
+    /// An event timestamp (ISO 8601 with milliseconds) as a date.
+    nonisolated static func date(_ timestamp: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: timestamp) ?? ISO8601DateFormatter().date(from: timestamp)
+    }
+}
