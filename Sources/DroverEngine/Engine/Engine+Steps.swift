@@ -65,7 +65,7 @@ extension Engine {
             for await report in reports { self.agentReported(report, runId: runId, stepId: stepId, attempt: attempt) }
             let outcome = await waiter.value
             // A tests command checks the change; only agents and commands get their changes committed.
-            let committed = isTestsCommand || workspace?.isolation != .worktree ? nil
+            let committed = isTestsCommand || (workspace?.isolation ?? .none) == .none ? nil
                 : await self.commitAttempt(workspace: workspace, runId: runId, stepId: stepId, attempt: attempt,
                                            role: role ?? stepRole)
             self.finishAttempt(outcome, runId: runId, stepId: stepId, attempt: attempt, committed: committed)

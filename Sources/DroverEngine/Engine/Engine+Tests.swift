@@ -97,8 +97,8 @@ extension Engine {
     func addDiff(to context: inout Template.Context, template: String, run: Run, history: RunHistory) throws {
         let references = Template.references(in: template)
         guard references.contains(.diff) || references.contains(.diffStat),
-              let workspace = run.workspace, workspace.isolation == .worktree, let base = workspace.baseCommit else { return }
-        let git = worktrees.git
+              let workspace = run.workspace, workspace.isolation != .none, let base = workspace.baseCommit else { return }
+        let git = RunDiffReader(workspace: options.workspace, environment: options.environment).repository(of: workspace)
         let tip = tip(of: workspace, history: history)
         if references.contains(.diff) { context.diff = try git.raw(["diff", "-M", "--no-color", "--no-ext-diff", base, tip]) }
         if references.contains(.diffStat) { context.diffStat = try git.checked(["diff", "--stat", "--no-color", base, tip]) }

@@ -6,10 +6,12 @@ import Foundation
 /// engine that drives the workspace. Runs git (blocking): call it off the engine actor.
 public struct RunDiffReader: Sendable {
     let git: Git
+    let environment: [String: String]
 
     /// - Parameter workspace: the user's workspace (whose repository holds the runs' branches).
     public init(workspace: URL, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.git = Git(directory: workspace.path, environment: environment)
+        self.environment = environment
     }
 
     /// The run's change against its base, or what one step's commits changed.
@@ -28,13 +30,13 @@ public struct RunDiffReader: Sendable {
             from = "\(first.sha)^"
             to = last.sha
         }
-        let changes = try RunChanges.between(from, to, git: git)
+        let changes = try RunChanges.between(from, to, git: repository(of: workspace))
         return RunDiffResult(runId: run.id, from: from, to: to, files: changes.files, patch: changes.patch)
     }
 
     /// The run's recorded worktree, or a clear refusal for a run that has none (or no longer has one).
     public static func isolatedWorkspace(of run: Run) throws -> RunWorkspace {
-        guard let workspace = run.workspace, workspace.isolation == .worktree, let base = workspace.baseCommit, !base.isEmpty else {
+        guard let workspace = run.workspace, workspace.isolation != .none, let base = workspace.baseCommit, !base.isEmpty else {
             throw EngineError.invalid(
                 "run \(run.id) ran in the workspace itself (isolation none), so it has no branch to diff or apply; its changes are already in your tree")
         }
@@ -44,8 +46,17 @@ public struct RunDiffReader: Sendable {
         return workspace
     }
 
-    /// The commit a run's change ends at: its branch, or its last recorded commit once the branch is gone.
+    /// Where a run's commits are: the workspace's repository (worktree), or the snapshot's private one.
+    func repository(of workspace: RunWorkspace) -> Git {
+        workspace.isolation == .snapshot ? Git(directory: workspace.path, environment: environment) : git
+    }
+
+    /// The commit a run's change ends at: its branch (a snapshot's HEAD), or its last recorded commit once the branch is gone.
     func tip(of workspace: RunWorkspace, history: RunHistory) -> String {
+        if workspace.isolation == .snapshot,
+           let sha = try? repository(of: workspace).checked(["rev-parse", "--verify", "--quiet", "HEAD"]), !sha.isEmpty {
+            return sha
+        }
         if let branch = workspace.branch,
            let sha = try? git.checked(["rev-parse", "--verify", "--quiet", "refs/heads/\(branch)"]), !sha.isEmpty {
             return sha

@@ -2,6 +2,8 @@
 public enum IsolationMode: String, WireEnum {
     /// Its own `git worktree` on branch `drover/<run-id>`.
     case worktree
+    /// A copy of a workspace that is not a git repository, with a private repository for diff and apply.
+    case snapshot
     /// Steps run in the workspace itself.
     case none
 }

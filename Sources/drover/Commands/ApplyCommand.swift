@@ -20,12 +20,13 @@ enum ApplyCommand {
 
     static func run(_ arguments: ParsedArguments) async throws -> Int32 {
         let runId = try RunArgument.runId(arguments, command: "apply")
-        let strategy: ApplyStrategy
+        // Neither flag: the engine's default (merge; a patch for a snapshot run of a folder without git).
+        let strategy: ApplyStrategy?
         switch (arguments.has("--squash"), arguments.has("--patch")) {
         case (true, true): throw UsageError(description: "--squash and --patch are two ways to apply; give one")
         case (true, false): strategy = .squash
         case (false, true): strategy = .patch
-        case (false, false): strategy = .merge
+        case (false, false): strategy = nil
         }
         let workspace = try Workspace.resolve(arguments)
         let store = try StoreChoice.resolve(arguments)
@@ -37,15 +38,19 @@ enum ApplyCommand {
         withExtendedLifetime(host) {}
         let t = Terminal.current
         let applied = run.workspace?.applied
-        var line = "\(t.ok) " + t.bold("Run \(run.id) applied") + " (\(strategy.rawValue))"
+        let used = applied?.strategy ?? strategy ?? .merge
+        var line = "\(t.ok) " + t.bold("Run \(run.id) applied") + " (\(used.rawValue))"
         if let into = applied?.into { line += " into \(into)" }
         if let commit = applied?.commit { line += " as commit \(commit.prefix(12))" }
         Console.line(line)
-        switch strategy {
+        switch used {
+        case .patch where run.workspace?.isolation == .snapshot: Console.line(t.dim("  the change is written into your files"))
         case .patch: Console.line(t.dim("  the change is in your working tree, not committed: review it with `git diff`, then commit"))
         case .merge, .squash: Console.line(t.dim("  push from your tree when you are ready"))
         }
-        if run.workspace?.removed == true { Console.line(t.dim("  its worktree was removed; its branch \(run.workspace?.branch ?? "") stays")) }
+        if run.workspace?.isolation == .snapshot {
+            Console.line(t.dim("  its snapshot stays until `drover discard \(run.id)` or `drover gc`"))
+        } else if run.workspace?.removed == true { Console.line(t.dim("  its worktree was removed; its branch \(run.workspace?.branch ?? "") stays")) }
         return 0
     }
 }

@@ -29,8 +29,11 @@ enum DiscardCommand {
         withExtendedLifetime(host) {}
         let t = Terminal.current
         let branch = run.workspace?.branch ?? ""
-        Console.line("\(t.ok) " + t.bold("Run \(run.id) discarded") + t.dim(": its worktree is gone"))
-        if run.workspace?.branchDeleted == true {
+        let copy = run.workspace?.isolation == .snapshot ? "snapshot" : "worktree"
+        Console.line("\(t.ok) " + t.bold("Run \(run.id) discarded") + t.dim(": its \(copy) is gone"))
+        if run.workspace?.branch == nil {
+            // A snapshot run has no branch: its copy was all there was.
+        } else if run.workspace?.branchDeleted == true {
             Console.line(t.dim("  branch \(branch) deleted"))
         } else {
             Console.line("  branch \(branch) kept: it has commits not merged into your branch. "

@@ -41,15 +41,17 @@ enum GCCommand {
         for item in collected {
             freed += item.bytesFreed
             var parts: [String] = []
-            if item.worktreeRemoved { parts.append("removed its worktree (\(size(item.bytesFreed)))") }
-            if item.branchDeleted { parts.append("deleted branch \(item.branch)") }
-            Console.line("\(t.ok) \(item.runId) (\(item.status.rawValue)): " + (parts.isEmpty ? "nothing left to remove" : parts.joined(separator: ", ")))
-            if let kept = item.branchKept { Console.line(t.dim("    kept branch \(item.branch): \(kept)")) }
+            if item.worktreeRemoved { parts.append("removed its \(item.isSnapshot ? "snapshot" : "worktree") (\(size(item.bytesFreed)))") }
+            if item.branchDeleted, let branch = item.branch { parts.append("deleted branch \(branch)") }
+            Console.line("\(t.ok) \(item.runId) (\(item.status.rawValue)): " + (parts.isEmpty ? (item.snapshotKept == nil ? "nothing left to remove" : "nothing removed") : parts.joined(separator: ", ")))
+            if let kept = item.snapshotKept { Console.line(t.dim("    kept its snapshot: \(kept)")) }
+            if let kept = item.branchKept { Console.line(t.dim("    kept branch \(item.branch ?? ""): \(kept)")) }
         }
-        let worktrees = collected.filter(\.worktreeRemoved).count
-        Console.line(t.bold("Freed \(size(freed))") + " from \(Format.count(worktrees, "worktree"))"
-                     + "; branches deleted: \(collected.filter(\.branchDeleted).count)"
-                     + (collected.contains { $0.branchKept != nil } ? ", \(collected.filter { $0.branchKept != nil }.count) kept" : ""))
+        let copies = collected.filter(\.worktreeRemoved).count
+        let kept = collected.filter { $0.branchKept != nil }.count, snapshotsKept = collected.filter { $0.snapshotKept != nil }.count
+        Console.line(t.bold("Freed \(size(freed))") + " from \(Format.count(copies, "worktree"))"
+                     + "; branches deleted: \(collected.filter(\.branchDeleted).count)" + (kept > 0 ? ", \(kept) kept" : "")
+                     + (snapshotsKept > 0 ? "; snapshots kept: \(snapshotsKept)" : ""))
         return 0
     }
 
