@@ -141,6 +141,7 @@ public final class EngineBridge: ConnectionDelegate {
             request(InboxListRequest.self) { engine, _ in try await engine.inbox() },
             request(StepLogRequest.self) { engine, request in try await engine.stepLog(request) },
             request(RunDiffRequest.self) { engine, request in try await engine.diff(request) },
+            request(RunReportRequest.self) { engine, request in try await engine.report(request) },
             request(WorkspaceTrustRequest.self) { engine, request in
                 WorkspaceTrustResult(trusted: try await engine.setTrust(request.trusted))
             },

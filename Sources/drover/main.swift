@@ -20,6 +20,7 @@ enum Subcommands {
         GCCommand.subcommand,
         RunsCommand.subcommand,
         StatusCommand.subcommand,
+        ReportCommand.subcommand,
         LogsCommand.subcommand,
         PipelinesCommand.subcommand,
         TrustCommand.subcommand,

@@ -844,7 +844,7 @@ class ErrorTests(CLITestCase):
     def test_help_lists_every_command(self):
         result = self.env.run("--help")
         self.assertEqual(result.returncode, 0)
-        for command in ["demo", "run", "attach", "retry", "restart", "cancel", "diff", "apply", "discard", "gc", "runs", "status", "logs",
+        for command in ["demo", "run", "attach", "retry", "restart", "cancel", "diff", "apply", "discard", "gc", "runs", "status", "report", "logs",
                         "pipelines", "trust", "serve"]:
             self.assertRegex(result.stdout, r"\n  %s\s" % command)
         run_help = self.env.run("run", "--help")
@@ -943,6 +943,18 @@ class DiffApplyTests(GitWorkspaceTestCase):
         self.assertEqual(git(self.env.workspace, "rev-parse", "HEAD"), head)
         self.assertEqual(self.read("a.txt"), "one\ntwo\n")
         self.assertEqual(git(self.env.workspace, "status", "--porcelain"), "")
+
+    def test_report_prints_the_run_and_is_written_when_it_ends(self):
+        run_id = self.finished_run()
+        written = os.path.join(self.env.workspace, ".drover", "reports", run_id + ".md")
+        self.assertTrue(os.path.exists(written), "the report is written when the run ends")
+        with open(written) as f:
+            self.assertIn("- **Task:** edit", f.read())
+        report = self.env.run("report", run_id)
+        self.assertEqual(report.returncode, 0, report.stderr)
+        self.assertIn("# Run %s: edit" % run_id, report.stdout)
+        self.assertIn("| impl | agent | done | 1 |", report.stdout)
+        self.assertIn(" 2 files changed, 2 insertions(+)", report.stdout)
 
     def test_diff_and_apply_errors_are_one_line(self):
         for command in ("diff", "apply"):

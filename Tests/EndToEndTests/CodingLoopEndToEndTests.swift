@@ -53,6 +53,18 @@ struct CodingLoopEndToEndTests {
         #expect(audit.contains("make the answer 42") && audit.contains("1. write answer.txt"))
         #expect(run.step("report").string("output").contains("AUDIT OF:"), "the report sees the audit")
         #expect(GitFixture.read(workspace.path + "/answer.txt") == nil, "all of it happened in the run's worktree")
+
+        // The report written when the run ended, and run/report with the diffstat.
+        let file = workspace.path + "/.drover/reports/\(runId).md"
+        let written = try #require(GitFixture.read(file))
+        #expect(written.contains("- **Task:** make the answer 42") && written.contains("- **Outcome:** done"))
+        #expect(written.contains("| tests | tests | done | 3 |"), "\(written)")
+        #expect(written.contains("`tests` attempt 1") && written.contains("**failed**, exit 2, handed to the fixer (2 round(s) left)"), "\(written)")
+        #expect(written.contains("FAIL: answer is '41', want 42") && written.contains("`tests` attempt 3"))
+        #expect(written.contains("`plan` approval: **approved**"), "\(written)")
+        #expect(written.contains("step `impl` attempt 1: 1 file(s), +1 -0") && written.contains("step `tests` attempt 2: 1 file(s), +1 -1"))
+        let report = try await drover.call("run/report", ["runId": runId])
+        #expect(report.string("path") == file && report.string("markdown").contains(" answer.txt | 1 +"))
     }
 
     @Test("\"command\": \"auto\" in a project with no test command fails the step with kind tests, listing what it looked for")

@@ -329,6 +329,10 @@ private enum Samples {
                 result: same(RunDiffResult(runId: "r", from: "a", to: "b", files: [fullFile], patch: "p"))),
             RunApplyRequest.method: RequestSample(
                 params: Pair(full: RunApplyRequest(runId: "r", strategy: .squash), minimal: RunApplyRequest(runId: "r")), result: runPair),
+            RunReportRequest.method: RequestSample(
+                params: same(RunReportRequest(runId: "r")),
+                result: Pair(full: RunReportResult(runId: "r", markdown: "# Run", path: "/w/.drover/reports/r.md"),
+                             minimal: RunReportResult(runId: "r", markdown: ""))),
             RunDiscardRequest.method: RequestSample(
                 params: Pair(full: RunDiscardRequest(runId: "r", force: true), minimal: RunDiscardRequest(runId: "r")), result: runPair),
             WorkspaceTrustRequest.method: RequestSample(

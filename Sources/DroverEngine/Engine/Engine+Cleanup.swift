@@ -83,7 +83,7 @@ extension Engine {
         var collected: [CollectedRun] = []
         for run in finished.reversed() {
             guard let workspace = run.workspace, workspace.isolation != .none,
-                  let updated = Self.date(run.updatedAt), now.timeIntervalSince(updated) >= olderThan
+                  let updated = RunReport.date(run.updatedAt), now.timeIntervalSince(updated) >= olderThan
             else { continue }
             if workspace.discarded == true, workspace.branchDeleted == true || workspace.branch == nil || !force { continue }
             let worktrees = self.worktrees
@@ -105,12 +105,5 @@ extension Engine {
                 isSnapshot: workspace.isolation == .snapshot, snapshotKept: nil))
         }
         return collected
-    }
-
-    /// An event timestamp (ISO 8601 with milliseconds) as a date.
-    nonisolated static func date(_ timestamp: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: timestamp) ?? ISO8601DateFormatter().date(from: timestamp)
     }
 }

@@ -34,6 +34,13 @@ public struct RunDiffReader: Sendable {
         return RunDiffResult(runId: run.id, from: from, to: to, files: changes.files, patch: changes.patch)
     }
 
+    /// `git diff --stat` of the run's whole change; nil for a run that is not isolated or was discarded.
+    public func diffStat(run: Run, history: RunHistory) throws -> String? {
+        guard let workspace = try? Self.isolatedWorkspace(of: run), let base = workspace.baseCommit else { return nil }
+        let stat = try repository(of: workspace).raw(["diff", "--stat", "--no-color", base, tip(of: workspace, history: history)])
+        return String(stat.reversed().drop { $0.isWhitespace }.reversed()) // the first line's leading space aligns the columns
+    }
+
     /// The run's recorded worktree, or a clear refusal for a run that has none (or no longer has one).
     public static func isolatedWorkspace(of run: Run) throws -> RunWorkspace {
         guard let workspace = run.workspace, workspace.isolation != .none, let base = workspace.baseCommit, !base.isEmpty else {
