@@ -141,6 +141,7 @@ public final class EngineBridge: ConnectionDelegate {
             request(InboxListRequest.self) { engine, _ in try await engine.inbox() },
             request(StepLogRequest.self) { engine, request in try await engine.stepLog(request) },
             request(RunDiffRequest.self) { engine, request in try await engine.diff(request) },
+            request(RunReportRequest.self) { engine, request in try await engine.report(request) },
             request(WorkspaceTrustRequest.self) { engine, request in
                 WorkspaceTrustResult(trusted: try await engine.setTrust(request.trusted))
             },
@@ -154,6 +155,7 @@ public final class EngineBridge: ConnectionDelegate {
             runChange(StepRequestChangesRequest.self) { engine, request in RunResult(run: try await engine.requestChanges(request)) },
             runChange(StepRejectRequest.self) { engine, request in RunResult(run: try await engine.reject(request)) },
             runChange(RunApplyRequest.self) { engine, request in RunResult(run: try await engine.apply(request)) },
+            runChange(RunDiscardRequest.self) { engine, request in RunResult(run: try await engine.discard(request)) },
         ])
     }
 

@@ -844,8 +844,8 @@ class ErrorTests(CLITestCase):
     def test_help_lists_every_command(self):
         result = self.env.run("--help")
         self.assertEqual(result.returncode, 0)
-        for command in ["demo", "run", "attach", "retry", "restart", "cancel", "runs", "status", "logs", "pipelines",
-                        "trust", "serve"]:
+        for command in ["demo", "run", "attach", "retry", "restart", "cancel", "diff", "apply", "discard", "gc", "runs", "status", "report", "logs",
+                        "pipelines", "trust", "serve"]:
             self.assertRegex(result.stdout, r"\n  %s\s" % command)
         run_help = self.env.run("run", "--help")
         self.assertIn("--task TEXT", run_help.stdout)
@@ -855,6 +855,165 @@ class ErrorTests(CLITestCase):
         result = self.env.run("runs")
         self.assertEqual(result.returncode, 0)
         self.assertIn("No runs", result.stdout)
+
+
+def git(cwd, *args):
+    """Runs git in `cwd` as the user would (own identity), returning stdout; fails the test on error."""
+    result = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd,
+                            capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, "git %s: %s" % (" ".join(args), result.stderr)
+    return result.stdout
+
+
+def writer_pipeline(files, name="Edit"):
+    """One fake agent step that writes `files` (path -> text) in the run's working directory."""
+    actions = [{"write": {"path": path, "text": text}} for path, text in sorted(files.items())]
+    return {"name": name, "steps": [fake_step("impl", [actions + [{"result": "wrote %d file(s)" % len(files)}]])]}
+
+
+class GitWorkspaceTestCase(CLITestCase):
+    """A workspace that is a git repository on `main` with one commit (a.txt = "one")."""
+
+    def setUp(self):
+        super().setUp()
+        ws = self.env.workspace
+        git(ws, "init", "-q", "-b", "main")
+        with open(os.path.join(ws, "a.txt"), "w") as f:
+            f.write("one\n")
+        git(ws, "add", "a.txt")
+        git(ws, "commit", "-q", "-m", "init")
+        self.env.pipeline("edit", writer_pipeline({"a.txt": "one\ntwo\n", "src/new.txt": "new\n"}))
+        self.env.pipeline("other", writer_pipeline({"a.txt": "one\nother\n"}))
+        self.env.trust()
+
+    def finished_run(self, pipeline="edit"):
+        result = self.env.run("run", pipeline, "--task", "edit", "--yes")
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        return self.run_id(result)
+
+    def read(self, relative):
+        path = os.path.join(self.env.workspace, relative)
+        return open(path).read() if os.path.exists(path) else None
+
+
+class DiffApplyTests(GitWorkspaceTestCase):
+    def test_diff_lists_the_files_then_the_patch_and_colours_it_on_a_terminal(self):
+        run_id = self.finished_run()
+        self.assertEqual(self.read("src/new.txt"), None, "the run worked in its own worktree")
+        diff = self.env.run("diff", run_id)
+        self.assertEqual(diff.returncode, 0, diff.stderr)
+        self.assertIn("Run %s | 2 files changed, +2 -0" % run_id, diff.stdout)
+        self.assertRegex(diff.stdout, r"\n  M\s+a\.txt\s+\+1 -0\n  A\s+src/new\.txt\s+\+1 -0\n")
+        self.assertIn("diff --git a/a.txt b/a.txt", diff.stdout)
+        self.assertIn("\n+two\n", diff.stdout)
+        self.assertNotIn("\x1b[", diff.stdout)
+        stat = self.env.run("diff", run_id, "impl", "--stat")
+        self.assertIn("Run %s, step impl | 2 files changed" % run_id, stat.stdout)
+        self.assertNotIn("diff --git", stat.stdout)
+        session = self.pty("diff", run_id)
+        self.assertEqual(session.wait(), 0)
+        self.assertIn("\x1b[32m+two\x1b[0m", session.text())
+        self.assertIn("\x1b[1mdiff --git a/a.txt b/a.txt\x1b[0m", session.text())
+
+    def test_apply_merges_by_default_and_refuses_a_second_time(self):
+        run_id = self.finished_run()
+        applied = self.env.run("apply", run_id)
+        self.assertEqual(applied.returncode, 0, applied.stdout + applied.stderr)
+        self.assertIn("Run %s applied (merge) into main as commit" % run_id, applied.stdout)
+        self.assertEqual(self.read("a.txt"), "one\ntwo\n")
+        self.assertEqual(self.read("src/new.txt"), "new\n")
+        self.assertIn("drover: apply run %s (merge)" % run_id, git(self.env.workspace, "log", "-1", "--format=%s"))
+        self.assertFalse(os.path.exists(os.path.join(self.env.workspace, ".drover", "worktrees", run_id)))
+        again = self.env.run("apply", run_id)
+        self.assertEqual(again.returncode, 1)
+        self.assertOneErrorLine(again, "already applied")
+
+    def test_apply_squash_patch_and_a_conflict_that_changes_nothing(self):
+        first, second = self.finished_run(), self.finished_run("other")
+        both = self.env.run("apply", first, "--squash", "--patch")
+        self.assertEqual(both.returncode, 2)
+        self.assertOneErrorLine(both, "give one")
+        squashed = self.env.run("apply", first, "--squash")
+        self.assertEqual(squashed.returncode, 0, squashed.stderr)
+        self.assertIn("applied (squash) into main", squashed.stdout)
+        head = git(self.env.workspace, "rev-parse", "HEAD")
+        conflict = self.env.run("apply", second, "--patch")
+        self.assertEqual(conflict.returncode, 1)
+        self.assertOneErrorLine(conflict, "conflicts with your branch in a.txt", "Your working tree was not changed")
+        self.assertEqual(git(self.env.workspace, "rev-parse", "HEAD"), head)
+        self.assertEqual(self.read("a.txt"), "one\ntwo\n")
+        self.assertEqual(git(self.env.workspace, "status", "--porcelain"), "")
+
+    def test_report_prints_the_run_and_is_written_when_it_ends(self):
+        run_id = self.finished_run()
+        written = os.path.join(self.env.workspace, ".drover", "reports", run_id + ".md")
+        self.assertTrue(os.path.exists(written), "the report is written when the run ends")
+        with open(written) as f:
+            self.assertIn("- **Task:** edit", f.read())
+        report = self.env.run("report", run_id)
+        self.assertEqual(report.returncode, 0, report.stderr)
+        self.assertIn("# Run %s: edit" % run_id, report.stdout)
+        self.assertIn("| impl | agent | done | 1 |", report.stdout)
+        self.assertIn(" 2 files changed, 2 insertions(+)", report.stdout)
+
+    def test_diff_and_apply_errors_are_one_line(self):
+        for command in ("diff", "apply"):
+            unknown = self.env.run(command, "r-nope")
+            self.assertEqual(unknown.returncode, 1)
+            self.assertOneErrorLine(unknown)
+        run_id = self.finished_run()
+        no_step = self.env.run("diff", run_id, "nope")
+        self.assertEqual(no_step.returncode, 1)
+        self.assertOneErrorLine(no_step, "has no step 'nope'")
+
+
+class DiscardGCTests(GitWorkspaceTestCase):
+    def branches(self):
+        return git(self.env.workspace, "branch", "--list", "drover/*", "--format=%(refname:short)").split()
+
+    def test_gc_removes_finished_worktrees_keeps_unmerged_branches_and_says_what_it_freed(self):
+        applied, unmerged = self.finished_run(), self.finished_run("other")
+        self.assertEqual(self.env.run("apply", applied).returncode, 0)
+        worktree = os.path.join(self.env.workspace, ".drover", "worktrees", unmerged)
+        with open(os.path.join(worktree, "big.bin"), "wb") as f:
+            f.write(os.urandom(2 * 1024 * 1024))
+        recent = self.env.run("gc")
+        self.assertEqual(recent.returncode, 0, recent.stderr)
+        self.assertIn("Nothing to collect: no finished isolated run is older than 7d", recent.stdout)
+        self.assertTrue(os.path.isdir(worktree))
+
+        collected = self.env.run("gc", "--older-than", "0")
+        self.assertEqual(collected.returncode, 0, collected.stderr)
+        self.assertIn("%s (done): deleted branch drover/%s" % (applied, applied), collected.stdout)
+        self.assertRegex(collected.stdout, r"%s \(done\): removed its worktree \(2\.\d MB\)" % unmerged)
+        self.assertIn("kept branch drover/%s: it has commits not merged into your branch" % unmerged, collected.stdout)
+        self.assertRegex(collected.stdout, r"Freed 2\.\d MB from 1 worktree; branches deleted: 1, 1 kept")
+        self.assertFalse(os.path.exists(worktree))
+        self.assertEqual(self.branches(), ["drover/" + unmerged], "an unmerged branch is never deleted without --force")
+        self.assertIn("was discarded", self.env.run("diff", unmerged).stderr)
+
+        forced = self.env.run("gc", "--older-than", "0", "--force")
+        self.assertIn("%s (done): deleted branch drover/%s" % (unmerged, unmerged), forced.stdout)
+        self.assertEqual(self.branches(), [])
+        self.assertIn("Nothing to collect", self.env.run("gc", "--older-than", "0", "--force").stdout)
+        bad = self.env.run("gc", "--older-than", "soon")
+        self.assertEqual(bad.returncode, 2)
+        self.assertOneErrorLine(bad, "30m, 12h, 7d")
+
+    def test_discard_keeps_an_unmerged_branch_until_forced(self):
+        run_id = self.finished_run()
+        discarded = self.env.run("discard", run_id)
+        self.assertEqual(discarded.returncode, 0, discarded.stderr)
+        self.assertIn("Run %s discarded" % run_id, discarded.stdout)
+        self.assertIn("branch drover/%s kept" % run_id, discarded.stdout)
+        self.assertEqual(self.branches(), ["drover/" + run_id])
+        forced = self.env.run("discard", run_id, "--force")
+        self.assertIn("branch drover/%s deleted" % run_id, forced.stdout)
+        self.assertEqual(self.branches(), [])
+        again = self.env.run("discard", run_id)
+        self.assertEqual(again.returncode, 1)
+        self.assertOneErrorLine(again, "discarded already")
+        self.assertEqual(self.read("a.txt"), "one\n", "the user's tree never changed")
 
 
 def main():

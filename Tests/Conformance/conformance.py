@@ -989,7 +989,7 @@ ISOLATED_PIPELINE = {
 
 
 def test_isolation(ctx):
-    """A git workspace: run.workspace, step.committed, tests.finished, run/diff, run/apply and run.applied."""
+    """A git workspace: run.workspace, step.committed, tests.finished, run/diff, run/apply, run.applied, run/discard, run.discarded."""
     r = ctx.report
     ws = ctx.workspace("isolated")
     git = ["git", "-C", ws, "-c", "user.name=c", "-c", "user.email=c@c"]
@@ -1024,6 +1024,20 @@ def test_isolation(ctx):
             c.wait_event(run_id, "run.applied")
             expect(Path(ws, "new.txt").read_text() == "new\n", "the change is not in the user's tree")
             c.error("run/apply", {"runId": run_id}, -33002, "conflict")
+        with r.case("run/report: the ended run as Markdown, written under .drover/reports"):
+            report = c.call("run/report", {"runId": run_id})
+            expect(report["markdown"].startswith(f"# Run {run_id}") and report["path"].endswith(f"/.drover/reports/{run_id}.md"),
+                   short(report))
+            expect(Path(report["path"]).read_text() == report["markdown"], "the file differs from the result")
+            c.error("run/report", {"runId": "r-unknown"}, -33001, "not_found")
+        with r.case("run/discard: an applied run's branch goes; run.discarded; diff of a discarded run → -33002"):
+            discarded = c.call("run/discard", {"runId": run_id})["run"]["workspace"]
+            expect(discarded.get("discarded") is True and discarded.get("branchDeleted") is True, short(discarded))
+            event = c.wait_event(run_id, "run.discarded")["data"]
+            expect(event == {"worktreeRemoved": False, "branchDeleted": True}, short(event))
+            c.error("run/diff", {"runId": run_id}, -33002, "conflict")
+            c.error("run/discard", {"runId": run_id}, -33002, "conflict")
+            c.error("run/discard", {"runId": "r-unknown"}, -33001, "not_found")
         expect(c.call("shutdown") is None, "shutdown")
         c.notify("exit")
         c.wait_exit()

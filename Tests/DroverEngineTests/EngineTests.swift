@@ -301,13 +301,13 @@ import Testing
         let error = await h.expectError { try await h.start("implement") }
         #expect(error?.code == .invalidParams)
         let message = error?.message ?? ""
-        #expect(message.contains("'planner'") && message.contains("'implementer'") && message.contains("'auditor'"))
+        #expect(message.contains("'planner'") && message.contains("'implementer'") && message.contains("'auditor'") && message.contains("'reporter'"))
         #expect(message.contains(#"{"agents": {"#))
         #expect(message.contains(h.configDirectory.appendingPathComponent("config.json").path))
     }
 
     @Test func userConfiguredAgentsRunWithoutTrust() async throws {
-        let config = #"{"agents": {"planner": {"driver": "command", "command": "sh", "args": ["-c", "cat"], "model": "big"}, "implementer": {"driver": "fake", "script": [[{"result": "i"}]]}, "auditor": {"driver": "fake", "script": [[{"result": "a"}]]}}}"#
+        let config = #"{"agents": {"planner": {"driver": "command", "command": "sh", "args": ["-c", "cat"], "model": "big"}, "implementer": {"driver": "fake", "script": [[{"result": "i"}]]}, "auditor": {"driver": "fake", "script": [[{"result": "a"}]]}, "reporter": {"driver": "fake", "script": [[{"result": "r"}]]}}}"#
         let h = try await EngineHarness.make(files: ["config/config.json": config])
         let run = try await h.start("implement", task: "add a flag")
         let plan = try await h.nextLaunch("plan", attempt: 1)
@@ -337,7 +337,7 @@ import Testing
     }
 
     @Test func aBuiltinPipelineWithAgentsFromTheWorkspaceConfigNeedsTrust() async throws {
-        let config = #"{"agents": {"planner": {"driver": "command", "command": "/bin/true"}, "implementer": {"driver": "command", "command": "/bin/true"}, "auditor": {"driver": "command", "command": "/bin/true"}}}"#
+        let config = #"{"agents": {"planner": {"driver": "command", "command": "/bin/true"}, "implementer": {"driver": "command", "command": "/bin/true"}, "auditor": {"driver": "command", "command": "/bin/true"}, "reporter": {"driver": "command", "command": "/bin/true"}}}"#
         let h = try await EngineHarness.make(files: ["ws/.drover/config.json": config])
         let refused = await h.expectError { try await h.start("implement") }
         #expect(refused?.code == .untrusted)

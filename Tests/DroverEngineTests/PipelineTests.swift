@@ -44,8 +44,8 @@ import Testing
          "step 1 ('a'): agent steps need a 'role'"),
         (#"{"name": "x", "steps": [{"id": "a", "kind": "command"}]}"#,
          "step 1 ('a'): field 'command' is required for command steps"),
-        (#"{"name": "x", "steps": [{"id": "a", "kind": "tests", "command": "auto"}]}"#,
-         "\"auto\" (detect the test command) is not supported yet"),
+        (#"{"name": "x", "steps": [{"id": "a", "kind": "command", "command": "auto"}]}"#,
+         "step 1 ('a'): field 'command': \"auto\" (detect the project's test command) is for tests steps only"),
         (#"{"name": "x", "steps": [{"id": "a", "kind": "command", "command": "true", "requireApproval": true}]}"#,
          "step 1 ('a'): unknown field 'requireApproval'"),
         (#"{"name": "x", "steps": [{"id": "a", "kind": "command", "command": "true", "timeoutSeconds": 0}]}"#,
@@ -67,6 +67,7 @@ import Testing
           {"id": "plan", "kind": "agent", "role": "planner", "prompt": "{{task}} {{inputs.lang}}", "requiresApproval": true, "timeoutSeconds": 1.5},
           {"id": "impl", "kind": "agent", "prompt": "{{steps.plan.output}} {{previous.output}}", "agent": {"driver": "command", "command": "my-agent", "args": ["-q"], "model": "m"}},
           {"id": "test", "kind": "tests", "command": ["swift", "test"], "fixer": {"role": "fixer", "maxAttempts": 2}},
+          {"id": "auto", "kind": "tests", "command": "auto", "fixer": "fixer"},
           {"id": "lint", "kind": "command", "command": "make lint"}
         ]}
         """#)

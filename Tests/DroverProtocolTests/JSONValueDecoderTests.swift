@@ -53,6 +53,8 @@ struct JSONValueDecoderTests {
         "workspace/trust": [#"{"trusted":true}"#, #"{"trusted":false}"#],
         "run/diff": [#"{"runId":"r-1"}"#, #"{"runId":"r-1","stepId":"impl"}"#],
         "run/apply": [#"{"runId":"r-1"}"#, #"{"runId":"r-1","strategy":"squash"}"#],
+        "run/report": [#"{"runId":"r-1"}"#],
+        "run/discard": [#"{"runId":"r-1"}"#, #"{"runId":"r-1","force":true}"#],
     ]
 
     private static func decodesLikeJSONDecoder<R: RequestType>(_: R.Type) throws {

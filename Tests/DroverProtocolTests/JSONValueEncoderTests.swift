@@ -113,6 +113,7 @@ private let allBodies: [EventBody] = [
     .runResumed(.init(budget: RunBudget(maxUSD: 2, maxTokens: 10))),
     .decisionRequested(.init(stepId: "s", decisionId: "d", question: "Allow Bash?", options: ToolPermission.options, attempt: 1,
                              permission: ToolPermission(tool: "Bash", input: "ls"))),
+    .runDiscarded(.init(worktreeRemoved: true, branchDeleted: false)),
     .stepStarted(.init(stepId: "test", attempt: 2, role: "fixer")),
 ]
 

@@ -6,44 +6,16 @@ import Testing
 /// a failing tests step is fixed by its fixer, and a restarted server goes on in the same worktree.
 @Suite("End to end: isolated runs")
 struct IsolationEndToEndTests {
-    /// A workspace that is a git repository with one commit (`a.txt`).
     private static func gitWorkspace(pipelines: [String: Any]) async throws -> EngineWorkspace {
-        let workspace = try EngineWorkspace(pipelines: pipelines)
-        try await git(workspace.path, "init", "-q", "-b", "main")
-        // The test servers' DROVER_CONFIG_DIR is <workspace>/config: not the user's work.
-        try "config/\n".write(toFile: workspace.path + "/.git/info/exclude", atomically: true, encoding: .utf8)
-        try "one\n".write(toFile: workspace.path + "/a.txt", atomically: true, encoding: .utf8)
-        try await git(workspace.path, "add", "a.txt")
-        try await git(workspace.path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
-        return workspace
+        try await GitFixture.workspace(pipelines: pipelines)
     }
 
-    /// Runs git on a Dispatch thread: a blocking wait on the test process's cooperative pool would stall
-    /// the other suites running beside this one.
     @discardableResult
     private static func git(_ directory: String, _ arguments: String...) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try runGit(directory, arguments) }) }
-        }
+        try await GitFixture.git(directory, arguments)
     }
 
-    private static func runGit(_ directory: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "-C", directory] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw UnexpectedResponse(description: "git \(arguments) failed in \(directory)")
-        }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    private static func read(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
+    private static func read(_ path: String) -> String? { GitFixture.read(path) }
 
     /// One agent step that writes `files` (path → text; `{{env.DROVER_RUN_ID}}` names the run).
     private static func writer(_ files: [String: String], sleep: Double = 0) -> [String: Any] {

@@ -194,7 +194,7 @@ private enum Samples {
     static let budget = RunBudget(maxUSD: 1, maxTokens: 10)
     static let fullWorkspace = RunWorkspace(
         isolation: .worktree, path: "/w/.drover/worktrees/r-1", branch: "drover/r-1", base: "HEAD", baseCommit: "abc", note: "n",
-        applied: RunApplied(strategy: .merge, into: "main", commit: "def"), removed: true)
+        applied: RunApplied(strategy: .merge, into: "main", commit: "def"), removed: true, discarded: true, branchDeleted: true)
     static let fullFile = ChangedFile(path: "b", oldPath: "a", status: .renamed, additions: 1, deletions: 0, binary: false, patch: "p")
     static let minimalRun = Run(id: "r-1", pipelineId: "demo", task: "t", status: .queued, createdAt: at, updatedAt: at, steps: [])
     static let initializeResult = InitializeResult(
@@ -279,6 +279,7 @@ private enum Samples {
                         minimal: B.TestsFinished(stepId: "s", attempt: 1, passed: true, summary: "")),
             EventSample(body: .runApplied(applied), full: applied,
                         minimal: B.Applied(strategy: .patch, worktreeRemoved: false)),
+            same(.runDiscarded(.init(worktreeRemoved: true, branchDeleted: false)), B.Discarded(worktreeRemoved: true, branchDeleted: false)),
         ]
         return Dictionary(uniqueKeysWithValues: samples.map { ($0.body.type, $0) })
     }
@@ -342,6 +343,12 @@ private enum Samples {
                 result: same(RunDiffResult(runId: "r", from: "a", to: "b", files: [fullFile], patch: "p"))),
             RunApplyRequest.method: RequestSample(
                 params: Pair(full: RunApplyRequest(runId: "r", strategy: .squash), minimal: RunApplyRequest(runId: "r")), result: runPair),
+            RunReportRequest.method: RequestSample(
+                params: same(RunReportRequest(runId: "r")),
+                result: Pair(full: RunReportResult(runId: "r", markdown: "# Run", path: "/w/.drover/reports/r.md"),
+                             minimal: RunReportResult(runId: "r", markdown: ""))),
+            RunDiscardRequest.method: RequestSample(
+                params: Pair(full: RunDiscardRequest(runId: "r", force: true), minimal: RunDiscardRequest(runId: "r")), result: runPair),
             WorkspaceTrustRequest.method: RequestSample(
                 params: same(WorkspaceTrustRequest(trusted: true)), result: same(WorkspaceTrustResult(trusted: true))),
         ]

@@ -6,6 +6,7 @@ import Foundation
 /// slow repository never holds up other runs' events.
 extension Engine {
     nonisolated var worktrees: RunWorktrees { RunWorktrees(workspace: options.workspace, environment: options.environment) }
+    nonisolated var snapshots: RunSnapshots { RunSnapshots(workspace: options.workspace, environment: options.environment) }
 
     /// Decides where a new run works and creates its worktree: `request.isolation`, else the pipeline's
     /// default, else `worktree` for a git workspace and `none` elsewhere (said so in `note`).
@@ -21,15 +22,26 @@ extension Engine {
             // Nothing to branch from yet: a fresh `git init` runs like a plain folder rather than fail.
             mode = .none
         }
+        if mode == .snapshot {
+            guard !isGit else {
+                throw EngineError.invalid("isolation \"snapshot\" is for a folder that is not a git repository; "
+                                          + "\(options.workspace.path) is in one: use isolation \"worktree\" (the default)")
+            }
+            guard request.base == nil, request.includeUncommitted != true else {
+                throw EngineError.invalid("'base' and 'includeUncommitted' need isolation \"worktree\"; this run has isolation \"snapshot\"")
+            }
+            let snapshots = self.snapshots
+            return try await Self.offActor { try snapshots.create(runId: runId) }
+        }
         switch mode {
-        case .none:
+        case .none, .snapshot:
             if isGit, !hasCommits, request.isolation == nil, request.base == nil, request.includeUncommitted != true {
                 return EventBody.WorkspaceRecorded(
                     isolation: .none, path: options.workspace.path,
                     note: "the repository has no commit yet, so there is nothing to branch from: steps run in the workspace itself (isolation none)")
             }
             if request.base != nil || request.includeUncommitted == true {
-                throw EngineError.invalid("'base' and 'includeUncommitted' need isolation \"worktree\"; this run has isolation \"none\"")
+                throw EngineError.invalid("'base' and 'includeUncommitted' need isolation \"worktree\"; this run has isolation \"\(mode.rawValue)\"")
             }
             let note = isGit ? "isolation none: steps run in the workspace itself"
                 : "the workspace is not a git repository: steps run in the workspace itself (isolation none)"
@@ -57,7 +69,7 @@ extension Engine {
     /// isolated. A failure is logged: the change stays in the worktree and the next commit takes it.
     nonisolated func commitAttempt(workspace: RunWorkspace?, runId: String, stepId: String, attempt: Int, role: String?)
         async -> EventBody.StepCommitted? {
-        guard let workspace, workspace.isolation == .worktree, workspace.removed != true else { return nil }
+        guard let workspace, workspace.isolation != .none, workspace.removed != true else { return nil }
         let message = "drover: run \(runId), step \(stepId), attempt \(attempt)" + (role.map { " (\($0))" } ?? "")
         let worktrees = self.worktrees
         do {
@@ -74,46 +86,20 @@ extension Engine {
 
     /// The run's worktree, or a clear refusal for a run that has none.
     func isolatedWorkspace(of run: Run) throws -> RunWorkspace {
-        guard let workspace = run.workspace, workspace.isolation == .worktree, let base = workspace.baseCommit, !base.isEmpty else {
-            throw EngineError.invalid(
-                "run \(run.id) ran in the workspace itself (isolation none), so it has no branch to diff or apply; its changes are already in your tree")
-        }
-        return workspace
+        try RunDiffReader.isolatedWorkspace(of: run)
     }
 
     /// The commit a run's change ends at: its branch, or its last recorded commit once the branch is gone.
     nonisolated func tip(of workspace: RunWorkspace, history: RunHistory) -> String {
-        let git = RunWorktrees(workspace: options.workspace, environment: options.environment).git
-        if let branch = workspace.branch,
-           let sha = try? git.checked(["rev-parse", "--verify", "--quiet", "refs/heads/\(branch)"]), !sha.isEmpty {
-            return sha
-        }
-        return history.commits.last?.sha ?? workspace.baseCommit ?? "HEAD"
+        RunDiffReader(workspace: options.workspace, environment: options.environment).tip(of: workspace, history: history)
     }
 
     /// `run/diff`: the run's change against its base, or what one step's commits changed.
     public func diff(_ request: RunDiffRequest) async throws -> RunDiffResult {
         let run = try loadRun(request.runId)
-        let workspace = try isolatedWorkspace(of: run)
         let history = try history(run.id)
-        var from = workspace.baseCommit ?? "HEAD"
-        let branchTip: String = try await Self.offActor { [self] in self.tip(of: workspace, history: history) }
-        var to = branchTip
-        if let stepId = request.stepId {
-            guard run.step(stepId) != nil else {
-                throw EngineError(.notFound, "Run \(run.id) has no step '\(stepId)'; its steps: \(run.steps.map(\.id).joined(separator: ", "))")
-            }
-            let commits = history.commits.filter { $0.stepId == stepId }
-            guard let first = commits.first, let last = commits.last else {
-                return RunDiffResult(runId: run.id, from: to, to: to, files: [], patch: "")
-            }
-            from = "\(first.sha)^"
-            to = last.sha
-        }
-        let git = worktrees.git
-        let (start, end) = (from, to)
-        let changes = try await Self.offActor { try RunChanges.between(start, end, git: git) }
-        return RunDiffResult(runId: run.id, from: from, to: to, files: changes.files, patch: changes.patch)
+        let reader = RunDiffReader(workspace: options.workspace, environment: options.environment)
+        return try await Self.offActor { try reader.diff(run: run, history: history, stepId: request.stepId) }
     }
 
     /// `run/apply`: brings a done run's change onto the user's current branch, then removes its worktree
@@ -132,10 +118,20 @@ extension Engine {
         guard !applying.contains(run.id) else { throw EngineError.conflict("run \(run.id) is being applied already") }
         applying.insert(run.id)
         defer { applying.remove(run.id) }
-        let strategy = request.strategy ?? .merge
         let history = try history(run.id)
         let tip: String = try await Self.offActor { [self] in self.tip(of: workspace, history: history) }
         let base = workspace.baseCommit ?? "HEAD"
+        if workspace.isolation == .snapshot {
+            guard request.strategy == nil || request.strategy == .patch else {
+                throw EngineError.invalid("run \(run.id) worked in a snapshot of a folder that is not a git repository: "
+                                          + "it can only be applied as a patch (strategy \"patch\")")
+            }
+            let (snapshots, runId, path) = (self.snapshots, run.id, workspace.path)
+            try await Self.offActor { try snapshots.apply(runId: runId, snapshotPath: path, baseCommit: base, tip: tip) }
+            // The snapshot stays: it holds the repository run/diff reads; run/discard or `drover gc` removes it.
+            return try commit([.runApplied(.init(strategy: .patch, worktreeRemoved: false))], runId: run.id)
+        }
+        let strategy = request.strategy ?? .merge
         let carriedIn = workspace.note?.hasPrefix("carried") == true
         let worktrees = self.worktrees
         let runId = run.id

@@ -99,6 +99,7 @@ extension Engine {
     /// `run/retry`: a failed or cancelled run resumes at its first step not done.
     public func retry(_ request: RunRetryRequest) throws -> Run {
         let run = try loadRun(request.runId)
+        try checkHasWorkingDirectory(run)
         guard run.status == .failed || run.status == .cancelled else {
             let advice = run.status == .done ? "; \(Hints.restart(run.id)) re-runs steps of a done run" : ""
             throw EngineError.conflict(
@@ -124,6 +125,7 @@ extension Engine {
                 "Run \(run.id) has not finished step '\(run.steps[first].id)' yet, so it cannot restart from the later step '\(request.fromStep)'; "
                 + "choose one of: \(run.steps[...first].map(\.id).joined(separator: ", "))")
         }
+        try checkHasWorkingDirectory(run)
         let loaded = try pipeline(for: run)
         try checkRunnable(pipelineId: loaded.id, definition: loaded.definition, source: loaded.source)
         if var attempt = live[run.id] {

@@ -24,6 +24,10 @@ extension Engine {
         let invocation: AgentInvocation
         do {
             invocation = try makeInvocation(run: started, pipeline: loaded, stepId: stepId, attempt: attempt, fixerRole: role)
+        } catch let notFound as TestCommandDetection.NotFound {
+            try failRun(runId: run.id, stepId: stepId, attempt: attempt, failure: Failure(
+                kind: .tests, message: notFound.description, hint: Hints.fixThenRetry(notFound.hint, runId: run.id), stepId: stepId))
+            return
         } catch {
             // Any error here would otherwise leave the step `working` with no process behind it.
             let refusal = error as? EngineError
@@ -62,7 +66,7 @@ extension Engine {
             for await report in reports { self.agentReported(report, runId: runId, stepId: stepId, attempt: attempt) }
             let outcome = await waiter.value
             // A tests command checks the change; only agents and commands get their changes committed.
-            let committed = isTestsCommand || workspace?.isolation != .worktree ? nil
+            let committed = isTestsCommand || (workspace?.isolation ?? .none) == .none ? nil
                 : await self.commitAttempt(workspace: workspace, runId: runId, stepId: stepId, attempt: attempt,
                                            role: role ?? stepRole)
             self.finishAttempt(outcome, runId: runId, stepId: stepId, attempt: attempt, committed: committed)
@@ -86,7 +90,7 @@ extension Engine {
         var context = Template.Context(
             task: run.task, inputs: run.inputs ?? [:], stepOutputs: outputs,
             previousOutput: index > 0 ? run.steps[index - 1].output : nil, testsSummary: history.latestTests?.summary)
-        let template = fixerRole == nil ? step.prompt ?? "" : fixerPrompt(step: step, loop: history.testsLoops[stepId])
+        let template = fixerRole == nil ? step.prompt ?? "" : fixerPrompt(step: step, loop: history.testsLoops[stepId], run: run)
         try addDiff(to: &context, template: template, run: run, history: history)
         let rerun = history.rerunContext(stepId: stepId)
         // A resumed session already holds the task and everything said before: tell it what changed.

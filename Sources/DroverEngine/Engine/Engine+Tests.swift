@@ -71,12 +71,13 @@ extension Engine {
     }
 
     /// The fixer's prompt: its own `prompt`, or one naming the command and quoting the failure.
-    func fixerPrompt(step: StepDefinition, loop: RunHistory.TestsLoop?) -> String {
+    func fixerPrompt(step: StepDefinition, loop: RunHistory.TestsLoop?, run: Run) -> String {
         if let prompt = step.fixer?.prompt { return prompt }
         let command: String
         switch step.command {
         case .shell(let text)?: command = text
         case .argv(let argv)?: command = argv.joined(separator: " ")
+        case .auto?: command = (try? TestCommandDetection.detect(in: run.workspace?.path ?? options.workspace.path).display) ?? "(detected from the project's files)"
         case nil: command = "(none)"
         }
         return """
@@ -96,8 +97,8 @@ extension Engine {
     func addDiff(to context: inout Template.Context, template: String, run: Run, history: RunHistory) throws {
         let references = Template.references(in: template)
         guard references.contains(.diff) || references.contains(.diffStat),
-              let workspace = run.workspace, workspace.isolation == .worktree, let base = workspace.baseCommit else { return }
-        let git = worktrees.git
+              let workspace = run.workspace, workspace.isolation != .none, let base = workspace.baseCommit else { return }
+        let git = RunDiffReader(workspace: options.workspace, environment: options.environment).repository(of: workspace)
         let tip = tip(of: workspace, history: history)
         if references.contains(.diff) { context.diff = try git.raw(["diff", "-M", "--no-color", "--no-ext-diff", base, tip]) }
         if references.contains(.diffStat) { context.diffStat = try git.checked(["diff", "--stat", "--no-color", base, tip]) }

@@ -99,7 +99,9 @@ public actor Engine {
     /// Appends events to a run through the ledger (the one way events are appended).
     @discardableResult
     func commit(_ bodies: [EventBody], runId: String) throws -> Run {
-        try ledger.commit(bodies, runId: runId)
+        let run = try ledger.commit(bodies, runId: runId)
+        writeReport(of: run) // an ended run's report follows every change to it (end, apply, discard)
+        return run
     }
 
     // MARK: - Loading

@@ -180,6 +180,43 @@ struct RunWorktrees: Sendable {
         return Commit(sha: sha, files: files, insertions: insertions, deletions: deletions)
     }
 
+    /// Why deleting a run's branch loses nothing ("merged into main", …), or nil when it holds commits
+    /// found nowhere else. A branch that is gone already counts as safe.
+    func branchIsSafeToDelete(_ branch: String, baseCommit: String?, applied: Bool) throws -> String? {
+        let ref = "refs/heads/\(branch)"
+        let tip = try git.run(["rev-parse", "--verify", "--quiet", ref])
+        guard tip.status == 0 else { return "it is gone already" }
+        if applied { return "the run was applied" }
+        if tip.trimmed == baseCommit { return "it has no commits of the run's" }
+        if try git.run(["merge-base", "--is-ancestor", ref, "HEAD"]).status == 0 {
+            let current = try? git.checked(["symbolic-ref", "--short", "-q", "HEAD"])
+            return "it is merged into " + (current ?? "HEAD")
+        }
+        return nil
+    }
+
+    /// Deletes the run's branch; true if it existed. The caller decides whether that is safe.
+    @discardableResult
+    func deleteBranch(_ branch: String) throws -> Bool {
+        guard try git.run(["rev-parse", "--verify", "--quiet", "refs/heads/\(branch)"]).status == 0 else { return false }
+        try git.checked(["branch", "-D", "--", branch])
+        return true
+    }
+
+    /// Bytes the run's worktree takes on disk (0 when it is gone); what `drover gc` reports as freed.
+    /// Counted from `lstat`'s blocks: Foundation's allocated-size keys are wrong on Linux (blocks × 4096).
+    func diskUsage(runId: String) -> Int64 {
+        let root = worktreesDirectory.appendingPathComponent(runId).path
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return 0 }
+        var total: Int64 = 0
+        var info = stat()
+        if lstat(root, &info) == 0 { total += Int64(info.st_blocks) * 512 }
+        while let relative = walker.nextObject() as? String {
+            if lstat(root + "/" + relative, &info) == 0 { total += Int64(info.st_blocks) * 512 }
+        }
+        return total
+    }
+
     /// Removes the run's worktree (its branch stays); true if it was there.
     @discardableResult
     func remove(runId: String) throws -> Bool {

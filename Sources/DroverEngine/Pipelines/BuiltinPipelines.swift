@@ -37,18 +37,48 @@ enum BuiltinPipelines {
     }
     """#
 
-    /// plan (approved by a person) → impl → audit; the agents come from the roles in config.json.
+    /// plan (approved by a person) → impl → tests (`auto`, the implementer fixes failures, 2 rounds) → audit
+    /// (sees the diff and the last test run) → report; the agents come from the roles in config.json.
     static let implement = #"""
     {
       "name": "Implement a change",
-      "description": "plan (you approve it) → implement → audit. Agents come from the roles planner, implementer and auditor in config.json.",
+      "description": "plan (you approve it) → implement → tests (detected; failures go back to the implementer, up to 2 rounds) → audit → report. Agents come from the roles planner, implementer, auditor and reporter in config.json.",
       "steps": [
-        {"id": "plan", "kind": "agent", "role": "planner", "requiresApproval": true,
-         "prompt": "Plan this change. Do not edit files yet; reply with a short numbered plan.\n\nTask: {{task}}"},
-        {"id": "impl", "kind": "agent", "role": "implementer",
-         "prompt": "Implement this approved plan in the working directory.\n\nTask: {{task}}\n\nPlan:\n{{steps.plan.output}}"},
-        {"id": "audit", "kind": "agent", "role": "auditor",
-         "prompt": "Audit the change just made for this task against its plan. List concrete problems, or say it is sound.\n\nTask: {{task}}\n\nPlan:\n{{steps.plan.output}}\n\nImplementer's report:\n{{steps.impl.output}}\n\nThe change (empty when the run is not isolated in a git worktree):\n{{diff}}"}
+        {
+          "id": "plan",
+          "kind": "agent",
+          "role": "planner",
+          "requiresApproval": true,
+          "prompt": "Plan a change to the code in the working directory. Do not edit any file in this step: a person reads and approves this plan before anything changes.\n\nTask: {{task}}\n\nRead the code the task touches first. Then reply with:\n1. The task as you understand it, in one or two sentences, and any assumption you had to make.\n2. A short numbered plan: each file you will change or add, and what changes in it.\n3. How it will be tested: the existing tests that cover it and the tests you will add.\n4. Risks and open questions for the reviewer.\n\nKeep it short enough to read in a minute."
+        },
+        {
+          "id": "impl",
+          "kind": "agent",
+          "role": "implementer",
+          "prompt": "Implement this change in the working directory. The plan below was approved by a person.\n\nTask: {{task}}\n\nApproved plan:\n{{steps.plan.output}}\n\n- Follow the plan. Where you must deviate, say where and why in your reply.\n- Add or update tests for the new behaviour; do not weaken, skip or delete existing tests.\n- Match the style of the code around your change and keep the change to what the task needs.\n- You work on a branch of your own: do not commit, push or switch branches; drover commits your changes when this step ends.\n- Run the project's tests if you can; they are run again after you.\n\nReply with a short summary: what you changed, file by file, the tests you added, and anything left undone."
+        },
+        {
+          "id": "tests",
+          "kind": "tests",
+          "command": "auto",
+          "timeoutSeconds": 1800,
+          "fixer": {
+            "role": "implementer",
+            "maxAttempts": 2
+          }
+        },
+        {
+          "id": "audit",
+          "kind": "agent",
+          "role": "auditor",
+          "prompt": "Review this change as a careful senior engineer would before it is merged. Do not edit files: report only.\n\nTask: {{task}}\n\nApproved plan:\n{{steps.plan.output}}\n\nImplementer's summary:\n{{steps.impl.output}}\n\nLatest test run (last lines):\n{{tests.summary}}\n\nFiles changed:\n{{diff.stat}}\n\nThe change:\n{{diff}}\n\nCheck that it does what the task asks and the plan promised; correctness and edge cases; error handling; that the tests exercise the new behaviour and none were weakened or skipped; security (untrusted input, injection, secrets); leftover debug code and unrelated edits. List each problem with its file and line, how serious it is (blocker, should fix, nit) and the fix you suggest. If you find none, say that the change is sound and why."
+        },
+        {
+          "id": "report",
+          "kind": "agent",
+          "role": "reporter",
+          "prompt": "Write the note a reviewer reads before applying this change to their branch. Do not edit files.\n\nTask: {{task}}\n\nFiles changed:\n{{diff.stat}}\n\nImplementer's summary:\n{{steps.impl.output}}\n\nLatest test run (last lines):\n{{tests.summary}}\n\nAudit:\n{{steps.audit.output}}\n\nIn under 200 words: what changed and why, how it was tested and whether the tests pass, what the audit found (blockers first), and what the reviewer should look at before applying."
+        }
       ]
     }
     """#

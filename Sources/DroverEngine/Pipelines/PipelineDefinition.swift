@@ -76,14 +76,20 @@ public struct FixerSpec: Codable, Sendable, Hashable {
     }
 }
 
-/// A command: an argv (the program resolved via PATH) or one string run by `/bin/sh -c`.
+/// A command: an argv (the program resolved via PATH), one string run by `/bin/sh -c`, or (tests steps
+/// only) `"auto"`: the project's test command, detected when the step runs (`TestCommandDetection`).
 public enum CommandSpec: Codable, Sendable, Hashable {
     case argv([String])
     case shell(String)
+    case auto
 
     public init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if let text = try? container.decode(String.self) { self = .shell(text) } else { self = .argv(try container.decode([String].self)) }
+        if let text = try? container.decode(String.self) {
+            self = text == "auto" ? .auto : .shell(text)
+        } else {
+            self = .argv(try container.decode([String].self))
+        }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -91,6 +97,7 @@ public enum CommandSpec: Codable, Sendable, Hashable {
         switch self {
         case .argv(let argv): try container.encode(argv)
         case .shell(let text): try container.encode(text)
+        case .auto: try container.encode("auto")
         }
     }
 }

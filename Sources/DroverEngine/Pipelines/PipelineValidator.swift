@@ -131,7 +131,11 @@ public enum PipelineValidator {
         if let value = object["command"] {
             switch value {
             case .string(let text) where text == "auto":
-                error("field 'command': \"auto\" (detect the test command) is not supported yet; give the command, e.g. [\"swift\", \"test\"]")
+                if kind == .tests {
+                    command = .auto
+                } else {
+                    error("field 'command': \"auto\" (detect the project's test command) is for tests steps only; give this step its command, e.g. [\"make\", \"lint\"]")
+                }
             case .string(let text) where !text.trimmingCharacters(in: .whitespaces).isEmpty: command = .shell(text)
             case .array(let items) where !items.isEmpty && items.allSatisfy({ $0.stringValue != nil }):
                 command = .argv(items.compactMap(\.stringValue))

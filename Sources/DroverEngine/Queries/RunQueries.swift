@@ -70,7 +70,7 @@ public struct RunQueries {
     }
 
     /// Every event of a run after `afterSeq` up to `throughSeq`, ascending, read page by page.
-    func events(runId: String, after afterSeq: Int, through throughSeq: Int = .max) throws -> [Event] {
+    public func events(runId: String, after afterSeq: Int, through throughSeq: Int = .max) throws -> [Event] {
         var events: [Event] = []
         var after = afterSeq
         while after < throughSeq {

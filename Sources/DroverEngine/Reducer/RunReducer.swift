@@ -176,6 +176,11 @@ public enum RunReducer {
             run.workspace?.applied = RunApplied(strategy: data.strategy, into: data.into, commit: data.commit)
             if data.worktreeRemoved { run.workspace?.removed = true }
 
+        case .runDiscarded(let data):
+            run.workspace?.discarded = true
+            run.workspace?.removed = true // gone now or before: a discarded run's worktree is never used again
+            if data.branchDeleted { run.workspace?.branchDeleted = true }
+
         case .runCancelled(let data):
             run.status = .cancelled
             let stepId = run.steps.first { $0.state == .working || $0.state == .waiting }?.id ?? run.currentStep

@@ -30,6 +30,20 @@ public struct RunDiffResult: Codable, Sendable, Hashable {
     }
 }
 
+/// `run/discard`: throw a finished run's change away: its worktree is removed, its branch deleted when
+/// nothing would be lost (merged into the current branch, applied, or no commits) or `force` is set.
+public struct RunDiscardRequest: RequestType {
+    public typealias Response = RunResult
+    public static let method = "run/discard"
+    public var runId: String
+    /// Delete the run's branch even if it has commits that are nowhere else.
+    public var force: Bool?
+    public init(runId: String, force: Bool? = nil) {
+        self.runId = runId
+        self.force = force
+    }
+}
+
 /// `run/apply`: bring a finished run's change onto the user's current branch.
 public struct RunApplyRequest: RequestType {
     public typealias Response = RunResult

@@ -8,7 +8,7 @@ public enum MethodRegistry {
         RunCancelRequest.self, RunRetryRequest.self, RunRestartRequest.self, RunResumeRequest.self,
         DecisionResolveRequest.self, StepApproveRequest.self, StepRequestChangesRequest.self, StepRejectRequest.self,
         InboxListRequest.self, StepLogRequest.self, WorkspaceTrustRequest.self,
-        RunDiffRequest.self, RunApplyRequest.self,
+        RunDiffRequest.self, RunApplyRequest.self, RunDiscardRequest.self, RunReportRequest.self,
     ]
 
     /// Every server → client notification.

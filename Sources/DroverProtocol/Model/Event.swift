@@ -56,6 +56,7 @@ public enum EventType: String, CaseIterable, Sendable {
     case runApplied = "run.applied"
     case runPaused = "run.paused"
     case runResumed = "run.resumed"
+    case runDiscarded = "run.discarded"
 }
 
 /// The typed payloads of every event type.
@@ -83,6 +84,7 @@ public enum EventBody: Sendable, Hashable {
     case runApplied(Applied)
     case runPaused(RunPaused)
     case runResumed(RunResumed)
+    case runDiscarded(Discarded)
 
     public struct RunCreated: Codable, Sendable, Hashable {
         public var pipelineId: String
@@ -330,6 +332,18 @@ public enum EventBody: Sendable, Hashable {
         public init(budget: RunBudget? = nil) { self.budget = budget }
     }
 
+    /// `run/discard` (or `drover gc`) threw the run's change away.
+    public struct Discarded: Codable, Sendable, Hashable {
+        /// The run's worktree was removed now (false when it was gone already).
+        public var worktreeRemoved: Bool
+        /// The run's branch was deleted; false when it is kept because it holds commits found nowhere else.
+        public var branchDeleted: Bool
+        public init(worktreeRemoved: Bool, branchDeleted: Bool) {
+            self.worktreeRemoved = worktreeRemoved
+            self.branchDeleted = branchDeleted
+        }
+    }
+
     /// Every event type's wire name, in the order the protocol lists them.
     public static let allTypes: [String] = EventType.allCases.map(\.rawValue)
 
@@ -359,6 +373,7 @@ public enum EventBody: Sendable, Hashable {
         case .runApplied: .runApplied
         case .runPaused: .runPaused
         case .runResumed: .runResumed
+        case .runDiscarded: .runDiscarded
         }
     }
 
@@ -392,6 +407,7 @@ extension EventBody {
         case .runApplied(let data): try container.encode(data, forKey: .data)
         case .runPaused(let data): try container.encode(data, forKey: .data)
         case .runResumed(let data): try container.encode(data, forKey: .data)
+        case .runDiscarded(let data): try container.encode(data, forKey: .data)
         case .runStarted, .runCompleted: try container.encode(NoData(), forKey: .data)
         }
     }
@@ -427,6 +443,7 @@ extension EventBody {
         case .runApplied: return .runApplied(try data(Applied.self))
         case .runPaused: return .runPaused(try data(RunPaused.self))
         case .runResumed: return .runResumed(try data(RunResumed.self))
+        case .runDiscarded: return .runDiscarded(try data(Discarded.self))
         }
     }
 }

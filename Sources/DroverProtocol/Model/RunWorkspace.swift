@@ -2,6 +2,8 @@
 public enum IsolationMode: String, WireEnum {
     /// Its own `git worktree` on branch `drover/<run-id>`.
     case worktree
+    /// A copy of a workspace that is not a git repository, with a private repository for diff and apply.
+    case snapshot
     /// Steps run in the workspace itself.
     case none
 }
@@ -34,9 +36,14 @@ public struct RunWorkspace: Codable, Sendable, Hashable {
     public var applied: RunApplied?
     /// True once the worktree is removed (after `run/apply` or `run/discard`).
     public var removed: Bool?
+    /// Set by `run.discarded`: the run's change was thrown away; it can no longer be diffed, applied or re-run.
+    public var discarded: Bool?
+    /// True once `run/discard` deleted the run's branch.
+    public var branchDeleted: Bool?
 
     public init(isolation: IsolationMode, path: String, branch: String? = nil, base: String? = nil, baseCommit: String? = nil,
-                note: String? = nil, applied: RunApplied? = nil, removed: Bool? = nil) {
+                note: String? = nil, applied: RunApplied? = nil, removed: Bool? = nil, discarded: Bool? = nil,
+                branchDeleted: Bool? = nil) {
         self.isolation = isolation
         self.path = path
         self.branch = branch
@@ -45,6 +52,8 @@ public struct RunWorkspace: Codable, Sendable, Hashable {
         self.note = note
         self.applied = applied
         self.removed = removed
+        self.discarded = discarded
+        self.branchDeleted = branchDeleted
     }
 }
 

@@ -120,6 +120,8 @@ final class RunRenderer {
             // Only an isolated run says where it works: otherwise it is the folder the user is in.
             if data.isolation == .worktree {
                 Console.line(t.dim("    working in \(data.path) on branch \(data.branch ?? "?")" + (data.note.map { "; \($0)" } ?? "")))
+            } else if data.isolation == .snapshot {
+                Console.line(t.dim("    working in a snapshot copy, \(data.path)"))
             }
         case .stepCommitted(let data):
             Console.line(t.dim("    committed \(data.sha.prefix(10)): \(data.files) file(s), +\(data.insertions) -\(data.deletions)"))
@@ -133,6 +135,8 @@ final class RunRenderer {
                          + " spent; raise it with `drover resume \(event.runId) --budget USD`")
         case .runResumed:
             Console.line("\(t.running) run resumed")
+        case .runDiscarded(let data):
+            Console.line("\(t.ok) discarded" + (data.branchDeleted ? " (branch deleted)" : " (branch kept)"))
         case .runCompleted, .runFailed, .runCancelled:
             break // `finish(run:)` prints the outcome with the run's totals
         }

@@ -69,6 +69,7 @@ enum Fixtures {
             .runApplied(.init(strategy: .merge, into: "main", commit: "4567def", worktreeRemoved: true)),
             .runPaused(.init(reason: "budget", spent: Usage(inputTokens: 1, outputTokens: 2, costUSD: 0.5), limit: RunBudget(maxUSD: 0.5))),
             .runResumed(.init(budget: RunBudget(maxUSD: 2))),
+            .runDiscarded(.init(worktreeRemoved: false, branchDeleted: true)),
         ]
     }
 
