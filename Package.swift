@@ -31,7 +31,7 @@ let package = Package(
             dependencies: ["DroverServer", "DroverEngine", "DroverFakeAgent", "DroverSQLite", "DroverStore", "DroverProtocol",
                            "DroverSupport", "CBuildInfo"]),
         .executableTarget(
-            name: "drover-bench", dependencies: ["DroverServer", "DroverEngine", "DroverSQLite", "DroverStore", "DroverProtocol"]),
+            name: "drover-bench", dependencies: ["DroverServer", "DroverEngine", "DroverSQLite", "DroverStore", "DroverProtocol", "CSQLite"]),
         .testTarget(name: "DroverProtocolTests", dependencies: ["DroverProtocol"]),
         .testTarget(name: "DroverStoreTests", dependencies: ["DroverStore", "DroverSQLite", "DroverProtocol", "CSQLite"]),
         .testTarget(name: "DroverEngineTests", dependencies: ["DroverEngine", "DroverFakeAgent", "DroverStore", "DroverProtocol"]),

@@ -50,7 +50,10 @@ extension Engine {
                 reports.finish()
                 return outcome
             }
-            for await report in reports { self.agentReported(report, runId: runId, stepId: stepId, attempt: attempt) }
+            // Whatever piled up while the engine was busy comes as one batch: its events are one commit.
+            while case let batch = await reports.nextBatch(), !batch.isEmpty {
+                self.agentReported(batch, runId: runId, stepId: stepId, attempt: attempt)
+            }
             let outcome = await waiter.value
             self.finishAttempt(outcome, runId: runId, stepId: stepId, attempt: attempt)
         }
