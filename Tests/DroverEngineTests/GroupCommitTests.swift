@@ -1,4 +1,4 @@
-import DroverEngine
+@testable import DroverEngine
 import DroverProtocol
 import Foundation
 import Testing
@@ -29,5 +29,23 @@ import Testing
         #expect(stored.map(\.seq) == Array(1...stored.count))
         #expect(try await h.engine.getRun(run.id).usage.inputTokens == burst)
         #expect(h.recorder.logs.map(\.text) == ["half-way", "done"])
+    }
+}
+
+/// A huge line reaches the log file whole but its live notification is cut, so it cannot fill a
+/// prompt client's backlog on its own (the reliability suite's 40 MB line made the server shed events).
+@Suite struct LiveLogTextTests {
+    @Test("lines up to 64 KiB go out whole; longer ones are cut at a character boundary with a marker")
+    func longLinesAreCut() {
+        let short = String(repeating: "a", count: LiveLogText.limit)
+        #expect(LiveLogText.forNotification(short) == short)
+        let long = String(repeating: "é", count: LiveLogText.limit)  // 2 bytes each: the limit falls inside none
+        let cut = LiveLogText.forNotification(long)
+        #expect(cut.hasSuffix(LiveLogText.marker))
+        let kept = cut.dropLast(LiveLogText.marker.count)
+        #expect(kept.utf8.count == LiveLogText.limit && kept.allSatisfy { $0 == "é" })
+        let odd = "x" + long  // the limit falls in the middle of an "é": cut before it
+        #expect(odd.utf8.count > LiveLogText.limit)
+        #expect(LiveLogText.forNotification(odd).dropLast(LiveLogText.marker.count).utf8.count == LiveLogText.limit - 1)
     }
 }

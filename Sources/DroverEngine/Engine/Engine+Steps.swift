@@ -111,8 +111,8 @@ extension Engine {
     func agentReported(_ report: AgentReport, runId: String, stepId: String, attempt: Int) {
         switch report.event {
         case .log(let stream, let text):
-            notify(.log(RunLogNotification(runId: runId, stepId: stepId, attempt: attempt, stream: stream, text: text,
-                                           offset: report.logOffset)))
+            notify(.log(RunLogNotification(runId: runId, stepId: stepId, attempt: attempt, stream: stream,
+                                           text: LiveLogText.forNotification(text), offset: report.logOffset)))
         case .usage(let model, let input, let output, let cost):
             do {
                 try commit([.usageRecorded(.init(stepId: stepId, model: model, inputTokens: input, outputTokens: output, costUSD: cost ?? 0))],
