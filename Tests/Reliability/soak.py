@@ -1,6 +1,6 @@
 """kill -9 soak: runs of a three-step fake pipeline (sleeps, an approval gate) driven through `drover serve`
-while the process that owns the store is SIGKILLed at seeded random moments and restarted, until every
-run is done. Then: no run lost, each run's seq gapless from 1, no step completed twice, the outputs
+while the process that owns the store is SIGKILLed at seeded random moments (or, one time in five, the
+client vanishes: its pipes close) and restarted, until every run is done. Then: no run lost, each run's seq gapless from 1, no step completed twice, the outputs
 right, `PRAGMA integrity_check` ok, no agent process left.
 
 The kill target is whoever .drover/engine.lock names (the store's owner), so the part keeps killing
@@ -40,6 +40,19 @@ def kill_store_owner(workspace, server):
     return target
 
 
+def vanish(server):
+    """The client goes away mid-run: its pipes close; the server must stop on its own, losing nothing."""
+    try:
+        server.process.stdin.close()
+    except OSError:
+        pass
+    try:
+        server.process.wait(timeout=30)
+    except Exception:
+        server.kill()
+        raise Failed("drover serve did not exit after its client vanished")
+
+
 def answer_gates(server):
     try:
         items = server.call("inbox/list", {}, timeout=10)["items"]
@@ -59,7 +72,7 @@ def run(drover, profile, seed):
         workspace.pipeline("soak", pipeline_steps(0.05))
         tasks = ["task-%d" % i for i in range(runs_wanted)]
         acknowledged = {}  # task -> run id, once run/start answered
-        kills = 0
+        kills = vanished = 0
         server = None
         deadline = time.monotonic() + {"short": 150, "default": 400, "long": 1800}[profile]
 
@@ -89,7 +102,7 @@ def run(drover, profile, seed):
             expect(time.monotonic() < deadline, "the soak did not finish in time (%d kills)" % kills)
             server, known = start_server()
             statuses = {}
-            killing = kills < kills_wanted
+            killing = kills + vanished < kills_wanted
             kill_at = time.monotonic() + rng.uniform(0.0, max_gap)
             # Start what is not started yet, a few at a time, answering gates in between.
             while True:
@@ -108,8 +121,13 @@ def run(drover, profile, seed):
                         break
                 time.sleep(0.01 if killing else 0.05)
             if killing:
-                kill_store_owner(workspace, server)
-                kills += 1
+                # Mostly kill -9 of the store's owner; now and then the client vanishes instead.
+                if rng.random() < 0.2:
+                    vanish(server)
+                    vanished += 1
+                else:
+                    kill_store_owner(workspace, server)
+                    kills += 1
                 continue
             # Every run ended: check each run's log over the wire, then stop cleanly.
             lost = [t for t in tasks if t not in acknowledged]
@@ -151,7 +169,7 @@ def run(drover, profile, seed):
         db.close()
         expect(integrity == "ok", "integrity_check: %s" % integrity)
         expect(stored_runs == runs_wanted, "%d runs stored, %d started" % (stored_runs, runs_wanted))
-        return {"kills survived": kills, "runs": runs_wanted, "lost": 0, "steps completed twice": 0,
+        return {"kills survived": kills, "client vanished mid-run": vanished, "runs": runs_wanted, "lost": 0, "steps completed twice": 0,
                 "integrity": integrity}
     finally:
         if server is not None:
