@@ -94,8 +94,11 @@ def run(drover, profile, seed):
         # The template: created, started, step one (usage events, completed), step two, approval, completed.
         done, blocked = template_runs(drover, big, max(1, events_per_run - 10))
         events = clone(big.store, {"done": done, "blocked": blocked}, runs, 100)
-        empty_figures = [timings(drover, empty, 3) for _ in range(5)]
-        big_figures = [timings(drover, big, calls)] + [timings(drover, big, 3) for _ in range(4)]
+        big_figures = [timings(drover, big, calls)]
+        empty_figures = []
+        for _ in range(15):  # interleaved, so machine noise falls on both alike
+            empty_figures.append(timings(drover, empty, 1))
+            big_figures.append(timings(drover, big, 1))
         init_empty = statistics.median(f["initialize"] for f in empty_figures)
         init_big = statistics.median(f["initialize"] for f in big_figures)
         ready_empty = statistics.median(f["ready"] for f in empty_figures)
