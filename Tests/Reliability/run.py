@@ -8,6 +8,7 @@ Parts (see each module's docstring):
   fuzz      mutated JSON-RPC over both framings: no crash, every request answered exactly once, flat RSS
   agents    a flooding agent, hanging, forking, closing stdout, invalid UTF-8, one huge line, exit mid-output
   bigstore  10,000 runs: run/list and inbox/list p50, initialize against an empty store
+  disk      the store's volume full (a 4 MiB tmpfs; root only, not in --short)
 
 Profiles: --short (CI, a few minutes on 2 cores), the default, --long (the figures of issue 17:
 1,000,000 fuzz messages, a 1 GB flood, 1,000,000 events). The same --seed replays the same kills and
@@ -24,11 +25,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import agents  # noqa: E402
 import bigstore  # noqa: E402
+import disk  # noqa: E402
 import fuzz  # noqa: E402
 import soak  # noqa: E402
 from client import default_drover  # noqa: E402
 
-PARTS = {"soak": soak, "fuzz": fuzz, "agents": agents, "bigstore": bigstore}
+PARTS = {"soak": soak, "fuzz": fuzz, "agents": agents, "bigstore": bigstore, "disk": disk}
+# `disk` mounts a tmpfs (root only) and is not in the short profile; ask for it with --only or --long.
+SHORT_PARTS = ["soak", "fuzz", "agents", "bigstore"]
 
 
 def main():
@@ -37,12 +41,13 @@ def main():
     profile.add_argument("--short", action="store_const", dest="profile", const="short")
     profile.add_argument("--long", action="store_const", dest="profile", const="long")
     parser.add_argument("--seed", type=int, default=None, help="replays a run (default: the time)")
-    parser.add_argument("--only", default=",".join(PARTS), help="comma-separated parts")
+    parser.add_argument("--only", default=None, help="comma-separated parts (default: all; --short leaves out disk)")
     parser.add_argument("--drover", default=None)
     args = parser.parse_args()
     profile = args.profile or "default"
     seed = args.seed if args.seed is not None else int(time.time()) % 100000
     drover = os.path.abspath(args.drover) if args.drover else default_drover()
+    args.only = args.only or ",".join(SHORT_PARTS if profile == "short" else PARTS)
     print("reliability suite: profile %s, seed %d, %s" % (profile, seed, drover), flush=True)
     passed = failed = 0
     for name in args.only.split(","):
