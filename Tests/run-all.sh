@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: Swift unit and end-to-end tests, the protocol conformance checks against
 # the live server, the CLI as a person drives it (pseudo-terminal gates, Ctrl-C, read-only commands),
+# the reliability suite's short profile (Tests/Reliability),
 # then each editor plugin in its real editor against the real binary (editors/*/test/run.sh).
 # Stops at the first failing part; the last line sums up every part.
 set -euo pipefail
@@ -23,6 +24,8 @@ if [ -n "$acp_bin" ]; then export DROVER_CLAUDE_ACP_BIN="$acp_bin"; fi
 swift test --skip-build 2>&1 | tee -a "$log"
 python3 Tests/Conformance/conformance.py --drover "$DROVER_BIN" 2>&1 | tee -a "$log"
 python3 Tests/CLI/test_cli.py 2>&1 | tee -a "$log"
+# kill -9 soak, fuzz, floods, misbehaving agents, a big store: the short profile (a seed is printed to replay).
+python3 Tests/Reliability/run.py --short --drover "$DROVER_BIN" 2>&1 | tee -a "$log"
 for suite in editors/*/test/run.sh; do
   [ -f "$suite" ] || continue
   bash "$suite" 2>&1 | tee -a "$log"

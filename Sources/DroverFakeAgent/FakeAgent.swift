@@ -73,7 +73,7 @@ public enum FakeAgent {
         }
         let json: JSONValue
         do {
-            json = try JSONCoding.makeDecoder().decode(JSONValue.self, from: text)
+            json = try JSONParser().parse(Array(text))
         } catch {
             throw UsageError(message: "the script in \(source) is not valid JSON: \(describeInvalidJSON(text))")
         }

@@ -22,9 +22,10 @@ public enum ServerMain {
             parser: MessageParser(framing: framing, maxMessageBytes: maxMessageBytes),
             onInputs: { inputs, framing in
                 // Answers ready now leave from this thread (no hand-off); no more requests are read
-                // while the client is far behind reading the answers.
+                // while the client is far behind reading the answers, or while too many are pending.
                 outbox.handleInput { connection.receive(inputs, framing: framing) }
                 outbox.waitForRoom()
+                connection.waitForRoom()
             },
             onFramingDetected: { outbox.setFraming($0) },
             onEnd: { connection.endOfInput() }

@@ -497,10 +497,18 @@ struct ProcessLauncherInternalsTests {
         #expect(splitter.feed(Array("tail".utf8)[...]) == [])
         #expect(splitter.finish() == "tail")
 
+        // A line over the limit is cut there with a marker; the rest of it, up to its newline, is dropped.
         var small = OutputLineSplitter()
         small.maxLineBytes = 4
-        #expect(small.feed(Array("abcdef".utf8)[...]) == ["abcdef"])
-        #expect(small.feed(Array("g\n".utf8)[...]) == ["g"])
+        let cut = "abcd" + small.cutMarker
+        #expect(small.cutMarker.contains("line cut at 4 bytes"))
+        #expect(small.feed(Array("abcdef".utf8)[...]) == [cut])
+        #expect(small.feed(Array("ghij".utf8)[...]) == [])
+        #expect(small.feed(Array("g\nok\n".utf8)[...]) == ["ok"])
+        #expect(small.feed(Array("1234567\nxy".utf8)[...]) == ["1234" + small.cutMarker])
+        #expect(small.feed(Array("z\n".utf8)[...]) == ["xyz"])
+        #expect(small.feed(Array("abcd".utf8)[...]) == [], "exactly the limit is not cut")
+        #expect(small.feed(Array("\n".utf8)[...]) == ["abcd"])
     }
 
     /// What each reader decides from a natural exit (a kill the engine asked for is the launcher's:

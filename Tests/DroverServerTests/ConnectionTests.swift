@@ -379,6 +379,25 @@ struct ConnectionDispatchTests {
         #expect(code(try await harness.collector.response(.string("two"), timeout: .seconds(5))) == -32800)
     }
 
+    @Test("the reader waits while maxPendingAnswers answers are pending and reads on when one is done (a request flood has bounded memory)")
+    func pendingAnswersHoldTheReader() async throws {
+        let harness = Harness()
+        try await harness.initialize()
+        let limit = Connection.maxPendingAnswers
+        for id in 1...limit { harness.request(id, Slow.method, #"{"seconds":120}"#) }
+        let connection = harness.connection
+        let returned = DispatchSemaphore(value: 0)
+        Thread { connection.waitForRoom(); returned.signal() }.start()
+        // A bounded wait: a reader that was not held back would return within it.
+        #expect(returned.wait(timeout: .now() + 0.2) == .timedOut, "the reader is held while \(limit) answers are pending")
+        harness.notify("$/cancelRequest", #"{"id":1}"#)
+        #expect(code(try await harness.collector.response(.int(1), timeout: .seconds(5))) == -32800)
+        #expect(returned.wait(timeout: .now() + 10) == .success, "one answer written: the reader goes on")
+        for id in 2...limit { harness.notify("$/cancelRequest", #"{"id":\#(id)}"#) }
+        try await harness.collector.wait("every answer") { $0.count >= limit + 1 }
+        connection.waitForRoom()  // returns at once
+    }
+
     @Test("cancelling an unknown or finished request does nothing; the id can be reused")
     func cancelFinished() async throws {
         let harness = Harness()

@@ -26,7 +26,9 @@ public enum AgentLine: Hashable, Sendable {
         guard line.utf8.first(where: { !isJSONWhitespace($0) }) == UInt8(ascii: "{") else {
             return .log(line)
         }
-        guard let message = try? JSONDecoder().decode(WireMessage.self, from: Data(line.utf8)),
+        // Our parser and tree decoder: every JSON line of an agent comes through here.
+        guard let json = try? JSONParser().parse(Array(line.utf8)),
+              let message = try? JSONValueDecoder().decode(WireMessage.self, from: json),
               let parsed = message.line else {
             return .log(line)
         }

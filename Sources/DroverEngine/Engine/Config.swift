@@ -46,7 +46,7 @@ public struct EngineConfig: Sendable {
         guard let data = FileManager.default.contents(atPath: file.path) else { return [:] }
         let json: JSONValue
         do {
-            json = try JSONDecoder().decode(JSONValue.self, from: data)
+            json = try JSONParser().parse(Array(data))  // read at every step: our parser, not Foundation's JSONDecoder
         } catch {
             errors.append("\(file.path): not valid JSON")
             return [:]

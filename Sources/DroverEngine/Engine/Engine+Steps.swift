@@ -63,7 +63,10 @@ extension Engine {
                 reports.finish()
                 return outcome
             }
-            for await report in reports { self.agentReported(report, runId: runId, stepId: stepId, attempt: attempt) }
+            // Whatever piled up while the engine was busy comes as one batch: its events are one commit.
+            while case let batch = await reports.nextBatch(), !batch.isEmpty {
+                self.agentReported(batch, runId: runId, stepId: stepId, attempt: attempt)
+            }
             let outcome = await waiter.value
             // A tests command checks the change; only agents and commands get their changes committed.
             let committed = isTestsCommand || (workspace?.isolation ?? .none) == .none ? nil
@@ -145,8 +148,8 @@ extension Engine {
     func agentReported(_ report: AgentReport, runId: String, stepId: String, attempt: Int) {
         switch report.event {
         case .log(let stream, let text):
-            notify(.log(RunLogNotification(runId: runId, stepId: stepId, attempt: attempt, stream: stream, text: text,
-                                           offset: report.logOffset)))
+            notify(.log(RunLogNotification(runId: runId, stepId: stepId, attempt: attempt, stream: stream,
+                                           text: LiveLogText.forNotification(text), offset: report.logOffset)))
         case .usage(let model, let input, let output, let cost):
             do {
                 let recorded = try commit([.usageRecorded(.init(stepId: stepId, model: model, inputTokens: input, outputTokens: output,

@@ -18,7 +18,8 @@ public struct TrustStore: Sendable {
     /// Every trusted workspace path.
     public func trustedPaths() -> [String] {
         guard let data = FileManager.default.contents(atPath: file.path),
-              let stored = try? JSONDecoder().decode(Stored.self, from: data) else { return [] }
+              let json = try? JSONParser().parse(Array(data)),  // read at every step: not Foundation's JSONDecoder
+              let stored = try? JSONValueDecoder().decode(Stored.self, from: json) else { return [] }
         return stored.trusted
     }
 

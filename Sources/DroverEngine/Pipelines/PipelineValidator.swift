@@ -24,7 +24,7 @@ public enum PipelineValidator {
     public static func validate(data: Data) -> Result {
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: data)
+            value = try JSONParser().parse(Array(data))  // not Foundation's JSONDecoder: several times faster, run/start reads every pipeline
         } catch {
             return Result(definition: nil, errors: ["not valid JSON: \(describe(error))"])
         }

@@ -225,38 +225,53 @@ final class OutputPump {
 }
 
 /// Splits a byte stream into lines: `\n` ends a line, a trailing `\r` is dropped, invalid UTF-8 is
-/// replaced, and a line longer than `maxLineBytes` is cut there so one endless line cannot exhaust memory.
+/// replaced, and a line longer than `maxLineBytes` is cut there, marked as cut, and the rest of it
+/// dropped, so one endless line cannot exhaust memory (or flood the log with pieces of itself).
 struct OutputLineSplitter {
     var maxLineBytes = 16 << 20
     private var pending: [UInt8] = []
+    /// Inside the dropped rest of a cut line, until its newline.
+    private var skipping = false
+
+    /// What ends a cut line in the log.
+    var cutMarker: String { " … [drover: line cut at \(maxLineBytes) bytes]" }
 
     /// The complete lines in `pending + chunk`; the unterminated rest is kept for the next call.
     mutating func feed(_ chunk: ArraySlice<UInt8>) -> [String] {
         var lines: [String] = []
         var start = chunk.startIndex
         while let newline = chunk[start...].firstIndex(of: UInt8(ascii: "\n")) {
-            if pending.isEmpty {
-                lines.append(Self.decode(chunk[start..<newline]))
+            if skipping {
+                skipping = false
+            } else if pending.isEmpty {
+                lines.append(decodeCutting(chunk[start..<newline]))
             } else {
                 pending.append(contentsOf: chunk[start..<newline])
-                lines.append(Self.decode(pending[...]))
-                pending.removeAll(keepingCapacity: true)
+                lines.append(decodeCutting(pending[...]))
+                pending.removeAll(keepingCapacity: pending.count <= 1 << 20)
             }
             start = chunk.index(after: newline)
         }
-        pending.append(contentsOf: chunk[start...])
-        if pending.count >= maxLineBytes {
-            lines.append(Self.decode(pending[...]))
+        if !skipping { pending.append(contentsOf: chunk[start...]) }
+        if pending.count > maxLineBytes {
+            lines.append(decodeCutting(pending[...]))
             pending.removeAll()
+            skipping = true
         }
         return lines
     }
 
     /// The unterminated last line, if any (call at EOF).
     mutating func finish() -> String? {
+        skipping = false
         guard !pending.isEmpty else { return nil }
         defer { pending.removeAll() }
-        return Self.decode(pending[...])
+        return decodeCutting(pending[...])
+    }
+
+    private func decodeCutting(_ bytes: ArraySlice<UInt8>) -> String {
+        guard bytes.count > maxLineBytes else { return Self.decode(bytes) }
+        return Self.decode(bytes.prefix(maxLineBytes)) + cutMarker
     }
 
     private static func decode(_ bytes: ArraySlice<UInt8>) -> String {
@@ -265,4 +280,3 @@ struct OutputLineSplitter {
         return String(decoding: bytes, as: UTF8.self)
     }
 }
-

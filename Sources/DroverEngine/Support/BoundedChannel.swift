@@ -77,6 +77,12 @@ final class BoundedChannel<Element: Sendable>: AsyncSequence, Sendable {
         for producer in producers { producer.signal() }
     }
 
+    /// Everything unread, in order, waiting for at least one element; empty at the end. A consumer
+    /// that handles a batch at a time (the engine: one commit per batch) reads with this.
+    func nextBatch() async -> [Element] {
+        await takeAll()
+    }
+
     /// Everything unread, waiting for at least one element; empty at the end.
     private func takeAll() async -> [Element] {
         await withCheckedContinuation { continuation in

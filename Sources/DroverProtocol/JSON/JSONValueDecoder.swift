@@ -13,6 +13,12 @@ public struct JSONValueDecoder: Sendable {
     public func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
         try T(from: JSONValueDecoding(value: value, codingPath: []))
     }
+
+    /// Decodes an event body of `type` from its `data` member (the store keeps the two apart).
+    public func decodeEventBody(type: String, data: JSONValue) throws -> EventBody {
+        let decoding = JSONValueDecoding(value: .object(["data": data]), codingPath: [])
+        return try EventBody.decode(type: type, from: try decoding.container(keyedBy: Event.CodingKeys.self))
+    }
 }
 
 /// A coding key for an array position (`[2]` in explanations) or a dictionary key.

@@ -21,7 +21,14 @@ public final class Connection: Sendable {
         /// Tasks that will write a response; `exit` lets them finish first.
         var writers: [Int: Task<Void, Never>] = [:]
         var nextWriter = 0
+        /// The reader blocked in `waitForRoom`, woken when `writers` drops below the limit.
+        var roomWaiter: DispatchSemaphore?
     }
+
+    /// How many answers may be pending before the reader stops reading: a client that writes
+    /// requests faster than they are handled is held back here instead of queueing tasks (and the
+    /// requests they hold) without bound.
+    public static let maxPendingAnswers = 512
 
     /// A response that is ready now, or will be once its task finishes.
     private enum Reply {
@@ -85,6 +92,18 @@ public final class Connection: Sendable {
         }
     }
 
+    /// Blocks the calling (reader) thread while `maxPendingAnswers` answers are still being worked
+    /// on; returns at once otherwise, or once the connection is stopping.
+    public func waitForRoom() {
+        let waiter: DispatchSemaphore? = state.withLock { state in
+            guard state.writers.count >= Self.maxPendingAnswers, !state.exitRequested else { return nil }
+            let waiter = DispatchSemaphore(value: 0)
+            state.roomWaiter = waiter
+            return waiter
+        }
+        waiter?.wait()
+    }
+
     /// Ends the connection as `exit` would (stdin closed).
     public func endOfInput() {
         stop(reason: "end of input")
@@ -141,7 +160,13 @@ public final class Connection: Sendable {
             state.nextWriter += 1
             state.writers[key] = Task {
                 await write()
-                _ = self.state.withLock { $0.writers.removeValue(forKey: key) }
+                let waiter = self.state.withLock { state -> DispatchSemaphore? in
+                    state.writers.removeValue(forKey: key)
+                    guard state.writers.count < Self.maxPendingAnswers else { return nil }
+                    defer { state.roomWaiter = nil }
+                    return state.roomWaiter
+                }
+                waiter?.signal()
             }
         }
     }
@@ -294,10 +319,14 @@ public final class Connection: Sendable {
     }
 
     private func requestExit(code: Int32, reason: String) {
-        let first = state.withLock { state in
-            defer { state.exitRequested = true }
-            return !state.exitRequested
+        let (first, waiter) = state.withLock { state in
+            defer {
+                state.exitRequested = true
+                state.roomWaiter = nil
+            }
+            return (!state.exitRequested, state.roomWaiter)
         }
+        waiter?.signal()
         guard first else { return }
         log.info("stopping (\(reason)), exit code \(code)")
         Task {

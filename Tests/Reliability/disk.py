@@ -1,0 +1,72 @@
+"""Disk trouble: the workspace's .drover on a 4 MiB tmpfs (needs root: it mounts one), filled up.
+
+  start while full   run/start answers a clear error naming the full disk; nothing half-stored
+  full mid-step      the disk fills while a step runs; once space returns the run must go on
+  space returns      a new run completes; the run done before is intact; integrity_check ok
+"""
+import os
+import sqlite3
+import subprocess
+import time
+
+from client import Failed, Server, Workspace, expect, wait_until
+
+
+def fill(folder):
+    subprocess.run("dd if=/dev/zero of=%s/filler bs=64k 2>/dev/null" % folder, shell=True)
+
+
+def run(drover, profile, seed):
+    if os.geteuid() != 0:
+        return {"skipped": "needs root to mount a tmpfs"}
+    workspace = Workspace(prefix="drover-disk-")
+    store_folder = os.path.join(workspace.path, ".drover")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", store_folder], check=True)
+    server = None
+    figures = {}
+    try:
+        os.makedirs(os.path.join(store_folder, "pipelines"))
+        workspace.pipeline("quick", [{"id": "one", "kind": "agent", "prompt": "x", "agent": {"driver": "fake", "script": [
+            [{"usage": {"model": "m", "input": 1, "output": 1}}] * 50 + [{"result": "ok"}]]}}])
+        workspace.pipeline("slow", [
+            {"id": "one", "kind": "agent", "prompt": "x", "agent": {"driver": "fake", "script": [
+                [{"sleep": 1.0}, {"usage": {"model": "m", "input": 1, "output": 1}}, {"result": "ok"}]]}},
+            {"id": "two", "kind": "agent", "prompt": "x", "agent": {"driver": "fake", "script": [[{"result": "ok2"}]]}}])
+        server = Server(drover, workspace)
+        server.call("workspace/trust", {"trusted": True})
+        done = server.call("run/start", {"pipelineId": "quick", "task": "before"})["run"]["id"]
+        wait_until(lambda: server.call("run/get", {"runId": done})["run"]["status"] == "done", 30, "the first run")
+        before = server.call("run/get", {"runId": done})["run"]["lastSeq"]
+
+        fill(store_folder)
+        answer = server.request("run/start", {"pipelineId": "quick", "task": "while full"})
+        message = answer.get("error", {}).get("message", "")
+        expect("full" in message, "run/start on a full disk: %s" % answer)
+        expect(all(r["task"] != "while full" for r in server.call("run/list", {})["runs"]), "a run half-stored on a full disk")
+        figures["start while full"] = "clear error: %s" % message[message.find("database"):] or message
+        os.remove(os.path.join(store_folder, "filler"))
+
+        after = server.call("run/start", {"pipelineId": "quick", "task": "after"})["run"]["id"]
+        wait_until(lambda: server.call("run/get", {"runId": after})["run"]["status"] == "done", 30, "a run after space returned")
+        figures["space returns"] = "new run done"
+
+        mid = server.call("run/start", {"pipelineId": "slow", "task": "mid"})["run"]["id"]
+        wait_until(lambda: any(s["state"] == "working" for s in server.call("run/get", {"runId": mid})["run"]["steps"]), 30, "the step")
+        fill(store_folder)
+        time.sleep(1.5)  # the step ends while the disk is full (a deliberate window, not synchronisation)
+        os.remove(os.path.join(store_folder, "filler"))
+        try:
+            wait_until(lambda: server.call("run/get", {"runId": mid})["run"]["status"] == "done", 20,
+                       "the run whose step ended on a full disk to go on once space returned")
+            figures["full mid-step"] = "run went on once space returned"
+        finally:
+            expect(server.call("run/get", {"runId": done})["run"]["lastSeq"] == before, "the earlier run changed")
+            expect(server.stop() == 0, "drover serve did not exit 0")
+            integrity = sqlite3.connect(workspace.store).execute("PRAGMA integrity_check").fetchone()[0]
+            expect(integrity == "ok", "integrity_check: %s" % integrity)
+        return figures
+    finally:
+        if server is not None:
+            server.kill()
+        subprocess.run(["umount", "-l", store_folder])
+        workspace.cleanup()

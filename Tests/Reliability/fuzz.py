@@ -1,0 +1,344 @@
+"""Fuzz: seeded, mutated JSON-RPC messages into `drover serve` over both framings.
+
+Two kinds of message:
+  tracked  a well-formed request with a unique integer id (random method, mutated params, sometimes
+           in a batch): must be answered exactly once;
+  garbage  everything else — byte mutations, truncated JSON, deep nesting, invalid UTF-8, huge numbers
+           and strings, messages over --max-message-bytes, bad LSP headers, frames whose
+           Content-Length is wrong — carrying string ids or none: answered or not, never a crash.
+Every session ends with a truncated frame and end of input. Checks: no crash (exit status, stderr), every
+tracked request answered exactly once, no answer to an id never sent, the server's RSS flat (growth after
+the first quarter of a session).
+"""
+import json
+import os
+import random
+import subprocess
+import tempfile
+import threading
+import time
+
+from client import Failed, Workspace, expect, rss_kib
+
+METHODS = ["run/get", "run/list", "run/events", "inbox/list", "pipeline/list", "step/log", "run/cancel",
+           "decision/resolve", "step/approve", "step/requestChanges", "step/reject", "run/retry", "run/restart",
+           "run/start", "workspace/trust", "initialize", "$/cancelRequest", "bench/none", "", "run/", "RUN/GET"]
+TEMPLATES = {
+    "run/get": {"runId": "r-1"}, "run/list": {"status": ["done"], "limit": 5, "cursor": "r-1"},
+    "run/events": {"runId": "r-1", "afterSeq": 0, "limit": 10}, "inbox/list": {}, "pipeline/list": {},
+    "step/log": {"runId": "r-1", "stepId": "plan", "attempt": 1, "offset": 0, "limit": 100},
+    "run/cancel": {"runId": "r-1", "reason": "x"}, "decision/resolve": {"runId": "r-1", "decisionId": "d", "choice": "a"},
+    "step/approve": {"runId": "r-1", "approvalId": "a", "proposal": "p"},
+    "step/requestChanges": {"runId": "r-1", "approvalId": "a", "feedback": "f"},
+    "step/reject": {"runId": "r-1", "approvalId": "a", "reason": "r"}, "run/retry": {"runId": "r-1"},
+    "run/restart": {"runId": "r-1", "fromStep": "plan"},
+    # Never the built-in `demo` (it runs without trust): fuzzing must not start thousands of runs.
+    "run/start": {"pipelineId": "nope", "task": "t", "inputs": {"k": "v"}},
+    "workspace/trust": {"trusted": False}, "initialize": {"protocolVersion": 1}, "$/cancelRequest": {"id": 1},
+}
+STRINGS = ["", "r-1", "../../etc/passwd", "a" * 300, "é\u2028\u0000\"\\", "\U0001F600", "r-" + "9" * 40,
+           "done", "plan", " ", "\t\n", "null"]
+
+
+def random_value(rng, depth=0):
+    kind = rng.randrange(10 if depth < 6 else 6)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return rng.random() < 0.5
+    if kind == 2:
+        return rng.choice([0, -1, 1, 2 ** 31, 2 ** 53 + 1, -(2 ** 63), 2 ** 64 + 7, 10 ** 30, 10001])
+    if kind == 3:
+        return rng.choice([0.5, -0.0, 1e308, -1e-308, 3.14159])
+    if kind in (4, 5):
+        return rng.choice(STRINGS)
+    if kind in (6, 7):
+        return [random_value(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return {rng.choice(["runId", "limit", "status", "x", "", "params"]): random_value(rng, depth + 1)
+            for _ in range(rng.randrange(4))}
+
+
+def mutated_params(rng, method):
+    params = dict(TEMPLATES.get(method, {}))
+    for _ in range(rng.randrange(3)):
+        action = rng.randrange(3)
+        if action == 0 and params:
+            params.pop(rng.choice(list(params)))
+        elif action == 1 and params:
+            params[rng.choice(list(params))] = random_value(rng)
+        else:
+            params[rng.choice(["extra", "runId", "limit", "afterSeq"])] = random_value(rng)
+    if rng.random() < 0.05:
+        return random_value(rng)  # not an object at all
+    return params
+
+
+def tracked_request(rng, request_id):
+    method = rng.choice(METHODS)
+    message = {"jsonrpc": "2.0", "id": request_id, "method": method}
+    if rng.random() < 0.9:
+        message["params"] = mutated_params(rng, method)
+    if rng.random() < 0.05:
+        message["unknown"] = random_value(rng)
+    return message
+
+
+# Sizes in KiB per MiB of --max-message-bytes: both sides of the limit. Every session sends each once
+# first, so the allocator's high-water mark is reached before the RSS baseline is taken.
+HUGE_SIZES = [512, 1000, 1025, 2048]
+
+
+def huge(gid, size):
+    return b'{"jsonrpc":"2.0","id":"%s","method":"run/get","params":{"runId":"%s"}}' % (gid.encode(), b"x" * size)
+
+
+def garbage(rng, max_bytes):
+    """(bytes, desyncs) — desyncs: an LSP frame whose length is wrong, so what follows must resynchronise."""
+    kind = rng.randrange(14)
+    gid = "g%d" % rng.randrange(1 << 30)
+    base = json.dumps({"jsonrpc": "2.0", "id": gid, "method": rng.choice(METHODS),
+                       "params": mutated_params(rng, "run/get")}).encode()
+    if kind == 0:  # flip bytes
+        data = bytearray(base)
+        for _ in range(rng.randrange(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        return bytes(data), False
+    if kind == 1:  # truncated
+        return base[:rng.randrange(len(base))], False
+    if kind == 2:  # deep nesting
+        depth = rng.choice([513, 600, 5000, 100000])
+        return (b"[" * depth + b"]" * depth) if rng.random() < 0.5 else \
+            b'{"jsonrpc":"2.0","id":"%s","method":"run/get","params":' % gid.encode() + b'{"a":' * depth + b"1" + b"}" * (depth + 1), False
+    if kind == 3:  # invalid UTF-8 in a string, in a key, or bare
+        junk = rng.choice([b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\x80\x80"])
+        return rng.choice([base.replace(b"r-1", junk), b'{"jsonrpc":"2.0","id":"%s","method":"run/get","params":{"%s":1}}' % (gid.encode(), junk), junk * 10]), False
+    if kind == 4:  # huge numbers
+        number = rng.choice([b"1e999999", b"-1e400", b"9" * 5000, b"0." + b"0" * 4000 + b"1", b"1" + b"0" * 400])
+        return b'{"jsonrpc":"2.0","id":"%s","method":"run/events","params":{"runId":"r-1","afterSeq":%s}}' % (gid.encode(), number), False
+    if kind == 5 and rng.random() < 0.02:  # huge strings (rare: each is a megabyte on the pipe)
+        return huge(gid, rng.choice(HUGE_SIZES) * max_bytes // 1024), False
+    if kind == 5:
+        return b'{"jsonrpc":"2.0","id":"%s","method":"run/get","params":{"runId":"%s"}}' % (gid.encode(), b"y" * rng.randrange(100_000)), False
+    if kind == 6:  # not requests
+        return rng.choice([b"[]", b"[1,2]", b"42", b'"str"', b"null", b"{}", b'{"jsonrpc":"1.0","id":"%s"}' % gid.encode(),
+                           b'{"jsonrpc":"2.0","id":{"a":1},"method":"run/get"}', b'{"jsonrpc":"2.0","result":1,"id":"%s"}' % gid.encode(),
+                           b'[{"jsonrpc":"2.0","id":"%s","method":"inbox/list"}, 5]' % gid.encode()]), False
+    if kind == 7:  # lone surrogates and control characters
+        return rng.choice([base.replace(b"r-1", b"\\ud800"), base.replace(b"r-1", b"\x01\x02"), base.replace(b"r-1", b"\\u00")]), False
+    if kind == 8:  # duplicate keys, trailing garbage, comments
+        return rng.choice([base + b"}", base + b" x", b"/*c*/" + base, base.replace(b'"jsonrpc"', b'"id":1,"jsonrpc"', 1)
+                           .replace(b'"id":1,', b'"id":"%s",' % gid.encode())]), False
+    # kinds 9…13: LSP-only header trouble (sent as plain garbage bodies in NDJSON)
+    return base, kind >= 12
+
+
+def frame_lsp(rng, body, kind_hint):
+    if kind_hint == "bad-header":
+        return rng.choice([b"Content-Type: x\r\n\r\n", b"Content-Length: -5\r\n\r\n", b"Content-Length: abc\r\n\r\n",
+                           b"NoColonHere\r\n\r\n", b"X-Long: " + b"h" * 9000 + b"\r\n\r\n",
+                           b"Content-Length: 99999999999999999999999\r\n\r\n"])
+    if kind_hint == "short":
+        return b"Content-Length: %d\r\n\r\n" % max(0, len(body) - rng.randrange(1, 20)) + body
+    if kind_hint == "long":
+        return b"Content-Length: %d\r\n\r\n" % (len(body) + rng.randrange(1, 40)) + body
+    header = b"Content-Length: %d\r\n" % len(body)
+    if rng.random() < 0.05:
+        header = rng.choice([b"content-length:%d\r\n" % len(body), b"Content-Type: application/json\r\n" + header,
+                             header + b"X-Extra: 1\r\n", b"CONTENT-LENGTH:   %d   \r\n" % len(body)])
+    return header + b"\r\n" + body
+
+
+JUNK_NOTIFICATION = json.dumps({"jsonrpc": "2.0", "method": "$/fuzz/resync", "params": {"pad": "p" * 80}}).encode()
+
+
+class Session:
+    """One server and one framing; a writer thread sends, this thread's reader counts answers."""
+
+    def __init__(self, drover, workspace, framing, seed, count, max_bytes):
+        self.rng = random.Random(seed)
+        self.framing = framing
+        self.count = count
+        self.max_bytes = max_bytes
+        self.stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen([drover, "serve", "--max-message-bytes", str(max_bytes)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+                                        cwd=workspace.path, env=workspace.env(), bufsize=0)
+        self.answers = {}
+        self.unknown_ids = []
+        self.other_answers = 0
+        self.sent_tracked = 0
+        self.lock = threading.Lock()
+        self.rss = []
+
+    def frame(self, body, hint=None):
+        if self.framing == "lsp":
+            return frame_lsp(self.rng, body, hint)
+        return body.replace(b"\n", b" ") + (b"\r\n" if self.rng.random() < 0.05 else b"\n")
+
+    def messages(self):
+        """Yields (bytes, tracked ids) until `count` messages are made."""
+        init = json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                           "params": {"protocolVersion": 1, "capabilities": {"logs": False}}}).encode()
+        yield self.frame(init), [0]
+        for size in HUGE_SIZES:
+            yield self.frame(huge("warm-up", size * self.max_bytes // 1024)), []
+        next_id = 1
+        for n in range(self.count):
+            roll = self.rng.random()
+            if roll < 0.55:
+                ids = []
+                if self.rng.random() < 0.05:
+                    batch = []
+                    for _ in range(self.rng.randrange(1, 6)):
+                        if self.rng.random() < 0.8:
+                            batch.append(tracked_request(self.rng, next_id))
+                            ids.append(next_id)
+                            next_id += 1
+                        else:
+                            batch.append({"jsonrpc": "2.0", "method": "$/fuzz/note", "params": random_value(self.rng)})
+                    body = json.dumps(batch).encode()
+                else:
+                    body = json.dumps(tracked_request(self.rng, next_id)).encode()
+                    ids = [next_id]
+                    next_id += 1
+                yield self.frame(body), ids
+            elif roll < 0.60:
+                yield self.frame(json.dumps({"jsonrpc": "2.0", "method": self.rng.choice(METHODS),
+                                             "params": random_value(self.rng)}).encode()), []
+            else:
+                body, desync = garbage(self.rng, self.max_bytes)
+                if self.framing == "lsp":
+                    kind = self.rng.randrange(20)
+                    hint = "bad-header" if kind == 0 else ("short" if kind == 1 else ("long" if kind == 2 else None))
+                    data = self.frame(body, hint)
+                    if hint in ("short", "long"):
+                        # What follows a wrongly sized frame is eaten or read as a header: pad with two junk
+                        # frames longer than the error, so the parser is back in step before the next tracked one.
+                        data += b"".join(frame_lsp(self.rng, JUNK_NOTIFICATION, None) for _ in range(2))
+                    yield data, []
+                else:
+                    yield self.frame(body), []
+        self.last_id = next_id
+
+    def read_answers(self):
+        buffer = b""
+        fd = self.process.stdout.fileno()
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return
+            buffer += chunk
+            for body in self.split(buffer_holder := [buffer]):
+                self.account(json.loads(body))
+            buffer = buffer_holder[0]
+
+    def split(self, holder):
+        buffer = holder[0]
+        bodies = []
+        if self.framing == "ndjson":
+            *lines, rest = buffer.split(b"\n")
+            bodies = [line for line in lines if line.strip()]
+            holder[0] = rest
+            return bodies
+        while True:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            length = int(buffer[:end].split(b":", 1)[1])
+            if len(buffer) < end + 4 + length:
+                break
+            bodies.append(buffer[end + 4:end + 4 + length])
+            buffer = buffer[end + 4 + length:]
+        holder[0] = buffer
+        return bodies
+
+    def account(self, message):
+        for answer in message if isinstance(message, list) else [message]:
+            if "method" in answer:
+                continue
+            answer_id = answer.get("id")
+            with self.lock:
+                if isinstance(answer_id, int) and not isinstance(answer_id, bool):
+                    self.answers[answer_id] = self.answers.get(answer_id, 0) + 1
+                else:
+                    self.other_answers += 1
+
+    def run(self):
+        reader = threading.Thread(target=self.read_answers, daemon=True)
+        reader.start()
+        tracked = []
+        sent = 0
+        try:
+            for data, ids in self.messages():
+                self.process.stdin.write(data)
+                tracked += ids
+                sent += 1
+                if sent % max(1, self.count // 20) == 0:
+                    self.rss.append(rss_kib(self.process.pid))
+        except BrokenPipeError:
+            raise Failed("%s: the server closed its input after %d messages (exit %s)" % (self.framing, sent, self.process.wait()))
+        # Everything tracked answered (the answers may come in any order), then a truncated frame and EOF.
+        deadline = time.monotonic() + 60
+        while True:
+            with self.lock:
+                missing = [i for i in tracked if i not in self.answers]
+            if not missing or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.rss.append(rss_kib(self.process.pid))
+        tail = b"Content-Length: 100\r\n\r\n{\"jsonrpc\":" if self.framing == "lsp" else b'{"jsonrpc":"2.0","id":'
+        try:
+            self.process.stdin.write(tail)
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            status = self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise Failed("%s: the server did not exit at end of input" % self.framing)
+        reader.join(5)
+        self.stderr.seek(0)
+        stderr = self.stderr.read()
+        expect(status >= 0, "%s: the server died of signal %d" % (self.framing, -status))
+        expect(b"Fatal error" not in stderr and b"Segmentation" not in stderr,
+               "%s: crash report on stderr: %s" % (self.framing, stderr[-500:]))
+        expect(not missing, "%s: %d tracked requests never answered, e.g. ids %s" % (self.framing, len(missing), missing[:5]))
+        twice = [i for i, n in self.answers.items() if n > 1]
+        expect(not twice, "%s: requests answered more than once: %s" % (self.framing, twice[:5]))
+        unknown = [i for i in self.answers if i not in set(tracked)]
+        expect(not unknown, "%s: answers to ids never sent: %s" % (self.framing, unknown[:5]))
+        # The baseline is the RSS half-way: before it the allocator is still reaching its high-water
+        # mark for this mix of sizes (NDJSON climbs sub-linearly there; LSP is flat from the start).
+        half = self.rss[len(self.rss) // 2] if self.rss else 0
+        return {"framing": self.framing, "messages": sent - 1, "tracked": len(tracked), "status": status,
+                "rss_kib_half": half, "rss_kib_first": self.rss[0] if self.rss else 0,
+                "rss_kib_end": self.rss[-1] if self.rss else 0, "other_answers": self.other_answers}
+
+
+def run(drover, profile, seed):
+    total = {"short": 20_000, "default": 200_000, "long": 1_000_000}[profile]
+    sessions = {"short": 2, "default": 4, "long": 10}[profile]
+    workspace = Workspace(prefix="drover-fuzz-")
+    try:
+        started = time.monotonic()
+        results = []
+        for index in range(sessions):
+            framing = "lsp" if index % 2 == 0 else "ndjson"
+            session = Session(drover, workspace, framing, seed * 1000 + index, total // sessions, 1 << 20)
+            results.append(session.run())
+        elapsed = time.monotonic() - started
+        growth = max(r["rss_kib_end"] - r["rss_kib_half"] for r in results)
+        expect(growth <= 16 * 1024, "RSS grew %d KiB in the second half of a session" % growth)
+        rss = {}
+        for r in results:
+            first, end = rss.get(r["framing"], (None, 0))
+            rss[r["framing"]] = (r["rss_kib_first"] if first is None else first, max(end, r["rss_kib_end"]))
+        messages = sum(r["messages"] for r in results)
+        return {"messages": messages, "tracked requests answered once": sum(r["tracked"] for r in results),
+                "crashes": 0, "sessions": "%d (lsp+ndjson)" % sessions,
+                "RSS growth over a session's second half (max)": "%.1f MB" % (growth / 1024),
+                "RSS first→end": ", ".join("%s %.0f→%.0f MB" % (f, a / 1024, b / 1024) for f, (a, b) in sorted(rss.items())),
+                "rate": "%.0f msg/s" % (messages / elapsed)}
+    finally:
+        workspace.cleanup()
