@@ -20,6 +20,7 @@ enum Subcommands {
         PipelinesCommand.subcommand,
         TrustCommand.subcommand,
         ServeCommand.subcommand,
+        EngineCommand.subcommand,
     ]
 }
 

@@ -2,12 +2,10 @@ import DroverProtocol
 import Foundation
 
 extension Engine {
-    /// `run/start`: checks the pipeline, its inputs, agents and trust; records `run.created` and
-    /// `run.started`; the first step starts right after this returns.
-    ///
-    /// Two commits: `run.created` alone makes the run durable as `queued` (where a scheduler may
-    /// later hold it), then `run.started`. Nothing runs between them, so clients see the same two
-    /// events and a `running` run in the response.
+    /// `run/start`: checks the pipeline, its inputs, agents, trust and dependencies; records
+    /// `run.created`, then hands the run to the scheduler, which records `run.started` at once when a
+    /// slot is free and its dependencies are done (the first step starts right after this returns),
+    /// else `run.queued` with the reason: the response then shows a `queued` run.
     public func startRun(_ request: RunStartRequest) throws -> Run {
         let catalog = PipelineCatalog.load(workspace: options.workspace, configDirectory: options.configDirectory)
         guard let entry = catalog.entry(request.pipelineId) else {
@@ -34,16 +32,18 @@ extension Engine {
                 + "; pass inputs: {" + missing.map { "\"\($0)\": \"…\"" }.joined(separator: ", ") + "}")
         }
         try checkRunnable(pipelineId: entry.id, definition: definition, source: entry.source)
+        let dependsOn = request.dependsOn.flatMap { $0.isEmpty ? nil : $0 }
+        try checkDependencies(dependsOn)
 
         var runId = Identifiers.newRunID(at: options.now())
         while try ledger.store.run(id: runId) != nil { runId = Identifiers.newRunID(at: options.now()) }
         try ledger.begin(runId, pipeline: LoadedPipeline(id: entry.id, definition: definition, source: entry.source))
         try commit([
-            .runCreated(.init(pipelineId: entry.id, task: request.task, inputs: request.inputs, steps: definition.stepInfos)),
+            .runCreated(.init(pipelineId: entry.id, task: request.task, inputs: request.inputs, steps: definition.stepInfos,
+                              dependsOn: dependsOn)),
         ], runId: runId)
-        let run = try commit([.runStarted], runId: runId)
-        scheduleAdvance(runId)
-        return run
+        enqueue(runId)
+        return try loadRun(runId)
     }
 
     /// Every role resolves to an agent, and the workspace is trusted if the run needs it; returns

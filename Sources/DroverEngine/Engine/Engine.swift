@@ -28,6 +28,10 @@ public actor Engine {
     var reaping: Set<String> = []
     var idleWaiters: [CheckedContinuation<Void, Never>] = []
     var shuttingDown = false
+    /// Runs created and not started yet, and whether new ones may start (`Scheduling/`).
+    var scheduler = RunScheduler()
+    /// An `admitWaiting` is scheduled and not done.
+    var admissionScheduled = false
 
     /// A pipeline as a run uses it.
     struct LoadedPipeline {
@@ -87,7 +91,9 @@ public actor Engine {
     /// Appends events to a run through the ledger (the one way events are appended).
     @discardableResult
     func commit(_ bodies: [EventBody], runId: String) throws -> Run {
-        try ledger.commit(bodies, runId: runId)
+        let run = try ledger.commit(bodies, runId: runId)
+        runChanged(run)
+        return run
     }
 
     // MARK: - Loading
@@ -137,7 +143,9 @@ public actor Engine {
             while true {
                 switch NextAction.of(run) {
                 case .startRun:
-                    run = try commit([.runStarted], runId: runId)
+                    // Whether and when a queued run starts is the scheduler's call.
+                    enqueue(runId)
+                    return
                 case .startStep(let stepId, let attempt):
                     try startStep(run: run, stepId: stepId, attempt: attempt)
                     return
@@ -183,7 +191,12 @@ public actor Engine {
             log("cannot list runs to resume: \(error)")
             return
         }
-        for run in runs where live[run.id] == nil { await resume(run) }
+        // Queued runs wait again in the order they were created; then the interrupted ones resume.
+        for run in runs.filter({ $0.status == .queued }).sorted(by: { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }) {
+            scheduler.enqueue(run.id)
+        }
+        for run in runs where run.status != .queued && live[run.id] == nil { await resume(run) }
+        admitWaiting()
     }
 
     /// `resumeInterruptedRuns` for one run only, for a client that drives that run alone

@@ -11,10 +11,13 @@ public struct RunStartRequest: RequestType {
     public var pipelineId: String
     public var task: String
     public var inputs: [String: String]?
-    public init(pipelineId: String, task: String, inputs: [String: String]? = nil) {
+    /// Runs that must be done before this one starts (it waits `queued` until then).
+    public var dependsOn: [String]?
+    public init(pipelineId: String, task: String, inputs: [String: String]? = nil, dependsOn: [String]? = nil) {
         self.pipelineId = pipelineId
         self.task = task
         self.inputs = inputs
+        self.dependsOn = dependsOn
     }
 }
 

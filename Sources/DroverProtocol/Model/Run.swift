@@ -6,6 +6,12 @@ public enum RunStatus: String, WireEnum {
     public var isTerminal: Bool { self == .done || self == .failed || self == .cancelled }
 }
 
+/// Why a run waits `queued`: no free slot (`concurrency.maxRuns`), a run it depends on is not done,
+/// or the engine is draining.
+public enum QueueReason: String, WireEnum {
+    case capacity, dependency, draining
+}
+
 /// Token and cost totals.
 public struct Usage: Codable, Sendable, Hashable {
     public var inputTokens: Int
@@ -33,12 +39,19 @@ public struct Run: Codable, Sendable, Hashable {
     public var failure: Failure?
     public var usage: Usage
     public var lastSeq: Int
+    /// Runs that must be done before this one starts (`run/start` `dependsOn`).
+    public var dependsOn: [String]?
+    /// While `queued`: why (the latest `run.queued`).
+    public var queueReason: QueueReason?
 
     public init(
         id: String, pipelineId: String, task: String, inputs: [String: String]? = nil,
         status: RunStatus, createdAt: String, updatedAt: String, currentStep: String? = nil,
-        steps: [Step], failure: Failure? = nil, usage: Usage = Usage(), lastSeq: Int = 0
+        steps: [Step], failure: Failure? = nil, usage: Usage = Usage(), lastSeq: Int = 0,
+        dependsOn: [String]? = nil, queueReason: QueueReason? = nil
     ) {
+        self.dependsOn = dependsOn
+        self.queueReason = queueReason
         self.id = id
         self.pipelineId = pipelineId
         self.task = task
