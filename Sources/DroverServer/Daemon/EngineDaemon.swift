@@ -149,6 +149,8 @@ public final class EngineDaemon: Sendable {
         case .stop:
             EngineWire.writeLine(fd, ["drover": EngineWire.version, "pid": Int(getpid()), "stopping": true])
             stop(reason: "drover engine stop")
+            // The connection stays open until the process exits, so `drover engine stop` returns once it has.
+            while true { Thread.sleep(forTimeInterval: 60) }
         case .drain:
             let engine = host.engine
             let done = DispatchSemaphore(value: 0)

@@ -57,11 +57,7 @@ enum EngineCommand {
                 if !quiet { Console.line("No engine runs for \(workspace.path).") }
                 return 0
             }
-            if operation == .stop {
-                // The engine closes its end when it exits: wait for that, so 'stop' returns once it has stopped.
-                var byte: UInt8 = 0
-                while read(link.fd, &byte, 1) > 0 {}
-            }
+            if operation == .stop { waitForEnd(link) }
             close(link.fd)
             if !quiet {
                 Console.line(operation == .stop
@@ -72,6 +68,19 @@ enum EngineCommand {
         default:
             throw UsageError(description: "'drover engine' actions are start, status, stop and drain, not '\(action)'")
         }
+    }
+
+    /// Stops the engine of `workspace` if one runs, and returns once it has exited.
+    static func stopEngine(_ workspace: URL) {
+        guard let link = try? EngineConnector.connect(workspace: workspace, hello: EngineConnector.hello(.stop)) else { return }
+        waitForEnd(link)
+        close(link.fd)
+    }
+
+    /// The engine closes its end as it exits (the socket is the last thing its process holds).
+    private static func waitForEnd(_ link: EngineConnector.Link) {
+        var byte: UInt8 = 0
+        while read(link.fd, &byte, 1) > 0 {}
     }
 
     /// Starts a detached engine unless one answers; returns once one listens.
