@@ -186,7 +186,7 @@ private enum Samples {
     static let fullRun = Run(
         id: "r-1", pipelineId: "demo", task: "t", inputs: ["k": "v"], status: .failed, createdAt: at, updatedAt: at,
         currentStep: "plan", steps: [fullStep], failure: failure, usage: Usage(inputTokens: 1, outputTokens: 2, costUSD: 0.5),
-        lastSeq: 9)
+        lastSeq: 9, dependsOn: ["r-0"], queueReason: .dependency)
     static let minimalRun = Run(id: "r-1", pipelineId: "demo", task: "t", status: .queued, createdAt: at, updatedAt: at, steps: [])
     static let initializeResult = InitializeResult(
         protocolVersion: 1, serverInfo: .init(name: "drover", version: "0"), workspace: "/w",
@@ -222,11 +222,13 @@ private enum Samples {
 
     static var eventData: [String: EventSample] {
         typealias B = EventBody
-        let created = B.RunCreated(pipelineId: "p", task: "t", inputs: ["k": "v"], steps: [])
+        let created = B.RunCreated(pipelineId: "p", task: "t", inputs: ["k": "v"], steps: [], dependsOn: ["r-0"])
+        let queued = B.RunQueued(reason: .dependency, waitingFor: ["r-0"])
         let attempt = B.StepAttempt(stepId: "s", attempt: 1)
         let resolved = B.ApprovalResolved(stepId: "s", approvalId: "a", status: .approved, feedback: "f", proposal: "p")
         let samples: [EventSample] = [
             EventSample(body: .runCreated(created), full: created, minimal: B.RunCreated(pipelineId: "p", task: "t", steps: [])),
+            EventSample(body: .runQueued(queued), full: queued, minimal: B.RunQueued(reason: .capacity)),
             EventSample(body: .runStarted, full: Empty(), minimal: Empty()),
             same(.stepStarted(attempt), attempt),
             same(.stepCompleted(.init(stepId: "s", attempt: 1, output: "o")), B.StepCompleted(stepId: "s", attempt: 1, output: "o")),
@@ -270,7 +272,7 @@ private enum Samples {
             PipelineListRequest.method: RequestSample(params: same(PipelineListRequest()),
                                                       result: same(PipelineListResult(pipelines: []))),
             RunStartRequest.method: RequestSample(
-                params: Pair(full: RunStartRequest(pipelineId: "p", task: "t", inputs: [:]), minimal: RunStartRequest(pipelineId: "p", task: "t")),
+                params: Pair(full: RunStartRequest(pipelineId: "p", task: "t", inputs: [:], dependsOn: ["r-0"]), minimal: RunStartRequest(pipelineId: "p", task: "t")),
                 result: runPair),
             RunListRequest.method: RequestSample(
                 params: Pair(full: RunListRequest(status: [.done], limit: 1, cursor: "c"), minimal: RunListRequest()),

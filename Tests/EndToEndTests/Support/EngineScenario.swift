@@ -28,6 +28,7 @@ final class EngineWorkspace {
     }
 
     deinit {
+        DroverProcess.stopEngine(workspace: url)
         for pid in agentProcesses() { kill(pid, SIGKILL) }
         try? FileManager.default.removeItem(at: url)
     }
@@ -43,8 +44,11 @@ final class EngineWorkspace {
     }
 
     /// Spawns `drover serve` on this workspace, initializes it and (by default) trusts the workspace.
-    func server(logs: Bool? = nil, trust: Bool = true) async throws -> DroverProcess {
-        let drover = try DroverProcess(directory: url)
+    /// - Parameter daemon: attach to the workspace's engine process (the default), or drive the
+    ///   workspace in the server itself (`--no-daemon`), whose end then interrupts its agents.
+    func server(logs: Bool? = nil, trust: Bool = true, daemon: Bool = true,
+                environment: [String: String] = [:]) async throws -> DroverProcess {
+        let drover = try DroverProcess(arguments: daemon ? ["serve"] : ["serve", "--no-daemon"], environment: environment, directory: url)
         var params: [String: Any] = ["protocolVersion": 1, "workspace": path, "clientInfo": ["name": "e2e-engine"]]
         if let logs { params["capabilities"] = ["logs": logs] }
         try await drover.initialize(params)
