@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // `drover --version` names the commit it was built from (SwiftPM reads it from the checkout).
@@ -7,6 +7,9 @@ let commit: String = {
     return String(git.currentCommit.prefix(12)) + (git.hasUncommittedChanges ? "+dirty" : "")
 }()
 
+/// DroverPostgres, linked only with the PostgreSQL trait (on by default).
+let postgres = Target.Dependency.target(name: "DroverPostgres", condition: .when(traits: ["PostgreSQL"]))
+
 let package = Package(
     name: "drover",
     platforms: [.macOS(.v14)],
@@ -14,8 +17,16 @@ let package = Package(
         .executable(name: "drover", targets: ["drover"]),
         .executable(name: "drover-bench", targets: ["drover-bench"]),
     ],
+    // The PostgreSQL store links the system libpq, which has no fully static form on Debian (its
+    // static archive needs libpgport, GSSAPI and LDAP archives that are not shipped), so the static
+    // release build (README, Install) turns it off with `--disable-default-traits`.
+    traits: [
+        .trait(name: "PostgreSQL", description: "The PostgreSQL store (`--store postgres://…`), through the system libpq"),
+        .default(enabledTraits: ["PostgreSQL"]),
+    ],
     targets: [
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
         .target(name: "CBuildInfo", cSettings: [.define("DROVER_COMMIT", to: "\"\(commit)\"")]),
         .target(name: "DroverSupport"),
         .target(name: "DroverProtocol"),
@@ -23,20 +34,26 @@ let package = Package(
         .target(name: "DroverStore", dependencies: ["DroverProtocol"]),
         // The SQLite backend; only the executables wire it in, so the engine never links SQLite.
         .target(name: "DroverSQLite", dependencies: ["DroverStore", "DroverProtocol", "CSQLite"]),
+        // The PostgreSQL backend (system libpq): a store many engines on many machines can share.
+        .target(name: "DroverPostgres", dependencies: ["DroverStore", "DroverProtocol", "CLibPQ"]),
         .target(name: "DroverEngine", dependencies: ["DroverStore", "DroverProtocol", "DroverSupport"]),
         .target(name: "DroverServer", dependencies: ["DroverEngine", "DroverStore", "DroverProtocol", "DroverSupport"]),
         .target(name: "DroverFakeAgent", dependencies: ["DroverEngine", "DroverProtocol", "DroverSupport"]),
         .executableTarget(
             name: "drover",
-            dependencies: ["DroverServer", "DroverEngine", "DroverFakeAgent", "DroverSQLite", "DroverStore", "DroverProtocol",
+            dependencies: ["DroverServer", "DroverEngine", "DroverFakeAgent", "DroverSQLite", postgres, "DroverStore", "DroverProtocol",
                            "DroverSupport", "CBuildInfo"]),
         .executableTarget(
-            name: "drover-bench", dependencies: ["DroverServer", "DroverEngine", "DroverSQLite", "DroverStore", "DroverProtocol"]),
+            name: "drover-bench", dependencies: ["DroverServer", "DroverEngine", "DroverSQLite", postgres, "DroverStore", "DroverProtocol"]),
         .testTarget(name: "DroverProtocolTests", dependencies: ["DroverProtocol"]),
-        .testTarget(name: "DroverStoreTests", dependencies: ["DroverStore", "DroverSQLite", "DroverProtocol", "CSQLite"]),
+        // Starts a throwaway PostgreSQL server (initdb + pg_ctl) for the tests that need one.
+        .target(name: "PostgresTestServer", path: "Tests/PostgresTestServer"),
+        .testTarget(
+            name: "DroverStoreTests",
+            dependencies: ["DroverStore", "DroverSQLite", postgres, "DroverProtocol", "CSQLite", "PostgresTestServer"]),
         .testTarget(name: "DroverEngineTests", dependencies: ["DroverEngine", "DroverFakeAgent", "DroverStore", "DroverProtocol"]),
         .testTarget(name: "DroverServerTests", dependencies: ["DroverServer", "DroverEngine", "DroverProtocol", "DroverSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["DroverProtocol"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["DroverProtocol", "PostgresTestServer"]),
     ],
     swiftLanguageModes: [.v6]
 )

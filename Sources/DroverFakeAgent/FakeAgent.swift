@@ -160,6 +160,8 @@ private struct FakePlayer {
                 for index in 0..<count { emit(.log("spam \(index + 1)/\(count)")) }
             case .progress(let fraction, let message):
                 emit(.progress(fraction: fraction, message: message.map(fill)))
+            case .session(let id):
+                emit(.session(id: fill(id)))
             }
         }
         return 0

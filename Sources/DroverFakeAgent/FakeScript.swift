@@ -23,6 +23,8 @@ public enum FakeAction: Hashable, Sendable {
     case spam(Int)
     /// `{"progress": {"fraction"?, "message"?}}`: a `progress` line.
     case progress(fraction: Double?, message: String?)
+    /// `{"session": id}`: a `session` line (a later attempt gets it back in `DROVER_RESUME_SESSION`).
+    case session(String)
 }
 
 /// A fake agent's script: a list of turns; attempt N plays turn N, and the last turn repeats.
@@ -139,6 +141,9 @@ public struct FakeScript: Codable, Hashable, Sendable {
         case "fail":
             guard let text = value.stringValue else { throw problem("needs a text") }
             return .fail(text)
+        case "session":
+            guard let id = value.stringValue, !id.isEmpty else { throw problem("needs a session id") }
+            return .session(id)
         case "sleep":
             guard let seconds = number(value), seconds >= 0, seconds.isFinite else {
                 throw problem("needs a number of seconds (0 or more)")
@@ -231,6 +236,7 @@ extension FakeAction {
             return .object(["write": .object(["path": .string(path), "text": .string(text)])])
         case .result(let text): return .object(["result": .string(text)])
         case .fail(let text): return .object(["fail": .string(text)])
+        case .session(let id): return .object(["session": .string(id)])
         case .hang: return .object(["hang": .bool(true)])
         case .spam(let count): return .object(["spam": .int(count)])
         case .progress(let fraction, let message):

@@ -34,7 +34,7 @@ public final class EngineBridge: ConnectionDelegate {
     private let source: Source
 
     /// A bridge that opens its own engine on the workspace of `initialize`.
-    /// - Parameter backend: where runs are stored; chosen by the executable (`drover` passes `.sqlite`).
+    /// - Parameter backend: where runs are stored; chosen by the executable (`drover` passes what `--store` chose).
     public convenience init(logger: Logger, backend: StoreBackend, environment: [String: String] = ProcessInfo.processInfo.environment,
                             selfExecutable: String = EngineHost.currentExecutable()) {
         self.init(source: .owns(backend), logger: logger, environment: environment, selfExecutable: selfExecutable)

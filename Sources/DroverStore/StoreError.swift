@@ -23,6 +23,10 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unsupportedSchema = Kind(rawValue: "unsupported_schema")
         /// A file-system operation failed.
         public static let io = Kind(rawValue: "io")
+        /// The store's address cannot be read (e.g. a malformed `postgres://` URL).
+        public static let invalidURL = Kind(rawValue: "invalid_url")
+        /// The store's server cannot be reached, refused the connection or dropped it.
+        public static let unavailable = Kind(rawValue: "unavailable")
     }
 
     public var kind: Kind

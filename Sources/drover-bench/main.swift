@@ -1,11 +1,15 @@
 import DroverEngine
+#if PostgreSQL
+import DroverPostgres
+#endif
 import DroverProtocol
 import DroverSQLite
+import DroverStore
 import Foundation
 import Synchronization
 
 // drover-bench: prints the engine's own overhead. Run it with
-//   swift run -c release drover-bench engine [--steps 50] [--events 1000] [--rounds 3]
+//   swift run -c release drover-bench engine [--steps 50] [--events 1000] [--rounds 3] [--store postgres://…]
 // It drives the real engine, store and fake-agent subprocesses in a temporary workspace.
 
 /// Command-line settings of the engine benchmark.
@@ -13,6 +17,8 @@ struct Settings {
     var steps = 50
     var events = 1000
     var rounds = 3
+    /// A PostgreSQL store URL, or nil for the workspace's SQLite file.
+    var storeURL: String?
 
     init(_ arguments: [String]) {
         var index = 0
@@ -22,6 +28,7 @@ struct Settings {
             case "--steps": steps = max(1, value)
             case "--events": events = max(1, min(value, 1500))
             case "--rounds": rounds = max(1, value)
+            case "--store": storeURL = arguments[index + 1] == "sqlite" ? nil : arguments[index + 1]
             default: break
             }
             index += 2
@@ -92,7 +99,7 @@ func runOnce(_ engine: Engine, tap: EventTap, pipeline: String) async throws -> 
 
 let settings = Settings(Array(CommandLine.arguments.dropFirst(2)))
 guard CommandLine.arguments.dropFirst().first == "engine" else {
-    FileHandle.standardError.write(Data("usage: drover-bench engine [--steps N] [--events N] [--rounds N]\n".utf8))
+    FileHandle.standardError.write(Data("usage: drover-bench engine [--steps N] [--events N] [--rounds N] [--store postgres://…]\n".utf8))
     exit(2)
 }
 let binary = URL(fileURLWithPath: EngineHost.currentExecutable()).deletingLastPathComponent().appendingPathComponent("drover").path
@@ -111,14 +118,20 @@ let usage: [String: Any] = ["usage": ["model": "bench", "input": 1, "output": 1]
 try writePipeline("events", steps: [fakeStep("burst", script: [Array(repeating: usage, count: settings.events) + [["result": "ok"]]])], in: workspace)
 try writePipeline("steps", steps: (1...settings.steps).map { fakeStep("s\($0)", script: [[["result": "ok"]]]) }, in: workspace)
 
-let host = try EngineHost.open(workspace: workspace, backend: .sqlite, environment: environment, selfExecutable: binary)
+#if PostgreSQL
+let backend: StoreBackend = try settings.storeURL.map { try .postgres(url: $0) } ?? .sqlite
+#else
+if settings.storeURL != nil { FileHandle.standardError.write(Data("drover-bench: built without the PostgreSQL trait\n".utf8)); exit(2) }
+let backend = StoreBackend.sqlite
+#endif
+let host = try EngineHost.open(workspace: workspace, backend: backend, environment: environment, selfExecutable: binary)
 let engine = host.engine
 _ = try await engine.setTrust(true)
 let tap = EventTap()
 _ = await engine.addListener { tap.record($0) }
 
 print("drover-bench engine: \(settings.rounds) rounds, \(settings.events) events per burst, \(settings.steps)-step pipeline")
-print("workspace: \(workspace.path)")
+print("workspace: \(workspace.path), store: \(backend.name)")
 
 // (a) Events persisted (one transaction each) and notified, per second.
 var rates: [Double] = []

@@ -11,7 +11,7 @@ The client logic is ../shared/bench/lsp_bench.py's (copied below, unchanged in
 behaviour, so the script runs from a clean clone whatever shared/ holds).
 
 Usage (from the package root):
-  swift build -c release --static-swift-stdlib -Xswiftc -static-executable --product drover
+  swift build -c release --static-swift-stdlib -Xswiftc -static-executable --disable-default-traits --product drover
   python3 Tests/Bench/transport_bench.py            # all three servers, one table
   python3 Tests/Bench/transport_bench.py --servers drover --requests 5000
 
@@ -165,7 +165,7 @@ def drover_command(args):
         if args.drover:
             return None, f"{binary} is not executable"
         print("building drover (release)…", file=sys.stderr)
-        subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "-Xswiftc", "-static-executable", "--product", "drover"], cwd=package_root(), check=True)
+        subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "-Xswiftc", "-static-executable", "--disable-default-traits", "--product", "drover"], cwd=package_root(), check=True)
     return [binary, "serve"], None
 
 

@@ -580,7 +580,7 @@ FAILING_PIPELINE = {
 SLOW_PIPELINE = {
     "name": "Slow", "description": "conformance: a step that runs until it is stopped",
     "steps": [{"id": "wait", "kind": "agent", "role": "tester", "prompt": "Wait: {{task}}",
-               "agent": {"driver": "fake", "script": [[{"say": "waiting"}, {"sleep": 120}, {"result": "woke up"}]]}}],
+               "agent": {"driver": "fake", "script": [[{"say": "waiting"}, {"session": "conformance-session"}, {"sleep": 120}, {"result": "woke up"}]]}}],
 }
 BROKEN_PIPELINE = {"name": "Broken", "steps": [{"id": "x", "kind": "no-such-kind"}]}
 

@@ -97,6 +97,7 @@ private let allBodies: [EventBody] = [
     .usageRecorded(.init(stepId: "plan", model: "m-1", inputTokens: 10, outputTokens: 20, costUSD: 0.5)),
     .usageRecorded(.init(stepId: "plan", model: "m-1", inputTokens: 0, outputTokens: 0, costUSD: 0)),
     .usageRecorded(.init(stepId: "plan", model: "m-1", inputTokens: 1, outputTokens: 2, costUSD: 1e-7)),
+    .agentSession(.init(stepId: "plan", attempt: 1, sessionId: "s-\"1\"")),
     .runRetried(.init(fromStep: "test")),
     .runRestarted(.init(fromStep: "plan")),
     .runCompleted,

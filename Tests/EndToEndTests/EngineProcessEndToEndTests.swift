@@ -101,9 +101,10 @@ struct EngineProcessEndToEndTests {
     @Test("timeoutSeconds on a hanging step: the run fails with kind timeout and no process is left",
           arguments: ["fake", "command"])
     func timeout(driver: String) async throws {
+        // Long enough for the test to see the agents before the timeout kills them on a loaded machine.
         let workspace = driver == "fake"
-            ? try EngineWorkspace(pipelines: ["slow": Self.hangingPipeline(timeoutSeconds: 1.5)])
-            : try EngineWorkspace(pipelines: ["slow": Self.workerPipeline(timeoutSeconds: 1.5)], config: Self.grandchildConfig)
+            ? try EngineWorkspace(pipelines: ["slow": Self.hangingPipeline(timeoutSeconds: 3.5)])
+            : try EngineWorkspace(pipelines: ["slow": Self.workerPipeline(timeoutSeconds: 3.5)], config: Self.grandchildConfig)
         let drover = try await workspace.server()
         let runId = try await drover.startRun("slow").string("id")
         _ = try await workspace.waitForAgents(count: driver == "fake" ? 1 : 3)
@@ -111,7 +112,7 @@ struct EngineProcessEndToEndTests {
         let failure = stepFailed.data.object("failure")
         #expect(failure.string("kind") == "timeout")
         #expect(failure.string("stepId") == "work")
-        #expect(failure.string("message").contains("1.5s"), "\(failure)")
+        #expect(failure.string("message").contains("3.5s"), "\(failure)")
         #expect(failure.string("hint").contains("timeoutSeconds"), "\(failure)")
         let runFailed = try await drover.event(runId, "run.failed")
         #expect(runFailed.data.object("failure").string("kind") == "timeout")

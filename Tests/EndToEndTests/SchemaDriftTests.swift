@@ -242,6 +242,7 @@ private enum Samples {
                         minimal: B.ApprovalResolved(stepId: "s", approvalId: "a", status: .rejected)),
             same(.usageRecorded(.init(stepId: "s", model: "m", inputTokens: 1, outputTokens: 1, costUSD: 0)),
                  B.UsageRecorded(stepId: "s", model: "m", inputTokens: 1, outputTokens: 1, costUSD: 0)),
+            same(.agentSession(.init(stepId: "s", attempt: 1, sessionId: "x")), B.AgentSession(stepId: "s", attempt: 1, sessionId: "x")),
             same(.runRetried(.init(fromStep: "s")), B.FromStep(fromStep: "s")),
             same(.runRestarted(.init(fromStep: "s")), B.FromStep(fromStep: "s")),
             EventSample(body: .runCompleted, full: Empty(), minimal: Empty()),

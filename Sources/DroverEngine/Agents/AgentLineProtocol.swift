@@ -13,6 +13,9 @@ public enum AgentLine: Hashable, Sendable {
     case decision(question: String, options: [String])
     /// `{"type":"result","output"}`.
     case result(output: String)
+    /// `{"type":"session","id"}`: the agent's conversation id; the step's next attempt gets it back
+    /// in `DROVER_RESUME_SESSION` to continue the conversation.
+    case session(id: String)
 
     /// Reads one line; never fails: anything that is not a well-formed protocol message is `.log(line)`.
     ///
@@ -45,6 +48,8 @@ public enum AgentLine: Hashable, Sendable {
             wire = WireMessage(type: "decision", question: question, options: options)
         case .result(let output):
             wire = WireMessage(type: "result", output: output)
+        case .session(let id):
+            wire = WireMessage(type: "session", id: id)
         }
         // Encoding a struct of strings and numbers cannot fail; the fallback only keeps this total.
         guard let data = try? JSONCoding.makeEncoder().encode(wire) else { return "{}" }
@@ -70,12 +75,13 @@ private struct WireMessage: Codable {
     var question: String?
     var options: [String]?
     var output: String?
+    var id: String?
     /// Set when a field the message's type relies on is present with the wrong type.
     private var malformed = false
 
     init(type: String, text: String? = nil, fraction: Double? = nil, message: String? = nil,
          model: String? = nil, inputTokens: Int? = nil, outputTokens: Int? = nil, costUSD: Double? = nil,
-         question: String? = nil, options: [String]? = nil, output: String? = nil) {
+         question: String? = nil, options: [String]? = nil, output: String? = nil, id: String? = nil) {
         self.type = type
         self.text = text
         self.fraction = fraction
@@ -87,10 +93,11 @@ private struct WireMessage: Codable {
         self.question = question
         self.options = options
         self.output = output
+        self.id = id
     }
 
     private enum CodingKeys: String, CodingKey {
-        case type, text, fraction, message, model, inputTokens, outputTokens, costUSD, question, options, output
+        case type, text, fraction, message, model, inputTokens, outputTokens, costUSD, question, options, output, id
     }
 
     init(from decoder: Decoder) throws {
@@ -121,6 +128,8 @@ private struct WireMessage: Codable {
             options = field(.options, [String].self)
         case "result":
             output = field(.output, String.self)
+        case "session":
+            id = field(.id, String.self)
         default:
             break
         }
@@ -140,6 +149,7 @@ private struct WireMessage: Codable {
         try container.encodeIfPresent(question, forKey: .question)
         try container.encodeIfPresent(options, forKey: .options)
         try container.encodeIfPresent(output, forKey: .output)
+        try container.encodeIfPresent(id, forKey: .id)
     }
 
     /// The protocol message this is, or nil when required fields are missing or malformed.
@@ -159,6 +169,9 @@ private struct WireMessage: Codable {
             return .decision(question: question, options: options)
         case "result":
             return output.map { .result(output: $0) }
+        case "session":
+            guard let id, !id.isEmpty else { return nil }
+            return .session(id: id)
         default:
             return nil
         }

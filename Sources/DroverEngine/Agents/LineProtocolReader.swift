@@ -23,6 +23,8 @@ public final class LineProtocolReader: AgentOutputReader {
             collected.final = .decision(question: question, options: options)
         case .result(let output):
             collected.final = .completed(output: output)
+        case .session(let id):
+            return [.session(id: id)]
         }
         return []
     }

@@ -12,7 +12,8 @@ public struct ResolvedAgent: Sendable, Hashable {
 /// `{"agents": {"<role>": {"driver": "command"|"fake", "command", "args", "model", "script"}}}`.
 /// A role in the workspace file replaces the same role in the user file as a whole.
 /// `concurrency: {"maxRuns": N}` caps the runs working at once (the workspace's value wins; default
-/// the number of cores); `budgets` is accepted and not used yet; other top-level keys are errors.
+/// the number of cores); `budgets` is accepted and not used yet; `store` (`{"url": …}`) is read by
+/// the executable before the engine opens, from the user file only; other top-level keys are errors.
 public struct EngineConfig: Sendable {
     public var workspaceAgents: [String: AgentSpec] = [:]
     public var userAgents: [String: AgentSpec] = [:]
@@ -39,8 +40,8 @@ public struct EngineConfig: Sendable {
         var config = EngineConfig(
             workspaceFile: workspace.appendingPathComponent(".drover/config.json"),
             userFile: configDirectory.appendingPathComponent("config.json"))
-        config.userAgents = read(config.userFile, errors: &config.errors, maxRuns: &config.maxRuns)
-        config.workspaceAgents = read(config.workspaceFile, errors: &config.errors, maxRuns: &config.maxRuns)
+        config.userAgents = read(config.userFile, allowsStore: true, errors: &config.errors, maxRuns: &config.maxRuns)
+        config.workspaceAgents = read(config.workspaceFile, allowsStore: false, errors: &config.errors, maxRuns: &config.maxRuns)
         return config
     }
 
@@ -62,7 +63,7 @@ public struct EngineConfig: Sendable {
         maxRuns = count
     }
 
-    private static func read(_ file: URL, errors: inout [String], maxRuns: inout Int) -> [String: AgentSpec] {
+    private static func read(_ file: URL, allowsStore: Bool, errors: inout [String], maxRuns: inout Int) -> [String: AgentSpec] {
         guard let data = FileManager.default.contents(atPath: file.path) else { return [:] }
         let json: JSONValue
         do {
@@ -75,8 +76,12 @@ public struct EngineConfig: Sendable {
             errors.append("\(file.path): must be a JSON object like {\"agents\": {...}}")
             return [:]
         }
-        for key in object.keys.sorted() where !["agents", "concurrency", "budgets"].contains(key) {
-            errors.append("\(file.path): unknown field '\(key)' (allowed: agents, concurrency, budgets)")
+        if object["store"] != nil, !allowsStore {
+            // A checkout must not send a user's runs (and credentials) to a server it names.
+            errors.append("\(file.path): 'store' belongs in the user config (~/.config/drover/config.json), not a workspace's")
+        }
+        for key in object.keys.sorted() where !["agents", "concurrency", "budgets", "store"].contains(key) {
+            errors.append("\(file.path): unknown field '\(key)' (allowed: agents, concurrency, budgets, store)")
         }
         readConcurrency(object["concurrency"], file: file, errors: &errors, maxRuns: &maxRuns)
         guard let agentsValue = object["agents"] else { return [:] }

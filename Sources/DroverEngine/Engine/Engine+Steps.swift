@@ -71,8 +71,13 @@ extension Engine {
         let context = Template.Context(
             task: run.task, inputs: run.inputs ?? [:], stepOutputs: outputs,
             previousOutput: index > 0 ? run.steps[index - 1].output : nil)
-        let prompt = Template.render(step.prompt ?? "", context: context)
-            + (try history(run.id)).rerunContext(stepId: stepId).rendered()
+        let history = try history(run.id)
+        let rerun = history.rerunContext(stepId: stepId)
+        // A resumed session already holds the task and everything said before: tell it what changed.
+        let resumeSessionId = step.kind == .agent ? history.resumableSession(stepId: stepId) : nil
+        let prompt = resumeSessionId != nil && !rerun.isEmpty
+            ? rerun.renderedForResume()
+            : Template.render(step.prompt ?? "", context: context) + rerun.rendered()
 
         var environment = options.environment
         environment["DROVER_RUN_ID"] = run.id
@@ -81,6 +86,7 @@ extension Engine {
         environment["DROVER_ROLE"] = step.role ?? ""
         environment["DROVER_WORKSPACE"] = options.workspace.path
         if let model = agent?.model { environment["DROVER_MODEL"] = model }
+        if let resumeSessionId { environment["DROVER_RESUME_SESSION"] = resumeSessionId }
 
         let driver: any AgentDriver
         switch step.kind {
@@ -96,7 +102,7 @@ extension Engine {
         let attemptContext = AttemptContext(
             runId: run.id, stepId: stepId, attempt: attempt, role: step.role, prompt: prompt,
             workingDirectory: options.workspace.path, environment: environment, agent: agent, command: step.command,
-            resumeSessionId: nil,
+            resumeSessionId: resumeSessionId,
             timeout: step.timeoutSeconds.map { .milliseconds(Int64(($0 * 1000).rounded())) },
             logFile: try StoreLayout(workspace: options.workspace).logFile(runId: run.id, stepId: stepId, attempt: attempt),
             selfExecutable: options.selfExecutable)
@@ -123,9 +129,15 @@ extension Engine {
             let text = (["progress", percent, message].compactMap { $0 }).joined(separator: " ")
             notify(.log(RunLogNotification(runId: runId, stepId: stepId, attempt: attempt, stream: .agent, text: text,
                                            offset: report.logOffset)))
-        case .session:
-            // Not recorded yet: no event type carries it, and no driver of this build reports one.
-            break
+        case .session(let sessionId):
+            // Recorded once per attempt and session, so the step's next attempt can resume it, also
+            // after an engine restart.
+            guard (try? history(runId).resumableSession(stepId: stepId)) != sessionId else { return }
+            do {
+                try commit([.agentSession(.init(stepId: stepId, attempt: attempt, sessionId: sessionId))], runId: runId)
+            } catch {
+                log("cannot record the agent session of run \(runId) step \(stepId): \(error)")
+            }
         }
     }
 

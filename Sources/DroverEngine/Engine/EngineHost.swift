@@ -36,6 +36,9 @@ public final class WorkspaceClaim: Sendable {
             return EngineHost(engine: engine, claim: self)
         } catch let error as EngineError {
             throw error
+        } catch let error as StoreError where error.kind == .unavailable || error.kind == .unsupportedSchema {
+            // A store on a server: its message names the server (not drover.db) and says what is wrong.
+            throw ResponseError.internalError(error.message)
         } catch {
             throw EngineError.internalError(
                 "cannot open the store in \(layout.root.path): \(error). If the database is damaged, move drover.db aside to start a new store")

@@ -39,6 +39,12 @@ public struct RunHistory: Sendable, Hashable {
         var epoch: Int
     }
 
+    /// An agent session reported by an attempt of a step.
+    struct SessionRecord: Sendable, Hashable {
+        var id: String
+        var epoch: Int
+    }
+
     /// A failed attempt of a step.
     public struct FailureRecord: Sendable, Hashable {
         public var stepId: String
@@ -51,6 +57,10 @@ public struct RunHistory: Sendable, Hashable {
     public private(set) var decisions: [DecisionRecord] = []
     public private(set) var approvals: [ApprovalRecord] = []
     public private(set) var failures: [FailureRecord] = []
+    /// The last session each step's agent reported, with the epoch it belongs to.
+    private var sessions: [String: SessionRecord] = [:]
+    /// Steps whose session ended in a failure: later attempts start afresh until one reports a new session.
+    private var failedLast: Set<String> = []
     private var epochs: [String: Int] = [:]
 
     public init() {}
@@ -81,7 +91,11 @@ public struct RunHistory: Sendable, Hashable {
                 approvals[index].feedback = data.feedback ?? approvals[index].feedback
                 if data.status == .approved { approvals[index].editedProposal = data.proposal }
             }
+        case .agentSession(let data):
+            sessions[data.stepId] = SessionRecord(id: data.sessionId, epoch: epoch(data.stepId))
+            failedLast.remove(data.stepId)
         case .stepFailed(let data):
+            failedLast.insert(data.stepId)
             failures.append(FailureRecord(stepId: data.stepId, attempt: data.attempt, failure: data.failure, epoch: epoch(data.stepId)))
         case .runRetried(let data), .runRestarted(let data):
             let reset = Set(stepIds.drop { $0 != data.fromStep })
@@ -114,6 +128,14 @@ public struct RunHistory: Sendable, Hashable {
 
     /// The number the next approval of `stepId` gets (1-based, unique in the run).
     public func nextApprovalNumber(stepId: String) -> Int { approvals.filter { $0.stepId == stepId }.count + 1 }
+
+    /// The agent session a new attempt of `stepId` should resume: the last one its agent reported
+    /// since the step's last restart, unless that attempt failed (a failed conversation is not
+    /// continued; the re-run starts afresh with the failure in its prompt).
+    public func resumableSession(stepId: String) -> String? {
+        guard let session = sessions[stepId], session.epoch == epoch(stepId), !failedLast.contains(stepId) else { return nil }
+        return session.id
+    }
 
     /// What a re-run of `stepId` must be told, since its last restart.
     public func rerunContext(stepId: String) -> RerunContext {
@@ -161,6 +183,17 @@ public struct RerunContext: Sendable, Hashable {
     public var failures: [FailedAttempt]
 
     public var isEmpty: Bool { decisions.isEmpty && reviews.isEmpty && failures.isEmpty }
+
+    /// The whole prompt of an attempt that resumes its agent's session: the agent has the task and
+    /// the earlier turns already, so only what happened since (the answers, the reviews, failures).
+    public func renderedForResume() -> String {
+        var lines = rendered().split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        while lines.first?.isEmpty == true || lines.first == "---" { lines.removeFirst() }
+        if lines.first == "Context from earlier attempts of this step:" {
+            lines[0] = "Continue the same task. Since your last turn:"
+        }
+        return lines.joined(separator: "\n")
+    }
 
     /// The block appended to the prompt; empty when there is nothing to say.
     ///

@@ -128,6 +128,9 @@ public enum RunReducer {
             }
             if data.status == .approved || data.status == .changesRequested { run.status = .running }
 
+        case .agentSession:
+            break // kept in the log for resuming (RunHistory); nothing a client sees on the run changes
+
         case .usageRecorded(let data):
             run.usage.inputTokens += data.inputTokens
             run.usage.outputTokens += data.outputTokens

@@ -45,6 +45,7 @@ public enum EventType: String, CaseIterable, Sendable {
     case approvalRequested = "approval.requested"
     case approvalResolved = "approval.resolved"
     case usageRecorded = "usage.recorded"
+    case agentSession = "agent.session"
     case runRetried = "run.retried"
     case runRestarted = "run.restarted"
     case runCompleted = "run.completed"
@@ -66,6 +67,7 @@ public enum EventBody: Sendable, Hashable {
     case approvalRequested(ApprovalRequested)
     case approvalResolved(ApprovalResolved)
     case usageRecorded(UsageRecorded)
+    case agentSession(AgentSession)
     case runRetried(FromStep)
     case runRestarted(FromStep)
     case runCompleted
@@ -180,6 +182,18 @@ public enum EventBody: Sendable, Hashable {
         }
     }
 
+    /// The session an agent reported for an attempt: a later attempt of the step resumes it.
+    public struct AgentSession: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var attempt: Int
+        public var sessionId: String
+        public init(stepId: String, attempt: Int, sessionId: String) {
+            self.stepId = stepId
+            self.attempt = attempt
+            self.sessionId = sessionId
+        }
+    }
+
     public struct UsageRecorded: Codable, Sendable, Hashable {
         public var stepId: String
         public var model: String
@@ -228,6 +242,7 @@ public enum EventBody: Sendable, Hashable {
         case .approvalRequested: .approvalRequested
         case .approvalResolved: .approvalResolved
         case .usageRecorded: .usageRecorded
+        case .agentSession: .agentSession
         case .runRetried: .runRetried
         case .runRestarted: .runRestarted
         case .runCompleted: .runCompleted
@@ -257,6 +272,7 @@ extension EventBody {
         case .approvalRequested(let data): try container.encode(data, forKey: .data)
         case .approvalResolved(let data): try container.encode(data, forKey: .data)
         case .usageRecorded(let data): try container.encode(data, forKey: .data)
+        case .agentSession(let data): try container.encode(data, forKey: .data)
         case .runRetried(let data), .runRestarted(let data): try container.encode(data, forKey: .data)
         case .runFailed(let data): try container.encode(data, forKey: .data)
         case .runCancelled(let data): try container.encode(data, forKey: .data)
@@ -284,6 +300,7 @@ extension EventBody {
         case .approvalRequested: return .approvalRequested(try data(ApprovalRequested.self))
         case .approvalResolved: return .approvalResolved(try data(ApprovalResolved.self))
         case .usageRecorded: return .usageRecorded(try data(UsageRecorded.self))
+        case .agentSession: return .agentSession(try data(AgentSession.self))
         case .runRetried: return .runRetried(try data(FromStep.self))
         case .runRestarted: return .runRestarted(try data(FromStep.self))
         case .runCompleted: return .runCompleted

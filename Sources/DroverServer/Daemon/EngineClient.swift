@@ -32,9 +32,11 @@ public final class EngineClient: Sendable {
         Glibc.close(fd)
     }
 
-    /// Attaches to the engine of `workspace` (starting it if none runs) and initializes the session.
-    public static func attach(workspace: URL) async throws -> EngineClient {
-        let link = try EngineConnector.attach(workspace: workspace, hello: EngineConnector.hello(.attach, ["framing": "ndjson"]))
+    /// Attaches to the engine of `workspace` (starting it if none runs, with `engineEnvironment`
+    /// added to its environment) and initializes the session.
+    public static func attach(workspace: URL, engineEnvironment: [String: String] = [:]) async throws -> EngineClient {
+        let link = try EngineConnector.attach(workspace: workspace, hello: EngineConnector.hello(.attach, ["framing": "ndjson"]),
+                                              engineEnvironment: engineEnvironment)
         let client = EngineClient(fd: link.fd)
         let thread = Thread { [weak client] in client?.readUntilEnd() }
         thread.name = "drover-engine-client"

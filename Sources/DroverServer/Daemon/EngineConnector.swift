@@ -47,22 +47,27 @@ public enum EngineConnector {
 
     /// Connects to the engine of `workspace`, starting it (`<executable> engine start`) when none
     /// answers; throws with the reason when it cannot be started or reached within `timeout`.
+    /// - Parameter engineEnvironment: added to a started engine's environment (the store choice
+    ///   travels as `DROVER_STORE_URL`, never on a command line where `ps` would show a password).
     public static func attach(workspace: URL, hello: [String: Any], executable: String = EngineHost.currentExecutable(),
-                              timeout: Duration = .seconds(30)) throws -> Link {
+                              engineEnvironment: [String: String] = [:], timeout: Duration = .seconds(30)) throws -> Link {
         let deadline = ContinuousClock.now + timeout
         while true {
             if let link = try connect(workspace: workspace, hello: hello) { return link }
             guard ContinuousClock.now < deadline else {
                 throw EngineAttachError("the engine of \(workspace.path) did not answer within \(timeout); see \(workspace.path)/.drover/engine.log")
             }
-            try start(workspace: workspace, executable: executable)
+            try start(workspace: workspace, executable: executable, environment: engineEnvironment)
         }
     }
 
     /// Runs `<executable> engine start --workspace DIR` and waits for it: it returns once an engine
     /// listens (this one or one that won a race), else throws its message.
-    public static func start(workspace: URL, executable: String) throws {
+    public static func start(workspace: URL, executable: String, environment: [String: String] = [:]) throws {
         let process = Process()
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["engine", "start", "--quiet", "--workspace", workspace.path]
         process.standardInput = FileHandle.nullDevice

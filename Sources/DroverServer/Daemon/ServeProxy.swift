@@ -17,7 +17,9 @@ import Glibc
 /// everything else, framing included, so the protocol is exactly that of an in-process server.
 public enum ServeProxy {
     /// Serves on stdio through the engine; never returns.
-    public static func run(framing: Framing?, maxMessageBytes: Int, maxBacklogBytes: Int?, logger: Logger) -> Never {
+    /// - Parameter engineEnvironment: added to the environment of an engine this server starts.
+    public static func run(framing: Framing?, maxMessageBytes: Int, maxBacklogBytes: Int?, logger: Logger,
+                           engineEnvironment: [String: String] = [:]) -> Never {
         let protocolFD = StdioChannel.takeOverStdout()
         let outbox = Outbox(framing: framing ?? .ndjson) { writeAll(protocolFD, $0) == nil }
         let local = Connection(outbox: outbox, delegate: BeforeAttach(), log: logger) { exit($0) }
@@ -50,7 +52,8 @@ public enum ServeProxy {
                         let workspace = try EngineBridge.workspace(from: params)
                         var hello: [String: Any] = ["framing": framing.rawValue, "maxMessageBytes": maxMessageBytes]
                         if let maxBacklogBytes { hello["maxBacklogBytes"] = maxBacklogBytes }
-                        link = try EngineConnector.attach(workspace: workspace, hello: EngineConnector.hello(.attach, hello))
+                        link = try EngineConnector.attach(workspace: workspace, hello: EngineConnector.hello(.attach, hello),
+                                                          engineEnvironment: engineEnvironment)
                         forwarded = framing.frame(params.workspace == nil ? naming(workspace, in: bytes) : bytes)
                     } catch let error as ResponseError {
                         outbox.respond(id: id, error: error)

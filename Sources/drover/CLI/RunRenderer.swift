@@ -85,6 +85,8 @@ final class RunRenderer {
             let role = roles[data.stepId].map { t.dim(" (\($0))") } ?? ""
             let attempt = data.attempt > 1 ? t.dim(" attempt \(data.attempt)") : ""
             Console.line("\(t.running) \(t.bold(data.stepId))\(role) started\(attempt)")
+        case .agentSession:
+            break
         case .usageRecorded(let data):
             Console.line(t.dim("    usage: \(data.model), " + Format.usage(input: data.inputTokens, output: data.outputTokens, costUSD: data.costUSD)))
         case .stepCompleted(let data):

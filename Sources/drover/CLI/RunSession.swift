@@ -82,22 +82,24 @@ struct RunSession {
     }
 
     var workspace: URL
+    /// Where the runs are kept (`--store`).
+    var store: StoreChoice
     var start: Start
     var gates: GateMode
     var terminal: Terminal
 
     /// Runs to the end; the result is the exit code (0 done, 1 failed or stopped, 130 Ctrl-C).
     func run() async throws -> Int32 {
-        if case .new = start {} else { try Self.checkHasRuns(workspace) }
-        let client = try await EngineClient.attach(workspace: workspace)
+        if case .new = start {} else { try Self.checkHasRuns(workspace, store: store) }
+        let client = try await EngineClient.attach(workspace: workspace, engineEnvironment: store.engineEnvironment)
         let code = try await drive(client)
         client.detach()
         return code
     }
 
     /// A run id names nothing in a workspace where nothing has run: say so without creating `.drover/` there.
-    static func checkHasRuns(_ workspace: URL) throws {
-        guard FileManager.default.fileExists(atPath: StoreLayout(workspace: workspace).databasePath) else {
+    static func checkHasRuns(_ workspace: URL, store: StoreChoice) throws {
+        guard store.mayHaveRuns(workspace) else {
             throw CLIError("nothing has run in \(workspace.path) yet (use --workspace to look elsewhere)")
         }
     }

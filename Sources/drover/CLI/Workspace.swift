@@ -1,6 +1,5 @@
 import DroverEngine
 import DroverProtocol
-import DroverSQLite
 import DroverStore
 import Foundation
 
@@ -31,21 +30,15 @@ enum Workspace {
     /// The user's config folder (`DROVER_CONFIG_DIR`, else `~/.config/drover`).
     static var configDirectory: URL { EngineConfig.configDirectory(environment: ProcessInfo.processInfo.environment) }
 
-    /// The read side of the workspace's runs on its store opened read-only (no driving lock, so it
+    /// The read side of the workspace's runs on `store` opened read-only (no driving lock, so it
     /// works beside an engine), or nil if nothing has run there yet.
-    static func queries(_ workspace: URL) throws -> RunQueries? {
-        let layout = StoreLayout(workspace: workspace)
-        guard FileManager.default.fileExists(atPath: layout.databasePath) else { return nil }
-        do {
-            return RunQueries(store: try SQLiteRunStore(path: layout.databasePath, readOnly: true), workspace: workspace)
-        } catch let error as StoreError where error.kind == .notFound {
-            return nil
-        }
+    static func queries(_ workspace: URL, store: StoreChoice) throws -> RunQueries? {
+        try store.openReadOnly(workspace).map { RunQueries(store: $0, workspace: workspace) }
     }
 
     /// The run `id` of `workspace` and the queries that found it, or an error naming what exists.
-    static func loadRun(_ id: String, workspace: URL) throws -> (RunQueries, Run) {
-        guard let queries = try queries(workspace) else {
+    static func loadRun(_ id: String, workspace: URL, store: StoreChoice) throws -> (RunQueries, Run) {
+        guard let queries = try queries(workspace, store: store) else {
             throw CLIError("no run '\(id)': nothing has run in \(workspace.path) yet (use --workspace to look elsewhere)")
         }
         do {

@@ -6,7 +6,7 @@ enum AttachCommand {
         name: "attach",
         usage: "attach RUN [--workspace DIR] [--yes]",
         summary: "Show a run's state, then follow it live to its end: answer its open gates, resume it if its engine died.",
-        options: [Workspace.option, GateMode.yesOption],
+        options: [Workspace.option, StoreChoice.option, GateMode.yesOption],
         run: run
     )
 
@@ -14,7 +14,7 @@ enum AttachCommand {
         let runId = try RunArgument.runId(arguments, command: "attach")
         let terminal = Terminal.current
         return try await RunSession(
-            workspace: try Workspace.resolve(arguments), start: .attach(runId: runId),
+            workspace: try Workspace.resolve(arguments), store: try StoreChoice.resolve(arguments), start: .attach(runId: runId),
             gates: GateMode.from(arguments, terminal: terminal), terminal: terminal
         ).run()
     }

@@ -12,6 +12,7 @@ enum CancelCommand {
         options: [
             OptionSpec(name: "--reason", value: "TEXT", help: "why (recorded with the run; default: cancelled by request)"),
             Workspace.option,
+            StoreChoice.option,
         ],
         run: run
     )
@@ -19,8 +20,9 @@ enum CancelCommand {
     static func run(_ arguments: ParsedArguments) async throws -> Int32 {
         let runId = try RunArgument.runId(arguments, command: "cancel")
         let workspace = try Workspace.resolve(arguments)
-        try RunSession.checkHasRuns(workspace)
-        let engine = try await EngineClient.attach(workspace: workspace)
+        let store = try StoreChoice.resolve(arguments)
+        try RunSession.checkHasRuns(workspace, store: store)
+        let engine = try await EngineClient.attach(workspace: workspace, engineEnvironment: store.engineEnvironment)
         let before = try await engine.call(RunGetRequest(runId: runId)).run
         let after = try await engine.call(RunCancelRequest(runId: runId, reason: arguments.value("--reason"))).run
         engine.detach()

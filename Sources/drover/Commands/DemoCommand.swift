@@ -6,10 +6,11 @@ import Foundation
 enum DemoCommand {
     static let subcommand = Subcommand(
         name: "demo",
-        usage: "demo [--yes]",
+        usage: "demo [--yes] [--store URL]",
         summary: "Run the built-in demo pipeline (fake agents) in a scratch git repository: steps, a decision, an approval.",
         options: [
             OptionSpec(name: "--yes", value: nil, help: "answer gates automatically (also when stdin is not a terminal)"),
+            StoreChoice.option,
         ],
         run: run
     )
@@ -27,9 +28,10 @@ enum DemoCommand {
         } else {
             gates = .interactive
         }
+        let store = try StoreChoice.resolve(arguments)
         let workspace = try makeScratchRepository(terminal: terminal)
         let session = RunSession(
-            workspace: workspace, start: .new(pipelineId: "demo", task: "Add a friendly greeting to README.md", inputs: nil),
+            workspace: workspace, store: store, start: .new(pipelineId: "demo", task: "Add a friendly greeting to README.md", inputs: nil),
             gates: gates, terminal: terminal)
         let code = try await session.run()
         // The scratch folder's engine has nothing left to do.

@@ -11,7 +11,7 @@ import Glibc
 enum EngineCommand {
     static let subcommand = Subcommand(
         name: "engine",
-        usage: "engine [start|status|stop|drain] [--workspace DIR] [--idle-timeout SECONDS] [--foreground]",
+        usage: "engine [start|status|stop|drain] [--workspace DIR] [--idle-timeout SECONDS] [--foreground] [--store URL]",
         summary: "Start, inspect, stop or drain the workspace's engine (clients start it on their own).",
         options: [
             Workspace.option,
@@ -23,6 +23,7 @@ enum EngineCommand {
             OptionSpec(name: "--drain", value: nil, help: "same as 'drain': start no more runs, exit once no run is working"),
             OptionSpec(name: "--quiet", value: nil, help: "print nothing on success"),
             OptionSpec(name: "--log-level", value: "LEVEL", help: "error, warning, info or debug (default info); the log is .drover/engine.log"),
+            StoreChoice.option,
         ],
         run: run
     )
@@ -88,6 +89,8 @@ enum EngineCommand {
         var extra: [String] = []
         if let timeout = arguments.value("--idle-timeout") { extra += ["--idle-timeout", timeout] }
         if let level = arguments.value("--log-level") { extra += ["--log-level", level] }
+        // The store travels in the environment, so a password in its URL stays out of `ps`.
+        let environment = ProcessInfo.processInfo.environment.merging(try StoreChoice.resolve(arguments).engineEnvironment) { _, new in new }
         let deadline = ContinuousClock.now + .seconds(15)
         while true {
             if let link = try EngineConnector.connect(workspace: workspace, hello: EngineConnector.hello(.status)) {
@@ -96,7 +99,7 @@ enum EngineCommand {
                 return 0
             }
             let outcome = try EngineStarter.spawnDetached(
-                executable: EngineHost.currentExecutable(), workspace: workspace, extraArguments: extra)
+                executable: EngineHost.currentExecutable(), workspace: workspace, extraArguments: extra, environment: environment)
             switch outcome.status {
             case .ready:
                 continue
@@ -124,7 +127,8 @@ enum EngineCommand {
         }
         let logger = try ServeCommand.makeLogger(arguments.value("--log-level") ?? "info")
         let statusFD = environment["DROVER_ENGINE_STATUS_FD"].flatMap(Int32.init)
-        EngineDaemon.run(workspace: workspace, backend: .sqlite,
+        let store = try StoreChoice.resolve(arguments)
+        EngineDaemon.run(workspace: workspace, backend: store.backend,
                          options: EngineDaemon.Options(idleTimeout: idleTimeout, logger: logger), statusFD: statusFD)
     }
 }

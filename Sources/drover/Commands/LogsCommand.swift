@@ -16,6 +16,7 @@ enum LogsCommand {
             OptionSpec(name: "--follow", value: nil, help: "keep printing new output until the run is done, failed or cancelled"),
             OptionSpec(name: "--raw", value: nil, help: "print the log files as they are (agent line protocol JSON included)"),
             Workspace.option,
+            StoreChoice.option,
         ],
         run: run
     )
@@ -29,7 +30,7 @@ enum LogsCommand {
             attempt = value
         }
         let workspace = try Workspace.resolve(arguments)
-        let (queries, run) = try Workspace.loadRun(runId, workspace: workspace)
+        let (queries, run) = try Workspace.loadRun(runId, workspace: workspace, store: StoreChoice.resolve(arguments))
         if let stepId {
             guard let step = run.step(stepId) else {
                 throw CLIError("run \(run.id) has no step '\(stepId)'; its steps: \(run.steps.map(\.id).joined(separator: ", "))")
@@ -153,6 +154,8 @@ struct LogReader {
             return terminal.yellow("decision: \(question) [\(options.joined(separator: " / "))]")
         case .result(let output):
             return terminal.bold("result:") + "\n" + Format.indent(output, "  ")
+        case .session(let id):
+            return terminal.dim("session: \(id)")
         }
     }
 }

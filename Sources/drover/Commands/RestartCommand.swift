@@ -9,6 +9,7 @@ enum RestartCommand {
         options: [
             OptionSpec(name: "--from", value: "STEP", help: "the step to re-run from ('drover status RUN' lists them); required"),
             Workspace.option,
+            StoreChoice.option,
             GateMode.yesOption,
         ],
         run: run
@@ -21,7 +22,7 @@ enum RestartCommand {
         }
         let terminal = Terminal.current
         return try await RunSession(
-            workspace: try Workspace.resolve(arguments), start: .restart(runId: runId, fromStep: fromStep),
+            workspace: try Workspace.resolve(arguments), store: try StoreChoice.resolve(arguments), start: .restart(runId: runId, fromStep: fromStep),
             gates: GateMode.from(arguments, terminal: terminal), terminal: terminal
         ).run()
     }

@@ -6,7 +6,7 @@ enum RetryCommand {
         name: "retry",
         usage: "retry RUN [--workspace DIR] [--yes]",
         summary: "Resume a failed or cancelled run at its first step not done, and follow it live.",
-        options: [Workspace.option, GateMode.yesOption],
+        options: [Workspace.option, StoreChoice.option, GateMode.yesOption],
         run: run
     )
 
@@ -14,7 +14,7 @@ enum RetryCommand {
         let runId = try RunArgument.runId(arguments, command: "retry")
         let terminal = Terminal.current
         return try await RunSession(
-            workspace: try Workspace.resolve(arguments), start: .retry(runId: runId),
+            workspace: try Workspace.resolve(arguments), store: try StoreChoice.resolve(arguments), start: .retry(runId: runId),
             gates: GateMode.from(arguments, terminal: terminal), terminal: terminal
         ).run()
     }

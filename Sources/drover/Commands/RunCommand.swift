@@ -11,6 +11,7 @@ enum RunCommand {
         options: [
             OptionSpec(name: "--task", value: "TEXT", help: "what the pipeline should do ({{task}} in prompts); required"),
             Workspace.option,
+            StoreChoice.option,
             OptionSpec(name: "--input", value: "KEY=VALUE", help: "a value for {{inputs.KEY}}; repeat for more"),
             GateMode.yesOption,
         ],
@@ -37,6 +38,7 @@ enum RunCommand {
         let terminal = Terminal.current
         let session = RunSession(
             workspace: try Workspace.resolve(arguments),
+            store: try StoreChoice.resolve(arguments),
             start: .new(pipelineId: pipelineId, task: task, inputs: inputs.isEmpty ? nil : inputs),
             gates: GateMode.from(arguments, terminal: terminal), terminal: terminal)
         return try await session.run()

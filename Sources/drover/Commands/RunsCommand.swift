@@ -13,6 +13,7 @@ enum RunsCommand {
             OptionSpec(name: "--status", value: "S", help: "only runs in these states: " + RunStatus.allCases.map(\.rawValue).joined(separator: ", ")),
             OptionSpec(name: "--limit", value: "N", help: "at most N runs (default \(RunQueries.defaultRunPageSize), at most \(RunQueries.runPageSizes.upperBound))"),
             Workspace.option,
+            StoreChoice.option,
         ],
         run: run
     )
@@ -42,7 +43,7 @@ enum RunsCommand {
         }
         let workspace = try Workspace.resolve(arguments)
         let terminal = Terminal.current
-        guard let queries = try Workspace.queries(workspace) else {
+        guard let queries = try Workspace.queries(workspace, store: StoreChoice.resolve(arguments)) else {
             Console.line("No runs in \(workspace.path) yet. Try 'drover demo', or 'drover run PIPELINE --task \"...\"'.")
             return 0
         }

@@ -1,5 +1,4 @@
 import DroverProtocol
-import DroverSQLite
 import DroverServer
 import DroverSupport
 import Foundation
@@ -9,7 +8,7 @@ import Foundation
 enum ServeCommand {
     static let subcommand = Subcommand(
         name: "serve",
-        usage: "serve [--stdio] [--no-daemon] [--framing lsp|ndjson|auto] [--max-message-bytes N] [--max-backlog-bytes N] [--log-level LEVEL]",
+        usage: "serve [--stdio] [--no-daemon] [--framing lsp|ndjson|auto] [--max-message-bytes N] [--max-backlog-bytes N] [--log-level LEVEL] [--store URL]",
         summary: "Speak JSON-RPC 2.0 on stdin/stdout for an editor or script (see protocol/README.md).",
         options: [
             OptionSpec(name: "--stdio", value: nil, help: "use stdin/stdout (the default and only transport)"),
@@ -20,6 +19,7 @@ enum ServeCommand {
             OptionSpec(name: "--max-backlog-bytes", value: "N",
                        help: "output that may wait for a slow client before run/log, then run/event, are dropped (default 16777216)"),
             OptionSpec(name: "--log-level", value: "LEVEL", help: "error, warning, info or debug (default warning); logs go to stderr"),
+            StoreChoice.option,
         ],
         ownsMainThread: serve
     )
@@ -42,10 +42,12 @@ enum ServeCommand {
         if !arguments.positionals.isEmpty {
             throw UsageError(description: "'drover serve' takes no arguments (got '\(arguments.positionals[0])')")
         }
+        let store = try StoreChoice.resolve(arguments)
         if arguments.has("--no-daemon") {
-            ServerMain.run(framing: framing, maxMessageBytes: maxBytes, limits: limits, logger: logger, backend: .sqlite)
+            ServerMain.run(framing: framing, maxMessageBytes: maxBytes, limits: limits, logger: logger, backend: store.backend)
         }
-        ServeProxy.run(framing: framing, maxMessageBytes: maxBytes, maxBacklogBytes: backlog, logger: logger)
+        ServeProxy.run(framing: framing, maxMessageBytes: maxBytes, maxBacklogBytes: backlog, logger: logger,
+                       engineEnvironment: store.engineEnvironment)
     }
 
     /// The value of a byte-count option, nil if absent.

@@ -12,6 +12,7 @@ enum StatusCommand {
         options: [
             OptionSpec(name: "--output", value: nil, help: "also print each finished step's full output"),
             Workspace.option,
+            StoreChoice.option,
         ],
         run: run
     )
@@ -19,7 +20,7 @@ enum StatusCommand {
     static func run(_ arguments: ParsedArguments) async throws -> Int32 {
         let runId = try RunArgument.runId(arguments, command: "status")
         let workspace = try Workspace.resolve(arguments)
-        let (_, run) = try Workspace.loadRun(runId, workspace: workspace)
+        let (_, run) = try Workspace.loadRun(runId, workspace: workspace, store: StoreChoice.resolve(arguments))
         print(run: run, terminal: Terminal.current, showOutput: arguments.has("--output"))
         return 0
     }

@@ -56,6 +56,7 @@ enum Fixtures {
             .approvalResolved(.init(stepId: "implement", approvalId: "a1", status: .changesRequested, feedback: "smaller")),
             .approvalResolved(.init(stepId: "implement", approvalId: "a1", status: .approved, proposal: "v2")),
             .usageRecorded(.init(stepId: "plan", model: "m-1", inputTokens: 1234, outputTokens: 56, costUSD: 0.0123456789)),
+            .agentSession(.init(stepId: "plan", attempt: 2, sessionId: "5f1c-thread")),
             .runRetried(.init(fromStep: "test")),
             .runRestarted(.init(fromStep: "plan")),
             .runCompleted,

@@ -1,6 +1,10 @@
+#if PostgreSQL
+import DroverPostgres
+#endif
 import DroverSQLite
 import DroverStore
 import Foundation
+import PostgresTestServer
 import Testing
 
 /// A store the conformance suite runs against: how to open it, and what it promises beyond memory.
@@ -19,7 +23,7 @@ struct StoreSubject: Sendable, CustomTestStringConvertible {
     var testDescription: String { name }
 
     /// Every store the package ships.
-    static let all: [StoreSubject] = [.inMemory, .sqlite]
+    static let all: [StoreSubject] = [.inMemory, .sqlite] + (postgres.map { [$0] } ?? [])
     /// The stores whose data outlives the object that wrote it.
     static let durable = all.filter { $0.reopen != nil }
     /// The stores that keep files.
@@ -39,5 +43,43 @@ struct StoreSubject: Sendable, CustomTestStringConvertible {
                 let path = database(directory)
                 return [((path as NSString).deletingLastPathComponent, 0o700), (path, 0o600), (path + "-wal", 0o600), (path + "-shm", 0o600)]
             })
+    }()
+
+    #if PostgreSQL
+    /// PostgreSQL on the tests' own server (`PostgresTestServer`), each test in a schema of its own;
+    /// nil, saying why on stderr, when no server can be started.
+    static let postgres: StoreSubject? = {
+        guard let database = PostgresStoreTests.database else { return nil }
+        @Sendable func schema(_ directory: URL) -> String {
+            "t_" + directory.lastPathComponent.lowercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+        }
+        @Sendable func url(_ directory: URL) throws -> String {
+            try PostgresTestServer.shared().url(database: database, schema: schema(directory))
+        }
+        return StoreSubject(
+            name: "postgres",
+            open: { directory in
+                _ = try PostgresTestServer.shared().createSchema(schema(directory), in: database)
+                return try PostgresRunStore(url: try url(directory))
+            },
+            reopen: { try PostgresRunStore(url: try url($0)) },
+            privateFiles: { _ in [] })
+    }()
+    #else
+    static let postgres: StoreSubject? = nil
+    #endif
+}
+
+/// The database the PostgreSQL store tests share (each test in its own schema), created once.
+enum PostgresStoreTests {
+    static let database: String? = {
+        do {
+            let server = try PostgresTestServer.shared()
+            try server.createDatabase("drover_store_tests")
+            return "drover_store_tests"
+        } catch {
+            FileHandle.standardError.write(Data("PostgreSQL store tests skipped: \(error)\n".utf8))
+            return nil
+        }
     }()
 }

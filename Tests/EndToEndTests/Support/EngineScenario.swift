@@ -44,11 +44,14 @@ final class EngineWorkspace {
     }
 
     /// Spawns `drover serve` on this workspace, initializes it and (by default) trusts the workspace.
-    /// - Parameter daemon: attach to the workspace's engine process (the default), or drive the
-    ///   workspace in the server itself (`--no-daemon`), whose end then interrupts its agents.
-    func server(logs: Bool? = nil, trust: Bool = true, daemon: Bool = true,
+    /// - Parameters:
+    ///   - daemon: attach to the workspace's engine process (the default), or drive the workspace in
+    ///     the server itself (`--no-daemon`), whose end then interrupts its agents.
+    ///   - arguments: more arguments after `serve` (e.g. `--store URL`).
+    func server(logs: Bool? = nil, trust: Bool = true, daemon: Bool = true, arguments: [String] = [],
                 environment: [String: String] = [:]) async throws -> DroverProcess {
-        let drover = try DroverProcess(arguments: daemon ? ["serve"] : ["serve", "--no-daemon"], environment: environment, directory: url)
+        let drover = try DroverProcess(arguments: ["serve"] + (daemon ? [] : ["--no-daemon"]) + arguments,
+                                       environment: environment, directory: url)
         var params: [String: Any] = ["protocolVersion": 1, "workspace": path, "clientInfo": ["name": "e2e-engine"]]
         if let logs { params["capabilities"] = ["logs": logs] }
         try await drover.initialize(params)

@@ -1,0 +1,66 @@
+// Only with the PostgreSQL trait (on by default), which links the PostgreSQL store.
+#if PostgreSQL
+import Foundation
+import PostgresTestServer
+import Testing
+
+/// `--store postgres://…` against a real server the tests start: a run driven by one `drover serve`
+/// is seen by other commands on the same store, and a wrong password is reported without the
+/// password. Skipped, saying why, when no PostgreSQL server can be started.
+@Suite("End to end: PostgreSQL store", .enabled(if: PostgresTestServer.skipReason == nil, "needs PostgreSQL (apt-get install postgresql)"))
+struct PostgresStoreEndToEndTests {
+    /// Runs `drover <arguments>` to its end; its exit code and stdout.
+    private func command(_ arguments: [String]) async throws -> (code: Int32, stdout: String, stderr: String) {
+        let drover = try DroverProcess(arguments: arguments, environment: ["NO_COLOR": "1"])
+        drover.closeStdin()
+        let code = try await drover.waitForExit()
+        return (code, String(decoding: drover.stdoutBytes, as: UTF8.self), drover.stderrText)
+    }
+
+    @Test("the demo pipeline driven by `serve --store postgres://` is listed by `runs` and `status` on the same store")
+    func demoOnPostgres() async throws {
+        let server = try PostgresTestServer.shared()
+        let url = try server.createDatabase("drover_e2e_demo")
+        let workspace = try EngineWorkspace()
+        let drover = try await workspace.server(arguments: ["--store", url])
+        let runId = try await drover.startRun("demo", task: "Add a greeting").string("id")
+
+        let decision = try await drover.event(runId, "decision.requested").data.string("decisionId")
+        try await drover.call("decision/resolve", ["runId": runId, "decisionId": decision, "choice": "quick"])
+        let approval = try await drover.event(runId, "approval.requested").data.string("approvalId")
+        try await drover.call("step/approve", ["runId": runId, "approvalId": approval])
+        try await drover.event(runId, "run.completed")
+        let events = try await drover.storedEvents(runId)
+        #expect(events.map { $0["seq"] as? Int } == Array(1...events.count).map { $0 })
+        #expect(!FileManager.default.fileExists(atPath: workspace.path + "/.drover/drover.db"), "the runs went to PostgreSQL")
+        // The run was driven under a lease in the store, given up when it ended.
+        #expect(try server.sql("SELECT count(*) FROM run_claims", database: "drover_e2e_demo") == "0")
+        #expect(try server.sql("SELECT count(*) FROM events WHERE run_id = '\(runId)'", database: "drover_e2e_demo") == String(events.count))
+
+        // Other commands, from another folder, while the server still runs: read-only, no lock needed.
+        let runs = try await command(["runs", "--store", url])
+        #expect(runs.code == 0, "\(runs.stderr)")
+        #expect(runs.stdout.contains(runId) && runs.stdout.contains("done"), "\(runs.stdout)")
+        let status = try await command(["status", runId, "--store", url])
+        #expect(status.code == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("done") && status.stdout.contains("report"), "\(status.stdout)")
+        _ = try await drover.shutdownAndExit()
+    }
+
+    @Test("a wrong password: `serve` answers every request with an error naming the server, never the password")
+    func wrongPassword() async throws {
+        let good = try PostgresTestServer.shared().url(database: "postgres")
+        let wrong = good.replacingOccurrences(of: #":[^:@/]+@"#, with: ":wrong-secret@", options: .regularExpression)
+        let workspace = try EngineWorkspace()
+        let drover = try await workspace.server(trust: false, arguments: ["--store", wrong])
+        let error = try await drover.callError("run/list")
+        #expect(error.message.contains("127.0.0.1:") && error.message.contains("password authentication failed"), "\(error)")
+        #expect(!error.message.contains("wrong-secret") && !drover.stderrText.contains("wrong-secret"))
+        _ = try await drover.shutdownAndExit()
+
+        let runs = try await command(["runs", "--store", wrong])
+        #expect(runs.code == 1 && runs.stderr.contains("password authentication failed"), "\(runs.stderr)")
+        #expect(!runs.stderr.contains("wrong-secret"))
+    }
+}
+#endif
