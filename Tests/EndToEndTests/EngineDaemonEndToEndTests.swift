@@ -9,6 +9,15 @@ import Glibc
 /// and the scheduler queues runs (`concurrency.maxRuns`, `dependsOn`).
 @Suite("End to end: the workspace's engine")
 struct EngineDaemonEndToEndTests {
+    /// Runs `drover <arguments>` for `workspace` (its config folder) to its end, waiting without
+    /// blocking the test runner's threads; its exit code and output.
+    private func command(_ arguments: [String], in workspace: EngineWorkspace) async throws -> (code: Int32, stdout: String, stderr: String) {
+        let drover = try DroverProcess(arguments: arguments, environment: ["NO_COLOR": "1"], directory: workspace.url)
+        drover.closeStdin()
+        let code = try await drover.waitForExit(timeout: .seconds(60))
+        return (code, String(decoding: drover.stdoutBytes, as: UTF8.self), drover.stderrText)
+    }
+
     private static var decisionPipeline: [String: Any] { FakePipeline.pipeline([
         FakePipeline.step("plan", prompt: "Plan {{task}}", turns: [
             [["ask": ["question": "Which database?", "options": ["sqlite", "postgres"]]]],
@@ -97,17 +106,9 @@ struct EngineDaemonEndToEndTests {
     func cliBesideServe() async throws {
         let workspace = try EngineWorkspace(pipelines: ["quick": Self.quickPipeline])
         let editor = try await workspace.server()
-        let cli = Process()
-        cli.executableURL = URL(fileURLWithPath: try DroverProcess.binaryPath())
-        cli.arguments = ["run", "quick", "--task", "from the terminal", "--yes", "--workspace", workspace.path]
-        cli.environment = ProcessInfo.processInfo.environment.merging(["DROVER_CONFIG_DIR": workspace.path + "/config", "NO_COLOR": "1"]) { _, new in new }
-        let output = Pipe()
-        cli.standardOutput = output
-        cli.standardError = output
-        try cli.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        cli.waitUntilExit()
-        #expect(cli.terminationStatus == 0, "drover run: \(text)")
+        let cli = try await command(["run", "quick", "--task", "from the terminal", "--yes", "--workspace", workspace.path], in: workspace)
+        let text = cli.stdout + cli.stderr
+        #expect(cli.code == 0, "drover run: \(text)")
         let completed = try await editor.waitFor { message in
             (message["params"] as? [String: Any])?["type"] as? String == "run.completed"
         }
@@ -119,14 +120,7 @@ struct EngineDaemonEndToEndTests {
     func socketIsPrivate() async throws {
         let workspace = try EngineWorkspace(pipelines: [:])
         let drover = try await workspace.server()
-        let status = Process()
-        status.executableURL = URL(fileURLWithPath: try DroverProcess.binaryPath())
-        status.arguments = ["engine", "status", "--workspace", workspace.path]
-        let output = Pipe()
-        status.standardOutput = output
-        try status.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        status.waitUntilExit()
+        let text = try await command(["engine", "status", "--workspace", workspace.path], in: workspace).stdout
         let socket = try #require(text.split(separator: " ").first { $0.hasSuffix(".sock;") }.map { String($0.dropLast()) }, "status: \(text)")
         var info = stat()
         #expect(lstat(socket, &info) == 0)

@@ -89,6 +89,9 @@ public final class EngineDaemon: Sendable {
         } catch let error as EngineError {
             report(.failed, error.message)
             exit(1)
+        } catch let error as ResponseError {
+            report(.failed, error.message)
+            exit(1)
         } catch {
             report(.failed, "\(error)")
             exit(1)

@@ -266,7 +266,9 @@ final class DroverProcess {
         if process.isRunning { process.terminate() }
     }
 
-    /// Stops the engine process of `workspace` (if one runs) and waits until it has exited.
+    /// Asks the engine process of `workspace` (if one runs) to stop, without waiting for it: the
+    /// `drover engine stop` child is waited for on a thread of its own, since blocking one of the
+    /// test runner's few cooperative threads stalls every other test's polling.
     static func stopEngine(workspace: URL) {
         guard let binary = try? binaryPath() else { return }
         let stop = Process()
@@ -275,7 +277,7 @@ final class DroverProcess {
         stop.standardOutput = FileHandle.nullDevice
         stop.standardError = FileHandle.nullDevice
         guard (try? stop.run()) != nil else { return }
-        stop.waitUntilExit()
+        Thread.detachNewThread { stop.waitUntilExit() }
     }
 
     // MARK: Support
