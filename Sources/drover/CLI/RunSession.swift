@@ -148,10 +148,13 @@ struct RunSession {
             answered.insert(gate.id)
             if let stop = try await answer(gate, runId: run.id, engine: engine, prompter: prompter) { return stop }
         }
+        // Attaching, events up to the snapshot were shown with it; the events a new, retried or
+        // restarted run's request caused (`run.retried from …`) are shown as they arrive.
+        let shownUpTo: Int
+        if case .attach = start { shownUpTo = run.lastSeq } else { shownUpTo = 0 }
         for await output in stream {
             guard output.runId == run.id else { continue }
-            // Events up to the snapshot were shown with it.
-            if case .event(let event) = output, event.seq <= run.lastSeq { continue }
+            if case .event(let event) = output, event.seq <= shownUpTo { continue }
             renderer.render(output)
             guard case .event(let event) = output else { continue }
             if let gate = OpenGate(event.body), answered.insert(gate.id).inserted {
