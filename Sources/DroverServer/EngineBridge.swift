@@ -189,6 +189,7 @@ public final class EngineBridge: ConnectionDelegate {
             request(RunEventsRequest.self) { engine, request in try await engine.events(request) },
             request(InboxListRequest.self) { engine, _ in try await engine.inbox() },
             request(StepLogRequest.self) { engine, request in try await engine.stepLog(request) },
+            request(RunDiffRequest.self) { engine, request in try await engine.diff(request) },
             request(WorkspaceTrustRequest.self) { engine, request in
                 WorkspaceTrustResult(trusted: try await engine.setTrust(request.trusted))
             },
@@ -200,6 +201,7 @@ public final class EngineBridge: ConnectionDelegate {
             runChange(StepApproveRequest.self) { engine, request in RunResult(run: try await engine.approve(request)) },
             runChange(StepRequestChangesRequest.self) { engine, request in RunResult(run: try await engine.requestChanges(request)) },
             runChange(StepRejectRequest.self) { engine, request in RunResult(run: try await engine.reject(request)) },
+            runChange(RunApplyRequest.self) { engine, request in RunResult(run: try await engine.apply(request)) },
         ])
     }
 

@@ -1050,6 +1050,60 @@ class Scenario:
         finally:
             self.c = saved
 
+ISOLATED_PIPELINE = {
+    "name": "Isolated", "description": "conformance: writes a file, then a tests step fixed by its fixer",
+    "steps": [
+        {"id": "impl", "kind": "agent", "role": "tester", "prompt": "Write: {{task}}",
+         "agent": {"driver": "fake", "script": [[{"write": {"path": "new.txt", "text": "new\n"}}, {"result": "wrote"}]]}},
+        {"id": "test", "kind": "tests", "command": "test -f fixed.txt || { echo 'fixed.txt missing'; exit 1; }",
+         "fixer": {"role": "fixer", "maxAttempts": 1,
+                   "agent": {"driver": "fake", "script": [[{"write": {"path": "fixed.txt", "text": "ok\n"}}, {"result": "fixed"}]]}}},
+    ],
+}
+
+
+def test_isolation(ctx):
+    """A git workspace: run.workspace, step.committed, tests.finished, run/diff, run/apply and run.applied."""
+    r = ctx.report
+    ws = ctx.workspace("isolated")
+    git = ["git", "-C", ws, "-c", "user.name=c", "-c", "user.email=c@c"]
+    subprocess.run(git + ["init", "-q", "-b", "main"], check=True, env=ctx.env)
+    Path(ws, "README").write_text("conformance\n")
+    subprocess.run(git + ["add", "README"], check=True, env=ctx.env)
+    subprocess.run(git + ["commit", "-q", "-m", "init"], check=True, env=ctx.env)
+    pipelines = Path(ws, ".drover", "pipelines")
+    pipelines.mkdir(parents=True)
+    (pipelines / "isolated.json").write_text(json.dumps(ISOLATED_PIPELINE))
+    c = ctx.connect(ws, name="isolated")
+    try:
+        ctx.initialize(c, ws)
+        c.call("workspace/trust", {"trusted": True})
+        with r.case("isolation: a run of a git workspace works in its own worktree; the fixer fixes its tests"):
+            run = c.call("run/start", {"pipelineId": "isolated", "task": "a file"})["run"]
+            run_id = run["id"]
+            workspace = c.wait_event(run_id, "run.workspace")["data"]
+            expect(workspace["isolation"] == "worktree" and workspace["branch"] == f"drover/{run_id}", short(workspace))
+            c.wait_event(run_id, "run.completed")
+            types = [e["type"] for e in c.events(run_id)]
+            for needed in ("step.committed", "tests.finished"):
+                expect(needed in types, f"no {needed} in {types}")
+            expect(not Path(ws, "new.txt").exists(), "the run wrote into the user's tree")
+        with r.case("run/diff: the run's files with their patches"):
+            diff = c.call("run/diff", {"runId": run_id})
+            expect([f["path"] for f in diff["files"]] == ["fixed.txt", "new.txt"], short(diff))
+            c.error("run/diff", {"runId": "r-unknown"}, -33001, "not_found")
+        with r.case("run/apply: merges the run; a second apply → -33002"):
+            applied = c.call("run/apply", {"runId": run_id, "strategy": "merge"})["run"]
+            expect(applied["workspace"]["applied"]["strategy"] == "merge", short(applied["workspace"]))
+            c.wait_event(run_id, "run.applied")
+            expect(Path(ws, "new.txt").read_text() == "new\n", "the change is not in the user's tree")
+            c.error("run/apply", {"runId": run_id}, -33002, "conflict")
+        expect(c.call("shutdown") is None, "shutdown")
+        c.notify("exit")
+        c.wait_exit()
+    finally:
+        c.close()
+
 
 def test_slow_client(ctx):
     """A client that stops reading: shed run/log lines and run/events are announced, and run/events fills the gap."""
@@ -1152,6 +1206,7 @@ def main():
         test_transport(ctx)
         Scenario(ctx).run()
         test_slow_client(ctx)
+        test_isolation(ctx)
         test_coverage(ctx)
         test_example_client(ctx)
     finally:

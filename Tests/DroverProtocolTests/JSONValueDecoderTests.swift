@@ -33,7 +33,8 @@ struct JSONValueDecoderTests {
         ],
         "shutdown": [#"{}"#],
         "pipeline/list": [#"{}"#],
-        "run/start": [#"{"pipelineId":"demo","task":"fix it","inputs":{"a":"1","b":"é 🐑"}}"#, #"{"pipelineId":"demo","task":"t"}"#],
+        "run/start": [#"{"pipelineId":"demo","task":"fix it","inputs":{"a":"1","b":"é 🐑"}}"#, #"{"pipelineId":"demo","task":"t"}"#,
+                      #"{"pipelineId":"demo","task":"t","isolation":"worktree","base":"main","includeUncommitted":true}"#],
         "run/list": [#"{"status":["queued","running","blocked","paused","done","failed","cancelled"],"limit":10,"cursor":"c"}"#, #"{}"#,
                      #"{"status":[],"limit":1.0,"cursor":null}"#],
         "run/get": [#"{"runId":"r-1"}"#],
@@ -48,6 +49,8 @@ struct JSONValueDecoderTests {
         "inbox/list": [#"{}"#, #"{"extra":[1,2]}"#],
         "step/log": [#"{"runId":"r-1","stepId":"plan","attempt":2,"offset":0,"limit":4096}"#, #"{"runId":"r-1","stepId":"plan"}"#],
         "workspace/trust": [#"{"trusted":true}"#, #"{"trusted":false}"#],
+        "run/diff": [#"{"runId":"r-1"}"#, #"{"runId":"r-1","stepId":"impl"}"#],
+        "run/apply": [#"{"runId":"r-1"}"#, #"{"runId":"r-1","strategy":"squash"}"#],
     ]
 
     private static func decodesLikeJSONDecoder<R: RequestType>(_: R.Type) throws {

@@ -46,6 +46,9 @@ import Testing
         #expect(cases("ApprovalStatus") == ApprovalStatus.allCases.map(\.rawValue))
         #expect(cases("FailureKind") == Failure.Kind.allCases.map(\.rawValue))
         #expect(cases("LogStream") == LogStream.allCases.map(\.rawValue))
+        #expect(cases("IsolationMode") == IsolationMode.allCases.map(\.rawValue))
+        #expect(cases("ApplyStrategy") == ApplyStrategy.allCases.map(\.rawValue))
+        #expect(cases("ChangedFileStatus") == ChangedFile.Status.allCases.map(\.rawValue))
         let codes = schema.def("ErrorCode")["enum"] as? [Int] ?? []
         let known: [ErrorCode] = [.parseError, .invalidRequest, .methodNotFound, .invalidParams, .internalError,
                                   .serverNotInitialized, .requestCancelled, .notFound, .conflict, .untrusted]
@@ -186,7 +189,11 @@ private enum Samples {
     static let fullRun = Run(
         id: "r-1", pipelineId: "demo", task: "t", inputs: ["k": "v"], status: .failed, createdAt: at, updatedAt: at,
         currentStep: "plan", steps: [fullStep], failure: failure, usage: Usage(inputTokens: 1, outputTokens: 2, costUSD: 0.5),
-        lastSeq: 9, dependsOn: ["r-0"], queueReason: .dependency)
+        lastSeq: 9, dependsOn: ["r-0"], queueReason: .dependency, workspace: fullWorkspace)
+    static let fullWorkspace = RunWorkspace(
+        isolation: .worktree, path: "/w/.drover/worktrees/r-1", branch: "drover/r-1", base: "HEAD", baseCommit: "abc", note: "n",
+        applied: RunApplied(strategy: .merge, into: "main", commit: "def"), removed: true)
+    static let fullFile = ChangedFile(path: "b", oldPath: "a", status: .renamed, additions: 1, deletions: 0, binary: false, patch: "p")
     static let minimalRun = Run(id: "r-1", pipelineId: "demo", task: "t", status: .queued, createdAt: at, updatedAt: at, steps: [])
     static let initializeResult = InitializeResult(
         protocolVersion: 1, serverInfo: .init(name: "drover", version: "0"), workspace: "/w",
@@ -208,6 +215,9 @@ private enum Samples {
          InboxItem(runId: "r", stepId: "s", kind: .approval, id: "a", since: at)),
         ("Event", Event(runId: "r", seq: 1, at: at, body: .runStarted), Event(runId: "r", seq: 1, at: at, body: .runStarted)),
         ("ResponseError", ResponseError.conflict("c"), ResponseError(code: .internalError, message: "m")),
+        ("RunWorkspace", fullWorkspace, RunWorkspace(isolation: .none, path: "/w")),
+        ("RunApplied", RunApplied(strategy: .squash, into: "main", commit: "c"), RunApplied(strategy: .patch)),
+        ("ChangedFile", fullFile, ChangedFile(path: "a", status: .added, additions: 1, deletions: 0, binary: false, patch: "p")),
     ] }
 
     struct EventSample {
@@ -225,15 +235,19 @@ private enum Samples {
         let created = B.RunCreated(pipelineId: "p", task: "t", inputs: ["k": "v"], steps: [], dependsOn: ["r-0"])
         let queued = B.RunQueued(reason: .dependency, waitingFor: ["r-0"])
         let attempt = B.StepAttempt(stepId: "s", attempt: 1)
+        let fixing = B.StepAttempt(stepId: "s", attempt: 2, role: "fixer")
+        let workspace = B.WorkspaceRecorded(isolation: .worktree, path: "/w/x", branch: "drover/r", base: "HEAD", baseCommit: "a", note: "n")
+        let tests = B.TestsFinished(stepId: "s", attempt: 1, passed: false, summary: "x", exitCode: 1, fixesLeft: 1)
+        let applied = B.Applied(strategy: .merge, into: "main", commit: "c", worktreeRemoved: true)
         let resolved = B.ApprovalResolved(stepId: "s", approvalId: "a", status: .approved, feedback: "f", proposal: "p")
         let samples: [EventSample] = [
             EventSample(body: .runCreated(created), full: created, minimal: B.RunCreated(pipelineId: "p", task: "t", steps: [])),
             EventSample(body: .runQueued(queued), full: queued, minimal: B.RunQueued(reason: .capacity)),
             EventSample(body: .runStarted, full: Empty(), minimal: Empty()),
-            same(.stepStarted(attempt), attempt),
+            EventSample(body: .stepStarted(fixing), full: fixing, minimal: attempt),
             same(.stepCompleted(.init(stepId: "s", attempt: 1, output: "o")), B.StepCompleted(stepId: "s", attempt: 1, output: "o")),
             same(.stepFailed(.init(stepId: "s", attempt: 1, failure: failure)), B.StepFailed(stepId: "s", attempt: 1, failure: failure)),
-            same(.stepInterrupted(attempt), attempt),
+            EventSample(body: .stepInterrupted(fixing), full: fixing, minimal: attempt),
             same(.decisionRequested(.init(stepId: "s", decisionId: "d", question: "q", options: [])),
                  B.DecisionRequested(stepId: "s", decisionId: "d", question: "q", options: [])),
             same(.decisionResolved(.init(stepId: "s", decisionId: "d", choice: "c")), B.DecisionResolved(stepId: "s", decisionId: "d", choice: "c")),
@@ -248,6 +262,14 @@ private enum Samples {
             EventSample(body: .runCompleted, full: Empty(), minimal: Empty()),
             same(.runFailed(.init(failure: failure)), B.RunFailed(failure: failure)),
             same(.runCancelled(.init(reason: "r")), B.RunCancelled(reason: "r")),
+            EventSample(body: .runWorkspace(workspace), full: workspace,
+                        minimal: B.WorkspaceRecorded(isolation: .none, path: "/w")),
+            same(.stepCommitted(.init(stepId: "s", attempt: 1, sha: "a", files: 1, insertions: 1, deletions: 0)),
+                 B.StepCommitted(stepId: "s", attempt: 1, sha: "a", files: 1, insertions: 1, deletions: 0)),
+            EventSample(body: .testsFinished(tests), full: tests,
+                        minimal: B.TestsFinished(stepId: "s", attempt: 1, passed: true, summary: "")),
+            EventSample(body: .runApplied(applied), full: applied,
+                        minimal: B.Applied(strategy: .patch, worktreeRemoved: false)),
         ]
         return Dictionary(uniqueKeysWithValues: samples.map { ($0.body.type, $0) })
     }
@@ -273,7 +295,9 @@ private enum Samples {
             PipelineListRequest.method: RequestSample(params: same(PipelineListRequest()),
                                                       result: same(PipelineListResult(pipelines: []))),
             RunStartRequest.method: RequestSample(
-                params: Pair(full: RunStartRequest(pipelineId: "p", task: "t", inputs: [:], dependsOn: ["r-0"]), minimal: RunStartRequest(pipelineId: "p", task: "t")),
+                params: Pair(full: RunStartRequest(pipelineId: "p", task: "t", inputs: [:], dependsOn: ["r-0"], isolation: .worktree,
+                                                   base: "HEAD", includeUncommitted: true),
+                             minimal: RunStartRequest(pipelineId: "p", task: "t")),
                 result: runPair),
             RunListRequest.method: RequestSample(
                 params: Pair(full: RunListRequest(status: [.done], limit: 1, cursor: "c"), minimal: RunListRequest()),
@@ -301,6 +325,11 @@ private enum Samples {
                 params: Pair(full: StepLogRequest(runId: "r", stepId: "s", attempt: 1, offset: 0, limit: 1),
                              minimal: StepLogRequest(runId: "r", stepId: "s")),
                 result: same(StepLogResult(text: "", nextOffset: 0, eof: true))),
+            RunDiffRequest.method: RequestSample(
+                params: Pair(full: RunDiffRequest(runId: "r", stepId: "s"), minimal: RunDiffRequest(runId: "r")),
+                result: same(RunDiffResult(runId: "r", from: "a", to: "b", files: [fullFile], patch: "p"))),
+            RunApplyRequest.method: RequestSample(
+                params: Pair(full: RunApplyRequest(runId: "r", strategy: .squash), minimal: RunApplyRequest(runId: "r")), result: runPair),
             WorkspaceTrustRequest.method: RequestSample(
                 params: same(WorkspaceTrustRequest(trusted: true)), result: same(WorkspaceTrustResult(trusted: true))),
         ]

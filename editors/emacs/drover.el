@@ -26,7 +26,8 @@
 ;;   `drover-inbox'  open gates: decide, approve, request changes, reject,
 ;;                   or edit the proposal and approve it
 ;;   `drover-log'    follow a step's log live, backfilled from the log file
-;;   `drover-diff'   a run's patch in `diff-mode' (servers with run/diff)
+;;   `drover-diff'   the files a run changed; each file's patch in `diff-mode'
+;;   `drover-apply'  bring a done run onto your branch (merge, squash, patch)
 ;;   `drover-trust'  trust the workspace, after asking
 ;;   `drover-stop'   stop the server of the workspace
 ;;   `drover-mode'   global minor mode: open gates in the mode line
@@ -714,33 +715,207 @@ Columns: id, pipeline, status, step, age, cost."
   (drover--run-action "run/restart" run-id (list :fromStep step-id)
                       (format "restarted from %s" step-id)))
 
+;;;; Diff and apply
+
+(defvar-local drover--diff nil
+  "The `run/diff' result shown in a diff buffer.")
+
+(defvar-local drover--diff-step nil
+  "The step whose change a diff buffer shows, or nil for the whole run.")
+
+(defvar drover-diff-mode-map
+  (let ((map (make-sparse-keymap)))
+    (set-keymap-parent map special-mode-map)
+    (define-key map (kbd "RET") #'drover-diff-file)
+    (define-key map "P" #'drover-diff-patch)
+    (define-key map "a" #'drover-apply)
+    (define-key map "g" #'drover-diff-refresh)
+    (define-key map "n" #'next-line)
+    (define-key map "p" #'previous-line)
+    map)
+  "Keymap of `drover-diff-mode'.")
+
+(define-derived-mode drover-diff-mode special-mode "Drover Diff"
+  "The files a run changed, from `run/diff'; RET shows a file's patch.
+\\{drover-diff-mode-map}"
+  (setq truncate-lines t))
+
+(defun drover--short-sha (sha)
+  "The first seven characters of SHA, or \"?\"."
+  (if (stringp sha) (substring sha 0 (min 7 (length sha))) "?"))
+
+(defun drover--diff-render ()
+  "Draw the file list of the current diff buffer from `drover--diff'."
+  (let* ((inhibit-read-only t)
+         (files (append (plist-get drover--diff :files) nil))
+         (adds (apply #'+ 0 (mapcar (lambda (f) (or (plist-get f :additions) 0)) files)))
+         (dels (apply #'+ 0 (mapcar (lambda (f) (or (plist-get f :deletions) 0)) files))))
+    (erase-buffer)
+    (insert (propertize (format "Diff of run %s%s" drover--run-id
+                                (if drover--diff-step (format ", step %s" drover--diff-step) ""))
+                        'face 'drover-heading)
+            (format "  %s..%s  %d file%s, +%d -%d\n"
+                    (drover--short-sha (plist-get drover--diff :from))
+                    (drover--short-sha (plist-get drover--diff :to))
+                    (length files) (if (= (length files) 1) "" "s") adds dels)
+            "RET patch of the file  P whole patch  a apply  g refresh\n\n")
+    (unless files
+      (insert (if drover--diff-step "This step committed nothing.\n"
+                "No changes: the run committed nothing yet.\n")))
+    (dolist (file files)
+      (let ((start (point))
+            (status (plist-get file :status))
+            (old (plist-get file :oldPath)))
+        (insert (format "%s %-9s %s%s  %s\n"
+                        (pcase status ("added" "A") ("modified" "M") ("deleted" "D") ("renamed" "R") (_ "?"))
+                        status (plist-get file :path)
+                        (if (and old (not (equal old (plist-get file :path)))) (concat " <- " old) "")
+                        (if (eq (plist-get file :binary) t) "binary"
+                          (format "+%d -%d" (or (plist-get file :additions) 0)
+                                  (or (plist-get file :deletions) 0)))))
+        (put-text-property start (point) 'drover-file file)))
+    (goto-char (point-min))
+    (when files (forward-line 3))))
+
+(defun drover--diff-directory (server run-id)
+  "The folder of the files in RUN-ID's diff, on SERVER.
+The run's worktree while it exists, else the workspace."
+  (let* ((ws (plist-get (drover--get-run server run-id) :workspace))
+         (path (plist-get ws :path)))
+    (if (and path (not (eq (plist-get ws :removed) t)) (file-directory-p path))
+        (file-name-as-directory path)
+      (drover--server-root server))))
+
+(defun drover--show-patch (name text directory)
+  "Show TEXT in the read-only `diff-mode' buffer NAME.
+Files named in the patch are visited from DIRECTORY."
+  (let ((buffer (get-buffer-create name)))
+    (with-current-buffer buffer
+      (let ((inhibit-read-only t))
+        (erase-buffer)
+        (insert (if (equal text "") "(empty patch)\n" text))
+        (diff-mode)
+        (setq default-directory directory)
+        (setq buffer-read-only t)
+        (goto-char (point-min))))
+    (pop-to-buffer buffer)
+    buffer))
+
 ;;;###autoload
-(defun drover-diff (run-id)
-  "Show the patch of the run RUN-ID in a `diff-mode' buffer (needs run/diff)."
-  (interactive (list (or (drover--context-run) (drover--read-run (drover--server)))))
+(defun drover-diff (run-id &optional step-id)
+  "Show what the run RUN-ID changed (needs run/diff), or only STEP-ID's commits.
+One line per file with its status and +/- counts; RET on a file shows its
+patch in a `diff-mode' buffer, P the whole patch.  Interactively, STEP-ID
+is the step at point in a run buffer."
+  (interactive (list (or (drover--context-run) (drover--read-run (drover--server)))
+                     (and (derived-mode-p 'drover-run-mode) (get-text-property (point) 'drover-step))))
   (let ((server (drover--server)))
     (drover--ensure-method server "run/diff")
-    (drover--request server "run/diff" (list :runId run-id)
+    (drover--request server "run/diff" (append (list :runId run-id) (and step-id (list :stepId step-id)))
                      (lambda (result)
-                       (let ((buffer (get-buffer-create (format "*drover diff %s*" run-id))))
+                       (let ((buffer (get-buffer-create
+                                      (format "*drover diff %s%s*" run-id (if step-id (concat " " step-id) "")))))
                          (with-current-buffer buffer
-                           (let ((inhibit-read-only t))
-                             (erase-buffer)
-                             (insert (or (plist-get result :patch) (plist-get result :diff) ""))
-                             (diff-mode)
-                             (setq default-directory (drover--server-root server))
-                             (setq buffer-read-only t)
-                             (goto-char (point-min))))
+                           (unless (derived-mode-p 'drover-diff-mode) (drover-diff-mode))
+                           (setq drover--buffer-root (drover--server-root server))
+                           (setq default-directory drover--buffer-root)
+                           (setq drover--run-id run-id
+                                 drover--diff-step step-id
+                                 drover--diff result)
+                           (drover--diff-render))
                          (pop-to-buffer buffer))))))
 
-(defun drover-apply (run-id)
-  "Apply the patch of the run RUN-ID to the workspace (needs run/apply)."
-  (interactive (list (or (drover--context-run) (drover--read-run (drover--server)))))
+(defun drover-diff-refresh ()
+  "Ask the server again for the change shown in this diff buffer."
+  (interactive)
+  (drover-diff drover--run-id drover--diff-step))
+
+(defun drover-diff-file ()
+  "Show the patch of the file at point in a `diff-mode' buffer."
+  (interactive)
+  (let ((file (get-text-property (point) 'drover-file)))
+    (unless file (user-error "Drover: no file on this line"))
+    (drover--show-patch (format "*drover diff %s: %s*" drover--run-id (plist-get file :path))
+                        (or (plist-get file :patch) "")
+                        (drover--diff-directory (drover--server) drover--run-id))))
+
+(defun drover-diff-patch ()
+  "Show the whole patch of this diff buffer's run in a `diff-mode' buffer."
+  (interactive)
+  (drover--show-patch (format "*drover patch %s*" drover--run-id)
+                      (or (plist-get drover--diff :patch) "")
+                      (drover--diff-directory (drover--server) drover--run-id)))
+
+(defconst drover--apply-strategies
+  '(("merge" . "git merge --no-ff of the run's branch; its step commits stay in your history")
+    ("squash" . "one commit on your branch with the whole change")
+    ("patch" . "the change written into your working tree, not committed"))
+  "The strategies of `run/apply' with what each does.")
+
+(defun drover--read-strategy (run-id)
+  "Ask how to apply RUN-ID, with `completing-read' over the strategies."
+  (completing-read
+   (format "Apply %s with (merge, squash, patch): " run-id)
+   (lambda (string predicate action)
+     (if (eq action 'metadata)
+         `(metadata (annotation-function
+                     . ,(lambda (s) (concat "  " (propertize (or (cdr (assoc s drover--apply-strategies)) "")
+                                                            'face 'completions-annotations)))))
+       (complete-with-action action drover--apply-strategies string predicate)))
+   nil t nil nil "merge"))
+
+(defun drover--apply-refused (server run-id err)
+  "Tell the user why applying RUN-ID of SERVER was refused (ERR, a -33002).
+The files it names are listed in the buffer *drover apply* too, as buttons."
+  (let* ((data (plist-get err :data))
+         (files (append (plist-get data :files) nil)))
+    (drover--message "apply refused: %s%s" (plist-get err :message)
+                     (if files (format "\nFiles: %s" (string-join files ", ")) ""))
+    (when files
+      (with-current-buffer (get-buffer-create "*drover apply*")
+        (let ((inhibit-read-only t))
+          (erase-buffer)
+          (insert (format "Run %s was not applied (%s):\n%s\n\nFiles:\n" run-id
+                          (or (plist-get data :reason) "refused") (plist-get err :message)))
+          (dolist (file files)
+            (insert "  ")
+            (insert-text-button file 'action (let ((f file)) (lambda (_) (find-file f))) 'follow-link t)
+            (insert "\n"))
+          (special-mode)
+          (setq default-directory (drover--server-root server)))
+        (display-buffer (current-buffer))))))
+
+(defun drover-apply (run-id strategy)
+  "Bring the done run RUN-ID onto the workspace's branch with STRATEGY.
+Needs run/apply.  STRATEGY is merge, squash or patch (asked); you
+confirm before it is sent.
+A refusal (your uncommitted changes to files the run changed, a conflict)
+is shown with its files; nothing in your tree changes then."
+  (interactive
+   (let ((server (drover--server)))
+     (drover--ensure-method server "run/apply")
+     (let ((id (or (drover--context-run) (drover--read-run server))))
+       (list id (drover--read-strategy id)))))
   (let ((server (drover--server)))
     (drover--ensure-method server "run/apply")
-    (when (yes-or-no-p (format "Apply the changes of %s to the workspace? " run-id))
-      (drover--request server "run/apply" (list :runId run-id)
-                       (lambda (_result) (drover--message "%s applied" run-id))))))
+    (if (not (yes-or-no-p (format "Apply run %s to your branch in %s with %s? " run-id
+                                  (abbreviate-file-name (drover--server-root server)) strategy)))
+        (drover--message "run %s not applied" run-id)
+      (drover--request server "run/apply" (list :runId run-id :strategy strategy)
+                       (lambda (result)
+                         (let* ((run (plist-get result :run))
+                                (applied (plist-get (plist-get run :workspace) :applied)))
+                           (drover--store-run server run)
+                           (drover--message "applied run %s (%s%s%s)" run-id
+                                            (or (plist-get applied :strategy) strategy)
+                                            (if (plist-get applied :into) (concat " into " (plist-get applied :into)) "")
+                                            (if (plist-get applied :commit)
+                                                (concat ", commit " (drover--short-sha (plist-get applied :commit)))
+                                              ""))))
+                       (lambda (err)
+                         (if (eql (plist-get err :code) -33002)
+                             (drover--apply-refused server run-id err)
+                           (drover--message "run/apply failed: %s" (plist-get err :message))))))))
 
 ;;;; The run buffer
 
@@ -775,6 +950,9 @@ Columns: id, pipeline, status, step, age, cost."
       (setq drover--run-id run-id)
       (drover--run-render))
     (drover--fetch-run server run-id)
+    (when (drover--has-method server "run/diff")
+      ;; Its commits (step.committed) are events, not part of the Run object.
+      (drover--catch-up server run-id))
     buffer))
 
 (defun drover--indent (text)
@@ -811,6 +989,20 @@ Columns: id, pipeline, status, step, age, cost."
                         (plist-get run :createdAt) (drover--age (plist-get run :createdAt))
                         (or (plist-get usage :inputTokens) 0) (or (plist-get usage :outputTokens) 0)
                         (or (plist-get usage :costUSD) 0))))
+      (when-let ((ws (plist-get run :workspace)))
+        (if (equal (plist-get ws :isolation) "worktree")
+            (insert (format "Worktree: %s%s\nBranch:   %s from %s%s\n" (plist-get ws :path)
+                            (if (eq (plist-get ws :removed) t) " (removed)" "")
+                            (plist-get ws :branch) (or (plist-get ws :base) "HEAD")
+                            (if (plist-get ws :baseCommit)
+                                (format " (%s)" (drover--short-sha (plist-get ws :baseCommit))) "")))
+          (insert (format "Workspace: %s (no isolation%s)\n" (plist-get ws :path)
+                          (if (plist-get ws :note) (concat ": " (plist-get ws :note)) ""))))
+        (when-let ((applied (plist-get ws :applied)))
+          (insert (format "Applied:  %s%s%s\n" (plist-get applied :strategy)
+                          (if (plist-get applied :into) (concat " into " (plist-get applied :into)) "")
+                          (if (plist-get applied :commit)
+                              (concat ", commit " (drover--short-sha (plist-get applied :commit))) "")))))
       (when-let ((failure (plist-get run :failure)))
         (insert "\n" (propertize (format "Failed (%s): %s" (plist-get failure :kind) (plist-get failure :message))
                                  'face 'drover-status-failed)
@@ -823,6 +1015,14 @@ Columns: id, pipeline, status, step, age, cost."
                           (plist-get step :id) (plist-get step :kind)
                           (if (plist-get step :role) (concat ", " (plist-get step :role)) "")
                           (plist-get step :attempts)))
+          (dolist (event (drover-run-events (plist-get run :id) drover--buffer-root))
+            (let ((data (plist-get event :data)))
+              (when (and (equal (plist-get event :type) "step.committed")
+                         (equal (plist-get data :stepId) (plist-get step :id)))
+                (insert (format "    commit %s (attempt %s): %d file%s, +%d -%d\n"
+                                (drover--short-sha (plist-get data :sha)) (plist-get data :attempt)
+                                (or (plist-get data :files) 0) (if (eql (plist-get data :files) 1) "" "s")
+                                (or (plist-get data :insertions) 0) (or (plist-get data :deletions) 0))))))
           (when-let ((decision (plist-get step :decision)))
             (insert (format "    decision %s: %s [%s]%s\n" (plist-get decision :id)
                             (plist-get decision :question)

@@ -35,7 +35,8 @@ public struct AttemptContext: Sendable {
     /// Where the agent works (the run's working directory).
     public var workingDirectory: String
     /// The child's environment: the engine's, plus `DROVER_RUN_ID`, `DROVER_STEP_ID`, `DROVER_ATTEMPT`,
-    /// `DROVER_ROLE`, `DROVER_WORKSPACE` (and `DROVER_MODEL` when the agent block names one).
+    /// `DROVER_ROLE`, `DROVER_WORKSPACE` (the run's working directory: its worktree when isolated),
+    /// `DROVER_SOURCE_WORKSPACE` (the user's workspace) and `DROVER_MODEL` when the agent block names one.
     public var environment: [String: String]
     /// The agent block of an `agent` step; nil for `command` and `tests` steps.
     public var agent: AgentSpec?

@@ -113,6 +113,8 @@ public struct StepPlan: Sendable, Hashable {
     public var agent: ResolvedAgent?
     /// Where the thing that runs (the step's command, or its agent) was defined.
     public var source: PipelineInfo.Source
+    /// The agent of a tests step's fixer.
+    public var fixerAgent: ResolvedAgent?
 }
 
 /// Resolves every step's agent; throws invalid params naming each role that has none.
@@ -123,7 +125,19 @@ func planSteps(pipelineId: String, definition: PipelineDefinition, source: Pipel
     for step in definition.steps {
         switch step.kind {
         case .command, .tests:
-            plans.append(StepPlan(stepId: step.id, agent: nil, source: source))
+            var plan = StepPlan(stepId: step.id, agent: nil, source: source)
+            if let fixer = step.fixer {
+                if let inline = fixer.agent {
+                    plan.fixerAgent = ResolvedAgent(spec: inline, source: source)
+                } else if let resolved = config.agent(forRole: fixer.role) {
+                    plan.fixerAgent = resolved
+                    // A fixer from the workspace's config runs what the workspace says: that needs trust too.
+                    if resolved.source == .workspace { plan.source = .workspace }
+                } else {
+                    missing.append((step.id, fixer.role))
+                }
+            }
+            plans.append(plan)
         case .agent:
             if let inline = step.agent {
                 plans.append(StepPlan(stepId: step.id, agent: ResolvedAgent(spec: inline, source: source),

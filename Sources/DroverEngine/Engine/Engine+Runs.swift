@@ -2,11 +2,13 @@ import DroverProtocol
 import Foundation
 
 extension Engine {
-    /// `run/start`: checks the pipeline, its inputs, agents, trust and dependencies; records
-    /// `run.created`, then hands the run to the scheduler, which records `run.started` at once when a
-    /// slot is free and its dependencies are done (the first step starts right after this returns),
-    /// else `run.queued` with the reason: the response then shows a `queued` run.
-    public func startRun(_ request: RunStartRequest) throws -> Run {
+    /// `run/start`: checks the pipeline, its inputs, agents, trust and dependencies; prepares where
+    /// its steps will work (a new git worktree, or the workspace itself) before anything is recorded;
+    /// records `run.created` with `run.workspace`, then hands the run to the scheduler, which records
+    /// `run.started` at once when a slot is free and its dependencies are done (the first step starts
+    /// right after this returns), else `run.queued` with the reason: the response then shows a
+    /// `queued` run.
+    public func startRun(_ request: RunStartRequest) async throws -> Run {
         let catalog = PipelineCatalog.load(workspace: options.workspace, configDirectory: options.configDirectory)
         guard let entry = catalog.entry(request.pipelineId) else {
             throw EngineError(.notFound, "No pipeline with id '\(request.pipelineId)'; available: \(catalog.entries.map(\.id).joined(separator: ", "))")
@@ -37,11 +39,18 @@ extension Engine {
 
         var runId = Identifiers.newRunID(at: options.now())
         while try ledger.store.run(id: runId) != nil { runId = Identifiers.newRunID(at: options.now()) }
-        try ledger.begin(runId, pipeline: LoadedPipeline(id: entry.id, definition: definition, source: entry.source))
-        try commit([
-            .runCreated(.init(pipelineId: entry.id, task: request.task, inputs: request.inputs, steps: definition.stepInfos,
-                              dependsOn: dependsOn)),
-        ], runId: runId)
+        let workspace = try await prepareRunWorkspace(runId: runId, request: request, pipelineDefault: definition.isolation)
+        do {
+            try ledger.begin(runId, pipeline: LoadedPipeline(id: entry.id, definition: definition, source: entry.source))
+            try commit([
+                .runCreated(.init(pipelineId: entry.id, task: request.task, inputs: request.inputs, steps: definition.stepInfos,
+                                  dependsOn: dependsOn)),
+                .runWorkspace(workspace),
+            ], runId: runId)
+        } catch {
+            if workspace.isolation == .worktree { await discardWorktree(runId: runId) }
+            throw error
+        }
         enqueue(runId)
         return try loadRun(runId)
     }

@@ -5,7 +5,11 @@ import Foundation
 extension Engine {
     /// Records `step.started`, builds the attempt's process and launches it in a child task.
     /// Anything that stops the launch becomes `step.failed` + `run.failed`.
-    func startStep(run: Run, stepId: String, attempt: Int) throws {
+    ///
+    /// `role` is set for a fixer round of a tests step. When `resuming` (the step is pending: first
+    /// attempt, or re-run after an interruption or a gate), a tests step whose last attempt was a
+    /// fixer's runs the fixer again (`TestsLoop.lastStartedRole`).
+    func startStep(run: Run, stepId: String, attempt: Int, role: String? = nil, resuming: Bool = true) throws {
         let loaded: LoadedPipeline
         do {
             loaded = try pipeline(for: run)
@@ -14,10 +18,11 @@ extension Engine {
                 kind: .interrupted, message: error.message, hint: Hints.fixThenRetry("Fix the pipeline", runId: run.id), stepId: stepId))
             return
         }
-        let started = try commit([.stepStarted(.init(stepId: stepId, attempt: attempt))], runId: run.id)
+        let role = try resuming ? role ?? history(run.id).testsLoops[stepId]?.lastStartedRole : role
+        let started = try commit([.stepStarted(.init(stepId: stepId, attempt: attempt, role: role))], runId: run.id)
         let invocation: AgentInvocation
         do {
-            invocation = try makeInvocation(run: started, pipeline: loaded, stepId: stepId, attempt: attempt)
+            invocation = try makeInvocation(run: started, pipeline: loaded, stepId: stepId, attempt: attempt, fixerRole: role)
         } catch {
             // Any error here would otherwise leave the step `working` with no process behind it.
             let refusal = error as? EngineError
@@ -42,6 +47,9 @@ extension Engine {
             return
         }
         let runId = run.id
+        let workspace = started.workspace
+        let isTestsCommand = role == nil && loaded.definition.step(stepId)?.kind == .tests
+        let stepRole = loaded.definition.step(stepId)?.role
         recordAgent(handle, runId: runId, stepId: stepId, attempt: attempt)
         live[runId] = LiveAttempt(stepId: stepId, attempt: attempt, handle: handle, task: nil, stop: nil)
         let task = Task {
@@ -52,46 +60,62 @@ extension Engine {
             }
             for await report in reports { self.agentReported(report, runId: runId, stepId: stepId, attempt: attempt) }
             let outcome = await waiter.value
-            self.finishAttempt(outcome, runId: runId, stepId: stepId, attempt: attempt)
+            // A tests command checks the change; only agents and commands get their changes committed.
+            let committed = isTestsCommand || workspace?.isolation != .worktree ? nil
+                : await self.commitAttempt(workspace: workspace, runId: runId, stepId: stepId, attempt: attempt,
+                                           role: role ?? stepRole)
+            self.finishAttempt(outcome, runId: runId, stepId: stepId, attempt: attempt, committed: committed)
         }
         live[runId]?.task = task
     }
 
     /// The process for one attempt: the step's driver given the prompt (with re-run context),
     /// environment, working directory and log file.
-    func makeInvocation(run: Run, pipeline: LoadedPipeline, stepId: String, attempt: Int) throws -> AgentInvocation {
+    func makeInvocation(run: Run, pipeline: LoadedPipeline, stepId: String, attempt: Int, fixerRole: String? = nil) throws -> AgentInvocation {
         guard let step = pipeline.definition.step(stepId), let index = run.stepIndex(stepId) else {
             throw EngineError.internalError("run \(run.id) has no step '\(stepId)'")
         }
         let plans = try checkRunnable(pipelineId: pipeline.id, definition: pipeline.definition, source: pipeline.source)
-        let agent = plans.first { $0.stepId == stepId }?.agent?.spec
+        let plan = plans.first { $0.stepId == stepId }
+        let agent = fixerRole == nil ? plan?.agent?.spec : plan?.fixerAgent?.spec
+        let history = try history(run.id)
 
         var outputs: [String: String] = [:]
         for done in run.steps where done.state == .done { outputs[done.id] = done.output ?? "" }
-        let context = Template.Context(
+        var context = Template.Context(
             task: run.task, inputs: run.inputs ?? [:], stepOutputs: outputs,
-            previousOutput: index > 0 ? run.steps[index - 1].output : nil)
-        let history = try history(run.id)
+            previousOutput: index > 0 ? run.steps[index - 1].output : nil, testsSummary: history.latestTests?.summary)
+        let template = fixerRole == nil ? step.prompt ?? "" : fixerPrompt(step: step, loop: history.testsLoops[stepId])
+        try addDiff(to: &context, template: template, run: run, history: history)
         let rerun = history.rerunContext(stepId: stepId)
         // A resumed session already holds the task and everything said before: tell it what changed.
-        let resumeSessionId = step.kind == .agent ? history.resumableSession(stepId: stepId) : nil
+        // (A fixer is another agent: it starts its own conversation.)
+        let resumeSessionId = step.kind == .agent && fixerRole == nil ? history.resumableSession(stepId: stepId) : nil
         let prompt = resumeSessionId != nil && !rerun.isEmpty
             ? rerun.renderedForResume()
-            : Template.render(step.prompt ?? "", context: context) + rerun.rendered()
+            : Template.render(template, context: context) + rerun.rendered()
 
+        let workingDirectory = run.workspace?.path ?? options.workspace.path
         var environment = options.environment
         environment["DROVER_RUN_ID"] = run.id
         environment["DROVER_STEP_ID"] = stepId
         environment["DROVER_ATTEMPT"] = String(attempt)
-        environment["DROVER_ROLE"] = step.role ?? ""
-        environment["DROVER_WORKSPACE"] = options.workspace.path
+        environment["DROVER_ROLE"] = fixerRole ?? step.role ?? ""
+        environment["DROVER_WORKSPACE"] = workingDirectory
+        environment["DROVER_SOURCE_WORKSPACE"] = options.workspace.path
         if let model = agent?.model { environment["DROVER_MODEL"] = model }
         if let resumeSessionId { environment["DROVER_RESUME_SESSION"] = resumeSessionId }
 
         let driver: any AgentDriver
         switch step.kind {
-        case .command, .tests:
+        case .command, .tests where fixerRole == nil:
             driver = StepCommandDriver()
+        case .tests:
+            guard let agent else { throw EngineError.invalid("step '\(stepId)': its fixer '\(fixerRole ?? "")' has no agent") }
+            guard let registered = AgentDrivers.named(agent.driver) else {
+                throw EngineError.invalid("step '\(stepId)': unknown driver '\(agent.driver)' for its fixer")
+            }
+            driver = registered
         case .agent:
             guard let agent else { throw EngineError.invalid("step '\(stepId)' has no agent") }
             guard let registered = AgentDrivers.named(agent.driver) else {
@@ -100,8 +124,8 @@ extension Engine {
             driver = registered
         }
         let attemptContext = AttemptContext(
-            runId: run.id, stepId: stepId, attempt: attempt, role: step.role, prompt: prompt,
-            workingDirectory: options.workspace.path, environment: environment, agent: agent, command: step.command,
+            runId: run.id, stepId: stepId, attempt: attempt, role: fixerRole ?? step.role, prompt: prompt,
+            workingDirectory: workingDirectory, environment: environment, agent: agent, command: step.command,
             resumeSessionId: resumeSessionId,
             timeout: step.timeoutSeconds.map { .milliseconds(Int64(($0 * 1000).rounded())) },
             logFile: try StoreLayout(workspace: options.workspace).logFile(runId: run.id, stepId: stepId, attempt: attempt),
@@ -142,12 +166,14 @@ extension Engine {
     }
 
     /// Turns an attempt's outcome into events, then lets the run go on.
-    func finishAttempt(_ outcome: AgentOutcome, runId: String, stepId: String, attempt: Int) {
+    func finishAttempt(_ outcome: AgentOutcome, runId: String, stepId: String, attempt: Int,
+                       committed: EventBody.StepCommitted? = nil) {
         forgetAgent(runId: runId, stepId: stepId, attempt: attempt)
         guard let finished = live[runId], finished.stepId == stepId, finished.attempt == attempt else { return }
         live[runId] = nil
         defer { checkIdle() }
         do {
+            if let committed { try commit([.stepCommitted(committed)], runId: runId) }
             let run = try loadRun(runId)
             if let stop = finished.stop {
                 switch stop {
@@ -163,6 +189,10 @@ extension Engine {
             guard run.status == .running, run.step(stepId)?.state == .working else { return }
             let definition = try pipeline(for: run).definition.step(stepId)
             let kind = definition?.kind ?? .agent
+            if kind == .tests, let definition,
+               try finishTestsAttempt(outcome, run: run, step: definition, attempt: attempt) {
+                return
+            }
             switch outcome {
             case .completed(let output):
                 if definition?.needsApproval == true {

@@ -27,6 +27,8 @@ public actor Engine {
     /// Runs whose orphaned agent `resumeInterruptedRuns` is killing; nothing starts in them meanwhile.
     var reaping: Set<String> = []
     var idleWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Runs `run/apply` is working on (git runs off the actor meanwhile).
+    var applying: Set<String> = []
     var shuttingDown = false
     /// Runs created and not started yet, and whether new ones may start (`Scheduling/`).
     var scheduler = RunScheduler()

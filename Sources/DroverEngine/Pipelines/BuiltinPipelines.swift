@@ -48,7 +48,7 @@ enum BuiltinPipelines {
         {"id": "impl", "kind": "agent", "role": "implementer",
          "prompt": "Implement this approved plan in the working directory.\n\nTask: {{task}}\n\nPlan:\n{{steps.plan.output}}"},
         {"id": "audit", "kind": "agent", "role": "auditor",
-         "prompt": "Audit the change just made for this task against its plan. List concrete problems, or say it is sound.\n\nTask: {{task}}\n\nPlan:\n{{steps.plan.output}}\n\nImplementer's report:\n{{steps.impl.output}}"}
+         "prompt": "Audit the change just made for this task against its plan. List concrete problems, or say it is sound.\n\nTask: {{task}}\n\nPlan:\n{{steps.plan.output}}\n\nImplementer's report:\n{{steps.impl.output}}\n\nThe change (empty when the run is not isolated in a git worktree):\n{{diff}}"}
       ]
     }
     """#

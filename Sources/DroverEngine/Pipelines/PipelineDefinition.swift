@@ -5,11 +5,14 @@ public struct PipelineDefinition: Codable, Sendable, Hashable {
     public var name: String
     public var description: String?
     public var steps: [StepDefinition]
+    /// The run's isolation when `run/start` does not say (`worktree` for a git workspace if absent).
+    public var isolation: IsolationMode?
 
-    public init(name: String, description: String? = nil, steps: [StepDefinition]) {
+    public init(name: String, description: String? = nil, steps: [StepDefinition], isolation: IsolationMode? = nil) {
         self.name = name
         self.description = description
         self.steps = steps
+        self.isolation = isolation
     }
 
     /// The step with this id.
@@ -21,8 +24,9 @@ public struct PipelineDefinition: Codable, Sendable, Hashable {
 
 /// One step of a pipeline.
 ///
-/// `tests` steps run their command like `command` steps and fail with kind `tests`; the fixer
-/// loop and `"command": "auto"` come later (`fixer` is accepted and ignored until then).
+/// `tests` steps run their command like `command` steps and fail with kind `tests`; with a `fixer`, a
+/// failing run of the command is handed to the fixer's agent and the command re-runs, up to
+/// `fixer.maxAttempts` times, before the step fails.
 public struct StepDefinition: Codable, Sendable, Hashable {
     public var id: String
     public var kind: StepKind
@@ -32,9 +36,11 @@ public struct StepDefinition: Codable, Sendable, Hashable {
     public var requiresApproval: Bool?
     public var timeoutSeconds: Double?
     public var agent: AgentSpec?
+    /// Who fixes a failing tests step.
+    public var fixer: FixerSpec?
 
     public init(id: String, kind: StepKind, role: String? = nil, prompt: String? = nil, command: CommandSpec? = nil,
-                requiresApproval: Bool? = nil, timeoutSeconds: Double? = nil, agent: AgentSpec? = nil) {
+                requiresApproval: Bool? = nil, timeoutSeconds: Double? = nil, agent: AgentSpec? = nil, fixer: FixerSpec? = nil) {
         self.id = id
         self.kind = kind
         self.role = role
@@ -43,10 +49,31 @@ public struct StepDefinition: Codable, Sendable, Hashable {
         self.requiresApproval = requiresApproval
         self.timeoutSeconds = timeoutSeconds
         self.agent = agent
+        self.fixer = fixer
     }
 
     /// Whether the step's output waits for a person's approval.
     public var needsApproval: Bool { requiresApproval ?? false }
+}
+
+/// A tests step's fixer: `{"role", "maxAttempts"?, "agent"?, "prompt"?}` (or just the role as a string).
+public struct FixerSpec: Codable, Sendable, Hashable {
+    /// The role whose agent fixes (from config.json unless `agent` is given inline).
+    public var role: String
+    /// Fixer rounds before the step fails (default 2).
+    public var maxAttempts: Int
+    public var agent: AgentSpec?
+    /// Replaces the built-in fixer prompt; may use the step's placeholders.
+    public var prompt: String?
+
+    public static let defaultMaxAttempts = 2
+
+    public init(role: String, maxAttempts: Int = FixerSpec.defaultMaxAttempts, agent: AgentSpec? = nil, prompt: String? = nil) {
+        self.role = role
+        self.maxAttempts = maxAttempts
+        self.agent = agent
+        self.prompt = prompt
+    }
 }
 
 /// A command: an argv (the program resolved via PATH) or one string run by `/bin/sh -c`.

@@ -15,7 +15,7 @@ public enum PipelineValidator {
         public var errors: [String]
     }
 
-    static let pipelineFields: Set<String> = ["name", "description", "steps"]
+    static let pipelineFields: Set<String> = ["name", "description", "steps", "isolation"]
     static let stepFields: Set<String> = ["id", "kind", "role", "prompt", "command", "requiresApproval", "timeoutSeconds", "agent", "fixer"]
     /// Agent-block fields every driver understands.
     static let commonAgentFields: Set<String> = ["driver", "model"]
@@ -38,7 +38,7 @@ public enum PipelineValidator {
             return Result(definition: nil, errors: ["a pipeline must be a JSON object with 'name' and 'steps'"])
         }
         for key in object.keys.sorted() where !pipelineFields.contains(key) {
-            errors.append("unknown field '\(key)' (allowed: name, description, steps)")
+            errors.append("unknown field '\(key)' (allowed: name, description, steps, isolation)")
         }
         var name = ""
         switch object["name"] {
@@ -49,6 +49,14 @@ public enum PipelineValidator {
         var description: String?
         if let value = object["description"] {
             if let text = value.stringValue { description = text } else { errors.append("field 'description' must be a string") }
+        }
+        var isolation: IsolationMode?
+        if let value = object["isolation"] {
+            if let mode = value.stringValue.flatMap(IsolationMode.init(rawValue:)) {
+                isolation = mode
+            } else {
+                errors.append("field 'isolation' must be \"worktree\" or \"none\"")
+            }
         }
         guard let stepValues = object["steps"]?.arrayValue else {
             errors.append(object["steps"] == nil ? "field 'steps' is required" : "field 'steps' must be an array of steps")
@@ -69,7 +77,8 @@ public enum PipelineValidator {
             }
             steps.append(step)
         }
-        return Result(definition: PipelineDefinition(name: name, description: description, steps: steps), errors: errors)
+        return Result(definition: PipelineDefinition(name: name, description: description, steps: steps, isolation: isolation),
+                      errors: errors)
     }
 
     private static func validateStep(_ value: JSONValue, number: Int, earlier: [String]) -> (StepDefinition?, [String]) {
@@ -148,12 +157,21 @@ public enum PipelineValidator {
             if object["command"] == nil { error("field 'command' is required for \(kind.rawValue) steps") }
             if object["agent"] != nil { error("field 'agent' is for agent steps; \(kind.rawValue) steps run their 'command'") }
         }
-        if object["fixer"] != nil, kind != .tests { error("field 'fixer' is for tests steps only") }
+        var fixer: FixerSpec?
+        if let value = object["fixer"] {
+            if kind != .tests {
+                error("field 'fixer' is for tests steps only")
+            } else {
+                let (spec, fixerErrors) = validateFixer(value)
+                fixer = spec
+                errors += fixerErrors.map { "\(label): \($0)" }
+            }
+        }
 
         if let prompt {
             for reference in Template.references(in: prompt) {
                 switch reference {
-                case .task, .input: break
+                case .task, .input, .diff, .diffStat, .testsSummary: break
                 case .previousOutput:
                     if earlier.isEmpty { error("field 'prompt': {{previous.output}} has no previous step in the first step") }
                 case .stepOutput(let stepId):
@@ -164,14 +182,46 @@ public enum PipelineValidator {
                         error("field 'prompt': {{steps.\(stepId).output}} refers to an unknown or later step (\(known))")
                     }
                 case .unknown(let name):
-                    error("field 'prompt': unknown placeholder {{\(name)}} (use {{task}}, {{steps.<id>.output}}, {{previous.output}} or {{inputs.<key>}})")
+                    error("field 'prompt': unknown placeholder {{\(name)}} (use {{task}}, {{steps.<id>.output}}, {{previous.output}}, {{inputs.<key>}}, {{diff}}, {{diff.stat}} or {{tests.summary}})")
                 }
             }
         }
 
         let step = StepDefinition(id: id, kind: kind, role: role, prompt: prompt, command: command,
-                                  requiresApproval: requiresApproval, timeoutSeconds: timeout, agent: agent)
+                                  requiresApproval: requiresApproval, timeoutSeconds: timeout, agent: agent, fixer: fixer)
         return (step, errors)
+    }
+
+    /// `"fixer": "role"` or `{"role", "maxAttempts"?, "agent"?, "prompt"?}`.
+    private static func validateFixer(_ value: JSONValue) -> (FixerSpec?, [String]) {
+        if let role = value.stringValue {
+            return role.isEmpty ? (nil, ["field 'fixer' must not be empty"]) : (FixerSpec(role: role), [])
+        }
+        guard let object = value.objectValue else {
+            return (nil, ["field 'fixer' must be a role name or {\"role\", \"maxAttempts\"?, \"agent\"?, \"prompt\"?}"])
+        }
+        var errors: [String] = []
+        for key in object.keys.sorted() where !["role", "maxAttempts", "agent", "prompt"].contains(key) {
+            errors.append("field 'fixer.\(key)' is unknown (allowed: agent, maxAttempts, prompt, role)")
+        }
+        guard let role = object["role"]?.stringValue, !role.isEmpty else {
+            return (nil, errors + ["field 'fixer.role' is required: the role whose agent fixes failing tests"])
+        }
+        var spec = FixerSpec(role: role)
+        switch object["maxAttempts"] {
+        case nil: break
+        case .int(let count) where count >= 1 && count <= 20: spec.maxAttempts = count
+        default: errors.append("field 'fixer.maxAttempts' must be a whole number from 1 to 20")
+        }
+        if let prompt = object["prompt"] {
+            if let text = prompt.stringValue { spec.prompt = text } else { errors.append("field 'fixer.prompt' must be a string") }
+        }
+        if let agent = object["agent"] {
+            let (parsed, agentErrors) = validateAgent(agent, field: "fixer.agent")
+            spec.agent = parsed
+            errors += agentErrors
+        }
+        return (spec, errors)
     }
 
     /// Validates an agent block (inline in a step, or a role in config.json); messages start with the field.

@@ -1,6 +1,8 @@
 import Foundation
 
-/// Prompt templates: `{{task}}`, `{{steps.<id>.output}}`, `{{previous.output}}`, `{{inputs.<k>}}`.
+/// Prompt templates: `{{task}}`, `{{steps.<id>.output}}`, `{{previous.output}}`, `{{inputs.<k>}}`, and for
+/// isolated runs `{{diff}}` / `{{diff.stat}}` (the run's change so far) and `{{tests.summary}}` (the
+/// latest tests step's outcome).
 ///
 /// A placeholder is `{{`, optional spaces, a name of letters, digits, `.`, `_`, `-`, optional
 /// spaces, `}}`; anything else between braces is left as written. Pipeline validation rejects
@@ -13,6 +15,9 @@ public enum Template {
         case stepOutput(String)
         case previousOutput
         case input(String)
+        case diff
+        case diffStat
+        case testsSummary
         case unknown(String)
     }
 
@@ -24,12 +29,20 @@ public enum Template {
         public var stepOutputs: [String: String]
         /// Output of the step just before this one.
         public var previousOutput: String?
+        /// The run's change so far (unified diff) and its `git diff --stat`.
+        public var diff: String?
+        public var diffStat: String?
+        public var testsSummary: String?
 
-        public init(task: String, inputs: [String: String] = [:], stepOutputs: [String: String] = [:], previousOutput: String? = nil) {
+        public init(task: String, inputs: [String: String] = [:], stepOutputs: [String: String] = [:], previousOutput: String? = nil,
+                    diff: String? = nil, diffStat: String? = nil, testsSummary: String? = nil) {
             self.task = task
             self.inputs = inputs
             self.stepOutputs = stepOutputs
             self.previousOutput = previousOutput
+            self.diff = diff
+            self.diffStat = diffStat
+            self.testsSummary = testsSummary
         }
     }
 
@@ -37,6 +50,9 @@ public enum Template {
     public static func reference(_ name: String) -> Reference {
         if name == "task" { return .task }
         if name == "previous.output" { return .previousOutput }
+        if name == "diff" { return .diff }
+        if name == "diff.stat" { return .diffStat }
+        if name == "tests.summary" { return .testsSummary }
         let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         if parts.count == 3, parts[0] == "steps", parts[2] == "output", !parts[1].isEmpty { return .stepOutput(parts[1]) }
         if parts.count >= 2, parts[0] == "inputs" {
@@ -64,6 +80,9 @@ public enum Template {
             case .stepOutput(let id): context.stepOutputs[id] ?? ""
             case .previousOutput: context.previousOutput ?? ""
             case .input(let key): context.inputs[key] ?? ""
+            case .diff: context.diff ?? ""
+            case .diffStat: context.diffStat ?? ""
+            case .testsSummary: context.testsSummary ?? ""
             case .unknown: ""
             }
         }

@@ -30,7 +30,8 @@ import Darwin
 ///
 /// An engine killed between the spawn and the write leaves an orphan nobody recorded, so the next engine
 /// also looks for the run's processes by their environment (`carrying(runId:workspace:)`): every agent
-/// is spawned with `DROVER_RUN_ID` and `DROVER_WORKSPACE`, and only one engine drives a workspace.
+/// is spawned with `DROVER_RUN_ID` and `DROVER_SOURCE_WORKSPACE` (the engine's workspace, whatever
+/// folder the run works in), and only one engine drives a workspace.
 ///
 /// Limits: it reads `/proc`, so elsewhere than on Linux nothing is recorded and nothing reaped. Processes
 /// that left the group (`setsid` daemons) or cleared their environment are out of reach, as they are
@@ -147,7 +148,7 @@ struct AgentProcessRecord: Sendable, Hashable {
     /// run's agents whether or not a record was written. One record per group, led by its group id.
     static func carrying(runId: String, workspace: String) -> [AgentProcessRecord] {
         let runEntry = Array("DROVER_RUN_ID=\(runId)".utf8)
-        let workspaceEntry = Array("DROVER_WORKSPACE=\(workspace)".utf8)
+        let workspaceEntry = Array("DROVER_SOURCE_WORKSPACE=\(workspace)".utf8)
         var groups: Set<Int32> = []
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         for candidate in names.compactMap(Int32.init) where candidate != getpid() {

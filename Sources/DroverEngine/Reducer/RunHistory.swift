@@ -45,6 +45,16 @@ public struct RunHistory: Sendable, Hashable {
         var epoch: Int
     }
 
+    /// Where a tests step's test → fix → test loop stands.
+    public struct TestsLoop: Sendable, Hashable {
+        /// The role of the step's latest started attempt: nil for the tests command, else the fixer's.
+        public var lastStartedRole: String?
+        /// Fixer attempts started since the step was reset.
+        public var fixRounds = 0
+        /// The latest failing summary, given to the fixer.
+        public var failingSummary: String?
+    }
+
     /// A failed attempt of a step.
     public struct FailureRecord: Sendable, Hashable {
         public var stepId: String
@@ -61,6 +71,12 @@ public struct RunHistory: Sendable, Hashable {
     private var sessions: [String: SessionRecord] = [:]
     /// Steps whose session ended in a failure: later attempts start afresh until one reports a new session.
     private var failedLast: Set<String> = []
+    /// Every commit the engine made on the run's branch, oldest first.
+    public private(set) var commits: [EventBody.StepCommitted] = []
+    /// Each tests step's fixer loop since the step was last reset.
+    public private(set) var testsLoops: [String: TestsLoop] = [:]
+    /// The newest `tests.finished` of the run (for `{{tests.summary}}`).
+    public private(set) var latestTests: EventBody.TestsFinished?
     private var epochs: [String: Int] = [:]
 
     public init() {}
@@ -94,6 +110,14 @@ public struct RunHistory: Sendable, Hashable {
         case .agentSession(let data):
             sessions[data.stepId] = SessionRecord(id: data.sessionId, epoch: epoch(data.stepId))
             failedLast.remove(data.stepId)
+        case .stepStarted(let data):
+            testsLoops[data.stepId, default: TestsLoop()].lastStartedRole = data.role
+            if data.role != nil { testsLoops[data.stepId, default: TestsLoop()].fixRounds += 1 }
+        case .testsFinished(let data):
+            latestTests = data
+            testsLoops[data.stepId, default: TestsLoop()].failingSummary = data.passed ? nil : data.summary
+        case .stepCommitted(let data):
+            commits.append(data)
         case .stepFailed(let data):
             failedLast.insert(data.stepId)
             failures.append(FailureRecord(stepId: data.stepId, attempt: data.attempt, failure: data.failure, epoch: epoch(data.stepId)))
@@ -105,6 +129,7 @@ public struct RunHistory: Sendable, Hashable {
             for index in approvals.indices where reset.contains(approvals[index].stepId) && approvals[index].status == .pending {
                 approvals[index].superseded = true
             }
+            for stepId in reset { testsLoops[stepId] = nil }
             if case .runRestarted = event.body {
                 for stepId in reset { epochs[stepId, default: 0] += 1 }
             }

@@ -160,6 +160,17 @@ public enum RunReducer {
             run.queueReason = nil
             run.recordFailure(data.failure)
 
+        case .runWorkspace(let data):
+            run.workspace = RunWorkspace(isolation: data.isolation, path: data.path, branch: data.branch, base: data.base,
+                                         baseCommit: data.baseCommit, note: data.note)
+
+        case .stepCommitted, .testsFinished:
+            break // history only: the step's state changes with its step.* events
+
+        case .runApplied(let data):
+            run.workspace?.applied = RunApplied(strategy: data.strategy, into: data.into, commit: data.commit)
+            if data.worktreeRemoved { run.workspace?.removed = true }
+
         case .runCancelled(let data):
             run.status = .cancelled
             run.queueReason = nil

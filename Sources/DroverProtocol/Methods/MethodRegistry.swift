@@ -8,6 +8,7 @@ public enum MethodRegistry {
         RunCancelRequest.self, RunRetryRequest.self, RunRestartRequest.self,
         DecisionResolveRequest.self, StepApproveRequest.self, StepRequestChangesRequest.self, StepRejectRequest.self,
         InboxListRequest.self, StepLogRequest.self, WorkspaceTrustRequest.self,
+        RunDiffRequest.self, RunApplyRequest.self,
     ]
 
     /// Every server → client notification.

@@ -13,11 +13,21 @@ public struct RunStartRequest: RequestType {
     public var inputs: [String: String]?
     /// Runs that must be done before this one starts (it waits `queued` until then).
     public var dependsOn: [String]?
-    public init(pipelineId: String, task: String, inputs: [String: String]? = nil, dependsOn: [String]? = nil) {
+    /// `worktree` (default for a git workspace, unless the pipeline says otherwise) or `none`.
+    public var isolation: IsolationMode?
+    /// The ref the run's branch starts from (default `HEAD`).
+    public var base: String?
+    /// Carry the workspace's uncommitted and untracked (not ignored) changes in as the first commit.
+    public var includeUncommitted: Bool?
+    public init(pipelineId: String, task: String, inputs: [String: String]? = nil, dependsOn: [String]? = nil,
+                isolation: IsolationMode? = nil, base: String? = nil, includeUncommitted: Bool? = nil) {
         self.pipelineId = pipelineId
         self.task = task
         self.inputs = inputs
         self.dependsOn = dependsOn
+        self.isolation = isolation
+        self.base = base
+        self.includeUncommitted = includeUncommitted
     }
 }
 

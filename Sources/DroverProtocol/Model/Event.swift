@@ -51,6 +51,10 @@ public enum EventType: String, CaseIterable, Sendable {
     case runCompleted = "run.completed"
     case runFailed = "run.failed"
     case runCancelled = "run.cancelled"
+    case runWorkspace = "run.workspace"
+    case stepCommitted = "step.committed"
+    case testsFinished = "tests.finished"
+    case runApplied = "run.applied"
 }
 
 /// The typed payloads of every event type.
@@ -73,6 +77,10 @@ public enum EventBody: Sendable, Hashable {
     case runCompleted
     case runFailed(RunFailed)
     case runCancelled(RunCancelled)
+    case runWorkspace(WorkspaceRecorded)
+    case stepCommitted(StepCommitted)
+    case testsFinished(TestsFinished)
+    case runApplied(Applied)
 
     public struct RunCreated: Codable, Sendable, Hashable {
         public var pipelineId: String
@@ -104,9 +112,12 @@ public enum EventBody: Sendable, Hashable {
     public struct StepAttempt: Codable, Sendable, Hashable {
         public var stepId: String
         public var attempt: Int
-        public init(stepId: String, attempt: Int) {
+        /// The role running this attempt when it is not the step's own: `fixer` rounds of a tests step.
+        public var role: String?
+        public init(stepId: String, attempt: Int, role: String? = nil) {
             self.stepId = stepId
             self.attempt = attempt
+            self.role = role
         }
     }
 
@@ -224,6 +235,78 @@ public enum EventBody: Sendable, Hashable {
         public init(reason: String) { self.reason = reason }
     }
 
+    /// Where the run's steps work (`run.workspace`), recorded once before its first step.
+    public struct WorkspaceRecorded: Codable, Sendable, Hashable {
+        public var isolation: IsolationMode
+        public var path: String
+        public var branch: String?
+        public var base: String?
+        public var baseCommit: String?
+        public var note: String?
+        public init(isolation: IsolationMode, path: String, branch: String? = nil, base: String? = nil,
+                    baseCommit: String? = nil, note: String? = nil) {
+            self.isolation = isolation
+            self.path = path
+            self.branch = branch
+            self.base = base
+            self.baseCommit = baseCommit
+            self.note = note
+        }
+    }
+
+    /// The engine committed what an attempt changed on the run's branch.
+    public struct StepCommitted: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var attempt: Int
+        public var sha: String
+        public var files: Int
+        public var insertions: Int
+        public var deletions: Int
+        public init(stepId: String, attempt: Int, sha: String, files: Int, insertions: Int, deletions: Int) {
+            self.stepId = stepId
+            self.attempt = attempt
+            self.sha = sha
+            self.files = files
+            self.insertions = insertions
+            self.deletions = deletions
+        }
+    }
+
+    /// One run of a tests step's command.
+    public struct TestsFinished: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var attempt: Int
+        public var passed: Bool
+        /// The last lines of the output (what a fixer is shown).
+        public var summary: String
+        public var exitCode: Int?
+        /// Fixer rounds still allowed after this one failed (absent without a fixer).
+        public var fixesLeft: Int?
+        public init(stepId: String, attempt: Int, passed: Bool, summary: String, exitCode: Int? = nil, fixesLeft: Int? = nil) {
+            self.stepId = stepId
+            self.attempt = attempt
+            self.passed = passed
+            self.summary = summary
+            self.exitCode = exitCode
+            self.fixesLeft = fixesLeft
+        }
+    }
+
+    /// `run/apply` brought the run's change onto the user's branch.
+    public struct Applied: Codable, Sendable, Hashable {
+        public var strategy: ApplyStrategy
+        public var into: String?
+        public var commit: String?
+        /// The run's worktree was removed afterwards.
+        public var worktreeRemoved: Bool
+        public init(strategy: ApplyStrategy, into: String? = nil, commit: String? = nil, worktreeRemoved: Bool) {
+            self.strategy = strategy
+            self.into = into
+            self.commit = commit
+            self.worktreeRemoved = worktreeRemoved
+        }
+    }
+
     /// Every event type's wire name, in the order the protocol lists them.
     public static let allTypes: [String] = EventType.allCases.map(\.rawValue)
 
@@ -248,6 +331,10 @@ public enum EventBody: Sendable, Hashable {
         case .runCompleted: .runCompleted
         case .runFailed: .runFailed
         case .runCancelled: .runCancelled
+        case .runWorkspace: .runWorkspace
+        case .stepCommitted: .stepCommitted
+        case .testsFinished: .testsFinished
+        case .runApplied: .runApplied
         }
     }
 
@@ -276,6 +363,10 @@ extension EventBody {
         case .runRetried(let data), .runRestarted(let data): try container.encode(data, forKey: .data)
         case .runFailed(let data): try container.encode(data, forKey: .data)
         case .runCancelled(let data): try container.encode(data, forKey: .data)
+        case .runWorkspace(let data): try container.encode(data, forKey: .data)
+        case .stepCommitted(let data): try container.encode(data, forKey: .data)
+        case .testsFinished(let data): try container.encode(data, forKey: .data)
+        case .runApplied(let data): try container.encode(data, forKey: .data)
         case .runStarted, .runCompleted: try container.encode(NoData(), forKey: .data)
         }
     }
@@ -306,6 +397,10 @@ extension EventBody {
         case .runCompleted: return .runCompleted
         case .runFailed: return .runFailed(try data(RunFailed.self))
         case .runCancelled: return .runCancelled(try data(RunCancelled.self))
+        case .runWorkspace: return .runWorkspace(try data(WorkspaceRecorded.self))
+        case .stepCommitted: return .stepCommitted(try data(StepCommitted.self))
+        case .testsFinished: return .testsFinished(try data(TestsFinished.self))
+        case .runApplied: return .runApplied(try data(Applied.self))
         }
     }
 }

@@ -43,12 +43,14 @@ public struct Run: Codable, Sendable, Hashable {
     public var dependsOn: [String]?
     /// While `queued`: why (the latest `run.queued`).
     public var queueReason: QueueReason?
+    /// Where its steps work (set by `run.workspace`; absent for runs recorded before isolation existed).
+    public var workspace: RunWorkspace?
 
     public init(
         id: String, pipelineId: String, task: String, inputs: [String: String]? = nil,
         status: RunStatus, createdAt: String, updatedAt: String, currentStep: String? = nil,
         steps: [Step], failure: Failure? = nil, usage: Usage = Usage(), lastSeq: Int = 0,
-        dependsOn: [String]? = nil, queueReason: QueueReason? = nil
+        dependsOn: [String]? = nil, queueReason: QueueReason? = nil, workspace: RunWorkspace? = nil
     ) {
         self.dependsOn = dependsOn
         self.queueReason = queueReason
@@ -64,6 +66,7 @@ public struct Run: Codable, Sendable, Hashable {
         self.failure = failure
         self.usage = usage
         self.lastSeq = lastSeq
+        self.workspace = workspace
     }
 
     /// The step with this id, if the pipeline has one.

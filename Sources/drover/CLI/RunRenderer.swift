@@ -82,7 +82,7 @@ final class RunRenderer {
         case .stepStarted(let data):
             stepStarted[data.stepId] = at
             stepProposed[data.stepId] = nil
-            let role = roles[data.stepId].map { t.dim(" (\($0))") } ?? ""
+            let role = (data.role ?? roles[data.stepId]).map { t.dim(" (\($0))") } ?? ""
             let attempt = data.attempt > 1 ? t.dim(" attempt \(data.attempt)") : ""
             Console.line("\(t.running) \(t.bold(data.stepId))\(role) started\(attempt)")
         case .agentSession:
@@ -122,6 +122,18 @@ final class RunRenderer {
             Console.line("\(t.running) run retried from \(data.fromStep)")
         case .runRestarted(let data):
             Console.line("\(t.running) run restarted from \(data.fromStep)")
+        case .runWorkspace(let data):
+            // Only an isolated run says where it works: otherwise it is the folder the user is in.
+            if data.isolation == .worktree {
+                Console.line(t.dim("    working in \(data.path) on branch \(data.branch ?? "?")" + (data.note.map { "; \($0)" } ?? "")))
+            }
+        case .stepCommitted(let data):
+            Console.line(t.dim("    committed \(data.sha.prefix(10)): \(data.files) file(s), +\(data.insertions) -\(data.deletions)"))
+        case .testsFinished(let data):
+            let outcome = data.passed ? "tests passed" : "tests failed" + (data.fixesLeft.map { $0 > 0 ? ", handing to the fixer" : ", no fixer rounds left" } ?? "")
+            Console.line("    \(data.passed ? t.ok : t.failed) \(outcome)")
+        case .runApplied(let data):
+            Console.line("\(t.ok) applied (\(data.strategy.rawValue))" + (data.into.map { " into \($0)" } ?? ""))
         case .runCompleted, .runFailed, .runCancelled:
             break // `finish(run:)` prints the outcome with the run's totals
         }

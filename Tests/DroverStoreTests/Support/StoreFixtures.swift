@@ -62,6 +62,12 @@ enum Fixtures {
             .runCompleted,
             .runFailed(.init(failure: Failure(kind: .internal, message: "boom", hint: "report it"))),
             .runCancelled(.init(reason: "user asked")),
+            .runWorkspace(.init(isolation: .worktree, path: "/w/.drover/worktrees/r1", branch: "drover/r1", base: "HEAD",
+                                baseCommit: "0123abc", note: "carried 1 file")),
+            .stepStarted(.init(stepId: "test", attempt: 2, role: "fixer")),
+            .stepCommitted(.init(stepId: "test", attempt: 2, sha: "0123abc", files: 1, insertions: 2, deletions: 1)),
+            .testsFinished(.init(stepId: "test", attempt: 3, passed: false, summary: "1 failed\nFAIL x", exitCode: 1, fixesLeft: 0)),
+            .runApplied(.init(strategy: .merge, into: "main", commit: "4567def", worktreeRemoved: true)),
         ]
     }
 

@@ -7,7 +7,7 @@ import Glibc
 /// A workspace folder for engine end-to-end tests: pipelines and config written up front, shared by
 /// every `drover serve` a test starts on it (so a second server can pick up the first one's runs).
 ///
-/// When it goes away it SIGKILLs any process still carrying `DROVER_WORKSPACE=<its path>` (agents a
+/// When it goes away it SIGKILLs any process still carrying `DROVER_SOURCE_WORKSPACE=<its path>` (agents a
 /// killed server left behind) and removes the folder, so a failing test leaves nothing running.
 final class EngineWorkspace: Sendable {
     /// The workspace folder (symlinks resolved); `DROVER_CONFIG_DIR` of its servers is `<url>/config`.
@@ -64,9 +64,9 @@ final class EngineWorkspace: Sendable {
     }
 
     /// Live processes (not zombies) started for this workspace's runs: every process whose
-    /// environment has `DROVER_WORKSPACE=<path>` (agents, and whatever they spawned).
+    /// environment has `DROVER_SOURCE_WORKSPACE=<path>` (agents, and whatever they spawned).
     func agentProcesses() -> [pid_t] {
-        processes(withEnvironment: "DROVER_WORKSPACE=\(path)")
+        processes(withEnvironment: "DROVER_SOURCE_WORKSPACE=\(path)")
     }
 
     /// `agentProcesses()` on a Dispatch thread: a scan of /proc takes a while on a loaded machine,

@@ -570,5 +570,106 @@ after the offset where the backfill ended, and only then."
         (should (seq-find (lambda (e) (equal (plist-get e :type) "step.interrupted")) events)))
       (should (= 1 (length (drover-test--messages-matching "exited unexpectedly")))))))
 
+;;;; Diff and apply of a run isolated in a git worktree
+
+(defun drover-test--git (&rest args)
+  "Run git with ARGS in the workspace; return its trimmed output (fail on error)."
+  (with-temp-buffer
+    (let ((status (apply #'call-process "git" nil t nil args)))
+      (unless (eql status 0)
+        (ert-fail (format "git %s failed: %s" (string-join args " ") (buffer-string))))
+      (string-trim (buffer-string)))))
+
+(defun drover-test--done-run ()
+  "Commit a README, run a trusted pipeline whose fake agent writes files; return its id."
+  (drover-test--git "config" "user.email" "test@drover.invalid")
+  (drover-test--git "config" "user.name" "Drover Test")
+  (with-temp-file "README.md" (insert "readme\n"))
+  (drover-test--git "add" "README.md")
+  (drover-test--git "commit" "-q" "-m" "initial")
+  (drover-test--write-pipeline
+   "writer" [[((write . ((path . "hello.txt") (text . "hello from the agent\nsecond line\n"))))
+              ((write . ((path . "README.md") (text . "readme\nby the agent\n"))))
+              ((result . "wrote"))]])
+  (let ((id (drover-test--start "writer" "write hello" t)))
+    (drover-test-wait "the run to be done"
+      (progn (drover--fetch-run (drover-test--server) id)
+             (equal (drover-test--status id) "done")))
+    id))
+
+(ert-deftest drover-test-diff-files-and-patches ()
+  "`drover-diff' lists the run's files; RET shows a file's patch in `diff-mode'."
+  (drover-test-with-workspace
+    (let* ((id (drover-test--done-run))
+           (head (drover-test--git "rev-parse" "HEAD"))
+           (name (format "*drover diff %s*" id)))
+      (drover-diff id)
+      (drover-test-wait "the diff buffer"
+        (and (get-buffer name)
+             (with-current-buffer name (string-match-p "hello.txt" (buffer-string)))))
+      (with-current-buffer name
+        (let ((text (buffer-string)))
+          (should (string-match-p "2 files, \\+3 -0" text))
+          (should (string-match-p "^A added     hello\\.txt  \\+2 -0$" text))
+          (should (string-match-p "^M modified  README\\.md  \\+1 -0$" text)))
+        (goto-char (point-min))
+        (search-forward "hello.txt")
+        (drover-test--press "RET"))
+      (with-current-buffer (format "*drover diff %s: hello.txt*" id)
+        (should (eq major-mode 'diff-mode))
+        (should (string-prefix-p "diff --git a/hello.txt b/hello.txt\n" (buffer-string)))
+        (should (string-match-p "^\\+second line\n\\'" (buffer-string)))
+        ;; diff-mode visits the run's own version of the file, in its worktree
+        (should (equal default-directory
+                       (file-name-as-directory (expand-file-name (concat ".drover/worktrees/" id) ws)))))
+      (should (equal head (drover-test--git "rev-parse" "HEAD")))
+      ;; the run buffer: worktree, branch, and the step's commit
+      (with-current-buffer (drover--run-buffer (drover-test--server) id)
+        (drover-test-wait "the commit in the run buffer"
+          (string-match-p "^    commit [0-9a-f]\\{7\\} (attempt 1): 2 files, \\+3 -0$" (buffer-string)))
+        (should (string-match-p (concat "^Worktree: " (regexp-quote (expand-file-name (concat ".drover/worktrees/" id) ws)) "$")
+                                (buffer-string)))
+        (should (string-match-p (concat "^Branch:   drover/" (regexp-quote id) " from HEAD") (buffer-string)))))))
+
+(ert-deftest drover-test-apply-refused-then-merged ()
+  "`drover-apply' is refused on an uncommitted edit of a run's file, then merges."
+  (drover-test-with-workspace
+    (let* ((id (drover-test--done-run))
+           (head (drover-test--git "rev-parse" "HEAD"))
+           asked strategies)
+      (with-temp-file "hello.txt" (insert "my own hello\n"))
+      (with-current-buffer (drover--run-buffer (drover-test--server) id)
+        (cl-letf (((symbol-function 'completing-read)
+                   (lambda (_prompt table &rest _)
+                     (setq strategies (all-completions "" table))
+                     "merge"))
+                  ((symbol-function 'yes-or-no-p) (lambda (prompt) (setq asked prompt) t)))
+          (drover-test--press "a")))
+      (should (equal strategies '("merge" "squash" "patch")))
+      (should (string-match-p (concat "Apply run " (regexp-quote id) " .* with merge") asked))
+      (drover-test-wait "the refusal" (drover-test--messages-matching "apply refused"))
+      (let ((msg (car (drover-test--messages-matching "apply refused"))))
+        (should (string-match-p "uncommitted" msg))
+        (should (string-match-p "Files: hello\\.txt" msg)))
+      (with-current-buffer "*drover apply*"
+        (should (string-match-p "not applied (uncommitted)" (buffer-string)))
+        (should (string-match-p "^  hello\\.txt$" (buffer-string))))
+      (should (equal head (drover-test--git "rev-parse" "HEAD")))
+      (should (equal "my own hello\n" (with-temp-buffer (insert-file-contents "hello.txt") (buffer-string))))
+      ;; declined at the question: nothing sent, nothing applied
+      (delete-file "hello.txt")
+      (cl-letf (((symbol-function 'yes-or-no-p) (lambda (_) nil)))
+        (drover-apply id "squash"))
+      (should (drover-test--messages-matching (concat "run " (regexp-quote id) " not applied$")))
+      (cl-letf (((symbol-function 'yes-or-no-p) (lambda (_) t)))
+        (drover-apply id "merge"))
+      (drover-test-wait "the apply" (drover-test--messages-matching (concat "applied run " (regexp-quote id) " (merge into")))
+      (should (equal "hello from the agent\nsecond line" (drover-test--git "show" "HEAD:hello.txt")))
+      (should (equal "readme\nby the agent" (drover-test--git "show" "HEAD:README.md")))
+      (should (string-match-p head (drover-test--git "log" "-1" "--format=%P" "HEAD")))
+      (with-current-buffer (format "*drover run %s*" id)
+        (drover-test-wait "the run buffer to show the apply"
+          (string-match-p "^Applied:  merge into " (buffer-string)))))))
+
 (provide 'drover-test)
 ;;; drover-test.el ends here

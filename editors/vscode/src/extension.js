@@ -3,6 +3,7 @@
 
 const vscode = require('vscode');
 const path = require('path');
+const { execFile } = require('child_process');
 const { DroverConnection, RpcError, ServerError } = require('./rpc');
 const { RunsModel, gatesOf, TERMINAL, LIVE } = require('./model');
 const { RunsTree, InboxTree, firstLine } = require('./views');
@@ -32,6 +33,15 @@ const COMMANDS = {
   'drover.restartServer': { methods: [], handler: 'restartServer', noServer: true },
 };
 
+/** The read-only documents of run diffs: drover-diff:/<run>/<step or ->/<base|run|patch|all>/<path>. */
+const DIFF_SCHEME = 'drover-diff';
+
+const APPLY_STRATEGIES = [
+  { label: 'merge', description: 'git merge --no-ff', detail: "The run's branch is merged; its step commits stay in your history." },
+  { label: 'squash', description: 'one commit', detail: 'One commit on your branch with the whole change.' },
+  { label: 'patch', description: 'no commit', detail: 'The change is written into your working tree, not committed.' },
+];
+
 /** Context keys the code sets (package.json `when` clauses may use only these and VS Code's own). */
 const CONTEXT_KEYS = ['drover.connected', 'drover.proposalEditor',
   ...Object.keys(COMMANDS).map((id) => `drover.can.${id.slice('drover.'.length)}`)];
@@ -54,6 +64,7 @@ class Drover {
     this.catchingUp = new Map();
     this.logs = new Map(); // runId -> { log: RunLog, channel }
     this.proposals = new Map(); // document uri -> gate
+    this.diffs = new Map(); // "<run>/<step or ->" -> the last run/diff result
     this.disposables = [];
 
     this.serverOutput = vscode.window.createOutputChannel('Drover Server');
@@ -72,6 +83,9 @@ class Drover {
     for (const [id, spec] of Object.entries(COMMANDS)) {
       this.disposables.push(vscode.commands.registerCommand(id, (...args) => this.run(id, spec, args)));
     }
+    this.disposables.push(vscode.workspace.registerTextDocumentContentProvider(DIFF_SCHEME, {
+      provideTextDocumentContent: (uri) => this.diffContent(uri),
+    }));
     this.disposables.push(vscode.window.onDidChangeActiveTextEditor((editor) => this.updateProposalContext(editor)));
     this.disposables.push(vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration('drover.path')) {
@@ -553,12 +567,144 @@ class Drover {
     return entry.channel;
   }
 
-  async showDiff() {
-    this.info('Drover: this version of the extension cannot show run diffs yet; update the extension.');
+  // ---- diff and apply ------------------------------------------------------------------------
+
+  diffUri(runId, stepId, side, filePath) {
+    return vscode.Uri.from({ scheme: DIFF_SCHEME, path: `/${runId}/${stepId || '-'}/${side}/${filePath}` });
   }
 
-  async applyRun() {
-    this.info('Drover: this version of the extension cannot apply runs yet; update the extension.');
+  /** The content of a drover-diff document: a patch, or a file at the base (`from`) or run (`to`) commit. */
+  async diffContent(uri) {
+    const [, runId, step, side, ...rest] = uri.path.split('/');
+    const filePath = rest.join('/');
+    const result = this.diffs.get(`${runId}/${step}`);
+    if (!result) return '';
+    if (side === 'all') return result.patch;
+    const file = result.files.find((f) => (side === 'patch' ? `${f.path}.diff` : f.path) === filePath ||
+      (side === 'base' && f.oldPath === filePath));
+    if (side === 'patch') return file ? file.patch : '';
+    if (!file) return '';
+    if (side === 'base') return file.status === 'added' ? '' : this.gitShow(result.from, file.oldPath || file.path);
+    return file.status === 'deleted' ? '' : this.gitShow(result.to, file.path);
+  }
+
+  /** `git show <sha>:<path>` in the workspace (the run's commits stay on its branch after apply). */
+  gitShow(sha, filePath) {
+    return new Promise((resolve) => {
+      execFile('git', ['show', `${sha}:${filePath}`], { cwd: this.workspaceFolder(), maxBuffer: 64 * 1024 * 1024 },
+        (error, stdout) => resolve(error ? '' : stdout));
+    });
+  }
+
+  /** Reads a run's events once to learn its step commits (`step.committed`), which a Run does not carry. */
+  async loadCommits(runId) {
+    let afterSeq = 0;
+    for (;;) {
+      const page = await this.request('run/events', { runId, afterSeq, limit: 1000 });
+      for (const event of page.events) this.model.recordCommit(event);
+      if (!page.more || page.events.length === 0) break;
+      afterSeq = page.events[page.events.length - 1].seq;
+    }
+    this.model.emit('changed', runId);
+  }
+
+  /**
+   * Show Diff: the files the run (or, from a step node, that step) changed in a QuickPick; a file
+   * opens as a native diff of its base and run content, a binary file as its patch; "Whole patch"
+   * opens the unified diff.
+   */
+  async showDiff(node) {
+    const run = await this.pickRun(node, (r) => !r.workspace || r.workspace.isolation === 'worktree', 'Show the diff of which run?');
+    if (!run) return undefined;
+    const stepId = node && node.type === 'step' ? node.stepId : undefined;
+    const result = await this.request('run/diff', stepId ? { runId: run.id, stepId } : { runId: run.id });
+    this.diffs.set(`${run.id}/${stepId || '-'}`, result);
+    this.loadCommits(run.id).catch(() => {});
+    const what = stepId ? `step ${stepId} of ${run.id}` : run.id;
+    if (result.files.length === 0) {
+      this.info(`Drover: ${what} changed nothing${stepId ? '' : ' yet'}.`);
+      return result;
+    }
+    const plus = result.files.reduce((n, f) => n + f.additions, 0);
+    const minus = result.files.reduce((n, f) => n + f.deletions, 0);
+    const items = result.files.map((file) => ({
+      label: file.path,
+      description: `${file.status}${file.binary ? ' · binary' : ` · +${file.additions} -${file.deletions}`}`,
+      detail: file.oldPath && file.oldPath !== file.path ? `renamed from ${file.oldPath}` : undefined,
+      file,
+    }));
+    items.push({ label: '$(diff) Whole patch', description: `${result.files.length} files · +${plus} -${minus}`, whole: true });
+    const picked = await vscode.window.showQuickPick(items, {
+      placeHolder: `${what}: ${result.files.length} changed ${result.files.length === 1 ? 'file' : 'files'} ` +
+        `(${result.from.slice(0, 7)}..${result.to.slice(0, 7)}); pick one to see its diff`,
+      matchOnDescription: true,
+    });
+    if (!picked) return result;
+    if (picked.whole) {
+      const document = await vscode.workspace.openTextDocument(this.diffUri(run.id, stepId, 'all', `${run.id}.diff`));
+      await vscode.window.showTextDocument(document, { preview: true });
+      return result;
+    }
+    return this.openFileDiff(run.id, stepId, picked.file);
+  }
+
+  async openFileDiff(runId, stepId, file) {
+    if (file.binary) {
+      const document = await vscode.workspace.openTextDocument(this.diffUri(runId, stepId, 'patch', `${file.path}.diff`));
+      return vscode.window.showTextDocument(document, { preview: true });
+    }
+    const left = this.diffUri(runId, stepId, 'base', file.oldPath || file.path);
+    const right = this.diffUri(runId, stepId, 'run', file.path);
+    return vscode.commands.executeCommand('vscode.diff', left, right, `${file.path} (${runId}: base ↔ run)`,
+      { preview: true });
+  }
+
+  /** Apply: a done run onto the workspace's branch, with the strategy picked and a modal confirmation. */
+  async applyRun(node) {
+    const run = await this.pickRun(node, (r) => r.status === 'done' && !(r.workspace && r.workspace.applied) &&
+      (!r.workspace || r.workspace.isolation === 'worktree'), 'Apply which run?');
+    if (!run) return undefined;
+    const strategy = await vscode.window.showQuickPick(APPLY_STRATEGIES,
+      { placeHolder: `Apply ${run.id} to your branch how?` });
+    if (!strategy) return undefined;
+    const ws = run.workspace || {};
+    const choice = await vscode.window.showWarningMessage(`Apply run ${run.id} (${run.pipelineId}) with ${strategy.label}?`, {
+      modal: true,
+      detail: `${strategy.detail}\nFrom ${ws.branch || 'the run\'s branch'} into the branch checked out in ` +
+        `${this.workspaceFolder()}. Nothing changes if it does not apply cleanly; the run's worktree is removed ` +
+        'afterwards (its branch stays).',
+    }, 'Apply');
+    if (choice !== 'Apply') return undefined;
+    let result;
+    try {
+      result = await this.request('run/apply', { runId: run.id, strategy: strategy.label });
+    } catch (error) {
+      if (!(error instanceof RpcError && error.code === -33002)) throw error;
+      this.showRefusal(run.id, error);
+      return undefined;
+    }
+    this.model.upsert(result.run);
+    const applied = (result.run.workspace && result.run.workspace.applied) || {};
+    this.info(`Drover: applied ${run.id} (${applied.strategy || strategy.label}` +
+      `${applied.into ? ' into ' + applied.into : ''}${applied.commit ? ', commit ' + applied.commit.slice(0, 7) : ''})`);
+    return result.run;
+  }
+
+  /** A refused apply: the server's message and the files it names, with a button that opens them. */
+  showRefusal(runId, error) {
+    const data = error.data || {};
+    const files = Array.isArray(data.files) ? data.files : [];
+    const message = `Drover: ${runId} was not applied: ${error.message}` +
+      (files.length ? ` Files: ${files.join(', ')}` : '');
+    this.serverOutput.appendLine(message);
+    const buttons = files.length ? ['Open Files'] : [];
+    vscode.window.showErrorMessage(message, ...buttons).then(async (choice) => {
+      if (choice !== 'Open Files') return;
+      for (const file of files) {
+        const document = await vscode.workspace.openTextDocument(vscode.Uri.file(path.join(this.workspaceFolder(), file)));
+        await vscode.window.showTextDocument(document, { preview: false });
+      }
+    });
   }
 
   async refresh() {
@@ -610,4 +756,4 @@ async function deactivate() {
   }
 }
 
-module.exports = { activate, deactivate, Drover, COMMANDS, CONTEXT_KEYS, TERMINAL };
+module.exports = { activate, deactivate, Drover, COMMANDS, CONTEXT_KEYS, TERMINAL, DIFF_SCHEME };

@@ -99,6 +99,14 @@ function foldEvent(run, event) {
       run.status = 'running';
       break;
     case 'run.completed': run.status = 'done'; delete run.currentStep; break;
+    case 'run.workspace': run.workspace = clone(data); break;
+    case 'run.applied':
+      run.workspace = Object.assign({}, run.workspace, {
+        applied: Object.assign({ strategy: data.strategy }, data.into ? { into: data.into } : {},
+          data.commit ? { commit: data.commit } : {}),
+      });
+      if (data.worktreeRemoved) run.workspace.removed = true;
+      break;
     case 'run.failed':
       run.status = 'failed';
       if (!run.failure && data.failure) run.failure = clone(data.failure);
@@ -138,6 +146,22 @@ class RunsModel extends EventEmitter {
   constructor() {
     super();
     this.runs = new Map();
+    this.commits = new Map(); // runId -> Map(seq -> step.committed data): not part of a Run object
+  }
+
+  /** Remembers a `step.committed` event (live or from a run/events page). */
+  recordCommit(event) {
+    if (event.type !== 'step.committed') return;
+    if (!this.commits.has(event.runId)) this.commits.set(event.runId, new Map());
+    this.commits.get(event.runId).set(event.seq, clone(event.data || {}));
+  }
+
+  /** The commits a step of a run made on the run's branch, oldest first. */
+  commitsOf(runId, stepId) {
+    const held = this.commits.get(runId);
+    if (!held) return [];
+    return [...held.entries()].sort((a, b) => a[0] - b[0]).map(([, data]) => data)
+      .filter((data) => data.stepId === stepId);
   }
 
   clear() { this.runs.clear(); this.emit('changed'); }
@@ -179,6 +203,7 @@ class RunsModel extends EventEmitter {
   apply(event, { live = true } = {}) {
     const held = this.runs.get(event.runId);
     const lastSeq = held ? held.lastSeq : 0;
+    this.recordCommit(event);
     if (event.seq <= lastSeq) return 'old';
     if (event.seq !== lastSeq + 1) return 'gap';
     const before = held ? new Set(gatesOf(held).map((g) => g.runId + '/' + g.id)) : new Set();

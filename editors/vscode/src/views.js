@@ -28,6 +28,23 @@ function icon(vscode, table, key) {
   return color ? new vscode.ThemeIcon(id, new vscode.ThemeColor(color)) : new vscode.ThemeIcon(id);
 }
 
+/** Where a run works (RunWorkspace), as tooltip lines. */
+function workspaceText(ws) {
+  if (!ws) return '';
+  const lines = [];
+  if (ws.isolation === 'worktree') {
+    lines.push(`worktree: ${ws.path}${ws.removed ? ' (removed)' : ''}`);
+    lines.push(`branch: ${ws.branch} from ${ws.base || 'HEAD'}${ws.baseCommit ? ` (${ws.baseCommit.slice(0, 7)})` : ''}`);
+  } else {
+    lines.push(`workspace: ${ws.path} (no isolation${ws.note ? ': ' + ws.note : ''})`);
+  }
+  if (ws.applied) {
+    lines.push(`applied: ${ws.applied.strategy}${ws.applied.into ? ' into ' + ws.applied.into : ''}` +
+      `${ws.applied.commit ? ', commit ' + ws.applied.commit.slice(0, 7) : ''}`);
+  }
+  return lines.join('\n');
+}
+
 /** The open gate of a step, if any (decision or approval). */
 function stepGate(run, step) {
   return gatesOf(run).find((gate) => gate.stepId === step.id);
@@ -66,12 +83,15 @@ class RunsTree {
       if (run.currentStep && run.status !== 'done') parts.push(run.currentStep);
       const cost = formatCost(run.usage);
       if (cost) parts.push(cost);
+      const ws = run.workspace;
+      if (ws && ws.applied) parts.push(`applied (${ws.applied.strategy})`);
       item.description = parts.join(' · ');
       item.id = run.id;
       item.contextValue = `run.${run.status}`;
       item.iconPath = icon(vscode, RUN_ICONS, run.status);
       const tokens = run.usage ? `${run.usage.inputTokens} in / ${run.usage.outputTokens} out tokens` : '';
-      item.tooltip = [run.id, run.task, tokens, run.failure ? `${run.failure.message}\n${run.failure.hint}` : '']
+      item.tooltip = [run.id, run.task, tokens, workspaceText(ws),
+        run.failure ? `${run.failure.message}\n${run.failure.hint}` : '']
         .filter(Boolean).join('\n');
       return item;
     }
@@ -82,11 +102,19 @@ class RunsTree {
     if (step.attempts > 1) parts.push(`attempt ${step.attempts}`);
     const gate = stepGate(run, step);
     if (gate) parts.push(gate.kind === 'decision' ? 'decision' : 'approval');
+    const commits = this.model.commitsOf ? this.model.commitsOf(run.id, step.id) : [];
+    if (commits.length) {
+      const plus = commits.reduce((n, c) => n + (c.insertions || 0), 0);
+      const minus = commits.reduce((n, c) => n + (c.deletions || 0), 0);
+      parts.push(`${commits.length} ${commits.length === 1 ? 'commit' : 'commits'} +${plus} -${minus}`);
+    }
     item.description = parts.join(' · ');
     item.id = `${run.id}/${step.id}`;
     item.contextValue = gate ? `step.waiting.${gate.kind}` : `step.${step.state}`;
     item.iconPath = icon(vscode, STEP_ICONS, step.state);
-    item.tooltip = [step.role ? `role: ${step.role}` : '', step.output ? firstLine(step.output, 200) : '']
+    item.tooltip = [step.role ? `role: ${step.role}` : '', step.output ? firstLine(step.output, 200) : '',
+      ...commits.map((c) => `commit ${String(c.sha || '').slice(0, 7)} (attempt ${c.attempt}): ${c.files} files, ` +
+        `+${c.insertions} -${c.deletions}`)]
       .filter(Boolean).join('\n') || step.id;
     return item;
   }
@@ -124,4 +152,4 @@ class InboxTree {
   }
 }
 
-module.exports = { RunsTree, InboxTree, firstLine, formatCost };
+module.exports = { RunsTree, InboxTree, firstLine, formatCost, workspaceText };

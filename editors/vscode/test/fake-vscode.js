@@ -5,6 +5,7 @@
 // test/helpers.js, which makes `require('vscode')` resolve here.
 
 const { EventEmitter: NodeEmitter } = require('events');
+const fs = require('fs');
 
 class EventEmitter {
   constructor() {
@@ -48,6 +49,8 @@ class Uri {
   constructor(scheme, fsPath, pathPart) { this.scheme = scheme; this.fsPath = fsPath; this.path = pathPart; }
 
   static file(fsPath) { return new Uri('file', fsPath, fsPath); }
+
+  static from({ scheme, path: pathPart }) { return new Uri(scheme, pathPart, pathPart); }
 
   static parse(text) {
     const colon = text.indexOf(':');
@@ -149,6 +152,9 @@ function newState() {
     activeEditorChanged: new EventEmitter(),
     configurationChanged: new EventEmitter(),
     untitled: 0,
+    contentProviders: new Map(), // scheme -> TextDocumentContentProvider
+    shown: [], // documents shown in an editor, in order
+    diffs: [], // vscode.diff calls: { left, right, title, leftText, rightText }
   };
 }
 
@@ -180,6 +186,13 @@ const commands = {
   async executeCommand(id, ...args) {
     state.executed.push([id, args]);
     if (id === 'setContext') { state.context.set(args[0], args[1]); return undefined; }
+    if (id === 'vscode.diff') {
+      // VS Code opens both sides through their content providers; so does the fake, recording the texts.
+      const [left, right, title] = args;
+      const [leftDoc, rightDoc] = [await workspace.openTextDocument(left), await workspace.openTextDocument(right)];
+      state.diffs.push({ left, right, title, leftText: leftDoc.getText(), rightText: rightDoc.getText() });
+      return undefined;
+    }
     const handler = state.commands.get(id);
     if (handler) return handler(...args);
     return undefined; // VS Code's own commands (view focus, settings): recorded only
@@ -217,6 +230,7 @@ const window = {
   showWarningMessage: message('warning'),
   showErrorMessage: message('error'),
   async showTextDocument(document) {
+    state.shown.push(document);
     const editor = { document, selection: { isEmpty: true } };
     state.activeTextEditor = editor;
     state.activeEditorChanged.fire(editor);
@@ -238,6 +252,20 @@ const workspace = {
   },
   onDidChangeConfiguration: (listener) => state.configurationChanged.event(listener),
   async openTextDocument(options) {
+    if (options instanceof Uri) {
+      // A file from disk, or a virtual document from the provider registered for its scheme.
+      let content;
+      if (options.scheme === 'file') {
+        content = fs.readFileSync(options.fsPath, 'utf8');
+      } else {
+        const provider = state.contentProviders.get(options.scheme);
+        if (!provider) throw new Error(`no content provider for scheme ${options.scheme}`);
+        content = await provider.provideTextDocumentContent(options);
+      }
+      const document = new FakeDocument(options, content, options.path.endsWith('.diff') ? 'diff' : 'plaintext');
+      state.documents.push(document);
+      return document;
+    }
     state.untitled += 1;
     const document = new FakeDocument(Uri.parse(`untitled:Untitled-${state.untitled}`), options.content || '',
       options.language || 'plaintext');
@@ -245,7 +273,11 @@ const workspace = {
     return document;
   },
   get textDocuments() { return state.documents; },
-  registerTextDocumentContentProvider() { return new Disposable(); },
+  registerTextDocumentContentProvider(scheme, provider) {
+    if (state.contentProviders.has(scheme)) throw new Error(`a content provider for '${scheme}' exists already`);
+    state.contentProviders.set(scheme, provider);
+    return new Disposable(() => state.contentProviders.delete(scheme));
+  },
 };
 
 /** The test side: state, and helpers to wait for prompts. */

@@ -65,7 +65,10 @@ M.subcommands = {
     end
   end,
   diff = function(args)
-    require("drover.ui.diff").open(args[1])
+    drover().diff(args[1], args[2])
+  end,
+  apply = function(args)
+    drover().apply(args[1], args[2])
   end,
   trust = function()
     drover().trust()
@@ -103,9 +106,11 @@ function M.complete(arglead, cmdline)
   if position <= 2 then
     candidates = vim.tbl_keys(M.subcommands)
     table.sort(candidates)
-  elseif position == 3 and vim.tbl_contains({ "log", "open", "cancel", "retry", "restart", "diff" }, words[2]) then
+  elseif position == 3 and vim.tbl_contains({ "log", "open", "cancel", "retry", "restart", "diff", "apply" }, words[2]) then
     candidates = run_ids()
-  elseif position == 4 and (words[2] == "log" or words[2] == "restart") then
+  elseif position == 4 and words[2] == "apply" then
+    candidates = { "merge", "squash", "patch" }
+  elseif position == 4 and (words[2] == "log" or words[2] == "restart" or words[2] == "diff") then
     local run = require("drover.state").runs[words[3]]
     for _, step in ipairs(run and run.steps or {}) do
       table.insert(candidates, step.id)

@@ -577,6 +577,115 @@ function M.restart(run_id, from_step, cb)
   end)
 end
 
+-- Diff and apply --------------------------------------------------------------------------------
+
+--- Opens the diff buffer of a run (asked when nil), or of one step; done(buf) once it is filled.
+function M.diff(run_id, step_id, done)
+  require("drover.ui.diff").open(run_id, step_id, done)
+end
+
+M.apply_strategies = {
+  { "merge", "merge — git merge --no-ff of the run's branch; its step commits stay in your history" },
+  { "squash", "squash — one commit on your branch with the whole change" },
+  { "patch", "patch — write the change into your working tree, without committing" },
+}
+
+-- A refused apply (-33002 with data.files): the message, and the files in the quickfix list.
+local function show_refusal(run_id, err)
+  local data = type(err.data) == "table" and err.data or {}
+  local files = type(data.files) == "table" and data.files or {}
+  local message = "apply refused: " .. (err.message or ("run " .. run_id .. " was not applied"))
+  if #files > 0 then
+    local items = {}
+    for _, file in ipairs(files) do
+      table.insert(items, { filename = M.workspace() .. "/" .. file, lnum = 1,
+        text = data.reason == "uncommitted" and "uncommitted change (the run changed this file too)"
+          or (data.reason or "refused") })
+    end
+    vim.fn.setqflist({}, " ", { title = "Drover: run " .. run_id .. " not applied (" .. (data.reason or "refused") .. ")",
+      items = items })
+    message = message .. "\nfiles: " .. table.concat(files, ", ") .. " (in the quickfix list, :copen)"
+  end
+  notify(message, vim.log.levels.ERROR)
+end
+
+--- Applies a done run to the branch checked out in the workspace (`run/apply`). The strategy is
+--- asked with vim.ui.select when nil; the user confirms before anything is sent. cb(run) on success.
+function M.apply(run_id, strategy, cb)
+  M.connect(function(err)
+    if err or not require_method("run/apply", "apply runs") then
+      return
+    end
+    local function send(chosen)
+      M.call("run/apply", { runId = run_id, strategy = chosen }, function(result)
+        local applied = result.run.workspace and result.run.workspace.applied or {}
+        notify(string.format("applied run %s (%s%s%s)", run_id, applied.strategy or chosen,
+          applied.into and (" into " .. applied.into) or "",
+          applied.commit and (", commit " .. applied.commit:sub(1, 7)) or ""))
+        if cb then
+          cb(result.run)
+        end
+      end, function(apply_err)
+        if apply_err.code == -33002 then
+          show_refusal(run_id, apply_err)
+          return "handled"
+        end
+      end)
+    end
+    local function confirm(chosen)
+      local prompt = string.format("Apply run %s to your branch in %s with %s?", run_id, M.workspace(), chosen)
+      vim.ui.select({ "Yes, apply", "No" }, { prompt = prompt, kind = "drover.confirm" }, function(answer)
+        if answer == "Yes, apply" then
+          send(chosen)
+        else
+          notify("run " .. run_id .. " not applied")
+        end
+      end)
+    end
+    if not run_id or run_id == "" then
+      return M.pick_run("Apply which run?", function(id)
+        M.apply(id, strategy, cb)
+      end)
+    end
+    if strategy then
+      return confirm(strategy)
+    end
+    vim.ui.select(M.apply_strategies, {
+      prompt = "Apply run " .. run_id .. " how?",
+      kind = "drover.strategy",
+      format_item = function(s)
+        return s[2]
+      end,
+    }, function(choice)
+      if choice then
+        confirm(choice[1])
+      end
+    end)
+  end)
+end
+
+--- Reads every event of a run once to learn the commits its steps made (`step.committed`), which a
+--- Run object does not carry; done() afterwards.
+function M.load_commits(run_id, done)
+  done = done or function() end
+  local function page(after)
+    M.call("run/events", { runId = run_id, afterSeq = after, limit = 1000 }, function(result)
+      local events = result.events or {}
+      for _, event in ipairs(events) do
+        state.record_commit(event)
+      end
+      if result.more and #events > 0 then
+        return page(events[#events].seq)
+      end
+      done()
+    end, function()
+      done()
+      return "handled"
+    end)
+  end
+  page(0)
+end
+
 -- Gates -----------------------------------------------------------------------------------------
 
 --- Answers a decision; asks the choice with vim.ui.select over `options` when choice is nil.

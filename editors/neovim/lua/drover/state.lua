@@ -5,10 +5,36 @@
 local M = {}
 
 M.runs = {} -- id -> Run
+M.commits = {} -- run id -> {seq -> step.committed data}: the commits each step made on the run's branch
 M.listeners = {} -- list of function(run_id, event_or_nil)
 
 function M.reset()
   M.runs = {}
+  M.commits = {}
+end
+
+--- Remembers a `step.committed` event (from a live notification or a run/events page).
+function M.record_commit(event)
+  if event.type ~= "step.committed" then
+    return
+  end
+  M.commits[event.runId] = M.commits[event.runId] or {}
+  M.commits[event.runId][event.seq] = event.data or {}
+end
+
+--- The commits of one step of a run, oldest first.
+function M.step_commits(run_id, step_id)
+  local seqs, list = {}, {}
+  for seq, data in pairs(M.commits[run_id] or {}) do
+    if data.stepId == step_id then
+      table.insert(seqs, seq)
+    end
+  end
+  table.sort(seqs)
+  for _, seq in ipairs(seqs) do
+    table.insert(list, M.commits[run_id][seq])
+  end
+  return list
 end
 
 function M.on_change(fn)
@@ -152,6 +178,16 @@ fold["run.retried"] = function(run, data)
   run.failure, run.status = nil, "running"
 end
 fold["run.restarted"] = fold["run.retried"]
+fold["run.workspace"] = function(run, data)
+  run.workspace = vim.deepcopy(data)
+end
+fold["run.applied"] = function(run, data)
+  run.workspace = run.workspace or {}
+  run.workspace.applied = { strategy = data.strategy, into = data.into, commit = data.commit }
+  if data.worktreeRemoved then
+    run.workspace.removed = true
+  end
+end
 fold["run.completed"] = function(run)
   run.status, run.currentStep = "done", nil
 end
@@ -187,6 +223,7 @@ function M.apply(event)
   if event.seq ~= last + 1 then
     return "gap"
   end
+  M.record_commit(event)
   local handler = fold[event.type]
   if handler then
     local data = event.data or {}

@@ -6,6 +6,7 @@ import autoload 'drover/ui.vim'
 import autoload 'drover/util.vim'
 import autoload 'drover/inbox.vim'
 import autoload 'drover/log.vim'
+import autoload 'drover/diff.vim'
 
 const GATE_TYPES = ['decision.requested', 'decision.resolved', 'approval.requested', 'approval.resolved']
 
@@ -234,6 +235,8 @@ export def Runs()
   nnoremap <buffer> <silent> c <ScriptCmd>RunAction('run/cancel', RunIdAtCursor())<CR>
   nnoremap <buffer> <silent> r <ScriptCmd>RunAction('run/retry', RunIdAtCursor())<CR>
   nnoremap <buffer> <silent> l <ScriptCmd>LogFor(RunIdAtCursor(), '')<CR>
+  nnoremap <buffer> <silent> d <ScriptCmd>DiffOf(RunIdAtCursor(), '')<CR>
+  nnoremap <buffer> <silent> A <ScriptCmd>ApplyRun(RunIdAtCursor(), '')<CR>
   nnoremap <buffer> <silent> R <ScriptCmd>RefreshRuns()<CR>
   nnoremap <buffer> <silent> q <Cmd>close<CR>
   if LineCount(buf) <= 1 && getbufline(buf, 1)[0] == ''
@@ -273,6 +276,12 @@ def RenderRuns(runs: list<dict<any>>)
   endif
   if rpc.Has('run/retry')
     add(keys, 'r retry')
+  endif
+  if rpc.Has('run/diff')
+    add(keys, 'd diff')
+  endif
+  if rpc.Has('run/apply')
+    add(keys, 'A apply')
   endif
   add(keys, 'l log')
   add(keys, 'R refresh')
@@ -343,6 +352,8 @@ export def OpenRun(runId: string)
   nnoremap <buffer> <silent> l <ScriptCmd>LogFor(b:drover_run_id, StepAtCursor())<CR>
   nnoremap <buffer> <silent> <CR> <ScriptCmd>LogFor(b:drover_run_id, StepAtCursor())<CR>
   nnoremap <buffer> <silent> i <ScriptCmd>inbox.Open()<CR>
+  nnoremap <buffer> <silent> d <ScriptCmd>DiffOf(b:drover_run_id, StepAtCursor())<CR>
+  nnoremap <buffer> <silent> A <ScriptCmd>ApplyRun(b:drover_run_id, '')<CR>
   nnoremap <buffer> <silent> R <ScriptCmd>Sync(b:drover_run_id)<CR>
   nnoremap <buffer> <silent> q <Cmd>close<CR>
   augroup drover_run_views
@@ -463,6 +474,16 @@ def EventSummary(ev: dict<any>): string
     s = 'from ' .. get(d, 'fromStep', '')
   elseif t == 'run.cancelled'
     s = get(d, 'reason', '')
+  elseif t == 'run.workspace'
+    s = get(d, 'isolation', '') == 'worktree' ? printf('worktree %s on %s', get(d, 'path', ''), get(d, 'branch', ''))
+      : printf('%s (no isolation)', get(d, 'path', ''))
+  elseif t == 'step.committed'
+    s = printf('%s: %s, %d files, +%d -%d', get(d, 'stepId', ''), get(d, 'sha', '')[: 6], get(d, 'files', 0),
+      get(d, 'insertions', 0), get(d, 'deletions', 0))
+  elseif t == 'tests.finished'
+    s = printf('%s: %s', get(d, 'stepId', ''), get(d, 'passed', false) ? 'passed' : 'failed')
+  elseif t == 'run.applied'
+    s = printf('%s%s', get(d, 'strategy', ''), has_key(d, 'into') ? ' into ' .. d.into : '')
   endif
   return printf('%4d  %-20s %s', ev.seq, t, s)
 enddef
@@ -479,6 +500,19 @@ def RenderRun(runId: string)
     'Task: ' .. util.FirstLine(run.task, 200),
     printf('Usage: %d in / %d out tokens, $%.4f', get(u, 'inputTokens', 0), get(u, 'outputTokens', 0), 0.0 + get(u, 'costUSD', 0)),
   ]
+  var ws = get(run, 'workspace', {})
+  if get(ws, 'isolation', '') == 'worktree'
+    add(lines, printf('Workspace: worktree %s%s', get(ws, 'path', '?'), get(ws, 'removed', false) ? ' (removed)' : ''))
+    add(lines, printf('Branch: %s from %s%s', get(ws, 'branch', '?'), get(ws, 'base', 'HEAD'),
+      has_key(ws, 'baseCommit') ? ' (' .. ws.baseCommit[: 6] .. ')' : ''))
+  elseif !empty(ws)
+    add(lines, printf('Workspace: %s (no isolation%s)', get(ws, 'path', '?'), has_key(ws, 'note') ? ': ' .. ws.note : ''))
+  endif
+  if has_key(ws, 'applied')
+    add(lines, printf('Applied: %s%s%s', get(ws.applied, 'strategy', '?'),
+      has_key(ws.applied, 'into') ? ' into ' .. ws.applied.into : '',
+      has_key(ws.applied, 'commit') ? ', commit ' .. ws.applied.commit[: 6] : ''))
+  endif
   if has_key(run, 'failure')
     add(lines, printf('Failure (%s): %s', run.failure.kind, util.FirstLine(run.failure.message, 200)))
     add(lines, 'Hint: ' .. util.FirstLine(get(run.failure, 'hint', ''), 200))
@@ -492,6 +526,12 @@ def RenderRun(runId: string)
   endif
   if rpc.Has('run/restart')
     add(keys, 's restart from step')
+  endif
+  if rpc.Has('run/diff')
+    add(keys, 'd diff (of the step)')
+  endif
+  if rpc.Has('run/apply')
+    add(keys, 'A apply')
   endif
   add(keys, 'i inbox')
   add(keys, 'R refresh')
@@ -512,6 +552,14 @@ def RenderRun(runId: string)
     add(lines, printf('  %s %-12s %-8s attempts %d  %s', get(run, 'currentStep', '') == st.id ? '>' : ' ',
       st.id, st.state, st.attempts, gate))
     steps[string(len(lines))] = st.id
+    for ev in v.events
+      if ev.type == 'step.committed' && get(ev.data, 'stepId', '') == st.id
+        var c = ev.data
+        add(lines, printf('      commit %s (attempt %d): %d file%s, +%d -%d', get(c, 'sha', '?')[: 6], get(c, 'attempt', 0),
+          get(c, 'files', 0), get(c, 'files', 0) == 1 ? '' : 's', get(c, 'insertions', 0), get(c, 'deletions', 0)))
+        steps[string(len(lines))] = st.id
+      endif
+    endfor
   endfor
   add(lines, '')
   add(lines, 'Events:')
@@ -588,6 +636,55 @@ def LogFor(runId: string, step: string)
     endif
     log.Open(runId, chosen)
   })
+enddef
+
+# ---------------------------------------------------------------- diff, apply
+
+# The run a command without arguments means: this buffer's, the one on the
+# cursor line of the runs buffer, else none.
+def ContextRun(): string
+  return RunIdAtCursor()
+enddef
+
+def DiffOf(runId: string, step: string)
+  if empty(runId)
+    ui.Info('Drover: no run on this line')
+    return
+  endif
+  diff.Open(runId, step)
+enddef
+
+def ApplyRun(runId: string, strategy: string)
+  diff.Apply(runId, strategy, (run) => {
+    ScheduleRuns()
+    if has_key(views, runId)
+      Sync(runId)
+    endif
+  })
+enddef
+
+# :DroverDiff [run [step]]
+export def Diff(args: string)
+  if !Start()
+    return
+  endif
+  var a = split(args)
+  var runId = get(a, 0, ContextRun())
+  DiffOf(runId, get(a, 1, ''))
+enddef
+
+# :DroverApply [run [merge|squash|patch]]
+export def Apply(args: string)
+  if !Start()
+    return
+  endif
+  var a = split(args)
+  var runId = get(a, 0, ContextRun())
+  if empty(runId)
+    ui.Info('Drover: which run? :DroverApply RUN [merge|squash|patch]')
+    return
+  endif
+  ApplyRun(runId, get(a, 1, ''))
 enddef
 
 export def Inbox()

@@ -35,8 +35,25 @@ function M.render_lines(run)
   for i, text in ipairs(util.split(run.task)) do
     table.insert(lines, (i == 1 and "task: " or "      ") .. text)
   end
+  local ws = run.workspace
+  if ws then
+    if ws.isolation == "worktree" then
+      table.insert(lines, string.format("workspace: worktree %s%s", ws.path or "?", ws.removed and " (removed)" or ""))
+      table.insert(lines, string.format("branch: %s from %s%s", ws.branch or "?", ws.base or "HEAD",
+        ws.baseCommit and (" (" .. ws.baseCommit:sub(1, 7) .. ")") or ""))
+    else
+      table.insert(lines, string.format("workspace: %s (no isolation%s)", ws.path or "?",
+        ws.note and (": " .. ws.note) or ""))
+    end
+    if ws.applied then
+      table.insert(lines, string.format("applied: %s%s%s", ws.applied.strategy or "?",
+        ws.applied.into and (" into " .. ws.applied.into) or "",
+        ws.applied.commit and (", commit " .. ws.applied.commit:sub(1, 7)) or ""))
+    end
+  end
   local keys = { "<CR> log of step", "a answer gate", "g refresh", "i inbox" }
-  for _, k in ipairs({ { "run/cancel", "c cancel" }, { "run/retry", "r retry" }, { "run/restart", "R restart" } }) do
+  for _, k in ipairs({ { "run/cancel", "c cancel" }, { "run/retry", "r retry" }, { "run/restart", "R restart" },
+    { "run/diff", "d diff" }, { "run/apply", "A apply" } }) do
     if drover.has(k[1]) then
       table.insert(keys, k[2])
     end
@@ -49,6 +66,12 @@ function M.render_lines(run)
       step.state or "?", step.attempts or 0, step_duration(step))
     table.insert(lines, line)
     step_lines[#lines] = step.id
+    for _, commit in ipairs(state.step_commits(run.id, step.id)) do
+      table.insert(lines, string.format("      commit %s (attempt %s): %d file%s, +%d -%d", (commit.sha or "?"):sub(1, 7),
+        tostring(commit.attempt or "?"), commit.files or 0, commit.files == 1 and "" or "s", commit.insertions or 0,
+        commit.deletions or 0))
+      step_lines[#lines] = step.id
+    end
     local decision, approval = step.decision, step.approval
     if decision then
       if decision.chosen then
@@ -215,6 +238,15 @@ function M.open(run_id)
     util.map(buf, "R", function()
       drover.restart(run_id)
     end, "Restart the run from a step")
+    util.map(buf, "d", function()
+      local id, step_id = M.context(buf)
+      -- On a step line: that step's change; elsewhere: the whole run's.
+      local line = vim.api.nvim_win_get_cursor(0)[1]
+      drover.diff(id, buffers[buf].step_lines[line] and step_id or nil)
+    end, "Diff of the run (of the step under the cursor)")
+    util.map(buf, "A", function()
+      drover.apply(run_id)
+    end, "Apply the run to your branch")
     util.map(buf, "g", function()
       M.refresh(buf)
     end, "Refresh")
@@ -223,6 +255,13 @@ function M.open(run_id)
   util.show(buf)
   render(buf)
   M.refresh(buf)
+  drover.connect(function(err)
+    if not err and drover.has("run/diff") then
+      drover.load_commits(run_id, function()
+        render(buf)
+      end)
+    end
+  end)
   return buf
 end
 

@@ -15,7 +15,7 @@ local function render(buf)
   end
   local keys = { "<CR> open", "l log", "g refresh", "i inbox" }
   for _, k in ipairs({ { "run/cancel", "c cancel" }, { "run/retry", "r retry" }, { "run/restart", "R restart" },
-    { "run/diff", "d diff" } }) do
+    { "run/diff", "d diff" }, { "run/apply", "A apply" } }) do
     if drover.has(k[1]) then
       table.insert(keys, k[2])
     end
@@ -98,8 +98,11 @@ function M.open()
       drover.restart(id)
     end), "Restart the run from a step")
     util.map(buf, "d", with_run(function(id)
-      require("drover.ui.diff").open(id)
+      drover.diff(id)
     end), "Diff of the run")
+    util.map(buf, "A", with_run(function(id)
+      drover.apply(id)
+    end), "Apply the run to your branch")
     util.map(buf, "i", drover.inbox, "Inbox")
     util.map(buf, "g", function()
       M.refresh(buf)

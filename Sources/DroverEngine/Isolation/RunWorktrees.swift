@@ -1,0 +1,191 @@
+import DroverProtocol
+import DroverStore
+import Foundation
+
+/// Creates, commits in and removes the git worktrees runs work in: `<workspace>/.drover/worktrees/<run-id>`
+/// on branch `drover/<run-id>`. Every git call is a `Git` subprocess; nothing here touches the network.
+///
+/// Pushing from a run's worktree is refused in per-worktree config (so the user's own tree keeps
+/// pushing): `url."<pushRefusalURL>".pushInsteadOf ""` rewrites every push URL, explicit ones and
+/// `--no-verify` included, into a path that names the refusal, so git fails with "'/drover refuses
+/// pushes from a run worktree (…)//<url>' does not appear to be a git repository"; and `core.hooksPath`
+/// points at a `pre-push` hook that refuses too, should the rewrite be removed. Per-worktree config
+/// needs `extensions.worktreeConfig`, which is set in the repository once. Agents get no credentials from drover; this is a guard rail, not a
+/// sandbox: an agent that edits the repository's config can undo it.
+struct RunWorktrees: Sendable {
+    /// The user's workspace (where `.drover/` is).
+    let workspace: URL
+    let environment: [String: String]
+
+    var git: Git { Git(directory: workspace.path, environment: environment) }
+    var worktreesDirectory: URL { workspace.appendingPathComponent(".drover/worktrees", isDirectory: true) }
+    var hooksDirectory: URL { workspace.appendingPathComponent(".drover/hooks", isDirectory: true) }
+
+    static func branch(runId: String) -> String { "drover/\(runId)" }
+
+    /// The message a push from a run's worktree fails with.
+    static let pushRefusal =
+        "drover: pushing from a run's worktree is refused. Review the run (`drover diff RUN` or run/diff), apply it "
+        + "to your branch (`drover apply RUN` or run/apply), then push from your own working tree."
+
+    /// What every push URL of a run's worktree becomes: a path whose name is the refusal.
+    static let pushRefusalURL = "/drover refuses pushes from a run worktree (apply the run, then push from your tree)/"
+
+    /// Whether the workspace is inside a git work tree (false for a bare repository or no repository).
+    func isGitWorkspace() -> Bool {
+        // Most folders that are not repositories are told apart without spawning git: no `.git` above them.
+        var folder = workspace.standardizedFileURL
+        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent(".git").path) {
+            let parent = folder.deletingLastPathComponent()
+            if parent.path == folder.path { return false }
+            folder = parent
+        }
+        return (try? git.run(["rev-parse", "--is-inside-work-tree"]))?.trimmed == "true"
+    }
+
+    /// Whether `HEAD` names a commit (false in a repository with no commit yet).
+    func hasCommits() -> Bool {
+        (try? git.run(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]))?.status == 0
+    }
+
+    /// Creates the run's worktree from `base` (default `HEAD`), with the user's uncommitted and untracked
+    /// changes as its first commit when `includeUncommitted`. Errors are `EngineError`s a client can act on.
+    func create(runId: String, base: String?, includeUncommitted: Bool) throws -> EventBody.WorkspaceRecorded {
+        let baseRef = base ?? "HEAD"
+        guard !baseRef.hasPrefix("-") else { throw EngineError.invalid("base '\(baseRef)' is not a ref") }
+        let verified = try git.run(["rev-parse", "--verify", "--quiet", "\(baseRef)^{commit}"])
+        guard verified.status == 0, !verified.trimmed.isEmpty else {
+            throw EngineError.invalid("base '\(baseRef)' names no commit in the repository of \(workspace.path); "
+                                      + "give a branch, tag or commit that exists (e.g. HEAD, main)")
+        }
+        var baseCommit = verified.trimmed
+        let prefix = try git.checked(["rev-parse", "--show-prefix"])
+        let root = try git.checked(["rev-parse", "--show-toplevel"])
+        if includeUncommitted, let state = try operationInProgress() {
+            throw EngineError.conflict("the repository of \(workspace.path) is in the middle of a \(state); finish or abort it "
+                                       + "before starting a run with includeUncommitted")
+        }
+        let path = worktreesDirectory.appendingPathComponent(runId).path
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw EngineError.conflict("the worktree path \(path) already exists; remove it (`git worktree remove \(path)`) and start again")
+        }
+        let branch = Self.branch(runId: runId)
+        if try git.run(["rev-parse", "--verify", "--quiet", "refs/heads/\(branch)"]).status == 0 {
+            throw EngineError.conflict("branch \(branch) already exists in the repository of \(workspace.path)")
+        }
+        try PrivateFiles.makeDirectory(worktreesDirectory.path)
+        try installHooks()
+        do {
+            if try git.run(["config", "--get", "extensions.worktreeConfig"]).trimmed != "true" {
+                try git.checked(["config", "extensions.worktreeConfig", "true"])
+            }
+            try git.checked(["worktree", "add", "--quiet", "--no-track", "-b", branch, path, baseCommit])
+            let worktree = Git(directory: path, environment: environment)
+            try worktree.checked(["config", "--worktree", "core.hooksPath", hooksDirectory.path])
+            try worktree.checked(["config", "--worktree", "url.\(Self.pushRefusalURL).pushInsteadOf", ""])
+            var note: String?
+            if includeUncommitted {
+                if let carried = try carryUncommitted(from: Git(directory: root, environment: environment), into: worktree, runId: runId) {
+                    baseCommit = carried.commit
+                    note = "carried \(carried.files) uncommitted or untracked file(s) of the workspace in as commit \(carried.commit.prefix(12))"
+                } else {
+                    note = "includeUncommitted: the workspace had no uncommitted changes"
+                }
+            }
+            let workingDirectory = prefix.isEmpty ? path : URL(fileURLWithPath: path).appendingPathComponent(prefix).path
+            return EventBody.WorkspaceRecorded(isolation: .worktree, path: workingDirectory, branch: branch, base: baseRef,
+                                               baseCommit: baseCommit, note: note)
+        } catch let error as GitError {
+            _ = try? git.run(["worktree", "remove", "--force", path])
+            _ = try? git.run(["branch", "-D", branch])
+            throw EngineError.internalError("cannot create the worktree of run \(runId): \(error)")
+        }
+    }
+
+    /// "merge", "rebase", … when the user's repository is in the middle of one.
+    func operationInProgress() throws -> String? {
+        try Self.operationInProgress(git: git)
+    }
+
+    static func operationInProgress(git: Git) throws -> String? {
+        let workspace = URL(fileURLWithPath: git.directory)
+        for (marker, name) in [("MERGE_HEAD", "merge"), ("rebase-merge", "rebase"), ("rebase-apply", "rebase or am"),
+                               ("CHERRY_PICK_HEAD", "cherry-pick"), ("REVERT_HEAD", "revert")] {
+            let path = try git.checked(["rev-parse", "--git-path", marker])
+            let absolute = path.hasPrefix("/") ? path : workspace.appendingPathComponent(path).path
+            if FileManager.default.fileExists(atPath: absolute) { return name }
+        }
+        return nil
+    }
+
+    /// Writes `.drover/hooks/pre-push`, the hook every run's worktree uses.
+    private func installHooks() throws {
+        try PrivateFiles.makeDirectory(hooksDirectory.path)
+        let hook = hooksDirectory.appendingPathComponent("pre-push").path
+        let script = "#!/bin/sh\ncat >&2 <<'EOF'\n\(Self.pushRefusal)\nEOF\nexit 1\n"
+        if (try? String(contentsOfFile: hook, encoding: .utf8)) != script {
+            try script.write(toFile: hook, atomically: true, encoding: .utf8)
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: hook)
+    }
+
+    /// Copies the user's changes against HEAD (tracked: a binary patch; untracked, not ignored: the files)
+    /// into the worktree and commits them; nil when there were none.
+    private func carryUncommitted(from source: Git, into worktree: Git, runId: String) throws -> (commit: String, files: Int)? {
+        let patch = try source.run(["diff", "HEAD", "--binary", "--no-ext-diff", "--no-color"])
+        guard patch.status == 0 else { throw GitError(arguments: ["diff", "HEAD"], output: patch) }
+        if !patch.stdout.isEmpty {
+            let applied = try worktree.run(["apply", "--binary", "--whitespace=nowarn", "-"], input: patch.stdout)
+            guard applied.status == 0 else { throw GitError(arguments: ["apply"], output: applied) }
+        }
+        let untracked = try source.run(["ls-files", "--others", "--exclude-standard", "-z"]).stdout
+            .split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        for relative in untracked {
+            let from = URL(fileURLWithPath: source.directory).appendingPathComponent(relative)
+            let to = URL(fileURLWithPath: worktree.directory).appendingPathComponent(relative)
+            try FileManager.default.createDirectory(at: to.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try? FileManager.default.removeItem(at: to)
+            try FileManager.default.copyItem(at: from, to: to)
+        }
+        return try commitAll(in: worktree, message: "drover: uncommitted changes of the workspace, carried into run \(runId)")
+            .map { ($0.sha, $0.files) }
+    }
+
+    /// What one engine commit recorded.
+    struct Commit: Sendable {
+        var sha: String
+        var files: Int
+        var insertions: Int
+        var deletions: Int
+    }
+
+    /// Stages everything in the worktree at `directory` and commits it; nil when nothing changed.
+    func commitAll(in directory: String, message: String) throws -> Commit? {
+        try commitAll(in: Git(directory: directory, environment: environment), message: message)
+    }
+
+    private func commitAll(in worktree: Git, message: String) throws -> Commit? {
+        try worktree.checked(["add", "--all"])
+        guard try worktree.run(["diff", "--cached", "--quiet"]).status != 0 else { return nil }
+        try worktree.checked(["commit", "--quiet", "--no-verify", "-m", message])
+        let sha = try worktree.checked(["rev-parse", "HEAD"])
+        var files = 0, insertions = 0, deletions = 0
+        for line in try worktree.checked(["show", "--numstat", "--format=", "HEAD"]).split(separator: "\n") {
+            let fields = line.split(separator: "\t", maxSplits: 2)
+            guard fields.count == 3 else { continue }
+            files += 1
+            insertions += Int(fields[0]) ?? 0
+            deletions += Int(fields[1]) ?? 0
+        }
+        return Commit(sha: sha, files: files, insertions: insertions, deletions: deletions)
+    }
+
+    /// Removes the run's worktree (its branch stays); true if it was there.
+    @discardableResult
+    func remove(runId: String) throws -> Bool {
+        let path = worktreesDirectory.appendingPathComponent(runId).path
+        guard FileManager.default.fileExists(atPath: path) else { return false }
+        try git.checked(["worktree", "remove", "--force", path])
+        return true
+    }
+}
