@@ -196,6 +196,7 @@ public final class EngineBridge: ConnectionDelegate {
             runChange(RunStartRequest.self) { engine, request in RunResult(run: try await engine.startRun(request)) },
             runChange(RunCancelRequest.self) { engine, request in RunResult(run: try await engine.cancel(request)) },
             runChange(RunRetryRequest.self) { engine, request in RunResult(run: try await engine.retry(request)) },
+            runChange(RunResumeRequest.self) { engine, request in RunResult(run: try await engine.resumeRun(request)) },
             runChange(RunRestartRequest.self) { engine, request in RunResult(run: try await engine.restart(request)) },
             runChange(DecisionResolveRequest.self) { engine, request in RunResult(run: try await engine.resolveDecision(request)) },
             runChange(StepApproveRequest.self) { engine, request in RunResult(run: try await engine.approve(request)) },

@@ -1105,6 +1105,39 @@ def test_isolation(ctx):
         c.close()
 
 
+def test_budget(ctx):
+    """A budget: run.paused when usage reaches it, run/resume with a higher one, run.resumed."""
+    r = ctx.report
+    ws = ctx.workspace("budget")
+    pipelines = Path(ws, ".drover", "pipelines")
+    pipelines.mkdir(parents=True)
+    (pipelines / "spend.json").write_text(json.dumps({"name": "Spend", "steps": [
+        {"id": "spend", "kind": "agent", "prompt": "p", "agent": {"driver": "fake", "script": [
+            [{"usage": {"model": "m", "input": 10, "output": 5, "costUSD": 1.0}}, {"hang": True}],
+            [{"result": "spent"}]]}}]}))
+    c = ctx.connect(ws, name="budget")
+    try:
+        ctx.initialize(c, ws)
+        c.call("workspace/trust", {"trusted": True})
+        with r.case("budget: reaching it pauses the run (run.paused); run/resume with a higher one goes on (run.resumed)"):
+            c.error("run/start", {"pipelineId": "spend", "task": "t", "budget": {"maxUSD": -1}}, -32602, None,
+                    check_params=False)
+            run_id = c.call("run/start", {"pipelineId": "spend", "task": "t", "budget": {"maxUSD": 0.5}})["run"]["id"]
+            paused = c.wait_event(run_id, "run.paused")["data"]
+            expect(paused["reason"] == "budget" and paused["limit"] == {"maxUSD": 0.5}, short(paused))
+            c.error("run/resume", {"runId": run_id}, -32602)
+            resumed = c.call("run/resume", {"runId": run_id, "budget": {"maxUSD": 5}})["run"]
+            expect(resumed["status"] == "running" and resumed["budget"] == {"maxUSD": 5}, short(resumed))
+            c.wait_event(run_id, "run.resumed")
+            c.wait_event(run_id, "run.completed")
+            c.error("run/resume", {"runId": run_id}, -33002, "conflict")
+        expect(c.call("shutdown") is None, "shutdown")
+        c.notify("exit")
+        c.wait_exit()
+    finally:
+        c.close()
+
+
 def test_slow_client(ctx):
     """A client that stops reading: shed run/log lines and run/events are announced, and run/events fills the gap."""
     r = ctx.report
@@ -1207,6 +1240,7 @@ def main():
         Scenario(ctx).run()
         test_slow_client(ctx)
         test_isolation(ctx)
+        test_budget(ctx)
         test_coverage(ctx)
         test_example_client(ctx)
     finally:

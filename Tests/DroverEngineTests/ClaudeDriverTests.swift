@@ -127,7 +127,7 @@ struct ClaudeDriverTests {
             "field 'agents.coder.env' must be an object of strings",
             "field 'agents.coder.maxBudgetUSD' must be a positive number (US dollars)",
             "field 'agents.coder.maxTurns' must be a positive integer",
-            "field 'agents.coder.permissionMode' must be one of acceptEdits, auto, bypassPermissions, default, dontAsk, manual, plan",
+            "field 'agents.coder.permissionMode' must be one of acceptEdits, ask, auto, bypassPermissions, default, dontAsk, manual, plan",
         ])
         #expect(AgentDrivers.names.contains("claude"))
     }

@@ -110,6 +110,10 @@ private let allBodies: [EventBody] = [
     .testsFinished(.init(stepId: "test", attempt: 1, passed: false, summary: "1 failed", exitCode: 1, fixesLeft: 2)),
     .testsFinished(.init(stepId: "test", attempt: 3, passed: true, summary: "")),
     .runApplied(.init(strategy: .squash, into: "main", commit: "def", worktreeRemoved: true)),
+    .runPaused(.init(reason: "budget", spent: Usage(inputTokens: 1, outputTokens: 2, costUSD: 0.5), limit: RunBudget(maxUSD: 0.5))),
+    .runResumed(.init(budget: RunBudget(maxUSD: 2, maxTokens: 10))),
+    .decisionRequested(.init(stepId: "s", decisionId: "d", question: "Allow Bash?", options: ToolPermission.options, attempt: 1,
+                             permission: ToolPermission(tool: "Bash", input: "ls"))),
     .stepStarted(.init(stepId: "test", attempt: 2, role: "fixer")),
 ]
 

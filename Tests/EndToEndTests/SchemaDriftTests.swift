@@ -182,6 +182,7 @@ private enum Samples {
     }
 
     static let failure = Failure(kind: .agent, message: "m", hint: "h", stepId: "plan")
+    static let permission = ToolPermission(tool: "Bash", input: "ls")
     static let fullStep = Step(
         id: "plan", kind: .agent, role: "planner", state: .done, attempts: 2, output: "o", startedAt: at, finishedAt: at,
         decision: Decision(id: "d-plan-1", question: "q", options: ["a", "b"], chosen: "a"),
@@ -189,7 +190,8 @@ private enum Samples {
     static let fullRun = Run(
         id: "r-1", pipelineId: "demo", task: "t", inputs: ["k": "v"], status: .failed, createdAt: at, updatedAt: at,
         currentStep: "plan", steps: [fullStep], failure: failure, usage: Usage(inputTokens: 1, outputTokens: 2, costUSD: 0.5),
-        lastSeq: 9, dependsOn: ["r-0"], queueReason: .dependency, workspace: fullWorkspace)
+        lastSeq: 9, dependsOn: ["r-0"], queueReason: .dependency, workspace: fullWorkspace, budget: budget)
+    static let budget = RunBudget(maxUSD: 1, maxTokens: 10)
     static let fullWorkspace = RunWorkspace(
         isolation: .worktree, path: "/w/.drover/worktrees/r-1", branch: "drover/r-1", base: "HEAD", baseCommit: "abc", note: "n",
         applied: RunApplied(strategy: .merge, into: "main", commit: "def"), removed: true)
@@ -202,7 +204,10 @@ private enum Samples {
     static var objects: [(def: String, full: any Encodable, minimal: any Encodable)] { [
         ("Usage", Usage(), Usage()),
         ("Failure", failure, Failure(kind: .internal, message: "m", hint: "h")),
-        ("Decision", Decision(id: "d", question: "q", options: [], chosen: "x"), Decision(id: "d", question: "q", options: [])),
+        ("Decision", Decision(id: "d", question: "q", options: [], chosen: "x", attempt: 1, permission: permission),
+         Decision(id: "d", question: "q", options: [])),
+        ("ToolPermission", permission, permission),
+        ("RunBudget", budget, RunBudget()),
         ("Approval", Approval(id: "a", status: .pending, proposal: "p", feedback: "f"), Approval(id: "a", status: .pending, proposal: "p")),
         ("Step", fullStep, Step(id: "plan", kind: .agent)),
         ("Run", fullRun, minimalRun),
@@ -211,7 +216,8 @@ private enum Samples {
          PipelineInfo(id: "p", name: "n", description: "d", source: .workspace, path: "/p.json", steps: [], errors: ["e"]),
          PipelineInfo(id: "p", name: "n", source: .builtin, steps: [])),
         ("InboxItem",
-         InboxItem(runId: "r", stepId: "s", kind: .decision, id: "d", question: "q", options: ["a"], proposal: "p", since: at),
+         InboxItem(runId: "r", stepId: "s", kind: .decision, id: "d", question: "q", options: ["a"], proposal: "p",
+                   permission: permission, since: at),
          InboxItem(runId: "r", stepId: "s", kind: .approval, id: "a", since: at)),
         ("Event", Event(runId: "r", seq: 1, at: at, body: .runStarted), Event(runId: "r", seq: 1, at: at, body: .runStarted)),
         ("ResponseError", ResponseError.conflict("c"), ResponseError(code: .internalError, message: "m")),
@@ -232,10 +238,12 @@ private enum Samples {
 
     static var eventData: [String: EventSample] {
         typealias B = EventBody
-        let created = B.RunCreated(pipelineId: "p", task: "t", inputs: ["k": "v"], steps: [], dependsOn: ["r-0"])
+        let created = B.RunCreated(pipelineId: "p", task: "t", inputs: ["k": "v"], steps: [], dependsOn: ["r-0"], budget: budget)
         let queued = B.RunQueued(reason: .dependency, waitingFor: ["r-0"])
         let attempt = B.StepAttempt(stepId: "s", attempt: 1)
         let fixing = B.StepAttempt(stepId: "s", attempt: 2, role: "fixer")
+        let requested = B.DecisionRequested(stepId: "s", decisionId: "d", question: "q", options: [], attempt: 1, permission: permission)
+        let answered = B.DecisionResolved(stepId: "s", decisionId: "d", choice: "c", reason: "r", attempt: 1)
         let workspace = B.WorkspaceRecorded(isolation: .worktree, path: "/w/x", branch: "drover/r", base: "HEAD", baseCommit: "a", note: "n")
         let tests = B.TestsFinished(stepId: "s", attempt: 1, passed: false, summary: "x", exitCode: 1, fixesLeft: 1)
         let applied = B.Applied(strategy: .merge, into: "main", commit: "c", worktreeRemoved: true)
@@ -248,9 +256,10 @@ private enum Samples {
             same(.stepCompleted(.init(stepId: "s", attempt: 1, output: "o")), B.StepCompleted(stepId: "s", attempt: 1, output: "o")),
             same(.stepFailed(.init(stepId: "s", attempt: 1, failure: failure)), B.StepFailed(stepId: "s", attempt: 1, failure: failure)),
             EventSample(body: .stepInterrupted(fixing), full: fixing, minimal: attempt),
-            same(.decisionRequested(.init(stepId: "s", decisionId: "d", question: "q", options: [])),
-                 B.DecisionRequested(stepId: "s", decisionId: "d", question: "q", options: [])),
-            same(.decisionResolved(.init(stepId: "s", decisionId: "d", choice: "c")), B.DecisionResolved(stepId: "s", decisionId: "d", choice: "c")),
+            EventSample(body: .decisionRequested(requested), full: requested,
+                        minimal: B.DecisionRequested(stepId: "s", decisionId: "d", question: "q", options: [])),
+            EventSample(body: .decisionResolved(answered), full: answered,
+                        minimal: B.DecisionResolved(stepId: "s", decisionId: "d", choice: "c")),
             same(.approvalRequested(.init(stepId: "s", approvalId: "a", proposal: "p")), B.ApprovalRequested(stepId: "s", approvalId: "a", proposal: "p")),
             EventSample(body: .approvalResolved(resolved), full: resolved,
                         minimal: B.ApprovalResolved(stepId: "s", approvalId: "a", status: .rejected)),
@@ -262,6 +271,8 @@ private enum Samples {
             EventSample(body: .runCompleted, full: Empty(), minimal: Empty()),
             same(.runFailed(.init(failure: failure)), B.RunFailed(failure: failure)),
             same(.runCancelled(.init(reason: "r")), B.RunCancelled(reason: "r")),
+            same(.runPaused(.init(reason: "budget", spent: Usage(), limit: budget)), B.RunPaused(reason: "budget", spent: Usage(), limit: budget)),
+            EventSample(body: .runResumed(.init(budget: budget)), full: B.RunResumed(budget: budget), minimal: B.RunResumed()),
             EventSample(body: .runWorkspace(workspace), full: workspace,
                         minimal: B.WorkspaceRecorded(isolation: .none, path: "/w")),
             same(.stepCommitted(.init(stepId: "s", attempt: 1, sha: "a", files: 1, insertions: 1, deletions: 0)),
@@ -296,7 +307,7 @@ private enum Samples {
                                                       result: same(PipelineListResult(pipelines: []))),
             RunStartRequest.method: RequestSample(
                 params: Pair(full: RunStartRequest(pipelineId: "p", task: "t", inputs: [:], dependsOn: ["r-0"], isolation: .worktree,
-                                                   base: "HEAD", includeUncommitted: true),
+                                                   base: "HEAD", includeUncommitted: true, budget: budget),
                              minimal: RunStartRequest(pipelineId: "p", task: "t")),
                 result: runPair),
             RunListRequest.method: RequestSample(
@@ -309,9 +320,12 @@ private enum Samples {
             RunCancelRequest.method: RequestSample(
                 params: Pair(full: RunCancelRequest(runId: "r", reason: "x"), minimal: RunCancelRequest(runId: "r")), result: runPair),
             RunRetryRequest.method: RequestSample(params: same(RunRetryRequest(runId: "r")), result: runPair),
+            RunResumeRequest.method: RequestSample(
+                params: Pair(full: RunResumeRequest(runId: "r", budget: budget), minimal: RunResumeRequest(runId: "r")), result: runPair),
             RunRestartRequest.method: RequestSample(params: same(RunRestartRequest(runId: "r", fromStep: "s")), result: runPair),
             DecisionResolveRequest.method: RequestSample(
-                params: same(DecisionResolveRequest(runId: "r", decisionId: "d", choice: "c")), result: runPair),
+                params: Pair(full: DecisionResolveRequest(runId: "r", decisionId: "d", choice: "c", reason: "why"),
+                             minimal: DecisionResolveRequest(runId: "r", decisionId: "d", choice: "c")), result: runPair),
             StepApproveRequest.method: RequestSample(
                 params: Pair(full: StepApproveRequest(runId: "r", approvalId: "a", proposal: "p"),
                              minimal: StepApproveRequest(runId: "r", approvalId: "a")), result: runPair),

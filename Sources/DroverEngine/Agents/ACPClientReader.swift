@@ -12,7 +12,8 @@ import Foundation
 /// - `session/update`: `agent_message_chunk` text accumulates into the output and is logged line by line;
 ///   `tool_call` → its title; `tool_call_update` → "title → completed" / "→ failed"; `plan` → progress;
 ///   `usage_update` → the session's cost so far;
-/// - `session/request_permission` → answered by the role's policy (`ACPPermissionPolicy`), logged;
+/// - `session/request_permission` → answered by the role's policy (`ACPPermissionPolicy`), logged; in
+///   `ask` mode what the policy does not allow becomes `.permission`, answered when a person decides;
 /// - `fs/*` → served inside the working directory only (`WorkingDirectoryFiles`); a refusal is logged;
 /// - anything else the agent asks (terminals, …) → "method not found".
 /// Non-JSON lines on stdout are shown as they are.
@@ -22,6 +23,7 @@ public final class ACPClientReader: AgentOutputReader {
     private let files: WorkingDirectoryFiles
     private let policy: ACPPermissionPolicy
     private let allowsDenials: Bool
+    private let asks: Bool
     private let model: String?
     private let prices: TokenPrices?
     private let resumeSessionId: String?
@@ -59,6 +61,7 @@ public final class ACPClientReader: AgentOutputReader {
         files = WorkingDirectoryFiles(root: workingDirectory)
         policy = ACPPermissionPolicy(allowedTools: block.strings("allowedTools"))
         allowsDenials = block.flag("allowDenials")
+        asks = block.string("permissionMode") == "ask"
         self.model = model
         prices = TokenPrices(block)
         self.resumeSessionId = resumeSessionId
@@ -138,10 +141,15 @@ public final class ACPClientReader: AgentOutputReader {
     }
 
     private func send(_ message: [String: JSONValue]) {
+        input?.send(Self.line(message.merging(["jsonrpc": .string("2.0")]) { current, _ in current }))
+    }
+
+    /// One JSON-RPC message as a line.
+    private static func line(_ message: [String: JSONValue]) -> String {
         var bytes: [UInt8] = []
-        JSONWriter.append(.object(message.merging(["jsonrpc": .string("2.0")]) { current, _ in current }), to: &bytes)
+        JSONWriter.append(.object(message), to: &bytes)
         bytes.append(UInt8(ascii: "\n"))
-        input?.send(String(decoding: bytes, as: UTF8.self))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private func readResponse(to method: String, _ response: [String: JSONValue]) -> [AgentEvent] {
@@ -246,7 +254,16 @@ public final class ACPClientReader: AgentOutputReader {
         let known = call["toolCallId"]?.stringValue.flatMap { toolCalls[$0] }
         let title = display(call["title"]?.stringValue ?? known?.title ?? "a tool")
         let kind = call["kind"]?.stringValue ?? known?.kind
-        let answer = policy.answer(kind: kind, title: title, options: params["options"]?.arrayValue ?? [])
+        let options = params["options"]?.arrayValue ?? []
+        if asks, let input, !policy.allows(kind: kind, title: title) {
+            let reply = AgentReply { answer in
+                let chosen = ACPPermissionPolicy.answer(answer, options: options)
+                input.send(Self.line(["jsonrpc": .string("2.0"), "id": id, "result": .object(["outcome": chosen.outcome])]))
+            }
+            return [.log(.agent, "asks permission: \(title)"),
+                    .permission(AgentPermissionRequest(permission: ToolPermission(tool: kind ?? title, input: title), reply: reply))]
+        }
+        let answer = policy.answer(kind: kind, title: title, options: options)
         send(["id": id, "result": .object(["outcome": answer.outcome])])
         let chosen = answer.optionName.map { " (\($0))" } ?? " (no option fits: cancelled)"
         if answer.allowed { return [.log(.agent, "permission for \(title): allowed\(chosen)")] }

@@ -45,6 +45,12 @@ public struct AttemptContext: Sendable {
     /// The session the agent reported in an earlier attempt of this step (`AgentEvent.session`), for
     /// drivers whose agent can resume a conversation; nil when there is none.
     public var resumeSessionId: String?
+    /// Tools a person allowed "for this run" when an earlier attempt asked (permission decisions): the
+    /// driver lets its agent use them without asking again.
+    public var toolsAllowedForRun: [String] = []
+    /// What is left of the run's budget in US dollars, for agents that can stop themselves at a cost
+    /// (`claude --max-budget-usd`); nil when the run has no dollar budget.
+    public var remainingBudgetUSD: Double?
     public var timeout: Duration?
     public var logFile: URL
     /// The drover binary (the fake agent is `drover agent-fake`).

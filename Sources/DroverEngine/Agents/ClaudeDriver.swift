@@ -12,8 +12,9 @@ public struct ClaudeDriver: AgentDriver {
     public static let defaultCommand = "claude"
     /// The permission mode when the block names none.
     public static let defaultPermissionMode = "acceptEdits"
-    /// The modes the CLI accepts for `--permission-mode`.
-    public static let permissionModes: Set<String> = ["default", "acceptEdits", "auto", "bypassPermissions", "dontAsk", "manual", "plan"]
+    /// The modes the CLI accepts for `--permission-mode`, and `ask`: every tool the rules do not allow
+    /// becomes a drover decision the agent waits on (`--permission-prompt-tool stdio`).
+    public static let permissionModes: Set<String> = ["default", "acceptEdits", "auto", "bypassPermissions", "dontAsk", "manual", "plan", "ask"]
     /// Tools denied whatever the role says: pushing is a person's decision, never an agent's.
     public static let alwaysDisallowedTools = ["Bash(git push:*)"]
 
@@ -41,25 +42,33 @@ public struct ClaudeDriver: AgentDriver {
 
     public func invocation(for attempt: AttemptContext) throws -> AgentInvocation {
         let settings = AgentSettings(attempt.agent)
+        let mode = settings.string("permissionMode") ?? Self.defaultPermissionMode
+        let asks = mode == "ask"
         var arguments = ["-p", "--output-format", "stream-json", "--verbose",
-                         "--permission-mode", settings.string("permissionMode") ?? Self.defaultPermissionMode]
+                         "--permission-mode", asks ? "default" : mode]
+        // Asking needs stdin open for the CLI's control requests, so the prompt goes in as a stream-json message.
+        if asks { arguments += ["--input-format", "stream-json", "--permission-prompt-tool", "stdio"] }
         if let model = attempt.agent?.model { arguments += ["--model", model] }
         // Each list flag takes several values; the next flag ends the list, and nothing positional follows
         // (the prompt is on stdin), so no value can be mistaken for a prompt.
-        let allowed = settings.strings("allowedTools")
+        let allowed = settings.strings("allowedTools") + attempt.toolsAllowedForRun.filter { !settings.strings("allowedTools").contains($0) }
         if !allowed.isEmpty { arguments += ["--allowedTools"] + allowed }
         arguments += ["--disallowedTools"] + Self.alwaysDisallowedTools + settings.strings("disallowedTools")
         if let turns = settings.values["maxTurns"]?.positiveInteger { arguments += ["--max-turns", String(turns)] }
-        if let budget = settings.values["maxBudgetUSD"]?.positiveNumber { arguments += ["--max-budget-usd", String(budget)] }
+        // The tighter of the role's own limit and what is left of the run's budget.
+        let budgets = [settings.values["maxBudgetUSD"]?.positiveNumber, attempt.remainingBudgetUSD].compactMap { $0 }
+        if let budget = budgets.min() { arguments += ["--max-budget-usd", String(budget)] }
         if let text = settings.string("appendSystemPrompt") { arguments += ["--append-system-prompt", text] }
         if let session = attempt.resumeSessionId { arguments += ["--resume", session] }
         arguments += settings.extraArguments
 
         let workingDirectory = attempt.workingDirectory
         let allowsDenials = settings.flag("allowDenials")
-        return settings.applyingEnvironment(to: attempt).invocation(
-            executable: settings.command(default: Self.defaultCommand), arguments: arguments) {
+        var invocation = settings.applyingEnvironment(to: attempt).invocation(
+            executable: settings.command(default: Self.defaultCommand), arguments: arguments, keepsStdinOpen: asks) {
             ClaudeStreamReader(workingDirectory: workingDirectory, allowsDenials: allowsDenials)
         }
+        if asks { invocation.prompt = ClaudeControl.userMessage(attempt.prompt) }
+        return invocation
     }
 }

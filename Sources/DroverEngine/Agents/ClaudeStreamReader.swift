@@ -11,7 +11,9 @@ import Foundation
 /// - `system/api_retry` → "API error 429 (rate_limit), retrying in 1.1 s (1/10)";
 /// - `system/permission_denied` → "denied: …";
 /// - `result` → usage per model (tokens and cost), and the outcome: the `result` text, or a failure when
-///   `is_error` is set or tools were denied (unless the role allows denials).
+///   `is_error` is set or tools were denied by the rules (unless the role allows denials);
+/// - `control_request` `can_use_tool` (`ask` mode, stdin open) → `.permission`, answered with a
+///   `control_response` when a person decides (`ClaudeControl`); a person's deny is an answer, not a failure.
 /// Anything else — non-JSON text, message types this build does not know — is shown as it is, never fatal.
 public final class ClaudeStreamReader: AgentOutputReader {
     private let workingDirectory: String
@@ -22,12 +24,18 @@ public final class ClaudeStreamReader: AgentOutputReader {
     /// Tool-use summaries by id, so a tool's result can say which call it answers.
     private var toolUses: [String: (name: String, summary: String)] = [:]
     private var result: [String: JSONValue]?
+    private var input: AgentInput?
+    private let personDenials = PersonDenials()
 
     /// `workingDirectory` shortens the paths in tool lines; `allowsDenials` keeps tools denied by policy
     /// from failing the step.
     public init(workingDirectory: String, allowsDenials: Bool = false) {
         self.workingDirectory = workingDirectory
         self.allowsDenials = allowsDenials
+    }
+
+    public func attach(input: AgentInput) {
+        self.input = input
     }
 
     public func readStdout(_ line: String) -> [AgentEvent] {
@@ -43,7 +51,12 @@ public final class ClaudeStreamReader: AgentOutputReader {
             return readToolResults(message)
         case "result":
             result = message
+            input?.close()  // the turn is over: with stdin closed the CLI exits
             return usageEvents(message) + denialLines(message)
+        case "control_request":
+            return readControlRequest(message)
+        case "control_cancel_request":
+            return []  // the CLI gave up on a request (interrupted); its decision stays for the person
         case "stream_event":
             // Partial chunks (`--include-partial-messages`): the whole message follows as `assistant`.
             return []
@@ -68,7 +81,9 @@ public final class ClaudeStreamReader: AgentOutputReader {
         if result["is_error"] == .bool(true) {
             return .failed(message: Self.errorMessage(result, text: text), exitCode: exitCode)
         }
-        let denials = result["permission_denials"]?.arrayValue ?? []
+        let denials = (result["permission_denials"]?.arrayValue ?? []).filter { denial in
+            !(denial["tool_use_id"]?.stringValue.map(personDenials.contains) ?? false)
+        }
         if !denials.isEmpty && !allowsDenials {
             let listed = denials.map { describeDenial($0) }.joined(separator: "; ")
             let what = denials.count == 1 ? "a tool" : "\(denials.count) tools"
@@ -80,6 +95,29 @@ public final class ClaudeStreamReader: AgentOutputReader {
     }
 
     // MARK: - Message kinds
+
+    private func readControlRequest(_ message: [String: JSONValue]) -> [AgentEvent] {
+        guard let requestId = message["request_id"]?.stringValue, let input else { return [] }
+        let request = message["request"] ?? .null
+        guard request["subtype"]?.stringValue == "can_use_tool" else {
+            let subtype = request["subtype"]?.stringValue ?? "?"
+            input.send(ClaudeControl.errorResponse(requestId: requestId, message: "drover does not serve \(subtype) requests"))
+            return [.log(.agent, "claude asked drover for \(subtype), which drover does not serve")]
+        }
+        let tool = request["tool_name"]?.stringValue ?? "tool"
+        let toolInput = request["input"] ?? .object([:])
+        let summary = ClaudeToolSummary.describe(name: tool, input: toolInput, workingDirectory: workingDirectory)
+        let detail = summary.hasPrefix(tool + ": ") ? String(summary.dropFirst(tool.count + 2))
+            : summary.hasPrefix(tool + " ") ? String(summary.dropFirst(tool.count + 1)) : ""
+        let toolUseId = request["tool_use_id"]?.stringValue
+        let denials = personDenials
+        let reply = AgentReply { answer in
+            if case .deny = answer, let toolUseId { denials.insert(toolUseId) }
+            input.send(ClaudeControl.permissionResponse(requestId: requestId, tool: tool, input: toolInput, answer: answer))
+        }
+        return [.log(.agent, "asks permission: \(summary)"),
+                .permission(AgentPermissionRequest(permission: ToolPermission(tool: tool, input: detail), reply: reply))]
+    }
 
     private func readSystem(_ message: [String: JSONValue], line: String) -> [AgentEvent] {
         switch message["subtype"]?.stringValue {

@@ -1,11 +1,17 @@
 import DroverProtocol
 
 extension Engine {
-    /// `decision/resolve`: the step re-runs with the choice in its prompt.
-    public func resolveDecision(_ request: DecisionResolveRequest) throws -> Run {
-        try answerGate(runId: request.runId) { run, history in
-            try GateRules.resolveDecision(run: run, history: history, decisionId: request.decisionId, choice: request.choice)
+    /// `decision/resolve`: a tool permission the live attempt waits on is answered to it, and the attempt
+    /// goes on; otherwise the step re-runs with the choice in its prompt (resuming the agent's session).
+    public func resolveDecision(_ request: DecisionResolveRequest) async throws -> Run {
+        let waiting = attemptWaiting(runId: request.runId, decisionId: request.decisionId)
+        if waiting == nil { await reapAgentLeftWaiting(runId: request.runId, decisionId: request.decisionId) }
+        let run = try answerGate(runId: request.runId) { run, history in
+            try GateRules.resolveDecision(run: run, history: history, decisionId: request.decisionId, choice: request.choice,
+                                          reason: request.reason, waitingAttempt: waiting)
         }
+        if waiting != nil { deliverPermissionAnswer(runId: request.runId, decisionId: request.decisionId) }
+        return run
     }
 
     /// `step/approve`: the step completes (with the edited proposal, if any) and the run goes on.

@@ -36,6 +36,7 @@ extension Engine {
         try checkRunnable(pipelineId: entry.id, definition: definition, source: entry.source)
         let dependsOn = request.dependsOn.flatMap { $0.isEmpty ? nil : $0 }
         try checkDependencies(dependsOn)
+        try Self.validate(request.budget)
 
         var runId = Identifiers.newRunID(at: options.now())
         while try ledger.store.run(id: runId) != nil { runId = Identifiers.newRunID(at: options.now()) }
@@ -44,7 +45,7 @@ extension Engine {
             try ledger.begin(runId, pipeline: LoadedPipeline(id: entry.id, definition: definition, source: entry.source))
             try commit([
                 .runCreated(.init(pipelineId: entry.id, task: request.task, inputs: request.inputs, steps: definition.stepInfos,
-                                  dependsOn: dependsOn)),
+                                  dependsOn: dependsOn, budget: request.budget)),
                 .runWorkspace(workspace),
             ], runId: runId)
         } catch {

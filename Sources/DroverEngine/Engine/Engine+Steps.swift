@@ -18,6 +18,7 @@ extension Engine {
                 kind: .interrupted, message: error.message, hint: Hints.fixThenRetry("Fix the pipeline", runId: run.id), stepId: stepId))
             return
         }
+        if try pauseIfOverBudget(run) { return }
         let role = try resuming ? role ?? history(run.id).testsLoops[stepId]?.lastStartedRole : role
         let started = try commit([.stepStarted(.init(stepId: stepId, attempt: attempt, role: role))], runId: run.id)
         let invocation: AgentInvocation
@@ -123,13 +124,15 @@ extension Engine {
             }
             driver = registered
         }
-        let attemptContext = AttemptContext(
+        var attemptContext = AttemptContext(
             runId: run.id, stepId: stepId, attempt: attempt, role: fixerRole ?? step.role, prompt: prompt,
             workingDirectory: workingDirectory, environment: environment, agent: agent, command: step.command,
             resumeSessionId: resumeSessionId,
             timeout: step.timeoutSeconds.map { .milliseconds(Int64(($0 * 1000).rounded())) },
             logFile: try StoreLayout(workspace: options.workspace).logFile(runId: run.id, stepId: stepId, attempt: attempt),
             selfExecutable: options.selfExecutable)
+        attemptContext.toolsAllowedForRun = history.toolsAllowedForRun
+        attemptContext.remainingBudgetUSD = run.budget?.maxUSD.map { max(0, $0 - run.usage.costUSD) }
         return try driver.invocation(for: attemptContext)
     }
 
@@ -142,8 +145,9 @@ extension Engine {
                                            offset: report.logOffset)))
         case .usage(let model, let input, let output, let cost):
             do {
-                try commit([.usageRecorded(.init(stepId: stepId, model: model, inputTokens: input, outputTokens: output, costUSD: cost ?? 0))],
-                           runId: runId)
+                let recorded = try commit([.usageRecorded(.init(stepId: stepId, model: model, inputTokens: input, outputTokens: output,
+                                                                 costUSD: cost ?? 0))], runId: runId)
+                stopIfOverBudget(recorded)
             } catch {
                 log("cannot record usage of run \(runId): \(error)")
             }
@@ -162,6 +166,8 @@ extension Engine {
             } catch {
                 log("cannot record the agent session of run \(runId) step \(stepId): \(error)")
             }
+        case .permission(let request):
+            permissionRequested(request, runId: runId, stepId: stepId, attempt: attempt)
         }
     }
 
@@ -183,6 +189,8 @@ extension Engine {
                     if run.step(stepId)?.state == .working {
                         try commit([.stepInterrupted(.init(stepId: stepId, attempt: attempt))], runId: runId)
                     }
+                case .budget:
+                    if run.status == .running { try pauseForBudget(run, interrupting: stepId, attempt: attempt) }
                 }
                 return
             }
@@ -193,6 +201,11 @@ extension Engine {
                try finishTestsAttempt(outcome, run: run, step: definition, attempt: attempt) {
                 return
             }
+            // An agent that stopped at its budget (the CLI's own budget stop) has not failed: the run pauses.
+            if case .failed = outcome, run.budget?.isReached(by: run.usage) == true {
+                try pauseForBudget(run, interrupting: stepId, attempt: attempt)
+                return
+            }
             switch outcome {
             case .completed(let output):
                 if definition?.needsApproval == true {
@@ -201,8 +214,8 @@ extension Engine {
                         stepId: stepId, approvalId: Identifiers.approvalID(stepId: stepId, number: number), proposal: output))],
                                runId: runId)
                 } else {
-                    try commit([.stepCompleted(.init(stepId: stepId, attempt: attempt, output: output))], runId: runId)
-                    scheduleAdvance(runId)
+                    let completed = try commit([.stepCompleted(.init(stepId: stepId, attempt: attempt, output: output))], runId: runId)
+                    if try !pauseIfOverBudget(completed) { scheduleAdvance(runId) }
                 }
             case .decision(let question, let choices):
                 guard !choices.isEmpty else {

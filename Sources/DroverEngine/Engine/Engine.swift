@@ -47,6 +47,8 @@ public actor Engine {
         case cancel(String)
         case restart
         case shutdown
+        /// The run reached its budget: it pauses (`Engine+Budget`).
+        case budget
     }
 
     struct LiveAttempt {
@@ -55,6 +57,14 @@ public actor Engine {
         var handle: any AgentHandle
         var task: Task<Void, Never>?
         var stop: StopReason?
+        /// Tool permissions the agent waits on, oldest first; the first is raised as a decision
+        /// (`decisionId` set), the others wait their turn (`Engine+Permissions`).
+        var permissions: [PendingPermission] = []
+    }
+
+    struct PendingPermission {
+        var request: AgentPermissionRequest
+        var decisionId: String?
     }
 
     /// - Parameters:

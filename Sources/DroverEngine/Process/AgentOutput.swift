@@ -16,6 +16,9 @@ public enum AgentEvent: Sendable, Hashable {
     case usage(model: String, inputTokens: Int, outputTokens: Int, costUSD: Double?)
     /// The agent's own session id, with which a later attempt can resume the conversation.
     case session(id: String)
+    /// The agent waits, while it runs, for permission to use a tool: the engine raises it as a decision
+    /// and answers through `AgentPermissionRequest.reply`.
+    case permission(AgentPermissionRequest)
 }
 
 /// How an agent attempt ended.

@@ -25,7 +25,7 @@ extension RunQueries {
             if let decision = step.decision, decision.chosen == nil {
                 items.append(InboxItem(
                     runId: run.id, stepId: step.id, kind: .decision, id: decision.id, question: decision.question,
-                    options: decision.options, since: history?.decision(decision.id)?.requestedAt ?? run.updatedAt))
+                    options: decision.options, permission: decision.permission, since: history?.decision(decision.id)?.requestedAt ?? run.updatedAt))
             }
             if let approval = step.approval, approval.status == .pending {
                 items.append(InboxItem(

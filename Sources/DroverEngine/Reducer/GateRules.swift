@@ -23,8 +23,10 @@ public enum GateOutcome: Sendable, Hashable {
 /// another choice → conflict; open and the run blocked → `decision.resolved`.
 /// Unknown ids → not found.
 public enum GateRules {
-    /// `decision/resolve`.
-    public static func resolveDecision(run: Run, history: RunHistory, decisionId: String, choice: String) throws -> GateOutcome {
+    /// `decision/resolve`. `waitingAttempt` is the attempt still running and waiting for this decision's
+    /// answer, if any: the answer then goes to it (`decision.resolved` carries its number) instead of re-running the step.
+    public static func resolveDecision(run: Run, history: RunHistory, decisionId: String, choice: String,
+                                       reason: String? = nil, waitingAttempt: Int? = nil) throws -> GateOutcome {
         guard let decision = history.decision(decisionId) else {
             throw notFound(run: run, kind: "decision", id: decisionId, known: history.decisions.map(\.id))
         }
@@ -46,7 +48,9 @@ public enum GateRules {
                 + newerGate(run: run, stepId: decision.stepId, other: decisionId))
         }
         guard run.status == .blocked else { throw notBlocked(run: run, gate: "decision '\(decisionId)'", stepId: decision.stepId) }
-        return .append([.decisionResolved(.init(stepId: decision.stepId, decisionId: decisionId, choice: choice))])
+        let reasonText = reason.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 }
+        return .append([.decisionResolved(.init(stepId: decision.stepId, decisionId: decisionId, choice: choice,
+                                                reason: reasonText, attempt: waitingAttempt))])
     }
 
     /// `step/approve`; an edited `proposal` becomes the step's output.

@@ -17,6 +17,12 @@ public struct RunHistory: Sendable, Hashable {
         public var question: String
         public var options: [String]
         public var chosen: String?
+        /// The reason given with the choice.
+        public var reason: String?
+        /// Present for a tool permission.
+        public var permission: ToolPermission?
+        /// The answer reached the attempt that waited for it (so no later prompt needs to repeat it).
+        public var answeredLive: Bool
         public var requestedAt: String
         /// The step was reset (retry/restart) before the decision was answered.
         public var superseded: Bool
@@ -94,9 +100,14 @@ public struct RunHistory: Sendable, Hashable {
         case .decisionRequested(let data):
             decisions.append(DecisionRecord(
                 id: data.decisionId, stepId: data.stepId, question: data.question, options: data.options,
-                chosen: nil, requestedAt: event.at, superseded: false, epoch: epoch(data.stepId)))
+                chosen: nil, permission: data.permission, answeredLive: false, requestedAt: event.at, superseded: false,
+                epoch: epoch(data.stepId)))
         case .decisionResolved(let data):
-            if let index = decisions.firstIndex(where: { $0.id == data.decisionId }) { decisions[index].chosen = data.choice }
+            if let index = decisions.firstIndex(where: { $0.id == data.decisionId }) {
+                decisions[index].chosen = data.choice
+                decisions[index].reason = data.reason
+                decisions[index].answeredLive = data.attempt != nil
+            }
         case .approvalRequested(let data):
             approvals.append(ApprovalRecord(
                 id: data.approvalId, stepId: data.stepId, proposal: data.proposal, status: .pending,
@@ -162,12 +173,23 @@ public struct RunHistory: Sendable, Hashable {
         return session.id
     }
 
-    /// What a re-run of `stepId` must be told, since its last restart.
+    /// The tools a person allowed "for this run" (permission decisions), which later attempts of any
+    /// step may use without asking again; since each step's last restart.
+    public var toolsAllowedForRun: [String] {
+        var tools: [String] = []
+        for decision in decisions where decision.chosen == ToolPermission.allowForRun && decision.epoch == epoch(decision.stepId) {
+            if let tool = decision.permission?.tool, !tools.contains(tool) { tools.append(tool) }
+        }
+        return tools
+    }
+
+    /// What a re-run of `stepId` must be told, since its last restart. Answers that reached the agent
+    /// while it ran are not repeated.
     public func rerunContext(stepId: String) -> RerunContext {
         let current = epoch(stepId)
         return RerunContext(
-            decisions: decisions.filter { $0.stepId == stepId && $0.epoch == current && $0.chosen != nil }
-                .map { .init(question: $0.question, choice: $0.chosen ?? "") },
+            decisions: decisions.filter { $0.stepId == stepId && $0.epoch == current && $0.chosen != nil && !$0.answeredLive }
+                .map { .init(question: $0.question, choice: $0.chosen ?? "", reason: $0.reason) },
             reviews: approvals.filter { $0.stepId == stepId && $0.epoch == current && ($0.status == .changesRequested || $0.status == .rejected) }
                 .map { .init(rejected: $0.status == .rejected, feedback: $0.feedback, proposal: $0.proposal) },
             failures: failures.filter { $0.stepId == stepId && $0.epoch == current }
@@ -180,9 +202,11 @@ public struct RerunContext: Sendable, Hashable {
     public struct DecisionAnswer: Sendable, Hashable {
         public var question: String
         public var choice: String
-        public init(question: String, choice: String) {
+        public var reason: String?
+        public init(question: String, choice: String, reason: String? = nil) {
             self.question = question
             self.choice = choice
+            self.reason = reason
         }
     }
 
@@ -228,7 +252,7 @@ public struct RerunContext: Sendable, Hashable {
         guard !isEmpty else { return "" }
         var lines = ["", "", "---", "Context from earlier attempts of this step:"]
         for decision in decisions {
-            lines.append("Decision: \(decision.question) → \(decision.choice)")
+            lines.append("Decision: \(decision.question) → \(decision.choice)" + (decision.reason.map { " (\($0))" } ?? ""))
         }
         for (index, review) in reviews.enumerated() {
             let verb = review.rejected ? "rejected" : "requested changes to"

@@ -41,7 +41,7 @@ public enum RunReducer {
                 id: event.runId, pipelineId: created.pipelineId, task: created.task, inputs: created.inputs,
                 status: .queued, createdAt: event.at, updatedAt: event.at, currentStep: nil,
                 steps: created.steps.map { Step(id: $0.id, kind: $0.kind, role: $0.role) },
-                failure: nil, usage: Usage(), lastSeq: event.seq, dependsOn: created.dependsOn)
+                failure: nil, usage: Usage(), lastSeq: event.seq, dependsOn: created.dependsOn, budget: created.budget)
         }
         guard var run else { throw Error.noRun(runId: event.runId, seq: event.seq, type: event.type) }
         run.lastSeq = event.seq
@@ -94,14 +94,17 @@ public enum RunReducer {
             run.currentStep = data.stepId
             run.updateStep(data.stepId) { step in
                 step.state = .waiting
-                step.decision = Decision(id: data.decisionId, question: data.question, options: data.options)
+                step.decision = Decision(id: data.decisionId, question: data.question, options: data.options,
+                                         attempt: data.attempt, permission: data.permission)
             }
 
         case .decisionResolved(let data):
             run.status = .running
             run.updateStep(data.stepId) { step in
                 if step.decision?.id == data.decisionId { step.decision?.chosen = data.choice }
-                step.state = .pending // re-runs with the choice in its prompt
+                // Answered to the attempt that waited: it goes on. Otherwise the step re-runs with the
+                // choice in its prompt.
+                step.state = data.attempt == nil ? .pending : .working
             }
 
         case .approvalRequested(let data):
@@ -150,6 +153,13 @@ public enum RunReducer {
                     run.steps[index].approval = nil
                 }
             }
+
+        case .runPaused:
+            run.status = .paused
+
+        case .runResumed(let data):
+            run.status = .running
+            if let budget = data.budget { run.budget = budget }
 
         case .runCompleted:
             run.status = .done

@@ -5,10 +5,13 @@ public struct DecisionResolveRequest: RequestType {
     public var runId: String
     public var decisionId: String
     public var choice: String
-    public init(runId: String, decisionId: String, choice: String) {
+    /// Why: passed on to the agent (a permission's deny says why the tool may not run).
+    public var reason: String?
+    public init(runId: String, decisionId: String, choice: String, reason: String? = nil) {
         self.runId = runId
         self.decisionId = decisionId
         self.choice = choice
+        self.reason = reason
     }
 }
 
@@ -71,9 +74,12 @@ public struct InboxItem: Codable, Sendable, Hashable {
     public var question: String?
     public var options: [String]?
     public var proposal: String?
+    /// Present when the decision is a tool permission the agent waits on.
+    public var permission: ToolPermission?
     public var since: String
     public init(runId: String, stepId: String, kind: Kind, id: String, question: String? = nil,
-                options: [String]? = nil, proposal: String? = nil, since: String) {
+                options: [String]? = nil, proposal: String? = nil, permission: ToolPermission? = nil, since: String) {
+        self.permission = permission
         self.runId = runId
         self.stepId = stepId
         self.kind = kind

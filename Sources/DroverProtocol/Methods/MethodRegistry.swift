@@ -5,7 +5,7 @@ public enum MethodRegistry {
         InitializeRequest.self, ShutdownRequest.self,
         PipelineListRequest.self,
         RunStartRequest.self, RunListRequest.self, RunGetRequest.self, RunEventsRequest.self,
-        RunCancelRequest.self, RunRetryRequest.self, RunRestartRequest.self,
+        RunCancelRequest.self, RunRetryRequest.self, RunRestartRequest.self, RunResumeRequest.self,
         DecisionResolveRequest.self, StepApproveRequest.self, StepRequestChangesRequest.self, StepRejectRequest.self,
         InboxListRequest.self, StepLogRequest.self, WorkspaceTrustRequest.self,
         RunDiffRequest.self, RunApplyRequest.self,

@@ -19,8 +19,11 @@ public struct RunStartRequest: RequestType {
     public var base: String?
     /// Carry the workspace's uncommitted and untracked (not ignored) changes in as the first commit.
     public var includeUncommitted: Bool?
+    /// Spending limits: reaching one pauses the run (`run.paused`), `run/resume` raises it.
+    public var budget: RunBudget?
     public init(pipelineId: String, task: String, inputs: [String: String]? = nil, dependsOn: [String]? = nil,
-                isolation: IsolationMode? = nil, base: String? = nil, includeUncommitted: Bool? = nil) {
+                isolation: IsolationMode? = nil, base: String? = nil, includeUncommitted: Bool? = nil, budget: RunBudget? = nil) {
+        self.budget = budget
         self.pipelineId = pipelineId
         self.task = task
         self.inputs = inputs
@@ -28,6 +31,19 @@ public struct RunStartRequest: RequestType {
         self.isolation = isolation
         self.base = base
         self.includeUncommitted = includeUncommitted
+    }
+}
+
+/// `run/resume`: a paused run goes on from the step that stopped, with a raised budget if given.
+public struct RunResumeRequest: RequestType {
+    public typealias Response = RunResult
+    public static let method = "run/resume"
+    public var runId: String
+    /// Replaces the run's budget (each limit given replaces that limit; absent ones stay).
+    public var budget: RunBudget?
+    public init(runId: String, budget: RunBudget? = nil) {
+        self.runId = runId
+        self.budget = budget
     }
 }
 

@@ -55,6 +55,8 @@ public enum EventType: String, CaseIterable, Sendable {
     case stepCommitted = "step.committed"
     case testsFinished = "tests.finished"
     case runApplied = "run.applied"
+    case runPaused = "run.paused"
+    case runResumed = "run.resumed"
 }
 
 /// The typed payloads of every event type.
@@ -81,6 +83,8 @@ public enum EventBody: Sendable, Hashable {
     case stepCommitted(StepCommitted)
     case testsFinished(TestsFinished)
     case runApplied(Applied)
+    case runPaused(RunPaused)
+    case runResumed(RunResumed)
 
     public struct RunCreated: Codable, Sendable, Hashable {
         public var pipelineId: String
@@ -89,7 +93,10 @@ public enum EventBody: Sendable, Hashable {
         public var steps: [StepInfo]
         /// Runs that must be done before this one starts.
         public var dependsOn: [String]?
-        public init(pipelineId: String, task: String, inputs: [String: String]? = nil, steps: [StepInfo], dependsOn: [String]? = nil) {
+        public var budget: RunBudget?
+        public init(pipelineId: String, task: String, inputs: [String: String]? = nil, steps: [StepInfo], dependsOn: [String]? = nil,
+                    budget: RunBudget? = nil) {
+            self.budget = budget
             self.pipelineId = pipelineId
             self.task = task
             self.inputs = inputs
@@ -148,11 +155,18 @@ public enum EventBody: Sendable, Hashable {
         public var decisionId: String
         public var question: String
         public var options: [String]
-        public init(stepId: String, decisionId: String, question: String, options: [String]) {
+        /// The attempt that waits for the answer while it runs; absent when the attempt ended with the question.
+        public var attempt: Int?
+        /// Present when the decision is a tool permission.
+        public var permission: ToolPermission?
+        public init(stepId: String, decisionId: String, question: String, options: [String], attempt: Int? = nil,
+                    permission: ToolPermission? = nil) {
             self.stepId = stepId
             self.decisionId = decisionId
             self.question = question
             self.options = options
+            self.attempt = attempt
+            self.permission = permission
         }
     }
 
@@ -160,10 +174,17 @@ public enum EventBody: Sendable, Hashable {
         public var stepId: String
         public var decisionId: String
         public var choice: String
-        public init(stepId: String, decisionId: String, choice: String) {
+        /// The reason given with the choice (a permission's deny), passed on to the agent.
+        public var reason: String?
+        /// Set when the answer went to the attempt that waited for it, which goes on; absent when the
+        /// step re-runs with the answer in its prompt.
+        public var attempt: Int?
+        public init(stepId: String, decisionId: String, choice: String, reason: String? = nil, attempt: Int? = nil) {
             self.stepId = stepId
             self.decisionId = decisionId
             self.choice = choice
+            self.reason = reason
+            self.attempt = attempt
         }
     }
 
@@ -307,6 +328,25 @@ public enum EventBody: Sendable, Hashable {
         }
     }
 
+    /// The run stopped where it stood because it reached its budget (`reason: "budget"`).
+    public struct RunPaused: Codable, Sendable, Hashable {
+        public var reason: String
+        /// What the run has used so far.
+        public var spent: Usage
+        public var limit: RunBudget
+        public init(reason: String, spent: Usage, limit: RunBudget) {
+            self.reason = reason
+            self.spent = spent
+            self.limit = limit
+        }
+    }
+
+    /// `run/resume`: a paused run goes on, with `budget` (the whole new budget) when it was raised.
+    public struct RunResumed: Codable, Sendable, Hashable {
+        public var budget: RunBudget?
+        public init(budget: RunBudget? = nil) { self.budget = budget }
+    }
+
     /// Every event type's wire name, in the order the protocol lists them.
     public static let allTypes: [String] = EventType.allCases.map(\.rawValue)
 
@@ -335,6 +375,8 @@ public enum EventBody: Sendable, Hashable {
         case .stepCommitted: .stepCommitted
         case .testsFinished: .testsFinished
         case .runApplied: .runApplied
+        case .runPaused: .runPaused
+        case .runResumed: .runResumed
         }
     }
 
@@ -367,6 +409,8 @@ extension EventBody {
         case .stepCommitted(let data): try container.encode(data, forKey: .data)
         case .testsFinished(let data): try container.encode(data, forKey: .data)
         case .runApplied(let data): try container.encode(data, forKey: .data)
+        case .runPaused(let data): try container.encode(data, forKey: .data)
+        case .runResumed(let data): try container.encode(data, forKey: .data)
         case .runStarted, .runCompleted: try container.encode(NoData(), forKey: .data)
         }
     }
@@ -401,6 +445,8 @@ extension EventBody {
         case .stepCommitted: return .stepCommitted(try data(StepCommitted.self))
         case .testsFinished: return .testsFinished(try data(TestsFinished.self))
         case .runApplied: return .runApplied(try data(Applied.self))
+        case .runPaused: return .runPaused(try data(RunPaused.self))
+        case .runResumed: return .runResumed(try data(RunResumed.self))
         }
     }
 }

@@ -1,4 +1,4 @@
-/// Where a run stands. `blocked` means it waits on a human gate.
+/// Where a run stands. `blocked` means it waits on a human gate; `paused`, that it reached its budget.
 public enum RunStatus: String, WireEnum {
     case queued, running, blocked, paused, done, failed, cancelled
 
@@ -25,6 +25,29 @@ public struct Usage: Codable, Sendable, Hashable {
     }
 }
 
+/// A run's spending limits; a limit left out does not limit.
+public struct RunBudget: Codable, Sendable, Hashable {
+    public var maxUSD: Double?
+    public var maxTokens: Int?
+
+    public init(maxUSD: Double? = nil, maxTokens: Int? = nil) {
+        self.maxUSD = maxUSD
+        self.maxTokens = maxTokens
+    }
+
+    /// This budget with the limits `other` gives replacing these.
+    public func raised(by other: RunBudget?) -> RunBudget {
+        RunBudget(maxUSD: other?.maxUSD ?? maxUSD, maxTokens: other?.maxTokens ?? maxTokens)
+    }
+
+    /// Whether `usage` has reached a limit.
+    public func isReached(by usage: Usage) -> Bool {
+        if let maxUSD, usage.costUSD >= maxUSD { return true }
+        if let maxTokens, usage.inputTokens + usage.outputTokens >= maxTokens { return true }
+        return false
+    }
+}
+
 /// A run of a pipeline: the fold of its events (see `RunReducer`).
 public struct Run: Codable, Sendable, Hashable {
     public var id: String
@@ -45,15 +68,18 @@ public struct Run: Codable, Sendable, Hashable {
     public var queueReason: QueueReason?
     /// Where its steps work (set by `run.workspace`; absent for runs recorded before isolation existed).
     public var workspace: RunWorkspace?
+    /// Its spending limits (`run/start`, raised by `run/resume`); absent: unlimited.
+    public var budget: RunBudget?
 
     public init(
         id: String, pipelineId: String, task: String, inputs: [String: String]? = nil,
         status: RunStatus, createdAt: String, updatedAt: String, currentStep: String? = nil,
         steps: [Step], failure: Failure? = nil, usage: Usage = Usage(), lastSeq: Int = 0,
-        dependsOn: [String]? = nil, queueReason: QueueReason? = nil, workspace: RunWorkspace? = nil
+        dependsOn: [String]? = nil, queueReason: QueueReason? = nil, workspace: RunWorkspace? = nil, budget: RunBudget? = nil
     ) {
         self.dependsOn = dependsOn
         self.queueReason = queueReason
+        self.budget = budget
         self.id = id
         self.pipelineId = pipelineId
         self.task = task

@@ -14,12 +14,39 @@ public struct Decision: Codable, Sendable, Hashable {
     public var question: String
     public var options: [String]
     public var chosen: String?
+    /// The attempt that waits for the answer while it runs (a tool permission); absent when the
+    /// attempt ended with the question and the step re-runs with the answer.
+    public var attempt: Int?
+    /// Present when the decision is a tool permission: which tool and what it would do.
+    public var permission: ToolPermission?
 
-    public init(id: String, question: String, options: [String], chosen: String? = nil) {
+    public init(id: String, question: String, options: [String], chosen: String? = nil, attempt: Int? = nil,
+                permission: ToolPermission? = nil) {
         self.id = id
         self.question = question
         self.options = options
         self.chosen = chosen
+        self.attempt = attempt
+        self.permission = permission
+    }
+}
+
+/// A tool an agent asks permission to use: the decision's options are `ToolPermission.options`.
+public struct ToolPermission: Codable, Sendable, Hashable {
+    /// The tool's name as the agent calls it (`Bash`, `Write`; an ACP agent's tool kind or title).
+    public var tool: String
+    /// What the call would do, one line ("npm install left-pad", "Sources/x.swift").
+    public var input: String
+
+    /// The options of every permission decision, in this order.
+    public static let options = [allowOnce, allowForRun, deny]
+    public static let allowOnce = "allow once"
+    public static let allowForRun = "allow for this run"
+    public static let deny = "deny"
+
+    public init(tool: String, input: String) {
+        self.tool = tool
+        self.input = input
     }
 }
 

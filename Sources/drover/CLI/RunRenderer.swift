@@ -134,6 +134,11 @@ final class RunRenderer {
             Console.line("    \(data.passed ? t.ok : t.failed) \(outcome)")
         case .runApplied(let data):
             Console.line("\(t.ok) applied (\(data.strategy.rawValue))" + (data.into.map { " into \($0)" } ?? ""))
+        case .runPaused(let data):
+            Console.line("\(t.gate) paused: reached its \(data.reason), " + Format.usage(input: data.spent.inputTokens, output: data.spent.outputTokens, costUSD: data.spent.costUSD)
+                         + " spent; raise it with `drover resume \(event.runId) --budget USD`")
+        case .runResumed:
+            Console.line("\(t.running) run resumed")
         case .runCompleted, .runFailed, .runCancelled:
             break // `finish(run:)` prints the outcome with the run's totals
         }

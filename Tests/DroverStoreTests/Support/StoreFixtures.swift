@@ -68,6 +68,8 @@ enum Fixtures {
             .stepCommitted(.init(stepId: "test", attempt: 2, sha: "0123abc", files: 1, insertions: 2, deletions: 1)),
             .testsFinished(.init(stepId: "test", attempt: 3, passed: false, summary: "1 failed\nFAIL x", exitCode: 1, fixesLeft: 0)),
             .runApplied(.init(strategy: .merge, into: "main", commit: "4567def", worktreeRemoved: true)),
+            .runPaused(.init(reason: "budget", spent: Usage(inputTokens: 1, outputTokens: 2, costUSD: 0.5), limit: RunBudget(maxUSD: 0.5))),
+            .runResumed(.init(budget: RunBudget(maxUSD: 2))),
         ]
     }
 

@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+
+/// Budgets through `drover serve`: a run that reaches its budget is `paused` (never failed), and
+/// `run/resume` with a higher budget goes on from the step that stopped, resuming its agent's session.
+@Suite("End to end: budgets pause runs")
+struct BudgetEndToEndTests {
+    /// `work` reports a session and spends $0.60, then works on (until stopped); re-run, it says what it resumed.
+    /// `review` spends $1.50 and finishes.
+    private static var pipeline: [String: Any] { FakePipeline.pipeline([
+        FakePipeline.step("work", prompt: "Work on {{task}}", turns: [
+            [["session": "conv-1"], ["usage": ["model": "m", "input": 100, "output": 50, "costUSD": 0.6]], ["hang": true]],
+            [["result": "resumed=[{{env.DROVER_RESUME_SESSION}}]"]],
+        ]),
+        FakePipeline.step("review", prompt: "Review", turns: [
+            [["usage": ["model": "m", "input": 10, "output": 5, "costUSD": 1.5]], ["result": "looks good"]],
+        ]),
+    ]) }
+
+    @Test("reaching the budget mid-step pauses the run; run/resume with a higher budget re-runs the step resuming its session")
+    func pauseAndResume() async throws {
+        let workspace = try EngineWorkspace(pipelines: ["budgeted": Self.pipeline])
+        let drover = try await workspace.server()
+        let bad = try await drover.callError("run/start", ["pipelineId": "budgeted", "task": "t", "budget": ["maxUSD": 0]])
+        #expect(bad.code == -32602 && bad.message.contains("budget.maxUSD"), "\(bad)")
+
+        let started = try await drover.call("run/start", ["pipelineId": "budgeted", "task": "t", "budget": ["maxUSD": 0.5]])
+        let runId = started.object("run").string("id")
+        #expect(started.object("run").object("budget")["maxUSD"] as? Double == 0.5)
+
+        let paused = try await drover.event(runId, "run.paused", timeout: .seconds(30))
+        #expect(paused.data.string("reason") == "budget")
+        #expect(paused.data.object("spent")["costUSD"] as? Double == 0.6, "\(paused.data)")
+        #expect(paused.data.object("limit")["maxUSD"] as? Double == 0.5, "\(paused.data)")
+        #expect(await workspace.waitForNoAgents().isEmpty, "the agent was stopped")
+        let run = try await drover.getRun(runId)
+        #expect(run.string("status") == "paused")
+        #expect((run["steps"] as? [[String: Any]])?.first?.string("state") == "pending", "\(run)")
+        #expect(!drover.notifiedEvents(runId).contains { ["run.failed", "step.failed"].contains($0.string("type")) })
+
+        let stillOver = try await drover.callError("run/resume", ["runId": runId])
+        #expect(stillOver.code == -32602 && stillOver.message.contains("reaches its budget"), "\(stillOver)")
+        let resumed = try await drover.call("run/resume", ["runId": runId, "budget": ["maxUSD": 2]])
+        #expect(resumed.object("run").string("status") == "running")
+        #expect(resumed.object("run").object("budget")["maxUSD"] as? Double == 2)
+        let completed = try await drover.event(runId, "step.completed", timeout: .seconds(30)) { $0.data.string("stepId") == "work" }
+        #expect(completed.data.string("output") == "resumed=[conv-1]", "the step resumed its session: \(completed.data)")
+
+        // review spends $1.50 more ($2.10 ≥ $2): stopped again; it re-runs (and spends again) once resumed.
+        let pausedAgain = try await drover.event(runId, "run.paused", timeout: .seconds(30))
+        #expect(pausedAgain.data.object("spent")["costUSD"] as? Double ?? 0 > 2.09)
+        let events = try await drover.storedEvents(runId).map { "\($0.string("type")) \($0.data.string("stepId"))" }
+        #expect(events.contains("step.interrupted review") && !events.contains("step.completed review"), "\(events)")
+        try await drover.call("run/resume", ["runId": runId, "budget": ["maxUSD": 5]])
+        try await drover.event(runId, "step.completed", timeout: .seconds(30)) { $0.data.string("stepId") == "review" }
+        try await drover.event(runId, "run.completed", timeout: .seconds(30))
+
+        let notPaused = try await drover.callError("run/resume", ["runId": runId])
+        #expect(notPaused.code == -33002 && notPaused.message.contains("paused runs only"), "\(notPaused)")
+        #expect(try await drover.shutdownAndExit() == 0)
+    }
+
+    @Test("a token budget pauses the run too")
+    func tokenBudget() async throws {
+        let workspace = try EngineWorkspace(pipelines: ["budgeted": Self.pipeline])
+        let drover = try await workspace.server()
+        let runId = try await drover.call("run/start", ["pipelineId": "budgeted", "task": "t", "budget": ["maxTokens": 100]])
+            .object("run").string("id")
+        let paused = try await drover.event(runId, "run.paused", timeout: .seconds(30))
+        #expect(paused.data.object("limit")["maxTokens"] as? Int == 100)
+        #expect(paused.data.object("spent")["inputTokens"] as? Int == 100)
+        #expect(try await drover.shutdownAndExit() == 0)
+    }
+
+    @Test("claude gets the remaining budget as --max-budget-usd; its budget stop pauses the run, and a raised budget resumes the session",
+          .enabled(if: ClaudeCLI.path != nil, ClaudeCLI.missingReason))
+    func claudeBudgetStop() async throws {
+        let server = try ScriptedModelServer(turns: [
+            ["content": [["type": "tool_use", "name": "Bash", "input": ["command": "echo one", "description": "one"]]],
+             "usage": ["input_tokens": 100_000, "output_tokens": 10]],
+            ["content": [["type": "text", "text": "first answer"]], "usage": ["input_tokens": 10, "output_tokens": 10]],
+            ["content": [["type": "text", "text": "resumed answer"]], "usage": ["input_tokens": 10, "output_tokens": 10]],
+        ])
+        let coder: [String: Any] = ["driver": "claude", "model": "claude-sonnet-4-5", "command": ClaudeCLI.path ?? "claude",
+                                    "allowedTools": ["Bash"], "env": server.environment]
+        let step: [String: Any] = ["id": "code", "kind": "agent", "role": "coder", "prompt": "Please {{task}}"]
+        let workspace = try EngineWorkspace(pipelines: ["solo": FakePipeline.pipeline([step])], config: ["agents": ["coder": coder]])
+        let drover = try await workspace.server()
+        let runId = try await drover.call("run/start", ["pipelineId": "solo", "task": "t", "budget": ["maxUSD": 0.05]])
+            .object("run").string("id")
+        let paused = try await drover.event(runId, "run.paused", timeout: .seconds(60))
+        #expect(paused.data.object("spent")["costUSD"] as? Double ?? 0 >= 0.05, "\(paused.data)")
+        let events = try await drover.storedEvents(runId).map { $0.string("type") }
+        #expect(!events.contains("run.failed") && !events.contains("step.failed"), "\(events)")
+        try await drover.call("run/resume", ["runId": runId, "budget": ["maxUSD": 10]])
+        let completed = try await drover.event(runId, "step.completed", timeout: .seconds(60))
+        #expect(completed.data["attempt"] as? Int == 2)
+        try await drover.event(runId, "run.completed")
+        let history = "\(server.modelRequests().last?["messages"] ?? "")"
+        #expect(history.contains("echo one"), "the re-run resumed the session: \(history.suffix(400))")
+        #expect(try await drover.shutdownAndExit() == 0)
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+
+/// Tool permissions as durable gates while the agent waits (`permissionMode: "ask"`), through `drover serve`:
+/// the agent's permission request becomes a decision in the inbox, the agent process keeps waiting, and
+/// `decision/resolve` sends the answer back to it — a deny with its reason. If the engine stops meanwhile,
+/// the answer is kept and the step re-runs with it.
+@Suite("End to end: tool permissions as gates")
+struct PermissionGateEndToEndTests {
+    private static func logTexts(_ drover: DroverProcess, _ runId: String) -> [String] {
+        drover.notifiedLogs(runId).map { $0.string("text") }
+    }
+
+    /// A one-step pipeline `solo` running role `coder`.
+    private static func workspace(coder: [String: Any]) throws -> EngineWorkspace {
+        let step: [String: Any] = ["id": "code", "kind": "agent", "role": "coder", "prompt": "Please {{task}}"]
+        return try EngineWorkspace(pipelines: ["solo": FakePipeline.pipeline([step])], config: ["agents": ["coder": coder]])
+    }
+
+    @Test("acp: a permission becomes a decision the agent waits on; allow once and deny with a reason reach it; one attempt",
+          .enabled(if: ScriptedACPAgent.available, ScriptedACPAgent.missingReason))
+    func acpPermissionsAnsweredLive() async throws {
+        let scratch = try TempFolder()
+        let coder = try ScriptedACPAgent.role([
+            ["run": "make build"],
+            ["write": "hello.txt", "content": "hello\n"],
+            ["say": "Done."],
+        ], in: scratch.url, extra: ["permissionMode": "ask"])
+        let workspace = try Self.workspace(coder: coder)
+        let drover = try await workspace.server()
+        let runId = try await drover.startRun("solo").string("id")
+
+        let asked = try await drover.event(runId, "decision.requested", timeout: .seconds(30))
+        #expect(asked.data.string("question") == "Allow execute: `make build`?", "\(asked.data)")
+        #expect(asked.data["options"] as? [String] == ["allow once", "allow for this run", "deny"])
+        #expect(asked.data["attempt"] as? Int == 1)
+        #expect(asked.data.object("permission").string("tool") == "execute")
+        #expect(asked.data.object("permission").string("input") == "make build")
+        let inbox = try await drover.call("inbox/list")["items"] as? [[String: Any]] ?? []
+        #expect(inbox.count == 1 && inbox.first?.object("permission").string("input") == "make build", "\(inbox)")
+        #expect(try await drover.getRun(runId).string("status") == "blocked")
+        #expect(try await workspace.waitForAgents().count >= 1, "the agent waits while the person decides")
+
+        let resolved = try await drover.call("decision/resolve", ["runId": runId, "decisionId": asked.data.string("decisionId"),
+                                                                  "choice": "allow once"])
+        #expect(resolved.object("run").string("status") == "running")
+        let second = try await drover.event(runId, "decision.requested", timeout: .seconds(30))
+        #expect(second.data.object("permission").string("input") == "Write hello.txt", "\(second.data)")
+        try await drover.call("decision/resolve", ["runId": runId, "decisionId": second.data.string("decisionId"),
+                                                   "choice": "deny", "reason": "not now"])
+        let completed = try await drover.event(runId, "step.completed", timeout: .seconds(30))
+        #expect(completed.data.string("output").contains("Not allowed to write"), "the agent heard the deny: \(completed.data)")
+        #expect(completed.data["attempt"] as? Int == 1, "the same attempt went on: \(completed.data)")
+        #expect(!FileManager.default.fileExists(atPath: workspace.path + "/hello.txt"))
+        let resolvedEvents = drover.notifiedEvents(runId).filter { $0.string("type") == "decision.resolved" }
+        #expect(resolvedEvents.map { $0.data["attempt"] as? Int } == [1, 1], "\(resolvedEvents)")
+        #expect(resolvedEvents.last?.data.string("reason") == "not now")
+        let logs = Self.logTexts(drover, runId)
+        #expect(logs.contains("asks permission: make build") && logs.contains("make build → completed"), "\(logs)")
+        #expect(try await drover.shutdownAndExit() == 0)
+    }
+
+    @Test("acp: the engine stops while a permission waits; the answer is kept and the step re-runs with it ('allow for this run' applies)",
+          .enabled(if: ScriptedACPAgent.available, ScriptedACPAgent.missingReason))
+    func acpAnswerAfterRestart() async throws {
+        let scratch = try TempFolder()
+        let coder = try ScriptedACPAgent.role([["run": "make build"], ["say": "Built."]], in: scratch.url,
+                                              extra: ["permissionMode": "ask"])
+        let workspace = try Self.workspace(coder: coder)
+        let first = try await workspace.server()
+        let runId = try await first.startRun("solo").string("id")
+        let asked = try await first.event(runId, "decision.requested", timeout: .seconds(30))
+        #expect(try await first.shutdownAndExit() == 0)
+        #expect(await workspace.waitForNoAgents().isEmpty, "a stopped engine leaves no agent waiting")
+
+        let second = try await workspace.server()
+        let inbox = try await second.call("inbox/list")["items"] as? [[String: Any]] ?? []
+        #expect(inbox.map { $0.string("id") } == [asked.data.string("decisionId")], "the permission is still open: \(inbox)")
+        try await second.call("decision/resolve", ["runId": runId, "decisionId": asked.data.string("decisionId"),
+                                                   "choice": "allow for this run"])
+        let started = try await second.event(runId, "step.started", timeout: .seconds(30))
+        #expect(started.data["attempt"] as? Int == 2)
+        let completed = try await second.event(runId, "step.completed", timeout: .seconds(30))
+        #expect(completed.data.string("output") == "Built.")
+        let logs = Self.logTexts(second, runId)
+        #expect(logs.contains { $0.hasPrefix("permission for make build: allowed") }, "allowed for the run, not asked again: \(logs)")
+        let resolved = try await second.storedEvents(runId).first { $0.string("type") == "decision.resolved" }
+        #expect(resolved?.data["attempt"] == nil, "nobody was waiting: the step re-ran")
+        #expect(try await second.shutdownAndExit() == 0)
+    }
+
+    @Test("claude ask mode: a Bash permission is a decision; 'allow for this run' runs it and stops the asking; a deny's reason reaches the agent",
+          .enabled(if: ClaudeCLI.path != nil, ClaudeCLI.missingReason))
+    func claudePermissions() async throws {
+        let server = try ScriptedModelServer()
+        let workspace = try Self.workspace(coder: ["driver": "claude", "model": "claude-sonnet-4-5", "command": ClaudeCLI.path ?? "claude",
+                                                   "permissionMode": "ask", "env": server.environment])
+        try server.play([
+            ["content": [["type": "tool_use", "name": "Bash", "input": ["command": "echo ran > ran.txt", "description": "mark"]]]],
+            ["content": [["type": "tool_use", "name": "Bash", "input": ["command": "echo again > again.txt", "description": "mark"]]]],
+            ["content": [["type": "tool_use", "name": "Write", "input": ["file_path": workspace.path + "/notes.txt", "content": "x"]]]],
+            ["content": [["type": "text", "text": "Finished."]], "usage": ["input_tokens": 10, "output_tokens": 5]],
+        ])
+        let drover = try await workspace.server()
+        let runId = try await drover.startRun("solo").string("id")
+
+        let asked = try await drover.event(runId, "decision.requested", timeout: .seconds(60))
+        #expect(asked.data.string("question") == "Allow Bash: `echo ran > ran.txt`?", "\(asked.data)")
+        #expect(asked.data.object("permission").string("tool") == "Bash")
+        let inbox = try await drover.call("inbox/list")["items"] as? [[String: Any]] ?? []
+        #expect(inbox.first?.string("id") == asked.data.string("decisionId"), "\(inbox)")
+        #expect(!FileManager.default.fileExists(atPath: workspace.path + "/ran.txt"), "nothing runs before the answer")
+        try await drover.call("decision/resolve", ["runId": runId, "decisionId": asked.data.string("decisionId"),
+                                                   "choice": "allow for this run"])
+
+        let second = try await drover.event(runId, "decision.requested", timeout: .seconds(60))
+        #expect(second.data.object("permission").string("tool") == "Write", "Bash is not asked again: \(second.data)")
+        #expect(FileManager.default.fileExists(atPath: workspace.path + "/ran.txt"), "the allowed command ran")
+        #expect(FileManager.default.fileExists(atPath: workspace.path + "/again.txt"), "and the next Bash call without asking")
+        try await drover.call("decision/resolve", ["runId": runId, "decisionId": second.data.string("decisionId"),
+                                                   "choice": "deny", "reason": "no notes please"])
+        let completed = try await drover.event(runId, "step.completed", timeout: .seconds(60))
+        #expect(completed.data.string("output") == "Finished.", "a person's deny is an answer, not a failure")
+        #expect(completed.data["attempt"] as? Int == 1)
+        try await drover.event(runId, "run.completed")
+        #expect(!FileManager.default.fileExists(atPath: workspace.path + "/notes.txt"))
+        let lastTurn = "\(server.modelRequests().last?["messages"] ?? "")"
+        #expect(lastTurn.contains("no notes please"), "the agent received the reason: \(lastTurn.suffix(600))")
+        #expect(try await drover.shutdownAndExit() == 0)
+    }
+}
