@@ -404,7 +404,7 @@ struct ConnectionDispatchTests {
         #expect(try await harness.collector.response(.int(2))["result"]?["text"] == .string("fast"))
         #expect(!harness.collector.messages.contains { $0["id"] == .int(1) })
         harness.notify("$/cancelRequest", #"{"id":1}"#)
-        #expect(code(try await harness.collector.response(.int(1), timeout: .seconds(5))) == -32800)
+        #expect(code(try await harness.collector.response(.int(1), timeout: .seconds(30))) == -32800)
     }
 
     @Test("the response of a run-changing request is written before the notifications it caused",
