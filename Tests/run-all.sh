@@ -10,6 +10,9 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 swift build --build-tests
 export DROVER_BIN="$PWD/.build/debug/drover"
+# Every `drover serve` and CLI command starts the workspace's engine, which outlives it: the harnesses
+# stop the engines they start, and this makes any other (the editor suites') exit soon after its last client.
+export DROVER_ENGINE_IDLE_TIMEOUT=3
 # The Claude Code CLI bundled in the claude-agent-sdk wheel, if installed: the claude driver's
 # end-to-end tests run it (and say they are skipped without it).
 claude_bin=$(python3 Tests/Agents/locate_claude.py || true)
@@ -30,6 +33,10 @@ for suite in editors/*/test/run.sh; do
   [ -f "$suite" ] || continue
   bash "$suite" 2>&1 | tee -a "$log"
 done
+# An engine still running once the idle timeout has passed is a leak: name it and fail.
+engine_pattern="^$(readlink -f "$DROVER_BIN") engine"
+for _ in $(seq 1 100); do pgrep -f "$engine_pattern" >/dev/null || break; sleep 0.1; done
+if pgrep -fa "$engine_pattern"; then echo "stray engine processes (above) after the suites"; exit 1; fi
 swift_passed=$(grep -a -o 'Test run with [0-9]* tests' "$log" | grep -o '[0-9]*' | tail -n 1)
 python_passed=$(grep -a -E '^([a-z]+: )?[0-9]+ passed, 0 failed$' "$log" | grep -v '^all:' | sed 's/^[a-z]*: //' | awk '{s += $1} END {print s + 0}')
 echo "all: $((swift_passed + python_passed)) passed, 0 failed"

@@ -53,6 +53,10 @@ public struct PostgresURL: Sendable, Hashable, CustomStringConvertible {
         description = "\(user)\(host):\(port)/\(database)"
     }
 
+    /// The URL as given, to hand a child drover process in its environment (`DROVER_STORE_URL`),
+    /// never on its command line.
+    public var environmentValue: String { connectionString }
+
     /// `text` with this URL's password replaced by `***`.
     public func redact(_ text: String) -> String { Self.redact(text, password: password) }
 

@@ -5,14 +5,25 @@ import DroverSupport
 import Foundation
 import Synchronization
 
-/// Implements the protocol's methods on top of the engine: one engine per connection's workspace.
+/// Implements the protocol's methods on top of the engine.
+///
+/// Either the connection owns its engine (`drover serve --no-daemon`: claimed at `initialize`,
+/// opened in `start()`, stopped at `shutdown`), or it shares the engine of a workspace's engine
+/// process with every other client (`init(sharing:)`): then `shutdown` only stops listening.
 public final class EngineBridge: ConnectionDelegate {
     /// What `initialize` set up; `engine` is filled in by `start()`.
     private struct Session: Sendable {
-        let claim: WorkspaceClaim
+        let claim: WorkspaceClaim?
         let wantsLogs: Bool
         let outbox: Outbox
         var engine: Result<EngineHost, ResponseError>?
+        var listener: Int?
+    }
+
+    /// The engine the bridge uses: its own, or one it shares.
+    private enum Source: Sendable {
+        case owns(StoreBackend)
+        case shares(EngineHost)
     }
 
     private let session = SessionSlot()
@@ -20,13 +31,23 @@ public final class EngineBridge: ConnectionDelegate {
     private let logger: Logger
     private let environment: [String: String]
     private let selfExecutable: String
-    private let backend: StoreBackend
+    private let source: Source
 
-    /// - Parameter backend: where runs are stored; chosen by the executable (`drover` passes `.sqlite`).
-    public init(logger: Logger, backend: StoreBackend, environment: [String: String] = ProcessInfo.processInfo.environment,
-                selfExecutable: String = EngineHost.currentExecutable()) {
+    /// A bridge that opens its own engine on the workspace of `initialize`.
+    /// - Parameter backend: where runs are stored; chosen by the executable (`drover` passes what `--store` chose).
+    public convenience init(logger: Logger, backend: StoreBackend, environment: [String: String] = ProcessInfo.processInfo.environment,
+                            selfExecutable: String = EngineHost.currentExecutable()) {
+        self.init(source: .owns(backend), logger: logger, environment: environment, selfExecutable: selfExecutable)
+    }
+
+    /// A bridge onto `host`, an engine other connections use too; `initialize` must name its workspace.
+    public convenience init(sharing host: EngineHost, logger: Logger) {
+        self.init(source: .shares(host), logger: logger, environment: [:], selfExecutable: "")
+    }
+
+    private init(source: Source, logger: Logger, environment: [String: String], selfExecutable: String) {
         self.logger = logger
-        self.backend = backend
+        self.source = source
         self.environment = environment
         self.selfExecutable = selfExecutable
         let session = self.session
@@ -41,16 +62,25 @@ public final class EngineBridge: ConnectionDelegate {
 
     public func initialize(_ params: InitializeRequest, framing: Framing, outbox: Outbox) throws -> InitializeResult {
         let workspace = try Self.workspace(from: params)
-        // Claiming is quick and tells a second engine at once that the workspace is taken; the store
-        // opens in `start()`, after the answer has gone out.
-        let claim: WorkspaceClaim
-        do {
-            claim = try EngineHost.claim(workspace: workspace, backend: backend)
-        } catch let error as EngineError {
-            throw ResponseError(error)
-        }
         let wantsLogs = params.capabilities?.logs ?? true
-        session.value.withLock { $0 = Session(claim: claim, wantsLogs: wantsLogs, outbox: outbox) }
+        switch source {
+        case .owns(let backend):
+            // Claiming is quick and tells a second engine at once that the workspace is taken; the store
+            // opens in `start()`, after the answer has gone out.
+            let claim: WorkspaceClaim
+            do {
+                claim = try EngineHost.claim(workspace: workspace, backend: backend)
+            } catch let error as EngineError {
+                throw ResponseError(error)
+            }
+            session.value.withLock { $0 = Session(claim: claim, wantsLogs: wantsLogs, outbox: outbox) }
+        case .shares(let host):
+            guard workspace.path == host.claim.workspace.path else {
+                throw ResponseError.invalidParams(
+                    "this engine drives the workspace \(host.claim.workspace.path), not \(workspace.path); connect to that workspace's engine")
+            }
+            session.value.withLock { $0 = Session(claim: nil, wantsLogs: wantsLogs, outbox: outbox, engine: .success(host)) }
+        }
         logger.info("serving workspace \(workspace.path) for \(params.clientInfo?.name ?? "an unnamed client")")
         return InitializeResult(
             protocolVersion: ProtocolVersion.current,
@@ -64,25 +94,32 @@ public final class EngineBridge: ConnectionDelegate {
 
     public func start() async {
         guard let session = session.value.withLock({ $0 }) else { return }
-        let opened = Result { () throws(ResponseError) -> EngineHost in
-            do {
-                return try session.claim.openEngine(environment: environment, selfExecutable: selfExecutable, logger: logger)
-            } catch let error as EngineError {
-                throw ResponseError(error)
-            } catch {
-                throw .internalError("\(error)")
+        let host: EngineHost
+        if let claim = session.claim {
+            let opened = Result { () throws(ResponseError) -> EngineHost in
+                do {
+                    return try claim.openEngine(environment: environment, selfExecutable: selfExecutable, logger: logger)
+                } catch let error as EngineError {
+                    throw ResponseError(error)
+                } catch {
+                    throw .internalError("\(error)")
+                }
             }
-        }
-        self.session.value.withLock { $0?.engine = opened }
-        guard case .success(let host) = opened else {
-            if case .failure(let error) = opened { logger.error(error.message) }
-            return
+            self.session.value.withLock { $0?.engine = opened }
+            guard case .success(let openedHost) = opened else {
+                if case .failure(let error) = opened { logger.error(error.message) }
+                return
+            }
+            host = openedHost
+        } else {
+            guard case .success(let shared) = session.engine else { return }
+            host = shared
         }
         let engine = host.engine
         let outbox = session.outbox
         let wantsLogs = session.wantsLogs
         // Runs on the engine actor after each commit: it only encodes and queues, never waits for the client.
-        _ = await engine.addListener { output in
+        let listener = await engine.addListener { output in
             switch output {
             case .event(let event):
                 outbox.notifyEvent(event)
@@ -90,7 +127,9 @@ public final class EngineBridge: ConnectionDelegate {
                 if wantsLogs { outbox.notifyLog(log) }
             }
         }
-        Task { await engine.resumeInterruptedRuns() }
+        self.session.value.withLock { $0?.listener = listener }
+        // An engine process resumes its runs once, when it starts; an engine of its own, here.
+        if session.claim != nil { Task { await engine.resumeInterruptedRuns() } }
     }
 
     public func handler(for method: String) -> MethodHandler? {
@@ -98,8 +137,18 @@ public final class EngineBridge: ConnectionDelegate {
     }
 
     public func shutdown() async {
-        guard case .success(let host) = session.value.withLock({ $0?.engine }) else { return }
-        await host.engine.shutdown()
+        let (engine, listener) = session.value.withLock { session -> (Result<EngineHost, ResponseError>?, Int?) in
+            defer { session?.listener = nil }
+            return (session?.engine, session?.listener)
+        }
+        guard case .success(let host) = engine else { return }
+        switch source {
+        case .owns:
+            await host.engine.shutdown()
+        case .shares:
+            // The engine goes on for its other clients and its runs; this client stops listening.
+            if let listener { await host.engine.removeListener(listener) }
+        }
     }
 
     /// The session set by `initialize`, shared with the handlers.

@@ -25,6 +25,7 @@ enum Subcommands {
         PipelinesCommand.subcommand,
         TrustCommand.subcommand,
         ServeCommand.subcommand,
+        EngineCommand.subcommand,
     ]
 }
 

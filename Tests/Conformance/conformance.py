@@ -377,10 +377,12 @@ class Context:
         self.env = dict(os.environ, DROVER_CONFIG_DIR=str(self.config), HOME=str(self.tmp / "home"),
                         XDG_CONFIG_HOME=str(self.tmp / "xdg"))
         self.connections = []
+        self.workspaces = set()  # each one's engine is stopped at the end
 
     def workspace(self, name):
         path = self.tmp / name
         path.mkdir(exist_ok=True)
+        self.workspaces.add(str(path.resolve()))
         return str(path.resolve())
 
     def connect(self, cwd, framing="ndjson", args=(), name="conn"):
@@ -585,6 +587,12 @@ SLOW_PIPELINE = {
 BROKEN_PIPELINE = {"name": "Broken", "steps": [{"id": "x", "kind": "no-such-kind"}]}
 
 
+def stop_engine(ctx, workspace):
+    """Stops the workspace's engine (a `drover serve` started it) and waits until it has exited."""
+    subprocess.run([ctx.drover, "engine", "stop", "--quiet", "--workspace", workspace], capture_output=True,
+                   env=ctx.env, timeout=TIMEOUT)
+
+
 class Scenario:
     def __init__(self, ctx):
         self.ctx, self.r = ctx, ctx.report
@@ -600,7 +608,7 @@ class Scenario:
             c.notify("initialized", {})
         for part in (self.pipelines, self.decision_and_approval, self.replay_and_paging, self.logs, self.run_list,
                      self.lookups_and_bad_params, self.reject_and_retry, self.cancel, self.restart, self.trust,
-                     self.interrupt_and_replay):
+                     self.queue, self.engine_stop, self.interrupt_and_replay):
             try:
                 part()
             except Exception as error:  # a failed precondition; the part's own cases already reported
@@ -928,9 +936,75 @@ class Scenario:
             c.error("run/start", {"pipelineId": "failing", "task": "x"}, -33003, "untrusted")
             c.call("workspace/trust", {"trusted": True})
 
-    def interrupt_and_replay(self):
+    def own_workspace(self, name):
+        """A new workspace with this scenario's workspace pipelines, trusted."""
+        ws = self.ctx.workspace(name)
+        shutil.copytree(Path(self.ws) / ".drover" / "pipelines", Path(ws) / ".drover" / "pipelines")
+        return ws
+
+    def queue(self):
+        """concurrency.maxRuns 1: a second run waits queued (run.queued, reason capacity) until the first ends."""
         c, r = self.c, self.r
-        with r.case("shutdown while a step runs → step.interrupted; later requests → -32600; exit → 0"):
+        with r.case("maxRuns 1 (workspace config): a second run → run.queued {reason: capacity}, starts once the first is cancelled"):
+            ws = self.own_workspace("queue")
+            (Path(ws) / ".drover" / "config.json").write_text(json.dumps({"concurrency": {"maxRuns": 1}}))
+            q = self.ctx.connect(ws, name="queue")
+            self.ctx.initialize(q, ws)
+            q.notify("initialized", {})
+            q.call("workspace/trust", {"trusted": True})
+            first = q.call("run/start", {"pipelineId": "slow", "task": "first"})["run"]["id"]
+            q.wait_event(first, "step.started")
+            second = q.call("run/start", {"pipelineId": "slow", "task": "second"})["run"]
+            expect(second["status"] == "queued", f"the second run is {second['status']}, not queued")
+            queued = q.wait_event(second["id"], "run.queued")["data"]
+            expect(queued["reason"] == "capacity", short(queued))
+            q.call("run/cancel", {"runId": first})
+            q.wait_event(second["id"], "step.started")
+            q.call("run/cancel", {"runId": second["id"]})
+            q.wait_event(second["id"], "run.cancelled")
+            expect(q.call("shutdown") is None, "shutdown")
+            q.notify("exit")
+            expect(q.wait_exit() == 0, "exit code")
+            stop_engine(self.ctx, ws)
+
+    def engine_stop(self):
+        """`drover engine stop` mid-step: the step is recorded interrupted, and the next engine resumes it."""
+        r = self.r
+        with r.case("drover engine stop mid-step → the client's session ends; the next client's engine has step.interrupted and resumes the step"):
+            ws = self.own_workspace("engine-stop")
+            first = self.ctx.connect(ws, name="engine-stop-1")
+            self.ctx.initialize(first, ws)
+            first.call("workspace/trust", {"trusted": True})
+            run_id = first.call("run/start", {"pipelineId": "slow", "task": "wait"})["run"]["id"]
+            first.wait_event(run_id, "step.started")
+            stopped = subprocess.run([self.ctx.drover, "engine", "stop", "--workspace", ws], capture_output=True,
+                                     text=True, env=self.ctx.env, timeout=TIMEOUT)
+            expect(stopped.returncode == 0, stopped.stdout + stopped.stderr)
+            expect(first.wait_exit() == 1, "a client whose engine stopped exits 1")
+            second = self.ctx.connect(ws, name="engine-stop-2")
+            self.ctx.initialize(second, ws)
+            events = second.call("run/events", {"runId": run_id, "afterSeq": 0, "limit": 1000})["events"]
+            interrupted = [e for e in events if e["type"] == "step.interrupted"]
+            expect(interrupted, f"no step.interrupted in {[e['type'] for e in events]}")
+            if not any(e["type"] == "step.started" for e in events[events.index(interrupted[-1]):]):
+                second.wait_event(run_id, "step.started")  # the resumed attempt
+            second.call("run/cancel", {"runId": run_id})
+            expect(second.call("shutdown") is None, "shutdown")
+            second.notify("exit")
+            expect(second.wait_exit() == 0, "exit code")
+            stop_engine(self.ctx, ws)
+
+    def interrupt_and_replay(self):
+        # A server with its own engine (--no-daemon) interrupts its steps when it shuts down, and holds its
+        # workspace: its own workspace, since the scenario's is driven by that workspace's engine.
+        self.c.close()
+        stop_engine(self.ctx, self.ws)
+        self.ws = self.own_workspace("no-daemon")
+        c = self.c = self.ctx.connect(self.ws, args=("--no-daemon",), name="no-daemon")
+        r = self.r
+        self.ctx.initialize(c, self.ws)
+        c.call("workspace/trust", {"trusted": True})
+        with r.case("--no-daemon: shutdown while a step runs → step.interrupted; later requests → -32600; exit → 0"):
             run = c.call("run/start", {"pipelineId": "slow", "task": "wait"})["run"]
             s = self.slow = run["id"]
             c.wait_event(s, "step.started")
@@ -941,8 +1015,8 @@ class Scenario:
             expect(c.wait_exit() == 0, "exit code after shutdown")
             self.seen_before = c.events(s)
             expect(self.seen_before, "no events of the slow run")
-        with r.case("a second connection (LSP framing, logs off) replays from afterSeq and resumes the interrupted run; a third one on the same workspace → -33002"):
-            d = self.ctx.connect(self.ws, framing="lsp", name="second")
+        with r.case("--no-daemon: a second connection (LSP framing, logs off) replays from afterSeq and resumes the interrupted run; a third one on the same workspace → -33002"):
+            d = self.ctx.connect(self.ws, framing="lsp", args=("--no-daemon",), name="second")
             self.ctx.initialize(d, self.ws, logs=False)
             s, before = self.slow, self.seen_before
             everything, last = self.all_events_on(d, s)
@@ -956,7 +1030,7 @@ class Scenario:
             interrupted = max(i for i, e in enumerate(everything) if e["type"] == "step.interrupted")
             if not any(e["type"] == "step.started" for e in everything[interrupted:]):
                 d.wait_event(s, "step.started")  # the resumed attempt
-            e = self.ctx.connect(self.ws, name="third")
+            e = self.ctx.connect(self.ws, args=("--no-daemon",), name="third")
             error = e.error("initialize", {"workspace": self.ws}, -33002, "conflict")
             expect(str(d.proc.pid) in error["message"], f"the message should name pid {d.proc.pid}: {error['message']}")
             e.close()
@@ -1187,6 +1261,9 @@ def main():
         for connection in ctx.connections:
             with contextlib.suppress(Exception):
                 connection.close()
+        for workspace in sorted(ctx.workspaces):
+            with contextlib.suppress(Exception):
+                stop_engine(ctx, workspace)
         if args.keep or report.failed:
             print(f"server logs kept in {ctx.tmp}")
         else:

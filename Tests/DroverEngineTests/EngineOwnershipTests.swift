@@ -12,11 +12,11 @@ import Testing
         let run = try await h.start("flow", inputs: ["lang": "c"])
         #expect(run.status == .running && run.lastSeq == 3)
         #expect(Array(h.recordingStore.commits(of: run.id).prefix(2)) == [
-            .init(types: ["run.created"], status: .queued),
-            .init(types: ["run.started", "run.workspace"], status: .running),
+            .init(types: ["run.created", "run.workspace"], status: .queued),
+            .init(types: ["run.started"], status: .running),
         ])
         try await h.next("run.started", of: run.id)
-        #expect(h.recorder.events.filter { $0.runId == run.id }.prefix(2).map(\.type) == ["run.created", "run.started"])
+        #expect(h.recorder.events.filter { $0.runId == run.id }.prefix(3).map(\.type) == ["run.created", "run.workspace", "run.started"])
         try await h.nextLaunch("a", attempt: 1).handle.finish(.completed(output: "a"))
         try await h.nextLaunch("b", attempt: 1).handle.finish(.completed(output: "b"))
         try await h.next("run.completed", of: run.id)

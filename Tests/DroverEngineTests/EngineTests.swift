@@ -42,7 +42,7 @@ import Testing
         let stored = h.store.allEvents(started.id)
         #expect(h.recorder.events.filter { $0.runId == started.id } == stored)
         #expect(stored.map(\.seq) == Array(1...stored.count))
-        #expect(stored.map(\.type) == ["run.created", "run.started", "run.workspace", "step.started", "usage.recorded", "step.completed",
+        #expect(stored.map(\.type) == ["run.created", "run.workspace", "run.started", "step.started", "usage.recorded", "step.completed",
                                        "step.started", "step.completed", "run.completed"])
         let page = try await h.engine.events(RunEventsRequest(runId: started.id, afterSeq: 2, limit: 3))
         #expect(page.events.map(\.seq) == [3, 4, 5] && page.more && page.lastSeq == stored.count)

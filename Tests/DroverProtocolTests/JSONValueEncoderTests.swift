@@ -81,6 +81,7 @@ private let emptyRun = Run(id: "", pipelineId: "", task: "", status: .queued, cr
 private let allBodies: [EventBody] = [
     .runCreated(.init(pipelineId: "feature", task: "t", inputs: ["k": "v"], steps: [StepInfo(id: "plan", kind: .agent, role: "planner"), StepInfo(id: "t", kind: .tests)])),
     .runCreated(.init(pipelineId: "", task: "", steps: [])),
+    .runQueued(.init(reason: .dependency, waitingFor: ["r-0"])),
     .runStarted,
     .stepStarted(.init(stepId: "plan", attempt: 1)),
     .stepCompleted(.init(stepId: "plan", attempt: 1, output: "done\n")),

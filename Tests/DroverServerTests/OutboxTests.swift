@@ -140,7 +140,8 @@ struct OutboxTests {
         stuck.respond(id: .int(1), result: Empty())
         let started = ContinuousClock.now
         await stuck.finish(timeout: .milliseconds(200))
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // A bound that tells "gave up" from "waits for the client forever", not a speed: a loaded machine took 14 s.
+        #expect(ContinuousClock.now - started < .seconds(60))
         stalled.closeItsEnd()
     }
 

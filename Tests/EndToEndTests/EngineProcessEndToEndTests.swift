@@ -106,8 +106,11 @@ struct EngineProcessEndToEndTests {
             ? try EngineWorkspace(pipelines: ["slow": Self.hangingPipeline(timeoutSeconds: 3.5)])
             : try EngineWorkspace(pipelines: ["slow": Self.workerPipeline(timeoutSeconds: 3.5)], config: Self.grandchildConfig)
         let drover = try await workspace.server()
+        // Watched for from before run/start: its answer (through the serve proxy and the engine, two
+        // hops) may come after the agent started and, on a loaded machine, after most of its timeout.
+        let agents = workspace.watchForAgents(count: driver == "fake" ? 1 : 3)
         let runId = try await drover.startRun("slow").string("id")
-        _ = try await workspace.waitForAgents(count: driver == "fake" ? 1 : 3)
+        _ = try await agents.found()
         let stepFailed = try await drover.event(runId, "step.failed")
         let failure = stepFailed.data.object("failure")
         #expect(failure.string("kind") == "timeout")

@@ -37,7 +37,7 @@ struct EngineRecoveryEndToEndTests {
             FakePipeline.step("impl", prompt: "Do {{steps.plan.output}}", turns: [[["result": "impl done"]]]),
         ])
         let workspace = try EngineWorkspace(pipelines: ["log": pipeline])
-        let first = try await workspace.server()
+        let first = try await workspace.server(daemon: false)
         let runId = try await first.startRun("log", task: "the log").string("id")
         try await first.event(runId, "decision.requested")
         try await first.call("decision/resolve", ["runId": runId, "decisionId": "d-plan-1", "choice": "slow"])
@@ -85,7 +85,7 @@ struct EngineRecoveryEndToEndTests {
         #expect(end["more"] as? Bool == false)
 
         // While the first server drives the workspace, another one is refused, naming its pid.
-        let intruder = try DroverProcess(directory: workspace.url)
+        let intruder = try DroverProcess(arguments: ["serve", "--no-daemon"], directory: workspace.url)
         let refused = try await intruder.request("initialize", ["protocolVersion": 1, "workspace": workspace.path])
         let refusal = refused["error"] as? [String: Any] ?? [:]
         #expect(refusal["code"] as? Int == -33002, "\(refused)")
@@ -94,7 +94,7 @@ struct EngineRecoveryEndToEndTests {
         _ = try await intruder.waitForExit()
 
         #expect(try await first.shutdownAndExit() == 0)
-        let second = try await workspace.server()
+        let second = try await workspace.server(daemon: false)
         let replayed = try await second.storedEvents(runId)
         #expect(replayed.map(Self.canonical) == notified.map(Self.canonical), "the log after a restart is the same")
         #expect(Self.canonical(try await second.getRun(runId)) == Self.canonical(run), "so is the run")
@@ -108,7 +108,7 @@ struct EngineRecoveryEndToEndTests {
     @Test("kill -9 of the server mid-step: the next server kills the orphaned agent, re-runs the step and completes the run")
     func killNineRecovery() async throws {
         let workspace = try EngineWorkspace(pipelines: ["sleepy": Self.sleepyPipeline])
-        let first = try await workspace.server()
+        let first = try await workspace.server(daemon: false)
         let runId = try await first.startRun("sleepy", task: "survive").string("id")
         try await first.logLine(runId, "working")
         let agents = try await workspace.waitForAgents()
@@ -124,7 +124,7 @@ struct EngineRecoveryEndToEndTests {
         // (it sleeps 30 s); the next server must kill it before it re-runs the step.
         #expect(workspace.agentProcesses() == agents, "the agent is orphaned, not killed with the server")
 
-        let second = try await workspace.server()
+        let second = try await workspace.server(daemon: false)
         let interrupted = try await second.event(runId, "step.interrupted")
         // Nothing but the second server kills the orphan, and it does so before it records step.interrupted.
         #expect(agents.allSatisfy { processState($0) == nil || processState($0) == "Z" },
@@ -156,7 +156,7 @@ struct EngineRecoveryEndToEndTests {
     @Test("kill -9 before the agent's record was written: the next server still finds and kills it, so a step never has two agents")
     func killNineBeforeTheRecord() async throws {
         let workspace = try EngineWorkspace(pipelines: ["sleepy": Self.sleepyPipeline])
-        let first = try await workspace.server()
+        let first = try await workspace.server(daemon: false)
         let runId = try await first.startRun("sleepy", task: "survive").string("id")
         try await first.logLine(runId, "working")
         let agents = try await workspace.waitForAgents()
@@ -167,7 +167,7 @@ struct EngineRecoveryEndToEndTests {
         #expect(try await first.waitForExit() != 0)
         #expect(workspace.agentProcesses() == agents, "the agent outlives the server")
 
-        let second = try await workspace.server()
+        let second = try await workspace.server(daemon: false)
         try await second.event(runId, "step.interrupted")
         #expect(agents.allSatisfy { processState($0) == nil || processState($0) == "Z" },
                 "the unrecorded orphan is gone before the step re-runs: \(second.stderrText)")
@@ -181,7 +181,7 @@ struct EngineRecoveryEndToEndTests {
           arguments: ["end of input", "stdout closed", "SIGTERM", "SIGHUP"])
     func orderlyStopRecovery(_ how: String) async throws {
         let workspace = try EngineWorkspace(pipelines: ["sleepy": Self.sleepyPipeline])
-        let first = try await workspace.server()
+        let first = try await workspace.server(daemon: false)
         let runId = try await first.startRun("sleepy").string("id")
         try await first.logLine(runId, "working")
         _ = try await workspace.waitForAgents()
@@ -203,7 +203,7 @@ struct EngineRecoveryEndToEndTests {
         }
         #expect(first.protocolViolations.isEmpty)
 
-        let second = try await workspace.server()
+        let second = try await workspace.server(daemon: false)
         try await second.event(runId, "step.started") { $0.data.string("stepId") == "work" && $0.data["attempt"] as? Int == 2 }
         try await second.event(runId, "run.completed")
         let events = try await second.storedEvents(runId)

@@ -124,13 +124,14 @@ struct IsolationEndToEndTests {
             [["write": ["path": "done.txt", "text": "attempt {{attempt}} in {{env.DROVER_WORKSPACE}}\n"]], ["result": "done"]],
         ])])
         let workspace = try await Self.gitWorkspace(pipelines: ["slow": pipeline])
-        let first = try await workspace.server()
+        // Servers with their own engine (--no-daemon), whose end interrupts the step.
+        let first = try await workspace.server(daemon: false)
         let runId = try await first.startRun("slow").string("id")
         let worktree = try await first.event(runId, "run.workspace").data.string("path")
         try await first.logLine(runId, "working")
         #expect(try await first.shutdownAndExit() == 0)
 
-        let second = try await workspace.server()
+        let second = try await workspace.server(daemon: false)
         try await second.event(runId, "run.completed", timeout: .seconds(30))
         #expect(Self.read(worktree + "/done.txt") == "attempt 2 in \(worktree)\n")
         #expect(Self.read(workspace.path + "/done.txt") == nil)

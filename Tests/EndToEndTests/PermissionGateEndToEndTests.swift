@@ -67,13 +67,14 @@ struct PermissionGateEndToEndTests {
         let coder = try ScriptedACPAgent.role([["run": "make build"], ["say": "Built."]], in: scratch.url,
                                               extra: ["permissionMode": "ask"])
         let workspace = try Self.workspace(coder: coder)
-        let first = try await workspace.server()
+        // Servers with their own engine (--no-daemon): the first one's end stops its engine.
+        let first = try await workspace.server(daemon: false)
         let runId = try await first.startRun("solo").string("id")
         let asked = try await first.event(runId, "decision.requested", timeout: .seconds(30))
         #expect(try await first.shutdownAndExit() == 0)
         #expect(await workspace.waitForNoAgents().isEmpty, "a stopped engine leaves no agent waiting")
 
-        let second = try await workspace.server()
+        let second = try await workspace.server(daemon: false)
         let inbox = try await second.call("inbox/list")["items"] as? [[String: Any]] ?? []
         #expect(inbox.map { $0.string("id") } == [asked.data.string("decisionId")], "the permission is still open: \(inbox)")
         try await second.call("decision/resolve", ["runId": runId, "decisionId": asked.data.string("decisionId"),

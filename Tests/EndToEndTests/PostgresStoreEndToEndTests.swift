@@ -22,7 +22,7 @@ struct PostgresStoreEndToEndTests {
         let server = try PostgresTestServer.shared()
         let url = try server.createDatabase("drover_e2e_demo")
         let workspace = try EngineWorkspace()
-        let drover = try await workspace.server(arguments: ["serve", "--store", url])
+        let drover = try await workspace.server(arguments: ["--store", url])
         let runId = try await drover.startRun("demo", task: "Add a greeting").string("id")
 
         let decision = try await drover.event(runId, "decision.requested").data.string("decisionId")
@@ -47,16 +47,27 @@ struct PostgresStoreEndToEndTests {
         _ = try await drover.shutdownAndExit()
     }
 
-    @Test("a wrong password: `serve` answers every request with an error naming the server, never the password")
+    @Test("a wrong password: `serve --no-daemon` answers every request with an error naming the server, never the password")
     func wrongPassword() async throws {
         let good = try PostgresTestServer.shared().url(database: "postgres")
         let wrong = good.replacingOccurrences(of: #":[^:@/]+@"#, with: ":wrong-secret@", options: .regularExpression)
         let workspace = try EngineWorkspace()
-        let drover = try await workspace.server(trust: false, arguments: ["serve", "--store", wrong])
+        let drover = try await workspace.server(trust: false, daemon: false, arguments: ["--store", wrong])
         let error = try await drover.callError("run/list")
         #expect(error.message.contains("127.0.0.1:") && error.message.contains("password authentication failed"), "\(error)")
         #expect(!error.message.contains("wrong-secret") && !drover.stderrText.contains("wrong-secret"))
         _ = try await drover.shutdownAndExit()
+
+        // Through the workspace's engine, which cannot start on that store: `initialize` fails, saying why.
+        let proxy = try DroverProcess(arguments: ["serve", "--store", wrong], directory: workspace.url)
+        let refused = try await proxy.callError("initialize", ["protocolVersion": 1, "workspace": workspace.path])
+        #expect(refused.message.contains("127.0.0.1:") && refused.message.contains("password authentication failed"), "\(refused)")
+        #expect(!refused.message.contains("wrong-secret") && !proxy.stderrText.contains("wrong-secret"))
+        #expect(!refused.message.contains("ResponseError"), "\(refused)")
+        let engineLog = (try? String(contentsOf: workspace.url.appendingPathComponent(".drover/engine.log"), encoding: .utf8)) ?? ""
+        #expect(!engineLog.contains("wrong-secret"), "\(engineLog)")
+        proxy.closeStdin()
+        _ = try await proxy.waitForExit()
 
         let runs = try await command(["runs", "--store", wrong])
         #expect(runs.code == 1 && runs.stderr.contains("password authentication failed"), "\(runs.stderr)")

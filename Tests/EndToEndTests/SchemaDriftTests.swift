@@ -190,7 +190,7 @@ private enum Samples {
     static let fullRun = Run(
         id: "r-1", pipelineId: "demo", task: "t", inputs: ["k": "v"], status: .failed, createdAt: at, updatedAt: at,
         currentStep: "plan", steps: [fullStep], failure: failure, usage: Usage(inputTokens: 1, outputTokens: 2, costUSD: 0.5),
-        lastSeq: 9, workspace: fullWorkspace, budget: budget)
+        lastSeq: 9, dependsOn: ["r-0"], queueReason: .dependency, workspace: fullWorkspace, budget: budget)
     static let budget = RunBudget(maxUSD: 1, maxTokens: 10)
     static let fullWorkspace = RunWorkspace(
         isolation: .worktree, path: "/w/.drover/worktrees/r-1", branch: "drover/r-1", base: "HEAD", baseCommit: "abc", note: "n",
@@ -238,7 +238,8 @@ private enum Samples {
 
     static var eventData: [String: EventSample] {
         typealias B = EventBody
-        let created = B.RunCreated(pipelineId: "p", task: "t", inputs: ["k": "v"], steps: [], budget: budget)
+        let created = B.RunCreated(pipelineId: "p", task: "t", inputs: ["k": "v"], steps: [], dependsOn: ["r-0"], budget: budget)
+        let queued = B.RunQueued(reason: .dependency, waitingFor: ["r-0"])
         let attempt = B.StepAttempt(stepId: "s", attempt: 1)
         let fixing = B.StepAttempt(stepId: "s", attempt: 2, role: "fixer")
         let requested = B.DecisionRequested(stepId: "s", decisionId: "d", question: "q", options: [], attempt: 1, permission: permission)
@@ -249,6 +250,7 @@ private enum Samples {
         let resolved = B.ApprovalResolved(stepId: "s", approvalId: "a", status: .approved, feedback: "f", proposal: "p")
         let samples: [EventSample] = [
             EventSample(body: .runCreated(created), full: created, minimal: B.RunCreated(pipelineId: "p", task: "t", steps: [])),
+            EventSample(body: .runQueued(queued), full: queued, minimal: B.RunQueued(reason: .capacity)),
             EventSample(body: .runStarted, full: Empty(), minimal: Empty()),
             EventSample(body: .stepStarted(fixing), full: fixing, minimal: attempt),
             same(.stepCompleted(.init(stepId: "s", attempt: 1, output: "o")), B.StepCompleted(stepId: "s", attempt: 1, output: "o")),
@@ -305,8 +307,8 @@ private enum Samples {
             PipelineListRequest.method: RequestSample(params: same(PipelineListRequest()),
                                                       result: same(PipelineListResult(pipelines: []))),
             RunStartRequest.method: RequestSample(
-                params: Pair(full: RunStartRequest(pipelineId: "p", task: "t", inputs: [:], isolation: .worktree, base: "HEAD",
-                                                   includeUncommitted: true, budget: budget),
+                params: Pair(full: RunStartRequest(pipelineId: "p", task: "t", inputs: [:], dependsOn: ["r-0"], isolation: .worktree,
+                                                   base: "HEAD", includeUncommitted: true, budget: budget),
                              minimal: RunStartRequest(pipelineId: "p", task: "t")),
                 result: runPair),
             RunListRequest.method: RequestSample(

@@ -11,11 +11,14 @@ public struct ResolvedAgent: Sendable, Hashable {
 ///
 /// `{"agents": {"<role>": {"driver": "command"|"fake", "command", "args", "model", "script"}}}`.
 /// A role in the workspace file replaces the same role in the user file as a whole.
-/// `concurrency` and `budgets` are accepted and not used yet; `store` (`{"url": …}`) is read by the
-/// executable before the engine opens, from the user file only; other top-level keys are errors.
+/// `concurrency: {"maxRuns": N}` caps the runs working at once (the workspace's value wins; default
+/// the number of cores); `budgets` is accepted and not used yet; `store` (`{"url": …}`) is read by
+/// the executable before the engine opens, from the user file only; other top-level keys are errors.
 public struct EngineConfig: Sendable {
     public var workspaceAgents: [String: AgentSpec] = [:]
     public var userAgents: [String: AgentSpec] = [:]
+    /// How many runs may be `running` at once; more wait `queued` (reason `capacity`).
+    public var maxRuns = ProcessInfo.processInfo.activeProcessorCount
     /// Problems in either file, each starting with the file's path.
     public var errors: [String] = []
     public var workspaceFile: URL
@@ -37,12 +40,30 @@ public struct EngineConfig: Sendable {
         var config = EngineConfig(
             workspaceFile: workspace.appendingPathComponent(".drover/config.json"),
             userFile: configDirectory.appendingPathComponent("config.json"))
-        config.userAgents = read(config.userFile, allowsStore: true, errors: &config.errors)
-        config.workspaceAgents = read(config.workspaceFile, allowsStore: false, errors: &config.errors)
+        config.userAgents = read(config.userFile, allowsStore: true, errors: &config.errors, maxRuns: &config.maxRuns)
+        config.workspaceAgents = read(config.workspaceFile, allowsStore: false, errors: &config.errors, maxRuns: &config.maxRuns)
         return config
     }
 
-    private static func read(_ file: URL, allowsStore: Bool, errors: inout [String]) -> [String: AgentSpec] {
+    /// Reads `concurrency` of one file into `maxRuns`.
+    private static func readConcurrency(_ value: JSONValue?, file: URL, errors: inout [String], maxRuns: inout Int) {
+        guard let value else { return }
+        guard let object = value.objectValue else {
+            errors.append("\(file.path): field 'concurrency' must be an object like {\"maxRuns\": 2}")
+            return
+        }
+        for key in object.keys.sorted() where key != "maxRuns" {
+            errors.append("\(file.path): unknown field 'concurrency.\(key)' (allowed: maxRuns)")
+        }
+        guard let limit = object["maxRuns"] else { return }
+        guard case .int(let count) = limit, count >= 1 else {
+            errors.append("\(file.path): field 'concurrency.maxRuns' must be a whole number of runs, at least 1")
+            return
+        }
+        maxRuns = count
+    }
+
+    private static func read(_ file: URL, allowsStore: Bool, errors: inout [String], maxRuns: inout Int) -> [String: AgentSpec] {
         guard let data = FileManager.default.contents(atPath: file.path) else { return [:] }
         let json: JSONValue
         do {
@@ -62,6 +83,7 @@ public struct EngineConfig: Sendable {
         for key in object.keys.sorted() where !["agents", "concurrency", "budgets", "store"].contains(key) {
             errors.append("\(file.path): unknown field '\(key)' (allowed: agents, concurrency, budgets, store)")
         }
+        readConcurrency(object["concurrency"], file: file, errors: &errors, maxRuns: &maxRuns)
         guard let agentsValue = object["agents"] else { return [:] }
         guard let agents = agentsValue.objectValue else {
             errors.append("\(file.path): field 'agents' must map role names to agent blocks")

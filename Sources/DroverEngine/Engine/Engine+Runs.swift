@@ -2,13 +2,12 @@ import DroverProtocol
 import Foundation
 
 extension Engine {
-    /// `run/start`: checks the pipeline, its inputs, agents and trust; records `run.created` and
-    /// `run.started`; the first step starts right after this returns.
-    ///
-    /// Two commits: `run.created` alone makes the run durable as `queued` (where a scheduler may
-    /// later hold it), then `run.started` with `run.workspace` (where its steps work: a new git
-    /// worktree, prepared before anything is recorded, or the workspace itself). Nothing runs between
-    /// them, so clients see the same events and a `running` run in the response.
+    /// `run/start`: checks the pipeline, its inputs, agents, trust and dependencies; prepares where
+    /// its steps will work (a new git worktree, or the workspace itself) before anything is recorded;
+    /// records `run.created` with `run.workspace`, then hands the run to the scheduler, which records
+    /// `run.started` at once when a slot is free and its dependencies are done (the first step starts
+    /// right after this returns), else `run.queued` with the reason: the response then shows a
+    /// `queued` run.
     public func startRun(_ request: RunStartRequest) async throws -> Run {
         let catalog = PipelineCatalog.load(workspace: options.workspace, configDirectory: options.configDirectory)
         guard let entry = catalog.entry(request.pipelineId) else {
@@ -35,6 +34,8 @@ extension Engine {
                 + "; pass inputs: {" + missing.map { "\"\($0)\": \"…\"" }.joined(separator: ", ") + "}")
         }
         try checkRunnable(pipelineId: entry.id, definition: definition, source: entry.source)
+        let dependsOn = request.dependsOn.flatMap { $0.isEmpty ? nil : $0 }
+        try checkDependencies(dependsOn)
         try Self.validate(request.budget)
 
         var runId = Identifiers.newRunID(at: options.now())
@@ -44,15 +45,15 @@ extension Engine {
             try ledger.begin(runId, pipeline: LoadedPipeline(id: entry.id, definition: definition, source: entry.source))
             try commit([
                 .runCreated(.init(pipelineId: entry.id, task: request.task, inputs: request.inputs, steps: definition.stepInfos,
-                                  budget: request.budget)),
+                                  dependsOn: dependsOn, budget: request.budget)),
+                .runWorkspace(workspace),
             ], runId: runId)
         } catch {
             if workspace.isolation == .worktree { await discardWorktree(runId: runId) }
             throw error
         }
-        let run = try commit([.runStarted, .runWorkspace(workspace)], runId: runId)
-        scheduleAdvance(runId)
-        return run
+        enqueue(runId)
+        return try loadRun(runId)
     }
 
     /// Every role resolves to an agent, and the workspace is trusted if the run needs it; returns

@@ -30,6 +30,10 @@ public actor Engine {
     /// Runs `run/apply` is working on (git runs off the actor meanwhile).
     var applying: Set<String> = []
     var shuttingDown = false
+    /// Runs created and not started yet, and whether new ones may start (`Scheduling/`).
+    var scheduler = RunScheduler()
+    /// An `admitWaiting` is scheduled and not done.
+    var admissionScheduled = false
 
     /// A pipeline as a run uses it.
     struct LoadedPipeline {
@@ -101,6 +105,7 @@ public actor Engine {
     func commit(_ bodies: [EventBody], runId: String) throws -> Run {
         let run = try ledger.commit(bodies, runId: runId)
         writeReport(of: run) // an ended run's report follows every change to it (end, apply, discard)
+        runChanged(run)
         return run
     }
 
@@ -151,7 +156,9 @@ public actor Engine {
             while true {
                 switch NextAction.of(run) {
                 case .startRun:
-                    run = try commit([.runStarted], runId: runId)
+                    // Whether and when a queued run starts is the scheduler's call.
+                    enqueue(runId)
+                    return
                 case .startStep(let stepId, let attempt):
                     try startStep(run: run, stepId: stepId, attempt: attempt)
                     return
@@ -197,7 +204,12 @@ public actor Engine {
             log("cannot list runs to resume: \(error)")
             return
         }
-        for run in runs where live[run.id] == nil { await resume(run) }
+        // Queued runs wait again in the order they were created; then the interrupted ones resume.
+        for run in runs.filter({ $0.status == .queued }).sorted(by: { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }) {
+            scheduler.enqueue(run.id)
+        }
+        for run in runs where run.status != .queued && live[run.id] == nil { await resume(run) }
+        admitWaiting()
     }
 
     /// `resumeInterruptedRuns` for one run only, for a client that drives that run alone

@@ -25,9 +25,9 @@ final class CStringArray {
 
 /// `pipe2` and the `_np` spawn actions are GNU extensions that Swift's Glibc module does not import (they
 /// sit behind `_GNU_SOURCE`), so they are looked up at run time; nil on a libc that lacks them.
-enum SpawnFunctions {
+public enum SpawnFunctions {
     typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, UnsafePointer<CChar>?) -> Int32
-    typealias AddClosefrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
+    public typealias AddClosefrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
 
     typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>?, Int32) -> Int32
 
@@ -39,7 +39,7 @@ enum SpawnFunctions {
         symbol("posix_spawn_file_actions_addchdir_np").map { unsafeBitCast($0, to: AddChdir.self) }
     }
 
-    static var addclosefrom: AddClosefrom? {
+    public static var addclosefrom: AddClosefrom? {
         symbol("posix_spawn_file_actions_addclosefrom_np").map { unsafeBitCast($0, to: AddClosefrom.self) }
     }
 

@@ -41,7 +41,7 @@ public enum RunReducer {
                 id: event.runId, pipelineId: created.pipelineId, task: created.task, inputs: created.inputs,
                 status: .queued, createdAt: event.at, updatedAt: event.at, currentStep: nil,
                 steps: created.steps.map { Step(id: $0.id, kind: $0.kind, role: $0.role) },
-                failure: nil, usage: Usage(), lastSeq: event.seq, budget: created.budget)
+                failure: nil, usage: Usage(), lastSeq: event.seq, dependsOn: created.dependsOn, budget: created.budget)
         }
         guard var run else { throw Error.noRun(runId: event.runId, seq: event.seq, type: event.type) }
         run.lastSeq = event.seq
@@ -51,8 +51,12 @@ public enum RunReducer {
         case .runCreated:
             break // handled above
 
+        case .runQueued(let data):
+            run.queueReason = data.reason
+
         case .runStarted:
             run.status = .running
+            run.queueReason = nil
 
         case .stepStarted(let data):
             run.status = .running
@@ -163,6 +167,7 @@ public enum RunReducer {
 
         case .runFailed(let data):
             run.status = .failed
+            run.queueReason = nil
             run.recordFailure(data.failure)
 
         case .runWorkspace(let data):
@@ -183,6 +188,7 @@ public enum RunReducer {
 
         case .runCancelled(let data):
             run.status = .cancelled
+            run.queueReason = nil
             let stepId = run.steps.first { $0.state == .working || $0.state == .waiting }?.id ?? run.currentStep
             run.recordFailure(Failure(
                 kind: .cancelled, message: "Cancelled: \(data.reason)",

@@ -11,6 +11,8 @@ public struct RunStartRequest: RequestType {
     public var pipelineId: String
     public var task: String
     public var inputs: [String: String]?
+    /// Runs that must be done before this one starts (it waits `queued` until then).
+    public var dependsOn: [String]?
     /// `worktree` (default for a git workspace, unless the pipeline says otherwise) or `none`.
     public var isolation: IsolationMode?
     /// The ref the run's branch starts from (default `HEAD`).
@@ -19,12 +21,13 @@ public struct RunStartRequest: RequestType {
     public var includeUncommitted: Bool?
     /// Spending limits: reaching one pauses the run (`run.paused`), `run/resume` raises it.
     public var budget: RunBudget?
-    public init(pipelineId: String, task: String, inputs: [String: String]? = nil, isolation: IsolationMode? = nil,
-                base: String? = nil, includeUncommitted: Bool? = nil, budget: RunBudget? = nil) {
+    public init(pipelineId: String, task: String, inputs: [String: String]? = nil, dependsOn: [String]? = nil,
+                isolation: IsolationMode? = nil, base: String? = nil, includeUncommitted: Bool? = nil, budget: RunBudget? = nil) {
         self.budget = budget
         self.pipelineId = pipelineId
         self.task = task
         self.inputs = inputs
+        self.dependsOn = dependsOn
         self.isolation = isolation
         self.base = base
         self.includeUncommitted = includeUncommitted

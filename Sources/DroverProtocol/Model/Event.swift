@@ -34,6 +34,7 @@ public struct StepInfo: Codable, Sendable, Hashable {
 /// Every event type, named once: the wire names (`run.created`, …) in the order the protocol lists them.
 public enum EventType: String, CaseIterable, Sendable {
     case runCreated = "run.created"
+    case runQueued = "run.queued"
     case runStarted = "run.started"
     case stepStarted = "step.started"
     case stepCompleted = "step.completed"
@@ -62,6 +63,7 @@ public enum EventType: String, CaseIterable, Sendable {
 /// The typed payloads of every event type.
 public enum EventBody: Sendable, Hashable {
     case runCreated(RunCreated)
+    case runQueued(RunQueued)
     case runStarted
     case stepStarted(StepAttempt)
     case stepCompleted(StepCompleted)
@@ -91,13 +93,28 @@ public enum EventBody: Sendable, Hashable {
         public var task: String
         public var inputs: [String: String]?
         public var steps: [StepInfo]
+        /// Runs that must be done before this one starts.
+        public var dependsOn: [String]?
         public var budget: RunBudget?
-        public init(pipelineId: String, task: String, inputs: [String: String]? = nil, steps: [StepInfo], budget: RunBudget? = nil) {
+        public init(pipelineId: String, task: String, inputs: [String: String]? = nil, steps: [StepInfo], dependsOn: [String]? = nil,
+                    budget: RunBudget? = nil) {
             self.budget = budget
             self.pipelineId = pipelineId
             self.task = task
             self.inputs = inputs
             self.steps = steps
+            self.dependsOn = dependsOn
+        }
+    }
+
+    /// `run.queued`: why a created run has not started yet.
+    public struct RunQueued: Codable, Sendable, Hashable {
+        public var reason: QueueReason
+        /// With reason `dependency`: the runs not done yet.
+        public var waitingFor: [String]?
+        public init(reason: QueueReason, waitingFor: [String]? = nil) {
+            self.reason = reason
+            self.waitingFor = waitingFor
         }
     }
 
@@ -351,6 +368,7 @@ public enum EventBody: Sendable, Hashable {
     public var eventType: EventType {
         switch self {
         case .runCreated: .runCreated
+        case .runQueued: .runQueued
         case .runStarted: .runStarted
         case .stepStarted: .stepStarted
         case .stepCompleted: .stepCompleted
@@ -389,6 +407,7 @@ extension EventBody {
     public func encodeData(to container: inout KeyedEncodingContainer<Event.CodingKeys>) throws {
         switch self {
         case .runCreated(let data): try container.encode(data, forKey: .data)
+        case .runQueued(let data): try container.encode(data, forKey: .data)
         case .stepStarted(let data), .stepInterrupted(let data): try container.encode(data, forKey: .data)
         case .stepCompleted(let data): try container.encode(data, forKey: .data)
         case .stepFailed(let data): try container.encode(data, forKey: .data)
@@ -421,6 +440,7 @@ extension EventBody {
         }
         switch eventType {
         case .runCreated: return .runCreated(try data(RunCreated.self))
+        case .runQueued: return .runQueued(try data(RunQueued.self))
         case .runStarted: return .runStarted
         case .stepStarted: return .stepStarted(try data(StepAttempt.self))
         case .stepCompleted: return .stepCompleted(try data(StepCompleted.self))

@@ -6,6 +6,12 @@ public enum RunStatus: String, WireEnum {
     public var isTerminal: Bool { self == .done || self == .failed || self == .cancelled }
 }
 
+/// Why a run waits `queued`: no free slot (`concurrency.maxRuns`), a run it depends on is not done,
+/// or the engine is draining.
+public enum QueueReason: String, WireEnum {
+    case capacity, dependency, draining
+}
+
 /// Token and cost totals.
 public struct Usage: Codable, Sendable, Hashable {
     public var inputTokens: Int
@@ -56,6 +62,10 @@ public struct Run: Codable, Sendable, Hashable {
     public var failure: Failure?
     public var usage: Usage
     public var lastSeq: Int
+    /// Runs that must be done before this one starts (`run/start` `dependsOn`).
+    public var dependsOn: [String]?
+    /// While `queued`: why (the latest `run.queued`).
+    public var queueReason: QueueReason?
     /// Where its steps work (set by `run.workspace`; absent for runs recorded before isolation existed).
     public var workspace: RunWorkspace?
     /// Its spending limits (`run/start`, raised by `run/resume`); absent: unlimited.
@@ -65,8 +75,10 @@ public struct Run: Codable, Sendable, Hashable {
         id: String, pipelineId: String, task: String, inputs: [String: String]? = nil,
         status: RunStatus, createdAt: String, updatedAt: String, currentStep: String? = nil,
         steps: [Step], failure: Failure? = nil, usage: Usage = Usage(), lastSeq: Int = 0,
-        workspace: RunWorkspace? = nil, budget: RunBudget? = nil
+        dependsOn: [String]? = nil, queueReason: QueueReason? = nil, workspace: RunWorkspace? = nil, budget: RunBudget? = nil
     ) {
+        self.dependsOn = dependsOn
+        self.queueReason = queueReason
         self.budget = budget
         self.id = id
         self.pipelineId = pipelineId

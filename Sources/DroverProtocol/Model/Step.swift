@@ -106,7 +106,7 @@ public struct Step: Codable, Sendable, Hashable {
 public struct Failure: Codable, Sendable, Hashable {
     /// The category of a failure; stable strings clients may switch on.
     public enum Kind: String, Codable, Sendable, CaseIterable {
-        case agent, timeout, tests, rejected, cancelled, interrupted, `internal`
+        case agent, timeout, tests, rejected, cancelled, interrupted, dependency, `internal`
     }
 
     public var kind: Kind

@@ -73,6 +73,12 @@ final class RunRenderer {
         switch event.body {
         case .runCreated, .runStarted:
             break
+        case .runQueued(let data):
+            switch data.reason {
+            case .capacity: Console.line(t.dim("  queued: as many runs as concurrency.maxRuns allows are working; it starts when one ends"))
+            case .dependency: Console.line(t.dim("  queued: waiting for run \((data.waitingFor ?? []).joined(separator: ", ")) to be done"))
+            case .draining: Console.line(t.dim("  queued: the engine is draining; the next engine starts it"))
+            }
         case .stepStarted(let data):
             stepStarted[data.stepId] = at
             stepProposed[data.stepId] = nil

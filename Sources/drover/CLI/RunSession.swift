@@ -1,5 +1,6 @@
 import DroverEngine
 import DroverProtocol
+import DroverServer
 import DroverStore
 import Foundation
 import Synchronization
@@ -63,10 +64,10 @@ enum OpenGate {
     }
 }
 
-/// Drives one run to its end through the engine — the one session loop of `drover run`, `demo`,
-/// `attach`, `retry` and `restart`: opens the workspace with `EngineHost` (the one way to drive a
-/// store), starts or picks up the run, renders it live, answers its gates, and cancels it cleanly
-/// on Ctrl-C.
+/// Follows one run to its end through the workspace's engine — the one session loop of `drover run`,
+/// `demo`, `attach`, `retry` and `restart`: attaches to the engine (starting it if none runs), starts
+/// or picks up the run, renders it live, answers its gates, and cancels it cleanly on Ctrl-C. The
+/// run belongs to the engine: if this process goes away, it goes on.
 struct RunSession {
     /// How the session gets its run.
     enum Start {
@@ -90,9 +91,9 @@ struct RunSession {
     /// Runs to the end; the result is the exit code (0 done, 1 failed or stopped, 130 Ctrl-C).
     func run() async throws -> Int32 {
         if case .new = start {} else { try Self.checkHasRuns(workspace, store: store) }
-        let host = try EngineHost.open(workspace: workspace, backend: store.backend)
-        let code = try await drive(host.engine)
-        withExtendedLifetime(host) {} // the driving lock is held until here
+        let client = try await EngineClient.attach(workspace: workspace, engineEnvironment: store.engineEnvironment)
+        let code = try await drive(client)
+        client.detach()
         return code
     }
 
@@ -103,10 +104,9 @@ struct RunSession {
         }
     }
 
-    private func drive(_ engine: Engine) async throws -> Int32 {
-        // Listen before acting, so every event the action causes is in the stream.
-        let (stream, continuation) = AsyncStream<EngineOutput>.makeStream()
-        _ = await engine.addListener { continuation.yield($0) }
+    private func drive(_ engine: EngineClient) async throws -> Int32 {
+        // The client hears every event from `initialize` on, so every event the action causes is in the stream.
+        let stream = engine.outputs
         // Installed before the run starts, so a Ctrl-C in between still cancels it cleanly.
         let interrupt = InterruptHandler(engine: engine, terminal: terminal)
         defer { interrupt.uninstall() }
@@ -116,24 +116,24 @@ struct RunSession {
         var gatesOpen: [OpenGate] = []
         switch start {
         case .new(let pipelineId, let task, let inputs):
-            run = try await engine.startRun(RunStartRequest(pipelineId: pipelineId, task: task, inputs: inputs))
+            run = try await engine.call(RunStartRequest(pipelineId: pipelineId, task: task, inputs: inputs)).run
             interrupt.track(run.id)
             renderer.header(run: run, workspace: workspace)
         case .attach(let runId):
-            let current = try await engine.getRun(runId)
+            // (A run whose engine died mid-step was picked up by the engine this client started.)
+            let current = try await engine.call(RunGetRequest(runId: runId)).run
             StatusCommand.print(run: current, terminal: terminal, showOutput: false)
             if current.status.isTerminal { return current.status == .done ? 0 : 1 }
             interrupt.track(runId)
             renderer.follow(run: current)
-            // A run whose engine died mid-step is picked up here: its orphaned agent is killed and the step re-runs.
-            run = try await engine.resumeInterruptedRun(runId)
+            run = current
             gatesOpen = OpenGate.open(in: run)
         case .retry(let runId):
-            run = try await engine.retry(RunRetryRequest(runId: runId))
+            run = try await engine.call(RunRetryRequest(runId: runId)).run
             interrupt.track(run.id)
             renderer.header(run: run, workspace: workspace)
         case .restart(let runId, let fromStep):
-            run = try await engine.restart(RunRestartRequest(runId: runId, fromStep: fromStep))
+            run = try await engine.call(RunRestartRequest(runId: runId, fromStep: fromStep)).run
             interrupt.track(run.id)
             renderer.header(run: run, workspace: workspace)
         }
@@ -148,8 +148,13 @@ struct RunSession {
             answered.insert(gate.id)
             if let stop = try await answer(gate, runId: run.id, engine: engine, prompter: prompter) { return stop }
         }
+        // Attaching, events up to the snapshot were shown with it; the events a new, retried or
+        // restarted run's request caused (`run.retried from …`) are shown as they arrive.
+        let shownUpTo: Int
+        if case .attach = start { shownUpTo = run.lastSeq } else { shownUpTo = 0 }
         for await output in stream {
             guard output.runId == run.id else { continue }
+            if case .event(let event) = output, event.seq <= shownUpTo { continue }
             renderer.render(output)
             guard case .event(let event) = output else { continue }
             if let gate = OpenGate(event.body), answered.insert(gate.id).inserted {
@@ -157,8 +162,7 @@ struct RunSession {
             }
             switch event.body {
             case .runCompleted, .runFailed, .runCancelled:
-                await engine.waitUntilIdle()
-                let final = try await engine.getRun(run.id)
+                let final = try await engine.call(RunGetRequest(runId: run.id)).run
                 if interrupt.fired { ProcessExit.exit(130) { renderer.finish(run: final) } }
                 renderer.finish(run: final)
                 return final.status == .done ? 0 : 1
@@ -166,11 +170,22 @@ struct RunSession {
                 break
             }
         }
+        Console.error("the engine ended the session before run \(run.id) ended; it goes on when an engine runs: `drover attach \(run.id)` follows it")
         return 1
     }
 
     /// Answers `gate` as `gates` says; nil to go on following the run, else the exit code to stop with.
-    private func answer(_ gate: OpenGate, runId: String, engine: Engine, prompter: GatePrompter) async throws -> Int32? {
+    /// A gate someone else answered meanwhile (another window) is left as they answered it.
+    private func answer(_ gate: OpenGate, runId: String, engine: EngineClient, prompter: GatePrompter) async throws -> Int32? {
+        do {
+            return try await ask(gate, runId: runId, engine: engine, prompter: prompter)
+        } catch let error as ResponseError where error.code == .conflict {
+            Console.line(terminal.dim("    (answered elsewhere: \(error.message))"))
+            return nil
+        }
+    }
+
+    private func ask(_ gate: OpenGate, runId: String, engine: EngineClient, prompter: GatePrompter) async throws -> Int32? {
         switch gate {
         case .decision(let stepId, let decisionId, let options):
             let choice: String
@@ -186,7 +201,7 @@ struct RunSession {
             case .unanswerable:
                 return stopAtGate(runId, "a decision at step '\(stepId)'", why: "stdin is not a terminal")
             }
-            _ = try await engine.resolveDecision(DecisionResolveRequest(runId: runId, decisionId: decisionId, choice: choice))
+            _ = try await engine.call(DecisionResolveRequest(runId: runId, decisionId: decisionId, choice: choice))
         case .approval(let stepId, let approvalId, let proposal):
             let answer: ApprovalAnswer
             switch gates {
@@ -203,11 +218,11 @@ struct RunSession {
             }
             switch answer {
             case .approve(let edited):
-                _ = try await engine.approve(StepApproveRequest(runId: runId, approvalId: approvalId, proposal: edited))
+                _ = try await engine.call(StepApproveRequest(runId: runId, approvalId: approvalId, proposal: edited))
             case .requestChanges(let feedback):
-                _ = try await engine.requestChanges(StepRequestChangesRequest(runId: runId, approvalId: approvalId, feedback: feedback))
+                _ = try await engine.call(StepRequestChangesRequest(runId: runId, approvalId: approvalId, feedback: feedback))
             case .reject(let reason):
-                _ = try await engine.reject(StepRejectRequest(runId: runId, approvalId: approvalId, reason: reason))
+                _ = try await engine.call(StepRejectRequest(runId: runId, approvalId: approvalId, reason: reason))
             }
         }
         return nil
@@ -233,10 +248,8 @@ extension EngineOutput {
 }
 
 /// Ctrl-C while a run is live: cancel it through the engine (its agent's process group is
-/// killed), wait for that, then exit 130. SIGTERM or SIGHUP (a closed terminal): interrupt the
-/// run instead — its agent stopped, its step recorded as interrupted — so `drover attach` can
-/// resume it; exit 128 + the signal. DispatchSources handle these signals instead of their default
-/// action, which would kill drover and leave the agent running.
+/// killed), wait for that, then exit 130. SIGTERM or SIGHUP (a closed terminal): leave the run to
+/// the engine, which goes on with it (`drover attach` follows it again); exit 128 + the signal.
 final class InterruptHandler: Sendable {
     private struct State {
         var fired = false
@@ -246,10 +259,10 @@ final class InterruptHandler: Sendable {
         var sources: [DispatchSourceSignal] = []
     }
     private let state = Mutex(State())
-    private let engine: Engine
+    private let engine: EngineClient
     private let terminal: Terminal
 
-    init(engine: Engine, terminal: Terminal) {
+    init(engine: EngineClient, terminal: Terminal) {
         self.engine = engine
         self.terminal = terminal
         let handlers: [(Int32, @Sendable (InterruptHandler) -> Void)] = [
@@ -287,22 +300,17 @@ final class InterruptHandler: Sendable {
         for number in [SIGINT, SIGTERM, SIGHUP] { signal(number, SIG_DFL) }
     }
 
-    /// SIGTERM or SIGHUP: stop the engine (agents interrupted and recorded), then exit 128 + signal.
+    /// SIGTERM or SIGHUP: stop following; the engine goes on with the run. Exit 128 + signal.
     private func stop(signal number: Int32) {
         let (first, runId) = state.withLock { state in
             defer { state.stopping = true }
             return (!state.stopping, state.runId)
         }
         guard first else { return }
-        let engine = engine
-        let terminal = terminal
         let name = number == SIGHUP ? "SIGHUP" : "SIGTERM"
-        Task {
-            await engine.shutdown()
-            ProcessExit.exit(128 + number) {
-                let resume = runId.map { " Run \($0) is interrupted; `drover attach \($0)` resumes it." } ?? ""
-                Console.line("\(terminal.failed) Stopped by \(name): the agent was stopped.\(resume)")
-            }
+        ProcessExit.exit(128 + number) {
+            let follow = runId.map { " Run \($0) goes on in the workspace's engine; `drover attach \($0)` follows it." } ?? ""
+            Console.line("\(terminal.dim("Stopped following (\(name)).\(follow)"))")
         }
     }
 
@@ -329,8 +337,7 @@ final class InterruptHandler: Sendable {
         let engine = engine
         let terminal = terminal
         Task {
-            _ = try? await engine.cancel(RunCancelRequest(runId: runId, reason: "cancelled with Ctrl-C"))
-            await engine.waitUntilIdle()
+            _ = try? await engine.call(RunCancelRequest(runId: runId, reason: "cancelled with Ctrl-C"))
             ProcessExit.exit(130) {
                 Console.line("\(terminal.failed) " + terminal.bold("Run \(runId) cancelled") + terminal.dim(" (cancelled with Ctrl-C)"))
             }

@@ -73,6 +73,17 @@ enum StoreChoice {
         }
     }
 
+    /// The environment that makes an engine process this command starts choose the same store
+    /// (`resolve` reads `DROVER_STORE_URL` before the user config).
+    var engineEnvironment: [String: String] {
+        switch self {
+        case .sqlite: return ["DROVER_STORE_URL": "sqlite"]
+        #if PostgreSQL
+        case .postgres(let url): return ["DROVER_STORE_URL": url.environmentValue]
+        #endif
+        }
+    }
+
     /// Whether runs may exist for `workspace` (a SQLite workspace where nothing ran has no file;
     /// a shared store is asked instead).
     func mayHaveRuns(_ workspace: URL) -> Bool {

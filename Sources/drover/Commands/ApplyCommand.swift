@@ -1,5 +1,6 @@
 import DroverEngine
 import DroverProtocol
+import DroverServer
 import Foundation
 
 /// `drover apply RUN [--squash|--patch]`: brings a done run's change onto your current branch
@@ -31,11 +32,10 @@ enum ApplyCommand {
         let workspace = try Workspace.resolve(arguments)
         let store = try StoreChoice.resolve(arguments)
         try RunSession.checkHasRuns(workspace, store: store)
-        let host = try EngineHost.open(workspace: workspace, backend: store.backend)
-        let engine = host.engine
-        let run = try await engine.apply(RunApplyRequest(runId: runId, strategy: strategy))
-        await engine.waitUntilIdle()
-        withExtendedLifetime(host) {}
+        // Through the workspace's engine, like cancel: it works beside an editor.
+        let engine = try await EngineClient.attach(workspace: workspace, engineEnvironment: store.engineEnvironment)
+        let run = try await engine.call(RunApplyRequest(runId: runId, strategy: strategy)).run
+        engine.detach()
         let t = Terminal.current
         let applied = run.workspace?.applied
         let used = applied?.strategy ?? strategy ?? .merge

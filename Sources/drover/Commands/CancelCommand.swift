@@ -1,5 +1,6 @@
 import DroverEngine
 import DroverProtocol
+import DroverServer
 import Foundation
 
 /// `drover cancel RUN`: cancels a run (`run/cancel`), stopping its agent; a finished run is left as it is.
@@ -21,12 +22,10 @@ enum CancelCommand {
         let workspace = try Workspace.resolve(arguments)
         let store = try StoreChoice.resolve(arguments)
         try RunSession.checkHasRuns(workspace, store: store)
-        let host = try EngineHost.open(workspace: workspace, backend: store.backend)
-        let engine = host.engine
-        let before = try await engine.getRun(runId)
-        let after = try await engine.cancel(RunCancelRequest(runId: runId, reason: arguments.value("--reason")))
-        await engine.waitUntilIdle()
-        withExtendedLifetime(host) {}
+        let engine = try await EngineClient.attach(workspace: workspace, engineEnvironment: store.engineEnvironment)
+        let before = try await engine.call(RunGetRequest(runId: runId)).run
+        let after = try await engine.call(RunCancelRequest(runId: runId, reason: arguments.value("--reason"))).run
+        engine.detach()
         let t = Terminal.current
         if before.status.isTerminal {
             Console.line("\(t.symbol(forState: after.status.rawValue)) Run \(after.id) is already \(after.status.rawValue); nothing to cancel")

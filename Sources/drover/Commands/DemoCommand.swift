@@ -34,6 +34,8 @@ enum DemoCommand {
             workspace: workspace, store: store, start: .new(pipelineId: "demo", task: "Add a friendly greeting to README.md", inputs: nil),
             gates: gates, terminal: terminal)
         let code = try await session.run()
+        // The scratch folder's engine has nothing left to do.
+        EngineCommand.stopEngine(workspace)
         Console.line("")
         Console.line("The demo ran in \(workspace.path) (a scratch git repository). Look around:")
         Console.line("  drover runs --workspace \(workspace.path)")

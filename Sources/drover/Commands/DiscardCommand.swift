@@ -1,5 +1,6 @@
 import DroverEngine
 import DroverProtocol
+import DroverServer
 import Foundation
 
 /// `drover discard RUN [--force]`: throws a finished run's change away (`run/discard`): its worktree goes,
@@ -22,11 +23,10 @@ enum DiscardCommand {
         let workspace = try Workspace.resolve(arguments)
         let store = try StoreChoice.resolve(arguments)
         try RunSession.checkHasRuns(workspace, store: store)
-        let host = try EngineHost.open(workspace: workspace, backend: store.backend)
-        let engine = host.engine
-        let run = try await engine.discard(RunDiscardRequest(runId: runId, force: arguments.has("--force")))
-        await engine.waitUntilIdle()
-        withExtendedLifetime(host) {}
+        // Through the workspace's engine, like cancel: it works beside an editor.
+        let engine = try await EngineClient.attach(workspace: workspace, engineEnvironment: store.engineEnvironment)
+        let run = try await engine.call(RunDiscardRequest(runId: runId, force: arguments.has("--force"))).run
+        engine.detach()
         let t = Terminal.current
         let branch = run.workspace?.branch ?? ""
         let copy = run.workspace?.isolation == .snapshot ? "snapshot" : "worktree"

@@ -3,14 +3,17 @@ import DroverServer
 import DroverSupport
 import Foundation
 
-/// `drover serve`: the JSON-RPC server on stdin/stdout.
+/// `drover serve`: the JSON-RPC server on stdin/stdout, attached to the workspace's engine process
+/// (started if none runs), or with its own engine (`--no-daemon`).
 enum ServeCommand {
     static let subcommand = Subcommand(
         name: "serve",
-        usage: "serve [--stdio] [--framing lsp|ndjson|auto] [--max-message-bytes N] [--max-backlog-bytes N] [--log-level LEVEL] [--store URL]",
+        usage: "serve [--stdio] [--no-daemon] [--framing lsp|ndjson|auto] [--max-message-bytes N] [--max-backlog-bytes N] [--log-level LEVEL] [--store URL]",
         summary: "Speak JSON-RPC 2.0 on stdin/stdout for an editor or script (see protocol/README.md).",
         options: [
             OptionSpec(name: "--stdio", value: nil, help: "use stdin/stdout (the default and only transport)"),
+            OptionSpec(name: "--no-daemon", value: nil,
+                       help: "drive the workspace in this process instead of its engine (runs stop when this server does; no other client may drive the workspace meanwhile)"),
             OptionSpec(name: "--framing", value: "MODE", help: "lsp, ndjson or auto (default: auto, detected from the first byte)"),
             OptionSpec(name: "--max-message-bytes", value: "N", help: "largest accepted message (default 67108864)"),
             OptionSpec(name: "--max-backlog-bytes", value: "N",
@@ -33,13 +36,18 @@ enum ServeCommand {
             framing = chosen
         }
         let maxBytes = try byteCount(arguments, "--max-message-bytes") ?? 64 << 20
-        let limits = try byteCount(arguments, "--max-backlog-bytes").map { OutboxLimits(backlog: $0) } ?? OutboxLimits()
+        let backlog = try byteCount(arguments, "--max-backlog-bytes")
+        let limits = backlog.map { OutboxLimits(backlog: $0) } ?? OutboxLimits()
         let logger = try makeLogger(arguments.value("--log-level"))
         if !arguments.positionals.isEmpty {
             throw UsageError(description: "'drover serve' takes no arguments (got '\(arguments.positionals[0])')")
         }
         let store = try StoreChoice.resolve(arguments)
-        ServerMain.run(framing: framing, maxMessageBytes: maxBytes, limits: limits, logger: logger, backend: store.backend)
+        if arguments.has("--no-daemon") {
+            ServerMain.run(framing: framing, maxMessageBytes: maxBytes, limits: limits, logger: logger, backend: store.backend)
+        }
+        ServeProxy.run(framing: framing, maxMessageBytes: maxBytes, maxBacklogBytes: backlog, logger: logger,
+                       engineEnvironment: store.engineEnvironment)
     }
 
     /// The value of a byte-count option, nil if absent.

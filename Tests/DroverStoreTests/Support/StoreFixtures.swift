@@ -44,6 +44,7 @@ enum Fixtures {
             .runCreated(.init(
                 pipelineId: "default", task: "quotes \" and \\ and / and 😀", inputs: ["k": "v", "empty": ""],
                 steps: [StepInfo(id: "plan", kind: .agent, role: "planner"), StepInfo(id: "test", kind: .tests)])),
+            .runQueued(.init(reason: .capacity)),
             .runStarted,
             .stepStarted(.init(stepId: "plan", attempt: 1)),
             .stepCompleted(.init(stepId: "plan", attempt: 1, output: "line 1\nline 2\t\u{0}end")),

@@ -42,6 +42,8 @@ final class DroverProcess {
     private let stdoutControl: Int32
     private let shared: Shared
     private var nextID = 1
+    /// The workspace whose engine process this `drover serve` attached to (its cwd), stopped on deinit.
+    private let engineWorkspace: URL?
 
     /// Spawns the binary.
     /// - Parameters:
@@ -77,7 +79,10 @@ final class DroverProcess {
         process.currentDirectoryURL = directory
         var env = ProcessInfo.processInfo.environment
         env["DROVER_CONFIG_DIR"] = configDirectory.path
+        // An engine a test forgot goes away soon after its last client (tests also stop them: deinit).
+        env["DROVER_ENGINE_IDLE_TIMEOUT"] = "5"
         env.merge(environment) { _, new in new }
+        engineWorkspace = arguments.first == "serve" && !arguments.contains("--no-daemon") ? directory : nil
         process.environment = env
         process.standardInput = stdin
         process.standardOutput = stdout
@@ -101,6 +106,7 @@ final class DroverProcess {
 
     deinit {
         terminate()
+        if let engineWorkspace { Self.stopEngine(workspace: engineWorkspace) }
         shared.closeStdin(stdinFD)
         close(stdoutControl)  // the reader ends at end of output or when this closes
     }
@@ -258,6 +264,20 @@ final class DroverProcess {
     /// Kills the process if it is still running.
     func terminate() {
         if process.isRunning { process.terminate() }
+    }
+
+    /// Asks the engine process of `workspace` (if one runs) to stop, without waiting for it: the
+    /// `drover engine stop` child is waited for on a thread of its own, since blocking one of the
+    /// test runner's few cooperative threads stalls every other test's polling.
+    static func stopEngine(workspace: URL) {
+        guard let binary = try? binaryPath() else { return }
+        let stop = Process()
+        stop.executableURL = URL(fileURLWithPath: binary)
+        stop.arguments = ["engine", "stop", "--quiet", "--workspace", workspace.path]
+        stop.standardOutput = FileHandle.nullDevice
+        stop.standardError = FileHandle.nullDevice
+        guard (try? stop.run()) != nil else { return }
+        Thread.detachNewThread { stop.waitUntilExit() }
     }
 
     // MARK: Support

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,7 +9,7 @@ import Glibc
 ///
 /// When it goes away it SIGKILLs any process still carrying `DROVER_SOURCE_WORKSPACE=<its path>` (agents a
 /// killed server left behind) and removes the folder, so a failing test leaves nothing running.
-final class EngineWorkspace {
+final class EngineWorkspace: Sendable {
     /// The workspace folder (symlinks resolved); `DROVER_CONFIG_DIR` of its servers is `<url>/config`.
     let url: URL
     var path: String { url.path }
@@ -28,6 +29,7 @@ final class EngineWorkspace {
     }
 
     deinit {
+        DroverProcess.stopEngine(workspace: url)
         for pid in agentProcesses() { kill(pid, SIGKILL) }
         try? FileManager.default.removeItem(at: url)
     }
@@ -43,8 +45,14 @@ final class EngineWorkspace {
     }
 
     /// Spawns `drover serve` on this workspace, initializes it and (by default) trusts the workspace.
-    func server(logs: Bool? = nil, trust: Bool = true, arguments: [String] = ["serve"]) async throws -> DroverProcess {
-        let drover = try DroverProcess(arguments: arguments, directory: url)
+    /// - Parameters:
+    ///   - daemon: attach to the workspace's engine process (the default), or drive the workspace in
+    ///     the server itself (`--no-daemon`), whose end then interrupts its agents.
+    ///   - arguments: more arguments after `serve` (e.g. `--store URL`).
+    func server(logs: Bool? = nil, trust: Bool = true, daemon: Bool = true, arguments: [String] = [],
+                environment: [String: String] = [:]) async throws -> DroverProcess {
+        let drover = try DroverProcess(arguments: ["serve"] + (daemon ? [] : ["--no-daemon"]) + arguments,
+                                       environment: environment, directory: url)
         var params: [String: Any] = ["protocolVersion": 1, "workspace": path, "clientInfo": ["name": "e2e-engine"]]
         if let logs { params["capabilities"] = ["logs": logs] }
         try await drover.initialize(params)
@@ -61,11 +69,19 @@ final class EngineWorkspace {
         processes(withEnvironment: "DROVER_SOURCE_WORKSPACE=\(path)")
     }
 
+    /// `agentProcesses()` on a Dispatch thread: a scan of /proc takes a while on a loaded machine,
+    /// and the test runner's few cooperative threads must stay free for the other tests meanwhile.
+    func scanAgentProcesses() async -> [pid_t] {
+        await withCheckedContinuation { done in
+            DispatchQueue.global().async { done.resume(returning: self.agentProcesses()) }
+        }
+    }
+
     /// Waits until no process of this workspace's runs is left; returns the pids still alive at the deadline.
     func waitForNoAgents(timeout: Duration = .seconds(10)) async -> [pid_t] {
         let deadline = ContinuousClock.now + timeout
         while true {
-            let left = agentProcesses()
+            let left = await scanAgentProcesses()
             if left.isEmpty || ContinuousClock.now >= deadline { return left }
             try? await Task.sleep(for: .milliseconds(20))  // polling interval
         }
@@ -73,14 +89,54 @@ final class EngineWorkspace {
 
     /// Waits until at least `count` processes of this workspace's runs are alive; returns them.
     func waitForAgents(count: Int = 1, timeout: Duration = .seconds(10)) async throws -> [pid_t] {
+        try await watchForAgents(count: count, timeout: timeout).found()
+    }
+
+    /// Starts looking, on a thread of its own and from now on, for at least `count` processes of
+    /// this workspace's runs: an agent that lives only seconds (a timeout) is seen even while the
+    /// test runner's cooperative threads are busy, or before a request that started it is answered.
+    func watchForAgents(count: Int = 1, timeout: Duration = .seconds(10)) -> AgentWatch {
+        AgentWatch(entry: "DROVER_WORKSPACE=\(path)", count: count, timeout: timeout)
+    }
+}
+
+/// A look-out for processes carrying one environment entry, polling /proc on a thread of its own.
+final class AgentWatch: Sendable {
+    private struct State {
+        var outcome: Result<[pid_t], DroverProcess.Timeout>?
+        var waiter: CheckedContinuation<[pid_t], any Error>?
+    }
+    private let state = Mutex(State())
+
+    init(entry: String, count: Int, timeout: Duration) {
         let deadline = ContinuousClock.now + timeout
-        while true {
-            let found = agentProcesses()
-            if found.count >= count { return found }
-            guard ContinuousClock.now < deadline else {
-                throw DroverProcess.Timeout(description: "timed out waiting for \(count) agent process(es); found \(found)")
+        Thread.detachNewThread { [self] in
+            var found: [pid_t] = []
+            while true {
+                found = processes(withEnvironment: entry)
+                if found.count >= count || ContinuousClock.now >= deadline { break }
+                Thread.sleep(forTimeInterval: 0.01)  // polling interval
             }
-            try? await Task.sleep(for: .milliseconds(10))  // polling interval
+            let outcome: Result<[pid_t], DroverProcess.Timeout> = found.count >= count
+                ? .success(found)
+                : .failure(DroverProcess.Timeout(description: "timed out waiting for \(count) agent process(es); found \(found)"))
+            let waiter = state.withLock { state in
+                state.outcome = outcome
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(with: outcome.mapError { $0 as any Error })
+        }
+    }
+
+    /// The processes found; throws `DroverProcess.Timeout` if too few were alive by the deadline.
+    func found() async throws -> [pid_t] {
+        try await withCheckedThrowingContinuation { waiter in
+            let outcome = state.withLock { state in
+                if state.outcome == nil { state.waiter = waiter }
+                return state.outcome
+            }
+            if let outcome { waiter.resume(with: outcome.mapError { $0 as any Error }) }
         }
     }
 }
@@ -89,17 +145,44 @@ final class EngineWorkspace {
 /// (zombies have an unreadable, empty environ and are not listed).
 func processes(withEnvironment entry: String) -> [pid_t] {
     guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-    let needle = Array(entry.utf8)
+    // `\0entry\0` in `\0environ`: one byte search per process (this runs often, in debug builds).
+    let needle = [0] + Array(entry.utf8) + [0]
+    var environ = [UInt8](repeating: 0, count: 1 << 16)
     var found: [pid_t] = []
     for name in names {
-        guard let pid = pid_t(name), pid != getpid(),
-              let environ = FileManager.default.contents(atPath: "/proc/\(name)/environ") else { continue }
-        if environ.split(separator: 0, omittingEmptySubsequences: true).contains(where: { Array($0) == needle }),
-           processState(pid) != "Z" {
-            found.append(pid)
+        guard let pid = pid_t(name), pid != getpid() else { continue }
+        let fd = open("/proc/\(name)/environ", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { continue }
+        environ[0] = 0
+        var length = 1
+        while length < environ.count {
+            let count = environ.withUnsafeMutableBytes { read(fd, $0.baseAddress! + length, $0.count - length) }
+            if count <= 0 { break }
+            length += count
         }
+        close(fd)
+        if length < environ.count { environ[length] = 0 }
+        let searched = min(length + 1, environ.count)
+        let hit = environ.withUnsafeBytes { haystack in
+            needle.withUnsafeBytes { wanted in contains(haystack.prefix(searched), wanted) }
+        }
+        if hit, processState(pid) != "Z" { found.append(pid) }
     }
     return found.sorted()
+}
+
+/// Whether `wanted` (which starts with a NUL) occurs in `haystack`: memchr to each NUL, then memcmp.
+private func contains(_ haystack: UnsafeRawBufferPointer.SubSequence, _ wanted: UnsafeRawBufferPointer) -> Bool {
+    guard let base = haystack.base.baseAddress else { return false }
+    var offset = haystack.startIndex
+    let end = haystack.endIndex
+    while end - offset >= wanted.count {
+        guard let zero = memchr(base + offset, 0, end - offset - wanted.count + 1) else { return false }
+        offset = UnsafeRawPointer(zero) - base
+        if memcmp(zero, wanted.baseAddress!, wanted.count) == 0 { return true }
+        offset += 1
+    }
+    return false
 }
 
 /// The state letter of `/proc/<pid>/stat` (R, S, Z, …), nil if the process is gone.

@@ -51,7 +51,7 @@ def g:Test_server_killed_restart_catch_up()
   var seqs = mapnew(filter(g:BufText(name), (_, l) => l =~ '^\s*\d\+  \S'), (_, l) => str2nr(l))
   assert_equal(range(1, lastSeq), seqs)
   var afters = mapnew(filter(copy(drover#rpc#Sent()), (_, m) => m.method == 'run/events'), (_, m) => m.params.afterSeq)
-  # seq 6 is decision.requested (run.created, run.started, run.workspace, step.started, usage.recorded before it)
+  # seq 6 is decision.requested (run.created, run.workspace, run.started, step.started, usage.recorded before it)
   assert_true(index(afters, 6) >= 0, 'caught up after seq 6: ' .. string(afters))
 enddef
 

@@ -1,0 +1,77 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a workspace's engine listens: `<runtime dir>/<hash of the workspace path>.sock`.
+///
+/// The runtime directory is `$XDG_RUNTIME_DIR/drover/`, else `<temp dir>/drover-<uid>/`; it is
+/// made 0700 and must belong to this user (a folder someone else made first is refused, so nobody
+/// can plant a socket where a client looks). The name is a hash, so any workspace path fits the
+/// ~108 bytes of `sun_path`.
+public struct EngineAddress: Sendable {
+    public let workspace: URL
+    public let directory: String
+    public let socketPath: String
+
+    public init(workspace: URL, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.workspace = workspace.standardizedFileURL
+        directory = Self.runtimeDirectory(environment: environment)
+        socketPath = directory + "/" + Self.name(for: self.workspace.path) + ".sock"
+    }
+
+    /// `$XDG_RUNTIME_DIR/drover`, else `<temp dir>/drover-<uid>`.
+    static func runtimeDirectory(environment: [String: String]) -> String {
+        if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/") {
+            return (runtime.hasSuffix("/") ? String(runtime.dropLast()) : runtime) + "/drover"
+        }
+        let temp = environment["TMPDIR"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "/tmp"
+        return (temp.hasSuffix("/") ? String(temp.dropLast()) : temp) + "/drover-\(geteuid())"
+    }
+
+    /// 16 hex digits of FNV-1a (64-bit) over the path: short, stable across runs and builds.
+    static func name(for path: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in path.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// Makes the runtime directory (0700) if needed and checks it is private to this user; throws a
+    /// message for people otherwise, or when the socket path is too long for `sun_path`.
+    public func preparePrivateDirectory() throws {
+        guard socketPath.utf8.count <= UnixSocket.maxPathBytes else {
+            throw EngineAttachError(
+                "the engine's socket path \(socketPath) is longer than \(UnixSocket.maxPathBytes) bytes; set XDG_RUNTIME_DIR or TMPDIR to a shorter folder")
+        }
+        let parent = (directory as NSString).deletingLastPathComponent
+        if mkdir(parent, 0o755) != 0 && errno != EEXIST {
+            throw EngineAttachError("cannot create \(parent): \(String(cString: strerror(errno)))")
+        }
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            throw EngineAttachError("cannot create \(directory): \(String(cString: strerror(errno)))")
+        }
+        var info = stat()
+        guard lstat(directory, &info) == 0 else {
+            throw EngineAttachError("cannot inspect \(directory): \(String(cString: strerror(errno)))")
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR, info.st_uid == geteuid() else {
+            throw EngineAttachError(
+                "\(directory) is not a folder owned by you (uid \(geteuid())); remove it or set XDG_RUNTIME_DIR, so no one else can intercept the engine's socket")
+        }
+        if info.st_mode & 0o077 != 0 {
+            guard chmod(directory, 0o700) == 0 else {
+                throw EngineAttachError("cannot make \(directory) private (chmod 0700): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+}
+
+/// Why a client could not reach (or start) a workspace's engine; the text is for people.
+public struct EngineAttachError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

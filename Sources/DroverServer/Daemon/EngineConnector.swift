@@ -1,0 +1,90 @@
+import DroverEngine
+import DroverSupport
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A client's way to a workspace's engine: connect to its socket, starting the engine when none
+/// answers.
+public enum EngineConnector {
+    /// An open connection to an engine, after the hello exchange.
+    public struct Link: @unchecked Sendable {
+        public let fd: Int32
+        /// The engine's answer line (`pid`, `workspace`, or the status of a `status` request).
+        public let reply: [String: Any]
+    }
+
+    /// The first line a client sends for `operation`, plus `options`.
+    public static func hello(_ operation: EngineWire.Operation, _ options: [String: Any] = [:]) -> [String: Any] {
+        var hello: [String: Any] = ["drover": EngineWire.version, "op": operation.rawValue]
+        hello.merge(options) { _, new in new }
+        return hello
+    }
+
+    /// Sends `hello` to the engine of `workspace`, if one listens; nil if none does (or it is just
+    /// going away). Throws when the engine refuses the client.
+    public static func connect(workspace: URL, hello: [String: Any]) throws -> Link? {
+        let address = EngineAddress(workspace: workspace)
+        let fd: Int32
+        do {
+            fd = try UnixSocket.connect(to: address.socketPath)
+        } catch let error as SocketError where [ENOENT, ECONNREFUSED, ENOTDIR].contains(error.code) {
+            return nil
+        } catch {
+            throw EngineAttachError("cannot reach the engine at \(address.socketPath): \(error)")
+        }
+        guard EngineWire.writeLine(fd, hello), let reply = EngineWire.readLine(fd) else {
+            close(fd)
+            return nil
+        }
+        if let refusal = reply["error"] as? String {
+            close(fd)
+            throw EngineAttachError("the engine of \(workspace.path) refused this client: \(refusal)")
+        }
+        return Link(fd: fd, reply: reply)
+    }
+
+    /// Connects to the engine of `workspace`, starting it (`<executable> engine start`) when none
+    /// answers; throws with the reason when it cannot be started or reached within `timeout`.
+    /// - Parameter engineEnvironment: added to a started engine's environment (the store choice
+    ///   travels as `DROVER_STORE_URL`, never on a command line where `ps` would show a password).
+    public static func attach(workspace: URL, hello: [String: Any], executable: String = EngineHost.currentExecutable(),
+                              engineEnvironment: [String: String] = [:], timeout: Duration = .seconds(30)) throws -> Link {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let link = try connect(workspace: workspace, hello: hello) { return link }
+            guard ContinuousClock.now < deadline else {
+                throw EngineAttachError("the engine of \(workspace.path) did not answer within \(timeout); see \(workspace.path)/.drover/engine.log")
+            }
+            try start(workspace: workspace, executable: executable, environment: engineEnvironment)
+        }
+    }
+
+    /// Runs `<executable> engine start --workspace DIR` and waits for it: it returns once an engine
+    /// listens (this one or one that won a race), else throws its message.
+    public static func start(workspace: URL, executable: String, environment: [String: String] = [:]) throws {
+        let process = Process()
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["engine", "start", "--quiet", "--workspace", workspace.path]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        let errors = Pipe()
+        process.standardError = errors
+        do {
+            try process.run()
+        } catch {
+            throw EngineAttachError("cannot run \(executable) engine start: \(error)")
+        }
+        let message = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            let text = String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw EngineAttachError(text.isEmpty ? "the engine of \(workspace.path) could not start; see \(workspace.path)/.drover/engine.log"
+                                                 : text.replacingOccurrences(of: "drover: ", with: ""))
+        }
+    }
+}

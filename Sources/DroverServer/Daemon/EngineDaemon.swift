@@ -1,0 +1,291 @@
+import DroverEngine
+import DroverProtocol
+import DroverStore
+import DroverSupport
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The workspace's engine process (`drover engine`): owns the store, drives every run, and serves
+/// each client that connects to its socket as one JSON-RPC `Connection` on one shared engine.
+///
+/// It exits after `idleTimeout` with no clients and nothing running or queued, on `stop`
+/// (SIGTERM, SIGHUP, SIGINT too: agents are interrupted and recorded, and the next engine resumes
+/// them), and once drained and quiet.
+public final class EngineDaemon: Sendable {
+    /// How an engine process behaves.
+    public struct Options: Sendable {
+        /// With no clients and nothing running or queued for this long, the engine exits.
+        public var idleTimeout: Duration
+        /// The largest message a client may send (a client's hello may ask for another).
+        public var maxMessageBytes: Int
+        public var logger: Logger
+
+        public init(idleTimeout: Duration = .seconds(600), maxMessageBytes: Int = 64 << 20, logger: Logger = Logger()) {
+            self.idleTimeout = idleTimeout
+            self.maxMessageBytes = maxMessageBytes
+            self.logger = logger
+        }
+    }
+
+    private struct State {
+        var clients = 0
+        var quietSince = ContinuousClock.now
+        var stopping = false
+    }
+
+    private let host: EngineHost
+    private let address: EngineAddress
+    private let listener: Int32
+    private let options: Options
+    private let state = Mutex(State())
+    private let startedAt = Date()
+
+    private init(host: EngineHost, address: EngineAddress, listener: Int32, options: Options) {
+        self.host = host
+        self.address = address
+        self.listener = listener
+        self.options = options
+    }
+
+    /// How starting an engine ended, reported on the status descriptor a starter passed in.
+    public enum StartStatus: String, Sendable {
+        /// Listening.
+        case ready
+        /// Another process drives the workspace (often an engine that won a race to start).
+        case busy
+        /// Something else went wrong; the message says what.
+        case failed
+    }
+
+    /// Claims `workspace`, opens its store and listens on its socket, reporting how that went on
+    /// `statusFD` (one line: `ready`, `busy: …` or `failed: …`), then serves until it exits; never returns.
+    public static func run(workspace: URL, backend: StoreBackend, options: Options, statusFD: Int32?) -> Never {
+        func report(_ status: StartStatus, _ message: String = "") {
+            if let statusFD {
+                writeAll(statusFD, status.rawValue + (message.isEmpty ? "" : ": " + message.split(whereSeparator: \.isNewline).joined(separator: " ")) + "\n")
+                close(statusFD)
+            }
+            if status != .ready { options.logger.error("engine for \(workspace.path) not started: \(message)") }
+        }
+        signal(SIGPIPE, SIG_IGN)
+        let address = EngineAddress(workspace: workspace)
+        let host: EngineHost
+        let listener: Int32
+        do {
+            try address.preparePrivateDirectory()
+            let claim: WorkspaceClaim
+            do {
+                claim = try EngineHost.claim(workspace: workspace, backend: backend)
+            } catch let error as EngineError where error.kind == .conflict {
+                report(.busy, error.message)
+                exit(3)
+            }
+            host = try claim.openEngine(logger: options.logger)
+            // Bound only while holding the workspace's lock: whoever holds it owns the socket path.
+            listener = try UnixSocket.listen(at: address.socketPath)
+        } catch let error as EngineError {
+            report(.failed, error.message)
+            exit(1)
+        } catch let error as ResponseError {
+            report(.failed, error.message)
+            exit(1)
+        } catch {
+            report(.failed, "\(error)")
+            exit(1)
+        }
+        let daemon = EngineDaemon(host: host, address: address, listener: listener, options: options)
+        options.logger.info("engine \(getpid()) drives \(workspace.path), listening on \(address.socketPath)")
+        let signals = daemon.stopOnSignals()
+        Task { await host.engine.resumeInterruptedRuns() }
+        let acceptor = Thread { daemon.acceptLoop() }
+        acceptor.name = "drover-engine-accept"
+        acceptor.start()
+        report(.ready)
+        withExtendedLifetime(signals) { daemon.watchUntilDone() }
+    }
+
+    // MARK: Clients
+
+    private func acceptLoop() {
+        while let client = UnixSocket.accept(listener) {
+            let admitted = state.withLock { state -> Bool in
+                guard !state.stopping else { return false }
+                state.clients += 1
+                return true
+            }
+            guard admitted else {
+                close(client)
+                continue
+            }
+            let thread = Thread { [self] in
+                serve(client)
+                state.withLock { state in
+                    state.clients -= 1
+                    state.quietSince = .now
+                }
+            }
+            thread.name = "drover-engine-client"
+            thread.start()
+        }
+    }
+
+    /// One client: the uid check, its hello, then its operation.
+    private func serve(_ fd: Int32) {
+        defer { close(fd) }
+        guard UnixSocket.admits(peer: UnixSocket.peerUID(fd), owner: geteuid()) else {
+            options.logger.warning("refused a connection from uid \(UnixSocket.peerUID(fd).map(String.init) ?? "unknown"): only uid \(geteuid()) may use this engine")
+            EngineWire.writeLine(fd, ["error": "refused: this engine serves uid \(geteuid()) only"])
+            return
+        }
+        guard let hello = EngineWire.readLine(fd) else { return }
+        guard hello["drover"] as? Int == EngineWire.version,
+              let operation = (hello["op"] as? String).flatMap(EngineWire.Operation.init(rawValue:)) else {
+            EngineWire.writeLine(fd, ["error": "this engine (pid \(getpid())) speaks engine wire version \(EngineWire.version); stop it with `drover engine stop` and retry"])
+            return
+        }
+        switch operation {
+        case .status:
+            EngineWire.writeLine(fd, status())
+        case .stop:
+            EngineWire.writeLine(fd, ["drover": EngineWire.version, "pid": Int(getpid()), "stopping": true])
+            stop(reason: "drover engine stop")
+            // The connection stays open until the process exits, so `drover engine stop` returns once it has.
+            while true { Thread.sleep(forTimeInterval: 60) }
+        case .drain:
+            let engine = host.engine
+            let done = DispatchSemaphore(value: 0)
+            Task {
+                await engine.setDraining(true)
+                done.signal()
+            }
+            done.wait()
+            var answer = status()
+            answer["draining"] = true
+            EngineWire.writeLine(fd, answer)
+        case .attach:
+            attach(fd, hello: hello)
+        }
+    }
+
+    /// A JSON-RPC session on `fd`, as `drover serve` has on stdio; returns when it has ended.
+    private func attach(_ fd: Int32, hello: [String: Any]) {
+        guard EngineWire.writeLine(fd, ["drover": EngineWire.version, "pid": Int(getpid()), "workspace": host.claim.workspace.path]) else { return }
+        let framing = (hello["framing"] as? String).flatMap(Framing.init(rawValue:))
+        let maxMessageBytes = (hello["maxMessageBytes"] as? Int).flatMap { $0 > 0 ? $0 : nil } ?? options.maxMessageBytes
+        let limits = (hello["maxBacklogBytes"] as? Int).flatMap { $0 > 0 ? OutboxLimits(backlog: $0) : nil } ?? OutboxLimits()
+        let writing = Mutex(())
+        let outbox = Outbox(framing: framing ?? .ndjson, limits: limits) { bytes in
+            writing.withLock { _ in writeAll(fd, EngineWire.record(.output, bytes)) == nil }
+        }
+        let ended = DispatchSemaphore(value: 0)
+        let connection = Connection(outbox: outbox, delegate: EngineBridge(sharing: host, logger: options.logger), log: options.logger) { code in
+            writing.withLock { _ in _ = writeAll(fd, EngineWire.record(.exit, [UInt8(truncatingIfNeeded: code)])) }
+            shutdown(fd, Int32(SHUT_RDWR))
+            ended.signal()
+        }
+        StdioChannel.readUntilEnd(
+            fd: fd, parser: MessageParser(framing: framing, maxMessageBytes: maxMessageBytes),
+            onInputs: { inputs, framing in
+                outbox.handleInput { connection.receive(inputs, framing: framing) }
+                outbox.waitForRoom()
+            },
+            onFramingDetected: { outbox.setFraming($0) },
+            onEnd: { connection.endOfInput() })
+        ended.wait()
+    }
+
+    private func status() -> [String: Any] {
+        let engine = host.engine
+        let box = Mutex<EngineActivity?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let activity = await engine.activity()
+            box.withLock { $0 = activity }
+            done.signal()
+        }
+        done.wait()
+        let activity = box.withLock { $0 }
+        let clients = state.withLock { $0.clients }
+        return [
+            "drover": EngineWire.version, "pid": Int(getpid()), "workspace": host.claim.workspace.path,
+            "socket": address.socketPath, "log": EngineLog.path(host.layout),
+            "startedAt": ISO8601DateFormatter().string(from: startedAt),
+            // This status request is one of the connections.
+            "clients": max(0, clients - 1),
+            "liveAttempts": activity?.liveAttempts ?? 0, "queuedRuns": activity?.queuedRuns ?? 0,
+            "draining": activity?.draining ?? false,
+            "idleTimeoutSeconds": Int(options.idleTimeout.components.seconds),
+        ]
+    }
+
+    // MARK: Ending
+
+    /// Checks once a second (or sooner, for short timeouts) whether the engine should exit: idle
+    /// past the timeout, or drained and quiet.
+    private func watchUntilDone() -> Never {
+        let tick = min(Duration.seconds(1), options.idleTimeout / 4)
+        let engine = host.engine
+        while true {
+            Thread.sleep(forTimeInterval: Double(tick.components.seconds) + Double(tick.components.attoseconds) / 1e18)
+            let box = Mutex<EngineActivity?>(nil)
+            let done = DispatchSemaphore(value: 0)
+            Task {
+                let activity = await engine.activity()
+                box.withLock { $0 = activity }
+                done.signal()
+            }
+            done.wait()
+            guard let activity = box.withLock({ $0 }) else { continue }
+            let busy = !activity.isQuiet || (activity.queuedRuns > 0 && !activity.draining)
+            let idleFor: Duration? = state.withLock { state in
+                if busy || state.clients > 0 {
+                    state.quietSince = .now
+                    return nil
+                }
+                return ContinuousClock.now - state.quietSince
+            }
+            if activity.draining && activity.isQuiet {
+                stop(reason: "drained")
+            } else if let idleFor, idleFor >= options.idleTimeout {
+                stop(reason: "idle for \(options.idleTimeout) with no clients")
+            }
+        }
+    }
+
+    /// Stops accepting, interrupts live agents (recorded as interrupted), and exits.
+    private func stop(reason: String) {
+        let first = state.withLock { state in
+            defer { state.stopping = true }
+            return !state.stopping
+        }
+        guard first else { return }
+        options.logger.info("engine \(getpid()) stopping: \(reason)")
+        unlink(address.socketPath)
+        shutdown(listener, Int32(SHUT_RDWR))
+        let engine = host.engine
+        Task {
+            await engine.shutdown()
+            exit(0)
+        }
+    }
+
+    private func stopOnSignals() -> [DispatchSourceSignal] {
+        [SIGTERM, SIGHUP, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [self] in stop(reason: "signal \(number)") }
+            source.resume()
+            return source
+        }
+    }
+}
+
+/// The engine process's log file: `.drover/engine.log`, readable by the user only.
+public enum EngineLog {
+    public static func path(_ layout: StoreLayout) -> String {
+        layout.root.appendingPathComponent("engine.log").path
+    }
+}

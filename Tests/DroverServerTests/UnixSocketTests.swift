@@ -1,0 +1,29 @@
+@testable import DroverServer
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Unix sockets of the engine")
+struct UnixSocketTests {
+    @Test("only the engine's own uid is admitted; the peer's uid comes from SO_PEERCRED")
+    func peerCredentials() throws {
+        #expect(UnixSocket.admits(peer: geteuid(), owner: geteuid()))
+        #expect(!UnixSocket.admits(peer: geteuid() &+ 1, owner: geteuid()))
+        #expect(!UnixSocket.admits(peer: nil, owner: geteuid()))
+        var pair: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
+        defer { close(pair[0]); close(pair[1]) }
+        #expect(UnixSocket.peerUID(pair[0]) == geteuid())
+    }
+
+    @Test("socket names are a fixed-length hash, so any workspace path fits sun_path")
+    func address() throws {
+        let long = URL(fileURLWithPath: "/" + String(repeating: "deep/", count: 100))
+        let address = EngineAddress(workspace: long, environment: ["XDG_RUNTIME_DIR": "/run/user/1000"])
+        #expect(address.socketPath.hasPrefix("/run/user/1000/drover/"))
+        #expect(address.socketPath.utf8.count < UnixSocket.maxPathBytes)
+        #expect(EngineAddress(workspace: long, environment: [:]).socketPath != EngineAddress(workspace: URL(fileURLWithPath: "/x"), environment: [:]).socketPath)
+    }
+}
