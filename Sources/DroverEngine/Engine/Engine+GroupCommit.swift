@@ -21,7 +21,8 @@ extension Engine {
         guard !usage.isEmpty else { return }
         defer { usage.removeAll(keepingCapacity: true) }
         do {
-            try commit(usage, runId: runId)
+            // The batch's total counts against the run's budget as each report would have.
+            stopIfOverBudget(try commit(usage, runId: runId))
         } catch {
             log("cannot record usage of run \(runId): \(error)")
         }
