@@ -1,5 +1,6 @@
 import DroverEngine
 import DroverProtocol
+import DroverServer
 import Foundation
 
 /// `drover gc [--older-than 7d] [--force]`: discards the worktrees of finished and applied runs past an
@@ -28,6 +29,7 @@ enum GCCommand {
             Console.line("Nothing to collect: no run has worked in \(workspace.path) yet")
             return 0
         }
+        try stopIdleEngine(workspace)
         let host = try EngineHost.open(workspace: workspace, backend: store.backend)
         let engine = host.engine
         let collected = try await engine.garbageCollect(olderThan: age, force: arguments.has("--force"))
@@ -53,6 +55,20 @@ enum GCCommand {
                      + "; branches deleted: \(collected.filter(\.branchDeleted).count)" + (kept > 0 ? ", \(kept) kept" : "")
                      + (snapshotsKept > 0 ? "; snapshots kept: \(snapshotsKept)" : ""))
         return 0
+    }
+
+    /// gc works on the store itself, so the workspace's engine must not be driving it: an idle engine
+    /// (nothing working or queued) is stopped — it loses nothing — and a busy one is left alone with
+    /// a message saying when to come back.
+    private static func stopIdleEngine(_ workspace: URL) throws {
+        guard let link = try EngineConnector.connect(workspace: workspace, hello: EngineConnector.hello(.status)) else { return }
+        close(link.fd)
+        let working = link.reply["liveAttempts"] as? Int ?? 0, queued = link.reply["queuedRuns"] as? Int ?? 0
+        guard working == 0, queued == 0 else {
+            throw CLIError("the workspace's engine (pid \(link.reply["pid"] ?? "?")) has \(Format.count(working, "agent")) working and "
+                           + "\(Format.count(queued, "run")) queued; run `drover gc` once they are done (`drover engine drain` starts no new ones)")
+        }
+        EngineCommand.stopEngine(workspace)
     }
 
     /// "30m", "12h", "7d", "2w" or "0" → seconds.
