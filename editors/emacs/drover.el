@@ -650,20 +650,26 @@ A trusted workspace's own pipelines and agent configuration may run."
                   (and server (drover--runs-sorted server))))
     (tabulated-list-print t)))
 
+(defun drover--workspace-buffer (name mode server)
+  "The buffer \"*drover NAME: <workspace>*\" of SERVER, in MODE.
+Its `default-directory' is the workspace."
+  (let ((buffer (get-buffer-create
+                 (format "*drover %s: %s*" name
+                         (file-name-nondirectory (directory-file-name (drover--server-root server)))))))
+    (with-current-buffer buffer
+      (unless (derived-mode-p mode) (funcall mode))
+      (setq drover--buffer-root (drover--server-root server))
+      (setq default-directory drover--buffer-root))
+    buffer))
+
 ;;;###autoload
 (defun drover-runs ()
   "Show a live list of the run objects of the workspace.
 Columns: id, pipeline, status, step, age, cost."
   (interactive)
   (let* ((server (drover--server))
-         (buffer (get-buffer-create
-                  (format "*drover runs: %s*"
-                          (file-name-nondirectory (directory-file-name (drover--server-root server)))))))
-    (with-current-buffer buffer
-      (unless (derived-mode-p 'drover-runs-mode) (drover-runs-mode))
-      (setq drover--buffer-root (drover--server-root server))
-      (setq default-directory drover--buffer-root)
-      (drover--runs-render))
+         (buffer (drover--workspace-buffer "runs" #'drover-runs-mode server)))
+    (with-current-buffer buffer (drover--runs-render))
     (drover--refresh-runs server)
     (pop-to-buffer buffer)
     buffer))
@@ -1128,14 +1134,8 @@ is shown with its files; nothing in your tree changes then."
   "Show the open gates (decisions and approvals) of the workspace."
   (interactive)
   (let* ((server (drover--server))
-         (buffer (get-buffer-create
-                  (format "*drover inbox: %s*"
-                          (file-name-nondirectory (directory-file-name (drover--server-root server)))))))
-    (with-current-buffer buffer
-      (unless (derived-mode-p 'drover-inbox-mode) (drover-inbox-mode))
-      (setq drover--buffer-root (drover--server-root server))
-      (setq default-directory drover--buffer-root)
-      (drover--inbox-render))
+         (buffer (drover--workspace-buffer "inbox" #'drover-inbox-mode server)))
+    (with-current-buffer buffer (drover--inbox-render))
     (drover--refresh-inbox server)
     (pop-to-buffer buffer)
     buffer))

@@ -42,6 +42,22 @@ function M.on_change(fn)
   return fn
 end
 
+--- on_change for as long as buffer `buf` lives: the listener goes with the buffer, and
+--- `on_wipe` (optional) runs then too.
+function M.on_change_while(buf, fn, on_wipe)
+  M.on_change(fn)
+  vim.api.nvim_create_autocmd("BufWipeout", {
+    buffer = buf,
+    once = true,
+    callback = function()
+      M.off_change(fn)
+      if on_wipe then
+        on_wipe()
+      end
+    end,
+  })
+end
+
 function M.off_change(fn)
   for i, listener in ipairs(M.listeners) do
     if listener == fn then

@@ -100,7 +100,7 @@ function M.open()
       M.refresh(buf)
     end, "Refresh")
     local pending = false
-    local listener = state.on_change(function(_, event)
+    state.on_change_while(buf, function(_, event)
       if not event or not gate_events[event.type] or pending then
         return
       end
@@ -111,15 +111,9 @@ function M.open()
           M.refresh(buf)
         end
       end)
+    end, function()
+      items_by_line[buf] = nil
     end)
-    vim.api.nvim_create_autocmd("BufWipeout", {
-      buffer = buf,
-      once = true,
-      callback = function()
-        state.off_change(listener)
-        items_by_line[buf] = nil
-      end,
-    })
   end
   util.show(buf)
   render(buf)

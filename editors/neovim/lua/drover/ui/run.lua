@@ -199,7 +199,7 @@ function M.open(run_id)
   if created then
     buffers[buf] = { run_id = run_id }
     local pending = false
-    local listener = state.on_change(function(changed_id)
+    state.on_change_while(buf, function(changed_id)
       if changed_id ~= run_id or pending then
         return
       end
@@ -208,15 +208,9 @@ function M.open(run_id)
         pending = false
         render(buf)
       end)
+    end, function()
+      buffers[buf] = nil
     end)
-    vim.api.nvim_create_autocmd("BufWipeout", {
-      buffer = buf,
-      once = true,
-      callback = function()
-        state.off_change(listener)
-        buffers[buf] = nil
-      end,
-    })
     util.map(buf, "<CR>", function()
       local id, step_id = M.context(buf)
       drover.log(id, step_id)

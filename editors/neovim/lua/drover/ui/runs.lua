@@ -107,17 +107,11 @@ function M.open()
     util.map(buf, "g", function()
       M.refresh(buf)
     end, "Refresh")
-    local listener = state.on_change(function()
+    state.on_change_while(buf, function()
       schedule_render(buf)
+    end, function()
+      line_runs[buf] = nil
     end)
-    vim.api.nvim_create_autocmd("BufWipeout", {
-      buffer = buf,
-      once = true,
-      callback = function()
-        state.off_change(listener)
-        line_runs[buf] = nil
-      end,
-    })
   end
   util.show(buf)
   render(buf)
