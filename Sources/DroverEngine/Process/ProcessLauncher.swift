@@ -191,14 +191,7 @@ public struct ProcessLauncher: AgentLauncher {
               posix_spawnattr_setpgroup(&attributes, 0) == 0 else {
             throw ProcessLaunchError.system("posix_spawnattr_setflags", errno)
         }
-        // The server may ignore SIGPIPE or block signals; an agent must start with the defaults, or it would
-        // e.g. never die of a closed stdout.
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        resetSignalsOnSpawn(&attributes)
 
         let argv = CStringArray(arguments)
         let envp = CStringArray(invocation.environment.map { "\($0.key)=\($0.value)" }.sorted())

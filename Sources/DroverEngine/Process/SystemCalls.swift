@@ -126,3 +126,15 @@ func makeCloseOnExecPipe() throws -> (read: Int32, write: Int32) {
     }
     return (fds[0], fds[1])
 }
+
+/// Makes a spawned child start with every signal at its default disposition and none blocked,
+/// whatever this process ignores or blocks (a child that inherits an ignored SIGPIPE would, e.g.,
+/// never die of a closed stdout). The caller still sets POSIX_SPAWN_SETSIGDEF | SETSIGMASK.
+public func resetSignalsOnSpawn(_ attributes: inout posix_spawnattr_t) {
+    var allSignals = sigset_t()
+    sigfillset(&allSignals)
+    var noSignals = sigset_t()
+    sigemptyset(&noSignals)
+    posix_spawnattr_setsigdefault(&attributes, &allSignals)
+    posix_spawnattr_setsigmask(&attributes, &noSignals)
+}

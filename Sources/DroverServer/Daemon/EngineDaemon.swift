@@ -198,16 +198,7 @@ public final class EngineDaemon: Sendable {
     }
 
     private func status() -> [String: Any] {
-        let engine = host.engine
-        let box = Mutex<EngineActivity?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            let activity = await engine.activity()
-            box.withLock { $0 = activity }
-            done.signal()
-        }
-        done.wait()
-        let activity = box.withLock { $0 }
+        let activity = currentActivity()
         let clients = state.withLock { $0.clients }
         return [
             "drover": EngineWire.version, "pid": Int(getpid()), "workspace": host.claim.workspace.path,
@@ -221,6 +212,21 @@ public final class EngineDaemon: Sendable {
         ]
     }
 
+    /// The engine's activity, asked from a thread that is not the engine's (this daemon's threads
+    /// block; the engine is an actor).
+    private func currentActivity() -> EngineActivity? {
+        let engine = host.engine
+        let box = Mutex<EngineActivity?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let activity = await engine.activity()
+            box.withLock { $0 = activity }
+            done.signal()
+        }
+        done.wait()
+        return box.withLock { $0 }
+    }
+
     // MARK: Ending
 
     /// Checks once a second (or sooner, for short timeouts) whether the engine should exit: idle
@@ -230,15 +236,7 @@ public final class EngineDaemon: Sendable {
         let engine = host.engine
         while true {
             Thread.sleep(forTimeInterval: Double(tick.components.seconds) + Double(tick.components.attoseconds) / 1e18)
-            let box = Mutex<EngineActivity?>(nil)
-            let done = DispatchSemaphore(value: 0)
-            Task {
-                let activity = await engine.activity()
-                box.withLock { $0 = activity }
-                done.signal()
-            }
-            done.wait()
-            guard let activity = box.withLock({ $0 }) else { continue }
+            guard let activity = currentActivity() else { continue }
             let busy = !activity.isQuiet || (activity.queuedRuns > 0 && !activity.draining)
             let idleFor: Duration? = state.withLock { state in
                 if busy || state.clients > 0 {
