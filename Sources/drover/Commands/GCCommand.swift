@@ -69,6 +69,10 @@ enum GCCommand {
                            + "\(Format.count(queued, "run")) queued; run `drover gc` once they are done (`drover engine drain` starts no new ones)")
         }
         EngineCommand.stopEngine(workspace)
+        // Its socket closes a moment before the process (and its lock on the store) is gone.
+        guard let pid = link.reply["pid"] as? Int, pid > 0 else { return }
+        let deadline = Date().addingTimeInterval(10)
+        while kill(pid_t(pid), 0) == 0, Date() < deadline { usleep(10_000) }
     }
 
     /// "30m", "12h", "7d", "2w" or "0" → seconds.
