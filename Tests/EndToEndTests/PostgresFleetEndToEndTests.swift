@@ -31,9 +31,11 @@ struct PostgresFleetEndToEndTests {
         try await clientB.call("run/list")  // B's engine is open and following the store
 
         let runId = try await clientA.startRun("demo", task: "Add a greeting").string("id")
+        // Live: B's client is sent A's event without asking. How fast is a figure (a loaded machine
+        // makes any bound flaky); this bound only tells a notification from something much later.
         let asked = try await clientB.event(runId, "decision.requested")
         let seenAfter = Date().timeIntervalSince(try #require(committedAt(asked)))
-        #expect(seenAfter < 1.0, "B's client saw A's event \(seenAfter) s after it was committed")
+        #expect(seenAfter < 10, "B's client saw A's event \(seenAfter) s after it was committed")
 
         // Answered through B: the answer is stored by B, and A (which holds the run) goes on with it.
         let decision = asked.object("data").string("decisionId")
@@ -80,13 +82,13 @@ struct PostgresFleetEndToEndTests {
         let runId = try await clientA.startRun("solo").string("id")
         let asked = try await clientB.event(runId, "decision.requested", timeout: .seconds(30))
         #expect(asked.data["attempt"] as? Int == 1)
-        try await clientB.call("decision/resolve", ["runId": runId, "decisionId": asked.data.string("decisionId"), "choice": "allow once"])
+        try await clientB.call("decision/resolve", ["runId": runId, "decisionId": asked.data.string("decisionId"), "choice": "Allow"])
         let second = try await clientB.event(runId, "decision.requested", timeout: .seconds(30))
         #expect(second.data.object("permission").string("input") == "Write hello.txt", "\(second.data)")
         try await clientB.call("decision/resolve", ["runId": runId, "decisionId": second.data.string("decisionId"),
-                                                    "choice": "deny", "reason": "not from B"])
+                                                    "choice": "Reject", "reason": "not from B"])
         let completed = try await clientA.event(runId, "step.completed", timeout: .seconds(30))
-        #expect(completed.data.string("output").contains("Not allowed to write"), "A's agent heard B's deny: \(completed.data)")
+        #expect(completed.data.string("output").contains("Not allowed to write"), "A's agent heard B's reject: \(completed.data)")
         #expect(completed.data["attempt"] as? Int == 1, "the same attempt went on: \(completed.data)")
         try await clientB.event(runId, "run.completed", timeout: .seconds(30))
         let resolved = clientA.notifiedEvents(runId).filter { $0.string("type") == "decision.resolved" }
