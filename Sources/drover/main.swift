@@ -23,6 +23,8 @@ enum Subcommands {
         ReportCommand.subcommand,
         LogsCommand.subcommand,
         PipelinesCommand.subcommand,
+        InitCommand.subcommand,
+        DoctorCommand.subcommand,
         TrustCommand.subcommand,
         ServeCommand.subcommand,
         EngineCommand.subcommand,

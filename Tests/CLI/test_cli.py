@@ -851,6 +851,97 @@ class CommandDriverTests(CLITestCase):
         self.assertIn("step work of role helper got: do the dishes", result.stdout)
 
 
+FAKE_CLAUDE = """#!/bin/sh
+# A stand-in for Claude Code: answers --version, reads the prompt message, prints a stream-json result.
+if [ "$1" = "--version" ]; then echo "9.9.9 (Claude Code)"; exit 0; fi
+read line
+echo '{"type":"system","subtype":"init","session_id":"s-1","model":"fake-claude","permissionMode":"acceptEdits"}'
+echo '{"type":"result","subtype":"success","is_error":false,"result":"planned by the claude on PATH","session_id":"s-1"}'
+"""
+
+
+class AgentSetupTests(CLITestCase):
+    """First run without config, `drover init` and `drover doctor`, with a stand-in `claude` on PATH: which
+    program is chosen, what is written, what is reported."""
+
+    def setUp(self):
+        super().setUp()
+        self.bin = os.path.join(self.env.root, "bin")
+        os.makedirs(self.bin)
+        self.claude = os.path.join(self.bin, "claude")
+        with open(self.claude, "w") as f:
+            f.write(FAKE_CLAUDE)
+        os.chmod(self.claude, 0o755)
+        self.home = os.path.join(self.env.root, "home")
+        os.makedirs(self.home)
+        self.with_claude = {"PATH": self.bin + ":/usr/bin:/bin", "HOME": self.home}
+        self.without_agents = {"PATH": "/usr/bin:/bin", "HOME": self.home}
+
+    def test_a_built_in_pipeline_without_config_runs_the_claude_on_path_and_says_so(self):
+        result = self.env.run("run", "implement", "--task", "add a thing", "--yes", ANTHROPIC_API_KEY="k", **self.with_claude)
+        self.assertIn("note: No agent is configured for roles 'planner', 'implementer', 'auditor', 'reporter': "
+                      "drover runs claude (%s), found on PATH. To choose another, run `drover init`" % self.claude, result.stdout)
+        self.assertEqual(result.stdout.count("No agent is configured"), 1, result.stdout)
+        self.assertIn("planned by the claude on PATH", result.stdout)
+        self.assertIn("plan (planner) started", result.stdout)
+
+    def test_without_any_agent_the_run_is_refused_saying_how_to_get_one(self):
+        result = self.env.run("run", "implement", "--task", "add a thing", "--yes", **self.without_agents)
+        self.assertEqual(result.returncode, 1)
+        self.assertOneErrorLine(result, "no agent is configured for roles 'auditor', 'implementer', 'planner', 'reporter'")
+        self.assertIn("drover init", result.stderr)
+
+    def test_init_writes_a_config_for_the_agent_found_and_never_overwrites_one(self):
+        result = self.env.run("init", **self.with_claude)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        path = os.path.join(self.env.config, "config.json")
+        with open(path) as f:
+            written = json.load(f)
+        self.assertEqual(written["agents"]["planner"], {"driver": "claude", "permissionMode": "acceptEdits"})
+        self.assertEqual(sorted(written["agents"]), ["auditor", "implementer", "planner", "reporter"])
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+        self.assertIn("Wrote %s: roles auditor, implementer, planner, reporter run claude" % path, result.stdout)
+        self.assertIn("permissionMode: \"acceptEdits\"", result.stdout)
+
+        with open(path) as f:
+            before = f.read()
+        again = self.env.run("init", **self.with_claude)
+        self.assertEqual(again.returncode, 1)
+        self.assertOneErrorLine(again, "exists already; drover init never overwrites a config")
+        with open(path) as f:
+            self.assertEqual(f.read(), before)
+
+        nothing = self.env.run("init", "--workspace-config", **self.without_agents)
+        self.assertEqual(nothing.returncode, 1)
+        self.assertOneErrorLine(nothing, "found neither claude nor codex on PATH")
+        self.assertFalse(os.path.exists(os.path.join(self.env.workspace, ".drover", "config.json")))
+
+    def test_doctor_shows_each_role_its_program_version_and_login_without_secrets(self):
+        secret = "sk-ant-" + uuid.uuid4().hex
+        ready = self.env.run("doctor", ANTHROPIC_API_KEY=secret, **self.with_claude)
+        self.assertEqual(ready.returncode, 0, ready.stdout + ready.stderr)
+        self.assertRegex(ready.stdout, r"planner -> claude \(%s\)\s+\(chosen by drover: no agent configured" % re.escape(self.claude))
+        self.assertIn("%s  9.9.9 (Claude Code)" % self.claude, ready.stdout)
+        self.assertIn("looks logged in: ANTHROPIC_API_KEY is set", ready.stdout)
+        self.assertNotIn(secret, ready.stdout + ready.stderr)
+
+        logged_out = self.env.run("doctor", **self.with_claude)
+        self.assertEqual(logged_out.returncode, 1)
+        self.assertIn("not logged in: no API key variable and no credentials found", logged_out.stdout)
+        with open(os.path.join(self.home, ".claude.json"), "w") as f:
+            f.write("{}")
+        self.assertIn("looks logged in: %s found" % os.path.join(self.home, ".claude.json"),
+                      self.env.run("doctor", **self.with_claude).stdout)
+
+        with open(os.path.join(self.env.config, "config.json"), "w") as f:
+            json.dump({"agents": {"planner": {"driver": "codex"}}}, f)
+        missing = self.env.run("doctor", **self.without_agents)
+        self.assertEqual(missing.returncode, 1)
+        self.assertIn("planner -> codex  (%s)" % os.path.join(self.env.config, "config.json"), missing.stdout)
+        self.assertIn("codex: codex is not installed (not found on PATH); install Codex", missing.stdout)
+        self.assertIn("implementer: no agent configured", missing.stdout)
+
+
 class ErrorTests(CLITestCase):
     def test_errors_are_one_line_on_stderr(self):
         self.env.run("run", "demo", "--task", "x", "--yes")
@@ -882,7 +973,7 @@ class ErrorTests(CLITestCase):
         result = self.env.run("--help")
         self.assertEqual(result.returncode, 0)
         for command in ["demo", "run", "attach", "retry", "restart", "cancel", "diff", "apply", "discard", "gc", "runs", "status", "report", "logs",
-                        "pipelines", "trust", "serve"]:
+                        "pipelines", "init", "doctor", "trust", "serve"]:
             self.assertRegex(result.stdout, r"\n  %s\s" % command)
         run_help = self.env.run("run", "--help")
         self.assertIn("--task TEXT", run_help.stdout)

@@ -139,6 +139,32 @@ import Testing
         #expect(config.errors.contains { $0.contains("agents.oops.driver") })
     }
 
+    @Test func rolesWithoutConfigRunTheAgentOnPathForBuiltinPipelinesOnly() throws {
+        let dir = try TempDir()
+        try dir.write("bin/codex", "#!/bin/sh\n")
+        try dir.write("bin/claude", "#!/bin/sh\n")
+        try dir.write("config/config.json", #"{"agents": {"planner": {"driver": "fake", "script": [[{"result": "ok"}]]}}}"#)
+        for name in ["codex", "claude"] {
+            chmod(dir.url.appendingPathComponent("bin/\(name)").path, 0o755)
+        }
+        let found = DetectedAgent.onPath(environment: ["PATH": dir.url.appendingPathComponent("bin").path + ":/nonexistent"])
+        #expect(found.map(\.driver) == ["claude", "codex"], "claude is preferred")
+        #expect(DetectedAgent.onPath(environment: ["PATH": "/nonexistent"]).isEmpty)
+
+        let workspace = dir.url.appendingPathComponent("ws")
+        let roles = RoleAgent.all(workspace: workspace, configDirectory: dir.url.appendingPathComponent("config"),
+                                  environment: ["PATH": dir.url.appendingPathComponent("bin").path])
+        #expect(roles.map(\.role) == ["auditor", "implementer", "planner", "reporter"], "the demo's inline agents need no role")
+        #expect(roles.first { $0.role == "planner" }?.agent?.source == .user, "a configured role keeps its agent")
+        #expect(roles.first { $0.role == "planner" }?.agent?.detected == nil)
+        #expect(roles.first { $0.role == "auditor" }?.agent?.detected?.driver == "claude")
+
+        let config = StarterConfig(agent: found[1], roles: ["planner", "coder"])
+        let written = try JSONParser().parse(Array(config.text.utf8))
+        #expect(written["agents"]?["coder"] == .object(["driver": .string("codex"), "sandbox": .string("workspace-write")]))
+        #expect(config.text.split(separator: "\n").count == 6, "one line per role: \(config.text)")
+    }
+
     @Test func trustIsRememberedPerWorkspaceWithPrivatePermissions() throws {
         let dir = try TempDir()
         let store = TrustStore(configDirectory: dir.url.appendingPathComponent("config"))

@@ -239,7 +239,7 @@ private enum Samples {
 
     static var eventData: [String: EventSample] {
         typealias B = EventBody
-        let created = B.RunCreated(pipelineId: "p", task: "t", inputs: ["k": "v"], steps: [], dependsOn: ["r-0"], budget: budget)
+        let created = B.RunCreated(pipelineId: "p", task: "t", inputs: ["k": "v"], steps: [], dependsOn: ["r-0"], budget: budget, notice: "n")
         let queued = B.RunQueued(reason: .dependency, waitingFor: ["r-0"])
         let attempt = B.StepAttempt(stepId: "s", attempt: 1)
         let fixing = B.StepAttempt(stepId: "s", attempt: 2, role: "fixer")

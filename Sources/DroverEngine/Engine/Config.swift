@@ -5,6 +5,8 @@ import Foundation
 public struct ResolvedAgent: Sendable, Hashable {
     public var spec: AgentSpec
     public var source: PipelineInfo.Source
+    /// Set when no config names an agent for the role and drover chose this one, found on PATH.
+    public var detected: DetectedAgent? = nil
 }
 
 /// Agent configuration: `<workspace>/.drover/config.json` over `<configDir>/config.json`.
@@ -118,10 +120,12 @@ public struct StepPlan: Sendable, Hashable {
 }
 
 /// Resolves every step's agent; throws invalid params naming each role that has none.
+/// A built-in pipeline's role with no agent configured runs `detected` (the first agent CLI on PATH).
 func planSteps(pipelineId: String, definition: PipelineDefinition, source: PipelineInfo.Source,
-               config: EngineConfig, configDirectory: URL) throws -> [StepPlan] {
+               config: EngineConfig, configDirectory: URL, detected: DetectedAgent? = nil) throws -> [StepPlan] {
     var plans: [StepPlan] = []
     var missing: [(step: String, role: String)] = []
+    let fallback = source == .builtin ? detected.map { ResolvedAgent(spec: $0.spec, source: .builtin, detected: $0) } : nil
     for step in definition.steps {
         switch step.kind {
         case .command, .tests:
@@ -133,6 +137,8 @@ func planSteps(pipelineId: String, definition: PipelineDefinition, source: Pipel
                     plan.fixerAgent = resolved
                     // A fixer from the workspace's config runs what the workspace says: that needs trust too.
                     if resolved.source == .workspace { plan.source = .workspace }
+                } else if let fallback {
+                    plan.fixerAgent = fallback
                 } else {
                     missing.append((step.id, fixer.role))
                 }
@@ -144,6 +150,8 @@ func planSteps(pipelineId: String, definition: PipelineDefinition, source: Pipel
                                       source: source))
             } else if let role = step.role, let resolved = config.agent(forRole: role) {
                 plans.append(StepPlan(stepId: step.id, agent: resolved, source: resolved.source))
+            } else if step.role != nil, let fallback {
+                plans.append(StepPlan(stepId: step.id, agent: fallback, source: source))
             } else {
                 missing.append((step.id, step.role ?? "?"))
             }
@@ -157,8 +165,33 @@ func planSteps(pipelineId: String, definition: PipelineDefinition, source: Pipel
             + roles.map { "'\($0)'" }.joined(separator: ", ") + " (\(which)). "
             + "Add to \(configDirectory.appendingPathComponent("config.json").path) or <workspace>/.drover/config.json: "
             + "{\"agents\": {\(snippet)}}"
+        if source == .builtin {
+            message += ". Or install Claude Code (`claude`) or Codex (`codex`) on PATH: a built-in pipeline's roles then run it, "
+                + "and `drover init` writes a config for it"
+        }
         if !config.errors.isEmpty { message += ". Config problems: " + config.errors.joined(separator: "; ") }
         throw EngineError.invalid(message, details: ["roles": .array(roles.map(JSONValue.string))])
     }
     return plans
+}
+
+/// What a run says once when drover chose the agent of roles no config names (`run.created`'s `notice`):
+/// which agent, for which roles, and how to choose another; nil when every role's agent is configured.
+func detectedAgentNotice(plans: [StepPlan], definition: PipelineDefinition, configDirectory: URL) -> String? {
+    var roles: [String] = []
+    var chosen: DetectedAgent?
+    for plan in plans {
+        guard let step = definition.step(plan.stepId) else { continue }
+        for (agent, role) in [(plan.agent, step.role), (plan.fixerAgent, step.fixer?.role)] {
+            guard let detected = agent?.detected, let role else { continue }
+            chosen = detected
+            if !roles.contains(role) { roles.append(role) }
+        }
+    }
+    guard let chosen else { return nil }
+    let file = configDirectory.appendingPathComponent("config.json").path
+    return "No agent is configured for role\(roles.count == 1 ? "" : "s") " + roles.map { "'\($0)'" }.joined(separator: ", ")
+        + ": drover runs \(chosen.driver) (\(chosen.path)), found on PATH. To choose another, run `drover init` "
+        + "or set {\"agents\": {\"<role>\": {\"driver\": …}}} in \(file) or the workspace's .drover/config.json; "
+        + "`drover doctor` shows what each role runs."
 }

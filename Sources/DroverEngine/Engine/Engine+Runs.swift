@@ -33,7 +33,9 @@ extension Engine {
                 "pipeline '\(entry.id)' uses " + missing.map { "{{inputs.\($0)}}" }.joined(separator: ", ")
                 + "; pass inputs: {" + missing.map { "\"\($0)\": \"…\"" }.joined(separator: ", ") + "}")
         }
-        try checkRunnable(pipelineId: entry.id, definition: definition, source: entry.source)
+        let plans = try checkRunnable(pipelineId: entry.id, definition: definition, source: entry.source)
+        let notice = detectedAgentNotice(plans: plans, definition: definition, configDirectory: options.configDirectory)
+        if let notice { log("run of \(entry.id): \(notice)") }
         let dependsOn = request.dependsOn.flatMap { $0.isEmpty ? nil : $0 }
         try checkDependencies(dependsOn)
         try Self.validate(request.budget)
@@ -45,7 +47,7 @@ extension Engine {
             try ledger.begin(runId, pipeline: LoadedPipeline(id: entry.id, definition: definition, source: entry.source))
             try commit([
                 .runCreated(.init(pipelineId: entry.id, task: request.task, inputs: request.inputs, steps: definition.stepInfos,
-                                  dependsOn: dependsOn, budget: request.budget)),
+                                  dependsOn: dependsOn, budget: request.budget, notice: notice)),
                 .runWorkspace(workspace),
             ], runId: runId)
         } catch {
@@ -62,8 +64,9 @@ extension Engine {
     @discardableResult
     func checkRunnable(pipelineId: String, definition: PipelineDefinition, source: PipelineInfo.Source) throws -> [StepPlan] {
         let config = EngineConfig.load(workspace: options.workspace, configDirectory: options.configDirectory)
+        let detected = source == .builtin ? DetectedAgent.onPath(environment: options.environment).first : nil
         let plans = try planSteps(pipelineId: pipelineId, definition: definition, source: source,
-                                  config: config, configDirectory: options.configDirectory)
+                                  config: config, configDirectory: options.configDirectory, detected: detected)
         if let reason = TrustPolicy.reason(pipelineId: pipelineId, source: source, plans: plans), !isTrusted() {
             throw TrustPolicy.refusal(workspace: options.workspace, reason: reason)
         }

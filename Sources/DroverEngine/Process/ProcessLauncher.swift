@@ -246,16 +246,9 @@ public struct ProcessLauncher: AgentLauncher {
             }
             return .success(path)
         }
-        let searchPath = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for directory in searchPath.split(separator: ":", omittingEmptySubsequences: true) {
-            let base = directory.hasPrefix("/") ? String(directory)
-                : (workingDirectory as NSString).appendingPathComponent(String(directory))
-            let candidate = (base as NSString).appendingPathComponent(name)
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory),
-               !isDirectory.boolValue, access(candidate, X_OK) == 0 {
-                return .success(candidate)
-            }
+        let searchPath = environment["PATH"] ?? ExecutableSearch.defaultPath
+        if let found = ExecutableSearch.find(name, searchPath: searchPath, workingDirectory: workingDirectory) {
+            return .success(found)
         }
         return .failure(ResolveFailure(message: "cannot start \(name): not found on PATH (\(searchPath))"))
     }

@@ -96,9 +96,13 @@ public enum EventBody: Sendable, Hashable {
         /// Runs that must be done before this one starts.
         public var dependsOn: [String]?
         public var budget: RunBudget?
+        /// What drover chose on the run's behalf and how to choose otherwise: the agent it picked for roles
+        /// no config names (a built-in pipeline with `claude` or `codex` on PATH).
+        public var notice: String?
         public init(pipelineId: String, task: String, inputs: [String: String]? = nil, steps: [StepInfo], dependsOn: [String]? = nil,
-                    budget: RunBudget? = nil) {
+                    budget: RunBudget? = nil, notice: String? = nil) {
             self.budget = budget
+            self.notice = notice
             self.pipelineId = pipelineId
             self.task = task
             self.inputs = inputs

@@ -71,7 +71,9 @@ final class RunRenderer {
     private func render(_ event: Event) {
         let at = Format.date(event.at) ?? Date()
         switch event.body {
-        case .runCreated, .runStarted:
+        case .runCreated(let data):
+            if let notice = data.notice { Console.line(t.yellow("note: ") + notice) }
+        case .runStarted:
             break
         case .runQueued(let data):
             switch data.reason {
