@@ -892,6 +892,8 @@ class AgentSetupTests(CLITestCase):
         self.assertIn("drover init", result.stderr)
 
     def test_init_writes_a_config_for_the_agent_found_and_never_overwrites_one(self):
+        listing = self.env.run("pipelines", **self.with_claude).stdout
+        self.assertIn("agents: planner -> claude (found on PATH), implementer -> claude (found on PATH)", listing)
         result = self.env.run("init", **self.with_claude)
         self.assertEqual(result.returncode, 0, result.stderr)
         path = os.path.join(self.env.config, "config.json")
@@ -903,6 +905,7 @@ class AgentSetupTests(CLITestCase):
         self.assertIn("Wrote %s: roles auditor, implementer, planner, reporter run claude" % path, result.stdout)
         self.assertIn("permissionMode: \"acceptEdits\"", result.stdout)
 
+        self.assertIn("agents: planner -> claude, implementer -> claude", self.env.run("pipelines", **self.with_claude).stdout)
         with open(path) as f:
             before = f.read()
         again = self.env.run("init", **self.with_claude)

@@ -26,9 +26,23 @@ public struct RoleAgent: Sendable, Hashable {
             }
         }
         return pipelinesByRole.keys.sorted().map { role in
-            let fallback = builtinRoles.contains(role) ? detected.map { ResolvedAgent(spec: $0.spec, source: .builtin, detected: $0) } : nil
-            return RoleAgent(role: role, pipelines: pipelinesByRole[role] ?? [], agent: config.agent(forRole: role) ?? fallback)
+            RoleAgent(role: role, pipelines: pipelinesByRole[role] ?? [],
+                      agent: agent(forRole: role, builtin: builtinRoles.contains(role), config: config, detected: detected))
         }
+    }
+
+    /// The roles of one pipeline, in step order, each with what it runs.
+    public static func of(_ entry: PipelineCatalog.Entry, config: EngineConfig, detected: DetectedAgent?) -> [RoleAgent] {
+        guard let definition = entry.definition else { return [] }
+        return roles(of: definition).map { role in
+            RoleAgent(role: role, pipelines: [entry.id],
+                      agent: agent(forRole: role, builtin: entry.source == .builtin, config: config, detected: detected))
+        }
+    }
+
+    /// As `planSteps` resolves it: the config's agent, else for a built-in pipeline's role the one on PATH.
+    private static func agent(forRole role: String, builtin: Bool, config: EngineConfig, detected: DetectedAgent?) -> ResolvedAgent? {
+        config.agent(forRole: role) ?? (builtin ? detected.map { ResolvedAgent(spec: $0.spec, source: .builtin, detected: $0) } : nil)
     }
 
     /// The roles of `definition` whose agent comes from config: steps and fixers without an agent of their own.

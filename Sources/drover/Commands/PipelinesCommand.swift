@@ -3,7 +3,8 @@ import DroverProtocol
 import Foundation
 
 /// `drover pipelines`: every pipeline the workspace can run, with its source, steps and any errors
-/// (what `pipeline/list` answers), and which ones need the workspace's trust by `run/start`'s rule.
+/// (what `pipeline/list` answers), which agent each role runs, and which ones need the workspace's trust by
+/// `run/start`'s rule.
 enum PipelinesCommand {
     static let subcommand = Subcommand(
         name: "pipelines",
@@ -23,6 +24,9 @@ enum PipelinesCommand {
         let trusted = TrustStore(configDirectory: configDirectory).isTrusted(workspace)
         let trustReasons = trusted ? [:] : queries.trustReasons()
         let t = Terminal.current
+        let config = EngineConfig.load(workspace: workspace, configDirectory: configDirectory)
+        let catalog = PipelineCatalog.load(workspace: workspace, configDirectory: configDirectory)
+        let detected = DetectedAgent.onPath(environment: ProcessInfo.processInfo.environment).first
         for info in queries.pipelines() {
             let symbol = info.errors.isEmpty ? t.ok : t.failed
             var source = info.source.rawValue
@@ -33,12 +37,17 @@ enum PipelinesCommand {
                 let steps = info.steps.map { step in step.id + (step.role.map { " (\($0))" } ?? "") }
                 Console.line("    steps: " + steps.joined(separator: " \(t.arrow) "))
             }
+            if info.errors.isEmpty, let entry = catalog.entry(info.id) {
+                let agents = RoleAgent.of(entry, config: config, detected: detected).map { role in
+                    role.role + " \(t.arrow) " + (role.agent.map { $0.spec.driver + ($0.detected != nil ? " (found on PATH)" : "") } ?? t.red("none"))
+                }
+                if !agents.isEmpty { Console.line("    agents: " + agents.joined(separator: ", ") + t.dim("  (drover doctor checks them)")) }
+            }
             for error in info.errors { Console.line("    " + t.red("error: \(error)")) }
             if info.errors.isEmpty, let reason = trustReasons[info.id] {
                 Console.line("    " + t.yellow("needs trust (\(reason)): run 'drover trust' in \(workspace.path) to let it run"))
             }
         }
-        let config = EngineConfig.load(workspace: workspace, configDirectory: configDirectory)
         for error in config.errors { Console.line(t.red("config error: \(error)")) }
         return 0
     }
