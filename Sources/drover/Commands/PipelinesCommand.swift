@@ -37,15 +37,15 @@ enum PipelinesCommand {
                 let steps = info.steps.map { step in step.id + (step.role.map { " (\($0))" } ?? "") }
                 Console.line("    steps: " + steps.joined(separator: " \(t.arrow) "))
             }
+            for error in info.errors { Console.line("    " + t.red("error: \(error)")) }
+            if info.errors.isEmpty, let reason = trustReasons[info.id] {
+                Console.line("    " + t.yellow("needs trust (\(reason)): run 'drover trust' in \(workspace.path) to let it run"))
+            }
             if info.errors.isEmpty, let entry = catalog.entry(info.id) {
                 let agents = RoleAgent.of(entry, config: config, detected: detected).map { role in
                     role.role + " \(t.arrow) " + (role.agent.map { $0.spec.driver + ($0.detected != nil ? " (found on PATH)" : "") } ?? t.red("none"))
                 }
                 if !agents.isEmpty { Console.line("    agents: " + agents.joined(separator: ", ") + t.dim("  (drover doctor checks them)")) }
-            }
-            for error in info.errors { Console.line("    " + t.red("error: \(error)")) }
-            if info.errors.isEmpty, let reason = trustReasons[info.id] {
-                Console.line("    " + t.yellow("needs trust (\(reason)): run 'drover trust' in \(workspace.path) to let it run"))
             }
         }
         for error in config.errors { Console.line(t.red("config error: \(error)")) }
