@@ -38,9 +38,12 @@ public struct StepDefinition: Codable, Sendable, Hashable {
     public var agent: AgentSpec?
     /// Who fixes a failing tests step.
     public var fixer: FixerSpec?
+    /// Several roles answer this agent step; one answer wins (`ConsensusSpec`).
+    public var consensus: ConsensusSpec?
 
     public init(id: String, kind: StepKind, role: String? = nil, prompt: String? = nil, command: CommandSpec? = nil,
-                requiresApproval: Bool? = nil, timeoutSeconds: Double? = nil, agent: AgentSpec? = nil, fixer: FixerSpec? = nil) {
+                requiresApproval: Bool? = nil, timeoutSeconds: Double? = nil, agent: AgentSpec? = nil, fixer: FixerSpec? = nil,
+                consensus: ConsensusSpec? = nil) {
         self.id = id
         self.kind = kind
         self.role = role
@@ -50,6 +53,7 @@ public struct StepDefinition: Codable, Sendable, Hashable {
         self.timeoutSeconds = timeoutSeconds
         self.agent = agent
         self.fixer = fixer
+        self.consensus = consensus
     }
 
     /// Whether the step's output waits for a person's approval.
