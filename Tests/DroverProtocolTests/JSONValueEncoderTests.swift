@@ -119,6 +119,7 @@ private let allBodies: [EventBody] = [
     .consensusCandidate(.init(stepId: "pick", attempt: 2, role: "codex", output: "SQLite\n")),
     .consensusDecided(.init(stepId: "pick", strategy: .judge, winner: "codex", reasons: "shorter", output: "SQLite\n")),
     .consensusDecided(.init(stepId: "pick", strategy: .vote, winner: "claude", output: "")),
+    .stepSkipped(.init(stepId: "arch", reason: "estimate.size is \"small\"")),
 ]
 
 @Suite("JSONValueEncoder")

@@ -73,6 +73,7 @@ enum Fixtures {
             .runDiscarded(.init(worktreeRemoved: false, branchDeleted: true)),
             .consensusCandidate(.init(stepId: "plan", attempt: 1, role: "claude", output: "A")),
             .consensusDecided(.init(stepId: "plan", strategy: .vote, winner: "claude", reasons: "2 of 3 answers agree", output: "A")),
+            .stepSkipped(.init(stepId: "arch", reason: "estimate.size is \"small\"")),
         ]
     }
 
