@@ -34,6 +34,8 @@ public actor Engine {
     var scheduler = RunScheduler()
     /// An `admitWaiting` is scheduled and not done.
     var admissionScheduled = false
+    /// Runs whose branch this engine pushed to their remote (`Engine+RemoteRuns`).
+    var pushedRuns: Set<String> = []
     /// What this engine hears other engines' commits on, when the store is shared (`Engine+Following`).
     var changeFeed: (any StoreChangeFeed)?
 
@@ -171,6 +173,10 @@ public actor Engine {
                     try startStep(run: run, stepId: stepId, attempt: attempt)
                     return
                 case .completeRun:
+                    if let remote = remoteToPush(run) {
+                        pushThenComplete(runId: runId, remote: remote)  // the change reaches its remote first
+                        return
+                    }
                     try commit([.runCompleted], runId: runId)
                     return
                 case .awaitStep, .awaitGate, .idle:
