@@ -40,6 +40,7 @@ public enum EventType: String, CaseIterable, Sendable {
     case stepCompleted = "step.completed"
     case stepFailed = "step.failed"
     case stepInterrupted = "step.interrupted"
+    case stepSkipped = "step.skipped"
     case decisionRequested = "decision.requested"
     case decisionResolved = "decision.resolved"
     case approvalRequested = "approval.requested"
@@ -58,6 +59,8 @@ public enum EventType: String, CaseIterable, Sendable {
     case runPaused = "run.paused"
     case runResumed = "run.resumed"
     case runDiscarded = "run.discarded"
+    case consensusCandidate = "consensus.candidate"
+    case consensusDecided = "consensus.decided"
 }
 
 /// The typed payloads of every event type.
@@ -69,6 +72,7 @@ public enum EventBody: Sendable, Hashable {
     case stepCompleted(StepCompleted)
     case stepFailed(StepFailed)
     case stepInterrupted(StepAttempt)
+    case stepSkipped(StepSkipped)
     case decisionRequested(DecisionRequested)
     case decisionResolved(DecisionResolved)
     case approvalRequested(ApprovalRequested)
@@ -87,6 +91,8 @@ public enum EventBody: Sendable, Hashable {
     case runPaused(RunPaused)
     case runResumed(RunResumed)
     case runDiscarded(Discarded)
+    case consensusCandidate(ConsensusCandidate)
+    case consensusDecided(ConsensusDecided)
 
     public struct RunCreated: Codable, Sendable, Hashable {
         public var pipelineId: String
@@ -153,6 +159,17 @@ public enum EventBody: Sendable, Hashable {
             self.stepId = stepId
             self.attempt = attempt
             self.failure = failure
+        }
+    }
+
+    /// `step.skipped`: the step's `when` condition was false when the run reached it.
+    public struct StepSkipped: Codable, Sendable, Hashable {
+        public var stepId: String
+        /// Why, for people: the condition and the value it found.
+        public var reason: String
+        public init(stepId: String, reason: String) {
+            self.stepId = stepId
+            self.reason = reason
         }
     }
 
@@ -270,14 +287,17 @@ public enum EventBody: Sendable, Hashable {
         public var base: String?
         public var baseCommit: String?
         public var note: String?
+        /// The repository's remote (fetch URL) on a shared store: where other machines get the code.
+        public var remote: String?
         public init(isolation: IsolationMode, path: String, branch: String? = nil, base: String? = nil,
-                    baseCommit: String? = nil, note: String? = nil) {
+                    baseCommit: String? = nil, note: String? = nil, remote: String? = nil) {
             self.isolation = isolation
             self.path = path
             self.branch = branch
             self.base = base
             self.baseCommit = baseCommit
             self.note = note
+            self.remote = remote
         }
     }
 
@@ -365,6 +385,39 @@ public enum EventBody: Sendable, Hashable {
         }
     }
 
+    /// One agent of a consensus step answered (its attempt's log and usage are the attempt's own).
+    public struct ConsensusCandidate: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var attempt: Int
+        public var role: String
+        public var output: String
+        public init(stepId: String, attempt: Int, role: String, output: String) {
+            self.stepId = stepId
+            self.attempt = attempt
+            self.role = role
+            self.output = output
+        }
+    }
+
+    /// A consensus step chose its output: by `vote` (the answer most candidates agree on) or by its `judge`.
+    public struct ConsensusDecided: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var strategy: ConsensusStrategy
+        /// The role whose answer won; the judge's role when it merged the answers.
+        public var winner: String
+        /// The vote count or the judge's reasons.
+        public var reasons: String?
+        /// What becomes the step's output.
+        public var output: String
+        public init(stepId: String, strategy: ConsensusStrategy, winner: String, reasons: String? = nil, output: String) {
+            self.stepId = stepId
+            self.strategy = strategy
+            self.winner = winner
+            self.reasons = reasons
+            self.output = output
+        }
+    }
+
     /// Every event type's wire name, in the order the protocol lists them.
     public static let allTypes: [String] = EventType.allCases.map(\.rawValue)
 
@@ -378,6 +431,7 @@ public enum EventBody: Sendable, Hashable {
         case .stepCompleted: .stepCompleted
         case .stepFailed: .stepFailed
         case .stepInterrupted: .stepInterrupted
+        case .stepSkipped: .stepSkipped
         case .decisionRequested: .decisionRequested
         case .decisionResolved: .decisionResolved
         case .approvalRequested: .approvalRequested
@@ -396,6 +450,8 @@ public enum EventBody: Sendable, Hashable {
         case .runPaused: .runPaused
         case .runResumed: .runResumed
         case .runDiscarded: .runDiscarded
+        case .consensusCandidate: .consensusCandidate
+        case .consensusDecided: .consensusDecided
         }
     }
 
@@ -415,6 +471,7 @@ extension EventBody {
         case .stepStarted(let data), .stepInterrupted(let data): try container.encode(data, forKey: .data)
         case .stepCompleted(let data): try container.encode(data, forKey: .data)
         case .stepFailed(let data): try container.encode(data, forKey: .data)
+        case .stepSkipped(let data): try container.encode(data, forKey: .data)
         case .decisionRequested(let data): try container.encode(data, forKey: .data)
         case .decisionResolved(let data): try container.encode(data, forKey: .data)
         case .approvalRequested(let data): try container.encode(data, forKey: .data)
@@ -431,6 +488,8 @@ extension EventBody {
         case .runPaused(let data): try container.encode(data, forKey: .data)
         case .runResumed(let data): try container.encode(data, forKey: .data)
         case .runDiscarded(let data): try container.encode(data, forKey: .data)
+        case .consensusCandidate(let data): try container.encode(data, forKey: .data)
+        case .consensusDecided(let data): try container.encode(data, forKey: .data)
         case .runStarted, .runCompleted: try container.encode(NoData(), forKey: .data)
         }
     }
@@ -450,6 +509,7 @@ extension EventBody {
         case .stepCompleted: return .stepCompleted(try data(StepCompleted.self))
         case .stepFailed: return .stepFailed(try data(StepFailed.self))
         case .stepInterrupted: return .stepInterrupted(try data(StepAttempt.self))
+        case .stepSkipped: return .stepSkipped(try data(StepSkipped.self))
         case .decisionRequested: return .decisionRequested(try data(DecisionRequested.self))
         case .decisionResolved: return .decisionResolved(try data(DecisionResolved.self))
         case .approvalRequested: return .approvalRequested(try data(ApprovalRequested.self))
@@ -468,6 +528,8 @@ extension EventBody {
         case .runPaused: return .runPaused(try data(RunPaused.self))
         case .runResumed: return .runResumed(try data(RunResumed.self))
         case .runDiscarded: return .runDiscarded(try data(Discarded.self))
+        case .consensusCandidate: return .consensusCandidate(try data(ConsensusCandidate.self))
+        case .consensusDecided: return .consensusDecided(try data(ConsensusDecided.self))
         }
     }
 }

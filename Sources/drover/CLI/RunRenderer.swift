@@ -99,6 +99,8 @@ final class RunRenderer {
             Console.line("\(t.failed) \(t.bold(data.stepId)) failed\(elapsed(data.stepId, until: at)) (\(data.failure.kind.rawValue)): \(data.failure.message)")
         case .stepInterrupted(let data):
             Console.line("\(t.failed) \(t.bold(data.stepId)) interrupted (attempt \(data.attempt))")
+        case .stepSkipped(let data):
+            Console.line(t.dim("  \(data.stepId) skipped: \(data.reason)"))
         case .decisionRequested(let data):
             Console.line("\(t.gate) \(t.bold(data.stepId)) asks\(t.dim(elapsed(data.stepId, until: at, style: .after))): \(t.bold(data.question))")
             for (index, option) in data.options.enumerated() { Console.line("    \(index + 1)) \(option)") }
@@ -145,6 +147,10 @@ final class RunRenderer {
             Console.line("\(t.running) run resumed")
         case .runDiscarded(let data):
             Console.line("\(t.ok) discarded" + (data.branchDeleted ? " (branch deleted)" : " (branch kept)"))
+        case .consensusCandidate(let data):
+            Console.line(t.dim("    \(data.role) answered (attempt \(data.attempt))"))
+        case .consensusDecided(let data):
+            Console.line("    \(t.ok) \(data.strategy.rawValue): \(data.winner) wins" + (data.reasons.map { t.dim(" (\($0))") } ?? ""))
         case .runCompleted, .runFailed, .runCancelled:
             break // `finish(run:)` prints the outcome with the run's totals
         }
