@@ -430,8 +430,8 @@ class ReadOnlyCommandTests(CLITestCase):
         runs = self.env.run("runs")
         self.assertEqual(runs.returncode, 0)
         header = runs.stdout.split("\n")[0].split()
-        self.assertEqual(header, ["ID", "PIPELINE", "STATUS", "STEP", "AGE"])
-        self.assertRegex(runs.stdout, run_id + r"\s+gates\s+ok done\s+-\s+\d+s ago")
+        self.assertEqual(header, ["ID", "PIPELINE", "STATUS", "STEP", "COST", "AGE"])
+        self.assertRegex(runs.stdout, run_id + r"\s+gates\s+ok done\s+-\s+\$\d+\.\d{4}\s+\d+s ago")
         self.assertEqual(self.env.run("runs", "--status", "failed").stdout.strip().startswith("No runs"), True)
 
         status = self.env.run("status", run_id)

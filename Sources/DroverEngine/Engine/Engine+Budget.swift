@@ -23,6 +23,12 @@ extension Engine {
         return resumed
     }
 
+    /// A run does not start while config `prices` or `budgets` has a problem: what it may spend is unclear.
+    static func checkSpendingConfig(_ config: EngineConfig) throws {
+        guard !config.spendingErrors.isEmpty else { return }
+        throw EngineError.invalid("config problems with prices or budgets: " + config.spendingErrors.joined(separator: "; "))
+    }
+
     /// A budget's limits must be positive.
     static func validate(_ budget: RunBudget?) throws {
         if let usd = budget?.maxUSD, !(usd > 0) || !usd.isFinite {

@@ -34,6 +34,8 @@ public actor Engine {
     var scheduler = RunScheduler()
     /// An `admitWaiting` is scheduled and not done.
     var admissionScheduled = false
+    /// Models whose usage had no price, said once each in the log (`Engine+Usage`).
+    var unpricedModels: Set<String> = []
 
     /// A pipeline as a run uses it.
     struct LoadedPipeline {
@@ -57,6 +59,8 @@ public actor Engine {
         var handle: any AgentHandle
         var task: Task<Void, Never>?
         var stop: StopReason?
+        /// How what the attempt uses is priced (its agent block's and the config's `prices`).
+        var pricing = UsagePricing()
         /// Tool permissions the agent waits on, oldest first; the first is raised as a decision
         /// (`decisionId` set), the others wait their turn (`Engine+Permissions`).
         var permissions: [PendingPermission] = []

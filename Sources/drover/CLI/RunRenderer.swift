@@ -88,7 +88,13 @@ final class RunRenderer {
         case .agentSession:
             break
         case .usageRecorded(let data):
-            Console.line(t.dim("    usage: \(data.model), " + Format.usage(input: data.inputTokens, output: data.outputTokens, costUSD: data.costUSD)))
+            let usage = Format.usage(input: data.inputTokens, output: data.outputTokens,
+                                     cached: data.cacheReadTokens + data.cacheWriteTokens, costUSD: data.costUSD)
+            // Where the cost came from when it is not Drover's own price list, and the agent's figure beside it.
+            let source = data.priceSource.flatMap { $0 == .table ? nil : "\($0.rawValue) price" }
+            let reported = data.reportedCostUSD.flatMap { data.priceSource == .reported ? nil : "agent says " + Format.cost($0) }
+            let notes = [source, reported].compactMap { $0 }
+            Console.line(t.dim("    usage: \(data.model), " + usage + (notes.isEmpty ? "" : " (" + notes.joined(separator: "; ") + ")")))
         case .stepCompleted(let data):
             let end = stepProposed[data.stepId] ?? at
             Console.line("\(t.ok) \(t.bold(data.stepId)) done\(elapsed(data.stepId, until: end))")
@@ -137,7 +143,7 @@ final class RunRenderer {
         case .runApplied(let data):
             Console.line("\(t.ok) applied (\(data.strategy.rawValue))" + (data.into.map { " into \($0)" } ?? ""))
         case .runPaused(let data):
-            Console.line("\(t.gate) paused: reached its \(data.reason), " + Format.usage(input: data.spent.inputTokens, output: data.spent.outputTokens, costUSD: data.spent.costUSD)
+            Console.line("\(t.gate) paused: reached its \(data.reason), " + Format.usage(data.spent)
                          + " spent; raise it with `drover resume \(event.runId) --budget USD`")
         case .runResumed:
             Console.line("\(t.running) run resumed")
@@ -153,7 +159,7 @@ final class RunRenderer {
         let total = runStarted.map { Format.duration((Format.date(run.updatedAt) ?? Date()).timeIntervalSince($0)) }
         let hasUsage = run.usage.inputTokens + run.usage.outputTokens > 0 || run.usage.costUSD > 0
         let usage = hasUsage
-            ? t.separator + Format.usage(input: run.usage.inputTokens, output: run.usage.outputTokens, costUSD: run.usage.costUSD) : ""
+            ? t.separator + Format.usage(run.usage) : ""
         switch run.status {
         case .done:
             Console.line("\(t.ok) " + t.bold("Run \(run.id) done") + (total.map { " in \($0)" } ?? "") + usage)
