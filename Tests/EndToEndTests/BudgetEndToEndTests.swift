@@ -60,6 +60,42 @@ struct BudgetEndToEndTests {
         #expect(try await drover.shutdownAndExit() == 0)
     }
 
+    @Test("config budgets.perRun is the budget of a run started without one; a run's own budget replaces it")
+    func perRunDefault() async throws {
+        let workspace = try EngineWorkspace(pipelines: ["budgeted": Self.pipeline], config: ["budgets": ["perRun": ["maxUSD": 0.5]]])
+        let drover = try await workspace.server()
+        let started = try await drover.call("run/start", ["pipelineId": "budgeted", "task": "t"])
+        let runId = started.object("run").string("id")
+        #expect(started.object("run").object("budget")["maxUSD"] as? Double == 0.5, "\(started)")
+        let paused = try await drover.event(runId, "run.paused", timeout: .seconds(30))
+        #expect(paused.data.string("reason") == "budget")
+        #expect(paused.data.object("limit")["maxUSD"] as? Double == 0.5, "\(paused.data)")
+        // The fake agent reports its cost for a model Drover has no price for: the reported figure is the cost.
+        let usage = try await drover.storedEvents(runId).first { $0.string("type") == "usage.recorded" }
+        #expect(usage?.object("data").string("priceSource") == "reported", "\(String(describing: usage))")
+        #expect(usage?.object("data")["reportedCostUSD"] as? Double == 0.6)
+
+        let own = try await drover.call("run/start", ["pipelineId": "budgeted", "task": "t", "budget": ["maxTokens": 1_000_000]])
+        #expect(own.object("run").object("budget")["maxUSD"] == nil, "\(own)")
+        #expect(own.object("run").object("budget")["maxTokens"] as? Int == 1_000_000)
+        try await drover.call("run/cancel", ["runId": own.object("run").string("id")])
+        #expect(try await drover.shutdownAndExit() == 0)
+    }
+
+    @Test("a mistake in config prices or budgets stops run/start with the file and the field")
+    func badSpendingConfig() async throws {
+        let workspace = try EngineWorkspace(pipelines: ["budgeted": Self.pipeline],
+                                            config: ["prices": ["gpt-5": ["inputPerMTok": "cheap", "outputPerMTok": 10]],
+                                                     "budgets": ["perDay": ["maxUSD": -3]]])
+        let drover = try await workspace.server()
+        let error = try await drover.callError("run/start", ["pipelineId": "budgeted", "task": "t"])
+        #expect(error.code == -32602, "\(error)")
+        #expect(error.message.contains("field 'prices.gpt-5.inputPerMTok' must be a number ≥ 0"), "\(error.message)")
+        #expect(error.message.contains("field 'budgets.perDay.maxUSD' must be a positive number of US dollars"), "\(error.message)")
+        #expect(error.message.contains(".drover/config.json"), "\(error.message)")
+        #expect(try await drover.shutdownAndExit() == 0)
+    }
+
     @Test("a token budget pauses the run too")
     func tokenBudget() async throws {
         let workspace = try EngineWorkspace(pipelines: ["budgeted": Self.pipeline])
