@@ -82,6 +82,58 @@ struct BudgetEndToEndTests {
         #expect(try await drover.shutdownAndExit() == 0)
     }
 
+    @Test("config budgets.perDay: once today's spending reaches it, a working run pauses and a new run pauses before its first step; resuming waits for a higher limit")
+    func dailyBudget() async throws {
+        let spend = FakePipeline.pipeline([
+            FakePipeline.step("pay", prompt: "Pay", turns: [[["usage": ["model": "m", "input": 10, "output": 5, "costUSD": 0.6]], ["result": "paid"]]]),
+        ])
+        let workspace = try EngineWorkspace(pipelines: ["budgeted": Self.pipeline, "spend": spend],
+                                            config: ["budgets": ["perDay": ["maxUSD": 1]]])
+        let drover = try await workspace.server()
+        // $0.60 today: under the limit.
+        let first = try await drover.call("run/start", ["pipelineId": "spend", "task": "t"]).object("run").string("id")
+        try await drover.event(first, "run.completed", timeout: .seconds(30))
+
+        // Another run's agent spends $0.60 more ($1.20 ≥ $1) and works on: it is stopped, the run paused.
+        let working = try await drover.call("run/start", ["pipelineId": "budgeted", "task": "t"]).object("run").string("id")
+        let paused = try await drover.event(working, "run.paused", timeout: .seconds(30))
+        #expect(paused.data.string("reason") == "daily_budget", "\(paused.data)")
+        #expect(abs((paused.data.object("spent")["costUSD"] as? Double ?? 0) - 1.2) < 1e-9, "today's spending: \(paused.data)")
+        #expect(paused.data.object("limit")["maxUSD"] as? Double == 1, "\(paused.data)")
+        #expect(await workspace.waitForNoAgents().isEmpty, "the agent was stopped")
+        #expect(try await drover.getRun(working).string("status") == "paused")
+
+        // A new run pauses before its first step: nothing more is spent.
+        let late = try await drover.call("run/start", ["pipelineId": "spend", "task": "t"]).object("run").string("id")
+        let latePause = try await drover.event(late, "run.paused", timeout: .seconds(30))
+        #expect(latePause.data.string("reason") == "daily_budget")
+        let lateEvents = try await drover.storedEvents(late).map { $0.string("type") }
+        #expect(!lateEvents.contains("step.started"), "\(lateEvents)")
+
+        let refused = try await drover.callError("run/resume", ["runId": late])
+        #expect(refused.code == -32602 && refused.message.contains("reaches its daily budget") && refused.message.contains("budgets.perDay"),
+                "\(refused)")
+
+        // The user raises the limit: both go on; the stopped step re-runs resuming its session.
+        try workspace.writeConfig(["budgets": ["perDay": ["maxUSD": 10]]])
+        try await drover.call("run/resume", ["runId": late])
+        try await drover.event(late, "run.completed", timeout: .seconds(30))
+        try await drover.call("run/resume", ["runId": working])
+        let completed = try await drover.event(working, "step.completed", timeout: .seconds(30)) { $0.data.string("stepId") == "work" }
+        #expect(completed.data.string("output") == "resumed=[conv-1]", "\(completed.data)")
+        try await drover.event(working, "run.completed", timeout: .seconds(30))
+        #expect(try await drover.shutdownAndExit() == 0)
+
+        // A new engine counts today's spending from the store: $0.60 × 3 + $1.50 = $3.30.
+        DroverProcess.stopEngine(workspace: workspace.url)
+        try workspace.writeConfig(["budgets": ["perDay": ["maxUSD": 3]]])
+        let again = try await workspace.server()
+        let counted = try await again.call("run/start", ["pipelineId": "spend", "task": "t"]).object("run").string("id")
+        let countedPause = try await again.event(counted, "run.paused", timeout: .seconds(30))
+        #expect(abs((countedPause.data.object("spent")["costUSD"] as? Double ?? 0) - 3.3) < 1e-9, "\(countedPause.data)")
+        #expect(try await again.shutdownAndExit() == 0)
+    }
+
     @Test("a mistake in config prices or budgets stops run/start with the file and the field")
     func badSpendingConfig() async throws {
         let workspace = try EngineWorkspace(pipelines: ["budgeted": Self.pipeline],

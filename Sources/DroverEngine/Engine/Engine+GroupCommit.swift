@@ -22,7 +22,7 @@ extension Engine {
         defer { usage.removeAll(keepingCapacity: true) }
         do {
             // The batch's total counts against the run's budget as each report would have.
-            stopIfOverBudget(try commit(usage, runId: runId))
+            usageCommitted(usage, run: try commit(usage, runId: runId))
         } catch {
             log("cannot record usage of run \(runId): \(error)")
         }

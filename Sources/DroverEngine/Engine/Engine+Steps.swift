@@ -155,8 +155,8 @@ extension Engine {
                                            text: LiveLogText.forNotification(text), offset: report.logOffset)))
         case .usage(let usage):
             do {
-                let recorded = try commit([usageRecorded(usage, runId: runId, stepId: stepId)], runId: runId)
-                stopIfOverBudget(recorded)
+                let bodies = [usageRecorded(usage, runId: runId, stepId: stepId)]
+                usageCommitted(bodies, run: try commit(bodies, runId: runId))
             } catch {
                 log("cannot record usage of run \(runId): \(error)")
             }
@@ -200,6 +200,8 @@ extension Engine {
                     }
                 case .budget:
                     if run.status == .running { try pauseForBudget(run, interrupting: stepId, attempt: attempt) }
+                case .dailyBudget:
+                    if run.status == .running { try pauseForBudget(run, interrupting: stepId, attempt: attempt, daily: true) }
                 }
                 return
             }

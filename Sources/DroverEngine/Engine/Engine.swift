@@ -36,6 +36,9 @@ public actor Engine {
     var admissionScheduled = false
     /// Models whose usage had no price, said once each in the log (`Engine+Usage`).
     var unpricedModels: Set<String> = []
+    /// Today's spending across the workspace's runs, and config `budgets.perDay` as last read (`Engine+DailyBudget`).
+    var dailySpend: DailySpend?
+    var dailyBudget: RunBudget?
 
     /// A pipeline as a run uses it.
     struct LoadedPipeline {
@@ -51,6 +54,8 @@ public actor Engine {
         case shutdown
         /// The run reached its budget: it pauses (`Engine+Budget`).
         case budget
+        /// The workspace reached its daily budget: the run pauses (`Engine+DailyBudget`).
+        case dailyBudget
     }
 
     struct LiveAttempt {

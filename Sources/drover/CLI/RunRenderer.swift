@@ -91,8 +91,13 @@ final class RunRenderer {
             let usage = Format.usage(input: data.inputTokens, output: data.outputTokens,
                                      cached: data.cacheReadTokens + data.cacheWriteTokens, costUSD: data.costUSD)
             // Where the cost came from when it is not Drover's own price list, and the agent's figure beside it.
-            let source = data.priceSource.flatMap { $0 == .table ? nil : "\($0.rawValue) price" }
-            let reported = data.reportedCostUSD.flatMap { data.priceSource == .reported ? nil : "agent says " + Format.cost($0) }
+            let source: String? = switch data.priceSource {
+            case .config: "price from config"
+            case .reported: "the agent's own cost: no price for this model"
+            case .none?: "no price for this model"
+            case .table, nil: nil
+            }
+            let reported = data.reportedCostUSD.flatMap { data.priceSource == .reported ? nil : "the agent says " + Format.cost($0) }
             let notes = [source, reported].compactMap { $0 }
             Console.line(t.dim("    usage: \(data.model), " + usage + (notes.isEmpty ? "" : " (" + notes.joined(separator: "; ") + ")")))
         case .stepCompleted(let data):
@@ -142,6 +147,9 @@ final class RunRenderer {
             Console.line("    \(data.passed ? t.ok : t.failed) \(outcome)")
         case .runApplied(let data):
             Console.line("\(t.ok) applied (\(data.strategy.rawValue))" + (data.into.map { " into \($0)" } ?? ""))
+        case .runPaused(let data) where data.reason == "daily_budget":
+            Console.line("\(t.gate) paused: the workspace reached its daily budget, " + Format.usage(data.spent)
+                         + " spent today; raise budgets.perDay in config.json, then `drover resume \(event.runId)`")
         case .runPaused(let data):
             Console.line("\(t.gate) paused: reached its \(data.reason), " + Format.usage(data.spent)
                          + " spent; raise it with `drover resume \(event.runId) --budget USD`")
