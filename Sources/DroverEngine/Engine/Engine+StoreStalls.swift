@@ -97,7 +97,7 @@ extension Engine {
 
     private func storeUnstoredUsage(runId: String) throws {
         guard let usage = stalls[runId]?.usage, !usage.isEmpty else { return }
-        stopIfOverBudget(try commit(usage, runId: runId))
+        usageCommitted(usage, run: try commit(usage, runId: runId))
         stalls[runId]?.usage = []
         dropStallIfSettled(runId)
     }
