@@ -196,7 +196,8 @@ private enum Samples {
     static let budget = RunBudget(maxUSD: 1, maxTokens: 10)
     static let fullWorkspace = RunWorkspace(
         isolation: .worktree, path: "/w/.drover/worktrees/r-1", branch: "drover/r-1", base: "HEAD", baseCommit: "abc", note: "n",
-        applied: RunApplied(strategy: .merge, into: "main", commit: "def"), removed: true, discarded: true, branchDeleted: true)
+        applied: RunApplied(strategy: .merge, into: "main", commit: "def"), removed: true, discarded: true, branchDeleted: true,
+        remote: "git@example.com:team/app.git")
     static let fullFile = ChangedFile(path: "b", oldPath: "a", status: .renamed, additions: 1, deletions: 0, binary: false, patch: "p")
     static let minimalRun = Run(id: "r-1", pipelineId: "demo", task: "t", status: .queued, createdAt: at, updatedAt: at, steps: [])
     static let initializeResult = InitializeResult(
@@ -248,10 +249,12 @@ private enum Samples {
                                      costUSD: 0.1, reportedCostUSD: 0.2, priceSource: .table)
         let requested = B.DecisionRequested(stepId: "s", decisionId: "d", question: "q", options: [], attempt: 1, permission: permission)
         let answered = B.DecisionResolved(stepId: "s", decisionId: "d", choice: "c", reason: "r", attempt: 1)
-        let workspace = B.WorkspaceRecorded(isolation: .worktree, path: "/w/x", branch: "drover/r", base: "HEAD", baseCommit: "a", note: "n")
+        let workspace = B.WorkspaceRecorded(isolation: .worktree, path: "/w/x", branch: "drover/r", base: "HEAD", baseCommit: "a", note: "n",
+                                            remote: "git@example.com:team/app.git")
         let tests = B.TestsFinished(stepId: "s", attempt: 1, passed: false, summary: "x", exitCode: 1, fixesLeft: 1)
         let applied = B.Applied(strategy: .merge, into: "main", commit: "c", worktreeRemoved: true)
         let resolved = B.ApprovalResolved(stepId: "s", approvalId: "a", status: .approved, feedback: "f", proposal: "p")
+        let decided = B.ConsensusDecided(stepId: "s", strategy: .judge, winner: "r", reasons: "why", output: "o")
         let samples: [EventSample] = [
             EventSample(body: .runCreated(created), full: created, minimal: B.RunCreated(pipelineId: "p", task: "t", steps: [])),
             EventSample(body: .runQueued(queued), full: queued, minimal: B.RunQueued(reason: .capacity)),
@@ -287,6 +290,10 @@ private enum Samples {
             EventSample(body: .runApplied(applied), full: applied,
                         minimal: B.Applied(strategy: .patch, worktreeRemoved: false)),
             same(.runDiscarded(.init(worktreeRemoved: true, branchDeleted: false)), B.Discarded(worktreeRemoved: true, branchDeleted: false)),
+            same(.consensusCandidate(.init(stepId: "s", attempt: 1, role: "r", output: "o")),
+                 B.ConsensusCandidate(stepId: "s", attempt: 1, role: "r", output: "o")),
+            EventSample(body: .consensusDecided(decided), full: decided,
+                        minimal: B.ConsensusDecided(stepId: "s", strategy: .vote, winner: "r", output: "o")),
         ]
         return Dictionary(uniqueKeysWithValues: samples.map { ($0.body.type, $0) })
     }
