@@ -21,6 +21,9 @@ public final class PostgresRunStore: RunStore {
 
     let connection: PostgresConnection
     private let codec = EventCodec()
+    /// Whose lease every append checks, inside its transaction (nil: no check, for a store used
+    /// without ownership, such as the conformance suite's).
+    var fence: (any RunLeaseFence)?
 
     /// Connects to `url`. A writable store creates or upgrades the schema; a read-only one needs an
     /// existing store and throws `StoreError` `.notFound` otherwise, so `drover runs` can say there
@@ -68,6 +71,7 @@ public final class PostgresRunStore: RunStore {
 
         try storeErrors(runId: snapshot.id) {
             try connection.transaction {
+                try checkLease(runId: snapshot.id)
                 if let first = events.first {
                     let stored = try self.lastSeq(runId: snapshot.id)
                     try AppendRules.checkContinuation(firstSeq: first.seq, stored: stored, runId: snapshot.id)
@@ -103,6 +107,29 @@ public final class PostgresRunStore: RunStore {
                      snapshotJSON, String(lastSeq)])
             }
         }
+    }
+
+    /// Appends only while the run's lease is ours: its row still carries our generation and has not
+    /// expired, checked inside the append's transaction and locked `FOR SHARE` until it commits, so
+    /// a worker that takes the run over (a new generation) waits for this append or makes it fail.
+    /// Renewing before the commit (the engine does) is not enough on its own: the lease can run out
+    /// between the renewal and the append. Call inside the transaction.
+    /// - Throws: `RunOwnershipError` `.lost` when the lease is not ours (any more).
+    private func checkLease(runId: String) throws {
+        guard let fence else { return }
+        guard let generation = fence.fencingGeneration(runId: runId) else { throw RunOwnershipError(.lost, runId: runId) }
+        let current = try connection.execute(
+            """
+            SELECT 1 FROM run_claims WHERE run_id = $1 AND generation = $2 AND expires_at > clock_timestamp() FOR SHARE
+            """,
+            [runId, String(generation)])
+        guard current.rowCount == 1 else { throw RunOwnershipError(.lost, runId: runId) }
+    }
+
+    /// Makes every append check `leases`' lease on its run first (see `checkLease`): fencing for a
+    /// worker, whose store and leases are separate objects.
+    public func fence(with leases: any RunLeaseFence) {
+        fence = leases
     }
 
     /// The highest stored seq of a run, 0 if it has no events.

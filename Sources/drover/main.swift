@@ -26,6 +26,7 @@ enum Subcommands {
         TrustCommand.subcommand,
         ServeCommand.subcommand,
         EngineCommand.subcommand,
+        WorkerCommand.subcommand,
     ]
 }
 

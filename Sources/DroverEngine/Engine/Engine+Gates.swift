@@ -5,7 +5,10 @@ extension Engine {
     /// goes on; otherwise the step re-runs with the choice in its prompt (resuming the agent's session).
     public func resolveDecision(_ request: DecisionResolveRequest) async throws -> Run {
         let waiting = attemptWaiting(runId: request.runId, decisionId: request.decisionId)
-        if waiting == nil { await reapAgentLeftWaiting(runId: request.runId, decisionId: request.decisionId) }
+        // An agent left waiting by a dead engine is this engine's to stop, unless workers drive the run.
+        if waiting == nil, !driving.leavesRunsToWorkers {
+            await reapAgentLeftWaiting(runId: request.runId, decisionId: request.decisionId)
+        }
         let run = try answerGate(runId: request.runId) { run, history in
             try GateRules.resolveDecision(run: run, history: history, decisionId: request.decisionId, choice: request.choice,
                                           reason: request.reason, waitingAttempt: waiting)

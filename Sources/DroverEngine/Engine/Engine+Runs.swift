@@ -85,7 +85,7 @@ extension Engine {
             await attempt.task?.value
             let after = try loadRun(run.id)
             if after.status.isTerminal { return after }
-        } else if !reaping.contains(run.id), let step = run.steps.first(where: { $0.state == .working }) {
+        } else if !reaping.contains(run.id), !driving.leavesRunsToWorkers, let step = run.steps.first(where: { $0.state == .working }) {
             // Working with no attempt live here: the engine that started it died, and its agent may
             // still run (a client that opened the engine only to cancel, like `drover cancel`). Stop it first.
             reaping.insert(run.id)

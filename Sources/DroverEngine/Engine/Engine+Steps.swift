@@ -185,6 +185,7 @@ extension Engine {
         guard let finished = live[runId], finished.stepId == stepId, finished.attempt == attempt else { return }
         live[runId] = nil
         defer { checkIdle() }
+        if case .abandoned? = finished.stop { return }  // the lease is lost: nothing more is written
         do {
             if let committed { try commit([.stepCommitted(committed)], runId: runId) }
             let run = try loadRun(runId)
@@ -198,6 +199,8 @@ extension Engine {
                     }
                 case .budget:
                     if run.status == .running { try pauseForBudget(run, interrupting: stepId, attempt: attempt) }
+                case .abandoned:
+                    break
                 }
                 return
             }

@@ -29,10 +29,11 @@ public final class WorkspaceClaim: Sendable {
         logger: Logger = Logger()
     ) throws -> EngineHost {
         do {
-            let store = try backend.openStore(layout)
+            let store = try backend.openStore(layout, ownership)
             let options = EngineOptions(
                 workspace: workspace, selfExecutable: selfExecutable, environment: environment, logger: logger)
-            let engine = try Engine(options: options, store: store, launcher: launcher, ownership: ownership)
+            let driving: RunDriving = try backend.workerQueue.map { .byWorkers(try $0()) } ?? .here
+            let engine = try Engine(options: options, store: store, launcher: launcher, ownership: ownership, driving: driving)
             return EngineHost(engine: engine, claim: self)
         } catch let error as EngineError {
             throw error
