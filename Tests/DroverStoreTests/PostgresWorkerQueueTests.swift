@@ -59,7 +59,8 @@ struct PostgresWorkerQueueTests {
     @Test func anAppendAfterTheLeaseWasTakenOverIsRefusedInItsTransaction() async throws {
         let (url, store) = try freshStore()
         try queue("r1", status: .running, store: store, url: url)
-        let stalled = try PostgresRunOwnership(url: url, leaseDuration: .milliseconds(400))
+        // Long enough for the first append to land within it on a loaded machine; what follows waits it out.
+        let stalled = try PostgresRunOwnership(url: url, leaseDuration: .seconds(3))
         #expect(try stalled.claimNext(drivers: nil)?.runId == "r1")
         let fenced = try PostgresRunStore(url: url)
         fenced.fence(with: stalled)
@@ -67,7 +68,7 @@ struct PostgresWorkerQueueTests {
 
         // The lease runs out and another worker takes the run over. The store, not the stalled
         // worker's clock, must refuse: make the stalled owner's own record say it still holds.
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(60)
         let rescuer = try PostgresRunOwnership(url: url)
         var taken: ClaimedRun?
         while taken == nil, ContinuousClock.now < deadline {

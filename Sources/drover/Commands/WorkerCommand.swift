@@ -72,7 +72,7 @@ enum WorkerCommand {
 
     /// Whether the server refused us in a way retrying cannot fix.
     private static func isPermanent(_ message: String) -> Bool {
-        ["authentication failed", "does not exist", "no pg_hba.conf entry", "permission denied", "invalid "]
+        ["authentication failed", "does not exist", "no pg_hba.conf entry", "permission denied"]
             .contains { message.contains($0) }
     }
     #endif
