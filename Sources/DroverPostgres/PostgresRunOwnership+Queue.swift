@@ -87,10 +87,16 @@ public final class PostgresWorkerQueue: WorkerQueue, @unchecked Sendable {
             let connection = try self.connection ?? PostgresConnection(url: url)
             self.connection = connection
             do {
+                // The notification wakes the workers (and is harmless to engines following the
+                // store: it names the run's current last seq, which they have already heard).
                 try connection.execute(
                     """
-                    INSERT INTO worker_queue (run_id, workspace, drivers) VALUES ($1, $2, $3::text[])
-                    ON CONFLICT (run_id) DO NOTHING
+                    WITH queued AS (
+                        INSERT INTO worker_queue (run_id, workspace, drivers) VALUES ($1, $2, $3::text[])
+                        ON CONFLICT (run_id) DO NOTHING
+                    )
+                    SELECT pg_notify('\(PostgresRunStore.eventsChannel)',
+                                     $1 || ' ' || (SELECT coalesce(max(seq), 0) FROM events WHERE run_id = $1))
                     """,
                     [runId, workspace, PostgresRunOwnership.arrayLiteral(drivers.sorted())])
             } catch let error as PostgresError {

@@ -60,9 +60,20 @@ public final class PostgresRunStore: RunStore {
     private static let rowsPerInsert = 1000
 
     /// Appends `events` and replaces the snapshot in one transaction (see `RunStore.append`).
-    /// - Throws: `StoreError` `.seqConflict`, `.invalidAppend`, `.readOnly`, `.unavailable`; nothing is
-    ///   written when it throws.
+    /// With a fence, the writer's lease is checked inside the transaction (`checkLease`).
+    /// - Throws: `StoreError` `.seqConflict`, `.invalidAppend`, `.readOnly`, `.unavailable`;
+    ///   `RunOwnershipError` `.lost` when the lease is not the writer's; nothing is written when it throws.
     public func append(_ events: [Event], snapshot: Run) throws {
+        try append(events, snapshot: snapshot, checkingLease: true)
+    }
+
+    /// `append` without the lease check: a gate answer stored by an engine that does not drive the
+    /// run (see `RunStore.appendAsGuest`); the driver hears it and acts on it.
+    public func appendAsGuest(_ events: [Event], snapshot: Run) throws {
+        try append(events, snapshot: snapshot, checkingLease: false)
+    }
+
+    private func append(_ events: [Event], snapshot: Run, checkingLease: Bool) throws {
         guard !isReadOnly else { throw StoreError(.readOnly, "the PostgreSQL store \(url) is open read-only") }
         try AppendRules.checkBatch(events, of: snapshot.id)
         let rows = try events.map { [$0.runId, String($0.seq), $0.type, $0.at, String(decoding: try codec.encodeData(of: $0.body), as: UTF8.self)] }
@@ -71,7 +82,7 @@ public final class PostgresRunStore: RunStore {
 
         try storeErrors(runId: snapshot.id) {
             try connection.transaction {
-                try checkLease(runId: snapshot.id)
+                if checkingLease { try checkLease(runId: snapshot.id) }
                 if let first = events.first {
                     let stored = try self.lastSeq(runId: snapshot.id)
                     try AppendRules.checkContinuation(firstSeq: first.seq, stored: stored, runId: snapshot.id)

@@ -21,6 +21,7 @@ extension StoreBackend {
                 store.fence = ownership as? RunLeaseFence
                 return store
             },
+            followChanges: { PostgresChangeFeed(url: url, log: $0) },
             workerQueue: leaveRunsToWorkers ? { @Sendable in PostgresWorkerQueue(url: url) } : nil)
     }
 }

@@ -41,9 +41,10 @@ extension Engine {
         var runId = Identifiers.newRunID(at: options.now())
         while try ledger.store.run(id: runId) != nil { runId = Identifiers.newRunID(at: options.now()) }
         let workspace = try await prepareRunWorkspace(runId: runId, request: request, pipelineDefault: definition.isolation)
+        let created: Run
         do {
             try ledger.begin(runId, pipeline: LoadedPipeline(id: entry.id, definition: definition, source: entry.source))
-            try commit([
+            created = try commit([
                 .runCreated(.init(pipelineId: entry.id, task: request.task, inputs: request.inputs, steps: definition.stepInfos,
                                   dependsOn: dependsOn, budget: request.budget)),
                 .runWorkspace(workspace),
@@ -53,7 +54,8 @@ extension Engine {
             throw error
         }
         enqueue(runId)
-        return try loadRun(runId)
+        // Left to workers, the run is answered as recorded here: a worker may start it at once.
+        return driving.leavesRunsToWorkers ? created : try loadRun(runId)
     }
 
     /// Every role resolves to an agent, and the workspace is trusted if the run needs it; returns
@@ -80,6 +82,7 @@ extension Engine {
             if attempt.stop == nil {
                 attempt.stop = .cancel(reason)
                 live[run.id] = attempt
+                withdrawPermissions(runId: run.id, reason: "the run was cancelled")
                 attempt.handle.terminate(grace: options.killGrace)
             }
             await attempt.task?.value

@@ -32,6 +32,9 @@ extension Engine {
     /// goes on (a step left `working` by a worker that died or lost its lease is interrupted, its
     /// agent killed if it is left on this host, and re-run); anything else goes back to the queue.
     public func drive(_ runId: String) async {
+        // Already driving it: the worker took its own lease again after it lapsed (a starved
+        // heartbeat); the agent running here goes on, and must not be reaped as an orphan.
+        guard live[runId] == nil, !reaping.contains(runId) else { return }
         ledger.forget(runId)  // what this engine knew of the run may predate another worker's turn
         do {
             let run = try loadRun(runId)
@@ -67,20 +70,20 @@ extension Engine {
     /// The runs this engine has an agent running for.
     public var liveRunIds: Set<String> { Set(live.keys) }
 
-    /// Leaves `runId` to the workers: puts it in the queue (with the drivers its steps need) and
-    /// gives up this engine's claim. Failures are logged: the run stays as recorded, and a run left
-    /// unclaimed is taken by the next worker once its lease runs out.
+    /// Leaves `runId` to the workers: gives up this engine's claim, then puts the run in the queue
+    /// (with the drivers its steps need), which wakes the workers — in that order, so a worker woken
+    /// finds the run free. Failures are logged: the run stays as recorded, and a run whose queue row
+    /// exists is taken by the next worker that looks.
     func handOver(_ runId: String) {
         guard let queue = driving.queue else { return }
+        // A pipeline that no longer loads here fails on the worker, saying why; any worker may take it.
+        let drivers = (try? loadRun(runId)).flatMap { try? neededDrivers($0) } ?? []
+        ledger.letGo(runId)
         do {
-            let run = try loadRun(runId)
-            // A pipeline that no longer loads here fails on the worker, saying why; any worker may take it.
-            let drivers = (try? neededDrivers(run)) ?? []
             try queue.handOver(runId: runId, workspace: options.workspace.path, drivers: drivers)
         } catch {
             log("cannot leave run \(runId) to the workers: \(error)")
         }
-        ledger.letGo(runId)
     }
 
     /// The agent drivers `run`'s steps (and fixers) use, as this engine's config resolves them.

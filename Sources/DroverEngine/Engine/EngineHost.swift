@@ -34,6 +34,11 @@ public final class WorkspaceClaim: Sendable {
                 workspace: workspace, selfExecutable: selfExecutable, environment: environment, logger: logger)
             let driving: RunDriving = try backend.workerQueue.map { .byWorkers(try $0()) } ?? .here
             let engine = try Engine(options: options, store: store, launcher: launcher, ownership: ownership, driving: driving)
+            if let follow = backend.followChanges {
+                // Other engines share the store: their commits become this engine's run/events.
+                let feed = follow { message in logger.warning("store: \(message)") }
+                Task { await engine.follow(feed) }
+            }
             return EngineHost(engine: engine, claim: self)
         } catch let error as EngineError {
             throw error

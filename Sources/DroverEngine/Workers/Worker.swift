@@ -33,30 +33,38 @@ public actor Worker {
     private let leases: any WorkerLeases
     private let queue: any WorkerQueue
     private let openStore: @Sendable () throws -> any RunStore
+    private let followStore: (@Sendable () -> any StoreChangeFeed)?
     private let settings: Settings
     private let wakeup: any WorkerWakeup
     private let environment: [String: String]
     private let selfExecutable: String
     private let logger: Logger
-    /// The engine of each home workspace, opened on its first run.
-    private var engines: [String: Engine] = [:]
+    /// The engine of each home workspace, opened on its first run, and the runs it may drive.
+    private var engines: [String: (engine: Engine, runs: HeldRunsOnly)] = [:]
     /// The runs being driven, and by which engine.
-    private var driving: [String: Engine] = [:]
+    private var driving: [String: (engine: Engine, runs: HeldRunsOnly)] = [:]
     /// Runs that could not be driven here (their workspace is missing), not to be claimed again soon.
     private var unusable: [String: ContinuousClock.Instant] = [:]
     private var stopping = false
     /// While the store cannot be reached: how many looks failed in a row, and when to look again.
     private var unreachable: (failures: Int, retryAt: ContinuousClock.Instant)?
 
+    /// - Parameters:
+    ///   - openStore: a store connection for each engine, fenced by `leases`.
+    ///   - followStore: hears the store's commits, for each engine (another engine's gate answer to
+    ///     a run this worker drives reaches it this way), and to wake the worker when a run is
+    ///     handed over; nil: nobody else writes.
     public init(leases: any WorkerLeases, queue: any WorkerQueue, openStore: @escaping @Sendable () throws -> any RunStore,
-                settings: Settings, wakeup: any WorkerWakeup = PollingWakeup(),
+                followStore: (@Sendable () -> any StoreChangeFeed)? = nil,
+                settings: Settings, wakeup: (any WorkerWakeup)? = nil,
                 environment: [String: String] = ProcessInfo.processInfo.environment,
                 selfExecutable: String = EngineHost.currentExecutable(), logger: Logger = Logger()) {
         self.leases = leases
         self.queue = queue
         self.openStore = openStore
+        self.followStore = followStore
         self.settings = settings
-        self.wakeup = wakeup
+        self.wakeup = wakeup ?? followStore.map { FeedWakeup(feed: $0()) } ?? PollingWakeup()
         self.environment = environment
         self.selfExecutable = selfExecutable
         self.logger = logger
@@ -71,7 +79,7 @@ public actor Worker {
             claimWhatFits()
             await wakeup.wait(upTo: settings.pollInterval)
         }
-        for engine in engines.values { await engine.shutdown() }
+        for (engine, _) in engines.values { await engine.shutdown() }
         for runId in driving.keys { leases.release(runId: runId) }
         driving = [:]
     }
@@ -87,8 +95,9 @@ public actor Worker {
     /// Forgets runs whose lease is no longer held: ended or handed back (nothing runs for them), or
     /// lost (their agent is stopped, and nothing more is written).
     private func dropLostRuns() async {
-        for (runId, engine) in driving where !leases.holds(runId: runId) {
+        for (runId, (engine, runs)) in driving where !leases.holds(runId: runId) {
             driving[runId] = nil
+            runs.dismiss(runId)
             if await engine.liveRunIds.contains(runId) {
                 logger.warning("worker: lost the lease on run \(runId); stopping its agent and writing nothing more for it")
             }
@@ -117,9 +126,10 @@ public actor Worker {
             }
             guard let claimed else { return }
             do {
-                let engine = try engine(for: claimed.workspace)
-                driving[claimed.runId] = engine
-                Task { await engine.drive(claimed.runId) }
+                let driver = try engine(for: claimed.workspace)
+                driver.runs.admit(claimed.runId)
+                driving[claimed.runId] = driver
+                Task { await driver.engine.drive(claimed.runId) }
             } catch {
                 logger.warning("worker: cannot drive run \(claimed.runId): \(error); leaving it to other workers")
                 unusable[claimed.runId] = now + .seconds(30)
@@ -129,17 +139,22 @@ public actor Worker {
     }
 
     /// The engine for runs whose home is `workspace`.
-    private func engine(for workspace: String) throws -> Engine {
-        if let engine = engines[workspace] { return engine }
+    private func engine(for workspace: String) throws -> (engine: Engine, runs: HeldRunsOnly) {
+        if let driver = engines[workspace] { return driver }
         var isDirectory: ObjCBool = false
         guard workspace.hasPrefix("/"), FileManager.default.fileExists(atPath: workspace, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw EngineError.invalid("its workspace \(workspace) is not a folder on this machine")
         }
         let options = EngineOptions(
             workspace: URL(fileURLWithPath: workspace), selfExecutable: selfExecutable, environment: environment, logger: logger)
+        let runs = HeldRunsOnly(leases)
         let engine = try Engine(options: options, store: try openStore(), launcher: ProcessLauncher(),
-                                ownership: HeldRunsOnly(leases), driving: .asWorker(queue))
-        engines[workspace] = engine
-        return engine
+                                ownership: runs, driving: .asWorker(queue))
+        engines[workspace] = (engine, runs)
+        if let followStore {
+            let feed = followStore()
+            Task { await engine.follow(feed) }
+        }
+        return (engine, runs)
     }
 }

@@ -42,6 +42,7 @@ enum WorkerCommand {
                 store.fence(with: leases)
                 return store
             },
+            followStore: { PostgresChangeFeed(url: url, log: { logger.warning("worker: \($0)") }) },
             settings: .init(maxRuns: maxRuns, drivers: drivers), logger: logger)
         let signals = stopOnSignals(worker)
         writeAll(STDERR_FILENO, "drover worker: pid \(getpid()) on \(url), up to \(maxRuns) runs, drivers \(drivers?.joined(separator: ",") ?? "any"), lease \(lease)\n")
