@@ -241,6 +241,29 @@ struct WorkerEndToEndTests {
         _ = try await client.shutdownAndExit()
     }
 
+    @Test("SIGTERM: the worker interrupts its step, records that and gives the run up at once (no lease to wait out)")
+    func stoppedWorkerHandsItsRunOver() async throws {
+        let fleet = try Fleet()
+        let client = try await fleet.client()
+        // An hour's lease: the run can only move on within the test's time if the lease is given up.
+        let stopping = try await fleet.worker(lease: "3600")
+        let runId = try await client.startRun("hang-once").string("id")
+        try await events(client, runId, until: has("step.started", attempt: 1))
+        let agent = try await agents(of: runId).first!
+        stopping.terminate()
+        #expect(try await stopping.waitForExit(timeout: .seconds(30)) == 0, "\(stopping.stderrText)")
+        #expect(await gone(agent))
+        let next = try await fleet.worker(lease: "3600")
+        let events = try await events(client, runId, until: has("run.completed"))
+        #expect(stepTrace(events) == [
+            "run.created", "run.started", "step.started work 1", "step.interrupted work 1", "step.started work 2",
+            "step.completed work 2", "run.completed",
+        ], "\(stepTrace(events))")
+        next.terminate()
+        _ = try await next.waitForExit(timeout: .seconds(30))
+        _ = try await client.shutdownAndExit()
+    }
+
     @Test("a worker cut off from the store stops its agent, and writes nothing once its lease is gone")
     func partitionedWorkerIsFenced() async throws {
         let fleet = try Fleet()
