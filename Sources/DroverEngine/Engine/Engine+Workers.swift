@@ -58,6 +58,7 @@ extension Engine {
     /// append without the lease anyway (`PostgresRunStore` checks it in the append's transaction).
     public func abandon(_ runId: String) async {
         ledger.forget(runId)
+        stalls[runId] = nil  // what a failing store still owed the run is no longer ours to record
         guard var attempt = live[runId] else { return }
         if attempt.stop == nil {
             attempt.stop = .abandoned
