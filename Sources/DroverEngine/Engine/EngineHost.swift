@@ -30,8 +30,9 @@ public final class WorkspaceClaim: Sendable {
     ) throws -> EngineHost {
         do {
             let store = try backend.openStore(layout, ownership)
-            let options = EngineOptions(
+            var options = EngineOptions(
                 workspace: workspace, selfExecutable: selfExecutable, environment: environment, logger: logger)
+            options.sharesStore = backend.followChanges != nil
             let driving: RunDriving = try backend.workerQueue.map { .byWorkers(try $0()) } ?? .here
             let engine = try Engine(options: options, store: store, launcher: launcher, ownership: ownership, driving: driving)
             if let follow = backend.followChanges {
