@@ -29,6 +29,7 @@ enum Subcommands {
         TrustCommand.subcommand,
         ServeCommand.subcommand,
         EngineCommand.subcommand,
+        WorkerCommand.subcommand,
     ]
 }
 
