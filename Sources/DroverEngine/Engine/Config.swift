@@ -138,7 +138,7 @@ func planSteps(pipelineId: String, definition: PipelineDefinition, source: Pipel
                 }
             }
             plans.append(plan)
-        case .agent:
+        case .agent, .review:
             if let inline = step.agent {
                 plans.append(StepPlan(stepId: step.id, agent: ResolvedAgent(spec: inline, source: source),
                                       source: source))

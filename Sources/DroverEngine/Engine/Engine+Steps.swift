@@ -95,6 +95,7 @@ extension Engine {
             // A skipped step has no output: {{previous.output}} is the last one that ran.
             previousOutput: run.steps[..<index].last { $0.state != .skipped }?.output, testsSummary: history.latestTests?.summary)
         let template = fixerRole == nil ? step.prompt ?? "" : fixerPrompt(step: step, loop: history.testsLoops[stepId], run: run)
+        let addition = step.kind == .review ? reviewerPromptAddition(run: run, step: step, history: history) : ""
         try addDiff(to: &context, template: template, run: run, history: history)
         let rerun = history.rerunContext(stepId: stepId)
         // A resumed session already holds the task and everything said before: tell it what changed.
@@ -102,7 +103,7 @@ extension Engine {
         let resumeSessionId = step.kind == .agent && fixerRole == nil ? history.resumableSession(stepId: stepId) : nil
         let prompt = resumeSessionId != nil && !rerun.isEmpty
             ? rerun.renderedForResume()
-            : Template.render(template, context: context) + rerun.rendered()
+            : Template.render(template, context: context) + addition + rerun.rendered()
 
         let workingDirectory = run.workspace?.path ?? options.workspace.path
         var environment = options.environment
@@ -125,7 +126,7 @@ extension Engine {
                 throw EngineError.invalid("step '\(stepId)': unknown driver '\(agent.driver)' for its fixer")
             }
             driver = registered
-        case .agent:
+        case .agent, .review:
             guard let agent else { throw EngineError.invalid("step '\(stepId)' has no agent") }
             guard let registered = AgentDrivers.named(agent.driver) else {
                 throw EngineError.invalid("step '\(stepId)': unknown driver '\(agent.driver)'")
@@ -212,6 +213,10 @@ extension Engine {
            try finishTestsAttempt(outcome, run: run, step: definition, attempt: attempt) {
             return
         }
+        if kind == .review, let definition, case .completed(let output) = outcome {
+            try finishReviewAttempt(output, run: run, step: definition, attempt: attempt)
+            return
+        }
         // An agent that stopped at its budget (the CLI's own budget stop) has not failed: the run pauses.
         if case .failed = outcome, run.budget?.isReached(by: run.usage) == true {
             try pauseForBudget(run, interrupting: stepId, attempt: attempt)
@@ -219,7 +224,8 @@ extension Engine {
         }
         switch outcome {
         case .completed(let output):
-            if definition?.needsApproval == true {
+            // A reviewed step's approval waits for its review (`Engine+Review`), so the person sees both.
+            if definition?.needsApproval == true, try pipeline(for: run).definition.reviewer(of: stepId) == nil {
                 let number = try history(runId).nextApprovalNumber(stepId: stepId)
                 try commit([.approvalRequested(.init(
                     stepId: stepId, approvalId: Identifiers.approvalID(stepId: stepId, number: number), proposal: output))],
@@ -243,7 +249,7 @@ extension Engine {
             let text = message.trimmingCharacters(in: .whitespacesAndNewlines)
             let detail = text.isEmpty ? "exited with status \(exitCode.map(String.init) ?? "unknown") and no error output" : text
             let failureKind: Failure.Kind = kind == .tests ? .tests : .agent
-            let what = kind == .agent ? "the agent or its config" : "the command"
+            let what = kind == .agent || kind == .review ? "the agent or its config" : "the command"
             try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
                 kind: failureKind, message: detail,
                 hint: Hints.fixThenRetry("See `drover logs \(runId) \(stepId)`; fix \(what)", runId: runId), stepId: stepId))

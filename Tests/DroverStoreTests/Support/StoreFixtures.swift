@@ -72,6 +72,10 @@ enum Fixtures {
             .runResumed(.init(budget: RunBudget(maxUSD: 2))),
             .runDiscarded(.init(worktreeRemoved: false, branchDeleted: true)),
             .stepSkipped(.init(stepId: "arch", reason: "estimate.size is \"small\"")),
+            .reviewVerdict(.init(stepId: "review", reviews: "implement", round: 1, attempt: 1, score: 0.45, threshold: 0.8, passed: false,
+                                 findings: ["no tests"])),
+            .reviewRework(.init(stepId: "review", reviews: "implement", round: 2)),
+            .reviewMalformed(.init(stepId: "review", attempt: 2, problem: "the reply is not JSON", text: "LGTM")),
         ]
     }
 
