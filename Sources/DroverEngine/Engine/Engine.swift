@@ -34,6 +34,8 @@ public actor Engine {
     var scheduler = RunScheduler()
     /// An `admitWaiting` is scheduled and not done.
     var admissionScheduled = false
+    /// Runs whose branch this engine pushed to their remote (`Engine+RemoteRuns`).
+    var pushedRuns: Set<String> = []
     /// What the engine could not store yet, per run, and whether a retry is scheduled (`Engine+StoreStalls`).
     var stalls: [String: StoreStall] = [:]
     var stallRetryScheduled = false
@@ -186,6 +188,10 @@ public actor Engine {
                     }
                     return
                 case .completeRun:
+                    if let remote = remoteToPush(run) {
+                        pushThenComplete(runId: runId, remote: remote)  // the change reaches its remote first
+                        return
+                    }
                     try commit([.runCompleted], runId: runId)
                     return
                 case .awaitStep, .awaitGate, .idle:
