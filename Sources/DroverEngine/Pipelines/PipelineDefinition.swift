@@ -38,6 +38,8 @@ public struct StepDefinition: Codable, Sendable, Hashable {
     public var agent: AgentSpec?
     /// Who fixes a failing tests step.
     public var fixer: FixerSpec?
+    /// Several roles answer this agent step; one answer wins (`ConsensusSpec`).
+    public var consensus: ConsensusSpec?
     /// Run the step only if this holds when the run reaches it; otherwise it is `skipped`.
     public var when: StepCondition?
     /// A review step: the earlier step whose output it grades.
@@ -52,7 +54,7 @@ public struct StepDefinition: Codable, Sendable, Hashable {
 
     public init(id: String, kind: StepKind, role: String? = nil, prompt: String? = nil, command: CommandSpec? = nil,
                 requiresApproval: Bool? = nil, timeoutSeconds: Double? = nil, agent: AgentSpec? = nil, fixer: FixerSpec? = nil,
-                when: StepCondition? = nil) {
+                consensus: ConsensusSpec? = nil, when: StepCondition? = nil) {
         self.id = id
         self.kind = kind
         self.role = role
@@ -62,6 +64,7 @@ public struct StepDefinition: Codable, Sendable, Hashable {
         self.timeoutSeconds = timeoutSeconds
         self.agent = agent
         self.fixer = fixer
+        self.consensus = consensus
         self.when = when
     }
 

@@ -109,6 +109,8 @@ public struct RunHistory: Sendable, Hashable {
     public private(set) var commits: [EventBody.StepCommitted] = []
     /// Each tests step's fixer loop since the step was last reset.
     public private(set) var testsLoops: [String: TestsLoop] = [:]
+    /// Each consensus step's answers since its last decision or reset (`consensus.candidate`).
+    private var consensusRounds: [String: [EventBody.ConsensusCandidate]] = [:]
     /// The newest `tests.finished` of the run (for `{{tests.summary}}`).
     public private(set) var latestTests: EventBody.TestsFinished?
     /// Each review step's loop.
@@ -195,6 +197,10 @@ public struct RunHistory: Sendable, Hashable {
             testsLoops[data.stepId, default: TestsLoop()].failingSummary = data.passed ? nil : data.summary
         case .stepCommitted(let data):
             commits.append(data)
+        case .consensusCandidate(let data):
+            consensusRounds[data.stepId, default: []].append(data)
+        case .consensusDecided(let data):
+            consensusRounds[data.stepId] = nil
         case .stepFailed(let data):
             failedLast.insert(data.stepId)
             failures.append(FailureRecord(stepId: data.stepId, attempt: data.attempt, failure: data.failure, epoch: epoch(data.stepId)))
@@ -209,6 +215,7 @@ public struct RunHistory: Sendable, Hashable {
             for stepId in reset {
                 testsLoops[stepId] = nil
                 reviewLoops[stepId] = nil
+                consensusRounds[stepId] = nil
             }
             if case .runRestarted = event.body {
                 for stepId in reset { epochs[stepId, default: 0] += 1 }
@@ -226,6 +233,8 @@ public struct RunHistory: Sendable, Hashable {
     private func isReviewDecision(_ decision: DecisionRecord) -> Bool {
         stepKinds[decision.stepId] == .review && decision.options == ReviewChoice.options && decision.permission == nil
     }
+    /// The answers a consensus step collected since it last decided (or was reset), in order.
+    public func consensusRound(_ stepId: String) -> [EventBody.ConsensusCandidate] { consensusRounds[stepId] ?? [] }
 
     /// The decision with this id.
     public func decision(_ id: String) -> DecisionRecord? { decisions.first { $0.id == id } }

@@ -62,6 +62,8 @@ public enum EventType: String, CaseIterable, Sendable {
     case reviewVerdict = "review.verdict"
     case reviewRework = "review.rework"
     case reviewMalformed = "review.malformed"
+    case consensusCandidate = "consensus.candidate"
+    case consensusDecided = "consensus.decided"
 }
 
 /// The typed payloads of every event type.
@@ -95,6 +97,8 @@ public enum EventBody: Sendable, Hashable {
     case reviewVerdict(ReviewVerdict)
     case reviewRework(ReviewRework)
     case reviewMalformed(ReviewMalformed)
+    case consensusCandidate(ConsensusCandidate)
+    case consensusDecided(ConsensusDecided)
 
     public struct RunCreated: Codable, Sendable, Hashable {
         public var pipelineId: String
@@ -438,6 +442,36 @@ public enum EventBody: Sendable, Hashable {
             self.attempt = attempt
             self.problem = problem
             self.text = text
+    /// One agent of a consensus step answered (its attempt's log and usage are the attempt's own).
+    public struct ConsensusCandidate: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var attempt: Int
+        public var role: String
+        public var output: String
+        public init(stepId: String, attempt: Int, role: String, output: String) {
+            self.stepId = stepId
+            self.attempt = attempt
+            self.role = role
+            self.output = output
+        }
+    }
+
+    /// A consensus step chose its output: by `vote` (the answer most candidates agree on) or by its `judge`.
+    public struct ConsensusDecided: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var strategy: ConsensusStrategy
+        /// The role whose answer won; the judge's role when it merged the answers.
+        public var winner: String
+        /// The vote count or the judge's reasons.
+        public var reasons: String?
+        /// What becomes the step's output.
+        public var output: String
+        public init(stepId: String, strategy: ConsensusStrategy, winner: String, reasons: String? = nil, output: String) {
+            self.stepId = stepId
+            self.strategy = strategy
+            self.winner = winner
+            self.reasons = reasons
+            self.output = output
         }
     }
 
@@ -476,6 +510,8 @@ public enum EventBody: Sendable, Hashable {
         case .reviewVerdict: .reviewVerdict
         case .reviewRework: .reviewRework
         case .reviewMalformed: .reviewMalformed
+        case .consensusCandidate: .consensusCandidate
+        case .consensusDecided: .consensusDecided
         }
     }
 
@@ -515,6 +551,8 @@ extension EventBody {
         case .reviewVerdict(let data): try container.encode(data, forKey: .data)
         case .reviewRework(let data): try container.encode(data, forKey: .data)
         case .reviewMalformed(let data): try container.encode(data, forKey: .data)
+        case .consensusCandidate(let data): try container.encode(data, forKey: .data)
+        case .consensusDecided(let data): try container.encode(data, forKey: .data)
         case .runStarted, .runCompleted: try container.encode(NoData(), forKey: .data)
         }
     }
@@ -556,6 +594,8 @@ extension EventBody {
         case .reviewVerdict: return .reviewVerdict(try data(ReviewVerdict.self))
         case .reviewRework: return .reviewRework(try data(ReviewRework.self))
         case .reviewMalformed: return .reviewMalformed(try data(ReviewMalformed.self))
+        case .consensusCandidate: return .consensusCandidate(try data(ConsensusCandidate.self))
+        case .consensusDecided: return .consensusDecided(try data(ConsensusDecided.self))
         }
     }
 }
