@@ -96,6 +96,7 @@ extension Engine {
         case (nil, _): agent = plan?.agent?.spec
         case (let role?, .agent): agent = plan?.roleAgents[role]?.spec // a consensus step's answering role or judge
         case (_, .command), (_, .tests): agent = plan?.fixerAgent?.spec
+        case (_?, .review): agent = plan?.agent?.spec // a review step's attempts are all its own role's
         }
 
         var outputs: [String: String] = [:]

@@ -442,6 +442,9 @@ public enum EventBody: Sendable, Hashable {
             self.attempt = attempt
             self.problem = problem
             self.text = text
+        }
+    }
+
     /// One agent of a consensus step answered (its attempt's log and usage are the attempt's own).
     public struct ConsensusCandidate: Codable, Sendable, Hashable {
         public var stepId: String
