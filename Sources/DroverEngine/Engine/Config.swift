@@ -12,13 +12,16 @@ public struct ResolvedAgent: Sendable, Hashable {
 /// `{"agents": {"<role>": {"driver": "command"|"fake", "command", "args", "model", "script"}}}`.
 /// A role in the workspace file replaces the same role in the user file as a whole.
 /// `concurrency: {"maxRuns": N}` caps the runs working at once (the workspace's value wins; default
-/// the number of cores); `budgets` is accepted and not used yet; `store` (`{"url": …}`) is read by
+/// the number of cores); `rateLimits: {"backoffSeconds", "maxBackoffSeconds"}` sets the wait after a rate
+/// limit whose agent did not say when to try again (`RateLimitBackoff`); `budgets` is accepted and not used yet; `store` (`{"url": …}`) is read by
 /// the executable before the engine opens, from the user file only; other top-level keys are errors.
 public struct EngineConfig: Sendable {
     public var workspaceAgents: [String: AgentSpec] = [:]
     public var userAgents: [String: AgentSpec] = [:]
     /// How many runs may be `running` at once; more wait `queued` (reason `capacity`).
     public var maxRuns = ProcessInfo.processInfo.activeProcessorCount
+    /// How long a rate-limited step waits when its agent did not say (the workspace's values win).
+    public var rateLimitBackoff = RateLimitBackoff()
     /// Problems in either file, each starting with the file's path.
     public var errors: [String] = []
     public var workspaceFile: URL
@@ -40,8 +43,10 @@ public struct EngineConfig: Sendable {
         var config = EngineConfig(
             workspaceFile: workspace.appendingPathComponent(".drover/config.json"),
             userFile: configDirectory.appendingPathComponent("config.json"))
-        config.userAgents = read(config.userFile, allowsStore: true, errors: &config.errors, maxRuns: &config.maxRuns)
-        config.workspaceAgents = read(config.workspaceFile, allowsStore: false, errors: &config.errors, maxRuns: &config.maxRuns)
+        config.userAgents = read(config.userFile, allowsStore: true, errors: &config.errors, maxRuns: &config.maxRuns,
+                                 backoff: &config.rateLimitBackoff)
+        config.workspaceAgents = read(config.workspaceFile, allowsStore: false, errors: &config.errors, maxRuns: &config.maxRuns,
+                                      backoff: &config.rateLimitBackoff)
         return config
     }
 
@@ -63,7 +68,28 @@ public struct EngineConfig: Sendable {
         maxRuns = count
     }
 
-    private static func read(_ file: URL, allowsStore: Bool, errors: inout [String], maxRuns: inout Int) -> [String: AgentSpec] {
+    /// Reads `rateLimits` of one file into `backoff`.
+    private static func readRateLimits(_ value: JSONValue?, file: URL, errors: inout [String], backoff: inout RateLimitBackoff) {
+        guard let value else { return }
+        guard let object = value.objectValue else {
+            errors.append("\(file.path): field 'rateLimits' must be an object like {\"backoffSeconds\": 30, \"maxBackoffSeconds\": 900}")
+            return
+        }
+        for key in object.keys.sorted() where key != "backoffSeconds" && key != "maxBackoffSeconds" {
+            errors.append("\(file.path): unknown field 'rateLimits.\(key)' (allowed: backoffSeconds, maxBackoffSeconds)")
+        }
+        for (key, path) in [("backoffSeconds", \RateLimitBackoff.firstSeconds), ("maxBackoffSeconds", \RateLimitBackoff.maxSeconds)] {
+            guard let given = object[key] else { continue }
+            guard let seconds = given.numberValue, seconds > 0 else {
+                errors.append("\(file.path): field 'rateLimits.\(key)' must be a positive number of seconds")
+                continue
+            }
+            backoff[keyPath: path] = seconds
+        }
+    }
+
+    private static func read(_ file: URL, allowsStore: Bool, errors: inout [String], maxRuns: inout Int,
+                             backoff: inout RateLimitBackoff) -> [String: AgentSpec] {
         guard let data = FileManager.default.contents(atPath: file.path) else { return [:] }
         let json: JSONValue
         do {
@@ -80,10 +106,11 @@ public struct EngineConfig: Sendable {
             // A checkout must not send a user's runs (and credentials) to a server it names.
             errors.append("\(file.path): 'store' belongs in the user config (~/.config/drover/config.json), not a workspace's")
         }
-        for key in object.keys.sorted() where !["agents", "concurrency", "budgets", "store"].contains(key) {
-            errors.append("\(file.path): unknown field '\(key)' (allowed: agents, concurrency, budgets, store)")
+        for key in object.keys.sorted() where !["agents", "concurrency", "budgets", "rateLimits", "store"].contains(key) {
+            errors.append("\(file.path): unknown field '\(key)' (allowed: agents, concurrency, budgets, rateLimits, store)")
         }
         readConcurrency(object["concurrency"], file: file, errors: &errors, maxRuns: &maxRuns)
+        readRateLimits(object["rateLimits"], file: file, errors: &errors, backoff: &backoff)
         guard let agentsValue = object["agents"] else { return [:] }
         guard let agents = agentsValue.objectValue else {
             errors.append("\(file.path): field 'agents' must map role names to agent blocks")

@@ -7,7 +7,7 @@ public struct EngineActivity: Sendable {
     public var liveAttempts: Int
     /// Runs about to start a step (an `advance` scheduled and not done) or being picked up after a crash.
     public var pendingAdvances: Int
-    /// Runs waiting for a slot or a dependency.
+    /// Runs waiting for a slot, a dependency, or a rate limit to pass.
     public var queuedRuns: Int
     /// Whether new runs are refused (`drover engine drain`).
     public var draining: Bool
@@ -20,6 +20,6 @@ extension Engine {
     /// What the engine is doing now.
     public func activity() -> EngineActivity {
         EngineActivity(liveAttempts: live.count, pendingAdvances: scheduledAdvances + reaping.count,
-                       queuedRuns: scheduler.waitingCount, draining: scheduler.draining)
+                       queuedRuns: scheduler.waitingCount + rateLimitWakes.count, draining: scheduler.draining)
     }
 }

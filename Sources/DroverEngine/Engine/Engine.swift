@@ -34,6 +34,8 @@ public actor Engine {
     var scheduler = RunScheduler()
     /// An `admitWaiting` is scheduled and not done.
     var admissionScheduled = false
+    /// Runs waiting for a rate limit to pass: the task that wakes each at its `retryAt` (`Engine+RateLimits`).
+    var rateLimitWakes: [String: Task<Void, Never>] = [:]
 
     /// A pipeline as a run uses it.
     struct LoadedPipeline {
@@ -156,7 +158,8 @@ public actor Engine {
             while true {
                 switch NextAction.of(run) {
                 case .startRun:
-                    // Whether and when a queued run starts is the scheduler's call.
+                    // Whether and when a queued run starts is the scheduler's call, after any rate limit has passed.
+                    if waitsForRateLimit(run) { return }
                     enqueue(runId)
                     return
                 case .startStep(let stepId, let attempt):
@@ -246,6 +249,7 @@ public actor Engine {
     /// `step.interrupted` for each, and waits for them. No new steps start afterwards.
     public func shutdown() async {
         shuttingDown = true
+        for runId in Array(rateLimitWakes.keys) { forgetRateLimitWake(runId) }
         for (runId, var attempt) in live where attempt.stop == nil {
             attempt.stop = .shutdown
             live[runId] = attempt

@@ -45,6 +45,12 @@ public struct RunHistory: Sendable, Hashable {
         var epoch: Int
     }
 
+    /// The rate limits in a row of one step, and what the agent said the last time.
+    struct RateLimitRecord: Sendable, Hashable {
+        var count: Int
+        var message: String?
+    }
+
     /// An agent session reported by an attempt of a step.
     struct SessionRecord: Sendable, Hashable {
         var id: String
@@ -81,6 +87,9 @@ public struct RunHistory: Sendable, Hashable {
     public private(set) var commits: [EventBody.StepCommitted] = []
     /// Each tests step's fixer loop since the step was last reset.
     public private(set) var testsLoops: [String: TestsLoop] = [:]
+    /// Per step, the rate limits its agent hit since an attempt of it last ended otherwise (for the
+    /// backoff and the re-run context).
+    private var rateLimits: [String: RateLimitRecord] = [:]
     /// The newest `tests.finished` of the run (for `{{tests.summary}}`).
     public private(set) var latestTests: EventBody.TestsFinished?
     private var epochs: [String: Int] = [:]
@@ -97,7 +106,17 @@ public struct RunHistory: Sendable, Hashable {
         switch event.body {
         case .runCreated(let data):
             stepIds = data.steps.map(\.id)
+        case .runQueued(let data):
+            guard data.reason == .rateLimit, let stepId = data.stepId else { break }
+            rateLimits[stepId] = RateLimitRecord(count: (rateLimits[stepId]?.count ?? 0) + 1, message: data.message)
+            // A rate-limited fixer round did no fixing: it does not use up one of the step's rounds.
+            if testsLoops[stepId]?.lastStartedRole != nil, let rounds = testsLoops[stepId]?.fixRounds, rounds > 0 {
+                testsLoops[stepId]?.fixRounds = rounds - 1
+            }
+        case .stepCompleted(let data):
+            rateLimits[data.stepId] = nil
         case .decisionRequested(let data):
+            rateLimits[data.stepId] = nil
             decisions.append(DecisionRecord(
                 id: data.decisionId, stepId: data.stepId, question: data.question, options: data.options,
                 chosen: nil, permission: data.permission, answeredLive: false, requestedAt: event.at, superseded: false,
@@ -109,6 +128,7 @@ public struct RunHistory: Sendable, Hashable {
                 decisions[index].answeredLive = data.attempt != nil
             }
         case .approvalRequested(let data):
+            rateLimits[data.stepId] = nil
             approvals.append(ApprovalRecord(
                 id: data.approvalId, stepId: data.stepId, proposal: data.proposal, status: .pending,
                 feedback: nil, editedProposal: nil, requestedAt: event.at, superseded: false, epoch: epoch(data.stepId)))
@@ -130,6 +150,7 @@ public struct RunHistory: Sendable, Hashable {
         case .stepCommitted(let data):
             commits.append(data)
         case .stepFailed(let data):
+            rateLimits[data.stepId] = nil
             failedLast.insert(data.stepId)
             failures.append(FailureRecord(stepId: data.stepId, attempt: data.attempt, failure: data.failure, epoch: epoch(data.stepId)))
         case .runRetried(let data), .runRestarted(let data):
@@ -140,7 +161,10 @@ public struct RunHistory: Sendable, Hashable {
             for index in approvals.indices where reset.contains(approvals[index].stepId) && approvals[index].status == .pending {
                 approvals[index].superseded = true
             }
-            for stepId in reset { testsLoops[stepId] = nil }
+            for stepId in reset {
+                testsLoops[stepId] = nil
+                rateLimits[stepId] = nil
+            }
             if case .runRestarted = event.body {
                 for stepId in reset { epochs[stepId, default: 0] += 1 }
             }
@@ -173,6 +197,11 @@ public struct RunHistory: Sendable, Hashable {
         return session.id
     }
 
+    /// How many times in a row the agent of `stepId` was rate limited (0 once an attempt ends otherwise).
+    public func consecutiveRateLimits(stepId: String) -> Int {
+        rateLimits[stepId]?.count ?? 0
+    }
+
     /// The tools a person allowed "for this run" (permission decisions), which later attempts of any
     /// step may use without asking again; since each step's last restart.
     public var toolsAllowedForRun: [String] {
@@ -193,7 +222,8 @@ public struct RunHistory: Sendable, Hashable {
             reviews: approvals.filter { $0.stepId == stepId && $0.epoch == current && ($0.status == .changesRequested || $0.status == .rejected) }
                 .map { .init(rejected: $0.status == .rejected, feedback: $0.feedback, proposal: $0.proposal) },
             failures: failures.filter { $0.stepId == stepId && $0.epoch == current }
-                .map { .init(attempt: $0.attempt, kind: $0.failure.kind, message: $0.failure.message) })
+                .map { .init(attempt: $0.attempt, kind: $0.failure.kind, message: $0.failure.message) },
+            rateLimited: rateLimits[stepId].map { $0.message ?? "" })
     }
 }
 
@@ -230,8 +260,17 @@ public struct RerunContext: Sendable, Hashable {
     public var decisions: [DecisionAnswer]
     public var reviews: [Review]
     public var failures: [FailedAttempt]
+    /// Set when the step's last attempt was rate limited: what the agent said (maybe empty).
+    public var rateLimited: String?
 
-    public var isEmpty: Bool { decisions.isEmpty && reviews.isEmpty && failures.isEmpty }
+    public init(decisions: [DecisionAnswer] = [], reviews: [Review] = [], failures: [FailedAttempt] = [], rateLimited: String? = nil) {
+        self.decisions = decisions
+        self.reviews = reviews
+        self.failures = failures
+        self.rateLimited = rateLimited
+    }
+
+    public var isEmpty: Bool { decisions.isEmpty && reviews.isEmpty && failures.isEmpty && rateLimited == nil }
 
     /// The whole prompt of an attempt that resumes its agent's session: the agent has the task and
     /// the earlier turns already, so only what happened since (the answers, the reviews, failures).
@@ -265,6 +304,9 @@ public struct RerunContext: Sendable, Hashable {
         }
         for failure in failures {
             lines.append("Attempt \(failure.attempt) failed (\(failure.kind.rawValue)): \(failure.message)")
+        }
+        if let said = rateLimited {
+            lines.append("You were rate limited by the model API\(said.isEmpty ? "" : " (\(said))"); the limit has passed: continue where you left off.")
         }
         return lines.joined(separator: "\n")
     }
