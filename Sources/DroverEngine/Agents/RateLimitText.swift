@@ -16,13 +16,14 @@ public enum RateLimitText {
 
     /// When `message` says to try again, if it does:
     /// - "try again in 1.5s", "in 434ms", "in 6m0s", "in 20 seconds", "retry after 2 minutes" → `now` plus that;
-    /// - "try again at 9:20 AM" (Codex's usage limit: the local clock of the day) → the occurrence of that
-    ///   time nearest to `now` (so 12:05 AM said at 11:50 PM is tomorrow's, and a time just gone is today's);
+    /// - "try again at 9:20 AM" (Codex's usage limit: the local clock of the day) → the first occurrence of
+    ///   that time from an hour before `now` on (so 12:05 AM said at 11:50 PM is tomorrow's, while a time
+    ///   just gone — a late read, a clock a little behind — is today's: the step goes at once);
     /// - "try again at Dec 29th, 2025 10:15 PM" (a reset on another day) → that moment.
     /// Nil when it names no time or one that does not parse.
     public static func retryAt(in message: String, now: Date, timeZone: TimeZone = .current) -> Date? {
         let lowered = message.lowercased()
-        if let match = lowered.firstMatch(of: #/(?:try again|retry|retrying) (?:in|after) ((?:\d+(?:\.\d+)?\s*(?:ms|milliseconds?|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h)\b\s*)+)/#),
+        if let match = lowered.firstMatch(of: #/(?:try again|retry|retrying) (?:in|after) ((?:\d+(?:\.\d+)?\s*(?:ms|milliseconds?|seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h)(?![a-z])\s*)+)/#),
            let seconds = duration(String(match.1)) {
             return now.addingTimeInterval(seconds)
         }
@@ -36,7 +37,7 @@ public enum RateLimitText {
         }
         if let match = lowered.firstMatch(of: #/try again at (\d{1,2}):(\d{2})\s*(am|pm)?/#) {
             guard let hour = hour24(Int(match.1), match.3.map(String.init)), let minute = Int(match.2), minute < 60 else { return nil }
-            return nearest(hour: hour, minute: minute, to: now, timeZone: timeZone)
+            return next(hour: hour, minute: minute, after: now.addingTimeInterval(-3600), timeZone: timeZone)
         }
         return nil
     }
@@ -72,15 +73,14 @@ public enum RateLimitText {
         }
     }
 
-    /// Of yesterday's, today's and tomorrow's hour:minute (in `timeZone`), the one nearest to `now`.
-    private static func nearest(hour: Int, minute: Int, to now: Date, timeZone: TimeZone) -> Date? {
+    /// The first hour:minute (on `timeZone`'s clock) at or after `start`.
+    private static func next(hour: Int, minute: Int, after start: Date, timeZone: TimeZone) -> Date? {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
-        let today = calendar.startOfDay(for: now)
-        let candidates = [-1, 0, 1].compactMap { offset -> Date? in
-            guard let day = calendar.date(byAdding: .day, value: offset, to: today) else { return nil }
-            return calendar.date(bySettingHour: hour, minute: minute, second: 0, of: day)
-        }
-        return candidates.min { abs($0.timeIntervalSince(now)) < abs($1.timeIntervalSince(now)) }
+        let day = calendar.startOfDay(for: start)
+        return (0...1).lazy.compactMap { offset -> Date? in
+            guard let date = calendar.date(byAdding: .day, value: offset, to: day) else { return nil }
+            return calendar.date(bySettingHour: hour, minute: minute, second: 0, of: date)
+        }.first { $0 >= start }
     }
 }
