@@ -38,11 +38,13 @@ final class PostgresConnection {
     static let statementTimeoutMilliseconds = 30_000
 
     /// Connects, or throws `StoreError` `.unavailable` naming the server (never the password).
-    init(url: PostgresURL) throws {
+    /// `applicationName` tells this connection's job in `pg_stat_activity` (unless the URL sets one).
+    init(url: PostgresURL, applicationName: String = "drover") throws {
         self.url = url
         // `dbname` last with expand_dbname: the URL is expanded there and overrides the defaults.
-        let keywords = Self.defaults.map(\.0) + ["dbname"]
-        let values = Self.defaults.map(\.1) + [url.connectionString]
+        let defaults = Self.defaults.map { $0.0 == "application_name" ? ($0.0, applicationName) : $0 }
+        let keywords = defaults.map(\.0) + ["dbname"]
+        let values = defaults.map(\.1) + [url.connectionString]
         let connection = withCStrings(keywords) { keywordPointers in
             withCStrings(values) { valuePointers in PQconnectdbParams(keywordPointers, valuePointers, 1) }
         }
@@ -149,8 +151,9 @@ final class PostgresConnection {
     // MARK: Notifications
 
     /// Reads what the server has sent and returns the notifications received so far, without waiting.
+    /// - Throws: `StoreError` `.unavailable` when the connection is gone (e.g. its backend was terminated).
     func takeNotifications() throws -> [(channel: String, payload: String)] {
-        guard PQconsumeInput(handle) == 1 else { throw lost() }
+        guard PQconsumeInput(handle) == 1, PQstatus(handle) == CONNECTION_OK else { throw lost() }
         var notifications: [(channel: String, payload: String)] = []
         while let notify = PQnotifies(handle) {
             notifications.append((String(cString: notify.pointee.relname), String(cString: notify.pointee.extra)))

@@ -14,6 +14,7 @@ extension StoreBackend {
         StoreBackend(
             name: "postgres",
             claimOwnership: { WorkspaceLeaseOwnership(workspace: try WorkspaceLockOwnership(layout: $0), url: url) },
-            openStore: { _ in try PostgresRunStore(url: url) })
+            openStore: { _ in try PostgresRunStore(url: url) },
+            followChanges: { PostgresChangeFeed(url: url, log: $0) })
     }
 }

@@ -10,13 +10,18 @@ public struct StoreBackend: Sendable {
     public var claimOwnership: @Sendable (StoreLayout) throws -> any RunOwnership
     /// Opens the workspace's store for the engine (reading and writing).
     public var openStore: @Sendable (StoreLayout) throws -> any RunStore
+    /// For a store other processes write to: starts hearing their commits, reporting trouble to the
+    /// function given (nil: nobody else writes).
+    public var followChanges: (@Sendable (_ log: @escaping @Sendable (String) -> Void) -> any StoreChangeFeed)?
 
     public init(
         name: String, claimOwnership: @escaping @Sendable (StoreLayout) throws -> any RunOwnership,
-        openStore: @escaping @Sendable (StoreLayout) throws -> any RunStore
+        openStore: @escaping @Sendable (StoreLayout) throws -> any RunStore,
+        followChanges: (@Sendable (_ log: @escaping @Sendable (String) -> Void) -> any StoreChangeFeed)? = nil
     ) {
         self.name = name
         self.claimOwnership = claimOwnership
         self.openStore = openStore
+        self.followChanges = followChanges
     }
 }

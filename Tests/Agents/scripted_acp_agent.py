@@ -17,12 +17,20 @@ Script (JSON file given with --script): a list of actions, played in order for t
   {"stop": "refusal" | "max_tokens" | ...}   ends the turn with that stop reason (default end_turn)
 A tool call whose permission is rejected, or whose file request the client refuses, ends `failed` and
 the agent says so; the turn goes on.
+
+--record FILE appends one JSON line per answer the client gives (`{"permission": outcome, "optionId"?}`)
+and per `session/cancel` (`{"cancel": sessionId}`), so tests can see what reached the agent.
+--finish-on-term: SIGTERM does not stop the agent at once (it exits 1 s later), so what the client sent
+just before stopping it is still read and recorded.
 """
 
 import argparse
 import asyncio
 import json
+import os
+import signal
 import sys
+import threading
 import uuid
 
 from acp import (
@@ -58,8 +66,9 @@ OPTIONS = [
 
 
 class ScriptedAgent:
-    def __init__(self, actions):
+    def __init__(self, actions, record=None):
         self.actions = actions
+        self.record_path = record
         self.client = None
         self.cwd = None
 
@@ -74,7 +83,12 @@ class ScriptedAgent:
         return NewSessionResponse(session_id="sess-" + uuid.uuid4().hex[:8])
 
     async def cancel(self, session_id, **kwargs):
-        pass
+        self.record({"cancel": session_id})
+
+    def record(self, entry):
+        if self.record_path:
+            with open(self.record_path, "a", encoding="utf-8") as file:
+                file.write(json.dumps(entry) + "\n")
 
     async def prompt(self, prompt, session_id, **kwargs):
         usage = None
@@ -107,7 +121,6 @@ class ScriptedAgent:
             elif "crash" in action:
                 print(action["crash"], file=sys.stderr, flush=True)
                 sys.stdout.flush()
-                import os
                 os._exit(3)
             elif "stop" in action:
                 return PromptResponse(stop_reason=action["stop"])
@@ -128,6 +141,10 @@ class ScriptedAgent:
             session_id=session_id, options=OPTIONS,
             tool_call=ToolCallUpdate(tool_call_id=call_id, title=title, kind=kind, status="pending", raw_input=raw_input))
         outcome = response.outcome
+        entry = {"permission": getattr(outcome, "outcome", None)}
+        if getattr(outcome, "option_id", None):
+            entry["optionId"] = outcome.option_id
+        self.record(entry)
         return getattr(outcome, "outcome", None) == "selected" and outcome.option_id.startswith("allow")
 
     async def write(self, session_id, path, content):
@@ -177,10 +194,14 @@ class ScriptedAgent:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--script", required=True, help="JSON file: the list of actions")
+    parser.add_argument("--record", help="JSON lines file: the client's answers and cancels, as they arrive")
+    parser.add_argument("--finish-on-term", action="store_true", help="exit 1 s after SIGTERM, not at once")
     arguments = parser.parse_args()
     with open(arguments.script, encoding="utf-8") as file:
         actions = json.load(file)
-    asyncio.run(run_agent(ScriptedAgent(actions)))
+    if arguments.finish_on_term:
+        signal.signal(signal.SIGTERM, lambda *_: threading.Timer(1.0, lambda: os._exit(0)).start())
+    asyncio.run(run_agent(ScriptedAgent(actions, arguments.record)))
 
 
 if __name__ == "__main__":

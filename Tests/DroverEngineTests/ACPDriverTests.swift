@@ -197,4 +197,36 @@ struct ACPDriverTests {
         #expect(invocation.keepsStdinOpen)
         #expect(AgentDrivers.names == ["fake", "command", "claude", "codex", "acp"])
     }
+
+    @Test("a permission's options are the agent's: names made unique, unknown kinds left out; the choice answers its optionId, a withdrawal `cancelled`")
+    func permissionOptions() {
+        func option(_ id: String, _ name: String?, _ kind: String) -> JSONValue {
+            var fields: [String: JSONValue] = ["optionId": .string(id), "kind": .string(kind)]
+            if let name { fields["name"] = .string(name) }
+            return .object(fields)
+        }
+        let offered = ACPPermissionOptions([
+            option("always", "Always Allow", "allow_always"), option("once", "Allow", "allow_once"),
+            option("again", "Allow", "allow_once"), option("maybe", "Perhaps", "ask_later"), option("no", nil, "reject_once"),
+        ])
+        #expect(offered.names == ["Always Allow", "Allow", "Allow (2)", "no"])
+        #expect(offered.kinds == [.allowAlways, .allowOnce, .allowOnce, .rejectOnce])
+        #expect(offered.outcome(for: .chosen("Allow (2)", reason: nil)) == .object(["outcome": .string("selected"), "optionId": .string("again")]))
+        #expect(offered.outcome(for: .chosen("Perhaps", reason: nil)) == .object(["outcome": .string("cancelled")]))
+        #expect(offered.outcome(for: .withdrawn(reason: "the run was cancelled")) == .object(["outcome": .string("cancelled")]))
+        #expect(ACPPermissionOptions([option("x", "X", "unknown")]).isEmpty)
+    }
+
+    @Test("a choice's kind: the agent's own options by their kinds; decisions recorded without kinds read drover's options")
+    func choiceKinds() {
+        let acp = ToolPermission(tool: "execute", input: "make", optionKinds: [.allowAlways, .allowOnce, .rejectOnce])
+        #expect(acp.kind(of: "Always Allow", options: ["Always Allow", "Allow", "Reject"]) == .allowAlways)
+        #expect(acp.kind(of: "Reject", options: ["Always Allow", "Allow", "Reject"]) == .rejectOnce)
+        #expect(acp.kind(of: "maybe", options: ["Always Allow", "Allow", "Reject"]) == nil)
+        let recordedBefore = ToolPermission(tool: "Bash", input: "ls")
+        #expect(recordedBefore.kind(of: ToolPermission.allowForRun, options: ToolPermission.options) == .allowAlways)
+        #expect(PermissionAnswer(.chosen("allow for this run", reason: nil)) == .allowForRun)
+        #expect(PermissionAnswer(.chosen("deny", reason: "no")) == .deny(reason: "no"))
+        #expect(PermissionAnswer(.withdrawn(reason: "the run was cancelled")) == .deny(reason: "the run was cancelled"))
+    }
 }

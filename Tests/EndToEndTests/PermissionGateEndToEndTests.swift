@@ -17,41 +17,52 @@ struct PermissionGateEndToEndTests {
         return try EngineWorkspace(pipelines: ["solo": FakePipeline.pipeline([step])], config: ["agents": ["coder": coder]])
     }
 
-    @Test("acp: a permission becomes a decision the agent waits on; allow once and deny with a reason reach it; one attempt",
+    @Test("acp: a permission becomes a decision with the agent's own options; Allow and Reject reach it; one attempt",
           .enabled(if: ScriptedACPAgent.available, ScriptedACPAgent.missingReason))
     func acpPermissionsAnsweredLive() async throws {
         let scratch = try TempFolder()
+        let record = scratch.url.appendingPathComponent("answers.jsonl").path
         let coder = try ScriptedACPAgent.role([
             ["run": "make build"],
             ["write": "hello.txt", "content": "hello\n"],
             ["say": "Done."],
-        ], in: scratch.url, extra: ["permissionMode": "ask"])
+        ], in: scratch.url, extra: ["permissionMode": "ask"], record: record)
         let workspace = try Self.workspace(coder: coder)
         let drover = try await workspace.server()
         let runId = try await drover.startRun("solo").string("id")
 
         let asked = try await drover.event(runId, "decision.requested", timeout: .seconds(30))
         #expect(asked.data.string("question") == "Allow execute: `make build`?", "\(asked.data)")
-        #expect(asked.data["options"] as? [String] == ["allow once", "allow for this run", "deny"])
+        #expect(asked.data["options"] as? [String] == ["Always Allow", "Allow", "Reject"], "the agent's own options: \(asked.data)")
         #expect(asked.data["attempt"] as? Int == 1)
-        #expect(asked.data.object("permission").string("tool") == "execute")
-        #expect(asked.data.object("permission").string("input") == "make build")
+        let permission = asked.data.object("permission")
+        #expect(permission.string("tool") == "execute")
+        #expect(permission.string("input") == "make build")
+        #expect(permission["optionKinds"] as? [String] == ["allow_always", "allow_once", "reject_once"], "\(permission)")
         let inbox = try await drover.call("inbox/list")["items"] as? [[String: Any]] ?? []
-        #expect(inbox.count == 1 && inbox.first?.object("permission").string("input") == "make build", "\(inbox)")
-        #expect(try await drover.getRun(runId).string("status") == "blocked")
+        #expect(inbox.count == 1, "\(inbox)")
+        #expect(inbox.first?["options"] as? [String] == ["Always Allow", "Allow", "Reject"], "\(inbox)")
+        #expect(inbox.first?.object("permission").string("input") == "make build", "\(inbox)")
+        #expect(inbox.first?.object("permission")["optionKinds"] as? [String] == ["allow_always", "allow_once", "reject_once"])
+        let run = try await drover.getRun(runId)
+        #expect(run.string("status") == "blocked")
+        let decision = (run["steps"] as? [[String: Any]])?.first?.object("decision") ?? [:]
+        #expect(decision.object("permission")["optionKinds"] as? [String] == ["allow_always", "allow_once", "reject_once"], "run/get: \(decision)")
         #expect(try await workspace.waitForAgents().count >= 1, "the agent waits while the person decides")
 
         let resolved = try await drover.call("decision/resolve", ["runId": runId, "decisionId": asked.data.string("decisionId"),
-                                                                  "choice": "allow once"])
+                                                                  "choice": "Allow"])
         #expect(resolved.object("run").string("status") == "running")
         let second = try await drover.event(runId, "decision.requested", timeout: .seconds(30))
         #expect(second.data.object("permission").string("input") == "Write hello.txt", "\(second.data)")
         try await drover.call("decision/resolve", ["runId": runId, "decisionId": second.data.string("decisionId"),
-                                                   "choice": "deny", "reason": "not now"])
+                                                   "choice": "Reject", "reason": "not now"])
         let completed = try await drover.event(runId, "step.completed", timeout: .seconds(30))
-        #expect(completed.data.string("output").contains("Not allowed to write"), "the agent heard the deny: \(completed.data)")
+        #expect(completed.data.string("output").contains("Not allowed to write"), "the agent heard the reject: \(completed.data)")
         #expect(completed.data["attempt"] as? Int == 1, "the same attempt went on: \(completed.data)")
         #expect(!FileManager.default.fileExists(atPath: workspace.path + "/hello.txt"))
+        let answers = try ScriptedACPAgent.recorded(record)
+        #expect(answers.map { $0["optionId"] as? String } == ["allow", "reject"], "the chosen options' ids reached the agent: \(answers)")
         let resolvedEvents = drover.notifiedEvents(runId).filter { $0.string("type") == "decision.resolved" }
         #expect(resolvedEvents.map { $0.data["attempt"] as? Int } == [1, 1], "\(resolvedEvents)")
         #expect(resolvedEvents.last?.data.string("reason") == "not now")
@@ -60,7 +71,27 @@ struct PermissionGateEndToEndTests {
         #expect(try await drover.shutdownAndExit() == 0)
     }
 
-    @Test("acp: the engine stops while a permission waits; the answer is kept and the step re-runs with it ('allow for this run' applies)",
+    @Test("acp: run/cancel while a permission waits answers the agent session/cancel and `cancelled`, and leaves no process",
+          .enabled(if: ScriptedACPAgent.available, ScriptedACPAgent.missingReason))
+    func acpCancelWhilePermissionWaits() async throws {
+        let scratch = try TempFolder()
+        let record = scratch.url.appendingPathComponent("answers.jsonl").path
+        let coder = try ScriptedACPAgent.role([["run": "make build"], ["say": "Built."]], in: scratch.url,
+                                              extra: ["permissionMode": "ask"], record: record, finishOnTerm: true)
+        let workspace = try Self.workspace(coder: coder)
+        let drover = try await workspace.server()
+        let runId = try await drover.startRun("solo").string("id")
+        try await drover.event(runId, "decision.requested", timeout: .seconds(30))
+        try await drover.call("run/cancel", ["runId": runId])
+        try await drover.event(runId, "run.cancelled", timeout: .seconds(30))
+        #expect(await workspace.waitForNoAgents().isEmpty, "processes left after run/cancel")
+        let answers = try ScriptedACPAgent.recorded(record)
+        #expect(answers.first?["cancel"] != nil, "session/cancel first: \(answers)")
+        #expect(answers.last?["permission"] as? String == "cancelled", "then the waiting request hears cancelled: \(answers)")
+        #expect(try await drover.shutdownAndExit() == 0)
+    }
+
+    @Test("acp: the engine stops while a permission waits; the answer is kept and the step re-runs with it (Always Allow applies)",
           .enabled(if: ScriptedACPAgent.available, ScriptedACPAgent.missingReason))
     func acpAnswerAfterRestart() async throws {
         let scratch = try TempFolder()
@@ -78,7 +109,7 @@ struct PermissionGateEndToEndTests {
         let inbox = try await second.call("inbox/list")["items"] as? [[String: Any]] ?? []
         #expect(inbox.map { $0.string("id") } == [asked.data.string("decisionId")], "the permission is still open: \(inbox)")
         try await second.call("decision/resolve", ["runId": runId, "decisionId": asked.data.string("decisionId"),
-                                                   "choice": "allow for this run"])
+                                                   "choice": "Always Allow"])
         let started = try await second.event(runId, "step.started", timeout: .seconds(30))
         #expect(started.data["attempt"] as? Int == 2)
         let completed = try await second.event(runId, "step.completed", timeout: .seconds(30))
@@ -88,6 +119,32 @@ struct PermissionGateEndToEndTests {
         let resolved = try await second.storedEvents(runId).first { $0.string("type") == "decision.resolved" }
         #expect(resolved?.data["attempt"] == nil, "nobody was waiting: the step re-ran")
         #expect(try await second.shutdownAndExit() == 0)
+    }
+
+    @Test("acp ask mode with claude-code-acp: the decision shows the agent's options; Allow reaches it and the command runs",
+          .enabled(if: ClaudeCodeACP.path != nil, ClaudeCodeACP.missingReason))
+    func claudeCodeACPPermissionOptions() async throws {
+        let server = try ScriptedModelServer()
+        let coder: [String: Any] = ["driver": "acp", "command": ClaudeCodeACP.path ?? "claude-code-acp",
+                                    "env": server.environment, "permissionMode": "ask"]
+        let workspace = try Self.workspace(coder: coder)
+        try server.play([
+            ["content": [["type": "tool_use", "name": "Bash", "input": ["command": "echo ran > ran.txt", "description": "mark"]]]],
+            ["content": [["type": "text", "text": "Ran it."]]],
+        ])
+        let drover = try await workspace.server()
+        let runId = try await drover.startRun("solo").string("id")
+
+        let asked = try await drover.event(runId, "decision.requested", timeout: .seconds(90))
+        let options = asked.data["options"] as? [String] ?? []
+        #expect(options == ["Always Allow", "Allow", "Reject"], "claude-code-acp's own options: \(asked.data)")
+        #expect(asked.data.object("permission")["optionKinds"] as? [String] == ["allow_always", "allow_once", "reject_once"])
+        #expect(!FileManager.default.fileExists(atPath: workspace.path + "/ran.txt"), "nothing runs before the answer")
+        try await drover.call("decision/resolve", ["runId": runId, "decisionId": asked.data.string("decisionId"), "choice": "Allow"])
+        let completed = try await drover.event(runId, "step.completed", timeout: .seconds(90))
+        #expect(completed.data["attempt"] as? Int == 1, "\(completed.data)")
+        #expect(FileManager.default.fileExists(atPath: workspace.path + "/ran.txt"), "the allowed command ran")
+        #expect(try await drover.shutdownAndExit() == 0)
     }
 
     @Test("claude ask mode: a Bash permission is a decision; 'allow for this run' runs it and stops the asking; a deny's reason reaches the agent",

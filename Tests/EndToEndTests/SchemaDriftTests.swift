@@ -49,6 +49,7 @@ import Testing
         #expect(cases("IsolationMode") == IsolationMode.allCases.map(\.rawValue))
         #expect(cases("ApplyStrategy") == ApplyStrategy.allCases.map(\.rawValue))
         #expect(cases("ChangedFileStatus") == ChangedFile.Status.allCases.map(\.rawValue))
+        #expect(cases("PermissionOptionKind") == PermissionOptionKind.allCases.map(\.rawValue))
         let codes = schema.def("ErrorCode")["enum"] as? [Int] ?? []
         let known: [ErrorCode] = [.parseError, .invalidRequest, .methodNotFound, .invalidParams, .internalError,
                                   .serverNotInitialized, .requestCancelled, .notFound, .conflict, .untrusted]
@@ -182,7 +183,7 @@ private enum Samples {
     }
 
     static let failure = Failure(kind: .agent, message: "m", hint: "h", stepId: "plan")
-    static let permission = ToolPermission(tool: "Bash", input: "ls")
+    static let permission = ToolPermission(tool: "Bash", input: "ls", optionKinds: ToolPermission.kinds)
     static let fullStep = Step(
         id: "plan", kind: .agent, role: "planner", state: .done, attempts: 2, output: "o", startedAt: at, finishedAt: at,
         decision: Decision(id: "d-plan-1", question: "q", options: ["a", "b"], chosen: "a"),
@@ -210,7 +211,7 @@ private enum Samples {
         ("Failure", failure, Failure(kind: .internal, message: "m", hint: "h")),
         ("Decision", Decision(id: "d", question: "q", options: [], chosen: "x", attempt: 1, permission: permission),
          Decision(id: "d", question: "q", options: [])),
-        ("ToolPermission", permission, permission),
+        ("ToolPermission", permission, ToolPermission(tool: "Bash", input: "ls")),
         ("RunBudget", budget, RunBudget()),
         ("Approval", Approval(id: "a", status: .pending, proposal: "p", feedback: "f"), Approval(id: "a", status: .pending, proposal: "p")),
         ("Step", fullStep, Step(id: "plan", kind: .agent)),

@@ -13,7 +13,9 @@ import Foundation
 ///   `tool_call` → its title; `tool_call_update` → "title → completed" / "→ failed"; `plan` → progress;
 ///   `usage_update` → the session's cost so far;
 /// - `session/request_permission` → answered by the role's policy (`ACPPermissionPolicy`), logged; in
-///   `ask` mode what the policy does not allow becomes `.permission`, answered when a person decides;
+///   `ask` mode what the policy does not allow becomes `.permission` whose options are the agent's own
+///   ("Always Allow", "Allow", "Reject": `ACPPermissionOptions`), answered with the option a person chose,
+///   or `cancelled` (after `session/cancel`) when the run is cancelled;
 /// - `fs/*` → served inside the working directory only (`WorkingDirectoryFiles`); a refusal is logged;
 /// - anything else the agent asks (terminals, …) → "method not found".
 /// An error answer to `session/prompt` (or a `stopReason` this client does not know) that speaks of a rate
@@ -269,13 +271,20 @@ public final class ACPClientReader: AgentOutputReader {
         let title = display(call["title"]?.stringValue ?? known?.title ?? "a tool")
         let kind = call["kind"]?.stringValue ?? known?.kind
         let options = params["options"]?.arrayValue ?? []
-        if asks, let input, !policy.allows(kind: kind, title: title) {
+        let offered = ACPPermissionOptions(options)
+        if asks, let input, !offered.isEmpty, !policy.allows(kind: kind, title: title) {
+            let session = params["sessionId"] ?? .string(sessionId ?? "")
             let reply = AgentReply { answer in
-                let chosen = ACPPermissionPolicy.answer(answer, options: options)
-                input.send(Self.line(["jsonrpc": .string("2.0"), "id": id, "result": .object(["outcome": chosen.outcome])]))
+                if case .withdrawn = answer {
+                    // The run was cancelled: ACP's order is session/cancel, then `cancelled` for what waits.
+                    input.send(Self.line(["jsonrpc": .string("2.0"), "method": .string("session/cancel"),
+                                          "params": .object(["sessionId": session])]))
+                }
+                input.send(Self.line(["jsonrpc": .string("2.0"), "id": id, "result": .object(["outcome": offered.outcome(for: answer)])]))
             }
+            let permission = ToolPermission(tool: kind ?? title, input: title, optionKinds: offered.kinds)
             return [.log(.agent, "asks permission: \(title)"),
-                    .permission(AgentPermissionRequest(permission: ToolPermission(tool: kind ?? title, input: title), reply: reply))]
+                    .permission(AgentPermissionRequest(permission: permission, options: offered.names, reply: reply))]
         }
         let answer = policy.answer(kind: kind, title: title, options: options)
         send(["id": id, "result": .object(["outcome": answer.outcome])])

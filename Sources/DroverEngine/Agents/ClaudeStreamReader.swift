@@ -127,7 +127,8 @@ public final class ClaudeStreamReader: AgentOutputReader {
             : summary.hasPrefix(tool + " ") ? String(summary.dropFirst(tool.count + 1)) : ""
         let toolUseId = request["tool_use_id"]?.stringValue
         let denials = personDenials
-        let reply = AgentReply { answer in
+        let reply = AgentReply { reply in
+            let answer = PermissionAnswer(reply)
             if case .deny = answer, let toolUseId { denials.insert(toolUseId) }
             input.send(ClaudeControl.permissionResponse(requestId: requestId, tool: tool, input: toolInput, answer: answer))
         }

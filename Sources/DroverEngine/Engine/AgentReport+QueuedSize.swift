@@ -6,7 +6,7 @@ extension AgentReport {
         case .progress(_, let message): return 64 + (message?.utf8.count ?? 0)
         case .usage(let model, _, _, _): return 64 + model.utf8.count
         case .session(let id): return 64 + id.utf8.count
-        case .permission(let request): return 128 + request.permission.tool.utf8.count + request.permission.input.utf8.count
+        case .permission(let request): return 128 + request.question.utf8.count + request.options.reduce(0) { $0 + $1.utf8.count }
         }
     }
 }

@@ -4,6 +4,14 @@ extension Engine {
     /// `decision/resolve`: a tool permission the live attempt waits on is answered to it, and the attempt
     /// goes on; otherwise the step re-runs with the choice in its prompt (resuming the agent's session).
     public func resolveDecision(_ request: DecisionResolveRequest) async throws -> Run {
+        if try ledger.isDrivenElsewhere(request.runId) {
+            // The driver's agent may be waiting on this permission: the answer is addressed to its attempt.
+            return try answerAsGuest(runId: request.runId) { run, history in
+                let attempt = run.steps.lazy.compactMap(\.decision).first { $0.id == request.decisionId }?.attempt
+                return try GateRules.resolveDecision(run: run, history: history, decisionId: request.decisionId, choice: request.choice,
+                                                     reason: request.reason, waitingAttempt: attempt)
+            }
+        }
         let waiting = attemptWaiting(runId: request.runId, decisionId: request.decisionId)
         if waiting == nil { await reapAgentLeftWaiting(runId: request.runId, decisionId: request.decisionId) }
         let run = try answerGate(runId: request.runId) { run, history in
@@ -36,7 +44,9 @@ extension Engine {
     }
 
     /// Applies a gate rule: commits its events and lets the run go on, or returns the run unchanged.
+    /// A run another engine drives gets the answer as a guest append (`answerAsGuest`).
     private func answerGate(runId: String, rule: (Run, RunHistory) throws -> GateOutcome) throws -> Run {
+        if try ledger.isDrivenElsewhere(runId) { return try answerAsGuest(runId: runId, rule: rule) }
         let run = try loadRun(runId)
         switch try rule(run, try history(runId)) {
         case .unchanged:

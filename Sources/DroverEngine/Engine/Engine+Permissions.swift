@@ -10,7 +10,7 @@ extension Engine {
     /// The agent of `attempt` asks for a tool: queue it, and raise it unless another is open.
     func permissionRequested(_ request: AgentPermissionRequest, runId: String, stepId: String, attempt: Int) {
         guard var live = live[runId], live.stepId == stepId, live.attempt == attempt, live.stop == nil else {
-            request.reply.send(.deny(reason: "the step is stopping"))
+            request.reply.send(.withdrawn(reason: "the step is stopping"))
             return
         }
         live.permissions.append(PendingPermission(request: request, decisionId: nil))
@@ -32,7 +32,7 @@ extension Engine {
         live.permissions.removeFirst()
         self.live[runId] = live
         let reason = (try? history(runId))?.decision(decisionId)?.reason
-        pending.request.reply.send(PermissionAnswer(choice: choice, reason: reason) ?? .deny(reason: choice))
+        pending.request.reply.send(.chosen(choice, reason: reason))
         raiseNextPermission(runId: runId)
     }
 
@@ -48,10 +48,10 @@ extension Engine {
             self.live[runId] = live
             try commit([.decisionRequested(.init(
                 stepId: live.stepId, decisionId: decisionId, question: next.request.question,
-                options: ToolPermission.options, attempt: live.attempt, permission: next.request.permission))], runId: runId)
+                options: next.request.options, attempt: live.attempt, permission: next.request.permission))], runId: runId)
         } catch {
             log("cannot raise the permission request of run \(runId) step \(live.stepId): \(error)")
-            next.request.reply.send(.deny(reason: "drover could not record the request"))
+            next.request.reply.send(.withdrawn(reason: "drover could not record the request"))
         }
     }
 
@@ -64,5 +64,15 @@ extension Engine {
         reaping.insert(runId)
         await reapOrphanedAgent(runId: runId, stepId: step.id, attempt: attempt)
         reaping.remove(runId)
+    }
+
+    /// When the run is cancelled: every request the live attempt waits on is withdrawn (an ACP agent hears
+    /// `cancelled`), before its process is stopped.
+    func withdrawPermissions(runId: String, reason: String) {
+        guard var live = live[runId] else { return }
+        let pending = live.permissions
+        live.permissions.removeAll()
+        self.live[runId] = live
+        for waiting in pending { waiting.request.reply.send(.withdrawn(reason: reason)) }
     }
 }

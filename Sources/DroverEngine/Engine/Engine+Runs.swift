@@ -80,6 +80,7 @@ extension Engine {
             if attempt.stop == nil {
                 attempt.stop = .cancel(reason)
                 live[run.id] = attempt
+                withdrawPermissions(runId: run.id, reason: "the run was cancelled")
                 attempt.handle.terminate(grace: options.killGrace)
             }
             await attempt.task?.value

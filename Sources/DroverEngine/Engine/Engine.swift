@@ -36,6 +36,8 @@ public actor Engine {
     var admissionScheduled = false
     /// Runs waiting for a rate limit to pass: the task that wakes each at its `retryAt` (`Engine+RateLimits`).
     var rateLimitWakes: [String: Task<Void, Never>] = [:]
+    /// What this engine hears other engines' commits on, when the store is shared (`Engine+Following`).
+    var changeFeed: (any StoreChangeFeed)?
 
     /// A pipeline as a run uses it.
     struct LoadedPipeline {
@@ -105,6 +107,12 @@ public actor Engine {
     /// Appends events to a run through the ledger (the one way events are appended).
     @discardableResult
     func commit(_ bodies: [EventBody], runId: String) throws -> Run {
+        defer {
+            // Another engine's answer, taken in by the commit: acted on once this change is done.
+            for (heardRunId, events) in ledger.takeHeard() {
+                Task { self.actOnOthersEvents(events, runId: heardRunId) }
+            }
+        }
         let run = try ledger.commit(bodies, runId: runId)
         writeReport(of: run) // an ended run's report follows every change to it (end, apply, discard)
         runChanged(run)
@@ -250,6 +258,7 @@ public actor Engine {
     public func shutdown() async {
         shuttingDown = true
         for runId in Array(rateLimitWakes.keys) { forgetRateLimitWake(runId) }
+        changeFeed?.stop()
         for (runId, var attempt) in live where attempt.stop == nil {
             attempt.stop = .shutdown
             live[runId] = attempt

@@ -33,6 +33,11 @@ public final class WorkspaceClaim: Sendable {
             let options = EngineOptions(
                 workspace: workspace, selfExecutable: selfExecutable, environment: environment, logger: logger)
             let engine = try Engine(options: options, store: store, launcher: launcher, ownership: ownership)
+            if let follow = backend.followChanges {
+                // Other engines share the store: their commits become this engine's run/events.
+                let feed = follow { message in logger.warning("store: \(message)") }
+                Task { await engine.follow(feed) }
+            }
             return EngineHost(engine: engine, claim: self)
         } catch let error as EngineError {
             throw error

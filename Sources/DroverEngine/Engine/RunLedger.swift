@@ -27,6 +27,11 @@ final class RunLedger {
     private var records: [String: RunRecord] = [:]
     private var listeners: [Int: @Sendable (EngineOutput) -> Void] = [:]
     private var nextListenerId = 1
+    /// Per run, the last seq the listeners were given (or, for runs older than this engine on a shared
+    /// store, the seq it found them at): what is after it is news (`Following`).
+    private(set) var publishedSeqs: [String: Int] = [:]
+    /// Other writers' events a commit took in before its own (see `commit`), for the engine to act on.
+    private var heardWhileCommitting: [(runId: String, events: [Event])] = []
 
     init(store: any RunStore, ownership: any RunOwnership, workspace: URL, now: @escaping @Sendable () -> Date) {
         self.store = store
@@ -50,6 +55,7 @@ final class RunLedger {
 
     /// Calls every listener in registration order; listeners only queue (they never do I/O).
     func publish(_ output: EngineOutput) {
+        if case .event(let event) = output { publishedSeqs[event.runId] = max(publishedSeqs[event.runId] ?? 0, event.seq) }
         for id in listeners.keys.sorted() { listeners[id]?(output) }
     }
 
@@ -57,9 +63,27 @@ final class RunLedger {
 
     /// Stamps `bodies` with the next seqs and the current time, folds them, stores events and
     /// snapshot in one transaction, then publishes them. Returns the new run.
+    ///
+    /// A seq conflict means another writer got there first — on a shared store, another engine that
+    /// answered one of this run's gates (`appendAsGuest`). Our events were decided on the run as it was,
+    /// so they are refused, never re-applied; the other writer's events are taken in and published
+    /// (`takeHeard()` hands them to the engine to act on) and the caller is told to try again.
     @discardableResult
     func commit(_ bodies: [EventBody], runId: String) throws -> Run {
         try hold(runId)
+        do {
+            return try append(bodies, runId: runId)
+        } catch let error as StoreError where error.kind == .seqConflict {
+            records[runId] = nil
+            if let heard = try? catchUp(runId) { heardWhileCommitting.append((runId, heard)) }
+            throw appendFailure(error, runId: runId)
+        } catch {
+            throw appendFailure(error, runId: runId)
+        }
+    }
+
+    /// Folds, stores and publishes `bodies` after the run's cached (or stored) snapshot.
+    private func append(_ bodies: [EventBody], runId: String) throws -> Run {
         var run = try records[runId]?.snapshot ?? store.run(id: runId)
         let at = Timestamp.string(now())
         var seq = run?.lastSeq ?? 0
@@ -71,11 +95,7 @@ final class RunLedger {
             events.append(event)
         }
         guard let snapshot = run else { throw EngineError.internalError("commit of no events to unknown run \(runId)") }
-        do {
-            try store.append(events, snapshot: snapshot)
-        } catch {
-            throw appendFailure(error, runId: runId)
-        }
+        try store.append(events, snapshot: snapshot)
         if var history = records[runId]?.history {
             for event in events { history.apply(event) }
             records[runId]?.history = history
@@ -88,6 +108,95 @@ final class RunLedger {
         } else {
             records[runId, default: RunRecord()].snapshot = snapshot
         }
+        return snapshot
+    }
+
+    // MARK: Other writers (a shared store)
+
+    /// Publishes what other writers appended to `runId` since this engine last published it, and folds
+    /// it into the run's record (or drops the record when it cannot follow). Returns those events.
+    /// A run they ended is given up, as one this engine ends.
+    @discardableResult
+    func catchUp(_ runId: String) throws -> [Event] {
+        let pageSize = 500
+        var events: [Event] = []
+        while true {
+            let page = try store.events(runId: runId, afterSeq: events.last?.seq ?? publishedSeqs[runId] ?? 0, limit: pageSize)
+            events += page
+            if page.count < pageSize { break }
+        }
+        guard !events.isEmpty else { return [] }
+        if var record = records[runId] {
+            record.snapshot = record.snapshot.flatMap { Self.fold(events, into: $0) }
+            if record.snapshot == nil { record.history = nil }
+            if var history = record.history {
+                for event in events { history.apply(event) }
+                record.history = history
+            }
+            records[runId] = record
+        }
+        for event in events { publish(.event(event)) }
+        if ownership.holds(runId: runId), (try? run(runId))?.status.isTerminal == true {
+            records[runId] = nil
+            ownership.release(runId: runId)
+        }
+        return events
+    }
+
+    /// `snapshot` with the events after its `lastSeq`; nil when they do not follow it without a gap.
+    private static func fold(_ events: [Event], into snapshot: Run) -> Run? {
+        var run = snapshot
+        for event in events where event.seq > snapshot.lastSeq {
+            guard event.seq == run.lastSeq + 1, let next = try? RunReducer.apply(event, to: run) else { return nil }
+            run = next
+        }
+        return run
+    }
+
+    /// Records the seqs a shared store's runs were at when this engine began to follow it: older
+    /// events are history, not news.
+    func markPublished(_ heads: [String: Int]) {
+        for (runId, seq) in heads { publishedSeqs[runId] = max(publishedSeqs[runId] ?? 0, seq) }
+    }
+
+    /// What commits took in from other writers since the last call.
+    func takeHeard() -> [(runId: String, events: [Event])] {
+        defer { heardWhileCommitting = [] }
+        return heardWhileCommitting
+    }
+
+    /// Whether another engine drives `runId` now (holds its lease). Otherwise this engine claims it,
+    /// as a commit would, and answers false.
+    /// - Throws: `conflict` when this engine can no longer own runs at all.
+    func isDrivenElsewhere(_ runId: String) throws -> Bool {
+        if ownership.holds(runId: runId) { return false }
+        do {
+            try ownership.claim(runId: runId)
+            records[runId] = nil
+            return false
+        } catch let error as RunOwnershipError where error.kind == .heldElsewhere {
+            return true
+        } catch {
+            throw EngineError.conflict("\(error)")
+        }
+    }
+
+    /// Appends `bodies` to `run` (as just read from the store) for a run another engine drives: a gate
+    /// answered by this engine's client. The store's seqs keep the log whole; the driver hears the
+    /// events through its own `catchUp` and acts on them. Everything up to them is published in order.
+    /// - Throws: `StoreError` `.seqConflict` when the driver committed meanwhile (read again and retry).
+    func appendAsGuest(_ bodies: [EventBody], to run: Run) throws -> Run {
+        let at = Timestamp.string(now())
+        var snapshot = run
+        var events: [Event] = []
+        for body in bodies {
+            let event = Event(runId: run.id, seq: snapshot.lastSeq + 1, at: at, body: body)
+            snapshot = try RunReducer.apply(event, to: snapshot)
+            events.append(event)
+        }
+        try store.append(events, snapshot: snapshot)
+        records[run.id] = nil
+        try catchUp(run.id)
         return snapshot
     }
 

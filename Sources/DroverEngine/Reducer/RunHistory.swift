@@ -202,12 +202,14 @@ public struct RunHistory: Sendable, Hashable {
         rateLimits[stepId]?.count ?? 0
     }
 
-    /// The tools a person allowed "for this run" (permission decisions), which later attempts of any
-    /// step may use without asking again; since each step's last restart.
+    /// The tools a person allowed from now on ("allow for this run", an ACP agent's `allow_always` option),
+    /// which later attempts of any step may use without asking again; since each step's last restart.
     public var toolsAllowedForRun: [String] {
         var tools: [String] = []
-        for decision in decisions where decision.chosen == ToolPermission.allowForRun && decision.epoch == epoch(decision.stepId) {
-            if let tool = decision.permission?.tool, !tools.contains(tool) { tools.append(tool) }
+        for decision in decisions where decision.epoch == epoch(decision.stepId) {
+            guard let permission = decision.permission, let chosen = decision.chosen,
+                  permission.kind(of: chosen, options: decision.options) == .allowAlways else { continue }
+            if !tools.contains(permission.tool) { tools.append(permission.tool) }
         }
         return tools
     }

@@ -31,23 +31,50 @@ public struct Decision: Codable, Sendable, Hashable {
     }
 }
 
-/// A tool an agent asks permission to use: the decision's options are `ToolPermission.options`.
+/// A tool an agent asks permission to use. The decision's options are the agent's own (an ACP agent's
+/// "Always Allow" / "Allow" / "Reject"), or drover's `ToolPermission.options` for Claude Code; `optionKinds`
+/// says what each of them does.
 public struct ToolPermission: Codable, Sendable, Hashable {
     /// The tool's name as the agent calls it (`Bash`, `Write`; an ACP agent's tool kind or title).
     public var tool: String
     /// What the call would do, one line ("npm install left-pad", "Sources/x.swift").
     public var input: String
+    /// What each of the decision's options does, in the same order, so a client can style allow and reject.
+    /// Absent in decisions recorded before it existed, whose options are always `ToolPermission.options`.
+    public var optionKinds: [PermissionOptionKind]?
 
-    /// The options of every permission decision, in this order.
+    /// Drover's own options, for agents that offer none (Claude Code), in this order.
     public static let options = [allowOnce, allowForRun, deny]
     public static let allowOnce = "allow once"
     public static let allowForRun = "allow for this run"
     public static let deny = "deny"
+    /// What drover's own options do.
+    public static let kinds: [PermissionOptionKind] = [.allowOnce, .allowAlways, .rejectOnce]
 
-    public init(tool: String, input: String) {
+    public init(tool: String, input: String, optionKinds: [PermissionOptionKind]? = nil) {
         self.tool = tool
         self.input = input
+        self.optionKinds = optionKinds
     }
+
+    /// What choosing `choice` among the decision's `options` does; nil for a text that is not one of them.
+    public func kind(of choice: String, options: [String]) -> PermissionOptionKind? {
+        let kinds = optionKinds ?? Self.kinds
+        let names = optionKinds == nil ? Self.options : options
+        guard let index = names.firstIndex(of: choice), index < kinds.count else { return nil }
+        return kinds[index]
+    }
+}
+
+/// What a permission option does (the Agent Client Protocol's kinds): allow or reject, this once or from now on.
+public enum PermissionOptionKind: String, WireEnum {
+    case allowOnce = "allow_once"
+    case allowAlways = "allow_always"
+    case rejectOnce = "reject_once"
+    case rejectAlways = "reject_always"
+
+    /// Whether the tool may run.
+    public var allows: Bool { self == .allowOnce || self == .allowAlways }
 }
 
 /// The state of an approval gate.

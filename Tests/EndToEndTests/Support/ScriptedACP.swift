@@ -20,13 +20,27 @@ enum ScriptedACPAgent {
     static let missingReason: Comment = "the ACP Python SDK is not installed: `pip install agent-client-protocol`"
 
     /// An `acp` role running the agent on `actions` (see scripted_acp_agent.py), written to `folder`.
-    static func role(_ actions: [[String: Any]], in folder: URL, extra: [String: Any] = [:]) throws -> [String: Any] {
+    /// `record`: a file where the agent writes each answer it receives (`recorded(_:)` reads it);
+    /// `finishOnTerm`: the agent outlives SIGTERM by a second, so it still reads what came just before.
+    static func role(_ actions: [[String: Any]], in folder: URL, extra: [String: Any] = [:], record: String? = nil,
+                     finishOnTerm: Bool = false) throws -> [String: Any] {
         let script = folder.appendingPathComponent("acp-script-\(UUID().uuidString.prefix(8)).json")
         try JSONSerialization.data(withJSONObject: actions, options: [.withoutEscapingSlashes]).write(to: script)
         let agent = PackageRoot.agentsFolder.appendingPathComponent("scripted_acp_agent.py").path
-        var role: [String: Any] = ["driver": "acp", "command": "python3", "args": [agent, "--script", script.path]]
+        var arguments = [agent, "--script", script.path]
+        if let record { arguments += ["--record", record] }
+        if finishOnTerm { arguments.append("--finish-on-term") }
+        var role: [String: Any] = ["driver": "acp", "command": "python3", "args": arguments]
         role.merge(extra) { _, new in new }
         return role
+    }
+
+    /// What the agent recorded with `record`: one object per answer or cancel, in arrival order.
+    static func recorded(_ path: String) throws -> [[String: Any]] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+        return try text.split(separator: "\n").map { line in
+            try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+        }
     }
 }
 
