@@ -122,7 +122,8 @@ struct RateLimitEndToEndTests {
 
     @Test("run/cancel while a run waits for its rate limit cancels it; the step never re-runs")
     func cancelWhileWaiting() async throws {
-        let workspace = try EngineWorkspace(pipelines: ["limited": Self.pipeline(retryAfter: 1)])
+        // Waits long enough that the cancel comes first even on a loaded machine.
+        let workspace = try EngineWorkspace(pipelines: ["limited": Self.pipeline(retryAfter: 5), "later": Self.pipeline(retryAfter: 6)])
         let drover = try await workspace.server()
         let runId = try await drover.startRun("limited").string("id")
         try await drover.event(runId, "run.queued") { $0.data.string("reason") == "rate_limit" }
@@ -131,8 +132,8 @@ struct RateLimitEndToEndTests {
         #expect(cancelled["retryAt"] == nil && cancelled["queueReason"] == nil, "\(cancelled)")
         // A second run, rate limited the same way, completes after its own retryAt, which comes after the
         // cancelled run's: by then that one would have re-run.
-        let other = try await drover.startRun("limited").string("id")
-        try await drover.event(other, "run.completed")
+        let other = try await drover.startRun("later").string("id")
+        try await drover.event(other, "run.completed", timeout: .seconds(60))
         let events = try await drover.storedEvents(runId).map { $0.string("type") }
         #expect(events.filter { $0 == "step.started" }.count == 1 && events.last == "run.cancelled", "\(events)")
         #expect(try await drover.getRun(runId).string("status") == "cancelled")
