@@ -122,7 +122,8 @@ public final class SQLiteRunStore: RunStore {
     /// Checks, before anything is written, that every event belongs to `snapshot.id` and that the seqs
     /// continue the stored ones without a gap (the first event of a run has seq 1).
     /// - Throws: `StoreError` `.seqConflict` if a seq is taken, `.invalidAppend` for a gap or another
-    ///   run's event, `.readOnly` on a read-only store. Nothing is written when it throws.
+    ///   run's event, `.readOnly` on a read-only store, `.full` when the disk is full, `.io` when the
+    ///   file system fails. Nothing is written when it throws.
     public func append(_ events: [Event], snapshot: Run) throws {
         guard !isReadOnly else { throw StoreError(.readOnly, "the store at \(path) is open read-only") }
         try AppendRules.checkBatch(events, of: snapshot.id)
@@ -130,8 +131,31 @@ public final class SQLiteRunStore: RunStore {
         let rows = try events.map { (event: $0, data: try codec.encodeData(of: $0.body)) }
         let snapshotJSON = try codec.encodeSnapshot(snapshot)
 
+        do {
+            try insert(rows, snapshot: snapshot, snapshotJSON: snapshotJSON)
+        } catch let error as SQLiteError {
+            throw Self.writeFailure(error, path: path)
+        }
+    }
+
+    /// A failed write as a `StoreError` callers can act on: a full disk (`.full`) or an I/O error
+    /// (`.io`) may go away, so the engine keeps what it could not store and tries again.
+    static func writeFailure(_ error: SQLiteError, path: String) -> any Error {
+        switch error.primaryCode {
+        case SQLITE_FULL:
+            return StoreError(.full, "the disk holding the store \(path) is full (\(error.message)); nothing was written: free some space")
+        case SQLITE_IOERR:
+            return StoreError(.io, "cannot write the store \(path) (\(error.message)); nothing was written")
+        case SQLITE_READONLY:
+            return StoreError(.readOnly, "cannot write the store \(path): it has become read-only (\(error.message))")
+        default:
+            return error
+        }
+    }
+
+    private func insert(_ rows: [(event: Event, data: [UInt8])], snapshot: Run, snapshotJSON: [UInt8]) throws {
         try database.transaction {
-            if let first = events.first {
+            if let first = rows.first?.event {
                 let stored = try lastSeq(runId: snapshot.id)
                 try AppendRules.checkContinuation(firstSeq: first.seq, stored: stored, runId: snapshot.id)
                 let insert = try database.cached(SQL.insertEvent)

@@ -23,6 +23,9 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unsupportedSchema = Kind(rawValue: "unsupported_schema")
         /// A file-system operation failed.
         public static let io = Kind(rawValue: "io")
+        /// The disk (or quota) holding the store is full: nothing was written, and writes work
+        /// again once space is freed.
+        public static let full = Kind(rawValue: "full")
         /// The store's address cannot be read (e.g. a malformed `postgres://` URL).
         public static let invalidURL = Kind(rawValue: "invalid_url")
         /// The store's server cannot be reached, refused the connection or dropped it.
@@ -60,6 +63,13 @@ extension StoreError {
         return StoreError(
             .invalidID,
             "invalid \(what) '\(shown)': use 1-128 of A-Z a-z 0-9 . _ -, starting with a letter or digit, without '..'")
+    }
+
+    /// Whether a write may work when tried again later without anything else changing (the disk
+    /// was full, the file system or the server failed): the engine keeps what it could not store
+    /// and retries, instead of giving up on it.
+    public var isTransientWriteFailure: Bool {
+        kind == .full || kind == .io || kind == .unavailable
     }
 
     /// A failed system call, with errno's text.

@@ -1,4 +1,4 @@
-import DroverEngine
+@testable import DroverEngine
 import DroverProtocol
 import Foundation
 import Testing
@@ -139,9 +139,11 @@ struct ClaudeDriverTests {
         }
         let plain = try invocation([:])
         #expect(plain.executable == "claude")
-        #expect(plain.arguments == ["-p", "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits",
+        #expect(plain.arguments == ["-p", "--output-format", "stream-json", "--verbose", "--input-format", "stream-json",
+                                    "--permission-prompt-tool", "stdio", "--permission-mode", "acceptEdits",
                                     "--disallowedTools", "Bash(git push:*)"])
-        #expect(plain.prompt == "Do it")
+        #expect(plain.keepsStdinOpen, "the control channel: Claude's questions reach a person in every mode")
+        #expect(plain.prompt.contains("\"content\":\"Do it\""), "the prompt as a stream-json user message: \(plain.prompt)")
         #expect(plain.workingDirectory == "/w")
 
         let full = try invocation([
@@ -153,11 +155,57 @@ struct ClaudeDriverTests {
         ], model: "claude-sonnet-4-5", resume: "session-1")
         #expect(full.executable == "/opt/claude")
         #expect(full.arguments == [
-            "-p", "--output-format", "stream-json", "--verbose", "--permission-mode", "plan", "--model", "claude-sonnet-4-5",
+            "-p", "--output-format", "stream-json", "--verbose", "--input-format", "stream-json", "--permission-prompt-tool", "stdio",
+            "--permission-mode", "plan", "--model", "claude-sonnet-4-5",
             "--allowedTools", "Bash(swift test:*)", "Edit", "--disallowedTools", "Bash(git push:*)", "WebFetch",
             "--max-turns", "12", "--max-budget-usd", "0.5", "--append-system-prompt", "Be brief.", "--resume", "session-1", "--effort", "low",
         ])
         #expect(full.environment["ANTHROPIC_API_KEY"] == "k")
         #expect(full.environment["PATH"] == "/bin")
+    }
+
+    @Test("the control channel: AskUserQuestion → one decision per question, answered together with `answers`; other tools outside ask mode are denied by the mode")
+    func questionsAndPolicy() throws {
+        let reader = ClaudeStreamReader(workingDirectory: Self.workingDirectory, permissionMode: "acceptEdits")
+        let input = try AgentInput()
+        reader.attach(input: input)
+        func sent() -> [JSONValue] {
+            String(decoding: input.take().bytes, as: UTF8.self).split(separator: "\n").compactMap { try? JSONParser().parse(Array($0.utf8)) }
+        }
+        func request(_ id: String, _ tool: String, _ toolInput: String) -> String {
+            #"{"type":"control_request","request_id":"\#(id)","request":{"subtype":"can_use_tool","tool_name":"\#(tool)","input":\#(toolInput),"tool_use_id":"toolu_\#(id)"}}"#
+        }
+        #expect(reader.readStdout(request("r1", "Bash", #"{"command":"curl example.com"}"#)).isEmpty)
+        let denial = sent()
+        #expect(denial.first?["response"]?["response"]?["behavior"] == .string("deny"), "\(denial)")
+        #expect(denial.first?["response"]?["response"]?["message"]?.stringValue?.contains("permission mode acceptEdits") == true)
+
+        let questions = #"{"questions":[{"question":"Which color?","header":"Color","options":[{"label":"Red","description":"warm"},{"label":"Blue","description":"cool"}],"multiSelect":false},{"question":"Which sizes?","header":"Size","options":[{"label":"S"},{"label":"L"}],"multiSelect":true}]}"#
+        let events = reader.readStdout(request("r2", "AskUserQuestion", questions))
+        let asked = events.compactMap { if case .permission(let request) = $0 { request } else { nil } }
+        #expect(Self.logs(events) == ["asks: Which color?", "asks: Which sizes?"])
+        #expect(asked.map(\.options) == [["Red", "Blue"], ["S", "L"]])
+        #expect(asked.first?.question == "Color: Which color?\n- Red: warm\n- Blue: cool")
+        #expect(asked.last?.question.hasPrefix("Size: Which sizes?") == true)
+        #expect(asked.allSatisfy { $0.permission == nil }, "a question, not a tool permission")
+        asked[0].reply.send(.chosen("Blue", reason: nil))
+        #expect(sent().isEmpty, "nothing goes back before every question is answered")
+        asked[1].reply.send(.chosen("L", reason: nil))
+        let answer = sent().first?["response"]?["response"]
+        #expect(answer?["behavior"] == .string("allow"))
+        #expect(answer?["updatedInput"]?["answers"] == .object(["Which color?": .string("Blue"), "Which sizes?": .string("L")]))
+        #expect(answer?["updatedInput"]?["questions"]?.arrayValue?.count == 2, "the questions go back as they came")
+
+        let withdrawn = reader.readStdout(request("r3", "AskUserQuestion", questions)).compactMap {
+            if case .permission(let request) = $0 { request } else { nil }
+        }
+        withdrawn[1].reply.send(.withdrawn(reason: "the run was cancelled"))
+        withdrawn[0].reply.send(.chosen("Red", reason: nil))
+        let refused = sent()
+        #expect(refused.count == 1 && refused.first?["response"]?["response"]?["behavior"] == .string("deny"), "\(refused)")
+
+        #expect(reader.readStdout(request("r4", "AskUserQuestion", #"{"questions":[{"question":"Free text?","options":[]}]}"#))
+            .allSatisfy { if case .permission = $0 { false } else { true } }, "a question without options cannot be a decision")
+        #expect(sent().first?["response"]?["response"]?["behavior"] == .string("deny"))
     }
 }

@@ -46,6 +46,25 @@ import Testing
         }
     }
 
+    @Test("a full database is StoreError .full, says so, and keeps what was stored before")
+    func fullDiskIsAFullStoreError() throws {
+        try withTemporaryDirectory { dir in
+            let store = try SQLiteRunStore(path: dir.appendingPathComponent("drover.db").path)
+            try store.append(Fixtures.events("r1", bodies: [.runStarted]), snapshot: Fixtures.run("r1"))
+            // A database that may not grow fails as a full disk does (SQLITE_FULL).
+            let pages = try store.database.scalarInt("PRAGMA page_count") ?? 0
+            _ = try store.database.scalarInt("PRAGMA max_page_count = \(pages)")
+            let big = String(repeating: "x", count: 64 * 1024)
+            let events = Fixtures.events("r1", bodies: [.stepStarted(.init(stepId: big, attempt: 1))], from: 2)
+            let error = #expect(throws: StoreError.self) { try store.append(events, snapshot: Fixtures.run("r1")) }
+            #expect(error?.kind == .full)
+            #expect(error?.isTransientWriteFailure == true)
+            #expect(error?.message.contains("is full") == true, "\(error?.message ?? "")")
+            #expect(try store.lastSeq(runId: "r1") == 1)
+            #expect(!store.database.inTransaction)
+        }
+    }
+
     @Test func databaseSymlinkIsRefused() throws {
         try withTemporaryDirectory { dir in
             let target = dir.appendingPathComponent("elsewhere.db").path

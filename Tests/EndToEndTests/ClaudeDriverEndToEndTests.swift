@@ -140,4 +140,21 @@ struct ClaudeDriverEndToEndTests {
         #expect(logs.contains { $0.hasPrefix("denied Bash:") && $0.contains("git push origin main") }, "\(logs)")
         #expect(try await drover.shutdownAndExit() == 0)
     }
+
+    @Test("outside ask mode a command the mode does not allow is denied by drover, as the CLI would, and the denial fails the step")
+    func modeDeniesOverTheControlChannel() async throws {
+        let server = try ScriptedModelServer(turns: [
+            ["content": [["type": "tool_use", "name": "Bash", "input": ["command": "curl -s http://127.0.0.1:9/", "description": "fetch"]]]],
+            ["content": [["type": "text", "text": "Could not fetch."]]],
+        ])
+        let workspace = try Self.workspace(server: server)
+        let drover = try await workspace.server()
+        let runId = try await drover.startRun("solo").string("id")
+        let failed = try await drover.event(runId, "step.failed", timeout: .seconds(60))
+        let message = failed.data.object("failure").string("message")
+        #expect(message.hasPrefix("claude was denied a tool by the role's permissions: Bash: curl -s http://127.0.0.1:9/"), "\(message)")
+        let toolResult = "\(server.modelRequests().last?["messages"] ?? "")"
+        #expect(toolResult.contains("permission mode acceptEdits"), "Claude was told why: \(toolResult.suffix(600))")
+        #expect(try await drover.shutdownAndExit() == 0)
+    }
 }

@@ -186,4 +186,75 @@ struct PermissionGateEndToEndTests {
         #expect(lastTurn.contains("no notes please"), "the agent received the reason: \(lastTurn.suffix(600))")
         #expect(try await drover.shutdownAndExit() == 0)
     }
+
+    /// Claude's AskUserQuestion call with two questions (the second multi-select).
+    private static let colorQuestion: [String: any Sendable] = [
+        "question": "Which color?", "header": "Color", "multiSelect": false,
+        "options": [["label": "Red", "description": "warm"], ["label": "Blue", "description": "cool"]]]
+    private static let sizeQuestion: [String: any Sendable] = [
+        "question": "Which sizes?", "header": "Size", "multiSelect": true, "options": [["label": "S", "description": "small"], ["label": "L", "description": "large"]]]
+
+    @Test("claude, default permission mode: AskUserQuestion becomes one decision per question with its options; the answers reach Claude and the same attempt goes on",
+          .enabled(if: ClaudeCLI.path != nil, ClaudeCLI.missingReason))
+    func claudeQuestions() async throws {
+        let server = try ScriptedModelServer()
+        let workspace = try Self.workspace(coder: ["driver": "claude", "model": "claude-sonnet-4-5", "command": ClaudeCLI.path ?? "claude",
+                                                   "env": server.environment])
+        try server.play([
+            ["content": [["type": "tool_use", "name": "AskUserQuestion", "input": ["questions": [Self.colorQuestion, Self.sizeQuestion]]]]],
+            ["content": [["type": "text", "text": "Blue and L it is."]], "usage": ["input_tokens": 10, "output_tokens": 5]],
+        ])
+        let drover = try await workspace.server()
+        let runId = try await drover.startRun("solo").string("id")
+
+        let first = try await drover.event(runId, "decision.requested", timeout: .seconds(60))
+        #expect(first.data.string("question") == "Color: Which color?\n- Red: warm\n- Blue: cool", "\(first.data)")
+        #expect(first.data["options"] as? [String] == ["Red", "Blue"])
+        #expect(first.data["attempt"] as? Int == 1, "Claude waits for the answer")
+        #expect(first.data["permission"] == nil, "a question, not a tool permission")
+        let inbox = try await drover.call("inbox/list")["items"] as? [[String: Any]] ?? []
+        #expect(inbox.first?["options"] as? [String] == ["Red", "Blue"], "\(inbox)")
+        try await drover.call("decision/resolve", ["runId": runId, "decisionId": first.data.string("decisionId"), "choice": "Blue"])
+
+        let second = try await drover.event(runId, "decision.requested", timeout: .seconds(60))
+        #expect(second.data["options"] as? [String] == ["S", "L"], "\(second.data)")
+        try await drover.call("decision/resolve", ["runId": runId, "decisionId": second.data.string("decisionId"), "choice": "L"])
+
+        let completed = try await drover.event(runId, "step.completed", timeout: .seconds(60))
+        #expect(completed.data.string("output") == "Blue and L it is.")
+        #expect(completed.data["attempt"] as? Int == 1, "the same attempt went on")
+        let toolResult = "\(server.modelRequests().last?["messages"] ?? "")"
+        #expect(toolResult.contains(#"\"Which color?\"=\"Blue\""#) && toolResult.contains(#"\"Which sizes?\"=\"L\""#),
+                "the tool_result carries the answers: \(toolResult.suffix(800))")
+        #expect(try await drover.shutdownAndExit() == 0)
+    }
+
+    @Test("claude: the engine stops while Claude's question waits; the answer is kept and the step resumes the session with it",
+          .enabled(if: ClaudeCLI.path != nil, ClaudeCLI.missingReason))
+    func claudeQuestionAfterRestart() async throws {
+        let server = try ScriptedModelServer()
+        let workspace = try Self.workspace(coder: ["driver": "claude", "model": "claude-sonnet-4-5", "command": ClaudeCLI.path ?? "claude",
+                                                   "env": server.environment])
+        try server.play([
+            ["content": [["type": "tool_use", "name": "AskUserQuestion",
+                          "input": ["questions": [Self.colorQuestion]]]]],
+            ["content": [["type": "text", "text": "Going with blue."]], "usage": ["input_tokens": 10, "output_tokens": 5]],
+        ])
+        let first = try await workspace.server(daemon: false)
+        let runId = try await first.startRun("solo").string("id")
+        let asked = try await first.event(runId, "decision.requested", timeout: .seconds(60))
+        #expect(try await first.shutdownAndExit() == 0)
+        #expect(await workspace.waitForNoAgents().isEmpty, "a stopped engine leaves no agent waiting")
+
+        let second = try await workspace.server(daemon: false)
+        try await second.call("decision/resolve", ["runId": runId, "decisionId": asked.data.string("decisionId"), "choice": "Blue"])
+        let started = try await second.event(runId, "step.started", timeout: .seconds(60))
+        #expect(started.data["attempt"] as? Int == 2)
+        let completed = try await second.event(runId, "step.completed", timeout: .seconds(60))
+        #expect(completed.data.string("output") == "Going with blue.")
+        let resumed = "\(server.modelRequests().last?["messages"] ?? "")"
+        #expect(resumed.contains("AskUserQuestion"), "the session was resumed: the earlier turn is in the history")
+        #expect(resumed.contains("Blue"), "the answer is in the re-run's prompt: \(resumed.suffix(800))")
+        #expect(try await second.shutdownAndExit() == 0)
+    }
 }

@@ -1,19 +1,27 @@
-"""Disk trouble: the workspace's .drover on a 4 MiB tmpfs (needs root: it mounts one), filled up.
+"""Disk trouble: the workspace's .drover on a 4 MiB tmpfs (needs root: it mounts one; skipped otherwise), filled up.
 
   start while full   run/start answers a clear error naming the full disk; nothing half-stored
-  full mid-step      the disk fills while a step runs; once space returns the run must go on
+  full mid-step      the disk fills while a step runs: its usage and outcome cannot be stored;
+                     `drover engine status` says which runs wait for the store and why
+  space returns      the kept outcome is recorded (the step is not re-run), usage kept, seq gapless
   space returns      a new run completes; the run done before is intact; integrity_check ok
 """
 import os
 import sqlite3
 import subprocess
-import time
 
 from client import Failed, Server, Workspace, expect, wait_until
 
 
 def fill(folder):
     subprocess.run("dd if=/dev/zero of=%s/filler bs=64k 2>/dev/null" % folder, shell=True)
+
+
+def waiting_for_store(drover, workspace):
+    """The line of `drover engine status` about runs waiting for the store, or None."""
+    out = subprocess.run([drover, "engine", "status", "--workspace", workspace.path], env=workspace.env(),
+                         capture_output=True, text=True).stdout
+    return next((line for line in out.splitlines() if "wait for the store" in line), None)
 
 
 def run(drover, profile, seed):
@@ -53,12 +61,29 @@ def run(drover, profile, seed):
         mid = server.call("run/start", {"pipelineId": "slow", "task": "mid"})["run"]["id"]
         wait_until(lambda: any(s["state"] == "working" for s in server.call("run/get", {"runId": mid})["run"]["steps"]), 30, "the step")
         fill(store_folder)
-        time.sleep(1.5)  # the step ends while the disk is full (a deliberate window, not synchronisation)
-        os.remove(os.path.join(store_folder, "filler"))
+        try:
+            # The agent reports usage and its result while the disk is full: the engine keeps both
+            # and says so in `drover engine status` (its log is on the full disk too).
+            status = wait_until(lambda: not workspace.agent_pids() and waiting_for_store(drover, workspace), 30,
+                                "the agent to end and drover engine status to report its run waiting for the store")
+            expect("full" in status, "engine status does not say the disk is full: %s" % status)
+            figures["full mid-step"] = "engine status: %s" % status.strip()
+            stuck = server.call("run/get", {"runId": mid})["run"]
+            expect(stuck["status"] == "running", "the run changed while nothing could be stored: %s" % stuck["status"])
+        finally:
+            os.remove(os.path.join(store_folder, "filler"))
         try:
             wait_until(lambda: server.call("run/get", {"runId": mid})["run"]["status"] == "done", 20,
                        "the run whose step ended on a full disk to go on once space returned")
-            figures["full mid-step"] = "run went on once space returned"
+            run_after = server.call("run/get", {"runId": mid})["run"]
+            one = run_after["steps"][0]
+            expect(one["attempts"] == 1 and one["output"] == "ok",
+                   "the step's outcome was not kept (attempts %s, output %r)" % (one["attempts"], one.get("output")))
+            expect(run_after["usage"]["inputTokens"] == 1, "usage reported on the full disk was lost: %s" % run_after["usage"])
+            seqs = [e["seq"] for e in server.call("run/events", {"runId": mid, "limit": 1000})["events"]]
+            expect(seqs == list(range(1, len(seqs) + 1)), "seq not gapless: %s" % seqs)
+            expect(not waiting_for_store(drover, workspace), "engine status still reports a run waiting for the store")
+            figures["space returns mid-step"] = "outcome kept: attempt 1 done, usage kept, %d events gapless" % len(seqs)
         finally:
             expect(server.call("run/get", {"runId": done})["run"]["lastSeq"] == before, "the earlier run changed")
             expect(server.stop() == 0, "drover serve did not exit 0")

@@ -1,10 +1,10 @@
 import DroverProtocol
 import Synchronization
 
-/// The messages drover writes to Claude Code's stdin in `ask` mode (`--input-format stream-json
-/// --permission-prompt-tool stdio`), shaped as the Claude Agent SDK writes them: the prompt as a `user`
-/// message, and a `control_response` to each `control_request` the CLI sends (`can_use_tool`: may it run
-/// this tool?).
+/// The messages drover writes to Claude Code's stdin (`--input-format stream-json
+/// --permission-prompt-tool stdio`, every claude step), shaped as the Claude Agent SDK writes them: the
+/// prompt as a `user` message, and a `control_response` to each `control_request` the CLI sends
+/// (`can_use_tool`: may it run this tool? — its rules already allowed what it does not ask about).
 enum ClaudeControl {
     /// The step's prompt as the one `user` message of the session.
     static func userMessage(_ prompt: String) -> String {
@@ -28,7 +28,33 @@ enum ClaudeControl {
             response = ["behavior": .string("deny"),
                         "message": .string(reason.map { "Denied by the user: \($0)" } ?? "The user denied this tool use.")]
         }
-        return line(["type": .string("control_response"), "response": .object([
+        return success(requestId: requestId, response)
+    }
+
+    /// The answer to an `AskUserQuestion` call: allowed, with the person's `answers` (question text →
+    /// label) added to its input, as the Claude Agent SDK answers it; or denied when nobody will answer.
+    static func questionsResponse(requestId: String, input: JSONValue, answer: ClaudeQuestions.QuestionsAnswer) -> String {
+        let response: [String: JSONValue]
+        switch answer {
+        case .answered(let answers):
+            var updated = input.objectValue ?? [:]
+            updated["answers"] = .object(answers.mapValues(JSONValue.string))
+            response = ["behavior": .string("allow"), "updatedInput": .object(updated)]
+        case .withdrawn(let reason):
+            response = ["behavior": .string("deny"), "message": .string("Nobody answered: \(reason).")]
+        }
+        return success(requestId: requestId, response)
+    }
+
+    /// The answer to a tool use the role's permission mode does not allow, outside `ask` mode: denied, as
+    /// the CLI itself would have (it lists the denial in its result).
+    static func policyDenial(requestId: String, tool: String, mode: String) -> String {
+        success(requestId: requestId, ["behavior": .string("deny"), "message": .string(
+            "\(tool) is not allowed by this role's permissions (permission mode \(mode)); it needs the role's allowedTools.")])
+    }
+
+    private static func success(requestId: String, _ response: [String: JSONValue]) -> String {
+        line(["type": .string("control_response"), "response": .object([
             "subtype": .string("success"), "request_id": .string(requestId), "response": .object(response)])])
     }
 

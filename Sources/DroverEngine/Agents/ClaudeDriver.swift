@@ -2,7 +2,9 @@ import DroverProtocol
 import Foundation
 
 /// `driver: claude`: Claude Code run headless (`claude -p --output-format stream-json --verbose`) on the
-/// step's prompt (given on stdin), in the run's working directory; its stream is read by `ClaudeStreamReader`.
+/// step's prompt (a stream-json message on stdin, which stays open as the control channel: Claude's questions
+/// and, in `ask` mode, its permission requests come back as decisions), in the run's working directory; its
+/// stream is read by `ClaudeStreamReader`.
 ///
 /// Toward least privilege: the permission mode defaults to `acceptEdits` (file edits in the working
 /// directory, no shell command the role has not allowed), `bypassPermissions` must be asked for by name,
@@ -44,10 +46,10 @@ public struct ClaudeDriver: AgentDriver {
         let settings = AgentSettings(attempt.agent)
         let mode = settings.string("permissionMode") ?? Self.defaultPermissionMode
         let asks = mode == "ask"
-        var arguments = ["-p", "--output-format", "stream-json", "--verbose",
-                         "--permission-mode", asks ? "default" : mode]
-        // Asking needs stdin open for the CLI's control requests, so the prompt goes in as a stream-json message.
-        if asks { arguments += ["--input-format", "stream-json", "--permission-prompt-tool", "stdio"] }
+        // Every step keeps the control channel (stdin open, the prompt as a stream-json message): Claude's own
+        // questions (AskUserQuestion) then always reach a person, while other tools follow the mode's rules.
+        var arguments = ["-p", "--output-format", "stream-json", "--verbose", "--input-format", "stream-json",
+                         "--permission-prompt-tool", "stdio", "--permission-mode", asks ? "default" : mode]
         if let model = attempt.agent?.model { arguments += ["--model", model] }
         // Each list flag takes several values; the next flag ends the list, and nothing positional follows
         // (the prompt is on stdin), so no value can be mistaken for a prompt.
@@ -65,10 +67,10 @@ public struct ClaudeDriver: AgentDriver {
         let workingDirectory = attempt.workingDirectory
         let allowsDenials = settings.flag("allowDenials")
         var invocation = settings.applyingEnvironment(to: attempt).invocation(
-            executable: settings.command(default: Self.defaultCommand), arguments: arguments, keepsStdinOpen: asks) {
-            ClaudeStreamReader(workingDirectory: workingDirectory, allowsDenials: allowsDenials)
+            executable: settings.command(default: Self.defaultCommand), arguments: arguments, keepsStdinOpen: true) {
+            ClaudeStreamReader(workingDirectory: workingDirectory, allowsDenials: allowsDenials, permissionMode: mode)
         }
-        if asks { invocation.prompt = ClaudeControl.userMessage(attempt.prompt) }
+        invocation.prompt = ClaudeControl.userMessage(attempt.prompt)
         return invocation
     }
 }

@@ -15,12 +15,18 @@ import Foundation
 ///   `is_error` is set or tools were denied by the rules (unless the role allows denials); when the CLI gave
 ///   up on a 429/529 or a rejected `rate_limit_event`, `.rateLimited` with when to try again: the event's
 ///   `resetsAt`, else the last retry delay the CLI was told (`retry-after`), else nil (the engine's backoff);
-/// - `control_request` `can_use_tool` (`ask` mode, stdin open) → `.permission`, answered with a
-///   `control_response` when a person decides (`ClaudeControl`); a person's deny is an answer, not a failure.
+/// - `control_request` `can_use_tool` (stdin stays open in every mode) → for `AskUserQuestion`, one
+///   `.permission` per question with its options (`ClaudeQuestions`), answered together once a person
+///   chose; for any other tool, in `ask` mode `.permission`, answered with a `control_response` when a person
+///   decides (`ClaudeControl`) — a person's deny is an answer, not a failure — and in other modes a deny,
+///   as the CLI would have (it lists it in the result's `permission_denials`).
 /// Anything else — non-JSON text, message types this build does not know — is shown as it is, never fatal.
 public final class ClaudeStreamReader: AgentOutputReader {
     private let workingDirectory: String
     private let allowsDenials: Bool
+    /// The role's permission mode; in `ask` a tool the rules do not allow becomes a decision, in any
+    /// other it is denied, as the CLI would have.
+    private let permissionMode: String
     private var collected = AgentCollectedOutput()
     private var model: String?
     private var sessionReported = false
@@ -37,10 +43,12 @@ public final class ClaudeStreamReader: AgentOutputReader {
     private var limitResetsAt: Date?
 
     /// `workingDirectory` shortens the paths in tool lines; `allowsDenials` keeps tools denied by policy
-    /// from failing the step.
-    public init(workingDirectory: String, allowsDenials: Bool = false, now: @escaping @Sendable () -> Date = { Date() }) {
+    /// from failing the step; `permissionMode` is the role's (`ask` or one of the CLI's).
+    public init(workingDirectory: String, allowsDenials: Bool = false,
+                permissionMode: String = ClaudeDriver.defaultPermissionMode, now: @escaping @Sendable () -> Date = { Date() }) {
         self.workingDirectory = workingDirectory
         self.allowsDenials = allowsDenials
+        self.permissionMode = permissionMode
         self.now = now
     }
 
@@ -122,6 +130,14 @@ public final class ClaudeStreamReader: AgentOutputReader {
         }
         let tool = request["tool_name"]?.stringValue ?? "tool"
         let toolInput = request["input"] ?? .object([:])
+        if tool == ClaudeQuestions.toolName {
+            return askQuestions(requestId: requestId, input: toolInput, to: input)
+        }
+        guard permissionMode == "ask" else {
+            // Outside `ask` mode the control channel is there for questions; other tools keep the mode's rules.
+            input.send(ClaudeControl.policyDenial(requestId: requestId, tool: tool, mode: permissionMode))
+            return []
+        }
         let summary = ClaudeToolSummary.describe(name: tool, input: toolInput, workingDirectory: workingDirectory)
         let detail = summary.hasPrefix(tool + ": ") ? String(summary.dropFirst(tool.count + 2))
             : summary.hasPrefix(tool + " ") ? String(summary.dropFirst(tool.count + 1)) : ""
@@ -134,6 +150,20 @@ public final class ClaudeStreamReader: AgentOutputReader {
         }
         return [.log(.agent, "asks permission: \(summary)"),
                 .permission(AgentPermissionRequest(permission: ToolPermission(tool: tool, input: detail), reply: reply))]
+    }
+
+    /// Claude's own questions, each a decision; the answers go back together (`ClaudeQuestions`).
+    private func askQuestions(requestId: String, input toolInput: JSONValue, to input: AgentInput) -> [AgentEvent] {
+        let requests = ClaudeQuestions.requests(input: toolInput) { answer in
+            input.send(ClaudeControl.questionsResponse(requestId: requestId, input: toolInput, answer: answer))
+        }
+        guard !requests.isEmpty else {
+            input.send(ClaudeControl.questionsResponse(requestId: requestId, input: toolInput,
+                                                       answer: .withdrawn("drover cannot show a question without options to choose from")))
+            return [.log(.agent, "claude asked a question drover cannot show (no options): denied")]
+        }
+        let texts = (toolInput["questions"]?.arrayValue ?? []).compactMap { $0["question"]?.stringValue }
+        return texts.map { .log(.agent, "asks: \(ToolLineText.firstLine($0))") } + requests.map { .permission($0) }
     }
 
     private func readSystem(_ message: [String: JSONValue], line: String) -> [AgentEvent] {

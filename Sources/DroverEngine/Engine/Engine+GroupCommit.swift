@@ -19,12 +19,7 @@ extension Engine {
 
     private func recordUsage(_ usage: inout [EventBody], runId: String) {
         guard !usage.isEmpty else { return }
-        defer { usage.removeAll(keepingCapacity: true) }
-        do {
-            // The batch's total counts against the run's budget as each report would have.
-            stopIfOverBudget(try commit(usage, runId: runId))
-        } catch {
-            log("cannot record usage of run \(runId): \(error)")
-        }
+        storeUsage(usage, runId: runId)
+        usage.removeAll(keepingCapacity: true)
     }
 }

@@ -151,13 +151,8 @@ extension Engine {
             notify(.log(RunLogNotification(runId: runId, stepId: stepId, attempt: attempt, stream: stream,
                                            text: LiveLogText.forNotification(text), offset: report.logOffset)))
         case .usage(let model, let input, let output, let cost):
-            do {
-                let recorded = try commit([.usageRecorded(.init(stepId: stepId, model: model, inputTokens: input, outputTokens: output,
-                                                                 costUSD: cost ?? 0))], runId: runId)
-                stopIfOverBudget(recorded)
-            } catch {
-                log("cannot record usage of run \(runId): \(error)")
-            }
+            storeUsage([.usageRecorded(.init(stepId: stepId, model: model, inputTokens: input, outputTokens: output,
+                                             costUSD: cost ?? 0))], runId: runId)
         case .progress(let fraction, let message):
             // No event type carries progress yet; people still see it, as a log line.
             let percent = fraction.map { "\(Int(($0 * 100).rounded()))%" }
@@ -178,88 +173,93 @@ extension Engine {
         }
     }
 
-    /// Turns an attempt's outcome into events, then lets the run go on.
+    /// Turns an attempt's outcome into events, then lets the run go on. What the store cannot take
+    /// now (a full disk) is kept and recorded later (`Engine+StoreStalls`).
     func finishAttempt(_ outcome: AgentOutcome, runId: String, stepId: String, attempt: Int,
                        committed: EventBody.StepCommitted? = nil) {
         forgetAgent(runId: runId, stepId: stepId, attempt: attempt)
         guard let finished = live[runId], finished.stepId == stepId, finished.attempt == attempt else { return }
         live[runId] = nil
         defer { checkIdle() }
-        do {
-            if let committed { try commit([.stepCommitted(committed)], runId: runId) }
-            let run = try loadRun(runId)
-            if let stop = finished.stop {
-                switch stop {
-                case .cancel(let reason):
-                    if !run.status.isTerminal { try commit([.runCancelled(.init(reason: reason))], runId: runId) }
-                case .restart, .shutdown:
-                    if run.step(stepId)?.state == .working {
-                        try commit([.stepInterrupted(.init(stepId: stepId, attempt: attempt))], runId: runId)
-                    }
-                case .budget:
-                    if run.status == .running { try pauseForBudget(run, interrupting: stepId, attempt: attempt) }
+        recordFinished(FinishedAttempt(stepId: stepId, attempt: attempt, outcome: outcome, committed: committed, stop: finished.stop),
+               runId: runId)
+    }
+
+    /// The events of a finished attempt's outcome, from `run` as it was when the attempt ended.
+    func recordOutcome(_ finished: FinishedAttempt, run: Run) throws {
+        let runId = run.id
+        let stepId = finished.stepId
+        let attempt = finished.attempt
+        let outcome = finished.outcome
+        if let stop = finished.stop {
+            switch stop {
+            case .cancel(let reason):
+                if !run.status.isTerminal { try commit([.runCancelled(.init(reason: reason))], runId: runId) }
+            case .restart, .shutdown:
+                if run.step(stepId)?.state == .working {
+                    try commit([.stepInterrupted(.init(stepId: stepId, attempt: attempt))], runId: runId)
                 }
+            case .budget:
+                if run.status == .running { try pauseForBudget(run, interrupting: stepId, attempt: attempt) }
+            }
+            return
+        }
+        guard run.status == .running, run.step(stepId)?.state == .working else { return }
+        let definition = try pipeline(for: run).definition.step(stepId)
+        let kind = definition?.kind ?? .agent
+        if kind == .tests, let definition,
+           try finishTestsAttempt(outcome, run: run, step: definition, attempt: attempt) {
+            return
+        }
+        // An agent that stopped at its budget (the CLI's own budget stop) has not failed: the run pauses.
+        if case .failed = outcome, run.budget?.isReached(by: run.usage) == true {
+            try pauseForBudget(run, interrupting: stepId, attempt: attempt)
+            return
+        }
+        switch outcome {
+        case .completed(let output):
+            if definition?.needsApproval == true {
+                let number = try history(runId).nextApprovalNumber(stepId: stepId)
+                try commit([.approvalRequested(.init(
+                    stepId: stepId, approvalId: Identifiers.approvalID(stepId: stepId, number: number), proposal: output))],
+                           runId: runId)
+            } else {
+                let completed = try commit([.stepCompleted(.init(stepId: stepId, attempt: attempt, output: output))], runId: runId)
+                if try !pauseIfOverBudget(completed) { scheduleAdvance(runId) }
+            }
+        case .decision(let question, let choices):
+            guard !choices.isEmpty else {
+                try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
+                    kind: .agent, message: "The agent asked \"\(question)\" without any options, so nobody can answer it",
+                    hint: Hints.fixThenRetry("Make the agent send options with its decision", runId: runId), stepId: stepId))
                 return
             }
-            guard run.status == .running, run.step(stepId)?.state == .working else { return }
-            let definition = try pipeline(for: run).definition.step(stepId)
-            let kind = definition?.kind ?? .agent
-            if kind == .tests, let definition,
-               try finishTestsAttempt(outcome, run: run, step: definition, attempt: attempt) {
-                return
-            }
-            // An agent that stopped at its budget (the CLI's own budget stop) has not failed: the run pauses.
-            if case .failed = outcome, run.budget?.isReached(by: run.usage) == true {
-                try pauseForBudget(run, interrupting: stepId, attempt: attempt)
-                return
-            }
-            switch outcome {
-            case .completed(let output):
-                if definition?.needsApproval == true {
-                    let number = try history(runId).nextApprovalNumber(stepId: stepId)
-                    try commit([.approvalRequested(.init(
-                        stepId: stepId, approvalId: Identifiers.approvalID(stepId: stepId, number: number), proposal: output))],
-                               runId: runId)
-                } else {
-                    let completed = try commit([.stepCompleted(.init(stepId: stepId, attempt: attempt, output: output))], runId: runId)
-                    if try !pauseIfOverBudget(completed) { scheduleAdvance(runId) }
-                }
-            case .decision(let question, let choices):
-                guard !choices.isEmpty else {
-                    try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
-                        kind: .agent, message: "The agent asked \"\(question)\" without any options, so nobody can answer it",
-                        hint: Hints.fixThenRetry("Make the agent send options with its decision", runId: runId), stepId: stepId))
-                    return
-                }
-                let number = try history(runId).nextDecisionNumber(stepId: stepId)
-                try commit([.decisionRequested(.init(
-                    stepId: stepId, decisionId: Identifiers.decisionID(stepId: stepId, number: number),
-                    question: question, options: choices))], runId: runId)
-            case .failed(let message, let exitCode):
-                let text = message.trimmingCharacters(in: .whitespacesAndNewlines)
-                let detail = text.isEmpty ? "exited with status \(exitCode.map(String.init) ?? "unknown") and no error output" : text
-                let failureKind: Failure.Kind = kind == .tests ? .tests : .agent
-                let what = kind == .agent ? "the agent or its config" : "the command"
-                try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
-                    kind: failureKind, message: detail,
-                    hint: Hints.fixThenRetry("See `drover logs \(runId) \(stepId)`; fix \(what)", runId: runId), stepId: stepId))
-            case .rateLimited(let retryAt, let message):
-                try queueForRateLimit(run, stepId: stepId, retryAt: retryAt, message: message)
-            case .timedOut:
-                let limit = definition?.timeoutSeconds.map { "\(formatSeconds($0))" } ?? "its time limit"
-                try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
-                    kind: .timeout, message: "Step '\(stepId)' (attempt \(attempt)) did not finish within \(limit) and was killed",
-                    hint: Hints.fixThenRetry(
-                        "Raise 'timeoutSeconds' of step '\(stepId)' in pipeline '\(run.pipelineId)' or see `drover logs \(runId) \(stepId)`",
-                        runId: runId),
-                    stepId: stepId))
-            case .terminated:
-                try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
-                    kind: .interrupted, message: "Step '\(stepId)' (attempt \(attempt)) was stopped from outside drover",
-                    hint: "Run \(Hints.retry(runId)) to re-run the step", stepId: stepId))
-            }
-        } catch {
-            log("cannot record the outcome of run \(runId) step \(stepId): \(error)")
+            let number = try history(runId).nextDecisionNumber(stepId: stepId)
+            try commit([.decisionRequested(.init(
+                stepId: stepId, decisionId: Identifiers.decisionID(stepId: stepId, number: number),
+                question: question, options: choices))], runId: runId)
+        case .failed(let message, let exitCode):
+            let text = message.trimmingCharacters(in: .whitespacesAndNewlines)
+            let detail = text.isEmpty ? "exited with status \(exitCode.map(String.init) ?? "unknown") and no error output" : text
+            let failureKind: Failure.Kind = kind == .tests ? .tests : .agent
+            let what = kind == .agent ? "the agent or its config" : "the command"
+            try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
+                kind: failureKind, message: detail,
+                hint: Hints.fixThenRetry("See `drover logs \(runId) \(stepId)`; fix \(what)", runId: runId), stepId: stepId))
+        case .rateLimited(let retryAt, let message):
+            try queueForRateLimit(run, stepId: stepId, retryAt: retryAt, message: message)
+        case .timedOut:
+            let limit = definition?.timeoutSeconds.map { "\(formatSeconds($0))" } ?? "its time limit"
+            try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
+                kind: .timeout, message: "Step '\(stepId)' (attempt \(attempt)) did not finish within \(limit) and was killed",
+                hint: Hints.fixThenRetry(
+                    "Raise 'timeoutSeconds' of step '\(stepId)' in pipeline '\(run.pipelineId)' or see `drover logs \(runId) \(stepId)`",
+                    runId: runId),
+                stepId: stepId))
+        case .terminated:
+            try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
+                kind: .interrupted, message: "Step '\(stepId)' (attempt \(attempt)) was stopped from outside drover",
+                hint: "Run \(Hints.retry(runId)) to re-run the step", stepId: stepId))
         }
     }
 

@@ -36,6 +36,11 @@ public actor Engine {
     var admissionScheduled = false
     /// Runs waiting for a rate limit to pass: the task that wakes each at its `retryAt` (`Engine+RateLimits`).
     var rateLimitWakes: [String: Task<Void, Never>] = [:]
+    /// What the engine could not store yet, per run, and whether a retry is scheduled (`Engine+StoreStalls`).
+    var stalls: [String: StoreStall] = [:]
+    var stallRetryScheduled = false
+    /// The store's message of the latest refused write (shown by `drover engine status`).
+    var lastStoreError: String?
     /// What this engine hears other engines' commits on, when the store is shared (`Engine+Following`).
     var changeFeed: (any StoreChangeFeed)?
 
@@ -180,21 +185,24 @@ public actor Engine {
                     return
                 }
             }
+        } catch let error as EngineError where error.kind == .storeUnavailable {
+            stall(runId, error: error, what: "its next step") { $0.advance = true }
         } catch {
             log("cannot advance run \(runId): \(error)")
         }
     }
 
     func checkIdle() {
-        guard live.isEmpty, scheduledAdvances == 0 else { return }
+        guard live.isEmpty, scheduledAdvances == 0, stalls.isEmpty else { return }
         let waiters = idleWaiters
         idleWaiters = []
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Returns when no agent is running and no run is about to start a step (for tests and the CLI).
+    /// Returns when no agent is running, no run is about to start a step and nothing waits for the
+    /// store to take writes again (for tests and the CLI).
     public func waitUntilIdle() async {
-        while !(live.isEmpty && scheduledAdvances == 0) {
+        while !(live.isEmpty && scheduledAdvances == 0 && stalls.isEmpty) {
             await withCheckedContinuation { idleWaiters.append($0) }
         }
     }
@@ -248,6 +256,8 @@ public actor Engine {
                 }
             }
             scheduleAdvance(run.id)
+        } catch let error as EngineError where error.kind == .storeUnavailable {
+            stall(run.id, error: error, what: "the interruption of its step") { $0.advance = true }
         } catch {
             log("cannot resume run \(run.id): \(error)")
         }

@@ -16,6 +16,9 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
         case untrusted
         /// A bug, or the environment failed (the store, the file system).
         case `internal`
+        /// The store cannot take writes now (its disk is full, its file system or server failed);
+        /// nothing was written, and the same request may work once that is fixed.
+        case storeUnavailable = "store_unavailable"
     }
 
     public var kind: Kind
@@ -49,6 +52,11 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The workspace must be trusted first.
     public static func untrusted(_ message: String, details: [String: JSONValue] = [:]) -> EngineError {
         EngineError(.untrusted, message, details: details)
+    }
+
+    /// The store refused a write that may work later (see `StoreError.isTransientWriteFailure`).
+    public static func storeUnavailable(_ message: String) -> EngineError {
+        EngineError(.storeUnavailable, message)
     }
 
     /// A bug or an environment failure.

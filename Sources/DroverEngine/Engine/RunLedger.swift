@@ -250,11 +250,15 @@ final class RunLedger {
     }
 
     /// The error for a failed append. A seq conflict means another writer appended to the run: the
-    /// record is stale, so it is dropped and the caller told to reload.
+    /// record is stale, so it is dropped and the caller told to reload. A full disk or a failed file
+    /// system or server is `storeUnavailable`: nothing was written and the record still holds.
     private func appendFailure(_ error: any Error, runId: String) -> EngineError {
         if let error = error as? StoreError, error.kind == .seqConflict {
             records[runId] = nil
             return .conflict("Run \(runId) was changed by another writer (\(error)); run/get shows it as it is now, try again")
+        }
+        if let error = error as? StoreError, error.isTransientWriteFailure {
+            return .storeUnavailable("cannot store events of run \(runId): \(error)")
         }
         return .internalError("cannot store events of run \(runId): \(error)")
     }

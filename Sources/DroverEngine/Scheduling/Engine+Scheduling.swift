@@ -48,6 +48,10 @@ extension Engine {
                         kind: .dependency, message: "Run \(dependency), which this run depends on, \(status == .failed ? "failed" : "was cancelled or no longer exists")",
                         hint: "Retry or restart \(dependency), then start this pipeline again")))], runId: runId)
                 }
+            } catch let error as EngineError where error.kind == .storeUnavailable {
+                // Asked again once the store takes writes: `advance` queues it anew.
+                scheduler.remove(runId)
+                stall(runId, error: error, what: "its start") { $0.advance = true }
             } catch {
                 log("cannot schedule run \(runId): \(error)")
             }

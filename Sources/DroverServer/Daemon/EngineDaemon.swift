@@ -208,6 +208,7 @@ public final class EngineDaemon: Sendable {
             "clients": max(0, clients - 1),
             "liveAttempts": activity?.liveAttempts ?? 0, "queuedRuns": activity?.queuedRuns ?? 0,
             "draining": activity?.draining ?? false,
+            "runsWaitingForStore": activity?.runsWaitingForStore ?? 0, "storeError": activity?.storeError ?? "",
             "idleTimeoutSeconds": Int(options.idleTimeout.components.seconds),
         ]
     }

@@ -8,7 +8,7 @@ extension ResponseError {
         switch error.kind {
         case .invalid:
             self = .invalidParams(error.message, data: error.details.isEmpty ? nil : .object(error.details))
-        case .internal:
+        case .internal, .storeUnavailable:
             self = .internalError(error.message)
         case .notFound:
             self.init(code: .notFound, message: error.message, data: Self.data(kind: "not_found", error.details))

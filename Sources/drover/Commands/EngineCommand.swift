@@ -50,6 +50,9 @@ enum EngineCommand {
             Console.line("Engine \(reply["pid"] ?? "?") drives \(reply["workspace"] ?? workspace.path)")
             Console.line("  since \(reply["startedAt"] ?? "?"); clients \(reply["clients"] ?? 0); agents working \(reply["liveAttempts"] ?? 0); runs queued \(reply["queuedRuns"] ?? 0)"
                 + ((reply["draining"] as? Bool) == true ? "; draining" : ""))
+            if let waiting = reply["runsWaitingForStore"] as? Int, waiting > 0 {
+                Console.line("  \(waiting) run(s) wait for the store to take writes again: \(reply["storeError"] ?? "")")
+            }
             Console.line("  socket \(reply["socket"] ?? "?"); log \(reply["log"] ?? "?"); exits after \(reply["idleTimeoutSeconds"] ?? "?") s idle")
             return 0
         case "stop", "drain":

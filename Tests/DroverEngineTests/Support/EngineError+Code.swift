@@ -10,7 +10,7 @@ extension EngineError {
         case .notFound: .notFound
         case .conflict: .conflict
         case .untrusted: .untrusted
-        case .internal: .internalError
+        case .internal, .storeUnavailable: .internalError
         }
     }
 }

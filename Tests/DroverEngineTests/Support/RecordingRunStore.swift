@@ -3,9 +3,11 @@ import DroverStore
 import Foundation
 
 /// The store as a test's engine sees it: an `InMemoryRunStore` whose appends (one per commit) are
-/// recorded, so a test can tell how events were grouped into transactions.
+/// recorded, so a test can tell how events were grouped into transactions, and which can be told to
+/// refuse appends, as a full disk does.
 ///
-/// `@unchecked Sendable`: `commits` is only read and written under `lock`; the inner store is Sendable.
+/// `@unchecked Sendable`: `recorded`, `refusal` and `refused` are only touched under `lock`; the inner
+/// store is Sendable.
 final class RecordingRunStore: RunStore, @unchecked Sendable {
     /// One append: its event types and the snapshot's status after it.
     struct Commit: Sendable, Hashable {
@@ -16,6 +18,9 @@ final class RecordingRunStore: RunStore, @unchecked Sendable {
     let inner: InMemoryRunStore
     private let lock = NSLock()
     private var recorded: [String: [Commit]] = [:]
+    private var refusal: StoreError?
+    private var refused = 0
+    private let refusedChanged = AsyncCondition()
 
     init(_ inner: InMemoryRunStore) {
         self.inner = inner
@@ -26,7 +31,28 @@ final class RecordingRunStore: RunStore, @unchecked Sendable {
         lock.withLock { recorded[runId] ?? [] }
     }
 
+    /// From now on appends fail with `error` (nothing written), or succeed again when nil.
+    func refuseAppends(_ error: StoreError?) {
+        lock.withLock { refusal = error }
+    }
+
+    /// Waits until at least `count` appends were refused, up to `timeout`.
+    func waitForRefusals(_ count: Int, timeout: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while lock.withLock({ refused }) < count {
+            guard ContinuousClock.now < deadline else { throw TestTimeout(what: "\(count) refused appends") }
+            await refusedChanged.wait(until: deadline) { [self] in lock.withLock { refused >= count } }
+        }
+    }
+
     func append(_ events: [Event], snapshot: Run) throws {
+        if let refusal = lock.withLock({ () -> StoreError? in
+            if refusal != nil { refused += 1 }
+            return refusal
+        }) {
+            refusedChanged.signalAll()
+            throw refusal
+        }
         try inner.append(events, snapshot: snapshot)
         lock.withLock { recorded[snapshot.id, default: []].append(Commit(types: events.map(\.type), status: snapshot.status)) }
     }
