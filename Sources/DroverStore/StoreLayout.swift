@@ -48,10 +48,29 @@ public struct StoreLayout: Sendable, Hashable {
 
     /// Creates `.drover/` (mode 0700) and `logs/`, and a `.gitignore` of `*` if there is none.
     /// Safe to call every time the engine starts; refuses symlinks in place of these folders.
+    /// Then checks that drover can write there (`checkWritable`).
     public func prepare() throws {
         try PrivateFiles.makeDirectory(root.path)
         try PrivateFiles.makeDirectory(logsDirectory.path)
         try PrivateFiles.createFile(gitignorePath, mode: 0o644, contents: "*\n")
+        try checkWritable()
+    }
+
+    /// The files a driving engine writes: its folders, the database with its WAL files, the lock and the log.
+    var writtenPaths: [String] {
+        [root.path, logsDirectory.path, databasePath, databasePath + "-wal", databasePath + "-shm", lockPath,
+         root.appendingPathComponent("engine.log").path]
+    }
+
+    /// Throws `StoreError` `.readOnly` naming the first of `writtenPaths` that exists and cannot be
+    /// written (a read-only disk, a file or folder without write permission), with the reason, so
+    /// an engine refuses at start instead of failing at its first write.
+    public func checkWritable() throws {
+        for path in writtenPaths where access(path, F_OK) == 0 && access(path, W_OK) != 0 {
+            let reason = String(cString: strerror(errno))
+            throw StoreError(.readOnly, "cannot write \(path) (\(reason)): drover keeps this workspace's runs in \(root.path), "
+                + "which must be writable by you (remount the disk read-write or fix its permissions, e.g. chmod u+w)")
+        }
     }
 
     /// The longest id accepted, in characters.

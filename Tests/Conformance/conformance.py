@@ -1058,12 +1058,16 @@ ISOLATED_PIPELINE = {
         {"id": "test", "kind": "tests", "command": "test -f fixed.txt || { echo 'fixed.txt missing'; exit 1; }",
          "fixer": {"role": "fixer", "maxAttempts": 1,
                    "agent": {"driver": "fake", "script": [[{"write": {"path": "fixed.txt", "text": "ok\n"}}, {"result": "fixed"}]]}}},
+        {"id": "estimate", "kind": "agent", "role": "estimator", "prompt": "How big is: {{task}}",
+         "agent": {"driver": "fake", "script": [[{"result": "{\"size\": \"small\"}"}]]}},
+        {"id": "large-only", "kind": "command", "command": "true",
+         "when": {"step": "estimate", "path": "size", "in": ["large"]}},
     ],
 }
 
 
 def test_isolation(ctx):
-    """A git workspace: run.workspace, step.committed, tests.finished, run/diff, run/apply, run.applied, run/discard, run.discarded."""
+    """A git workspace: run.workspace, step.committed, tests.finished, step.skipped, run/diff, run/apply, run.applied, run/discard, run.discarded."""
     r = ctx.report
     ws = ctx.workspace("isolated")
     git = ["git", "-C", ws, "-c", "user.name=c", "-c", "user.email=c@c"]
@@ -1085,7 +1089,7 @@ def test_isolation(ctx):
             expect(workspace["isolation"] == "worktree" and workspace["branch"] == f"drover/{run_id}", short(workspace))
             c.wait_event(run_id, "run.completed")
             types = [e["type"] for e in c.events(run_id)]
-            for needed in ("step.committed", "tests.finished"):
+            for needed in ("step.committed", "tests.finished", "step.skipped"):
                 expect(needed in types, f"no {needed} in {types}")
             expect(not Path(ws, "new.txt").exists(), "the run wrote into the user's tree")
         with r.case("run/diff: the run's files with their patches"):

@@ -117,6 +117,7 @@ private let allBodies: [EventBody] = [
                              permission: ToolPermission(tool: "Bash", input: "ls"))),
     .runDiscarded(.init(worktreeRemoved: true, branchDeleted: false)),
     .stepStarted(.init(stepId: "test", attempt: 2, role: "fixer")),
+    .stepSkipped(.init(stepId: "arch", reason: "estimate.size is \"small\"")),
 ]
 
 @Suite("JSONValueEncoder")

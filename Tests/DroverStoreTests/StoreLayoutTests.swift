@@ -60,6 +60,21 @@ import Testing
         }
     }
 
+    // Root writes through any permission bits; the reliability suite's disk part covers a read-only mount as root.
+    @Test("a store file the user cannot write is refused at prepare, naming it and why",
+          .enabled(if: getuid() != 0, "root writes through permission bits"))
+    func prepareRefusesAStoreItCannotWrite() throws {
+        try withTemporaryDirectory { dir in
+            let layout = StoreLayout(workspace: dir)
+            try layout.prepare()
+            #expect(FileManager.default.createFile(atPath: layout.databasePath, contents: Data(), attributes: [.posixPermissions: 0o400]))
+            let error = #expect(throws: StoreError.self) { try layout.prepare() }
+            #expect(error?.kind == .readOnly)
+            #expect(error?.message.contains(layout.databasePath) == true && error?.message.contains("Permission denied") == true,
+                    "\(error?.message ?? "")")
+        }
+    }
+
     @Test func prepareRefusesASymlinkedFolder() throws {
         try withTemporaryDirectory { dir in
             let elsewhere = dir.appendingPathComponent("elsewhere")

@@ -261,6 +261,7 @@ private enum Samples {
             same(.stepCompleted(.init(stepId: "s", attempt: 1, output: "o")), B.StepCompleted(stepId: "s", attempt: 1, output: "o")),
             same(.stepFailed(.init(stepId: "s", attempt: 1, failure: failure)), B.StepFailed(stepId: "s", attempt: 1, failure: failure)),
             EventSample(body: .stepInterrupted(fixing), full: fixing, minimal: attempt),
+            same(.stepSkipped(.init(stepId: "s", reason: "r")), B.StepSkipped(stepId: "s", reason: "r")),
             EventSample(body: .decisionRequested(requested), full: requested,
                         minimal: B.DecisionRequested(stepId: "s", decisionId: "d", question: "q", options: [])),
             EventSample(body: .decisionResolved(answered), full: answered,

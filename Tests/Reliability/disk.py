@@ -4,8 +4,10 @@
   full mid-step      the disk fills while a step runs: its usage and outcome cannot be stored;
                      `drover engine status` says which runs wait for the store and why
   space returns      the kept outcome is recorded (the step is not re-run), usage kept, seq gapless
+  read-only store    remounted read-only: initialize and `drover engine start` fail at once, naming the path and why
   space returns      a new run completes; the run done before is intact; integrity_check ok
 """
+import json
 import os
 import sqlite3
 import subprocess
@@ -22,6 +24,29 @@ def waiting_for_store(drover, workspace):
     out = subprocess.run([drover, "engine", "status", "--workspace", workspace.path], env=workspace.env(),
                          capture_output=True, text=True).stdout
     return next((line for line in out.splitlines() if "wait for the store" in line), None)
+
+
+def read_only_start(drover, workspace, store_folder):
+    """With the engine stopped and the store's disk remounted read-only, `drover serve` answers
+    initialize with -32603 naming the path and the reason; `drover engine start` fails saying the same."""
+    subprocess.run([drover, "engine", "stop", "--workspace", workspace.path], env=workspace.env(),
+                   capture_output=True, check=True)
+    remount = subprocess.run(["mount", "-o", "remount,ro", store_folder], capture_output=True, text=True)
+    expect(remount.returncode == 0, "cannot remount the store read-only: %s" % remount.stderr.strip())
+    initialize = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                             "params": {"protocolVersion": 1, "workspace": workspace.path}}) + "\n"
+    served = subprocess.run([drover, "serve"], input=initialize, capture_output=True, text=True, timeout=30,
+                            cwd=workspace.path, env=workspace.env())
+    answer = json.loads(served.stdout.splitlines()[0])
+    error = answer.get("error", {})
+    expect(error.get("code") == -32603 and store_folder in error.get("message", "")
+           and "Read-only file system" in error.get("message", ""),
+           "initialize on a read-only store: %s" % answer)
+    started = subprocess.run([drover, "engine", "start", "--workspace", workspace.path], capture_output=True,
+                             text=True, timeout=30, env=workspace.env())
+    expect(started.returncode != 0 and "Read-only file system" in started.stderr,
+           "drover engine start on a read-only store: exit %d, %r" % (started.returncode, started.stderr))
+    return "initialize -32603: %s" % error["message"]
 
 
 def run(drover, profile, seed):
@@ -51,7 +76,7 @@ def run(drover, profile, seed):
         message = answer.get("error", {}).get("message", "")
         expect("full" in message, "run/start on a full disk: %s" % answer)
         expect(all(r["task"] != "while full" for r in server.call("run/list", {})["runs"]), "a run half-stored on a full disk")
-        figures["start while full"] = "clear error: %s" % message[message.find("database"):] or message
+        figures["start while full"] = "clear error: %s" % message
         os.remove(os.path.join(store_folder, "filler"))
 
         after = server.call("run/start", {"pipelineId": "quick", "task": "after"})["run"]["id"]
@@ -87,8 +112,11 @@ def run(drover, profile, seed):
         finally:
             expect(server.call("run/get", {"runId": done})["run"]["lastSeq"] == before, "the earlier run changed")
             expect(server.stop() == 0, "drover serve did not exit 0")
-            integrity = sqlite3.connect(workspace.store).execute("PRAGMA integrity_check").fetchone()[0]
+            database = sqlite3.connect(workspace.store)
+            integrity = database.execute("PRAGMA integrity_check").fetchone()[0]
+            database.close()
             expect(integrity == "ok", "integrity_check: %s" % integrity)
+        figures["read-only store"] = read_only_start(drover, workspace, store_folder)
         return figures
     finally:
         if server is not None:

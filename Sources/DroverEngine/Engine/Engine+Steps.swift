@@ -92,7 +92,8 @@ extension Engine {
         for done in run.steps where done.state == .done { outputs[done.id] = done.output ?? "" }
         var context = Template.Context(
             task: run.task, inputs: run.inputs ?? [:], stepOutputs: outputs,
-            previousOutput: index > 0 ? run.steps[index - 1].output : nil, testsSummary: history.latestTests?.summary)
+            // A skipped step has no output: {{previous.output}} is the last one that ran.
+            previousOutput: run.steps[..<index].last { $0.state != .skipped }?.output, testsSummary: history.latestTests?.summary)
         let template = fixerRole == nil ? step.prompt ?? "" : fixerPrompt(step: step, loop: history.testsLoops[stepId], run: run)
         try addDiff(to: &context, template: template, run: run, history: history)
         let rerun = history.rerunContext(stepId: stepId)

@@ -176,7 +176,13 @@ public actor Engine {
                     enqueue(runId)
                     return
                 case .startStep(let stepId, let attempt):
-                    try startStep(run: run, stepId: stepId, attempt: attempt)
+                    switch try checkCondition(run: run, stepId: stepId) {
+                    case .run: try startStep(run: run, stepId: stepId, attempt: attempt)
+                    case .skipped(let updated):
+                        run = updated
+                        continue
+                    case .failed: break
+                    }
                     return
                 case .completeRun:
                     try commit([.runCompleted], runId: runId)

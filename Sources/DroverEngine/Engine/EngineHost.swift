@@ -77,6 +77,8 @@ public final class EngineHost: Sendable {
             throw EngineError.conflict("\(error)")
         } catch let error as RunOwnershipError {
             throw EngineError.conflict("\(error)")
+        } catch let error as StoreError where error.kind == .readOnly {
+            throw EngineError.internalError(error.message)
         } catch {
             throw EngineError.internalError("cannot prepare \(layout.root.path): \(error)")
         }

@@ -16,7 +16,7 @@ public enum PipelineValidator {
     }
 
     static let pipelineFields: Set<String> = ["name", "description", "steps", "isolation"]
-    static let stepFields: Set<String> = ["id", "kind", "role", "prompt", "command", "requiresApproval", "timeoutSeconds", "agent", "fixer"]
+    static let stepFields: Set<String> = ["id", "kind", "role", "prompt", "command", "requiresApproval", "timeoutSeconds", "agent", "fixer", "when"]
     /// Agent-block fields every driver understands.
     static let commonAgentFields: Set<String> = ["driver", "model"]
 
@@ -172,6 +172,14 @@ public enum PipelineValidator {
             }
         }
 
+        var when: StepCondition?
+        if let value = object["when"] {
+            let (condition, conditionErrors) = validateCondition(value, field: "when")
+            when = condition
+            errors += conditionErrors.map { "\(label): \($0)" }
+            if let condition { errors += referenceErrors(condition.step, field: "when.step", stepId: id, earlier: earlier).map { "\(label): \($0)" } }
+        }
+
         if let prompt {
             for reference in Template.references(in: prompt) {
                 switch reference {
@@ -192,8 +200,56 @@ public enum PipelineValidator {
         }
 
         let step = StepDefinition(id: id, kind: kind, role: role, prompt: prompt, command: command,
-                                  requiresApproval: requiresApproval, timeoutSeconds: timeout, agent: agent, fixer: fixer)
+                                  requiresApproval: requiresApproval, timeoutSeconds: timeout, agent: agent, fixer: fixer,
+                                  when: when)
         return (step, errors)
+    }
+
+    /// Where a field that names a step (`when.step`, `reviews`) points: only an earlier step may be
+    /// named, so a pipeline's references can never form a cycle.
+    static func referenceErrors(_ target: String, field: String, stepId: String, earlier: [String]) -> [String] {
+        if target == stepId { return ["field '\(field)': '\(target)' is this step itself (a cycle); name an earlier step"] }
+        if earlier.contains(target) { return [] }
+        let known = earlier.isEmpty ? "there are none before this step" : "earlier steps: " + earlier.joined(separator: ", ")
+        return ["field '\(field)': '\(target)' is not an earlier step of this pipeline (\(known)); a step can only depend on steps before it"]
+    }
+
+    /// `"when": {"step", "path"?, and one of "equals" | "notEquals" | "in" | "notIn"}`; messages start with the field.
+    static func validateCondition(_ value: JSONValue, field: String) -> (StepCondition?, [String]) {
+        let shape = "{\"step\": \"<earlier step id>\", \"path\": \"<dotted.path>\", and one of \"equals\", \"notEquals\", \"in\", \"notIn\"}"
+        guard let object = value.objectValue else { return (nil, ["field '\(field)' must be an object: \(shape)"]) }
+        var errors: [String] = []
+        let allowed = ["step", "path"] + StepCondition.Test.fields
+        for key in object.keys.sorted() where !allowed.contains(key) {
+            errors.append("field '\(field).\(key)' is unknown (allowed: \(allowed.joined(separator: ", ")))")
+        }
+        guard let step = object["step"]?.stringValue, !step.isEmpty else {
+            return (nil, errors + ["field '\(field).step' is required: the id of the earlier step whose JSON output is read"])
+        }
+        var path = ""
+        if let value = object["path"] {
+            if let text = value.stringValue, text.isEmpty || !text.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) {
+                path = text
+            } else {
+                errors.append("field '\(field).path' must be a dotted path such as \"size\" or \"estimate.files.0\" (no empty segments)")
+            }
+        }
+        let tests = StepCondition.Test.fields.filter { object[$0] != nil }
+        guard tests.count == 1, let name = tests.first, let operand = object[name] else {
+            let found = tests.isEmpty ? "none" : tests.joined(separator: ", ")
+            return (nil, errors + ["field '\(field)' needs exactly one of equals, notEquals, in, notIn (found \(found))"])
+        }
+        let test: StepCondition.Test
+        switch name {
+        case "equals": test = .equals(operand)
+        case "notEquals": test = .notEquals(operand)
+        default:
+            guard let list = operand.arrayValue, !list.isEmpty else {
+                return (nil, errors + ["field '\(field).\(name)' must be a non-empty list of values, e.g. [\"medium\", \"large\"]"])
+            }
+            test = name == "in" ? .isIn(list) : .notIn(list)
+        }
+        return (StepCondition(step: step, path: path, test: test), errors)
     }
 
     /// `"fixer": "role"` or `{"role", "maxAttempts"?, "agent"?, "prompt"?}`.

@@ -103,6 +103,13 @@ public enum RunReducer {
                 step.finishedAt = event.at
             }
 
+        case .stepSkipped(let data):
+            run.updateStep(data.stepId) { step in
+                step.state = .skipped
+                step.output = nil
+                step.finishedAt = event.at
+            }
+
         case .decisionRequested(let data):
             run.status = .blocked
             run.currentStep = data.stepId

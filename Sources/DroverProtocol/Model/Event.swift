@@ -40,6 +40,7 @@ public enum EventType: String, CaseIterable, Sendable {
     case stepCompleted = "step.completed"
     case stepFailed = "step.failed"
     case stepInterrupted = "step.interrupted"
+    case stepSkipped = "step.skipped"
     case decisionRequested = "decision.requested"
     case decisionResolved = "decision.resolved"
     case approvalRequested = "approval.requested"
@@ -69,6 +70,7 @@ public enum EventBody: Sendable, Hashable {
     case stepCompleted(StepCompleted)
     case stepFailed(StepFailed)
     case stepInterrupted(StepAttempt)
+    case stepSkipped(StepSkipped)
     case decisionRequested(DecisionRequested)
     case decisionResolved(DecisionResolved)
     case approvalRequested(ApprovalRequested)
@@ -160,6 +162,17 @@ public enum EventBody: Sendable, Hashable {
             self.stepId = stepId
             self.attempt = attempt
             self.failure = failure
+        }
+    }
+
+    /// `step.skipped`: the step's `when` condition was false when the run reached it.
+    public struct StepSkipped: Codable, Sendable, Hashable {
+        public var stepId: String
+        /// Why, for people: the condition and the value it found.
+        public var reason: String
+        public init(stepId: String, reason: String) {
+            self.stepId = stepId
+            self.reason = reason
         }
     }
 
@@ -385,6 +398,7 @@ public enum EventBody: Sendable, Hashable {
         case .stepCompleted: .stepCompleted
         case .stepFailed: .stepFailed
         case .stepInterrupted: .stepInterrupted
+        case .stepSkipped: .stepSkipped
         case .decisionRequested: .decisionRequested
         case .decisionResolved: .decisionResolved
         case .approvalRequested: .approvalRequested
@@ -422,6 +436,7 @@ extension EventBody {
         case .stepStarted(let data), .stepInterrupted(let data): try container.encode(data, forKey: .data)
         case .stepCompleted(let data): try container.encode(data, forKey: .data)
         case .stepFailed(let data): try container.encode(data, forKey: .data)
+        case .stepSkipped(let data): try container.encode(data, forKey: .data)
         case .decisionRequested(let data): try container.encode(data, forKey: .data)
         case .decisionResolved(let data): try container.encode(data, forKey: .data)
         case .approvalRequested(let data): try container.encode(data, forKey: .data)
@@ -457,6 +472,7 @@ extension EventBody {
         case .stepCompleted: return .stepCompleted(try data(StepCompleted.self))
         case .stepFailed: return .stepFailed(try data(StepFailed.self))
         case .stepInterrupted: return .stepInterrupted(try data(StepAttempt.self))
+        case .stepSkipped: return .stepSkipped(try data(StepSkipped.self))
         case .decisionRequested: return .decisionRequested(try data(DecisionRequested.self))
         case .decisionResolved: return .decisionResolved(try data(DecisionResolved.self))
         case .approvalRequested: return .approvalRequested(try data(ApprovalRequested.self))

@@ -71,7 +71,8 @@ public struct EngineAddress: Sendable {
 }
 
 /// Why a client could not reach (or start) a workspace's engine; the text is for people.
-public struct EngineAttachError: Error, CustomStringConvertible {
+public struct EngineAttachError: Error, CustomStringConvertible, LocalizedError {
     public let description: String
     public init(_ description: String) { self.description = description }
+    public var errorDescription: String? { description }
 }

@@ -26,7 +26,9 @@ public enum EngineStarter {
     public static func spawnDetached(executable: String, workspace: URL, extraArguments: [String] = [],
                                      environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Outcome {
         let layout = StoreLayout(workspace: workspace)
-        do { try layout.prepare() } catch {
+        do { try layout.prepare() } catch let error as StoreError where error.kind == .readOnly {
+            throw EngineAttachError(error.message)
+        } catch {
             throw EngineAttachError("cannot prepare \(layout.root.path): \(error)")
         }
         let logPath = EngineLog.path(layout)

@@ -101,6 +101,8 @@ final class RunRenderer {
             Console.line("\(t.failed) \(t.bold(data.stepId)) failed\(elapsed(data.stepId, until: at)) (\(data.failure.kind.rawValue)): \(data.failure.message)")
         case .stepInterrupted(let data):
             Console.line("\(t.failed) \(t.bold(data.stepId)) interrupted (attempt \(data.attempt))")
+        case .stepSkipped(let data):
+            Console.line(t.dim("  \(data.stepId) skipped: \(data.reason)"))
         case .decisionRequested(let data):
             Console.line("\(t.gate) \(t.bold(data.stepId)) asks\(t.dim(elapsed(data.stepId, until: at, style: .after))): \(t.bold(data.question))")
             for (index, option) in data.options.enumerated() { Console.line("    \(index + 1)) \(option)") }

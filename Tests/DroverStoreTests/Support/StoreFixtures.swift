@@ -72,6 +72,7 @@ enum Fixtures {
             .runPaused(.init(reason: "budget", spent: Usage(inputTokens: 1, outputTokens: 2, costUSD: 0.5), limit: RunBudget(maxUSD: 0.5))),
             .runResumed(.init(budget: RunBudget(maxUSD: 2))),
             .runDiscarded(.init(worktreeRemoved: false, branchDeleted: true)),
+            .stepSkipped(.init(stepId: "arch", reason: "estimate.size is \"small\"")),
         ]
     }
 
