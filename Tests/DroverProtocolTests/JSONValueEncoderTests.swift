@@ -105,7 +105,7 @@ private let allBodies: [EventBody] = [
     .runFailed(.init(failure: failure)),
     .runCancelled(.init(reason: "user asked")),
     .runWorkspace(.init(isolation: .worktree, path: "/w/.drover/worktrees/r-1", branch: "drover/r-1", base: "HEAD",
-                        baseCommit: "abc", note: "n")),
+                        baseCommit: "abc", note: "n", remote: "git@example.com:team/app.git")),
     .runWorkspace(.init(isolation: .none, path: "/w")),
     .stepCommitted(.init(stepId: "impl", attempt: 2, sha: "abc", files: 1, insertions: 3, deletions: 0)),
     .testsFinished(.init(stepId: "test", attempt: 1, passed: false, summary: "1 failed", exitCode: 1, fixesLeft: 2)),

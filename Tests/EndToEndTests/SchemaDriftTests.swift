@@ -199,7 +199,8 @@ private enum Samples {
     static let budget = RunBudget(maxUSD: 1, maxTokens: 10)
     static let fullWorkspace = RunWorkspace(
         isolation: .worktree, path: "/w/.drover/worktrees/r-1", branch: "drover/r-1", base: "HEAD", baseCommit: "abc", note: "n",
-        applied: RunApplied(strategy: .merge, into: "main", commit: "def"), removed: true, discarded: true, branchDeleted: true)
+        applied: RunApplied(strategy: .merge, into: "main", commit: "def"), removed: true, discarded: true, branchDeleted: true,
+        remote: "git@example.com:team/app.git")
     static let fullFile = ChangedFile(path: "b", oldPath: "a", status: .renamed, additions: 1, deletions: 0, binary: false, patch: "p")
     static let minimalRun = Run(id: "r-1", pipelineId: "demo", task: "t", status: .queued, createdAt: at, updatedAt: at, steps: [])
     static let initializeResult = InitializeResult(
@@ -249,7 +250,8 @@ private enum Samples {
         let fixing = B.StepAttempt(stepId: "s", attempt: 2, role: "fixer")
         let requested = B.DecisionRequested(stepId: "s", decisionId: "d", question: "q", options: [], attempt: 1, permission: permission)
         let answered = B.DecisionResolved(stepId: "s", decisionId: "d", choice: "c", reason: "r", attempt: 1)
-        let workspace = B.WorkspaceRecorded(isolation: .worktree, path: "/w/x", branch: "drover/r", base: "HEAD", baseCommit: "a", note: "n")
+        let workspace = B.WorkspaceRecorded(isolation: .worktree, path: "/w/x", branch: "drover/r", base: "HEAD", baseCommit: "a", note: "n",
+                                            remote: "git@example.com:team/app.git")
         let tests = B.TestsFinished(stepId: "s", attempt: 1, passed: false, summary: "x", exitCode: 1, fixesLeft: 1)
         let applied = B.Applied(strategy: .merge, into: "main", commit: "c", worktreeRemoved: true)
         let resolved = B.ApprovalResolved(stepId: "s", approvalId: "a", status: .approved, feedback: "f", proposal: "p")

@@ -36,6 +36,8 @@ public actor Engine {
     var admissionScheduled = false
     /// Runs waiting for a rate limit to pass: the task that wakes each at its `retryAt` (`Engine+RateLimits`).
     var rateLimitWakes: [String: Task<Void, Never>] = [:]
+    /// Runs whose branch this engine pushed to their remote (`Engine+RemoteRuns`).
+    var pushedRuns: Set<String> = []
     /// What the engine could not store yet, per run, and whether a retry is scheduled (`Engine+StoreStalls`).
     var stalls: [String: StoreStall] = [:]
     var stallRetryScheduled = false
@@ -185,6 +187,10 @@ public actor Engine {
                     }
                     return
                 case .completeRun:
+                    if let remote = remoteToPush(run) {
+                        pushThenComplete(runId: runId, remote: remote)  // the change reaches its remote first
+                        return
+                    }
                     try commit([.runCompleted], runId: runId)
                     return
                 case .awaitStep, .awaitGate, .idle:

@@ -196,7 +196,7 @@ public enum RunReducer {
 
         case .runWorkspace(let data):
             run.workspace = RunWorkspace(isolation: data.isolation, path: data.path, branch: data.branch, base: data.base,
-                                         baseCommit: data.baseCommit, note: data.note)
+                                         baseCommit: data.baseCommit, note: data.note, remote: data.remote)
 
         case .stepCommitted, .testsFinished:
             break // history only: the step's state changes with its step.* events

@@ -290,14 +290,17 @@ public enum EventBody: Sendable, Hashable {
         public var base: String?
         public var baseCommit: String?
         public var note: String?
+        /// The repository's remote (fetch URL) on a shared store: where other machines get the code.
+        public var remote: String?
         public init(isolation: IsolationMode, path: String, branch: String? = nil, base: String? = nil,
-                    baseCommit: String? = nil, note: String? = nil) {
+                    baseCommit: String? = nil, note: String? = nil, remote: String? = nil) {
             self.isolation = isolation
             self.path = path
             self.branch = branch
             self.base = base
             self.baseCommit = baseCommit
             self.note = note
+            self.remote = remote
         }
     }
 
