@@ -90,6 +90,8 @@ public struct RunHistory: Sendable, Hashable {
     /// Per step, the rate limits its agent hit since an attempt of it last ended otherwise (for the
     /// backoff and the re-run context).
     private var rateLimits: [String: RateLimitRecord] = [:]
+    /// Each consensus step's answers since its last decision or reset (`consensus.candidate`).
+    private var consensusRounds: [String: [EventBody.ConsensusCandidate]] = [:]
     /// The newest `tests.finished` of the run (for `{{tests.summary}}`).
     public private(set) var latestTests: EventBody.TestsFinished?
     private var epochs: [String: Int] = [:]
@@ -149,6 +151,10 @@ public struct RunHistory: Sendable, Hashable {
             testsLoops[data.stepId, default: TestsLoop()].failingSummary = data.passed ? nil : data.summary
         case .stepCommitted(let data):
             commits.append(data)
+        case .consensusCandidate(let data):
+            consensusRounds[data.stepId, default: []].append(data)
+        case .consensusDecided(let data):
+            consensusRounds[data.stepId] = nil
         case .stepFailed(let data):
             rateLimits[data.stepId] = nil
             failedLast.insert(data.stepId)
@@ -164,6 +170,7 @@ public struct RunHistory: Sendable, Hashable {
             for stepId in reset {
                 testsLoops[stepId] = nil
                 rateLimits[stepId] = nil
+                consensusRounds[stepId] = nil
             }
             if case .runRestarted = event.body {
                 for stepId in reset { epochs[stepId, default: 0] += 1 }
@@ -176,6 +183,9 @@ public struct RunHistory: Sendable, Hashable {
     }
 
     private func epoch(_ stepId: String) -> Int { epochs[stepId, default: 0] }
+
+    /// The answers a consensus step collected since it last decided (or was reset), in order.
+    public func consensusRound(_ stepId: String) -> [EventBody.ConsensusCandidate] { consensusRounds[stepId] ?? [] }
 
     /// The decision with this id.
     public func decision(_ id: String) -> DecisionRecord? { decisions.first { $0.id == id } }
