@@ -9,8 +9,8 @@ import Foundation
 ///   `file_change` → "patched: add hello.txt, update b.swift" (or "patch failed: …");
 ///   `error` items and top-level `error` events (Codex's own retries: "Reconnecting... 1/5") → a line each;
 ///   `todo_list` → progress; `reasoning` is not for the log;
-/// - `turn.completed` → usage: this attempt's share of the thread's running totals, with its cost when the
-///   block gives `prices` (0 otherwise), and `.session` again with the new totals;
+/// - `turn.completed` → usage: this attempt's share of the thread's running totals (cached input as cache
+///   reads; Codex reports no cost, the engine prices it), and `.session` again with the new totals;
 /// - `turn.failed` → the step fails with Codex's message and a hint for the kinds a person can act on; a
 ///   rate or usage limit (an HTTP 429 Codex does not retry, "usage limit … try again at 9:20 AM", a streamed
 ///   `rate_limit_exceeded` it retried in vain) is `.rateLimited`, with the time its message names, if any.
@@ -20,7 +20,6 @@ import Foundation
 public final class CodexEventReader: AgentOutputReader {
     private let workingDirectory: String
     private let model: String?
-    private let prices: TokenPrices?
     private let allowsFailedPatches: Bool
     private var collected = AgentCollectedOutput()
     private var session: CodexSession?
@@ -33,7 +32,7 @@ public final class CodexEventReader: AgentOutputReader {
     private var failedPatches: [String] = []
     private let now: @Sendable () -> Date
 
-    /// `settings` is the agent block (its `prices` and `allowFailedPatches`); `resumeSessionId` the session
+    /// `settings` is the agent block (its `allowFailedPatches`); `resumeSessionId` the session
     /// this attempt continues, as an earlier attempt reported it.
     public init(workingDirectory: String, model: String?, settings: [String: JSONValue] = [:], resumeSessionId: String? = nil,
                 now: @escaping @Sendable () -> Date = { Date() }) {
@@ -41,7 +40,6 @@ public final class CodexEventReader: AgentOutputReader {
         self.now = now
         self.workingDirectory = workingDirectory
         self.model = model
-        prices = TokenPrices(block)
         allowsFailedPatches = block.flag("allowFailedPatches")
         session = resumeSessionId.flatMap(CodexSession.init(token:))
     }
@@ -197,7 +195,7 @@ public final class CodexEventReader: AgentOutputReader {
     /// This attempt's usage: the thread's totals less what earlier attempts of the thread recorded.
     private func usageEvents(_ usage: JSONValue) -> [AgentEvent] {
         let totals = TokenUsage(input: usage["input_tokens"]?.integerValue ?? 0,
-                                cachedInput: usage["cached_input_tokens"]?.integerValue ?? 0,
+                                cacheRead: usage["cached_input_tokens"]?.integerValue ?? 0,
                                 output: usage["output_tokens"]?.integerValue ?? 0,
                                 reasoningOutput: usage["reasoning_output_tokens"]?.integerValue ?? 0)
         let used = totals.since(session?.totals ?? TokenUsage())
@@ -208,8 +206,7 @@ public final class CodexEventReader: AgentOutputReader {
             events.append(.session(id: session.token))
         }
         guard !used.isEmpty else { return events }
-        events.append(.usage(model: model ?? "codex", inputTokens: used.input, outputTokens: used.output,
-                             costUSD: prices.map { $0.cost(of: used) }))
+        events.append(.usage(AgentUsage(model: model ?? "codex", tokens: used)))
         return events
     }
 
