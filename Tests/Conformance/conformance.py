@@ -1156,6 +1156,34 @@ def test_budget(ctx):
         c.close()
 
 
+def test_pipelines(ctx):
+    """Richer pipeline steps: consensus (consensus.candidate, consensus.decided)."""
+    r = ctx.report
+    ws = ctx.workspace("pipelines")
+    drover = Path(ws, ".drover")
+    (drover / "pipelines").mkdir(parents=True)
+    answer = lambda text: {"driver": "fake", "script": [[{"result": text}]]}
+    (drover / "config.json").write_text(json.dumps({"agents": {"a": answer("yes"), "b": answer("no"), "c": answer("Yes")}}))
+    (drover / "pipelines" / "vote.json").write_text(json.dumps({"name": "Vote", "steps": [
+        {"id": "pick", "kind": "agent", "prompt": "yes or no?", "consensus": {"agents": ["a", "b", "c"], "strategy": "vote"}}]}))
+    c = ctx.connect(ws, name="pipelines")
+    try:
+        ctx.initialize(c, ws)
+        c.call("workspace/trust", {"trusted": True})
+        with r.case("consensus: three roles answer in turn, the vote picks the answer two agree on"):
+            run_id = c.call("run/start", {"pipelineId": "vote", "task": "t"})["run"]["id"]
+            decided = c.wait_event(run_id, "consensus.decided")["data"]
+            expect(decided["winner"] == "a" and decided["output"] == "yes", short(decided))
+            c.wait_event(run_id, "run.completed")
+            roles = [e["data"]["role"] for e in c.events(run_id) if e["type"] == "consensus.candidate"]
+            expect(roles == ["a", "b", "c"], short(roles))
+        expect(c.call("shutdown") is None, "shutdown")
+        c.notify("exit")
+        c.wait_exit()
+    finally:
+        c.close()
+
+
 def test_slow_client(ctx):
     """A client that stops reading: shed run/log lines and run/events are announced, and run/events fills the gap."""
     r = ctx.report
@@ -1259,6 +1287,7 @@ def main():
         test_slow_client(ctx)
         test_isolation(ctx)
         test_budget(ctx)
+        test_pipelines(ctx)
         test_coverage(ctx)
         test_example_client(ctx)
     finally:

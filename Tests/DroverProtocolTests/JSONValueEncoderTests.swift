@@ -116,6 +116,9 @@ private let allBodies: [EventBody] = [
                              permission: ToolPermission(tool: "Bash", input: "ls"))),
     .runDiscarded(.init(worktreeRemoved: true, branchDeleted: false)),
     .stepStarted(.init(stepId: "test", attempt: 2, role: "fixer")),
+    .consensusCandidate(.init(stepId: "pick", attempt: 2, role: "codex", output: "SQLite\n")),
+    .consensusDecided(.init(stepId: "pick", strategy: .judge, winner: "codex", reasons: "shorter", output: "SQLite\n")),
+    .consensusDecided(.init(stepId: "pick", strategy: .vote, winner: "claude", output: "")),
     .stepSkipped(.init(stepId: "arch", reason: "estimate.size is \"small\"")),
 ]
 

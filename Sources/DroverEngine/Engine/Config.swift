@@ -115,6 +115,8 @@ public struct StepPlan: Sendable, Hashable {
     public var source: PipelineInfo.Source
     /// The agent of a tests step's fixer.
     public var fixerAgent: ResolvedAgent?
+    /// A consensus step's agents by role (the answering roles and the judge).
+    public var roleAgents: [String: ResolvedAgent] = [:]
 }
 
 /// Resolves every step's agent; throws invalid params naming each role that has none.
@@ -139,7 +141,18 @@ func planSteps(pipelineId: String, definition: PipelineDefinition, source: Pipel
             }
             plans.append(plan)
         case .agent:
-            if let inline = step.agent {
+            if let consensus = step.consensus {
+                var plan = StepPlan(stepId: step.id, agent: nil, source: source)
+                for role in consensus.roles {
+                    guard let resolved = config.agent(forRole: role) else {
+                        missing.append((step.id, role))
+                        continue
+                    }
+                    plan.roleAgents[role] = resolved
+                    if resolved.source == .workspace { plan.source = .workspace }
+                }
+                plans.append(plan)
+            } else if let inline = step.agent {
                 plans.append(StepPlan(stepId: step.id, agent: ResolvedAgent(spec: inline, source: source),
                                       source: source))
             } else if let role = step.role, let resolved = config.agent(forRole: role) {

@@ -16,7 +16,8 @@ public enum PipelineValidator {
     }
 
     static let pipelineFields: Set<String> = ["name", "description", "steps", "isolation"]
-    static let stepFields: Set<String> = ["id", "kind", "role", "prompt", "command", "requiresApproval", "timeoutSeconds", "agent", "fixer", "when"]
+    static let stepFields: Set<String> = ["id", "kind", "role", "prompt", "command", "requiresApproval", "timeoutSeconds", "agent", "fixer",
+                                          "consensus", "when"]
     /// Agent-block fields every driver understands.
     static let commonAgentFields: Set<String> = ["driver", "model"]
 
@@ -153,7 +154,11 @@ public enum PipelineValidator {
         switch kind {
         case .agent:
             if prompt == nil, object["prompt"] == nil { error("field 'prompt' is required for agent steps") }
-            if role == nil, object["agent"] == nil {
+            if object["consensus"] != nil {
+                if role != nil || object["agent"] != nil {
+                    error("field 'consensus' names the roles that answer; leave out 'role' and 'agent'")
+                }
+            } else if role == nil, object["agent"] == nil {
                 error("agent steps need a 'role' (mapped to an agent in config.json) or an inline 'agent' block")
             }
             if object["command"] != nil { error("field 'command' is for command and tests steps; agent steps use 'prompt'") }
@@ -172,6 +177,16 @@ public enum PipelineValidator {
             }
         }
 
+        var consensus: ConsensusSpec?
+        if let value = object["consensus"] {
+            if kind != .agent {
+                error("field 'consensus' is for agent steps only")
+            } else {
+                let (spec, consensusErrors) = ConsensusSpec.validate(value)
+                consensus = spec
+                errors += consensusErrors.map { "\(label): \($0)" }
+            }
+        }
         var when: StepCondition?
         if let value = object["when"] {
             let (condition, conditionErrors) = validateCondition(value, field: "when")
@@ -201,7 +216,7 @@ public enum PipelineValidator {
 
         let step = StepDefinition(id: id, kind: kind, role: role, prompt: prompt, command: command,
                                   requiresApproval: requiresApproval, timeoutSeconds: timeout, agent: agent, fixer: fixer,
-                                  when: when)
+                                  consensus: consensus, when: when)
         return (step, errors)
     }
 

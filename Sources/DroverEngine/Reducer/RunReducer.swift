@@ -181,7 +181,7 @@ public enum RunReducer {
             run.workspace = RunWorkspace(isolation: data.isolation, path: data.path, branch: data.branch, base: data.base,
                                          baseCommit: data.baseCommit, note: data.note, remote: data.remote)
 
-        case .stepCommitted, .testsFinished:
+        case .stepCommitted, .testsFinished, .consensusCandidate, .consensusDecided:
             break // history only: the step's state changes with its step.* events
 
         case .runApplied(let data):

@@ -59,6 +59,8 @@ public enum EventType: String, CaseIterable, Sendable {
     case runPaused = "run.paused"
     case runResumed = "run.resumed"
     case runDiscarded = "run.discarded"
+    case consensusCandidate = "consensus.candidate"
+    case consensusDecided = "consensus.decided"
 }
 
 /// The typed payloads of every event type.
@@ -89,6 +91,8 @@ public enum EventBody: Sendable, Hashable {
     case runPaused(RunPaused)
     case runResumed(RunResumed)
     case runDiscarded(Discarded)
+    case consensusCandidate(ConsensusCandidate)
+    case consensusDecided(ConsensusDecided)
 
     public struct RunCreated: Codable, Sendable, Hashable {
         public var pipelineId: String
@@ -377,6 +381,39 @@ public enum EventBody: Sendable, Hashable {
         }
     }
 
+    /// One agent of a consensus step answered (its attempt's log and usage are the attempt's own).
+    public struct ConsensusCandidate: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var attempt: Int
+        public var role: String
+        public var output: String
+        public init(stepId: String, attempt: Int, role: String, output: String) {
+            self.stepId = stepId
+            self.attempt = attempt
+            self.role = role
+            self.output = output
+        }
+    }
+
+    /// A consensus step chose its output: by `vote` (the answer most candidates agree on) or by its `judge`.
+    public struct ConsensusDecided: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var strategy: ConsensusStrategy
+        /// The role whose answer won; the judge's role when it merged the answers.
+        public var winner: String
+        /// The vote count or the judge's reasons.
+        public var reasons: String?
+        /// What becomes the step's output.
+        public var output: String
+        public init(stepId: String, strategy: ConsensusStrategy, winner: String, reasons: String? = nil, output: String) {
+            self.stepId = stepId
+            self.strategy = strategy
+            self.winner = winner
+            self.reasons = reasons
+            self.output = output
+        }
+    }
+
     /// Every event type's wire name, in the order the protocol lists them.
     public static let allTypes: [String] = EventType.allCases.map(\.rawValue)
 
@@ -409,6 +446,8 @@ public enum EventBody: Sendable, Hashable {
         case .runPaused: .runPaused
         case .runResumed: .runResumed
         case .runDiscarded: .runDiscarded
+        case .consensusCandidate: .consensusCandidate
+        case .consensusDecided: .consensusDecided
         }
     }
 
@@ -445,6 +484,8 @@ extension EventBody {
         case .runPaused(let data): try container.encode(data, forKey: .data)
         case .runResumed(let data): try container.encode(data, forKey: .data)
         case .runDiscarded(let data): try container.encode(data, forKey: .data)
+        case .consensusCandidate(let data): try container.encode(data, forKey: .data)
+        case .consensusDecided(let data): try container.encode(data, forKey: .data)
         case .runStarted, .runCompleted: try container.encode(NoData(), forKey: .data)
         }
     }
@@ -483,6 +524,8 @@ extension EventBody {
         case .runPaused: return .runPaused(try data(RunPaused.self))
         case .runResumed: return .runResumed(try data(RunResumed.self))
         case .runDiscarded: return .runDiscarded(try data(Discarded.self))
+        case .consensusCandidate: return .consensusCandidate(try data(ConsensusCandidate.self))
+        case .consensusDecided: return .consensusDecided(try data(ConsensusDecided.self))
         }
     }
 }

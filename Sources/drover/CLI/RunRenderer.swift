@@ -145,6 +145,10 @@ final class RunRenderer {
             Console.line("\(t.running) run resumed")
         case .runDiscarded(let data):
             Console.line("\(t.ok) discarded" + (data.branchDeleted ? " (branch deleted)" : " (branch kept)"))
+        case .consensusCandidate(let data):
+            Console.line(t.dim("    \(data.role) answered (attempt \(data.attempt))"))
+        case .consensusDecided(let data):
+            Console.line("    \(t.ok) \(data.strategy.rawValue): \(data.winner) wins" + (data.reasons.map { t.dim(" (\($0))") } ?? ""))
         case .runCompleted, .runFailed, .runCancelled:
             break // `finish(run:)` prints the outcome with the run's totals
         }

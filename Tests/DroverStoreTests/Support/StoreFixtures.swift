@@ -71,6 +71,8 @@ enum Fixtures {
             .runPaused(.init(reason: "budget", spent: Usage(inputTokens: 1, outputTokens: 2, costUSD: 0.5), limit: RunBudget(maxUSD: 0.5))),
             .runResumed(.init(budget: RunBudget(maxUSD: 2))),
             .runDiscarded(.init(worktreeRemoved: false, branchDeleted: true)),
+            .consensusCandidate(.init(stepId: "plan", attempt: 1, role: "claude", output: "A")),
+            .consensusDecided(.init(stepId: "plan", strategy: .vote, winner: "claude", reasons: "2 of 3 answers agree", output: "A")),
             .stepSkipped(.init(stepId: "arch", reason: "estimate.size is \"small\"")),
         ]
     }
