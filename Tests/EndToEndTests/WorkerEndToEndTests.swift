@@ -57,11 +57,13 @@ struct WorkerEndToEndTests {
         /// A `drover worker` on the store (started in the first workspace, whose config folder holds
         /// the trust every process shares); returns once it says it is ready.
         /// Its agents see `DROVER_TEST_WORKER=<name>`.
-        func worker(url: String? = nil, maxRuns: Int = 4, name: String = "w", lease: String = "1.5") async throws -> DroverProcess {
+        func worker(url: String? = nil, maxRuns: Int = 4, name: String = "w", lease: String = "1.5",
+                    environment: [String: String] = [:]) async throws -> DroverProcess {
             let home = workspaces[0]
             let worker = try DroverProcess(
                 arguments: ["worker", "--store", url ?? self.url, "--lease", lease, "--max-runs", String(maxRuns)],
-                environment: ["DROVER_CONFIG_DIR": home.path + "/config", "DROVER_TEST_WORKER": name], directory: home.url)
+                environment: ["DROVER_CONFIG_DIR": home.path + "/config", "DROVER_TEST_WORKER": name].merging(environment) { $1 },
+                directory: home.url)
             guard await worker.stderrContains("drover worker: pid", timeout: .seconds(30)) else {
                 throw DroverProcess.Timeout(description: "the worker did not start: \(worker.stderrText)")
             }
@@ -243,6 +245,51 @@ struct WorkerEndToEndTests {
         other.terminate()
         _ = try await other.waitForExit(timeout: .seconds(30))
         _ = try await client.shutdownAndExit()
+    }
+
+    @Test("a run from another machine: the worker clones its remote, drives it in its own cache and pushes drover/<run-id> back")
+    func runFromAnotherMachine() async throws {
+        let fleet = try Fleet()
+        let config = fleet.workspaces[0].path + "/config"
+        // The pipeline is the user's (in the shared config folder), so the worker's machine has it too.
+        let pipeline = FakePipeline.pipeline([FakePipeline.step("edit", prompt: "{{task}}", turns: [[
+            ["write": ["path": "b.txt", "text": "from a worker\n"]], ["result": "wrote b.txt"],
+        ]])])
+        try FileManager.default.createDirectory(atPath: config + "/pipelines", withIntermediateDirectories: true)
+        try JSONSerialization.data(withJSONObject: pipeline).write(to: URL(fileURLWithPath: config + "/pipelines/remote-edit.json"))
+        let remote = FileManager.default.temporaryDirectory.appendingPathComponent("drover-remote-\(UUID().uuidString.prefix(8)).git").path
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("drover-cache-\(UUID().uuidString.prefix(8))").path
+        defer {
+            try? FileManager.default.removeItem(atPath: remote)
+            try? FileManager.default.removeItem(atPath: cache)
+        }
+        try await GitFixture.git(FileManager.default.temporaryDirectory.path, "init", "-q", "--bare", "-b", "main", remote)
+
+        // The user's machine: a clone of the remote, whose client records the run and goes away.
+        var away: EngineWorkspace? = try await GitFixture.workspace()
+        let userPath = away!.path
+        try await GitFixture.git(userPath, "remote", "add", "origin", remote)
+        try await GitFixture.git(userPath, "push", "-q", "origin", "main")
+        let client = try await away!.server(
+            daemon: false, arguments: ["--store", fleet.url], environment: ["DROVER_STORE_EXECUTOR": "workers", "DROVER_CONFIG_DIR": config])
+        let run = try await client.startRun("remote-edit")
+        let runId = run.string("id")
+        #expect(run.object("workspace")["remote"] as? String == remote, "\(run)")
+        _ = try await client.shutdownAndExit()
+        away = nil  // its folder is gone: the worker cannot use it
+
+        let worker = try await fleet.worker(lease: "5", environment: ["DROVER_CACHE_DIR": cache])
+        let reader = try await fleet.client()
+        let events = try await events(reader, runId, until: has("run.completed"))
+        #expect(stepTrace(events).contains("step.completed edit 1"), "\(stepTrace(events))")
+        let workspace = events.last { $0.string("type") == "run.workspace" }?.data ?? [:]
+        #expect((workspace["path"] as? String)?.hasPrefix(cache + "/") == true, "the run worked in the worker's cache: \(workspace)")
+        #expect(!FileManager.default.fileExists(atPath: userPath))
+        let pushed = try await GitFixture.git(remote, "show", "drover/\(runId):b.txt")
+        #expect(pushed == "from a worker\n" || pushed == "from a worker", "the run's branch reached the remote: \(pushed)")
+        worker.terminate()
+        _ = try await worker.waitForExit(timeout: .seconds(30))
+        _ = try await reader.shutdownAndExit()
     }
 
     @Test("SIGTERM: the worker interrupts its step, records that and gives the run up at once (no lease to wait out)")

@@ -37,7 +37,8 @@ extension Engine {
         guard live[runId] == nil, !reaping.contains(runId) else { return }
         ledger.forget(runId)  // what this engine knew of the run may predate another worker's turn
         do {
-            let run = try loadRun(runId)
+            var run = try loadRun(runId)
+            if needsCheckout(run) { run = try await materialize(runId: runId) }
             switch run.status {
             case .queued:
                 try commit([.runStarted], runId: runId)
@@ -66,6 +67,15 @@ extension Engine {
             attempt.handle.terminate(grace: options.killGrace)
         }
         await attempt.task?.value
+    }
+
+    /// Whether `run` comes from another machine and must work in this machine's repository cache:
+    /// it records a remote, and its working directory is not here (or is a cache worktree, which
+    /// `materialize` reuses when it exists).
+    private func needsCheckout(_ run: Run) -> Bool {
+        guard let cache = options.repositoryCache, let workspace = run.workspace, workspace.remote != nil,
+              !run.status.isTerminal else { return false }
+        return cache.holds(path: workspace.path) || !FileManager.default.fileExists(atPath: workspace.path)
     }
 
     /// The runs this engine has an agent running for.

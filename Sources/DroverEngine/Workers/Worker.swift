@@ -22,11 +22,19 @@ public actor Worker {
         public var drivers: [String]?
         /// How often the queue and the leases are looked at when nothing wakes the worker sooner.
         public var pollInterval: Duration
+        /// The worker's own folder: the engine for runs whose home workspace is not on this machine
+        /// works from here (pipelines, config, logs), their code in `repositoryCache`.
+        public var home: URL
+        /// Where runs from other machines get their code (`Engine.materialize`).
+        public var repositoryCache: RepositoryCache
 
-        public init(maxRuns: Int, drivers: [String]?, pollInterval: Duration = .milliseconds(100)) {
+        public init(maxRuns: Int, drivers: [String]?, pollInterval: Duration = .milliseconds(100), home: URL,
+                    repositoryCache: RepositoryCache) {
             self.maxRuns = maxRuns
             self.drivers = drivers
             self.pollInterval = pollInterval
+            self.home = home
+            self.repositoryCache = repositoryCache
         }
     }
 
@@ -138,15 +146,17 @@ public actor Worker {
         }
     }
 
-    /// The engine for runs whose home is `workspace`.
-    private func engine(for workspace: String) throws -> (engine: Engine, runs: HeldRunsOnly) {
-        if let driver = engines[workspace] { return driver }
+    /// The engine for runs whose home is `workspace`: one per home folder on this machine, and the
+    /// worker's own (`Settings.home`) for runs from other machines.
+    private func engine(for home: String) throws -> (engine: Engine, runs: HeldRunsOnly) {
         var isDirectory: ObjCBool = false
-        guard workspace.hasPrefix("/"), FileManager.default.fileExists(atPath: workspace, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw EngineError.invalid("its workspace \(workspace) is not a folder on this machine")
-        }
-        let options = EngineOptions(
+        let local = home.hasPrefix("/") && FileManager.default.fileExists(atPath: home, isDirectory: &isDirectory) && isDirectory.boolValue
+        let workspace = local ? home : settings.home.path
+        if let driver = engines[workspace] { return driver }
+        var options = EngineOptions(
             workspace: URL(fileURLWithPath: workspace), selfExecutable: selfExecutable, environment: environment, logger: logger)
+        options.sharesStore = true
+        options.repositoryCache = settings.repositoryCache
         let runs = HeldRunsOnly(leases)
         let engine = try Engine(options: options, store: try openStore(), launcher: ProcessLauncher(),
                                 ownership: runs, driving: .asWorker(queue))

@@ -43,7 +43,9 @@ enum WorkerCommand {
                 return store
             },
             followStore: { PostgresChangeFeed(url: url, log: { logger.warning("worker: \($0)") }) },
-            settings: .init(maxRuns: maxRuns, drivers: drivers), logger: logger)
+            settings: .init(maxRuns: maxRuns, drivers: drivers, home: URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+                            repositoryCache: RepositoryCache(directory: RepositoryCache.defaultDirectory())),
+            logger: logger)
         let signals = stopOnSignals(worker)
         writeAll(STDERR_FILENO, "drover worker: pid \(getpid()) on \(url), up to \(maxRuns) runs, drivers \(drivers?.joined(separator: ",") ?? "any"), lease \(lease)\n")
         await worker.run()
