@@ -35,15 +35,35 @@ public struct EngineConfig: Sendable {
         return URL(fileURLWithPath: home, isDirectory: true).appendingPathComponent(".config/drover", isDirectory: true)
     }
 
-    /// Reads both files now.
+    /// Both files as they are now (each parsed again only when it changed: `FileValueCache`).
     public static func load(workspace: URL, configDirectory: URL) -> EngineConfig {
         var config = EngineConfig(
             workspaceFile: workspace.appendingPathComponent(".drover/config.json"),
             userFile: configDirectory.appendingPathComponent("config.json"))
-        config.userAgents = read(config.userFile, allowsStore: true, errors: &config.errors, maxRuns: &config.maxRuns)
-        config.workspaceAgents = read(config.workspaceFile, allowsStore: false, errors: &config.errors, maxRuns: &config.maxRuns)
+        let user = parsedFiles.value(at: config.userFile.path) { _ in ConfigFile(config.userFile, allowsStore: true) }
+        let workspace = parsedFiles.value(at: config.workspaceFile.path) { _ in ConfigFile(config.workspaceFile, allowsStore: false) }
+        config.userAgents = user.agents
+        config.workspaceAgents = workspace.agents
+        config.errors = user.errors + workspace.errors
+        // The workspace's value wins.
+        if let maxRuns = workspace.maxRuns ?? user.maxRuns { config.maxRuns = maxRuns }
         return config
     }
+
+    /// What one config file says.
+    private struct ConfigFile: Sendable {
+        var agents: [String: AgentSpec] = [:]
+        var errors: [String] = []
+        var maxRuns: Int?
+
+        init(_ file: URL, allowsStore: Bool) {
+            var limit = -1
+            agents = EngineConfig.read(file, allowsStore: allowsStore, errors: &errors, maxRuns: &limit)
+            maxRuns = limit == -1 ? nil : limit
+        }
+    }
+
+    private static let parsedFiles = FileValueCache<ConfigFile>()
 
     /// Reads `concurrency` of one file into `maxRuns`.
     private static func readConcurrency(_ value: JSONValue?, file: URL, errors: inout [String], maxRuns: inout Int) {
