@@ -50,7 +50,10 @@ final class PostgresConnection {
         }
         guard let connection else { throw StoreError(.unavailable, "cannot connect to the PostgreSQL store \(url): out of memory") }
         guard PQstatus(connection) == CONNECTION_OK else {
-            let reason = Self.connectionMessage(connection, url: url)
+            var reason = Self.connectionMessage(connection, url: url)
+            if reason.contains("invalid sslmode value") {
+                reason += " (allowed: disable, allow, prefer, require, verify-ca, verify-full)"
+            }
             PQfinish(connection)
             throw StoreError(.unavailable, "cannot connect to the PostgreSQL store \(url): \(reason)")
         }

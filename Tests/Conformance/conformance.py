@@ -1058,12 +1058,16 @@ ISOLATED_PIPELINE = {
         {"id": "test", "kind": "tests", "command": "test -f fixed.txt || { echo 'fixed.txt missing'; exit 1; }",
          "fixer": {"role": "fixer", "maxAttempts": 1,
                    "agent": {"driver": "fake", "script": [[{"write": {"path": "fixed.txt", "text": "ok\n"}}, {"result": "fixed"}]]}}},
+        {"id": "estimate", "kind": "agent", "role": "estimator", "prompt": "How big is: {{task}}",
+         "agent": {"driver": "fake", "script": [[{"result": "{\"size\": \"small\"}"}]]}},
+        {"id": "large-only", "kind": "command", "command": "true",
+         "when": {"step": "estimate", "path": "size", "in": ["large"]}},
     ],
 }
 
 
 def test_isolation(ctx):
-    """A git workspace: run.workspace, step.committed, tests.finished, run/diff, run/apply, run.applied, run/discard, run.discarded."""
+    """A git workspace: run.workspace, step.committed, tests.finished, step.skipped, run/diff, run/apply, run.applied, run/discard, run.discarded."""
     r = ctx.report
     ws = ctx.workspace("isolated")
     git = ["git", "-C", ws, "-c", "user.name=c", "-c", "user.email=c@c"]
@@ -1085,7 +1089,7 @@ def test_isolation(ctx):
             expect(workspace["isolation"] == "worktree" and workspace["branch"] == f"drover/{run_id}", short(workspace))
             c.wait_event(run_id, "run.completed")
             types = [e["type"] for e in c.events(run_id)]
-            for needed in ("step.committed", "tests.finished"):
+            for needed in ("step.committed", "tests.finished", "step.skipped"):
                 expect(needed in types, f"no {needed} in {types}")
             expect(not Path(ws, "new.txt").exists(), "the run wrote into the user's tree")
         with r.case("run/diff: the run's files with their patches"):
@@ -1145,6 +1149,34 @@ def test_budget(ctx):
             c.wait_event(run_id, "run.resumed")
             c.wait_event(run_id, "run.completed")
             c.error("run/resume", {"runId": run_id}, -33002, "conflict")
+        expect(c.call("shutdown") is None, "shutdown")
+        c.notify("exit")
+        c.wait_exit()
+    finally:
+        c.close()
+
+
+def test_pipelines(ctx):
+    """Richer pipeline steps: consensus (consensus.candidate, consensus.decided)."""
+    r = ctx.report
+    ws = ctx.workspace("pipelines")
+    drover = Path(ws, ".drover")
+    (drover / "pipelines").mkdir(parents=True)
+    answer = lambda text: {"driver": "fake", "script": [[{"result": text}]]}
+    (drover / "config.json").write_text(json.dumps({"agents": {"a": answer("yes"), "b": answer("no"), "c": answer("Yes")}}))
+    (drover / "pipelines" / "vote.json").write_text(json.dumps({"name": "Vote", "steps": [
+        {"id": "pick", "kind": "agent", "prompt": "yes or no?", "consensus": {"agents": ["a", "b", "c"], "strategy": "vote"}}]}))
+    c = ctx.connect(ws, name="pipelines")
+    try:
+        ctx.initialize(c, ws)
+        c.call("workspace/trust", {"trusted": True})
+        with r.case("consensus: three roles answer in turn, the vote picks the answer two agree on"):
+            run_id = c.call("run/start", {"pipelineId": "vote", "task": "t"})["run"]["id"]
+            decided = c.wait_event(run_id, "consensus.decided")["data"]
+            expect(decided["winner"] == "a" and decided["output"] == "yes", short(decided))
+            c.wait_event(run_id, "run.completed")
+            roles = [e["data"]["role"] for e in c.events(run_id) if e["type"] == "consensus.candidate"]
+            expect(roles == ["a", "b", "c"], short(roles))
         expect(c.call("shutdown") is None, "shutdown")
         c.notify("exit")
         c.wait_exit()
@@ -1255,6 +1287,7 @@ def main():
         test_slow_client(ctx)
         test_isolation(ctx)
         test_budget(ctx)
+        test_pipelines(ctx)
         test_coverage(ctx)
         test_example_client(ctx)
     finally:

@@ -104,7 +104,7 @@ private let allBodies: [EventBody] = [
     .runFailed(.init(failure: failure)),
     .runCancelled(.init(reason: "user asked")),
     .runWorkspace(.init(isolation: .worktree, path: "/w/.drover/worktrees/r-1", branch: "drover/r-1", base: "HEAD",
-                        baseCommit: "abc", note: "n")),
+                        baseCommit: "abc", note: "n", remote: "git@example.com:team/app.git")),
     .runWorkspace(.init(isolation: .none, path: "/w")),
     .stepCommitted(.init(stepId: "impl", attempt: 2, sha: "abc", files: 1, insertions: 3, deletions: 0)),
     .testsFinished(.init(stepId: "test", attempt: 1, passed: false, summary: "1 failed", exitCode: 1, fixesLeft: 2)),
@@ -116,6 +116,10 @@ private let allBodies: [EventBody] = [
                              permission: ToolPermission(tool: "Bash", input: "ls"))),
     .runDiscarded(.init(worktreeRemoved: true, branchDeleted: false)),
     .stepStarted(.init(stepId: "test", attempt: 2, role: "fixer")),
+    .consensusCandidate(.init(stepId: "pick", attempt: 2, role: "codex", output: "SQLite\n")),
+    .consensusDecided(.init(stepId: "pick", strategy: .judge, winner: "codex", reasons: "shorter", output: "SQLite\n")),
+    .consensusDecided(.init(stepId: "pick", strategy: .vote, winner: "claude", output: "")),
+    .stepSkipped(.init(stepId: "arch", reason: "estimate.size is \"small\"")),
 ]
 
 @Suite("JSONValueEncoder")

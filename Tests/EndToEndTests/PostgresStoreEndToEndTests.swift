@@ -47,6 +47,47 @@ struct PostgresStoreEndToEndTests {
         _ = try await drover.shutdownAndExit()
     }
 
+    @Test("credentials from PGPASSFILE; libpq options pass through: sslmode=disable works, sslmode=require and a bad sslmode are refused clearly")
+    func passwordFileAndSSLModes() async throws {
+        let server = try PostgresTestServer.shared()
+        let database = "drover_e2e_credentials"
+        let withPassword = try server.createDatabase(database)
+        let parts = try #require(URLComponents(string: withPassword))
+        let (user, password, host, port) = (parts.user ?? "", parts.password ?? "", parts.host ?? "", parts.port ?? 5432)
+        let bare = "postgres://\(user)@\(host):\(port)/\(database)"
+        let folder = try TempFolder()
+        let passfile = folder.url.appendingPathComponent("pgpass").path
+        try "\(host):\(port):\(database):\(user):\(password)\n".write(toFile: passfile, atomically: true, encoding: .utf8)
+        chmod(passfile, 0o600)
+
+        func runs(_ url: String, passfile: String? = nil) async throws -> (code: Int32, stdout: String, stderr: String) {
+            let drover = try DroverProcess(arguments: ["runs", "--store", url],
+                                           environment: ["NO_COLOR": "1", "PGPASSFILE": passfile ?? "/nonexistent"])
+            drover.closeStdin()
+            let code = try await drover.waitForExit()
+            return (code, String(decoding: drover.stdoutBytes, as: UTF8.self), drover.stderrText)
+        }
+        // A run stored, so `drover runs` has something to list.
+        let workspace = try EngineWorkspace()
+        let client = try await workspace.server(arguments: ["--store", withPassword + "?sslmode=disable"])
+        let runId = try await client.startRun("demo").string("id")
+        _ = try await client.shutdownAndExit()
+
+        let fromFile = try await runs(bare + "?sslmode=disable", passfile: passfile)
+        #expect(fromFile.code == 0 && fromFile.stdout.contains(runId), "the password came from PGPASSFILE: \(fromFile.stderr)")
+        let noPassword = try await runs(bare)
+        #expect(noPassword.code == 1 && noPassword.stderr.contains("\(host):\(port)/\(database)"), "\(noPassword.stderr)")
+
+        // The test server speaks no TLS: requiring it is refused by libpq, saying so.
+        let required = try await runs(withPassword + "?sslmode=require")
+        #expect(required.code == 1 && required.stderr.contains("SSL"), "\(required.stderr)")
+        let bad = try await runs(withPassword + "?sslmode=sometimes")
+        #expect(bad.code == 1 && bad.stderr.contains("invalid sslmode value: \"sometimes\"") && bad.stderr.contains("verify-full"), "\(bad.stderr)")
+        for output in [fromFile.stderr, noPassword.stderr, required.stderr, bad.stderr] {
+            #expect(!output.contains(password), "the password is never printed: \(output)")
+        }
+    }
+
     @Test("a wrong password: `serve --no-daemon` answers every request with an error naming the server, never the password")
     func wrongPassword() async throws {
         let good = try PostgresTestServer.shared().url(database: "postgres")

@@ -47,6 +47,7 @@ import Testing
         #expect(cases("FailureKind") == Failure.Kind.allCases.map(\.rawValue))
         #expect(cases("LogStream") == LogStream.allCases.map(\.rawValue))
         #expect(cases("IsolationMode") == IsolationMode.allCases.map(\.rawValue))
+        #expect(cases("PriceSource") == PriceSource.allCases.map(\.rawValue))
         #expect(cases("ApplyStrategy") == ApplyStrategy.allCases.map(\.rawValue))
         #expect(cases("ChangedFileStatus") == ChangedFile.Status.allCases.map(\.rawValue))
         #expect(cases("PermissionOptionKind") == PermissionOptionKind.allCases.map(\.rawValue))
@@ -195,7 +196,8 @@ private enum Samples {
     static let budget = RunBudget(maxUSD: 1, maxTokens: 10)
     static let fullWorkspace = RunWorkspace(
         isolation: .worktree, path: "/w/.drover/worktrees/r-1", branch: "drover/r-1", base: "HEAD", baseCommit: "abc", note: "n",
-        applied: RunApplied(strategy: .merge, into: "main", commit: "def"), removed: true, discarded: true, branchDeleted: true)
+        applied: RunApplied(strategy: .merge, into: "main", commit: "def"), removed: true, discarded: true, branchDeleted: true,
+        remote: "git@example.com:team/app.git")
     static let fullFile = ChangedFile(path: "b", oldPath: "a", status: .renamed, additions: 1, deletions: 0, binary: false, patch: "p")
     static let minimalRun = Run(id: "r-1", pipelineId: "demo", task: "t", status: .queued, createdAt: at, updatedAt: at, steps: [])
     static let initializeResult = InitializeResult(
@@ -243,12 +245,16 @@ private enum Samples {
         let queued = B.RunQueued(reason: .dependency, waitingFor: ["r-0"])
         let attempt = B.StepAttempt(stepId: "s", attempt: 1)
         let fixing = B.StepAttempt(stepId: "s", attempt: 2, role: "fixer")
+        let priced = B.UsageRecorded(stepId: "s", model: "m", inputTokens: 3, outputTokens: 1, cacheReadTokens: 1, cacheWriteTokens: 1,
+                                     costUSD: 0.1, reportedCostUSD: 0.2, priceSource: .table)
         let requested = B.DecisionRequested(stepId: "s", decisionId: "d", question: "q", options: [], attempt: 1, permission: permission)
         let answered = B.DecisionResolved(stepId: "s", decisionId: "d", choice: "c", reason: "r", attempt: 1)
-        let workspace = B.WorkspaceRecorded(isolation: .worktree, path: "/w/x", branch: "drover/r", base: "HEAD", baseCommit: "a", note: "n")
+        let workspace = B.WorkspaceRecorded(isolation: .worktree, path: "/w/x", branch: "drover/r", base: "HEAD", baseCommit: "a", note: "n",
+                                            remote: "git@example.com:team/app.git")
         let tests = B.TestsFinished(stepId: "s", attempt: 1, passed: false, summary: "x", exitCode: 1, fixesLeft: 1)
         let applied = B.Applied(strategy: .merge, into: "main", commit: "c", worktreeRemoved: true)
         let resolved = B.ApprovalResolved(stepId: "s", approvalId: "a", status: .approved, feedback: "f", proposal: "p")
+        let decided = B.ConsensusDecided(stepId: "s", strategy: .judge, winner: "r", reasons: "why", output: "o")
         let samples: [EventSample] = [
             EventSample(body: .runCreated(created), full: created, minimal: B.RunCreated(pipelineId: "p", task: "t", steps: [])),
             EventSample(body: .runQueued(queued), full: queued, minimal: B.RunQueued(reason: .capacity)),
@@ -257,6 +263,7 @@ private enum Samples {
             same(.stepCompleted(.init(stepId: "s", attempt: 1, output: "o")), B.StepCompleted(stepId: "s", attempt: 1, output: "o")),
             same(.stepFailed(.init(stepId: "s", attempt: 1, failure: failure)), B.StepFailed(stepId: "s", attempt: 1, failure: failure)),
             EventSample(body: .stepInterrupted(fixing), full: fixing, minimal: attempt),
+            same(.stepSkipped(.init(stepId: "s", reason: "r")), B.StepSkipped(stepId: "s", reason: "r")),
             EventSample(body: .decisionRequested(requested), full: requested,
                         minimal: B.DecisionRequested(stepId: "s", decisionId: "d", question: "q", options: [])),
             EventSample(body: .decisionResolved(answered), full: answered,
@@ -264,8 +271,8 @@ private enum Samples {
             same(.approvalRequested(.init(stepId: "s", approvalId: "a", proposal: "p")), B.ApprovalRequested(stepId: "s", approvalId: "a", proposal: "p")),
             EventSample(body: .approvalResolved(resolved), full: resolved,
                         minimal: B.ApprovalResolved(stepId: "s", approvalId: "a", status: .rejected)),
-            same(.usageRecorded(.init(stepId: "s", model: "m", inputTokens: 1, outputTokens: 1, costUSD: 0)),
-                 B.UsageRecorded(stepId: "s", model: "m", inputTokens: 1, outputTokens: 1, costUSD: 0)),
+            EventSample(body: .usageRecorded(priced), full: priced,
+                        minimal: B.UsageRecorded(stepId: "s", model: "m", inputTokens: 1, outputTokens: 1, costUSD: 0)),
             same(.agentSession(.init(stepId: "s", attempt: 1, sessionId: "x")), B.AgentSession(stepId: "s", attempt: 1, sessionId: "x")),
             same(.runRetried(.init(fromStep: "s")), B.FromStep(fromStep: "s")),
             same(.runRestarted(.init(fromStep: "s")), B.FromStep(fromStep: "s")),
@@ -283,6 +290,10 @@ private enum Samples {
             EventSample(body: .runApplied(applied), full: applied,
                         minimal: B.Applied(strategy: .patch, worktreeRemoved: false)),
             same(.runDiscarded(.init(worktreeRemoved: true, branchDeleted: false)), B.Discarded(worktreeRemoved: true, branchDeleted: false)),
+            same(.consensusCandidate(.init(stepId: "s", attempt: 1, role: "r", output: "o")),
+                 B.ConsensusCandidate(stepId: "s", attempt: 1, role: "r", output: "o")),
+            EventSample(body: .consensusDecided(decided), full: decided,
+                        minimal: B.ConsensusDecided(stepId: "s", strategy: .vote, winner: "r", output: "o")),
         ]
         return Dictionary(uniqueKeysWithValues: samples.map { ($0.body.type, $0) })
     }

@@ -5,14 +5,18 @@ import Foundation
 /// changed, and `run/diff` / `run/apply`. Git runs off the actor (these helpers are `nonisolated`), so a
 /// slow repository never holds up other runs' events.
 extension Engine {
-    nonisolated var worktrees: RunWorktrees { RunWorktrees(workspace: options.workspace, environment: options.environment) }
+    nonisolated var worktrees: RunWorktrees {
+        var worktrees = RunWorktrees(workspace: options.workspace, environment: options.environment)
+        worktrees.recordsRemote = options.sharesStore
+        return worktrees
+    }
     nonisolated var snapshots: RunSnapshots { RunSnapshots(workspace: options.workspace, environment: options.environment) }
 
     /// Decides where a new run works and creates its worktree: `request.isolation`, else the pipeline's
     /// default, else `worktree` for a git workspace and `none` elsewhere (said so in `note`).
     nonisolated func prepareRunWorkspace(runId: String, request: RunStartRequest, pipelineDefault: IsolationMode?)
         async throws -> EventBody.WorkspaceRecorded {
-        let worktrees = RunWorktrees(workspace: options.workspace, environment: options.environment)
+        let worktrees = self.worktrees
         let (isGit, hasCommits) = try await Self.offActor { () -> (Bool, Bool) in
             let isGit = worktrees.isGitWorkspace()
             return (isGit, isGit && worktrees.hasCommits())
@@ -58,7 +62,7 @@ extension Engine {
 
     /// Removes a worktree whose run was never recorded (its start failed after the worktree was made).
     nonisolated func discardWorktree(runId: String) async {
-        let worktrees = RunWorktrees(workspace: options.workspace, environment: options.environment)
+        let worktrees = self.worktrees
         _ = try? await Self.offActor {
             _ = try? worktrees.remove(runId: runId)
             _ = try? worktrees.git.run(["branch", "-D", RunWorktrees.branch(runId: runId)])

@@ -33,10 +33,14 @@ extension Engine {
                 "pipeline '\(entry.id)' uses " + missing.map { "{{inputs.\($0)}}" }.joined(separator: ", ")
                 + "; pass inputs: {" + missing.map { "\"\($0)\": \"…\"" }.joined(separator: ", ") + "}")
         }
-        try checkRunnable(pipelineId: entry.id, definition: definition, source: entry.source)
+        let config = loadConfig()
+        try checkRunnable(pipelineId: entry.id, definition: definition, source: entry.source, config: config)
         let dependsOn = request.dependsOn.flatMap { $0.isEmpty ? nil : $0 }
         try checkDependencies(dependsOn)
         try Self.validate(request.budget)
+        try Self.checkSpendingConfig(config)
+        // The config's per-run default applies when the request gives no budget of its own.
+        let budget = request.budget ?? config.budgets.perRun
 
         var runId = Identifiers.newRunID(at: options.now())
         while try ledger.store.run(id: runId) != nil { runId = Identifiers.newRunID(at: options.now()) }
@@ -45,7 +49,7 @@ extension Engine {
             try ledger.begin(runId, pipeline: LoadedPipeline(id: entry.id, definition: definition, source: entry.source))
             try commit([
                 .runCreated(.init(pipelineId: entry.id, task: request.task, inputs: request.inputs, steps: definition.stepInfos,
-                                  dependsOn: dependsOn, budget: request.budget)),
+                                  dependsOn: dependsOn, budget: budget)),
                 .runWorkspace(workspace),
             ], runId: runId)
         } catch {
@@ -60,14 +64,20 @@ extension Engine {
     /// how each step runs. Checked when a run starts, retries or restarts, and again before each
     /// attempt (config and trust may change in between).
     @discardableResult
-    func checkRunnable(pipelineId: String, definition: PipelineDefinition, source: PipelineInfo.Source) throws -> [StepPlan] {
-        let config = EngineConfig.load(workspace: options.workspace, configDirectory: options.configDirectory)
+    func checkRunnable(pipelineId: String, definition: PipelineDefinition, source: PipelineInfo.Source,
+                       config: EngineConfig? = nil) throws -> [StepPlan] {
+        let config = config ?? loadConfig()
         let plans = try planSteps(pipelineId: pipelineId, definition: definition, source: source,
                                   config: config, configDirectory: options.configDirectory)
         if let reason = TrustPolicy.reason(pipelineId: pipelineId, source: source, plans: plans), !isTrusted() {
             throw TrustPolicy.refusal(workspace: options.workspace, reason: reason)
         }
         return plans
+    }
+
+    /// The config files as they are now (read at every attempt: they may change while the engine runs).
+    func loadConfig() -> EngineConfig {
+        EngineConfig.load(workspace: options.workspace, configDirectory: options.configDirectory)
     }
 
     /// `run/cancel`: kills the live step's process group (or the agent a dead engine left behind),

@@ -19,11 +19,17 @@ extension Engine {
             return
         }
         if try pauseIfOverBudget(run) { return }
-        let role = try resuming ? role ?? history(run.id).testsLoops[stepId]?.lastStartedRole : role
+        var role = try resuming ? role ?? history(run.id).testsLoops[stepId]?.lastStartedRole : role
+        if resuming, let consensus = loaded.definition.step(stepId)?.consensus {
+            // Where the consensus stands is in the log: the next role to answer, the judge, or the vote.
+            guard let next = try consensusRole(run: run, stepId: stepId, consensus: consensus, attempt: attempt) else { return }
+            role = next
+        }
         let started = try commit([.stepStarted(.init(stepId: stepId, attempt: attempt, role: role))], runId: run.id)
         let invocation: AgentInvocation
+        let pricing: UsagePricing
         do {
-            invocation = try makeInvocation(run: started, pipeline: loaded, stepId: stepId, attempt: attempt, fixerRole: role)
+            (invocation, pricing) = try makeInvocation(run: started, pipeline: loaded, stepId: stepId, attempt: attempt, fixerRole: role)
         } catch let notFound as TestCommandDetection.NotFound {
             try failRun(runId: run.id, stepId: stepId, attempt: attempt, failure: Failure(
                 kind: .tests, message: notFound.description, hint: Hints.fixThenRetry(notFound.hint, runId: run.id), stepId: stepId))
@@ -56,7 +62,7 @@ extension Engine {
         let isTestsCommand = role == nil && loaded.definition.step(stepId)?.kind == .tests
         let stepRole = loaded.definition.step(stepId)?.role
         recordAgent(handle, runId: runId, stepId: stepId, attempt: attempt)
-        live[runId] = LiveAttempt(stepId: stepId, attempt: attempt, handle: handle, task: nil, stop: nil)
+        live[runId] = LiveAttempt(stepId: stepId, attempt: attempt, handle: handle, task: nil, stop: nil, pricing: pricing)
         let task = Task {
             let waiter = Task<AgentOutcome, Never> {
                 let outcome = await handle.wait()
@@ -78,30 +84,40 @@ extension Engine {
     }
 
     /// The process for one attempt: the step's driver given the prompt (with re-run context),
-    /// environment, working directory and log file.
-    func makeInvocation(run: Run, pipeline: LoadedPipeline, stepId: String, attempt: Int, fixerRole: String? = nil) throws -> AgentInvocation {
+    /// environment, working directory and log file; and how its usage is priced.
+    func makeInvocation(run: Run, pipeline: LoadedPipeline, stepId: String, attempt: Int,
+                        fixerRole: String? = nil) throws -> (AgentInvocation, UsagePricing) {
         guard let step = pipeline.definition.step(stepId), let index = run.stepIndex(stepId) else {
             throw EngineError.internalError("run \(run.id) has no step '\(stepId)'")
         }
-        let plans = try checkRunnable(pipelineId: pipeline.id, definition: pipeline.definition, source: pipeline.source)
+        let config = loadConfig()
+        let plans = try checkRunnable(pipelineId: pipeline.id, definition: pipeline.definition, source: pipeline.source, config: config)
         let plan = plans.first { $0.stepId == stepId }
-        let agent = fixerRole == nil ? plan?.agent?.spec : plan?.fixerAgent?.spec
         let history = try history(run.id)
+        let agent: AgentSpec?
+        switch (fixerRole, step.kind) {
+        case (nil, _): agent = plan?.agent?.spec
+        case (let role?, .agent): agent = plan?.roleAgents[role]?.spec // a consensus step's answering role or judge
+        case (_, .command), (_, .tests): agent = plan?.fixerAgent?.spec
+        }
 
         var outputs: [String: String] = [:]
         for done in run.steps where done.state == .done { outputs[done.id] = done.output ?? "" }
         var context = Template.Context(
             task: run.task, inputs: run.inputs ?? [:], stepOutputs: outputs,
-            previousOutput: index > 0 ? run.steps[index - 1].output : nil, testsSummary: history.latestTests?.summary)
-        let template = fixerRole == nil ? step.prompt ?? "" : fixerPrompt(step: step, loop: history.testsLoops[stepId], run: run)
+            // A skipped step has no output: {{previous.output}} is the last one that ran.
+            previousOutput: run.steps[..<index].last { $0.state != .skipped }?.output, testsSummary: history.latestTests?.summary)
+        let template = fixerRole == nil || step.kind == .agent ? step.prompt ?? "" : fixerPrompt(step: step, loop: history.testsLoops[stepId], run: run)
         try addDiff(to: &context, template: template, run: run, history: history)
         let rerun = history.rerunContext(stepId: stepId)
         // A resumed session already holds the task and everything said before: tell it what changed.
         // (A fixer is another agent: it starts its own conversation.)
         let resumeSessionId = step.kind == .agent && fixerRole == nil ? history.resumableSession(stepId: stepId) : nil
-        let prompt = resumeSessionId != nil && !rerun.isEmpty
-            ? rerun.renderedForResume()
-            : Template.render(template, context: context) + rerun.rendered()
+        var request = Template.render(template, context: context)
+        if let consensus = step.consensus, ConsensusRules.isJudging(consensus, role: fixerRole, answered: history.consensusRound(stepId)) {
+            request = ConsensusRules.judgePrompt(request: request, answers: history.consensusRound(stepId))
+        }
+        let prompt = resumeSessionId != nil && !rerun.isEmpty ? rerun.renderedForResume() : request + rerun.rendered()
 
         let workingDirectory = run.workspace?.path ?? options.workspace.path
         var environment = options.environment
@@ -140,7 +156,7 @@ extension Engine {
             selfExecutable: options.selfExecutable)
         attemptContext.toolsAllowedForRun = history.toolsAllowedForRun
         attemptContext.remainingBudgetUSD = run.budget?.maxUSD.map { max(0, $0 - run.usage.costUSD) }
-        return try driver.invocation(for: attemptContext)
+        return (try driver.invocation(for: attemptContext), UsagePricing(agent: agent, configPrices: config.prices))
     }
 
     /// Something the agent reported while running: log lines go out as `run/log` (with the offset of
@@ -150,9 +166,8 @@ extension Engine {
         case .log(let stream, let text):
             notify(.log(RunLogNotification(runId: runId, stepId: stepId, attempt: attempt, stream: stream,
                                            text: LiveLogText.forNotification(text), offset: report.logOffset)))
-        case .usage(let model, let input, let output, let cost):
-            storeUsage([.usageRecorded(.init(stepId: stepId, model: model, inputTokens: input, outputTokens: output,
-                                             costUSD: cost ?? 0))], runId: runId)
+        case .usage(let usage):
+            storeUsage([usageRecorded(usage, runId: runId, stepId: stepId)], runId: runId)
         case .progress(let fraction, let message):
             // No event type carries progress yet; people still see it, as a log line.
             let percent = fraction.map { "\(Int(($0 * 100).rounded()))%" }
@@ -201,6 +216,8 @@ extension Engine {
                 }
             case .budget:
                 if run.status == .running { try pauseForBudget(run, interrupting: stepId, attempt: attempt) }
+            case .dailyBudget:
+                if run.status == .running { try pauseForBudget(run, interrupting: stepId, attempt: attempt, daily: true) }
             }
             return
         }
@@ -211,6 +228,10 @@ extension Engine {
            try finishTestsAttempt(outcome, run: run, step: definition, attempt: attempt) {
             return
         }
+        if let definition, let consensus = definition.consensus,
+           try finishConsensusAttempt(outcome, run: run, step: definition, consensus: consensus, attempt: attempt) {
+            return
+        }
         // An agent that stopped at its budget (the CLI's own budget stop) has not failed: the run pauses.
         if case .failed = outcome, run.budget?.isReached(by: run.usage) == true {
             try pauseForBudget(run, interrupting: stepId, attempt: attempt)
@@ -218,15 +239,7 @@ extension Engine {
         }
         switch outcome {
         case .completed(let output):
-            if definition?.needsApproval == true {
-                let number = try history(runId).nextApprovalNumber(stepId: stepId)
-                try commit([.approvalRequested(.init(
-                    stepId: stepId, approvalId: Identifiers.approvalID(stepId: stepId, number: number), proposal: output))],
-                           runId: runId)
-            } else {
-                let completed = try commit([.stepCompleted(.init(stepId: stepId, attempt: attempt, output: output))], runId: runId)
-                if try !pauseIfOverBudget(completed) { scheduleAdvance(runId) }
-            }
+            try completeStep(runId: runId, stepId: stepId, attempt: attempt, output: output, needsApproval: definition?.needsApproval == true)
         case .decision(let question, let choices):
             guard !choices.isEmpty else {
                 try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
@@ -258,6 +271,19 @@ extension Engine {
             try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
                 kind: .interrupted, message: "Step '\(stepId)' (attempt \(attempt)) was stopped from outside drover",
                 hint: "Run \(Hints.retry(runId)) to re-run the step", stepId: stepId))
+        }
+    }
+
+    /// A step's output is in: it waits for approval if the step asks for one, else the step is done and the run goes on.
+    func completeStep(runId: String, stepId: String, attempt: Int, output: String, needsApproval: Bool) throws {
+        if needsApproval {
+            let number = try history(runId).nextApprovalNumber(stepId: stepId)
+            try commit([.approvalRequested(.init(
+                stepId: stepId, approvalId: Identifiers.approvalID(stepId: stepId, number: number), proposal: output))],
+                       runId: runId)
+        } else {
+            let completed = try commit([.stepCompleted(.init(stepId: stepId, attempt: attempt, output: output))], runId: runId)
+            if try !pauseIfOverBudget(completed) { scheduleAdvance(runId) }
         }
     }
 

@@ -30,8 +30,9 @@ public final class WorkspaceClaim: Sendable {
     ) throws -> EngineHost {
         do {
             let store = try backend.openStore(layout)
-            let options = EngineOptions(
+            var options = EngineOptions(
                 workspace: workspace, selfExecutable: selfExecutable, environment: environment, logger: logger)
+            options.sharesStore = backend.followChanges != nil
             let engine = try Engine(options: options, store: store, launcher: launcher, ownership: ownership)
             if let follow = backend.followChanges {
                 // Other engines share the store: their commits become this engine's run/events.

@@ -19,6 +19,12 @@ public struct EngineOptions: Sendable {
     public var now: @Sendable () -> Date
     /// Where the engine reports trouble it cannot return to a caller (stderr, at the server's level).
     public var logger: Logger
+    /// The store is shared with other engines and machines (PostgreSQL): new runs record their
+    /// repository's remote, so a worker elsewhere can get the code and push the run's branch back.
+    public var sharesStore = false
+    /// Where this machine keeps clones of other machines' repositories, to drive their runs (a
+    /// worker's engine); nil: only runs of this workspace are driven.
+    public var repositoryCache: RepositoryCache?
 
     /// - Parameters:
     ///   - configDirectory: defaults to `EngineConfig.configDirectory(environment:)`.

@@ -77,7 +77,7 @@ final class RunLedger {
             records[runId] = nil
             if let heard = try? catchUp(runId) { heardWhileCommitting.append((runId, heard)) }
             throw appendFailure(error, runId: runId)
-        } catch {
+        } catch let error as StoreError {
             throw appendFailure(error, runId: runId)
         }
     }

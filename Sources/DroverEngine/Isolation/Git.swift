@@ -5,15 +5,31 @@ import Synchronization
 /// variables (a `GIT_DIR` inherited from a hook would point every command at another repository),
 /// no system config, no prompts, and no transport allowed, so nothing here ever reaches the network.
 /// Commits are made as "Drover" so they work on machines without a configured identity.
+///
+/// The one exception is `networked`: the engine's own fetches, clones and pushes of a run's branch
+/// (`RepositoryCache`, `RunDiffReader` for a run that worked elsewhere) reach the remote with the
+/// user's ssh agent and credential helpers, still without prompts. Agents never run through it.
 struct Git: Sendable {
     /// Where the commands run (`git -C`).
     let directory: String
     /// The `PATH` used to find `git`.
     let searchPath: String
+    /// Transports allowed (the engine's fetch/push of a run's branch); false: no network at all.
+    private(set) var allowsNetwork = false
+    /// What a networked git takes from the user's environment: their ssh agent, ssh command and CA files.
+    private let credentialEnvironment: [String: String]
 
     init(directory: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.directory = directory
         self.searchPath = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        self.credentialEnvironment = environment.filter { ["SSH_AUTH_SOCK", "GIT_SSH_COMMAND", "SSL_CERT_FILE", "SSL_CERT_DIR"].contains($0.key) }
+    }
+
+    /// The same repository, with the engine's network access (see the type's comment).
+    var networked: Git {
+        var copy = self
+        copy.allowsNetwork = true
+        return copy
     }
 
     /// What a finished command printed.
@@ -31,13 +47,23 @@ struct Git: Sendable {
         "-c", "protocol.allow=never", "-c", "core.quotepath=false", "-c", "color.ui=false",
     ]
 
+    /// `fixedConfig` with transports allowed.
+    static let networkConfig = fixedConfig.enumerated().filter { index, flag in
+        flag != "protocol.allow=never" && !(flag == "-c" && fixedConfig[index + 1] == "protocol.allow=never")
+    }.map(\.element)
+
     /// Runs `git <arguments>`; returns the output whatever the exit status.
     func run(_ arguments: [String], input: Data? = nil) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "-C", directory] + Self.fixedConfig + arguments
+        process.arguments = ["git", "-C", directory] + (allowsNetwork ? Self.networkConfig : Self.fixedConfig) + arguments
         var environment = ["PATH": searchPath, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1",
                            "GIT_SSH_COMMAND": "false", "GIT_ASKPASS": "true"]
+        if allowsNetwork {
+            environment["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"  // never asks; the user's own wins below
+            environment["GIT_ASKPASS"] = nil
+            environment.merge(credentialEnvironment) { $1 }
+        }
         if let home = ProcessInfo.processInfo.environment["HOME"] { environment["HOME"] = home }
         process.environment = environment
         let stdout = Pipe(), stderr = Pipe(), stdin = Pipe()

@@ -58,16 +58,29 @@ public struct RunDiffReader: Sendable {
         workspace.isolation == .snapshot ? Git(directory: workspace.path, environment: environment) : git
     }
 
-    /// The commit a run's change ends at: its branch (a snapshot's HEAD), or its last recorded commit once the branch is gone.
+    /// The commit a run's change ends at: its branch (a snapshot's HEAD), or its last recorded commit once
+    /// the branch is gone; for a run that worked on another machine, its branch fetched from the remote.
     func tip(of workspace: RunWorkspace, history: RunHistory) -> String {
         if workspace.isolation == .snapshot,
            let sha = try? repository(of: workspace).checked(["rev-parse", "--verify", "--quiet", "HEAD"]), !sha.isEmpty {
             return sha
         }
-        if let branch = workspace.branch,
-           let sha = try? git.checked(["rev-parse", "--verify", "--quiet", "refs/heads/\(branch)"]), !sha.isEmpty {
-            return sha
-        }
-        return history.commits.last?.sha ?? workspace.baseCommit ?? "HEAD"
+        let local = workspace.branch.flatMap { try? git.checked(["rev-parse", "--verify", "--quiet", "refs/heads/\($0)"]) }
+            .flatMap { $0.isEmpty ? nil : $0 }
+        if let fetched = fetchedFromRemote(workspace, localTip: local) { return fetched }
+        return local ?? history.commits.last?.sha ?? workspace.baseCommit ?? "HEAD"
+    }
+
+    /// A run whose work is not in this repository (its local branch has no commit of the run's, or is
+    /// not here: a worker on another machine made them): its branch fetched from the recorded remote into `refs/drover/remote/<branch name>`, with the
+    /// engine's network access. Nil when the work is here, nothing is recorded to fetch from, or the
+    /// remote has no such branch yet (the run's worker pushes it when the run ends).
+    func fetchedFromRemote(_ workspace: RunWorkspace, localTip: String?) -> String? {
+        guard let remote = workspace.remote, let branch = workspace.branch, branch.hasPrefix("drover/"),
+              localTip == nil || localTip == workspace.baseCommit else { return nil }
+        let ref = "refs/drover/remote/\(branch.dropFirst("drover/".count))"
+        let fetched = try? git.networked.run(["fetch", "--quiet", "--no-tags", "--", remote, "+refs/heads/\(branch):\(ref)"])
+        guard fetched?.status == 0, let sha = try? git.checked(["rev-parse", "--verify", "--quiet", ref]), !sha.isEmpty else { return nil }
+        return sha
     }
 }

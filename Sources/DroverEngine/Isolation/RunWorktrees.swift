@@ -16,6 +16,8 @@ struct RunWorktrees: Sendable {
     /// The user's workspace (where `.drover/` is).
     let workspace: URL
     let environment: [String: String]
+    /// Whether a new run records the repository's remote (a shared store: other machines may drive it).
+    var recordsRemote = false
 
     var git: Git { Git(directory: workspace.path, environment: environment) }
     var worktreesDirectory: URL { workspace.appendingPathComponent(".drover/worktrees", isDirectory: true) }
@@ -74,15 +76,10 @@ struct RunWorktrees: Sendable {
             throw EngineError.conflict("branch \(branch) already exists in the repository of \(workspace.path)")
         }
         try PrivateFiles.makeDirectory(worktreesDirectory.path)
-        try installHooks()
+        try Self.installHooks(in: hooksDirectory)
         do {
-            if try git.run(["config", "--get", "extensions.worktreeConfig"]).trimmed != "true" {
-                try git.checked(["config", "extensions.worktreeConfig", "true"])
-            }
-            try git.checked(["worktree", "add", "--quiet", "--no-track", "-b", branch, path, baseCommit])
+            try Self.addGuardedWorktree(repository: git, path: path, branch: branch, at: baseCommit, hooksDirectory: hooksDirectory)
             let worktree = Git(directory: path, environment: environment)
-            try worktree.checked(["config", "--worktree", "core.hooksPath", hooksDirectory.path])
-            try worktree.checked(["config", "--worktree", "url.\(Self.pushRefusalURL).pushInsteadOf", ""])
             var note: String?
             if includeUncommitted {
                 if let carried = try carryUncommitted(from: Git(directory: root, environment: environment), into: worktree, runId: runId) {
@@ -94,7 +91,7 @@ struct RunWorktrees: Sendable {
             }
             let workingDirectory = prefix.isEmpty ? path : URL(fileURLWithPath: path).appendingPathComponent(prefix).path
             return EventBody.WorkspaceRecorded(isolation: .worktree, path: workingDirectory, branch: branch, base: baseRef,
-                                               baseCommit: baseCommit, note: note)
+                                               baseCommit: baseCommit, note: note, remote: recordsRemote ? remoteURL() : nil)
         } catch let error as GitError {
             _ = try? git.run(["worktree", "remove", "--force", path])
             _ = try? git.run(["branch", "-D", branch])
@@ -118,8 +115,38 @@ struct RunWorktrees: Sendable {
         return nil
     }
 
-    /// Writes `.drover/hooks/pre-push`, the hook every run's worktree uses.
-    private func installHooks() throws {
+    /// Adds a worktree of `repository` at `path` on a new `branch` from `commit`, with pushes refused in
+    /// it (per-worktree config: every push URL rewritten into the refusal, `core.hooksPath` at
+    /// `hooksDirectory`, whose `pre-push` refuses too). The engine's own pushes go from elsewhere.
+    static func addGuardedWorktree(repository: Git, path: String, branch: String, at commit: String, hooksDirectory: URL) throws {
+        if try repository.run(["config", "--get", "extensions.worktreeConfig"]).trimmed != "true" {
+            try repository.checked(["config", "extensions.worktreeConfig", "true"])
+        }
+        try repository.checked(["worktree", "add", "--quiet", "--no-track", "-b", branch, path, commit])
+        let worktree = Git(directory: path, environment: ["PATH": repository.searchPath])
+        try worktree.checked(["config", "--worktree", "core.hooksPath", hooksDirectory.path])
+        try worktree.checked(["config", "--worktree", "url.\(Self.pushRefusalURL).pushInsteadOf", ""])
+    }
+
+    /// The fetch URL of the workspace's remote: `DROVER_GIT_REMOTE` names it (default `origin`), else
+    /// the only remote there is; nil when there is none (the run can only be driven on this machine).
+    func remoteURL() -> String? {
+        let remotes = ((try? git.checked(["remote"])) ?? "").split(separator: "\n").map(String.init)
+        let preferred = environment["DROVER_GIT_REMOTE"].flatMap { $0.isEmpty ? nil : $0 } ?? "origin"
+        guard let name = remotes.contains(preferred) ? preferred : (remotes.count == 1 ? remotes[0] : nil) else { return nil }
+        return (try? git.checked(["remote", "get-url", name])).map(Self.withoutPassword)
+    }
+
+    /// `url` without a password in its user info (`https://user:token@host/…` → `https://user@host/…`):
+    /// a recorded remote is seen by everyone on the store; credentials stay in the user's git config.
+    static func withoutPassword(_ url: String) -> String {
+        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@"),
+              let colon = url[scheme.upperBound..<at].firstIndex(of: ":") else { return url }
+        return String(url[..<colon] + url[at...])
+    }
+
+    /// Writes `<hooksDirectory>/pre-push`, the hook every run's worktree uses.
+    static func installHooks(in hooksDirectory: URL) throws {
         try PrivateFiles.makeDirectory(hooksDirectory.path)
         let hook = hooksDirectory.appendingPathComponent("pre-push").path
         let script = "#!/bin/sh\ncat >&2 <<'EOF'\n\(Self.pushRefusal)\nEOF\nexit 1\n"

@@ -38,9 +38,14 @@ public struct StepDefinition: Codable, Sendable, Hashable {
     public var agent: AgentSpec?
     /// Who fixes a failing tests step.
     public var fixer: FixerSpec?
+    /// Several roles answer this agent step; one answer wins (`ConsensusSpec`).
+    public var consensus: ConsensusSpec?
+    /// Run the step only if this holds when the run reaches it; otherwise it is `skipped`.
+    public var when: StepCondition?
 
     public init(id: String, kind: StepKind, role: String? = nil, prompt: String? = nil, command: CommandSpec? = nil,
-                requiresApproval: Bool? = nil, timeoutSeconds: Double? = nil, agent: AgentSpec? = nil, fixer: FixerSpec? = nil) {
+                requiresApproval: Bool? = nil, timeoutSeconds: Double? = nil, agent: AgentSpec? = nil, fixer: FixerSpec? = nil,
+                consensus: ConsensusSpec? = nil, when: StepCondition? = nil) {
         self.id = id
         self.kind = kind
         self.role = role
@@ -50,6 +55,8 @@ public struct StepDefinition: Codable, Sendable, Hashable {
         self.timeoutSeconds = timeoutSeconds
         self.agent = agent
         self.fixer = fixer
+        self.consensus = consensus
+        self.when = when
     }
 
     /// Whether the step's output waits for a person's approval.

@@ -16,7 +16,8 @@ public enum PipelineValidator {
     }
 
     static let pipelineFields: Set<String> = ["name", "description", "steps", "isolation"]
-    static let stepFields: Set<String> = ["id", "kind", "role", "prompt", "command", "requiresApproval", "timeoutSeconds", "agent", "fixer"]
+    static let stepFields: Set<String> = ["id", "kind", "role", "prompt", "command", "requiresApproval", "timeoutSeconds", "agent", "fixer",
+                                          "consensus", "when"]
     /// Agent-block fields every driver understands.
     static let commonAgentFields: Set<String> = ["driver", "model"]
 
@@ -153,7 +154,11 @@ public enum PipelineValidator {
         switch kind {
         case .agent:
             if prompt == nil, object["prompt"] == nil { error("field 'prompt' is required for agent steps") }
-            if role == nil, object["agent"] == nil {
+            if object["consensus"] != nil {
+                if role != nil || object["agent"] != nil {
+                    error("field 'consensus' names the roles that answer; leave out 'role' and 'agent'")
+                }
+            } else if role == nil, object["agent"] == nil {
                 error("agent steps need a 'role' (mapped to an agent in config.json) or an inline 'agent' block")
             }
             if object["command"] != nil { error("field 'command' is for command and tests steps; agent steps use 'prompt'") }
@@ -170,6 +175,24 @@ public enum PipelineValidator {
                 fixer = spec
                 errors += fixerErrors.map { "\(label): \($0)" }
             }
+        }
+
+        var consensus: ConsensusSpec?
+        if let value = object["consensus"] {
+            if kind != .agent {
+                error("field 'consensus' is for agent steps only")
+            } else {
+                let (spec, consensusErrors) = ConsensusSpec.validate(value)
+                consensus = spec
+                errors += consensusErrors.map { "\(label): \($0)" }
+            }
+        }
+        var when: StepCondition?
+        if let value = object["when"] {
+            let (condition, conditionErrors) = validateCondition(value, field: "when")
+            when = condition
+            errors += conditionErrors.map { "\(label): \($0)" }
+            if let condition { errors += referenceErrors(condition.step, field: "when.step", stepId: id, earlier: earlier).map { "\(label): \($0)" } }
         }
 
         if let prompt {
@@ -192,8 +215,56 @@ public enum PipelineValidator {
         }
 
         let step = StepDefinition(id: id, kind: kind, role: role, prompt: prompt, command: command,
-                                  requiresApproval: requiresApproval, timeoutSeconds: timeout, agent: agent, fixer: fixer)
+                                  requiresApproval: requiresApproval, timeoutSeconds: timeout, agent: agent, fixer: fixer,
+                                  consensus: consensus, when: when)
         return (step, errors)
+    }
+
+    /// Where a field that names a step (`when.step`, `reviews`) points: only an earlier step may be
+    /// named, so a pipeline's references can never form a cycle.
+    static func referenceErrors(_ target: String, field: String, stepId: String, earlier: [String]) -> [String] {
+        if target == stepId { return ["field '\(field)': '\(target)' is this step itself (a cycle); name an earlier step"] }
+        if earlier.contains(target) { return [] }
+        let known = earlier.isEmpty ? "there are none before this step" : "earlier steps: " + earlier.joined(separator: ", ")
+        return ["field '\(field)': '\(target)' is not an earlier step of this pipeline (\(known)); a step can only depend on steps before it"]
+    }
+
+    /// `"when": {"step", "path"?, and one of "equals" | "notEquals" | "in" | "notIn"}`; messages start with the field.
+    static func validateCondition(_ value: JSONValue, field: String) -> (StepCondition?, [String]) {
+        let shape = "{\"step\": \"<earlier step id>\", \"path\": \"<dotted.path>\", and one of \"equals\", \"notEquals\", \"in\", \"notIn\"}"
+        guard let object = value.objectValue else { return (nil, ["field '\(field)' must be an object: \(shape)"]) }
+        var errors: [String] = []
+        let allowed = ["step", "path"] + StepCondition.Test.fields
+        for key in object.keys.sorted() where !allowed.contains(key) {
+            errors.append("field '\(field).\(key)' is unknown (allowed: \(allowed.joined(separator: ", ")))")
+        }
+        guard let step = object["step"]?.stringValue, !step.isEmpty else {
+            return (nil, errors + ["field '\(field).step' is required: the id of the earlier step whose JSON output is read"])
+        }
+        var path = ""
+        if let value = object["path"] {
+            if let text = value.stringValue, text.isEmpty || !text.split(separator: ".", omittingEmptySubsequences: false).contains(where: \.isEmpty) {
+                path = text
+            } else {
+                errors.append("field '\(field).path' must be a dotted path such as \"size\" or \"estimate.files.0\" (no empty segments)")
+            }
+        }
+        let tests = StepCondition.Test.fields.filter { object[$0] != nil }
+        guard tests.count == 1, let name = tests.first, let operand = object[name] else {
+            let found = tests.isEmpty ? "none" : tests.joined(separator: ", ")
+            return (nil, errors + ["field '\(field)' needs exactly one of equals, notEquals, in, notIn (found \(found))"])
+        }
+        let test: StepCondition.Test
+        switch name {
+        case "equals": test = .equals(operand)
+        case "notEquals": test = .notEquals(operand)
+        default:
+            guard let list = operand.arrayValue, !list.isEmpty else {
+                return (nil, errors + ["field '\(field).\(name)' must be a non-empty list of values, e.g. [\"medium\", \"large\"]"])
+            }
+            test = name == "in" ? .isIn(list) : .notIn(list)
+        }
+        return (StepCondition(step: step, path: path, test: test), errors)
     }
 
     /// `"fixer": "role"` or `{"role", "maxAttempts"?, "agent"?, "prompt"?}`.

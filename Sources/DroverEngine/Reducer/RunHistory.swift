@@ -81,6 +81,8 @@ public struct RunHistory: Sendable, Hashable {
     public private(set) var commits: [EventBody.StepCommitted] = []
     /// Each tests step's fixer loop since the step was last reset.
     public private(set) var testsLoops: [String: TestsLoop] = [:]
+    /// Each consensus step's answers since its last decision or reset (`consensus.candidate`).
+    private var consensusRounds: [String: [EventBody.ConsensusCandidate]] = [:]
     /// The newest `tests.finished` of the run (for `{{tests.summary}}`).
     public private(set) var latestTests: EventBody.TestsFinished?
     private var epochs: [String: Int] = [:]
@@ -129,6 +131,10 @@ public struct RunHistory: Sendable, Hashable {
             testsLoops[data.stepId, default: TestsLoop()].failingSummary = data.passed ? nil : data.summary
         case .stepCommitted(let data):
             commits.append(data)
+        case .consensusCandidate(let data):
+            consensusRounds[data.stepId, default: []].append(data)
+        case .consensusDecided(let data):
+            consensusRounds[data.stepId] = nil
         case .stepFailed(let data):
             failedLast.insert(data.stepId)
             failures.append(FailureRecord(stepId: data.stepId, attempt: data.attempt, failure: data.failure, epoch: epoch(data.stepId)))
@@ -140,7 +146,10 @@ public struct RunHistory: Sendable, Hashable {
             for index in approvals.indices where reset.contains(approvals[index].stepId) && approvals[index].status == .pending {
                 approvals[index].superseded = true
             }
-            for stepId in reset { testsLoops[stepId] = nil }
+            for stepId in reset {
+                testsLoops[stepId] = nil
+                consensusRounds[stepId] = nil
+            }
             if case .runRestarted = event.body {
                 for stepId in reset { epochs[stepId, default: 0] += 1 }
             }
@@ -152,6 +161,9 @@ public struct RunHistory: Sendable, Hashable {
     }
 
     private func epoch(_ stepId: String) -> Int { epochs[stepId, default: 0] }
+
+    /// The answers a consensus step collected since it last decided (or was reset), in order.
+    public func consensusRound(_ stepId: String) -> [EventBody.ConsensusCandidate] { consensusRounds[stepId] ?? [] }
 
     /// The decision with this id.
     public func decision(_ id: String) -> DecisionRecord? { decisions.first { $0.id == id } }

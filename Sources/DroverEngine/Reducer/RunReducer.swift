@@ -89,6 +89,13 @@ public enum RunReducer {
                 step.finishedAt = event.at
             }
 
+        case .stepSkipped(let data):
+            run.updateStep(data.stepId) { step in
+                step.state = .skipped
+                step.output = nil
+                step.finishedAt = event.at
+            }
+
         case .decisionRequested(let data):
             run.status = .blocked
             run.currentStep = data.stepId
@@ -135,9 +142,7 @@ public enum RunReducer {
             break // kept in the log for resuming (RunHistory); nothing a client sees on the run changes
 
         case .usageRecorded(let data):
-            run.usage.inputTokens += data.inputTokens
-            run.usage.outputTokens += data.outputTokens
-            run.usage.costUSD += data.costUSD
+            run.usage.add(data)
 
         case .runRetried(let data), .runRestarted(let data):
             run.status = .running
@@ -172,9 +177,9 @@ public enum RunReducer {
 
         case .runWorkspace(let data):
             run.workspace = RunWorkspace(isolation: data.isolation, path: data.path, branch: data.branch, base: data.base,
-                                         baseCommit: data.baseCommit, note: data.note)
+                                         baseCommit: data.baseCommit, note: data.note, remote: data.remote)
 
-        case .stepCommitted, .testsFinished:
+        case .stepCommitted, .testsFinished, .consensusCandidate, .consensusDecided:
             break // history only: the step's state changes with its step.* events
 
         case .runApplied(let data):

@@ -40,15 +40,15 @@ struct FileIdentity: Hashable, Sendable {
 }
 
 /// What was made of files (parsed config, trust, pipelines), kept per path and made again only when
-/// the file's `FileIdentity` changed, so reading them before every attempt costs one `stat` each and
-/// an edit still counts from the next attempt on. Safe from any thread.
+/// a file's `FileIdentity` changed, so reading them before every attempt costs one `stat` per file
+/// and an edit still counts from the next read on. Safe from any thread.
 final class FileValueCache<Value: Sendable>: Sendable {
     private struct Kept: Sendable {
-        var identity: FileIdentity?
+        var identities: [FileIdentity?]
         var value: Value
     }
 
-    private let kept = Mutex<[String: Kept]>([:])
+    private let kept = Mutex<[[String]: Kept]>([:])
     private let settleSeconds: Int
 
     /// - Parameter settleSeconds: how long after its last change a file counts as settled (see `value`).
@@ -58,16 +58,23 @@ final class FileValueCache<Value: Sendable>: Sendable {
 
     /// The value of the file at `path` (absent files included: `make` sees that), made by `make` when
     /// the file is new to this cache or changed since.
+    func value(at path: String, make: (String) -> Value) -> Value {
+        value(at: [path]) { make(path) }
+    }
+
+    /// The value made of the files at `paths` together, made again when any of them changed.
     ///
     /// A file changed within the last `settleSeconds` is read every time: file-system timestamps are
     /// coarse (a few milliseconds), so two same-size writes in place within one tick would otherwise
     /// look like one version (git's "racily clean" files, handled the same way).
-    func value(at path: String, make: (String) -> Value) -> Value {
-        let identity = FileIdentity.of(path)
-        if let found = kept.withLock({ $0[path] }), found.identity == identity,
-           identity?.isSettled(after: settleSeconds) ?? true { return found.value }
-        let value = make(path)
-        kept.withLock { $0[path] = Kept(identity: identity, value: value) }
+    func value(at paths: [String], make: () -> Value) -> Value {
+        let identities = paths.map(FileIdentity.of)
+        if let found = kept.withLock({ $0[paths] }), found.identities == identities,
+           identities.allSatisfy({ $0?.isSettled(after: settleSeconds) ?? true }) {
+            return found.value
+        }
+        let value = make()
+        kept.withLock { $0[paths] = Kept(identities: identities, value: value) }
         return value
     }
 }

@@ -40,6 +40,7 @@ public enum EventType: String, CaseIterable, Sendable {
     case stepCompleted = "step.completed"
     case stepFailed = "step.failed"
     case stepInterrupted = "step.interrupted"
+    case stepSkipped = "step.skipped"
     case decisionRequested = "decision.requested"
     case decisionResolved = "decision.resolved"
     case approvalRequested = "approval.requested"
@@ -58,6 +59,8 @@ public enum EventType: String, CaseIterable, Sendable {
     case runPaused = "run.paused"
     case runResumed = "run.resumed"
     case runDiscarded = "run.discarded"
+    case consensusCandidate = "consensus.candidate"
+    case consensusDecided = "consensus.decided"
 }
 
 /// The typed payloads of every event type.
@@ -69,6 +72,7 @@ public enum EventBody: Sendable, Hashable {
     case stepCompleted(StepCompleted)
     case stepFailed(StepFailed)
     case stepInterrupted(StepAttempt)
+    case stepSkipped(StepSkipped)
     case decisionRequested(DecisionRequested)
     case decisionResolved(DecisionResolved)
     case approvalRequested(ApprovalRequested)
@@ -87,6 +91,8 @@ public enum EventBody: Sendable, Hashable {
     case runPaused(RunPaused)
     case runResumed(RunResumed)
     case runDiscarded(Discarded)
+    case consensusCandidate(ConsensusCandidate)
+    case consensusDecided(ConsensusDecided)
 
     public struct RunCreated: Codable, Sendable, Hashable {
         public var pipelineId: String
@@ -149,6 +155,17 @@ public enum EventBody: Sendable, Hashable {
             self.stepId = stepId
             self.attempt = attempt
             self.failure = failure
+        }
+    }
+
+    /// `step.skipped`: the step's `when` condition was false when the run reached it.
+    public struct StepSkipped: Codable, Sendable, Hashable {
+        public var stepId: String
+        /// Why, for people: the condition and the value it found.
+        public var reason: String
+        public init(stepId: String, reason: String) {
+            self.stepId = stepId
+            self.reason = reason
         }
     }
 
@@ -228,18 +245,49 @@ public enum EventBody: Sendable, Hashable {
         }
     }
 
+    /// One attempt's use of one model. `inputTokens` counts every input token, the cache's included
+    /// (`cacheReadTokens` and `cacheWriteTokens` are parts of it); `costUSD` is Drover's price for them
+    /// (`priceSource` says where it came from), `reportedCostUSD` the agent's own figure when it gives one.
     public struct UsageRecorded: Codable, Sendable, Hashable {
         public var stepId: String
         public var model: String
         public var inputTokens: Int
         public var outputTokens: Int
+        public var cacheReadTokens: Int
+        public var cacheWriteTokens: Int
         public var costUSD: Double
-        public init(stepId: String, model: String, inputTokens: Int, outputTokens: Int, costUSD: Double) {
+        public var reportedCostUSD: Double?
+        /// Absent on events recorded before Drover priced usage itself.
+        public var priceSource: PriceSource?
+        public init(stepId: String, model: String, inputTokens: Int, outputTokens: Int, cacheReadTokens: Int = 0,
+                    cacheWriteTokens: Int = 0, costUSD: Double, reportedCostUSD: Double? = nil, priceSource: PriceSource? = nil) {
             self.stepId = stepId
             self.model = model
             self.inputTokens = inputTokens
             self.outputTokens = outputTokens
+            self.cacheReadTokens = cacheReadTokens
+            self.cacheWriteTokens = cacheWriteTokens
             self.costUSD = costUSD
+            self.reportedCostUSD = reportedCostUSD
+            self.priceSource = priceSource
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case stepId, model, inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, costUSD, reportedCostUSD, priceSource
+        }
+
+        // Events recorded before the cache was counted have no cache fields: zero.
+        public init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            stepId = try container.decode(String.self, forKey: .stepId)
+            model = try container.decode(String.self, forKey: .model)
+            inputTokens = try container.decode(Int.self, forKey: .inputTokens)
+            outputTokens = try container.decode(Int.self, forKey: .outputTokens)
+            cacheReadTokens = try container.decodeIfPresent(Int.self, forKey: .cacheReadTokens) ?? 0
+            cacheWriteTokens = try container.decodeIfPresent(Int.self, forKey: .cacheWriteTokens) ?? 0
+            costUSD = try container.decode(Double.self, forKey: .costUSD)
+            reportedCostUSD = try container.decodeIfPresent(Double.self, forKey: .reportedCostUSD)
+            priceSource = try container.decodeIfPresent(PriceSource.self, forKey: .priceSource)
         }
     }
 
@@ -266,14 +314,17 @@ public enum EventBody: Sendable, Hashable {
         public var base: String?
         public var baseCommit: String?
         public var note: String?
+        /// The repository's remote (fetch URL) on a shared store: where other machines get the code.
+        public var remote: String?
         public init(isolation: IsolationMode, path: String, branch: String? = nil, base: String? = nil,
-                    baseCommit: String? = nil, note: String? = nil) {
+                    baseCommit: String? = nil, note: String? = nil, remote: String? = nil) {
             self.isolation = isolation
             self.path = path
             self.branch = branch
             self.base = base
             self.baseCommit = baseCommit
             self.note = note
+            self.remote = remote
         }
     }
 
@@ -361,6 +412,39 @@ public enum EventBody: Sendable, Hashable {
         }
     }
 
+    /// One agent of a consensus step answered (its attempt's log and usage are the attempt's own).
+    public struct ConsensusCandidate: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var attempt: Int
+        public var role: String
+        public var output: String
+        public init(stepId: String, attempt: Int, role: String, output: String) {
+            self.stepId = stepId
+            self.attempt = attempt
+            self.role = role
+            self.output = output
+        }
+    }
+
+    /// A consensus step chose its output: by `vote` (the answer most candidates agree on) or by its `judge`.
+    public struct ConsensusDecided: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var strategy: ConsensusStrategy
+        /// The role whose answer won; the judge's role when it merged the answers.
+        public var winner: String
+        /// The vote count or the judge's reasons.
+        public var reasons: String?
+        /// What becomes the step's output.
+        public var output: String
+        public init(stepId: String, strategy: ConsensusStrategy, winner: String, reasons: String? = nil, output: String) {
+            self.stepId = stepId
+            self.strategy = strategy
+            self.winner = winner
+            self.reasons = reasons
+            self.output = output
+        }
+    }
+
     /// Every event type's wire name, in the order the protocol lists them.
     public static let allTypes: [String] = EventType.allCases.map(\.rawValue)
 
@@ -374,6 +458,7 @@ public enum EventBody: Sendable, Hashable {
         case .stepCompleted: .stepCompleted
         case .stepFailed: .stepFailed
         case .stepInterrupted: .stepInterrupted
+        case .stepSkipped: .stepSkipped
         case .decisionRequested: .decisionRequested
         case .decisionResolved: .decisionResolved
         case .approvalRequested: .approvalRequested
@@ -392,6 +477,8 @@ public enum EventBody: Sendable, Hashable {
         case .runPaused: .runPaused
         case .runResumed: .runResumed
         case .runDiscarded: .runDiscarded
+        case .consensusCandidate: .consensusCandidate
+        case .consensusDecided: .consensusDecided
         }
     }
 
@@ -411,6 +498,7 @@ extension EventBody {
         case .stepStarted(let data), .stepInterrupted(let data): try container.encode(data, forKey: .data)
         case .stepCompleted(let data): try container.encode(data, forKey: .data)
         case .stepFailed(let data): try container.encode(data, forKey: .data)
+        case .stepSkipped(let data): try container.encode(data, forKey: .data)
         case .decisionRequested(let data): try container.encode(data, forKey: .data)
         case .decisionResolved(let data): try container.encode(data, forKey: .data)
         case .approvalRequested(let data): try container.encode(data, forKey: .data)
@@ -427,6 +515,8 @@ extension EventBody {
         case .runPaused(let data): try container.encode(data, forKey: .data)
         case .runResumed(let data): try container.encode(data, forKey: .data)
         case .runDiscarded(let data): try container.encode(data, forKey: .data)
+        case .consensusCandidate(let data): try container.encode(data, forKey: .data)
+        case .consensusDecided(let data): try container.encode(data, forKey: .data)
         case .runStarted, .runCompleted: try container.encode(NoData(), forKey: .data)
         }
     }
@@ -446,6 +536,7 @@ extension EventBody {
         case .stepCompleted: return .stepCompleted(try data(StepCompleted.self))
         case .stepFailed: return .stepFailed(try data(StepFailed.self))
         case .stepInterrupted: return .stepInterrupted(try data(StepAttempt.self))
+        case .stepSkipped: return .stepSkipped(try data(StepSkipped.self))
         case .decisionRequested: return .decisionRequested(try data(DecisionRequested.self))
         case .decisionResolved: return .decisionResolved(try data(DecisionResolved.self))
         case .approvalRequested: return .approvalRequested(try data(ApprovalRequested.self))
@@ -464,6 +555,8 @@ extension EventBody {
         case .runPaused: return .runPaused(try data(RunPaused.self))
         case .runResumed: return .runResumed(try data(RunResumed.self))
         case .runDiscarded: return .runDiscarded(try data(Discarded.self))
+        case .consensusCandidate: return .consensusCandidate(try data(ConsensusCandidate.self))
+        case .consensusDecided: return .consensusDecided(try data(ConsensusDecided.self))
         }
     }
 }

@@ -40,10 +40,12 @@ public struct RunWorkspace: Codable, Sendable, Hashable {
     public var discarded: Bool?
     /// True once `run/discard` deleted the run's branch.
     public var branchDeleted: Bool?
+    /// The repository's remote on a shared store: workers clone it, the run's branch is pushed there.
+    public var remote: String?
 
     public init(isolation: IsolationMode, path: String, branch: String? = nil, base: String? = nil, baseCommit: String? = nil,
                 note: String? = nil, applied: RunApplied? = nil, removed: Bool? = nil, discarded: Bool? = nil,
-                branchDeleted: Bool? = nil) {
+                branchDeleted: Bool? = nil, remote: String? = nil) {
         self.isolation = isolation
         self.path = path
         self.branch = branch
@@ -54,6 +56,7 @@ public struct RunWorkspace: Codable, Sendable, Hashable {
         self.removed = removed
         self.discarded = discarded
         self.branchDeleted = branchDeleted
+        self.remote = remote
     }
 }
 

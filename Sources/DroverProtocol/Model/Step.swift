@@ -3,6 +3,14 @@ public enum StepKind: String, WireEnum {
     case agent, command, tests
 }
 
+/// How a consensus step picks among its agents' answers.
+public enum ConsensusStrategy: String, WireEnum {
+    /// The answer most agents agree on (compared as JSON when it parses, else as text with case and spacing ignored).
+    case vote
+    /// A judge role reads every answer and picks or merges one, with its reasons.
+    case judge
+}
+
 /// Where a step stands within its run.
 public enum StepState: String, WireEnum {
     case pending, working, waiting, done, failed, skipped

@@ -1,3 +1,4 @@
+import DroverSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -30,15 +31,7 @@ public struct EngineAddress: Sendable {
     }
 
     /// 16 hex digits of FNV-1a (64-bit) over the path: short, stable across runs and builds.
-    static func name(for path: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in path.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        let hex = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
-    }
+    static func name(for path: String) -> String { StableHash.hex16(path) }
 
     /// Makes the runtime directory (0700) if needed and checks it is private to this user; throws a
     /// message for people otherwise, or when the socket path is too long for `sun_path`.

@@ -44,17 +44,20 @@ struct EngineHarness {
     ///   - files: extra files relative to the temp folder (`ws/...` is the workspace, `config/...` the user config).
     ///   - store: an existing store (to simulate a restart); a new one otherwise.
     ///   - ownership: which runs the engine may commit to; by default it may commit to any.
+    ///   - adjust: changes to the engine's options (a shared store, a repository cache).
     static func make(files: [String: String] = [:], store: InMemoryRunStore? = nil, dir: TempDir? = nil,
                      ownership: (any RunOwnership)? = nil,
-                     autoReply: (@Sendable (AgentInvocation) -> AgentOutcome?)? = nil) async throws -> EngineHarness {
+                     autoReply: (@Sendable (AgentInvocation) -> AgentOutcome?)? = nil,
+                     adjust: (inout EngineOptions) -> Void = { _ in }) async throws -> EngineHarness {
         let dir = try dir ?? TempDir()
         try FileManager.default.createDirectory(at: dir.url.appendingPathComponent("ws"), withIntermediateDirectories: true)
         for (id, json) in userPipelines { try dir.write("config/pipelines/\(id).json", json) }
         for (path, text) in files { try dir.write(path, text) }
-        let options = EngineOptions(
+        var options = EngineOptions(
             workspace: dir.url.appendingPathComponent("ws"), configDirectory: dir.url.appendingPathComponent("config"),
             selfExecutable: "/opt/drover/bin/drover", killGrace: .milliseconds(100),
             environment: ["PATH": "/usr/bin:/bin", "HOME": dir.url.path, "KEEP": "1"])
+        adjust(&options)
         let store = store ?? InMemoryRunStore()
         let recordingStore = RecordingRunStore(store)
         let launcher = ScriptedLauncher(autoReply: autoReply)

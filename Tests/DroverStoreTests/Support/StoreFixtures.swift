@@ -63,7 +63,7 @@ enum Fixtures {
             .runFailed(.init(failure: Failure(kind: .internal, message: "boom", hint: "report it"))),
             .runCancelled(.init(reason: "user asked")),
             .runWorkspace(.init(isolation: .worktree, path: "/w/.drover/worktrees/r1", branch: "drover/r1", base: "HEAD",
-                                baseCommit: "0123abc", note: "carried 1 file")),
+                                baseCommit: "0123abc", note: "carried 1 file", remote: "https://example.com/team/app.git")),
             .stepStarted(.init(stepId: "test", attempt: 2, role: "fixer")),
             .stepCommitted(.init(stepId: "test", attempt: 2, sha: "0123abc", files: 1, insertions: 2, deletions: 1)),
             .testsFinished(.init(stepId: "test", attempt: 3, passed: false, summary: "1 failed\nFAIL x", exitCode: 1, fixesLeft: 0)),
@@ -71,6 +71,9 @@ enum Fixtures {
             .runPaused(.init(reason: "budget", spent: Usage(inputTokens: 1, outputTokens: 2, costUSD: 0.5), limit: RunBudget(maxUSD: 0.5))),
             .runResumed(.init(budget: RunBudget(maxUSD: 2))),
             .runDiscarded(.init(worktreeRemoved: false, branchDeleted: true)),
+            .consensusCandidate(.init(stepId: "plan", attempt: 1, role: "claude", output: "A")),
+            .consensusDecided(.init(stepId: "plan", strategy: .vote, winner: "claude", reasons: "2 of 3 answers agree", output: "A")),
+            .stepSkipped(.init(stepId: "arch", reason: "estimate.size is \"small\"")),
         ]
     }
 

@@ -56,6 +56,9 @@ function foldEvent(run, event) {
     case 'step.interrupted':
       if (step) step.state = 'pending';
       break;
+    case 'step.skipped':
+      if (step) { step.state = 'skipped'; delete step.output; step.finishedAt = event.at; }
+      break;
     case 'decision.requested':
       if (step) {
         step.state = 'waiting';

@@ -152,6 +152,9 @@ end
 fold["step.interrupted"] = function(run, data, event, step)
   step.state = "pending"
 end
+fold["step.skipped"] = function(run, data, event, step)
+  step.state, step.output, step.finishedAt = "skipped", nil, event.at
+end
 fold["decision.requested"] = function(run, data, event, step)
   step.state = "waiting"
   step.decision = { id = data.decisionId, question = data.question, options = data.options or {} }

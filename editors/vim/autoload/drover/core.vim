@@ -454,6 +454,8 @@ def EventSummary(ev: dict<any>): string
   var s = ''
   if t == 'step.started' || t == 'step.interrupted'
     s = printf('%s (attempt %d)', get(d, 'stepId', ''), get(d, 'attempt', 0))
+  elseif t == 'step.skipped'
+    s = printf('%s: %s', get(d, 'stepId', ''), util.FirstLine(get(d, 'reason', ''), 50))
   elseif t == 'step.completed'
     s = printf('%s: %s', get(d, 'stepId', ''), util.FirstLine(get(d, 'output', ''), 50))
   elseif t == 'step.failed' || t == 'run.failed'
