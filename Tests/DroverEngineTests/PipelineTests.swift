@@ -51,7 +51,7 @@ import Testing
         (#"{"name": "x", "steps": [{"id": "a", "kind": "command", "command": "true", "timeoutSeconds": 0}]}"#,
          "step 1 ('a'): field 'timeoutSeconds' must be a number of seconds greater than 0"),
         (#"{"name": "x", "steps": [{"id": "a", "kind": "job", "command": "true"}]}"#,
-         "step 1 ('a'): field 'kind' is 'job'; use agent, command or tests"),
+         "step 1 ('a'): field 'kind' is 'job'; use agent, command, tests or review"),
         (#"{"steps": []}"#, "field 'name' is required"),
         (#"{"name": "x", "steps": []}"#, "field 'steps' must list at least one step"),
         (#"{"name": "x", "steps": [{"id": "a"#, "not valid JSON"),

@@ -89,7 +89,8 @@ struct BudgetEndToEndTests {
         ])
         let workspace = try EngineWorkspace(pipelines: ["budgeted": Self.pipeline, "spend": spend],
                                             config: ["budgets": ["perDay": ["maxUSD": 1]]])
-        let drover = try await workspace.server()
+        // A server with its own engine (--no-daemon): its end stops the engine, so the next one counts afresh.
+        let drover = try await workspace.server(daemon: false)
         // $0.60 today: under the limit.
         let first = try await drover.call("run/start", ["pipelineId": "spend", "task": "t"]).object("run").string("id")
         try await drover.event(first, "run.completed", timeout: .seconds(30))
@@ -125,9 +126,8 @@ struct BudgetEndToEndTests {
         #expect(try await drover.shutdownAndExit() == 0)
 
         // A new engine counts today's spending from the store: $0.60 × 3 + $1.50 = $3.30.
-        DroverProcess.stopEngine(workspace: workspace.url)
         try workspace.writeConfig(["budgets": ["perDay": ["maxUSD": 3]]])
-        let again = try await workspace.server()
+        let again = try await workspace.server(daemon: false)
         let counted = try await again.call("run/start", ["pipelineId": "spend", "task": "t"]).object("run").string("id")
         let countedPause = try await again.event(counted, "run.paused", timeout: .seconds(30))
         #expect(abs((countedPause.data.object("spent")["costUSD"] as? Double ?? 0) - 3.3) < 1e-9, "\(countedPause.data)")

@@ -45,9 +45,10 @@ extension Engine {
         var runId = Identifiers.newRunID(at: options.now())
         while try ledger.store.run(id: runId) != nil { runId = Identifiers.newRunID(at: options.now()) }
         let workspace = try await prepareRunWorkspace(runId: runId, request: request, pipelineDefault: definition.isolation)
+        let created: Run
         do {
             try ledger.begin(runId, pipeline: LoadedPipeline(id: entry.id, definition: definition, source: entry.source))
-            try commit([
+            created = try commit([
                 .runCreated(.init(pipelineId: entry.id, task: request.task, inputs: request.inputs, steps: definition.stepInfos,
                                   dependsOn: dependsOn, budget: budget)),
                 .runWorkspace(workspace),
@@ -57,7 +58,8 @@ extension Engine {
             throw error
         }
         enqueue(runId)
-        return try loadRun(runId)
+        // Left to workers, the run is answered as recorded here: a worker may start it at once.
+        return driving.leavesRunsToWorkers ? created : try loadRun(runId)
     }
 
     /// Every role resolves to an agent, and the workspace is trusted if the run needs it; returns
@@ -96,7 +98,7 @@ extension Engine {
             await attempt.task?.value
             let after = try loadRun(run.id)
             if after.status.isTerminal { return after }
-        } else if !reaping.contains(run.id), let step = run.steps.first(where: { $0.state == .working }) {
+        } else if !reaping.contains(run.id), !driving.leavesRunsToWorkers, let step = run.steps.first(where: { $0.state == .working }) {
             // Working with no attempt live here: the engine that started it died, and its agent may
             // still run (a client that opened the engine only to cancel, like `drover cancel`). Stop it first.
             reaping.insert(run.id)

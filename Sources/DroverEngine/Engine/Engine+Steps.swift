@@ -99,6 +99,7 @@ extension Engine {
         case (nil, _): agent = plan?.agent?.spec
         case (let role?, .agent): agent = plan?.roleAgents[role]?.spec // a consensus step's answering role or judge
         case (_, .command), (_, .tests): agent = plan?.fixerAgent?.spec
+        case (_?, .review): agent = plan?.agent?.spec // a review step's attempts are all its own role's
         }
 
         var outputs: [String: String] = [:]
@@ -108,6 +109,7 @@ extension Engine {
             // A skipped step has no output: {{previous.output}} is the last one that ran.
             previousOutput: run.steps[..<index].last { $0.state != .skipped }?.output, testsSummary: history.latestTests?.summary)
         let template = fixerRole == nil || step.kind == .agent ? step.prompt ?? "" : fixerPrompt(step: step, loop: history.testsLoops[stepId], run: run)
+        let addition = step.kind == .review ? reviewerPromptAddition(run: run, step: step, history: history) : ""
         try addDiff(to: &context, template: template, run: run, history: history)
         let rerun = history.rerunContext(stepId: stepId)
         // A resumed session already holds the task and everything said before: tell it what changed.
@@ -117,7 +119,7 @@ extension Engine {
         if let consensus = step.consensus, ConsensusRules.isJudging(consensus, role: fixerRole, answered: history.consensusRound(stepId)) {
             request = ConsensusRules.judgePrompt(request: request, answers: history.consensusRound(stepId))
         }
-        let prompt = resumeSessionId != nil && !rerun.isEmpty ? rerun.renderedForResume() : request + rerun.rendered()
+        let prompt = resumeSessionId != nil && !rerun.isEmpty ? rerun.renderedForResume() : request + addition + rerun.rendered()
 
         let workingDirectory = run.workspace?.path ?? options.workspace.path
         var environment = options.environment
@@ -140,7 +142,7 @@ extension Engine {
                 throw EngineError.invalid("step '\(stepId)': unknown driver '\(agent.driver)' for its fixer")
             }
             driver = registered
-        case .agent:
+        case .agent, .review:
             guard let agent else { throw EngineError.invalid("step '\(stepId)' has no agent") }
             guard let registered = AgentDrivers.named(agent.driver) else {
                 throw EngineError.invalid("step '\(stepId)': unknown driver '\(agent.driver)'")
@@ -196,6 +198,7 @@ extension Engine {
         guard let finished = live[runId], finished.stepId == stepId, finished.attempt == attempt else { return }
         live[runId] = nil
         defer { checkIdle() }
+        if case .abandoned? = finished.stop { return }  // the lease is lost: nothing more is written
         recordFinished(FinishedAttempt(stepId: stepId, attempt: attempt, outcome: outcome, committed: committed, stop: finished.stop),
                runId: runId)
     }
@@ -216,6 +219,8 @@ extension Engine {
                 }
             case .budget:
                 if run.status == .running { try pauseForBudget(run, interrupting: stepId, attempt: attempt) }
+            case .abandoned:
+                break
             case .dailyBudget:
                 if run.status == .running { try pauseForBudget(run, interrupting: stepId, attempt: attempt, daily: true) }
             }
@@ -226,6 +231,10 @@ extension Engine {
         let kind = definition?.kind ?? .agent
         if kind == .tests, let definition,
            try finishTestsAttempt(outcome, run: run, step: definition, attempt: attempt) {
+            return
+        }
+        if kind == .review, let definition, case .completed(let output) = outcome {
+            try finishReviewAttempt(output, run: run, step: definition, attempt: attempt)
             return
         }
         if let definition, let consensus = definition.consensus,
@@ -255,7 +264,7 @@ extension Engine {
             let text = message.trimmingCharacters(in: .whitespacesAndNewlines)
             let detail = text.isEmpty ? "exited with status \(exitCode.map(String.init) ?? "unknown") and no error output" : text
             let failureKind: Failure.Kind = kind == .tests ? .tests : .agent
-            let what = kind == .agent ? "the agent or its config" : "the command"
+            let what = kind == .agent || kind == .review ? "the agent or its config" : "the command"
             try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
                 kind: failureKind, message: detail,
                 hint: Hints.fixThenRetry("See `drover logs \(runId) \(stepId)`; fix \(what)", runId: runId), stepId: stepId))
@@ -276,7 +285,8 @@ extension Engine {
 
     /// A step's output is in: it waits for approval if the step asks for one, else the step is done and the run goes on.
     func completeStep(runId: String, stepId: String, attempt: Int, output: String, needsApproval: Bool) throws {
-        if needsApproval {
+        // A reviewed step's approval waits for its review (`Engine+Review`), so the person sees both.
+        if needsApproval, try pipeline(for: loadRun(runId)).definition.reviewer(of: stepId) == nil {
             let number = try history(runId).nextApprovalNumber(stepId: stepId)
             try commit([.approvalRequested(.init(
                 stepId: stepId, approvalId: Identifiers.approvalID(stepId: stepId, number: number), proposal: output))],

@@ -74,6 +74,10 @@ enum Fixtures {
             .consensusCandidate(.init(stepId: "plan", attempt: 1, role: "claude", output: "A")),
             .consensusDecided(.init(stepId: "plan", strategy: .vote, winner: "claude", reasons: "2 of 3 answers agree", output: "A")),
             .stepSkipped(.init(stepId: "arch", reason: "estimate.size is \"small\"")),
+            .reviewVerdict(.init(stepId: "review", reviews: "implement", round: 1, attempt: 1, score: 0.45, threshold: 0.8, passed: false,
+                                 findings: ["no tests"])),
+            .reviewRework(.init(stepId: "review", reviews: "implement", round: 2)),
+            .reviewMalformed(.init(stepId: "review", attempt: 2, problem: "the reply is not JSON", text: "LGTM")),
         ]
     }
 
