@@ -120,6 +120,10 @@ private let allBodies: [EventBody] = [
     .consensusDecided(.init(stepId: "pick", strategy: .judge, winner: "codex", reasons: "shorter", output: "SQLite\n")),
     .consensusDecided(.init(stepId: "pick", strategy: .vote, winner: "claude", output: "")),
     .stepSkipped(.init(stepId: "arch", reason: "estimate.size is \"small\"")),
+    .runChildren(.init(stepId: "plan", attempt: 1, output: "[\"a\"]", children: [ChildRun(runId: "r-2", task: "a"), ChildRun(runId: "r-3", task: "b", replaces: "r-1")])),
+    .childMerged(.init(stepId: "plan", childRunId: "r-2", outcome: .merged, commit: "abc")),
+    .childMerged(.init(stepId: "plan", childRunId: "r-3", outcome: .nothing)),
+    .runCreated(.init(pipelineId: "implement", task: "a", steps: [], parentRunId: "r-1", parentStepId: "plan")),
 ]
 
 @Suite("JSONValueEncoder")

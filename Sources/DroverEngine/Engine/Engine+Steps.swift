@@ -106,6 +106,9 @@ extension Engine {
             previousOutput: run.steps[..<index].last { $0.state != .skipped }?.output, testsSummary: history.latestTests?.summary)
         let template = fixerRole == nil || step.kind == .agent ? step.prompt ?? "" : fixerPrompt(step: step, loop: history.testsLoops[stepId], run: run)
         try addDiff(to: &context, template: template, run: run, history: history)
+        if Template.references(in: template).contains(.children) {
+            context.children = childrenJSON(run: run, definition: pipeline.definition, before: stepId, history: history)
+        }
         let rerun = history.rerunContext(stepId: stepId)
         // A resumed session already holds the task and everything said before: tell it what changed.
         // (A fixer is another agent: it starts its own conversation.)
@@ -271,8 +274,11 @@ extension Engine {
     }
 
     /// A step's output is in: it waits for approval if the step asks for one, else the step is done and the run goes on.
+    /// A fan-out step starts its children instead (`Engine+FanOut`).
     func completeStep(runId: String, stepId: String, attempt: Int, output: String, needsApproval: Bool) throws {
-        if needsApproval {
+        if let step = try pipeline(for: loadRun(runId)).definition.step(stepId), let fanOut = step.fanOut {
+            try beginFanOut(runId: runId, step: step, fanOut: fanOut, attempt: attempt, output: output)
+        } else if needsApproval {
             let number = try history(runId).nextApprovalNumber(stepId: stepId)
             try commit([.approvalRequested(.init(
                 stepId: stepId, approvalId: Identifiers.approvalID(stepId: stepId, number: number), proposal: output))],

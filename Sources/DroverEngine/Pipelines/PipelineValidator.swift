@@ -17,7 +17,7 @@ public enum PipelineValidator {
 
     static let pipelineFields: Set<String> = ["name", "description", "steps", "isolation"]
     static let stepFields: Set<String> = ["id", "kind", "role", "prompt", "command", "requiresApproval", "timeoutSeconds", "agent", "fixer",
-                                          "consensus", "when"]
+                                          "consensus", "when", "fanOut"]
     /// Agent-block fields every driver understands.
     static let commonAgentFields: Set<String> = ["driver", "model"]
 
@@ -68,7 +68,8 @@ public enum PipelineValidator {
         var steps: [StepDefinition] = []
         var seen: [String: Int] = [:]
         for (index, value) in stepValues.enumerated() {
-            let (step, stepErrors) = validateStep(value, number: index + 1, earlier: steps.map(\.id))
+            let (step, stepErrors) = validateStep(value, number: index + 1, earlier: steps.map(\.id),
+                                                  earlierFanOut: steps.contains { $0.fanOut != nil })
             errors += stepErrors
             guard let step else { continue }
             if let first = seen[step.id] {
@@ -82,7 +83,7 @@ public enum PipelineValidator {
                       errors: errors)
     }
 
-    private static func validateStep(_ value: JSONValue, number: Int, earlier: [String]) -> (StepDefinition?, [String]) {
+    private static func validateStep(_ value: JSONValue, number: Int, earlier: [String], earlierFanOut: Bool) -> (StepDefinition?, [String]) {
         guard let object = value.objectValue else { return (nil, ["step \(number): must be an object"]) }
         let rawId = object["id"]?.stringValue
         let label = rawId.map { "step \(number) ('\($0)')" } ?? "step \(number)"
@@ -195,10 +196,25 @@ public enum PipelineValidator {
             if let condition { errors += referenceErrors(condition.step, field: "when.step", stepId: id, earlier: earlier).map { "\(label): \($0)" } }
         }
 
+        var fanOut: FanOutSpec?
+        if let value = object["fanOut"] {
+            if kind == .tests {
+                error("field 'fanOut' is for agent and command steps, whose output lists the subtasks")
+            } else if requiresApproval == true {
+                error("field 'fanOut' cannot be combined with 'requiresApproval' yet; approve the plan in an earlier step")
+            } else {
+                let (spec, fanOutErrors) = FanOutSpec.validate(value)
+                fanOut = spec
+                errors += fanOutErrors.map { "\(label): \($0)" }
+            }
+        }
+
         if let prompt {
             for reference in Template.references(in: prompt) {
                 switch reference {
                 case .task, .input, .diff, .diffStat, .testsSummary: break
+                case .children:
+                    if !earlierFanOut { error("field 'prompt': {{children}} needs an earlier step with 'fanOut'") }
                 case .previousOutput:
                     if earlier.isEmpty { error("field 'prompt': {{previous.output}} has no previous step in the first step") }
                 case .stepOutput(let stepId):
@@ -209,14 +225,14 @@ public enum PipelineValidator {
                         error("field 'prompt': {{steps.\(stepId).output}} refers to an unknown or later step (\(known))")
                     }
                 case .unknown(let name):
-                    error("field 'prompt': unknown placeholder {{\(name)}} (use {{task}}, {{steps.<id>.output}}, {{previous.output}}, {{inputs.<key>}}, {{diff}}, {{diff.stat}} or {{tests.summary}})")
+                    error("field 'prompt': unknown placeholder {{\(name)}} (use {{task}}, {{steps.<id>.output}}, {{previous.output}}, {{inputs.<key>}}, {{diff}}, {{diff.stat}}, {{tests.summary}} or {{children}})")
                 }
             }
         }
 
         let step = StepDefinition(id: id, kind: kind, role: role, prompt: prompt, command: command,
                                   requiresApproval: requiresApproval, timeoutSeconds: timeout, agent: agent, fixer: fixer,
-                                  consensus: consensus, when: when)
+                                  consensus: consensus, when: when, fanOut: fanOut)
         return (step, errors)
     }
 

@@ -61,6 +61,8 @@ public enum EventType: String, CaseIterable, Sendable {
     case runDiscarded = "run.discarded"
     case consensusCandidate = "consensus.candidate"
     case consensusDecided = "consensus.decided"
+    case runChildren = "run.children"
+    case childMerged = "child.merged"
 }
 
 /// The typed payloads of every event type.
@@ -93,6 +95,8 @@ public enum EventBody: Sendable, Hashable {
     case runDiscarded(Discarded)
     case consensusCandidate(ConsensusCandidate)
     case consensusDecided(ConsensusDecided)
+    case runChildren(Children)
+    case childMerged(ChildMerged)
 
     public struct RunCreated: Codable, Sendable, Hashable {
         public var pipelineId: String
@@ -102,9 +106,14 @@ public enum EventBody: Sendable, Hashable {
         /// Runs that must be done before this one starts.
         public var dependsOn: [String]?
         public var budget: RunBudget?
+        /// A child run: the run whose fan-out step started it, and that step.
+        public var parentRunId: String?
+        public var parentStepId: String?
         public init(pipelineId: String, task: String, inputs: [String: String]? = nil, steps: [StepInfo], dependsOn: [String]? = nil,
-                    budget: RunBudget? = nil) {
+                    budget: RunBudget? = nil, parentRunId: String? = nil, parentStepId: String? = nil) {
             self.budget = budget
+            self.parentRunId = parentRunId
+            self.parentStepId = parentStepId
             self.pipelineId = pipelineId
             self.task = task
             self.inputs = inputs
@@ -414,6 +423,37 @@ public enum EventBody: Sendable, Hashable {
         }
     }
 
+    /// A fan-out step's output listed subtasks: a child run was created for each (or one replaces a
+    /// child whose merge conflicted); the step waits for them.
+    public struct Children: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var attempt: Int
+        /// The step's output (the list of subtasks): the step's output once its children are merged.
+        public var output: String
+        public var children: [ChildRun]
+        public init(stepId: String, attempt: Int, output: String, children: [ChildRun]) {
+            self.stepId = stepId
+            self.attempt = attempt
+            self.output = output
+            self.children = children
+        }
+    }
+
+    /// What became of one child run's change in its parent's working directory.
+    public struct ChildMerged: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var childRunId: String
+        public var outcome: ChildMergeOutcome
+        /// The parent's merge commit (outcome `merged`).
+        public var commit: String?
+        public init(stepId: String, childRunId: String, outcome: ChildMergeOutcome, commit: String? = nil) {
+            self.stepId = stepId
+            self.childRunId = childRunId
+            self.outcome = outcome
+            self.commit = commit
+        }
+    }
+
     /// Every event type's wire name, in the order the protocol lists them.
     public static let allTypes: [String] = EventType.allCases.map(\.rawValue)
 
@@ -448,6 +488,8 @@ public enum EventBody: Sendable, Hashable {
         case .runDiscarded: .runDiscarded
         case .consensusCandidate: .consensusCandidate
         case .consensusDecided: .consensusDecided
+        case .runChildren: .runChildren
+        case .childMerged: .childMerged
         }
     }
 
@@ -486,6 +528,8 @@ extension EventBody {
         case .runDiscarded(let data): try container.encode(data, forKey: .data)
         case .consensusCandidate(let data): try container.encode(data, forKey: .data)
         case .consensusDecided(let data): try container.encode(data, forKey: .data)
+        case .runChildren(let data): try container.encode(data, forKey: .data)
+        case .childMerged(let data): try container.encode(data, forKey: .data)
         case .runStarted, .runCompleted: try container.encode(NoData(), forKey: .data)
         }
     }
@@ -526,6 +570,8 @@ extension EventBody {
         case .runDiscarded: return .runDiscarded(try data(Discarded.self))
         case .consensusCandidate: return .consensusCandidate(try data(ConsensusCandidate.self))
         case .consensusDecided: return .consensusDecided(try data(ConsensusDecided.self))
+        case .runChildren: return .runChildren(try data(Children.self))
+        case .childMerged: return .childMerged(try data(ChildMerged.self))
         }
     }
 }
