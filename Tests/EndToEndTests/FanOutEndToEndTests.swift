@@ -41,10 +41,6 @@ struct FanOutEndToEndTests {
         let children = try await drover.event(parentId, "run.children").data
         let listed = (children["children"] as? [[String: Any]] ?? [])
         #expect(listed.map { $0.string("task") } == ["alpha.txt", "beta.txt", "gamma.txt"])
-        let waiting = try await drover.getRun(parentId)
-        #expect(waiting.string("status") == "blocked", "the parent waits on its children: \(waiting)")
-        #expect(waiting.step("plan").string("state") == "waiting")
-        #expect(waiting.step("plan")["children"] as? [String] == listed.map { $0.string("runId") })
         try await drover.event(parentId, "run.completed", timeout: .seconds(60))
 
         let childIds = Self.children(of: parentId, in: drover)
@@ -68,6 +64,7 @@ struct FanOutEndToEndTests {
         #expect(merged.map { $0.string("childRunId") } == childIds)
         #expect(merged.allSatisfy { $0.string("outcome") == "merged" && !$0.string("commit").isEmpty }, "\(merged)")
         let run = try await drover.getRun(parentId)
+        #expect(run.step("plan")["children"] as? [String] == listed.map { $0.string("runId") })
         let parentPath = run.object("workspace").string("path")
         for name in ["alpha.txt", "beta.txt", "gamma.txt"] {
             #expect(GitFixture.read(parentPath + "/" + name) == "\(name)\n", "\(name) is merged into the parent's worktree")
@@ -143,7 +140,7 @@ struct FanOutEndToEndTests {
         #expect(summary.contains("\"status\":\"failed\"") && summary.contains("\"merge\":\"failed\""), "\(summary)")
     }
 
-    @Test("cancelling the parent cancels its children and stops their agents")
+    @Test("the parent waits blocked on its children (run/get shows them); cancelling it cancels its children and stops their agents")
     func cancelParent() async throws {
         let hanging = FakePipeline.pipeline([FakePipeline.step("work", prompt: "{{task}}", turns: [[["hang": true]]])])
         let workspace = try await GitFixture.workspace(pipelines: ["split": Self.parent(["x", "y"]), "child": hanging])
@@ -156,6 +153,10 @@ struct FanOutEndToEndTests {
             guard ContinuousClock.now < deadline else { throw UnexpectedResponse(description: "the children's agents never started") }
             try await Task.sleep(for: .milliseconds(50))  // polling interval
         }
+        let waiting = try await drover.getRun(parentId)
+        #expect(waiting.string("status") == "blocked", "the parent waits on its children: \(waiting)")
+        #expect(waiting.step("plan").string("state") == "waiting")
+        #expect((waiting.step("plan")["children"] as? [String])?.count == 2)
         let cancelled = try await drover.call("run/cancel", ["runId": parentId, "reason": "enough"])
         #expect((cancelled["run"] as? [String: Any])?.string("status") == "cancelled")
         for childId in Self.children(of: parentId, in: drover) {
