@@ -13,6 +13,7 @@ enum Subcommands {
         AttachCommand.subcommand,
         RetryCommand.subcommand,
         RestartCommand.subcommand,
+        ResumeCommand.subcommand,
         CancelCommand.subcommand,
         DiffCommand.subcommand,
         ApplyCommand.subcommand,

@@ -430,8 +430,8 @@ class ReadOnlyCommandTests(CLITestCase):
         runs = self.env.run("runs")
         self.assertEqual(runs.returncode, 0)
         header = runs.stdout.split("\n")[0].split()
-        self.assertEqual(header, ["ID", "PIPELINE", "STATUS", "STEP", "AGE"])
-        self.assertRegex(runs.stdout, run_id + r"\s+gates\s+ok done\s+-\s+\d+s ago")
+        self.assertEqual(header, ["ID", "PIPELINE", "STATUS", "STEP", "COST", "AGE"])
+        self.assertRegex(runs.stdout, run_id + r"\s+gates\s+ok done\s+-\s+\$\d+\.\d{4}\s+\d+s ago")
         self.assertEqual(self.env.run("runs", "--status", "failed").stdout.strip().startswith("No runs"), True)
 
         status = self.env.run("status", run_id)
@@ -788,6 +788,70 @@ class FollowUpCommandTests(CLITestCase):
         serve.wait(timeout=TIMEOUT)
 
 
+# The first step spends $0.60 (over a $0.50 budget) and works on until stopped; re-run, it finishes.
+BUDGET_PIPELINE = {
+    "name": "Budgeted",
+    "steps": [
+        fake_step("spend", [[{"usage": {"model": "m", "input": 100, "output": 50, "costUSD": 0.6}}, {"hang": True}],
+                            [{"result": "spent"}]]),
+        fake_step("after", [[{"result": "after the pause"}]]),
+    ],
+}
+
+
+class BudgetTests(CLITestCase):
+    def setUp(self):
+        super().setUp()
+        self.env.pipeline("budgeted", BUDGET_PIPELINE)
+        with open(os.path.join(self.env.config, "config.json"), "w") as f:
+            json.dump({"budgets": {"perRun": {"maxUSD": 0.5}}}, f)
+        self.env.trust()
+
+    def test_a_run_paused_at_its_budget_stops_following_and_resume_raises_it_and_follows_to_the_end(self):
+        paused = self.env.run("run", "budgeted", "--task", "t", "--yes")
+        self.assertEqual(paused.returncode, 1, paused.stdout + paused.stderr)
+        run_id = self.run_id(paused)
+        self.assertIn("paused: reached its budget, 100 in / 50 out tokens, $0.6000 spent; raise it with `drover resume %s --budget USD`"
+                      % run_id, paused.stdout)
+        self.assertRegex(self.env.run("runs").stdout, run_id + r"\s+budgeted\s+\S+ paused\s+\S+\s+\$0\.6000")
+
+        # Attaching to a paused run says how to go on instead of waiting.
+        attached = self.env.run("attach", run_id)
+        self.assertEqual(attached.returncode, 1)
+        self.assertIn("`drover resume %s --budget USD` goes on" % run_id, attached.stdout)
+
+        # Still over the budget it has: refused, one line, nothing changes.
+        still = self.env.run("resume", run_id)
+        self.assertEqual(still.returncode, 1)
+        self.assertOneErrorLine(still, "reaches its budget")
+
+        session = self.pty("resume", run_id, "--budget", "$2", NO_COLOR="1")
+        session.expect(r"Run %s" % run_id)
+        session.expect(r"run resumed")
+        session.expect(r"spend started attempt 2")
+        session.expect(r"after done")
+        session.expect(r"Run %s done" % run_id)
+        self.assertEqual(session.wait(), 0)
+        self.assertEqual(self.env.leftover_agents(), [])
+
+        again = self.env.run("resume", run_id, "--budget", "3")
+        self.assertEqual(again.returncode, 1)
+        self.assertOneErrorLine(again, "Run %s is done; run/resume accepts paused runs only" % run_id)
+
+    def test_resume_errors_are_one_line(self):
+        self.env.run("run", "budgeted", "--task", "t", "--yes")
+        for amount in ("abc", "0", "-1", "inf"):
+            bad = self.env.run("resume", "r-20000101-000000-nope0", "--budget", amount)
+            self.assertEqual(bad.returncode, 2, amount)
+            self.assertOneErrorLine(bad, "--budget must be a positive amount of US dollars, like 10 or 2.50 (got '%s')" % amount)
+        unknown = self.env.run("resume", "r-20000101-000000-nope0", "--budget", "5")
+        self.assertEqual(unknown.returncode, 1)
+        self.assertOneErrorLine(unknown, "No run with id 'r-20000101-000000-nope0'")
+        missing = self.env.run("resume")
+        self.assertEqual(missing.returncode, 2)
+        self.assertOneErrorLine(missing, "'drover resume' needs a run id")
+
+
 class TrustTests(CLITestCase):
     def test_untrusted_workspace_pipeline_is_refused_until_trusted(self):
         self.env.pipeline("simple", SIMPLE_PIPELINE)
@@ -881,7 +945,7 @@ class ErrorTests(CLITestCase):
     def test_help_lists_every_command(self):
         result = self.env.run("--help")
         self.assertEqual(result.returncode, 0)
-        for command in ["demo", "run", "attach", "retry", "restart", "cancel", "diff", "apply", "discard", "gc", "runs", "status", "report", "logs",
+        for command in ["demo", "run", "attach", "retry", "restart", "resume", "cancel", "diff", "apply", "discard", "gc", "runs", "status", "report", "logs",
                         "pipelines", "trust", "serve"]:
             self.assertRegex(result.stdout, r"\n  %s\s" % command)
         run_help = self.env.run("run", "--help")

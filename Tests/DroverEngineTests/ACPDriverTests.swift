@@ -86,7 +86,7 @@ struct ACPDriverTests {
             // No tool call between two messages: ACP streams them as one (the usage update is no boundary).
             "Could not write /etc/drover-outside.txt: outside the working directory.Done.",
         ])
-        #expect(session.events.contains(.usage(model: "acp", inputTokens: 120, outputTokens: 30, costUSD: 0.0042)))
+        #expect(session.events.contains(.usage(AgentUsage(model: "acp", inputTokens: 120, outputTokens: 30, reportedCostUSD: 0.0042))))
         // The rejected command fails the step, listed; allowDenials accepts it.
         guard case .failed(let message, 0) = session.reader.outcome(exit: .exited(0)) else { Issue.record("not a failure"); return }
         #expect(message == "the agent was refused a tool by the role's permissions: git push origin main"

@@ -38,14 +38,15 @@ struct ClaudeDriverTests {
             "Write hello.txt",
             "Done: wrote hello.txt",
         ])
-        let usage = events.compactMap { event -> (String, Int, Int, Double?)? in
-            if case .usage(let model, let input, let output, let cost) = event { (model, input, output, cost) } else { nil }
-        }
+        let usage = events.compactMap { event -> AgentUsage? in if case .usage(let used) = event { used } else { nil } }
         #expect(usage.count == 1)
-        #expect(usage.first?.0 == "claude-sonnet-4-5")
-        #expect(usage.first?.1 == 250)
-        #expect(usage.first?.2 == 30)
-        #expect(abs((usage.first?.3 ?? 0) - 0.00122775) < 1e-9)
+        #expect(usage.first?.model == "claude-sonnet-4-5")
+        // Claude counts 250 uncached input tokens, 5 read from the cache and 7 written to it: 262 in all.
+        #expect(usage.first?.tokens == TokenUsage(input: 262, cacheRead: 5, cacheWrite: 7, output: 30))
+        #expect(abs((usage.first?.reportedCostUSD ?? 0) - 0.00122775) < 1e-9)
+        // The built-in price of claude-sonnet-4-5 gives the CLI's own figure.
+        let recorded = try UsagePricing().recorded(#require(usage.first), stepId: "s")
+        #expect(recorded.priceSource == .table && abs(recorded.costUSD - 0.00122775) < 1e-12, "\(recorded)")
         #expect(outcome == .completed(output: "Done: wrote hello.txt"))
     }
 
@@ -85,7 +86,8 @@ struct ClaudeDriverTests {
     func budget() throws {
         let (events, outcome) = Self.read(try Self.transcript("budget"), exit: .exited(1))
         #expect(events.contains { event in
-            if case .usage("claude-sonnet-4-5", 100_000, 2_000, let cost?) = event { abs(cost - 0.33) < 1e-9 } else { false }
+            if case .usage(let used) = event, used.model == "claude-sonnet-4-5", used.tokens.input == 100_000, used.tokens.output == 2_000,
+               let cost = used.reportedCostUSD { abs(cost - 0.33) < 1e-9 } else { false }
         }, "\(events)")
         #expect(outcome == .failed(message: "claude stopped at its budget: Reached maximum budget ($0.1)", exitCode: 1))
     }

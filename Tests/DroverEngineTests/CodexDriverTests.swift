@@ -31,9 +31,9 @@ struct CodexDriverTests {
         events.compactMap { if case .session(let id) = $0 { id } else { nil } }
     }
 
-    private static func usage(_ events: [AgentEvent]) -> [(model: String, input: Int, output: Int, cost: Double?)] {
+    private static func usage(_ events: [AgentEvent]) -> [AgentUsage] {
         events.compactMap { event in
-            if case .usage(let model, let input, let output, let cost) = event { (model, input, output, cost) } else { nil }
+            if case .usage(let used) = event { used } else { nil }
         }
     }
 
@@ -54,19 +54,23 @@ struct CodexDriverTests {
         let usage = Self.usage(events)
         #expect(usage.count == 1)
         #expect(usage.first?.model == "gpt-5.4")
-        #expect(usage.first?.input == 610)
-        #expect(usage.first?.output == 42)
-        #expect(usage.first?.cost == nil, "no prices, no cost: Drover does not guess")
+        #expect(usage.first?.tokens == TokenUsage(input: 610, cacheRead: 40, output: 42, reasoningOutput: 5), "\(usage)")
+        #expect(usage.first?.reportedCostUSD == nil, "Codex reports no cost")
         #expect(outcome == .completed(output: "Done: wrote hello.txt"))
     }
 
     @Test("prices in the block give the cost: cached input at its own price, reasoning billed inside output")
     func cost() throws {
         let prices: JSONValue = .object(["inputPerMTok": .double(1.25), "cachedInputPerMTok": .double(0.125), "outputPerMTok": .int(10)])
-        let (events, _) = Self.read(try Self.transcript("write-file"), exit: .exited(0), settings: ["prices": prices])
-        let cost = try #require(Self.usage(events).first?.cost)
+        let (events, _) = Self.read(try Self.transcript("write-file"), exit: .exited(0))
+        let usage = try #require(Self.usage(events).first)
+        let block = AgentSpec(driver: "codex", model: "gpt-5.4", settings: ["prices": prices])
+        let recorded = UsagePricing(agent: block, configPrices: [:]).recorded(usage, stepId: "code")
         // 570 uncached input, 40 cached, 42 output.
-        #expect(abs(cost - (570 * 1.25 + 40 * 0.125 + 42 * 10) / 1_000_000) < 1e-12)
+        #expect(abs(recorded.costUSD - (570 * 1.25 + 40 * 0.125 + 42 * 10) / 1_000_000) < 1e-12)
+        #expect(recorded.priceSource == PriceSource.config)
+        #expect(recorded.cacheReadTokens == 40)
+        #expect(recorded.reportedCostUSD == nil)
     }
 
     @Test("a resumed thread reports running totals: the attempt records only what it used itself")
@@ -76,14 +80,14 @@ struct CodexDriverTests {
         #expect(Self.sessions(events) == ["\(thread);610,40,42,5", "\(thread);2030,1340,58,5"])
         let usage = Self.usage(events)
         #expect(usage.count == 1)
-        #expect(usage.first?.input == 1420)
-        #expect(usage.first?.output == 16)
+        #expect(usage.first?.tokens.input == 1420)
+        #expect(usage.first?.tokens.output == 16)
         #expect(Self.logs(events) == ["patched: update hello.txt", "Changed it."])
         #expect(outcome == .completed(output: "Changed it."))
 
         // Resumed without totals (a session from before this driver kept them): the whole total is this attempt's.
         let (plain, _) = Self.read(try Self.transcript("resume"), exit: .exited(0), resume: thread)
-        #expect(Self.usage(plain).first?.input == 2030)
+        #expect(Self.usage(plain).first?.tokens.input == 2030)
     }
 
     @Test("a patch the sandbox refused fails the step though codex exits 0 and claims success; unless allowed")
@@ -154,12 +158,13 @@ struct CodexDriverTests {
             "field 'agents.coder.args' must be an array of non-empty strings",
             "field 'agents.coder.command' must be a non-empty string (the path of the codex program)",
             "field 'agents.coder.env' must be an object of strings",
+            "field 'agents.coder.prices' needs inputPerMTok and outputPerMTok",
             "field 'agents.coder.prices.inputPerMTok' must be a number ≥ 0 (US dollars per million tokens)",
-            "field 'agents.coder.prices.perCall' is not a price (expected one of inputPerMTok, cachedInputPerMTok, outputPerMTok)",
+            "field 'agents.coder.prices.perCall' is not a price (expected one of inputPerMTok, outputPerMTok, cacheReadPerMTok, cacheWritePerMTok, cachedInputPerMTok)",
             "field 'agents.coder.sandbox' must be one of danger-full-access, read-only, workspace-write",
         ])
         #expect(driver.validate(["prices": .int(3)], field: "f") == [
-            "field 'f.prices' must be an object of prices in US dollars per million tokens (inputPerMTok, cachedInputPerMTok, outputPerMTok)",
+            "field 'f.prices' must be an object of prices in US dollars per million tokens (inputPerMTok, outputPerMTok, cacheReadPerMTok, cacheWritePerMTok, cachedInputPerMTok)",
         ])
         #expect(AgentDrivers.names.contains("codex"))
     }

@@ -24,7 +24,7 @@ import Testing
 
         a.handle.emit(.log(.agent, "working on it"))
         a.handle.emit(.progress(fraction: 0.4, message: "halfway-ish"))
-        a.handle.emit(.usage(model: "m", inputTokens: 10, outputTokens: 4, costUSD: 0.01))
+        a.handle.emit(.usage(AgentUsage(model: "m", inputTokens: 10, outputTokens: 4, reportedCostUSD: 0.01)))
         a.handle.finish(.completed(output: "A-OUT"))
         let b = try await h.nextLaunch("b", attempt: 1)
         #expect(b.invocation.prompt == "Use A-OUT / A-OUT")

@@ -44,8 +44,8 @@ struct FakeAgentTests {
             """)
         #expect(await Support.outcome(of: run.handle) == .completed(output: "ok"))
         #expect(run.recorder.all == [
-            .usage(model: "fake-1", inputTokens: 120, outputTokens: 30, costUSD: 0.5),
-            .usage(model: "fake-2", inputTokens: 1, outputTokens: 2, costUSD: nil),
+            .usage(AgentUsage(model: "fake-1", inputTokens: 120, outputTokens: 30, reportedCostUSD: 0.5)),
+            .usage(AgentUsage(model: "fake-2", inputTokens: 1, outputTokens: 2, reportedCostUSD: nil)),
             .progress(fraction: 0.5, message: "half"),
         ])
     }

@@ -13,7 +13,7 @@ import Testing
         let launch = try await h.nextLaunch("a", attempt: 1)
         let burst = 500
         for index in 0..<burst {
-            launch.handle.emit(.usage(model: "m", inputTokens: 1, outputTokens: 1, costUSD: nil))
+            launch.handle.emit(.usage(AgentUsage(model: "m", inputTokens: 1, outputTokens: 1, reportedCostUSD: nil)))
             if index == burst / 2 { launch.handle.emit(.log(.agent, "half-way")) }
         }
         launch.handle.emit(.log(.agent, "done"))

@@ -235,7 +235,7 @@ struct ProcessLauncherTests {
         #expect(run.recorder.all == [
             .log(.agent, "working"),
             .progress(fraction: 0.5, message: "half"),
-            .usage(model: "m", inputTokens: 3, outputTokens: 4, costUSD: 0.01),
+            .usage(AgentUsage(model: "m", inputTokens: 3, outputTokens: 4, reportedCostUSD: 0.01)),
             .log(.agent, "afterwards"),
         ])
     }

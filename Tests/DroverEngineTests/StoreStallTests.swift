@@ -15,7 +15,7 @@ import Testing
         let run = try await h.start("flow", task: "full disk", inputs: ["lang": "swift"])
         let launch = try await h.nextLaunch("a", attempt: 1)
         h.recordingStore.refuseAppends(Self.diskFull)
-        launch.handle.emit(.usage(model: "m", inputTokens: 7, outputTokens: 3, costUSD: nil))
+        launch.handle.emit(.usage(AgentUsage(model: "m", inputTokens: 7, outputTokens: 3, reportedCostUSD: nil)))
         launch.handle.finish(.completed(output: "A"))
         // The usage, then the usage again with the outcome: both refused.
         try await h.recordingStore.waitForRefusals(2)

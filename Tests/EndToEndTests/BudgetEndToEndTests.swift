@@ -60,6 +60,94 @@ struct BudgetEndToEndTests {
         #expect(try await drover.shutdownAndExit() == 0)
     }
 
+    @Test("config budgets.perRun is the budget of a run started without one; a run's own budget replaces it")
+    func perRunDefault() async throws {
+        let workspace = try EngineWorkspace(pipelines: ["budgeted": Self.pipeline], config: ["budgets": ["perRun": ["maxUSD": 0.5]]])
+        let drover = try await workspace.server()
+        let started = try await drover.call("run/start", ["pipelineId": "budgeted", "task": "t"])
+        let runId = started.object("run").string("id")
+        #expect(started.object("run").object("budget")["maxUSD"] as? Double == 0.5, "\(started)")
+        let paused = try await drover.event(runId, "run.paused", timeout: .seconds(30))
+        #expect(paused.data.string("reason") == "budget")
+        #expect(paused.data.object("limit")["maxUSD"] as? Double == 0.5, "\(paused.data)")
+        // The fake agent reports its cost for a model Drover has no price for: the reported figure is the cost.
+        let usage = try await drover.storedEvents(runId).first { $0.string("type") == "usage.recorded" }
+        #expect(usage?.object("data").string("priceSource") == "reported", "\(String(describing: usage))")
+        #expect(usage?.object("data")["reportedCostUSD"] as? Double == 0.6)
+
+        let own = try await drover.call("run/start", ["pipelineId": "budgeted", "task": "t", "budget": ["maxTokens": 1_000_000]])
+        #expect(own.object("run").object("budget")["maxUSD"] == nil, "\(own)")
+        #expect(own.object("run").object("budget")["maxTokens"] as? Int == 1_000_000)
+        try await drover.call("run/cancel", ["runId": own.object("run").string("id")])
+        #expect(try await drover.shutdownAndExit() == 0)
+    }
+
+    @Test("config budgets.perDay: once today's spending reaches it, a working run pauses and a new run pauses before its first step; resuming waits for a higher limit")
+    func dailyBudget() async throws {
+        let spend = FakePipeline.pipeline([
+            FakePipeline.step("pay", prompt: "Pay", turns: [[["usage": ["model": "m", "input": 10, "output": 5, "costUSD": 0.6]], ["result": "paid"]]]),
+        ])
+        let workspace = try EngineWorkspace(pipelines: ["budgeted": Self.pipeline, "spend": spend],
+                                            config: ["budgets": ["perDay": ["maxUSD": 1]]])
+        // A server with its own engine (--no-daemon): its end stops the engine, so the next one counts afresh.
+        let drover = try await workspace.server(daemon: false)
+        // $0.60 today: under the limit.
+        let first = try await drover.call("run/start", ["pipelineId": "spend", "task": "t"]).object("run").string("id")
+        try await drover.event(first, "run.completed", timeout: .seconds(30))
+
+        // Another run's agent spends $0.60 more ($1.20 ≥ $1) and works on: it is stopped, the run paused.
+        let working = try await drover.call("run/start", ["pipelineId": "budgeted", "task": "t"]).object("run").string("id")
+        let paused = try await drover.event(working, "run.paused", timeout: .seconds(30))
+        #expect(paused.data.string("reason") == "daily_budget", "\(paused.data)")
+        #expect(abs((paused.data.object("spent")["costUSD"] as? Double ?? 0) - 1.2) < 1e-9, "today's spending: \(paused.data)")
+        #expect(paused.data.object("limit")["maxUSD"] as? Double == 1, "\(paused.data)")
+        #expect(await workspace.waitForNoAgents().isEmpty, "the agent was stopped")
+        #expect(try await drover.getRun(working).string("status") == "paused")
+
+        // A new run pauses before its first step: nothing more is spent.
+        let late = try await drover.call("run/start", ["pipelineId": "spend", "task": "t"]).object("run").string("id")
+        let latePause = try await drover.event(late, "run.paused", timeout: .seconds(30))
+        #expect(latePause.data.string("reason") == "daily_budget")
+        let lateEvents = try await drover.storedEvents(late).map { $0.string("type") }
+        #expect(!lateEvents.contains("step.started"), "\(lateEvents)")
+
+        let refused = try await drover.callError("run/resume", ["runId": late])
+        #expect(refused.code == -32602 && refused.message.contains("reaches its daily budget") && refused.message.contains("budgets.perDay"),
+                "\(refused)")
+
+        // The user raises the limit: both go on; the stopped step re-runs resuming its session.
+        try workspace.writeConfig(["budgets": ["perDay": ["maxUSD": 10]]])
+        try await drover.call("run/resume", ["runId": late])
+        try await drover.event(late, "run.completed", timeout: .seconds(30))
+        try await drover.call("run/resume", ["runId": working])
+        let completed = try await drover.event(working, "step.completed", timeout: .seconds(30)) { $0.data.string("stepId") == "work" }
+        #expect(completed.data.string("output") == "resumed=[conv-1]", "\(completed.data)")
+        try await drover.event(working, "run.completed", timeout: .seconds(30))
+        #expect(try await drover.shutdownAndExit() == 0)
+
+        // A new engine counts today's spending from the store: $0.60 × 3 + $1.50 = $3.30.
+        try workspace.writeConfig(["budgets": ["perDay": ["maxUSD": 3]]])
+        let again = try await workspace.server(daemon: false)
+        let counted = try await again.call("run/start", ["pipelineId": "spend", "task": "t"]).object("run").string("id")
+        let countedPause = try await again.event(counted, "run.paused", timeout: .seconds(30))
+        #expect(abs((countedPause.data.object("spent")["costUSD"] as? Double ?? 0) - 3.3) < 1e-9, "\(countedPause.data)")
+        #expect(try await again.shutdownAndExit() == 0)
+    }
+
+    @Test("a mistake in config prices or budgets stops run/start with the file and the field")
+    func badSpendingConfig() async throws {
+        let workspace = try EngineWorkspace(pipelines: ["budgeted": Self.pipeline],
+                                            config: ["prices": ["gpt-5": ["inputPerMTok": "cheap", "outputPerMTok": 10]],
+                                                     "budgets": ["perDay": ["maxUSD": -3]]])
+        let drover = try await workspace.server()
+        let error = try await drover.callError("run/start", ["pipelineId": "budgeted", "task": "t"])
+        #expect(error.code == -32602, "\(error)")
+        #expect(error.message.contains("field 'prices.gpt-5.inputPerMTok' must be a number ≥ 0"), "\(error.message)")
+        #expect(error.message.contains("field 'budgets.perDay.maxUSD' must be a positive number of US dollars"), "\(error.message)")
+        #expect(error.message.contains(".drover/config.json"), "\(error.message)")
+        #expect(try await drover.shutdownAndExit() == 0)
+    }
+
     @Test("a token budget pauses the run too")
     func tokenBudget() async throws {
         let workspace = try EngineWorkspace(pipelines: ["budgeted": Self.pipeline])

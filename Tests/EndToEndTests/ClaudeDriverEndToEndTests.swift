@@ -38,9 +38,16 @@ struct ClaudeDriverEndToEndTests {
         let usage = try await drover.event(runId, "usage.recorded", timeout: .seconds(60))
         #expect(usage.data.string("stepId") == "code")
         #expect(usage.data.string("model") == "claude-sonnet-4-5")
-        #expect(usage.data["inputTokens"] as? Int == 250, "\(usage.data)")
+        // 250 uncached input tokens, 5 read from the cache and 7 written to it: 262 input tokens in Drover's count.
+        #expect(usage.data["inputTokens"] as? Int == 262, "\(usage.data)")
+        #expect(usage.data["cacheReadTokens"] as? Int == 5, "\(usage.data)")
+        #expect(usage.data["cacheWriteTokens"] as? Int == 7, "\(usage.data)")
         #expect(usage.data["outputTokens"] as? Int == 30, "\(usage.data)")
-        #expect((usage.data["costUSD"] as? Double ?? 0) > 0, "the CLI's cost is kept: \(usage.data)")
+        // Drover's price (Sonnet 4.5: $3 in, $0.30 cache read, $3.75 cache write, $15 out per million) and the CLI's own figure agree.
+        let price: Double = (250 * 3 + 5 * 0.3 + 7 * 3.75 + 30 * 15) / 1_000_000
+        #expect(usage.data.string("priceSource") == "table", "\(usage.data)")
+        #expect(abs((usage.data["costUSD"] as? Double ?? 0) - price) < 1e-12, "\(usage.data)")
+        #expect(abs((usage.data["reportedCostUSD"] as? Double ?? 0) - price) < 1e-9, "the CLI's cost is kept beside it: \(usage.data)")
         let completed = try await drover.event(runId, "step.completed", timeout: .seconds(60))
         #expect(completed.data.string("output") == "Done: wrote hello.txt")
         try await drover.event(runId, "run.completed")

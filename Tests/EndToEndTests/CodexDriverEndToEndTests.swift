@@ -37,8 +37,10 @@ struct CodexDriverEndToEndTests {
         #expect(usage.data.string("model") == CodexCLI.model)
         #expect(usage.data["inputTokens"] as? Int == 450, "\(usage.data)")
         #expect(usage.data["outputTokens"] as? Int == 35, "\(usage.data)")
+        #expect(usage.data["cacheReadTokens"] as? Int == 40, "cached input counts as cache reads: \(usage.data)")
         let cost = usage.data["costUSD"] as? Double ?? 0
         #expect(abs(cost - (410 * 1.0 + 40 * 0.5 + 35 * 10.0) / 1_000_000) < 1e-12, "cost from the role's prices: \(usage.data)")
+        #expect(usage.data.string("priceSource") == "config" && usage.data["reportedCostUSD"] == nil, "Codex reports no cost: \(usage.data)")
         let completed = try await drover.event(runId, "step.completed", timeout: .seconds(60))
         #expect(completed.data.string("output") == "Done: wrote hello.txt")
         try await drover.event(runId, "run.completed")

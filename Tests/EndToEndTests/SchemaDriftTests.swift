@@ -47,6 +47,7 @@ import Testing
         #expect(cases("FailureKind") == Failure.Kind.allCases.map(\.rawValue))
         #expect(cases("LogStream") == LogStream.allCases.map(\.rawValue))
         #expect(cases("IsolationMode") == IsolationMode.allCases.map(\.rawValue))
+        #expect(cases("PriceSource") == PriceSource.allCases.map(\.rawValue))
         #expect(cases("ApplyStrategy") == ApplyStrategy.allCases.map(\.rawValue))
         #expect(cases("ChangedFileStatus") == ChangedFile.Status.allCases.map(\.rawValue))
         #expect(cases("PermissionOptionKind") == PermissionOptionKind.allCases.map(\.rawValue))
@@ -249,6 +250,8 @@ private enum Samples {
         let queued = B.RunQueued(reason: .dependency, waitingFor: ["r-0"])
         let attempt = B.StepAttempt(stepId: "s", attempt: 1)
         let fixing = B.StepAttempt(stepId: "s", attempt: 2, role: "fixer")
+        let priced = B.UsageRecorded(stepId: "s", model: "m", inputTokens: 3, outputTokens: 1, cacheReadTokens: 1, cacheWriteTokens: 1,
+                                     costUSD: 0.1, reportedCostUSD: 0.2, priceSource: .table)
         let requested = B.DecisionRequested(stepId: "s", decisionId: "d", question: "q", options: [], attempt: 1, permission: permission)
         let answered = B.DecisionResolved(stepId: "s", decisionId: "d", choice: "c", reason: "r", attempt: 1)
         let workspace = B.WorkspaceRecorded(isolation: .worktree, path: "/w/x", branch: "drover/r", base: "HEAD", baseCommit: "a", note: "n",
@@ -273,8 +276,8 @@ private enum Samples {
             same(.approvalRequested(.init(stepId: "s", approvalId: "a", proposal: "p")), B.ApprovalRequested(stepId: "s", approvalId: "a", proposal: "p")),
             EventSample(body: .approvalResolved(resolved), full: resolved,
                         minimal: B.ApprovalResolved(stepId: "s", approvalId: "a", status: .rejected)),
-            same(.usageRecorded(.init(stepId: "s", model: "m", inputTokens: 1, outputTokens: 1, costUSD: 0)),
-                 B.UsageRecorded(stepId: "s", model: "m", inputTokens: 1, outputTokens: 1, costUSD: 0)),
+            EventSample(body: .usageRecorded(priced), full: priced,
+                        minimal: B.UsageRecorded(stepId: "s", model: "m", inputTokens: 1, outputTokens: 1, costUSD: 0)),
             same(.agentSession(.init(stepId: "s", attempt: 1, sessionId: "x")), B.AgentSession(stepId: "s", attempt: 1, sessionId: "x")),
             same(.runRetried(.init(fromStep: "s")), B.FromStep(fromStep: "s")),
             same(.runRestarted(.init(fromStep: "s")), B.FromStep(fromStep: "s")),

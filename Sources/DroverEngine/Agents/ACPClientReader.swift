@@ -27,7 +27,6 @@ public final class ACPClientReader: AgentOutputReader {
     private let allowsDenials: Bool
     private let asks: Bool
     private let model: String?
-    private let prices: TokenPrices?
     private let resumeSessionId: String?
     private var input: AgentInput?
     private var collected = AgentCollectedOutput()
@@ -53,7 +52,7 @@ public final class ACPClientReader: AgentOutputReader {
     /// The agent's error answer to one of our requests: the attempt fails with it.
     private var failure: String?
 
-    /// `settings` is the agent block (`allowedTools`, `allowDenials`, `prices`); `resumeSessionId` the
+    /// `settings` is the agent block (`allowedTools`, `allowDenials`); `resumeSessionId` the
     /// session an earlier attempt of the step reported.
     public init(prompt: String, workingDirectory: String, model: String? = nil, settings: [String: JSONValue] = [:],
                 resumeSessionId: String? = nil) {
@@ -65,7 +64,6 @@ public final class ACPClientReader: AgentOutputReader {
         allowsDenials = block.flag("allowDenials")
         asks = block.string("permissionMode") == "ask"
         self.model = model
-        prices = TokenPrices(block)
         self.resumeSessionId = resumeSessionId
     }
 
@@ -343,15 +341,18 @@ public final class ACPClientReader: AgentOutputReader {
         return unloggedLine.isEmpty ? [] : [.log(.agent, unloggedLine)]
     }
 
-    /// The turn's usage: the prompt response's tokens (an unstable ACP field some agents send), and the
-    /// cost the agent reported (`usage_update`), else the block's prices.
+    /// The turn's usage: the prompt response's tokens (an unstable ACP field some agents send; its
+    /// `inputTokens` leave the cache's out, which Drover counts as input), and the cost the agent reported
+    /// (`usage_update`) for the engine to keep beside its own price.
     private func usageEvents() -> [AgentEvent] {
-        let tokens = TokenUsage(input: usage?["inputTokens"]?.integerValue ?? 0,
-                                cachedInput: usage?["cachedReadTokens"]?.integerValue ?? 0,
+        let cacheRead = usage?["cachedReadTokens"]?.integerValue ?? 0
+        let cacheWrite = usage?["cachedWriteTokens"]?.integerValue ?? 0
+        let tokens = TokenUsage(input: (usage?["inputTokens"]?.integerValue ?? 0) + cacheRead + cacheWrite,
+                                cacheRead: cacheRead, cacheWrite: cacheWrite,
                                 output: usage?["outputTokens"]?.integerValue ?? 0)
-        let spent = cost.map { $0 - (costAtStart ?? 0) } ?? prices?.cost(of: tokens)
+        let spent = cost.map { $0 - (costAtStart ?? 0) }
         guard !tokens.isEmpty || (spent ?? 0) > 0 else { return [] }
-        return [.usage(model: model ?? agentName ?? "acp", inputTokens: tokens.input, outputTokens: tokens.output, costUSD: spent)]
+        return [.usage(AgentUsage(model: model ?? agentName ?? "acp", tokens: tokens, reportedCostUSD: spent))]
     }
 
     /// `text` with the working directory's path taken out, so titles name files as the workspace does.

@@ -103,20 +103,10 @@ struct AgentSettingsCheck {
         if let value = settings[key], value.positiveNumber == nil { fail(key, "must be a positive number (\(unit))") }
     }
 
-    /// `prices` (optional): what the model's tokens cost, for drivers whose agent reports no cost (`TokenPrices`).
+    /// `prices` (optional): what the block's model's tokens cost (`TokenPrices`), over the config's and the built-in table.
     mutating func prices() {
         guard let value = settings["prices"] else { return }
-        guard let prices = value.objectValue else {
-            fail("prices", "must be an object of prices in US dollars per million tokens (\(TokenPrices.keys.joined(separator: ", ")))")
-            return
-        }
-        for (key, price) in prices.sorted(by: { $0.key < $1.key }) {
-            if !TokenPrices.keys.contains(key) {
-                fail("prices.\(key)", "is not a price (expected one of \(TokenPrices.keys.joined(separator: ", ")))")
-            } else if price.nonNegativeNumber == nil {
-                fail("prices.\(key)", "must be a number ≥ 0 (US dollars per million tokens)")
-            }
-        }
+        errors += TokenPrices.check(value, field: "\(field).prices")
     }
 
     private mutating func fail(_ key: String, _ problem: String) {

@@ -25,7 +25,7 @@ public struct ClaudeDriver: AgentDriver {
     public var name: String { "claude" }
     public var settingNames: Set<String> {
         ["command", "args", "permissionMode", "allowedTools", "disallowedTools", "maxTurns", "maxBudgetUSD",
-         "appendSystemPrompt", "env", "allowDenials"]
+         "appendSystemPrompt", "env", "allowDenials", "prices"]
     }
 
     public func validate(_ settings: [String: JSONValue], field: String) -> [String] {
@@ -39,6 +39,7 @@ public struct ClaudeDriver: AgentDriver {
         check.positiveNumber("maxBudgetUSD", unit: "US dollars")
         check.string("appendSystemPrompt")
         check.boolean("allowDenials")
+        check.prices()
         return check.errors
     }
 

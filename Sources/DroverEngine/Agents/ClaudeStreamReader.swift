@@ -224,22 +224,30 @@ public final class ClaudeStreamReader: AgentOutputReader {
 
     /// One usage report per model, from `modelUsage` (whose figures stay right when `usage` reads zero,
     /// as it does after `--max-budget-usd` stops the agent); `usage` and `total_cost_usd` otherwise.
+    /// Claude counts cache reads and writes apart from `input_tokens`; Drover's input includes them.
     private func usageEvents(_ result: [String: JSONValue]) -> [AgentEvent] {
         if let perModel = result["modelUsage"]?.objectValue, !perModel.isEmpty {
             return perModel.keys.sorted().compactMap { name in
                 guard let usage = perModel[name]?.objectValue else { return nil }
-                return .usage(model: name, inputTokens: usage["inputTokens"]?.integerValue ?? 0,
-                              outputTokens: usage["outputTokens"]?.integerValue ?? 0,
-                              costUSD: usage["costUSD"]?.numberValue)
+                let tokens = Self.tokens(input: usage["inputTokens"], output: usage["outputTokens"],
+                                         cacheRead: usage["cacheReadInputTokens"], cacheWrite: usage["cacheCreationInputTokens"])
+                return .usage(AgentUsage(model: name, tokens: tokens, reportedCostUSD: usage["costUSD"]?.numberValue))
             }
         }
         guard let usage = result["usage"]?.objectValue else { return [] }
-        let input = usage["input_tokens"]?.integerValue ?? 0
-        let output = usage["output_tokens"]?.integerValue ?? 0
+        let tokens = Self.tokens(input: usage["input_tokens"], output: usage["output_tokens"],
+                                 cacheRead: usage["cache_read_input_tokens"], cacheWrite: usage["cache_creation_input_tokens"])
         let cost = result["total_cost_usd"]?.numberValue
         // A session that never reached the model (a refused key) used nothing worth an event.
-        guard input + output > 0 || (cost ?? 0) > 0 else { return [] }
-        return [.usage(model: model ?? "claude", inputTokens: input, outputTokens: output, costUSD: cost)]
+        guard !tokens.isEmpty || (cost ?? 0) > 0 else { return [] }
+        return [.usage(AgentUsage(model: model ?? "claude", tokens: tokens, reportedCostUSD: cost))]
+    }
+
+    private static func tokens(input: JSONValue?, output: JSONValue?, cacheRead: JSONValue?, cacheWrite: JSONValue?) -> TokenUsage {
+        let read = cacheRead?.integerValue ?? 0
+        let written = cacheWrite?.integerValue ?? 0
+        return TokenUsage(input: (input?.integerValue ?? 0) + read + written, cacheRead: read, cacheWrite: written,
+                          output: output?.integerValue ?? 0)
     }
 
     private func denialLines(_ result: [String: JSONValue]) -> [AgentEvent] {

@@ -89,11 +89,11 @@ struct CodexSession: Sendable, Hashable {
         self.thread = String(thread)
         let counts = parts.count > 1 ? parts[1].split(separator: ",").map { Int($0) ?? 0 } : []
         func count(_ index: Int) -> Int { index < counts.count ? max(counts[index], 0) : 0 }
-        totals = TokenUsage(input: count(0), cachedInput: count(1), output: count(2), reasoningOutput: count(3))
+        totals = TokenUsage(input: count(0), cacheRead: count(1), output: count(2), reasoningOutput: count(3))
     }
 
     var token: String {
         totals == TokenUsage() ? thread
-            : "\(thread);\(totals.input),\(totals.cachedInput),\(totals.output),\(totals.reasoningOutput)"
+            : "\(thread);\(totals.input),\(totals.cacheRead),\(totals.output),\(totals.reasoningOutput)"
     }
 }

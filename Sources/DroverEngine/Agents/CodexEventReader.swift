@@ -9,8 +9,8 @@ import Foundation
 ///   `file_change` → "patched: add hello.txt, update b.swift" (or "patch failed: …");
 ///   `error` items and top-level `error` events (Codex's own retries: "Reconnecting... 1/5") → a line each;
 ///   `todo_list` → progress; `reasoning` is not for the log;
-/// - `turn.completed` → usage: this attempt's share of the thread's running totals, with its cost when the
-///   block gives `prices` (0 otherwise), and `.session` again with the new totals;
+/// - `turn.completed` → usage: this attempt's share of the thread's running totals (cached input as cache
+///   reads; Codex reports no cost, the engine prices it), and `.session` again with the new totals;
 /// - `turn.failed` → the step fails with Codex's message and a hint for the kinds a person can act on.
 /// A patch Codex could not apply (its `file_change` reads `failed`; the run still ends well) fails the step
 /// unless a later change to the same files succeeded or the role sets `allowFailedPatches`.
@@ -18,7 +18,6 @@ import Foundation
 public final class CodexEventReader: AgentOutputReader {
     private let workingDirectory: String
     private let model: String?
-    private let prices: TokenPrices?
     private let allowsFailedPatches: Bool
     private var collected = AgentCollectedOutput()
     private var session: CodexSession?
@@ -30,13 +29,12 @@ public final class CodexEventReader: AgentOutputReader {
     /// Paths whose last change failed, in the order they failed.
     private var failedPatches: [String] = []
 
-    /// `settings` is the agent block (its `prices` and `allowFailedPatches`); `resumeSessionId` the session
+    /// `settings` is the agent block (its `allowFailedPatches`); `resumeSessionId` the session
     /// this attempt continues, as an earlier attempt reported it.
     public init(workingDirectory: String, model: String?, settings: [String: JSONValue] = [:], resumeSessionId: String? = nil) {
         let block = AgentSettings(settings)
         self.workingDirectory = workingDirectory
         self.model = model
-        prices = TokenPrices(block)
         allowsFailedPatches = block.flag("allowFailedPatches")
         session = resumeSessionId.flatMap(CodexSession.init(token:))
     }
@@ -189,7 +187,7 @@ public final class CodexEventReader: AgentOutputReader {
     /// This attempt's usage: the thread's totals less what earlier attempts of the thread recorded.
     private func usageEvents(_ usage: JSONValue) -> [AgentEvent] {
         let totals = TokenUsage(input: usage["input_tokens"]?.integerValue ?? 0,
-                                cachedInput: usage["cached_input_tokens"]?.integerValue ?? 0,
+                                cacheRead: usage["cached_input_tokens"]?.integerValue ?? 0,
                                 output: usage["output_tokens"]?.integerValue ?? 0,
                                 reasoningOutput: usage["reasoning_output_tokens"]?.integerValue ?? 0)
         let used = totals.since(session?.totals ?? TokenUsage())
@@ -200,8 +198,7 @@ public final class CodexEventReader: AgentOutputReader {
             events.append(.session(id: session.token))
         }
         guard !used.isEmpty else { return events }
-        events.append(.usage(model: model ?? "codex", inputTokens: used.input, outputTokens: used.output,
-                             costUSD: prices.map { $0.cost(of: used) }))
+        events.append(.usage(AgentUsage(model: model ?? "codex", tokens: used)))
         return events
     }
 

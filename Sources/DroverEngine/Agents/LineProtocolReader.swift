@@ -18,7 +18,7 @@ public final class LineProtocolReader: AgentOutputReader {
         case .progress(let fraction, let message):
             return [.progress(fraction: fraction, message: message)]
         case .usage(let model, let inputTokens, let outputTokens, let costUSD):
-            return [.usage(model: model, inputTokens: inputTokens, outputTokens: outputTokens, costUSD: costUSD)]
+            return [.usage(AgentUsage(model: model, inputTokens: inputTokens, outputTokens: outputTokens, reportedCostUSD: costUSD))]
         case .decision(let question, let options):
             collected.final = .decision(question: question, options: options)
         case .result(let output):

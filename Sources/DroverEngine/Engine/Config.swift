@@ -12,15 +12,22 @@ public struct ResolvedAgent: Sendable, Hashable {
 /// `{"agents": {"<role>": {"driver": "command"|"fake", "command", "args", "model", "script"}}}`.
 /// A role in the workspace file replaces the same role in the user file as a whole.
 /// `concurrency: {"maxRuns": N}` caps the runs working at once (the workspace's value wins; default
-/// the number of cores); `budgets` is accepted and not used yet; `store` (`{"url": …}`) is read by
-/// the executable before the engine opens, from the user file only; other top-level keys are errors.
+/// the number of cores); `prices` and `budgets` are what runs spend (`Config+Spending`); `store`
+/// (`{"url": …}`) is read by the executable before the engine opens, from the user file only; other
+/// top-level keys are errors.
 public struct EngineConfig: Sendable {
     public var workspaceAgents: [String: AgentSpec] = [:]
     public var userAgents: [String: AgentSpec] = [:]
     /// How many runs may be `running` at once; more wait `queued` (reason `capacity`).
     public var maxRuns = ProcessInfo.processInfo.activeProcessorCount
+    /// `prices` by `ModelPrices.key(for:)`: the workspace's over the user's, both over the built-in table.
+    public var prices: [String: TokenPrices] = [:]
+    /// `budgets`: the stricter of the two files' limits.
+    public var budgets = BudgetDefaults()
     /// Problems in either file, each starting with the file's path.
     public var errors: [String] = []
+    /// The problems with `prices` and `budgets` (also in `errors`): runs do not start while there are any.
+    public var spendingErrors: [String] = []
     public var workspaceFile: URL
     public var userFile: URL
 
@@ -40,8 +47,8 @@ public struct EngineConfig: Sendable {
         var config = EngineConfig(
             workspaceFile: workspace.appendingPathComponent(".drover/config.json"),
             userFile: configDirectory.appendingPathComponent("config.json"))
-        config.userAgents = read(config.userFile, allowsStore: true, errors: &config.errors, maxRuns: &config.maxRuns)
-        config.workspaceAgents = read(config.workspaceFile, allowsStore: false, errors: &config.errors, maxRuns: &config.maxRuns)
+        config.userAgents = read(config.userFile, allowsStore: true, into: &config)
+        config.workspaceAgents = read(config.workspaceFile, allowsStore: false, into: &config)
         return config
     }
 
@@ -63,36 +70,39 @@ public struct EngineConfig: Sendable {
         maxRuns = count
     }
 
-    private static func read(_ file: URL, allowsStore: Bool, errors: inout [String], maxRuns: inout Int) -> [String: AgentSpec] {
+    /// Reads one file's settings into `config`; returns its agents.
+    private static func read(_ file: URL, allowsStore: Bool, into config: inout EngineConfig) -> [String: AgentSpec] {
         guard let data = FileManager.default.contents(atPath: file.path) else { return [:] }
         let json: JSONValue
         do {
             json = try JSONParser().parse(Array(data))  // read at every step: our parser, not Foundation's JSONDecoder
         } catch {
-            errors.append("\(file.path): not valid JSON")
+            config.errors.append("\(file.path): not valid JSON")
             return [:]
         }
         guard let object = json.objectValue else {
-            errors.append("\(file.path): must be a JSON object like {\"agents\": {...}}")
+            config.errors.append("\(file.path): must be a JSON object like {\"agents\": {...}}")
             return [:]
         }
         if object["store"] != nil, !allowsStore {
             // A checkout must not send a user's runs (and credentials) to a server it names.
-            errors.append("\(file.path): 'store' belongs in the user config (~/.config/drover/config.json), not a workspace's")
+            config.errors.append("\(file.path): 'store' belongs in the user config (~/.config/drover/config.json), not a workspace's")
         }
-        for key in object.keys.sorted() where !["agents", "concurrency", "budgets", "store"].contains(key) {
-            errors.append("\(file.path): unknown field '\(key)' (allowed: agents, concurrency, budgets, store)")
+        for key in object.keys.sorted() where !["agents", "concurrency", "prices", "budgets", "store"].contains(key) {
+            config.errors.append("\(file.path): unknown field '\(key)' (allowed: agents, concurrency, prices, budgets, store)")
         }
-        readConcurrency(object["concurrency"], file: file, errors: &errors, maxRuns: &maxRuns)
+        readConcurrency(object["concurrency"], file: file, errors: &config.errors, maxRuns: &config.maxRuns)
+        readPrices(object["prices"], file: file, into: &config)
+        readBudgets(object["budgets"], file: file, into: &config)
         guard let agentsValue = object["agents"] else { return [:] }
         guard let agents = agentsValue.objectValue else {
-            errors.append("\(file.path): field 'agents' must map role names to agent blocks")
+            config.errors.append("\(file.path): field 'agents' must map role names to agent blocks")
             return [:]
         }
         var result: [String: AgentSpec] = [:]
         for (role, value) in agents.sorted(by: { $0.key < $1.key }) {
             let (spec, problems) = PipelineValidator.validateAgent(value, field: "agents.\(role)")
-            errors += problems.map { "\(file.path): \($0)" }
+            config.errors += problems.map { "\(file.path): \($0)" }
             if let spec, problems.isEmpty { result[role] = spec }
         }
         return result

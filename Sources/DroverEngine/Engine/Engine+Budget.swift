@@ -18,9 +18,23 @@ extension Engine {
                 "run \(run.id) has spent \(Self.describe(run.usage)), which reaches its budget (\(Self.describe(budget))); "
                 + "resume with a higher budget, e.g. {\"budget\": {\"maxUSD\": …}}")
         }
+        let config = loadConfig()
+        try Self.checkSpendingConfig(config)
+        if let daily = try dailyBudgetReached(config: config) {
+            throw EngineError.invalid(
+                "the workspace has spent \(Self.describe(daily.spent)) today, which reaches its daily budget (\(Self.describe(daily.limit)), "
+                + "config budgets.perDay); raise budgets.perDay in \(config.userFile.path) or the workspace's .drover/config.json, "
+                + "or resume tomorrow")
+        }
         let resumed = try commit([.runResumed(.init(budget: request.budget == nil ? nil : budget))], runId: run.id)
         scheduleAdvance(run.id)
         return resumed
+    }
+
+    /// A run does not start while config `prices` or `budgets` has a problem: what it may spend is unclear.
+    static func checkSpendingConfig(_ config: EngineConfig) throws {
+        guard !config.spendingErrors.isEmpty else { return }
+        throw EngineError.invalid("config problems with prices or budgets: " + config.spendingErrors.joined(separator: "; "))
     }
 
     /// A budget's limits must be positive.
@@ -33,26 +47,44 @@ extension Engine {
         }
     }
 
-    /// After usage was recorded: a run over its budget stops its live attempt (it pauses when the attempt ends).
-    func stopIfOverBudget(_ run: Run) {
+    /// After `bodies` (usage) were committed to `run`: counted for today; a run over its budget stops its
+    /// live attempt, and the workspace over its daily budget stops every live attempt (each run pauses
+    /// when its attempt ends).
+    func usageCommitted(_ bodies: [EventBody], run: Run) {
+        countToday(bodies)
+        stopIfOverBudget(run)
+        stopAllIfOverDailyBudget()
+    }
+
+    private func stopIfOverBudget(_ run: Run) {
         guard run.budget?.isReached(by: run.usage) == true, var attempt = live[run.id], attempt.stop == nil else { return }
         attempt.stop = .budget
         live[run.id] = attempt
         attempt.handle.terminate(grace: options.killGrace)
     }
 
-    /// Pauses `run` if it is running over its budget; returns whether it did.
+    /// Pauses `run` if it is running over its budget, or the workspace over its daily budget, before a
+    /// step starts; returns whether it did.
     func pauseIfOverBudget(_ run: Run) throws -> Bool {
-        guard run.status == .running, let budget = run.budget, budget.isReached(by: run.usage) else { return false }
-        try commit([.runPaused(.init(reason: "budget", spent: run.usage, limit: budget))], runId: run.id)
+        guard run.status == .running else { return false }
+        if let budget = run.budget, budget.isReached(by: run.usage) {
+            try commit([.runPaused(.init(reason: "budget", spent: run.usage, limit: budget))], runId: run.id)
+            return true
+        }
+        guard let daily = try dailyBudgetReached(config: loadConfig()) else { return false }
+        try commit([.runPaused(.init(reason: "daily_budget", spent: daily.spent, limit: daily.limit))], runId: run.id)
         return true
     }
 
-    /// Pauses `run`, putting `stepId` (whose attempt the budget stopped) back to pending so it re-runs on resume.
-    func pauseForBudget(_ run: Run, interrupting stepId: String, attempt: Int) throws {
+    /// Pauses `run`, putting `stepId` (whose attempt a budget stopped) back to pending so it re-runs on resume.
+    func pauseForBudget(_ run: Run, interrupting stepId: String, attempt: Int, daily: Bool = false) throws {
         var bodies: [EventBody] = []
         if run.step(stepId)?.state == .working { bodies.append(.stepInterrupted(.init(stepId: stepId, attempt: attempt))) }
-        bodies.append(.runPaused(.init(reason: "budget", spent: run.usage, limit: run.budget ?? RunBudget())))
+        if daily {
+            bodies.append(.runPaused(.init(reason: "daily_budget", spent: try spentToday(), limit: dailyBudget ?? RunBudget())))
+        } else {
+            bodies.append(.runPaused(.init(reason: "budget", spent: run.usage, limit: run.budget ?? RunBudget())))
+        }
         try commit(bodies, runId: run.id)
     }
 

@@ -56,10 +56,11 @@ extension Engine {
                         workspace: EventBody.WorkspaceRecorded)] = []
         do {
             let parent = try loadRun(parentId)
+            let config = loadConfig()
             let (isolation, base) = try await childPlace(of: parent)
             for child in children {
                 let request = RunStartRequest(pipelineId: pipelineId, task: child.task, inputs: parent.inputs, isolation: isolation, base: base)
-                let pipeline = try checkedPipeline(request)
+                let pipeline = try checkedPipeline(request, config: config)
                 let runId = try newRunId(avoiding: Set(prepared.map(\.runId)))
                 let workspace = try await prepareRunWorkspace(runId: runId, request: request, pipelineDefault: nil)
                 prepared.append((runId, child.task, child.replaces, pipeline, request, workspace))
@@ -72,7 +73,7 @@ extension Engine {
             }
             for child in prepared {
                 try record(runId: child.runId, pipeline: child.pipeline, request: child.request, workspace: child.workspace,
-                           parent: (parentId, stepId))
+                           budget: config.budgets.perRun, parent: (parentId, stepId))
             }
             try commit([.runChildren(.init(stepId: stepId, attempt: attempt, output: output,
                                            children: prepared.map { ChildRun(runId: $0.runId, task: $0.task, replaces: $0.replaces) }))],

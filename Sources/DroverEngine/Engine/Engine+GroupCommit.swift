@@ -7,8 +7,8 @@ extension Engine {
     func agentReported(_ reports: [AgentReport], runId: String, stepId: String, attempt: Int) {
         var usage: [EventBody] = []
         for report in reports {
-            if case .usage(let model, let input, let output, let cost) = report.event {
-                usage.append(.usageRecorded(.init(stepId: stepId, model: model, inputTokens: input, outputTokens: output, costUSD: cost ?? 0)))
+            if case .usage(let used) = report.event {
+                usage.append(usageRecorded(used, runId: runId, stepId: stepId))
                 continue
             }
             recordUsage(&usage, runId: runId)

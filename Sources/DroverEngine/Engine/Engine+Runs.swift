@@ -9,15 +9,19 @@ extension Engine {
     /// right after this returns), else `run.queued` with the reason: the response then shows a
     /// `queued` run.
     public func startRun(_ request: RunStartRequest) async throws -> Run {
-        let pipeline = try checkedPipeline(request)
+        let config = loadConfig()
+        let pipeline = try checkedPipeline(request, config: config)
         let dependsOn = request.dependsOn.flatMap { $0.isEmpty ? nil : $0 }
         try checkDependencies(dependsOn)
         try Self.validate(request.budget)
+        try Self.checkSpendingConfig(config)
+        // The config's per-run default applies when the request gives no budget of its own.
+        let budget = request.budget ?? config.budgets.perRun
 
         let runId = try newRunId()
         let workspace = try await prepareRunWorkspace(runId: runId, request: request, pipelineDefault: pipeline.definition.isolation)
         do {
-            try record(runId: runId, pipeline: pipeline, request: request, workspace: workspace, dependsOn: dependsOn)
+            try record(runId: runId, pipeline: pipeline, request: request, workspace: workspace, dependsOn: dependsOn, budget: budget)
         } catch {
             if workspace.isolation == .worktree { await discardWorktree(runId: runId) }
             throw error
@@ -28,7 +32,7 @@ extension Engine {
 
     /// The pipeline `request` names, checked: it exists without errors, the task is not empty, every
     /// input its prompts use is given, its agents resolve and the workspace is trusted if it must be.
-    func checkedPipeline(_ request: RunStartRequest) throws -> LoadedPipeline {
+    func checkedPipeline(_ request: RunStartRequest, config: EngineConfig) throws -> LoadedPipeline {
         let catalog = PipelineCatalog.load(workspace: options.workspace, configDirectory: options.configDirectory)
         guard let entry = catalog.entry(request.pipelineId) else {
             throw EngineError(.notFound, "No pipeline with id '\(request.pipelineId)'; available: \(catalog.entries.map(\.id).joined(separator: ", "))")
@@ -53,7 +57,7 @@ extension Engine {
                 "pipeline '\(entry.id)' uses " + missing.map { "{{inputs.\($0)}}" }.joined(separator: ", ")
                 + "; pass inputs: {" + missing.map { "\"\($0)\": \"…\"" }.joined(separator: ", ") + "}")
         }
-        try checkRunnable(pipelineId: entry.id, definition: definition, source: entry.source)
+        try checkRunnable(pipelineId: entry.id, definition: definition, source: entry.source, config: config)
         for step in definition.steps {
             guard let fanOut = step.fanOut else { continue }
             guard let child = catalog.entry(fanOut.pipeline), child.definition != nil, child.errors.isEmpty else {
@@ -74,11 +78,11 @@ extension Engine {
 
     /// Records a new run: `run.created` with `run.workspace`, in one commit.
     func record(runId: String, pipeline: LoadedPipeline, request: RunStartRequest, workspace: EventBody.WorkspaceRecorded,
-                dependsOn: [String]? = nil, parent: (runId: String, stepId: String)? = nil) throws {
+                dependsOn: [String]? = nil, budget: RunBudget?, parent: (runId: String, stepId: String)? = nil) throws {
         try ledger.begin(runId, pipeline: pipeline)
         try commit([
             .runCreated(.init(pipelineId: pipeline.id, task: request.task, inputs: request.inputs, steps: pipeline.definition.stepInfos,
-                              dependsOn: dependsOn, budget: request.budget, parentRunId: parent?.runId, parentStepId: parent?.stepId)),
+                              dependsOn: dependsOn, budget: budget, parentRunId: parent?.runId, parentStepId: parent?.stepId)),
             .runWorkspace(workspace),
         ], runId: runId)
     }
@@ -87,14 +91,20 @@ extension Engine {
     /// how each step runs. Checked when a run starts, retries or restarts, and again before each
     /// attempt (config and trust may change in between).
     @discardableResult
-    func checkRunnable(pipelineId: String, definition: PipelineDefinition, source: PipelineInfo.Source) throws -> [StepPlan] {
-        let config = EngineConfig.load(workspace: options.workspace, configDirectory: options.configDirectory)
+    func checkRunnable(pipelineId: String, definition: PipelineDefinition, source: PipelineInfo.Source,
+                       config: EngineConfig? = nil) throws -> [StepPlan] {
+        let config = config ?? loadConfig()
         let plans = try planSteps(pipelineId: pipelineId, definition: definition, source: source,
                                   config: config, configDirectory: options.configDirectory)
         if let reason = TrustPolicy.reason(pipelineId: pipelineId, source: source, plans: plans), !isTrusted() {
             throw TrustPolicy.refusal(workspace: options.workspace, reason: reason)
         }
         return plans
+    }
+
+    /// The config files as they are now (read at every attempt: they may change while the engine runs).
+    func loadConfig() -> EngineConfig {
+        EngineConfig.load(workspace: options.workspace, configDirectory: options.configDirectory)
     }
 
     /// `run/cancel`: kills the live step's process group (or the agent a dead engine left behind),

@@ -27,8 +27,9 @@ extension Engine {
         }
         let started = try commit([.stepStarted(.init(stepId: stepId, attempt: attempt, role: role))], runId: run.id)
         let invocation: AgentInvocation
+        let pricing: UsagePricing
         do {
-            invocation = try makeInvocation(run: started, pipeline: loaded, stepId: stepId, attempt: attempt, fixerRole: role)
+            (invocation, pricing) = try makeInvocation(run: started, pipeline: loaded, stepId: stepId, attempt: attempt, fixerRole: role)
         } catch let notFound as TestCommandDetection.NotFound {
             try failRun(runId: run.id, stepId: stepId, attempt: attempt, failure: Failure(
                 kind: .tests, message: notFound.description, hint: Hints.fixThenRetry(notFound.hint, runId: run.id), stepId: stepId))
@@ -61,7 +62,7 @@ extension Engine {
         let isTestsCommand = role == nil && loaded.definition.step(stepId)?.kind == .tests
         let stepRole = loaded.definition.step(stepId)?.role
         recordAgent(handle, runId: runId, stepId: stepId, attempt: attempt)
-        live[runId] = LiveAttempt(stepId: stepId, attempt: attempt, handle: handle, task: nil, stop: nil)
+        live[runId] = LiveAttempt(stepId: stepId, attempt: attempt, handle: handle, task: nil, stop: nil, pricing: pricing)
         let task = Task {
             let waiter = Task<AgentOutcome, Never> {
                 let outcome = await handle.wait()
@@ -83,12 +84,14 @@ extension Engine {
     }
 
     /// The process for one attempt: the step's driver given the prompt (with re-run context),
-    /// environment, working directory and log file.
-    func makeInvocation(run: Run, pipeline: LoadedPipeline, stepId: String, attempt: Int, fixerRole: String? = nil) throws -> AgentInvocation {
+    /// environment, working directory and log file; and how its usage is priced.
+    func makeInvocation(run: Run, pipeline: LoadedPipeline, stepId: String, attempt: Int,
+                        fixerRole: String? = nil) throws -> (AgentInvocation, UsagePricing) {
         guard let step = pipeline.definition.step(stepId), let index = run.stepIndex(stepId) else {
             throw EngineError.internalError("run \(run.id) has no step '\(stepId)'")
         }
-        let plans = try checkRunnable(pipelineId: pipeline.id, definition: pipeline.definition, source: pipeline.source)
+        let config = loadConfig()
+        let plans = try checkRunnable(pipelineId: pipeline.id, definition: pipeline.definition, source: pipeline.source, config: config)
         let plan = plans.first { $0.stepId == stepId }
         let history = try history(run.id)
         let agent: AgentSpec?
@@ -156,7 +159,7 @@ extension Engine {
             selfExecutable: options.selfExecutable)
         attemptContext.toolsAllowedForRun = history.toolsAllowedForRun
         attemptContext.remainingBudgetUSD = run.budget?.maxUSD.map { max(0, $0 - run.usage.costUSD) }
-        return try driver.invocation(for: attemptContext)
+        return (try driver.invocation(for: attemptContext), UsagePricing(agent: agent, configPrices: config.prices))
     }
 
     /// Something the agent reported while running: log lines go out as `run/log` (with the offset of
@@ -166,9 +169,8 @@ extension Engine {
         case .log(let stream, let text):
             notify(.log(RunLogNotification(runId: runId, stepId: stepId, attempt: attempt, stream: stream,
                                            text: LiveLogText.forNotification(text), offset: report.logOffset)))
-        case .usage(let model, let input, let output, let cost):
-            storeUsage([.usageRecorded(.init(stepId: stepId, model: model, inputTokens: input, outputTokens: output,
-                                             costUSD: cost ?? 0))], runId: runId)
+        case .usage(let usage):
+            storeUsage([usageRecorded(usage, runId: runId, stepId: stepId)], runId: runId)
         case .progress(let fraction, let message):
             // No event type carries progress yet; people still see it, as a log line.
             let percent = fraction.map { "\(Int(($0 * 100).rounded()))%" }
@@ -217,6 +219,8 @@ extension Engine {
                 }
             case .budget:
                 if run.status == .running { try pauseForBudget(run, interrupting: stepId, attempt: attempt) }
+            case .dailyBudget:
+                if run.status == .running { try pauseForBudget(run, interrupting: stepId, attempt: attempt, daily: true) }
             }
             return
         }

@@ -75,7 +75,7 @@ extension Engine {
         stalls[runId]?.usage = []
         do {
             // The batch's total counts against the run's budget as each report would have.
-            stopIfOverBudget(try commit(pending, runId: runId))
+            usageCommitted(pending, run: try commit(pending, runId: runId))
             dropStallIfSettled(runId)
         } catch let error as EngineError where error.kind == .storeUnavailable {
             stall(runId, error: error, what: "\(pending.count) usage report(s)") { $0.usage = pending }
@@ -97,7 +97,7 @@ extension Engine {
 
     private func storeUnstoredUsage(runId: String) throws {
         guard let usage = stalls[runId]?.usage, !usage.isEmpty else { return }
-        stopIfOverBudget(try commit(usage, runId: runId))
+        usageCommitted(usage, run: try commit(usage, runId: runId))
         stalls[runId]?.usage = []
         dropStallIfSettled(runId)
     }

@@ -34,6 +34,11 @@ public actor Engine {
     var scheduler = RunScheduler()
     /// An `admitWaiting` is scheduled and not done.
     var admissionScheduled = false
+    /// Models whose usage had no price, said once each in the log (`Engine+Usage`).
+    var unpricedModels: Set<String> = []
+    /// Today's spending across the workspace's runs, and config `budgets.perDay` as last read (`Engine+DailyBudget`).
+    var dailySpend: DailySpend?
+    var dailyBudget: RunBudget?
     /// Runs whose branch this engine pushed to their remote (`Engine+RemoteRuns`).
     var pushedRuns: Set<String> = []
     /// What the engine could not store yet, per run, and whether a retry is scheduled (`Engine+StoreStalls`).
@@ -60,6 +65,8 @@ public actor Engine {
         case shutdown
         /// The run reached its budget: it pauses (`Engine+Budget`).
         case budget
+        /// The workspace reached its daily budget: the run pauses (`Engine+DailyBudget`).
+        case dailyBudget
     }
 
     struct LiveAttempt {
@@ -68,6 +75,8 @@ public actor Engine {
         var handle: any AgentHandle
         var task: Task<Void, Never>?
         var stop: StopReason?
+        /// How what the attempt uses is priced (its agent block's and the config's `prices`).
+        var pricing = UsagePricing()
         /// Tool permissions the agent waits on, oldest first; the first is raised as a decision
         /// (`decisionId` set), the others wait their turn (`Engine+Permissions`).
         var permissions: [PendingPermission] = []

@@ -13,7 +13,8 @@ public enum AgentEvent: Sendable, Hashable {
     /// A line of output for people (agent text on `.agent`, stderr lines on `.stderr`).
     case log(LogStream, String)
     case progress(fraction: Double?, message: String?)
-    case usage(model: String, inputTokens: Int, outputTokens: Int, costUSD: Double?)
+    /// Tokens used (and the agent's own cost figure, if any): the engine prices and records them.
+    case usage(AgentUsage)
     /// The agent's own session id, with which a later attempt can resume the conversation.
     case session(id: String)
     /// The agent waits, while it runs, for permission to use a tool: the engine raises it as a decision

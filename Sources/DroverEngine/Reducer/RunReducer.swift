@@ -149,9 +149,7 @@ public enum RunReducer {
             break // kept in the log for resuming (RunHistory); nothing a client sees on the run changes
 
         case .usageRecorded(let data):
-            run.usage.inputTokens += data.inputTokens
-            run.usage.outputTokens += data.outputTokens
-            run.usage.costUSD += data.costUSD
+            run.usage.add(data)
 
         case .runRetried(let data), .runRestarted(let data):
             run.status = .running

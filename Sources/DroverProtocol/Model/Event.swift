@@ -254,18 +254,49 @@ public enum EventBody: Sendable, Hashable {
         }
     }
 
+    /// One attempt's use of one model. `inputTokens` counts every input token, the cache's included
+    /// (`cacheReadTokens` and `cacheWriteTokens` are parts of it); `costUSD` is Drover's price for them
+    /// (`priceSource` says where it came from), `reportedCostUSD` the agent's own figure when it gives one.
     public struct UsageRecorded: Codable, Sendable, Hashable {
         public var stepId: String
         public var model: String
         public var inputTokens: Int
         public var outputTokens: Int
+        public var cacheReadTokens: Int
+        public var cacheWriteTokens: Int
         public var costUSD: Double
-        public init(stepId: String, model: String, inputTokens: Int, outputTokens: Int, costUSD: Double) {
+        public var reportedCostUSD: Double?
+        /// Absent on events recorded before Drover priced usage itself.
+        public var priceSource: PriceSource?
+        public init(stepId: String, model: String, inputTokens: Int, outputTokens: Int, cacheReadTokens: Int = 0,
+                    cacheWriteTokens: Int = 0, costUSD: Double, reportedCostUSD: Double? = nil, priceSource: PriceSource? = nil) {
             self.stepId = stepId
             self.model = model
             self.inputTokens = inputTokens
             self.outputTokens = outputTokens
+            self.cacheReadTokens = cacheReadTokens
+            self.cacheWriteTokens = cacheWriteTokens
             self.costUSD = costUSD
+            self.reportedCostUSD = reportedCostUSD
+            self.priceSource = priceSource
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case stepId, model, inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, costUSD, reportedCostUSD, priceSource
+        }
+
+        // Events recorded before the cache was counted have no cache fields: zero.
+        public init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            stepId = try container.decode(String.self, forKey: .stepId)
+            model = try container.decode(String.self, forKey: .model)
+            inputTokens = try container.decode(Int.self, forKey: .inputTokens)
+            outputTokens = try container.decode(Int.self, forKey: .outputTokens)
+            cacheReadTokens = try container.decodeIfPresent(Int.self, forKey: .cacheReadTokens) ?? 0
+            cacheWriteTokens = try container.decodeIfPresent(Int.self, forKey: .cacheWriteTokens) ?? 0
+            costUSD = try container.decode(Double.self, forKey: .costUSD)
+            reportedCostUSD = try container.decodeIfPresent(Double.self, forKey: .reportedCostUSD)
+            priceSource = try container.decodeIfPresent(PriceSource.self, forKey: .priceSource)
         }
     }
 

@@ -12,17 +12,49 @@ public enum QueueReason: String, WireEnum {
     case capacity, dependency, draining
 }
 
-/// Token and cost totals.
+/// Token and cost totals. `inputTokens` counts the cache's tokens too (`cacheReadTokens` and
+/// `cacheWriteTokens` are parts of it).
 public struct Usage: Codable, Sendable, Hashable {
     public var inputTokens: Int
     public var outputTokens: Int
+    public var cacheReadTokens: Int
+    public var cacheWriteTokens: Int
     public var costUSD: Double
 
-    public init(inputTokens: Int = 0, outputTokens: Int = 0, costUSD: Double = 0) {
+    public init(inputTokens: Int = 0, outputTokens: Int = 0, cacheReadTokens: Int = 0, cacheWriteTokens: Int = 0, costUSD: Double = 0) {
         self.inputTokens = inputTokens
         self.outputTokens = outputTokens
+        self.cacheReadTokens = cacheReadTokens
+        self.cacheWriteTokens = cacheWriteTokens
         self.costUSD = costUSD
     }
+
+    private enum CodingKeys: String, CodingKey { case inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, costUSD }
+
+    // Recorded before the cache was counted (a `run.paused` `spent`), the cache fields are absent: zero.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        inputTokens = try container.decode(Int.self, forKey: .inputTokens)
+        outputTokens = try container.decode(Int.self, forKey: .outputTokens)
+        cacheReadTokens = try container.decodeIfPresent(Int.self, forKey: .cacheReadTokens) ?? 0
+        cacheWriteTokens = try container.decodeIfPresent(Int.self, forKey: .cacheWriteTokens) ?? 0
+        costUSD = try container.decode(Double.self, forKey: .costUSD)
+    }
+
+    /// This usage with `recorded` added.
+    public mutating func add(_ recorded: EventBody.UsageRecorded) {
+        inputTokens += recorded.inputTokens
+        outputTokens += recorded.outputTokens
+        cacheReadTokens += recorded.cacheReadTokens
+        cacheWriteTokens += recorded.cacheWriteTokens
+        costUSD += recorded.costUSD
+    }
+}
+
+/// Where a `usage.recorded` cost came from: Drover's built-in price `table`, the user's `config` (`prices`),
+/// the agent's `reported` figure (the model has no price), or `none` (no price and no figure: cost 0).
+public enum PriceSource: String, WireEnum {
+    case table, config, reported, none
 }
 
 /// A run's spending limits; a limit left out does not limit.

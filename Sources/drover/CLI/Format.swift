@@ -34,12 +34,21 @@ enum Format {
     /// `1 attempt`, `2 attempts`.
     static func count(_ number: Int, _ noun: String) -> String { "\(number) \(noun)\(number == 1 ? "" : "s")" }
 
-    /// Token usage as one phrase: `1,600 in / 620 out tokens` (plus cost when known).
-    static func usage(input: Int, output: Int, costUSD: Double) -> String {
-        var text = "\(grouped(input)) in / \(grouped(output)) out tokens"
-        if costUSD > 0 { text += String(format: ", $%.4f", costUSD) }
+    /// Token usage as one phrase: `1,600 in (1,200 cached) / 620 out tokens` (plus cost when known).
+    static func usage(input: Int, output: Int, cached: Int = 0, costUSD: Double) -> String {
+        var text = "\(grouped(input)) in" + (cached > 0 ? " (\(grouped(cached)) cached)" : "") + " / \(grouped(output)) out tokens"
+        if costUSD > 0 { text += ", " + cost(costUSD) }
         return text
     }
+
+    /// A run's or an event's usage as one phrase.
+    static func usage(_ usage: Usage) -> String {
+        Self.usage(input: usage.inputTokens, output: usage.outputTokens, cached: usage.cacheReadTokens + usage.cacheWriteTokens,
+                   costUSD: usage.costUSD)
+    }
+
+    /// `$0.0123`.
+    static func cost(_ usd: Double) -> String { String(format: "$%.4f", usd) }
 
     static func grouped(_ number: Int) -> String {
         let digits = String(number.magnitude)

@@ -88,7 +88,18 @@ final class RunRenderer {
         case .agentSession:
             break
         case .usageRecorded(let data):
-            Console.line(t.dim("    usage: \(data.model), " + Format.usage(input: data.inputTokens, output: data.outputTokens, costUSD: data.costUSD)))
+            let usage = Format.usage(input: data.inputTokens, output: data.outputTokens,
+                                     cached: data.cacheReadTokens + data.cacheWriteTokens, costUSD: data.costUSD)
+            // Where the cost came from when it is not Drover's own price list, and the agent's figure beside it.
+            let source: String? = switch data.priceSource {
+            case .config: "price from config"
+            case .reported: "the agent's own cost: no price for this model"
+            case .none?: "no price for this model"
+            case .table, nil: nil
+            }
+            let reported = data.reportedCostUSD.flatMap { data.priceSource == .reported ? nil : "the agent says " + Format.cost($0) }
+            let notes = [source, reported].compactMap { $0 }
+            Console.line(t.dim("    usage: \(data.model), " + usage + (notes.isEmpty ? "" : " (" + notes.joined(separator: "; ") + ")")))
         case .stepCompleted(let data):
             let end = stepProposed[data.stepId] ?? at
             Console.line("\(t.ok) \(t.bold(data.stepId)) done\(elapsed(data.stepId, until: end))")
@@ -138,8 +149,11 @@ final class RunRenderer {
             Console.line("    \(data.passed ? t.ok : t.failed) \(outcome)")
         case .runApplied(let data):
             Console.line("\(t.ok) applied (\(data.strategy.rawValue))" + (data.into.map { " into \($0)" } ?? ""))
+        case .runPaused(let data) where data.reason == "daily_budget":
+            Console.line("\(t.gate) paused: the workspace reached its daily budget, " + Format.usage(data.spent)
+                         + " spent today; raise budgets.perDay in config.json, then `drover resume \(event.runId)`")
         case .runPaused(let data):
-            Console.line("\(t.gate) paused: reached its \(data.reason), " + Format.usage(input: data.spent.inputTokens, output: data.spent.outputTokens, costUSD: data.spent.costUSD)
+            Console.line("\(t.gate) paused: reached its \(data.reason), " + Format.usage(data.spent)
                          + " spent; raise it with `drover resume \(event.runId) --budget USD`")
         case .runResumed:
             Console.line("\(t.running) run resumed")
@@ -164,7 +178,7 @@ final class RunRenderer {
         let total = runStarted.map { Format.duration((Format.date(run.updatedAt) ?? Date()).timeIntervalSince($0)) }
         let hasUsage = run.usage.inputTokens + run.usage.outputTokens > 0 || run.usage.costUSD > 0
         let usage = hasUsage
-            ? t.separator + Format.usage(input: run.usage.inputTokens, output: run.usage.outputTokens, costUSD: run.usage.costUSD) : ""
+            ? t.separator + Format.usage(run.usage) : ""
         switch run.status {
         case .done:
             Console.line("\(t.ok) " + t.bold("Run \(run.id) done") + (total.map { " in \($0)" } ?? "") + usage)

@@ -79,6 +79,8 @@ struct RunSession {
         case retry(runId: String)
         /// `run/restart` a run from a step, then follow it.
         case restart(runId: String, fromStep: String)
+        /// `run/resume` a paused run (raising its budget when given), then follow it.
+        case resume(runId: String, budget: RunBudget?)
     }
 
     var workspace: URL
@@ -88,7 +90,8 @@ struct RunSession {
     var gates: GateMode
     var terminal: Terminal
 
-    /// Runs to the end; the result is the exit code (0 done, 1 failed or stopped, 130 Ctrl-C).
+    /// Runs to the end, or until it pauses at a budget; the result is the exit code (0 done, 1 failed,
+    /// stopped or paused, 130 Ctrl-C).
     func run() async throws -> Int32 {
         if case .new = start {} else { try Self.checkHasRuns(workspace, store: store) }
         let client = try await EngineClient.attach(workspace: workspace, engineEnvironment: store.engineEnvironment)
@@ -124,6 +127,11 @@ struct RunSession {
             let current = try await engine.call(RunGetRequest(runId: runId)).run
             StatusCommand.print(run: current, terminal: terminal, showOutput: false)
             if current.status.isTerminal { return current.status == .done ? 0 : 1 }
+            if current.status == .paused {
+                // Nothing happens until someone resumes it.
+                Console.line(terminal.dim("  paused at a budget: `drover resume \(runId) --budget USD` goes on"))
+                return 1
+            }
             interrupt.track(runId)
             renderer.follow(run: current)
             run = current
@@ -134,6 +142,10 @@ struct RunSession {
             renderer.header(run: run, workspace: workspace)
         case .restart(let runId, let fromStep):
             run = try await engine.call(RunRestartRequest(runId: runId, fromStep: fromStep)).run
+            interrupt.track(run.id)
+            renderer.header(run: run, workspace: workspace)
+        case .resume(let runId, let budget):
+            run = try await engine.call(RunResumeRequest(runId: runId, budget: budget)).run
             interrupt.track(run.id)
             renderer.header(run: run, workspace: workspace)
         }
@@ -161,6 +173,9 @@ struct RunSession {
                 if let stop = try await answer(gate, runId: run.id, engine: engine, prompter: prompter) { return stop }
             }
             switch event.body {
+            case .runPaused:
+                // Nothing happens until someone resumes it; the line just shown says how.
+                return 1
             case .runCompleted, .runFailed, .runCancelled:
                 let final = try await engine.call(RunGetRequest(runId: run.id)).run
                 if interrupt.fired { ProcessExit.exit(130) { renderer.finish(run: final) } }

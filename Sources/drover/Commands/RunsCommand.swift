@@ -8,7 +8,7 @@ enum RunsCommand {
     static let subcommand = Subcommand(
         name: "runs",
         usage: "runs [--status S[,S...]] [--limit N] [--workspace DIR]",
-        summary: "List the workspace's runs, newest first: id, pipeline, status, current step, age.",
+        summary: "List the workspace's runs, newest first: id, pipeline, status, current step, cost, age.",
         options: [
             OptionSpec(name: "--status", value: "S", help: "only runs in these states: " + RunStatus.allCases.map(\.rawValue).joined(separator: ", ")),
             OptionSpec(name: "--limit", value: "N", help: "at most N runs (default \(RunQueries.defaultRunPageSize), at most \(RunQueries.runPageSizes.upperBound))"),
@@ -54,11 +54,11 @@ enum RunsCommand {
             return 0
         }
         let now = Date()
-        var rows = [["ID", "PIPELINE", "STATUS", "STEP", "AGE"].map { terminal.bold($0) }]
+        var rows = [["ID", "PIPELINE", "STATUS", "STEP", "COST", "AGE"].map { terminal.bold($0) }]
         for run in runs {
             let status = "\(terminal.symbol(forState: run.status.rawValue)) \(run.status.rawValue)"
             let age = Format.date(run.createdAt).map { Format.age(since: $0, now: now) } ?? run.createdAt
-            rows.append([run.id, run.pipelineId, status, run.currentStep ?? "-", age])
+            rows.append([run.id, run.pipelineId, status, run.currentStep ?? "-", Format.cost(run.usage.costUSD), age])
         }
         Console.line(Format.table(rows))
         if page.nextCursor != nil {

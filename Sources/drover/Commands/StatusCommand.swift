@@ -85,6 +85,6 @@ enum StatusCommand {
             Console.line("  hint: \(failure.hint)")
         }
         Console.line("")
-        Console.line("  usage: " + Format.usage(input: run.usage.inputTokens, output: run.usage.outputTokens, costUSD: run.usage.costUSD))
+        Console.line("  usage: " + Format.usage(run.usage))
     }
 }

@@ -38,6 +38,11 @@ final class EngineWorkspace: Sendable {
         try write(pipeline, to: ".drover/pipelines/\(id).json")
     }
 
+    /// Replaces `.drover/config.json` (the engine reads it again at every step).
+    func writeConfig(_ config: Any) throws {
+        try write(config, to: ".drover/config.json")
+    }
+
     private func write(_ json: Any, to relativePath: String) throws {
         let file = url.appendingPathComponent(relativePath)
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
