@@ -175,7 +175,11 @@ final class PostgresResult {
 
     var rowCount: Int { Int(PQntuples(handle)) }
 
-    func isNull(_ row: Int, _ column: Int) -> Bool { PQgetisnull(handle, Int32(row), Int32(column)) == 1 }
+    /// True also for a cell out of range (libpq would print a complaint to stderr for it).
+    func isNull(_ row: Int, _ column: Int) -> Bool {
+        guard row < rowCount, column < Int(PQnfields(handle)) else { return true }
+        return PQgetisnull(handle, Int32(row), Int32(column)) == 1
+    }
 
     func text(_ row: Int, _ column: Int) -> String? {
         guard !isNull(row, column) else { return nil }

@@ -18,10 +18,10 @@ public final class PostgresRunOwnership: RunOwnership, @unchecked Sendable {
     public let owner = OwnerIdentity.current
     /// How long a lease lasts without renewal.
     public let leaseDuration: Duration
-    private let lock = NSLock()
-    private let connection: PostgresConnection
+    let lock = NSLock()
+    let connection: PostgresConnection
     /// Run id → (generation of our claim, when our lease ends by our own clock).
-    private var held: [String: (generation: Int, expires: ContinuousClock.Instant)] = [:]
+    var held: [String: (generation: Int, expires: ContinuousClock.Instant)] = [:]
     private var heartbeatStarted = false
 
     /// Connects to the store at `url` (migrating it if needed, as a store would).
@@ -35,7 +35,7 @@ public final class PostgresRunOwnership: RunOwnership, @unchecked Sendable {
         }
     }
 
-    private var leaseMilliseconds: String {
+    var leaseMilliseconds: String {
         let (seconds, attoseconds) = leaseDuration.components
         return String(seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }
@@ -155,7 +155,7 @@ public final class PostgresRunOwnership: RunOwnership, @unchecked Sendable {
     }
 
     /// Runs `body`, turning a refused statement into `StoreError` naming the run.
-    private func statement<T>(_ runId: String, _ body: () throws -> T) throws -> T {
+    func statement<T>(_ runId: String, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as PostgresError {

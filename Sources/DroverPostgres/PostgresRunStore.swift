@@ -21,6 +21,9 @@ public final class PostgresRunStore: RunStore {
 
     let connection: PostgresConnection
     private let codec = EventCodec()
+    /// Whose lease every append checks, inside its transaction (nil: no check, for a store used
+    /// without ownership, such as the conformance suite's).
+    var fence: (any RunLeaseFence)?
 
     /// Connects to `url`. A writable store creates or upgrades the schema; a read-only one needs an
     /// existing store and throws `StoreError` `.notFound` otherwise, so `drover runs` can say there
@@ -57,9 +60,20 @@ public final class PostgresRunStore: RunStore {
     private static let rowsPerInsert = 1000
 
     /// Appends `events` and replaces the snapshot in one transaction (see `RunStore.append`).
-    /// - Throws: `StoreError` `.seqConflict`, `.invalidAppend`, `.readOnly`, `.unavailable`; nothing is
-    ///   written when it throws.
+    /// With a fence, the writer's lease is checked inside the transaction (`checkLease`).
+    /// - Throws: `StoreError` `.seqConflict`, `.invalidAppend`, `.readOnly`, `.unavailable`;
+    ///   `RunOwnershipError` `.lost` when the lease is not the writer's; nothing is written when it throws.
     public func append(_ events: [Event], snapshot: Run) throws {
+        try append(events, snapshot: snapshot, checkingLease: true)
+    }
+
+    /// `append` without the lease check: a gate answer stored by an engine that does not drive the
+    /// run (see `RunStore.appendAsGuest`); the driver hears it and acts on it.
+    public func appendAsGuest(_ events: [Event], snapshot: Run) throws {
+        try append(events, snapshot: snapshot, checkingLease: false)
+    }
+
+    private func append(_ events: [Event], snapshot: Run, checkingLease: Bool) throws {
         guard !isReadOnly else { throw StoreError(.readOnly, "the PostgreSQL store \(url) is open read-only") }
         try AppendRules.checkBatch(events, of: snapshot.id)
         let rows = try events.map { [$0.runId, String($0.seq), $0.type, $0.at, String(decoding: try codec.encodeData(of: $0.body), as: UTF8.self)] }
@@ -68,6 +82,7 @@ public final class PostgresRunStore: RunStore {
 
         try storeErrors(runId: snapshot.id) {
             try connection.transaction {
+                if checkingLease { try checkLease(runId: snapshot.id) }
                 if let first = events.first {
                     let stored = try self.lastSeq(runId: snapshot.id)
                     try AppendRules.checkContinuation(firstSeq: first.seq, stored: stored, runId: snapshot.id)
@@ -103,6 +118,29 @@ public final class PostgresRunStore: RunStore {
                      snapshotJSON, String(lastSeq)])
             }
         }
+    }
+
+    /// Appends only while the run's lease is ours: its row still carries our generation and has not
+    /// expired, checked inside the append's transaction and locked `FOR SHARE` until it commits, so
+    /// a worker that takes the run over (a new generation) waits for this append or makes it fail.
+    /// Renewing before the commit (the engine does) is not enough on its own: the lease can run out
+    /// between the renewal and the append. Call inside the transaction.
+    /// - Throws: `RunOwnershipError` `.lost` when the lease is not ours (any more).
+    private func checkLease(runId: String) throws {
+        guard let fence else { return }
+        guard let generation = fence.fencingGeneration(runId: runId) else { throw RunOwnershipError(.lost, runId: runId) }
+        let current = try connection.execute(
+            """
+            SELECT 1 FROM run_claims WHERE run_id = $1 AND generation = $2 AND expires_at > clock_timestamp() FOR SHARE
+            """,
+            [runId, String(generation)])
+        guard current.rowCount == 1 else { throw RunOwnershipError(.lost, runId: runId) }
+    }
+
+    /// Makes every append check `leases`' lease on its run first (see `checkLease`): fencing for a
+    /// worker, whose store and leases are separate objects.
+    public func fence(with leases: any RunLeaseFence) {
+        fence = leases
     }
 
     /// The highest stored seq of a run, 0 if it has no events.

@@ -49,6 +49,18 @@ package enum PostgresSchema {
             expires_at timestamptz NOT NULL
         );
         """,
+        // 3: runs left to `drover worker`s: where each run's workspace is and which agent drivers
+        // it needs; a worker claims the oldest one it can drive that is queued or running and
+        // nobody leases (`PostgresRunOwnership.claimNext`).
+        """
+        CREATE TABLE worker_queue (
+            run_id text COLLATE "C" PRIMARY KEY,
+            workspace text NOT NULL,
+            drivers text[] NOT NULL,
+            queued_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        );
+        CREATE INDEX worker_queue_by_age ON worker_queue (queued_at, run_id);
+        """,
     ]
 
     /// Any constant shared by every drover build: the key of the migration lock.

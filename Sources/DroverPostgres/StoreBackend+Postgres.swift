@@ -9,12 +9,19 @@ extension StoreBackend {
         .postgres(url: try PostgresURL(url))
     }
 
-    /// The PostgreSQL store at `url` (see `postgres(url:)` with a string).
-    public static func postgres(url: PostgresURL) -> StoreBackend {
+    /// The PostgreSQL store at `url` (see `postgres(url:)` with a string). With `leaveRunsToWorkers`
+    /// (`store.executor: "workers"`), engines record runs and gate answers but hand every run over to
+    /// the `drover worker`s on the store (`PostgresWorkerQueue`) instead of driving it.
+    public static func postgres(url: PostgresURL, leaveRunsToWorkers: Bool = false) -> StoreBackend {
         StoreBackend(
             name: "postgres",
             claimOwnership: { WorkspaceLeaseOwnership(workspace: try WorkspaceLockOwnership(layout: $0), url: url) },
-            openStore: { _ in try PostgresRunStore(url: url) },
-            followChanges: { PostgresChangeFeed(url: url, log: $0) })
+            openStore: { _, ownership in
+                let store = try PostgresRunStore(url: url)
+                store.fence = ownership as? RunLeaseFence
+                return store
+            },
+            followChanges: { PostgresChangeFeed(url: url, log: $0) },
+            workerQueue: leaveRunsToWorkers ? { @Sendable in PostgresWorkerQueue(url: url) } : nil)
     }
 }

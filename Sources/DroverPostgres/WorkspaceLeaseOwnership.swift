@@ -7,7 +7,7 @@ import Foundation
 ///
 /// The lease connection opens at the first claim, not at `initialize`, so a server that is down is
 /// reported by the store's open (every request fails, naming it) as with any store failure.
-final class WorkspaceLeaseOwnership: RunOwnership, @unchecked Sendable {
+final class WorkspaceLeaseOwnership: RunOwnership, RunLeaseFence, @unchecked Sendable {
     // @unchecked Sendable: `opened` is only touched under `lock`; the rest is immutable and Sendable.
     let workspace: WorkspaceLockOwnership
     private let url: PostgresURL
@@ -50,6 +50,11 @@ final class WorkspaceLeaseOwnership: RunOwnership, @unchecked Sendable {
     func release(runId: String) {
         lock.withLock { opened }?.release(runId: runId)
         workspace.release(runId: runId)
+    }
+
+    public func fencingGeneration(runId: String) -> Int? {
+        guard workspace.holds(runId: runId) else { return nil }
+        return lock.withLock { opened }?.fencingGeneration(runId: runId)
     }
 
     func holds(runId: String) -> Bool {

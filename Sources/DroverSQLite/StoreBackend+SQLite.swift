@@ -5,5 +5,5 @@ extension StoreBackend {
     public static let sqlite = StoreBackend(
         name: "sqlite",
         claimOwnership: { try WorkspaceLockOwnership(layout: $0) },
-        openStore: { try SQLiteRunStore(path: $0.databasePath) })
+        openStore: { layout, _ in try SQLiteRunStore(path: layout.databasePath) })
 }

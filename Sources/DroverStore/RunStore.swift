@@ -23,6 +23,11 @@ public protocol RunStore: AnyObject {
     ///   `.invalidAppend` for a gap or another run's event (see `AppendRules`).
     func append(_ events: [Event], snapshot: Run) throws
 
+    /// `append` by a writer that does not drive the run: a person's gate answer stored by an engine
+    /// other than the run's driver (the seqs still decide who was first). A store that checks the
+    /// writer's lease in `append` (PostgreSQL's fencing) does not check it here.
+    func appendAsGuest(_ events: [Event], snapshot: Run) throws
+
     /// Events of a run with `seq > afterSeq`, ascending, at most `limit` (none if `limit <= 0`);
     /// empty for an unknown run.
     func events(runId: String, afterSeq: Int, limit: Int) throws -> [Event]
@@ -35,4 +40,11 @@ public protocol RunStore: AnyObject {
     /// matches nothing; `limit <= 0` returns nothing. The cursor may be a run the filter excludes.
     /// - Throws: `StoreError.unknownCursor` (kind `.notFound`) if `afterRunId` names no run.
     func runs(statuses: Set<RunStatus>?, afterRunId: String?, limit: Int) throws -> [Run]
+}
+
+extension RunStore {
+    /// A store that checks no lease appends a guest's events as any others.
+    public func appendAsGuest(_ events: [Event], snapshot: Run) throws {
+        try append(events, snapshot: snapshot)
+    }
 }

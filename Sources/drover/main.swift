@@ -27,6 +27,7 @@ enum Subcommands {
         TrustCommand.subcommand,
         ServeCommand.subcommand,
         EngineCommand.subcommand,
+        WorkerCommand.subcommand,
     ]
 }
 

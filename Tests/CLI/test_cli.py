@@ -838,6 +838,10 @@ class BudgetTests(CLITestCase):
         self.assertEqual(again.returncode, 1)
         self.assertOneErrorLine(again, "Run %s is done; run/resume accepts paused runs only" % run_id)
 
+    def test_pipelines_says_where_prices_come_from_and_the_budgets(self):
+        pipelines = self.env.run("pipelines")
+        self.assertRegex(pipelines.stdout, r"prices: built-in list of \d{4}-\d{2}-\d{2} \(\d+ models\); budgets: per run \$0\.5000")
+
     def test_resume_errors_are_one_line(self):
         self.env.run("run", "budgeted", "--task", "t", "--yes")
         for amount in ("abc", "0", "-1", "inf"):

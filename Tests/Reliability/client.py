@@ -128,11 +128,12 @@ def wait_until(condition, timeout, what, interval=0.02):
 class Server:
     """`drover serve` on a workspace, NDJSON over pipes; a reader thread files answers and notifications."""
 
-    def __init__(self, drover, workspace, logs=True, stderr=None):
+    def __init__(self, drover, workspace, logs=True, stderr=None, args=(), env=None):
+        """`args` follow `serve` (e.g. --no-daemon); `env` is added to the workspace's environment."""
         self.workspace = workspace
-        self.process = subprocess.Popen([drover, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        self.process = subprocess.Popen([drover, "serve", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=stderr if stderr is not None else subprocess.DEVNULL,
-                                        cwd=workspace.path, env=workspace.env(), bufsize=0)
+                                        cwd=workspace.path, env=dict(workspace.env(), **(env or {})), bufsize=0)
         self.pid = self.process.pid
         self.answers = {}
         self.events = {}  # runId -> [event]

@@ -13,7 +13,10 @@ extension Engine {
             }
         }
         let waiting = attemptWaiting(runId: request.runId, decisionId: request.decisionId)
-        if waiting == nil { await reapAgentLeftWaiting(runId: request.runId, decisionId: request.decisionId) }
+        // An agent left waiting by a dead engine is this engine's to stop, unless workers drive the run.
+        if waiting == nil, !driving.leavesRunsToWorkers {
+            await reapAgentLeftWaiting(runId: request.runId, decisionId: request.decisionId)
+        }
         let run = try answerGate(runId: request.runId) { run, history in
             try GateRules.resolveDecision(run: run, history: history, decisionId: request.decisionId, choice: request.choice,
                                           reason: request.reason, waitingAttempt: waiting)
@@ -51,10 +54,15 @@ extension Engine {
         let run = try loadRun(runId)
         switch try rule(run, try history(runId)) {
         case .unchanged:
+            if driving.leavesRunsToWorkers { handOver(runId) }  // the claim taken to answer goes back
             return run
         case .append(let bodies):
             let updated = try commit(bodies, runId: runId)
-            if updated.status == .running { scheduleAdvance(runId) }
+            if updated.status == .running {
+                scheduleAdvance(runId)
+            } else if driving.leavesRunsToWorkers, !updated.status.isTerminal {
+                handOver(runId)
+            }
             return updated
         }
     }

@@ -20,14 +20,16 @@ extension Engine {
 
         let runId = try newRunId()
         let workspace = try await prepareRunWorkspace(runId: runId, request: request, pipelineDefault: pipeline.definition.isolation)
+        let created: Run
         do {
-            try record(runId: runId, pipeline: pipeline, request: request, workspace: workspace, dependsOn: dependsOn, budget: budget)
+            created = try record(runId: runId, pipeline: pipeline, request: request, workspace: workspace, dependsOn: dependsOn, budget: budget)
         } catch {
             if workspace.isolation == .worktree { await discardWorktree(runId: runId) }
             throw error
         }
         enqueue(runId)
-        return try loadRun(runId)
+        // Left to workers, the run is answered as recorded here: a worker may start it at once.
+        return driving.leavesRunsToWorkers ? created : try loadRun(runId)
     }
 
     /// The pipeline `request` names, checked: it exists without errors, the task is not empty, every
@@ -77,10 +79,11 @@ extension Engine {
     }
 
     /// Records a new run: `run.created` with `run.workspace`, in one commit.
+    @discardableResult
     func record(runId: String, pipeline: LoadedPipeline, request: RunStartRequest, workspace: EventBody.WorkspaceRecorded,
-                dependsOn: [String]? = nil, budget: RunBudget?, parent: (runId: String, stepId: String)? = nil) throws {
+                dependsOn: [String]? = nil, budget: RunBudget?, parent: (runId: String, stepId: String)? = nil) throws -> Run {
         try ledger.begin(runId, pipeline: pipeline)
-        try commit([
+        return try commit([
             .runCreated(.init(pipelineId: pipeline.id, task: request.task, inputs: request.inputs, steps: pipeline.definition.stepInfos,
                               dependsOn: dependsOn, budget: budget, parentRunId: parent?.runId, parentStepId: parent?.stepId)),
             .runWorkspace(workspace),
@@ -130,7 +133,7 @@ extension Engine {
             await attempt.task?.value
             let after = try loadRun(run.id)
             if after.status.isTerminal { return after }
-        } else if !reaping.contains(run.id), let step = run.steps.first(where: { $0.state == .working }) {
+        } else if !reaping.contains(run.id), !driving.leavesRunsToWorkers, let step = run.steps.first(where: { $0.state == .working }) {
             // Working with no attempt live here: the engine that started it died, and its agent may
             // still run (a client that opened the engine only to cancel, like `drover cancel`). Stop it first.
             reaping.insert(run.id)

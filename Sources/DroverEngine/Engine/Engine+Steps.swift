@@ -199,6 +199,7 @@ extension Engine {
         guard let finished = live[runId], finished.stepId == stepId, finished.attempt == attempt else { return }
         live[runId] = nil
         defer { checkIdle() }
+        if case .abandoned? = finished.stop { return }  // the lease is lost: nothing more is written
         recordFinished(FinishedAttempt(stepId: stepId, attempt: attempt, outcome: outcome, committed: committed, stop: finished.stop),
                runId: runId)
     }
@@ -219,6 +220,8 @@ extension Engine {
                 }
             case .budget:
                 if run.status == .running { try pauseForBudget(run, interrupting: stepId, attempt: attempt) }
+            case .abandoned:
+                break
             case .dailyBudget:
                 if run.status == .running { try pauseForBudget(run, interrupting: stepId, attempt: attempt, daily: true) }
             }

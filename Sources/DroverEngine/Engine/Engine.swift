@@ -19,6 +19,8 @@ public actor Engine {
     let launcher: any AgentLauncher
     let trustStore: TrustStore
     let ledger: RunLedger
+    /// Whether this engine drives its runs, leaves them to workers, or is a worker's (`Engine+Workers`).
+    let driving: RunDriving
 
     /// The agent attempt in flight per run (a run has at most one).
     var live: [String: LiveAttempt] = [:]
@@ -65,6 +67,8 @@ public actor Engine {
         case shutdown
         /// The run reached its budget: it pauses (`Engine+Budget`).
         case budget
+        /// The run's lease is lost: the agent stops and nothing more is written (`Engine+Workers`).
+        case abandoned
         /// The workspace reached its daily budget: the run pauses (`Engine+DailyBudget`).
         case dailyBudget
     }
@@ -92,14 +96,16 @@ public actor Engine {
     ///   - launcher: starts agent processes.
     ///   - ownership: decides which runs this engine may commit to; the default suits a store no
     ///     other process can reach.
+    ///   - driving: whether the engine drives its runs or leaves them to workers (or is a worker's).
     public init(options: EngineOptions, store: sending any RunStore, launcher: any AgentLauncher,
-                ownership: any RunOwnership = ProcessLocalOwnership()) throws {
+                ownership: any RunOwnership = ProcessLocalOwnership(), driving: RunDriving = .here) throws {
         guard options.workspace.path.hasPrefix("/") else {
             throw EngineError.invalid("workspace '\(options.workspace.path)' must be an absolute path")
         }
         self.options = options
         self.ledger = RunLedger(store: store, ownership: ownership, workspace: options.workspace, now: options.now)
         self.launcher = launcher
+        self.driving = driving
         self.trustStore = TrustStore(configDirectory: options.configDirectory)
     }
 
@@ -133,6 +139,7 @@ public actor Engine {
         writeReport(of: run) // an ended run's report follows every change to it (end, apply, discard)
         runChanged(run)
         childChanged(run)
+        handBackIfWaiting(run)
         return run
     }
 
@@ -178,6 +185,8 @@ public actor Engine {
     /// Acts on `NextAction.of` until the run waits on something.
     func advance(_ runId: String) {
         guard !shuttingDown, live[runId] == nil, !reaping.contains(runId) else { return }
+        // Where this engine would drive the run, a worker will.
+        if driving.leavesRunsToWorkers { return handOver(runId) }
         do {
             var run = try loadRun(runId)
             while true {
@@ -237,6 +246,7 @@ public actor Engine {
     /// after the agent is gone), so its agent may still be running as an orphan: it is killed first
     /// (`reapOrphanedAgent`), so two agents never work on the same files.
     public func resumeInterruptedRuns() async {
+        guard !driving.leavesRunsToWorkers else { return }  // the workers resume them
         let runs: [Run]
         do {
             runs = try queries.allRuns(statuses: [.running, .queued])
@@ -259,14 +269,15 @@ public actor Engine {
     /// next. A run that is not running or queued, or is live here already, is returned unchanged.
     public func resumeInterruptedRun(_ runId: String) async throws -> Run {
         let run = try loadRun(runId)
-        if run.status == .running || run.status == .queued, live[runId] == nil, !reaping.contains(runId) {
+        if run.status == .running || run.status == .queued, live[runId] == nil, !reaping.contains(runId),
+           !driving.leavesRunsToWorkers {
             await resume(run)
         }
         return try loadRun(runId)
     }
 
     /// Kills the orphaned agent of `run`'s working step, if any, records `step.interrupted`, and advances.
-    private func resume(_ run: Run) async {
+    func resume(_ run: Run) async {
         do {
             if let step = run.steps.first(where: { $0.state == .working }) {
                 reaping.insert(run.id)

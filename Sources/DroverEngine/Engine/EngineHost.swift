@@ -29,11 +29,12 @@ public final class WorkspaceClaim: Sendable {
         logger: Logger = Logger()
     ) throws -> EngineHost {
         do {
-            let store = try backend.openStore(layout)
+            let store = try backend.openStore(layout, ownership)
             var options = EngineOptions(
                 workspace: workspace, selfExecutable: selfExecutable, environment: environment, logger: logger)
             options.sharesStore = backend.followChanges != nil
-            let engine = try Engine(options: options, store: store, launcher: launcher, ownership: ownership)
+            let driving: RunDriving = try backend.workerQueue.map { .byWorkers(try $0()) } ?? .here
+            let engine = try Engine(options: options, store: store, launcher: launcher, ownership: ownership, driving: driving)
             if let follow = backend.followChanges {
                 // Other engines share the store: their commits become this engine's run/events.
                 let feed = follow { message in logger.warning("store: \(message)") }

@@ -194,7 +194,7 @@ final class RunLedger {
             snapshot = try RunReducer.apply(event, to: snapshot)
             events.append(event)
         }
-        try store.append(events, snapshot: snapshot)
+        try store.appendAsGuest(events, snapshot: snapshot)
         records[run.id] = nil
         try catchUp(run.id)
         return snapshot
@@ -202,16 +202,17 @@ final class RunLedger {
 
     // MARK: Reading the records
 
-    /// The run as this engine last committed or read it.
+    /// The run as this engine last committed or read it. Kept only while the engine owns the run:
+    /// on a shared store another engine or worker may change a run this one does not own.
     func run(_ runId: String) throws -> Run {
-        if let run = records[runId]?.snapshot { return run }
+        if let run = records[runId]?.snapshot, ownership.holds(runId: runId) { return run }
         let run = try queries.run(runId)
         records[runId, default: RunRecord()].snapshot = run
         return run
     }
 
     func history(_ runId: String) throws -> RunHistory {
-        if let history = records[runId]?.history { return history }
+        if let history = records[runId]?.history, ownership.holds(runId: runId) { return history }
         let history = try queries.history(runId)
         records[runId, default: RunRecord()].history = history
         return history
@@ -233,6 +234,17 @@ final class RunLedger {
 
     // MARK: Ownership
 
+    /// Drops what is kept of `runId` (it is read from the store again when needed).
+    func forget(_ runId: String) {
+        records[runId] = nil
+    }
+
+    /// Forgets `runId` and gives up the claim on it (the run was handed to workers).
+    func letGo(_ runId: String) {
+        records[runId] = nil
+        ownership.release(runId: runId)
+    }
+
     /// Renews this engine's claim on `runId`, or claims it and drops what was kept of it before.
     /// Throws `conflict` (and drops the record) when the run is not, or no longer, this engine's.
     private func hold(_ runId: String) throws {
@@ -253,6 +265,11 @@ final class RunLedger {
     /// record is stale, so it is dropped and the caller told to reload. A full disk or a failed file
     /// system or server is `storeUnavailable`: nothing was written and the record still holds.
     private func appendFailure(_ error: any Error, runId: String) -> EngineError {
+        if let error = error as? RunOwnershipError {
+            // The store's own check of the lease refused the append (fencing): the run is not ours.
+            records[runId] = nil
+            return .conflict("\(error)")
+        }
         if let error = error as? StoreError, error.kind == .seqConflict {
             records[runId] = nil
             return .conflict("Run \(runId) was changed by another writer (\(error)); run/get shows it as it is now, try again")

@@ -4,6 +4,7 @@ import Foundation
 extension Engine {
     /// Queues `runId` (just created, or found queued after a restart) and starts what may start.
     func enqueue(_ runId: String) {
+        if driving.leavesRunsToWorkers { return handOver(runId) }  // the workers' queue, not this engine's
         scheduler.enqueue(runId)
         admitWaiting()
     }

@@ -39,7 +39,22 @@ enum PipelinesCommand {
             }
         }
         let config = EngineConfig.load(workspace: workspace, configDirectory: configDirectory)
+        Console.line(t.dim(Self.spending(config)))
         for error in config.errors { Console.line(t.red("config error: \(error)")) }
         return 0
+    }
+
+    /// Where costs come from and what limits them: the built-in price list's date, config `prices`, `budgets`.
+    static func spending(_ config: EngineConfig) -> String {
+        var parts = ["prices: built-in list of \(ModelPrices.asOf) (\(ModelPrices.table.count) models)"]
+        if !config.prices.isEmpty { parts.append("config prices for " + config.prices.keys.sorted().joined(separator: ", ")) }
+        let limits = [config.budgets.perRun.map { "per run " + Self.describe($0) },
+                      config.budgets.perDay.map { "per day " + Self.describe($0) }].compactMap { $0 }
+        parts.append("budgets: " + (limits.isEmpty ? "none configured" : limits.joined(separator: ", ")))
+        return parts.joined(separator: "; ")
+    }
+
+    private static func describe(_ budget: RunBudget) -> String {
+        [budget.maxUSD.map(Format.cost), budget.maxTokens.map { "\(Format.grouped($0)) tokens" }].compactMap { $0 }.joined(separator: " and ")
     }
 }
