@@ -1062,12 +1062,16 @@ ISOLATED_PIPELINE = {
          "agent": {"driver": "fake", "script": [[{"result": "{\"size\": \"small\"}"}]]}},
         {"id": "large-only", "kind": "command", "command": "true",
          "when": {"step": "estimate", "path": "size", "in": ["large"]}},
+        {"id": "review", "kind": "review", "reviews": "impl", "threshold": 0.8, "maxRounds": 2, "prompt": "Review: {{task}}",
+         "agent": {"driver": "fake", "script": [[{"result": "not a verdict"}],
+                                                [{"result": "{\"score\": 0.3, \"findings\": [\"name the file better\"]}"}],
+                                                [{"result": "{\"score\": 0.9, \"findings\": []}"}]]}},
     ],
 }
 
 
 def test_isolation(ctx):
-    """A git workspace: run.workspace, step.committed, tests.finished, step.skipped, run/diff, run/apply, run.applied, run/discard, run.discarded."""
+    """A git workspace: run.workspace, step.committed, tests.finished, step.skipped, review.*, run/diff, run/apply, run.applied, run/discard, run.discarded."""
     r = ctx.report
     ws = ctx.workspace("isolated")
     git = ["git", "-C", ws, "-c", "user.name=c", "-c", "user.email=c@c"]
@@ -1089,7 +1093,7 @@ def test_isolation(ctx):
             expect(workspace["isolation"] == "worktree" and workspace["branch"] == f"drover/{run_id}", short(workspace))
             c.wait_event(run_id, "run.completed")
             types = [e["type"] for e in c.events(run_id)]
-            for needed in ("step.committed", "tests.finished", "step.skipped"):
+            for needed in ("step.committed", "tests.finished", "step.skipped", "review.malformed", "review.verdict", "review.rework"):
                 expect(needed in types, f"no {needed} in {types}")
             expect(not Path(ws, "new.txt").exists(), "the run wrote into the user's tree")
         with r.case("run/diff: the run's files with their patches"):

@@ -11,7 +11,7 @@ import Testing
     @Test func builtinsAreValid() throws {
         let dir = try TempDir()
         let catalog = PipelineCatalog.load(workspace: dir.url, configDirectory: dir.url.appendingPathComponent("config"))
-        for id in ["demo", "implement"] {
+        for id in ["demo", "implement", "implement-reviewed"] {
             let entry = try #require(catalog.entry(id))
             #expect(entry.errors == [], "\(id)")
             #expect(entry.source == .builtin)
@@ -51,7 +51,7 @@ import Testing
         (#"{"name": "x", "steps": [{"id": "a", "kind": "command", "command": "true", "timeoutSeconds": 0}]}"#,
          "step 1 ('a'): field 'timeoutSeconds' must be a number of seconds greater than 0"),
         (#"{"name": "x", "steps": [{"id": "a", "kind": "job", "command": "true"}]}"#,
-         "step 1 ('a'): field 'kind' is 'job'; use agent, command or tests"),
+         "step 1 ('a'): field 'kind' is 'job'; use agent, command, tests or review"),
         (#"{"steps": []}"#, "field 'name' is required"),
         (#"{"name": "x", "steps": []}"#, "field 'steps' must list at least one step"),
         (#"{"name": "x", "steps": [{"id": "a"#, "not valid JSON"),

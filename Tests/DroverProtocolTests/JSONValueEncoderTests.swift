@@ -124,6 +124,12 @@ private let allBodies: [EventBody] = [
     .childMerged(.init(stepId: "plan", childRunId: "r-2", outcome: .merged, commit: "abc")),
     .childMerged(.init(stepId: "plan", childRunId: "r-3", outcome: .nothing)),
     .runCreated(.init(pipelineId: "implement", task: "a", steps: [], parentRunId: "r-1", parentStepId: "plan")),
+    .reviewVerdict(.init(stepId: "review", reviews: "impl", round: 1, attempt: 1, score: 0.45, threshold: 0.8, passed: false,
+                         findings: ["no tests", "a.swift:3 off by one"])),
+    .reviewRework(.init(stepId: "review", reviews: "impl", round: 2)),
+    .reviewMalformed(.init(stepId: "review", attempt: 1, problem: "the reply is not JSON", text: "LGTM \"!\"")),
+    .approvalRequested(.init(stepId: "impl", approvalId: "a-impl-1", proposal: "p",
+                             review: ReviewSummary(stepId: "review", round: 2, score: 1, threshold: 0.8, passed: true, findings: []))),
 ]
 
 @Suite("JSONValueEncoder")

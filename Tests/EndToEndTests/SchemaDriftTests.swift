@@ -189,7 +189,8 @@ private enum Samples {
     static let fullStep = Step(
         id: "plan", kind: .agent, role: "planner", state: .done, attempts: 2, output: "o", startedAt: at, finishedAt: at,
         decision: Decision(id: "d-plan-1", question: "q", options: ["a", "b"], chosen: "a"),
-        approval: Approval(id: "a-plan-1", status: .approved, proposal: "p", feedback: "f"), children: ["r-2"])
+        approval: Approval(id: "a-plan-1", status: .approved, proposal: "p", feedback: "f", review: review), children: ["r-2"])
+    static let review = ReviewSummary(stepId: "review", round: 2, score: 0.9, threshold: 0.8, passed: true, findings: ["f"])
     static let fullRun = Run(
         id: "r-1", pipelineId: "demo", task: "t", inputs: ["k": "v"], status: .failed, createdAt: at, updatedAt: at,
         currentStep: "plan", steps: [fullStep], failure: failure, usage: Usage(inputTokens: 1, outputTokens: 2, costUSD: 0.5),
@@ -213,7 +214,8 @@ private enum Samples {
          Decision(id: "d", question: "q", options: [])),
         ("ToolPermission", permission, ToolPermission(tool: "Bash", input: "ls")),
         ("RunBudget", budget, RunBudget()),
-        ("Approval", Approval(id: "a", status: .pending, proposal: "p", feedback: "f"), Approval(id: "a", status: .pending, proposal: "p")),
+        ("Approval", Approval(id: "a", status: .pending, proposal: "p", feedback: "f", review: review), Approval(id: "a", status: .pending, proposal: "p")),
+        ("ReviewSummary", review, review),
         ("Step", fullStep, Step(id: "plan", kind: .agent)),
         ("Run", fullRun, minimalRun),
         ("StepInfo", StepInfo(id: "s", kind: .command, role: "r"), StepInfo(id: "s", kind: .command)),
@@ -222,7 +224,7 @@ private enum Samples {
          PipelineInfo(id: "p", name: "n", source: .builtin, steps: [])),
         ("InboxItem",
          InboxItem(runId: "r", stepId: "s", kind: .decision, id: "d", question: "q", options: ["a"], proposal: "p",
-                   permission: permission, since: at),
+                   permission: permission, review: review, since: at),
          InboxItem(runId: "r", stepId: "s", kind: .approval, id: "a", since: at)),
         ("Event", Event(runId: "r", seq: 1, at: at, body: .runStarted), Event(runId: "r", seq: 1, at: at, body: .runStarted)),
         ("ResponseError", ResponseError.conflict("c"), ResponseError(code: .internalError, message: "m")),
@@ -269,11 +271,18 @@ private enum Samples {
             same(.stepFailed(.init(stepId: "s", attempt: 1, failure: failure)), B.StepFailed(stepId: "s", attempt: 1, failure: failure)),
             EventSample(body: .stepInterrupted(fixing), full: fixing, minimal: attempt),
             same(.stepSkipped(.init(stepId: "s", reason: "r")), B.StepSkipped(stepId: "s", reason: "r")),
+            same(.reviewVerdict(.init(stepId: "s", reviews: "i", round: 1, attempt: 1, score: 0.5, threshold: 0.8, passed: false, findings: ["f"])),
+                 B.ReviewVerdict(stepId: "s", reviews: "i", round: 1, attempt: 1, score: 0.5, threshold: 0.8, passed: false, findings: ["f"])),
+            same(.reviewRework(.init(stepId: "s", reviews: "i", round: 2)), B.ReviewRework(stepId: "s", reviews: "i", round: 2)),
+            same(.reviewMalformed(.init(stepId: "s", attempt: 1, problem: "p", text: "t")),
+                 B.ReviewMalformed(stepId: "s", attempt: 1, problem: "p", text: "t")),
             EventSample(body: .decisionRequested(requested), full: requested,
                         minimal: B.DecisionRequested(stepId: "s", decisionId: "d", question: "q", options: [])),
             EventSample(body: .decisionResolved(answered), full: answered,
                         minimal: B.DecisionResolved(stepId: "s", decisionId: "d", choice: "c")),
-            same(.approvalRequested(.init(stepId: "s", approvalId: "a", proposal: "p")), B.ApprovalRequested(stepId: "s", approvalId: "a", proposal: "p")),
+            EventSample(body: .approvalRequested(.init(stepId: "s", approvalId: "a", proposal: "p", review: review)),
+                        full: B.ApprovalRequested(stepId: "s", approvalId: "a", proposal: "p", review: review),
+                        minimal: B.ApprovalRequested(stepId: "s", approvalId: "a", proposal: "p")),
             EventSample(body: .approvalResolved(resolved), full: resolved,
                         minimal: B.ApprovalResolved(stepId: "s", approvalId: "a", status: .rejected)),
             EventSample(body: .usageRecorded(priced), full: priced,

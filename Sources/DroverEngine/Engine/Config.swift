@@ -150,7 +150,7 @@ func planSteps(pipelineId: String, definition: PipelineDefinition, source: Pipel
                 }
             }
             plans.append(plan)
-        case .agent:
+        case .agent, .review:
             if let consensus = step.consensus {
                 var plan = StepPlan(stepId: step.id, agent: nil, source: source)
                 for role in consensus.roles {

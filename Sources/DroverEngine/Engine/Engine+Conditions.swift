@@ -30,6 +30,11 @@ extension Engine {
             return .failed
         }
         if outcome.holds { return .run }
-        return .skipped(try commit([.stepSkipped(.init(stepId: stepId, reason: outcome.reason))], runId: run.id))
+        var bodies: [EventBody] = [.stepSkipped(.init(stepId: stepId, reason: outcome.reason))]
+        // A skipped reviewer leaves its reviewed step's approval to ask, without a review.
+        if definition.kind == .review, let approval = try reviewedApproval(run: run, reviewStep: definition, review: nil) {
+            bodies.append(approval)
+        }
+        return .skipped(try commit(bodies, runId: run.id))
     }
 }

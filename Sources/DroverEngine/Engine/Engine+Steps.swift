@@ -99,6 +99,7 @@ extension Engine {
         case (nil, _): agent = plan?.agent?.spec
         case (let role?, .agent): agent = plan?.roleAgents[role]?.spec // a consensus step's answering role or judge
         case (_, .command), (_, .tests): agent = plan?.fixerAgent?.spec
+        case (_?, .review): agent = plan?.agent?.spec // a review step's attempts are all its own role's
         }
 
         var outputs: [String: String] = [:]
@@ -108,6 +109,7 @@ extension Engine {
             // A skipped step has no output: {{previous.output}} is the last one that ran.
             previousOutput: run.steps[..<index].last { $0.state != .skipped }?.output, testsSummary: history.latestTests?.summary)
         let template = fixerRole == nil || step.kind == .agent ? step.prompt ?? "" : fixerPrompt(step: step, loop: history.testsLoops[stepId], run: run)
+        let addition = step.kind == .review ? reviewerPromptAddition(run: run, step: step, history: history) : ""
         try addDiff(to: &context, template: template, run: run, history: history)
         if Template.references(in: template).contains(.children) {
             context.children = childrenJSON(run: run, definition: pipeline.definition, before: stepId, history: history)
@@ -120,7 +122,7 @@ extension Engine {
         if let consensus = step.consensus, ConsensusRules.isJudging(consensus, role: fixerRole, answered: history.consensusRound(stepId)) {
             request = ConsensusRules.judgePrompt(request: request, answers: history.consensusRound(stepId))
         }
-        let prompt = resumeSessionId != nil && !rerun.isEmpty ? rerun.renderedForResume() : request + rerun.rendered()
+        let prompt = resumeSessionId != nil && !rerun.isEmpty ? rerun.renderedForResume() : request + addition + rerun.rendered()
 
         let workingDirectory = run.workspace?.path ?? options.workspace.path
         var environment = options.environment
@@ -143,7 +145,7 @@ extension Engine {
                 throw EngineError.invalid("step '\(stepId)': unknown driver '\(agent.driver)' for its fixer")
             }
             driver = registered
-        case .agent:
+        case .agent, .review:
             guard let agent else { throw EngineError.invalid("step '\(stepId)' has no agent") }
             guard let registered = AgentDrivers.named(agent.driver) else {
                 throw EngineError.invalid("step '\(stepId)': unknown driver '\(agent.driver)'")
@@ -234,6 +236,10 @@ extension Engine {
            try finishTestsAttempt(outcome, run: run, step: definition, attempt: attempt) {
             return
         }
+        if kind == .review, let definition, case .completed(let output) = outcome {
+            try finishReviewAttempt(output, run: run, step: definition, attempt: attempt)
+            return
+        }
         if let definition, let consensus = definition.consensus,
            try finishConsensusAttempt(outcome, run: run, step: definition, consensus: consensus, attempt: attempt) {
             return
@@ -261,7 +267,7 @@ extension Engine {
             let text = message.trimmingCharacters(in: .whitespacesAndNewlines)
             let detail = text.isEmpty ? "exited with status \(exitCode.map(String.init) ?? "unknown") and no error output" : text
             let failureKind: Failure.Kind = kind == .tests ? .tests : .agent
-            let what = kind == .agent ? "the agent or its config" : "the command"
+            let what = kind == .agent || kind == .review ? "the agent or its config" : "the command"
             try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
                 kind: failureKind, message: detail,
                 hint: Hints.fixThenRetry("See `drover logs \(runId) \(stepId)`; fix \(what)", runId: runId), stepId: stepId))
@@ -283,9 +289,11 @@ extension Engine {
     /// A step's output is in: it waits for approval if the step asks for one, else the step is done and the run goes on.
     /// A fan-out step starts its children instead (`Engine+FanOut`).
     func completeStep(runId: String, stepId: String, attempt: Int, output: String, needsApproval: Bool) throws {
-        if let step = try pipeline(for: loadRun(runId)).definition.step(stepId), let fanOut = step.fanOut {
+        // A reviewed step's approval waits for its review (`Engine+Review`), so the person sees both.
+        let definition = try pipeline(for: loadRun(runId)).definition
+        if let step = definition.step(stepId), let fanOut = step.fanOut {
             try beginFanOut(runId: runId, step: step, fanOut: fanOut, attempt: attempt, output: output)
-        } else if needsApproval {
+        } else if needsApproval, definition.reviewer(of: stepId) == nil {
             let number = try history(runId).nextApprovalNumber(stepId: stepId)
             try commit([.approvalRequested(.init(
                 stepId: stepId, approvalId: Identifiers.approvalID(stepId: stepId, number: number), proposal: output))],

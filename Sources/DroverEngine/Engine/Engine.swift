@@ -196,6 +196,10 @@ public actor Engine {
                     enqueue(runId)
                     return
                 case .startStep(let stepId, let attempt):
+                    if case .acted(let updated) = try actOnReviewChoice(run: run, stepId: stepId) {
+                        run = updated
+                        continue
+                    }
                     switch try checkCondition(run: run, stepId: stepId) {
                     case .run: try startStep(run: run, stepId: stepId, attempt: attempt)
                     case .skipped(let updated):

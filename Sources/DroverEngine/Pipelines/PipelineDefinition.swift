@@ -44,6 +44,15 @@ public struct StepDefinition: Codable, Sendable, Hashable {
     public var when: StepCondition?
     /// The step's output lists subtasks, each run as a child run (`FanOutSpec`).
     public var fanOut: FanOutSpec?
+    /// A review step: the earlier step whose output it grades.
+    public var reviews: String?
+    /// A review step: the score (0…1) that passes (default 0.8).
+    public var threshold: Double?
+    /// A review step: grading rounds before a person decides (default 2).
+    public var maxRounds: Int?
+
+    public static let defaultThreshold = 0.8
+    public static let defaultMaxRounds = 2
 
     public init(id: String, kind: StepKind, role: String? = nil, prompt: String? = nil, command: CommandSpec? = nil,
                 requiresApproval: Bool? = nil, timeoutSeconds: Double? = nil, agent: AgentSpec? = nil, fixer: FixerSpec? = nil,
@@ -64,6 +73,13 @@ public struct StepDefinition: Codable, Sendable, Hashable {
 
     /// Whether the step's output waits for a person's approval.
     public var needsApproval: Bool { requiresApproval ?? false }
+}
+
+extension PipelineDefinition {
+    /// The review step that grades `stepId`'s output, if any (its approval then waits for the review).
+    public func reviewer(of stepId: String) -> StepDefinition? {
+        steps.first { $0.kind == .review && $0.reviews == stepId }
+    }
 }
 
 /// A tests step's fixer: `{"role", "maxAttempts"?, "agent"?, "prompt"?}` (or just the role as a string).

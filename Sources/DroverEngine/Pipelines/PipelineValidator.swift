@@ -17,7 +17,7 @@ public enum PipelineValidator {
 
     static let pipelineFields: Set<String> = ["name", "description", "steps", "isolation"]
     static let stepFields: Set<String> = ["id", "kind", "role", "prompt", "command", "requiresApproval", "timeoutSeconds", "agent", "fixer",
-                                          "consensus", "when", "fanOut"]
+                                          "consensus", "when", "reviews", "threshold", "maxRounds", "fanOut"]
     /// Agent-block fields every driver understands.
     static let commonAgentFields: Set<String> = ["driver", "model"]
 
@@ -68,8 +68,7 @@ public enum PipelineValidator {
         var steps: [StepDefinition] = []
         var seen: [String: Int] = [:]
         for (index, value) in stepValues.enumerated() {
-            let (step, stepErrors) = validateStep(value, number: index + 1, earlier: steps.map(\.id),
-                                                  earlierFanOut: steps.contains { $0.fanOut != nil })
+            let (step, stepErrors) = validateStep(value, number: index + 1, earlierSteps: steps)
             errors += stepErrors
             guard let step else { continue }
             if let first = seen[step.id] {
@@ -83,7 +82,9 @@ public enum PipelineValidator {
                       errors: errors)
     }
 
-    private static func validateStep(_ value: JSONValue, number: Int, earlier: [String], earlierFanOut: Bool) -> (StepDefinition?, [String]) {
+    private static func validateStep(_ value: JSONValue, number: Int, earlierSteps: [StepDefinition]) -> (StepDefinition?, [String]) {
+        let earlier = earlierSteps.map(\.id)
+        let earlierFanOut = earlierSteps.contains { $0.fanOut != nil }
         guard let object = value.objectValue else { return (nil, ["step \(number): must be an object"]) }
         let rawId = object["id"]?.stringValue
         let label = rawId.map { "step \(number) ('\($0)')" } ?? "step \(number)"
@@ -101,10 +102,10 @@ public enum PipelineValidator {
 
         var kind = StepKind.agent
         switch object["kind"] {
-        case nil: error("field 'kind' is required (agent, command or tests)")
+        case nil: error("field 'kind' is required (agent, command, tests or review)")
         case .string(let text):
-            if let parsed = StepKind(rawValue: text) { kind = parsed } else { error("field 'kind' is '\(text)'; use agent, command or tests") }
-        default: error("field 'kind' must be a string: agent, command or tests")
+            if let parsed = StepKind(rawValue: text) { kind = parsed } else { error("field 'kind' is '\(text)'; use agent, command, tests or review") }
+        default: error("field 'kind' must be a string: agent, command, tests or review")
         }
 
         func optionalString(_ field: String) -> String? {
@@ -153,16 +154,16 @@ public enum PipelineValidator {
         }
 
         switch kind {
-        case .agent:
-            if prompt == nil, object["prompt"] == nil { error("field 'prompt' is required for agent steps") }
+        case .agent, .review:
+            if prompt == nil, object["prompt"] == nil { error("field 'prompt' is required for \(kind.rawValue) steps") }
             if object["consensus"] != nil {
                 if role != nil || object["agent"] != nil {
                     error("field 'consensus' names the roles that answer; leave out 'role' and 'agent'")
                 }
             } else if role == nil, object["agent"] == nil {
-                error("agent steps need a 'role' (mapped to an agent in config.json) or an inline 'agent' block")
+                error("\(kind.rawValue) steps need a 'role' (mapped to an agent in config.json) or an inline 'agent' block")
             }
-            if object["command"] != nil { error("field 'command' is for command and tests steps; agent steps use 'prompt'") }
+            if object["command"] != nil { error("field 'command' is for command and tests steps; \(kind.rawValue) steps use 'prompt'") }
         case .command, .tests:
             if object["command"] == nil { error("field 'command' is required for \(kind.rawValue) steps") }
             if object["agent"] != nil { error("field 'agent' is for agent steps; \(kind.rawValue) steps run their 'command'") }
@@ -175,6 +176,40 @@ public enum PipelineValidator {
                 let (spec, fixerErrors) = validateFixer(value)
                 fixer = spec
                 errors += fixerErrors.map { "\(label): \($0)" }
+            }
+        }
+
+        var reviews: String?
+        var threshold: Double?
+        var maxRounds: Int?
+        if kind == .review {
+            switch object["reviews"] {
+            case nil: error("field 'reviews' is required for review steps: the id of the earlier step whose output it grades")
+            case .string(let target)?:
+                reviews = target
+                errors += referenceErrors(target, field: "reviews", stepId: id, earlier: earlier).map { "\(label): \($0)" }
+                if let reviewed = earlierSteps.first(where: { $0.id == target }), reviewed.kind == .review {
+                    error("field 'reviews': '\(target)' is a review step; a review grades the output of an agent, command or tests step")
+                }
+            default: error("field 'reviews' must be the id of an earlier step")
+            }
+            switch object["threshold"] {
+            case nil: break
+            case .int(let value)? where value == 0 || value == 1: threshold = Double(value)
+            case .double(let value)? where value >= 0 && value <= 1: threshold = value
+            default: error("field 'threshold' must be a number from 0 to 1 (the score that passes)")
+            }
+            switch object["maxRounds"] {
+            case nil: break
+            case .int(let value)? where value >= 1 && value <= 10: maxRounds = value
+            default: error("field 'maxRounds' must be a whole number from 1 to 10")
+            }
+            if object["requiresApproval"] != nil {
+                error("field 'requiresApproval' is not for review steps; put it on the reviewed step, whose approval then shows the review")
+            }
+        } else {
+            for field in ["reviews", "threshold", "maxRounds"] where object[field] != nil {
+                error("field '\(field)' is for review steps (\"kind\": \"review\")")
             }
         }
 
@@ -230,9 +265,12 @@ public enum PipelineValidator {
             }
         }
 
-        let step = StepDefinition(id: id, kind: kind, role: role, prompt: prompt, command: command,
+        var step = StepDefinition(id: id, kind: kind, role: role, prompt: prompt, command: command,
                                   requiresApproval: requiresApproval, timeoutSeconds: timeout, agent: agent, fixer: fixer,
                                   consensus: consensus, when: when, fanOut: fanOut)
+        step.reviews = reviews
+        step.threshold = threshold
+        step.maxRounds = maxRounds
         return (step, errors)
     }
 

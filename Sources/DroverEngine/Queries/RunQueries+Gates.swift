@@ -29,7 +29,7 @@ extension RunQueries {
             }
             if let approval = step.approval, approval.status == .pending {
                 items.append(InboxItem(
-                    runId: run.id, stepId: step.id, kind: .approval, id: approval.id, proposal: approval.proposal,
+                    runId: run.id, stepId: step.id, kind: .approval, id: approval.id, proposal: approval.proposal, review: approval.review,
                     since: history?.approval(approval.id)?.requestedAt ?? run.updatedAt))
             }
         }

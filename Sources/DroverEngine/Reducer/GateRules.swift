@@ -88,8 +88,13 @@ public enum GateRules {
                 throw EngineError.invalid("feedback is empty; say what the step should change")
             }
             try checkOpen(run: run, approval: approval)
-            return .append([.approvalResolved(.init(
-                stepId: approval.stepId, approvalId: approvalId, status: .changesRequested, feedback: feedback))])
+            var bodies: [EventBody] = [.approvalResolved(.init(
+                stepId: approval.stepId, approvalId: approvalId, status: .changesRequested, feedback: feedback))]
+            // A reviewed proposal re-runs through its reviewer, which grades the rework afresh.
+            if let reviewer = approval.reviewStepId {
+                bodies.append(.reviewRework(.init(stepId: reviewer, reviews: approval.stepId, round: 1)))
+            }
+            return .append(bodies)
         }
     }
 

@@ -42,7 +42,35 @@ public struct RunHistory: Sendable, Hashable {
         public var requestedAt: String
         /// The step was reset (retry/restart) before the approval was resolved.
         public var superseded: Bool
+        /// The review step whose verdict was shown with the proposal: sending it back re-runs through it.
+        public var reviewStepId: String?
         var epoch: Int
+        /// When it was resolved (event seq), to list feedback in the order it was given.
+        var resolvedSeq = 0
+    }
+
+    /// Where a review step's grade → rework loop stands, since the reviewed step last started afresh.
+    public struct ReviewLoop: Sendable, Hashable {
+        /// Rounds graded (the last verdict's round).
+        public var graded = 0
+        /// Extra rounds a person granted at the rounds-spent decision.
+        public var grants = 0
+        public var lastVerdict: EventBody.ReviewVerdict?
+        /// The last reply that was not a verdict, since the last verdict: the next attempt is the repair.
+        public var malformed: EventBody.ReviewMalformed?
+        /// Replies that were not verdicts since the last verdict.
+        public var malformedCount = 0
+        /// The answer to the rounds-spent decision, until the engine has acted on it.
+        public var choice: String?
+    }
+
+    /// A verdict below the threshold, as feedback for the reviewed step's re-run.
+    struct VerdictFeedback: Sendable, Hashable {
+        var verdict: EventBody.ReviewVerdict
+        /// The reviewed step's output it graded.
+        var proposal: String
+        var epoch: Int
+        var seq: Int
     }
 
     /// An agent session reported by an attempt of a step.
@@ -104,6 +132,12 @@ public struct RunHistory: Sendable, Hashable {
     private var consensusRounds: [String: [EventBody.ConsensusCandidate]] = [:]
     /// The newest `tests.finished` of the run (for `{{tests.summary}}`).
     public private(set) var latestTests: EventBody.TestsFinished?
+    /// Each review step's loop.
+    public private(set) var reviewLoops: [String: ReviewLoop] = [:]
+    private var verdictFeedback: [VerdictFeedback] = []
+    private var stepKinds: [String: StepKind] = [:]
+    /// The last output each step completed with.
+    private var outputs: [String: String] = [:]
     private var epochs: [String: Int] = [:]
 
     public init() {}
@@ -118,6 +152,7 @@ public struct RunHistory: Sendable, Hashable {
         switch event.body {
         case .runCreated(let data):
             stepIds = data.steps.map(\.id)
+            stepKinds = Dictionary(data.steps.map { ($0.id, $0.kind) }, uniquingKeysWith: { first, _ in first })
         case .decisionRequested(let data):
             decisions.append(DecisionRecord(
                 id: data.decisionId, stepId: data.stepId, question: data.question, options: data.options,
@@ -129,20 +164,51 @@ public struct RunHistory: Sendable, Hashable {
                 decisions[index].chosen = data.choice
                 decisions[index].reason = data.reason
                 decisions[index].answeredLive = data.attempt != nil
+                if isReviewDecision(decisions[index]) {
+                    reviewLoops[data.stepId, default: ReviewLoop()].choice = data.choice
+                    if data.choice == ReviewChoice.grantRound { reviewLoops[data.stepId, default: ReviewLoop()].grants += 1 }
+                }
             }
         case .approvalRequested(let data):
             approvals.append(ApprovalRecord(
                 id: data.approvalId, stepId: data.stepId, proposal: data.proposal, status: .pending,
-                feedback: nil, editedProposal: nil, requestedAt: event.at, superseded: false, epoch: epoch(data.stepId)))
+                feedback: nil, editedProposal: nil, requestedAt: event.at, superseded: false, reviewStepId: data.review?.stepId,
+                epoch: epoch(data.stepId)))
         case .approvalResolved(let data):
             if let index = approvals.firstIndex(where: { $0.id == data.approvalId }) {
                 approvals[index].status = data.status
                 approvals[index].feedback = data.feedback ?? approvals[index].feedback
                 if data.status == .approved { approvals[index].editedProposal = data.proposal }
+                approvals[index].resolvedSeq = event.seq
             }
         case .agentSession(let data):
             sessions[data.stepId] = SessionRecord(id: data.sessionId, epoch: epoch(data.stepId))
             failedLast.remove(data.stepId)
+        case .stepCompleted(let data):
+            outputs[data.stepId] = data.output
+            reviewLoops[data.stepId]?.choice = nil
+        case .reviewVerdict(let data):
+            var loop = reviewLoops[data.stepId, default: ReviewLoop()]
+            loop.graded = data.round
+            loop.lastVerdict = data
+            loop.malformed = nil
+            loop.malformedCount = 0
+            reviewLoops[data.stepId] = loop
+            if !data.passed {
+                verdictFeedback.append(VerdictFeedback(verdict: data, proposal: outputs[data.reviews] ?? "", epoch: epoch(data.reviews),
+                                                       seq: event.seq))
+            }
+        case .reviewMalformed(let data):
+            reviewLoops[data.stepId, default: ReviewLoop()].malformed = data
+            reviewLoops[data.stepId, default: ReviewLoop()].malformedCount += 1
+        case .reviewRework(let data):
+            let range = stepIds.drop { $0 != data.reviews }
+            for stepId in range.prefix(through: range.firstIndex(of: data.stepId) ?? range.endIndex - 1) { testsLoops[stepId] = nil }
+            var loop = data.round <= 1 ? ReviewLoop() : reviewLoops[data.stepId, default: ReviewLoop()]
+            loop.choice = nil
+            loop.malformed = nil
+            loop.malformedCount = 0
+            reviewLoops[data.stepId] = loop
         case .stepStarted(let data):
             fanOuts[data.stepId] = nil
             testsLoops[data.stepId, default: TestsLoop()].lastStartedRole = data.role
@@ -183,6 +249,7 @@ public struct RunHistory: Sendable, Hashable {
             }
             for stepId in reset {
                 testsLoops[stepId] = nil
+                reviewLoops[stepId] = nil
                 consensusRounds[stepId] = nil
                 fanOuts[stepId] = nil
             }
@@ -198,6 +265,10 @@ public struct RunHistory: Sendable, Hashable {
 
     private func epoch(_ stepId: String) -> Int { epochs[stepId, default: 0] }
 
+    /// The rounds-spent decision of a review step (not a question its agent asked).
+    private func isReviewDecision(_ decision: DecisionRecord) -> Bool {
+        stepKinds[decision.stepId] == .review && decision.options == ReviewChoice.options && decision.permission == nil
+    }
     /// The answers a consensus step collected since it last decided (or was reset), in order.
     public func consensusRound(_ stepId: String) -> [EventBody.ConsensusCandidate] { consensusRounds[stepId] ?? [] }
 
@@ -240,10 +311,21 @@ public struct RunHistory: Sendable, Hashable {
         return RerunContext(
             decisions: decisions.filter { $0.stepId == stepId && $0.epoch == current && $0.chosen != nil && !$0.answeredLive }
                 .map { .init(question: $0.question, choice: $0.chosen ?? "", reason: $0.reason) },
-            reviews: approvals.filter { $0.stepId == stepId && $0.epoch == current && ($0.status == .changesRequested || $0.status == .rejected) }
-                .map { .init(rejected: $0.status == .rejected, feedback: $0.feedback, proposal: $0.proposal) },
+            reviews: reviewFeedback(stepId: stepId, epoch: current),
             failures: failures.filter { $0.stepId == stepId && $0.epoch == current }
                 .map { .init(attempt: $0.attempt, kind: $0.failure.kind, message: $0.failure.message) })
+    }
+}
+
+extension RunHistory {
+    /// A person's requested changes and rejections, and review steps' verdicts below their threshold,
+    /// in the order they were given.
+    fileprivate func reviewFeedback(stepId: String, epoch: Int) -> [RerunContext.Review] {
+        let people = approvals.filter { $0.stepId == stepId && $0.epoch == epoch && ($0.status == .changesRequested || $0.status == .rejected) }
+            .map { (seq: $0.resolvedSeq, review: RerunContext.Review(rejected: $0.status == .rejected, feedback: $0.feedback, proposal: $0.proposal)) }
+        let reviewers = verdictFeedback.filter { $0.verdict.reviews == stepId && $0.epoch == epoch }
+            .map { (seq: $0.seq, review: RerunContext.Review(rejected: false, feedback: ReviewVerdictText.feedback($0.verdict), proposal: $0.proposal)) }
+        return (people + reviewers).sorted { $0.seq < $1.seq }.map(\.review)
     }
 }
 

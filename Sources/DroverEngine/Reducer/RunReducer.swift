@@ -126,7 +126,7 @@ public enum RunReducer {
             run.currentStep = data.stepId
             run.updateStep(data.stepId) { step in
                 step.state = .waiting
-                step.approval = Approval(id: data.approvalId, status: .pending, proposal: data.proposal)
+                step.approval = Approval(id: data.approvalId, status: .pending, proposal: data.proposal, review: data.review)
             }
 
         case .approvalResolved(let data):
@@ -155,17 +155,17 @@ public enum RunReducer {
             run.status = .running
             run.failure = nil
             run.currentStep = data.fromStep
-            if let from = run.stepIndex(data.fromStep) {
-                for index in from..<run.steps.count {
-                    run.steps[index].state = .pending
-                    run.steps[index].output = nil
-                    run.steps[index].startedAt = nil
-                    run.steps[index].finishedAt = nil
-                    run.steps[index].decision = nil
-                    run.steps[index].approval = nil
-                    run.steps[index].children = nil
-                }
+            if let from = run.stepIndex(data.fromStep) { run.resetSteps(from..<run.steps.count) }
+
+        case .reviewRework(let data):
+            run.status = .running
+            run.currentStep = data.reviews
+            if let from = run.stepIndex(data.reviews), let through = run.stepIndex(data.stepId), from <= through {
+                run.resetSteps(from..<(through + 1))
             }
+
+        case .reviewVerdict, .reviewMalformed:
+            break // history only: the review step's state changes with the events that follow
 
         case .runPaused:
             run.status = .paused
@@ -236,6 +236,19 @@ extension Run {
     /// The first failure recorded wins until retry/restart clears it.
     fileprivate mutating func recordFailure(_ failure: Failure) {
         if self.failure == nil { self.failure = failure }
+    }
+
+    /// Back to `pending` with outputs, gates and times cleared (retry, restart, a review's rework).
+    fileprivate mutating func resetSteps(_ indices: Range<Int>) {
+        for index in indices {
+            steps[index].state = .pending
+            steps[index].output = nil
+            steps[index].startedAt = nil
+            steps[index].finishedAt = nil
+            steps[index].decision = nil
+            steps[index].approval = nil
+            steps[index].children = nil
+        }
     }
 
     fileprivate mutating func updateStep(_ id: String, _ change: (inout Step) -> Void) {

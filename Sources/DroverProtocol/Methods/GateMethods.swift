@@ -76,10 +76,14 @@ public struct InboxItem: Codable, Sendable, Hashable {
     public var proposal: String?
     /// Present when the decision is a tool permission the agent waits on.
     public var permission: ToolPermission?
+    /// An approval's review: the verdict of the review step that graded the proposal.
+    public var review: ReviewSummary?
     public var since: String
     public init(runId: String, stepId: String, kind: Kind, id: String, question: String? = nil,
-                options: [String]? = nil, proposal: String? = nil, permission: ToolPermission? = nil, since: String) {
+                options: [String]? = nil, proposal: String? = nil, permission: ToolPermission? = nil, review: ReviewSummary? = nil,
+                since: String) {
         self.permission = permission
+        self.review = review
         self.runId = runId
         self.stepId = stepId
         self.kind = kind

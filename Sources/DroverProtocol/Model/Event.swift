@@ -59,6 +59,9 @@ public enum EventType: String, CaseIterable, Sendable {
     case runPaused = "run.paused"
     case runResumed = "run.resumed"
     case runDiscarded = "run.discarded"
+    case reviewVerdict = "review.verdict"
+    case reviewRework = "review.rework"
+    case reviewMalformed = "review.malformed"
     case consensusCandidate = "consensus.candidate"
     case consensusDecided = "consensus.decided"
     case runChildren = "run.children"
@@ -93,6 +96,9 @@ public enum EventBody: Sendable, Hashable {
     case runPaused(RunPaused)
     case runResumed(RunResumed)
     case runDiscarded(Discarded)
+    case reviewVerdict(ReviewVerdict)
+    case reviewRework(ReviewRework)
+    case reviewMalformed(ReviewMalformed)
     case consensusCandidate(ConsensusCandidate)
     case consensusDecided(ConsensusDecided)
     case runChildren(Children)
@@ -220,10 +226,13 @@ public enum EventBody: Sendable, Hashable {
         public var stepId: String
         public var approvalId: String
         public var proposal: String
-        public init(stepId: String, approvalId: String, proposal: String) {
+        /// The verdict of the review step that graded the proposal, shown next to it.
+        public var review: ReviewSummary?
+        public init(stepId: String, approvalId: String, proposal: String, review: ReviewSummary? = nil) {
             self.stepId = stepId
             self.approvalId = approvalId
             self.proposal = proposal
+            self.review = review
         }
     }
 
@@ -421,6 +430,61 @@ public enum EventBody: Sendable, Hashable {
         }
     }
 
+    /// `review.verdict`: a review step graded the output of the step it `reviews`.
+    public struct ReviewVerdict: Codable, Sendable, Hashable {
+        /// The review step.
+        public var stepId: String
+        /// The step whose output was graded.
+        public var reviews: String
+        /// 1 for the first grading since the reviewed step last started afresh.
+        public var round: Int
+        public var attempt: Int
+        public var score: Double
+        public var threshold: Double
+        public var passed: Bool
+        public var findings: [String]
+        public init(stepId: String, reviews: String, round: Int, attempt: Int, score: Double, threshold: Double, passed: Bool,
+                    findings: [String]) {
+            self.stepId = stepId
+            self.reviews = reviews
+            self.round = round
+            self.attempt = attempt
+            self.score = score
+            self.threshold = threshold
+            self.passed = passed
+            self.findings = findings
+        }
+    }
+
+    /// `review.rework`: the reviewed step and every step up to the reviewer re-run, the findings in the
+    /// reviewed step's prompt; `round` is the round the reviewer grades next.
+    public struct ReviewRework: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var reviews: String
+        public var round: Int
+        public init(stepId: String, reviews: String, round: Int) {
+            self.stepId = stepId
+            self.reviews = reviews
+            self.round = round
+        }
+    }
+
+    /// `review.malformed`: the reviewer's reply was not a verdict; it is asked once more with a repair prompt.
+    public struct ReviewMalformed: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var attempt: Int
+        /// What was wrong with the reply.
+        public var problem: String
+        /// The reply (its first 4000 characters).
+        public var text: String
+        public init(stepId: String, attempt: Int, problem: String, text: String) {
+            self.stepId = stepId
+            self.attempt = attempt
+            self.problem = problem
+            self.text = text
+        }
+    }
+
     /// One agent of a consensus step answered (its attempt's log and usage are the attempt's own).
     public struct ConsensusCandidate: Codable, Sendable, Hashable {
         public var stepId: String
@@ -517,6 +581,9 @@ public enum EventBody: Sendable, Hashable {
         case .runPaused: .runPaused
         case .runResumed: .runResumed
         case .runDiscarded: .runDiscarded
+        case .reviewVerdict: .reviewVerdict
+        case .reviewRework: .reviewRework
+        case .reviewMalformed: .reviewMalformed
         case .consensusCandidate: .consensusCandidate
         case .consensusDecided: .consensusDecided
         case .runChildren: .runChildren
@@ -557,6 +624,9 @@ extension EventBody {
         case .runPaused(let data): try container.encode(data, forKey: .data)
         case .runResumed(let data): try container.encode(data, forKey: .data)
         case .runDiscarded(let data): try container.encode(data, forKey: .data)
+        case .reviewVerdict(let data): try container.encode(data, forKey: .data)
+        case .reviewRework(let data): try container.encode(data, forKey: .data)
+        case .reviewMalformed(let data): try container.encode(data, forKey: .data)
         case .consensusCandidate(let data): try container.encode(data, forKey: .data)
         case .consensusDecided(let data): try container.encode(data, forKey: .data)
         case .runChildren(let data): try container.encode(data, forKey: .data)
@@ -599,6 +669,9 @@ extension EventBody {
         case .runPaused: return .runPaused(try data(RunPaused.self))
         case .runResumed: return .runResumed(try data(RunResumed.self))
         case .runDiscarded: return .runDiscarded(try data(Discarded.self))
+        case .reviewVerdict: return .reviewVerdict(try data(ReviewVerdict.self))
+        case .reviewRework: return .reviewRework(try data(ReviewRework.self))
+        case .reviewMalformed: return .reviewMalformed(try data(ReviewMalformed.self))
         case .consensusCandidate: return .consensusCandidate(try data(ConsensusCandidate.self))
         case .consensusDecided: return .consensusDecided(try data(ConsensusDecided.self))
         case .runChildren: return .runChildren(try data(Children.self))

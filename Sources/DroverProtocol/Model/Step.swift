@@ -1,6 +1,7 @@
 /// What a step does.
 public enum StepKind: String, WireEnum {
-    case agent, command, tests
+    /// `review`: an agent grades an earlier step's output against a threshold (`review.verdict`).
+    case agent, command, tests, review
 }
 
 /// How a consensus step picks among its agents' answers.
@@ -117,13 +118,49 @@ public struct Approval: Codable, Sendable, Hashable {
     public var status: ApprovalStatus
     public var proposal: String
     public var feedback: String?
+    /// The reviewer step's last verdict on the proposal, when a review step grades the step.
+    public var review: ReviewSummary?
 
-    public init(id: String, status: ApprovalStatus, proposal: String, feedback: String? = nil) {
+    public init(id: String, status: ApprovalStatus, proposal: String, feedback: String? = nil, review: ReviewSummary? = nil) {
         self.id = id
         self.status = status
         self.proposal = proposal
         self.feedback = feedback
+        self.review = review
     }
+}
+
+/// A reviewer step's verdict, as shown next to the proposal it graded.
+public struct ReviewSummary: Codable, Sendable, Hashable {
+    /// The reviewer step.
+    public var stepId: String
+    public var round: Int
+    /// In [0, 1].
+    public var score: Double
+    public var threshold: Double
+    /// `score >= threshold`; false when a person accepted a review below the threshold.
+    public var passed: Bool
+    public var findings: [String]
+
+    public init(stepId: String, round: Int, score: Double, threshold: Double, passed: Bool, findings: [String]) {
+        self.stepId = stepId
+        self.round = round
+        self.score = score
+        self.threshold = threshold
+        self.passed = passed
+        self.findings = findings
+    }
+}
+
+/// The options of the decision a reviewer step raises when its rounds are spent below the threshold.
+public enum ReviewChoice {
+    /// The reviewed steps re-run once more with the findings, and the reviewer grades again.
+    public static let grantRound = "grant another round"
+    /// The review step completes with its last verdict; the run goes on.
+    public static let accept = "accept as is"
+    /// The run fails (kind `rejected`).
+    public static let fail = "fail the run"
+    public static let options = [grantRound, accept, fail]
 }
 
 /// One step of a run.

@@ -108,6 +108,14 @@ final class RunRenderer {
             Console.line("\(t.failed) \(t.bold(data.stepId)) failed\(elapsed(data.stepId, until: at)) (\(data.failure.kind.rawValue)): \(data.failure.message)")
         case .stepInterrupted(let data):
             Console.line("\(t.failed) \(t.bold(data.stepId)) interrupted (attempt \(data.attempt))")
+        case .reviewVerdict(let data):
+            let outcome = data.passed ? "\(t.ok) passed" : "\(t.failed) below \(data.threshold)"
+            Console.line("    review of \(t.bold(data.reviews)), round \(data.round): score \(data.score) \(outcome)")
+            for finding in data.findings { Console.line("      - \(finding)") }
+        case .reviewRework(let data):
+            Console.line("\(t.running) \(t.bold(data.reviews)) goes back for rework (review round \(data.round) next)")
+        case .reviewMalformed(let data):
+            Console.line(t.dim("    the reviewer's reply is not a verdict (\(data.problem))"))
         case .stepSkipped(let data):
             Console.line(t.dim("  \(data.stepId) skipped: \(data.reason)"))
         case .decisionRequested(let data):
@@ -120,6 +128,11 @@ final class RunRenderer {
             proposals[data.stepId] = data.proposal
             Console.line("\(t.gate) \(t.bold(data.stepId)) needs approval\(t.dim(elapsed(data.stepId, until: at, style: .after))). Proposal:")
             Console.line(Format.indent(data.proposal, "    \(bar) "))
+            if let review = data.review {
+                Console.line("    review \(t.bold(review.stepId)) (round \(review.round)): score \(review.score), needs \(review.threshold)"
+                             + (review.passed ? "" : ", accepted as is"))
+                for finding in review.findings { Console.line("      - \(finding)") }
+            }
         case .approvalResolved(let data):
             switch data.status {
             case .approved:

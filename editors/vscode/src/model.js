@@ -101,6 +101,14 @@ function foldEvent(run, event) {
       delete run.failure;
       run.status = 'running';
       break;
+    case 'review.rework': {
+      // the reviewed step through the reviewer re-run
+      const from = run.steps.findIndex((s) => s.id === data.reviews);
+      const through = run.steps.findIndex((s) => s.id === data.stepId);
+      if (from >= 0 && through >= from) run.steps.slice(from, through + 1).forEach(resetStep);
+      run.status = 'running'; run.currentStep = data.reviews;
+      break;
+    }
     case 'run.completed': run.status = 'done'; delete run.currentStep; break;
     case 'run.workspace': run.workspace = clone(data); break;
     case 'run.applied':

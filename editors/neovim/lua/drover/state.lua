@@ -110,7 +110,8 @@ local function find_step(run, step_id)
   end
 end
 
-local function reset_from(run, from_step)
+--- Resets the steps from `from_step` (through `through_step` when given) to pending.
+local function reset_from(run, from_step, through_step)
   local resetting = false
   for _, step in ipairs(run.steps) do
     if step.id == from_step then
@@ -119,6 +120,9 @@ local function reset_from(run, from_step)
     if resetting then
       step.state = "pending"
       step.output, step.decision, step.approval, step.startedAt, step.finishedAt = nil, nil, nil, nil, nil
+    end
+    if step.id == through_step then
+      resetting = false
     end
   end
 end
@@ -197,6 +201,11 @@ fold["run.retried"] = function(run, data)
   run.failure, run.status = nil, "running"
 end
 fold["run.restarted"] = fold["run.retried"]
+fold["review.rework"] = function(run, data)
+  -- the reviewed step through the reviewer re-run
+  reset_from(run, data.reviews, data.stepId)
+  run.status, run.currentStep = "running", data.reviews
+end
 fold["run.workspace"] = function(run, data)
   run.workspace = vim.deepcopy(data)
 end
