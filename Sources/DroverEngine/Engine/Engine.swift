@@ -213,6 +213,7 @@ public actor Engine {
                         pushThenComplete(runId: runId, remote: remote)  // the change reaches its remote first
                         return
                     }
+                    pushedRuns.remove(runId)  // a retried run pushes again when it is done again
                     try commit([.runCompleted], runId: runId)
                     return
                 case .awaitStep, .awaitGate, .idle:
