@@ -82,6 +82,7 @@ private let allBodies: [EventBody] = [
     .runCreated(.init(pipelineId: "feature", task: "t", inputs: ["k": "v"], steps: [StepInfo(id: "plan", kind: .agent, role: "planner"), StepInfo(id: "t", kind: .tests)])),
     .runCreated(.init(pipelineId: "", task: "", steps: [])),
     .runQueued(.init(reason: .dependency, waitingFor: ["r-0"])),
+    .runQueued(.init(reason: .rateLimit, retryAt: "2026-11-29T09:01:00.000Z", stepId: "plan", message: "429 Too Many Requests")),
     .runStarted,
     .stepStarted(.init(stepId: "plan", attempt: 1)),
     .stepCompleted(.init(stepId: "plan", attempt: 1, output: "done\n")),

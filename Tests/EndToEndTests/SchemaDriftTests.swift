@@ -191,11 +191,15 @@ private enum Samples {
         decision: Decision(id: "d-plan-1", question: "q", options: ["a", "b"], chosen: "a"),
         approval: Approval(id: "a-plan-1", status: .approved, proposal: "p", feedback: "f", review: review), children: ["r-2"])
     static let review = ReviewSummary(stepId: "review", round: 2, score: 0.9, threshold: 0.8, passed: true, findings: ["f"])
-    static let fullRun = Run(
-        id: "r-1", pipelineId: "demo", task: "t", inputs: ["k": "v"], status: .failed, createdAt: at, updatedAt: at,
-        currentStep: "plan", steps: [fullStep], failure: failure, usage: Usage(inputTokens: 1, outputTokens: 2, costUSD: 0.5),
-        lastSeq: 9, dependsOn: ["r-0"], queueReason: .dependency, workspace: fullWorkspace, budget: budget,
-        parentRunId: "r-0", parentStepId: "split")
+    static let fullRun: Run = {
+        var run = Run(
+            id: "r-1", pipelineId: "demo", task: "t", inputs: ["k": "v"], status: .failed, createdAt: at, updatedAt: at,
+            currentStep: "plan", steps: [fullStep], failure: failure, usage: Usage(inputTokens: 1, outputTokens: 2, costUSD: 0.5),
+            lastSeq: 9, dependsOn: ["r-0"], queueReason: .dependency, workspace: fullWorkspace, budget: budget,
+            parentRunId: "r-0", parentStepId: "split")
+        run.retryAt = at
+        return run
+    }()
     static let budget = RunBudget(maxUSD: 1, maxTokens: 10)
     static let fullWorkspace = RunWorkspace(
         isolation: .worktree, path: "/w/.drover/worktrees/r-1", branch: "drover/r-1", base: "HEAD", baseCommit: "abc", note: "n",
@@ -249,7 +253,7 @@ private enum Samples {
                                    parentRunId: "r-0", parentStepId: "split")
         let children = B.Children(stepId: "s", attempt: 1, output: "[\"x\"]", children: [ChildRun(runId: "r-2", task: "x", replaces: "r-1")])
         let childMerged = B.ChildMerged(stepId: "s", childRunId: "r-2", outcome: .merged, commit: "c")
-        let queued = B.RunQueued(reason: .dependency, waitingFor: ["r-0"])
+        let queued = B.RunQueued(reason: .rateLimit, waitingFor: ["r-0"], retryAt: at, stepId: "plan", message: "429")
         let attempt = B.StepAttempt(stepId: "s", attempt: 1)
         let fixing = B.StepAttempt(stepId: "s", attempt: 2, role: "fixer")
         let priced = B.UsageRecorded(stepId: "s", model: "m", inputTokens: 3, outputTokens: 1, cacheReadTokens: 1, cacheWriteTokens: 1,

@@ -271,6 +271,8 @@ extension Engine {
             try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
                 kind: failureKind, message: detail,
                 hint: Hints.fixThenRetry("See `drover logs \(runId) \(stepId)`; fix \(what)", runId: runId), stepId: stepId))
+        case .rateLimited(let retryAt, let message):
+            try queueForRateLimit(run, stepId: stepId, retryAt: retryAt, message: message)
         case .timedOut:
             let limit = definition?.timeoutSeconds.map { "\(formatSeconds($0))" } ?? "its time limit"
             try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(

@@ -36,6 +36,8 @@ public actor Engine {
     var scheduler = RunScheduler()
     /// An `admitWaiting` is scheduled and not done.
     var admissionScheduled = false
+    /// Runs waiting for a rate limit to pass: the task that wakes each at its `retryAt` (`Engine+RateLimits`).
+    var rateLimitWakes: [String: Task<Void, Never>] = [:]
     /// Models whose usage had no price, said once each in the log (`Engine+Usage`).
     var unpricedModels: Set<String> = []
     /// Today's spending across the workspace's runs, and config `budgets.perDay` as last read (`Engine+DailyBudget`).
@@ -192,7 +194,8 @@ public actor Engine {
             while true {
                 switch NextAction.of(run) {
                 case .startRun:
-                    // Whether and when a queued run starts is the scheduler's call.
+                    // Whether and when a queued run starts is the scheduler's call, after any rate limit has passed.
+                    if waitsForRateLimit(run) { return }
                     enqueue(runId)
                     return
                 case .startStep(let stepId, let attempt):
@@ -306,6 +309,7 @@ public actor Engine {
     /// `step.interrupted` for each, and waits for them. No new steps start afterwards.
     public func shutdown() async {
         shuttingDown = true
+        for runId in Array(rateLimitWakes.keys) { forgetRateLimitWake(runId) }
         changeFeed?.stop()
         for (runId, var attempt) in live where attempt.stop == nil {
             attempt.stop = .shutdown

@@ -12,6 +12,8 @@ import DroverProtocol
 ///   in `approval.proposal`.
 /// - `step.interrupted` puts the step back to `pending`; the run keeps its status, so the next
 ///   engine re-runs the step with a new attempt.
+/// - `run.queued` with reason `rate_limit` queues a started run again and puts its `stepId` back to
+///   `pending`, like `step.interrupted`; the next attempt starts after `run.started`.
 /// - `run.cancelled` marks a `working`/`waiting` step `failed` and records a `cancelled` failure.
 public enum RunReducer {
     /// Why an event could not be applied.
@@ -53,11 +55,23 @@ public enum RunReducer {
             break // handled above
 
         case .runQueued(let data):
+            // A started run is queued again only by a rate limit: its step goes back to pending (the
+            // attempt neither failed nor counts as a try) and the run waits for `retryAt`.
+            run.status = .queued
             run.queueReason = data.reason
+            run.retryAt = data.retryAt
+            if let stepId = data.stepId {
+                run.updateStep(stepId) { step in
+                    guard step.state == .working else { return }
+                    step.state = .pending
+                    step.finishedAt = event.at
+                }
+            }
 
         case .runStarted:
             run.status = .running
             run.queueReason = nil
+            run.retryAt = nil
 
         case .stepStarted(let data):
             run.status = .running
@@ -154,6 +168,8 @@ public enum RunReducer {
         case .runRetried(let data), .runRestarted(let data):
             run.status = .running
             run.failure = nil
+            run.queueReason = nil
+            run.retryAt = nil
             run.currentStep = data.fromStep
             if let from = run.stepIndex(data.fromStep) { run.resetSteps(from..<run.steps.count) }
 
@@ -181,6 +197,7 @@ public enum RunReducer {
         case .runFailed(let data):
             run.status = .failed
             run.queueReason = nil
+            run.retryAt = nil
             run.recordFailure(data.failure)
 
         case .runWorkspace(let data):
@@ -218,6 +235,7 @@ public enum RunReducer {
         case .runCancelled(let data):
             run.status = .cancelled
             run.queueReason = nil
+            run.retryAt = nil
             let stepId = run.steps.first { $0.state == .working || $0.state == .waiting }?.id ?? run.currentStep
             run.recordFailure(Failure(
                 kind: .cancelled, message: "Cancelled: \(data.reason)",

@@ -49,4 +49,13 @@ public enum Timestamp {
         let c = Identifiers.utcComponents(date)
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", c.year, c.month, c.day, c.hour, c.minute, c.second, c.millisecond)
     }
+
+    /// Reads a timestamp as events carry it (milliseconds optional); nil for anything else.
+    public static func date(_ timestamp: String?) -> Date? {
+        guard let timestamp else { return nil }
+        let withFraction = ISO8601DateFormatter()
+        withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = withFraction.date(from: timestamp) { return date }
+        return ISO8601DateFormatter().date(from: timestamp)
+    }
 }

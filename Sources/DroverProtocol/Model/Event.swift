@@ -128,14 +128,25 @@ public enum EventBody: Sendable, Hashable {
         }
     }
 
-    /// `run.queued`: why a created run has not started yet.
+    /// `run.queued`: why a created run has not started yet, or (reason `rate_limit`) why a started one
+    /// waits until `retryAt` before its step re-runs.
     public struct RunQueued: Codable, Sendable, Hashable {
         public var reason: QueueReason
         /// With reason `dependency`: the runs not done yet.
         public var waitingFor: [String]?
-        public init(reason: QueueReason, waitingFor: [String]? = nil) {
+        /// With reason `rate_limit`: when the step re-runs (ISO 8601 UTC).
+        public var retryAt: String?
+        /// With reason `rate_limit`: the step whose agent was rate limited.
+        public var stepId: String?
+        /// With reason `rate_limit`: what the agent said.
+        public var message: String?
+        public init(reason: QueueReason, waitingFor: [String]? = nil, retryAt: String? = nil, stepId: String? = nil,
+                    message: String? = nil) {
             self.reason = reason
             self.waitingFor = waitingFor
+            self.retryAt = retryAt
+            self.stepId = stepId
+            self.message = message
         }
     }
 

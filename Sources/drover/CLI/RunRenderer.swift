@@ -78,6 +78,10 @@ final class RunRenderer {
             case .capacity: Console.line(t.dim("  queued: as many runs as concurrency.maxRuns allows are working; it starts when one ends"))
             case .dependency: Console.line(t.dim("  queued: waiting for run \((data.waitingFor ?? []).joined(separator: ", ")) to be done"))
             case .draining: Console.line(t.dim("  queued: the engine is draining; the next engine starts it"))
+            case .rateLimit:
+                let step = data.stepId.map { "\(t.bold($0)) " } ?? ""
+                Console.line("\(t.pending) \(step)\(Format.rateLimitWait(retryAt: data.retryAt))"
+                             + (data.message.map { t.dim(": " + Format.firstLine($0, limit: 160)) } ?? ""))
             }
         case .stepStarted(let data):
             stepStarted[data.stepId] = at

@@ -45,6 +45,7 @@ enum Fixtures {
                 pipelineId: "default", task: "quotes \" and \\ and / and 😀", inputs: ["k": "v", "empty": ""],
                 steps: [StepInfo(id: "plan", kind: .agent, role: "planner"), StepInfo(id: "test", kind: .tests)])),
             .runQueued(.init(reason: .capacity)),
+            .runQueued(.init(reason: .rateLimit, retryAt: "2026-11-29T09:01:00.000Z", stepId: "s", message: "429")),
             .runStarted,
             .stepStarted(.init(stepId: "plan", attempt: 1)),
             .stepCompleted(.init(stepId: "plan", attempt: 1, output: "line 1\nline 2\t\u{0}end")),
