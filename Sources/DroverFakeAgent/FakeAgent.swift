@@ -162,6 +162,9 @@ private struct FakePlayer {
                 emit(.progress(fraction: fraction, message: message.map(fill)))
             case .session(let id):
                 emit(.session(id: fill(id)))
+            case .rateLimit(let message, let retryAfter):
+                emit(.rateLimited(message: message.map(fill), retryAfterSeconds: retryAfter))
+                return 0
             }
         }
         return 0

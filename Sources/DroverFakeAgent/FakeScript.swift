@@ -25,6 +25,8 @@ public enum FakeAction: Hashable, Sendable {
     case progress(fraction: Double?, message: String?)
     /// `{"session": id}`: a `session` line (a later attempt gets it back in `DROVER_RESUME_SESSION`).
     case session(String)
+    /// `{"rateLimit": {"message"?, "retryAfter"?: seconds}}`: a `rate_limited` line, then the agent exits 0.
+    case rateLimit(message: String?, retryAfter: Double?)
 }
 
 /// A fake agent's script: a list of turns; attempt N plays turn N, and the last turn repeats.
@@ -78,7 +80,7 @@ public struct FakeScript: Codable, Hashable, Sendable {
         try json.encode(to: encoder)
     }
 
-    private static let actionNames = ["say", "sleep", "usage", "ask", "write", "result", "fail", "hang", "spam", "progress"]
+    private static let actionNames = ["say", "sleep", "usage", "ask", "write", "result", "fail", "hang", "spam", "progress", "session", "rateLimit"]
 
     private static func parse(_ json: JSONValue, problems: inout [String]) -> [[FakeAction]] {
         guard let turns = json.arrayValue else {
@@ -184,6 +186,15 @@ public struct FakeScript: Codable, Hashable, Sendable {
             if let fraction, fraction != .null, number(fraction) == nil { throw problem("has a fraction that is not a number") }
             if let message, message != .null, message.stringValue == nil { throw problem("has a message that is not a text") }
             return .progress(fraction: fraction.flatMap(number), message: message?.stringValue)
+        case "rateLimit":
+            guard let fields = value.objectValue, Set(fields.keys).isSubset(of: ["message", "retryAfter"]) else {
+                throw problem("needs {\"message\"?: text, \"retryAfter\"?: seconds}")
+            }
+            let message = fields["message"]
+            let retryAfter = fields["retryAfter"]
+            if let message, message.stringValue == nil { throw problem("has a message that is not a text") }
+            if let retryAfter, (number(retryAfter) ?? -1) < 0 { throw problem("has a retryAfter that is not a number of seconds (0 or more)") }
+            return .rateLimit(message: message?.stringValue, retryAfter: retryAfter.flatMap(number))
         default:
             throw ActionProblem(message: "unknown action \"\(name)\" (\(expected))")
         }
@@ -244,6 +255,11 @@ extension FakeAction {
             if let fraction { fields["fraction"] = .double(fraction) }
             if let message { fields["message"] = .string(message) }
             return .object(["progress": .object(fields)])
+        case .rateLimit(let message, let retryAfter):
+            var fields: [String: JSONValue] = [:]
+            if let message { fields["message"] = .string(message) }
+            if let retryAfter { fields["retryAfter"] = .double(retryAfter) }
+            return .object(["rateLimit": .object(fields)])
         }
     }
 }

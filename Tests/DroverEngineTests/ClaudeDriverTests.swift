@@ -101,7 +101,7 @@ struct ClaudeDriverTests {
     @Test("garbage, truncated and unknown lines are shown as they are; no result is a failure explained by stderr")
     func garbage() {
         let truncated = #"{"type":"assistant","message":{"content":[{"type":"te"#
-        let unknown = #"{"type":"rate_limit_event","rate_limit_info":{"status":"allowed"}}"#
+        let unknown = #"{"type":"auth_status","isAuthenticating":false}"#
         let lines = ["plain text", truncated, "{}", unknown, #"{"type":"system","subtype":"hook_started"}"#, "", "[1,2]"]
         let (events, outcome) = Self.read(lines, exit: .exited(0))
         #expect(Self.logs(events) == ["plain text", truncated, "{}", unknown, #"{"type":"system","subtype":"hook_started"}"#, "[1,2]"])

@@ -220,7 +220,7 @@ struct FakeScriptTests {
             #"turn 1, action 1: "say" needs a text, got 1"#,
             #"turn 1, action 2: "usage" needs {"model": text, "input": tokens, "output": tokens, "costUSD"?: number}, got an object"#,
             #"turn 1, action 3: "ask" needs {"question": text, "options": [text, ...]} with at least one option, got an object"#,
-            #"turn 1, action 4: an action is an object with one key (expected one of say, sleep, usage, ask, write, result, fail, hang, spam, progress), got "text""#,
+            #"turn 1, action 4: an action is an object with one key (expected one of say, sleep, usage, ask, write, result, fail, hang, spam, progress, session, rateLimit), got "text""#,
             "turn 1, action 5: an action has exactly one key, got {result, say}",
             "turn 2: must be a list of actions, got an object",
             #"turn 3, action 1: "spam" needs a number of lines (0 or more), got -1"#,

@@ -11,7 +11,7 @@ import Testing
     @Test func builtinsAreValid() throws {
         let dir = try TempDir()
         let catalog = PipelineCatalog.load(workspace: dir.url, configDirectory: dir.url.appendingPathComponent("config"))
-        for id in ["demo", "implement"] {
+        for id in ["demo", "implement", "implement-reviewed"] {
             let entry = try #require(catalog.entry(id))
             #expect(entry.errors == [], "\(id)")
             #expect(entry.source == .builtin)

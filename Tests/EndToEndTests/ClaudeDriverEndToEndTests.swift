@@ -92,6 +92,41 @@ struct ClaudeDriverEndToEndTests {
         #expect(try await drover.shutdownAndExit() == 0)
     }
 
+    @Test("a 429 claude gives up on queues the run until retry-after; the re-run resumes the session (the server sees the earlier history) and is done")
+    func exhaustedRateLimitWaitsAndResumes() async throws {
+        let server = try ScriptedModelServer(turns: [
+            ["error": ["status": 429, "retry_after": 1, "message": "slow down"]],
+            ["error": ["status": 429, "retry_after": 1, "message": "slow down again"]],
+            ["content": [["type": "text", "text": "Done after the wait"]], "usage": ["input_tokens": 40, "output_tokens": 6]],
+        ])
+        var environment = server.environment
+        environment["CLAUDE_CODE_MAX_RETRIES"] = "1"
+        let workspace = try Self.workspace(server: server, role: ["env": environment])
+        let drover = try await workspace.server()
+        let runId = try await drover.startRun("solo", task: "count the files").string("id")
+
+        let queued = try await drover.event(runId, "run.queued", timeout: .seconds(60)) { $0.data.string("reason") == "rate_limit" }
+        #expect(queued.data.string("stepId") == "code")
+        #expect(queued.data.string("message").contains("429"), "\(queued.data)")
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let wait = formatter.date(from: queued.data.string("retryAt")).map { $0.timeIntervalSince(formatter.date(from: queued.string("at")) ?? $0) }
+        #expect(wait.map { $0 > 0.5 && $0 < 3 } == true, "retryAt comes from the server's retry-after: \(queued.data)")
+        let logs = Self.logTexts(drover, runId)
+        #expect(logs.contains { $0.hasPrefix("API error 429 (rate_limit), retrying in ") && $0.hasSuffix("(1/1)") }, "\(logs)")
+
+        let completed = try await drover.event(runId, "step.completed", timeout: .seconds(60))
+        #expect(completed.data.string("output") == "Done after the wait")
+        #expect(completed.data["attempt"] as? Int == 2)
+        try await drover.event(runId, "run.completed")
+        let types = try await drover.storedEvents(runId).map { $0.string("type") }
+        #expect(!types.contains("step.failed"), "\(types)")
+        let resumed = "\(server.modelRequests().last?["messages"] ?? "")"
+        #expect(resumed.contains("Please count the files"), "the resumed request carries the earlier history: \(resumed)")
+        #expect(resumed.contains("rate limited"), "and says only that it was rate limited: \(resumed)")
+        #expect(try await drover.shutdownAndExit() == 0)
+    }
+
     @Test("an allowed Bash command runs; git push is denied whatever the role allows, and the denial fails the step")
     func bashRunsButPushIsDenied() async throws {
         let server = try ScriptedModelServer(turns: [

@@ -92,7 +92,7 @@ struct CodexDriverEndToEndTests {
     @Test("a turn that fails (the API gave up) fails the step with codex's message; the log says it once")
     func failedTurnFailsTheStep() async throws {
         let server = try CodexCLI.server(turns: [
-            ["failed": ["code": "rate_limit_exceeded", "message": "Rate limit reached for gpt-5.4. Please try again in 1.5s."]],
+            ["failed": ["code": "server_error", "message": "The server had an error while processing your request."]],
         ])
         let workspace = try Self.workspace(server: server)
         let drover = try await workspace.server()
@@ -101,12 +101,69 @@ struct CodexDriverEndToEndTests {
         let failed = try await drover.event(runId, "step.failed", timeout: .seconds(60))
         let failure = failed.data.object("failure")
         #expect(failure.string("kind") == "agent")
-        #expect(failure.string("message").contains("Rate limit reached for gpt-5.4. Please try again in 1.5s."), "\(failure)")
-        #expect(failure.string("message").hasSuffix("(rate limited: retry the step later)"), "\(failure)")
+        #expect(failure.string("message").contains("The server had an error while processing your request."), "\(failure)")
         try await drover.event(runId, "run.failed")
-        let logs = Self.logTexts(drover, runId).filter { $0.contains("Rate limit reached") }
+        let logs = Self.logTexts(drover, runId).filter { $0.contains("The server had an error") }
         #expect(logs.count == 1, "\(logs)")
         #expect(try await drover.shutdownAndExit() == 0)
+    }
+
+    @Test("a rate limit codex gives up on (\"try again in 1.5s\") queues the run until then; the re-run resumes the thread and is done")
+    func streamedRateLimitWaitsAndResumes() async throws {
+        let server = try CodexCLI.server(turns: [
+            ["failed": ["code": "rate_limit_exceeded", "message": "Rate limit reached for gpt-5.4. Please try again in 1.5s."]],
+            ["output": [["type": "text", "text": "done after the wait"]], "usage": ["input_tokens": 30, "output_tokens": 5]],
+        ])
+        let workspace = try Self.workspace(server: server)
+        let drover = try await workspace.server()
+        let runId = try await drover.startRun("solo", task: "count the files").string("id")
+
+        let queued = try await drover.event(runId, "run.queued", timeout: .seconds(60)) { $0.data.string("reason") == "rate_limit" }
+        #expect(queued.data.string("message").contains("Please try again in 1.5s"), "\(queued.data)")
+        let wait = Self.seconds(from: queued.string("at"), to: queued.data.string("retryAt"))
+        #expect(wait > 1.2 && wait <= 1.501, "retryAt comes from codex's message: \(queued.data)")
+        let logs = Self.logTexts(drover, runId).filter { $0.contains("Rate limit reached") }
+        #expect(!logs.isEmpty, "codex's words are in the log: \(Self.logTexts(drover, runId))")
+        let completed = try await drover.event(runId, "step.completed", timeout: .seconds(60))
+        #expect(completed.data.string("output") == "done after the wait")
+        #expect(completed.data["attempt"] as? Int == 2)
+        try await drover.event(runId, "run.completed")
+        let resumed = "\(server.modelRequests().last?["input"] ?? "")"
+        #expect(resumed.contains("Please count the files"), "the re-run resumes the thread, whose history holds the task: \(resumed)")
+        #expect(resumed.contains("rate limited"), "and is told it was rate limited: \(resumed)")
+        #expect(try await drover.shutdownAndExit() == 0)
+    }
+
+    @Test("an HTTP 429 (codex does not retry it) queues the run for the engine's backoff; the re-run resumes the thread and is done")
+    func httpRateLimitBacksOffAndResumes() async throws {
+        let server = try CodexCLI.server(turns: [
+            ["error": ["status": 429, "retry_after": 1, "message": "Rate limit reached for requests"]],
+            ["output": [["type": "text", "text": "done after the backoff"]], "usage": ["input_tokens": 30, "output_tokens": 5]],
+        ])
+        var coder = server.codexRole
+        coder["model"] = CodexCLI.model
+        let step: [String: Any] = ["id": "code", "kind": "agent", "role": "coder", "prompt": "Please {{task}}"]
+        let workspace = try EngineWorkspace(pipelines: ["solo": FakePipeline.pipeline([step])],
+                                            config: ["agents": ["coder": coder], "rateLimits": ["backoffSeconds": 1]])
+        let drover = try await workspace.server()
+        let runId = try await drover.startRun("solo", task: "list the files").string("id")
+
+        let queued = try await drover.event(runId, "run.queued", timeout: .seconds(60)) { $0.data.string("reason") == "rate_limit" }
+        #expect(queued.data.string("message").contains("429"), "\(queued.data)")
+        let wait = Self.seconds(from: queued.string("at"), to: queued.data.string("retryAt"))
+        #expect(wait <= 1.001 && wait > 0.8, "no hint in codex's message: the configured backoff: \(queued.data)")
+        let completed = try await drover.event(runId, "step.completed", timeout: .seconds(60))
+        #expect(completed.data.string("output") == "done after the backoff")
+        let resumed = "\(server.modelRequests().last?["input"] ?? "")"
+        #expect(resumed.contains("Please list the files"), "the re-run resumes the thread: \(resumed)")
+        #expect(try await drover.shutdownAndExit() == 0)
+    }
+
+    private static func seconds(from start: String, to end: String) -> Double {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        guard let start = formatter.date(from: start), let end = formatter.date(from: end) else { return .nan }
+        return end.timeIntervalSince(start)
     }
 
     @Test("an HTTP error the provider answers with fails the step with the status and the provider's words")

@@ -18,6 +18,8 @@ import Foundation
 ///   or `cancelled` (after `session/cancel`) when the run is cancelled;
 /// - `fs/*` → served inside the working directory only (`WorkingDirectoryFiles`); a refusal is logged;
 /// - anything else the agent asks (terminals, …) → "method not found".
+/// An error answer to `session/prompt` (or a `stopReason` this client does not know) that speaks of a rate
+/// limit, a 429 or an overloaded model is `.rateLimited` (`RateLimitText`), with the time its words name.
 /// Non-JSON lines on stdout are shown as they are.
 public final class ACPClientReader: AgentOutputReader {
     private let prompt: String
@@ -51,12 +53,16 @@ public final class ACPClientReader: AgentOutputReader {
     private var usage: JSONValue?
     /// The agent's error answer to one of our requests: the attempt fails with it.
     private var failure: String?
+    /// The agent's error answer to the prompt said it was rate limited: the attempt waits and re-runs.
+    private var rateLimit: String?
+    private let now: @Sendable () -> Date
 
     /// `settings` is the agent block (`allowedTools`, `allowDenials`); `resumeSessionId` the
     /// session an earlier attempt of the step reported.
     public init(prompt: String, workingDirectory: String, model: String? = nil, settings: [String: JSONValue] = [:],
-                resumeSessionId: String? = nil) {
+                resumeSessionId: String? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
         let block = AgentSettings(settings)
+        self.now = now
         self.prompt = prompt
         self.workingDirectory = workingDirectory
         files = WorkingDirectoryFiles(root: workingDirectory)
@@ -104,6 +110,7 @@ public final class ACPClientReader: AgentOutputReader {
 
     public func outcome(exit status: AgentExitStatus) -> AgentOutcome {
         let exitCode = status.exitCode
+        if let rateLimit { return .rateLimited(retryAt: RateLimitText.retryAt(in: rateLimit, now: now()), message: rateLimit) }
         if let failure { return .failed(message: failure, exitCode: exitCode) }
         guard let stopReason else {
             // The agent ended before answering the prompt: its stderr says why, when it says anything.
@@ -128,6 +135,9 @@ public final class ACPClientReader: AgentOutputReader {
         case "cancelled":
             return .failed(message: "the agent cancelled the prompt", exitCode: exitCode)
         default:
+            if RateLimitText.isRateLimit(stopReason) {
+                return .rateLimited(retryAt: RateLimitText.retryAt(in: stopReason, now: now()), message: "the agent stopped: \(stopReason)")
+            }
             return .failed(message: "the agent stopped: \(stopReason)", exitCode: exitCode)
         }
     }
@@ -161,6 +171,10 @@ public final class ACPClientReader: AgentOutputReader {
                 replaying = false
                 openSession()
                 return [.log(.agent, "cannot resume session \(resumeSessionId ?? ""): \(text); starting a new one")]
+            }
+            let data = error["data"].flatMap { $0.stringValue ?? (try? JSONValueEncoder.encodeBytes($0)).map { String(decoding: $0, as: UTF8.self) } }
+            if method == "session/prompt", RateLimitText.isRateLimit(text + " " + (data ?? "")) {
+                rateLimit = data.map { "\(text): \($0)" } ?? text
             }
             return fail("the agent answered \(method) with an error: \(text)" + Self.hint(for: method, error: error))
         }

@@ -16,6 +16,9 @@ public enum AgentLine: Hashable, Sendable {
     /// `{"type":"session","id"}`: the agent's conversation id; the step's next attempt gets it back
     /// in `DROVER_RESUME_SESSION` to continue the conversation.
     case session(id: String)
+    /// `{"type":"rate_limited","message"?,"retryAfterSeconds"?}`: the agent's model API rate limited it and
+    /// it gives up this attempt; the step re-runs after `retryAfterSeconds` (else the engine's backoff).
+    case rateLimited(message: String?, retryAfterSeconds: Double?)
 
     /// Reads one line; never fails: anything that is not a well-formed protocol message is `.log(line)`.
     ///
@@ -52,6 +55,8 @@ public enum AgentLine: Hashable, Sendable {
             wire = WireMessage(type: "result", output: output)
         case .session(let id):
             wire = WireMessage(type: "session", id: id)
+        case .rateLimited(let message, let retryAfterSeconds):
+            wire = WireMessage(type: "rate_limited", message: message, retryAfterSeconds: retryAfterSeconds)
         }
         // Encoding a struct of strings and numbers cannot fail; the fallback only keeps this total.
         guard let data = try? JSONCoding.makeEncoder().encode(wire) else { return "{}" }
@@ -78,12 +83,15 @@ private struct WireMessage: Codable {
     var options: [String]?
     var output: String?
     var id: String?
+    var retryAfterSeconds: Double?
     /// Set when a field the message's type relies on is present with the wrong type.
     private var malformed = false
 
     init(type: String, text: String? = nil, fraction: Double? = nil, message: String? = nil,
          model: String? = nil, inputTokens: Int? = nil, outputTokens: Int? = nil, costUSD: Double? = nil,
-         question: String? = nil, options: [String]? = nil, output: String? = nil, id: String? = nil) {
+         question: String? = nil, options: [String]? = nil, output: String? = nil, id: String? = nil,
+         retryAfterSeconds: Double? = nil) {
+        self.retryAfterSeconds = retryAfterSeconds
         self.type = type
         self.text = text
         self.fraction = fraction
@@ -100,6 +108,7 @@ private struct WireMessage: Codable {
 
     private enum CodingKeys: String, CodingKey {
         case type, text, fraction, message, model, inputTokens, outputTokens, costUSD, question, options, output, id
+        case retryAfterSeconds
     }
 
     init(from decoder: Decoder) throws {
@@ -132,6 +141,9 @@ private struct WireMessage: Codable {
             output = field(.output, String.self)
         case "session":
             id = field(.id, String.self)
+        case "rate_limited":
+            message = field(.message, String.self)
+            retryAfterSeconds = field(.retryAfterSeconds, Double.self)
         default:
             break
         }
@@ -152,6 +164,7 @@ private struct WireMessage: Codable {
         try container.encodeIfPresent(options, forKey: .options)
         try container.encodeIfPresent(output, forKey: .output)
         try container.encodeIfPresent(id, forKey: .id)
+        try container.encodeIfPresent(retryAfterSeconds, forKey: .retryAfterSeconds)
     }
 
     /// The protocol message this is, or nil when required fields are missing or malformed.
@@ -174,6 +187,9 @@ private struct WireMessage: Codable {
         case "session":
             guard let id, !id.isEmpty else { return nil }
             return .session(id: id)
+        case "rate_limited":
+            if let retryAfterSeconds, !(retryAfterSeconds >= 0) || !retryAfterSeconds.isFinite { return nil }
+            return .rateLimited(message: message, retryAfterSeconds: retryAfterSeconds)
         default:
             return nil
         }

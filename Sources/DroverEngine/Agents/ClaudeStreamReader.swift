@@ -9,9 +9,12 @@ import Foundation
 /// - `user` `tool_result` → "Bash: swift test → Exit code 1" (failures, and commands' successes: a
 ///   file tool's success adds nothing a person needs);
 /// - `system/api_retry` → "API error 429 (rate_limit), retrying in 1.1 s (1/10)";
+/// - `rate_limit_event` (subscription limits) → a line when it is not `allowed`;
 /// - `system/permission_denied` → "denied: …";
 /// - `result` → usage per model (tokens and cost), and the outcome: the `result` text, or a failure when
-///   `is_error` is set or tools were denied by the rules (unless the role allows denials);
+///   `is_error` is set or tools were denied by the rules (unless the role allows denials); when the CLI gave
+///   up on a 429/529 or a rejected `rate_limit_event`, `.rateLimited` with when to try again: the event's
+///   `resetsAt`, else the last retry delay the CLI was told (`retry-after`), else nil (the engine's backoff);
 /// - `control_request` `can_use_tool` (stdin stays open in every mode) → for `AskUserQuestion`, one
 ///   `.permission` per question with its options (`ClaudeQuestions`), answered together once a person
 ///   chose; for any other tool, in `ask` mode `.permission`, answered with a `control_response` when a person
@@ -32,14 +35,21 @@ public final class ClaudeStreamReader: AgentOutputReader {
     private var result: [String: JSONValue]?
     private var input: AgentInput?
     private let personDenials = PersonDenials()
+    private let now: @Sendable () -> Date
+    /// The delay of the CLI's last retry of a failed API request, in seconds.
+    private var lastRetryDelay: Double?
+    /// A `rate_limit_event` said `rejected`; with its `resetsAt` when it gave one.
+    private var limitRejected = false
+    private var limitResetsAt: Date?
 
     /// `workingDirectory` shortens the paths in tool lines; `allowsDenials` keeps tools denied by policy
     /// from failing the step; `permissionMode` is the role's (`ask` or one of the CLI's).
     public init(workingDirectory: String, allowsDenials: Bool = false,
-                permissionMode: String = ClaudeDriver.defaultPermissionMode) {
+                permissionMode: String = ClaudeDriver.defaultPermissionMode, now: @escaping @Sendable () -> Date = { Date() }) {
         self.workingDirectory = workingDirectory
         self.allowsDenials = allowsDenials
         self.permissionMode = permissionMode
+        self.now = now
     }
 
     public func attach(input: AgentInput) {
@@ -63,6 +73,8 @@ public final class ClaudeStreamReader: AgentOutputReader {
             return usageEvents(message) + denialLines(message)
         case "control_request":
             return readControlRequest(message)
+        case "rate_limit_event":
+            return readRateLimit(message)
         case "control_cancel_request":
             return []  // the CLI gave up on a request (interrupted); its decision stays for the person
         case "stream_event":
@@ -87,6 +99,10 @@ public final class ClaudeStreamReader: AgentOutputReader {
         let text = result["result"]?.stringValue ?? ""
         let exitCode = status.exitCode
         if result["is_error"] == .bool(true) {
+            if limitRejected || Self.isRateLimitStatus(result) {
+                return .rateLimited(retryAt: limitResetsAt ?? lastRetryDelay.map { now().addingTimeInterval($0) },
+                                    message: text.isEmpty ? Self.errorMessage(result, text: text) : text)
+            }
             return .failed(message: Self.errorMessage(result, text: text), exitCode: exitCode)
         }
         let denials = (result["permission_denials"]?.arrayValue ?? []).filter { denial in
@@ -167,6 +183,7 @@ public final class ClaudeStreamReader: AgentOutputReader {
             events.append(.log(.agent, "claude started: " + facts.joined(separator: ", ")))
             return events
         case "api_retry":
+            if let delay = message["retry_delay_ms"]?.numberValue, delay >= 0 { lastRetryDelay = delay / 1000 }
             let status = message["error_status"]?.integerValue.map { "API error \($0)" } ?? "API request failed"
             let kind = message["error"]?.stringValue.map { " (\($0))" } ?? ""
             let delay = message["retry_delay_ms"]?.numberValue.map { String(format: ", retrying in %.1f s", $0 / 1000) } ?? ", retrying"
@@ -181,6 +198,23 @@ public final class ClaudeStreamReader: AgentOutputReader {
         default:
             return [.log(.agent, line)]
         }
+    }
+
+    /// `rate_limit_event`: `allowed` comes with every request and says nothing; a warning or a
+    /// rejection is news, and a rejection's `resetsAt` (epoch seconds) is when to try again.
+    private func readRateLimit(_ message: [String: JSONValue]) -> [AgentEvent] {
+        let info = message["rate_limit_info"] ?? .object(message)
+        let status = info["status"]?.stringValue ?? "unknown"
+        guard status != "allowed" else { return [] }
+        let resetsAt = info["resetsAt"]?.numberValue.map { Date(timeIntervalSince1970: $0) }
+        let kind = info["rateLimitType"]?.stringValue.map { " (\($0))" } ?? ""
+        let when = resetsAt.map { ", resets at " + ISO8601DateFormatter().string(from: $0) } ?? ""
+        if status == "rejected" {
+            limitRejected = true
+            limitResetsAt = resetsAt ?? limitResetsAt
+            return [.log(.agent, "rate limit reached\(kind)\(when)")]
+        }
+        return [.log(.agent, "rate limit \(status)\(kind)\(when)")]
     }
 
     private func readAssistant(_ message: [String: JSONValue]) -> [AgentEvent] {
@@ -257,6 +291,12 @@ public final class ClaudeStreamReader: AgentOutputReader {
     private func describeDenial(_ denial: JSONValue) -> String {
         ClaudeToolSummary.describe(name: denial["tool_name"]?.stringValue ?? "tool", input: denial["tool_input"] ?? .null,
                                    workingDirectory: workingDirectory)
+    }
+
+    /// The CLI gave up on a rate limit (429) or an overloaded API (529).
+    static func isRateLimitStatus(_ result: [String: JSONValue]) -> Bool {
+        if let status = result["api_error_status"]?.integerValue { return status == 429 || status == 529 }
+        return ["rate_limit_error", "overloaded_error"].contains(result["api_error_type"]?.stringValue ?? "")
     }
 
     /// What went wrong, in the CLI's words when it has them, with the kind a person can act on.

@@ -11,7 +11,9 @@ import Foundation
 ///   `todo_list` → progress; `reasoning` is not for the log;
 /// - `turn.completed` → usage: this attempt's share of the thread's running totals (cached input as cache
 ///   reads; Codex reports no cost, the engine prices it), and `.session` again with the new totals;
-/// - `turn.failed` → the step fails with Codex's message and a hint for the kinds a person can act on.
+/// - `turn.failed` → the step fails with Codex's message and a hint for the kinds a person can act on; a
+///   rate or usage limit (an HTTP 429 Codex does not retry, "usage limit … try again at 9:20 AM", a streamed
+///   `rate_limit_exceeded` it retried in vain) is `.rateLimited`, with the time its message names, if any.
 /// A patch Codex could not apply (its `file_change` reads `failed`; the run still ends well) fails the step
 /// unless a later change to the same files succeeded or the role sets `allowFailedPatches`.
 /// Anything else — non-JSON text, events this build does not know — is shown as it is, never fatal.
@@ -28,11 +30,14 @@ public final class CodexEventReader: AgentOutputReader {
     private var lastError: String?
     /// Paths whose last change failed, in the order they failed.
     private var failedPatches: [String] = []
+    private let now: @Sendable () -> Date
 
     /// `settings` is the agent block (its `allowFailedPatches`); `resumeSessionId` the session
     /// this attempt continues, as an earlier attempt reported it.
-    public init(workingDirectory: String, model: String?, settings: [String: JSONValue] = [:], resumeSessionId: String? = nil) {
+    public init(workingDirectory: String, model: String?, settings: [String: JSONValue] = [:], resumeSessionId: String? = nil,
+                now: @escaping @Sendable () -> Date = { Date() }) {
         let block = AgentSettings(settings)
+        self.now = now
         self.workingDirectory = workingDirectory
         self.model = model
         allowsFailedPatches = block.flag("allowFailedPatches")
@@ -81,6 +86,9 @@ public final class CodexEventReader: AgentOutputReader {
     public func outcome(exit status: AgentExitStatus) -> AgentOutcome {
         let exitCode = status.exitCode
         if let turnFailure {
+            if RateLimitText.isRateLimit(turnFailure) {
+                return .rateLimited(retryAt: RateLimitText.retryAt(in: turnFailure, now: now()), message: turnFailure)
+            }
             return .failed(message: Self.failureMessage(turnFailure), exitCode: exitCode)
         }
         guard turnCompleted else {
@@ -207,9 +215,6 @@ public final class CodexEventReader: AgentOutputReader {
         let lowered = message.lowercased()
         if lowered.contains("401") || lowered.contains("unauthorized") || lowered.contains("403") {
             return message + " (authentication failed: log in with `codex login`, or set the provider's API key)"
-        }
-        if lowered.contains("usage limit") || lowered.contains("429") || lowered.contains("rate limit") {
-            return message + " (rate limited: retry the step later)"
         }
         return message
     }

@@ -2,13 +2,16 @@ import Foundation
 
 /// Reads stdout as the agent line protocol (see `AgentLine`): the reader of the `fake` and `command` drivers.
 ///
-/// Outcome on exit 0: the last `result` or `decision` line decides; with neither, `.completed` with the
+/// Outcome on exit 0: the last `result`, `decision` or `rate_limited` line decides; with neither, `.completed` with the
 /// printed text (non-protocol lines and `log` texts, newline-joined, trimmed). A non-zero exit is
 /// `.failed` with the last stderr lines.
 public final class LineProtocolReader: AgentOutputReader {
     private var collected = AgentCollectedOutput()
+    private let now: @Sendable () -> Date
 
-    public init() {}
+    public init(now: @escaping @Sendable () -> Date = { Date() }) {
+        self.now = now
+    }
 
     public func readStdout(_ line: String) -> [AgentEvent] {
         switch AgentLine.parse(line) {
@@ -25,6 +28,8 @@ public final class LineProtocolReader: AgentOutputReader {
             collected.final = .completed(output: output)
         case .session(let id):
             return [.session(id: id)]
+        case .rateLimited(let message, let retryAfterSeconds):
+            collected.final = .rateLimited(retryAt: retryAfterSeconds.map { now().addingTimeInterval($0) }, message: message ?? "")
         }
         return []
     }

@@ -12,7 +12,9 @@ public struct ResolvedAgent: Sendable, Hashable {
 /// `{"agents": {"<role>": {"driver": "command"|"fake", "command", "args", "model", "script"}}}`.
 /// A role in the workspace file replaces the same role in the user file as a whole.
 /// `concurrency: {"maxRuns": N}` caps the runs working at once (the workspace's value wins; default
-/// the number of cores); `prices` and `budgets` are what runs spend (`Config+Spending`); `store`
+/// the number of cores); `rateLimits: {"backoffSeconds", "maxBackoffSeconds"}` sets the wait after a rate
+/// limit whose agent did not say when to try again (`RateLimitBackoff`); `prices` and `budgets` are what
+/// runs spend (`Config+Spending`); `store`
 /// (`{"url": …}`) is read by the executable before the engine opens, from the user file only; other
 /// top-level keys are errors.
 public struct EngineConfig: Sendable {
@@ -20,6 +22,8 @@ public struct EngineConfig: Sendable {
     public var userAgents: [String: AgentSpec] = [:]
     /// How many runs may be `running` at once; more wait `queued` (reason `capacity`).
     public var maxRuns = ProcessInfo.processInfo.activeProcessorCount
+    /// How long a rate-limited step waits when its agent did not say (the workspace's values win).
+    public var rateLimitBackoff = RateLimitBackoff()
     /// `prices` by `ModelPrices.key(for:)`: the workspace's over the user's, both over the built-in table.
     public var prices: [String: TokenPrices] = [:]
     /// `budgets`: the stricter of the two files' limits.
@@ -75,6 +79,26 @@ public struct EngineConfig: Sendable {
         maxRuns = count
     }
 
+    /// Reads `rateLimits` of one file into `backoff`.
+    private static func readRateLimits(_ value: JSONValue?, file: URL, errors: inout [String], backoff: inout RateLimitBackoff) {
+        guard let value else { return }
+        guard let object = value.objectValue else {
+            errors.append("\(file.path): field 'rateLimits' must be an object like {\"backoffSeconds\": 30, \"maxBackoffSeconds\": 900}")
+            return
+        }
+        for key in object.keys.sorted() where key != "backoffSeconds" && key != "maxBackoffSeconds" {
+            errors.append("\(file.path): unknown field 'rateLimits.\(key)' (allowed: backoffSeconds, maxBackoffSeconds)")
+        }
+        for (key, path) in [("backoffSeconds", \RateLimitBackoff.firstSeconds), ("maxBackoffSeconds", \RateLimitBackoff.maxSeconds)] {
+            guard let given = object[key] else { continue }
+            guard let seconds = given.numberValue, seconds > 0 else {
+                errors.append("\(file.path): field 'rateLimits.\(key)' must be a positive number of seconds")
+                continue
+            }
+            backoff[keyPath: path] = seconds
+        }
+    }
+
     /// Reads one file's settings into `config`; returns its agents.
     private static func read(_ file: URL, allowsStore: Bool, into config: inout EngineConfig) -> [String: AgentSpec] {
         guard let data = FileManager.default.contents(atPath: file.path) else { return [:] }
@@ -93,10 +117,11 @@ public struct EngineConfig: Sendable {
             // A checkout must not send a user's runs (and credentials) to a server it names.
             config.errors.append("\(file.path): 'store' belongs in the user config (~/.config/drover/config.json), not a workspace's")
         }
-        for key in object.keys.sorted() where !["agents", "concurrency", "prices", "budgets", "store"].contains(key) {
-            config.errors.append("\(file.path): unknown field '\(key)' (allowed: agents, concurrency, prices, budgets, store)")
+        for key in object.keys.sorted() where !["agents", "concurrency", "prices", "budgets", "rateLimits", "store"].contains(key) {
+            config.errors.append("\(file.path): unknown field '\(key)' (allowed: agents, concurrency, prices, budgets, rateLimits, store)")
         }
         readConcurrency(object["concurrency"], file: file, errors: &config.errors, maxRuns: &config.maxRuns)
+        readRateLimits(object["rateLimits"], file: file, errors: &config.errors, backoff: &config.rateLimitBackoff)
         readPrices(object["prices"], file: file, into: &config)
         readBudgets(object["budgets"], file: file, into: &config)
         guard let agentsValue = object["agents"] else { return [:] }

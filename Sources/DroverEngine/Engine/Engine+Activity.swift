@@ -8,7 +8,7 @@ public struct EngineActivity: Sendable {
     /// Runs about to start a step (an `advance` scheduled and not done), being picked up after a crash,
     /// or with an outcome the store could not take yet (`Engine+StoreStalls`).
     public var pendingAdvances: Int
-    /// Runs waiting for a slot or a dependency.
+    /// Runs waiting for a slot, a dependency, or a rate limit to pass.
     public var queuedRuns: Int
     /// Whether new runs are refused (`drover engine drain`).
     public var draining: Bool
@@ -25,7 +25,7 @@ extension Engine {
     /// What the engine is doing now.
     public func activity() -> EngineActivity {
         EngineActivity(liveAttempts: live.count, pendingAdvances: scheduledAdvances + reaping.count + stalls.count,
-                       queuedRuns: scheduler.waitingCount, draining: scheduler.draining,
+                       queuedRuns: scheduler.waitingCount + rateLimitWakes.count, draining: scheduler.draining,
                        runsWaitingForStore: stalls.count, storeError: stalls.isEmpty ? nil : lastStoreError)
     }
 }

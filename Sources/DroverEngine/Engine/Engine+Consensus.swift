@@ -23,7 +23,7 @@ extension Engine {
     }
 
     /// Handles a finished attempt of a consensus step; false when the generic outcome handling should go on
-    /// (a question for a person, a timeout, a kill).
+    /// (a question for a person, a rate limit, a timeout, a kill).
     func finishConsensusAttempt(_ outcome: AgentOutcome, run: Run, step: StepDefinition, consensus: ConsensusSpec,
                                 attempt: Int) throws -> Bool {
         let history = try history(run.id)
@@ -60,7 +60,7 @@ extension Engine {
                 hint: Hints.fixThenRetry("See `drover logs \(run.id) \(step.id)`; fix that role's agent or config", runId: run.id),
                 stepId: step.id))
             return true
-        case .decision, .timedOut, .terminated:
+        case .decision, .timedOut, .terminated, .rateLimited:
             return false
         }
     }

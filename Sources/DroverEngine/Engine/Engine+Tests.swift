@@ -23,7 +23,7 @@ extension Engine {
                     hint: Hints.fixThenRetry("See `drover logs \(run.id) \(step.id)`; fix the fixer's agent or config", runId: run.id),
                     stepId: step.id))
                 return true
-            case .decision, .timedOut, .terminated:
+            case .decision, .timedOut, .terminated, .rateLimited:
                 return false
             }
         }
@@ -56,7 +56,7 @@ extension Engine {
                                          runId: run.id),
                 stepId: step.id))
             return true
-        case .decision, .timedOut, .terminated:
+        case .decision, .timedOut, .terminated, .rateLimited:
             return false
         }
     }

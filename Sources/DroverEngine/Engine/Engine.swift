@@ -36,6 +36,8 @@ public actor Engine {
     var scheduler = RunScheduler()
     /// An `admitWaiting` is scheduled and not done.
     var admissionScheduled = false
+    /// Runs waiting for a rate limit to pass: the task that wakes each at its `retryAt` (`Engine+RateLimits`).
+    var rateLimitWakes: [String: Task<Void, Never>] = [:]
     /// Models whose usage had no price, said once each in the log (`Engine+Usage`).
     var unpricedModels: Set<String> = []
     /// Today's spending across the workspace's runs, and config `budgets.perDay` as last read (`Engine+DailyBudget`).
@@ -48,6 +50,8 @@ public actor Engine {
     var stallRetryScheduled = false
     /// The store's message of the latest refused write (shown by `drover engine status`).
     var lastStoreError: String?
+    /// Parents whose children are being settled (`Engine+FanOut`).
+    var fanOutChecks = FanOutChecks()
     /// What this engine hears other engines' commits on, when the store is shared (`Engine+Following`).
     var changeFeed: (any StoreChangeFeed)?
 
@@ -136,6 +140,7 @@ public actor Engine {
         let run = try ledger.commit(bodies, runId: runId)
         writeReport(of: run) // an ended run's report follows every change to it (end, apply, discard)
         runChanged(run)
+        childChanged(run)
         handBackIfWaiting(run)
         return run
     }
@@ -189,7 +194,8 @@ public actor Engine {
             while true {
                 switch NextAction.of(run) {
                 case .startRun:
-                    // Whether and when a queued run starts is the scheduler's call.
+                    // Whether and when a queued run starts is the scheduler's call, after any rate limit has passed.
+                    if waitsForRateLimit(run) { return }
                     enqueue(runId)
                     return
                 case .startStep(let stepId, let attempt):
@@ -210,6 +216,7 @@ public actor Engine {
                         pushThenComplete(runId: runId, remote: remote)  // the change reaches its remote first
                         return
                     }
+                    pushedRuns.remove(runId)  // a retried run pushes again when it is done again
                     try commit([.runCompleted], runId: runId)
                     return
                 case .awaitStep, .awaitGate, .idle:
@@ -261,6 +268,8 @@ public actor Engine {
         }
         for run in runs where run.status != .queued && live[run.id] == nil { await resume(run) }
         admitWaiting()
+        // Parents waiting on children: some may have ended while no engine was watching.
+        for run in (try? queries.allRuns(statuses: [.blocked])) ?? [] where waitsOnChildren(run) { scheduleChildrenCheck(run.id) }
     }
 
     /// `resumeInterruptedRuns` for one run only, for a client that drives that run alone
@@ -300,6 +309,7 @@ public actor Engine {
     /// `step.interrupted` for each, and waits for them. No new steps start afterwards.
     public func shutdown() async {
         shuttingDown = true
+        for runId in Array(rateLimitWakes.keys) { forgetRateLimitWake(runId) }
         changeFeed?.stop()
         for (runId, var attempt) in live where attempt.stop == nil {
             attempt.stop = .shutdown

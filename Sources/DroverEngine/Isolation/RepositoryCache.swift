@@ -100,7 +100,9 @@ public struct RepositoryCache: Sendable {
         }
         do {
             try RunWorktrees.installHooks(in: hooksDirectory)
-            // The branch may exist from an earlier, removed worktree of this run: start it again at the base.
+            // An earlier worktree of this run may have been removed by hand, leaving its branch and
+            // bookkeeping: forget both and start again at the base.
+            _ = try? clone.run(["worktree", "prune"])
             _ = try? clone.run(["branch", "-D", branch])
             try RunWorktrees.addGuardedWorktree(repository: clone, path: recorded.path, branch: branch, at: baseCommit,
                                                 hooksDirectory: hooksDirectory)

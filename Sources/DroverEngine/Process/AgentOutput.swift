@@ -30,6 +30,10 @@ public enum AgentOutcome: Sendable, Hashable {
     case decision(question: String, options: [String])
     /// Non-zero exit or a launch error; `message` holds the last stderr lines or the reason.
     case failed(message: String, exitCode: Int32?)
+    /// The agent gave up because its model API rate limited it (429, overloaded, a usage limit): not a
+    /// failure. The run waits queued and the step re-runs at `retryAt` (when the agent said when), else
+    /// after the engine's backoff (`Engine+RateLimits`). `message` is what the agent said.
+    case rateLimited(retryAt: Date?, message: String)
     /// Killed after `timeout`.
     case timedOut
     /// Killed because `terminate()` was called.

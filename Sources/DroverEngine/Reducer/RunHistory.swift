@@ -73,6 +73,12 @@ public struct RunHistory: Sendable, Hashable {
         var seq: Int
     }
 
+    /// The rate limits in a row of one step, and what the agent said the last time.
+    struct RateLimitRecord: Sendable, Hashable {
+        var count: Int
+        var message: String?
+    }
+
     /// An agent session reported by an attempt of a step.
     struct SessionRecord: Sendable, Hashable {
         var id: String
@@ -87,6 +93,23 @@ public struct RunHistory: Sendable, Hashable {
         public var fixRounds = 0
         /// The latest failing summary, given to the fixer.
         public var failingSummary: String?
+    }
+
+    /// A fan-out step's children since its last attempt: who they are, in merge order, and what
+    /// became of each one's change.
+    public struct FanOut: Sendable, Hashable {
+        public var attempt: Int
+        /// The step's output (its list of subtasks).
+        public var output: String
+        /// The current children in merge order (a retried child takes the place of the one it replaces).
+        public var children: [ChildRun]
+        /// Children whose change was merged, found empty, skipped or left out.
+        public var settled: [String: ChildMergeOutcome] = [:]
+        /// The answer to the latest merge conflict, not acted on yet.
+        public var mergeChoice: String?
+
+        /// The first child whose change is not settled yet.
+        public var nextToSettle: ChildRun? { children.first { settled[$0.runId] == nil } }
     }
 
     /// A failed attempt of a step.
@@ -109,6 +132,11 @@ public struct RunHistory: Sendable, Hashable {
     public private(set) var commits: [EventBody.StepCommitted] = []
     /// Each tests step's fixer loop since the step was last reset.
     public private(set) var testsLoops: [String: TestsLoop] = [:]
+    /// Each fan-out step's children since its last attempt started.
+    public private(set) var fanOuts: [String: FanOut] = [:]
+    /// Per step, the rate limits its agent hit since an attempt of it last ended otherwise (for the
+    /// backoff and the re-run context).
+    private var rateLimits: [String: RateLimitRecord] = [:]
     /// Each consensus step's answers since its last decision or reset (`consensus.candidate`).
     private var consensusRounds: [String: [EventBody.ConsensusCandidate]] = [:]
     /// The newest `tests.finished` of the run (for `{{tests.summary}}`).
@@ -134,12 +162,21 @@ public struct RunHistory: Sendable, Hashable {
         case .runCreated(let data):
             stepIds = data.steps.map(\.id)
             stepKinds = Dictionary(data.steps.map { ($0.id, $0.kind) }, uniquingKeysWith: { first, _ in first })
+        case .runQueued(let data):
+            guard data.reason == .rateLimit, let stepId = data.stepId else { break }
+            rateLimits[stepId] = RateLimitRecord(count: (rateLimits[stepId]?.count ?? 0) + 1, message: data.message)
+            // A rate-limited fixer round did no fixing: it does not use up one of the step's rounds.
+            if testsLoops[stepId]?.lastStartedRole != nil, let rounds = testsLoops[stepId]?.fixRounds, rounds > 0 {
+                testsLoops[stepId]?.fixRounds = rounds - 1
+            }
         case .decisionRequested(let data):
+            rateLimits[data.stepId] = nil
             decisions.append(DecisionRecord(
                 id: data.decisionId, stepId: data.stepId, question: data.question, options: data.options,
                 chosen: nil, permission: data.permission, answeredLive: false, requestedAt: event.at, superseded: false,
                 epoch: epoch(data.stepId)))
         case .decisionResolved(let data):
+            if fanOuts[data.stepId] != nil { fanOuts[data.stepId]?.mergeChoice = data.choice }
             if let index = decisions.firstIndex(where: { $0.id == data.decisionId }) {
                 decisions[index].chosen = data.choice
                 decisions[index].reason = data.reason
@@ -150,6 +187,7 @@ public struct RunHistory: Sendable, Hashable {
                 }
             }
         case .approvalRequested(let data):
+            rateLimits[data.stepId] = nil
             approvals.append(ApprovalRecord(
                 id: data.approvalId, stepId: data.stepId, proposal: data.proposal, status: .pending,
                 feedback: nil, editedProposal: nil, requestedAt: event.at, superseded: false, reviewStepId: data.review?.stepId,
@@ -165,6 +203,7 @@ public struct RunHistory: Sendable, Hashable {
             sessions[data.stepId] = SessionRecord(id: data.sessionId, epoch: epoch(data.stepId))
             failedLast.remove(data.stepId)
         case .stepCompleted(let data):
+            rateLimits[data.stepId] = nil
             outputs[data.stepId] = data.output
             reviewLoops[data.stepId]?.choice = nil
         case .reviewVerdict(let data):
@@ -190,6 +229,7 @@ public struct RunHistory: Sendable, Hashable {
             loop.malformedCount = 0
             reviewLoops[data.stepId] = loop
         case .stepStarted(let data):
+            fanOuts[data.stepId] = nil
             testsLoops[data.stepId, default: TestsLoop()].lastStartedRole = data.role
             if data.role != nil { testsLoops[data.stepId, default: TestsLoop()].fixRounds += 1 }
         case .testsFinished(let data):
@@ -201,7 +241,22 @@ public struct RunHistory: Sendable, Hashable {
             consensusRounds[data.stepId, default: []].append(data)
         case .consensusDecided(let data):
             consensusRounds[data.stepId] = nil
+        case .runChildren(let data):
+            var fanOut = fanOuts[data.stepId] ?? FanOut(attempt: data.attempt, output: data.output, children: [])
+            for child in data.children {
+                if let replaced = child.replaces, let index = fanOut.children.firstIndex(where: { $0.runId == replaced }) {
+                    fanOut.children[index] = child
+                } else {
+                    fanOut.children.append(child)
+                }
+            }
+            fanOut.mergeChoice = nil
+            fanOuts[data.stepId] = fanOut
+        case .childMerged(let data):
+            fanOuts[data.stepId]?.settled[data.childRunId] = data.outcome
+            fanOuts[data.stepId]?.mergeChoice = nil
         case .stepFailed(let data):
+            rateLimits[data.stepId] = nil
             failedLast.insert(data.stepId)
             failures.append(FailureRecord(stepId: data.stepId, attempt: data.attempt, failure: data.failure, epoch: epoch(data.stepId)))
         case .runRetried(let data), .runRestarted(let data):
@@ -214,8 +269,10 @@ public struct RunHistory: Sendable, Hashable {
             }
             for stepId in reset {
                 testsLoops[stepId] = nil
+                rateLimits[stepId] = nil
                 reviewLoops[stepId] = nil
                 consensusRounds[stepId] = nil
+                fanOuts[stepId] = nil
             }
             if case .runRestarted = event.body {
                 for stepId in reset { epochs[stepId, default: 0] += 1 }
@@ -256,6 +313,11 @@ public struct RunHistory: Sendable, Hashable {
         return session.id
     }
 
+    /// How many times in a row the agent of `stepId` was rate limited (0 once an attempt ends otherwise).
+    public func consecutiveRateLimits(stepId: String) -> Int {
+        rateLimits[stepId]?.count ?? 0
+    }
+
     /// The tools a person allowed from now on ("allow for this run", an ACP agent's `allow_always` option),
     /// which later attempts of any step may use without asking again; since each step's last restart.
     public var toolsAllowedForRun: [String] {
@@ -277,7 +339,8 @@ public struct RunHistory: Sendable, Hashable {
                 .map { .init(question: $0.question, choice: $0.chosen ?? "", reason: $0.reason) },
             reviews: reviewFeedback(stepId: stepId, epoch: current),
             failures: failures.filter { $0.stepId == stepId && $0.epoch == current }
-                .map { .init(attempt: $0.attempt, kind: $0.failure.kind, message: $0.failure.message) })
+                .map { .init(attempt: $0.attempt, kind: $0.failure.kind, message: $0.failure.message) },
+            rateLimited: rateLimits[stepId].map { $0.message ?? "" })
     }
 }
 
@@ -326,8 +389,17 @@ public struct RerunContext: Sendable, Hashable {
     public var decisions: [DecisionAnswer]
     public var reviews: [Review]
     public var failures: [FailedAttempt]
+    /// Set when the step's last attempt was rate limited: what the agent said (maybe empty).
+    public var rateLimited: String?
 
-    public var isEmpty: Bool { decisions.isEmpty && reviews.isEmpty && failures.isEmpty }
+    public init(decisions: [DecisionAnswer] = [], reviews: [Review] = [], failures: [FailedAttempt] = [], rateLimited: String? = nil) {
+        self.decisions = decisions
+        self.reviews = reviews
+        self.failures = failures
+        self.rateLimited = rateLimited
+    }
+
+    public var isEmpty: Bool { decisions.isEmpty && reviews.isEmpty && failures.isEmpty && rateLimited == nil }
 
     /// The whole prompt of an attempt that resumes its agent's session: the agent has the task and
     /// the earlier turns already, so only what happened since (the answers, the reviews, failures).
@@ -361,6 +433,9 @@ public struct RerunContext: Sendable, Hashable {
         }
         for failure in failures {
             lines.append("Attempt \(failure.attempt) failed (\(failure.kind.rawValue)): \(failure.message)")
+        }
+        if let said = rateLimited {
+            lines.append("You were rate limited by the model API\(said.isEmpty ? "" : " (\(said))"); the limit has passed: continue where you left off.")
         }
         return lines.joined(separator: "\n")
     }

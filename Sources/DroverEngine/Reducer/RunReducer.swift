@@ -12,6 +12,8 @@ import DroverProtocol
 ///   in `approval.proposal`.
 /// - `step.interrupted` puts the step back to `pending`; the run keeps its status, so the next
 ///   engine re-runs the step with a new attempt.
+/// - `run.queued` with reason `rate_limit` queues a started run again and puts its `stepId` back to
+///   `pending`, like `step.interrupted`; the next attempt starts after `run.started`.
 /// - `run.cancelled` marks a `working`/`waiting` step `failed` and records a `cancelled` failure.
 public enum RunReducer {
     /// Why an event could not be applied.
@@ -41,7 +43,8 @@ public enum RunReducer {
                 id: event.runId, pipelineId: created.pipelineId, task: created.task, inputs: created.inputs,
                 status: .queued, createdAt: event.at, updatedAt: event.at, currentStep: nil,
                 steps: created.steps.map { Step(id: $0.id, kind: $0.kind, role: $0.role) },
-                failure: nil, usage: Usage(), lastSeq: event.seq, dependsOn: created.dependsOn, budget: created.budget)
+                failure: nil, usage: Usage(), lastSeq: event.seq, dependsOn: created.dependsOn, budget: created.budget,
+                parentRunId: created.parentRunId, parentStepId: created.parentStepId)
         }
         guard var run else { throw Error.noRun(runId: event.runId, seq: event.seq, type: event.type) }
         run.lastSeq = event.seq
@@ -52,11 +55,23 @@ public enum RunReducer {
             break // handled above
 
         case .runQueued(let data):
+            // A started run is queued again only by a rate limit: its step goes back to pending (the
+            // attempt neither failed nor counts as a try) and the run waits for `retryAt`.
+            run.status = .queued
             run.queueReason = data.reason
+            run.retryAt = data.retryAt
+            if let stepId = data.stepId {
+                run.updateStep(stepId) { step in
+                    guard step.state == .working else { return }
+                    step.state = .pending
+                    step.finishedAt = event.at
+                }
+            }
 
         case .runStarted:
             run.status = .running
             run.queueReason = nil
+            run.retryAt = nil
 
         case .stepStarted(let data):
             run.status = .running
@@ -67,9 +82,12 @@ public enum RunReducer {
                 step.output = nil
                 step.startedAt = event.at
                 step.finishedAt = nil
+                step.children = nil
             }
 
         case .stepCompleted(let data):
+            // A fan-out step completes once its children are merged: the run stops waiting on them.
+            if run.status == .blocked, run.step(data.stepId)?.children != nil { run.status = .running }
             run.updateStep(data.stepId) { step in
                 step.state = .done
                 step.output = data.output
@@ -106,9 +124,12 @@ public enum RunReducer {
             }
 
         case .decisionResolved(let data):
-            run.status = .running
+            let waitsOnChildren = run.step(data.stepId).map { $0.children != nil && $0.state == .waiting } ?? false
+            run.status = waitsOnChildren ? .blocked : .running
             run.updateStep(data.stepId) { step in
                 if step.decision?.id == data.decisionId { step.decision?.chosen = data.choice }
+                // A fan-out step's merge decision: the step still waits for its children to be merged.
+                if waitsOnChildren { return }
                 // Answered to the attempt that waited: it goes on. Otherwise the step re-runs with the
                 // choice in its prompt.
                 step.state = data.attempt == nil ? .pending : .working
@@ -147,6 +168,8 @@ public enum RunReducer {
         case .runRetried(let data), .runRestarted(let data):
             run.status = .running
             run.failure = nil
+            run.queueReason = nil
+            run.retryAt = nil
             run.currentStep = data.fromStep
             if let from = run.stepIndex(data.fromStep) { run.resetSteps(from..<run.steps.count) }
 
@@ -174,13 +197,30 @@ public enum RunReducer {
         case .runFailed(let data):
             run.status = .failed
             run.queueReason = nil
+            run.retryAt = nil
             run.recordFailure(data.failure)
 
         case .runWorkspace(let data):
             run.workspace = RunWorkspace(isolation: data.isolation, path: data.path, branch: data.branch, base: data.base,
                                          baseCommit: data.baseCommit, note: data.note, remote: data.remote)
 
-        case .stepCommitted, .testsFinished, .consensusCandidate, .consensusDecided:
+        case .runChildren(let data):
+            run.status = .blocked
+            run.currentStep = data.stepId
+            run.updateStep(data.stepId) { step in
+                step.state = .waiting
+                var children = step.children ?? []
+                for child in data.children {
+                    if let replaced = child.replaces, let index = children.firstIndex(of: replaced) {
+                        children[index] = child.runId
+                    } else {
+                        children.append(child.runId)
+                    }
+                }
+                step.children = children
+            }
+
+        case .stepCommitted, .testsFinished, .consensusCandidate, .consensusDecided, .childMerged:
             break // history only: the step's state changes with its step.* events
 
         case .runApplied(let data):
@@ -195,6 +235,7 @@ public enum RunReducer {
         case .runCancelled(let data):
             run.status = .cancelled
             run.queueReason = nil
+            run.retryAt = nil
             let stepId = run.steps.first { $0.state == .working || $0.state == .waiting }?.id ?? run.currentStep
             run.recordFailure(Failure(
                 kind: .cancelled, message: "Cancelled: \(data.reason)",
@@ -224,6 +265,7 @@ extension Run {
             steps[index].finishedAt = nil
             steps[index].decision = nil
             steps[index].approval = nil
+            steps[index].children = nil
         }
     }
 

@@ -23,7 +23,7 @@ extension Engine {
         }
         var candidates: [RunScheduler.Candidate] = []
         for runId in scheduler.waiting {
-            guard let run = try? loadRun(runId), run.status == .queued else {
+            guard let run = try? loadRun(runId), run.status == .queued, !waitsForRateLimit(run) else {
                 scheduler.remove(runId)
                 continue
             }
@@ -62,6 +62,7 @@ extension Engine {
     /// After a commit: a run that stopped running frees a slot, and one that ended may release
     /// its dependents, so the waiting runs are looked at again (soon, outside the commit).
     func runChanged(_ run: Run) {
+        if run.queueReason != .rateLimit, rateLimitWakes[run.id] != nil { forgetRateLimitWake(run.id) }
         guard !scheduler.waiting.isEmpty, run.status != .running, run.status != .queued, !admissionScheduled else { return }
         admissionScheduled = true
         Task {

@@ -89,4 +89,13 @@ public enum Timestamp {
         let text = String(value)
         return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
     }
+
+    /// Reads a timestamp as events carry it (milliseconds optional); nil for anything else.
+    public static func date(_ timestamp: String?) -> Date? {
+        guard let timestamp else { return nil }
+        let withFraction = ISO8601DateFormatter()
+        withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = withFraction.date(from: timestamp) { return date }
+        return ISO8601DateFormatter().date(from: timestamp)
+    }
 }

@@ -64,6 +64,8 @@ public enum EventType: String, CaseIterable, Sendable {
     case reviewMalformed = "review.malformed"
     case consensusCandidate = "consensus.candidate"
     case consensusDecided = "consensus.decided"
+    case runChildren = "run.children"
+    case childMerged = "child.merged"
 }
 
 /// The typed payloads of every event type.
@@ -99,6 +101,8 @@ public enum EventBody: Sendable, Hashable {
     case reviewMalformed(ReviewMalformed)
     case consensusCandidate(ConsensusCandidate)
     case consensusDecided(ConsensusDecided)
+    case runChildren(Children)
+    case childMerged(ChildMerged)
 
     public struct RunCreated: Codable, Sendable, Hashable {
         public var pipelineId: String
@@ -108,9 +112,14 @@ public enum EventBody: Sendable, Hashable {
         /// Runs that must be done before this one starts.
         public var dependsOn: [String]?
         public var budget: RunBudget?
+        /// A child run: the run whose fan-out step started it, and that step.
+        public var parentRunId: String?
+        public var parentStepId: String?
         public init(pipelineId: String, task: String, inputs: [String: String]? = nil, steps: [StepInfo], dependsOn: [String]? = nil,
-                    budget: RunBudget? = nil) {
+                    budget: RunBudget? = nil, parentRunId: String? = nil, parentStepId: String? = nil) {
             self.budget = budget
+            self.parentRunId = parentRunId
+            self.parentStepId = parentStepId
             self.pipelineId = pipelineId
             self.task = task
             self.inputs = inputs
@@ -119,14 +128,25 @@ public enum EventBody: Sendable, Hashable {
         }
     }
 
-    /// `run.queued`: why a created run has not started yet.
+    /// `run.queued`: why a created run has not started yet, or (reason `rate_limit`) why a started one
+    /// waits until `retryAt` before its step re-runs.
     public struct RunQueued: Codable, Sendable, Hashable {
         public var reason: QueueReason
         /// With reason `dependency`: the runs not done yet.
         public var waitingFor: [String]?
-        public init(reason: QueueReason, waitingFor: [String]? = nil) {
+        /// With reason `rate_limit`: when the step re-runs (ISO 8601 UTC).
+        public var retryAt: String?
+        /// With reason `rate_limit`: the step whose agent was rate limited.
+        public var stepId: String?
+        /// With reason `rate_limit`: what the agent said.
+        public var message: String?
+        public init(reason: QueueReason, waitingFor: [String]? = nil, retryAt: String? = nil, stepId: String? = nil,
+                    message: String? = nil) {
             self.reason = reason
             self.waitingFor = waitingFor
+            self.retryAt = retryAt
+            self.stepId = stepId
+            self.message = message
         }
     }
 
@@ -509,6 +529,37 @@ public enum EventBody: Sendable, Hashable {
         }
     }
 
+    /// A fan-out step's output listed subtasks: a child run was created for each (or one replaces a
+    /// child whose merge conflicted); the step waits for them.
+    public struct Children: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var attempt: Int
+        /// The step's output (the list of subtasks): the step's output once its children are merged.
+        public var output: String
+        public var children: [ChildRun]
+        public init(stepId: String, attempt: Int, output: String, children: [ChildRun]) {
+            self.stepId = stepId
+            self.attempt = attempt
+            self.output = output
+            self.children = children
+        }
+    }
+
+    /// What became of one child run's change in its parent's working directory.
+    public struct ChildMerged: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var childRunId: String
+        public var outcome: ChildMergeOutcome
+        /// The parent's merge commit (outcome `merged`).
+        public var commit: String?
+        public init(stepId: String, childRunId: String, outcome: ChildMergeOutcome, commit: String? = nil) {
+            self.stepId = stepId
+            self.childRunId = childRunId
+            self.outcome = outcome
+            self.commit = commit
+        }
+    }
+
     /// Every event type's wire name, in the order the protocol lists them.
     public static let allTypes: [String] = EventType.allCases.map(\.rawValue)
 
@@ -546,6 +597,8 @@ public enum EventBody: Sendable, Hashable {
         case .reviewMalformed: .reviewMalformed
         case .consensusCandidate: .consensusCandidate
         case .consensusDecided: .consensusDecided
+        case .runChildren: .runChildren
+        case .childMerged: .childMerged
         }
     }
 
@@ -587,6 +640,8 @@ extension EventBody {
         case .reviewMalformed(let data): try container.encode(data, forKey: .data)
         case .consensusCandidate(let data): try container.encode(data, forKey: .data)
         case .consensusDecided(let data): try container.encode(data, forKey: .data)
+        case .runChildren(let data): try container.encode(data, forKey: .data)
+        case .childMerged(let data): try container.encode(data, forKey: .data)
         case .runStarted, .runCompleted: try container.encode(NoData(), forKey: .data)
         }
     }
@@ -630,6 +685,8 @@ extension EventBody {
         case .reviewMalformed: return .reviewMalformed(try data(ReviewMalformed.self))
         case .consensusCandidate: return .consensusCandidate(try data(ConsensusCandidate.self))
         case .consensusDecided: return .consensusDecided(try data(ConsensusDecided.self))
+        case .runChildren: return .runChildren(try data(Children.self))
+        case .childMerged: return .childMerged(try data(ChildMerged.self))
         }
     }
 }

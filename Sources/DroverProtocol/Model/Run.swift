@@ -7,9 +7,10 @@ public enum RunStatus: String, WireEnum {
 }
 
 /// Why a run waits `queued`: no free slot (`concurrency.maxRuns`), a run it depends on is not done,
-/// or the engine is draining.
+/// the engine is draining, or its agent was rate limited (it goes on at `retryAt`).
 public enum QueueReason: String, WireEnum {
     case capacity, dependency, draining
+    case rateLimit = "rate_limit"
 }
 
 /// Token and cost totals. `inputTokens` counts the cache's tokens too (`cacheReadTokens` and
@@ -98,17 +99,25 @@ public struct Run: Codable, Sendable, Hashable {
     public var dependsOn: [String]?
     /// While `queued`: why (the latest `run.queued`).
     public var queueReason: QueueReason?
+    /// While `queued` for a rate limit: when the step re-runs (ISO 8601 UTC).
+    public var retryAt: String?
     /// Where its steps work (set by `run.workspace`; absent for runs recorded before isolation existed).
     public var workspace: RunWorkspace?
     /// Its spending limits (`run/start`, raised by `run/resume`); absent: unlimited.
     public var budget: RunBudget?
+    /// A child run: the run whose fan-out step started it, and that step.
+    public var parentRunId: String?
+    public var parentStepId: String?
 
     public init(
         id: String, pipelineId: String, task: String, inputs: [String: String]? = nil,
         status: RunStatus, createdAt: String, updatedAt: String, currentStep: String? = nil,
         steps: [Step], failure: Failure? = nil, usage: Usage = Usage(), lastSeq: Int = 0,
-        dependsOn: [String]? = nil, queueReason: QueueReason? = nil, workspace: RunWorkspace? = nil, budget: RunBudget? = nil
+        dependsOn: [String]? = nil, queueReason: QueueReason? = nil, workspace: RunWorkspace? = nil, budget: RunBudget? = nil,
+        parentRunId: String? = nil, parentStepId: String? = nil
     ) {
+        self.parentRunId = parentRunId
+        self.parentStepId = parentStepId
         self.dependsOn = dependsOn
         self.queueReason = queueReason
         self.budget = budget

@@ -1,3 +1,4 @@
+import DroverEngine
 import DroverProtocol
 import Foundation
 
@@ -22,13 +23,21 @@ enum Format {
         return "\(seconds / 86_400)d ago"
     }
 
+    /// A moment as the local wall clock reads it: `14:05:09`.
+    static func clock(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "HH:mm:ss"
+        return formatter.string(from: date)
+    }
+
+    /// Why a queued run waits for a rate limit, and until when: `rate limited, retrying at 14:05:09`.
+    static func rateLimitWait(retryAt: String?) -> String {
+        "rate limited, retrying " + (date(retryAt).map { "at " + clock($0) } ?? "soon")
+    }
+
     /// Parses an event timestamp (`2025-01-31T12:00:00.123Z`).
     static func date(_ timestamp: String?) -> Date? {
-        guard let timestamp else { return nil }
-        let withFraction = ISO8601DateFormatter()
-        withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = withFraction.date(from: timestamp) { return date }
-        return ISO8601DateFormatter().date(from: timestamp)
+        Timestamp.date(timestamp)
     }
 
     /// `1 attempt`, `2 attempts`.

@@ -78,6 +78,10 @@ final class RunRenderer {
             case .capacity: Console.line(t.dim("  queued: as many runs as concurrency.maxRuns allows are working; it starts when one ends"))
             case .dependency: Console.line(t.dim("  queued: waiting for run \((data.waitingFor ?? []).joined(separator: ", ")) to be done"))
             case .draining: Console.line(t.dim("  queued: the engine is draining; the next engine starts it"))
+            case .rateLimit:
+                let step = data.stepId.map { "\(t.bold($0)) " } ?? ""
+                Console.line("\(t.pending) \(step)\(Format.rateLimitWait(retryAt: data.retryAt))"
+                             + (data.message.map { t.dim(": " + Format.firstLine($0, limit: 160)) } ?? ""))
             }
         case .stepStarted(let data):
             stepStarted[data.stepId] = at
@@ -176,6 +180,11 @@ final class RunRenderer {
             Console.line(t.dim("    \(data.role) answered (attempt \(data.attempt))"))
         case .consensusDecided(let data):
             Console.line("    \(t.ok) \(data.strategy.rawValue): \(data.winner) wins" + (data.reasons.map { t.dim(" (\($0))") } ?? ""))
+        case .runChildren(let data):
+            Console.line("\(t.gate) \(t.bold(data.stepId)) waits for \(data.children.count) child run(s): "
+                         + data.children.map(\.runId).joined(separator: ", "))
+        case .childMerged(let data):
+            Console.line(t.dim("    child \(data.childRunId): \(data.outcome.rawValue)" + (data.commit.map { " (\($0.prefix(10)))" } ?? "")))
         case .runCompleted, .runFailed, .runCancelled:
             break // `finish(run:)` prints the outcome with the run's totals
         }

@@ -156,6 +156,9 @@ struct LogReader {
             return terminal.bold("result:") + "\n" + Format.indent(output, "  ")
         case .session(let id):
             return terminal.dim("session: \(id)")
+        case .rateLimited(let message, let retryAfter):
+            let when = retryAfter.map { ", retry after \(Format.duration($0))" } ?? ""
+            return terminal.yellow("rate limited\(when)" + (message.map { ": \($0)" } ?? ""))
         }
     }
 }

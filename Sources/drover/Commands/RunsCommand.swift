@@ -56,7 +56,8 @@ enum RunsCommand {
         let now = Date()
         var rows = [["ID", "PIPELINE", "STATUS", "STEP", "COST", "AGE"].map { terminal.bold($0) }]
         for run in runs {
-            let status = "\(terminal.symbol(forState: run.status.rawValue)) \(run.status.rawValue)"
+            let waiting = run.queueReason == .rateLimit ? " (\(Format.rateLimitWait(retryAt: run.retryAt)))" : ""
+            let status = "\(terminal.symbol(forState: run.status.rawValue)) \(run.status.rawValue)\(waiting)"
             let age = Format.date(run.createdAt).map { Format.age(since: $0, now: now) } ?? run.createdAt
             rows.append([run.id, run.pipelineId, status, run.currentStep ?? "-", Format.cost(run.usage.costUSD), age])
         }
