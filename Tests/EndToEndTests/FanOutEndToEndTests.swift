@@ -173,6 +173,8 @@ struct FanOutEndToEndTests {
         let parentId = try await first.startRun("split").string("id")
         try await first.event(parentId, "run.children")
         await Task.detached { DroverProcess.stopEngine(workspace: workspace.url) }.value
+        _ = try await first.waitForExit(timeout: .seconds(30)) // the engine ended its session: it is stopping
+        #expect(await workspace.waitForNoAgents(timeout: .seconds(15)).isEmpty, "the stopped engine's children's agents are gone")
         let second = try await workspace.server()
         let deadline = ContinuousClock.now + .seconds(60)
         var run = try await second.getRun(parentId)
