@@ -166,6 +166,29 @@ struct FanOutEndToEndTests {
         #expect(await workspace.waitForNoAgents(timeout: .seconds(15)).isEmpty, "no child's agent is left")
     }
 
+    @Test("an engine stopped while the parent waits: the next engine resumes the children and the parent merges them and completes")
+    func restart() async throws {
+        let workspace = try await GitFixture.workspace(pipelines: ["split": Self.parent(["p.txt", "q.txt"]), "child": Self.child(sleep: 1)])
+        let first = try await workspace.server()
+        let parentId = try await first.startRun("split").string("id")
+        try await first.event(parentId, "run.children")
+        await Task.detached { DroverProcess.stopEngine(workspace: workspace.url) }.value
+        _ = try await first.waitForExit(timeout: .seconds(30)) // the engine ended its session: it is stopping
+        #expect(await workspace.waitForNoAgents(timeout: .seconds(15)).isEmpty, "the stopped engine's children's agents are gone")
+        let second = try await workspace.server()
+        let deadline = ContinuousClock.now + .seconds(60)
+        var run = try await second.getRun(parentId)
+        while run.string("status") != "done" {
+            guard ContinuousClock.now < deadline, !["failed", "cancelled"].contains(run.string("status")) else {
+                throw UnexpectedResponse(description: "the parent did not complete after the restart: \(run)")
+            }
+            _ = try? await second.event(parentId, "run.completed", timeout: .seconds(2))
+            run = try await second.getRun(parentId)
+        }
+        let path = run.object("workspace").string("path")
+        #expect(GitFixture.read(path + "/p.txt") == "p.txt\n" && GitFixture.read(path + "/q.txt") == "q.txt\n")
+    }
+
     @Test("pipeline/list explains a bad fanOut block; run/start refuses a fanOut naming no pipeline")
     func validation() async throws {
         let workspace = try EngineWorkspace(pipelines: [
