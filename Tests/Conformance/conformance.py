@@ -1161,7 +1161,7 @@ def test_budget(ctx):
 
 
 def test_pipelines(ctx):
-    """Richer pipeline steps: consensus (consensus.candidate, consensus.decided)."""
+    """Richer pipeline steps: consensus (consensus.candidate, consensus.decided) and fan-out (run.children, child.merged)."""
     r = ctx.report
     ws = ctx.workspace("pipelines")
     drover = Path(ws, ".drover")
@@ -1170,6 +1170,16 @@ def test_pipelines(ctx):
     (drover / "config.json").write_text(json.dumps({"agents": {"a": answer("yes"), "b": answer("no"), "c": answer("Yes")}}))
     (drover / "pipelines" / "vote.json").write_text(json.dumps({"name": "Vote", "steps": [
         {"id": "pick", "kind": "agent", "prompt": "yes or no?", "consensus": {"agents": ["a", "b", "c"], "strategy": "vote"}}]}))
+    fake = lambda *actions: {"driver": "fake", "script": [list(actions)]}
+    (drover / "pipelines" / "split.json").write_text(json.dumps({"name": "Split", "steps": [
+        {"id": "plan", "kind": "agent", "prompt": "p", "agent": fake({"result": '["x.txt", "y.txt"]'}), "fanOut": {"pipeline": "child"}}]}))
+    (drover / "pipelines" / "child.json").write_text(json.dumps({"name": "Child", "steps": [
+        {"id": "work", "kind": "agent", "prompt": "{{task}}", "agent": fake({"write": {"path": "{{prompt}}", "text": "x"}}, {"result": "ok"})}]}))
+    git = ["git", "-C", ws, "-c", "user.name=c", "-c", "user.email=c@c"]
+    subprocess.run(git + ["init", "-q", "-b", "main"], check=True, env=ctx.env)
+    Path(ws, "README").write_text("conformance\n")
+    subprocess.run(git + ["add", "README"], check=True, env=ctx.env)
+    subprocess.run(git + ["commit", "-q", "-m", "init"], check=True, env=ctx.env)
     c = ctx.connect(ws, name="pipelines")
     try:
         ctx.initialize(c, ws)
@@ -1181,6 +1191,15 @@ def test_pipelines(ctx):
             c.wait_event(run_id, "run.completed")
             roles = [e["data"]["role"] for e in c.events(run_id) if e["type"] == "consensus.candidate"]
             expect(roles == ["a", "b", "c"], short(roles))
+        with r.case("fan-out: a child run per subtask (run.created parentRunId), run.children, child.merged, then the step completes"):
+            run_id = c.call("run/start", {"pipelineId": "split", "task": "t", "isolation": "worktree"})["run"]["id"]
+            children = c.wait_event(run_id, "run.children")["data"]["children"]
+            expect([child["task"] for child in children] == ["x.txt", "y.txt"], short(children))
+            c.wait_event(run_id, "run.completed")
+            outcomes = [e["data"]["outcome"] for e in c.events(run_id) if e["type"] == "child.merged"]
+            expect(outcomes == ["merged", "merged"], short(outcomes))
+            child = c.call("run/get", {"runId": children[0]["runId"]})["run"]
+            expect(child.get("parentRunId") == run_id and child.get("parentStepId") == "plan", short(child))
         expect(c.call("shutdown") is None, "shutdown")
         c.notify("exit")
         c.wait_exit()

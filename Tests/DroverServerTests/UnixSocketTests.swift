@@ -18,6 +18,21 @@ struct UnixSocketTests {
         #expect(UnixSocket.peerUID(pair[0]) == geteuid())
     }
 
+    @Test("a hello line goes across whole and what follows it stays in the socket for the caller")
+    func helloLines() throws {
+        var pair: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
+        defer { close(pair[0]); close(pair[1]) }
+        let hello: [String: Any] = ["drover": 1, "op": "attach", "draining": false, "framing": "ndjson", "nested": ["a": [1, 2.5]]]
+        #expect(EngineWire.writeLine(pair[0], hello))
+        #expect(write(pair[0], "after", 5) == 5)
+        let line = EngineWire.readLine(pair[1])
+        #expect(line?["drover"] as? Int == 1 && line?["op"] as? String == "attach" && line?["draining"] as? Bool == false)
+        #expect(((line?["nested"] as? [String: Any])?["a"] as? [Any])?.count == 2)
+        var rest = [UInt8](repeating: 0, count: 16)
+        #expect(read(pair[1], &rest, rest.count) == 5 && Array(rest[0..<5]) == Array("after".utf8))
+    }
+
     @Test("socket names are a fixed-length hash, so any workspace path fits sun_path")
     func address() throws {
         let long = URL(fileURLWithPath: "/" + String(repeating: "deep/", count: 100))

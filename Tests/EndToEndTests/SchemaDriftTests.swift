@@ -51,6 +51,7 @@ import Testing
         #expect(cases("ApplyStrategy") == ApplyStrategy.allCases.map(\.rawValue))
         #expect(cases("ChangedFileStatus") == ChangedFile.Status.allCases.map(\.rawValue))
         #expect(cases("PermissionOptionKind") == PermissionOptionKind.allCases.map(\.rawValue))
+        #expect(cases("ChildMergeOutcome") == ChildMergeOutcome.allCases.map(\.rawValue))
         let codes = schema.def("ErrorCode")["enum"] as? [Int] ?? []
         let known: [ErrorCode] = [.parseError, .invalidRequest, .methodNotFound, .invalidParams, .internalError,
                                   .serverNotInitialized, .requestCancelled, .notFound, .conflict, .untrusted]
@@ -188,13 +189,14 @@ private enum Samples {
     static let fullStep = Step(
         id: "plan", kind: .agent, role: "planner", state: .done, attempts: 2, output: "o", startedAt: at, finishedAt: at,
         decision: Decision(id: "d-plan-1", question: "q", options: ["a", "b"], chosen: "a"),
-        approval: Approval(id: "a-plan-1", status: .approved, proposal: "p", feedback: "f", review: review))
+        approval: Approval(id: "a-plan-1", status: .approved, proposal: "p", feedback: "f", review: review), children: ["r-2"])
     static let review = ReviewSummary(stepId: "review", round: 2, score: 0.9, threshold: 0.8, passed: true, findings: ["f"])
     static let fullRun: Run = {
         var run = Run(
             id: "r-1", pipelineId: "demo", task: "t", inputs: ["k": "v"], status: .failed, createdAt: at, updatedAt: at,
             currentStep: "plan", steps: [fullStep], failure: failure, usage: Usage(inputTokens: 1, outputTokens: 2, costUSD: 0.5),
-            lastSeq: 9, dependsOn: ["r-0"], queueReason: .dependency, workspace: fullWorkspace, budget: budget)
+            lastSeq: 9, dependsOn: ["r-0"], queueReason: .dependency, workspace: fullWorkspace, budget: budget,
+            parentRunId: "r-0", parentStepId: "split")
         run.retryAt = at
         return run
     }()
@@ -247,7 +249,10 @@ private enum Samples {
 
     static var eventData: [String: EventSample] {
         typealias B = EventBody
-        let created = B.RunCreated(pipelineId: "p", task: "t", inputs: ["k": "v"], steps: [], dependsOn: ["r-0"], budget: budget, notice: "n")
+        let created = B.RunCreated(pipelineId: "p", task: "t", inputs: ["k": "v"], steps: [], dependsOn: ["r-0"], budget: budget,
+                                   parentRunId: "r-0", parentStepId: "split", notice: "n")
+        let children = B.Children(stepId: "s", attempt: 1, output: "[\"x\"]", children: [ChildRun(runId: "r-2", task: "x", replaces: "r-1")])
+        let childMerged = B.ChildMerged(stepId: "s", childRunId: "r-2", outcome: .merged, commit: "c")
         let queued = B.RunQueued(reason: .rateLimit, waitingFor: ["r-0"], retryAt: at, stepId: "plan", message: "429")
         let attempt = B.StepAttempt(stepId: "s", attempt: 1)
         let fixing = B.StepAttempt(stepId: "s", attempt: 2, role: "fixer")
@@ -307,6 +312,9 @@ private enum Samples {
                  B.ConsensusCandidate(stepId: "s", attempt: 1, role: "r", output: "o")),
             EventSample(body: .consensusDecided(decided), full: decided,
                         minimal: B.ConsensusDecided(stepId: "s", strategy: .vote, winner: "r", output: "o")),
+            EventSample(body: .runChildren(children), full: children, minimal: B.Children(stepId: "s", attempt: 1, output: "[]", children: [])),
+            EventSample(body: .childMerged(childMerged), full: childMerged,
+                        minimal: B.ChildMerged(stepId: "s", childRunId: "r-2", outcome: .skipped)),
         ]
         return Dictionary(uniqueKeysWithValues: samples.map { ($0.body.type, $0) })
     }

@@ -48,15 +48,20 @@ public struct EngineConfig: Sendable {
         return URL(fileURLWithPath: home, isDirectory: true).appendingPathComponent(".config/drover", isDirectory: true)
     }
 
-    /// Reads both files now.
+    /// Both files as they are now (each parsed again only when it changed: `FileValueCache`).
     public static func load(workspace: URL, configDirectory: URL) -> EngineConfig {
         var config = EngineConfig(
             workspaceFile: workspace.appendingPathComponent(".drover/config.json"),
             userFile: configDirectory.appendingPathComponent("config.json"))
-        config.userAgents = read(config.userFile, allowsStore: true, into: &config)
-        config.workspaceAgents = read(config.workspaceFile, allowsStore: false, into: &config)
-        return config
+        // Parsed again only when either file changed (`FileValueCache`): this runs before every attempt.
+        return parsed.value(at: [config.userFile.path, config.workspaceFile.path]) {
+            config.userAgents = read(config.userFile, allowsStore: true, into: &config)
+            config.workspaceAgents = read(config.workspaceFile, allowsStore: false, into: &config)
+            return config
+        }
     }
+
+    private static let parsed = FileValueCache<EngineConfig>()
 
     /// Reads `concurrency` of one file into `maxRuns`.
     private static func readConcurrency(_ value: JSONValue?, file: URL, errors: inout [String], maxRuns: inout Int) {

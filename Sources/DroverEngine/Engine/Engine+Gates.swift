@@ -22,6 +22,7 @@ extension Engine {
                                           reason: request.reason, waitingAttempt: waiting)
         }
         if waiting != nil { deliverPermissionAnswer(runId: request.runId, decisionId: request.decisionId) }
+        if waitsOnChildren(run) { scheduleChildrenCheck(request.runId) } // a child's merge conflict was answered
         return run
     }
 

@@ -9,6 +9,38 @@ extension Engine {
     /// right after this returns), else `run.queued` with the reason: the response then shows a
     /// `queued` run.
     public func startRun(_ request: RunStartRequest) async throws -> Run {
+        let config = loadConfig()
+        let pipeline = try checkedPipeline(request, config: config)
+        let dependsOn = request.dependsOn.flatMap { $0.isEmpty ? nil : $0 }
+        try checkDependencies(dependsOn)
+        try Self.validate(request.budget)
+        try Self.checkSpendingConfig(config)
+        // The config's per-run default applies when the request gives no budget of its own.
+        let budget = request.budget ?? config.budgets.perRun
+        // Roles of a built-in pipeline that no config names run the agent CLI on PATH: the run says so once.
+        let notice = pipeline.source == .builtin ? detectedAgentNotice(
+            plans: try checkRunnable(pipelineId: pipeline.id, definition: pipeline.definition, source: pipeline.source, config: config),
+            definition: pipeline.definition, configDirectory: options.configDirectory) : nil
+        if let notice { log("run of \(pipeline.id): \(notice)") }
+
+        let runId = try newRunId()
+        let workspace = try await prepareRunWorkspace(runId: runId, request: request, pipelineDefault: pipeline.definition.isolation)
+        let created: Run
+        do {
+            created = try record(runId: runId, pipeline: pipeline, request: request, workspace: workspace, dependsOn: dependsOn, budget: budget,
+                                 notice: notice)
+        } catch {
+            if workspace.isolation == .worktree { await discardWorktree(runId: runId) }
+            throw error
+        }
+        enqueue(runId)
+        // Left to workers, the run is answered as recorded here: a worker may start it at once.
+        return driving.leavesRunsToWorkers ? created : try loadRun(runId)
+    }
+
+    /// The pipeline `request` names, checked: it exists without errors, the task is not empty, every
+    /// input its prompts use is given, its agents resolve and the workspace is trusted if it must be.
+    func checkedPipeline(_ request: RunStartRequest, config: EngineConfig) throws -> LoadedPipeline {
         let catalog = PipelineCatalog.load(workspace: options.workspace, configDirectory: options.configDirectory)
         guard let entry = catalog.entry(request.pipelineId) else {
             throw EngineError(.notFound, "No pipeline with id '\(request.pipelineId)'; available: \(catalog.entries.map(\.id).joined(separator: ", "))")
@@ -33,35 +65,37 @@ extension Engine {
                 "pipeline '\(entry.id)' uses " + missing.map { "{{inputs.\($0)}}" }.joined(separator: ", ")
                 + "; pass inputs: {" + missing.map { "\"\($0)\": \"…\"" }.joined(separator: ", ") + "}")
         }
-        let config = loadConfig()
-        let plans = try checkRunnable(pipelineId: entry.id, definition: definition, source: entry.source, config: config)
-        let notice = detectedAgentNotice(plans: plans, definition: definition, configDirectory: options.configDirectory)
-        if let notice { log("run of \(entry.id): \(notice)") }
-        let dependsOn = request.dependsOn.flatMap { $0.isEmpty ? nil : $0 }
-        try checkDependencies(dependsOn)
-        try Self.validate(request.budget)
-        try Self.checkSpendingConfig(config)
-        // The config's per-run default applies when the request gives no budget of its own.
-        let budget = request.budget ?? config.budgets.perRun
-
-        var runId = Identifiers.newRunID(at: options.now())
-        while try ledger.store.run(id: runId) != nil { runId = Identifiers.newRunID(at: options.now()) }
-        let workspace = try await prepareRunWorkspace(runId: runId, request: request, pipelineDefault: definition.isolation)
-        let created: Run
-        do {
-            try ledger.begin(runId, pipeline: LoadedPipeline(id: entry.id, definition: definition, source: entry.source))
-            created = try commit([
-                .runCreated(.init(pipelineId: entry.id, task: request.task, inputs: request.inputs, steps: definition.stepInfos,
-                                  dependsOn: dependsOn, budget: budget, notice: notice)),
-                .runWorkspace(workspace),
-            ], runId: runId)
-        } catch {
-            if workspace.isolation == .worktree { await discardWorktree(runId: runId) }
-            throw error
+        try checkRunnable(pipelineId: entry.id, definition: definition, source: entry.source, config: config)
+        for step in definition.steps {
+            guard let fanOut = step.fanOut else { continue }
+            guard let child = catalog.entry(fanOut.pipeline), child.definition != nil, child.errors.isEmpty else {
+                throw EngineError.invalid("pipeline '\(entry.id)' step '\(step.id)': fanOut.pipeline '\(fanOut.pipeline)' "
+                                          + (catalog.entry(fanOut.pipeline) == nil ? "names no pipeline" : "has errors (pipeline/list shows them)")
+                                          + "; available: \(catalog.entries.map(\.id).joined(separator: ", "))")
+            }
         }
-        enqueue(runId)
-        // Left to workers, the run is answered as recorded here: a worker may start it at once.
-        return driving.leavesRunsToWorkers ? created : try loadRun(runId)
+        return LoadedPipeline(id: entry.id, definition: definition, source: entry.source)
+    }
+
+    /// A run id no stored run has (nor any in `taken`).
+    func newRunId(avoiding taken: Set<String> = []) throws -> String {
+        var runId = Identifiers.newRunID(at: options.now())
+        while try taken.contains(runId) || ledger.store.run(id: runId) != nil { runId = Identifiers.newRunID(at: options.now()) }
+        return runId
+    }
+
+    /// Records a new run: `run.created` with `run.workspace`, in one commit.
+    @discardableResult
+    func record(runId: String, pipeline: LoadedPipeline, request: RunStartRequest, workspace: EventBody.WorkspaceRecorded,
+                dependsOn: [String]? = nil, budget: RunBudget?, parent: (runId: String, stepId: String)? = nil,
+                notice: String? = nil) throws -> Run {
+        try ledger.begin(runId, pipeline: pipeline)
+        return try commit([
+            .runCreated(.init(pipelineId: pipeline.id, task: request.task, inputs: request.inputs, steps: pipeline.definition.stepInfos,
+                              dependsOn: dependsOn, budget: budget, parentRunId: parent?.runId, parentStepId: parent?.stepId,
+                              notice: notice)),
+            .runWorkspace(workspace),
+        ], runId: runId)
     }
 
     /// Every role resolves to an agent, and the workspace is trusted if the run needs it; returns
@@ -86,8 +120,15 @@ extension Engine {
     }
 
     /// `run/cancel`: kills the live step's process group (or the agent a dead engine left behind),
-    /// then records `run.cancelled`. A terminal run is returned unchanged.
+    /// then records `run.cancelled`, then cancels the run's child runs (`Engine+FanOut`). A terminal
+    /// run is returned unchanged.
     public func cancel(_ request: RunCancelRequest) async throws -> Run {
+        let cancelled = try await cancelOne(request)
+        if cancelled.status == .cancelled { await cancelChildren(of: cancelled) }
+        return cancelled
+    }
+
+    private func cancelOne(_ request: RunCancelRequest) async throws -> Run {
         let run = try loadRun(request.runId)
         if run.status.isTerminal { return run }
         let reason = request.reason.flatMap { $0.isEmpty ? nil : $0 } ?? "cancelled by request"

@@ -111,6 +111,9 @@ extension Engine {
         let template = fixerRole == nil || step.kind == .agent ? step.prompt ?? "" : fixerPrompt(step: step, loop: history.testsLoops[stepId], run: run)
         let addition = step.kind == .review ? reviewerPromptAddition(run: run, step: step, history: history) : ""
         try addDiff(to: &context, template: template, run: run, history: history)
+        if Template.references(in: template).contains(.children) {
+            context.children = childrenJSON(run: run, definition: pipeline.definition, before: stepId, history: history)
+        }
         let rerun = history.rerunContext(stepId: stepId)
         // A resumed session already holds the task and everything said before: tell it what changed.
         // (A fixer is another agent: it starts its own conversation.)
@@ -286,9 +289,13 @@ extension Engine {
     }
 
     /// A step's output is in: it waits for approval if the step asks for one, else the step is done and the run goes on.
+    /// A fan-out step starts its children instead (`Engine+FanOut`).
     func completeStep(runId: String, stepId: String, attempt: Int, output: String, needsApproval: Bool) throws {
         // A reviewed step's approval waits for its review (`Engine+Review`), so the person sees both.
-        if needsApproval, try pipeline(for: loadRun(runId)).definition.reviewer(of: stepId) == nil {
+        let definition = try pipeline(for: loadRun(runId)).definition
+        if let step = definition.step(stepId), let fanOut = step.fanOut {
+            try beginFanOut(runId: runId, step: step, fanOut: fanOut, attempt: attempt, output: output)
+        } else if needsApproval, definition.reviewer(of: stepId) == nil {
             let number = try history(runId).nextApprovalNumber(stepId: stepId)
             try commit([.approvalRequested(.init(
                 stepId: stepId, approvalId: Identifiers.approvalID(stepId: stepId, number: number), proposal: output))],

@@ -50,6 +50,8 @@ public actor Engine {
     var stallRetryScheduled = false
     /// The store's message of the latest refused write (shown by `drover engine status`).
     var lastStoreError: String?
+    /// Parents whose children are being settled (`Engine+FanOut`).
+    var fanOutChecks = FanOutChecks()
     /// What this engine hears other engines' commits on, when the store is shared (`Engine+Following`).
     var changeFeed: (any StoreChangeFeed)?
 
@@ -138,6 +140,7 @@ public actor Engine {
         let run = try ledger.commit(bodies, runId: runId)
         writeReport(of: run) // an ended run's report follows every change to it (end, apply, discard)
         runChanged(run)
+        childChanged(run)
         handBackIfWaiting(run)
         return run
     }
@@ -265,6 +268,8 @@ public actor Engine {
         }
         for run in runs where run.status != .queued && live[run.id] == nil { await resume(run) }
         admitWaiting()
+        // Parents waiting on children: some may have ended while no engine was watching.
+        for run in (try? queries.allRuns(statuses: [.blocked])) ?? [] where waitsOnChildren(run) { scheduleChildrenCheck(run.id) }
     }
 
     /// `resumeInterruptedRuns` for one run only, for a client that drives that run alone

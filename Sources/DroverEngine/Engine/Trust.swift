@@ -15,13 +15,17 @@ public struct TrustStore: Sendable {
         workspace.standardizedFileURL.resolvingSymlinksInPath().path
     }
 
-    /// Every trusted workspace path.
+    /// Every trusted workspace path (the file parsed again only when it changed: `FileValueCache`).
     public func trustedPaths() -> [String] {
-        guard let data = FileManager.default.contents(atPath: file.path),
-              let json = try? JSONParser().parse(Array(data)),  // read at every step: not Foundation's JSONDecoder
-              let stored = try? JSONValueDecoder().decode(Stored.self, from: json) else { return [] }
-        return stored.trusted
+        Self.parsedFiles.value(at: file.path) { path in
+            guard let data = FileManager.default.contents(atPath: path),
+                  let json = try? JSONParser().parse(Array(data)),
+                  let stored = try? JSONValueDecoder().decode(Stored.self, from: json) else { return [] }
+            return stored.trusted
+        }
     }
+
+    private static let parsedFiles = FileValueCache<[String]>()
 
     /// Whether `workspace` is trusted.
     public func isTrusted(_ workspace: URL) -> Bool { trustedPaths().contains(Self.key(workspace)) }

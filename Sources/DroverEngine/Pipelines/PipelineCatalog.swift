@@ -32,15 +32,24 @@ public struct PipelineCatalog: Sendable {
 
     /// Reads all sources now (files are re-read on every call, so edits apply to the next run).
     public static func load(workspace: URL, configDirectory: URL) -> PipelineCatalog {
+        var byId = builtins
+        for entry in loadDirectory(configDirectory.appendingPathComponent("pipelines"), source: .user) { byId[entry.id] = entry }
+        for entry in loadDirectory(workspace.appendingPathComponent(".drover/pipelines"), source: .workspace) { byId[entry.id] = entry }
+        return PipelineCatalog(entries: Array(byId.values))
+    }
+
+    /// The built-in pipelines, validated once: they are part of the binary.
+    private static let builtins: [String: Entry] = {
         var byId: [String: Entry] = [:]
         for (id, json) in BuiltinPipelines.all {
             let result = PipelineValidator.validate(data: Data(json.utf8))
             byId[id] = Entry(id: id, source: .builtin, path: nil, definition: result.definition, errors: result.errors)
         }
-        for entry in loadDirectory(configDirectory.appendingPathComponent("pipelines"), source: .user) { byId[entry.id] = entry }
-        for entry in loadDirectory(workspace.appendingPathComponent(".drover/pipelines"), source: .workspace) { byId[entry.id] = entry }
-        return PipelineCatalog(entries: Array(byId.values))
-    }
+        return byId
+    }()
+
+    /// Pipeline files, validated again only when they changed.
+    private static let validatedFiles = FileValueCache<Entry>()
 
     private static func loadDirectory(_ directory: URL, source: PipelineInfo.Source) -> [Entry] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return [] }
@@ -51,11 +60,13 @@ public struct PipelineCatalog: Sendable {
                 return Entry(id: id, source: source, path: path, definition: nil,
                              errors: ["the file name '\(name)' is not a valid pipeline id; ids must match \(Identifiers.idRule)"])
             }
-            guard let data = FileManager.default.contents(atPath: path) else {
-                return Entry(id: id, source: source, path: path, definition: nil, errors: ["cannot read \(path)"])
+            return validatedFiles.value(at: path) { path in
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    return Entry(id: id, source: source, path: path, definition: nil, errors: ["cannot read \(path)"])
+                }
+                let result = PipelineValidator.validate(data: data)
+                return Entry(id: id, source: source, path: path, definition: result.definition, errors: result.errors)
             }
-            let result = PipelineValidator.validate(data: data)
-            return Entry(id: id, source: source, path: path, definition: result.definition, errors: result.errors)
         }
     }
 

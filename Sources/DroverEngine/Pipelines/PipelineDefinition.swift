@@ -42,6 +42,8 @@ public struct StepDefinition: Codable, Sendable, Hashable {
     public var consensus: ConsensusSpec?
     /// Run the step only if this holds when the run reaches it; otherwise it is `skipped`.
     public var when: StepCondition?
+    /// The step's output lists subtasks, each run as a child run (`FanOutSpec`).
+    public var fanOut: FanOutSpec?
     /// A review step: the earlier step whose output it grades.
     public var reviews: String?
     /// A review step: the score (0…1) that passes (default 0.8).
@@ -54,7 +56,7 @@ public struct StepDefinition: Codable, Sendable, Hashable {
 
     public init(id: String, kind: StepKind, role: String? = nil, prompt: String? = nil, command: CommandSpec? = nil,
                 requiresApproval: Bool? = nil, timeoutSeconds: Double? = nil, agent: AgentSpec? = nil, fixer: FixerSpec? = nil,
-                consensus: ConsensusSpec? = nil, when: StepCondition? = nil) {
+                consensus: ConsensusSpec? = nil, when: StepCondition? = nil, fanOut: FanOutSpec? = nil) {
         self.id = id
         self.kind = kind
         self.role = role
@@ -66,6 +68,7 @@ public struct StepDefinition: Codable, Sendable, Hashable {
         self.fixer = fixer
         self.consensus = consensus
         self.when = when
+        self.fanOut = fanOut
     }
 
     /// Whether the step's output waits for a person's approval.

@@ -17,7 +17,7 @@ public enum PipelineValidator {
 
     static let pipelineFields: Set<String> = ["name", "description", "steps", "isolation"]
     static let stepFields: Set<String> = ["id", "kind", "role", "prompt", "command", "requiresApproval", "timeoutSeconds", "agent", "fixer",
-                                          "consensus", "when", "reviews", "threshold", "maxRounds"]
+                                          "consensus", "when", "reviews", "threshold", "maxRounds", "fanOut"]
     /// Agent-block fields every driver understands.
     static let commonAgentFields: Set<String> = ["driver", "model"]
 
@@ -84,6 +84,7 @@ public enum PipelineValidator {
 
     private static func validateStep(_ value: JSONValue, number: Int, earlierSteps: [StepDefinition]) -> (StepDefinition?, [String]) {
         let earlier = earlierSteps.map(\.id)
+        let earlierFanOut = earlierSteps.contains { $0.fanOut != nil }
         guard let object = value.objectValue else { return (nil, ["step \(number): must be an object"]) }
         let rawId = object["id"]?.stringValue
         let label = rawId.map { "step \(number) ('\($0)')" } ?? "step \(number)"
@@ -230,10 +231,25 @@ public enum PipelineValidator {
             if let condition { errors += referenceErrors(condition.step, field: "when.step", stepId: id, earlier: earlier).map { "\(label): \($0)" } }
         }
 
+        var fanOut: FanOutSpec?
+        if let value = object["fanOut"] {
+            if kind == .tests {
+                error("field 'fanOut' is for agent and command steps, whose output lists the subtasks")
+            } else if requiresApproval == true {
+                error("field 'fanOut' cannot be combined with 'requiresApproval' yet; approve the plan in an earlier step")
+            } else {
+                let (spec, fanOutErrors) = FanOutSpec.validate(value)
+                fanOut = spec
+                errors += fanOutErrors.map { "\(label): \($0)" }
+            }
+        }
+
         if let prompt {
             for reference in Template.references(in: prompt) {
                 switch reference {
                 case .task, .input, .diff, .diffStat, .testsSummary: break
+                case .children:
+                    if !earlierFanOut { error("field 'prompt': {{children}} needs an earlier step with 'fanOut'") }
                 case .previousOutput:
                     if earlier.isEmpty { error("field 'prompt': {{previous.output}} has no previous step in the first step") }
                 case .stepOutput(let stepId):
@@ -244,14 +260,14 @@ public enum PipelineValidator {
                         error("field 'prompt': {{steps.\(stepId).output}} refers to an unknown or later step (\(known))")
                     }
                 case .unknown(let name):
-                    error("field 'prompt': unknown placeholder {{\(name)}} (use {{task}}, {{steps.<id>.output}}, {{previous.output}}, {{inputs.<key>}}, {{diff}}, {{diff.stat}} or {{tests.summary}})")
+                    error("field 'prompt': unknown placeholder {{\(name)}} (use {{task}}, {{steps.<id>.output}}, {{previous.output}}, {{inputs.<key>}}, {{diff}}, {{diff.stat}}, {{tests.summary}} or {{children}})")
                 }
             }
         }
 
         var step = StepDefinition(id: id, kind: kind, role: role, prompt: prompt, command: command,
                                   requiresApproval: requiresApproval, timeoutSeconds: timeout, agent: agent, fixer: fixer,
-                                  consensus: consensus, when: when)
+                                  consensus: consensus, when: when, fanOut: fanOut)
         step.reviews = reviews
         step.threshold = threshold
         step.maxRounds = maxRounds

@@ -2,7 +2,7 @@ import Foundation
 
 /// Prompt templates: `{{task}}`, `{{steps.<id>.output}}`, `{{previous.output}}`, `{{inputs.<k>}}`, and for
 /// isolated runs `{{diff}}` / `{{diff.stat}}` (the run's change so far) and `{{tests.summary}}` (the
-/// latest tests step's outcome).
+/// latest tests step's outcome), `{{children}}` (the latest fan-out's child runs as JSON).
 ///
 /// A placeholder is `{{`, optional spaces, a name of letters, digits, `.`, `_`, `-`, optional
 /// spaces, `}}`; anything else between braces is left as written. Pipeline validation rejects
@@ -18,6 +18,7 @@ public enum Template {
         case diff
         case diffStat
         case testsSummary
+        case children
         case unknown(String)
     }
 
@@ -33,6 +34,8 @@ public enum Template {
         public var diff: String?
         public var diffStat: String?
         public var testsSummary: String?
+        /// The latest fan-out step's children and what became of them, as JSON.
+        public var children: String?
 
         public init(task: String, inputs: [String: String] = [:], stepOutputs: [String: String] = [:], previousOutput: String? = nil,
                     diff: String? = nil, diffStat: String? = nil, testsSummary: String? = nil) {
@@ -53,6 +56,7 @@ public enum Template {
         if name == "diff" { return .diff }
         if name == "diff.stat" { return .diffStat }
         if name == "tests.summary" { return .testsSummary }
+        if name == "children" { return .children }
         let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         if parts.count == 3, parts[0] == "steps", parts[2] == "output", !parts[1].isEmpty { return .stepOutput(parts[1]) }
         if parts.count >= 2, parts[0] == "inputs" {
@@ -83,6 +87,7 @@ public enum Template {
             case .diff: context.diff ?? ""
             case .diffStat: context.diffStat ?? ""
             case .testsSummary: context.testsSummary ?? ""
+            case .children: context.children ?? "[]"
             case .unknown: ""
             }
         }

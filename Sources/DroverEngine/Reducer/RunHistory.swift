@@ -95,6 +95,23 @@ public struct RunHistory: Sendable, Hashable {
         public var failingSummary: String?
     }
 
+    /// A fan-out step's children since its last attempt: who they are, in merge order, and what
+    /// became of each one's change.
+    public struct FanOut: Sendable, Hashable {
+        public var attempt: Int
+        /// The step's output (its list of subtasks).
+        public var output: String
+        /// The current children in merge order (a retried child takes the place of the one it replaces).
+        public var children: [ChildRun]
+        /// Children whose change was merged, found empty, skipped or left out.
+        public var settled: [String: ChildMergeOutcome] = [:]
+        /// The answer to the latest merge conflict, not acted on yet.
+        public var mergeChoice: String?
+
+        /// The first child whose change is not settled yet.
+        public var nextToSettle: ChildRun? { children.first { settled[$0.runId] == nil } }
+    }
+
     /// A failed attempt of a step.
     public struct FailureRecord: Sendable, Hashable {
         public var stepId: String
@@ -115,6 +132,8 @@ public struct RunHistory: Sendable, Hashable {
     public private(set) var commits: [EventBody.StepCommitted] = []
     /// Each tests step's fixer loop since the step was last reset.
     public private(set) var testsLoops: [String: TestsLoop] = [:]
+    /// Each fan-out step's children since its last attempt started.
+    public private(set) var fanOuts: [String: FanOut] = [:]
     /// Per step, the rate limits its agent hit since an attempt of it last ended otherwise (for the
     /// backoff and the re-run context).
     private var rateLimits: [String: RateLimitRecord] = [:]
@@ -157,6 +176,7 @@ public struct RunHistory: Sendable, Hashable {
                 chosen: nil, permission: data.permission, answeredLive: false, requestedAt: event.at, superseded: false,
                 epoch: epoch(data.stepId)))
         case .decisionResolved(let data):
+            if fanOuts[data.stepId] != nil { fanOuts[data.stepId]?.mergeChoice = data.choice }
             if let index = decisions.firstIndex(where: { $0.id == data.decisionId }) {
                 decisions[index].chosen = data.choice
                 decisions[index].reason = data.reason
@@ -209,6 +229,7 @@ public struct RunHistory: Sendable, Hashable {
             loop.malformedCount = 0
             reviewLoops[data.stepId] = loop
         case .stepStarted(let data):
+            fanOuts[data.stepId] = nil
             testsLoops[data.stepId, default: TestsLoop()].lastStartedRole = data.role
             if data.role != nil { testsLoops[data.stepId, default: TestsLoop()].fixRounds += 1 }
         case .testsFinished(let data):
@@ -220,6 +241,20 @@ public struct RunHistory: Sendable, Hashable {
             consensusRounds[data.stepId, default: []].append(data)
         case .consensusDecided(let data):
             consensusRounds[data.stepId] = nil
+        case .runChildren(let data):
+            var fanOut = fanOuts[data.stepId] ?? FanOut(attempt: data.attempt, output: data.output, children: [])
+            for child in data.children {
+                if let replaced = child.replaces, let index = fanOut.children.firstIndex(where: { $0.runId == replaced }) {
+                    fanOut.children[index] = child
+                } else {
+                    fanOut.children.append(child)
+                }
+            }
+            fanOut.mergeChoice = nil
+            fanOuts[data.stepId] = fanOut
+        case .childMerged(let data):
+            fanOuts[data.stepId]?.settled[data.childRunId] = data.outcome
+            fanOuts[data.stepId]?.mergeChoice = nil
         case .stepFailed(let data):
             rateLimits[data.stepId] = nil
             failedLast.insert(data.stepId)
@@ -237,6 +272,7 @@ public struct RunHistory: Sendable, Hashable {
                 rateLimits[stepId] = nil
                 reviewLoops[stepId] = nil
                 consensusRounds[stepId] = nil
+                fanOuts[stepId] = nil
             }
             if case .runRestarted = event.body {
                 for stepId in reset { epochs[stepId, default: 0] += 1 }

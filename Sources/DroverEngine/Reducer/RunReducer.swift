@@ -43,7 +43,8 @@ public enum RunReducer {
                 id: event.runId, pipelineId: created.pipelineId, task: created.task, inputs: created.inputs,
                 status: .queued, createdAt: event.at, updatedAt: event.at, currentStep: nil,
                 steps: created.steps.map { Step(id: $0.id, kind: $0.kind, role: $0.role) },
-                failure: nil, usage: Usage(), lastSeq: event.seq, dependsOn: created.dependsOn, budget: created.budget)
+                failure: nil, usage: Usage(), lastSeq: event.seq, dependsOn: created.dependsOn, budget: created.budget,
+                parentRunId: created.parentRunId, parentStepId: created.parentStepId)
         }
         guard var run else { throw Error.noRun(runId: event.runId, seq: event.seq, type: event.type) }
         run.lastSeq = event.seq
@@ -81,9 +82,12 @@ public enum RunReducer {
                 step.output = nil
                 step.startedAt = event.at
                 step.finishedAt = nil
+                step.children = nil
             }
 
         case .stepCompleted(let data):
+            // A fan-out step completes once its children are merged: the run stops waiting on them.
+            if run.status == .blocked, run.step(data.stepId)?.children != nil { run.status = .running }
             run.updateStep(data.stepId) { step in
                 step.state = .done
                 step.output = data.output
@@ -120,9 +124,12 @@ public enum RunReducer {
             }
 
         case .decisionResolved(let data):
-            run.status = .running
+            let waitsOnChildren = run.step(data.stepId).map { $0.children != nil && $0.state == .waiting } ?? false
+            run.status = waitsOnChildren ? .blocked : .running
             run.updateStep(data.stepId) { step in
                 if step.decision?.id == data.decisionId { step.decision?.chosen = data.choice }
+                // A fan-out step's merge decision: the step still waits for its children to be merged.
+                if waitsOnChildren { return }
                 // Answered to the attempt that waited: it goes on. Otherwise the step re-runs with the
                 // choice in its prompt.
                 step.state = data.attempt == nil ? .pending : .working
@@ -197,7 +204,23 @@ public enum RunReducer {
             run.workspace = RunWorkspace(isolation: data.isolation, path: data.path, branch: data.branch, base: data.base,
                                          baseCommit: data.baseCommit, note: data.note, remote: data.remote)
 
-        case .stepCommitted, .testsFinished, .consensusCandidate, .consensusDecided:
+        case .runChildren(let data):
+            run.status = .blocked
+            run.currentStep = data.stepId
+            run.updateStep(data.stepId) { step in
+                step.state = .waiting
+                var children = step.children ?? []
+                for child in data.children {
+                    if let replaced = child.replaces, let index = children.firstIndex(of: replaced) {
+                        children[index] = child.runId
+                    } else {
+                        children.append(child.runId)
+                    }
+                }
+                step.children = children
+            }
+
+        case .stepCommitted, .testsFinished, .consensusCandidate, .consensusDecided, .childMerged:
             break // history only: the step's state changes with its step.* events
 
         case .runApplied(let data):
@@ -242,6 +265,7 @@ extension Run {
             steps[index].finishedAt = nil
             steps[index].decision = nil
             steps[index].approval = nil
+            steps[index].children = nil
         }
     }
 

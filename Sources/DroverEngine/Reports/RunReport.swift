@@ -132,6 +132,7 @@ public enum RunReport {
     }
 
     static func date(_ timestamp: String) -> Date? {
+        if let date = Timestamp.date(timestamp) { return date }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.date(from: timestamp) ?? ISO8601DateFormatter().date(from: timestamp)

@@ -45,9 +45,49 @@ public enum Identifiers {
 /// Event timestamps: ISO 8601 UTC with milliseconds, e.g. `2025-01-31T12:00:00.123Z`.
 public enum Timestamp {
     /// Formats `date` the way events carry it.
+    /// (Every commit stamps its events: digits by hand, not `String(format:)`.)
     public static func string(_ date: Date) -> String {
         let c = Identifiers.utcComponents(date)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", c.year, c.month, c.day, c.hour, c.minute, c.second, c.millisecond)
+        return "\(digits(c.year, 4))-\(digits(c.month, 2))-\(digits(c.day, 2))T\(digits(c.hour, 2)):\(digits(c.minute, 2)):\(digits(c.second, 2)).\(digits(c.millisecond, 3))Z"
+    }
+
+    /// The date of a timestamp `string(_:)` wrote (`2026-11-29T12:59:29.474Z`, milliseconds optional);
+    /// nil for any other form. Reports read many of them: no date formatter (and no ICU) per call.
+    public static func date(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, bytes.last == UInt8(ascii: "Z") else { return nil }
+        func number(_ from: Int, _ count: Int) -> Int? {
+            var value = 0
+            for byte in bytes[from..<(from + count)] {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        let separators: [(Int, Character)] = [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":")]
+        guard separators.allSatisfy({ Character(UnicodeScalar(bytes[$0.0])) == $0.1 }),
+              let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+              let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2) else { return nil }
+        var millisecond = 0
+        if bytes.count == 24, bytes[19] == UInt8(ascii: ".") {
+            guard let fraction = number(20, 3) else { return nil }
+            millisecond = fraction
+        } else if bytes.count != 20 {
+            return nil
+        }
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month - 1)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
+        return Date(timeIntervalSince1970: Double(timegm(&parts)) + Double(millisecond) / 1000)
+    }
+
+    private static func digits(_ value: Int, _ width: Int) -> String {
+        let text = String(value)
+        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
     }
 
     /// Reads a timestamp as events carry it (milliseconds optional); nil for anything else.

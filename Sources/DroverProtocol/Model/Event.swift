@@ -64,6 +64,8 @@ public enum EventType: String, CaseIterable, Sendable {
     case reviewMalformed = "review.malformed"
     case consensusCandidate = "consensus.candidate"
     case consensusDecided = "consensus.decided"
+    case runChildren = "run.children"
+    case childMerged = "child.merged"
 }
 
 /// The typed payloads of every event type.
@@ -99,6 +101,8 @@ public enum EventBody: Sendable, Hashable {
     case reviewMalformed(ReviewMalformed)
     case consensusCandidate(ConsensusCandidate)
     case consensusDecided(ConsensusDecided)
+    case runChildren(Children)
+    case childMerged(ChildMerged)
 
     public struct RunCreated: Codable, Sendable, Hashable {
         public var pipelineId: String
@@ -108,12 +112,17 @@ public enum EventBody: Sendable, Hashable {
         /// Runs that must be done before this one starts.
         public var dependsOn: [String]?
         public var budget: RunBudget?
+        /// A child run: the run whose fan-out step started it, and that step.
+        public var parentRunId: String?
+        public var parentStepId: String?
         /// What drover chose on the run's behalf and how to choose otherwise: the agent it picked for roles
         /// no config names (a built-in pipeline with `claude` or `codex` on PATH).
         public var notice: String?
         public init(pipelineId: String, task: String, inputs: [String: String]? = nil, steps: [StepInfo], dependsOn: [String]? = nil,
-                    budget: RunBudget? = nil, notice: String? = nil) {
+                    budget: RunBudget? = nil, parentRunId: String? = nil, parentStepId: String? = nil, notice: String? = nil) {
             self.budget = budget
+            self.parentRunId = parentRunId
+            self.parentStepId = parentStepId
             self.notice = notice
             self.pipelineId = pipelineId
             self.task = task
@@ -524,6 +533,37 @@ public enum EventBody: Sendable, Hashable {
         }
     }
 
+    /// A fan-out step's output listed subtasks: a child run was created for each (or one replaces a
+    /// child whose merge conflicted); the step waits for them.
+    public struct Children: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var attempt: Int
+        /// The step's output (the list of subtasks): the step's output once its children are merged.
+        public var output: String
+        public var children: [ChildRun]
+        public init(stepId: String, attempt: Int, output: String, children: [ChildRun]) {
+            self.stepId = stepId
+            self.attempt = attempt
+            self.output = output
+            self.children = children
+        }
+    }
+
+    /// What became of one child run's change in its parent's working directory.
+    public struct ChildMerged: Codable, Sendable, Hashable {
+        public var stepId: String
+        public var childRunId: String
+        public var outcome: ChildMergeOutcome
+        /// The parent's merge commit (outcome `merged`).
+        public var commit: String?
+        public init(stepId: String, childRunId: String, outcome: ChildMergeOutcome, commit: String? = nil) {
+            self.stepId = stepId
+            self.childRunId = childRunId
+            self.outcome = outcome
+            self.commit = commit
+        }
+    }
+
     /// Every event type's wire name, in the order the protocol lists them.
     public static let allTypes: [String] = EventType.allCases.map(\.rawValue)
 
@@ -561,6 +601,8 @@ public enum EventBody: Sendable, Hashable {
         case .reviewMalformed: .reviewMalformed
         case .consensusCandidate: .consensusCandidate
         case .consensusDecided: .consensusDecided
+        case .runChildren: .runChildren
+        case .childMerged: .childMerged
         }
     }
 
@@ -602,6 +644,8 @@ extension EventBody {
         case .reviewMalformed(let data): try container.encode(data, forKey: .data)
         case .consensusCandidate(let data): try container.encode(data, forKey: .data)
         case .consensusDecided(let data): try container.encode(data, forKey: .data)
+        case .runChildren(let data): try container.encode(data, forKey: .data)
+        case .childMerged(let data): try container.encode(data, forKey: .data)
         case .runStarted, .runCompleted: try container.encode(NoData(), forKey: .data)
         }
     }
@@ -645,6 +689,8 @@ extension EventBody {
         case .reviewMalformed: return .reviewMalformed(try data(ReviewMalformed.self))
         case .consensusCandidate: return .consensusCandidate(try data(ConsensusCandidate.self))
         case .consensusDecided: return .consensusDecided(try data(ConsensusDecided.self))
+        case .runChildren: return .runChildren(try data(Children.self))
+        case .childMerged: return .childMerged(try data(ChildMerged.self))
         }
     }
 }

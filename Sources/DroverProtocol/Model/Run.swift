@@ -105,13 +105,19 @@ public struct Run: Codable, Sendable, Hashable {
     public var workspace: RunWorkspace?
     /// Its spending limits (`run/start`, raised by `run/resume`); absent: unlimited.
     public var budget: RunBudget?
+    /// A child run: the run whose fan-out step started it, and that step.
+    public var parentRunId: String?
+    public var parentStepId: String?
 
     public init(
         id: String, pipelineId: String, task: String, inputs: [String: String]? = nil,
         status: RunStatus, createdAt: String, updatedAt: String, currentStep: String? = nil,
         steps: [Step], failure: Failure? = nil, usage: Usage = Usage(), lastSeq: Int = 0,
-        dependsOn: [String]? = nil, queueReason: QueueReason? = nil, workspace: RunWorkspace? = nil, budget: RunBudget? = nil
+        dependsOn: [String]? = nil, queueReason: QueueReason? = nil, workspace: RunWorkspace? = nil, budget: RunBudget? = nil,
+        parentRunId: String? = nil, parentStepId: String? = nil
     ) {
+        self.parentRunId = parentRunId
+        self.parentStepId = parentStepId
         self.dependsOn = dependsOn
         self.queueReason = queueReason
         self.budget = budget

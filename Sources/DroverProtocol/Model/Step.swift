@@ -12,6 +12,26 @@ public enum ConsensusStrategy: String, WireEnum {
     case judge
 }
 
+/// One child run of a fan-out step: its id and the subtask it was given.
+public struct ChildRun: Codable, Sendable, Hashable {
+    public var runId: String
+    public var task: String
+    /// The child this one replaces (retried on top of the parent after its merge conflicted).
+    public var replaces: String?
+    public init(runId: String, task: String, replaces: String? = nil) {
+        self.runId = runId
+        self.task = task
+        self.replaces = replaces
+    }
+}
+
+/// What became of a child run's change in its parent: `merged` into the parent's working directory,
+/// `nothing` to merge (no change, or the runs share one folder), `skipped` (a person chose so after a
+/// conflict), `failed` (the child did not end done; its change is left out).
+public enum ChildMergeOutcome: String, WireEnum {
+    case merged, nothing, skipped, failed
+}
+
 /// Where a step stands within its run.
 public enum StepState: String, WireEnum {
     case pending, working, waiting, done, failed, skipped
@@ -155,12 +175,15 @@ public struct Step: Codable, Sendable, Hashable {
     public var finishedAt: String?
     public var decision: Decision?
     public var approval: Approval?
+    /// A fan-out step's child runs, in the order their changes are merged (set by `run.children`).
+    public var children: [String]?
 
     public init(
         id: String, kind: StepKind, role: String? = nil, state: StepState = .pending, attempts: Int = 0,
         output: String? = nil, startedAt: String? = nil, finishedAt: String? = nil,
-        decision: Decision? = nil, approval: Approval? = nil
+        decision: Decision? = nil, approval: Approval? = nil, children: [String]? = nil
     ) {
+        self.children = children
         self.id = id
         self.kind = kind
         self.role = role

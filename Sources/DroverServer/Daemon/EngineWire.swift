@@ -1,3 +1,4 @@
+import DroverProtocol
 import DroverSupport
 import Foundation
 #if canImport(Glibc)
@@ -49,25 +50,64 @@ public enum EngineWire {
     /// Writes `object` as one JSON line; false if the peer has gone.
     @discardableResult
     static func writeLine(_ fd: Int32, _ object: [String: Any]) -> Bool {
-        guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return false }
-        data.append(0x0A)
-        return writeAll(fd, Array(data)) == nil
+        guard var bytes = try? JSONValueEncoder.encodeBytes(jsonValue(object)) else { return false }
+        bytes.append(0x0A)
+        return writeAll(fd, bytes) == nil
     }
 
-    /// Reads one JSON-object line, byte by byte so nothing after it is consumed; nil at end of input,
-    /// on a read error, or if the line is not a JSON object (or longer than `limit`).
+    /// Reads one JSON-object line from a socket without consuming anything after it (it peeks, then
+    /// takes up to the newline: two system calls, not one per byte); nil at end of input, on a read
+    /// error, or if the line is not a JSON object (or longer than `limit`).
     static func readLine(_ fd: Int32, limit: Int = 1 << 16) -> [String: Any]? {
         var line: [UInt8] = []
-        var byte: UInt8 = 0
+        var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
-            let count = read(fd, &byte, 1)
-            if count < 0 && errno == EINTR { continue }
-            guard count == 1 else { return nil }
-            if byte == 0x0A { break }
-            line.append(byte)
-            if line.count > limit { return nil }
+            let peeked = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_PEEK)) }
+            if peeked < 0 && errno == EINTR { continue }
+            guard peeked > 0 else { return nil }
+            let newline = chunk[0..<peeked].firstIndex(of: 0x0A)
+            let take = newline.map { $0 + 1 } ?? peeked
+            var taken = 0
+            while taken < take {
+                let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress! + taken, take - taken) }
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { return nil }
+                taken += count
+            }
+            line += chunk[0..<(newline ?? take)]
+            guard line.count <= limit else { return nil }
+            if newline != nil { break }
         }
-        return (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any]
+        guard case .object(let object)? = try? JSONParser().parse(line) else { return nil }
+        return object.mapValues(plainValue)
+    }
+
+    /// The wire's plain values (numbers, strings, booleans, arrays, objects) as a JSON tree. Our
+    /// encoder, not Foundation's: its sorted keys load ICU's collation, which a client would pay
+    /// for at every start.
+    static func jsonValue(_ value: Any) -> JSONValue {
+        switch value {
+        case let bool as Bool: .bool(bool)
+        case let int as Int: .int(int)
+        case let double as Double: .double(double)
+        case let string as String: .string(string)
+        case let object as [String: Any]: .object(object.mapValues(jsonValue))
+        case let array as [Any]: .array(array.map(jsonValue))
+        default: .null
+        }
+    }
+
+    /// A JSON tree as the plain values callers read (`reply["pid"] as? Int`).
+    static func plainValue(_ value: JSONValue) -> Any {
+        switch value {
+        case .null: NSNull()
+        case .bool(let bool): bool
+        case .int(let int): int
+        case .double(let double): double
+        case .string(let string): string
+        case .array(let array): array.map(plainValue)
+        case .object(let object): object.mapValues(plainValue)
+        }
     }
 }
 

@@ -25,6 +25,8 @@ public enum ServeProxy {
         let local = Connection(outbox: outbox, delegate: BeforeAttach(), log: logger) { exit($0) }
         var parser = MessageParser(framing: framing, maxMessageBytes: maxMessageBytes)
         var announced = framing != nil
+        // Whether the proxy answered anything itself (then that must be out before the engine's answers).
+        var answeredLocally = false
         let decoder = MessageDecoder()
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
@@ -42,6 +44,7 @@ public enum ServeProxy {
                     let framing = parser.framing ?? .ndjson
                     guard case .message(let bytes) = input, case .single(.message(let message)) = decoder.decode(bytes),
                           message.method == "initialize", let id = message.id else {
+                        answeredLocally = true
                         local.receive([input], framing: framing)
                         continue
                     }
@@ -56,13 +59,16 @@ public enum ServeProxy {
                                                           engineEnvironment: engineEnvironment)
                         forwarded = framing.frame(params.workspace == nil ? naming(workspace, in: bytes) : bytes)
                     } catch let error as ResponseError {
+                        answeredLocally = true
                         outbox.respond(id: id, error: error)
                         continue
                     } catch {
+                        answeredLocally = true
                         outbox.respond(id: id, error: .internalError("\(error)"))
                         continue
                     }
-                    finish(outbox)
+                    // Nothing answered here (the usual case): no need to start tasks to wait for it.
+                    if answeredLocally { finish(outbox) }
                     logger.info("attached to engine \(link.reply["pid"] ?? "?") of \(link.reply["workspace"] ?? "?")")
                     copy(link.fd, protocolFD: protocolFD, first: forwarded + buffer[(index + 1)..<count])
                 }

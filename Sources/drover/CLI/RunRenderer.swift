@@ -182,6 +182,11 @@ final class RunRenderer {
             Console.line(t.dim("    \(data.role) answered (attempt \(data.attempt))"))
         case .consensusDecided(let data):
             Console.line("    \(t.ok) \(data.strategy.rawValue): \(data.winner) wins" + (data.reasons.map { t.dim(" (\($0))") } ?? ""))
+        case .runChildren(let data):
+            Console.line("\(t.gate) \(t.bold(data.stepId)) waits for \(data.children.count) child run(s): "
+                         + data.children.map(\.runId).joined(separator: ", "))
+        case .childMerged(let data):
+            Console.line(t.dim("    child \(data.childRunId): \(data.outcome.rawValue)" + (data.commit.map { " (\($0.prefix(10)))" } ?? "")))
         case .runCompleted, .runFailed, .runCancelled:
             break // `finish(run:)` prints the outcome with the run's totals
         }

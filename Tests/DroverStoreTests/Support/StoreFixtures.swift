@@ -75,6 +75,8 @@ enum Fixtures {
             .consensusCandidate(.init(stepId: "plan", attempt: 1, role: "claude", output: "A")),
             .consensusDecided(.init(stepId: "plan", strategy: .vote, winner: "claude", reasons: "2 of 3 answers agree", output: "A")),
             .stepSkipped(.init(stepId: "arch", reason: "estimate.size is \"small\"")),
+            .runChildren(.init(stepId: "plan", attempt: 1, output: "[\"a\"]", children: [ChildRun(runId: "r2", task: "a")])),
+            .childMerged(.init(stepId: "plan", childRunId: "r2", outcome: .merged, commit: "0123abc")),
             .reviewVerdict(.init(stepId: "review", reviews: "implement", round: 1, attempt: 1, score: 0.45, threshold: 0.8, passed: false,
                                  findings: ["no tests"])),
             .reviewRework(.init(stepId: "review", reviews: "implement", round: 2)),
