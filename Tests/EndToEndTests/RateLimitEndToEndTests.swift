@@ -105,7 +105,8 @@ struct RateLimitEndToEndTests {
 
     @Test("an engine stopped cleanly while a run waits leaves it queued; the next engine runs it at retryAt")
     func stoppedEngineRunsItLater() async throws {
-        let workspace = try EngineWorkspace(pipelines: ["limited": Self.pipeline(retryAfter: 5)])
+        // Long enough that the first engine is gone before retryAt even when the whole suite loads the machine.
+        let workspace = try EngineWorkspace(pipelines: ["limited": Self.pipeline(retryAfter: 15)])
         let first = try await workspace.server(daemon: false)
         let runId = try await first.startRun("limited").string("id")
         let queued = try await first.event(runId, "run.queued") { $0.data.string("reason") == "rate_limit" }
