@@ -55,10 +55,8 @@ extension Engine {
             return true
         case .failed(let message, _):
             let what = judging ? "The judge ('\(role)')" : "Role '\(role)'"
-            try failRun(runId: run.id, stepId: step.id, attempt: attempt, failure: Failure(
-                kind: .agent, message: "\(what) of consensus step '\(step.id)' failed: \(message.trimmingCharacters(in: .whitespacesAndNewlines))",
-                hint: Hints.fixThenRetry("See `drover logs \(run.id) \(step.id)`; fix that role's agent or config", runId: run.id),
-                stepId: step.id))
+            try failRun(runId: run.id, stepId: step.id, attempt: attempt, roleFailed: "\(what) of consensus step '\(step.id)'",
+                        message: message, fix: "fix that role's agent or config")
             return true
         case .decision, .timedOut, .terminated, .rateLimited:
             return false

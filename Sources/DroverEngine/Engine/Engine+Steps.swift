@@ -378,6 +378,15 @@ extension Engine {
         try commit(bodies, runId: runId)
     }
 
+    /// Fails the run because a helper role of a step (a tests step's fixer, a consensus answerer or judge)
+    /// failed: `who` names it and its step in the message, `fix` starts the hint.
+    func failRun(runId: String, stepId: String, attempt: Int, roleFailed who: String, message: String, fix: String) throws {
+        try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
+            kind: .agent, message: "\(who) failed: \(message.trimmingCharacters(in: .whitespacesAndNewlines))",
+            hint: Hints.fixThenRetry("See `drover logs \(runId) \(stepId)`; \(fix)", runId: runId),
+            stepId: stepId))
+    }
+
     private func formatSeconds(_ seconds: Double) -> String {
         seconds == seconds.rounded() ? "\(Int(seconds))s" : "\(seconds)s"
     }

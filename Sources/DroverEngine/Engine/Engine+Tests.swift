@@ -18,10 +18,8 @@ extension Engine {
                 try startStep(run: run, stepId: step.id, attempt: attempt + 1, role: nil, resuming: false)
                 return true
             case .failed(let message, _):
-                try failRun(runId: run.id, stepId: step.id, attempt: attempt, failure: Failure(
-                    kind: .agent, message: "The fixer ('\(fixerRole)') of step '\(step.id)' failed: \(message.trimmingCharacters(in: .whitespacesAndNewlines))",
-                    hint: Hints.fixThenRetry("See `drover logs \(run.id) \(step.id)`; fix the fixer's agent or config", runId: run.id),
-                    stepId: step.id))
+                try failRun(runId: run.id, stepId: step.id, attempt: attempt, roleFailed: "The fixer ('\(fixerRole)') of step '\(step.id)'",
+                            message: message, fix: "fix the fixer's agent or config")
                 return true
             case .decision, .timedOut, .terminated, .rateLimited:
                 return false
