@@ -115,7 +115,8 @@ struct RateLimitEndToEndTests {
         #expect(Self.seconds(from: queued.data.string("retryAt"), to: restarted.string("at")) >= -0.01,
                 "not before retryAt: \(restarted) vs \(queued.data)")
         let output = events.last { $0.string("type") == "step.completed" }?.data.string("output") ?? ""
-        #expect(output.contains("resumed=[conv-1]") && output.contains("attempt=2"), "\(output)")
+        #expect(output.contains("resumed=[conv-1]") && output.contains("attempt=2"),
+                "\(output) after \(events.map { "\($0.string("type")) \($0.data.string("stepId")) \($0.data["attempt"] ?? "")" })")
         #expect(try await second.shutdownAndExit() == 0)
     }
 
