@@ -46,10 +46,20 @@ public final class StoreLock: Sendable {
         guard fd >= 0 else { throw StoreError.io("open lock file", path, errno: errno) }
 
         var rc: Int32
-        repeat { rc = flock(fd, LOCK_EX | LOCK_NB) } while rc != 0 && errno == EINTR
+        var holder: OwnerIdentity?
+        // A lock released a moment ago can still be held for a few milliseconds by a child this process is
+        // spawning (its copy of the descriptor lives until the child execs, where close-on-exec drops it);
+        // such a lock names no holder: try again briefly before calling it taken.
+        let patience = Date().addingTimeInterval(0.5)
+        while true {
+            repeat { rc = flock(fd, LOCK_EX | LOCK_NB) } while rc != 0 && errno == EINTR
+            guard rc != 0, errno == EWOULDBLOCK else { break }
+            holder = Self.readOwner(fd)
+            guard holder == nil, Date() < patience else { errno = EWOULDBLOCK; break }
+            usleep(5_000)
+        }
         if rc != 0 {
             let code = errno
-            let holder = code == EWOULDBLOCK ? Self.readOwner(fd) : nil
             close(fd)
             if code == EWOULDBLOCK {
                 let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
