@@ -205,6 +205,16 @@ public final class PostgresRunStore: RunStore {
         }
     }
 
+    /// How many runs have one of `statuses` (no snapshot is read).
+    public func countRuns(statuses: Set<RunStatus>) throws -> Int {
+        guard !statuses.isEmpty else { return 0 }
+        let result = try storeErrors(runId: "") {
+            try connection.execute("SELECT count(*) FROM runs WHERE status = ANY($1::text[])",
+                                   ["{" + statuses.map(\.rawValue).sorted().joined(separator: ",") + "}"])
+        }
+        return Int(result.text(0, 0) ?? "") ?? 0
+    }
+
     /// Runs `body`, turning a statement the server refused into a `StoreError` that names the store.
     private func storeErrors<T>(runId: String, _ body: () throws -> T) throws -> T {
         do {

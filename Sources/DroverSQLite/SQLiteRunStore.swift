@@ -263,4 +263,16 @@ public final class SQLiteRunStore: RunStore {
         }
         return runs
     }
+
+    /// How many runs have one of `statuses` (from the status index; no snapshot is read).
+    public func countRuns(statuses: Set<RunStatus>) throws -> Int {
+        guard !statuses.isEmpty else { return 0 }
+        let values = statuses.map(\.rawValue).sorted()
+        let statement = try database.cached(
+            "SELECT count(*) FROM runs WHERE status IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
+        defer { statement.reset() }
+        for (offset, value) in values.enumerated() { try statement.bind(value, at: Int32(offset + 1)) }
+        guard try statement.step() else { return 0 }
+        return statement.int(0)
+    }
 }
