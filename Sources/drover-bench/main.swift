@@ -60,8 +60,7 @@ try writePipeline("events", steps: [fakeStep("burst", script: [Array(repeating: 
 try writePipeline("steps", steps: (1...settings.steps).map { fakeStep("s\($0)", script: [[["result": "ok"]]]) }, in: workspace)
 try writePipeline("instant", steps: [fakeStep("only", script: [[["result": "ok"]]])], in: workspace)
 // The engine parses a pipeline file again on every use while it changed in the last 2 s (`FileValueCache`,
-// whole seconds);
-// a workspace's pipelines are older than that, so the figures are taken once these have settled.
+// in whole seconds); a workspace's pipelines are older, so the figures are taken once these have settled.
 let pipelinesSettled = ContinuousClock.now + .milliseconds(3100)
 
 #if PostgreSQL
