@@ -21,6 +21,7 @@ public final class PostgresRunStore: RunStore {
 
     let connection: PostgresConnection
     private let codec = EventCodec()
+    private let snapshots = SnapshotEncoder()
     /// Whose lease every append checks, inside its transaction (nil: no check, for a store used
     /// without ownership, such as the conformance suite's).
     var fence: (any RunLeaseFence)?
@@ -77,7 +78,7 @@ public final class PostgresRunStore: RunStore {
         guard !isReadOnly else { throw StoreError(.readOnly, "the PostgreSQL store \(url) is open read-only") }
         try AppendRules.checkBatch(events, of: snapshot.id)
         let rows = try events.map { [$0.runId, String($0.seq), $0.type, $0.at, String(decoding: try codec.encodeData(of: $0.body), as: UTF8.self)] }
-        let snapshotJSON = String(decoding: try codec.encodeSnapshot(snapshot), as: UTF8.self)
+        let snapshotJSON = String(decoding: try snapshots.encode(snapshot), as: UTF8.self)
         let lastSeq = events.last?.seq ?? snapshot.lastSeq
 
         try storeErrors(runId: snapshot.id) {

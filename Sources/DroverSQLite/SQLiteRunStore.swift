@@ -19,6 +19,7 @@ public final class SQLiteRunStore: RunStore {
 
     let database: SQLiteDatabase
     private let codec = EventCodec()
+    private let snapshots = SnapshotEncoder()
 
     /// Opens the store at `path`.
     ///
@@ -129,7 +130,7 @@ public final class SQLiteRunStore: RunStore {
         try AppendRules.checkBatch(events, of: snapshot.id)
         // Encode before taking the write lock, so it is held only for the inserts.
         let rows = try events.map { (event: $0, data: try codec.encodeData(of: $0.body)) }
-        let snapshotJSON = try codec.encodeSnapshot(snapshot)
+        let snapshotJSON = try snapshots.encode(snapshot)
 
         do {
             try insert(rows, snapshot: snapshot, snapshotJSON: snapshotJSON)

@@ -26,7 +26,7 @@ import Testing
     @Test func replaceFileSaysWhatFailed() throws {
         try withTemporaryDirectory { dir in
             let blocker = dir.appendingPathComponent("reports").path
-            FileManager.default.createFile(atPath: blocker, contents: Data("not a folder".utf8))
+            _ = FileManager.default.createFile(atPath: blocker, contents: Data("not a folder".utf8))
             let error = #expect(throws: StoreError.self) { try PrivateFiles.replaceFile(blocker + "/r1.md", contents: "x") }
             #expect(error?.message.contains(blocker) == true)
         }
