@@ -7,10 +7,7 @@ extension FanOutEndToEndTests {
     @Test("inbox/list shows a parent waiting on its children (kind children, each child's status); answering it is refused naming them; it goes when the parent resumes")
     func inboxWhileWaiting() async throws {
         // Each child stops at an approval, so the test decides when the children end.
-        let gated = FakePipeline.pipeline([FakePipeline.step("work", prompt: "{{task}}", turns: [[
-            ["write": ["path": "{{prompt}}", "text": "{{prompt}}\n"]], ["result": "wrote {{prompt}}"],
-        ]], requiresApproval: true)])
-        let workspace = try await GitFixture.workspace(pipelines: ["split": Self.parent(["m.txt", "n.txt"]), "child": gated],
+        let workspace = try await GitFixture.workspace(pipelines: ["split": Self.parent(["m.txt", "n.txt"]), "child": Self.gatedChild],
                                                        config: Self.twoSlots)
         let drover = try await workspace.server()
         let parentId = try await drover.startRun("split").string("id")
