@@ -48,6 +48,28 @@ extension Engine {
         }
     }
 
+    /// A fan-out step about to start in `run`: the failure to record if its children would nest deeper
+    /// than config `fanOut.maxDepth` allows (checked before its agent runs, so no agent time is spent on it).
+    func fanOutDepthFailure(run: Run, stepId: String) -> Failure? {
+        let maxDepth = loadConfig().maxFanOutDepth
+        var ancestors: [String] = []
+        var parentId = run.parentRunId
+        while let id = parentId, ancestors.count <= maxDepth, !ancestors.contains(id) {
+            ancestors.append(id)
+            parentId = (try? loadRun(id))?.parentRunId
+        }
+        guard ancestors.count >= maxDepth else { return nil }
+        let chain = ([run.id] + ancestors).joined(separator: " ← ")
+        return Failure(
+            kind: .agent,
+            message: "Step '\(stepId)' fans out, but run \(run.id) is already a child run \(ancestors.count) level(s) deep (\(chain)); "
+                + "fan-out may nest \(maxDepth) level(s) of child runs (config fanOut.maxDepth)",
+            hint: Hints.fixThenRetry(
+                "Raise {\"fanOut\": {\"maxDepth\": N}} (at most \(EngineConfig.fanOutDepthLimits.upperBound)) in .drover/config.json, "
+                + "or give the child pipeline no fan-out step", runId: run.id),
+            stepId: stepId)
+    }
+
     /// Creates a child run per task (each replacing `replaces` when set), records `run.children` on the
     /// parent, and hands the children to the scheduler. Their worktrees are made first, off the actor;
     /// if one cannot be, none is recorded and the parent fails saying why.
