@@ -7,10 +7,7 @@ extension FanOutEndToEndTests {
     @Test("inbox/list shows a parent waiting on its children (kind children, each child's status); answering it is refused naming them; it goes when the parent resumes")
     func inboxWhileWaiting() async throws {
         // Each child stops at an approval, so the test decides when the children end.
-        let gated = FakePipeline.pipeline([FakePipeline.step("work", prompt: "{{task}}", turns: [[
-            ["write": ["path": "{{prompt}}", "text": "{{prompt}}\n"]], ["result": "wrote {{prompt}}"],
-        ]], requiresApproval: true)])
-        let workspace = try await GitFixture.workspace(pipelines: ["split": Self.parent(["m.txt", "n.txt"]), "child": gated],
+        let workspace = try await GitFixture.workspace(pipelines: ["split": Self.parent(["m.txt", "n.txt"]), "child": Self.gatedChild],
                                                        config: Self.twoSlots)
         let drover = try await workspace.server()
         let parentId = try await drover.startRun("split").string("id")
@@ -56,5 +53,36 @@ extension FanOutEndToEndTests {
         #expect(!after.contains { $0.string("runId") == parentId }, "the wait left the inbox: \(after)")
         let late = try await drover.callError("decision/resolve", ["runId": parentId, "decisionId": "c-plan-1", "choice": "x"])
         #expect(late.code == -32602 && late.message.contains("it is over"), "\(late)")
+    }
+}
+
+/// How deep fan-outs may nest: config `fanOut.maxDepth`.
+extension FanOutEndToEndTests {
+    @Test("a child run that would fan out deeper than config fanOut.maxDepth fails its step before its agent runs, and so do its ancestors")
+    func depthLimit() async throws {
+        // Every run of "nest" fans out into one more run of "nest".
+        var plan = FakePipeline.step("plan", prompt: "Split: {{task}}", turns: [[["result": #"["deeper"]"#]]])
+        plan["fanOut"] = ["pipeline": "nest"]
+        let workspace = try await GitFixture.workspace(pipelines: ["nest": FakePipeline.pipeline([plan])],
+                                                       config: ["fanOut": ["maxDepth": 2], "concurrency": ["maxRuns": 4]])
+        let drover = try await workspace.server()
+        let topId = try await drover.startRun("nest").string("id")
+        try await drover.event(topId, "run.failed", timeout: .seconds(90))
+        let firstIds = Self.children(of: topId, in: drover)
+        let firstId = try #require(firstIds.first)
+        let secondId = try #require(Self.children(of: firstId, in: drover).first)
+        #expect(Self.children(of: secondId, in: drover).isEmpty, "no third level")
+
+        let deepest = try await drover.getRun(secondId)
+        #expect(deepest.string("status") == "failed")
+        let failure = deepest.object("failure")
+        #expect(failure.string("stepId") == "plan" && failure.string("kind") == "agent")
+        #expect(failure.string("message").contains("already a child run 2 level(s) deep (\(secondId) ← \(firstId) ← \(topId))")
+                && failure.string("message").contains("fan-out may nest 2 level(s) of child runs (config fanOut.maxDepth)"), "\(failure)")
+        #expect(failure.string("hint").contains("\"maxDepth\""), "\(failure)")
+        let log = try await drover.call("step/log", ["runId": secondId, "stepId": "plan"])
+        #expect(log.string("text").isEmpty, "its agent never ran: \(log)")
+        #expect(try await drover.getRun(firstId).object("failure").string("message").contains(secondId))
+        #expect(try await drover.getRun(topId).object("failure").string("kind") == "dependency")
     }
 }
