@@ -118,6 +118,30 @@ struct ConsensusRoundEndToEndTests {
         #expect(message.contains("'beta' (attempt 2): beta broke") && message.contains("'gamma' (attempt 3): gamma broke"), "\(message)")
     }
 
+    @Test("a rate-limited candidate the vote cannot do without: the run waits for the limit, then runs a fresh round")
+    func rateLimitedCandidate() async throws {
+        let workspace = try EngineWorkspace(
+            pipelines: ["pick": Self.pipeline(Self.vote(["alpha", "beta"]))],
+            config: ["agents": [
+                "alpha": Self.role([[["result": "same"]]]),
+                // Attempt 2 (the first round) is rate limited; attempt 4 (the next round) answers.
+                "beta": Self.role([[["result": "same"]], [["rateLimit": ["message": "429 slow down", "retryAfter": 1]]], [["result": "same"]]]),
+            ]])
+        let drover = try await workspace.server()
+        let runId = try await drover.startRun("pick").string("id")
+        let queued = try await drover.event(runId, "run.queued", timeout: .seconds(30)) { $0.data.string("reason") == "rate_limit" }.data
+        #expect(queued.string("stepId") == "choose" && queued.string("message") == "429 slow down")
+        try await drover.event(runId, "run.completed", timeout: .seconds(40))
+
+        let events = try await drover.storedEvents(runId)
+        let candidates = Self.candidates(events)
+        #expect(candidates.map { $0["attempt"] as? Int } == [1, 2, 3, 4])
+        #expect(candidates[1].object("failure").string("message").contains("was rate limited (429 slow down)"), "\(candidates[1])")
+        let decided = try #require(events.first { $0.string("type") == "consensus.decided" }).data
+        #expect(decided.string("reasons") == "2 of 2 answers agree (alpha, beta)", "the fresh round's answers decide")
+        #expect(!events.contains { $0.string("type") == "run.failed" })
+    }
+
     @Test("a judge judges the answers there are: a failed candidate is left out of its prompt")
     func judgeOverTheAnswers() async throws {
         let workspace = try EngineWorkspace(
