@@ -197,6 +197,42 @@ struct ConsensusRoundEndToEndTests {
         #expect(try await Self.candidatesLeft(workspace, runId: runId).isEmpty)
     }
 
+    @Test("isolated run, judge: a merged answer keeps the file changes of the role the judge names; cancel while the judge runs removes the candidates' worktrees")
+    func isolatedJudge() async throws {
+        let writer: (String) -> [String: Any] = { name in
+            Self.role([[["write": ["path": "\(name).txt", "text": "\(name)\n"]], ["result": "\(name)'s answer"]]])
+        }
+        let judged: (String) -> [String: Any] = { judge in
+            Self.pipeline(["agents": ["xray", "yankee"], "strategy": "judge", "judge": judge])
+        }
+        let workspace = try await GitFixture.workspace(
+            pipelines: ["merged": judged("merger"), "stuck": judged("sleeper")],
+            config: ["agents": [
+                "xray": writer("xray"), "yankee": writer("yankee"),
+                "merger": Self.role([[["result": #"{"output": "both, merged", "reasons": "r", "changesFrom": "yankee"}"#]]]),
+                "sleeper": Self.role([[["say": "judging"], ["hang": true]]]),
+            ]])
+        let drover = try await workspace.server()
+        let runId = try await drover.startRun("merged").string("id")
+        try await drover.event(runId, "run.completed", timeout: .seconds(60))
+        let decided = try #require(try await drover.storedEvents(runId).first { $0.string("type") == "consensus.decided" }).data
+        #expect(decided.string("winner") == "merger" && decided.string("changesFrom") == "yankee" && decided.string("output") == "both, merged")
+        let runPath = try await drover.getRun(runId).object("workspace").string("path")
+        #expect(GitFixture.read(runPath + "/yankee.txt") == "yankee\n" && GitFixture.read(runPath + "/xray.txt") == nil)
+        #expect(try await Self.candidatesLeft(workspace, runId: runId).isEmpty)
+
+        let stuckId = try await drover.startRun("stuck").string("id")
+        try await drover.logLine(stuckId, "judging", timeout: .seconds(60))
+        #expect(try await !Self.candidatesLeft(workspace, runId: stuckId).isEmpty, "the candidates' worktrees wait for the judge")
+        try await drover.call("run/cancel", ["runId": stuckId])
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try await !Self.candidatesLeft(workspace, runId: stuckId).isEmpty, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50)) // polling interval: the removal follows run.cancelled
+        }
+        #expect(try await Self.candidatesLeft(workspace, runId: stuckId).isEmpty)
+        #expect(await workspace.waitForNoAgents().isEmpty)
+    }
+
     @Test("cancel mid-round stops every candidate's process group and removes their worktrees")
     func cancelMidRound() async throws {
         let hanging: (String) -> [String: Any] = { name in Self.role([[["say": "\(name) up"], ["hang": true]]]) }
