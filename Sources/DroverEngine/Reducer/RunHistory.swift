@@ -141,7 +141,7 @@ public struct RunHistory: Sendable, Hashable {
     /// Per step, the rate limits its agent hit since an attempt of it last ended otherwise (for the
     /// backoff and the re-run context).
     private var rateLimits: [String: RateLimitRecord] = [:]
-    /// Each consensus step's answers since its last decision or reset (`consensus.candidate`).
+    /// Each consensus step's answers since its last decision, interruption or reset (`consensus.candidate`).
     private var consensusRounds: [String: [EventBody.ConsensusCandidate]] = [:]
     /// The newest `tests.finished` of the run (for `{{tests.summary}}`).
     public private(set) var latestTests: EventBody.TestsFinished?
@@ -244,6 +244,9 @@ public struct RunHistory: Sendable, Hashable {
         case .consensusCandidate(let data):
             consensusRounds[data.stepId, default: []].append(data)
         case .consensusDecided(let data):
+            consensusRounds[data.stepId] = nil
+        case .stepInterrupted(let data):
+            // The round's candidates ran at once and their worktrees are gone: an interrupted round starts afresh.
             consensusRounds[data.stepId] = nil
         case .runChildren(let data):
             var fanOut = fanOuts[data.stepId] ?? FanOut(attempt: data.attempt, output: data.output, children: [])
