@@ -154,13 +154,17 @@ extension Engine {
         }
         let rerun = history.rerunContext(stepId: stepId)
         // A resumed session already holds the task and everything said before: tell it what changed.
-        // (A fixer is another agent: it starts its own conversation.)
-        let resumeSessionId = step.kind == .agent && fixerRole == nil ? history.resumableSession(stepId: stepId) : nil
+        // (A fixer is another agent: it starts its own conversation.) A reviewer resumes its own session
+        // too, so a later round remembers the earlier ones; it is always given the whole request, since
+        // what it grades is new.
+        let resumes = (step.kind == .agent || step.kind == .review) && fixerRole == nil
+        let resumeSessionId = resumes ? history.resumableSession(stepId: stepId) : nil
         var request = Template.render(template, context: context)
         if let consensus = step.consensus, ConsensusRules.isJudging(consensus, role: fixerRole, answered: history.consensusRound(stepId)) {
             request = ConsensusRules.judgePrompt(request: request, answers: ConsensusRules.answers(history.consensusRound(stepId)))
         }
-        let prompt = resumeSessionId != nil && !rerun.isEmpty ? rerun.renderedForResume() : request + addition + rerun.rendered()
+        let prompt = resumeSessionId != nil && !rerun.isEmpty && step.kind != .review
+            ? rerun.renderedForResume() : request + addition + rerun.rendered()
 
         let workingDirectory = workingDirectory ?? run.workspace?.path ?? options.workspace.path
         var environment = options.environment

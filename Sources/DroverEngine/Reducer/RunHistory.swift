@@ -103,6 +103,8 @@ public struct RunHistory: Sendable, Hashable {
         public var output: String
         /// The current children in merge order (a retried child takes the place of the one it replaces).
         public var children: [ChildRun]
+        /// Children a retry replaced, oldest first.
+        public var replaced: [String] = []
         /// Children whose change was merged, found empty, skipped or left out.
         public var settled: [String: ChildMergeOutcome] = [:]
         /// The answer to the latest merge conflict, not acted on yet.
@@ -251,6 +253,7 @@ public struct RunHistory: Sendable, Hashable {
             for child in data.children {
                 if let replaced = child.replaces, let index = fanOut.children.firstIndex(where: { $0.runId == replaced }) {
                     fanOut.children[index] = child
+                    fanOut.replaced.append(replaced)
                 } else {
                     fanOut.children.append(child)
                 }
