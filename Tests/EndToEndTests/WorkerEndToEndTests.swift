@@ -11,7 +11,7 @@ import Glibc
 /// `DROVER_STORE_EXECUTOR=workers`) record runs and answer gates, workers claim and drive them.
 /// Leases are 1.5 s so a dead worker's runs come back quickly. Everything is asserted from the
 /// stored events (and from the processes still alive), never from timing.
-@Suite("End to end: drover worker", .enabled(if: PostgresTestServer.skipReason == nil, "needs PostgreSQL (apt-get install postgresql)"))
+@Suite("End to end: drover worker", .enabled(ifBlocking: { PostgresTestServer.skipReason == nil }, "needs PostgreSQL (apt-get install postgresql)"))
 struct WorkerEndToEndTests {
     /// Two agent steps: the first needs an approval, the second asks a question (attempt 1) and
     /// answers once it has the choice (attempt 2).

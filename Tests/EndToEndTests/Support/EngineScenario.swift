@@ -1,4 +1,5 @@
 import Foundation
+import PostgresTestServer
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -46,7 +47,7 @@ final class EngineWorkspace: Sendable {
     private func write(_ json: Any, to relativePath: String) throws {
         let file = url.appendingPathComponent(relativePath)
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try JSONSerialization.data(withJSONObject: json, options: [.withoutEscapingSlashes]).write(to: file)
+        try JSONSerialization.data(withJSONObject: json, options: [.withoutEscapingSlashes]).writeUnsynced(to: file)
     }
 
     /// Spawns `drover serve` on this workspace, initializes it and (by default) trusts the workspace.
