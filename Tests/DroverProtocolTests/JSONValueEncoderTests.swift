@@ -173,6 +173,9 @@ struct JSONValueEncoderTests {
                              proposal: "p", since: "2024-05-01T10:00:00.000Z")
         try expectSameBytes(item)
         try expectSameBytes(InboxItem(runId: "", stepId: "", kind: .approval, id: "", since: ""))
+        try expectSameBytes(InboxItem(runId: "r-1", stepId: "plan", kind: .children, id: "c-plan-1",
+                                      children: [.init(runId: "r-2", status: .running, task: "a"), .init(runId: "r-3", status: .done)],
+                                      since: "2024-05-01T10:00:00.000Z"))
         try expectSameBytes(InboxListResult(items: [item]))
         try expectSameBytes(InboxListResult(items: []))
         try expectSameBytes(StepLogResult(text: "line 1\nline 2\u{1B}[0m\n", nextOffset: 1024, eof: true))

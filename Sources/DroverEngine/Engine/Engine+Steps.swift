@@ -26,6 +26,9 @@ extension Engine {
             role = next
         }
         let started = try commit([.stepStarted(.init(stepId: stepId, attempt: attempt, role: role))], runId: run.id)
+        if loaded.definition.step(stepId)?.fanOut != nil, let tooDeep = fanOutDepthFailure(run: started, stepId: stepId) {
+            return try failRun(runId: run.id, stepId: stepId, attempt: attempt, failure: tooDeep)
+        }
         let invocation: AgentInvocation
         let pricing: UsagePricing
         do {

@@ -107,6 +107,8 @@ public struct RunHistory: Sendable, Hashable {
         public var settled: [String: ChildMergeOutcome] = [:]
         /// The answer to the latest merge conflict, not acted on yet.
         public var mergeChoice: String?
+        /// When the step last started waiting on children (its latest `run.children`).
+        public var waitingSince = ""
 
         /// The first child whose change is not settled yet.
         public var nextToSettle: ChildRun? { children.first { settled[$0.runId] == nil } }
@@ -251,6 +253,7 @@ public struct RunHistory: Sendable, Hashable {
                 }
             }
             fanOut.mergeChoice = nil
+            fanOut.waitingSince = event.at
             fanOuts[data.stepId] = fanOut
         case .childMerged(let data):
             fanOuts[data.stepId]?.settled[data.childRunId] = data.outcome
