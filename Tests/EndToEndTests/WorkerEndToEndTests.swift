@@ -122,11 +122,9 @@ struct WorkerEndToEndTests {
     private func agents(of runId: String, timeout: Duration = .seconds(30)) async throws -> [pid_t] {
         let deadline = ContinuousClock.now + timeout
         while true {
-            // On a Dispatch thread: a scan of /proc is slow on a loaded machine, and the test runner's
+            // On a thread of its own: a scan of /proc is slow on a loaded machine, and the test runner's
             // few cooperative threads must stay free for the other tests meanwhile.
-            let found = await withCheckedContinuation { done in
-                DispatchQueue.global().async { done.resume(returning: processes(withEnvironment: "DROVER_RUN_ID=\(runId)")) }
-            }
+            let found = (try? await onOwnThread { processes(withEnvironment: "DROVER_RUN_ID=\(runId)") }) ?? []
             if !found.isEmpty { return found }
             guard ContinuousClock.now < deadline else { throw DroverProcess.Timeout(description: "no agent of run \(runId)") }
             try await Task.sleep(for: .milliseconds(50))  // polling interval

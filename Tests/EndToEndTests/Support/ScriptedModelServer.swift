@@ -48,11 +48,10 @@ final class ScriptedModelServer {
 
     deinit {
         try? stdin.fileHandleForWriting.close()
-        // The scratch folder goes once the server has exited (it may still write its log); the wait is on
-        // a thread of its own, since the last reference may drop on the cooperative pool.
+        // The scratch folder goes once the server has exited (it may still write its log).
         let process = process
         let scratch = scratch
-        Thread.detachNewThread {
+        BackgroundCleanup.run {
             process.waitUntilExit()
             try? FileManager.default.removeItem(at: scratch)
         }
