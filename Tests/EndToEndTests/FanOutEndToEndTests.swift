@@ -76,6 +76,11 @@ struct FanOutEndToEndTests {
         #expect(summary.allSatisfy { $0.string("status") == "done" && $0.string("merge") == "merged" && $0.string("output").hasPrefix("wrote ") })
         let diff = try await drover.call("run/diff", ["runId": parentId])
         #expect((diff["files"] as? [[String: Any]])?.map { $0.string("path") } == ["alpha.txt", "beta.txt", "gamma.txt"])
+        for childId in childIds {
+            let place = try await Self.discarded(childId, in: drover).object("workspace")
+            #expect(!FileManager.default.fileExists(atPath: place.string("path")) && place["branchDeleted"] as? Bool == true,
+                    "a merged child's worktree and branch go: \(place)")
+        }
     }
 
     @Test("children that change the same file: a conflict is a decision; skip leaves one out, retry re-runs it on top of the parent")

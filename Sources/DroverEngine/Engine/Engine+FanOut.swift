@@ -190,6 +190,7 @@ extension Engine {
                             kind: .dependency,
                             message: "The change of child run \(child.runId) (\"\(child.task)\") conflicted with the parent's work; a person chose to fail the run",
                             hint: "Retry or restart this run from step '\(step.id)' to plan again (\(Hints.retry(parentId)))", stepId: step.id))
+                        await cleanUpChildren(of: parentId, stepId: step.id)
                         return
                     }
                 }
@@ -205,12 +206,14 @@ extension Engine {
                             + list.joined(separator: "; "),
                         hint: "See the child runs; retry this run (\(Hints.retry(parentId))) to plan again, or set \"allowFailures\": true on the step's fanOut",
                         stepId: step.id))
+                    await cleanUpChildren(of: parentId, stepId: step.id)
                     return
                 }
                 guard let child = fanOut.nextToSettle else {
                     let completed = try commit([.stepCompleted(.init(stepId: step.id, attempt: fanOut.attempt, output: fanOut.output))],
                                                runId: parentId)
                     if completed.status == .running { scheduleAdvance(parentId) }
+                    await cleanUpChildren(of: parentId, stepId: step.id)
                     return
                 }
                 guard let run = children[child.runId], run.status == .done else {

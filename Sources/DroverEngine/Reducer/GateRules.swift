@@ -73,8 +73,11 @@ public enum GateRules {
         }
     }
 
-    /// `step/requestChanges`; the step re-runs with the feedback and its previous proposal.
-    public static func requestChanges(run: Run, history: RunHistory, approvalId: String, feedback: String) throws -> GateOutcome {
+    /// `step/requestChanges`; the step re-runs with the feedback and its previous proposal. `reviewer` is the
+    /// pipeline's review step of the approval's step, if it has one: the rework goes through it (and every
+    /// step before it) again, also when the approval came without a review because its `when` skipped it.
+    public static func requestChanges(run: Run, history: RunHistory, approvalId: String, feedback: String,
+                                      reviewer: String? = nil) throws -> GateOutcome {
         let approval = try openApproval(run: run, history: history, approvalId: approvalId, action: "step/requestChanges")
         switch approval.status {
         case .approved:
@@ -90,8 +93,9 @@ public enum GateRules {
             try checkOpen(run: run, approval: approval)
             var bodies: [EventBody] = [.approvalResolved(.init(
                 stepId: approval.stepId, approvalId: approvalId, status: .changesRequested, feedback: feedback))]
-            // A reviewed proposal re-runs through its reviewer, which grades the rework afresh.
-            if let reviewer = approval.reviewStepId {
+            // A reviewed proposal re-runs through its reviewer, which grades the rework afresh (or is skipped
+            // again, and the approval is asked again); the steps between them run again on the rework too.
+            if let reviewer = approval.reviewStepId ?? reviewer {
                 bodies.append(.reviewRework(.init(stepId: reviewer, reviews: approval.stepId, round: 1)))
             }
             return .append(bodies)
