@@ -118,6 +118,30 @@ struct ConsensusRoundEndToEndTests {
         #expect(message.contains("'beta' (attempt 2): beta broke") && message.contains("'gamma' (attempt 3): gamma broke"), "\(message)")
     }
 
+    @Test("a rate-limited candidate the vote cannot do without: the run waits for the limit, then runs a fresh round")
+    func rateLimitedCandidate() async throws {
+        let workspace = try EngineWorkspace(
+            pipelines: ["pick": Self.pipeline(Self.vote(["alpha", "beta"]))],
+            config: ["agents": [
+                "alpha": Self.role([[["result": "same"]]]),
+                // Attempt 2 (the first round) is rate limited; attempt 4 (the next round) answers.
+                "beta": Self.role([[["result": "same"]], [["rateLimit": ["message": "429 slow down", "retryAfter": 1]]], [["result": "same"]]]),
+            ]])
+        let drover = try await workspace.server()
+        let runId = try await drover.startRun("pick").string("id")
+        let queued = try await drover.event(runId, "run.queued", timeout: .seconds(30)) { $0.data.string("reason") == "rate_limit" }.data
+        #expect(queued.string("stepId") == "choose" && queued.string("message") == "429 slow down")
+        try await drover.event(runId, "run.completed", timeout: .seconds(40))
+
+        let events = try await drover.storedEvents(runId)
+        let candidates = Self.candidates(events)
+        #expect(candidates.map { $0["attempt"] as? Int } == [1, 2, 3, 4])
+        #expect(candidates[1].object("failure").string("message").contains("was rate limited (429 slow down)"), "\(candidates[1])")
+        let decided = try #require(events.first { $0.string("type") == "consensus.decided" }).data
+        #expect(decided.string("reasons") == "2 of 2 answers agree (alpha, beta)", "the fresh round's answers decide")
+        #expect(!events.contains { $0.string("type") == "run.failed" })
+    }
+
     @Test("a judge judges the answers there are: a failed candidate is left out of its prompt")
     func judgeOverTheAnswers() async throws {
         let workspace = try EngineWorkspace(
@@ -171,6 +195,42 @@ struct ConsensusRoundEndToEndTests {
 
         #expect(try await Self.worktrees(workspace).sorted() == [workspace.path, runPath].sorted(), "only the user's tree and the run's")
         #expect(try await Self.candidatesLeft(workspace, runId: runId).isEmpty)
+    }
+
+    @Test("isolated run, judge: a merged answer keeps the file changes of the role the judge names; cancel while the judge runs removes the candidates' worktrees")
+    func isolatedJudge() async throws {
+        let writer: (String) -> [String: Any] = { name in
+            Self.role([[["write": ["path": "\(name).txt", "text": "\(name)\n"]], ["result": "\(name)'s answer"]]])
+        }
+        let judged: (String) -> [String: Any] = { judge in
+            Self.pipeline(["agents": ["xray", "yankee"], "strategy": "judge", "judge": judge])
+        }
+        let workspace = try await GitFixture.workspace(
+            pipelines: ["merged": judged("merger"), "stuck": judged("sleeper")],
+            config: ["agents": [
+                "xray": writer("xray"), "yankee": writer("yankee"),
+                "merger": Self.role([[["result": #"{"output": "both, merged", "reasons": "r", "changesFrom": "yankee"}"#]]]),
+                "sleeper": Self.role([[["say": "judging"], ["hang": true]]]),
+            ]])
+        let drover = try await workspace.server()
+        let runId = try await drover.startRun("merged").string("id")
+        try await drover.event(runId, "run.completed", timeout: .seconds(60))
+        let decided = try #require(try await drover.storedEvents(runId).first { $0.string("type") == "consensus.decided" }).data
+        #expect(decided.string("winner") == "merger" && decided.string("changesFrom") == "yankee" && decided.string("output") == "both, merged")
+        let runPath = try await drover.getRun(runId).object("workspace").string("path")
+        #expect(GitFixture.read(runPath + "/yankee.txt") == "yankee\n" && GitFixture.read(runPath + "/xray.txt") == nil)
+        #expect(try await Self.candidatesLeft(workspace, runId: runId).isEmpty)
+
+        let stuckId = try await drover.startRun("stuck").string("id")
+        try await drover.logLine(stuckId, "judging", timeout: .seconds(60))
+        #expect(try await !Self.candidatesLeft(workspace, runId: stuckId).isEmpty, "the candidates' worktrees wait for the judge")
+        try await drover.call("run/cancel", ["runId": stuckId])
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try await !Self.candidatesLeft(workspace, runId: stuckId).isEmpty, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50)) // polling interval: the removal follows run.cancelled
+        }
+        #expect(try await Self.candidatesLeft(workspace, runId: stuckId).isEmpty)
+        #expect(await workspace.waitForNoAgents().isEmpty)
     }
 
     @Test("cancel mid-round stops every candidate's process group and removes their worktrees")

@@ -4,7 +4,8 @@ import DroverProtocol
 /// picks among the answers, or the judge runs as one more attempt of the step (in the run's own working
 /// directory; it sees the answers, not the files); `consensus.decided` names the winner, whose answer
 /// becomes the step's output (through its approval, if the step has one). Too few answers (a vote needs
-/// more than half of the listed roles, a judge one) fail the step, naming each candidate's failure.
+/// more than half of the listed roles, a judge one) fail the step, naming each candidate's failure —
+/// unless a candidate hit a rate limit: then the run waits for it (`run.queued`) and runs a fresh round.
 ///
 /// In a run with a worktree, the decision also brings one candidate's file changes into the run's
 /// worktree (`ConsensusRules.changes`: the winner's; for a judge's merged answer, the role its reply
@@ -17,8 +18,14 @@ extension Engine {
         do {
             let round = try history(runId).consensusRound(stepId)
             guard ConsensusRules.canDecide(consensus, round: round) else {
+                let rateLimit = live[runId]?.rateLimit
                 await removeCandidateWorktrees(runId)
                 guard stillDeciding(runId: runId, stepId: stepId) else { return }
+                if let rateLimit {
+                    // Rate limits wait, they don't fail: the step re-runs as a fresh round once they have passed.
+                    let run = try commit([.stepInterrupted(.init(stepId: stepId, attempt: attempt))], runId: runId)
+                    return try queueForRateLimit(run, stepId: stepId, retryAt: rateLimit.retryAt, message: rateLimit.message)
+                }
                 try failRun(runId: runId, stepId: stepId, attempt: attempt, failure: Failure(
                     kind: .agent, message: "Consensus step '\(stepId)' could not decide: \(ConsensusRules.tooFewAnswers(consensus, round: round))",
                     hint: Hints.fixThenRetry("See `drover logs \(runId) \(stepId)`; fix the failing roles' agents or config", runId: runId),

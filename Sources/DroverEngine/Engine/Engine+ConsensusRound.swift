@@ -80,6 +80,7 @@ extension Engine {
                 tasks.addTask {
                     let outcome = await self.follow(one, runId: runId, stepId: stepId, attempt: attempt)
                     let commit = await self.commitCandidate(in: folder, runId: runId, stepId: stepId, attempt: attempt, role: role)
+                    if case .rateLimited(let retryAt, let said) = outcome { await self.candidateRateLimited(runId: runId, retryAt: retryAt, said: said) }
                     await self.candidateEnded(runId: runId, stepId: stepId, attempt: attempt, role: role,
                                               answer: Self.answer(of: outcome, stepId: stepId, runId: runId), commit: commit)
                 }
@@ -117,6 +118,15 @@ extension Engine {
     enum CandidateAnswer {
         case answered(String)
         case none(Failure)
+    }
+
+    /// Keeps the latest time a rate-limited candidate may try again: if the round cannot decide without
+    /// it, the step waits for then (`decideRound`) instead of failing.
+    private func candidateRateLimited(runId: String, retryAt: Date?, said: String) {
+        guard var round = live[runId], round.candidates != nil else { return }
+        let latest = [round.rateLimit?.retryAt, retryAt].compactMap { $0 }.max()
+        round.rateLimit = (latest, said)
+        live[runId] = round
     }
 
     /// A candidate's outcome as an answer, or as why it gave none.

@@ -89,6 +89,8 @@ public actor Engine {
         var permissions: [PendingPermission] = []
         /// A consensus round: how each candidate attempt's usage is priced; nil for a single attempt.
         var candidates: [Int: UsagePricing]?
+        /// A consensus round's candidate hit a rate limit: the latest time one said to try again, and what it said.
+        var rateLimit: (retryAt: Date?, message: String)?
 
         /// How the usage `attempt` reports is priced.
         func pricing(of attempt: Int) -> UsagePricing { candidates?[attempt] ?? pricing }

@@ -710,6 +710,13 @@ for approval, and its fan-out starts two child runs that each ask a question."
   (should (search-forward needle nil t))
   (beginning-of-line))
 
+(defun drover-test--call (method &optional params)
+  "Send METHOD with PARAMS to the test's server; wait for and return its result."
+  (let (answer)
+    (drover--request (drover-test--server) method params (lambda (result) (setq answer (list result))))
+    (drover-test-wait (format "the answer to %s" method) answer)
+    (car answer)))
+
 (ert-deftest drover-test-run-view-consensus-and-review-rounds ()
   "The run buffer shows consensus answers and the winner, review rounds, the review by the approval."
   (drover-test-with-workspace
@@ -750,6 +757,23 @@ for approval, and its fan-out starts two child runs that each ask a question."
       (drover-test--wait-text view "2 child runs: 2 blocked  (RET on one opens it)")
       (setq children (append (plist-get (drover-test--step id "split") :children) nil))
       (should (equal (drover-test--status id) "blocked"))
+      ;; The inbox lists the parent's wait on its children as the server does (kind "children"):
+      ;; `a' refuses it; RET on it offers the children and opens the one picked.
+      (let ((listed (seq-find (lambda (item) (equal (plist-get item :kind) "children"))
+                              (plist-get (drover-test--call "inbox/list") :items))))
+        (should listed)
+        (should (equal children (mapcar (lambda (child) (plist-get child :runId)) (plist-get listed :children)))))
+      (with-current-buffer (drover-inbox)
+        (drover-test--wait-text (current-buffer) "waiting on 2 child runs: 2 blocked")
+        (drover-test--goto-text (concat "Waiting on children  " id "  split"))
+        (should (string-match-p "this item is a children, not a"
+                                (cadr (should-error (drover-test--press "a") :type 'user-error))))
+        (let (offered)
+          (cl-letf (((symbol-function 'completing-read)
+                     (lambda (_prompt table &rest _) (setq offered table) (car children))))
+            (drover-test--press "RET"))
+          (should (equal offered children))
+          (should (equal (buffer-name) (format "*drover run %s*" (car children))))))
       (let ((runs (drover-runs)))
         (drover-test--wait-text runs "2 child runs: 2 blocked")
         (with-current-buffer runs
@@ -799,7 +823,7 @@ for approval, and its fan-out starts two child runs that each ask a question."
       (drover-test--wait-text view "2 child runs: 2 done"))))
 
 (ert-deftest drover-test-inbox-children-item-and-unknown-kind ()
-  "An inbox item waiting on children opens them and is never answered; an unknown kind is harmless."
+  "Inbox items of a children kind and of an unknown kind, as a server lists them, are harmless."
   (drover-test-with-workspace
     (let ((drover-mode-was drover-mode)
           (inbox (drover-inbox))

@@ -79,6 +79,31 @@ H.test("fan-out: children nested under the parent in :Drover runs, opened from t
   H.eq(2, #children, "children on the server")
   H.eq("blocked", H.call("run/get", { runId = run_id }).run.status, "parent blocked on its children")
 
+  -- The inbox lists the parent's wait on its children as the server does (kind "children"): approval
+  -- keys refuse it; <CR> on it offers the children and opens the one picked.
+  local listed
+  for _, item in ipairs(H.call("inbox/list", {}).items) do
+    if item.kind == "children" then
+      listed = item
+    end
+  end
+  H.truthy(listed, "the server lists the wait on children")
+  H.eq(children, vim.tbl_map(function(c)
+    return c.runId
+  end, listed.children), "the children of the server's item")
+  vim.cmd("Drover inbox")
+  wait_line("drover://inbox", "⋯ " .. run_id .. "  split      waiting on 2 child runs: 2 blocked")
+  H.cursor_to("waiting on 2 child runs")
+  H.press("a")
+  H.truthy(H.noted("this item is a children, not approval"), "approve refused")
+  H.answer_select(children[1])
+  H.press("<CR>")
+  H.eq({ children[1] .. "  blocked  alpha.txt", children[2] .. "  blocked  beta.txt" }, H.prompts[#H.prompts].items,
+    "children offered")
+  H.wait(function()
+    return vim.api.nvim_buf_get_name(0) == "drover://run/" .. children[1]
+  end, "the picked child's view")
+
   vim.cmd("Drover runs")
   wait_line("drover://runs", "[2 child runs: 2 blocked]")
   local lines = H.lines(H.buf_by_name("drover://runs"))
@@ -142,7 +167,7 @@ H.test("fan-out: children nested under the parent in :Drover runs, opened from t
   wait_line("drover://runs", "[2 child runs: 2 done]")
 end)
 
-H.test("inbox: a parent waiting on children opens them and offers no approval actions; an unknown kind is shown harmlessly", function()
+H.test("inbox: items of a children kind and of an unknown kind as listed by a server, shown harmlessly", function()
   local drover = H.fresh()
   local inbox = require("drover.ui.inbox")
   vim.cmd("Drover inbox")

@@ -85,6 +85,21 @@ def g:Test_fanout_children_nested_and_opened()
   var children = parent.steps[3].children
   assert_equal('blocked', parent.status)
 
+  # The inbox lists the parent's wait on its children as the server does (kind "children"): `a`
+  # refuses it; <CR> on it offers the children and opens the one picked.
+  var listed = filter(g:Call('inbox/list', {}).items, (_, item) => item.kind == 'children')
+  assert_equal(1, len(listed))
+  assert_equal(children, mapnew(listed[0].children, (_, c) => c.runId))
+  DroverInbox
+  WaitText('drover://inbox', 'waiting on 2 child runs: 2 blocked')
+  cursor(LineOf('drover://inbox', 'waiting on 2 child runs'), 1)
+  assert_match(runId .. '\s\+split\s\+children\s\+waiting on 2 child runs: 2 blocked', getline('.'))
+  feedkeys('a', 'xt')
+  assert_match('put the cursor on an approval (this is a children item)', g:Messages())
+  feedkeys("\<CR>", 'xt')
+  g:Pick('Open which child run', children[0])
+  g:WaitFor(() => bufname('%') == 'drover://run/' .. children[0], 'the picked child''s view')
+
   DroverRuns
   WaitText('drover://runs', '[2 child runs: 2 blocked]')
   var at = LineOf('drover://runs', runId)
