@@ -24,11 +24,15 @@ public struct EngineConfig: Sendable {
     public var workspaceAgents: [String: AgentSpec] = [:]
     public var userAgents: [String: AgentSpec] = [:]
     /// How many runs may be `running` at once; more wait `queued` (reason `capacity`).
-    public var maxRuns = ProcessInfo.processInfo.activeProcessorCount
+    public var maxRuns = Self.cores
     /// How many levels of child runs fan-out steps may nest: a run this deep may not fan out again.
     public var maxFanOutDepth = EngineConfig.defaultMaxFanOutDepth
     public static let defaultMaxFanOutDepth = 3
     static let fanOutDepthLimits = 1...10
+
+    /// The cores this process may use, read once: the getter reads cgroup files, and a config is
+    /// made (and thrown away when cached) before every attempt and admission.
+    private static let cores = ProcessInfo.processInfo.activeProcessorCount
     /// How long a rate-limited step waits when its agent did not say (the workspace's values win).
     public var rateLimitBackoff = RateLimitBackoff()
     /// `prices` by `ModelPrices.key(for:)`: the workspace's over the user's, both over the built-in table.
