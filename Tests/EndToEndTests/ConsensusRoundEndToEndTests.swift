@@ -256,6 +256,28 @@ struct ConsensusRoundEndToEndTests {
         #expect(records.isEmpty)
     }
 
+    @Test("run/restart mid-round stops every candidate and runs the round afresh, in fresh worktrees")
+    func restartMidRound() async throws {
+        let role: (String) -> [String: Any] = { name in
+            Self.role([[["say": "\(name) up"], ["hang": true]], [["say": "\(name) up"], ["hang": true]], [["result": "same"]]])
+        }
+        let workspace = try await GitFixture.workspace(
+            pipelines: ["pick": Self.pipeline(Self.vote(["alpha", "beta"]))],
+            config: ["agents": ["alpha": role("alpha"), "beta": role("beta")]])
+        let drover = try await workspace.server()
+        let runId = try await drover.startRun("pick").string("id")
+        try await drover.logLine(runId, "alpha up", timeout: .seconds(30))
+        try await drover.logLine(runId, "beta up", timeout: .seconds(30))
+        let first = workspace.agentProcesses()
+        try await drover.call("run/restart", ["runId": runId, "fromStep": "choose"])
+        try await drover.event(runId, "run.completed", timeout: .seconds(60))
+        #expect(first.allSatisfy { processState($0) == nil || processState($0) == "Z" }, "the first round's candidates were stopped")
+        let events = try await drover.storedEvents(runId)
+        #expect(Self.candidates(events).map { $0["attempt"] as? Int } == [3, 4], "only the fresh round answers")
+        #expect(try await Self.worktrees(workspace).count == 2)
+        #expect(try await Self.candidatesLeft(workspace, runId: runId).isEmpty)
+    }
+
     @Test("kill -9 mid-round: the next engine kills every candidate, removes their worktrees and runs the round afresh")
     func killNineMidRound() async throws {
         // Attempts 1 and 2 (the first round) hang; attempts 3 and 4 (the round after the restart) answer.

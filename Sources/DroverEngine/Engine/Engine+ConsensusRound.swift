@@ -21,6 +21,9 @@ extension Engine {
         let attempts = Array(attempt..<(attempt + consensus.agents.count))
         let roles = Dictionary(uniqueKeysWithValues: zip(attempts, consensus.agents))
         let started = try commit(attempts.map { .stepStarted(.init(stepId: stepId, attempt: $0, role: roles[$0])) }, runId: run.id)
+        if pipeline.definition.step(stepId)?.fanOut != nil, let tooDeep = fanOutStartFailure(run: started, stepId: stepId) {
+            return try failRun(runId: run.id, stepId: stepId, attempt: attempts.last ?? attempt, failure: tooDeep)
+        }
         let group = AttemptGroup()
         let runId = run.id
         live[runId] = LiveAttempt(stepId: stepId, attempt: attempt + consensus.agents.count - 1, handle: group, task: nil, stop: nil,

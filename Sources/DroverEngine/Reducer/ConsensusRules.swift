@@ -13,11 +13,11 @@ import Foundation
 public enum ConsensusRules {
     /// What the step does next.
     public enum Next: Sendable, Hashable {
-        /// Run this role's answer.
+        /// The round is due: every listed role answers (`role` is the first listed that has not).
         case answer(role: String)
-        /// Every role answered: run the judge.
+        /// Every role has answered or failed: run the judge.
         case judge(role: String)
-        /// Every role answered: decide by vote.
+        /// Every role has answered or failed: decide by vote.
         case vote
     }
 
@@ -61,7 +61,7 @@ public enum ConsensusRules {
         return decided.strategy == .judge ? answers.first { $0.commit != nil } : nil
     }
 
-    /// Whether an attempt run as `role` is the judge's (every role has answered).
+    /// Whether an attempt run as `role` is the judge's (every role has answered or failed).
     public static func isJudging(_ spec: ConsensusSpec, role: String?, answered: [EventBody.ConsensusCandidate]) -> Bool {
         guard let role, spec.strategy == .judge else { return false }
         return next(spec, answered: answered) == .judge(role: role)
