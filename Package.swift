@@ -51,8 +51,8 @@ let package = Package(
         .testTarget(
             name: "DroverStoreTests",
             dependencies: ["DroverStore", "DroverSQLite", postgres, "DroverProtocol", "CSQLite", "PostgresTestServer"]),
-        .testTarget(name: "DroverEngineTests", dependencies: ["DroverEngine", "DroverFakeAgent", "DroverStore", "DroverProtocol"]),
-        .testTarget(name: "DroverServerTests", dependencies: ["DroverServer", "DroverEngine", "DroverProtocol", "DroverSupport"]),
+        .testTarget(name: "DroverEngineTests", dependencies: ["DroverEngine", "DroverFakeAgent", "DroverStore", "DroverProtocol", "PostgresTestServer"]),
+        .testTarget(name: "DroverServerTests", dependencies: ["DroverServer", "DroverEngine", "DroverProtocol", "DroverSupport", "PostgresTestServer"]),
         .testTarget(name: "EndToEndTests", dependencies: ["DroverProtocol", "PostgresTestServer"]),
     ],
     swiftLanguageModes: [.v6]
