@@ -24,13 +24,7 @@ end
 local function start_rich()
   H.fresh()
   H.fixture_workspace()
-  local run_id
-  H.drover.run({ pipeline = "rich", task = "parse dates", open = false, on_started = function(run)
-    run_id = run.id
-  end })
-  return H.wait(function()
-    return run_id
-  end, "run/start")
+  return H.start_run("rich", "parse dates")
 end
 
 H.test("run view: consensus candidates and winner, review rounds with findings, the review next to the approval", function()
