@@ -51,4 +51,36 @@ struct ConsensusRulesTests {
             #expect(error.message.contains(problem) && error.message.contains("one of a, b"), "\(error.message)")
         }
     }
+
+    @Test("only candidates that answered count: a vote needs more than half of the listed roles, a judge one answer")
+    func quorum() {
+        let failure = Failure(kind: .agent, message: "broke", hint: "h")
+        let round = [Answer(stepId: "s", attempt: 3, role: "c", output: "z"),
+                     Answer(stepId: "s", attempt: 2, role: "b", output: "", failure: failure),
+                     Answer(stepId: "s", attempt: 1, role: "a", output: "y")]
+        #expect(ConsensusRules.answers(round).map(\.role) == ["a", "c"], "in the order listed, without the failed one")
+        let vote3 = ConsensusSpec(agents: ["a", "b", "c"], strategy: .vote)
+        #expect(ConsensusRules.canDecide(vote3, round: round))
+        #expect(!ConsensusRules.canDecide(vote3, round: Array(round.dropFirst())))
+        #expect(!ConsensusRules.canDecide(ConsensusSpec(agents: ["a", "b", "c", "d"], strategy: .vote), round: round), "2 of 4 is not more than half")
+        let judged = ConsensusSpec(agents: ["a", "b"], strategy: .judge, judge: "j")
+        #expect(ConsensusRules.canDecide(judged, round: [round[1], round[2]]))
+        #expect(!ConsensusRules.canDecide(judged, round: [round[1]]))
+        #expect(ConsensusRules.tooFewAnswers(vote3, round: Array(round.dropFirst()))
+                == "1 of 3 roles answered; more than half of the 3 roles must answer to vote. 'b' (attempt 2): broke")
+    }
+
+    @Test("whose file changes a decision keeps: the winner's; for a merge, the one the judge names, else the first that changed files")
+    func changes() throws {
+        let answers = [Answer(stepId: "s", attempt: 1, role: "a", output: "A"),
+                       Answer(stepId: "s", attempt: 2, role: "b", output: "B", commit: "b1"),
+                       Answer(stepId: "s", attempt: 3, role: "c", output: "B", commit: "c1")]
+        #expect(ConsensusRules.changes(of: ConsensusRules.vote(stepId: "s", answers: answers), answers: answers)?.role == "b")
+        let picked = try ConsensusRules.verdict(stepId: "s", judge: "j", reply: #"{"winner": "a"}"#, answers: answers).get()
+        #expect(picked.changesFrom == "a" && ConsensusRules.changes(of: picked, answers: answers) == nil, "a changed nothing")
+        let named = try ConsensusRules.verdict(stepId: "s", judge: "j", reply: #"{"output": "AB", "changesFrom": "c"}"#, answers: answers).get()
+        #expect(ConsensusRules.changes(of: named, answers: answers)?.commit == "c1")
+        let merged = try ConsensusRules.verdict(stepId: "s", judge: "j", reply: #"{"output": "AB", "changesFrom": "zz"}"#, answers: answers).get()
+        #expect(merged.changesFrom == nil && ConsensusRules.changes(of: merged, answers: answers)?.role == "b")
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import DroverProtocol
 import Testing
 @testable import DroverEngine
@@ -31,5 +32,26 @@ struct FanOutRulesTests {
         #expect(items[0].objectValue?["output"]?.stringValue == "did a" && items[0].objectValue?["merge"]?.stringValue == "merged")
         #expect(items[0].objectValue?["status"]?.stringValue == "done")
         #expect(items[1].objectValue?["task"]?.stringValue == "b" && items[1].objectValue?["status"] == nil)
+    }
+
+    @Test("config fanOut.maxDepth: 3 unless a file says otherwise (the workspace's wins); wrong values are errors naming the field and its range")
+    func maxDepthConfig() throws {
+        let workspace = try TempDir()
+        let configDirectory = try TempDir()
+        #expect(EngineConfig.load(workspace: workspace.url, configDirectory: configDirectory.url).maxFanOutDepth == 3)
+        let file = workspace.url.appendingPathComponent(".drover/config.json")
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(#"{"fanOut": {"maxDepth": 1}}"#.utf8).write(to: configDirectory.url.appendingPathComponent("config.json"))
+        try Data(#"{"fanOut": {"maxDepth": 5}}"#.utf8).write(to: file)
+        let config = EngineConfig.load(workspace: workspace.url, configDirectory: configDirectory.url)
+        #expect(config.errors.isEmpty && config.maxFanOutDepth == 5)
+
+        try Data(#"{"fanOut": {"maxDepth": 0, "width": 2}}"#.utf8).write(to: file)
+        let broken = EngineConfig.load(workspace: workspace.url, configDirectory: configDirectory.url)
+        #expect(broken.errors == [
+            "\(file.path): unknown field 'fanOut.width' (allowed: maxDepth)",
+            "\(file.path): field 'fanOut.maxDepth' must be a whole number from 1 to 10: how many levels of child runs fan-out steps may nest",
+        ])
+        #expect(broken.maxFanOutDepth == 1, "the user's file still counts")
     }
 }

@@ -118,8 +118,10 @@ private let allBodies: [EventBody] = [
     .runDiscarded(.init(worktreeRemoved: true, branchDeleted: false)),
     .stepStarted(.init(stepId: "test", attempt: 2, role: "fixer")),
     .consensusCandidate(.init(stepId: "pick", attempt: 2, role: "codex", output: "SQLite\n")),
+    .consensusCandidate(.init(stepId: "pick", attempt: 3, role: "claude", output: "",
+                              failure: Failure(kind: .timeout, message: "slow", hint: "h", stepId: "pick"), commit: "abc")),
     .consensusDecided(.init(stepId: "pick", strategy: .judge, winner: "codex", reasons: "shorter", output: "SQLite\n")),
-    .consensusDecided(.init(stepId: "pick", strategy: .vote, winner: "claude", output: "")),
+    .consensusDecided(.init(stepId: "pick", strategy: .vote, winner: "claude", output: "", changesFrom: "claude")),
     .stepSkipped(.init(stepId: "arch", reason: "estimate.size is \"small\"")),
     .runChildren(.init(stepId: "plan", attempt: 1, output: "[\"a\"]", children: [ChildRun(runId: "r-2", task: "a"), ChildRun(runId: "r-3", task: "b", replaces: "r-1")])),
     .childMerged(.init(stepId: "plan", childRunId: "r-2", outcome: .merged, commit: "abc")),
@@ -173,6 +175,9 @@ struct JSONValueEncoderTests {
                              proposal: "p", since: "2024-05-01T10:00:00.000Z")
         try expectSameBytes(item)
         try expectSameBytes(InboxItem(runId: "", stepId: "", kind: .approval, id: "", since: ""))
+        try expectSameBytes(InboxItem(runId: "r-1", stepId: "plan", kind: .children, id: "c-plan-1",
+                                      children: [.init(runId: "r-2", status: .running, task: "a"), .init(runId: "r-3", status: .done)],
+                                      since: "2024-05-01T10:00:00.000Z"))
         try expectSameBytes(InboxListResult(items: [item]))
         try expectSameBytes(InboxListResult(items: []))
         try expectSameBytes(StepLogResult(text: "line 1\nline 2\u{1B}[0m\n", nextOffset: 1024, eof: true))

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Consensus steps over the real binary with fake agents in the roles: each role answers the same
-/// prompt as its own attempt, a vote or a judge picks the output, and every answer stays visible.
+/// prompt as its own attempt (all at once), a vote or a judge picks the output, and every answer stays visible.
 @Suite("End to end: consensus steps")
 struct ConsensusEndToEndTests {
     /// A fake agent for a role that answers `text` and reports some usage.
@@ -33,7 +33,9 @@ struct ConsensusEndToEndTests {
         try await drover.event(runId, "run.completed", timeout: .seconds(40))
 
         let events = try await drover.storedEvents(runId)
+        // The roles answer at once, so their answers come in any order; attempts are numbered in the order listed.
         let candidates = events.filter { $0.string("type") == "consensus.candidate" }.map(\.data)
+            .sorted { ($0["attempt"] as? Int ?? 0) < ($1["attempt"] as? Int ?? 0) }
         #expect(candidates.map { $0.string("role") } == ["alpha", "beta", "gamma"])
         #expect(candidates.map { $0["attempt"] as? Int } == [1, 2, 3])
         #expect(candidates.map { $0.string("output") } == ["Use PostgreSQL", "SQLite", "  use   postgresql\n"])
@@ -85,7 +87,7 @@ struct ConsensusEndToEndTests {
         let runId = try await drover.startRun("judged", task: "the shop").string("id")
         try await drover.event(runId, "run.completed", timeout: .seconds(40))
         let events = try await drover.storedEvents(runId)
-        #expect(events.filter { $0.string("type") == "consensus.candidate" }.map { $0.data.string("role") } == ["xray", "yankee"])
+        #expect(events.filter { $0.string("type") == "consensus.candidate" }.map { $0.data.string("role") }.sorted() == ["xray", "yankee"])
         let judgeStart = try #require(events.last { $0.string("type") == "step.started" && $0.data.string("stepId") == "choose" }).data
         #expect(judgeStart.string("role") == "judge" && judgeStart["attempt"] as? Int == 3)
         let decided = try #require(events.first { $0.string("type") == "consensus.decided" }).data

@@ -76,6 +76,11 @@ struct FanOutEndToEndTests {
         #expect(summary.allSatisfy { $0.string("status") == "done" && $0.string("merge") == "merged" && $0.string("output").hasPrefix("wrote ") })
         let diff = try await drover.call("run/diff", ["runId": parentId])
         #expect((diff["files"] as? [[String: Any]])?.map { $0.string("path") } == ["alpha.txt", "beta.txt", "gamma.txt"])
+        for childId in childIds {
+            let place = try await Self.discarded(childId, in: drover).object("workspace")
+            #expect(!FileManager.default.fileExists(atPath: place.string("path")) && place["branchDeleted"] as? Bool == true,
+                    "a merged child's worktree and branch go: \(place)")
+        }
     }
 
     @Test("children that change the same file: a conflict is a decision; skip leaves one out, retry re-runs it on top of the parent")
@@ -115,28 +120,55 @@ struct FanOutEndToEndTests {
         #expect(GitFixture.read(run.object("workspace").string("path") + "/shared.txt") == "three\n")
     }
 
-    @Test("a failing child fails the parent (kind dependency) once all have ended; with allowFailures the parent goes on without its change")
-    func failingChild() async throws {
-        // The fake agent refuses to write outside its working directory: the "../escape" child fails.
-        let workspace = try await GitFixture.workspace(pipelines: [
-            "split": Self.parent(["ok.txt", "../escape.txt"]), "tolerant": Self.parent(["ok.txt", "../escape.txt"], allowFailures: true),
-            "child": Self.child(sleep: 0),
-        ])
-        let drover = try await workspace.server()
-        let strictId = try await drover.startRun("split").string("id")
-        try await drover.event(strictId, "run.failed", timeout: .seconds(60))
-        let failure = try await drover.getRun(strictId).object("failure")
-        #expect(failure.string("kind") == "dependency" && failure.string("stepId") == "plan")
-        #expect(failure.string("message").contains("1 of 2 child run(s) of step 'plan' did not finish")
-                && failure.string("message").contains("../escape.txt"), "\(failure)")
-        let strictChildren = Self.children(of: strictId, in: drover)
-        #expect(try await drover.getRun(strictChildren[0]).string("status") == "done", "the other child still finished")
+    /// A child pipeline that writes the file its task names, then waits for its approval: the test
+    /// decides when it ends. A task outside the worktree ("../x") fails at the write (the fake agent refuses).
+    static var gatedChild: [String: Any] {
+        FakePipeline.pipeline([FakePipeline.step("work", prompt: "{{task}}", turns: [[
+            ["write": ["path": "{{prompt}}", "text": "{{prompt}}\n"]], ["result": "wrote {{prompt}}"],
+        ]], requiresApproval: true)])
+    }
 
-        let tolerantId = try await drover.startRun("tolerant").string("id")
-        try await drover.event(tolerantId, "run.completed", timeout: .seconds(60))
-        let merged = try await drover.storedEvents(tolerantId).filter { $0.string("type") == "child.merged" }.map { $0.data.string("outcome") }
+    @Test("a failing child cancels its siblings still at work, naming it, and fails the parent (kind dependency)")
+    func failingChildCancelsSiblings() async throws {
+        let workspace = try await GitFixture.workspace(
+            pipelines: ["split": Self.parent(["ok.txt", "../escape.txt"]), "child": Self.gatedChild], config: Self.twoSlots)
+        let drover = try await workspace.server()
+        let parentId = try await drover.startRun("split").string("id")
+        try await drover.event(parentId, "run.failed", timeout: .seconds(60))
+        let childIds = Self.children(of: parentId, in: drover)
+        #expect(childIds.count == 2)
+        let sibling = try await drover.getRun(childIds[0])
+        #expect(sibling.string("status") == "cancelled", "the sibling waiting at its approval was cancelled: \(sibling)")
+        let reason = sibling.object("failure").string("message")
+        #expect(reason.contains("its sibling child run \(childIds[1])") && reason.contains("../escape.txt")
+                && reason.contains("allowFailures"), "\(reason)")
+        #expect(try await drover.getRun(childIds[1]).string("status") == "failed")
+        let failure = try await drover.getRun(parentId).object("failure")
+        #expect(failure.string("kind") == "dependency" && failure.string("stepId") == "plan")
+        #expect(failure.string("message").contains("2 of 2 child run(s) of step 'plan' did not finish")
+                && failure.string("message").contains("../escape.txt"), "\(failure)")
+        #expect(await workspace.waitForNoAgents(timeout: .seconds(15)).isEmpty, "no child's agent is left")
+    }
+
+    @Test("with allowFailures a failing child leaves its siblings running; the parent goes on without its change")
+    func failingChildAllowed() async throws {
+        let workspace = try await GitFixture.workspace(pipelines: [
+            "tolerant": Self.parent(["ok.txt", "../escape.txt"], allowFailures: true), "child": Self.gatedChild,
+        ], config: Self.twoSlots)
+        let drover = try await workspace.server()
+        let parentId = try await drover.startRun("tolerant").string("id")
+        try await drover.event(parentId, "run.children", timeout: .seconds(30))
+        let childIds = Self.children(of: parentId, in: drover)
+        #expect(childIds.count == 2)
+        try await drover.event(childIds[1], "run.failed", timeout: .seconds(60))
+        let approval = try await drover.event(childIds[0], "approval.requested", timeout: .seconds(60)).data.string("approvalId")
+        #expect(try await drover.getRun(childIds[0]).string("status") == "blocked", "the sibling still waits, not cancelled")
+        #expect(try await drover.getRun(parentId).string("status") == "blocked")
+        try await drover.call("step/approve", ["runId": childIds[0], "approvalId": approval])
+        try await drover.event(parentId, "run.completed", timeout: .seconds(60))
+        let merged = try await drover.storedEvents(parentId).filter { $0.string("type") == "child.merged" }.map { $0.data.string("outcome") }
         #expect(merged == ["merged", "failed"])
-        let summary = try await drover.getRun(tolerantId).step("summary").string("output")
+        let summary = try await drover.getRun(parentId).step("summary").string("output")
         #expect(summary.contains("\"status\":\"failed\"") && summary.contains("\"merge\":\"failed\""), "\(summary)")
     }
 

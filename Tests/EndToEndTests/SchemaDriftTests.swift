@@ -228,8 +228,9 @@ private enum Samples {
          PipelineInfo(id: "p", name: "n", source: .builtin, steps: [])),
         ("InboxItem",
          InboxItem(runId: "r", stepId: "s", kind: .decision, id: "d", question: "q", options: ["a"], proposal: "p",
-                   permission: permission, review: review, since: at),
+                   permission: permission, review: review, children: [.init(runId: "r-2", status: .running, task: "t")], since: at),
          InboxItem(runId: "r", stepId: "s", kind: .approval, id: "a", since: at)),
+        ("InboxChild", InboxItem.Child(runId: "r-2", status: .running, task: "t"), InboxItem.Child(runId: "r-2", status: .queued)),
         ("Event", Event(runId: "r", seq: 1, at: at, body: .runStarted), Event(runId: "r", seq: 1, at: at, body: .runStarted)),
         ("ResponseError", ResponseError.conflict("c"), ResponseError(code: .internalError, message: "m")),
         ("RunWorkspace", fullWorkspace, RunWorkspace(isolation: .none, path: "/w")),
@@ -265,7 +266,8 @@ private enum Samples {
         let tests = B.TestsFinished(stepId: "s", attempt: 1, passed: false, summary: "x", exitCode: 1, fixesLeft: 1)
         let applied = B.Applied(strategy: .merge, into: "main", commit: "c", worktreeRemoved: true)
         let resolved = B.ApprovalResolved(stepId: "s", approvalId: "a", status: .approved, feedback: "f", proposal: "p")
-        let decided = B.ConsensusDecided(stepId: "s", strategy: .judge, winner: "r", reasons: "why", output: "o")
+        let decided = B.ConsensusDecided(stepId: "s", strategy: .judge, winner: "r", reasons: "why", output: "o", changesFrom: "r")
+        let candidate = B.ConsensusCandidate(stepId: "s", attempt: 1, role: "r", output: "", failure: failure, commit: "abc")
         let samples: [EventSample] = [
             EventSample(body: .runCreated(created), full: created, minimal: B.RunCreated(pipelineId: "p", task: "t", steps: [])),
             EventSample(body: .runQueued(queued), full: queued, minimal: B.RunQueued(reason: .capacity)),
@@ -308,8 +310,8 @@ private enum Samples {
             EventSample(body: .runApplied(applied), full: applied,
                         minimal: B.Applied(strategy: .patch, worktreeRemoved: false)),
             same(.runDiscarded(.init(worktreeRemoved: true, branchDeleted: false)), B.Discarded(worktreeRemoved: true, branchDeleted: false)),
-            same(.consensusCandidate(.init(stepId: "s", attempt: 1, role: "r", output: "o")),
-                 B.ConsensusCandidate(stepId: "s", attempt: 1, role: "r", output: "o")),
+            EventSample(body: .consensusCandidate(candidate), full: candidate,
+                        minimal: B.ConsensusCandidate(stepId: "s", attempt: 1, role: "r", output: "o")),
             EventSample(body: .consensusDecided(decided), full: decided,
                         minimal: B.ConsensusDecided(stepId: "s", strategy: .vote, winner: "r", output: "o")),
             EventSample(body: .runChildren(children), full: children, minimal: B.Children(stepId: "s", attempt: 1, output: "[]", children: [])),

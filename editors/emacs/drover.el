@@ -296,7 +296,8 @@ with :code, :message and :data), else the error is shown to the user."
 
 (defconst drover--gate-event-types
   '("decision.requested" "decision.resolved" "approval.requested" "approval.resolved"
-    "run.cancelled" "run.failed" "run.retried" "run.restarted" "run.completed")
+    "run.cancelled" "run.failed" "run.retried" "run.restarted" "run.completed"
+    "run.children" "run.started" "step.completed")
   "Event types after which the inbox may have changed.")
 
 (defun drover--on-event (server event)
@@ -409,7 +410,8 @@ ROOT is the workspace root (default: the current one)."
          (setf (drover--server-inbox server) items)
          (dolist (item items)
            (let ((key (concat (plist-get item :runId) "/" (plist-get item :id))))
-             (unless (gethash key (drover--server-seen-gates server))
+             (unless (or (gethash key (drover--server-seen-gates server))
+                         (not (drover--answerable-p item)))
                (puthash key t (drover--server-seen-gates server))
                (drover--announce-gate item))))
          (drover--changed server)
@@ -420,11 +422,34 @@ ROOT is the workspace root (default: the current one)."
        (unless (eql (plist-get err :code) -1)
          (drover--message "inbox/list failed: %s" (plist-get err :message)))))))
 
+(defun drover--answerable-p (item)
+  "Non-nil when the inbox ITEM is a decision or an approval, for a person.
+A parent waiting on its children, or a kind newer than this package, is not."
+  (member (plist-get item :kind) '("decision" "approval")))
+
+(defun drover--children-summary (children)
+  "Count CHILDREN by status, as text.
+CHILDREN are runs or inbox children.
+For example \"2 child runs: 1 done, 1 running\"."
+  (let ((order (list "done" "running" "blocked" "queued" "paused" "failed" "cancelled"))
+        (counts nil))
+    (seq-doseq (child children)
+      (let ((status (or (plist-get child :status) "unknown")))
+        (unless (member status order) (setq order (append order (list status))))
+        (setf (alist-get status counts nil nil #'equal) (1+ (alist-get status counts 0 nil #'equal)))))
+    (format "%d child run%s: %s" (length children) (if (= (length children) 1) "" "s")
+            (mapconcat (lambda (status) (format "%d %s" (alist-get status counts 0 nil #'equal) status))
+                       (seq-filter (lambda (status) (alist-get status counts nil nil #'equal)) order)
+                       ", "))))
+
 (defun drover--gate-summary (item)
-  "One line describing the gate ITEM."
-  (if (equal (plist-get item :kind) "decision")
-      (format "%s asks: %s" (plist-get item :stepId) (plist-get item :question))
-    (format "%s waits for approval" (plist-get item :stepId))))
+  "One line describing the inbox ITEM."
+  (pcase (plist-get item :kind)
+    ("decision" (format "%s asks: %s" (plist-get item :stepId) (plist-get item :question)))
+    ("approval" (format "%s waits for approval" (plist-get item :stepId)))
+    ("children" (format "%s waits on %s" (plist-get item :stepId)
+                        (drover--children-summary (plist-get item :children))))
+    (kind (format "%s: %s %s" (plist-get item :stepId) kind (plist-get item :id)))))
 
 (defun drover--announce-gate (item)
   "Tell the user that the gate ITEM opened."
@@ -628,26 +653,53 @@ A trusted workspace's own pipelines and agent configuration may run."
 (define-derived-mode drover-runs-mode tabulated-list-mode "Drover Runs"
   "The runs of a workspace, refreshed live.
 \\{drover-runs-mode-map}"
-  (setq tabulated-list-format [("Id" 24 t) ("Pipeline" 12 t) ("Status" 10 t)
-                               ("Step" 10 t) ("Age" 6 nil) ("Cost" 8 nil)])
+  (setq tabulated-list-format [("Id" 28 nil) ("Pipeline" 12 nil) ("Status" 10 nil)
+                               ("Step" 10 nil) ("Age" 6 nil) ("Cost" 8 nil) ("Children" 30 nil)])
   (setq tabulated-list-padding 1)
   (setq drover--refresh-function #'drover--runs-render)
   (tabulated-list-init-header))
 
+(defun drover--children-of (server run)
+  "Return the cached children of RUN on SERVER.
+First in the order its steps list them, then any others."
+  (let* ((order (apply #'append (mapcar (lambda (step) (append (plist-get step :children) nil))
+                                        (plist-get run :steps))))
+         (children (seq-filter (lambda (other) (equal (plist-get other :parentRunId) (plist-get run :id)))
+                               (drover--runs-sorted server))))
+    (sort children (lambda (a b)
+                     (let ((ia (or (seq-position order (plist-get a :id)) most-positive-fixnum))
+                           (ib (or (seq-position order (plist-get b :id)) most-positive-fixnum)))
+                       (if (= ia ib) (string< (plist-get a :id) (plist-get b :id)) (< ia ib)))))))
+
+(defun drover--runs-entries (server run depth)
+  "Return the list entries of RUN on SERVER and, nested below it, its children.
+DEPTH is how deep RUN is nested (0: not a child of a listed run)."
+  (let* ((status (plist-get run :status))
+         (children (drover--children-of server run))
+         (entry (list (plist-get run :id)
+                      (vector (concat (if (> depth 0) (concat (make-string (* 2 depth) ?\s) "↳ ") "")
+                                      (plist-get run :id))
+                              (plist-get run :pipelineId)
+                              (propertize status 'face (drover--status-face status))
+                              (or (plist-get run :currentStep) "")
+                              (drover--age (plist-get run :createdAt))
+                              (drover--cost run)
+                              (if children (drover--children-summary children) "")))))
+    (cons entry (apply #'append (mapcar (lambda (child) (drover--runs-entries server child (1+ depth)))
+                                        children)))))
+
 (defun drover--runs-render ()
-  "Redraw the run list from the cache."
+  "Redraw the run list from the cache.
+A child run (fan-out) is listed under its parent, indented with ↳."
   (let ((server (gethash drover--buffer-root drover--servers)))
     (setq tabulated-list-entries
-          (mapcar (lambda (run)
-                    (let ((status (plist-get run :status)))
-                      (list (plist-get run :id)
-                            (vector (plist-get run :id)
-                                    (plist-get run :pipelineId)
-                                    (propertize status 'face (drover--status-face status))
-                                    (or (plist-get run :currentStep) "")
-                                    (drover--age (plist-get run :createdAt))
-                                    (drover--cost run)))))
-                  (and server (drover--runs-sorted server))))
+          (and server
+               (apply #'append
+                      (mapcar (lambda (run) (drover--runs-entries server run 0))
+                              (seq-remove (lambda (run)
+                                            (let ((parent (plist-get run :parentRunId)))
+                                              (and parent (drover--get-run server parent))))
+                                          (drover--runs-sorted server))))))
     (tabulated-list-print t)))
 
 (defun drover--workspace-buffer (name mode server)
@@ -956,9 +1008,8 @@ is shown with its files; nothing in your tree changes then."
       (setq drover--run-id run-id)
       (drover--run-render))
     (drover--fetch-run server run-id)
-    (when (drover--has-method server "run/diff")
-      ;; Its commits (step.committed) are events, not part of the Run object.
-      (drover--catch-up server run-id))
+    ;; Its commits, review rounds, consensus answers and merges are events, not part of the Run.
+    (drover--catch-up server run-id)
     buffer))
 
 (defun drover--indent (text)
@@ -995,6 +1046,9 @@ is shown with its files; nothing in your tree changes then."
                         (plist-get run :createdAt) (drover--age (plist-get run :createdAt))
                         (or (plist-get usage :inputTokens) 0) (or (plist-get usage :outputTokens) 0)
                         (or (plist-get usage :costUSD) 0))))
+      (when-let ((parent (plist-get run :parentRunId)))
+        (insert (propertize (format "Parent:   %s (step %s)  RET opens it\n" parent (plist-get run :parentStepId))
+                            'drover-open-run parent)))
       (when-let ((ws (plist-get run :workspace)))
         (if (equal (plist-get ws :isolation) "worktree")
             (insert (format "Worktree: %s%s\nBranch:   %s from %s%s\n" (plist-get ws :path)
@@ -1044,12 +1098,67 @@ is shown with its files; nothing in your tree changes then."
                             (if (equal (plist-get approval :status) "pending")
                                 " (RET to answer)" "")))
             (when (plist-get approval :feedback)
-              (insert (format "    feedback: %s\n" (plist-get approval :feedback)))))
+              (insert (format "    feedback: %s\n" (plist-get approval :feedback))))
+            (when-let ((review (plist-get approval :review)))
+              (drover--insert-verdict (format "    review by %s, " (plist-get review :stepId)) review)))
+          (drover--insert-step-history server run step)
           (when (plist-get step :output)
             (insert "    output:\n" (drover--indent (plist-get step :output)) "\n"))
           (put-text-property start (point) 'drover-step (plist-get step :id)))))
     (goto-char (point-min))
     (forward-line (1- line))))
+
+(defun drover--insert-verdict (lead verdict)
+  "Insert the review VERDICT after LEAD.
+VERDICT is a `review.verdict' event's data or an approval's review."
+  (insert (format "%sround %s: score %.2f (needs %.2f) %s\n" lead (plist-get verdict :round)
+                  (or (plist-get verdict :score) 0) (or (plist-get verdict :threshold) 0)
+                  (if (eq (plist-get verdict :passed) t) "passed" "below the threshold")))
+  (seq-doseq (finding (plist-get verdict :findings))
+    (insert (format "      - %s\n" finding))))
+
+(defun drover--first-line (text)
+  "The first line of TEXT without surrounding blanks."
+  (car (split-string (string-trim (or text "")) "\n")))
+
+(defun drover--insert-step-history (server run step)
+  "Insert what the events of RUN on SERVER tell about STEP beyond the Run.
+Review rounds, consensus answers and the winner, and a fan-out's child runs
+\(each line has the `drover-open-run' property: RET opens that run)."
+  (let ((step-id (plist-get step :id)) (merges nil))
+    (dolist (event (drover-run-events (plist-get run :id) drover--buffer-root))
+      (let ((data (plist-get event :data)))
+        (when (equal (plist-get data :stepId) step-id)
+          (pcase (plist-get event :type)
+            ("review.verdict"
+             (drover--insert-verdict (format "    review of %s, " (plist-get data :reviews)) data))
+            ("review.malformed"
+             (insert (format "    review attempt %s: not a verdict (%s)\n" (plist-get data :attempt)
+                             (drover--first-line (plist-get data :problem)))))
+            ("consensus.candidate"
+             (insert (format "    candidate %s (attempt %s): %s\n" (plist-get data :role) (plist-get data :attempt)
+                             (drover--first-line (plist-get data :output)))))
+            ("consensus.decided"
+             (insert (format "    * %s won (%s)%s: %s\n" (plist-get data :winner) (plist-get data :strategy)
+                             (if (plist-get data :reasons) (concat " — " (drover--first-line (plist-get data :reasons))) "")
+                             (drover--first-line (plist-get data :output)))))
+            ("child.merged" (push (cons (plist-get data :childRunId) data) merges))))))
+    (when-let ((ids (append (plist-get step :children) nil)))
+      (let ((children (mapcar (lambda (id) (or (drover--get-run server id) (list :id id :status "?" :task "")))
+                              ids)))
+        (insert (format "    %s  (RET on one opens it)\n" (drover--children-summary children)))
+        (dolist (child children)
+          (let ((merge (cdr (assoc (plist-get child :id) merges)))
+                (status (plist-get child :status)))
+            (insert (propertize
+                     (format "      ↳ %-9s %s  %s%s\n" (propertize status 'face (drover--status-face status))
+                             (plist-get child :id) (drover--first-line (plist-get child :task))
+                             (if merge
+                                 (format " — %s%s" (plist-get merge :outcome)
+                                         (if (plist-get merge :commit)
+                                             (concat " " (drover--short-sha (plist-get merge :commit))) ""))
+                               ""))
+                     'drover-open-run (plist-get child :id)))))))))
 
 (defun drover--step-gate-item (run step)
   "The open gate of STEP in RUN as an inbox item, or nil."
@@ -1066,8 +1175,15 @@ is shown with its files; nothing in your tree changes then."
             :id (plist-get approval :id) :proposal (plist-get approval :proposal))))))
 
 (defun drover-run-dwim ()
-  "Answer the open gate of the step at point, or follow its log."
+  "Open the child or parent run at point.
+Elsewhere answer the step's open gate, or follow its log."
   (interactive)
+  (if-let ((other (get-text-property (point) 'drover-open-run)))
+      (drover-open-run other)
+    (drover--run-dwim-step)))
+
+(defun drover--run-dwim-step ()
+  "Answer the open gate of the step at point, or follow its log."
   (let* ((server (drover--server))
          (run (drover--get-run server drover--run-id))
          (step-id (get-text-property (point) 'drover-step))
@@ -1114,15 +1230,29 @@ is shown with its files; nothing in your tree changes then."
       (dolist (item items)
         (let ((start (point)))
           (insert (propertize (format "%s  %s  %s  (%s ago)"
-                                      (capitalize (plist-get item :kind))
+                                      (if (equal (plist-get item :kind) "children")
+                                          "Waiting on children"
+                                        (capitalize (format "%s" (plist-get item :kind))))
                                       (plist-get item :runId) (plist-get item :stepId)
                                       (drover--age (plist-get item :since)))
                               'face 'drover-heading)
                   "\n")
-          (if (equal (plist-get item :kind) "decision")
-              (insert (format "    %s\n    options: %s\n" (plist-get item :question)
-                              (string-join (append (plist-get item :options) nil) " / ")))
-            (insert "    proposal:\n" (drover--indent (plist-get item :proposal)) "\n"))
+          (pcase (plist-get item :kind)
+            ("decision"
+             (insert (format "    %s\n    options: %s\n" (plist-get item :question)
+                             (string-join (append (plist-get item :options) nil) " / "))))
+            ("approval"
+             (when-let ((review (plist-get item :review)))
+               (drover--insert-verdict (format "    review by %s, " (plist-get review :stepId)) review))
+             (insert "    proposal:\n" (drover--indent (plist-get item :proposal)) "\n"))
+            ("children"
+             (insert (format "    waiting on %s  (RET opens one; nothing to answer)\n"
+                             (drover--children-summary (plist-get item :children))))
+             (seq-doseq (child (plist-get item :children))
+               (insert (format "      ↳ %-9s %s  %s\n" (plist-get child :status) (plist-get child :runId)
+                               (drover--first-line (plist-get child :task))))))
+            (kind (insert (format "    %s %s (this version of drover.el cannot answer it; o opens the run)\n"
+                                  kind (plist-get item :id)))))
           (insert "\n")
           (put-text-property start (point) 'drover-item item)
           (put-text-property start (point) 'drover-run (plist-get item :runId)))))
@@ -1145,7 +1275,7 @@ is shown with its files; nothing in your tree changes then."
   (let ((item (get-text-property (point) 'drover-item)))
     (unless item (user-error "Drover: no gate at point"))
     (when (and kind (not (equal kind (plist-get item :kind))))
-      (user-error "Drover: this gate is a %s, not a %s" (plist-get item :kind) kind))
+      (user-error "Drover: this item is a %s, not a %s" (plist-get item :kind) kind))
     item))
 
 (defun drover--gate-request (item method params done)
@@ -1181,18 +1311,34 @@ Return nil; errors are shown to the user."
                                   (unless (string-blank-p reason) (list :reason reason)))
                           "rejected")))
 
+(defun drover--open-children (children)
+  "Open one of CHILDREN (inbox children, plists with :runId).
+The only one at once, else the one chosen."
+  (let ((ids (mapcar (lambda (child) (plist-get child :runId)) (append children nil))))
+    (cond ((null ids) (user-error "Drover: no child runs yet"))
+          ((null (cdr ids)) (drover-open-run (car ids)))
+          (t (drover-open-run (completing-read "Open child run: " ids nil t))))))
+
 (defun drover--answer (item)
-  "Answer the gate ITEM: choose for a decision, or pick an approval action."
-  (if (equal (plist-get item :kind) "decision")
-      (drover--decide item)
-    (pcase (car (read-multiple-choice
-                 (format "%s: " (drover--gate-summary item))
-                 '((?a "approve") (?c "request changes") (?x "reject")
-                   (?e "edit and approve") (?q "quit"))))
-      (?a (drover--approve item))
-      (?c (drover--compose-feedback item))
-      (?x (drover--reject item))
-      (?e (drover--compose-edit item)))))
+  "Answer the gate ITEM: choose for a decision, or pick an approval action.
+A parent waiting on children opens one of them; another kind is not answered."
+  (pcase (plist-get item :kind)
+    ("decision" (drover--decide item))
+    ("children" (drover--open-children (plist-get item :children)))
+    ("approval" (drover--answer-approval item))
+    (kind (user-error "Drover: run %s waits on a %s item, which drover.el cannot answer (o opens the run)"
+                      (plist-get item :runId) kind))))
+
+(defun drover--answer-approval (item)
+  "Pick an action for the approval ITEM and do it."
+  (pcase (car (read-multiple-choice
+               (format "%s: " (drover--gate-summary item))
+               '((?a "approve") (?c "request changes") (?x "reject")
+                 (?e "edit and approve") (?q "quit"))))
+    (?a (drover--approve item))
+    (?c (drover--compose-feedback item))
+    (?x (drover--reject item))
+    (?e (drover--compose-edit item))))
 
 (defun drover-inbox-dwim ()
   "Answer the gate at point."
@@ -1531,7 +1677,7 @@ Interactively, the run and step at point, else asked for."
   (let ((count 0))
     (maphash (lambda (_root server)
                (when (drover--live-p server)
-                 (setq count (+ count (length (drover--server-inbox server))))))
+                 (setq count (+ count (seq-count #'drover--answerable-p (drover--server-inbox server))))))
              drover--servers)
     count))
 

@@ -15,7 +15,8 @@ public struct ResolvedAgent: Sendable, Hashable {
 /// A role in the workspace file replaces the same role in the user file as a whole.
 /// `concurrency: {"maxRuns": N}` caps the runs working at once (the workspace's value wins; default
 /// the number of cores); `rateLimits: {"backoffSeconds", "maxBackoffSeconds"}` sets the wait after a rate
-/// limit whose agent did not say when to try again (`RateLimitBackoff`); `prices` and `budgets` are what
+/// limit whose agent did not say when to try again (`RateLimitBackoff`); `fanOut: {"maxDepth": N}` caps
+/// how deep child runs of fan-out steps may nest (the workspace's value wins); `prices` and `budgets` are what
 /// runs spend (`Config+Spending`); `store`
 /// (`{"url": …}`) is read by the executable before the engine opens, from the user file only; other
 /// top-level keys are errors.
@@ -24,6 +25,10 @@ public struct EngineConfig: Sendable {
     public var userAgents: [String: AgentSpec] = [:]
     /// How many runs may be `running` at once; more wait `queued` (reason `capacity`).
     public var maxRuns = ProcessInfo.processInfo.activeProcessorCount
+    /// How many levels of child runs fan-out steps may nest: a run this deep may not fan out again.
+    public var maxFanOutDepth = EngineConfig.defaultMaxFanOutDepth
+    public static let defaultMaxFanOutDepth = 3
+    static let fanOutDepthLimits = 1...10
     /// How long a rate-limited step waits when its agent did not say (the workspace's values win).
     public var rateLimitBackoff = RateLimitBackoff()
     /// `prices` by `ModelPrices.key(for:)`: the workspace's over the user's, both over the built-in table.
@@ -81,6 +86,25 @@ public struct EngineConfig: Sendable {
         maxRuns = count
     }
 
+    /// Reads `fanOut` of one file into `maxDepth`.
+    private static func readFanOut(_ value: JSONValue?, file: URL, errors: inout [String], maxDepth: inout Int) {
+        guard let value else { return }
+        guard let object = value.objectValue else {
+            errors.append("\(file.path): field 'fanOut' must be an object like {\"maxDepth\": 3}")
+            return
+        }
+        for key in object.keys.sorted() where key != "maxDepth" {
+            errors.append("\(file.path): unknown field 'fanOut.\(key)' (allowed: maxDepth)")
+        }
+        guard let given = object["maxDepth"] else { return }
+        guard case .int(let depth) = given, fanOutDepthLimits.contains(depth) else {
+            errors.append("\(file.path): field 'fanOut.maxDepth' must be a whole number from \(fanOutDepthLimits.lowerBound) "
+                          + "to \(fanOutDepthLimits.upperBound): how many levels of child runs fan-out steps may nest")
+            return
+        }
+        maxDepth = depth
+    }
+
     /// Reads `rateLimits` of one file into `backoff`.
     private static func readRateLimits(_ value: JSONValue?, file: URL, errors: inout [String], backoff: inout RateLimitBackoff) {
         guard let value else { return }
@@ -119,10 +143,11 @@ public struct EngineConfig: Sendable {
             // A checkout must not send a user's runs (and credentials) to a server it names.
             config.errors.append("\(file.path): 'store' belongs in the user config (~/.config/drover/config.json), not a workspace's")
         }
-        for key in object.keys.sorted() where !["agents", "concurrency", "prices", "budgets", "rateLimits", "store"].contains(key) {
-            config.errors.append("\(file.path): unknown field '\(key)' (allowed: agents, concurrency, prices, budgets, rateLimits, store)")
+        for key in object.keys.sorted() where !["agents", "concurrency", "fanOut", "prices", "budgets", "rateLimits", "store"].contains(key) {
+            config.errors.append("\(file.path): unknown field '\(key)' (allowed: agents, concurrency, fanOut, prices, budgets, rateLimits, store)")
         }
         readConcurrency(object["concurrency"], file: file, errors: &config.errors, maxRuns: &config.maxRuns)
+        readFanOut(object["fanOut"], file: file, errors: &config.errors, maxDepth: &config.maxFanOutDepth)
         readRateLimits(object["rateLimits"], file: file, errors: &config.errors, backoff: &config.rateLimitBackoff)
         readPrices(object["prices"], file: file, into: &config)
         readBudgets(object["budgets"], file: file, into: &config)

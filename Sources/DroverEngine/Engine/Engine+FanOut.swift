@@ -7,7 +7,8 @@ import Foundation
 /// `run.children` and waits `blocked` (it holds no slot) until every child has ended; then each done
 /// child's branch is merged into the parent's worktree in order (`child.merged`), a conflict raising
 /// a decision (retry the child on top of the parent / skip it / fail the run), and the step completes
-/// with its own output; the next step sees `{{children}}`.
+/// with its own output; the next step sees `{{children}}`. A child that ends without finishing, in a
+/// step that does not allow failures, cancels its siblings still at work: the parent fails anyway.
 ///
 /// Everything the wait needs is in the store (the parent's `run.children` and `child.merged`, the
 /// children's own runs), so a restarted engine picks it up: `resumeInterruptedRuns` looks at every
@@ -45,6 +46,28 @@ extension Engine {
             self.scheduledAdvances -= 1
             self.checkIdle()
         }
+    }
+
+    /// A fan-out step about to start in `run`: the failure to record if its children would nest deeper
+    /// than config `fanOut.maxDepth` allows (checked before its agent runs, so no agent time is spent on it).
+    func fanOutDepthFailure(run: Run, stepId: String) -> Failure? {
+        let maxDepth = loadConfig().maxFanOutDepth
+        var ancestors: [String] = []
+        var parentId = run.parentRunId
+        while let id = parentId, ancestors.count <= maxDepth, !ancestors.contains(id) {
+            ancestors.append(id)
+            parentId = (try? loadRun(id))?.parentRunId
+        }
+        guard ancestors.count >= maxDepth else { return nil }
+        let chain = ([run.id] + ancestors).joined(separator: " ← ")
+        return Failure(
+            kind: .agent,
+            message: "Step '\(stepId)' fans out, but run \(run.id) is already a child run \(ancestors.count) level(s) deep (\(chain)); "
+                + "fan-out may nest \(maxDepth) level(s) of child runs (config fanOut.maxDepth)",
+            hint: Hints.fixThenRetry(
+                "Raise {\"fanOut\": {\"maxDepth\": N}} (at most \(EngineConfig.fanOutDepthLimits.upperBound)) in .drover/config.json, "
+                + "or give the child pipeline no fan-out step", runId: run.id),
+            stepId: stepId)
     }
 
     /// Creates a child run per task (each replacing `replaces` when set), records `run.children` on the
@@ -147,6 +170,10 @@ extension Engine {
                 if let decision = step.decision, decision.chosen == nil { return } // a person decides first
                 var children: [String: Run] = [:]
                 for child in fanOut.children { children[child.runId] = try? loadRun(child.runId) }
+                if !spec.allowFailures, let failed = Self.firstFailed(fanOut.children, runs: children),
+                   await cancelSiblings(of: failed, stepId: step.id, fanOut: fanOut, runs: children, parentId: parentId) {
+                    for child in fanOut.children { children[child.runId] = try? loadRun(child.runId) }
+                }
                 guard fanOut.children.allSatisfy({ children[$0.runId]?.status.isTerminal ?? true }) else { return }
 
                 if let choice = fanOut.mergeChoice, let child = fanOut.nextToSettle {
@@ -163,6 +190,7 @@ extension Engine {
                             kind: .dependency,
                             message: "The change of child run \(child.runId) (\"\(child.task)\") conflicted with the parent's work; a person chose to fail the run",
                             hint: "Retry or restart this run from step '\(step.id)' to plan again (\(Hints.retry(parentId)))", stepId: step.id))
+                        await cleanUpChildren(of: parentId, stepId: step.id)
                         return
                     }
                 }
@@ -178,12 +206,14 @@ extension Engine {
                             + list.joined(separator: "; "),
                         hint: "See the child runs; retry this run (\(Hints.retry(parentId))) to plan again, or set \"allowFailures\": true on the step's fanOut",
                         stepId: step.id))
+                    await cleanUpChildren(of: parentId, stepId: step.id)
                     return
                 }
                 guard let child = fanOut.nextToSettle else {
                     let completed = try commit([.stepCompleted(.init(stepId: step.id, attempt: fanOut.attempt, output: fanOut.output))],
                                                runId: parentId)
                     if completed.status == .running { scheduleAdvance(parentId) }
+                    await cleanUpChildren(of: parentId, stepId: step.id)
                     return
                 }
                 guard let run = children[child.runId], run.status == .done else {
@@ -215,6 +245,33 @@ extension Engine {
         } catch {
             log("cannot settle the children of run \(parentId): \(error)")
         }
+    }
+
+    /// The first child (in merge order) that ended without finishing.
+    private static func firstFailed(_ children: [ChildRun], runs: [String: Run]) -> (child: ChildRun, run: Run)? {
+        for child in children {
+            if let run = runs[child.runId], run.status.isTerminal, run.status != .done { return (child, run) }
+        }
+        return nil
+    }
+
+    /// A child ended without finishing and the step does not allow failures, so the parent will fail:
+    /// cancels the siblings still queued or working rather than spend agent time on them. Whether it
+    /// cancelled any.
+    private func cancelSiblings(of failed: (child: ChildRun, run: Run), stepId: String, fanOut: RunHistory.FanOut,
+                                runs: [String: Run], parentId: String) async -> Bool {
+        let reason = "its sibling child run \(failed.child.runId) (\"\(failed.child.task.prefix(120))\") ended \(failed.run.status.rawValue), "
+            + "so its parent run \(parentId) fails anyway (step '\(stepId)' does not set \"allowFailures\": true)"
+        var cancelled = false
+        for child in fanOut.children where runs[child.runId].map({ !$0.status.isTerminal }) ?? false {
+            do {
+                _ = try await cancel(RunCancelRequest(runId: child.runId, reason: reason))
+                cancelled = true
+            } catch {
+                log("cannot cancel child run \(child.runId) of run \(parentId) after its sibling \(failed.child.runId) failed: \(error)")
+            }
+        }
+        return cancelled
     }
 
     /// The parent's step that waits on its children, if it is blocked on one.

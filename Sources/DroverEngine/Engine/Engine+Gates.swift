@@ -36,7 +36,9 @@ extension Engine {
     /// `step/requestChanges`: the step re-runs with the feedback and its previous proposal.
     public func requestChanges(_ request: StepRequestChangesRequest) throws -> Run {
         try answerGate(runId: request.runId) { run, history in
-            try GateRules.requestChanges(run: run, history: history, approvalId: request.approvalId, feedback: request.feedback)
+            let reviewer = try history.approval(request.approvalId).flatMap { try pipeline(for: run).definition.reviewer(of: $0.stepId)?.id }
+            return try GateRules.requestChanges(run: run, history: history, approvalId: request.approvalId, feedback: request.feedback,
+                                                reviewer: reviewer)
         }
     }
 

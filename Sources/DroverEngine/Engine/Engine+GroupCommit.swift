@@ -8,7 +8,7 @@ extension Engine {
         var usage: [EventBody] = []
         for report in reports {
             if case .usage(let used) = report.event {
-                usage.append(usageRecorded(used, runId: runId, stepId: stepId))
+                usage.append(usageRecorded(used, runId: runId, stepId: stepId, attempt: attempt))
                 continue
             }
             recordUsage(&usage, runId: runId)

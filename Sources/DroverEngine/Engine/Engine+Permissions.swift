@@ -9,6 +9,11 @@ import DroverProtocol
 extension Engine {
     /// The agent of `attempt` asks for a tool: queue it, and raise it unless another is open.
     func permissionRequested(_ request: AgentPermissionRequest, runId: String, stepId: String, attempt: Int) {
+        if self.live[runId]?.candidates != nil {
+            // A consensus round's candidates run at once: one cannot block the run on a person while the others work.
+            request.reply.send(.withdrawn(reason: "a consensus candidate cannot wait for a person's answer"))
+            return
+        }
         guard var live = live[runId], live.stepId == stepId, live.attempt == attempt, live.stop == nil else {
             request.reply.send(.withdrawn(reason: "the step is stopping"))
             return

@@ -24,7 +24,7 @@ extension Engine {
         try queries.events(request, of: loadRun(request.runId))
     }
 
-    /// `inbox/list`: every open gate of every blocked run, oldest first.
+    /// `inbox/list`: every open gate of every blocked run and every wait on fan-out children, oldest first.
     public func inbox() throws -> InboxListResult { try queries.inbox { try history($0) } }
 
     /// `step/log`: a slice of an attempt's log file.

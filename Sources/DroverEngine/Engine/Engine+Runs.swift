@@ -146,7 +146,7 @@ extension Engine {
             // Working with no attempt live here: the engine that started it died, and its agent may
             // still run (a client that opened the engine only to cancel, like `drover cancel`). Stop it first.
             reaping.insert(run.id)
-            await reapOrphanedAgent(runId: run.id, stepId: step.id, attempt: step.attempts)
+            await reapOrphanedStep(run, stepId: step.id, attempts: step.attempts)
             reaping.remove(run.id)
             let after = try loadRun(run.id)
             if after.status.isTerminal { return after }

@@ -21,59 +21,34 @@ extension Engine {
         if try pauseIfOverBudget(run) { return }
         var role = try resuming ? role ?? history(run.id).testsLoops[stepId]?.lastStartedRole : role
         if resuming, let consensus = loaded.definition.step(stepId)?.consensus {
-            // Where the consensus stands is in the log: the next role to answer, the judge, or the vote.
-            guard let next = try consensusRole(run: run, stepId: stepId, consensus: consensus, attempt: attempt) else { return }
-            role = next
+            // Where the consensus stands is in the log: a round of candidates to run, the judge, or the vote.
+            switch ConsensusRules.next(consensus, answered: try history(run.id).consensusRound(stepId)) {
+            case .answer:
+                return try startConsensusRound(run: run, pipeline: loaded, stepId: stepId, consensus: consensus, attempt: attempt)
+            case .judge(let judge):
+                role = judge
+            case .vote:
+                return decideAfterRound(runId: run.id, stepId: stepId, consensus: consensus, attempt: max(attempt - 1, 1))
+            }
         }
         let started = try commit([.stepStarted(.init(stepId: stepId, attempt: attempt, role: role))], runId: run.id)
-        let invocation: AgentInvocation
-        let pricing: UsagePricing
-        do {
-            (invocation, pricing) = try makeInvocation(run: started, pipeline: loaded, stepId: stepId, attempt: attempt, fixerRole: role)
-        } catch let notFound as TestCommandDetection.NotFound {
-            try failRun(runId: run.id, stepId: stepId, attempt: attempt, failure: Failure(
-                kind: .tests, message: notFound.description, hint: Hints.fixThenRetry(notFound.hint, runId: run.id), stepId: stepId))
-            return
-        } catch {
-            // Any error here would otherwise leave the step `working` with no process behind it.
-            let refusal = error as? EngineError
-            let untrusted = refusal?.kind == .untrusted
-            try failRun(runId: run.id, stepId: stepId, attempt: attempt, failure: Failure(
-                kind: untrusted ? .interrupted : .agent, message: refusal?.message ?? "\(error)",
-                hint: Hints.fixThenRetry(untrusted ? "Trust the workspace (`drover trust`)" : "Fix the step's agent or config", runId: run.id),
-                stepId: stepId))
-            return
+        if loaded.definition.step(stepId)?.fanOut != nil, let tooDeep = fanOutDepthFailure(run: started, stepId: stepId) {
+            return try failRun(runId: run.id, stepId: stepId, attempt: attempt, failure: tooDeep)
         }
-
-        // Bounded: an agent that prints faster than the engine takes its lines waits on its pipe.
-        let reports = BoundedChannel<AgentReport>(capacity: 1 << 20, cost: \.queuedSize)
-        let handle: any AgentHandle
+        let launched: LaunchedAttempt
         do {
-            handle = try launcher.launch(invocation) { reports.send($0) }
-        } catch {
-            reports.finish()
-            try failRun(runId: run.id, stepId: stepId, attempt: attempt, failure: Failure(
-                kind: .agent, message: "Could not start \(invocation.executable): \(error)",
-                hint: Hints.fixThenRetry("Check that the agent's command exists and is executable", runId: run.id), stepId: stepId))
+            launched = try launchAttempt(run: started, pipeline: loaded, stepId: stepId, attempt: attempt, role: role)
+        } catch let notStarted as AttemptNotStarted {
+            try failRun(runId: run.id, stepId: stepId, attempt: attempt, failure: notStarted.failure)
             return
         }
         let runId = run.id
         let workspace = started.workspace
         let isTestsCommand = role == nil && loaded.definition.step(stepId)?.kind == .tests
         let stepRole = loaded.definition.step(stepId)?.role
-        recordAgent(handle, runId: runId, stepId: stepId, attempt: attempt)
-        live[runId] = LiveAttempt(stepId: stepId, attempt: attempt, handle: handle, task: nil, stop: nil, pricing: pricing)
+        live[runId] = LiveAttempt(stepId: stepId, attempt: attempt, handle: launched.handle, task: nil, stop: nil, pricing: launched.pricing)
         let task = Task {
-            let waiter = Task<AgentOutcome, Never> {
-                let outcome = await handle.wait()
-                reports.finish()
-                return outcome
-            }
-            // Whatever piled up while the engine was busy comes as one batch: its events are one commit.
-            while case let batch = await reports.nextBatch(), !batch.isEmpty {
-                self.agentReported(batch, runId: runId, stepId: stepId, attempt: attempt)
-            }
-            let outcome = await waiter.value
+            let outcome = await self.follow(launched, runId: runId, stepId: stepId, attempt: attempt)
             // A tests command checks the change; only agents and commands get their changes committed.
             let committed = isTestsCommand || (workspace?.isolation ?? .none) == .none ? nil
                 : await self.commitAttempt(workspace: workspace, runId: runId, stepId: stepId, attempt: attempt,
@@ -83,10 +58,73 @@ extension Engine {
         live[runId]?.task = task
     }
 
+    /// An attempt's process, started: what its reports arrive on, and how its usage is priced.
+    struct LaunchedAttempt: Sendable {
+        var handle: any AgentHandle
+        var reports: BoundedChannel<AgentReport>
+        var pricing: UsagePricing
+    }
+
+    /// Why an attempt could not start, told as the step's failure.
+    struct AttemptNotStarted: Error {
+        var failure: Failure
+    }
+
+    /// Builds the attempt's process (`makeInvocation`, in `workingDirectory` when given, else the run's)
+    /// and launches it, recording its process group. Whatever stops the launch is an `AttemptNotStarted`.
+    func launchAttempt(run: Run, pipeline: LoadedPipeline, stepId: String, attempt: Int, role: String?,
+                       workingDirectory: String? = nil) throws -> LaunchedAttempt {
+        let invocation: AgentInvocation
+        let pricing: UsagePricing
+        do {
+            (invocation, pricing) = try makeInvocation(run: run, pipeline: pipeline, stepId: stepId, attempt: attempt,
+                                                       fixerRole: role, workingDirectory: workingDirectory)
+        } catch let notFound as TestCommandDetection.NotFound {
+            throw AttemptNotStarted(failure: Failure(
+                kind: .tests, message: notFound.description, hint: Hints.fixThenRetry(notFound.hint, runId: run.id), stepId: stepId))
+        } catch {
+            // Any error here would otherwise leave the step `working` with no process behind it.
+            let refusal = error as? EngineError
+            let untrusted = refusal?.kind == .untrusted
+            throw AttemptNotStarted(failure: Failure(
+                kind: untrusted ? .interrupted : .agent, message: refusal?.message ?? "\(error)",
+                hint: Hints.fixThenRetry(untrusted ? "Trust the workspace (`drover trust`)" : "Fix the step's agent or config", runId: run.id),
+                stepId: stepId))
+        }
+        // Bounded: an agent that prints faster than the engine takes its lines waits on its pipe.
+        let reports = BoundedChannel<AgentReport>(capacity: 1 << 20, cost: \.queuedSize)
+        let handle: any AgentHandle
+        do {
+            handle = try launcher.launch(invocation) { reports.send($0) }
+        } catch {
+            reports.finish()
+            throw AttemptNotStarted(failure: Failure(
+                kind: .agent, message: "Could not start \(invocation.executable): \(error)",
+                hint: Hints.fixThenRetry("Check that the agent's command exists and is executable", runId: run.id), stepId: stepId))
+        }
+        recordAgent(handle, runId: run.id, stepId: stepId, attempt: attempt)
+        return LaunchedAttempt(handle: handle, reports: reports, pricing: pricing)
+    }
+
+    /// Passes what a launched attempt reports on until its process group is gone; its outcome.
+    func follow(_ launched: LaunchedAttempt, runId: String, stepId: String, attempt: Int) async -> AgentOutcome {
+        let (handle, reports) = (launched.handle, launched.reports)
+        let waiter = Task<AgentOutcome, Never> {
+            let outcome = await handle.wait()
+            reports.finish()
+            return outcome
+        }
+        // Whatever piled up while the engine was busy comes as one batch: its events are one commit.
+        while case let batch = await reports.nextBatch(), !batch.isEmpty {
+            agentReported(batch, runId: runId, stepId: stepId, attempt: attempt)
+        }
+        return await waiter.value
+    }
+
     /// The process for one attempt: the step's driver given the prompt (with re-run context),
     /// environment, working directory and log file; and how its usage is priced.
     func makeInvocation(run: Run, pipeline: LoadedPipeline, stepId: String, attempt: Int,
-                        fixerRole: String? = nil) throws -> (AgentInvocation, UsagePricing) {
+                        fixerRole: String? = nil, workingDirectory: String? = nil) throws -> (AgentInvocation, UsagePricing) {
         guard let step = pipeline.definition.step(stepId), let index = run.stepIndex(stepId) else {
             throw EngineError.internalError("run \(run.id) has no step '\(stepId)'")
         }
@@ -116,15 +154,19 @@ extension Engine {
         }
         let rerun = history.rerunContext(stepId: stepId)
         // A resumed session already holds the task and everything said before: tell it what changed.
-        // (A fixer is another agent: it starts its own conversation.)
-        let resumeSessionId = step.kind == .agent && fixerRole == nil ? history.resumableSession(stepId: stepId) : nil
+        // (A fixer is another agent: it starts its own conversation.) A reviewer resumes its own session
+        // too, so a later round remembers the earlier ones; it is always given the whole request, since
+        // what it grades is new.
+        let resumes = (step.kind == .agent || step.kind == .review) && fixerRole == nil
+        let resumeSessionId = resumes ? history.resumableSession(stepId: stepId) : nil
         var request = Template.render(template, context: context)
         if let consensus = step.consensus, ConsensusRules.isJudging(consensus, role: fixerRole, answered: history.consensusRound(stepId)) {
-            request = ConsensusRules.judgePrompt(request: request, answers: history.consensusRound(stepId))
+            request = ConsensusRules.judgePrompt(request: request, answers: ConsensusRules.answers(history.consensusRound(stepId)))
         }
-        let prompt = resumeSessionId != nil && !rerun.isEmpty ? rerun.renderedForResume() : request + addition + rerun.rendered()
+        let prompt = resumeSessionId != nil && !rerun.isEmpty && step.kind != .review
+            ? rerun.renderedForResume() : request + addition + rerun.rendered()
 
-        let workingDirectory = run.workspace?.path ?? options.workspace.path
+        let workingDirectory = workingDirectory ?? run.workspace?.path ?? options.workspace.path
         var environment = options.environment
         environment["DROVER_RUN_ID"] = run.id
         environment["DROVER_STEP_ID"] = stepId
@@ -172,7 +214,7 @@ extension Engine {
             notify(.log(RunLogNotification(runId: runId, stepId: stepId, attempt: attempt, stream: stream,
                                            text: LiveLogText.forNotification(text), offset: report.logOffset)))
         case .usage(let usage):
-            storeUsage([usageRecorded(usage, runId: runId, stepId: stepId)], runId: runId)
+            storeUsage([usageRecorded(usage, runId: runId, stepId: stepId, attempt: attempt)], runId: runId)
         case .progress(let fraction, let message):
             // No event type carries progress yet; people still see it, as a log line.
             let percent = fraction.map { "\(Int(($0 * 100).rounded()))%" }
@@ -364,6 +406,15 @@ extension Engine {
             }
         }
         forgetAgent(runId: runId, stepId: stepId, attempt: attempt)
+    }
+
+    /// `reapOrphanedAgent` for the attempts of `stepId` a dead engine may have left running: its last one,
+    /// and for a consensus step every candidate of the round (they ran at once).
+    func reapOrphanedStep(_ run: Run, stepId: String, attempts: Int) async {
+        let candidates = (try? pipeline(for: run).definition.step(stepId)?.consensus?.agents.count) ?? nil
+        for attempt in max(1, attempts - (candidates ?? 1) + 1)...max(1, attempts) {
+            await reapOrphanedAgent(runId: run.id, stepId: stepId, attempt: attempt)
+        }
     }
 
     private func agentRecordPath(runId: String, stepId: String, attempt: Int) throws -> String {

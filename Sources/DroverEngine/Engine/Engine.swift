@@ -22,7 +22,8 @@ public actor Engine {
     /// Whether this engine drives its runs, leaves them to workers, or is a worker's (`Engine+Workers`).
     let driving: RunDriving
 
-    /// The agent attempt in flight per run (a run has at most one).
+    /// The agent attempt in flight per run (a run has at most one; a consensus round's candidates are one
+    /// entry whose handle stops them all, `Engine+ConsensusRound`).
     var live: [String: LiveAttempt] = [:]
     /// `advance` calls scheduled but not yet done.
     var scheduledAdvances = 0
@@ -86,6 +87,13 @@ public actor Engine {
         /// Tool permissions the agent waits on, oldest first; the first is raised as a decision
         /// (`decisionId` set), the others wait their turn (`Engine+Permissions`).
         var permissions: [PendingPermission] = []
+        /// A consensus round: how each candidate attempt's usage is priced; nil for a single attempt.
+        var candidates: [Int: UsagePricing]?
+        /// A consensus round's candidate hit a rate limit: the latest time one said to try again, and what it said.
+        var rateLimit: (retryAt: Date?, message: String)?
+
+        /// How the usage `attempt` reports is priced.
+        func pricing(of attempt: Int) -> UsagePricing { candidates?[attempt] ?? pricing }
     }
 
     struct PendingPermission {
@@ -141,6 +149,7 @@ public actor Engine {
         writeReport(of: run) // an ended run's report follows every change to it (end, apply, discard)
         runChanged(run)
         childChanged(run)
+        candidatesOutlived(run)
         handBackIfWaiting(run)
         return run
     }
@@ -289,7 +298,7 @@ public actor Engine {
         do {
             if let step = run.steps.first(where: { $0.state == .working }) {
                 reaping.insert(run.id)
-                await reapOrphanedAgent(runId: run.id, stepId: step.id, attempt: step.attempts)
+                await reapOrphanedStep(run, stepId: step.id, attempts: step.attempts)
                 reaping.remove(run.id)
                 // The reap may have waited while requests changed the run: interrupt only what is still working.
                 let now = try loadRun(run.id).step(step.id)

@@ -18,8 +18,13 @@ struct ChildMerge: Sendable {
 
     /// Merges `branch` into the parent's current branch with `message`.
     func merge(branch: String, message: String) throws -> Outcome {
+        try merge(ref: "refs/heads/\(branch)", message: message)
+    }
+
+    /// Merges `ref` (a branch's full name or a commit) into the parent's current branch with `message`.
+    func merge(ref: String, message: String) throws -> Outcome {
         let before = try parent.checked(["rev-parse", "HEAD"])
-        let merged = try parent.run(["merge", "--no-ff", "--no-edit", "--no-verify", "-m", message, "refs/heads/\(branch)"])
+        let merged = try parent.run(["merge", "--no-ff", "--no-edit", "--no-verify", "-m", message, ref])
         if merged.status == 0 {
             let after = try parent.checked(["rev-parse", "HEAD"])
             return after == before ? .upToDate : .merged(commit: after)
@@ -27,7 +32,7 @@ struct ChildMerge: Sendable {
         let files = (try? parent.checked(["diff", "--name-only", "--diff-filter=U"]))?
             .split(separator: "\n").map(String.init) ?? []
         _ = try? parent.run(["merge", "--abort"])
-        guard !files.isEmpty else { throw GitError(arguments: ["merge", branch], output: merged) }
+        guard !files.isEmpty else { throw GitError(arguments: ["merge", ref], output: merged) }
         return .conflict(files: files)
     }
 }

@@ -195,9 +195,13 @@ struct RunWorktrees: Sendable {
         try worktree.checked(["add", "--all"])
         guard try worktree.run(["diff", "--cached", "--quiet"]).status != 0 else { return nil }
         try worktree.checked(["commit", "--quiet", "--no-verify", "-m", message])
-        let sha = try worktree.checked(["rev-parse", "HEAD"])
+        return try Self.describe(commit: try worktree.checked(["rev-parse", "HEAD"]), in: worktree)
+    }
+
+    /// What commit `sha` changed, counted from its numstat.
+    static func describe(commit sha: String, in worktree: Git) throws -> Commit {
         var files = 0, insertions = 0, deletions = 0
-        for line in try worktree.checked(["show", "--numstat", "--format=", "HEAD"]).split(separator: "\n") {
+        for line in try worktree.checked(["show", "--numstat", "--format=", sha]).split(separator: "\n") {
             let fields = line.split(separator: "\t", maxSplits: 2)
             guard fields.count == 3 else { continue }
             files += 1

@@ -2,9 +2,9 @@ import DroverProtocol
 
 /// An agent step answered by several roles: `"consensus": {"agents": [roles], "strategy": "vote"|"judge", "judge"?: role}`.
 ///
-/// Each listed role answers the step's prompt as its own attempt, one after another in the run's working
-/// directory (so consensus suits steps that answer or choose rather than edit files); `vote` then picks
-/// the answer most of them agree on, `judge` hands every answer to the judge role, which picks or merges one.
+/// Each listed role answers the step's prompt as its own attempt, all at once (each in a worktree of its own
+/// when the run has one, `Engine+ConsensusRound`); `vote` then picks the answer most of them agree on, `judge`
+/// hands every answer to the judge role, which picks or merges one.
 public struct ConsensusSpec: Codable, Sendable, Hashable {
     /// The roles that answer, in order (ties of a vote go to the one listed first).
     public var agents: [String]

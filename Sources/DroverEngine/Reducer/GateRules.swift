@@ -28,7 +28,7 @@ public enum GateRules {
     public static func resolveDecision(run: Run, history: RunHistory, decisionId: String, choice: String,
                                        reason: String? = nil, waitingAttempt: Int? = nil) throws -> GateOutcome {
         guard let decision = history.decision(decisionId) else {
-            throw notFound(run: run, kind: "decision", id: decisionId, known: history.decisions.map(\.id))
+            throw notFound(run: run, history: history, kind: "decision", id: decisionId, known: history.decisions.map(\.id))
         }
         guard decision.options.contains(choice) else {
             let list = decision.options.map { "'\($0)'" }.joined(separator: ", ")
@@ -73,8 +73,11 @@ public enum GateRules {
         }
     }
 
-    /// `step/requestChanges`; the step re-runs with the feedback and its previous proposal.
-    public static func requestChanges(run: Run, history: RunHistory, approvalId: String, feedback: String) throws -> GateOutcome {
+    /// `step/requestChanges`; the step re-runs with the feedback and its previous proposal. `reviewer` is the
+    /// pipeline's review step of the approval's step, if it has one: the rework goes through it (and every
+    /// step before it) again, also when the approval came without a review because its `when` skipped it.
+    public static func requestChanges(run: Run, history: RunHistory, approvalId: String, feedback: String,
+                                      reviewer: String? = nil) throws -> GateOutcome {
         let approval = try openApproval(run: run, history: history, approvalId: approvalId, action: "step/requestChanges")
         switch approval.status {
         case .approved:
@@ -90,8 +93,9 @@ public enum GateRules {
             try checkOpen(run: run, approval: approval)
             var bodies: [EventBody] = [.approvalResolved(.init(
                 stepId: approval.stepId, approvalId: approvalId, status: .changesRequested, feedback: feedback))]
-            // A reviewed proposal re-runs through its reviewer, which grades the rework afresh.
-            if let reviewer = approval.reviewStepId {
+            // A reviewed proposal re-runs through its reviewer, which grades the rework afresh (or is skipped
+            // again, and the approval is asked again); the steps between them run again on the rework too.
+            if let reviewer = approval.reviewStepId ?? reviewer {
                 bodies.append(.reviewRework(.init(stepId: reviewer, reviews: approval.stepId, round: 1)))
             }
             return .append(bodies)
@@ -128,7 +132,7 @@ public enum GateRules {
 
     private static func openApproval(run: Run, history: RunHistory, approvalId: String, action: String) throws -> RunHistory.ApprovalRecord {
         guard let approval = history.approval(approvalId) else {
-            throw notFound(run: run, kind: "approval", id: approvalId, known: history.approvals.map(\.id))
+            throw notFound(run: run, history: history, kind: "approval", id: approvalId, known: history.approvals.map(\.id))
         }
         return approval
     }
@@ -175,8 +179,24 @@ public enum GateRules {
         return ""
     }
 
-    private static func notFound(run: Run, kind: String, id: String, known: [String]) -> EngineError {
+    private static func notFound(run: Run, history: RunHistory, kind: String, id: String, known: [String]) -> EngineError {
+        if let refusal = childrenWaitRefusal(run: run, history: history, id: id) { return refusal }
         let list = known.isEmpty ? "it has none" : "its \(kind)s: " + known.joined(separator: ", ")
         return EngineError(.notFound, "Run \(run.id) has no \(kind) with id '\(id)' (\(list))")
+    }
+
+    /// The id of a fan-out step's wait on its children (an `inbox/list` item of kind `children`) is not
+    /// a gate: say so, and which children the run waits on, instead of "not found".
+    private static func childrenWaitRefusal(run: Run, history: RunHistory, id: String) -> EngineError? {
+        guard let (stepId, fanOut) = history.fanOuts.first(where: { Identifiers.childrenWaitID(stepId: $0.key, attempt: $0.value.attempt) == id }),
+              let step = run.step(stepId) else { return nil }
+        let children = fanOut.children.map(\.runId).joined(separator: ", ")
+        guard run.status == .blocked, step.state == .waiting else {
+            return EngineError.invalid("'\(id)' of run \(run.id) was the wait of step '\(stepId)' on its child runs (\(children)), not a gate, "
+                                       + "and it is over: nothing answers it")
+        }
+        return EngineError.invalid(
+            "'\(id)' of run \(run.id) is not a gate to answer: step '\(stepId)' waits on its child runs \(children), and the run goes on "
+            + "by itself once they have all ended (see them with run/get; run/cancel of \(run.id) stops it and them)")
     }
 }

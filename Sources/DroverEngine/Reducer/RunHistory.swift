@@ -103,10 +103,14 @@ public struct RunHistory: Sendable, Hashable {
         public var output: String
         /// The current children in merge order (a retried child takes the place of the one it replaces).
         public var children: [ChildRun]
+        /// Children a retry replaced, oldest first.
+        public var replaced: [String] = []
         /// Children whose change was merged, found empty, skipped or left out.
         public var settled: [String: ChildMergeOutcome] = [:]
         /// The answer to the latest merge conflict, not acted on yet.
         public var mergeChoice: String?
+        /// When the step last started waiting on children (its latest `run.children`).
+        public var waitingSince = ""
 
         /// The first child whose change is not settled yet.
         public var nextToSettle: ChildRun? { children.first { settled[$0.runId] == nil } }
@@ -137,7 +141,7 @@ public struct RunHistory: Sendable, Hashable {
     /// Per step, the rate limits its agent hit since an attempt of it last ended otherwise (for the
     /// backoff and the re-run context).
     private var rateLimits: [String: RateLimitRecord] = [:]
-    /// Each consensus step's answers since its last decision or reset (`consensus.candidate`).
+    /// Each consensus step's answers since its last decision, interruption or reset (`consensus.candidate`).
     private var consensusRounds: [String: [EventBody.ConsensusCandidate]] = [:]
     /// The newest `tests.finished` of the run (for `{{tests.summary}}`).
     public private(set) var latestTests: EventBody.TestsFinished?
@@ -241,16 +245,21 @@ public struct RunHistory: Sendable, Hashable {
             consensusRounds[data.stepId, default: []].append(data)
         case .consensusDecided(let data):
             consensusRounds[data.stepId] = nil
+        case .stepInterrupted(let data):
+            // The round's candidates ran at once and their worktrees are gone: an interrupted round starts afresh.
+            consensusRounds[data.stepId] = nil
         case .runChildren(let data):
             var fanOut = fanOuts[data.stepId] ?? FanOut(attempt: data.attempt, output: data.output, children: [])
             for child in data.children {
                 if let replaced = child.replaces, let index = fanOut.children.firstIndex(where: { $0.runId == replaced }) {
                     fanOut.children[index] = child
+                    fanOut.replaced.append(replaced)
                 } else {
                     fanOut.children.append(child)
                 }
             }
             fanOut.mergeChoice = nil
+            fanOut.waitingSince = event.at
             fanOuts[data.stepId] = fanOut
         case .childMerged(let data):
             fanOuts[data.stepId]?.settled[data.childRunId] = data.outcome

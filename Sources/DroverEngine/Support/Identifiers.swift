@@ -29,6 +29,10 @@ public enum Identifiers {
     /// An approval id, unique within its run: `a-<step>-<n>`.
     public static func approvalID(stepId: String, number: Int) -> String { "a-\(stepId)-\(number)" }
 
+    /// The id of a fan-out step's wait on its children (an `inbox/list` item of kind `children`, not
+    /// a gate): `c-<step>-<attempt>`, the attempt whose output listed them.
+    public static func childrenWaitID(stepId: String, attempt: Int) -> String { "c-\(stepId)-\(attempt)" }
+
     struct Components { var year, month, day, hour, minute, second, millisecond: Int }
 
     static func utcComponents(_ date: Date) -> Components {

@@ -64,9 +64,23 @@ public struct InboxListRequest: RequestType {
     public init() {}
 }
 
-/// One open gate.
+/// One thing a blocked run waits on: an open gate (a decision or approval a person answers), or its
+/// fan-out step's child runs (`children`: nothing to answer, it goes away when the children have ended).
 public struct InboxItem: Codable, Sendable, Hashable {
-    public enum Kind: String, Codable, Sendable { case decision, approval }
+    public enum Kind: String, Codable, Sendable { case decision, approval, children }
+
+    /// A child run a parent waits on, as it stands when `inbox/list` is answered.
+    public struct Child: Codable, Sendable, Hashable {
+        public var runId: String
+        public var status: RunStatus
+        public var task: String?
+        public init(runId: String, status: RunStatus, task: String? = nil) {
+            self.runId = runId
+            self.status = status
+            self.task = task
+        }
+    }
+
     public var runId: String
     public var stepId: String
     public var kind: Kind
@@ -78,10 +92,13 @@ public struct InboxItem: Codable, Sendable, Hashable {
     public var permission: ToolPermission?
     /// An approval's review: the verdict of the review step that graded the proposal.
     public var review: ReviewSummary?
+    /// Kind `children`: the fan-out step's child runs in merge order, with their status now.
+    public var children: [Child]?
     public var since: String
     public init(runId: String, stepId: String, kind: Kind, id: String, question: String? = nil,
                 options: [String]? = nil, proposal: String? = nil, permission: ToolPermission? = nil, review: ReviewSummary? = nil,
-                since: String) {
+                children: [Child]? = nil, since: String) {
+        self.children = children
         self.permission = permission
         self.review = review
         self.runId = runId

@@ -500,17 +500,26 @@ public enum EventBody: Sendable, Hashable {
         }
     }
 
-    /// One agent of a consensus step answered (its attempt's log and usage are the attempt's own).
+    /// One agent of a consensus step answered, or gave no answer (`failure`); its attempt's log and
+    /// usage are the attempt's own.
     public struct ConsensusCandidate: Codable, Sendable, Hashable {
         public var stepId: String
         public var attempt: Int
         public var role: String
+        /// Its answer; empty when it gave none.
         public var output: String
-        public init(stepId: String, attempt: Int, role: String, output: String) {
+        /// Why it gave no answer (it failed, timed out, asked a question or hit a rate limit); such a
+        /// candidate takes no part in the vote or the judging.
+        public var failure: Failure?
+        /// In an isolated run: the commit of what it changed in its own worktree (nil when it changed nothing).
+        public var commit: String?
+        public init(stepId: String, attempt: Int, role: String, output: String, failure: Failure? = nil, commit: String? = nil) {
             self.stepId = stepId
             self.attempt = attempt
             self.role = role
             self.output = output
+            self.failure = failure
+            self.commit = commit
         }
     }
 
@@ -524,12 +533,18 @@ public enum EventBody: Sendable, Hashable {
         public var reasons: String?
         /// What becomes the step's output.
         public var output: String
-        public init(stepId: String, strategy: ConsensusStrategy, winner: String, reasons: String? = nil, output: String) {
+        /// In an isolated run: the candidate whose file changes were brought into the run's worktree (the
+        /// winner; for a judge's merged answer, the candidate its reply names in `changesFrom`, else the first that
+        /// answered). Nil when no candidate changed a file.
+        public var changesFrom: String?
+        public init(stepId: String, strategy: ConsensusStrategy, winner: String, reasons: String? = nil, output: String,
+                    changesFrom: String? = nil) {
             self.stepId = stepId
             self.strategy = strategy
             self.winner = winner
             self.reasons = reasons
             self.output = output
+            self.changesFrom = changesFrom
         }
     }
 

@@ -178,10 +178,13 @@ final class RunRenderer {
             Console.line("\(t.running) run resumed")
         case .runDiscarded(let data):
             Console.line("\(t.ok) discarded" + (data.branchDeleted ? " (branch deleted)" : " (branch kept)"))
+        case .consensusCandidate(let data) where data.failure != nil:
+            Console.line(t.dim("    \(data.role) gave no answer (attempt \(data.attempt)): \(data.failure?.message.prefix(200) ?? "")"))
         case .consensusCandidate(let data):
             Console.line(t.dim("    \(data.role) answered (attempt \(data.attempt))"))
         case .consensusDecided(let data):
-            Console.line("    \(t.ok) \(data.strategy.rawValue): \(data.winner) wins" + (data.reasons.map { t.dim(" (\($0))") } ?? ""))
+            Console.line("    \(t.ok) \(data.strategy.rawValue): \(data.winner) wins" + (data.reasons.map { t.dim(" (\($0))") } ?? "")
+                         + (data.changesFrom.map { t.dim("; the change of \($0) kept") } ?? ""))
         case .runChildren(let data):
             Console.line("\(t.gate) \(t.bold(data.stepId)) waits for \(data.children.count) child run(s): "
                          + data.children.map(\.runId).joined(separator: ", "))

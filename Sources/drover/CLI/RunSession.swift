@@ -55,10 +55,11 @@ enum OpenGate {
 
     /// The gates a run waits on now, by the rule `inbox/list` applies.
     static func open(in run: Run) -> [OpenGate] {
-        RunQueries.openGates(of: run, history: nil).map { item in
+        RunQueries.openGates(of: run, history: nil).compactMap { item in
             switch item.kind {
             case .decision: .decision(stepId: item.stepId, decisionId: item.id, options: item.options ?? [])
             case .approval: .approval(stepId: item.stepId, approvalId: item.id, proposal: item.proposal ?? "")
+            case .children: nil // not a gate: openGates lists none
             }
         }
     }

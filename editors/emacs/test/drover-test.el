@@ -672,5 +672,200 @@ after the offset where the backfill ended, and only then."
         (drover-test-wait "the run buffer to show the apply"
           (string-match-p "^Applied:  merge into " (buffer-string)))))))
 
+;;;; Richer pipelines (issue 19): consensus, review rounds, fan-out children
+
+(defvar drover-test--fixtures
+  (expand-file-name "../../fixtures/" (file-name-directory (or load-file-name buffer-file-name)))
+  "The fixture pipelines and agent config shared by the editor suites.")
+
+(defun drover-test--start-rich ()
+  "Start the fixture pipeline `rich' in a workspace with a first commit; return its id.
+Its consensus step votes, its reviewed step is sent back once and then waits
+for approval, and its fan-out starts two child runs that each ask a question."
+  (make-directory ".drover/pipelines" t)
+  (dolist (file (directory-files (expand-file-name "pipelines" drover-test--fixtures) t "\\.json\\'"))
+    (copy-file file (expand-file-name (file-name-nondirectory file) ".drover/pipelines/") t))
+  (copy-file (expand-file-name "config.json" drover-test--fixtures) ".drover/config.json" t)
+  (drover-test--git "config" "user.email" "test@drover.invalid")
+  (drover-test--git "config" "user.name" "Drover Test")
+  (with-temp-file "README.md" (insert "readme\n"))
+  (drover-test--git "add" "README.md")
+  (drover-test--git "commit" "-q" "-m" "initial")
+  (drover-test--start "rich" "parse dates" t))
+
+(defun drover-test--wait-text (buffer needle)
+  "Wait until BUFFER's text contains NEEDLE; fail showing the text otherwise."
+  (let ((deadline (+ (float-time) drover-test-timeout)))
+    (while (and (not (and (get-buffer buffer)
+                          (with-current-buffer buffer (string-search needle (buffer-string)))))
+                (< (float-time) deadline))
+      (accept-process-output nil 0.05))
+    (unless (with-current-buffer buffer (string-search needle (buffer-string)))
+      (ert-fail (format "timed out waiting for %S in %s, which shows:\n%s" needle buffer
+                        (with-current-buffer buffer (buffer-string)))))))
+
+(defun drover-test--goto-text (needle)
+  "Move point to the start of the line holding NEEDLE."
+  (goto-char (point-min))
+  (should (search-forward needle nil t))
+  (beginning-of-line))
+
+(defun drover-test--call (method &optional params)
+  "Send METHOD with PARAMS to the test's server; wait for and return its result."
+  (let (answer)
+    (drover--request (drover-test--server) method params (lambda (result) (setq answer (list result))))
+    (drover-test-wait (format "the answer to %s" method) answer)
+    (car answer)))
+
+(ert-deftest drover-test-run-view-consensus-and-review-rounds ()
+  "The run buffer shows consensus answers and the winner, review rounds, the review by the approval."
+  (drover-test-with-workspace
+    (let* ((id (drover-test--start-rich))
+           (buffer (drover--run-buffer (drover-test--server) id)))
+      (drover-test--wait-text buffer "(RET to answer)\n    review by review")
+      (with-current-buffer buffer
+        (let ((text (buffer-string)))
+          (dolist (needle '("    candidate alpha (attempt 1): Use PostgreSQL\n"
+                            "    candidate beta (attempt 2): SQLite\n"
+                            "    candidate gamma (attempt 3): use   postgresql\n"
+                            "    * alpha won (vote) — 2 of 3 answers agree (alpha, gamma): Use PostgreSQL\n"
+                            "    review of impl, round 1: score 0.40 (needs 0.80) below the threshold\n      - the parser has no tests\n      - dates are off by one\n"
+                            "    review of impl, round 2: score 0.90 (needs 0.80) passed\n"))
+            (should (string-search needle text)))
+          (should (string-match-p "approval a-impl-[0-9]+: pending (RET to answer)\n    review by review, round 2: score 0.90 (needs 0.80) passed\n" text))))
+      ;; The inbox shows the review with the approval; `a' approves it and the run fans out.
+      (drover-test--open-gate id "approval")
+      (with-current-buffer (drover-inbox)
+        (should (string-search "    review by review, round 2: score 0.90 (needs 0.80) passed\n    proposal:\n" (buffer-string)))
+        (drover-test--inbox-goto "approval")
+        (drover-test--press "a"))
+      (drover-test-wait "the fan-out to start two children"
+        (progn (drover--fetch-run (drover-test--server) id)
+               (= 2 (length (plist-get (drover-test--step id "split") :children))))))))
+
+(ert-deftest drover-test-fanout-children-nested-and-opened ()
+  "Child runs are nested under their parent, opened from it and back; merges are shown."
+  (drover-test-with-workspace
+    (let* ((id (drover-test--start-rich))
+           (server (drover-test--server))
+           (view (drover--run-buffer server id))
+           children)
+      (drover-test--wait-text view "(RET to answer)\n    review by review")
+      (drover--request server "step/approve"
+                       (list :runId id :approvalId (plist-get (plist-get (drover-test--step id "impl") :approval) :id)))
+      ;; Each child asks before it writes: both wait while the parent waits on them.
+      (drover-test--wait-text view "2 child runs: 2 blocked  (RET on one opens it)")
+      (setq children (append (plist-get (drover-test--step id "split") :children) nil))
+      (should (equal (drover-test--status id) "blocked"))
+      ;; The inbox lists the parent's wait on its children as the server does (kind "children"):
+      ;; `a' refuses it; RET on it offers the children and opens the one picked.
+      (let ((listed (seq-find (lambda (item) (equal (plist-get item :kind) "children"))
+                              (plist-get (drover-test--call "inbox/list") :items))))
+        (should listed)
+        (should (equal children (mapcar (lambda (child) (plist-get child :runId)) (plist-get listed :children)))))
+      (with-current-buffer (drover-inbox)
+        (drover-test--wait-text (current-buffer) "waiting on 2 child runs: 2 blocked")
+        (drover-test--goto-text (concat "Waiting on children  " id "  split"))
+        (should (string-match-p "this item is a children, not a"
+                                (cadr (should-error (drover-test--press "a") :type 'user-error))))
+        (let (offered)
+          (cl-letf (((symbol-function 'completing-read)
+                     (lambda (_prompt table &rest _) (setq offered table) (car children))))
+            (drover-test--press "RET"))
+          (should (equal offered children))
+          (should (equal (buffer-name) (format "*drover run %s*" (car children))))))
+      (let ((runs (drover-runs)))
+        (drover-test--wait-text runs "2 child runs: 2 blocked")
+        (with-current-buffer runs
+          (drover-test--goto-text id)
+          (should (string-match-p "2 child runs: 2 blocked" (buffer-substring (point) (line-end-position))))
+          (dolist (child children)
+            (forward-line 1)
+            (should (string-match-p (concat "\\`   ↳ " (regexp-quote child) " +child +blocked")
+                                    (buffer-substring (point) (line-end-position))))
+            (should (equal (tabulated-list-get-id) child)))
+          ;; RET on the second child opens it; it names its parent.
+          (drover-test--press "RET")
+          (should (equal (buffer-name) (format "*drover run %s*" (cadr children))))))
+      (let ((second (format "*drover run %s*" (cadr children))))
+        (drover-test--wait-text second (format "Parent:   %s (step split)  RET opens it" id))
+        (drover-test--wait-text second "(open: RET to answer)")
+        (with-current-buffer second
+          (drover-test--goto-text "decision d-work-1")
+          (cl-letf (((symbol-function 'completing-read) (lambda (&rest _) "yes")))
+            (drover-test--press "RET")))
+        (drover-test--wait-text view "2 child runs: 1 done, 1 blocked")
+        ;; RET on the parent line goes back to the parent.
+        (with-current-buffer second
+          (drover-test--goto-text "Parent:")
+          (drover-test--press "RET")
+          (should (equal (buffer-name) (buffer-name view)))))
+      ;; RET on the first child's line in the parent's view opens it.
+      (with-current-buffer view
+        (drover-test--goto-text (concat "↳ blocked   " (car children)))
+        (drover-test--press "RET")
+        (should (equal (buffer-name) (format "*drover run %s*" (car children)))))
+      (drover--request server "decision/resolve" (list :runId (car children) :decisionId "d-work-1" :choice "yes"))
+      ;; Both merged in order; each child line names the merge commit the server recorded.
+      (drover-test-wait "the parent to be done"
+        (progn (drover--fetch-run server id) (equal (drover-test--status id) "done")))
+      (let ((merges (seq-filter (lambda (e) (equal (plist-get e :type) "child.merged")) (drover-run-events id))))
+        (drover-test-wait "every event of the parent"
+          (= (length (drover-run-events id)) (plist-get (drover-test--run id) :lastSeq)))
+        (setq merges (seq-filter (lambda (e) (equal (plist-get e :type) "child.merged")) (drover-run-events id)))
+        (should (equal children (mapcar (lambda (e) (plist-get (plist-get e :data) :childRunId)) merges)))
+        (dolist (merge merges)
+          (let ((data (plist-get merge :data)))
+            (drover-test--wait-text
+             view (format "↳ done      %s  %s — merged %s" (plist-get data :childRunId)
+                          (if (equal (plist-get data :childRunId) (car children)) "alpha.txt" "beta.txt")
+                          (drover--short-sha (plist-get data :commit)))))))
+      (drover-test--wait-text view "2 child runs: 2 done"))))
+
+(ert-deftest drover-test-inbox-children-item-and-unknown-kind ()
+  "Inbox items of a children kind and of an unknown kind, as a server lists them, are harmless."
+  (drover-test-with-workspace
+    (let ((drover-mode-was drover-mode)
+          (inbox (drover-inbox))
+          (server (drover-test--server)))
+      (drover-mode 1)
+      (unwind-protect
+          (progn
+            (drover-test--wait-text inbox "No open gates.")
+            (drover-test-wait "the inbox to be read" (null (drover--server-inbox-state server)))
+            ;; Items as a server with these kinds sends them (the "children" kind is new in issue 19).
+            (setf (drover--server-inbox server)
+                  (list (list :kind "children" :runId "r-20260101-000000-ppppp" :stepId "split" :id "c-split-1"
+                              :since "2026-01-01T00:00:00Z"
+                              :children (vector (list :runId "r-20260101-000000-aaaaa" :status "done" :task "alpha.txt")
+                                                (list :runId "r-20260101-000000-bbbbb" :status "running")))
+                        (list :kind "quorum" :runId "r-20260101-000000-qqqqq" :stepId "vote" :id "q-vote-1"
+                              :since "2026-01-01T00:00:00Z")))
+            (with-current-buffer inbox
+              (drover--inbox-render)
+              (let ((text (buffer-string)))
+                (should (string-search "Waiting on children  r-20260101-000000-ppppp  split" text))
+                (should (string-search "    waiting on 2 child runs: 1 done, 1 running  (RET opens one; nothing to answer)\n      ↳ done      r-20260101-000000-aaaaa  alpha.txt\n      ↳ running   r-20260101-000000-bbbbb  \n" text))
+                (should (string-search "Quorum  r-20260101-000000-qqqqq  vote" text))
+                (should (string-search "    quorum q-vote-1 (this version of drover.el cannot answer it; o opens the run)" text)))
+              ;; Not counted as gates; the approval keys refuse the children item; RET on the unknown kind says why.
+              (should (equal (drover-test--mode-line) " Drover"))
+              (drover-test--goto-text "Waiting on children")
+              (dolist (key '("a" "x" "c" "e" "d"))
+                (should (string-match-p "this item is a children, not a"
+                                        (cadr (should-error (drover-test--press key) :type 'user-error)))))
+              (drover-test--goto-text "Quorum")
+              (should (string-search "waits on a quorum item, which drover.el cannot answer"
+                                     (cadr (should-error (drover-test--press "RET") :type 'user-error))))
+              ;; RET on the children item asks which child to open and opens it.
+              (drover-test--goto-text "Waiting on children")
+              (let (offered)
+                (cl-letf (((symbol-function 'completing-read)
+                           (lambda (_prompt table &rest _) (setq offered table) "r-20260101-000000-bbbbb")))
+                  (drover-test--press "RET"))
+                (should (equal offered '("r-20260101-000000-aaaaa" "r-20260101-000000-bbbbb")))
+                (should (equal (buffer-name) "*drover run r-20260101-000000-bbbbb*")))))
+        (drover-mode (if drover-mode-was 1 -1))))))
+
 (provide 'drover-test)
 ;;; drover-test.el ends here

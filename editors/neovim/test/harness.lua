@@ -164,6 +164,26 @@ function H.pipeline(id, definition)
   vim.fn.writefile({ vim.json.encode(definition) }, dir .. "/" .. id .. ".json")
 end
 
+--- Copies the shared fixture pipelines (editors/fixtures/pipelines/*.json) and agent config into
+--- the workspace, makes a first commit (so runs get worktrees and children merge) and trusts it.
+function H.fixture_workspace()
+  local dir = H.ws .. "/.drover/pipelines"
+  vim.fn.mkdir(dir, "p")
+  for _, file in ipairs(vim.fn.glob(H.fixtures .. "/pipelines/*.json", false, true)) do
+    vim.fn.writefile(vim.fn.readfile(file), dir .. "/" .. vim.fn.fnamemodify(file, ":t"))
+  end
+  vim.fn.writefile(vim.fn.readfile(H.fixtures .. "/config.json"), H.ws .. "/.drover/config.json")
+  vim.fn.writefile({ "readme" }, H.ws .. "/README.md")
+  for _, args in ipairs({ { "config", "user.email", "test@drover.invalid" }, { "config", "user.name", "Drover Test" },
+    { "add", "README.md" }, { "commit", "-q", "-m", "initial" } }) do
+    local out = vim.fn.system(vim.list_extend({ "git", "-C", H.ws }, args))
+    if vim.v.shell_error ~= 0 then
+      error("git " .. table.concat(args, " ") .. " failed: " .. out, 2)
+    end
+  end
+  H.call("workspace/trust", { trusted = true })
+end
+
 --- A one-step fake-agent pipeline with the given script turns.
 function H.fake_pipeline(id, turns, extra)
   local step = { id = "s", kind = "agent", role = "x", prompt = "p", agent = { driver = "fake", script = turns } }
@@ -333,6 +353,7 @@ end
 
 function H.main(plugin, file, results)
   H.bin = vim.env.DROVER_BIN
+  H.fixtures = vim.fn.fnamemodify(plugin, ":h") .. "/fixtures"
   vim.opt.rtp:prepend(plugin)
   vim.cmd("runtime plugin/drover.lua")
   stub_ui()

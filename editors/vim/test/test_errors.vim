@@ -45,7 +45,9 @@ def g:Test_server_killed_restart_catch_up()
   assert_notequal(pid, drover#rpc#Pid())
   # it says so once
   assert_equal(1, len(filter(copy(drover#ui#History()), (_, m) => m =~ 'the server exited')))
-  # the events shown are gapless and not doubled
+  # the events shown are gapless and not doubled (read once the run rests at impl's approval: before
+  # that, events after the one read may land before the buffer is compared)
+  g:WaitFor(() => g:RunOf(runId).steps[1].state == 'waiting', 'the run to stop at the approval')
   var lastSeq = g:RunOf(runId).lastSeq
   g:WaitFor(() => g:BufHas(name, '^\s*' .. lastSeq .. '  '), 'the last event')
   var seqs = mapnew(filter(g:BufText(name), (_, l) => l =~ '^\s*\d\+  \S'), (_, l) => str2nr(l))

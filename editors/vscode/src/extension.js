@@ -30,6 +30,7 @@ const COMMANDS = {
   'drover.trustWorkspace': { methods: ['workspace/trust'], handler: 'trustWorkspace' },
   'drover.refresh': { methods: ['run/list'], handler: 'refresh' },
   'drover.openInbox': { methods: [], handler: 'openInbox', noServer: true },
+  'drover.openRun': { methods: ['run/get'], handler: 'openRun' },
   'drover.restartServer': { methods: [], handler: 'restartServer', noServer: true },
 };
 
@@ -70,8 +71,8 @@ class Drover {
     this.serverOutput = vscode.window.createOutputChannel('Drover Server');
     this.runsTree = new RunsTree(vscode, this.model);
     this.inboxTree = new InboxTree(vscode, this.model);
-    this.disposables.push(this.serverOutput,
-      vscode.window.createTreeView('drover.runs', { treeDataProvider: this.runsTree, showCollapseAll: true }),
+    this.runsView = vscode.window.createTreeView('drover.runs', { treeDataProvider: this.runsTree, showCollapseAll: true });
+    this.disposables.push(this.serverOutput, this.runsView,
       vscode.window.createTreeView('drover.inbox', { treeDataProvider: this.inboxTree }));
 
     this.status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
@@ -79,6 +80,11 @@ class Drover {
     this.disposables.push(this.status);
     this.model.on('changed', () => this.updateStatus());
     this.model.on('gateOpened', (gate) => this.announceGate(gate));
+    this.model.on('needHistory', (runId) => {
+      if (this.model.historyLoaded.has(runId) || !this.connection) return;
+      this.model.historyLoaded.add(runId);
+      this.loadHistory(runId).catch(() => this.model.historyLoaded.delete(runId));
+    });
 
     for (const [id, spec] of Object.entries(COMMANDS)) {
       this.disposables.push(vscode.commands.registerCommand(id, (...args) => this.run(id, spec, args)));
@@ -331,7 +337,12 @@ class Drover {
   /** The gate a command acts on: the tree node or message it came from, else a QuickPick. */
   async pickGate(node, kind) {
     if (node && node.runId && (node.type === 'gate' || node.kind === kind) && node.id) {
-      if (node.kind !== kind) throw new Error(`that gate is ${node.kind === 'decision' ? 'a decision' : 'an approval'}`);
+      if (node.kind !== kind) {
+        throw new Error(node.kind === 'decision' || node.kind === 'approval'
+          ? `that gate is ${node.kind === 'decision' ? 'a decision' : 'an approval'}`
+          : `run ${node.runId} waits on ${node.kind === 'children' ? 'its child runs' : 'a ' + node.kind + ' item'}: ` +
+            'nothing to answer there');
+      }
       return node;
     }
     if (node && node.type === 'step') {
@@ -596,12 +607,15 @@ class Drover {
     });
   }
 
-  /** Reads a run's events once to learn its step commits (`step.committed`), which a Run does not carry. */
-  async loadCommits(runId) {
+  /**
+   * Reads a run's events once to learn what a Run does not carry: step commits, review rounds,
+   * consensus answers, child merges (the model's history).
+   */
+  async loadHistory(runId) {
     let afterSeq = 0;
     for (;;) {
       const page = await this.request('run/events', { runId, afterSeq, limit: 1000 });
-      for (const event of page.events) this.model.recordCommit(event);
+      for (const event of page.events) this.model.recordHistory(event);
       if (!page.more || page.events.length === 0) break;
       afterSeq = page.events[page.events.length - 1].seq;
     }
@@ -619,7 +633,7 @@ class Drover {
     const stepId = node && node.type === 'step' ? node.stepId : undefined;
     const result = await this.request('run/diff', stepId ? { runId: run.id, stepId } : { runId: run.id });
     this.diffs.set(`${run.id}/${stepId || '-'}`, result);
-    this.loadCommits(run.id).catch(() => {});
+    this.loadHistory(run.id).catch(() => {});
     const what = stepId ? `step ${stepId} of ${run.id}` : run.id;
     if (result.files.length === 0) {
       this.info(`Drover: ${what} changed nothing${stepId ? '' : ' yet'}.`);
@@ -713,6 +727,36 @@ class Drover {
       if (!this.model.get(run.id)) this.model.upsert(run, { live: false });
       else await this.catchUp(run.id, { live: false });
     }
+  }
+
+  /**
+   * Open Run: reveals a run in the Runs view, selected and expanded (a child run under its parent's
+   * fan-out step). From an inbox item waiting on child runs: the child picked (the only one at once).
+   */
+  async openRun(node) {
+    let runId = node && node.runId;
+    if (node && node.type === 'gate' && node.kind === 'children') {
+      const children = node.children || [];
+      if (children.length === 0) return this.info('Drover: no child runs yet');
+      const picked = children.length === 1 ? { child: children[0] } : await vscode.window.showQuickPick(
+        children.map((child) => ({ label: child.runId, description: child.status, detail: firstLine(child.task), child })),
+        { placeHolder: `Open which child run of ${node.runId}?` });
+      if (!picked) return undefined;
+      runId = picked.child.runId;
+    } else if (node && node.type === 'gate') {
+      runId = node.runId; // a kind this version cannot answer: its run
+    }
+    if (!runId) {
+      const run = await this.pickRun(undefined, () => true, 'Open which run?');
+      if (!run) return undefined;
+      runId = run.id;
+    }
+    if (!this.model.get(runId)) this.model.upsert((await this.request('run/get', { runId })).run, { live: false });
+    const target = { type: 'run', runId };
+    const parent = this.runsTree.getParent(target);
+    if (parent) target.parent = { runId: parent.runId, stepId: parent.stepId };
+    await this.runsView.reveal(target, { select: true, focus: true, expand: true });
+    return runId;
   }
 
   async openInbox() {

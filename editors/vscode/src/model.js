@@ -31,6 +31,7 @@ function foldEvent(run, event) {
       usage: { inputTokens: 0, outputTokens: 0, costUSD: 0 }, lastSeq: 0,
     };
     if (data.inputs) run.inputs = clone(data.inputs);
+    if (data.parentRunId) { run.parentRunId = data.parentRunId; run.parentStepId = data.parentStepId; }
   }
   if (!run) return run;
   run.lastSeq = event.seq;
@@ -77,6 +78,7 @@ function foldEvent(run, event) {
       if (step) {
         step.state = 'waiting';
         step.approval = { id: data.approvalId, status: 'pending', proposal: data.proposal };
+        if (data.review) step.approval.review = clone(data.review);
       }
       run.status = 'blocked';
       break;
@@ -109,6 +111,18 @@ function foldEvent(run, event) {
       run.status = 'running'; run.currentStep = data.reviews;
       break;
     }
+    case 'run.children':
+      // the fan-out step waits on its child runs; a child with `replaces` takes that child's place
+      if (step) {
+        step.children = step.children || [];
+        for (const child of data.children || []) {
+          const at = child.replaces ? step.children.indexOf(child.replaces) : -1;
+          if (at >= 0) step.children[at] = child.runId; else step.children.push(child.runId);
+        }
+        step.state = 'waiting';
+      }
+      run.status = 'blocked';
+      break;
     case 'run.completed': run.status = 'done'; delete run.currentStep; break;
     case 'run.workspace': run.workspace = clone(data); break;
     case 'run.applied':
@@ -142,11 +156,30 @@ function gatesOf(run) {
       items.push({ runId: run.id, stepId: step.id, kind: 'decision', id: step.decision.id,
         question: step.decision.question, options: step.decision.options });
     } else if (step.approval && step.approval.status === 'pending') {
-      items.push({ runId: run.id, stepId: step.id, kind: 'approval', id: step.approval.id,
-        proposal: step.approval.proposal });
+      const item = { runId: run.id, stepId: step.id, kind: 'approval', id: step.approval.id,
+        proposal: step.approval.proposal };
+      if (step.approval.review) item.review = step.approval.review;
+      items.push(item);
     }
   }
   return items;
+}
+
+/** Events a Run object does not carry, kept per run so the views can show their history. */
+const HISTORY_TYPES = new Set(['step.committed', 'review.verdict', 'review.malformed', 'consensus.candidate',
+  'consensus.decided', 'child.merged']);
+
+/** "2 child runs: 1 done, 1 running" for runs (or inbox children `{runId, status}`). */
+function childrenSummary(children) {
+  const order = ['done', 'running', 'blocked', 'queued', 'paused', 'failed', 'cancelled'];
+  const counts = new Map();
+  for (const child of children) {
+    const status = child.status || 'unknown';
+    counts.set(status, (counts.get(status) || 0) + 1);
+    if (!order.includes(status)) order.push(status);
+  }
+  const parts = order.filter((status) => counts.has(status)).map((status) => `${counts.get(status)} ${status}`);
+  return `${children.length} child ${children.length === 1 ? 'run' : 'runs'}: ${parts.join(', ')}`;
 }
 
 /**
@@ -157,22 +190,54 @@ class RunsModel extends EventEmitter {
   constructor() {
     super();
     this.runs = new Map();
-    this.commits = new Map(); // runId -> Map(seq -> step.committed data): not part of a Run object
+    this.history = new Map(); // runId -> Map(seq -> event) of HISTORY_TYPES: not part of a Run object
+    this.historyLoaded = new Set(); // runs whose whole history was read (loadHistory)
   }
 
-  /** Remembers a `step.committed` event (live or from a run/events page). */
-  recordCommit(event) {
-    if (event.type !== 'step.committed') return;
-    if (!this.commits.has(event.runId)) this.commits.set(event.runId, new Map());
-    this.commits.get(event.runId).set(event.seq, clone(event.data || {}));
+  /** Remembers an event of a history type (live or from a run/events page). */
+  recordHistory(event) {
+    if (!HISTORY_TYPES.has(event.type)) return;
+    if (!this.history.has(event.runId)) this.history.set(event.runId, new Map());
+    this.history.get(event.runId).set(event.seq, { type: event.type, data: clone(event.data || {}) });
+  }
+
+  /** A step's recorded history events ({type, data}, of `type` when given), oldest first. */
+  historyOf(runId, stepId, type) {
+    const held = this.history.get(runId);
+    if (!held) return [];
+    return [...held.entries()].sort((a, b) => a[0] - b[0]).map(([, event]) => event)
+      .filter((event) => event.data.stepId === stepId && (!type || event.type === type));
   }
 
   /** The commits a step of a run made on the run's branch, oldest first. */
   commitsOf(runId, stepId) {
-    const held = this.commits.get(runId);
-    if (!held) return [];
-    return [...held.entries()].sort((a, b) => a[0] - b[0]).map(([, data]) => data)
-      .filter((data) => data.stepId === stepId);
+    return this.historyOf(runId, stepId, 'step.committed').map((event) => event.data);
+  }
+
+  /** The child runs of a run we hold: in the order its fan-out steps list them, then others. */
+  childrenOf(runId) {
+    const run = this.runs.get(runId);
+    const order = run ? run.steps.flatMap((step) => step.children || []) : [];
+    const rank = (id) => (order.includes(id) ? order.indexOf(id) : order.length);
+    return [...this.runs.values()].filter((r) => r.parentRunId === runId)
+      .sort((a, b) => rank(a.id) - rank(b.id) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /**
+   * What blocked runs wait on that nobody answers: a fan-out step waiting on its child runs
+   * (as inbox items of kind `children`, each child's status as we hold it), oldest run first.
+   */
+  waits() {
+    return this.list().reverse().filter((run) => run.status === 'blocked').flatMap((run) => run.steps
+      .filter((step) => step.state === 'waiting' && (step.children || []).length
+        && !gatesOf(run).some((gate) => gate.stepId === step.id))
+      .map((step) => ({
+        runId: run.id, stepId: step.id, kind: 'children', id: `c-${step.id}-${step.attempts}`,
+        children: step.children.map((id) => {
+          const child = this.runs.get(id);
+          return child ? { runId: id, status: child.status, task: child.task } : { runId: id, status: 'unknown' };
+        }),
+      })));
   }
 
   clear() { this.runs.clear(); this.emit('changed'); }
@@ -214,7 +279,7 @@ class RunsModel extends EventEmitter {
   apply(event, { live = true } = {}) {
     const held = this.runs.get(event.runId);
     const lastSeq = held ? held.lastSeq : 0;
-    this.recordCommit(event);
+    this.recordHistory(event);
     if (event.seq <= lastSeq) return 'old';
     if (event.seq !== lastSeq + 1) return 'gap';
     const before = held ? new Set(gatesOf(held).map((g) => g.runId + '/' + g.id)) : new Set();
@@ -243,4 +308,4 @@ function mergeTexts(run, held) {
   return run;
 }
 
-module.exports = { RunsModel, foldEvent, gatesOf, TERMINAL, LIVE };
+module.exports = { RunsModel, foldEvent, gatesOf, childrenSummary, TERMINAL, LIVE };

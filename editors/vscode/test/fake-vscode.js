@@ -203,7 +203,15 @@ const commands = {
 const window = {
   createTreeView(id, options) {
     if (state.treeViews.has(id)) throw new Error(`tree view '${id}' created twice`);
-    const view = { id, provider: options.treeDataProvider, options, dispose() { state.treeViews.delete(id); } };
+    const view = {
+      id, provider: options.treeDataProvider, options, revealed: [],
+      dispose() { state.treeViews.delete(id); },
+      /** Records what was revealed; like VS Code, the provider must know the node's parents. */
+      async reveal(node, revealOptions) {
+        for (let at = node; at; at = options.treeDataProvider.getParent(at)) await options.treeDataProvider.getTreeItem(at);
+        view.revealed.push({ node, options: revealOptions || {} });
+      },
+    };
     state.treeViews.set(id, view);
     return view;
   },

@@ -32,7 +32,8 @@ function producibleContextValues() {
       usage: { inputTokens: 0, outputTokens: 0, costUSD: 0 },
       steps: states.map((state) => ({ id: state, kind: 'agent', state, attempts: 1 }))
         .concat([{ id: 'd', kind: 'agent', state: 'waiting', attempts: 1, decision: { id: 'd-1', question: 'q', options: ['a'] } },
-          { id: 'a', kind: 'agent', state: 'waiting', attempts: 1, approval: { id: 'a-1', status: 'pending', proposal: 'x' } }]),
+          { id: 'a', kind: 'agent', state: 'waiting', attempts: 1, approval: { id: 'a-1', status: 'pending', proposal: 'x' } },
+          { id: 'f', kind: 'agent', state: 'waiting', attempts: 1, children: [`r-${i}-child`] }]),
     });
   });
   const values = new Set();

@@ -664,15 +664,15 @@ function M.apply(run_id, strategy, cb)
   end)
 end
 
---- Reads every event of a run once to learn the commits its steps made (`step.committed`), which a
---- Run object does not carry; done() afterwards.
-function M.load_commits(run_id, done)
+--- Reads every event of a run once to learn what a Run object does not carry (commits, review
+--- rounds, consensus answers, child merges: state.record_history); done() afterwards.
+function M.load_history(run_id, done)
   done = done or function() end
   local function page(after)
     M.call("run/events", { runId = run_id, afterSeq = after, limit = 1000 }, function(result)
       local events = result.events or {}
       for _, event in ipairs(events) do
-        state.record_commit(event)
+        state.record_history(event)
       end
       if result.more and #events > 0 then
         return page(events[#events].seq)
@@ -778,6 +778,28 @@ function M.reject(run_id, approval_id, reason, cb)
   end)
 end
 
+--- Opens a child run: the only one at once, else the one picked from `children` (InboxItem
+--- children `{runId, status, task?}` or Run objects).
+function M.open_children(children)
+  if #children == 0 then
+    return notify("no child runs yet")
+  end
+  if #children == 1 then
+    return M.open_run(children[1].runId or children[1].id)
+  end
+  vim.ui.select(children, {
+    prompt = "Open which child run?",
+    kind = "drover.child",
+    format_item = function(child)
+      return string.format("%s  %s  %s", child.runId or child.id, child.status or "?", (child.task or ""):match("^[^\n]*"))
+    end,
+  }, function(child)
+    if child then
+      M.open_run(child.runId or child.id)
+    end
+  end)
+end
+
 --- Opens the proposal in a scratch buffer; :w approves the edited text.
 function M.edit_approval(run_id, approval_id)
   require("drover.ui.approval").open(run_id, approval_id)
@@ -788,6 +810,14 @@ end
 function M.act(item)
   if item.kind == "decision" then
     return M.resolve(item.runId, item.id, nil, nil, item.options, item.question)
+  end
+  if item.kind == "children" then
+    return M.open_children(item.children or {})
+  end
+  if item.kind ~= "approval" then
+    -- a kind newer than this plugin: nothing to answer here, but the run can be opened
+    return notify(string.format("run %s waits on a %s item, which drover.nvim cannot answer; o opens the run",
+      item.runId or "?", tostring(item.kind)))
   end
   local actions = {
     { "approve", "Approve" },

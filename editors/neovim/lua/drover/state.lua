@@ -5,36 +5,93 @@
 local M = {}
 
 M.runs = {} -- id -> Run
-M.commits = {} -- run id -> {seq -> step.committed data}: the commits each step made on the run's branch
+-- run id -> {seq -> event}: the events a Run object does not carry — commits, review verdicts,
+-- consensus answers, child merges — kept so the run view can show their history.
+M.history = {}
 M.listeners = {} -- list of function(run_id, event_or_nil)
+
+local history_types = {
+  ["step.committed"] = true, ["review.verdict"] = true, ["review.malformed"] = true,
+  ["consensus.candidate"] = true, ["consensus.decided"] = true, ["child.merged"] = true,
+}
 
 function M.reset()
   M.runs = {}
-  M.commits = {}
+  M.history = {}
 end
 
---- Remembers a `step.committed` event (from a live notification or a run/events page).
-function M.record_commit(event)
-  if event.type ~= "step.committed" then
+--- Remembers an event of a history type (from a live notification or a run/events page).
+function M.record_history(event)
+  if not history_types[event.type] then
     return
   end
-  M.commits[event.runId] = M.commits[event.runId] or {}
-  M.commits[event.runId][event.seq] = event.data or {}
+  M.history[event.runId] = M.history[event.runId] or {}
+  M.history[event.runId][event.seq] = event
 end
 
---- The commits of one step of a run, oldest first.
-function M.step_commits(run_id, step_id)
+--- The data of one step's recorded events of `event_type` (all history types when nil), oldest
+--- first; each entry is the event's data with `type` added.
+function M.step_history(run_id, step_id, event_type)
   local seqs, list = {}, {}
-  for seq, data in pairs(M.commits[run_id] or {}) do
-    if data.stepId == step_id then
+  for seq, event in pairs(M.history[run_id] or {}) do
+    if (event.data or {}).stepId == step_id and (event_type == nil or event.type == event_type) then
       table.insert(seqs, seq)
     end
   end
   table.sort(seqs)
   for _, seq in ipairs(seqs) do
-    table.insert(list, M.commits[run_id][seq])
+    local event = M.history[run_id][seq]
+    table.insert(list, vim.tbl_extend("force", event.data or {}, { type = event.type }))
   end
   return list
+end
+
+--- The commits of one step of a run, oldest first.
+function M.step_commits(run_id, step_id)
+  return M.step_history(run_id, step_id, "step.committed")
+end
+
+--- The known child runs of a run (fan-out), in the order its steps list them, then any others.
+function M.children_of(run_id)
+  local list, seen = {}, {}
+  local parent = M.runs[run_id]
+  for _, step in ipairs(parent and parent.steps or {}) do
+    for _, child_id in ipairs(step.children or {}) do
+      if M.runs[child_id] and not seen[child_id] then
+        seen[child_id] = true
+        table.insert(list, M.runs[child_id])
+      end
+    end
+  end
+  local others = {}
+  for id, run in pairs(M.runs) do
+    if run.parentRunId == run_id and not seen[id] then
+      table.insert(others, run)
+    end
+  end
+  table.sort(others, function(a, b)
+    return a.id < b.id
+  end)
+  return vim.list_extend(list, others)
+end
+
+--- "2 children: 1 done, 1 running" for a list of runs (or of {status=} tables), statuses in a fixed order.
+function M.children_summary(children)
+  local counts, order = {}, { "done", "running", "blocked", "queued", "paused", "failed", "cancelled" }
+  for _, child in ipairs(children) do
+    local status = child.status or "unknown"
+    counts[status] = (counts[status] or 0) + 1
+    if not vim.tbl_contains(order, status) then
+      table.insert(order, status)
+    end
+  end
+  local parts = {}
+  for _, status in ipairs(order) do
+    if counts[status] then
+      table.insert(parts, counts[status] .. " " .. status)
+    end
+  end
+  return string.format("%d child run%s: %s", #children, #children == 1 and "" or "s", table.concat(parts, ", "))
 end
 
 function M.on_change(fn)
@@ -131,6 +188,7 @@ local fold = {}
 
 fold["run.created"] = function(run, data, event)
   run.pipelineId, run.task, run.inputs = data.pipelineId, data.task, data.inputs
+  run.parentRunId, run.parentStepId = data.parentRunId, data.parentStepId
   run.status, run.createdAt = "queued", event.at
   run.usage = { inputTokens = 0, outputTokens = 0, costUSD = 0 }
   run.steps = {}
@@ -172,7 +230,7 @@ fold["decision.resolved"] = function(run, data, event, step)
 end
 fold["approval.requested"] = function(run, data, event, step)
   step.state = "waiting"
-  step.approval = { id = data.approvalId, status = "pending", proposal = data.proposal or "" }
+  step.approval = { id = data.approvalId, status = "pending", proposal = data.proposal or "", review = data.review }
   run.status = "blocked"
 end
 fold["approval.resolved"] = function(run, data, event, step)
@@ -189,6 +247,19 @@ fold["approval.resolved"] = function(run, data, event, step)
   elseif data.status == "rejected" then
     step.state = "failed"
   end
+end
+fold["run.children"] = function(run, data, event, step)
+  -- a child with `replaces` takes that child's place (a conflicting child retried on top)
+  step.children = step.children or {}
+  for _, child in ipairs(data.children or {}) do
+    local index = child.replaces and vim.fn.index(step.children, child.replaces) or -1
+    if index >= 0 then
+      step.children[index + 1] = child.runId
+    else
+      table.insert(step.children, child.runId)
+    end
+  end
+  step.state, run.status = "waiting", "blocked"
 end
 fold["usage.recorded"] = function(run, data)
   run.usage = run.usage or { inputTokens = 0, outputTokens = 0, costUSD = 0 }
@@ -251,7 +322,7 @@ function M.apply(event)
   if event.seq ~= last + 1 then
     return "gap"
   end
-  M.record_commit(event)
+  M.record_history(event)
   local handler = fold[event.type]
   if handler then
     local data = event.data or {}

@@ -15,6 +15,8 @@ var status_timer = 0
 var runs_timer = 0
 # runId -> {buf, lastSeq, events, run, syncing, again, timer}
 var views: dict<dict<any>> = {}
+# child run id -> parent run id, for the children shown in run views
+var child_parent: dict<string> = {}
 
 # ---------------------------------------------------------------- listeners
 
@@ -65,12 +67,15 @@ def OnEvent(ev: dict<any>)
   if has_key(views, runId)
     Live(runId, ev)
   endif
+  # a child run changed: the views of its parent show its status
+  if has_key(child_parent, runId) && has_key(views, child_parent[runId])
+    ScheduleFetch(child_parent[runId])
+  endif
   if type =~ '^run\.' || index(GATE_TYPES, type) >= 0
     ScheduleStatus()
     ScheduleRuns()
-    if index(GATE_TYPES, type) >= 0 || type =~ '^run\.\(cancelled\|failed\)'
-      inbox.Schedule()
-    endif
+    # any run.* event: a parent waiting on children ("children" inbox items) changes with them
+    inbox.Schedule()
   elseif type == 'step.started'
     ScheduleRuns()
   endif
@@ -92,7 +97,8 @@ def RefreshStatus()
     return
   endif
   rpc.Request('inbox/list', {}, (r) => {
-    counts.gates = len(get(r, 'items', []))
+    # a parent waiting on its child runs is listed too, but nobody answers it
+    counts.gates = len(filter(get(r, 'items', []), (_, item) => index(['decision', 'approval'], get(item, 'kind', '')) >= 0))
     redrawstatus!
   })
   rpc.Request('run/list', {status: ['queued', 'running']}, (r) => {
@@ -295,13 +301,45 @@ def RenderRuns(runs: list<dict<any>>)
   if !empty(runs)
     add(lines, header)
   endif
+  var by_id: dict<dict<any>> = {}
   for run in runs
-    add(lines, printf('%-26s %-12s %-10s %-10s %s', run.id, run.pipelineId, run.status,
-      get(run, 'currentStep', '-'), util.Age(run.createdAt)))
-    ids[string(len(lines))] = run.id
+    by_id[run.id] = run
+  endfor
+  # A child run is listed under its parent (indented, ↳); one whose parent is not listed stands alone.
+  for run in runs
+    if !has_key(by_id, get(run, 'parentRunId', ''))
+      AddRunLines(lines, ids, run, runs, 0)
+    endif
   endfor
   setbufvar(buf, 'drover_run_ids', ids)
   util.SetLines(buf, lines)
+enddef
+
+# The child runs of `run` among `runs`: in the order its fan-out steps list them, then any others.
+def ChildrenOf(run: dict<any>, runs: list<dict<any>>): list<dict<any>>
+  var order: list<string> = []
+  for st in get(run, 'steps', [])
+    extend(order, get(st, 'children', []))
+  endfor
+  var children = filter(copy(runs), (_, r) => get(r, 'parentRunId', '') == run.id)
+  return sort(children, (a, b) => {
+    var ia = index(order, a.id)
+    var ib = index(order, b.id)
+    ia = ia < 0 ? 100000 : ia
+    ib = ib < 0 ? 100000 : ib
+    return ia != ib ? ia - ib : (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  })
+enddef
+
+def AddRunLines(lines: list<string>, ids: dict<string>, run: dict<any>, runs: list<dict<any>>, depth: number)
+  var children = ChildrenOf(run, runs)
+  add(lines, printf('%s%-26s %-12s %-10s %-10s %s%s', depth > 0 ? repeat('  ', depth) .. '↳ ' : '', run.id,
+    run.pipelineId, run.status, get(run, 'currentStep', '-'), util.Age(run.createdAt),
+    empty(children) ? '' : '   [' .. util.ChildrenSummary(children) .. ']'))
+  ids[string(len(lines))] = run.id
+  for child in children
+    AddRunLines(lines, ids, child, runs, depth + 1)
+  endfor
 enddef
 
 def RunIdAtCursor(): string
@@ -350,7 +388,7 @@ export def OpenRun(runId: string)
   nnoremap <buffer> <silent> r <ScriptCmd>RunAction('run/retry', b:drover_run_id)<CR>
   nnoremap <buffer> <silent> s <ScriptCmd>RestartAtCursor()<CR>
   nnoremap <buffer> <silent> l <ScriptCmd>LogFor(b:drover_run_id, StepAtCursor())<CR>
-  nnoremap <buffer> <silent> <CR> <ScriptCmd>LogFor(b:drover_run_id, StepAtCursor())<CR>
+  nnoremap <buffer> <silent> <CR> <ScriptCmd>OpenOrLog()<CR>
   nnoremap <buffer> <silent> i <ScriptCmd>inbox.Open()<CR>
   nnoremap <buffer> <silent> d <ScriptCmd>DiffOf(b:drover_run_id, StepAtCursor())<CR>
   nnoremap <buffer> <silent> A <ScriptCmd>ApplyRun(b:drover_run_id, '')<CR>
@@ -360,7 +398,7 @@ export def OpenRun(runId: string)
     execute printf('autocmd! BufWipeout <buffer=%d> Forget(%s)', buf, string(runId))
   augroup END
   if !has_key(views, runId)
-    views[runId] = {buf: buf, lastSeq: 0, events: [], run: {}, syncing: false, again: false, timer: 0}
+    views[runId] = {buf: buf, lastSeq: 0, events: [], run: {}, children: {}, syncing: false, again: false, timer: 0}
     util.SetLines(buf, ['Loading ' .. runId .. '…'])
   endif
   views[runId].buf = buf
@@ -439,10 +477,28 @@ def ScheduleFetch(runId: string)
   endif
 enddef
 
+# Reads the run, then the child runs of its fan-out steps (the view shows their status).
 def FetchRun(runId: string)
   rpc.Request('run/get', {runId: runId}, (r) => {
+    if !has_key(views, runId)
+      return
+    endif
+    views[runId].run = r.run
+    RenderRun(runId)
+    for st in r.run.steps
+      for childId in get(st, 'children', [])
+        FetchChild(runId, childId)
+      endfor
+    endfor
+  })
+enddef
+
+# (A function of its own: a closure in a loop would share the loop variable in Vim 9.0.)
+def FetchChild(runId: string, childId: string)
+  child_parent[childId] = runId
+  rpc.Request('run/get', {runId: childId}, (c) => {
     if has_key(views, runId)
-      views[runId].run = r.run
+      views[runId].children[childId] = c.run
       RenderRun(runId)
     endif
   })
@@ -484,6 +540,20 @@ def EventSummary(ev: dict<any>): string
       get(d, 'insertions', 0), get(d, 'deletions', 0))
   elseif t == 'tests.finished'
     s = printf('%s: %s', get(d, 'stepId', ''), get(d, 'passed', false) ? 'passed' : 'failed')
+  elseif t == 'review.verdict'
+    s = printf('%s graded %s: %s', get(d, 'stepId', ''), get(d, 'reviews', ''), util.Verdict(d))
+  elseif t == 'review.rework'
+    s = printf('%s sends %s back (round %s)', get(d, 'stepId', ''), get(d, 'reviews', ''), get(d, 'round', '?'))
+  elseif t == 'review.malformed'
+    s = printf('%s: not a verdict (%s)', get(d, 'stepId', ''), util.FirstLine(get(d, 'problem', ''), 50))
+  elseif t == 'consensus.candidate'
+    s = printf('%s: %s answered %s', get(d, 'stepId', ''), get(d, 'role', ''), util.FirstLine(trim(get(d, 'output', '')), 50))
+  elseif t == 'consensus.decided'
+    s = printf('%s: %s won (%s)', get(d, 'stepId', ''), get(d, 'winner', ''), get(d, 'strategy', ''))
+  elseif t == 'run.children'
+    s = printf('%s: %d child runs', get(d, 'stepId', ''), len(get(d, 'children', [])))
+  elseif t == 'child.merged'
+    s = printf('%s: %s %s', get(d, 'stepId', ''), get(d, 'childRunId', ''), get(d, 'outcome', ''))
   elseif t == 'run.applied'
     s = printf('%s%s', get(d, 'strategy', ''), has_key(d, 'into') ? ' into ' .. d.into : '')
   endif
@@ -502,6 +572,11 @@ def RenderRun(runId: string)
     'Task: ' .. util.FirstLine(run.task, 200),
     printf('Usage: %d in / %d out tokens, $%.4f', get(u, 'inputTokens', 0), get(u, 'outputTokens', 0), 0.0 + get(u, 'costUSD', 0)),
   ]
+  var open_runs: dict<string> = {}
+  if has_key(run, 'parentRunId')
+    add(lines, printf('Parent: %s (step %s)   <CR> opens it', run.parentRunId, get(run, 'parentStepId', '?')))
+    open_runs[string(len(lines))] = run.parentRunId
+  endif
   var ws = get(run, 'workspace', {})
   if get(ws, 'isolation', '') == 'worktree'
     add(lines, printf('Workspace: worktree %s%s', get(ws, 'path', '?'), get(ws, 'removed', false) ? ' (removed)' : ''))
@@ -519,7 +594,7 @@ def RenderRun(runId: string)
     add(lines, printf('Failure (%s): %s', run.failure.kind, util.FirstLine(run.failure.message, 200)))
     add(lines, 'Hint: ' .. util.FirstLine(get(run.failure, 'hint', ''), 200))
   endif
-  var keys = ['<CR>/l log of step']
+  var keys = ['<CR>/l log of step (<CR> on a child/parent run opens it)']
   if rpc.Has('run/cancel')
     add(keys, 'c cancel')
   endif
@@ -562,13 +637,69 @@ def RenderRun(runId: string)
         steps[string(len(lines))] = st.id
       endif
     endfor
+    AddHistoryLines(lines, v, st, open_runs)
   endfor
   add(lines, '')
   add(lines, 'Events:')
   extend(lines, mapnew(v.events, (_, ev) => EventSummary(ev)))
   setbufvar(v.buf, 'drover_step_lines', steps)
+  setbufvar(v.buf, 'drover_open_runs', open_runs)
   setbufvar(v.buf, 'drover_run', run)
   util.SetLines(v.buf, lines)
+enddef
+
+# The history of one step a run view shows under it: the review next to its approval, review rounds
+# with findings, consensus answers and the winner, and a fan-out's child runs (each line in
+# `open_runs`, so <CR> opens it). Appends to `lines`.
+def AddHistoryLines(out: list<string>, v: dict<any>, st: dict<any>, open_runs: dict<string>)
+  if has_key(st, 'approval') && has_key(st.approval, 'review')
+    add(out, '      approval review by ' .. get(st.approval.review, 'stepId', '?') .. ', ' .. util.Verdict(st.approval.review))
+    extend(out, mapnew(get(st.approval.review, 'findings', []), (_, f) => '        - ' .. util.FirstLine(f, 100)))
+  endif
+  for ev in v.events
+    var d = get(ev, 'data', {})
+    if get(d, 'stepId', '') != st.id
+      continue
+    endif
+    if ev.type == 'review.verdict'
+      add(out, printf('      review of %s, %s', get(d, 'reviews', '?'), util.Verdict(d)))
+      extend(out, mapnew(get(d, 'findings', []), (_, f) => '        - ' .. util.FirstLine(f, 100)))
+    elseif ev.type == 'review.malformed'
+      add(out, printf('      review attempt %s: not a verdict (%s)', get(d, 'attempt', '?'), util.FirstLine(get(d, 'problem', ''), 80)))
+    elseif ev.type == 'consensus.candidate'
+      add(out, printf('      candidate %s (attempt %s): %s', get(d, 'role', '?'), get(d, 'attempt', '?'),
+        util.FirstLine(trim(get(d, 'output', '')), 80)))
+    elseif ev.type == 'consensus.decided'
+      add(out, printf('      * %s won (%s)%s: %s', get(d, 'winner', '?'), get(d, 'strategy', '?'),
+        has_key(d, 'reasons') ? ' — ' .. util.FirstLine(d.reasons, 80) : '', util.FirstLine(trim(get(d, 'output', '')), 80)))
+    endif
+  endfor
+  var ids = get(st, 'children', [])
+  if !empty(ids)
+    var merges: dict<dict<any>> = {}
+    for ev in v.events
+      if ev.type == 'child.merged' && get(ev.data, 'stepId', '') == st.id
+        merges[get(ev.data, 'childRunId', '')] = ev.data
+      endif
+    endfor
+    var children = mapnew(ids, (_, id) => get(v.children, id, {id: id, status: '?', task: ''}))
+    add(out, '      ' .. util.ChildrenSummary(children) .. '   (<CR> on one opens it)')
+    for child in children
+      var m = get(merges, child.id, {})
+      add(out, printf('        ↳ %-9s %s  %s%s', child.status, child.id, util.FirstLine(get(child, 'task', ''), 60),
+        empty(m) ? '' : ' — ' .. get(m, 'outcome', '?') .. (has_key(m, 'commit') ? ' ' .. m.commit[: 6] : '')))
+      open_runs[string(len(out))] = child.id
+    endfor
+  endif
+enddef
+
+def OpenOrLog()
+  var id = get(get(b:, 'drover_open_runs', {}), string(line('.')), '')
+  if !empty(id)
+    OpenRun(id)
+  else
+    LogFor(b:drover_run_id, StepAtCursor())
+  endif
 enddef
 
 def StepAtCursor(): string

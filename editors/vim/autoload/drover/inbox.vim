@@ -42,14 +42,15 @@ export def Refresh()
   rpc.Request('inbox/list', {}, (r) => Render(get(r, 'items', [])))
 enddef
 
-def Render(items: list<dict<any>>)
+# Shows `items` (InboxItem[]) in the inbox buffer.
+export def Render(items: list<dict<any>>)
   var buf = bufnr('^' .. NAME .. '$')
   if buf < 0
     return
   endif
   var lines = [
     printf('Drover inbox — %d open gate%s', len(items), len(items) == 1 ? '' : 's'),
-    '<CR> answer · a approve · c request changes · x reject · e edit then :w to approve · R refresh · q close',
+    '<CR> answer (or open the child runs) · a approve · c request changes · x reject · e edit then :w to approve · R refresh · q close',
     '',
   ]
   var by_line: dict<dict<any>> = {}
@@ -57,14 +58,27 @@ def Render(items: list<dict<any>>)
     add(lines, 'Nothing waits for you.')
   endif
   for item in items
-    var what = item.kind == 'decision'
-      ? printf('%s [%s]', get(item, 'question', ''), join(get(item, 'options', []), '/'))
-      : util.FirstLine(get(item, 'proposal', ''), 70)
-    add(lines, printf('%-26s %-10s %-9s %s', item.runId, item.stepId, item.kind, what))
+    add(lines, printf('%-26s %-10s %-9s %s', get(item, 'runId', '?'), get(item, 'stepId', ''), get(item, 'kind', '?'), What(item)))
     by_line[string(len(lines))] = item
   endfor
   setbufvar(buf, 'drover_items', by_line)
   util.SetLines(buf, lines)
+enddef
+
+# What an item asks: a decision's question, an approval's proposal (and the review that graded it),
+# the child runs a parent waits on; for a kind this plugin does not know, its id.
+def What(item: dict<any>): string
+  var kind = get(item, 'kind', '')
+  if kind == 'decision'
+    return printf('%s [%s]', get(item, 'question', ''), join(get(item, 'options', []), '/'))
+  elseif kind == 'approval'
+    return util.FirstLine(get(item, 'proposal', ''), 70) ..
+      (has_key(item, 'review') ? '   [review ' .. util.Verdict(item.review) .. ']' : '')
+  elseif kind == 'children'
+    return 'waiting on ' .. util.ChildrenSummary(get(item, 'children', [])) .. '   (<CR> opens them)'
+  endif
+  var id = get(item, 'id', '')
+  return type(id) == v:t_string ? id : string(id)
 enddef
 
 def ItemAtCursor(): dict<any>
@@ -84,8 +98,15 @@ export def Act(item: dict<any>)
     ui.Info('Drover: no gate on this line')
     return
   endif
-  if item.kind == 'decision'
+  var kind = get(item, 'kind', '')
+  if kind == 'decision'
     Decide(item)
+    return
+  elseif kind == 'children'
+    OpenChildren(get(item, 'children', []))
+    return
+  elseif kind != 'approval'
+    ui.Info(printf('Drover: run %s waits on a %s item, which this plugin cannot answer', get(item, 'runId', '?'), kind))
     return
   endif
   var actions = ['Approve', 'Request changes…', 'Reject…', 'Edit the proposal, then :w to approve']
@@ -98,6 +119,23 @@ export def Act(item: dict<any>)
       Reject(item)
     elseif idx == 4
       Edit(item)
+    endif
+  })
+enddef
+
+# Opens a child run a parent waits on: the only one, else the one picked.
+def OpenChildren(children: list<dict<any>>)
+  if empty(children)
+    ui.Info('Drover: no child runs yet')
+    return
+  elseif len(children) == 1
+    drover#core#OpenRun(children[0].runId)
+    return
+  endif
+  var items = mapnew(children, (_, c) => printf('%s  %s  %s', c.runId, get(c, 'status', '?'), util.FirstLine(get(c, 'task', ''), 60)))
+  ui.Select('Open which child run?', items, (idx) => {
+    if idx >= 1 && idx <= len(children)
+      drover#core#OpenRun(children[idx - 1].runId)
     endif
   })
 enddef
@@ -115,8 +153,8 @@ export def Decide(item: dict<any>)
 enddef
 
 def IsApproval(item: dict<any>): bool
-  if empty(item) || item.kind != 'approval'
-    ui.Info('Drover: put the cursor on an approval')
+  if empty(item) || get(item, 'kind', '') != 'approval'
+    ui.Info('Drover: put the cursor on an approval' .. (empty(item) ? '' : ' (this is a ' .. get(item, 'kind', '?') .. ' item)'))
     return false
   endif
   return true

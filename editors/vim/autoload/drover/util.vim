@@ -103,3 +103,24 @@ export def FirstLine(text: string, width: number = 60): string
   var line = get(split(text, "\n"), 0, '')
   return strcharlen(line) > width ? strcharpart(line, 0, width - 1) .. '…' : line
 enddef
+
+# "2 child runs: 1 done, 1 running" for runs (or inbox children {runId, status}).
+export def ChildrenSummary(children: list<dict<any>>): string
+  var order = ['done', 'running', 'blocked', 'queued', 'paused', 'failed', 'cancelled']
+  var counts: dict<number> = {}
+  for child in children
+    var status = get(child, 'status', 'unknown')
+    counts[status] = get(counts, status, 0) + 1
+    if index(order, status) < 0
+      add(order, status)
+    endif
+  endfor
+  var parts = mapnew(filter(copy(order), (_, st) => has_key(counts, st)), (_, st) => counts[st] .. ' ' .. st)
+  return printf('%d child run%s: %s', len(children), len(children) == 1 ? '' : 's', join(parts, ', '))
+enddef
+
+# One review verdict (review.verdict data, or an approval's `review`) as a line, findings not included.
+export def Verdict(v: dict<any>): string
+  return printf('round %s: score %.2f (needs %.2f) %s', get(v, 'round', '?'), 0.0 + get(v, 'score', 0),
+    0.0 + get(v, 'threshold', 0), get(v, 'passed', false) ? 'passed' : 'below the threshold')
+enddef

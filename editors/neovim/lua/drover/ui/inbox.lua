@@ -12,16 +12,39 @@ M.items = {} -- the last inbox/list answer
 local gate_events = {
   ["decision.requested"] = true, ["decision.resolved"] = true, ["approval.requested"] = true,
   ["approval.resolved"] = true, ["run.cancelled"] = true, ["run.failed"] = true, ["run.retried"] = true,
-  ["run.restarted"] = true, ["run.completed"] = true,
+  ["run.restarted"] = true, ["run.completed"] = true, ["run.children"] = true, ["run.started"] = true,
+  ["step.completed"] = true,
 }
 
-local function render(buf)
+--- One inbox line for an item of any kind: decisions and approvals can be answered here; "children"
+--- (a parent waiting on its child runs) opens them; a kind this plugin does not know is shown as is.
+local function item_line(item)
+  if item.kind == "decision" then
+    return string.format("? %s  %-10s decision %s: %s [%s]", item.runId, item.stepId, item.id, item.question or "",
+      table.concat(item.options or {}, "/"))
+  elseif item.kind == "approval" then
+    local review = item.review
+    return string.format("! %s  %-10s approval %s: %s%s", item.runId, item.stepId, item.id,
+      util.first_line(item.proposal), review and string.format("   [review round %s: %.2f, needs %.2f, %s]",
+        tostring(review.round or "?"), review.score or 0, review.threshold or 0, review.passed and "passed" or "below")
+        or "")
+  elseif item.kind == "children" then
+    local children = item.children or {}
+    return string.format("⋯ %s  %-10s waiting on %s   (<CR> opens them)", item.runId, item.stepId or "",
+      state.children_summary(children))
+  end
+  return string.format("· %s  %-10s %s %s", tostring(item.runId), tostring(item.stepId or ""), tostring(item.kind),
+    tostring(item.id or ""))
+end
+
+--- Shows M.items in the inbox buffer `buf`.
+function M.render(buf)
   if not vim.api.nvim_buf_is_valid(buf) then
     return
   end
   local lines = {
     "Drover inbox — open gates",
-    "keys: <CR> answer · a approve · e edit then :w · c request changes · x reject · o open run · g refresh",
+    "keys: <CR> answer (or open the child runs) · a approve · e edit then :w · c request changes · x reject · o open run · g refresh",
     "",
   }
   local map = {}
@@ -29,15 +52,7 @@ local function render(buf)
     table.insert(lines, "Nothing waits for you.")
   end
   for _, item in ipairs(M.items) do
-    local text
-    if item.kind == "decision" then
-      text = string.format("? %s  %-10s decision %s: %s [%s]", item.runId, item.stepId, item.id, item.question or "",
-        table.concat(item.options or {}, "/"))
-    else
-      text = string.format("! %s  %-10s approval %s: %s", item.runId, item.stepId, item.id,
-        util.first_line(item.proposal))
-    end
-    table.insert(lines, text)
+    table.insert(lines, item_line(item))
     map[#lines] = item
   end
   util.set_lines(buf, lines)
@@ -50,7 +65,7 @@ end
 function M.refresh(buf, done)
   drover.call("inbox/list", {}, function(result)
     M.items = result.items or {}
-    render(buf)
+    M.render(buf)
     if done then
       done(M.items)
     end
@@ -70,7 +85,7 @@ local function with_item(kind, fn)
       return drover.notify("no gate on this line")
     end
     if kind and item.kind ~= kind then
-      return drover.notify("this gate is a " .. item.kind)
+      return drover.notify("this item is a " .. tostring(item.kind) .. ", not " .. kind)
     end
     fn(item)
   end
@@ -116,7 +131,7 @@ function M.open()
     end)
   end
   util.show(buf)
-  render(buf)
+  M.render(buf)
   M.refresh(buf)
   return buf
 end

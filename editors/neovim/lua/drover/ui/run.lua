@@ -23,9 +23,61 @@ local function step_duration(step)
   return ""
 end
 
---- The lines of a run buffer, the fold ranges of step outputs, the step of each line and the open gate.
+local function score(value)
+  return type(value) == "number" and string.format("%.2f", value) or "?"
+end
+
+--- Lines for one review verdict (a review.verdict event, or an approval's `review`), findings below it.
+local function verdict_lines(lines, verdict, lead)
+  table.insert(lines, string.format("%sround %s: score %s (needs %s) %s", lead, tostring(verdict.round or "?"),
+    score(verdict.score), score(verdict.threshold), verdict.passed and "✓ passed" or "✗ below the threshold"))
+  for _, finding in ipairs(verdict.findings or {}) do
+    table.insert(lines, lead .. "  - " .. util.first_line(tostring(finding)))
+  end
+end
+
+--- The history lines of one step: review rounds, consensus answers and the winner, child runs.
+--- `run_lines` maps a child's line to its run id (<CR> opens it).
+local function history_lines(lines, run, step, run_lines)
+  for _, event in ipairs(state.step_history(run.id, step.id)) do
+    if event.type == "review.verdict" then
+      verdict_lines(lines, event, "      review of " .. (event.reviews or "?") .. ", ")
+    elseif event.type == "review.malformed" then
+      table.insert(lines, string.format("      review attempt %s: not a verdict (%s)", tostring(event.attempt or "?"),
+        util.first_line(event.problem)))
+    elseif event.type == "consensus.candidate" then
+      table.insert(lines, string.format("      candidate %s (attempt %s): %s", event.role or "?",
+        tostring(event.attempt or "?"), util.first_line(vim.trim(event.output or ""))))
+    elseif event.type == "consensus.decided" then
+      table.insert(lines, string.format("      ★ %s won (%s)%s: %s", event.winner or "?", event.strategy or "?",
+        event.reasons and (" — " .. util.first_line(event.reasons)) or "", util.first_line(vim.trim(event.output or ""))))
+    end
+  end
+  if step.children and #step.children > 0 then
+    local merges = {}
+    for _, merge in ipairs(state.step_history(run.id, step.id, "child.merged")) do
+      merges[merge.childRunId or ""] = merge
+    end
+    local known = {}
+    for _, child_id in ipairs(step.children) do
+      table.insert(known, state.runs[child_id] or { id = child_id })
+    end
+    table.insert(lines, "      " .. state.children_summary(known) .. "   (<CR> on one opens it)")
+    for _, child in ipairs(known) do
+      local merge = merges[child.id]
+      local status = child.status or "?"
+      table.insert(lines, string.format("        ↳ %s %-9s %s  %s%s", util.status_sign[status] or "?", status, child.id,
+        util.first_line(child.task), merge and string.format(" — %s%s", merge.outcome or "?",
+          merge.commit and (" " .. merge.commit:sub(1, 7)) or "") or ""))
+      run_lines[#lines] = child.id
+    end
+  end
+end
+
+--- The lines of a run buffer, the fold ranges of step outputs, the step of each line, the open gate
+--- and the run each parent/child line opens.
 function M.render_lines(run)
-  local lines, folds, step_lines, gate = {}, {}, {}, nil
+  local lines, folds, step_lines, gate, run_lines = {}, {}, {}, nil, {}
   local status = run.status or "?"
   table.insert(lines, string.format("Run %s  %s %s", run.id, util.status_sign[status] or "?", status))
   table.insert(lines, "pipeline: " .. (run.pipelineId or "?") .. "   created: " .. (run.createdAt or "?"))
@@ -34,6 +86,10 @@ function M.render_lines(run)
     usage.outputTokens or 0, usage.costUSD or 0))
   for i, text in ipairs(util.split(run.task)) do
     table.insert(lines, (i == 1 and "task: " or "      ") .. text)
+  end
+  if run.parentRunId then
+    table.insert(lines, string.format("parent: %s (step %s)   (<CR> opens it)", run.parentRunId, run.parentStepId or "?"))
+    run_lines[#lines] = run.parentRunId
   end
   local ws = run.workspace
   if ws then
@@ -51,7 +107,7 @@ function M.render_lines(run)
         ws.applied.commit and (", commit " .. ws.applied.commit:sub(1, 7)) or ""))
     end
   end
-  local keys = { "<CR> log of step", "a answer gate", "g refresh", "i inbox" }
+  local keys = { "<CR> log of step (or open child/parent run)", "a answer gate", "g refresh", "i inbox" }
   for _, k in ipairs({ { "run/cancel", "c cancel" }, { "run/retry", "r retry" }, { "run/restart", "R restart" },
     { "run/diff", "d diff" }, { "run/apply", "A apply" } }) do
     if drover.has(k[1]) then
@@ -97,6 +153,9 @@ function M.render_lines(run)
       end
       table.insert(lines, text)
       step_lines[#lines] = step.id
+      if approval.review then
+        verdict_lines(lines, approval.review, "      review by " .. (approval.review.stepId or "?") .. ", ")
+      end
       if approval.status == "pending" and (approval.proposal or "") ~= "" then
         table.insert(lines, "      proposal:")
         local first = #lines + 1
@@ -106,6 +165,7 @@ function M.render_lines(run)
         table.insert(folds, { first, #lines })
       end
     end
+    history_lines(lines, run, step, run_lines)
     if step.output and step.output ~= "" then
       table.insert(lines, "      output:")
       local first = #lines + 1
@@ -128,7 +188,7 @@ function M.render_lines(run)
       table.insert(lines, "hint: " .. run.failure.hint)
     end
   end
-  return lines, folds, step_lines, gate
+  return lines, folds, step_lines, gate, run_lines
 end
 
 local function render(buf)
@@ -141,9 +201,9 @@ local function render(buf)
     util.set_lines(buf, { "Run " .. info.run_id .. " (loading…)" })
     return
   end
-  local lines, folds, step_lines, gate = M.render_lines(run)
+  local lines, folds, step_lines, gate, run_lines = M.render_lines(run)
   util.set_lines(buf, lines)
-  info.step_lines, info.gate = step_lines, gate
+  info.step_lines, info.gate, info.run_lines = step_lines, gate, run_lines
   vim.api.nvim_buf_clear_namespace(buf, util.ns, 0, -1)
   vim.api.nvim_buf_add_highlight(buf, util.ns, util.status_hl[run.status] or "DroverHeader", 0, 0, -1)
   for i, line in ipairs(lines) do
@@ -200,7 +260,11 @@ function M.open(run_id)
     buffers[buf] = { run_id = run_id }
     local pending = false
     state.on_change_while(buf, function(changed_id)
-      if changed_id ~= run_id or pending then
+      local changed, run = state.runs[changed_id], state.runs[run_id]
+      -- this run, one of its children, or its parent (whose line this buffer shows)
+      local related = changed_id == run_id or (changed and changed.parentRunId == run_id)
+        or (run and run.parentRunId == changed_id)
+      if not related or pending then
         return
       end
       pending = true
@@ -212,9 +276,13 @@ function M.open(run_id)
       buffers[buf] = nil
     end)
     util.map(buf, "<CR>", function()
+      local other = (buffers[buf].run_lines or {})[vim.api.nvim_win_get_cursor(0)[1]]
+      if other then
+        return drover.open_run(other)
+      end
       local id, step_id = M.context(buf)
       drover.log(id, step_id)
-    end, "Log of the step under the cursor")
+    end, "Log of the step under the cursor, or the child/parent run on the line")
     util.map(buf, "a", function()
       local _, _, gate = M.context(buf)
       if gate then
@@ -250,8 +318,8 @@ function M.open(run_id)
   render(buf)
   M.refresh(buf)
   drover.connect(function(err)
-    if not err and drover.has("run/diff") then
-      drover.load_commits(run_id, function()
+    if not err then
+      drover.load_history(run_id, function()
         render(buf)
       end)
     end

@@ -13,7 +13,7 @@ local function render(buf)
   if not vim.api.nvim_buf_is_valid(buf) then
     return
   end
-  local keys = { "<CR> open", "l log", "g refresh", "i inbox" }
+  local keys = { "<CR> open (↳ child runs under their parent)", "l log", "g refresh", "i inbox" }
   for _, k in ipairs({ { "run/cancel", "c cancel" }, { "run/retry", "r retry" }, { "run/restart", "R restart" },
     { "run/diff", "d diff" }, { "run/apply", "A apply" } }) do
     if drover.has(k[1]) then
@@ -27,14 +27,26 @@ local function render(buf)
   if #runs == 0 then
     table.insert(lines, "No runs yet. Start one with :Drover run")
   end
-  for _, run in ipairs(runs) do
+  local function add(run, depth)
     local status = run.status or "?"
-    local line = string.format("%s %-9s %-26s %-12s %-10s %6s %9s  %s", util.status_sign[status] or "?", status,
-      run.id, run.pipelineId or "", run.currentStep or "", util.age(run.createdAt), util.cost(run.usage),
-      util.first_line(run.task))
+    local children = state.children_of(run.id)
+    local indent = depth > 0 and (string.rep("  ", depth) .. "↳ ") or ""
+    local line = string.format("%s%s %-9s %-26s %-12s %-10s %6s %9s  %s%s", indent,
+      util.status_sign[status] or "?", status, run.id, run.pipelineId or "", run.currentStep or "",
+      util.age(run.createdAt), util.cost(run.usage), util.first_line(run.task),
+      #children > 0 and ("   [" .. state.children_summary(children) .. "]") or "")
     table.insert(lines, line)
     map[#lines] = run.id
-    table.insert(highlights, { #lines - 1, util.status_hl[status] or "DroverDim" })
+    table.insert(highlights, { #lines - 1, util.status_hl[status] or "DroverDim", #indent })
+    for _, child in ipairs(children) do
+      add(child, depth + 1)
+    end
+  end
+  -- A child run is listed under its parent (indented, ↳); one whose parent is not listed stands alone.
+  for _, run in ipairs(runs) do
+    if not (run.parentRunId and state.runs[run.parentRunId]) then
+      add(run, 0)
+    end
   end
   util.set_lines(buf, lines)
   line_runs[buf] = map
@@ -42,7 +54,7 @@ local function render(buf)
   vim.api.nvim_buf_add_highlight(buf, util.ns, "DroverHeader", 0, 0, -1)
   vim.api.nvim_buf_add_highlight(buf, util.ns, "DroverDim", 1, 0, -1)
   for _, hl in ipairs(highlights) do
-    vim.api.nvim_buf_add_highlight(buf, util.ns, hl[2], hl[1], 0, 12)
+    vim.api.nvim_buf_add_highlight(buf, util.ns, hl[2], hl[1], hl[3], hl[3] + 12)
   end
 end
 
