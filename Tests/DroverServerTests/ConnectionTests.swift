@@ -39,8 +39,8 @@ private struct Mutate: RequestType {
 private final class TestDelegate: ConnectionDelegate {
     private let outbox = Mutex<Outbox?>(nil)
     let shutdownCount = Atomic<Int>(0)
-    /// `test/held` requests answer once this is true; `heldStarted` counts those being handled.
-    let gate = Atomic<Bool>(false)
+    /// `test/held` requests answer once this opens; `heldStarted` counts those being handled.
+    let gate = Gate()
     let heldStarted = Atomic<Int>(0)
 
     func initialize(_ params: InitializeRequest, framing: Framing, outbox: Outbox) throws -> InitializeResult {
@@ -62,9 +62,7 @@ private final class TestDelegate: ConnectionDelegate {
         case Held.method:
             return .typed(Held.self) { [self] _ in
                 heldStarted.add(1, ordering: .sequentiallyConsistent)
-                while !gate.load(ordering: .sequentiallyConsistent) {
-                    try await Task.sleep(for: .milliseconds(2))  // polling the test's gate, not a pause
-                }
+                await gate.pass()
                 return Empty()
             }
         case Slow.method:
@@ -96,6 +94,30 @@ private final class TestDelegate: ConnectionDelegate {
 }
 
 // MARK: - Harness
+
+/// Holds whoever calls `pass()` until `open()` (suspended, not polling: hundreds wait at once).
+private final class Gate: Sendable {
+    private let state = Mutex<(isOpen: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func pass() async {
+        await withCheckedContinuation { continuation in
+            let isOpen = state.withLock { state in
+                if !state.isOpen { state.waiting.append(continuation) }
+                return state.isOpen
+            }
+            if isOpen { continuation.resume() }
+        }
+    }
+
+    func open() {
+        let waiting = state.withLock { state in
+            state.isOpen = true
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        waiting.forEach { $0.resume() }
+    }
+}
 
 private struct TimedOut: Error, CustomStringConvertible {
     let description: String
@@ -434,6 +456,7 @@ struct ConnectionDispatchTests {
               + (1...limit).map { #"{"jsonrpc":"2.0","id":\#($0),"method":"test/held"}"# })
         _ = try await harness.collector.response(.int(0))
         let delegate = harness.delegate
+        defer { delegate.gate.open() }  // whatever happens, no handler is left waiting
         try await harness.collector.wait("\(limit) held requests being handled") { _ in
             delegate.heldStarted.load(ordering: .sequentiallyConsistent) == limit
         }
@@ -442,7 +465,7 @@ struct ConnectionDispatchTests {
         await #expect(throws: TimedOut.self, "the request after \(limit) pending ones is not read yet") {
             try await harness.collector.response(.string("after"), timeout: .milliseconds(300))
         }
-        delegate.gate.store(true, ordering: .sequentiallyConsistent)
+        delegate.gate.open()
         #expect(try await harness.collector.response(.string("after"))["result"]?["text"] == .string("read"))
         try await harness.collector.wait("every answer") { $0.count == limit + 2 }
     }
