@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(
             name: "DroverStoreTests",
             dependencies: ["DroverStore", "DroverSQLite", postgres, "DroverProtocol", "CSQLite", "PostgresTestServer"]),
-        .testTarget(name: "DroverEngineTests", dependencies: ["DroverEngine", "DroverFakeAgent", "DroverStore", "DroverProtocol"]),
+        .testTarget(name: "DroverEngineTests", dependencies: ["DroverEngine", "DroverFakeAgent", "DroverStore", "DroverProtocol", "PostgresTestServer"]),
         .testTarget(name: "DroverServerTests", dependencies: ["DroverServer", "DroverEngine", "DroverProtocol", "DroverSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["DroverProtocol", "PostgresTestServer"]),
     ],

@@ -21,6 +21,7 @@ public final class PostgresRunStore: RunStore {
 
     let connection: PostgresConnection
     private let codec = EventCodec()
+    private let snapshots = SnapshotEncoder()
     /// Whose lease every append checks, inside its transaction (nil: no check, for a store used
     /// without ownership, such as the conformance suite's).
     var fence: (any RunLeaseFence)?
@@ -77,7 +78,7 @@ public final class PostgresRunStore: RunStore {
         guard !isReadOnly else { throw StoreError(.readOnly, "the PostgreSQL store \(url) is open read-only") }
         try AppendRules.checkBatch(events, of: snapshot.id)
         let rows = try events.map { [$0.runId, String($0.seq), $0.type, $0.at, String(decoding: try codec.encodeData(of: $0.body), as: UTF8.self)] }
-        let snapshotJSON = String(decoding: try codec.encodeSnapshot(snapshot), as: UTF8.self)
+        let snapshotJSON = String(decoding: try snapshots.encode(snapshot), as: UTF8.self)
         let lastSeq = events.last?.seq ?? snapshot.lastSeq
 
         try storeErrors(runId: snapshot.id) {
@@ -203,6 +204,16 @@ public final class PostgresRunStore: RunStore {
         return try (0..<result.rowCount).map { row in
             try codec.decodeSnapshot(result.data(row, 1) ?? Data(), runId: result.text(row, 0) ?? "")
         }
+    }
+
+    /// How many runs have one of `statuses` (no snapshot is read).
+    public func countRuns(statuses: Set<RunStatus>) throws -> Int {
+        guard !statuses.isEmpty else { return 0 }
+        let result = try storeErrors(runId: "") {
+            try connection.execute("SELECT count(*) FROM runs WHERE status = ANY($1::text[])",
+                                   ["{" + statuses.map(\.rawValue).sorted().joined(separator: ",") + "}"])
+        }
+        return Int(result.text(0, 0) ?? "") ?? 0
     }
 
     /// Runs `body`, turning a statement the server refused into a `StoreError` that names the store.

@@ -19,6 +19,7 @@ public final class SQLiteRunStore: RunStore {
 
     let database: SQLiteDatabase
     private let codec = EventCodec()
+    private let snapshots = SnapshotEncoder()
 
     /// Opens the store at `path`.
     ///
@@ -129,7 +130,7 @@ public final class SQLiteRunStore: RunStore {
         try AppendRules.checkBatch(events, of: snapshot.id)
         // Encode before taking the write lock, so it is held only for the inserts.
         let rows = try events.map { (event: $0, data: try codec.encodeData(of: $0.body)) }
-        let snapshotJSON = try codec.encodeSnapshot(snapshot)
+        let snapshotJSON = try snapshots.encode(snapshot)
 
         do {
             try insert(rows, snapshot: snapshot, snapshotJSON: snapshotJSON)
@@ -262,5 +263,17 @@ public final class SQLiteRunStore: RunStore {
             runs.append(try codec.decodeSnapshot(statement.textData(1) ?? Data(), runId: statement.text(0) ?? ""))
         }
         return runs
+    }
+
+    /// How many runs have one of `statuses` (from the status index; no snapshot is read).
+    public func countRuns(statuses: Set<RunStatus>) throws -> Int {
+        guard !statuses.isEmpty else { return 0 }
+        let values = statuses.map(\.rawValue).sorted()
+        let statement = try database.cached(
+            "SELECT count(*) FROM runs WHERE status IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
+        defer { statement.reset() }
+        for (offset, value) in values.enumerated() { try statement.bind(value, at: Int32(offset + 1)) }
+        guard try statement.step() else { return 0 }
+        return statement.int(0)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -58,6 +59,31 @@ package enum PrivateFiles {
         }
         return true
     }
+
+    /// Replaces the file at `path` with `contents` (mode 0600) in one step: readers see the old file or
+    /// the new one, never a mix. Creates the parent folder (0700) if it is missing.
+    ///
+    /// Not flushed to disk (no fsync): for files drover can always write again from the store, such as a
+    /// run's report, where a power loss may at worst leave the file empty. `Data.write(options: .atomic)`
+    /// fsyncs, which cost an ended run more than the rest of writing its report.
+    package static func replaceFile(_ path: String, contents: String) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        let temporary = "\(folder)/.\((path as NSString).lastPathComponent).\(getpid()).\(temporaryCounter.add(1, ordering: .relaxed).newValue).tmp"
+        do {
+            try createFile(temporary, mode: 0o600, contents: contents)
+        } catch {
+            guard access(folder, F_OK) != 0 else { throw error }
+            try makeDirectory(folder)
+            try createFile(temporary, mode: 0o600, contents: contents)
+        }
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw StoreError.io("replace", path, errno: code)
+        }
+    }
+
+    private static let temporaryCounter = Atomic<Int>(0)
 
     /// Sets `path` to `mode` if it exists; missing files are fine. Through an fd opened without
     /// following symlinks, because chmod(2) would change the mode of whatever a link points at.

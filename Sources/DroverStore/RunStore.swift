@@ -40,9 +40,25 @@ public protocol RunStore: AnyObject {
     /// matches nothing; `limit <= 0` returns nothing. The cursor may be a run the filter excludes.
     /// - Throws: `StoreError.unknownCursor` (kind `.notFound`) if `afterRunId` names no run.
     func runs(statuses: Set<RunStatus>?, afterRunId: String?, limit: Int) throws -> [Run]
+
+    /// How many runs have one of `statuses`, without reading their snapshots (the scheduler asks on
+    /// every admission). An empty `statuses` counts nothing.
+    func countRuns(statuses: Set<RunStatus>) throws -> Int
 }
 
 extension RunStore {
+    /// Counts by reading the snapshots page by page; a store that can count rows does so instead.
+    public func countRuns(statuses: Set<RunStatus>) throws -> Int {
+        var count = 0
+        var last: String?
+        while true {
+            let page = try runs(statuses: statuses, afterRunId: last, limit: 500)
+            count += page.count
+            guard page.count == 500 else { return count }
+            last = page.last?.id
+        }
+    }
+
     /// A store that checks no lease appends a guest's events as any others.
     public func appendAsGuest(_ events: [Event], snapshot: Run) throws {
         try append(events, snapshot: snapshot)

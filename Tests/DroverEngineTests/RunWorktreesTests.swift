@@ -1,17 +1,16 @@
 @testable import DroverEngine
 import DroverProtocol
 import Foundation
+import PostgresTestServer
 import Testing
 
 /// The git helper on real temporary repositories: worktrees, per-step commits, diffs, applying, refusing pushes.
 ///
-/// Git runs as blocking subprocesses, so each test's body runs on a Dispatch thread, not on the few
-/// threads of the cooperative pool that the other suites' async work needs.
+/// Git runs as blocking subprocesses, so each test's body runs on a thread of its own (`onOwnThread`),
+/// not on the few threads of the cooperative pool that the other suites' async work needs.
 @Suite struct RunWorktreesTests {
     private func onThread(_ body: @escaping @Sendable () throws -> Void) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-        }
+        try await onOwnThread(body)
     }
 
     /// A fresh repository with one commit (`a.txt`), removed afterwards.

@@ -9,7 +9,7 @@ import Testing
 /// Per-run leases in a shared store: one claimant wins a race, a lease that ran out is refused at
 /// the next renewal (the engine renews before every commit, so it writes nothing more), a heartbeat
 /// keeps a lease past its duration, and a crashed owner on this host need not be waited out.
-@Suite(.enabled(if: PostgresStoreTests.database != nil, "needs a PostgreSQL server (see the reason printed above)"))
+@Suite(.enabled("needs a PostgreSQL server (see the reason printed above)") { await PostgresStoreTests.isAvailable() })
 struct PostgresRunOwnershipTests {
     private func freshStore() throws -> (url: PostgresURL, schema: String) {
         let schema = "o_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")

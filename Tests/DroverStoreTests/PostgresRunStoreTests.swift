@@ -10,7 +10,7 @@ import Testing
 /// What the PostgreSQL store does beyond the conformance suite: its schema's life (created, upgraded,
 /// migrated by two starts at once, refused when newer), the errors a user meets when the server is
 /// wrong or gone, and surviving a dropped connection. Skipped, saying why, without a server.
-@Suite(.enabled(if: PostgresStoreTests.database != nil, "needs a PostgreSQL server (see the reason printed above)"))
+@Suite(.enabled("needs a PostgreSQL server (see the reason printed above)") { await PostgresStoreTests.isAvailable() })
 struct PostgresRunStoreTests {
     private var server: PostgresTestServer { get throws { try PostgresTestServer.shared() } }
 

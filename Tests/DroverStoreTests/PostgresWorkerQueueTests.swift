@@ -11,7 +11,7 @@ import Testing
 /// each run goes to exactly one; a worker takes only runs it has the drivers for, and only runs
 /// that are queued or running and unleased; and an append by an owner whose lease was taken over
 /// is refused inside the append's own transaction, even when the owner thinks it still holds it.
-@Suite(.enabled(if: PostgresStoreTests.database != nil, "needs a PostgreSQL server (see the reason printed above)"))
+@Suite(.enabled("needs a PostgreSQL server (see the reason printed above)") { await PostgresStoreTests.isAvailable() })
 struct PostgresWorkerQueueTests {
     private func freshStore() throws -> (url: PostgresURL, store: PostgresRunStore) {
         let schema = "q_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")

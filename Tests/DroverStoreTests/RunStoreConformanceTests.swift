@@ -195,6 +195,23 @@ import Testing
         }
     }
 
+    /// The scheduler counts running runs on every admission: the count agrees with the filtered list,
+    /// and a snapshot replaced by a later status moves the run to its new status.
+    @Test(arguments: StoreSubject.all)
+    func countRunsAgreesWithTheFilteredList(_ subject: StoreSubject) throws {
+        try withStore(subject) { store, _ in
+            try storeFiveRuns(in: store)
+            #expect(try store.countRuns(statuses: [.running]) == 2)
+            #expect(try store.countRuns(statuses: [.running, .blocked]) == 3)
+            #expect(try store.countRuns(statuses: Set(RunStatus.allCases)) == 5)
+            #expect(try store.countRuns(statuses: [.queued]) == 0)
+            #expect(try store.countRuns(statuses: []) == 0)
+            try store.append([], snapshot: Fixtures.run("e", status: .done, createdAt: "2026-01-04T00:00:00.000Z"))
+            #expect(try store.countRuns(statuses: [.running]) == 1)
+            #expect(try store.countRuns(statuses: [.done]) == 2)
+        }
+    }
+
     /// A cursor that names no run is an error, not the first page: a client paging with a stale or
     /// mistyped cursor must not be shown the newest runs again as if they came next.
     @Test(arguments: StoreSubject.all)

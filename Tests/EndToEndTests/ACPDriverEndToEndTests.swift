@@ -4,7 +4,7 @@ import Testing
 /// The `acp` driver through `drover serve`, driving an agent the ACP Python SDK runs
 /// (Tests/Agents/scripted_acp_agent.py): streamed answers, tool calls, permissions answered by the role's
 /// policy, files written inside the working directory only, cancellation and an agent that dies.
-@Suite("End to end: acp driver", .enabled(if: ScriptedACPAgent.available, ScriptedACPAgent.missingReason))
+@Suite("End to end: acp driver", .enabled(ifBlocking: { ScriptedACPAgent.available }, ScriptedACPAgent.missingReason))
 struct ACPDriverEndToEndTests {
     /// A workspace whose one-step pipeline `solo` runs role `coder`, an acp role playing `actions`.
     private static func workspace(_ actions: [[String: Any]], scratch: TempFolder, role: [String: Any] = [:]) throws -> EngineWorkspace {
@@ -104,7 +104,7 @@ struct ACPDriverEndToEndTests {
 struct ClaudeCodeACPEndToEndTests {
     @Test("a listed command is allowed and runs; an unlisted write is rejected, logged, and fails the step")
     func permissionsAllowedAndRejected() async throws {
-        let server = try ScriptedModelServer()
+        let server = try await ScriptedModelServer()
         let coder: [String: Any] = ["driver": "acp", "command": ClaudeCodeACP.path ?? "claude-code-acp",
                                     "env": server.environment, "allowedTools": ["Run: echo"]]
         let step: [String: Any] = ["id": "code", "kind": "agent", "role": "coder", "prompt": "Please {{task}}"]

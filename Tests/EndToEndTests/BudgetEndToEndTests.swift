@@ -161,9 +161,9 @@ struct BudgetEndToEndTests {
     }
 
     @Test("claude gets the remaining budget as --max-budget-usd; its budget stop pauses the run, and a raised budget resumes the session",
-          .enabled(if: ClaudeCLI.path != nil, ClaudeCLI.missingReason))
+          .enabled(ifBlocking: { ClaudeCLI.path != nil }, ClaudeCLI.missingReason))
     func claudeBudgetStop() async throws {
-        let server = try ScriptedModelServer(turns: [
+        let server = try await ScriptedModelServer(turns: [
             ["content": [["type": "tool_use", "name": "Bash", "input": ["command": "echo one", "description": "one"]]],
              "usage": ["input_tokens": 100_000, "output_tokens": 10]],
             ["content": [["type": "text", "text": "first answer"]], "usage": ["input_tokens": 10, "output_tokens": 10]],

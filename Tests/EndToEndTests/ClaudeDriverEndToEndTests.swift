@@ -4,7 +4,7 @@ import Testing
 /// The `claude` driver driving the real Claude Code CLI through `drover serve`, against a scripted
 /// Messages API server: what a user sees of a Claude step (its output, usage and cost, readable log
 /// lines, files its tools really changed, failures that say what went wrong).
-@Suite("End to end: claude driver", .enabled(if: ClaudeCLI.path != nil, ClaudeCLI.missingReason))
+@Suite("End to end: claude driver", .enabled(ifBlocking: { ClaudeCLI.path != nil }, ClaudeCLI.missingReason))
 struct ClaudeDriverEndToEndTests {
     /// A workspace whose one-step pipeline `solo` runs role `coder`, a claude role talking to `server`.
     private static func workspace(server: ScriptedModelServer, role: [String: Any] = [:]) throws -> EngineWorkspace {
@@ -23,7 +23,7 @@ struct ClaudeDriverEndToEndTests {
     @Test("a Write tool call really writes the file; the step's output is claude's answer; usage and cost are recorded")
     func writeFileAndAnswer() async throws {
         // The Write call's path is absolute, as Claude sends it: the script is played once the workspace exists.
-        let server = try ScriptedModelServer()
+        let server = try await ScriptedModelServer()
         let workspace = try Self.workspace(server: server)
         try server.play([
             ["content": [["type": "text", "text": "I will write the file."],
@@ -71,7 +71,7 @@ struct ClaudeDriverEndToEndTests {
 
     @Test("claude's own API retries show as log lines; an API error it gives up on fails the step with its message")
     func apiErrorFailsTheStep() async throws {
-        let server = try ScriptedModelServer(turns: [
+        let server = try await ScriptedModelServer(turns: [
             ["error": ["status": 429, "retry_after": 1, "message": "slow down"]],
             ["error": ["status": 500, "message": "scripted outage"]],
         ])
@@ -94,7 +94,7 @@ struct ClaudeDriverEndToEndTests {
 
     @Test("a 429 claude gives up on queues the run until retry-after; the re-run resumes the session (the server sees the earlier history) and is done")
     func exhaustedRateLimitWaitsAndResumes() async throws {
-        let server = try ScriptedModelServer(turns: [
+        let server = try await ScriptedModelServer(turns: [
             ["error": ["status": 429, "retry_after": 1, "message": "slow down"]],
             ["error": ["status": 429, "retry_after": 1, "message": "slow down again"]],
             ["content": [["type": "text", "text": "Done after the wait"]], "usage": ["input_tokens": 40, "output_tokens": 6]],
@@ -129,7 +129,7 @@ struct ClaudeDriverEndToEndTests {
 
     @Test("an allowed Bash command runs; git push is denied whatever the role allows, and the denial fails the step")
     func bashRunsButPushIsDenied() async throws {
-        let server = try ScriptedModelServer(turns: [
+        let server = try await ScriptedModelServer(turns: [
             ["content": [["type": "tool_use", "name": "Bash", "input": ["command": "echo ran > ran.txt", "description": "mark"]]]],
             ["content": [["type": "tool_use", "name": "Bash", "input": ["command": "git push origin main", "description": "publish"]]]],
             ["content": [["type": "text", "text": "Pushed, I think."]]],
@@ -150,7 +150,7 @@ struct ClaudeDriverEndToEndTests {
 
     @Test("outside ask mode a command the mode does not allow is denied by drover, as the CLI would, and the denial fails the step")
     func modeDeniesOverTheControlChannel() async throws {
-        let server = try ScriptedModelServer(turns: [
+        let server = try await ScriptedModelServer(turns: [
             ["content": [["type": "tool_use", "name": "Bash", "input": ["command": "curl -s http://127.0.0.1:9/", "description": "fetch"]]]],
             ["content": [["type": "text", "text": "Could not fetch."]]],
         ])

@@ -4,7 +4,7 @@ import Testing
 /// The `codex` driver driving the real Codex CLI through `drover serve`, against a scripted Responses API
 /// server: what a user sees of a Codex step (its output, usage, readable log lines, files its patches
 /// really changed, commands really run in the sandbox, failures that say what went wrong).
-@Suite("End to end: codex driver", .enabled(if: CodexCLI.path != nil, CodexCLI.missingReason))
+@Suite("End to end: codex driver", .enabled(ifBlocking: { CodexCLI.path != nil }, CodexCLI.missingReason))
 struct CodexDriverEndToEndTests {
     /// A workspace whose one-step pipeline `solo` runs role `coder`, a codex role talking to `server`.
     private static func workspace(server: ScriptedModelServer, role: [String: Any] = [:]) throws -> EngineWorkspace {
@@ -20,7 +20,7 @@ struct CodexDriverEndToEndTests {
 
     @Test("apply_patch really writes the file, a shell command really runs; the output is codex's last message; usage and cost are recorded")
     func patchAndCommand() async throws {
-        let server = try CodexCLI.server(turns: [
+        let server = try await CodexCLI.server(turns: [
             ["output": [["type": "text", "text": "I will write the file."],
                         ["type": "patch", "patch": "*** Begin Patch\n*** Add File: hello.txt\n+hello from codex\n*** End Patch\n"]],
              "usage": ["input_tokens": 100, "output_tokens": 20, "cached_input_tokens": 40]],
@@ -72,7 +72,7 @@ struct CodexDriverEndToEndTests {
             "touch \(outside.path)-file; echo outside=$?",
             "git ls-remote https://github.com/git/git >/dev/null 2>&1; echo network=$?",
         ].joined(separator: "; ")
-        let server = try CodexCLI.server(turns: [
+        let server = try await CodexCLI.server(turns: [
             ["output": [["type": "exec", "cmd": script]], "usage": ["input_tokens": 10, "output_tokens": 2]],
             ["output": [["type": "text", "text": "Tried."]], "usage": ["input_tokens": 20, "output_tokens": 2]],
         ])
@@ -91,7 +91,7 @@ struct CodexDriverEndToEndTests {
 
     @Test("a turn that fails (the API gave up) fails the step with codex's message; the log says it once")
     func failedTurnFailsTheStep() async throws {
-        let server = try CodexCLI.server(turns: [
+        let server = try await CodexCLI.server(turns: [
             ["failed": ["code": "server_error", "message": "The server had an error while processing your request."]],
         ])
         let workspace = try Self.workspace(server: server)
@@ -110,7 +110,7 @@ struct CodexDriverEndToEndTests {
 
     @Test("a rate limit codex gives up on (\"try again in 1.5s\") queues the run until then; the re-run resumes the thread and is done")
     func streamedRateLimitWaitsAndResumes() async throws {
-        let server = try CodexCLI.server(turns: [
+        let server = try await CodexCLI.server(turns: [
             ["failed": ["code": "rate_limit_exceeded", "message": "Rate limit reached for gpt-5.4. Please try again in 1.5s."]],
             ["output": [["type": "text", "text": "done after the wait"]], "usage": ["input_tokens": 30, "output_tokens": 5]],
         ])
@@ -136,7 +136,7 @@ struct CodexDriverEndToEndTests {
 
     @Test("an HTTP 429 (codex does not retry it) queues the run for the engine's backoff; the re-run resumes the thread and is done")
     func httpRateLimitBacksOffAndResumes() async throws {
-        let server = try CodexCLI.server(turns: [
+        let server = try await CodexCLI.server(turns: [
             ["error": ["status": 429, "retry_after": 1, "message": "Rate limit reached for requests"]],
             ["output": [["type": "text", "text": "done after the backoff"]], "usage": ["input_tokens": 30, "output_tokens": 5]],
         ])
@@ -168,7 +168,7 @@ struct CodexDriverEndToEndTests {
 
     @Test("an HTTP error the provider answers with fails the step with the status and the provider's words")
     func httpErrorFailsTheStep() async throws {
-        let server = try CodexCLI.server(turns: [["error": ["status": 401, "message": "Incorrect API key provided"]]])
+        let server = try await CodexCLI.server(turns: [["error": ["status": 401, "message": "Incorrect API key provided"]]])
         let workspace = try Self.workspace(server: server)
         let drover = try await workspace.server()
         let runId = try await drover.startRun("solo").string("id")

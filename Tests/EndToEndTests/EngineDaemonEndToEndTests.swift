@@ -90,7 +90,7 @@ struct EngineDaemonEndToEndTests {
         first.closeStdin()
         #expect(try await first.waitForExit() == 1)
         // The editor is gone; the agent is not.
-        #expect(!workspace.agentProcesses().isEmpty)
+        #expect(!(await workspace.scanAgentProcesses()).isEmpty)
         FileManager.default.createFile(atPath: workspace.path + "/go", contents: nil)
         let later = try await workspace.server()
         let run = try await Self.waitForDone(later, runId)
@@ -179,7 +179,7 @@ struct EngineDaemonEndToEndTests {
             let queued = try await drover.event(runId, "run.queued")
             #expect(queued.data.string("reason") == "capacity")
         }
-        #expect(workspace.agentProcesses().count <= 2, "one agent (sh, and maybe its sleep)")
+        #expect(await workspace.scanAgentProcesses().count <= 2, "one agent (sh, and maybe its sleep)")
         let listed = try await drover.call("run/list", ["status": ["queued"]])
         #expect(Set((listed["runs"] as? [[String: Any]] ?? []).map { $0.string("id") }) == Set(runIds.dropFirst()))
         FileManager.default.createFile(atPath: workspace.path + "/go", contents: nil)

@@ -122,7 +122,7 @@ struct EngineRecoveryEndToEndTests {
         #expect(try await first.waitForExit() != 0)
         // The agent runs in its own process group, so it outlives a server killed without warning
         // (it sleeps 30 s); the next server must kill it before it re-runs the step.
-        #expect(workspace.agentProcesses() == agents, "the agent is orphaned, not killed with the server")
+        #expect(await workspace.scanAgentProcesses() == agents, "the agent is orphaned, not killed with the server")
 
         let second = try await workspace.server(daemon: false)
         let interrupted = try await second.event(runId, "step.interrupted")
@@ -150,7 +150,7 @@ struct EngineRecoveryEndToEndTests {
         let leftRecords = (try FileManager.default.contentsOfDirectory(atPath: logs.path)).filter { $0.hasSuffix(".pid") }
         #expect(leftRecords.isEmpty, "records go with their attempts")
         #expect(try await second.shutdownAndExit() == 0)
-        #expect(workspace.agentProcesses().isEmpty)
+        #expect(await workspace.scanAgentProcesses().isEmpty)
     }
 
     @Test("kill -9 before the agent's record was written: the next server still finds and kills it, so a step never has two agents")
@@ -165,7 +165,7 @@ struct EngineRecoveryEndToEndTests {
         try FileManager.default.removeItem(atPath: record)
         kill(first.pid, SIGKILL)
         #expect(try await first.waitForExit() != 0)
-        #expect(workspace.agentProcesses() == agents, "the agent outlives the server")
+        #expect(await workspace.scanAgentProcesses() == agents, "the agent outlives the server")
 
         let second = try await workspace.server(daemon: false)
         try await second.event(runId, "step.interrupted")
@@ -174,7 +174,7 @@ struct EngineRecoveryEndToEndTests {
         try await second.event(runId, "step.started") { $0.data["attempt"] as? Int == 2 }
         try await second.event(runId, "run.completed")
         #expect(try await second.shutdownAndExit() == 0)
-        #expect(workspace.agentProcesses().isEmpty)
+        #expect(await workspace.scanAgentProcesses().isEmpty)
     }
 
     @Test("end of input, a closed stdout, SIGTERM or SIGHUP mid-step: the server exits 1, the step is interrupted, no agent is left; the next server completes the run",
@@ -195,7 +195,7 @@ struct EngineRecoveryEndToEndTests {
         default: first.closeStdin()
         }
         #expect(try await first.waitForExit() == 1)
-        #expect(workspace.agentProcesses().isEmpty, "the server stopped its agents before exiting")
+        #expect(await workspace.scanAgentProcesses().isEmpty, "the server stopped its agents before exiting")
         if how != "stdout closed" {
             let interrupted = first.notifiedEvents(runId).filter { $0.string("type") == "step.interrupted" }
             #expect(interrupted.count == 1, "step.interrupted was notified before the exit")

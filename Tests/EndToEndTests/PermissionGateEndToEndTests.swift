@@ -18,7 +18,7 @@ struct PermissionGateEndToEndTests {
     }
 
     @Test("acp: a permission becomes a decision with the agent's own options; Allow and Reject reach it; one attempt",
-          .enabled(if: ScriptedACPAgent.available, ScriptedACPAgent.missingReason))
+          .enabled(ifBlocking: { ScriptedACPAgent.available }, ScriptedACPAgent.missingReason))
     func acpPermissionsAnsweredLive() async throws {
         let scratch = try TempFolder()
         let record = scratch.url.appendingPathComponent("answers.jsonl").path
@@ -72,7 +72,7 @@ struct PermissionGateEndToEndTests {
     }
 
     @Test("acp: run/cancel while a permission waits answers the agent session/cancel and `cancelled`, and leaves no process",
-          .enabled(if: ScriptedACPAgent.available, ScriptedACPAgent.missingReason))
+          .enabled(ifBlocking: { ScriptedACPAgent.available }, ScriptedACPAgent.missingReason))
     func acpCancelWhilePermissionWaits() async throws {
         let scratch = try TempFolder()
         let record = scratch.url.appendingPathComponent("answers.jsonl").path
@@ -92,7 +92,7 @@ struct PermissionGateEndToEndTests {
     }
 
     @Test("acp: the engine stops while a permission waits; the answer is kept and the step re-runs with it (Always Allow applies)",
-          .enabled(if: ScriptedACPAgent.available, ScriptedACPAgent.missingReason))
+          .enabled(ifBlocking: { ScriptedACPAgent.available }, ScriptedACPAgent.missingReason))
     func acpAnswerAfterRestart() async throws {
         let scratch = try TempFolder()
         let coder = try ScriptedACPAgent.role([["run": "make build"], ["say": "Built."]], in: scratch.url,
@@ -124,7 +124,7 @@ struct PermissionGateEndToEndTests {
     @Test("acp ask mode with claude-code-acp: the decision shows the agent's options; Allow reaches it and the command runs",
           .enabled(if: ClaudeCodeACP.path != nil, ClaudeCodeACP.missingReason))
     func claudeCodeACPPermissionOptions() async throws {
-        let server = try ScriptedModelServer()
+        let server = try await ScriptedModelServer()
         let coder: [String: Any] = ["driver": "acp", "command": ClaudeCodeACP.path ?? "claude-code-acp",
                                     "env": server.environment, "permissionMode": "ask"]
         let workspace = try Self.workspace(coder: coder)
@@ -148,9 +148,9 @@ struct PermissionGateEndToEndTests {
     }
 
     @Test("claude ask mode: a Bash permission is a decision; 'allow for this run' runs it and stops the asking; a deny's reason reaches the agent",
-          .enabled(if: ClaudeCLI.path != nil, ClaudeCLI.missingReason))
+          .enabled(ifBlocking: { ClaudeCLI.path != nil }, ClaudeCLI.missingReason))
     func claudePermissions() async throws {
-        let server = try ScriptedModelServer()
+        let server = try await ScriptedModelServer()
         let workspace = try Self.workspace(coder: ["driver": "claude", "model": "claude-sonnet-4-5", "command": ClaudeCLI.path ?? "claude",
                                                    "permissionMode": "ask", "env": server.environment])
         try server.play([
@@ -195,9 +195,9 @@ struct PermissionGateEndToEndTests {
         "question": "Which sizes?", "header": "Size", "multiSelect": true, "options": [["label": "S", "description": "small"], ["label": "L", "description": "large"]]]
 
     @Test("claude, default permission mode: AskUserQuestion becomes one decision per question with its options; the answers reach Claude and the same attempt goes on",
-          .enabled(if: ClaudeCLI.path != nil, ClaudeCLI.missingReason))
+          .enabled(ifBlocking: { ClaudeCLI.path != nil }, ClaudeCLI.missingReason))
     func claudeQuestions() async throws {
-        let server = try ScriptedModelServer()
+        let server = try await ScriptedModelServer()
         let workspace = try Self.workspace(coder: ["driver": "claude", "model": "claude-sonnet-4-5", "command": ClaudeCLI.path ?? "claude",
                                                    "env": server.environment])
         try server.play([
@@ -230,9 +230,9 @@ struct PermissionGateEndToEndTests {
     }
 
     @Test("claude: the engine stops while Claude's question waits; the answer is kept and the step resumes the session with it",
-          .enabled(if: ClaudeCLI.path != nil, ClaudeCLI.missingReason))
+          .enabled(ifBlocking: { ClaudeCLI.path != nil }, ClaudeCLI.missingReason))
     func claudeQuestionAfterRestart() async throws {
-        let server = try ScriptedModelServer()
+        let server = try await ScriptedModelServer()
         let workspace = try Self.workspace(coder: ["driver": "claude", "model": "claude-sonnet-4-5", "command": ClaudeCLI.path ?? "claude",
                                                    "env": server.environment])
         try server.play([

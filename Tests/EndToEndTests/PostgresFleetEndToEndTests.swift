@@ -7,7 +7,7 @@ import Testing
 /// Two workspaces, each with its own engine, on one PostgreSQL store: what one engine commits reaches
 /// the other's clients live (LISTEN/NOTIFY, caught up through the store), and a gate answered through
 /// the other engine reaches the engine that drives the run. Skipped, saying why, without PostgreSQL.
-@Suite("End to end: engines sharing a PostgreSQL store", .enabled(if: PostgresTestServer.skipReason == nil, "needs PostgreSQL (apt-get install postgresql)"))
+@Suite("End to end: engines sharing a PostgreSQL store", .enabled(ifBlocking: { PostgresTestServer.skipReason == nil }, "needs PostgreSQL (apt-get install postgresql)"))
 struct PostgresFleetEndToEndTests {
     /// When an event was committed, by its `at`.
     private func committedAt(_ event: [String: Any]) -> Date? {
@@ -62,7 +62,7 @@ struct PostgresFleetEndToEndTests {
     }
 
     @Test("a tool permission A's live agent waits on, answered through engine B, reaches that agent: the same attempt goes on",
-          .enabled(if: ScriptedACPAgent.available, ScriptedACPAgent.missingReason))
+          .enabled(ifBlocking: { ScriptedACPAgent.available }, ScriptedACPAgent.missingReason))
     func permissionAnsweredFromAnotherEngine() async throws {
         let server = try PostgresTestServer.shared()
         let url = try server.createDatabase("drover_fleet_permission")

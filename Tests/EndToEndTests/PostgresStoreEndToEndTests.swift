@@ -7,7 +7,7 @@ import Testing
 /// `--store postgres://…` against a real server the tests start: a run driven by one `drover serve`
 /// is seen by other commands on the same store, and a wrong password is reported without the
 /// password. Skipped, saying why, when no PostgreSQL server can be started.
-@Suite("End to end: PostgreSQL store", .enabled(if: PostgresTestServer.skipReason == nil, "needs PostgreSQL (apt-get install postgresql)"))
+@Suite("End to end: PostgreSQL store", .enabled(ifBlocking: { PostgresTestServer.skipReason == nil }, "needs PostgreSQL (apt-get install postgresql)"))
 struct PostgresStoreEndToEndTests {
     /// Runs `drover <arguments>` to its end; its exit code and stdout.
     private func command(_ arguments: [String]) async throws -> (code: Int32, stdout: String, stderr: String) {

@@ -98,12 +98,18 @@ struct RateLimitEndToEndTests {
 
     @Test("kill -9 of the engine while a run waits for its rate limit: the next engine re-arms the wait and runs the step at retryAt")
     func waitSurvivesKillNine() async throws {
-        // Long enough that the kill comes before retryAt even on a loaded machine.
         let workspace = try EngineWorkspace(pipelines: ["limited": Self.pipeline(retryAfter: 8)])
         let first = try await workspace.server(daemon: false)
         let runId = try await first.startRun("limited", task: "survive").string("id")
+        // Killed by the stdout reader the moment run.queued arrives, well before retryAt: a kill from this
+        // task came once after retryAt in a full-suite run (the runner had not resumed it for 8 s), so the
+        // first engine had started attempt 2 and the next one re-ran it as attempt 3, as it should.
+        first.deliver(SIGKILL) { message in
+            let event = message["params"] as? [String: Any] ?? [:]
+            return message["method"] as? String == "run/event" && event["runId"] as? String == runId
+                && event["type"] as? String == "run.queued" && event.data.string("reason") == "rate_limit"
+        }
         let queued = try await first.event(runId, "run.queued") { $0.data.string("reason") == "rate_limit" }
-        kill(first.pid, SIGKILL)
         #expect(try await first.waitForExit() != 0)
 
         let second = try await workspace.server(daemon: false)
@@ -114,6 +120,8 @@ struct RateLimitEndToEndTests {
         let restarted = events.filter { $0.string("type") == "run.started" }.last ?? [:]
         #expect(Self.seconds(from: queued.data.string("retryAt"), to: restarted.string("at")) >= -0.01,
                 "not before retryAt: \(restarted) vs \(queued.data)")
+        #expect(!events.contains { $0.string("type") == "step.interrupted" },
+                "the first engine was killed while the run waited, before it re-ran the step: \(events.map { $0.string("type") })")
         let output = events.last { $0.string("type") == "step.completed" }?.data.string("output") ?? ""
         #expect(output.contains("resumed=[conv-1]") && output.contains("attempt=2"),
                 "\(output) after \(events.map { "\($0.string("type")) \($0.data.string("stepId")) \($0.data["attempt"] ?? "")" })")

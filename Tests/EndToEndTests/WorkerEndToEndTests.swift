@@ -11,7 +11,7 @@ import Glibc
 /// `DROVER_STORE_EXECUTOR=workers`) record runs and answer gates, workers claim and drive them.
 /// Leases are 1.5 s so a dead worker's runs come back quickly. Everything is asserted from the
 /// stored events (and from the processes still alive), never from timing.
-@Suite("End to end: drover worker", .enabled(if: PostgresTestServer.skipReason == nil, "needs PostgreSQL (apt-get install postgresql)"))
+@Suite("End to end: drover worker", .enabled(ifBlocking: { PostgresTestServer.skipReason == nil }, "needs PostgreSQL (apt-get install postgresql)"))
 struct WorkerEndToEndTests {
     /// Two agent steps: the first needs an approval, the second asks a question (attempt 1) and
     /// answers once it has the choice (attempt 2).
@@ -122,11 +122,9 @@ struct WorkerEndToEndTests {
     private func agents(of runId: String, timeout: Duration = .seconds(30)) async throws -> [pid_t] {
         let deadline = ContinuousClock.now + timeout
         while true {
-            // On a Dispatch thread: a scan of /proc is slow on a loaded machine, and the test runner's
+            // On a thread of its own: a scan of /proc is slow on a loaded machine, and the test runner's
             // few cooperative threads must stay free for the other tests meanwhile.
-            let found = await withCheckedContinuation { done in
-                DispatchQueue.global().async { done.resume(returning: processes(withEnvironment: "DROVER_RUN_ID=\(runId)")) }
-            }
+            let found = (try? await onOwnThread { processes(withEnvironment: "DROVER_RUN_ID=\(runId)") }) ?? []
             if !found.isEmpty { return found }
             guard ContinuousClock.now < deadline else { throw DroverProcess.Timeout(description: "no agent of run \(runId)") }
             try await Task.sleep(for: .milliseconds(50))  // polling interval

@@ -1136,12 +1136,21 @@ Review rounds, consensus answers and the winner, and a fan-out's child runs
              (insert (format "    review attempt %s: not a verdict (%s)\n" (plist-get data :attempt)
                              (drover--first-line (plist-get data :problem)))))
             ("consensus.candidate"
-             (insert (format "    candidate %s (attempt %s): %s\n" (plist-get data :role) (plist-get data :attempt)
-                             (drover--first-line (plist-get data :output)))))
+             ;; a role that failed (or timed out, asked, was rate limited) gave no answer: its failure says why
+             (let ((failure (plist-get data :failure)))
+               (insert (format "    candidate %s (attempt %s): %s%s\n" (plist-get data :role) (plist-get data :attempt)
+                               (if failure
+                                   (format "no answer (%s): %s" (plist-get failure :kind)
+                                           (drover--first-line (plist-get failure :message)))
+                                 (drover--first-line (plist-get data :output)))
+                               (if (plist-get data :commit)
+                                   (format " (commit %s)" (drover--short-sha (plist-get data :commit))) "")))))
             ("consensus.decided"
-             (insert (format "    * %s won (%s)%s: %s\n" (plist-get data :winner) (plist-get data :strategy)
+             (insert (format "    * %s won (%s)%s: %s%s\n" (plist-get data :winner) (plist-get data :strategy)
                              (if (plist-get data :reasons) (concat " — " (drover--first-line (plist-get data :reasons))) "")
-                             (drover--first-line (plist-get data :output)))))
+                             (drover--first-line (plist-get data :output))
+                             (if (plist-get data :changesFrom)
+                                 (format "   (changes from %s)" (plist-get data :changesFrom)) ""))))
             ("child.merged" (push (cons (plist-get data :childRunId) data) merges))))))
     (when-let ((ids (append (plist-get step :children) nil)))
       (let ((children (mapcar (lambda (id) (or (drover--get-run server id) (list :id id :status "?" :task "")))

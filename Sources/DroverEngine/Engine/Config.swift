@@ -24,11 +24,15 @@ public struct EngineConfig: Sendable {
     public var workspaceAgents: [String: AgentSpec] = [:]
     public var userAgents: [String: AgentSpec] = [:]
     /// How many runs may be `running` at once; more wait `queued` (reason `capacity`).
-    public var maxRuns = ProcessInfo.processInfo.activeProcessorCount
+    public var maxRuns = Self.cores
     /// How many levels of child runs fan-out steps may nest: a run this deep may not fan out again.
     public var maxFanOutDepth = EngineConfig.defaultMaxFanOutDepth
     public static let defaultMaxFanOutDepth = 3
     static let fanOutDepthLimits = 1...10
+
+    /// The cores this process may use, read once: the getter reads cgroup files, and a config is
+    /// made (and thrown away when cached) before every attempt and admission.
+    private static let cores = ProcessInfo.processInfo.activeProcessorCount
     /// How long a rate-limited step waits when its agent did not say (the workspace's values win).
     public var rateLimitBackoff = RateLimitBackoff()
     /// `prices` by `ModelPrices.key(for:)`: the workspace's over the user's, both over the built-in table.
@@ -68,41 +72,24 @@ public struct EngineConfig: Sendable {
 
     private static let parsed = FileValueCache<EngineConfig>()
 
-    /// Reads `concurrency` of one file into `maxRuns`.
-    private static func readConcurrency(_ value: JSONValue?, file: URL, errors: inout [String], maxRuns: inout Int) {
+    /// Reads a section that holds one whole number (`concurrency.maxRuns`, `fanOut.maxDepth`) into `count`;
+    /// `mustBe` says what a wrong value should have been.
+    private static func readCount(_ value: JSONValue?, section: String, key: String, allowed: ClosedRange<Int>, mustBe: String,
+                                  file: URL, errors: inout [String], count: inout Int) {
         guard let value else { return }
         guard let object = value.objectValue else {
-            errors.append("\(file.path): field 'concurrency' must be an object like {\"maxRuns\": 2}")
+            errors.append("\(file.path): field '\(section)' must be an object like {\"\(key)\": \(allowed.lowerBound + 1)}")
             return
         }
-        for key in object.keys.sorted() where key != "maxRuns" {
-            errors.append("\(file.path): unknown field 'concurrency.\(key)' (allowed: maxRuns)")
+        for other in object.keys.sorted() where other != key {
+            errors.append("\(file.path): unknown field '\(section).\(other)' (allowed: \(key))")
         }
-        guard let limit = object["maxRuns"] else { return }
-        guard case .int(let count) = limit, count >= 1 else {
-            errors.append("\(file.path): field 'concurrency.maxRuns' must be a whole number of runs, at least 1")
+        guard let given = object[key] else { return }
+        guard case .int(let number) = given, allowed.contains(number) else {
+            errors.append("\(file.path): field '\(section).\(key)' must be \(mustBe)")
             return
         }
-        maxRuns = count
-    }
-
-    /// Reads `fanOut` of one file into `maxDepth`.
-    private static func readFanOut(_ value: JSONValue?, file: URL, errors: inout [String], maxDepth: inout Int) {
-        guard let value else { return }
-        guard let object = value.objectValue else {
-            errors.append("\(file.path): field 'fanOut' must be an object like {\"maxDepth\": 3}")
-            return
-        }
-        for key in object.keys.sorted() where key != "maxDepth" {
-            errors.append("\(file.path): unknown field 'fanOut.\(key)' (allowed: maxDepth)")
-        }
-        guard let given = object["maxDepth"] else { return }
-        guard case .int(let depth) = given, fanOutDepthLimits.contains(depth) else {
-            errors.append("\(file.path): field 'fanOut.maxDepth' must be a whole number from \(fanOutDepthLimits.lowerBound) "
-                          + "to \(fanOutDepthLimits.upperBound): how many levels of child runs fan-out steps may nest")
-            return
-        }
-        maxDepth = depth
+        count = number
     }
 
     /// Reads `rateLimits` of one file into `backoff`.
@@ -146,8 +133,12 @@ public struct EngineConfig: Sendable {
         for key in object.keys.sorted() where !["agents", "concurrency", "fanOut", "prices", "budgets", "rateLimits", "store"].contains(key) {
             config.errors.append("\(file.path): unknown field '\(key)' (allowed: agents, concurrency, fanOut, prices, budgets, rateLimits, store)")
         }
-        readConcurrency(object["concurrency"], file: file, errors: &config.errors, maxRuns: &config.maxRuns)
-        readFanOut(object["fanOut"], file: file, errors: &config.errors, maxDepth: &config.maxFanOutDepth)
+        readCount(object["concurrency"], section: "concurrency", key: "maxRuns", allowed: 1...Int.max,
+                  mustBe: "a whole number of runs, at least 1", file: file, errors: &config.errors, count: &config.maxRuns)
+        readCount(object["fanOut"], section: "fanOut", key: "maxDepth", allowed: fanOutDepthLimits,
+                  mustBe: "a whole number from \(fanOutDepthLimits.lowerBound) to \(fanOutDepthLimits.upperBound): "
+                      + "how many levels of child runs fan-out steps may nest",
+                  file: file, errors: &config.errors, count: &config.maxFanOutDepth)
         readRateLimits(object["rateLimits"], file: file, errors: &config.errors, backoff: &config.rateLimitBackoff)
         readPrices(object["prices"], file: file, into: &config)
         readBudgets(object["budgets"], file: file, into: &config)

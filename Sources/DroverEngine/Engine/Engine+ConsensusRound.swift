@@ -21,7 +21,7 @@ extension Engine {
         let attempts = Array(attempt..<(attempt + consensus.agents.count))
         let roles = Dictionary(uniqueKeysWithValues: zip(attempts, consensus.agents))
         let started = try commit(attempts.map { .stepStarted(.init(stepId: stepId, attempt: $0, role: roles[$0])) }, runId: run.id)
-        if pipeline.definition.step(stepId)?.fanOut != nil, let tooDeep = fanOutDepthFailure(run: started, stepId: stepId) {
+        if pipeline.definition.step(stepId)?.fanOut != nil, let tooDeep = fanOutStartFailure(run: started, stepId: stepId) {
             return try failRun(runId: run.id, stepId: stepId, attempt: attempts.last ?? attempt, failure: tooDeep)
         }
         let group = AttemptGroup()

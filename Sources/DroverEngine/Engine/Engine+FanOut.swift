@@ -48,9 +48,20 @@ extension Engine {
         }
     }
 
-    /// A fan-out step about to start in `run`: the failure to record if its children would nest deeper
-    /// than config `fanOut.maxDepth` allows (checked before its agent runs, so no agent time is spent on it).
-    func fanOutDepthFailure(run: Run, stepId: String) -> Failure? {
+    /// Why drover workers cannot run a fan-out step (yet): its children are runs a worker's engine may
+    /// not create (only the queue hands runs out), and the parent must be settled when they end elsewhere.
+    static let workersCannotFanOut = "drover workers do not run fan-out steps yet (its child runs would be created and "
+        + "settled by a worker that holds no lease on them)"
+
+    /// A fan-out step about to start in `run`: the failure to record if a worker drives the run, or if its
+    /// children would nest deeper than config `fanOut.maxDepth` allows (checked before its agent runs, so
+    /// no agent time is spent on it).
+    func fanOutStartFailure(run: Run, stepId: String) -> Failure? {
+        if driving.queue != nil {
+            return Failure(kind: .agent, message: "Step '\(stepId)' fans out, but \(Self.workersCannotFanOut)", hint: Hints.fixThenRetry(
+                "Start the run from a client whose store.executor is \"engine\" (the default), or run this pipeline without fan-out",
+                runId: run.id), stepId: stepId)
+        }
         let maxDepth = loadConfig().maxFanOutDepth
         var ancestors: [String] = []
         var parentId = run.parentRunId

@@ -149,11 +149,13 @@ extension Engine {
                                              worktreeRemoved: removed))], runId: run.id)
     }
 
-    /// Runs blocking work (git subprocesses) on a Dispatch thread: neither the actor nor the cooperative
-    /// pool (a couple of threads on a small machine) waits while git runs.
+    /// Runs blocking work (git subprocesses) on a thread of its own: neither the actor nor the cooperative
+    /// pool (a couple of threads on a small machine) waits while git runs. Not `DispatchQueue.global()`:
+    /// on Linux its threads are the cooperative pool's, so a wait there stalls every task until
+    /// Dispatch's monitor adds a thread, seconds later.
     nonisolated static func offActor<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
         }
     }
 }

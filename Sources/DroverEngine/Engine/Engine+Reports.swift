@@ -40,7 +40,6 @@ extension Engine {
     private func save(_ markdown: String, to file: URL) throws { try Self.save(markdown, to: file) }
 
     nonisolated static func save(_ markdown: String, to file: URL) throws {
-        try PrivateFiles.makeDirectory(file.deletingLastPathComponent().path)
-        try Data(markdown.utf8).write(to: file, options: .atomic)
+        try PrivateFiles.replaceFile(file.path, contents: markdown)
     }
 }

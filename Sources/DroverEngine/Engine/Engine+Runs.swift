@@ -68,6 +68,11 @@ extension Engine {
         try checkRunnable(pipelineId: entry.id, definition: definition, source: entry.source, config: config)
         for step in definition.steps {
             guard let fanOut = step.fanOut else { continue }
+            if driving.queue != nil {
+                throw EngineError.invalid("pipeline '\(entry.id)' step '\(step.id)' fans out into child runs, but this engine leaves its runs "
+                                          + "to workers (store.executor \"workers\") and \(Self.workersCannotFanOut); start it from a client "
+                                          + "whose store.executor is \"engine\" (the default), e.g. DROVER_STORE_EXECUTOR=engine")
+            }
             guard let child = catalog.entry(fanOut.pipeline), child.definition != nil, child.errors.isEmpty else {
                 throw EngineError.invalid("pipeline '\(entry.id)' step '\(step.id)': fanOut.pipeline '\(fanOut.pipeline)' "
                                           + (catalog.entry(fanOut.pipeline) == nil ? "names no pipeline" : "has errors (pipeline/list shows them)")

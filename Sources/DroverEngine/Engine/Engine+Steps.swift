@@ -32,7 +32,7 @@ extension Engine {
             }
         }
         let started = try commit([.stepStarted(.init(stepId: stepId, attempt: attempt, role: role))], runId: run.id)
-        if loaded.definition.step(stepId)?.fanOut != nil, let tooDeep = fanOutDepthFailure(run: started, stepId: stepId) {
+        if loaded.definition.step(stepId)?.fanOut != nil, let tooDeep = fanOutStartFailure(run: started, stepId: stepId) {
             return try failRun(runId: run.id, stepId: stepId, attempt: attempt, failure: tooDeep)
         }
         let launched: LaunchedAttempt

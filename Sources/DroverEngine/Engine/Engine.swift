@@ -273,7 +273,7 @@ public actor Engine {
         }
         // Queued runs wait again in the order they were created; then the interrupted ones resume.
         for run in runs.filter({ $0.status == .queued }).sorted(by: { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }) {
-            scheduler.enqueue(run.id)
+            addToQueue(run)
         }
         for run in runs where run.status != .queued && live[run.id] == nil { await resume(run) }
         admitWaiting()

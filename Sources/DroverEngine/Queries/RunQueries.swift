@@ -54,6 +54,11 @@ public struct RunQueries {
         }
     }
 
+    /// How many runs have one of `statuses` (the scheduler's count of running runs).
+    public func countRuns(statuses: Set<RunStatus>) throws -> Int {
+        try store.countRuns(statuses: statuses)
+    }
+
     /// `run/events`: events after `afterSeq` (default 0), at most `limit` (default 1000, max 10000).
     public func events(_ request: RunEventsRequest) throws -> RunEventsResult {
         try events(request, of: run(request.runId))

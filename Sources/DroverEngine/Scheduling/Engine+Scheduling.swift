@@ -5,34 +5,38 @@ extension Engine {
     /// Queues `runId` (just created, or found queued after a restart) and starts what may start.
     func enqueue(_ runId: String) {
         if driving.leavesRunsToWorkers { return handOver(runId) }  // the workers' queue, not this engine's
-        scheduler.enqueue(runId)
+        guard let run = try? loadRun(runId) else { return }
+        addToQueue(run)
         admitWaiting()
+    }
+
+    /// Puts a queued run at the back of the line, unless a rate limit still holds it (its wake queues it then).
+    func addToQueue(_ run: Run) {
+        guard run.status == .queued, !waitsForRateLimit(run) else { return }
+        scheduler.enqueue(run.id, dependsOn: run.dependsOn ?? [])
     }
 
     /// Starts every waiting run the scheduler lets start, fails those whose dependency ended
     /// badly, and records why the others wait (`run.queued`, once per reason).
     func admitWaiting() {
-        guard !scheduler.waiting.isEmpty, !shuttingDown else { return }
-        let config = EngineConfig.load(workspace: options.workspace, configDirectory: options.configDirectory)
+        guard !scheduler.isEmpty, !shuttingDown else { return }
+        let config = loadConfig()
         let running: Int
         do {
-            running = try queries.allRuns(statuses: [.running]).count
+            running = try queries.countRuns(statuses: [.running])
         } catch {
             log("cannot count running runs: \(error)")
             return
         }
-        var candidates: [RunScheduler.Candidate] = []
-        for runId in scheduler.waiting {
-            guard let run = try? loadRun(runId), run.status == .queued, !waitsForRateLimit(run) else {
+        let actions = scheduler.plan(running: running, maxRuns: config.maxRuns) { (try? loadRun($0))?.status }
+        var skippedStart = false
+        for (runId, verdict) in actions {
+            // A run that stopped waiting without the scheduler hearing of it (another writer's event) is dropped.
+            guard let run = try? loadRun(runId), run.status == .queued else {
                 scheduler.remove(runId)
+                if verdict == .start { skippedStart = true }
                 continue
             }
-            let dependencies = (run.dependsOn ?? []).map { id in (id: id, status: (try? loadRun(id))?.status) }
-            candidates.append(.init(runId: runId, dependencies: dependencies))
-        }
-        let verdicts = RunScheduler.decide(candidates, running: running, maxRuns: config.maxRuns, draining: scheduler.draining)
-        for (candidate, verdict) in zip(candidates, verdicts) {
-            let runId = candidate.runId
             do {
                 switch verdict {
                 case .start:
@@ -40,8 +44,7 @@ extension Engine {
                     try commit([.runStarted], runId: runId)
                     scheduleAdvance(runId)
                 case .wait(let reason, let waitingFor):
-                    guard scheduler.recordedReason[runId] != reason else { continue }
-                    scheduler.recordedReason[runId] = reason
+                    scheduler.recorded(reason, for: runId)
                     try commit([.runQueued(.init(reason: reason, waitingFor: waitingFor.isEmpty ? nil : waitingFor))], runId: runId)
                 case .fail(let dependency, let status):
                     scheduler.remove(runId)
@@ -57,13 +60,15 @@ extension Engine {
                 log("cannot schedule run \(runId): \(error)")
             }
         }
+        if skippedStart { admitWaiting() }  // the slot it was given goes to the next in line
     }
 
     /// After a commit: a run that stopped running frees a slot, and one that ended may release
     /// its dependents, so the waiting runs are looked at again (soon, outside the commit).
     func runChanged(_ run: Run) {
         if run.queueReason != .rateLimit, rateLimitWakes[run.id] != nil { forgetRateLimitWake(run.id) }
-        guard !scheduler.waiting.isEmpty, run.status != .running, run.status != .queued, !admissionScheduled else { return }
+        if run.status != .queued { scheduler.remove(run.id) }  // cancelled or started while it waited
+        guard !scheduler.isEmpty, run.status != .running, run.status != .queued, !admissionScheduled else { return }
         admissionScheduled = true
         Task {
             self.admissionScheduled = false

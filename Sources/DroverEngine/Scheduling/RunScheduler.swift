@@ -1,11 +1,15 @@
 import DroverProtocol
 
-/// Which queued runs may start now: a pure decision over the runs that wait, oldest first.
+/// Which queued runs start now: a pure decision over the runs that wait, oldest first.
 ///
 /// A run starts once every run it depends on is done and a slot is free: at most `maxRuns` runs
 /// are `running` at once (a run waiting at a gate is `blocked` and holds no slot). If a dependency
 /// failed or was cancelled, the waiting run fails. Runs wait in the order they arrived: one that
 /// waits for a slot is never overtaken by a later one.
+///
+/// The scheduler keeps each waiting run's `dependsOn`, so deciding costs a dictionary lookup per
+/// waiting run and a status read per dependency — never a read of every waiting (or running) run:
+/// with many runs queued behind a few slots, each admission would otherwise reload them all.
 struct RunScheduler: Sendable {
     /// What becomes of one waiting run.
     enum Verdict: Equatable {
@@ -15,53 +19,69 @@ struct RunScheduler: Sendable {
         case fail(dependency: String, status: RunStatus)
     }
 
-    /// A waiting run as the scheduler sees it.
-    struct Candidate: Equatable {
+    /// A run waiting to start and the runs it waits for.
+    struct Waiting: Equatable, Sendable {
         var runId: String
-        /// Each dependency's status, nil when the run no longer exists.
-        var dependencies: [(id: String, status: RunStatus?)]
-
-        static func == (lhs: Candidate, rhs: Candidate) -> Bool {
-            lhs.runId == rhs.runId && lhs.dependencies.map(\.id) == rhs.dependencies.map(\.id)
-                && lhs.dependencies.map(\.status) == rhs.dependencies.map(\.status)
-        }
+        var dependsOn: [String]
     }
 
     /// Runs waiting to start, oldest first.
-    private(set) var waiting: [String] = []
+    private(set) var waiting: [Waiting] = []
+    private var waitingIds: Set<String> = []
     /// The reason each waiting run was last recorded with (so `run.queued` is written once per change).
-    var recordedReason: [String: QueueReason] = [:]
+    private(set) var recordedReason: [String: QueueReason] = [:]
     /// While draining no run starts; they stay queued for the next engine.
     var draining = false
 
     var waitingCount: Int { waiting.count }
+    var isEmpty: Bool { waiting.isEmpty }
 
-    mutating func enqueue(_ runId: String) {
-        if !waiting.contains(runId) { waiting.append(runId) }
+    func isWaiting(_ runId: String) -> Bool { waitingIds.contains(runId) }
+
+    /// Adds `runId` at the back of the queue (once).
+    mutating func enqueue(_ runId: String, dependsOn: [String]) {
+        guard waitingIds.insert(runId).inserted else { return }
+        waiting.append(Waiting(runId: runId, dependsOn: dependsOn))
     }
 
     mutating func remove(_ runId: String) {
-        waiting.removeAll { $0 == runId }
+        guard waitingIds.remove(runId) != nil else { return }
+        waiting.removeAll { $0.runId == runId }
         recordedReason[runId] = nil
     }
 
-    /// The verdict for each candidate, in order, given `running` runs now and at most `maxRuns`.
-    static func decide(_ candidates: [Candidate], running: Int, maxRuns: Int, draining: Bool) -> [Verdict] {
+    /// Notes that `runId` was recorded as queued for `reason`.
+    mutating func recorded(_ reason: QueueReason, for runId: String) {
+        recordedReason[runId] = reason
+    }
+
+    /// What to do now, in arrival order, given `running` runs now and at most `maxRuns`: the runs that
+    /// start, those that fail, and those whose reason to wait is not the one recorded for them. Runs
+    /// that go on waiting for the reason already recorded are left out. `status` tells a dependency's
+    /// status (nil when the run no longer exists); it is asked about dependencies only.
+    func plan(running: Int, maxRuns: Int, status: (String) -> RunStatus?) -> [(runId: String, verdict: Verdict)] {
         var running = running
         var slotWaiter = false
-        return candidates.map { candidate in
-            if let ended = candidate.dependencies.first(where: { $0.status == .failed || $0.status == .cancelled || $0.status == nil }) {
-                return .fail(dependency: ended.id, status: ended.status ?? .cancelled)
-            }
-            let pending = candidate.dependencies.filter { $0.status != .done }.map(\.id)
-            if !pending.isEmpty { return .wait(.dependency, waitingFor: pending) }
-            if draining { return .wait(.draining, waitingFor: []) }
-            guard !slotWaiter, running < maxRuns else {
+        var actions: [(runId: String, verdict: Verdict)] = []
+        for entry in waiting {
+            let verdict: Verdict
+            let statuses = entry.dependsOn.map { (id: $0, status: status($0)) }
+            if let ended = statuses.first(where: { $0.status == .failed || $0.status == .cancelled || $0.status == nil }) {
+                verdict = .fail(dependency: ended.id, status: ended.status ?? .cancelled)
+            } else if case let pending = statuses.filter({ $0.status != .done }).map(\.id), !pending.isEmpty {
+                verdict = .wait(.dependency, waitingFor: pending)
+            } else if draining {
+                verdict = .wait(.draining, waitingFor: [])
+            } else if !slotWaiter, running < maxRuns {
+                running += 1
+                verdict = .start
+            } else {
                 slotWaiter = true
-                return .wait(.capacity, waitingFor: [])
+                verdict = .wait(.capacity, waitingFor: [])
             }
-            running += 1
-            return .start
+            if case .wait(let reason, _) = verdict, recordedReason[entry.runId] == reason { continue }
+            actions.append((entry.runId, verdict))
         }
+        return actions
     }
 }

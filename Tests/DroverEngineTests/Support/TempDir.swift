@@ -1,4 +1,5 @@
 import Foundation
+import PostgresTestServer
 
 /// A fresh temporary folder, removed when the value is released.
 final class TempDir: @unchecked Sendable {
@@ -16,6 +17,6 @@ final class TempDir: @unchecked Sendable {
     func write(_ relative: String, _ text: String) throws {
         let file = url.appendingPathComponent(relative)
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: file)
+        try Data(text.utf8).writeUnsynced(to: file)
     }
 }

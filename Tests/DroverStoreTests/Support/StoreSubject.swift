@@ -82,4 +82,10 @@ enum PostgresStoreTests {
             return nil
         }
     }()
+
+    /// Whether `database` exists, asked on a thread of its own: the first ask starts the server
+    /// (initdb, pg_ctl), which must not hold a thread of the cooperative pool (`onOwnThread`).
+    static func isAvailable() async -> Bool {
+        (try? await onOwnThread { database != nil }) ?? false
+    }
 }

@@ -240,6 +240,15 @@ final class DroverProcess {
     /// Whether the process is still running.
     var isRunning: Bool { shared.exitStatus == nil }
 
+    /// Sends `signal` to the server once, from the stdout reader's thread, the moment a message that
+    /// `predicate` accepts arrives (or at once if one is queued already); the message stays queued.
+    /// For a signal due before a deadline on the server's clock (a kill while a run waits for its
+    /// `retryAt`): it does not wait for the test's task, which a busy test runner may not resume for seconds.
+    func deliver(_ signal: Int32, onMessage predicate: @escaping @Sendable ([String: Any]) -> Bool) {
+        let pid = pid
+        shared.onMessage(predicate) { kill(pid, signal) }
+    }
+
     /// The process id of the server.
     var pid: Int32 { process.processIdentifier }
 
@@ -375,6 +384,8 @@ private final class Shared: Sendable {
         var stderrEnded = false
         /// This end of stdout is closed (end of output, or `closeStdout()`).
         var stdoutClosed = false
+        /// What to do when a message `predicate` accepts arrives (`DroverProcess.deliver(_:onMessage:)`).
+        var trigger: (predicate: @Sendable ([String: Any]) -> Bool, action: @Sendable () -> Void)?
     }
 
     private let state = Mutex(State())
@@ -394,6 +405,16 @@ private final class Shared: Sendable {
         state.withLock { state in
             state.stdout += bytes
             Self.parseFrames(&state)
+        }
+    }
+
+    /// Runs `action` once, on the thread that parses the message `predicate` accepts (or now, if queued).
+    func onMessage(_ predicate: @escaping @Sendable ([String: Any]) -> Bool, _ action: @escaping @Sendable () -> Void) {
+        state.withLock { state in
+            let queued = state.queue.contains { data in
+                (try? JSONSerialization.jsonObject(with: data) as? [String: Any]).map(predicate) ?? false
+            }
+            if queued { action() } else { state.trigger = (predicate, action) }
         }
     }
 
@@ -527,6 +548,10 @@ private final class Shared: Sendable {
             }
             state.queue.append(Data(body))
             if let object = value as? [String: Any], object["method"] != nil { state.notifications.append(Data(body)) }
+            if let trigger = state.trigger, let object = value as? [String: Any], trigger.predicate(object) {
+                state.trigger = nil
+                trigger.action()
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresTestServer
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -30,8 +31,13 @@ final class EngineWorkspace: Sendable {
 
     deinit {
         DroverProcess.stopEngine(workspace: url)
-        for pid in agentProcesses() { kill(pid, SIGKILL) }
+        // The folder is gone when this returns (tests count on it); the agents left are killed off the pool:
+        // a scan of /proc reads every process's environ (up to 0.3 s on the loaded CI machine).
         try? FileManager.default.removeItem(at: url)
+        let entry = agentEntry
+        BackgroundCleanup.run {
+            for pid in processes(withEnvironment: entry) { kill(pid, SIGKILL) }
+        }
     }
 
     func writePipeline(_ id: String, _ pipeline: Any) throws {
@@ -46,7 +52,7 @@ final class EngineWorkspace: Sendable {
     private func write(_ json: Any, to relativePath: String) throws {
         let file = url.appendingPathComponent(relativePath)
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try JSONSerialization.data(withJSONObject: json, options: [.withoutEscapingSlashes]).write(to: file)
+        try JSONSerialization.data(withJSONObject: json, options: [.withoutEscapingSlashes]).writeUnsynced(to: file)
     }
 
     /// Spawns `drover serve` on this workspace, initializes it and (by default) trusts the workspace.
@@ -71,15 +77,16 @@ final class EngineWorkspace: Sendable {
     /// Live processes (not zombies) started for this workspace's runs: every process whose
     /// environment has `DROVER_SOURCE_WORKSPACE=<path>` (agents, and whatever they spawned).
     func agentProcesses() -> [pid_t] {
-        processes(withEnvironment: "DROVER_SOURCE_WORKSPACE=\(path)")
+        processes(withEnvironment: agentEntry)
     }
 
-    /// `agentProcesses()` on a Dispatch thread: a scan of /proc takes a while on a loaded machine,
-    /// and the test runner's few cooperative threads must stay free for the other tests meanwhile.
+    private var agentEntry: String { "DROVER_SOURCE_WORKSPACE=\(path)" }
+
+    /// `agentProcesses()` on a thread of its own (`onOwnThread`): a scan of /proc takes a while on a
+    /// loaded machine, and the test runner's few cooperative threads must stay free for the other tests.
     func scanAgentProcesses() async -> [pid_t] {
-        await withCheckedContinuation { done in
-            DispatchQueue.global().async { done.resume(returning: self.agentProcesses()) }
-        }
+        let entry = agentEntry
+        return (try? await onOwnThread { processes(withEnvironment: entry) }) ?? []
     }
 
     /// Waits until no process of this workspace's runs is left; returns the pids still alive at the deadline.

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresTestServer
 import Testing
 
 /// An ACP agent for end-to-end tests: Tests/Agents/scripted_acp_agent.py, run by the ACP Python SDK
@@ -25,7 +26,7 @@ enum ScriptedACPAgent {
     static func role(_ actions: [[String: Any]], in folder: URL, extra: [String: Any] = [:], record: String? = nil,
                      finishOnTerm: Bool = false) throws -> [String: Any] {
         let script = folder.appendingPathComponent("acp-script-\(UUID().uuidString.prefix(8)).json")
-        try JSONSerialization.data(withJSONObject: actions, options: [.withoutEscapingSlashes]).write(to: script)
+        try JSONSerialization.data(withJSONObject: actions, options: [.withoutEscapingSlashes]).writeUnsynced(to: script)
         let agent = PackageRoot.agentsFolder.appendingPathComponent("scripted_acp_agent.py").path
         var arguments = [agent, "--script", script.path]
         if let record { arguments += ["--record", record] }

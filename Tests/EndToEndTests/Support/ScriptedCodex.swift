@@ -14,8 +14,8 @@ enum CodexCLI {
     static let model = "gpt-5.4"
 
     /// A scripted Responses API server.
-    static func server(turns: [[String: Any]] = []) throws -> ScriptedModelServer {
-        let server = try ScriptedModelServer(server: "fake_openai_responses.py", turns: turns)
+    static func server(turns: [[String: Any]] = []) async throws -> ScriptedModelServer {
+        let server = try await ScriptedModelServer(server: "fake_openai_responses.py", turns: turns)
         try FileManager.default.createDirectory(at: server.codexHome, withIntermediateDirectories: true)
         return server
     }

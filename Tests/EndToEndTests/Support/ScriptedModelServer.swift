@@ -1,4 +1,5 @@
 import Foundation
+import PostgresTestServer
 
 /// One scripted model server (a Python subprocess from Tests/Agents: `fake_anthropic.py` for Claude Code,
 /// `fake_openai_responses.py` for Codex) and a scratch folder for the CLI it serves; both go away with it.
@@ -12,14 +13,15 @@ final class ScriptedModelServer {
     private var scriptFile: URL { scratch.appendingPathComponent("script.json") }
 
     /// Starts `server` (a script in Tests/Agents) on a free port with `turns` (see the script for their shape).
-    init(server: String = "fake_anthropic.py", turns: [[String: Any]] = []) throws {
+    /// Async: Python takes a while to start on a loaded machine, and its port is awaited on a thread of its own.
+    init(server: String = "fake_anthropic.py", turns: [[String: Any]] = []) async throws {
         scratch = FileManager.default.temporaryDirectory
             .appendingPathComponent("drover-e2e-model-\(UUID().uuidString.prefix(8))", isDirectory: true)
         for folder in ["home", "tmp"] {
             try FileManager.default.createDirectory(at: scratch.appendingPathComponent(folder), withIntermediateDirectories: true)
         }
         let script = scratch.appendingPathComponent("script.json")
-        try JSONSerialization.data(withJSONObject: turns).write(to: script)
+        try JSONSerialization.data(withJSONObject: turns).writeUnsynced(to: script)
 
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -31,8 +33,12 @@ final class ScriptedModelServer {
         process.standardOutput = stdout
         try process.run()
         // The server's first line is `PORT <n>`; it exits when its stdin closes (on deinit).
-        var line: [UInt8] = []
-        while let byte = try stdout.fileHandleForReading.read(upToCount: 1)?.first, byte != 0x0A { line.append(byte) }
+        let output = stdout.fileHandleForReading
+        let line = try await onOwnThread {
+            var line: [UInt8] = []
+            while let byte = try output.read(upToCount: 1)?.first, byte != 0x0A { line.append(byte) }
+            return line
+        }
         guard let port = String(decoding: line, as: UTF8.self).split(separator: " ").last.flatMap({ Int($0) }) else {
             process.terminate()
             throw UnexpectedResponse(description: "\(server) did not print its port: \(String(decoding: line, as: UTF8.self))")
@@ -42,8 +48,13 @@ final class ScriptedModelServer {
 
     deinit {
         try? stdin.fileHandleForWriting.close()
-        process.waitUntilExit()
-        try? FileManager.default.removeItem(at: scratch)
+        // The scratch folder goes once the server has exited (it may still write its log).
+        let process = process
+        let scratch = scratch
+        BackgroundCleanup.run {
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(at: scratch)
+        }
     }
 
     /// Replaces the script before the CLI's first request (the server reads it then): for turns that

@@ -728,10 +728,12 @@ for approval, and its fan-out starts two child runs that each ask a question."
           (dolist (needle '("    candidate alpha (attempt 1): Use PostgreSQL\n"
                             "    candidate beta (attempt 2): SQLite\n"
                             "    candidate gamma (attempt 3): use   postgresql\n"
+                            "    candidate delta (attempt 4): no answer (agent): "
                             "    * alpha won (vote) — 2 of 3 answers agree (alpha, gamma): Use PostgreSQL\n"
                             "    review of impl, round 1: score 0.40 (needs 0.80) below the threshold\n      - the parser has no tests\n      - dates are off by one\n"
                             "    review of impl, round 2: score 0.90 (needs 0.80) passed\n"))
             (should (string-search needle text)))
+          (should (string-match-p "candidate delta (attempt 4): no answer (agent): [^\n]*delta is offline" text))
           (should (string-match-p "approval a-impl-[0-9]+: pending (RET to answer)\n    review by review, round 2: score 0.90 (needs 0.80) passed\n" text))))
       ;; The inbox shows the review with the approval; `a' approves it and the run fans out.
       (drover-test--open-gate id "approval")

@@ -39,10 +39,12 @@ H.test("run view: consensus candidates and winner, review rounds with findings, 
   local name = "drover://run/" .. run_id
   wait_line(name, "? approval a-impl-")
   local text = H.text(H.buf_by_name(name))
+  H.truthy(text:find("candidate delta %(attempt 4%): no answer %(agent%): [^\n]*delta is offline"), "the failed role says why:\n" .. text)
   for _, needle in ipairs({
     "candidate alpha (attempt 1): Use PostgreSQL",
     "candidate beta (attempt 2): SQLite",
     "candidate gamma (attempt 3): use   postgresql",
+    "candidate delta (attempt 4): no answer (agent): ",
     "★ alpha won (vote) — 2 of 3 answers agree (alpha, gamma): Use PostgreSQL",
     "review of impl, round 1: score 0.40 (needs 0.80) ✗ below the threshold",
     "  - the parser has no tests\n",

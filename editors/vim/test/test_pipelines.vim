@@ -57,12 +57,14 @@ def g:Test_run_view_consensus_and_review_rounds()
       'candidate alpha (attempt 1): Use PostgreSQL',
       'candidate beta (attempt 2): SQLite',
       'candidate gamma (attempt 3): use   postgresql',
+      'candidate delta (attempt 4): no answer (agent): ',
       '* alpha won (vote) — 2 of 3 answers agree (alpha, gamma): Use PostgreSQL',
       "review of impl, round 1: score 0.40 (needs 0.80) below the threshold\n        - the parser has no tests\n        - dates are off by one\n",
       'review of impl, round 2: score 0.90 (needs 0.80) passed',
       'approval review by review, round 2: score 0.90 (needs 0.80) passed']
     assert_true(stridx(text, needle) >= 0, 'run view shows ' .. needle .. ":\n" .. text)
   endfor
+  assert_match('candidate delta (attempt 4): no answer (agent): [^\n]*delta is offline', text)
   assert_true(stridx(text, 'review of impl, round 1') < stridx(text, 'review of impl, round 2'), 'rounds in order')
 
   # The inbox shows the approval with its review; `a` approves it and the run fans out.

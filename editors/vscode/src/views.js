@@ -77,10 +77,16 @@ function stepHistory(model, run, step) {
     } else if (event.type === 'review.malformed') {
       note(`malformed-${i}`, `review attempt ${data.attempt}: not a verdict`, firstLine(data.problem, 80), data.text);
     } else if (event.type === 'consensus.candidate') {
-      note(`candidate-${i}`, `candidate ${data.role}`, `attempt ${data.attempt}: ${firstLine(data.output, 80)}`, data.output);
+      // a role that failed (or timed out, asked, was rate limited) gave no answer: its failure says why
+      const answer = data.failure ? `no answer (${data.failure.kind}): ${firstLine(data.failure.message, 80)}`
+        : firstLine(data.output, 80);
+      note(`candidate-${i}`, `candidate ${data.role}`,
+        `attempt ${data.attempt}: ${answer}${data.commit ? ` (commit ${data.commit.slice(0, 7)})` : ''}`,
+        data.failure ? `${data.failure.message}\n${data.failure.hint || ''}` : data.output);
     } else if (event.type === 'consensus.decided') {
       note(`decided-${i}`, `${data.winner} won (${data.strategy})`,
-        `${data.reasons ? firstLine(data.reasons, 80) + ': ' : ''}${firstLine(data.output, 80)}`, data.output);
+        `${data.reasons ? firstLine(data.reasons, 80) + ': ' : ''}${firstLine(data.output, 80)}` +
+        `${data.changesFrom ? ` · changes from ${data.changesFrom}` : ''}`, data.output);
     }
   }
   for (const childId of step.children || []) {

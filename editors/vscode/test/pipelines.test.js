@@ -55,6 +55,7 @@ test('Runs view: consensus answers and the winner, review rounds with findings, 
     '    candidate alpha — attempt 1: Use PostgreSQL [note]',
     '    candidate beta — attempt 2: SQLite [note]',
     '    candidate gamma — attempt 3: use   postgresql [note]',
+    '    candidate delta — attempt 4: no answer (agent): ',
     '    alpha won (vote) — 2 of 3 answers agree (alpha, gamma): Use PostgreSQL [note]',
     '    review of impl — round 1: score 0.40 (needs 0.80) below the threshold [note]\n' +
       '      - the parser has no tests [finding]\n      - dates are off by one [finding]\n',
@@ -64,6 +65,7 @@ test('Runs view: consensus answers and the winner, review rounds with findings, 
   ]) {
     assert.ok(text.includes(needle), `the Runs view shows ${JSON.stringify(needle)}:\n${text}`);
   }
+  assert.match(text, /candidate delta — attempt 4: no answer \(agent\): [^\n]*delta is offline/);
   assert.ok(text.indexOf('review of impl — round 1') < text.indexOf('review of impl — round 2'), 'rounds in order');
 
   // The Inbox shows the review with the approval; approving it from there goes on to the fan-out.

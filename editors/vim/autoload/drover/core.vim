@@ -547,7 +547,8 @@ def EventSummary(ev: dict<any>): string
   elseif t == 'review.malformed'
     s = printf('%s: not a verdict (%s)', get(d, 'stepId', ''), util.FirstLine(get(d, 'problem', ''), 50))
   elseif t == 'consensus.candidate'
-    s = printf('%s: %s answered %s', get(d, 'stepId', ''), get(d, 'role', ''), util.FirstLine(trim(get(d, 'output', '')), 50))
+    s = has_key(d, 'failure') ? printf('%s: %s gave no answer (%s)', get(d, 'stepId', ''), get(d, 'role', ''), get(d.failure, 'kind', '?'))
+      : printf('%s: %s answered %s', get(d, 'stepId', ''), get(d, 'role', ''), util.FirstLine(trim(get(d, 'output', '')), 50))
   elseif t == 'consensus.decided'
     s = printf('%s: %s won (%s)', get(d, 'stepId', ''), get(d, 'winner', ''), get(d, 'strategy', ''))
   elseif t == 'run.children'
@@ -667,11 +668,16 @@ def AddHistoryLines(out: list<string>, v: dict<any>, st: dict<any>, open_runs: d
     elseif ev.type == 'review.malformed'
       add(out, printf('      review attempt %s: not a verdict (%s)', get(d, 'attempt', '?'), util.FirstLine(get(d, 'problem', ''), 80)))
     elseif ev.type == 'consensus.candidate'
-      add(out, printf('      candidate %s (attempt %s): %s', get(d, 'role', '?'), get(d, 'attempt', '?'),
-        util.FirstLine(trim(get(d, 'output', '')), 80)))
+      # a role that failed (or timed out, asked, was rate limited) gave no answer: its failure says why
+      var answer = has_key(d, 'failure')
+        ? printf('no answer (%s): %s', get(d.failure, 'kind', '?'), util.FirstLine(get(d.failure, 'message', ''), 80))
+        : util.FirstLine(trim(get(d, 'output', '')), 80)
+      add(out, printf('      candidate %s (attempt %s): %s%s', get(d, 'role', '?'), get(d, 'attempt', '?'), answer,
+        has_key(d, 'commit') ? ' (commit ' .. d.commit[: 6] .. ')' : ''))
     elseif ev.type == 'consensus.decided'
-      add(out, printf('      * %s won (%s)%s: %s', get(d, 'winner', '?'), get(d, 'strategy', '?'),
-        has_key(d, 'reasons') ? ' — ' .. util.FirstLine(d.reasons, 80) : '', util.FirstLine(trim(get(d, 'output', '')), 80)))
+      add(out, printf('      * %s won (%s)%s: %s%s', get(d, 'winner', '?'), get(d, 'strategy', '?'),
+        has_key(d, 'reasons') ? ' — ' .. util.FirstLine(d.reasons, 80) : '', util.FirstLine(trim(get(d, 'output', '')), 80),
+        has_key(d, 'changesFrom') ? '   (changes from ' .. d.changesFrom .. ')' : ''))
     endif
   endfor
   var ids = get(st, 'children', [])

@@ -46,11 +46,15 @@ local function history_lines(lines, run, step, run_lines)
       table.insert(lines, string.format("      review attempt %s: not a verdict (%s)", tostring(event.attempt or "?"),
         util.first_line(event.problem)))
     elseif event.type == "consensus.candidate" then
-      table.insert(lines, string.format("      candidate %s (attempt %s): %s", event.role or "?",
-        tostring(event.attempt or "?"), util.first_line(vim.trim(event.output or ""))))
+      -- a role that failed (or timed out, asked, was rate limited) gave no answer: its failure says why
+      local answer = event.failure and string.format("no answer (%s): %s", event.failure.kind or "?",
+        util.first_line(event.failure.message)) or util.first_line(vim.trim(event.output or ""))
+      table.insert(lines, string.format("      candidate %s (attempt %s): %s%s", event.role or "?",
+        tostring(event.attempt or "?"), answer, event.commit and (" (commit " .. event.commit:sub(1, 7) .. ")") or ""))
     elseif event.type == "consensus.decided" then
-      table.insert(lines, string.format("      ★ %s won (%s)%s: %s", event.winner or "?", event.strategy or "?",
-        event.reasons and (" — " .. util.first_line(event.reasons)) or "", util.first_line(vim.trim(event.output or ""))))
+      table.insert(lines, string.format("      ★ %s won (%s)%s: %s%s", event.winner or "?", event.strategy or "?",
+        event.reasons and (" — " .. util.first_line(event.reasons)) or "", util.first_line(vim.trim(event.output or "")),
+        event.changesFrom and ("   (changes from " .. event.changesFrom .. ")") or ""))
     end
   end
   if step.children and #step.children > 0 then
