@@ -52,7 +52,7 @@ let package = Package(
             name: "DroverStoreTests",
             dependencies: ["DroverStore", "DroverSQLite", postgres, "DroverProtocol", "CSQLite", "PostgresTestServer"]),
         .testTarget(name: "DroverEngineTests", dependencies: ["DroverEngine", "DroverFakeAgent", "DroverStore", "DroverProtocol", "PostgresTestServer"]),
-        .testTarget(name: "DroverServerTests", dependencies: ["DroverServer", "DroverEngine", "DroverProtocol", "DroverSupport"]),
+        .testTarget(name: "DroverServerTests", dependencies: ["DroverServer", "DroverEngine", "DroverProtocol", "DroverSupport", "PostgresTestServer"]),
         .testTarget(name: "EndToEndTests", dependencies: ["DroverProtocol", "PostgresTestServer"]),
     ],
     swiftLanguageModes: [.v6]

@@ -2,6 +2,7 @@ import DroverProtocol
 @testable import DroverServer
 import DroverSupport
 import Foundation
+import PostgresTestServer
 import Synchronization
 import Testing
 
@@ -430,11 +431,14 @@ struct ConnectionDispatchTests {
         let connection = harness.connection
         let returned = DispatchSemaphore(value: 0)
         Thread { connection.waitForRoom(); returned.signal() }.start()
-        // A bounded wait: a reader that was not held back would return within it.
-        #expect(returned.wait(timeout: .now() + 0.2) == .timedOut, "the reader is held while \(limit) answers are pending")
+        // A bounded wait: a reader that was not held back would return within it. Both waits on a thread of
+        // their own (`onOwnThread`): a semaphore wait on the cooperative pool would hold one of its two threads.
+        let heldBack = try await onOwnThread { returned.wait(timeout: .now() + 0.2) == .timedOut }
+        #expect(heldBack, "the reader is held while \(limit) answers are pending")
         harness.notify("$/cancelRequest", #"{"id":1}"#)
         #expect(code(try await harness.collector.response(.int(1), timeout: .seconds(5))) == -32800)
-        #expect(returned.wait(timeout: .now() + 10) == .success, "one answer written: the reader goes on")
+        let wentOn = try await onOwnThread { returned.wait(timeout: .now() + 10) == .success }
+        #expect(wentOn, "one answer written: the reader goes on")
         for id in 2...limit { harness.notify("$/cancelRequest", #"{"id":\#(id)}"#) }
         try await harness.collector.wait("every answer") { $0.count >= limit + 1 }
         connection.waitForRoom()  // returns at once
