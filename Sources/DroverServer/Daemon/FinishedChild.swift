@@ -21,11 +21,10 @@ struct FinishedChild: Sendable {
 
     /// Spawns `executable` with `arguments` and `environment`, reads its stderr to the end and reaps it.
     static func run(_ executable: String, arguments: [String], environment: [String: String]) throws -> FinishedChild {
-        var errors: [Int32] = [0, 0]
-        guard pipe(&errors) == 0 else { throw SpawnError(description: String(cString: strerror(errno))) }
-        // Ours only: no other child spawned meanwhile may hold the write end (we would never see EOF).
-        _ = fcntl(errors[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(errors[1], F_SETFD, FD_CLOEXEC)
+        // Close-on-exec: no other child spawned meanwhile may hold the write end (we would never see EOF).
+        let pipe: (read: Int32, write: Int32)
+        do { pipe = try makeCloseOnExecPipe() } catch { throw SpawnError(description: "\(error)") }
+        let errors = [pipe.read, pipe.write]
         defer { close(errors[0]) }
 
         var actions = posix_spawn_file_actions_t()
