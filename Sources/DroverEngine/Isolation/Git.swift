@@ -72,15 +72,17 @@ struct Git: Sendable {
         process.standardInput = input == nil ? FileHandle.nullDevice : stdin
         try process.run()
         // Read both pipes at once: a child that fills one while we wait on the other would block forever.
+        // On threads of their own, not DispatchQueue.global(): on Linux that is the cooperative pool, which
+        // a reader would hold for as long as git runs (and, were it busy, stderr would wait unread).
         let errorData = SharedData()
         let errorDone = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
+        startThread(name: "git-stderr") {
             let data = stderr.fileHandleForReading.readDataToEndOfFile()
             errorData.value.withLock { $0 = data }
             errorDone.signal()
         }
         if let input {
-            DispatchQueue.global().async {
+            startThread(name: "git-stdin") {
                 try? stdin.fileHandleForWriting.write(contentsOf: input)
                 try? stdin.fileHandleForWriting.close()
             }
