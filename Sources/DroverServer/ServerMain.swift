@@ -17,19 +17,7 @@ public enum ServerMain {
         }
         let signalSources = stopOnSignals([SIGTERM, SIGHUP]) { connection.stop(signal: $0) }
         // The main thread has nothing else to do: it reads stdin (work runs in tasks elsewhere).
-        StdioChannel.readUntilEnd(
-            fd: STDIN_FILENO,
-            parser: MessageParser(framing: framing, maxMessageBytes: maxMessageBytes),
-            onInputs: { inputs, framing in
-                // Answers ready now leave from this thread (no hand-off); no more requests are read
-                // while the client is far behind reading the answers, or while too many are pending.
-                outbox.handleInput { connection.receive(inputs, framing: framing) }
-                outbox.waitForRoom()
-                connection.waitForRoom()
-            },
-            onFramingDetected: { outbox.setFraming($0) },
-            onEnd: { connection.endOfInput() }
-        )
+        connection.readUntilEnd(fd: STDIN_FILENO, parser: MessageParser(framing: framing, maxMessageBytes: maxMessageBytes))
         // End of input: the connection is stopping and will call `exit`.
         while true {
             withExtendedLifetime(signalSources) { _ = pause() }

@@ -3,6 +3,7 @@ import DroverEngine
 import DroverFakeAgent
 import DroverProtocol
 import DroverStore
+import DroverSupport
 import Foundation
 
 /// Every subcommand, in the order `drover --help` lists them.
@@ -61,6 +62,7 @@ func fail(_ message: String, code: Int32 = 2) -> Never {
     ProcessExit.exit(code) { Console.error(oneLine) }
 }
 
+MallocThresholds.fix()
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let first = arguments.first else {
     printHelp()

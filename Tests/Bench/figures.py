@@ -2,10 +2,14 @@
 """Every performance figure of issue 17 beside its anchor, as ratios, in one table.
 
     python3 Tests/Bench/figures.py [--runs 20] [--requests 2000] [--reliability short|default|long]
+                                   [--drover PATH] [--drover-dynamic PATH] [--no-engine]
 
   start-up      spawn → `initialize` answer of `drover serve` vs floor.c (a C program that answers and
-                nothing else) and clangd; where the time goes: exec of a static binary (/bin/true),
-                `drover --version` (runtime start, no serving), the rest (stdio, claim of .drover/)
+                nothing else) and clangd, interleaved; with the workspace's engine running (what an editor
+                meets, and what the goal is about) and without (serve starts the engine first);
+                `--drover-dynamic` adds a second build beside the first (each is said to be static or not);
+                where the time goes: exec of a process (/bin/true), `drover --version` (runtime start, no
+                serving), the rest (stdio, the engine's socket, initialize)
   requests      sequential and pipelined round trips of an unknown method vs the floor
   store         events persisted+notified per second vs raw single-row SQLite transactions (drover-bench)
   steps         wall time per step of a 50-step pipeline vs the agent process alone; the engine's time around
@@ -13,7 +17,10 @@
   scale         100 concurrent instant runs: engine CPU vs the agents' CPU
   worktree      `git worktree add` of a small repository (the anchor for isolated worktrees)
 With --reliability PROFILE, the reliability suite's figures follow (Tests/Reliability/run.py).
-Needs release builds: swift build -c release --product drover; swift build -c release --product drover-bench.
+Needs release builds: swift build -c release --static-swift-stdlib -Xswiftc -static-executable
+--disable-default-traits --product drover (the fast build of README's Install); swift build -c release
+--product drover-bench. A figure that cannot be measured (a binary missing, a server that does not answer
+within 30 s) is a FAILED row with the reason, and the script exits 1: it never prints nothing.
 Stdlib only.
 """
 import argparse
@@ -21,6 +28,7 @@ import os
 import re
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -39,6 +47,55 @@ def spawn_ms(argv, runs):
         subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times[1:])
+
+
+def is_static(path):
+    """Whether the ELF executable at `path` has no program interpreter (nothing for a dynamic loader to do)."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    if head[:4] != b"\x7fELF":
+        return False
+    phoff, = struct.unpack_from("<Q", head, 32)
+    size, count = struct.unpack_from("<HH", head, 54)
+    return all(struct.unpack_from("<I", head, phoff + index * size)[0] != 3 for index in range(count))  # PT_INTERP
+
+
+def describe(path):
+    return "%s (%s)" % (path, "static" if is_static(path) else "dynamic")
+
+
+def stop_engine(binary, workspace):
+    subprocess.run([binary, "engine", "stop", "--workspace", workspace], capture_output=True, timeout=60)
+
+
+def interleaved_initialize(servers, runs):
+    """Median ms from spawn to the `initialize` answer per server, spawning A, B, C, A, B, C, … so that
+    machine noise falls on all alike. `servers`: name → (argv, workspace)."""
+    times = {name: [] for name in servers}
+    for name, (argv, workspace) in servers.items():  # untimed warm-up: page cache
+        connection, _ = transport_bench.spawn(argv, workspace)
+        transport_bench.shutdown(connection)
+    for _ in range(runs):
+        for name, (argv, workspace) in servers.items():
+            connection, ms = transport_bench.spawn(argv, workspace)
+            times[name].append(ms)
+            transport_bench.shutdown(connection)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def cold_initialize(binary, root, runs):
+    """Median ms from spawn to the answer when no engine runs for the workspace (serve starts one)."""
+    times = []
+    for index in range(runs):
+        workspace = os.path.join(root, "cold-%s-%d" % (os.path.basename(binary), index))
+        os.mkdir(workspace)
+        try:
+            connection, ms = transport_bench.spawn([binary, "serve"], workspace)
+            times.append(ms)
+            transport_bench.shutdown(connection)
+        finally:
+            stop_engine(binary, workspace)
+    return statistics.median(times)
 
 
 def worktree_ms(runs):
@@ -82,6 +139,9 @@ def main():
     parser.add_argument("--reliability", choices=["short", "default", "long"])
     parser.add_argument("--drover", default=os.path.join(ROOT, ".build/release/drover"))
     parser.add_argument("--bench", default=os.path.join(ROOT, ".build/release/drover-bench"))
+    parser.add_argument("--drover-dynamic", help="a second drover build measured beside --drover (e.g. a plain swift build -c release)")
+    parser.add_argument("--no-engine", action="store_true", help="leave out drover-bench engine (start-up and requests only)")
+    parser.add_argument("--cold-runs", type=int, default=5, help="spawns with no engine running (each starts one)")
     args = parser.parse_args()
     rows = []
 
@@ -89,34 +149,92 @@ def main():
         rows.append((figure, value, anchor, ratio, goal))
         print("  %s: %s | %s | %s" % (figure, value, anchor, ratio), file=sys.stderr, flush=True)
 
+    failures = []
+
+    def failed(figure, error):
+        failures.append(figure)
+        row(figure, "FAILED", str(error), "", "")
+
+    drovers = {"drover": args.drover}
+    if args.drover_dynamic:
+        drovers["drover (2nd build)"] = args.drover_dynamic
+    for name, path in list(drovers.items()) + ([] if args.no_engine else [("drover-bench", args.bench)]):
+        if not os.access(path, os.X_OK):
+            print("figures.py: %s is not an executable file; build it first (see --help)" % path, file=sys.stderr)
+            sys.exit(1)
     with tempfile.TemporaryDirectory(prefix="drover-figures-") as tmp:
         floor = os.path.join(tmp, "floor")
         subprocess.run(["cc", "-O2", "-D_GNU_SOURCE", "-o", floor, os.path.join(HERE, "floor.c")], check=True)
         workdir = os.path.join(tmp, "workspace")
         os.mkdir(workdir)
-        servers = {"floor": [floor], "drover": [args.drover, "serve"]}
         clangd = shutil.which("clangd") or ("/opt/swift/usr/bin/clangd" if os.access("/opt/swift/usr/bin/clangd", os.X_OK) else None)
+        for name, path in drovers.items():
+            print("%s: %s" % (name, describe(path)), file=sys.stderr, flush=True)
+        # Start-up, engine running: each drover build gets a workspace whose engine it started beforehand.
+        servers = {"floor": ([floor], workdir)}
+        for name, path in drovers.items():
+            workspace = os.path.join(tmp, "warm-" + str(len(servers)))
+            os.mkdir(workspace)
+            subprocess.run([path, "engine", "start", "--workspace", workspace], check=True, capture_output=True, timeout=60)
+            servers[name] = ([path, "serve"], workspace)
         if clangd:
-            servers["clangd"] = [clangd]
+            servers["clangd"] = ([clangd], workdir)
+        print("measuring initialize, %d interleaved spawns each…" % args.runs, file=sys.stderr, flush=True)
+        warm = {}
+        try:
+            warm = interleaved_initialize(servers, args.runs)
+        except Exception as error:
+            failed("initialize, engine running", error)
+        f = warm.get("floor")
+        for name, path in drovers.items():
+            if name in warm:
+                row("initialize, engine running: %s (%s)" % (name, "static" if is_static(path) else "dynamic"),
+                    "%.2f ms" % warm[name], "floor %.2f ms" % f, "%.2f× floor" % (warm[name] / f)
+                    + (", %.2f× clangd" % (warm[name] / warm["clangd"]) if "clangd" in warm else ""), "≤ 2× floor")
+        for name, path in drovers.items():
+            try:
+                cold = cold_initialize(path, tmp, args.cold_runs)
+                row("initialize, no engine yet (serve starts it): %s" % name, "%.2f ms" % cold,
+                    "floor %.2f ms" % f if f else "", "%.1f× floor" % (cold / f) if f else "")
+            except Exception as error:
+                failed("initialize, no engine yet: %s" % name, error)
+        if "drover" in warm:
+            true_ms = spawn_ms(["/bin/true"], args.runs)
+            version_ms = spawn_ms([args.drover, "--version"], args.runs)
+            d_init = warm["drover"]
+            row("  of which: exec of a process (/bin/true)", "%.2f ms" % true_ms, "", "%.0f%%" % (100 * true_ms / d_init))
+            row("  of which: drover runtime start (--version − true)", "%.2f ms" % (version_ms - true_ms), "", "%.0f%%" % (100 * (version_ms - true_ms) / d_init))
+            row("  of which: serve, the engine's socket, initialize (rest)", "%.2f ms" % (d_init - version_ms), "", "%.0f%%" % (100 * (d_init - version_ms) / d_init))
         measured = {}
-        for name, cmd in servers.items():
-            print("measuring %s…" % name, file=sys.stderr, flush=True)
-            measured[name] = transport_bench.measure(cmd, args.runs, args.requests, 64, "bench/nonexistent", workdir)
-        d, f = measured["drover"], measured["floor"]
-        c = measured.get("clangd")
-        row("initialize (spawn → answer)", "%.2f ms" % d["init_ms_median"], "floor %.2f ms" % f["init_ms_median"],
-            "%.2f× floor" % (d["init_ms_median"] / f["init_ms_median"]) + (", %.2f× clangd" % (d["init_ms_median"] / c["init_ms_median"]) if c else ""), "≤ 2× floor")
-        true_ms = spawn_ms(["/bin/true"], args.runs)
-        version_ms = spawn_ms([args.drover, "--version"], args.runs)
-        row("  of which: exec of a process (/bin/true)", "%.2f ms" % true_ms, "", "%.0f%%" % (100 * true_ms / d["init_ms_median"]))
-        row("  of which: drover runtime start (--version − true)", "%.2f ms" % (version_ms - true_ms), "", "%.0f%%" % (100 * (version_ms - true_ms) / d["init_ms_median"]))
-        row("  of which: serve + initialize (rest)", "%.2f ms" % (d["init_ms_median"] - version_ms), "", "%.0f%%" % (100 * (d["init_ms_median"] - version_ms) / d["init_ms_median"]))
-        row("sequential requests", "%.0f/s" % d["seq_rps"], "floor %.0f/s" % f["seq_rps"], "%.2f× floor" % (d["seq_rps"] / f["seq_rps"]), "≥ 0.9×")
-        row("pipelined requests (window 64)", "%.0f/s" % d["pipe_rps"], "floor %.0f/s" % f["pipe_rps"], "%.2f× floor" % (d["pipe_rps"] / f["pipe_rps"])
-            + (", %.2f× clangd" % (d["pipe_rps"] / c["pipe_rps"]) if c else ""))
+        for name in servers:
+            print("measuring requests of %s…" % name, file=sys.stderr, flush=True)
+            argv, workspace = servers[name]
+            try:
+                measured[name] = transport_bench.measure(argv, 1, args.requests, 64, "bench/nonexistent", workspace)
+            except Exception as error:
+                failed("requests: %s" % name, error)
+        for name, path in drovers.items():
+            stop_engine(path, servers[name][1])
+        fr, c = measured.get("floor"), measured.get("clangd")
+        for name in drovers:
+            d = measured.get(name)
+            if not (d and fr):
+                continue
+            row("sequential requests: %s" % name, "%.0f/s" % d["seq_rps"], "floor %.0f/s" % fr["seq_rps"], "%.2f× floor" % (d["seq_rps"] / fr["seq_rps"]), "≥ 0.9×")
+            row("pipelined requests (window 64): %s" % name, "%.0f/s" % d["pipe_rps"], "floor %.0f/s" % fr["pipe_rps"], "%.2f× floor" % (d["pipe_rps"] / fr["pipe_rps"])
+                + (", %.2f× clangd" % (d["pipe_rps"] / c["pipe_rps"]) if c else ""))
 
-        print("running drover-bench engine…", file=sys.stderr, flush=True)
-        engine, raw_output = engine_bench(args.bench)
+        if not args.no_engine:
+            print("running drover-bench engine…", file=sys.stderr, flush=True)
+        engine, raw_output = {"events": None, "raw": None, "step": None, "appends": None, "scale": None}, ""
+        if not args.no_engine:
+            try:
+                engine, raw_output = engine_bench(args.bench)
+                missing = [key for key, value in engine.items() if value is None]
+                if missing:
+                    failed("drover-bench engine", "its output has no %s line" % ", ".join(missing))
+            except Exception as error:
+                failed("drover-bench engine", error)
         if engine["events"] and engine["raw"]:
             row("events persisted+notified", "%.0f/s" % engine["events"][0], "raw SQLite txn %.0f/s" % engine["raw"][0],
                 "%.2f× raw" % (engine["events"][0] / engine["raw"][0]), "≥ 1×")
@@ -139,10 +257,13 @@ def main():
     for figure, value, anchor, ratio, goal in rows:
         print("| %s | %s | %s | %s | %s |" % (figure, value, anchor, ratio, goal))
     print("\ndrover-bench engine said:\n" + raw_output)
+    if failures:
+        print("figures.py: %d figure(s) FAILED: %s" % (len(failures), "; ".join(failures)), file=sys.stderr)
     if args.reliability:
         sys.stdout.flush()
         profile = [] if args.reliability == "default" else ["--" + args.reliability]
         subprocess.run([sys.executable, os.path.join(ROOT, "Tests/Reliability/run.py"), *profile, "--drover", args.drover])
+    sys.exit(1 if failures else 0)
 
 
 if __name__ == "__main__":

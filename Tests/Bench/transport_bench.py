@@ -19,7 +19,10 @@ clangd: /opt/swift/usr/bin/clangd or `clangd` on PATH (apt install clangd).
 pygls:  an interpreter that can `import pygls` (pip install pygls); --python picks it.
 A server that cannot be found is reported as skipped. Stdlib only.
 """
-import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, select, shutil, statistics, subprocess, sys, tempfile, time
+
+# How long any one answer may take before the benchmark gives up with an error (never a silent hang).
+ANSWER_TIMEOUT_SECONDS = 30
 
 # ---- client: from ../shared/bench/lsp_bench.py ---------------------------------
 
@@ -40,9 +43,12 @@ class Conn:
             view = view[n:]
 
     def _fill(self):
+        ready, _, _ = select.select([self.rfd], [], [], ANSWER_TIMEOUT_SECONDS)
+        if not ready:
+            raise TimeoutError("%s did not answer within %d s" % (" ".join(self.p.args), ANSWER_TIMEOUT_SECONDS))
         chunk = os.read(self.rfd, 1 << 16)
         if not chunk:
-            raise EOFError("server closed stdout")
+            raise EOFError("%s closed stdout (exit status %s)" % (" ".join(self.p.args), self.p.poll()))
         self.buf += chunk
 
     def recv(self):
@@ -86,10 +92,18 @@ def spawn(cmd, cwd):
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, bufsize=0, cwd=cwd)
     c = Conn(p)
-    c.send({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": INIT_PARAMS})
-    resp = c.recv_response(0)
+    try:
+        c.send({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": INIT_PARAMS})
+        resp = c.recv_response(0)
+    except BaseException:
+        p.kill()
+        p.wait()
+        raise
     t1 = time.perf_counter()
-    assert "result" in resp, resp
+    if "result" not in resp:
+        p.kill()
+        p.wait()
+        raise RuntimeError("%s answered initialize with an error: %s" % (" ".join(cmd), resp.get("error")))
     c.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
     return c, (t1 - t0) * 1000.0
 

@@ -22,6 +22,12 @@ private struct Slow: RequestType {
     var seconds: Double
 }
 
+/// Waits until the test opens `TestDelegate.gate`, then answers `{}`.
+private struct Held: RequestType {
+    typealias Response = Empty
+    static let method = "test/held"
+}
+
 /// Changes "a run": emits `count` run/event notifications while it is handled, then answers (or fails).
 private struct Mutate: RequestType {
     typealias Response = Echo
@@ -34,6 +40,9 @@ private struct Mutate: RequestType {
 private final class TestDelegate: ConnectionDelegate {
     private let outbox = Mutex<Outbox?>(nil)
     let shutdownCount = Atomic<Int>(0)
+    /// `test/held` requests answer once this opens; `heldStarted` counts those being handled.
+    let gate = Gate()
+    let heldStarted = Atomic<Int>(0)
 
     func initialize(_ params: InitializeRequest, framing: Framing, outbox: Outbox) throws -> InitializeResult {
         self.outbox.withLock { $0 = outbox }
@@ -51,6 +60,12 @@ private final class TestDelegate: ConnectionDelegate {
         switch method {
         case Echo.method:
             return .typed(Echo.self) { $0 }
+        case Held.method:
+            return .typed(Held.self) { [self] _ in
+                heldStarted.add(1, ordering: .sequentiallyConsistent)
+                await gate.pass()
+                return Empty()
+            }
         case Slow.method:
             return .typed(Slow.self) { params in
                 try await Task.sleep(for: .seconds(params.seconds))
@@ -80,6 +95,30 @@ private final class TestDelegate: ConnectionDelegate {
 }
 
 // MARK: - Harness
+
+/// Holds whoever calls `pass()` until `open()` (suspended, not polling: hundreds wait at once).
+private final class Gate: Sendable {
+    private let state = Mutex<(isOpen: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func pass() async {
+        await withCheckedContinuation { continuation in
+            let isOpen = state.withLock { state in
+                if !state.isOpen { state.waiting.append(continuation) }
+                return state.isOpen
+            }
+            if isOpen { continuation.resume() }
+        }
+    }
+
+    func open() {
+        let waiting = state.withLock { state in
+            state.isOpen = true
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        waiting.forEach { $0.resume() }
+    }
+}
 
 private struct TimedOut: Error, CustomStringConvertible {
     let description: String
@@ -403,6 +442,36 @@ struct ConnectionDispatchTests {
         for id in 2...limit { harness.notify("$/cancelRequest", #"{"id":\#(id)}"#) }
         try await harness.collector.wait("every answer") { $0.count >= limit + 1 }
         connection.waitForRoom()  // returns at once
+    }
+
+    @Test("reading a descriptor (stdin, an engine client's socket), the reader stops while maxPendingAnswers answers are pending")
+    func descriptorReaderHeldByPendingAnswers() async throws {
+        // The engine's client loop once left this out: a client flooding requests grew the engine's memory without bound.
+        let harness = Harness()
+        var ends: [Int32] = [0, 0]
+        #expect(pipe(&ends) == 0)
+        defer { close(ends[1]) }
+        let connection = harness.connection
+        let readEnd = ends[0]
+        Thread { connection.readUntilEnd(fd: readEnd, parser: MessageParser(framing: .ndjson)) }.start()
+        func write(_ lines: [String]) { writeAll(ends[1], lines.joined(separator: "\n") + "\n") }
+        let limit = Connection.maxPendingAnswers
+        write([#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":1}}"#]
+              + (1...limit).map { #"{"jsonrpc":"2.0","id":\#($0),"method":"test/held"}"# })
+        _ = try await harness.collector.response(.int(0))
+        let delegate = harness.delegate
+        defer { delegate.gate.open() }  // whatever happens, no handler is left waiting
+        try await harness.collector.wait("\(limit) held requests being handled") { _ in
+            delegate.heldStarted.load(ordering: .sequentiallyConsistent) == limit
+        }
+        write([#"{"jsonrpc":"2.0","id":"after","method":"test/echo","params":{"text":"read"}}"#])
+        // A bounded wait: a reader that was not held back would answer this within it.
+        await #expect(throws: TimedOut.self, "the request after \(limit) pending ones is not read yet") {
+            try await harness.collector.response(.string("after"), timeout: .milliseconds(300))
+        }
+        delegate.gate.open()
+        #expect(try await harness.collector.response(.string("after"))["result"]?["text"] == .string("read"))
+        try await harness.collector.wait("every answer") { $0.count == limit + 2 }
     }
 
     @Test("cancelling an unknown or finished request does nothing; the id can be reused")

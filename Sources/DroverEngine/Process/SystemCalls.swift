@@ -101,7 +101,7 @@ extension Duration {
 }
 
 /// A pipe whose ends are close-on-exec and numbered 3 or above.
-func makeCloseOnExecPipe() throws -> (read: Int32, write: Int32) {
+public func makeCloseOnExecPipe() throws -> (read: Int32, write: Int32) {
     var fds: [Int32] = [-1, -1]
     #if canImport(Darwin)
     guard pipe(&fds) == 0 else { throw ProcessLaunchError.system("pipe", errno) }

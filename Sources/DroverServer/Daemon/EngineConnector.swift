@@ -63,26 +63,20 @@ public enum EngineConnector {
 
     /// Runs `<executable> engine start --workspace DIR` and waits for it: it returns once an engine
     /// listens (this one or one that won a race), else throws its message.
+    ///
+    /// posix_spawn and waitpid, not Foundation's `Process`: in a fully static build `Process.waitUntilExit`
+    /// never saw the child end, so a cold `drover serve` hung until its 30 s deadline.
     public static func start(workspace: URL, executable: String, environment: [String: String] = [:]) throws {
-        let process = Process()
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        }
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["engine", "start", "--quiet", "--workspace", workspace.path]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        let errors = Pipe()
-        process.standardError = errors
+        let arguments = ["engine", "start", "--quiet", "--workspace", workspace.path]
+        let finished: FinishedChild
         do {
-            try process.run()
+            finished = try FinishedChild.run(executable, arguments: arguments,
+                                             environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new })
         } catch {
             throw EngineAttachError("cannot run \(executable) engine start: \(error)")
         }
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let text = String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard finished.exitedCleanly else {
+            let text = finished.stderrText.trimmingCharacters(in: .whitespacesAndNewlines)
             throw EngineAttachError(text.isEmpty ? "the engine of \(workspace.path) could not start; see \(workspace.path)/.drover/engine.log"
                                                  : text.replacingOccurrences(of: "drover: ", with: ""))
         }

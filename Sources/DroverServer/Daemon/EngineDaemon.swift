@@ -186,14 +186,7 @@ public final class EngineDaemon: Sendable {
             shutdown(fd, Int32(SHUT_RDWR))
             ended.signal()
         }
-        StdioChannel.readUntilEnd(
-            fd: fd, parser: MessageParser(framing: framing, maxMessageBytes: maxMessageBytes),
-            onInputs: { inputs, framing in
-                outbox.handleInput { connection.receive(inputs, framing: framing) }
-                outbox.waitForRoom()
-            },
-            onFramingDetected: { outbox.setFraming($0) },
-            onEnd: { connection.endOfInput() })
+        connection.readUntilEnd(fd: fd, parser: MessageParser(framing: framing, maxMessageBytes: maxMessageBytes))
         ended.wait()
     }
 

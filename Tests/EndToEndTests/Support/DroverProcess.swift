@@ -231,9 +231,12 @@ final class DroverProcess {
     /// Waits for the process to end; returns its exit code (or 128 + signal).
     func waitForExit(timeout: Duration = .seconds(10)) async throws -> Int32 {
         let status = try await poll("exit", timeout: timeout) { shared.exitStatus }
-        // The process may exit before the reader has taken its last stderr bytes: wait for the end
-        // of that stream too (briefly; a leaked descriptor must not hang the test).
-        _ = try? await poll("end of stderr", timeout: .seconds(2)) { shared.stderrEnded ? true : nil }
+        // The process may exit before the readers have taken its last bytes (`drover --version`'s line
+        // was once missed on a loaded machine): wait for the end of both streams too (briefly; a leaked
+        // descriptor, or a test that paused reading stdout, must not hang the test).
+        _ = try? await poll("end of stdout and stderr", timeout: .seconds(2)) {
+            shared.stderrEnded && shared.stdoutClosed ? true : nil
+        }
         return status
     }
 
