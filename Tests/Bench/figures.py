@@ -226,7 +226,7 @@ def main():
 
         if not args.no_engine:
             print("running drover-bench engine…", file=sys.stderr, flush=True)
-        engine, raw_output = {"events": None, "raw": None, "step": None, "appends": None, "scale": None}, ""
+        engine, raw_output = {"events": None, "raw": None, "step": None, "around": None, "commit": None, "scale": None}, ""
         if not args.no_engine:
             try:
                 engine, raw_output = engine_bench(args.bench)
