@@ -6,11 +6,11 @@ import Darwin
 #endif
 
 /// A NULL-terminated `char *[]` that lives as long as this value.
-final class CStringArray {
-    let pointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+package final class CStringArray {
+    package let pointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
     private let count: Int
 
-    init(_ strings: [String]) {
+    package init(_ strings: [String]) {
         count = strings.count
         pointers = .allocate(capacity: strings.count + 1)
         for (index, string) in strings.enumerated() { pointers[index] = strdup(string) }

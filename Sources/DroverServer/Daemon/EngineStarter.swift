@@ -56,14 +56,10 @@ public enum EngineStarter {
         var env = environment
         env["DROVER_ENGINE_STATUS_FD"] = "3"
         let arguments = [executable, "engine", "--foreground", "--workspace", workspace.path] + extraArguments
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
+        let argv = CStringArray(arguments)
+        let envp = CStringArray(env.map { "\($0.key)=\($0.value)" })
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv.pointers, envp.pointers)
         close(status[1])
         guard spawned == 0 else {
             throw EngineAttachError("cannot start \(executable) engine: \(String(cString: strerror(spawned)))")

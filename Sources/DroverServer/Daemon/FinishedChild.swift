@@ -39,14 +39,10 @@ struct FinishedChild: Sendable {
         resetSignalsOnSpawn(&attributes)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
+        let argv = CStringArray([executable] + arguments)
+        let envp = CStringArray(environment.map { "\($0.key)=\($0.value)" })
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv.pointers, envp.pointers)
         close(errors[1])
         guard spawned == 0 else { throw SpawnError(description: String(cString: strerror(spawned))) }
 
