@@ -1133,8 +1133,8 @@ Review rounds, consensus answers and the winner, and a fan-out's child runs
             ("review.verdict"
              (drover--insert-verdict (format "    review of %s, " (plist-get data :reviews)) data))
             ("review.malformed"
-             (insert (format "    review attempt %s: not a verdict (%s)\n" (plist-get data :attempt)
-                             (drover--first-line (plist-get data :problem)))))
+             (insert (format "    review attempt %s: not a verdict (%s): %s\n" (plist-get data :attempt)
+                             (drover--first-line (plist-get data :problem)) (drover--first-line (plist-get data :text)))))
             ("consensus.candidate"
              ;; a role that failed (or timed out, asked, was rate limited) gave no answer: its failure says why
              (let ((failure (plist-get data :failure)))

@@ -678,10 +678,11 @@ after the offset where the backfill ended, and only then."
   (expand-file-name "../../fixtures/" (file-name-directory (or load-file-name buffer-file-name)))
   "The fixture pipelines and agent config shared by the editor suites.")
 
-(defun drover-test--start-rich ()
+(defun drover-test--start-rich (&optional pipeline)
   "Start the fixture pipeline `rich' in a workspace with a first commit; return its id.
 Its consensus step votes, its reviewed step is sent back once and then waits
-for approval, and its fan-out starts two child runs that each ask a question."
+for approval, and its fan-out starts two child runs that each ask a question.
+PIPELINE starts another fixture pipeline instead."
   (make-directory ".drover/pipelines" t)
   (dolist (file (directory-files (expand-file-name "pipelines" drover-test--fixtures) t "\\.json\\'"))
     (copy-file file (expand-file-name (file-name-nondirectory file) ".drover/pipelines/") t))
@@ -691,7 +692,7 @@ for approval, and its fan-out starts two child runs that each ask a question."
   (with-temp-file "README.md" (insert "readme\n"))
   (drover-test--git "add" "README.md")
   (drover-test--git "commit" "-q" "-m" "initial")
-  (drover-test--start "rich" "parse dates" t))
+  (drover-test--start (or pipeline "rich") "parse dates" t))
 
 (defun drover-test--wait-text (buffer needle)
   "Wait until BUFFER's text contains NEEDLE; fail showing the text otherwise."
@@ -823,6 +824,16 @@ for approval, and its fan-out starts two child runs that each ask a question."
                           (if (equal (plist-get data :childRunId) (car children)) "alpha.txt" "beta.txt")
                           (drover--short-sha (plist-get data :commit)))))))
       (drover-test--wait-text view "2 child runs: 2 done"))))
+
+(ert-deftest drover-test-run-view-malformed-verdicts ()
+  "The run buffer shows a reviewer's replies that are not a verdict, then the failure."
+  (drover-test-with-workspace
+    (let* ((id (drover-test--start-rich "malformed"))
+           (buffer (drover--run-buffer (drover-test--server) id)))
+      (drover-test--wait-text buffer "Failed (agent)")
+      (drover-test--wait-text
+       buffer (concat "    review attempt 1: not a verdict (the reply is not JSON): Looks fine to me.\n"
+                      "    review attempt 2: not a verdict (the reply is not JSON): Looks fine to me.\n")))))
 
 (ert-deftest drover-test-inbox-children-item-and-unknown-kind ()
   "Inbox items of a children kind and of an unknown kind, as a server lists them, are harmless."

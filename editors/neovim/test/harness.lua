@@ -305,15 +305,20 @@ function H.step(run, id)
   end
 end
 
---- Starts the demo pipeline through the API and returns the run id.
-function H.start_demo(task)
+--- Starts a pipeline through the API (no buffer opened) and returns the run id.
+function H.start_run(pipeline, task)
   local run_id
-  H.drover.run({ pipeline = "demo", task = task or "Add a --verbose flag", open = false, on_started = function(run)
+  H.drover.run({ pipeline = pipeline, task = task, open = false, on_started = function(run)
     run_id = run.id
   end })
   return H.wait(function()
     return run_id
   end, "run/start")
+end
+
+--- Starts the demo pipeline through the API and returns the run id.
+function H.start_demo(task)
+  return H.start_run("demo", task or "Add a --verbose flag")
 end
 
 local function alive(pid)

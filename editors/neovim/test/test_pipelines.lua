@@ -24,13 +24,7 @@ end
 local function start_rich()
   H.fresh()
   H.fixture_workspace()
-  local run_id
-  H.drover.run({ pipeline = "rich", task = "parse dates", open = false, on_started = function(run)
-    run_id = run.id
-  end })
-  return H.wait(function()
-    return run_id
-  end, "run/start")
+  return H.start_run("rich", "parse dates")
 end
 
 H.test("run view: consensus candidates and winner, review rounds with findings, the review next to the approval", function()
@@ -167,6 +161,18 @@ H.test("fan-out: children nested under the parent in :Drover runs, opened from t
   end
   wait_line(name, "2 child runs: 2 done")
   wait_line("drover://runs", "[2 child runs: 2 done]")
+end)
+
+H.test("run view: a reviewer's replies that are not a verdict, then the failure", function()
+  H.fresh()
+  H.fixture_workspace()
+  local run_id = H.start_run("malformed", "parse dates")
+  H.drover.open_run(run_id)
+  local name = "drover://run/" .. run_id
+  wait_line(name, "Failure (agent) in review")
+  local text = H.text(H.buf_by_name(name))
+  H.truthy(text:find("      review attempt 1: not a verdict (the reply is not JSON): Looks fine to me.\n"
+    .. "      review attempt 2: not a verdict (the reply is not JSON): Looks fine to me.\n", 1, true), text)
 end)
 
 H.test("inbox: items of a children kind and of an unknown kind as listed by a server, shown harmlessly", function()

@@ -15,7 +15,7 @@ enddef
 
 # The fixture pipelines and agents in a trusted workspace with a first commit
 # (so runs get worktrees and children merge); starts `rich` and returns its id.
-def StartRich(): string
+def StartRich(pipeline: string = 'rich'): string
   mkdir('.drover/pipelines', 'p')
   for file in glob(FIXTURES .. '/pipelines/*.json', false, true)
     writefile(readfile(file), '.drover/pipelines/' .. fnamemodify(file, ':t'))
@@ -29,7 +29,7 @@ def StartRich(): string
   g:AnswerConfirm([1])
   DroverTrust
   g:WaitFor(() => g:Messages() =~ 'workspace trusted', 'trust to be recorded')
-  DroverRun rich parse dates
+  execute 'DroverRun ' .. pipeline .. ' parse dates'
   g:WaitFor(() => !empty(g:NewestRun()), 'the run to start')
   return g:NewestRun()
 enddef
@@ -139,6 +139,15 @@ def g:Test_fanout_children_nested_and_opened()
   endfor
   WaitText(view, '2 child runs: 2 done')
   WaitText('drover://runs', '[2 child runs: 2 done]')
+enddef
+
+def g:Test_run_view_malformed_verdicts()
+  var runId = StartRich('malformed')
+  var view = 'drover://run/' .. runId
+  WaitText(view, 'Failure (agent)')
+  var text = join(g:BufText(view), "\n")
+  assert_true(stridx(text, "      review attempt 1: not a verdict (the reply is not JSON): Looks fine to me.\n" ..
+    "      review attempt 2: not a verdict (the reply is not JSON): Looks fine to me.\n") >= 0, text)
 enddef
 
 def g:Test_inbox_children_item_and_unknown_kind()

@@ -75,7 +75,8 @@ function stepHistory(model, run, step) {
     if (event.type === 'review.verdict') {
       note(`verdict-${i}`, `review of ${data.reviews}`, verdictText(data), undefined, data.findings);
     } else if (event.type === 'review.malformed') {
-      note(`malformed-${i}`, `review attempt ${data.attempt}: not a verdict`, firstLine(data.problem, 80), data.text);
+      note(`malformed-${i}`, `review attempt ${data.attempt}: not a verdict`,
+        `${firstLine(data.problem, 80)}: ${firstLine(data.text, 80)}`, data.text);
     } else if (event.type === 'consensus.candidate') {
       // a role that failed (or timed out, asked, was rate limited) gave no answer: its failure says why
       const answer = data.failure ? `no answer (${data.failure.kind}): ${firstLine(data.failure.message, 80)}`

@@ -88,6 +88,14 @@ async function activate({ pipelines = {}, droverPath = DROVER_BIN, waitConnected
     await extension.deactivate();
     for (const disposable of context.subscriptions) disposable.dispose();
     if (pid) await waitFor(() => !isAlive(pid), `server ${pid} to exit`);
+    // The workspace's engine outlives the server (until its idle timeout) and still writes in .drover
+    // (its log, its store): stop it, which returns once it has exited, before removing the folder.
+    if (pid) {
+      try {
+        execFileSync(droverPath, ['engine', 'stop', '--quiet', '--workspace', ws],
+          { env: Object.assign({}, process.env, { DROVER_CONFIG_DIR: configDir }), stdio: 'ignore', timeout: 30000 });
+      } catch (error) { /* no engine (it had already gone): nothing to stop */ }
+    }
     fs.rmSync(ws, { recursive: true, force: true });
     fs.rmSync(configDir, { recursive: true, force: true });
   };

@@ -14,7 +14,7 @@ const { activate, run, waitFor, serverRun, startPipeline } = require('./helpers'
 const FIXTURES = path.join(__dirname, '..', '..', 'fixtures');
 
 /** The fixture pipelines and agents in a trusted workspace with a first commit; starts `rich`. */
-async function startRich(t) {
+async function startRich(t, pipelineLabel = 'Rich') {
   const env = await activate();
   t.after(env.close);
   const git = (...args) => execFileSync('git', args, { cwd: env.ws, encoding: 'utf8' }).trim();
@@ -30,7 +30,7 @@ async function startRich(t) {
   git('add', 'README.md');
   git('commit', '-q', '-m', 'initial');
   await env.drover.request('workspace/trust', { trusted: true });
-  const started = await startPipeline(env.ui, 'Rich', 'parse dates');
+  const started = await startPipeline(env.ui, pipelineLabel, 'parse dates');
   return Object.assign(env, { runId: started.id });
 }
 
@@ -76,6 +76,14 @@ test('Runs view: consensus answers and the winner, review rounds with findings, 
   await run('drover.approve', approval.node);
   await waitFor(async () => ((await serverRun(drover, runId)).steps[3].children || []).length === 2,
     'the fan-out to start two children');
+});
+
+test("Runs view: a reviewer's replies that are not a verdict, then the failure", async (t) => {
+  const { ui } = await startRich(t, 'Malformed');
+  const tree = await waitTree(ui, 'drover.runs', (text) => text.includes('review attempt 2'), 'the second malformed reply');
+  assert.ok(tree.text.includes('  review — failed · attempt 2 [step.failed]\n' +
+    '    review attempt 1: not a verdict — the reply is not JSON: Looks fine to me. [note]\n' +
+    '    review attempt 2: not a verdict — the reply is not JSON: Looks fine to me. [note]'), tree.text);
 });
 
 test('fan-out: child runs nested under the parent step; the Inbox waits on them like inbox/list; Open Run; merges shown', async (t) => {

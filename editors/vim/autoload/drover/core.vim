@@ -666,7 +666,8 @@ def AddHistoryLines(out: list<string>, v: dict<any>, st: dict<any>, open_runs: d
       add(out, printf('      review of %s, %s', get(d, 'reviews', '?'), util.Verdict(d)))
       extend(out, mapnew(get(d, 'findings', []), (_, f) => '        - ' .. util.FirstLine(f, 100)))
     elseif ev.type == 'review.malformed'
-      add(out, printf('      review attempt %s: not a verdict (%s)', get(d, 'attempt', '?'), util.FirstLine(get(d, 'problem', ''), 80)))
+      add(out, printf('      review attempt %s: not a verdict (%s): %s', get(d, 'attempt', '?'), util.FirstLine(get(d, 'problem', ''), 80),
+        util.FirstLine(get(d, 'text', ''), 80)))
     elseif ev.type == 'consensus.candidate'
       # a role that failed (or timed out, asked, was rate limited) gave no answer: its failure says why
       var answer = has_key(d, 'failure')

@@ -43,8 +43,8 @@ local function history_lines(lines, run, step, run_lines)
     if event.type == "review.verdict" then
       verdict_lines(lines, event, "      review of " .. (event.reviews or "?") .. ", ")
     elseif event.type == "review.malformed" then
-      table.insert(lines, string.format("      review attempt %s: not a verdict (%s)", tostring(event.attempt or "?"),
-        util.first_line(event.problem)))
+      table.insert(lines, string.format("      review attempt %s: not a verdict (%s): %s", tostring(event.attempt or "?"),
+        util.first_line(event.problem), util.first_line(event.text)))
     elseif event.type == "consensus.candidate" then
       -- a role that failed (or timed out, asked, was rate limited) gave no answer: its failure says why
       local answer = event.failure and string.format("no answer (%s): %s", event.failure.kind or "?",
