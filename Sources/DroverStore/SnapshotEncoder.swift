@@ -11,7 +11,7 @@ import DroverProtocol
 /// Owned by one store instance and, like it, used by one caller at a time. Remembers runs that have not
 /// ended, a bounded number of them.
 public final class SnapshotEncoder {
-    private var steps: [String: [(step: Step, json: JSONValue)]] = [:]
+    private var steps: [String: [(step: Step, json: [UInt8])]] = [:]
     private let rememberedRuns: Int
 
     /// - Parameter rememberedRuns: how many unfinished runs' steps are kept before all are forgotten.
@@ -23,27 +23,56 @@ public final class SnapshotEncoder {
     public func encode(_ run: Run) throws -> [UInt8] {
         var bare = run
         bare.steps = []
-        guard case .object(var members) = try JSONValueEncoder.encode(bare) else { return try EventCodec().encodeSnapshot(run) }
+        guard case .object(var members) = try JSONValueEncoder.encode(bare), members.removeValue(forKey: "steps") != nil else {
+            return try EventCodec().encodeSnapshot(run)
+        }
         let previous = steps[run.id] ?? []
-        var encoded: [(step: Step, json: JSONValue)] = []
+        var encoded: [(step: Step, json: [UInt8])] = []
         encoded.reserveCapacity(run.steps.count)
         for (index, step) in run.steps.enumerated() {
             if index < previous.count, previous[index].step == step {
                 encoded.append(previous[index])
             } else {
-                encoded.append((step, try JSONValueEncoder.encode(step)))
+                var json: [UInt8] = []
+                JSONWriter.append(try JSONValueEncoder.encode(step), to: &json)
+                encoded.append((step, json))
             }
         }
-        members["steps"] = .array(encoded.map(\.json))
         if run.status.isTerminal {
             steps[run.id] = nil
         } else {
             if steps[run.id] == nil, steps.count >= rememberedRuns { steps.removeAll() }
             steps[run.id] = encoded
         }
+        return Self.object(members, steps: encoded.map(\.json))
+    }
+
+    /// `members` and `"steps": [steps…]` as one object, keys in `JSONWriter`'s order (by UTF-8 bytes):
+    /// the members before "steps" and those after it are written by `JSONWriter`, the steps as they are.
+    private static func object(_ members: [String: JSONValue], steps: [[UInt8]]) -> [UInt8] {
+        let key = "steps"
+        let before = members.filter { $0.key.utf8.lexicographicallyPrecedes(key.utf8) }
+        let after = members.filter { before[$0.key] == nil }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(1024)
-        JSONWriter.append(.object(members), to: &bytes)
+        bytes.reserveCapacity(256 + steps.reduce(0) { $0 + $1.count + 1 })
+        JSONWriter.append(.object(before), to: &bytes)
+        bytes.removeLast()  // "}"
+        if !before.isEmpty { bytes.append(UInt8(ascii: ",")) }
+        JSONWriter.appendString(key, to: &bytes)
+        bytes.append(contentsOf: Array(":[".utf8))
+        for (index, step) in steps.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(contentsOf: step)
+        }
+        bytes.append(UInt8(ascii: "]"))
+        var rest: [UInt8] = []
+        JSONWriter.append(.object(after), to: &rest)
+        if after.isEmpty {
+            bytes.append(UInt8(ascii: "}"))
+        } else {
+            rest[0] = UInt8(ascii: ",")  // the "{" of the members after "steps"
+            bytes.append(contentsOf: rest)
+        }
         return bytes
     }
 }

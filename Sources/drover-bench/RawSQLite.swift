@@ -2,6 +2,7 @@ import CSQLite
 import DroverEngine
 import DroverProtocol
 import DroverSQLite
+import DroverStore
 import Foundation
 
 /// The anchors for the store: raw SQLite on the same machine, and `SQLiteRunStore.append` alone.
@@ -48,5 +49,38 @@ enum StoreAnchors {
             try store.append([event], snapshot: snapshot)
         }
         return seconds(ContinuousClock.now - start) / Double(count)
+    }
+
+    /// What one commit's store work costs, in seconds per commit, on a run of `steps` steps committed as
+    /// the steps pipeline commits it (one event each: `step.started`, then `step.completed`): the snapshot
+    /// encoded as the stores do (`SnapshotEncoder`, unchanged steps reused) and encoded whole (as before
+    /// it), the event's data encoded, and the whole `SQLiteRunStore.append` (both encodings and the transaction).
+    static func commitParts(path: String, steps count: Int) throws -> (snapshot: Double, wholeSnapshot: Double, event: Double, append: Double) {
+        let store = try SQLiteRunStore(path: path)
+        let runId = "r-20260101-000000-parts"
+        let at = "2026-01-01T00:00:00.000Z"
+        var events = [Event(runId: runId, seq: 1, at: at, body: .runCreated(.init(
+            pipelineId: "steps", task: "bench", steps: (1...count).map { StepInfo(id: "s\($0)", kind: .agent) })))]
+        events.append(Event(runId: runId, seq: 2, at: at, body: .runStarted))
+        for index in 1...count {
+            events.append(Event(runId: runId, seq: events.count + 1, at: at, body: .stepStarted(.init(stepId: "s\(index)", attempt: 1))))
+            events.append(Event(runId: runId, seq: events.count + 1, at: at, body: .stepCompleted(.init(stepId: "s\(index)", attempt: 1, output: "ok"))))
+        }
+        let encoder = SnapshotEncoder()
+        let codec = EventCodec()
+        var snapshot: Run?
+        var parts = (snapshot: Duration.zero, wholeSnapshot: Duration.zero, event: Duration.zero, append: Duration.zero)
+        let clock = ContinuousClock()
+        for event in events {
+            snapshot = try RunReducer.apply(event, to: snapshot)
+            guard let run = snapshot else { continue }
+            parts.snapshot += try clock.measure { _ = try encoder.encode(run) }
+            parts.wholeSnapshot += try clock.measure { _ = try codec.encodeSnapshot(run) }
+            parts.event += try clock.measure { _ = try codec.encodeData(of: event.body) }
+            parts.append += try clock.measure { try store.append([event], snapshot: run) }
+        }
+        let commits = Double(events.count)
+        return (seconds(parts.snapshot) / commits, seconds(parts.wholeSnapshot) / commits,
+                seconds(parts.event) / commits, seconds(parts.append) / commits)
     }
 }

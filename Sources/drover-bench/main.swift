@@ -14,6 +14,10 @@ import Synchronization
 //     [--store postgres://…] [--parts events,steps,scale]
 // It drives the real engine, store and fake-agent subprocesses in a temporary workspace.
 
+func median(_ values: [Double]) -> Double {
+    values.isEmpty ? 0 : values.sorted()[values.count / 2]
+}
+
 func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
@@ -69,7 +73,8 @@ let backend: StoreBackend = try settings.storeURL.map { try .postgres(url: $0) }
 if settings.storeURL != nil { FileHandle.standardError.write(Data("drover-bench: built without the PostgreSQL trait\n".utf8)); exit(2) }
 let backend = StoreBackend.sqlite
 #endif
-let host = try EngineHost.open(workspace: workspace, backend: backend, environment: environment, selfExecutable: binary)
+let timing = TimingLauncher()
+let host = try EngineHost.open(workspace: workspace, backend: backend, environment: environment, selfExecutable: binary, launcher: timing)
 let engine = host.engine
 _ = try await engine.setTrust(true)
 let tap = EventTap()
@@ -103,8 +108,15 @@ if settings.parts.contains(.steps) {
     let launcher = ProcessLauncher()
     var agentTimes: [Double] = []
     var pipelineTimes: [Double] = []
+    var engineCPU: [Double] = []
+    var segments = StepSegments()
     for _ in 0..<settings.rounds {
+        timing.reset()
+        let cpuBefore = cpuSeconds(RUSAGE_SELF.rawValue)
         pipelineTimes.append(seconds(try await runOnce(engine, tap: tap, pipeline: "steps")) / Double(settings.steps))
+        engineCPU.append((cpuSeconds(RUSAGE_SELF.rawValue) - cpuBefore) / Double(settings.steps))
+        segments.add(started: tap.stamps("step.started"), completed: tap.stamps("step.completed"),
+                     runCompleted: tap.stamps("run.completed"), attempts: timing.launched())
         var total = Duration.zero
         for index in 0..<settings.steps {
             let invocation = try FakeDriver().invocation(for: AttemptContext(
@@ -117,18 +129,17 @@ if settings.parts.contains(.steps) {
         }
         agentTimes.append(seconds(total) / Double(settings.steps))
     }
-    pipelineTimes.sort()
-    agentTimes.sort()
-    let perStep = pipelineTimes[pipelineTimes.count / 2]
-    let perAgent = agentTimes[agentTimes.count / 2]
-    print(String(format: "per step, %d-step pipeline: %.2f ms wall; agent process alone %.2f ms; engine overhead %.2f ms/step",
-                 settings.steps, perStep * 1000, perAgent * 1000, (perStep - perAgent) * 1000))
-    // Where the overhead goes: a step is two commits (step.started, step.completed); the rest is hand-offs
-    // between the agent's I/O thread, tasks and the engine actor, the fold, the listeners and reaping.
-    let append = try StoreAnchors.appendSeconds(path: root.appendingPathComponent("append.db").path, count: 2000)
-    let overhead = perStep - perAgent
-    print(String(format: "  breakdown: 2 store appends %.3f ms (%.3f ms each); everything else %.3f ms (hand-offs, fold, notify, spawn bookkeeping)",
-                 2 * append * 1000, append * 1000, (overhead - 2 * append) * 1000))
+    let perStep = median(pipelineTimes)
+    let perAgent = median(agentTimes)
+    print(String(format: "per step, %d-step pipeline: %.2f ms wall; agent process alone %.2f ms; engine overhead %.2f ms/step; engine CPU %.2f ms/step",
+                 settings.steps, perStep * 1000, perAgent * 1000, (perStep - perAgent) * 1000, median(engineCPU) * 1000))
+    // Where a step's wall time goes, from the events' publication and the launcher's stamps (medians
+    // over every step): the agent's part, and the engine's hand-offs around it.
+    print(segments.summary(agentAlone: perAgent))
+    let parts = try StoreAnchors.commitParts(path: root.appendingPathComponent("parts.db").path, steps: settings.steps)
+    print(String(format: "  one commit's store work on a %d-step run: append %.3f ms = snapshot encoded %.3f ms (whole: %.3f ms) + event encoded %.3f ms + SQLite transaction %.3f ms; a step is 2 commits",
+                 settings.steps, parts.append * 1000, parts.snapshot * 1000, parts.wholeSnapshot * 1000, parts.event * 1000,
+                 (parts.append - parts.snapshot - parts.event) * 1000))
 }
 
 func cpuSeconds(_ who: Int32) -> Double {

@@ -52,7 +52,7 @@ import Testing
             run("a", [.pending, .pending]), run("b", [.working]), run("a", [.working, .pending]),
             run("a", [.done, .pending], output: "x"), run("a", [.done, .working], output: "y"), run("c", [.pending]),
             run("a", [.done, .done, .pending], output: "z"), run("a", [.done], output: "z"), run("a", [.done], status: .done, output: "z"),
-            run("a", [.pending], status: .running), run("b", [.done], status: .failed),
+            run("a", [.pending], status: .running), run("b", [.done], status: .failed), run("d", []), run("d", [.pending]),
         ]
         for snapshot in sequence {
             #expect(try encoder.encode(snapshot) == (try EventCodec().encodeSnapshot(snapshot)), "\(snapshot.id) \(snapshot.steps.map(\.state))")
