@@ -42,12 +42,16 @@ enum ServeCommand {
         if !arguments.positionals.isEmpty {
             throw UsageError(description: "'drover serve' takes no arguments (got '\(arguments.positionals[0])')")
         }
-        let store = try StoreChoice.resolve(arguments)
         if arguments.has("--no-daemon") {
+            let store = try StoreChoice.resolve(arguments)
             ServerMain.run(framing: framing, maxMessageBytes: maxBytes, limits: limits, logger: logger, backend: store.backend)
         }
+        // Only a `--store` flag must travel to an engine this server starts; without one, `drover engine
+        // start` reads the same environment and config itself. So a server whose engine already runs reads
+        // no file before stdin (start-up is what editors wait on).
+        let engineEnvironment = arguments.value("--store") == nil ? [:] : try StoreChoice.resolve(arguments).engineEnvironment
         ServeProxy.run(framing: framing, maxMessageBytes: maxBytes, maxBacklogBytes: backlog, logger: logger,
-                       engineEnvironment: store.engineEnvironment)
+                       engineEnvironment: engineEnvironment)
     }
 
     /// The value of a byte-count option, nil if absent.
