@@ -85,15 +85,22 @@ package enum PrivateFiles {
 
     private static let temporaryCounter = Atomic<Int>(0)
 
-    /// Sets `path` to `mode` if it exists; missing files are fine. Through an fd opened without
-    /// following symlinks, because chmod(2) would change the mode of whatever a link points at.
+    /// Sets `path` to `mode` if it exists; missing files are fine; a symlink is refused, never followed.
+    ///
+    /// Never opens the file: closing any descriptor of a file drops every POSIX lock this process holds
+    /// on it, so an open and close of SQLite's `-shm` would silently release its connection's locks and
+    /// let another process take the shared memory for its own (SQLite's "how to corrupt" §2.2).
     package static func restrict(_ path: String, mode: mode_t) throws {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        if fd < 0 {
+        try refuseSymlink(path)
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
             if errno == ENOENT { return }
-            throw StoreError.io("open", path, errno: errno)
+            throw StoreError.io("inspect", path, errno: errno)
         }
-        defer { close(fd) }
-        guard fchmod(fd, mode) == 0 else { throw StoreError.io("restrict permissions of", path, errno: errno) }
+        guard info.st_mode & 0o7777 != mode else { return }
+        // AT_SYMLINK_NOFOLLOW: a link swapped in since lstat is refused (EOPNOTSUPP), not followed.
+        guard fchmodat(AT_FDCWD, path, mode, AT_SYMLINK_NOFOLLOW) == 0 else {
+            throw StoreError.io("restrict permissions of", path, errno: errno)
+        }
     }
 }

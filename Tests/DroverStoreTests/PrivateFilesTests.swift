@@ -31,4 +31,35 @@ import Testing
             #expect(error?.message.contains(blocker) == true)
         }
     }
+
+    /// `restrict` tightens a file's mode without opening it, so the POSIX locks this process holds on
+    /// the file (SQLite's, on its `-shm`) survive; a symlink is refused and its target left alone.
+    @Test func restrictChangesTheModeKeepsLocksAndRefusesSymlinks() throws {
+        try withTemporaryDirectory { dir in
+            let file = dir.appendingPathComponent("shared").path
+            #expect(FileManager.default.createFile(atPath: file, contents: Data(count: 16), attributes: [.posixPermissions: 0o644]))
+            let fd = open(file, O_RDWR)
+            defer { close(fd) }
+            var lock = flock(l_type: Int16(F_RDLCK), l_whence: Int16(SEEK_SET), l_start: 0, l_len: 1, l_pid: 0)
+            #expect(fcntl(fd, F_SETLK, &lock) == 0)
+            try PrivateFiles.restrict(file, mode: 0o600)
+            #expect(mode(file) == 0o600)
+            var info = stat()
+            #expect(fstat(fd, &info) == 0)
+            let locks = (try? String(contentsOfFile: "/proc/locks", encoding: .utf8)) ?? ""
+            #expect(locks.split(separator: "\n").contains { line in
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                return fields.count > 5 && fields[1] == "POSIX" && fields[4] == "\(getpid())" && fields[5].hasSuffix(":\(info.st_ino)")
+            }, "the lock is gone:\n\(locks)")
+
+            let link = dir.appendingPathComponent("link").path
+            let target = dir.appendingPathComponent("target").path
+            #expect(FileManager.default.createFile(atPath: target, contents: nil, attributes: [.posixPermissions: 0o644]))
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+            let error = #expect(throws: StoreError.self) { try PrivateFiles.restrict(link, mode: 0o600) }
+            #expect(error?.message.contains("symlink") == true)
+            #expect(mode(target) == 0o644)
+            try PrivateFiles.restrict(dir.appendingPathComponent("missing").path, mode: 0o600)
+        }
+    }
 }

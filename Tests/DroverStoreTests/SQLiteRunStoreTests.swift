@@ -65,6 +65,29 @@ import Testing
         }
     }
 
+    /// Another process that opens the store (the CLI's `drover status`, a worker) must see the engine's
+    /// connection: SQLite's shared lock on the `-shm` file says so. Without it, the newcomer believes it
+    /// is alone, truncates the shared memory and the engine dies with SIGBUS inside SQLite (seen once in
+    /// conformance's slow-client case); opening and closing `-shm` to set its mode had dropped that lock.
+    @Test("an open store still holds SQLite's lock on its shared memory, so other processes see it")
+    func openStoreKeepsItsSharedMemoryLock() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.appendingPathComponent("drover.db").path
+            let store = try SQLiteRunStore(path: path)
+            try store.append(Fixtures.events("r1", bodies: [.runStarted]), snapshot: Fixtures.run("r1"))
+            var info = stat()
+            #expect(lstat(path + "-shm", &info) == 0)
+            #expect(info.st_mode & 0o777 == 0o600)
+            let locks = (try? String(contentsOfFile: "/proc/locks", encoding: .utf8)) ?? ""
+            let held = locks.split(separator: "\n").filter { line in
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                return fields.count > 5 && fields[1] == "POSIX" && fields[4] == "\(getpid())"
+                    && fields[5].hasSuffix(":\(info.st_ino)")
+            }
+            #expect(!held.isEmpty, "no POSIX lock of this process on \(path)-shm in /proc/locks:\n\(locks)")
+        }
+    }
+
     @Test func databaseSymlinkIsRefused() throws {
         try withTemporaryDirectory { dir in
             let target = dir.appendingPathComponent("elsewhere.db").path
