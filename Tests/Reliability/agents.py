@@ -145,4 +145,4 @@ def run(drover, profile, seed):
     finally:
         if server is not None:
             server.kill()
-        workspace.cleanup()
+        workspace.cleanup(drover)

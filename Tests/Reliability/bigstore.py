@@ -119,5 +119,5 @@ def run(drover, profile, seed):
         expect(ready_big <= ready_empty * 2 + 10, "ready %.1f ms on the big store vs %.1f ms empty" % (ready_big, ready_empty))
         return figures
     finally:
-        empty.cleanup()
-        big.cleanup()
+        empty.cleanup(drover)
+        big.cleanup(drover)

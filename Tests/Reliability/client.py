@@ -32,11 +32,16 @@ def expect(condition, message):
         raise Failed(message)
 
 
+# Every workspace folder the parts made, so run.py can check afterwards that no engine of them is left.
+CREATED_WORKSPACES = []
+
+
 class Workspace:
     """A temporary workspace folder with pipelines under .drover/pipelines and its own config dir."""
 
     def __init__(self, prefix="drover-rel-", root=None):
         self.path = os.path.realpath(tempfile.mkdtemp(prefix=prefix, dir=root))
+        CREATED_WORKSPACES.append(self.path)
         self.config = os.path.join(self.path, ".config")
         os.makedirs(os.path.join(self.path, ".drover", "pipelines"))
         os.makedirs(self.config)
@@ -68,13 +73,44 @@ class Workspace:
         """Live (not zombie) processes started for this workspace's runs (DROVER_WORKSPACE in their environment)."""
         return processes_with_env("DROVER_WORKSPACE=" + self.path)
 
-    def cleanup(self):
+    def stop_engine(self, drover):
+        """Stops this workspace's engine (if any) and waits for it to exit: it would otherwise idle on
+        for its timeout after the folder is gone."""
+        subprocess.run([drover, "engine", "stop", "--quiet", "--workspace", self.path], env=self.env(),
+                       capture_output=True, timeout=60)
+        try:
+            wait_until(lambda: not engine_pids(self.path), 30, "the engine of %s to exit" % self.path)
+        except Failed:
+            pass  # run.py's final check names it
+
+    def cleanup(self, drover):
+        """Stops the engine, kills agents left over, removes the folder."""
+        self.stop_engine(drover)
         for pid in self.agent_pids():
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def engine_pids(workspace_path):
+    """Live engines serving this workspace: `drover engine --foreground --workspace <path>` in /proc cmdlines."""
+    wanted = ["engine", "--foreground", "--workspace", workspace_path]
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0")]
+            with open("/proc/%s/stat" % name) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and any(argv[i:i + len(wanted)] == wanted for i in range(len(argv))):
+            found.append(int(name))
+    return found
 
 
 def processes_with_env(entry):

@@ -121,5 +121,6 @@ def run(drover, profile, seed):
     finally:
         if server is not None:
             server.kill()
+        workspace.stop_engine(drover)  # while its socket under .drover is still mounted
         subprocess.run(["umount", "-l", store_folder])
-        workspace.cleanup()
+        workspace.cleanup(drover)

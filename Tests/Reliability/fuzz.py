@@ -368,6 +368,4 @@ def run(drover, profile, seed):
                 **figures,
                 "rate": "%.0f msg/s" % (messages / elapsed)}
     finally:
-        # The sessions' engine would otherwise idle on for its timeout after the folder is gone.
-        subprocess.run([drover, "engine", "stop", "--workspace", workspace.path], capture_output=True, timeout=60)
-        workspace.cleanup()
+        workspace.cleanup(drover)

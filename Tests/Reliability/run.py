@@ -13,10 +13,12 @@ Parts (see each module's docstring):
 Profiles: --short (CI, a few minutes on 2 cores), the default, --long (the figures of issue 17:
 1,000,000 fuzz messages, a 1 GB flood, 1,000,000 events). The same --seed replays the same kills and
 messages. Binary: --drover, else $DROVER_BIN, else .build/release/drover, else .build/debug/drover.
+After the parts, a last check fails the suite if an engine of any of its workspaces is still running.
 Last line: `reliability: N passed, M failed`. Stdlib only; Linux only (reads /proc).
 """
 import argparse
 import os
+import signal
 import sys
 import time
 import traceback
@@ -28,7 +30,7 @@ import bigstore  # noqa: E402
 import disk  # noqa: E402
 import fuzz  # noqa: E402
 import soak  # noqa: E402
-from client import default_drover  # noqa: E402
+from client import CREATED_WORKSPACES, default_drover, engine_pids  # noqa: E402
 
 PARTS = {"soak": soak, "fuzz": fuzz, "agents": agents, "bigstore": bigstore, "disk": disk}
 # `disk` mounts a tmpfs: as root only (it says "skipped" otherwise).
@@ -64,6 +66,20 @@ def main():
         print("ok   %s (%.1f s)" % (name, time.monotonic() - started))
         for key, value in figures.items():
             print("       %-44s %s" % (key, value), flush=True)
+    # Last check: every part stopped every engine it started (one left idles on for minutes).
+    left = {path: engine_pids(path) for path in CREATED_WORKSPACES}
+    left = {path: pids for path, pids in left.items() if pids}
+    if left:
+        failed += 1
+        for path, pids in sorted(left.items()):
+            print("FAIL engines left: workspace %s still has engine pid %s" % (path, ", ".join(map(str, pids))), flush=True)
+            for pid in pids:  # the suite leaves nothing running, even when it fails
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+    else:
+        print("ok   engines left: none of %d workspaces" % len(CREATED_WORKSPACES))
     print("replay with: python3 Tests/Reliability/run.py%s --seed %d --only %s" % (
         {"short": " --short", "long": " --long"}.get(profile, ""), seed, args.only))
     print("reliability: %d passed, %d failed" % (passed, failed))
