@@ -28,6 +28,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ"),
         .target(name: "CBuildInfo", cSettings: [.define("DROVER_COMMIT", to: "\"\(commit)\"")]),
+        // pipe2 and the GNU spawn actions, which Swift's Glibc module does not import (see SpawnFunctions).
+        .target(name: "CSpawn"),
         .target(name: "DroverSupport"),
         .target(name: "DroverProtocol"),
         // The store seam: what the engine needs from storage and run ownership, with no backend in it.
@@ -36,7 +38,7 @@ let package = Package(
         .target(name: "DroverSQLite", dependencies: ["DroverStore", "DroverProtocol", "CSQLite"]),
         // The PostgreSQL backend (system libpq): a store many engines on many machines can share.
         .target(name: "DroverPostgres", dependencies: ["DroverStore", "DroverProtocol", "CLibPQ"]),
-        .target(name: "DroverEngine", dependencies: ["DroverStore", "DroverProtocol", "DroverSupport"]),
+        .target(name: "DroverEngine", dependencies: ["DroverStore", "DroverProtocol", "DroverSupport", "CSpawn"]),
         .target(name: "DroverServer", dependencies: ["DroverEngine", "DroverStore", "DroverProtocol", "DroverSupport"]),
         .target(name: "DroverFakeAgent", dependencies: ["DroverEngine", "DroverProtocol", "DroverSupport"]),
         .executableTarget(

@@ -388,6 +388,16 @@ struct ProcessLauncherTests {
         #expect(log == expected.joined(separator: "\n") + "\n")
     }
 
+    #if canImport(Glibc)
+    // A fully static binary (README's Install) has no dynamic symbol table, so looking these up at run time
+    // found nothing there and every agent went through `sh -c cd` with an fd scan; the shim links them.
+    @Test("glibc's chdir and closefrom spawn actions are used, not the shell and fd-scan fallbacks")
+    func gnuSpawnActionsLinked() {
+        #expect(SpawnFunctions.addchdir != nil)
+        #expect(SpawnFunctions.addclosefrom != nil)
+    }
+    #endif
+
     @Test("nothing but stdin, stdout and stderr is inherited", arguments: [false, true])
     func noInheritedDescriptors(forceFDScan: Bool) async throws {
         var launcher = ProcessLauncher()

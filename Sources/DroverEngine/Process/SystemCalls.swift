@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -23,32 +24,19 @@ package final class CStringArray {
     }
 }
 
-/// `pipe2` and the `_np` spawn actions are GNU extensions that Swift's Glibc module does not import (they
-/// sit behind `_GNU_SOURCE`), so they are looked up at run time; nil on a libc that lacks them.
+/// The GNU spawn actions (`_np`), which Swift's Glibc module does not import (they sit behind
+/// `_GNU_SOURCE`), called through the CSpawn shim: a fully static binary cannot find them with dlsym.
+/// nil where the libc lacks one.
 public enum SpawnFunctions {
-    typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, UnsafePointer<CChar>?) -> Int32
-    public typealias AddClosefrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
-
-    typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>?, Int32) -> Int32
-
-    static var pipe2: Pipe2? {
-        symbol("pipe2").map { unsafeBitCast($0, to: Pipe2.self) }
-    }
+    typealias AddChdir = (UnsafeMutablePointer<posix_spawn_file_actions_t>?, UnsafePointer<CChar>?) -> Int32
+    public typealias AddClosefrom = (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
 
     static var addchdir: AddChdir? {
-        symbol("posix_spawn_file_actions_addchdir_np").map { unsafeBitCast($0, to: AddChdir.self) }
+        drover_spawn_can_addchdir() != 0 ? { drover_spawn_addchdir($0, $1) } : nil
     }
 
     public static var addclosefrom: AddClosefrom? {
-        symbol("posix_spawn_file_actions_addclosefrom_np").map { unsafeBitCast($0, to: AddClosefrom.self) }
-    }
-
-    private static func symbol(_ name: String) -> UnsafeMutableRawPointer? {
-        #if canImport(Darwin)
-        return dlsym(UnsafeMutableRawPointer(bitPattern: -2), name)  // RTLD_DEFAULT
-        #else
-        return dlsym(nil, name)  // RTLD_DEFAULT is NULL on glibc
-        #endif
+        drover_spawn_can_addclosefrom() != 0 ? { drover_spawn_addclosefrom($0, $1) } : nil
     }
 }
 
@@ -103,19 +91,9 @@ extension Duration {
 /// A pipe whose ends are close-on-exec and numbered 3 or above.
 public func makeCloseOnExecPipe() throws -> (read: Int32, write: Int32) {
     var fds: [Int32] = [-1, -1]
-    #if canImport(Darwin)
-    guard pipe(&fds) == 0 else { throw ProcessLaunchError.system("pipe", errno) }
-    for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-    #else
     // pipe2 creates both ends close-on-exec atomically, so a process spawned meanwhile by another thread
     // (git through Foundation.Process, say) cannot inherit our ends and hold our pipes open.
-    if let pipe2 = SpawnFunctions.pipe2 {
-        guard pipe2(&fds, Int32(O_CLOEXEC)) == 0 else { throw ProcessLaunchError.system("pipe2", errno) }
-    } else {
-        guard pipe(&fds) == 0 else { throw ProcessLaunchError.system("pipe", errno) }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-    }
-    #endif
+    guard drover_pipe_cloexec(&fds) == 0 else { throw ProcessLaunchError.system("pipe2", errno) }
     // If the server closed its own stdin/stdout/stderr a pipe could land on 0–2, and the dup2 onto
     // 0/1/2 would then clobber one end with another; keep every end at 3 or above.
     for index in fds.indices where fds[index] <= 2 {

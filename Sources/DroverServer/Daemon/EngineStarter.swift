@@ -32,10 +32,10 @@ public enum EngineStarter {
             throw EngineAttachError("cannot prepare \(layout.root.path): \(error)")
         }
         let logPath = EngineLog.path(layout)
-        var status: [Int32] = [0, 0]
-        guard pipe(&status) == 0 else { throw EngineAttachError("cannot create a pipe: \(String(cString: strerror(errno)))") }
-        _ = fcntl(status[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(status[1], F_SETFD, FD_CLOEXEC)
+        // Close-on-exec from birth: a process another thread spawns meanwhile must not hold the write end.
+        let statusPipe: (read: Int32, write: Int32)
+        do { statusPipe = try makeCloseOnExecPipe() } catch { throw EngineAttachError("cannot create a pipe: \(error)") }
+        let status = [statusPipe.read, statusPipe.write]
         defer { close(status[0]) }
 
         var actions = posix_spawn_file_actions_t()
