@@ -12,7 +12,7 @@ import os
 import sqlite3
 import subprocess
 
-from client import Failed, Server, Workspace, expect, wait_until
+from client import Failed, Server, Workspace, engine_pids, expect, wait_until
 
 
 def fill(folder):
@@ -29,8 +29,10 @@ def waiting_for_store(drover, workspace):
 def read_only_start(drover, workspace, store_folder):
     """With the engine stopped and the store's disk remounted read-only, `drover serve` answers
     initialize with -32603 naming the path and the reason; `drover engine start` fails saying the same."""
-    subprocess.run([drover, "engine", "stop", "--workspace", workspace.path], env=workspace.env(),
-                   capture_output=True, check=True)
+    # Until the engine's process is gone its store descriptors may still be open (`engine stop` returns once
+    # the socket closes), and the remount would fail "busy".
+    workspace.stop_engine(drover)
+    expect(not engine_pids(workspace.path), "the engine did not exit after drover engine stop")
     remount = subprocess.run(["mount", "-o", "remount,ro", store_folder], capture_output=True, text=True)
     expect(remount.returncode == 0, "cannot remount the store read-only: %s" % remount.stderr.strip())
     initialize = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
