@@ -25,7 +25,7 @@ extension Engine {
     }
 
     /// `inbox/list`: every open gate of every blocked run and every wait on fan-out children, oldest first.
-    public func inbox() throws -> InboxListResult { try queries.inbox { try history($0) } }
+    public func inbox() throws -> InboxListResult { try queries.inbox { try ledger.history(of: $0) } }
 
     /// `step/log`: a slice of an attempt's log file.
     public func stepLog(_ request: StepLogRequest) throws -> StepLogResult {

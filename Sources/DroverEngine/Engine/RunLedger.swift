@@ -9,6 +9,8 @@ struct RunRecord {
     var snapshot: Run?
     /// Gate and failure history, built from the event log on first use.
     var history: RunHistory?
+    /// For a run this engine does not own: the `lastSeq` of the run `history` was read for.
+    var historySeq: Int?
     /// The pipeline the run follows, loaded when it starts or is first advanced.
     var pipeline: Engine.LoadedPipeline?
 }
@@ -215,6 +217,19 @@ final class RunLedger {
         if let history = records[runId]?.history, ownership.holds(runId: runId) { return history }
         let history = try queries.history(runId)
         records[runId, default: RunRecord()].history = history
+        return history
+    }
+
+    /// The history of `run`, which the caller has just read from the store. A run this engine does not
+    /// own (a blocked run it never claimed, one on a shared store) keeps its history only while the run's
+    /// `lastSeq` says nothing was appended since: `inbox/list` asks for every blocked run's history on
+    /// each call, and folding each one's whole event log again made it grow with the events.
+    func history(of run: Run) throws -> RunHistory {
+        if ownership.holds(runId: run.id) { return try history(run.id) }
+        if let record = records[run.id], let history = record.history, record.historySeq == run.lastSeq { return history }
+        let history = try queries.history(run.id)
+        records[run.id, default: RunRecord()].history = history
+        records[run.id]?.historySeq = run.lastSeq
         return history
     }
 

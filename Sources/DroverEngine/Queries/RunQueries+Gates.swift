@@ -4,14 +4,14 @@ import DroverStore
 extension RunQueries {
     /// `inbox/list`: every open gate of every blocked run, and every wait on fan-out children, oldest first.
     public func inbox() throws -> InboxListResult {
-        try inbox(history: history)
+        try inbox { try history($0.id) }
     }
 
-    /// `inbox/list` with the caller's histories (the engine keeps them cached).
-    func inbox(history: (String) throws -> RunHistory) throws -> InboxListResult {
+    /// `inbox/list` with the caller's histories of the runs just read (the engine keeps them cached).
+    func inbox(history: (Run) throws -> RunHistory) throws -> InboxListResult {
         var items: [InboxItem] = []
         for run in try allRuns(statuses: [.blocked]) {
-            let history = try history(run.id)
+            let history = try history(run)
             items += Self.openGates(of: run, history: history)
             items += Self.childrenWaits(of: run, history: history) { try? store.run(id: $0) }
         }

@@ -6,7 +6,7 @@ import Foundation
 /// recorded, so a test can tell how events were grouped into transactions, and which can be told to
 /// refuse appends, as a full disk does.
 ///
-/// `@unchecked Sendable`: `recorded`, `refusal` and `refused` are only touched under `lock`; the inner
+/// `@unchecked Sendable`: `recorded`, `refusal`, `refused` and `eventReads` are only touched under `lock`; the inner
 /// store is Sendable.
 final class RecordingRunStore: RunStore, @unchecked Sendable {
     /// One append: its event types and the snapshot's status after it.
@@ -20,6 +20,7 @@ final class RecordingRunStore: RunStore, @unchecked Sendable {
     private var recorded: [String: [Commit]] = [:]
     private var refusal: StoreError?
     private var refused = 0
+    private var eventReads: [String: Int] = [:]
     private let refusedChanged = AsyncCondition()
 
     init(_ inner: InMemoryRunStore) {
@@ -29,6 +30,11 @@ final class RecordingRunStore: RunStore, @unchecked Sendable {
     /// The commits of `runId` so far, oldest first.
     func commits(of runId: String) -> [Commit] {
         lock.withLock { recorded[runId] ?? [] }
+    }
+
+    /// How many times `runId`'s events were read.
+    func eventReads(of runId: String) -> Int {
+        lock.withLock { eventReads[runId] ?? 0 }
     }
 
     /// From now on appends fail with `error` (nothing written), or succeed again when nil.
@@ -58,7 +64,8 @@ final class RecordingRunStore: RunStore, @unchecked Sendable {
     }
 
     func events(runId: String, afterSeq: Int, limit: Int) throws -> [Event] {
-        try inner.events(runId: runId, afterSeq: afterSeq, limit: limit)
+        lock.withLock { eventReads[runId, default: 0] += 1 }
+        return try inner.events(runId: runId, afterSeq: afterSeq, limit: limit)
     }
 
     func run(id: String) throws -> Run? { try inner.run(id: id) }
