@@ -78,13 +78,9 @@ import Testing
             var info = stat()
             #expect(lstat(path + "-shm", &info) == 0)
             #expect(info.st_mode & 0o777 == 0o600)
-            let locks = (try? String(contentsOfFile: "/proc/locks", encoding: .utf8)) ?? ""
-            let held = locks.split(separator: "\n").filter { line in
-                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-                return fields.count > 5 && fields[1] == "POSIX" && fields[4] == "\(getpid())"
-                    && fields[5].hasSuffix(":\(info.st_ino)")
-            }
-            #expect(!held.isEmpty, "no POSIX lock of this process on \(path)-shm in /proc/locks:\n\(locks)")
+            let held = posixLocksOfThisProcess(onInode: info.st_ino)
+            #expect(!held.isEmpty, "no POSIX lock of this process on \(path)-shm in /proc/locks")
+            withExtendedLifetime(store) {}  // the connection must be open while /proc/locks is read
         }
     }
 
