@@ -19,6 +19,13 @@ struct ParsedArguments {
     func value(_ name: String) -> String? { values[name] }
     func values(_ name: String) -> [String] { allValues[name] ?? [] }
     func has(_ name: String) -> Bool { flags.contains(name) }
+
+    /// Throws the usage error of a subcommand that takes options only, naming the first stray argument.
+    func refusePositionals(command: String, hint: String = "") throws {
+        if let extra = positionals.first {
+            throw UsageError(description: "'drover \(command)' takes no arguments (got '\(extra)')\(hint)")
+        }
+    }
 }
 
 /// A mistake on the command line, reported as one line and exit code 2.

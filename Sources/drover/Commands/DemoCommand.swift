@@ -16,9 +16,7 @@ enum DemoCommand {
     )
 
     static func run(_ arguments: ParsedArguments) async throws -> Int32 {
-        if let extra = arguments.positionals.first {
-            throw UsageError(description: "'drover demo' takes no arguments (got '\(extra)')")
-        }
+        try arguments.refusePositionals(command: "demo")
         let terminal = Terminal.current
         let gates: GateMode
         if arguments.has("--yes") {

@@ -14,9 +14,7 @@ enum DoctorCommand {
     )
 
     static func run(_ arguments: ParsedArguments) async throws -> Int32 {
-        if let extra = arguments.positionals.first {
-            throw UsageError(description: "'drover doctor' takes no arguments (got '\(extra)')")
-        }
+        try arguments.refusePositionals(command: "doctor")
         let workspace = try Workspace.resolve(arguments)
         let configDirectory = Workspace.configDirectory
         let environment = ProcessInfo.processInfo.environment

@@ -20,9 +20,7 @@ enum InitCommand {
     )
 
     static func run(_ arguments: ParsedArguments) async throws -> Int32 {
-        if let extra = arguments.positionals.first {
-            throw UsageError(description: "'drover init' takes no arguments (got '\(extra)')")
-        }
+        try arguments.refusePositionals(command: "init")
         let workspace = try Workspace.resolve(arguments)
         let environment = ProcessInfo.processInfo.environment
         let found = DetectedAgent.onPath(environment: environment)

@@ -15,9 +15,7 @@ enum PipelinesCommand {
     )
 
     static func run(_ arguments: ParsedArguments) async throws -> Int32 {
-        if let extra = arguments.positionals.first {
-            throw UsageError(description: "'drover pipelines' takes no arguments (got '\(extra)')")
-        }
+        try arguments.refusePositionals(command: "pipelines")
         let workspace = try Workspace.resolve(arguments)
         let configDirectory = Workspace.configDirectory
         let queries = PipelineQueries(workspace: workspace, configDirectory: configDirectory)

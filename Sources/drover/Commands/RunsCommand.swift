@@ -19,9 +19,7 @@ enum RunsCommand {
     )
 
     static func run(_ arguments: ParsedArguments) async throws -> Int32 {
-        if let extra = arguments.positionals.first {
-            throw UsageError(description: "'drover runs' takes no arguments (got '\(extra)')")
-        }
+        try arguments.refusePositionals(command: "runs")
         var statuses: [RunStatus]?
         if let text = arguments.value("--status") {
             var chosen: [RunStatus] = []

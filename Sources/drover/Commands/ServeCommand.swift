@@ -39,9 +39,7 @@ enum ServeCommand {
         let backlog = try byteCount(arguments, "--max-backlog-bytes")
         let limits = backlog.map { OutboxLimits(backlog: $0) } ?? OutboxLimits()
         let logger = try makeLogger(arguments.value("--log-level"))
-        if !arguments.positionals.isEmpty {
-            throw UsageError(description: "'drover serve' takes no arguments (got '\(arguments.positionals[0])')")
-        }
+        try arguments.refusePositionals(command: "serve")
         if arguments.has("--no-daemon") {
             let store = try StoreChoice.resolve(arguments)
             ServerMain.run(framing: framing, maxMessageBytes: maxBytes, limits: limits, logger: logger, backend: store.backend)

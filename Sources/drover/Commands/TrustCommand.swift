@@ -16,9 +16,7 @@ enum TrustCommand {
     )
 
     static func run(_ arguments: ParsedArguments) async throws -> Int32 {
-        if let extra = arguments.positionals.first {
-            throw UsageError(description: "'drover trust' takes no arguments (got '\(extra)'); use --workspace DIR for another folder")
-        }
+        try arguments.refusePositionals(command: "trust", hint: "; use --workspace DIR for another folder")
         let workspace = try Workspace.resolve(arguments)
         let store = TrustStore(configDirectory: Workspace.configDirectory)
         let trust = !arguments.has("--revoke")
