@@ -343,9 +343,24 @@ extension Engine {
                 stepId: stepId, approvalId: Identifiers.approvalID(stepId: stepId, number: number), proposal: output))],
                        runId: runId)
         } else {
-            let completed = try commit([.stepCompleted(.init(stepId: stepId, attempt: attempt, output: output))], runId: runId)
+            let done = EventBody.stepCompleted(.init(stepId: stepId, attempt: attempt, output: output))
+            if try endsRun(loadRun(runId), completing: done) {
+                // The last step: the run ends in the same commit, as `advance` would have ended it next.
+                pushedRuns.remove(runId)
+                try commit([done, .runCompleted], runId: runId)
+                return
+            }
+            let completed = try commit([done], runId: runId)
             if try !pauseIfOverBudget(completed) { scheduleAdvance(runId) }
         }
+    }
+
+    /// Whether `run` is done once `completion` is recorded: its next action is then `completeRun`,
+    /// with no budget pause due and no push to make first (those go through `advance` as before).
+    private func endsRun(_ run: Run, completing completion: EventBody) throws -> Bool {
+        let after = try RunReducer.apply(Event(runId: run.id, seq: run.lastSeq + 1, at: "", body: completion), to: run)
+        guard case .completeRun = NextAction.of(after), remoteToPush(after) == nil else { return false }
+        return try budgetPause(after) == nil
     }
 
     // MARK: Agents left behind by a dead engine
