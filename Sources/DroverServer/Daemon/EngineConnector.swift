@@ -22,9 +22,9 @@ public enum EngineConnector {
         return hello
     }
 
-    /// Sends `hello` to the engine of `workspace`, if one listens; nil if none does (or it is just
-    /// going away). Throws when the engine refuses the client.
-    public static func connect(workspace: URL, hello: [String: Any]) throws -> Link? {
+    /// Sends `hello` to the engine of `workspace` (with `descriptors` attached), if one listens; nil if
+    /// none does (or it is just going away). Throws when the engine refuses the client.
+    public static func connect(workspace: URL, hello: [String: Any], passing descriptors: [Int32] = []) throws -> Link? {
         let address = EngineAddress(workspace: workspace)
         let fd: Int32
         do {
@@ -34,7 +34,7 @@ public enum EngineConnector {
         } catch {
             throw EngineAttachError("cannot reach the engine at \(address.socketPath): \(error)")
         }
-        guard EngineWire.writeLine(fd, hello), let reply = EngineWire.readLine(fd) else {
+        guard EngineWire.writeLine(fd, hello, passing: descriptors), let reply = EngineWire.readLine(fd) else {
             close(fd)
             return nil
         }
@@ -49,11 +49,12 @@ public enum EngineConnector {
     /// answers; throws with the reason when it cannot be started or reached within `timeout`.
     /// - Parameter engineEnvironment: added to a started engine's environment (the store choice
     ///   travels as `DROVER_STORE_URL`, never on a command line where `ps` would show a password).
-    public static func attach(workspace: URL, hello: [String: Any], executable: String = EngineHost.currentExecutable(),
+    public static func attach(workspace: URL, hello: [String: Any], passing descriptors: [Int32] = [],
+                              executable: String = EngineHost.currentExecutable(),
                               engineEnvironment: [String: String] = [:], timeout: Duration = .seconds(30)) throws -> Link {
         let deadline = ContinuousClock.now + timeout
         while true {
-            if let link = try connect(workspace: workspace, hello: hello) { return link }
+            if let link = try connect(workspace: workspace, hello: hello, passing: descriptors) { return link }
             guard ContinuousClock.now < deadline else {
                 throw EngineAttachError("the engine of \(workspace.path) did not answer within \(timeout); see \(workspace.path)/.drover/engine.log")
             }

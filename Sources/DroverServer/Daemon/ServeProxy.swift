@@ -53,11 +53,14 @@ public enum ServeProxy {
                     do {
                         let params = try decoder.params(InitializeRequest.self, from: message)
                         let workspace = try EngineBridge.workspace(from: params)
-                        var hello: [String: Any] = ["framing": framing.rawValue, "maxMessageBytes": maxMessageBytes]
+                        forwarded = framing.frame(params.workspace == nil ? naming(workspace, in: bytes) : bytes)
+                            + buffer[(index + 1)..<count]
+                        // The engine takes over stdin and stdout (the bytes read already come on the socket).
+                        var hello: [String: Any] = ["framing": framing.rawValue, "maxMessageBytes": maxMessageBytes,
+                                                    "handover": true, "pending": forwarded.count]
                         if let maxBacklogBytes { hello["maxBacklogBytes"] = maxBacklogBytes }
                         link = try EngineConnector.attach(workspace: workspace, hello: EngineConnector.hello(.attach, hello),
-                                                          engineEnvironment: engineEnvironment)
-                        forwarded = framing.frame(params.workspace == nil ? naming(workspace, in: bytes) : bytes)
+                                                          passing: [STDIN_FILENO, protocolFD], engineEnvironment: engineEnvironment)
                     } catch let error as ResponseError {
                         answeredLocally = true
                         outbox.respond(id: id, error: error)
@@ -70,7 +73,11 @@ public enum ServeProxy {
                     // Nothing answered here (the usual case): no need to start tasks to wait for it.
                     if answeredLocally { finish(outbox) }
                     logger.info("attached to engine \(link.reply["pid"] ?? "?") of \(link.reply["workspace"] ?? "?")")
-                    copy(link.fd, protocolFD: protocolFD, first: forwarded + buffer[(index + 1)..<count])
+                    if link.reply["handover"] as? Bool == true {
+                        handOver(link.fd, protocolFD: protocolFD, pending: forwarded)
+                    }
+                    // An engine from before the handover: copy both ways.
+                    copy(link.fd, protocolFD: protocolFD, first: forwarded)
                 }
             }
         }
@@ -95,6 +102,31 @@ public enum ServeProxy {
             done.signal()
         }
         done.wait()
+    }
+
+    /// Sends the engine what was read of stdin already, leaves stdin and stdout to it (the engine
+    /// reads and writes them itself: no copying, no hop), and exits with the session's exit code.
+    private static func handOver(_ socket: Int32, protocolFD: Int32, pending: [UInt8]) -> Never {
+        // The client's end of stdout closes only when the engine's copy does too.
+        close(protocolFD)
+        if writeAll(socket, pending) == nil {
+            var reader = RecordReader()
+            var buffer = [UInt8](repeating: 0, count: 64)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(socket, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                for (kind, payload) in reader.push(buffer[0..<count]) where kind == .exit {
+                    exit(Int32(payload.first ?? 1))
+                }
+            }
+        }
+        engineEnded()
+    }
+
+    private static func engineEnded() -> Never {
+        writeAll(STDERR_FILENO, "drover: the engine ended this session without a word (it stopped or crashed); its log may say why. Restart drover serve to attach to a new engine.\n")
+        exit(1)
     }
 
     /// Copies stdin to the engine (after `first`) and the engine's records to stdout; never returns.
@@ -123,8 +155,7 @@ public enum ServeProxy {
                     }
                 }
             }
-            writeAll(STDERR_FILENO, "drover: the engine ended this session without a word (it stopped or crashed); its log may say why. Restart drover serve to attach to a new engine.\n")
-            exit(1)
+            engineEnded()
         }
         downstream.name = "drover-serve-downstream"
         downstream.start()
