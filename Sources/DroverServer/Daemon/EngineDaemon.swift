@@ -41,6 +41,7 @@ public final class EngineDaemon: Sendable {
     private let listener: Int32
     private let options: Options
     private let state = Mutex(State())
+    private let clientThreads = ReusedThreads(name: "drover-engine-client")
     private let startedAt = Date()
 
     private init(host: EngineHost, address: EngineAddress, listener: Int32, options: Options) {
@@ -120,15 +121,13 @@ public final class EngineDaemon: Sendable {
                 close(client)
                 continue
             }
-            let thread = Thread { [self] in
+            clientThreads.run { [self] in
                 serve(client)
                 state.withLock { state in
                     state.clients -= 1
                     state.quietSince = .now
                 }
             }
-            thread.name = "drover-engine-client"
-            thread.start()
         }
     }
 
