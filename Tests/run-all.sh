@@ -7,11 +7,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# Every suite runs with TMPDIR set to a private folder made here, removed at the end, pass or fail: what
+# the suites leave in it, and every process still carrying it, is a leak that Tests/leftovers.py names
+# and fails the run on (/tmp once held 36,000 drover-* folders of earlier runs; engines idled on).
+# The build keeps the caller's TMPDIR: SwiftPM keeps its locks on .build there, shared with other builds.
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/drover-suite-XXXXXX")
+finish() {
+  local status=$?
+  if [ "$status" -ne 0 ]; then  # a part failed: still leave nothing running
+    python3 Tests/leftovers.py --tmpdir "$scratch" --wait 0 --kill >&2 || true
+  fi
+  rm -rf "$scratch" "$log"
+}
+trap finish EXIT
 swift build --build-tests
+export TMPDIR="$scratch"
+# The engines' sockets then live in <TMPDIR>/drover-<uid>, inside the run's folder too.
+unset XDG_RUNTIME_DIR
 export DROVER_BIN="$PWD/.build/debug/drover"
 # Every `drover serve` and CLI command starts the workspace's engine, which outlives it: the harnesses
-# stop the engines they start, and this makes any other (the editor suites') exit soon after its last client.
+# stop the engines they start, and this makes any one they miss exit soon after its last client.
 export DROVER_ENGINE_IDLE_TIMEOUT=3
 # The Claude Code CLI bundled in the claude-agent-sdk wheel, if installed: the claude driver's
 # end-to-end tests run it (and say they are skipped without it).
@@ -38,10 +53,9 @@ for suite in editors/*/test/run.sh; do
   [ -f "$suite" ] || continue
   bash "$suite" 2>&1 | tee -a "$log"
 done
-# An engine still running once the idle timeout has passed is a leak: name it and fail.
-engine_pattern="^$(readlink -f "$DROVER_BIN") engine"
-for _ in $(seq 1 100); do pgrep -f "$engine_pattern" >/dev/null || break; sleep 0.1; done
-if pgrep -fa "$engine_pattern"; then echo "stray engine processes (above) after the suites"; exit 1; fi
+# An engine, agent or server of the run still alive once the engines' idle timeout has passed, or a file
+# the suites did not remove: name each and fail. (Not through tee, which would carry the run's TMPDIR.)
+python3 Tests/leftovers.py --tmpdir "$scratch" --wait 10
 swift_passed=$(grep -a -o 'Test run with [0-9]* tests' "$log" | grep -o '[0-9]*' | tail -n 1)
 python_passed=$(grep -a -E '^([a-z]+: )?[0-9]+ passed, 0 failed$' "$log" | grep -v '^all:' | sed 's/^[a-z]*: //' | awk '{s += $1} END {print s + 0}')
 echo "all: $((swift_passed + python_passed)) passed, 0 failed"

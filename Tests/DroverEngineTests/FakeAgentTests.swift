@@ -119,7 +119,8 @@ struct FakeAgentTests {
 
     @Test("write refuses paths outside the working directory", arguments: ["../x", "a/../../x", "/tmp/x", "link/x"])
     func writeRefuses(path: String) async throws {
-        let outer = try Support.temporaryDirectory()
+        let scratch = try TempDir()
+        let outer = scratch.url
         let directory = outer.appendingPathComponent("work")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(at: directory.appendingPathComponent("link"), withDestinationURL: outer)
@@ -152,7 +153,8 @@ struct FakeAgentTests {
 
     @Test("the script can come from a file")
     func scriptFile() async throws {
-        let directory = try Support.temporaryDirectory()
+        let scratch = try TempDir()
+        let directory = scratch.url
         let file = directory.appendingPathComponent("script.json")
         try Data(#"[[{"result": "from the file"}]]"#.utf8).write(to: file)
         let run = try Self.run("", arguments: ["--script", file.path], directory: directory)

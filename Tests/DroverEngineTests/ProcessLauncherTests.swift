@@ -74,14 +74,6 @@ enum LaunchTestSupport {
         }
     }
 
-    /// A fresh directory per test, so parallel tests never share files.
-    static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("drover-launch-tests-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        // The real path, so `pwd` in a child compares equal even if /tmp is a symlink.
-        return url.resolvingSymlinksInPath()
-    }
 
     static var baseEnvironment: [String: String] {
         ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "LC_ALL": "C"]
@@ -92,12 +84,15 @@ enum LaunchTestSupport {
         var recorder: Recorder
         var logFile: URL
         var directory: URL
+        /// The fresh folder `launch` made when it was given none, removed when the last copy goes.
+        var scratch: TempDir?
     }
 
     static func launch(executable: String, arguments: [String], prompt: String = "", environment: [String: String] = [:],
                        directory: URL? = nil, timeout: Duration? = nil, parsesLineProtocol: Bool = true,
                        launcher: ProcessLauncher = ProcessLauncher()) throws -> Launched {
-        let directory = try directory ?? temporaryDirectory()
+        let scratch = directory == nil ? try TempDir() : nil
+        let directory = directory ?? scratch!.url
         let logFile = directory.appendingPathComponent("logs/deep/attempt-1.log")
         let recorder = Recorder()
         @Sendable func lineProtocol() -> any AgentOutputReader { LineProtocolReader() }
@@ -108,7 +103,7 @@ enum LaunchTestSupport {
             environment: baseEnvironment.merging(environment) { _, new in new }, timeout: timeout,
             logFile: logFile, makeReader: makeReader)
         let handle = try launcher.launch(invocation) { (report: AgentReport) in recorder.record(report) }
-        return Launched(handle: handle, recorder: recorder, logFile: logFile, directory: directory)
+        return Launched(handle: handle, recorder: recorder, logFile: logFile, directory: directory, scratch: scratch)
     }
 
     static func shell(_ script: String, prompt: String = "", environment: [String: String] = [:], directory: URL? = nil,
@@ -179,7 +174,8 @@ struct ProcessLauncherTests {
     func workingDirectory(forceShellChdir: Bool) async throws {
         var launcher = ProcessLauncher()
         launcher.forceShellChdir = forceShellChdir
-        let directory = try Support.temporaryDirectory().appendingPathComponent("with space")
+        let scratch = try TempDir()
+        let directory = scratch.url.appendingPathComponent("with space")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let run = try Support.shell("pwd; echo \"$0\"", directory: directory, launcher: launcher)
         #expect(await Support.outcome(of: run.handle) == .completed(output: directory.path + "\n/bin/sh"))
@@ -355,7 +351,8 @@ struct ProcessLauncherTests {
 
     @Test("a second attempt appends to an existing log")
     func logAppends() async throws {
-        let directory = try Support.temporaryDirectory()
+        let scratch = try TempDir()
+        let directory = scratch.url
         let first = try Support.shell("echo one", directory: directory)
         _ = await Support.outcome(of: first.handle)
         let second = try Support.shell("echo two", directory: directory)
@@ -458,7 +455,8 @@ struct ProcessLauncherTests {
 
     @Test("a missing working directory fails the attempt")
     func missingDirectory() async throws {
-        let directory = try Support.temporaryDirectory()
+        let scratch = try TempDir()
+        let directory = scratch.url
         let recorder = Support.Recorder()
         let invocation = AgentInvocation(
             executable: "/bin/sh", arguments: ["-c", "true"], prompt: "", workingDirectory: directory.path + "/gone",
@@ -473,7 +471,8 @@ struct ProcessLauncherTests {
 
     @Test("an unwritable log file is the server's problem: launch throws")
     func unwritableLog() throws {
-        let directory = try Support.temporaryDirectory()
+        let scratch = try TempDir()
+        let directory = scratch.url
         let blocker = directory.appendingPathComponent("file")
         try Data().write(to: blocker)
         let invocation = AgentInvocation(

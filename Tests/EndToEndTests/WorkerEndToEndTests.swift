@@ -274,7 +274,8 @@ struct WorkerEndToEndTests {
         let runId = run.string("id")
         #expect(run.object("workspace")["remote"] as? String == remote, "\(run)")
         _ = try await client.shutdownAndExit()
-        away = nil  // its folder is gone: the worker cannot use it
+        try FileManager.default.removeItem(atPath: userPath)  // its folder is gone: the worker cannot use it
+        away = nil
 
         let worker = try await fleet.worker(lease: "5", environment: ["DROVER_CACHE_DIR": cache])
         let reader = try await fleet.client()

@@ -7,8 +7,8 @@ import Glibc
 /// A `drover` process spawned for an end-to-end test, spoken to over pipes.
 ///
 /// The binary is `$DROVER_BIN`, else `<package root>/.build/debug/drover`. Each process gets a fresh
-/// temporary directory as its cwd, with `DROVER_CONFIG_DIR` pointing at `<dir>/config`; the directory
-/// is removed and the process killed when the object goes away.
+/// temporary directory as its cwd, with `DROVER_CONFIG_DIR` pointing at `<dir>/config`. When the object
+/// goes away the process is killed, the engine it started is stopped and then the directory removed.
 ///
 /// Everything the server writes to stdout is checked as it arrives: it must be a sequence of framed
 /// JSON-RPC messages and nothing else (`protocolViolations` lists what was not).
@@ -44,6 +44,8 @@ final class DroverProcess {
     private var nextID = 1
     /// The workspace whose engine process this `drover serve` attached to (its cwd), stopped on deinit.
     private let engineWorkspace: URL?
+    /// The fresh directory this object made (no `directory` was given), removed on deinit.
+    private let ownedDirectory: URL?
 
     /// Spawns the binary.
     /// - Parameters:
@@ -82,33 +84,47 @@ final class DroverProcess {
         // An engine a test forgot goes away soon after its last client (tests also stop them: deinit).
         env["DROVER_ENGINE_IDLE_TIMEOUT"] = "5"
         env.merge(environment) { _, new in new }
-        engineWorkspace = arguments.first == "serve" && !arguments.contains("--no-daemon") ? directory : nil
+        // A CLI command starts the engine of its cwd too: in a directory of its own, nobody else uses that engine.
+        engineWorkspace = arguments.first == "serve" && !arguments.contains("--no-daemon") || ownsDirectory ? directory : nil
+        ownedDirectory = ownsDirectory ? directory : nil
         process.environment = env
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = stderr
-        let shared = Shared(ownedDirectory: ownsDirectory ? directory : nil)
+        let shared = Shared()
         process.terminationHandler = { process in shared.exited(process.terminationStatus) }
         try process.run()
         self.process = process
         self.shared = shared
-        stdinFD = dup(stdin.fileHandleForWriting.fileDescriptor)
-        _ = fcntl(stdinFD, F_SETFD, FD_CLOEXEC)
-        try? stdin.fileHandleForWriting.close()
+        stdinFD = Self.takeDescriptor(stdin.fileHandleForWriting)
         try? stdin.fileHandleForReading.close()
         try? stdout.fileHandleForWriting.close()
         try? stderr.fileHandleForWriting.close()
-        Self.startReader(fd: stdout.fileHandleForReading.fileDescriptor, name: "stdout", control: control[0],
+        // stdin and the readers' descriptors are closed by this object and by the reader threads: copies of
+        // their own, so the pipes' file handles (which the Process object keeps, and which close their
+        // descriptor when released) cannot close the same number a second time, by then maybe another
+        // test's freshly opened pipe (Process.run crashed on that EBADF).
+        Self.startReader(fd: Self.takeDescriptor(stdout.fileHandleForReading), name: "stdout", control: control[0],
                          onEnd: { shared.endStdout() }) { shared.receiveStdout($0) }
-        Self.startReader(fd: stderr.fileHandleForReading.fileDescriptor, name: "stderr",
+        Self.startReader(fd: Self.takeDescriptor(stderr.fileHandleForReading), name: "stderr",
                          onEnd: { shared.endStderr() }) { shared.receiveStderr($0) }
     }
 
     deinit {
         terminate()
-        if let engineWorkspace { Self.stopEngine(workspace: engineWorkspace) }
+        // The stop starts now, while the directory still exists (`engine stop` refuses a workspace that is
+        // gone, and that engine would idle on); the directory goes once the stop and the server are done.
+        let stop = engineWorkspace.flatMap(Self.startEngineStop)
         shared.closeStdin(stdinFD)
         close(stdoutControl)  // the reader ends at end of output or when this closes
+        let process = process, ownedDirectory = ownedDirectory
+        guard stop != nil || ownedDirectory != nil else { return }
+        BackgroundCleanup.run {
+            stop?.waitUntilExit()
+            guard let ownedDirectory else { return }
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(at: ownedDirectory)
+        }
     }
 
     // MARK: Sending
@@ -284,17 +300,24 @@ final class DroverProcess {
     }
 
     /// Asks the engine process of `workspace` (if one runs) to stop, without waiting for it: the
-    /// `drover engine stop` child is waited for on a thread of its own, since blocking one of the
-    /// test runner's few cooperative threads stalls every other test's polling.
+    /// `drover engine stop` child is waited for by `BackgroundCleanup` (so the test process does not exit
+    /// before the engine has), since blocking one of the test runner's few cooperative threads stalls
+    /// every other test's polling.
     static func stopEngine(workspace: URL) {
-        guard let binary = try? binaryPath() else { return }
+        guard let stop = startEngineStop(workspace: workspace) else { return }
+        BackgroundCleanup.run { stop.waitUntilExit() }
+    }
+
+    /// Spawns `drover engine stop` for `workspace` (it returns once the engine has exited); nil when it
+    /// cannot start. The workspace folder must still exist while it starts.
+    static func startEngineStop(workspace: URL) -> Process? {
+        guard let binary = try? binaryPath() else { return nil }
         let stop = Process()
         stop.executableURL = URL(fileURLWithPath: binary)
         stop.arguments = ["engine", "stop", "--quiet", "--workspace", workspace.path]
         stop.standardOutput = FileHandle.nullDevice
         stop.standardError = FileHandle.nullDevice
-        guard (try? stop.run()) != nil else { return }
-        Thread.detachNewThread { stop.waitUntilExit() }
+        return (try? stop.run()) != nil ? stop : nil
     }
 
     // MARK: Support
@@ -325,6 +348,13 @@ final class DroverProcess {
             .appendingPathComponent("drover-e2e-\(UUID().uuidString.prefix(8))", isDirectory: true)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url.resolvingSymlinksInPath()
+    }
+
+    /// A close-on-exec copy of `handle`'s descriptor, which the caller owns; `handle` is closed.
+    private static func takeDescriptor(_ handle: FileHandle) -> Int32 {
+        let fd = fcntl(handle.fileDescriptor, F_DUPFD_CLOEXEC, 0)
+        try? handle.close()
+        return fd
     }
 
     private func poll<T>(_ what: String, timeout: Duration, _ attempt: () -> T?) async throws -> T {
@@ -399,15 +429,6 @@ private final class Shared: Sendable {
     private let state = Mutex(State())
     /// Whether stdin is closed; also serialises writes to it.
     private let stdinState = Mutex(false)
-    private let ownedDirectory: URL?
-
-    init(ownedDirectory: URL?) {
-        self.ownedDirectory = ownedDirectory
-    }
-
-    deinit {
-        if let ownedDirectory { try? FileManager.default.removeItem(at: ownedDirectory) }
-    }
 
     func receiveStdout(_ bytes: [UInt8]) {
         state.withLock { state in

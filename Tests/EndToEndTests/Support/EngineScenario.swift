@@ -8,8 +8,9 @@ import Glibc
 /// A workspace folder for engine end-to-end tests: pipelines and config written up front, shared by
 /// every `drover serve` a test starts on it (so a second server can pick up the first one's runs).
 ///
-/// When it goes away it SIGKILLs any process still carrying `DROVER_SOURCE_WORKSPACE=<its path>` (agents a
-/// killed server left behind) and removes the folder, so a failing test leaves nothing running.
+/// When it goes away it stops the workspace's engine, SIGKILLs any process still carrying
+/// `DROVER_SOURCE_WORKSPACE=<its path>` (agents a killed server left behind) and then removes the folder
+/// (on a thread of its own, shortly after), so a failing test leaves nothing running.
 final class EngineWorkspace: Sendable {
     /// The workspace folder (symlinks resolved); `DROVER_CONFIG_DIR` of its servers is `<url>/config`.
     let url: URL
@@ -30,13 +31,16 @@ final class EngineWorkspace: Sendable {
     }
 
     deinit {
-        DroverProcess.stopEngine(workspace: url)
-        // The folder is gone when this returns (tests count on it); the agents left are killed off the pool:
-        // a scan of /proc reads every process's environ (up to 0.3 s on the loaded CI machine).
-        try? FileManager.default.removeItem(at: url)
-        let entry = agentEntry
+        // In this order, off the pool (a scan of /proc reads every process's environ: up to 0.3 s on the
+        // loaded CI machine): the engine stops (its stop starts now, while the folder exists: `engine
+        // stop` refuses a workspace that is gone, and that engine would idle on, retrying its runs), the
+        // agents left are killed, and only then the folder goes, so nothing writes into it again.
+        let stop = DroverProcess.startEngineStop(workspace: url)
+        let url = url, entry = agentEntry
         BackgroundCleanup.run {
+            stop?.waitUntilExit()
             for pid in processes(withEnvironment: entry) { kill(pid, SIGKILL) }
+            try? FileManager.default.removeItem(at: url)
         }
     }
 
@@ -209,6 +213,17 @@ private func contains(_ haystack: UnsafeRawBufferPointer.SubSequence, _ wanted: 
         offset += 1
     }
     return false
+}
+
+/// The attempts the workspace's agent record table (`.drover/agents`) holds a record for, as
+/// `<runId> <stepId> <attempt>` (each slot starts with `run=…`, `step=…`, `attempt=…` lines).
+func agentRecords(workspace: String) -> [String] {
+    guard let data = FileManager.default.contents(atPath: workspace + "/.drover/agents") else { return [] }
+    return data.split(separator: 0).compactMap { slot in
+        let lines = String(decoding: slot, as: UTF8.self).split(separator: "\n")
+        guard lines.count >= 3, lines[0].hasPrefix("run="), lines[1].hasPrefix("step="), lines[2].hasPrefix("attempt=") else { return nil }
+        return "\(lines[0].dropFirst(4)) \(lines[1].dropFirst(5)) \(lines[2].dropFirst(8))"
+    }
 }
 
 /// The state letter of `/proc/<pid>/stat` (R, S, Z, …), nil if the process is gone.

@@ -65,12 +65,17 @@ construct in `minor-mode-alist' is evaluated as the mode line would."
   (seq-find (lambda (s) (equal (plist-get s :id) step)) (plist-get (drover-test--run id) :steps)))
 
 (defun drover-test--cleanup (root dirs)
-  "Stop the server of ROOT, kill Drover buffers, delete DIRS."
+  "Stop the server and the engine of ROOT, kill Drover buffers, delete DIRS.
+The engine outlives the server (until its idle timeout) and still writes in
+ROOT's .drover folder: it is stopped (`drover engine stop' returns once it
+has exited) before the folders go, so none is left behind, nor any engine."
   (let ((server (gethash root drover--servers)))
     (when server
       (drover--stop-server server t)
       (when-let ((timer (drover--server-refresh-timer server))) (cancel-timer timer))
       (remhash root drover--servers)))
+  (when (file-directory-p root)
+    (call-process drover-command nil nil nil "engine" "stop" "--quiet" "--workspace" root))
   (dolist (buffer (buffer-list))
     (when (string-match-p "\\`\\*drover\\| \\*drover\\|\\*drover " (buffer-name buffer))
       (let ((kill-buffer-query-functions nil)) (kill-buffer buffer))))

@@ -149,6 +149,7 @@ function H.fresh(setup)
   local config = vim.fn.tempname() .. "-config"
   vim.fn.mkdir(config, "p")
   vim.env.DROVER_CONFIG_DIR = config
+  H.config = config
   vim.cmd("cd " .. vim.fn.fnameescape(ws))
   unload_plugin()
   local drover = require("drover")
@@ -354,6 +355,15 @@ function H.cleanup()
     end
   end
   vim.cmd("silent! %bwipe!")
+  -- The workspace's engine outlives the server (until its idle timeout) and still writes in .drover:
+  -- stop it (this returns once it has exited), then remove the test's folders.
+  if H.ws then
+    vim.fn.system({ H.bin, "engine", "stop", "--quiet", "--workspace", H.ws })
+    vim.cmd("cd " .. vim.fn.fnameescape(vim.fn.fnamemodify(H.ws, ":h")))
+    vim.fn.delete(H.ws, "rf")
+    vim.fn.delete(H.config, "rf")
+    H.ws, H.config = nil, nil
+  end
 end
 
 function H.main(plugin, file, results)

@@ -46,6 +46,10 @@ for file in "$here"/test_*.vim; do
       done
       if [ "$st" != gone ]; then echo "  (server $pid outlived its test; killed)"; kill "$pid" 2>/dev/null; fi
     fi
+    # The workspace's engine outlives the server (until its idle timeout) and still writes in .drover:
+    # stop it (this returns once it has exited), then remove the test's folders.
+    DROVER_CONFIG_DIR="$cfg" "$bin" engine stop --quiet --workspace "$ws" >/dev/null 2>&1
+    rm -rf "$ws" "$cfg" "$pidfile"
     after=$(wc -l < "$results")
     tenths=$(( ($(date +%s%N) - start) / 100000000 )); secs=$((tenths / 10)).$((tenths % 10))
     if [ "$after" -eq "$before" ]; then
