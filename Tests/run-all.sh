@@ -15,6 +15,9 @@ log=$(mktemp)
 # run's folder instead, so a build started meanwhile does not wait for the Swift tests (nor did it wait
 # for the other suites, which run the same binary).
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/drover-suite-XXXXXX")
+# Others may pass through it (not list it): as root, the PostgreSQL tests' server runs as `postgres` in a
+# folder of its own in here (with 0700, initdb could not reach it and every PostgreSQL test was skipped).
+chmod 711 "$scratch"
 finish() {
   local status=$?
   if [ "$status" -ne 0 ]; then  # a part failed: still leave nothing running
