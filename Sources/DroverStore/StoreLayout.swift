@@ -34,8 +34,12 @@ public struct StoreLayout: Sendable, Hashable {
         try attemptFile(runId: runId, stepId: stepId, attempt: attempt, suffix: "log")
     }
 
-    /// Which process runs one attempt, `logs/<runId>/<stepId>.<attempt>.pid`, while it runs; the next
-    /// engine kills what it names if this one dies (see `AgentProcessRecord`). Throws like `logFile`.
+    /// Which process runs each live attempt, `.drover/agents`: one slot per attempt, so that the next
+    /// engine kills what it names if this one dies (see `AgentRecordTable` in the engine).
+    public var agentTablePath: String { root.appendingPathComponent("agents").path }
+
+    /// Where builds before `agentTablePath` recorded an attempt's process, `logs/<runId>/<stepId>.<attempt>.pid`:
+    /// still read when reaping what such an engine left. Throws like `logFile`.
     public func agentRecordFile(runId: String, stepId: String, attempt: Int) throws -> URL {
         try attemptFile(runId: runId, stepId: stepId, attempt: attempt, suffix: "pid")
     }
@@ -59,7 +63,7 @@ public struct StoreLayout: Sendable, Hashable {
     /// The files a driving engine writes: its folders, the database with its WAL files, the lock and the log.
     var writtenPaths: [String] {
         [root.path, logsDirectory.path, databasePath, databasePath + "-wal", databasePath + "-shm", lockPath,
-         root.appendingPathComponent("engine.log").path]
+         root.appendingPathComponent("engine.log").path, agentTablePath]
     }
 
     /// Throws `StoreError` `.readOnly` naming the first of `writtenPaths` that exists and cannot be

@@ -3,9 +3,15 @@ import Synchronization
 
 /// Collects what the engine tells its listener, so the benchmark can wait on events.
 final class EventTap: Sendable {
+    private struct Waiter {
+        var type: String
+        var count: Int
+        var continuation: CheckedContinuation<Void, Never>
+    }
     private struct State {
         var stamps: [(type: String, at: ContinuousClock.Instant)] = []
-        var waiters: [(String, CheckedContinuation<Void, Never>)] = []
+        var counts: [String: Int] = [:]
+        var waiters: [Waiter] = []
     }
     private let state = Mutex(State())
 
@@ -14,24 +20,34 @@ final class EventTap: Sendable {
         let now = ContinuousClock.now
         let ready = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             state.stamps.append((event.type, now))
-            let matched = state.waiters.filter { $0.0 == event.type }.map(\.1)
-            state.waiters.removeAll { $0.0 == event.type }
+            state.counts[event.type, default: 0] += 1
+            guard !state.waiters.isEmpty else { return [] }
+            let seen = state.counts
+            let matched = state.waiters.filter { seen[$0.type, default: 0] >= $0.count }.map(\.continuation)
+            state.waiters.removeAll { seen[$0.type, default: 0] >= $0.count }
             return matched
         }
         ready.forEach { $0.resume() }
     }
 
-    func reset() { state.withLock { $0.stamps.removeAll() } }
+    func reset() {
+        state.withLock { state in
+            state.stamps.removeAll()
+            state.counts.removeAll()
+        }
+    }
 
     func stamps(_ type: String) -> [ContinuousClock.Instant] {
         state.withLock { $0.stamps.filter { $0.type == type }.map(\.at) }
     }
 
-    func wait(for type: String) async {
+    /// Returns once `count` events of `type` have been recorded since the last `reset`. Waiting on the
+    /// listener, not polling: a poll would run on the engine's process and be counted as its CPU.
+    func wait(for type: String, count: Int = 1) async {
         await withCheckedContinuation { continuation in
             let already = state.withLock { state -> Bool in
-                if state.stamps.contains(where: { $0.type == type }) { return true }
-                state.waiters.append((type, continuation))
+                if state.counts[type, default: 0] >= count { return true }
+                state.waiters.append(Waiter(type: type, count: count, continuation: continuation))
                 return false
             }
             if already { continuation.resume() }

@@ -158,9 +158,7 @@ if settings.parts.contains(.scale) {
     for index in 0..<settings.runs {
         _ = try await engine.startRun(RunStartRequest(pipelineId: "instant", task: "bench \(index)"))
     }
-    while tap.stamps("run.completed").count < settings.runs {
-        try await Task.sleep(for: .milliseconds(5))  // a benchmark's poll, not synchronisation under test
-    }
+    await tap.wait(for: "run.completed", count: settings.runs)
     let concurrentWall = seconds(ContinuousClock.now - concurrentStart)
     let engineCPU = cpuSeconds(RUSAGE_SELF.rawValue) - selfBefore
     let agentsCPU = cpuSeconds(RUSAGE_CHILDREN.rawValue) - childrenBefore

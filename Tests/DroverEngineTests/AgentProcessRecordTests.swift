@@ -22,7 +22,7 @@ struct AgentProcessRecordTests {
         return (run, record)
     }
 
-    @Test("the record names the child and its start time, round-trips through a 0600 file and replaces a stale one")
+    @Test("the record names the child and its start time; a file an older build wrote is read and removed")
     func recordFile() async throws {
         let (run, record) = try await launchAgent("echo started; sleep 300")
         defer { run.handle.terminate(grace: .zero) }
@@ -33,11 +33,8 @@ struct AgentProcessRecordTests {
         #expect(AgentProcessRecord.ofChild(0) == nil)
 
         let path = run.directory.appendingPathComponent("a.1.pid").path
-        try Data("pid=1\nstart=2\nboot=old\n".utf8).write(to: URL(fileURLWithPath: path))
-        try record.write(to: path)
+        try Data(record.text.utf8).write(to: URL(fileURLWithPath: path))
         #expect(AgentProcessRecord.read(from: path) == record)
-        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
-        #expect(mode == 0o600)
         try AgentProcessRecord.remove(path)
         try AgentProcessRecord.remove(path)  // already gone: fine
         #expect(AgentProcessRecord.read(from: path) == nil)
@@ -56,32 +53,44 @@ struct AgentProcessRecordTests {
     }
 
     /// A run whose engine "died" while attempt a#1 ran: its agent, `script`, still running and recorded
-    /// at the attempt's record path as `edit` makes the record (by default as the dead engine wrote it).
-    private func orphanedAttempt(_ script: String, edit: (inout AgentProcessRecord) -> Void = { _ in }) async throws
-        -> (first: EngineHarness, runId: String, agent: Support.Launched, record: AgentProcessRecord, path: String)
+    /// as `edit` makes the record (by default as the dead engine wrote it): in the workspace's table, or
+    /// in the file an older build wrote (`legacy`).
+    private func orphanedAttempt(_ script: String, legacy: Bool = false, edit: (inout AgentProcessRecord) -> Void = { _ in }) async throws
+        -> (first: EngineHarness, runId: String, agent: Support.Launched, record: AgentProcessRecord, table: String)
     {
         let first = try await EngineHarness.make()
         let working = try await first.start("flow", inputs: ["lang": "c"])
         _ = try await first.nextLaunch("a", attempt: 1)
         var (agent, record) = try await launchAgent(script, runId: working.id)
         edit(&record)
-        let path = try StoreLayout(workspace: first.workspace).agentRecordFile(runId: working.id, stepId: "a", attempt: 1)
-        try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try record.write(to: path.path)
-        return (first, working.id, agent, record, path.path)
+        let layout = StoreLayout(workspace: first.workspace)
+        if legacy {
+            let path = try layout.agentRecordFile(runId: working.id, stepId: "a", attempt: 1)
+            try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(record.text.utf8).write(to: path)
+        } else {
+            let dead = AgentRecordTable(path: layout.agentTablePath)
+            try dead.add(record, for: .init(runId: working.id, stepId: "a", attempt: 1))
+            dead.close()  // its engine died: the lock goes, the record stays
+        }
+        return (first, working.id, agent, record, layout.agentTablePath)
+    }
+
+    private func recorded(_ table: String, runId: String) -> [AgentProcessRecord] {
+        AgentRecordTable(path: table).entries(for: .init(runId: runId, stepId: "a", attempt: 1))
     }
 
     @Test("a record written on another host is never reaped by pid, and the engine leaves it in place")
     func otherHostsRecordIsLeftAlone() async throws {
         // A live process here whose pid happens to be in a record another host wrote for this attempt.
-        let (first, runId, agent, record, path) = try await orphanedAttempt("echo started; sleep 300") { $0.hostId = "another-host" }
+        let (first, runId, agent, record, table) = try await orphanedAttempt("echo started; sleep 300") { $0.hostId = "another-host" }
         defer { agent.handle.terminate(grace: .zero) }
         #expect(await record.reap(runId: runId, grace: .zero) == .nothing)
 
         let second = try await EngineHarness.make(store: first.store, dir: first.dir)
         await second.engine.resumeInterruptedRuns()
         #expect(ProcStat(pid: agent.handle.pid)?.isAlive == true, "never signalled")
-        #expect(AgentProcessRecord.read(from: path) == record, "the other host's record stays")
+        #expect(recorded(table, runId: runId) == [record], "the other host's record stays")
         try await second.nextLaunch("a", attempt: 2).handle.finish(.completed(output: "a"))
     }
 
@@ -161,15 +170,18 @@ struct AgentProcessRecordTests {
         }
     }
 
-    @Test("resume kills the agent a dead engine left behind before the step re-runs, and removes its record")
-    func resumeReapsBeforeRerun() async throws {
+    @Test("resume kills the agent a dead engine left behind before the step re-runs, and clears its record",
+          arguments: [false, true])
+    func resumeReapsBeforeRerun(legacy: Bool) async throws {
         // The real process of a#1, as the dead engine left it: running, recorded, nobody holding its handle.
-        let (first, runId, agent, _, path) = try await orphanedAttempt("sleep 300 & echo started; sleep 300")
+        let (first, runId, agent, record, table) = try await orphanedAttempt("sleep 300 & echo started; sleep 300", legacy: legacy)
+        let legacyPath = try StoreLayout(workspace: first.workspace).agentRecordFile(runId: runId, stepId: "a", attempt: 1).path
+        #expect(legacy ? AgentProcessRecord.read(from: legacyPath) == record : recorded(table, runId: runId) == [record])
 
         let second = try await EngineHarness.make(store: first.store, dir: first.dir)
         await second.engine.resumeInterruptedRuns()
         #expect(Support.livingMembers(ofGroup: agent.handle.pid).isEmpty, "killed before step.interrupted and the re-run")
-        #expect(!FileManager.default.fileExists(atPath: path))
+        #expect(recorded(table, runId: runId).isEmpty && !FileManager.default.fileExists(atPath: legacyPath))
         try await second.next("step.interrupted", of: runId)
         try await second.nextLaunch("a", attempt: 2).handle.finish(.completed(output: "a"))
         _ = await Support.outcome(of: agent.handle)

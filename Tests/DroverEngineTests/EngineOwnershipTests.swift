@@ -22,6 +22,22 @@ import Testing
         try await h.next("run.completed", of: run.id)
     }
 
+    @Test("the last step's step.completed and run.completed are one commit; an earlier step's completion is its own")
+    func theLastStepsCompletionEndsTheRunInTheSameCommit() async throws {
+        let h = try await EngineHarness.make()
+        let run = try await h.start("flow", inputs: ["lang": "c"])
+        try await h.nextLaunch("a", attempt: 1).handle.finish(.completed(output: "a"))
+        try await h.nextLaunch("b", attempt: 1).handle.finish(.completed(output: "b"))
+        try await h.next("run.completed", of: run.id)
+        let completions = h.recordingStore.commits(of: run.id).filter { $0.types.contains("step.completed") }
+        #expect(completions == [
+            .init(types: ["step.completed"], status: .running),
+            .init(types: ["step.completed", "run.completed"], status: .done),
+        ])
+        #expect(h.recorder.events.filter { $0.runId == run.id }.suffix(2).map(\.type) == ["step.completed", "run.completed"])
+        #expect(h.store.allEvents(run.id).map(\.seq) == Array(1...h.store.allEvents(run.id).count))
+    }
+
     @Test func aRunStoredAsQueuedIsStartedByTheNextEngine() async throws {
         // What an engine that died between the two commits of run/start (or a scheduler holding the
         // run) leaves: run.created only.

@@ -252,8 +252,7 @@ struct ConsensusRoundEndToEndTests {
         #expect(try await Self.candidatesLeft(workspace, runId: runId).isEmpty)
         let events = try await drover.storedEvents(runId)
         #expect(!events.contains { $0.string("type") == "consensus.candidate" }, "a stopped round records no answers")
-        let records = try FileManager.default.contentsOfDirectory(atPath: workspace.path + "/.drover/logs/\(runId)").filter { $0.hasSuffix(".pid") }
-        #expect(records.isEmpty)
+        #expect(agentRecords(workspace: workspace.path).isEmpty)
     }
 
     @Test("run/restart mid-round stops every candidate and runs the round afresh, in fresh worktrees")
@@ -307,7 +306,7 @@ struct ConsensusRoundEndToEndTests {
         #expect(try await Self.candidatesLeft(workspace, runId: runId).isEmpty)
         #expect(try await second.shutdownAndExit() == 0)
         #expect(workspace.agentProcesses().isEmpty)
-        let records = try FileManager.default.contentsOfDirectory(atPath: workspace.path + "/.drover/logs/\(runId)").filter { $0.hasSuffix(".pid") }
+        let records = agentRecords(workspace: workspace.path)
         #expect(records.isEmpty, "every candidate's record went with it: \(records)")
     }
 }

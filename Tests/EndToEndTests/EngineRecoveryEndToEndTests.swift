@@ -114,9 +114,10 @@ struct EngineRecoveryEndToEndTests {
         let agents = try await workspace.waitForAgents()
         let seqBefore = try await first.getRun(runId)["lastSeq"] as? Int
         let logs = workspace.url.appendingPathComponent(".drover/logs/\(runId)")
-        let record = logs.appendingPathComponent("work.1.pid").path
-        #expect((try? FileManager.default.attributesOfItem(atPath: record)[.posixPermissions] as? Int) == 0o600,
-                "the running agent is recorded, readable by the user only")
+        let table = workspace.url.appendingPathComponent(".drover/agents").path
+        #expect(agentRecords(workspace: workspace.url.path) == ["\(runId) work 1"], "the running agent is recorded")
+        #expect((try? FileManager.default.attributesOfItem(atPath: table)[.posixPermissions] as? Int) == 0o600,
+                "readable by the user only")
 
         kill(first.pid, SIGKILL)
         #expect(try await first.waitForExit() != 0)
@@ -147,8 +148,9 @@ struct EngineRecoveryEndToEndTests {
         #expect(done.string("status") == "done")
         #expect(done.step("work")["attempts"] as? Int == 2)
         #expect(done.step("after").string("output") == "after: After second 2")
-        let leftRecords = (try FileManager.default.contentsOfDirectory(atPath: logs.path)).filter { $0.hasSuffix(".pid") }
-        #expect(leftRecords.isEmpty, "records go with their attempts")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: logs.path).sorted() == ["after.1.log", "work.1.log", "work.2.log"],
+                "a log per attempt and nothing else")
+        #expect(agentRecords(workspace: workspace.url.path).isEmpty, "records go with their attempts")
         #expect(try await second.shutdownAndExit() == 0)
         #expect(await workspace.scanAgentProcesses().isEmpty)
     }
@@ -161,8 +163,7 @@ struct EngineRecoveryEndToEndTests {
         try await first.logLine(runId, "working")
         let agents = try await workspace.waitForAgents()
         // What a server killed between the spawn and the record's write leaves: an agent and no record.
-        let record = workspace.url.appendingPathComponent(".drover/logs/\(runId)/work.1.pid").path
-        try FileManager.default.removeItem(atPath: record)
+        #expect(truncate(workspace.url.appendingPathComponent(".drover/agents").path, 0) == 0)
         kill(first.pid, SIGKILL)
         #expect(try await first.waitForExit() != 0)
         #expect(await workspace.scanAgentProcesses() == agents, "the agent outlives the server")

@@ -66,14 +66,20 @@ extension Engine {
     /// Pauses `run` if it is running over its budget, or the workspace over its daily budget, before a
     /// step starts; returns whether it did.
     func pauseIfOverBudget(_ run: Run) throws -> Bool {
-        guard run.status == .running else { return false }
-        if let budget = run.budget, budget.isReached(by: run.usage) {
-            try commit([.runPaused(.init(reason: "budget", spent: run.usage, limit: budget))], runId: run.id)
-            return true
-        }
-        guard let daily = try dailyBudgetReached(config: loadConfig()) else { return false }
-        try commit([.runPaused(.init(reason: "daily_budget", spent: daily.spent, limit: daily.limit))], runId: run.id)
+        guard let pause = try budgetPause(run) else { return false }
+        try commit([pause], runId: run.id)
         return true
+    }
+
+    /// The `run.paused` a running `run` is due because it reached its budget, or the workspace its daily
+    /// budget; nil if it may go on.
+    func budgetPause(_ run: Run) throws -> EventBody? {
+        guard run.status == .running else { return nil }
+        if let budget = run.budget, budget.isReached(by: run.usage) {
+            return .runPaused(.init(reason: "budget", spent: run.usage, limit: budget))
+        }
+        guard let daily = try dailyBudgetReached(config: loadConfig()) else { return nil }
+        return .runPaused(.init(reason: "daily_budget", spent: daily.spent, limit: daily.limit))
     }
 
     /// Pauses `run`, putting `stepId` (whose attempt a budget stopped) back to pending so it re-runs on resume.

@@ -343,9 +343,24 @@ extension Engine {
                 stepId: stepId, approvalId: Identifiers.approvalID(stepId: stepId, number: number), proposal: output))],
                        runId: runId)
         } else {
-            let completed = try commit([.stepCompleted(.init(stepId: stepId, attempt: attempt, output: output))], runId: runId)
+            let done = EventBody.stepCompleted(.init(stepId: stepId, attempt: attempt, output: output))
+            if try endsRun(loadRun(runId), completing: done) {
+                // The last step: the run ends in the same commit, as `advance` would have ended it next.
+                pushedRuns.remove(runId)
+                try commit([done, .runCompleted], runId: runId)
+                return
+            }
+            let completed = try commit([done], runId: runId)
             if try !pauseIfOverBudget(completed) { scheduleAdvance(runId) }
         }
+    }
+
+    /// Whether `run` is done once `completion` is recorded: its next action is then `completeRun`,
+    /// with no budget pause due and no push to make first (those go through `advance` as before).
+    private func endsRun(_ run: Run, completing completion: EventBody) throws -> Bool {
+        let after = try RunReducer.apply(Event(runId: run.id, seq: run.lastSeq + 1, at: "", body: completion), to: run)
+        guard case .completeRun = NextAction.of(after), remoteToPush(after) == nil else { return false }
+        return try budgetPause(after) == nil
     }
 
     // MARK: Agents left behind by a dead engine
@@ -356,35 +371,36 @@ extension Engine {
     func recordAgent(_ handle: any AgentHandle, runId: String, stepId: String, attempt: Int) {
         guard let record = AgentProcessRecord.ofChild(handle.pid) else { return }
         do {
-            try record.write(to: try agentRecordPath(runId: runId, stepId: stepId, attempt: attempt))
+            try agentRecords.add(record, for: .init(runId: runId, stepId: stepId, attempt: attempt))
         } catch {
             log("cannot record the agent of run \(runId) step \(stepId) (attempt \(attempt), pid \(record.pid)): \(error)")
         }
     }
 
-    /// Removes the attempt's record once its process has been reaped.
+    /// Clears the attempt's record once its process has been reaped.
     func forgetAgent(runId: String, stepId: String, attempt: Int) {
         do {
-            try AgentProcessRecord.remove(try agentRecordPath(runId: runId, stepId: stepId, attempt: attempt))
+            try agentRecords.remove(.init(runId: runId, stepId: stepId, attempt: attempt))
         } catch {
-            log("cannot remove the agent record of run \(runId) step \(stepId) (attempt \(attempt)): \(error)")
+            log("cannot clear the agent record of run \(runId) step \(stepId) (attempt \(attempt)): \(error)")
         }
     }
 
-    /// Kills what is left of an attempt whose engine died mid-step, then removes its record. The record
+    /// Kills what is left of an attempt whose engine died mid-step, then clears its record. The record
     /// names the process group; the run's processes are also looked for by their environment, since an
     /// engine killed between the spawn and the record's write left none. Waits up to `killGrace` after
     /// SIGTERM, then SIGKILLs.
     func reapOrphanedAgent(runId: String, stepId: String, attempt: Int) async {
-        let path: String
+        let legacyPath: String
         do {
-            path = try agentRecordPath(runId: runId, stepId: stepId, attempt: attempt)
+            legacyPath = try StoreLayout(workspace: options.workspace).agentRecordFile(runId: runId, stepId: stepId, attempt: attempt).path
         } catch {
             log("cannot look for an agent left behind by run \(runId): \(error)")
             return
         }
-        var records = AgentProcessRecord.read(from: path).map { [$0] } ?? []
-        if let recorded = records.first, !recorded.isOnThisHost {
+        var records = agentRecords.entries(for: .init(runId: runId, stepId: stepId, attempt: attempt))
+        if let legacy = AgentProcessRecord.read(from: legacyPath) { records.append(legacy) }  // written by an older build
+        if let recorded = records.first(where: { !$0.isOnThisHost }) {
             // Its pid names a process on another host: never signal it or drop that host's record.
             log("left the agent of run \(runId) step \(stepId) (attempt \(attempt)) alone: it runs on host \(recorded.hostId)")
             return
@@ -406,6 +422,11 @@ extension Engine {
             }
         }
         forgetAgent(runId: runId, stepId: stepId, attempt: attempt)
+        do {
+            try AgentProcessRecord.remove(legacyPath)
+        } catch {
+            log("cannot remove the agent record \(legacyPath): \(error)")
+        }
     }
 
     /// `reapOrphanedAgent` for the attempts of `stepId` a dead engine may have left running: its last one,
@@ -415,10 +436,6 @@ extension Engine {
         for attempt in max(1, attempts - (candidates ?? 1) + 1)...max(1, attempts) {
             await reapOrphanedAgent(runId: run.id, stepId: stepId, attempt: attempt)
         }
-    }
-
-    private func agentRecordPath(runId: String, stepId: String, attempt: Int) throws -> String {
-        try StoreLayout(workspace: options.workspace).agentRecordFile(runId: runId, stepId: stepId, attempt: attempt).path
     }
 
     /// Appends `step.failed` (when a step is named) and `run.failed` in one commit.

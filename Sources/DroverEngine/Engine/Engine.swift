@@ -25,6 +25,8 @@ public actor Engine {
     /// The agent attempt in flight per run (a run has at most one; a consensus round's candidates are one
     /// entry whose handle stops them all, `Engine+ConsensusRound`).
     var live: [String: LiveAttempt] = [:]
+    /// Which process runs each live attempt, for the next engine if this one dies (`.drover/agents`).
+    let agentRecords: AgentRecordTable
     /// `advance` calls scheduled but not yet done.
     var scheduledAdvances = 0
     /// Runs whose orphaned agent `resumeInterruptedRuns` is killing; nothing starts in them meanwhile.
@@ -117,6 +119,7 @@ public actor Engine {
         self.launcher = launcher
         self.driving = driving
         self.trustStore = TrustStore(configDirectory: options.configDirectory)
+        self.agentRecords = AgentRecordTable(path: StoreLayout(workspace: options.workspace).agentTablePath)
     }
 
     // MARK: - Listeners

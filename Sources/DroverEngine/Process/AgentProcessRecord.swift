@@ -14,14 +14,15 @@ import Darwin
 /// re-runs the interrupted step, and without this the orphan would keep editing the same workspace.
 /// The engine never trusts an agent to stop.
 ///
-/// Decision: one small file per attempt beside its log, `logs/<run>/<step>.<attempt>.pid` (mode 0600),
+/// Decision: a small record per attempt, a slot of the workspace's `.drover/agents` (`AgentRecordTable`;
+/// builds before it wrote a file per attempt, `logs/<run>/<step>.<attempt>.pid`, still read when reaping),
 /// holding the leader's pid (which is also the group id), the host id (`OwnerIdentity.thisHost`), its
 /// start time (field 22 of `/proc/<pid>/stat`, clock ticks since boot) and the boot id. Together they
 /// name one process for good, so a pid recycled since, a record from before a reboot, or one written
 /// on another host sharing the workspace, is never taken for ours. The engine
-/// writes it right after the launch and removes it once the attempt has been reaped; the next engine
+/// writes it right after the launch and clears it once the attempt has been reaped; the next engine
 /// reaps the records of steps the store still shows `working` (their engine died mid-attempt) before it
-/// records `step.interrupted` and re-runs them. A file, not an event: a pid means something on this
+/// records `step.interrupted` and re-runs them. Not an event: a pid means something on this
 /// machine and in this boot only, it is not part of the run's history.
 ///
 /// If the leader is gone but members of its group live on (the agent exited while no engine was
@@ -61,14 +62,25 @@ struct AgentProcessRecord: Sendable, Hashable {
     /// Parses `text`; nil unless pid, start and boot are there and well formed. A record without a
     /// host (written before records had one) is this host's: those builds only drove local agents.
     init?(text: String) {
+        guard let fields = Self.fields(of: text) else { return nil }
+        self.init(fields: fields)
+    }
+
+    /// The record in `key=value` fields (others, such as the attempt's in `AgentRecordTable`, are ignored).
+    init?(fields: [Substring: Substring]) {
+        guard let pid = fields["pid"].flatMap({ Int32($0) }), pid > 0,
+              let start = fields["start"].flatMap({ UInt64($0) }), let boot = fields["boot"] else { return nil }
+        self.init(pid: pid, startTime: start, bootId: String(boot), hostId: fields["host"].map(String.init) ?? OwnerIdentity.thisHost)
+    }
+
+    /// The `key=value` lines of `text`; nil if a line is not one.
+    static func fields(of text: String) -> [Substring: Substring]? {
         var fields: [Substring: Substring] = [:]
         for line in text.split(separator: "\n") {
             guard let equals = line.firstIndex(of: "=") else { return nil }
             fields[line[..<equals]] = line[line.index(after: equals)...]
         }
-        guard let pid = fields["pid"].flatMap({ Int32($0) }), pid > 0,
-              let start = fields["start"].flatMap({ UInt64($0) }), let boot = fields["boot"] else { return nil }
-        self.init(pid: pid, startTime: start, bootId: String(boot), hostId: fields["host"].map(String.init) ?? OwnerIdentity.thisHost)
+        return fields
     }
 
     init(pid: Int32, startTime: UInt64, bootId: String, hostId: String = OwnerIdentity.thisHost) {
@@ -78,13 +90,8 @@ struct AgentProcessRecord: Sendable, Hashable {
         self.hostId = hostId
     }
 
-    /// Writes the record to `path` (mode 0600), replacing a stale one; never follows a symlink.
-    func write(to path: String) throws {
-        try Self.remove(path)
-        try PrivateFiles.createFile(path, mode: 0o600, contents: text)
-    }
-
-    /// The record at `path`; nil if there is none or it is not a record (a symlink is not followed).
+    /// The record in the file at `path` (how builds before `AgentRecordTable` kept it); nil if there is
+    /// none or it is not a record (a symlink is not followed).
     static func read(from path: String) -> AgentProcessRecord? {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return nil }

@@ -201,6 +201,17 @@ private func contains(_ haystack: UnsafeRawBufferPointer.SubSequence, _ wanted: 
     return false
 }
 
+/// The attempts the workspace's agent record table (`.drover/agents`) holds a record for, as
+/// `<runId> <stepId> <attempt>` (each slot starts with `run=…`, `step=…`, `attempt=…` lines).
+func agentRecords(workspace: String) -> [String] {
+    guard let data = FileManager.default.contents(atPath: workspace + "/.drover/agents") else { return [] }
+    return data.split(separator: 0).compactMap { slot in
+        let lines = String(decoding: slot, as: UTF8.self).split(separator: "\n")
+        guard lines.count >= 3, lines[0].hasPrefix("run="), lines[1].hasPrefix("step="), lines[2].hasPrefix("attempt=") else { return nil }
+        return "\(lines[0].dropFirst(4)) \(lines[1].dropFirst(5)) \(lines[2].dropFirst(8))"
+    }
+}
+
 /// The state letter of `/proc/<pid>/stat` (R, S, Z, …), nil if the process is gone.
 func processState(_ pid: pid_t) -> String? {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
