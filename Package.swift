@@ -55,7 +55,7 @@ let package = Package(
             dependencies: ["DroverStore", "DroverSQLite", postgres, "DroverProtocol", "CSQLite", "PostgresTestServer"]),
         .testTarget(name: "DroverEngineTests", dependencies: ["DroverEngine", "DroverFakeAgent", "DroverStore", "DroverProtocol", "PostgresTestServer"]),
         .testTarget(name: "DroverServerTests", dependencies: ["DroverServer", "DroverEngine", "DroverProtocol", "DroverSupport", "PostgresTestServer"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["DroverProtocol", "PostgresTestServer"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["DroverProtocol", "DroverSupport", "PostgresTestServer"]),
     ],
     swiftLanguageModes: [.v6]
 )

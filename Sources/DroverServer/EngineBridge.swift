@@ -61,7 +61,11 @@ public final class EngineBridge: ConnectionDelegate {
     }
 
     public func initialize(_ params: InitializeRequest, framing: Framing, outbox: Outbox) throws -> InitializeResult {
-        let workspace = try Self.workspace(from: params)
+        // A client of a shared engine that names no workspace chose the engine by its own cwd: the engine's.
+        let workspace = switch source {
+        case .owns: try Self.workspace(from: params)
+        case .shares(let host): URL(fileURLWithPath: try InitializeWorkspace.path(from: params) { host.claim.workspace.path })
+        }
         let wantsLogs = params.capabilities?.logs ?? true
         switch source {
         case .owns(let backend):
@@ -212,26 +216,6 @@ public final class EngineBridge: ConnectionDelegate {
 
     /// The workspace of `initialize`: `workspace`, else LSP's `rootUri` / `rootPath`, else the cwd.
     static func workspace(from params: InitializeRequest) throws -> URL {
-        let path: String
-        if let workspace = params.workspace {
-            guard workspace.hasPrefix("/") else {
-                throw ResponseError.invalidParams("'workspace' must be an absolute path, got '\(workspace)'")
-            }
-            path = workspace
-        } else if let uri = params.rootUri {
-            guard let url = URL(string: uri), url.isFileURL else {
-                throw ResponseError.invalidParams("'rootUri' must be a file:// URI, got '\(uri)'")
-            }
-            path = url.path
-        } else if let rootPath = params.rootPath {
-            path = rootPath
-        } else {
-            path = FileManager.default.currentDirectoryPath
-        }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ResponseError.invalidParams("workspace '\(path)' does not exist or is not a directory")
-        }
-        return URL(fileURLWithPath: path).standardizedFileURL
+        URL(fileURLWithPath: try InitializeWorkspace.path(from: params, unnamed: InitializeWorkspace.currentDirectory))
     }
 }

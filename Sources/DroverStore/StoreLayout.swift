@@ -22,16 +22,24 @@ public struct StoreLayout: Sendable, Hashable {
     /// Keeps all of `.drover/` out of git, `.drover/.gitignore`.
     public var gitignorePath: String { root.appendingPathComponent(".gitignore").path }
 
-    /// The logs of one run, `logs/<runId>/`. Throws if `runId` is not a valid id.
-    public func logsDirectory(runId: String) throws -> URL {
-        try Self.validateID(runId, what: "run id")
-        return logsDirectory.appendingPathComponent(runId, isDirectory: true)
-    }
-
-    /// The log of one attempt of one step, `logs/<runId>/<stepId>.<attempt>.log`.
+    /// The log of one attempt of one step, `logs/<runId>@<stepId>.<attempt>.log`: every run's logs in one
+    /// folder, so an attempt creates its log file and nothing else (a folder per run cost every run a
+    /// mkdir, a new inode, among the dearest steps of a short run). `@` is in no id, so names never collide.
     /// Throws `StoreError.invalidID` before an id that could escape `logs/` becomes a path.
     public func logFile(runId: String, stepId: String, attempt: Int) throws -> URL {
-        try attemptFile(runId: runId, stepId: stepId, attempt: attempt, suffix: "log")
+        try Self.validateID(runId, what: "run id")
+        try Self.validateID(stepId, what: "step id")
+        guard attempt >= 0 else { throw StoreError(.invalidID, "invalid attempt \(attempt): must not be negative") }
+        return logsDirectory.appendingPathComponent("\(runId)@\(stepId).\(attempt).log")
+    }
+
+    /// The attempt's log to read: `logFile`, or where builds before it wrote the log
+    /// (`logs/<runId>/<stepId>.<attempt>.log`) when only that one exists. Throws like `logFile`.
+    public func existingLogFile(runId: String, stepId: String, attempt: Int) throws -> URL {
+        let file = try logFile(runId: runId, stepId: stepId, attempt: attempt)
+        guard access(file.path, F_OK) != 0 else { return file }
+        let older = try olderAttemptFile(runId: runId, stepId: stepId, attempt: attempt, suffix: "log")
+        return access(older.path, F_OK) == 0 ? older : file
     }
 
     /// Which process runs each live attempt, `.drover/agents`: one slot per attempt, so that the next
@@ -41,13 +49,15 @@ public struct StoreLayout: Sendable, Hashable {
     /// Where builds before `agentTablePath` recorded an attempt's process, `logs/<runId>/<stepId>.<attempt>.pid`:
     /// still read when reaping what such an engine left. Throws like `logFile`.
     public func agentRecordFile(runId: String, stepId: String, attempt: Int) throws -> URL {
-        try attemptFile(runId: runId, stepId: stepId, attempt: attempt, suffix: "pid")
+        try olderAttemptFile(runId: runId, stepId: stepId, attempt: attempt, suffix: "pid")
     }
 
-    private func attemptFile(runId: String, stepId: String, attempt: Int, suffix: String) throws -> URL {
+    /// An attempt's file as builds before `logFile`'s layout kept it: `logs/<runId>/<stepId>.<attempt>.<suffix>`.
+    private func olderAttemptFile(runId: String, stepId: String, attempt: Int, suffix: String) throws -> URL {
+        try Self.validateID(runId, what: "run id")
         try Self.validateID(stepId, what: "step id")
         guard attempt >= 0 else { throw StoreError(.invalidID, "invalid attempt \(attempt): must not be negative") }
-        return try logsDirectory(runId: runId).appendingPathComponent("\(stepId).\(attempt).\(suffix)")
+        return logsDirectory.appendingPathComponent(runId, isDirectory: true).appendingPathComponent("\(stepId).\(attempt).\(suffix)")
     }
 
     /// Creates `.drover/` (mode 0700) and `logs/`, and a `.gitignore` of `*` if there is none.

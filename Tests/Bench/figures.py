@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Every performance figure of issue 17 beside its anchor, as ratios, in one table.
 
-    python3 Tests/Bench/figures.py [--runs 20] [--requests 2000] [--reliability short|default|long]
+    python3 Tests/Bench/figures.py [--runs 20] [--requests 1000] [--reliability short|default|long]
                                    [--drover PATH] [--drover-dynamic PATH] [--no-engine]
 
   start-up      spawn → `initialize` answer of `drover serve` vs floor.c (a C program that answers and
@@ -10,7 +10,9 @@
                 `--drover-dynamic` adds a second build beside the first (each is said to be static or not);
                 where the time goes: `drover --version` (exec and the Swift runtime's start, no serving),
                 the rest (stdio, the engine's socket, initialize)
-  requests      sequential and pipelined round trips of an unknown method vs the floor
+  requests      sequential and pipelined round trips of an unknown method vs the floor (and clangd),
+                the servers taking turns round by round; again with everything pinned to one CPU, where
+                no cross-CPU wake-up (which in a VM outweighs all else) hides the servers' own work
   store         events persisted+notified per second vs raw single-row SQLite transactions (drover-bench)
   steps         wall time per step of a 50-step pipeline vs the agent process alone; the engine's time around
                 the agent; one commit's store append
@@ -83,6 +85,26 @@ def interleaved_initialize(servers, runs):
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def interleaved_requests(servers, requests, rounds=9):
+    """Median requests/s per server, sequential and pipelined (window 64), over `rounds` rounds of
+    `requests` each, one connection per server open throughout and the servers taking turns round by
+    round, so that machine noise falls on all alike. `servers`: name → (argv, workspace)."""
+    connections = {name: transport_bench.spawn(argv, workspace)[0] for name, (argv, workspace) in servers.items()}
+    try:
+        for connection in connections.values():  # warm-up
+            transport_bench.bench_requests(connection, "bench/nonexistent", min(200, requests), 64)
+        figures = {name: ([], []) for name in servers}
+        for _ in range(rounds):
+            for name, connection in connections.items():
+                sequential, pipelined = transport_bench.bench_requests(connection, "bench/nonexistent", requests, 64)
+                figures[name][0].append(sequential)
+                figures[name][1].append(pipelined)
+    finally:
+        for connection in connections.values():
+            transport_bench.shutdown(connection)
+    return {name: {"seq_rps": statistics.median(seq), "pipe_rps": statistics.median(pipe)} for name, (seq, pipe) in figures.items()}
+
+
 def cold_initialize(binary, root, runs):
     """Median ms from spawn to the answer when no engine runs for the workspace (serve starts one)."""
     times = []
@@ -135,7 +157,7 @@ def engine_bench(binary):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=1000, help="requests per round (9 rounds, servers taking turns)")
     parser.add_argument("--reliability", choices=["short", "default", "long"])
     parser.add_argument("--drover", default=os.path.join(ROOT, ".build/release/drover"))
     parser.add_argument("--bench", default=os.path.join(ROOT, ".build/release/drover-bench"))
@@ -155,9 +177,11 @@ def main():
         failures.append(figure)
         row(figure, "FAILED", str(error), "", "")
 
-    drovers = {"drover": args.drover}
+    # Absolute: servers start in their workspaces.
+    drovers = {"drover": os.path.abspath(args.drover)}
     if args.drover_dynamic:
-        drovers["drover (2nd build)"] = args.drover_dynamic
+        drovers["drover (2nd build)"] = os.path.abspath(args.drover_dynamic)
+    args.drover, args.bench = drovers["drover"], os.path.abspath(args.bench)
     for name, path in list(drovers.items()) + ([] if args.no_engine else [("drover-bench", args.bench)]):
         if not os.access(path, os.X_OK):
             print("figures.py: %s is not an executable file; build it first (see --help)" % path, file=sys.stderr)
@@ -206,23 +230,46 @@ def main():
             row("  of which: exec + Swift runtime start (drover --version)", "%.2f ms" % version_ms, "", "%.0f%%" % (100 * version_ms / d_init))
             row("  of which: serve, the engine's socket, initialize (rest)", "%.2f ms" % (d_init - version_ms), "", "%.0f%%" % (100 * (d_init - version_ms) / d_init))
         measured = {}
-        for name in servers:
-            print("measuring requests of %s…" % name, file=sys.stderr, flush=True)
-            argv, workspace = servers[name]
-            try:
-                measured[name] = transport_bench.measure(argv, 1, args.requests, 64, "bench/nonexistent", workspace)
-            except Exception as error:
-                failed("requests: %s" % name, error)
+        print("measuring requests, servers taking turns…", file=sys.stderr, flush=True)
+        try:
+            measured = interleaved_requests(servers, args.requests)
+        except Exception as error:
+            failed("requests", error)
         for name, path in drovers.items():
             stop_engine(path, servers[name][1])
-        fr, c = measured.get("floor"), measured.get("clangd")
-        for name in drovers:
-            d = measured.get(name)
-            if not (d and fr):
-                continue
-            row("sequential requests: %s" % name, "%.0f/s" % d["seq_rps"], "floor %.0f/s" % fr["seq_rps"], "%.2f× floor" % (d["seq_rps"] / fr["seq_rps"]), "≥ 0.9×")
-            row("pipelined requests (window 64): %s" % name, "%.0f/s" % d["pipe_rps"], "floor %.0f/s" % fr["pipe_rps"], "%.2f× floor" % (d["pipe_rps"] / fr["pipe_rps"])
-                + (", %.2f× clangd" % (d["pipe_rps"] / c["pipe_rps"]) if c else ""))
+        # A sequential round trip is two wake-ups; when the scheduler puts client and server on different
+        # CPUs, each is a cross-CPU wake-up, which in a VM costs more than everything else (floor.c
+        # included) and varies with placement. On one CPU, what is left is the servers' own work.
+        print("measuring requests on one CPU (client, servers and engines pinned to CPU 0)…", file=sys.stderr, flush=True)
+        pinned_servers = {"floor": (["taskset", "-c", "0", floor], workdir)}
+        for name, path in drovers.items():
+            workspace = os.path.join(tmp, "pinned-" + str(len(pinned_servers)))
+            os.mkdir(workspace)
+            subprocess.run(["taskset", "-c", "0", path, "engine", "start", "--workspace", workspace], check=True, capture_output=True, timeout=60)
+            pinned_servers[name] = (["taskset", "-c", "0", path, "serve"], workspace)
+        if clangd:
+            pinned_servers["clangd"] = (["taskset", "-c", "0", clangd], workdir)
+        pinned = {}
+        affinity = os.sched_getaffinity(0)
+        try:
+            os.sched_setaffinity(0, {0})
+            pinned = interleaved_requests(pinned_servers, args.requests)
+        except Exception as error:
+            failed("requests on one CPU", error)
+        finally:
+            os.sched_setaffinity(0, affinity)
+            for name, path in drovers.items():
+                stop_engine(path, pinned_servers[name][1])
+        for placement, figures in [("", measured), (", one CPU", pinned)]:
+            fr, c = figures.get("floor"), figures.get("clangd")
+            for name in drovers:
+                d = figures.get(name)
+                if not (d and fr):
+                    continue
+                row("sequential requests%s: %s" % (placement, name), "%.0f/s" % d["seq_rps"], "floor %.0f/s" % fr["seq_rps"],
+                    "%.2f× floor" % (d["seq_rps"] / fr["seq_rps"]) + (", %.2f× clangd" % (d["seq_rps"] / c["seq_rps"]) if c else ""), "≥ 0.9×")
+                row("pipelined requests (window 64)%s: %s" % (placement, name), "%.0f/s" % d["pipe_rps"], "floor %.0f/s" % fr["pipe_rps"],
+                    "%.2f× floor" % (d["pipe_rps"] / fr["pipe_rps"]) + (", %.2f× clangd" % (d["pipe_rps"] / c["pipe_rps"]) if c else ""))
 
         if not args.no_engine:
             print("running drover-bench engine…", file=sys.stderr, flush=True)

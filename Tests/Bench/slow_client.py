@@ -105,7 +105,7 @@ def measure(command, agent, lines, mode, settle, timeout):
         if mode != "stalled":
             threading.Thread(target=reader, daemon=True).start()
 
-        logs = os.path.join(workspace, ".drover", "logs", run_id)
+        logs = os.path.join(workspace, ".drover", "logs")
         start = time.monotonic()
         peak = baseline
         logged = 0
@@ -114,7 +114,7 @@ def measure(command, agent, lines, mode, settle, timeout):
             time.sleep(0.1)
             peak = max(peak, rss_kib(server.pid))
             if flooded_at is None:
-                logged = count_lines(glob.glob(os.path.join(logs, "*.log")))
+                logged = count_lines(glob.glob(os.path.join(logs, run_id + "@*.log")))
                 if logged >= lines:
                     flooded_at = time.monotonic() - start
             elif time.monotonic() - start >= flooded_at + settle:

@@ -20,7 +20,7 @@ import Testing
         #expect(env["DROVER_RUN_ID"] == started.id && env["DROVER_ROLE"] == "writer" && env["DROVER_WORKSPACE"] == h.workspace.path)
         #expect(env["KEEP"] == "1")
         #expect(env["DROVER_FAKE_SCRIPT"] == #"[[{"result":"x"}]]"#)
-        #expect(a.invocation.logFile.path == h.workspace.path + "/.drover/logs/\(started.id)/a.1.log")
+        #expect(a.invocation.logFile.path == h.workspace.path + "/.drover/logs/\(started.id)@a.1.log")
 
         a.handle.emit(.log(.agent, "working on it"))
         a.handle.emit(.progress(fraction: 0.4, message: "halfway-ish"))

@@ -74,6 +74,25 @@ import Testing
         #expect(rest.text == "é\n" && !rest.eof)
     }
 
+    @Test("step/log reads an attempt an older build logged in the run's own folder; new attempts log beside every run's")
+    func stepLogReadsTheOlderLayout() async throws {
+        let h = try await EngineHarness.make()
+        let run = try await h.start("gated")
+        let a = try await h.nextLaunch("a", attempt: 1)
+        #expect(a.invocation.logFile.lastPathComponent == "\(run.id)@a.1.log")
+        let older = h.workspace.appendingPathComponent(".drover/logs/\(run.id)/a.1.log")
+        try FileManager.default.createDirectory(at: older.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data("logged by an older build\n".utf8).write(to: older)
+        a.handle.finish(.completed(output: "draft"))
+        try await h.next("approval.requested", of: run.id)
+        let log = StepLogRequest(runId: run.id, stepId: "a")
+        #expect(try reader(h).stepLog(log).text == "logged by an older build\n")
+        #expect(try await h.engine.stepLog(log).text == "logged by an older build\n")
+
+        try Data("logged now\n".utf8).write(to: a.invocation.logFile)
+        #expect(try reader(h).stepLog(log).text == "logged now\n", "where both exist, the current layout's is the attempt's")
+    }
+
     @Test func openGatesAreTheInboxRuleForOneRun() async throws {
         let h = try await EngineHarness.make()
         let run = try await h.start("gated")

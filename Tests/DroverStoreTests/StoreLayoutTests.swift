@@ -21,7 +21,7 @@ import Testing
         #expect(layout.databasePath == "/work/project/.drover/drover.db")
         #expect(layout.lockPath == "/work/project/.drover/engine.lock")
         #expect(layout.logsDirectory.path == "/work/project/.drover/logs")
-        #expect(try layout.logFile(runId: "r1", stepId: "plan", attempt: 2).path == "/work/project/.drover/logs/r1/plan.2.log")
+        #expect(try layout.logFile(runId: "r1", stepId: "plan", attempt: 2).path == "/work/project/.drover/logs/r1@plan.2.log")
         #expect(layout.agentTablePath == "/work/project/.drover/agents")
         #expect(try layout.agentRecordFile(runId: "r1", stepId: "plan", attempt: 2).path == "/work/project/.drover/logs/r1/plan.2.pid")
     }

@@ -113,7 +113,7 @@ struct EngineRecoveryEndToEndTests {
         try await first.logLine(runId, "working")
         let agents = try await workspace.waitForAgents()
         let seqBefore = try await first.getRun(runId)["lastSeq"] as? Int
-        let logs = workspace.url.appendingPathComponent(".drover/logs/\(runId)")
+        let logs = workspace.url.appendingPathComponent(".drover/logs")
         let table = workspace.url.appendingPathComponent(".drover/agents").path
         #expect(agentRecords(workspace: workspace.url.path) == ["\(runId) work 1"], "the running agent is recorded")
         #expect((try? FileManager.default.attributesOfItem(atPath: table)[.posixPermissions] as? Int) == 0o600,
@@ -148,8 +148,8 @@ struct EngineRecoveryEndToEndTests {
         #expect(done.string("status") == "done")
         #expect(done.step("work")["attempts"] as? Int == 2)
         #expect(done.step("after").string("output") == "after: After second 2")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: logs.path).sorted() == ["after.1.log", "work.1.log", "work.2.log"],
-                "a log per attempt and nothing else")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: logs.path).sorted()
+                == ["\(runId)@after.1.log", "\(runId)@work.1.log", "\(runId)@work.2.log"], "a log per attempt and nothing else")
         #expect(agentRecords(workspace: workspace.url.path).isEmpty, "records go with their attempts")
         #expect(try await second.shutdownAndExit() == 0)
         #expect(await workspace.scanAgentProcesses().isEmpty)

@@ -73,10 +73,10 @@ struct StalledClientEndToEndTests {
         return output
     }
 
-    /// The attempt's log file: `.drover/logs/<runId>/` holds one per attempt.
+    /// The attempt's log file: `.drover/logs/` holds one per attempt, `<runId>@<stepId>.<attempt>.log`.
     private func logFile(of runId: String, in workspace: EngineWorkspace) throws -> Data {
-        let directory = workspace.url.appendingPathComponent(".drover/logs/\(runId)")
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".log") }
+        let directory = workspace.url.appendingPathComponent(".drover/logs")
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("\(runId)@") }
         guard names.count == 1, let name = names.first else { throw UnexpectedResponse(description: "log files: \(names)") }
         return try Data(contentsOf: directory.appendingPathComponent(name))
     }

@@ -59,7 +59,7 @@ def ended(run):
 
 def log_path(workspace, run):
     step = run["steps"][0]
-    return os.path.join(workspace.path, ".drover", "logs", run["id"], "%s.%d.log" % (step["id"], step["attempts"]))
+    return os.path.join(workspace.path, ".drover", "logs", "%s@%s.%d.log" % (run["id"], step["id"], step["attempts"]))
 
 
 def count_lines(path):

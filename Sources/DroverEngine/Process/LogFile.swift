@@ -20,17 +20,16 @@ final class LogFile: Sendable {
 
     init(url: URL) throws {
         let path = url.path
-        do {
-            // One mkdir(2) when only the run's folder is missing (or none is): FileManager's
-            // createDirectory stats every component and was a tenth of the engine's CPU per attempt.
-            let folder = url.deletingLastPathComponent()
-            if mkdir(folder.path, 0o777) != 0 && errno != EEXIST {
-                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        if fd < 0, errno == ENOENT {
+            // The folder is missing (a workspace whose `.drover/logs/` is not made yet): made once, here.
+            do {
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            } catch {
+                throw ProcessLaunchError.logFile(path: path, reason: error.localizedDescription)
             }
-        } catch {
-            throw ProcessLaunchError.logFile(path: path, reason: error.localizedDescription)
+            fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw ProcessLaunchError.logFile(path: path, reason: String(cString: strerror(errno)))
         }

@@ -25,7 +25,7 @@ extension RunQueries {
         }
         // The attempt's agent may still be writing: the step works on this attempt (whoever drives it).
         let isLive = step.state == .working && step.attempts == attempt
-        let file = try layout.logFile(runId: run.id, stepId: step.id, attempt: attempt)
+        let file = try layout.existingLogFile(runId: run.id, stepId: step.id, attempt: attempt)
         guard let handle = try? FileHandle(forReadingFrom: file) else {
             return StepLogResult(text: "", nextOffset: offset, eof: !isLive)
         }

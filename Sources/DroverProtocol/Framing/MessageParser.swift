@@ -185,20 +185,18 @@ public struct MessageParser: Sendable {
 
     /// Interprets the complete header block in `headerLines`; sets the next state, or returns an error.
     private mutating func headerBlockEnded() -> FramedInput? {
+        // Bytes, not Strings: every message has a header block, so this is on the hot path.
         var length: Int?
         for line in headerLines {
-            let text = String(decoding: line, as: UTF8.self)
-            guard let colon = text.firstIndex(of: ":") else {
-                return .badHeader("header line without ':' — \(text.prefix(80))")
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
+                return .badHeader("header line without ':' — \(String(decoding: line.prefix(80), as: UTF8.self))")
             }
-            let name = text[..<colon].trimmingSpaces().lowercased()
-            if name == "content-length" {
-                let value = text[text.index(after: colon)...].trimmingSpaces()
-                guard let parsed = Int(value), parsed >= 0 else {
-                    return .badHeader("Content-Length is not a non-negative integer: '\(value.prefix(40))'")
-                }
-                length = parsed
+            guard Self.isContentLength(Self.trimmingSpaces(line[..<colon])) else { continue }
+            let value = Self.trimmingSpaces(line[(colon + 1)...])
+            guard let parsed = Self.nonNegativeInteger(value) else {
+                return .badHeader("Content-Length is not a non-negative integer: '\(String(decoding: value.prefix(40), as: UTF8.self))'")
             }
+            length = parsed
         }
         guard let length else { return .badHeader("missing Content-Length header") }
         if length > maxMessageBytes {
@@ -223,11 +221,34 @@ public struct MessageParser: Sendable {
     }
 }
 
-extension StringProtocol {
-    fileprivate func trimmingSpaces() -> String {
-        var scalars = Substring(self)
-        while let first = scalars.first, first == " " || first == "\t" { scalars.removeFirst() }
-        while let last = scalars.last, last == " " || last == "\t" { scalars.removeLast() }
-        return String(scalars)
+extension MessageParser {
+    /// `bytes` without leading and trailing spaces and tabs.
+    private static func trimmingSpaces(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        var bytes = bytes
+        while let first = bytes.first, first == 0x20 || first == 0x09 { bytes.removeFirst() }
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes.removeLast() }
+        return bytes
+    }
+
+    private static let contentLength = Array("content-length".utf8)
+
+    /// Whether `name` is `Content-Length` in any case.
+    private static func isContentLength(_ name: ArraySlice<UInt8>) -> Bool {
+        name.count == contentLength.count
+            && zip(name, contentLength).allSatisfy { ((0x41...0x5A).contains($0) ? $0 + 0x20 : $0) == $1 }
+    }
+
+    /// The decimal digits of `bytes` as a number; nil if empty, not all digits, or too large for an Int.
+    private static func nonNegativeInteger(_ bytes: ArraySlice<UInt8>) -> Int? {
+        guard !bytes.isEmpty else { return nil }
+        var value = 0
+        for byte in bytes {
+            guard (0x30...0x39).contains(byte) else { return nil }
+            let (times10, overflowA) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflowB) = times10.addingReportingOverflow(Int(byte - 0x30))
+            guard !overflowA, !overflowB else { return nil }
+            value = sum
+        }
+        return value
     }
 }

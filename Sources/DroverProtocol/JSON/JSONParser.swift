@@ -183,6 +183,8 @@ private struct Reader {
             index += 1
             return .object(members)
         }
+        // Room for a JSON-RPC message's members at once, instead of growing 1 → 3 → 6.
+        members.reserveCapacity(6)
         while true {
             guard index < bytes.count, bytes[index] == ASCII.quote else { throw unexpected("a string key") }
             let key = try string()

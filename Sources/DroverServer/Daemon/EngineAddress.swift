@@ -11,22 +11,35 @@ import Glibc
 /// can plant a socket where a client looks). The name is a hash, so any workspace path fits the
 /// ~108 bytes of `sun_path`.
 public struct EngineAddress: Sendable {
-    public let workspace: URL
+    /// The workspace's standardized path (what the hash is of).
+    public let workspacePath: String
     public let directory: String
     public let socketPath: String
 
-    public init(workspace: URL, environment: [String: String] = ProcessInfo.processInfo.environment) {
-        self.workspace = workspace.standardizedFileURL
-        directory = Self.runtimeDirectory(environment: environment)
-        socketPath = directory + "/" + Self.name(for: self.workspace.path) + ".sock"
+    public init(workspace: URL, environment: [String: String]) {
+        self.init(workspacePath: workspace.standardizedFileURL.path) { environment[$0] }
+    }
+
+    public init(workspace: URL) {
+        self.init(workspacePath: workspace.standardizedFileURL.path)
+    }
+
+    /// - Parameters:
+    ///   - workspacePath: standardized already (as `URL.standardizedFileURL.path` or `WorkspacePath` make it).
+    ///   - variable: the environment's value of a name (default: the process's, without building
+    ///     Foundation's whole environment dictionary, which a starting `drover serve` would pay for).
+    public init(workspacePath: String, variable: (String) -> String? = { getenv($0).map { String(cString: $0) } }) {
+        self.workspacePath = workspacePath
+        directory = Self.runtimeDirectory(variable: variable)
+        socketPath = directory + "/" + Self.name(for: workspacePath) + ".sock"
     }
 
     /// `$XDG_RUNTIME_DIR/drover`, else `<temp dir>/drover-<uid>`.
-    static func runtimeDirectory(environment: [String: String]) -> String {
-        if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/") {
+    static func runtimeDirectory(variable: (String) -> String?) -> String {
+        if let runtime = variable("XDG_RUNTIME_DIR"), runtime.hasPrefix("/") {
             return (runtime.hasSuffix("/") ? String(runtime.dropLast()) : runtime) + "/drover"
         }
-        let temp = environment["TMPDIR"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "/tmp"
+        let temp = variable("TMPDIR").flatMap { $0.hasPrefix("/") ? $0 : nil } ?? "/tmp"
         return (temp.hasSuffix("/") ? String(temp.dropLast()) : temp) + "/drover-\(geteuid())"
     }
 

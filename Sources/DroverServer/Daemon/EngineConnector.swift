@@ -22,10 +22,15 @@ public enum EngineConnector {
         return hello
     }
 
-    /// Sends `hello` to the engine of `workspace`, if one listens; nil if none does (or it is just
-    /// going away). Throws when the engine refuses the client.
-    public static func connect(workspace: URL, hello: [String: Any]) throws -> Link? {
-        let address = EngineAddress(workspace: workspace)
+    /// Sends `hello` to the engine of `workspace` (with `descriptors` attached), if one listens; nil if
+    /// none does (or it is just going away). Throws when the engine refuses the client.
+    public static func connect(workspace: URL, hello: [String: Any], passing descriptors: [Int32] = []) throws -> Link? {
+        try connect(workspacePath: workspace.standardizedFileURL.path, hello: hello, passing: descriptors)
+    }
+
+    /// `connect(workspace:hello:passing:)` for a standardized path.
+    public static func connect(workspacePath: String, hello: [String: Any], passing descriptors: [Int32] = []) throws -> Link? {
+        let address = EngineAddress(workspacePath: workspacePath)
         let fd: Int32
         do {
             fd = try UnixSocket.connect(to: address.socketPath)
@@ -34,13 +39,13 @@ public enum EngineConnector {
         } catch {
             throw EngineAttachError("cannot reach the engine at \(address.socketPath): \(error)")
         }
-        guard EngineWire.writeLine(fd, hello), let reply = EngineWire.readLine(fd) else {
+        guard EngineWire.writeLine(fd, hello, passing: descriptors), let reply = EngineWire.readLine(fd) else {
             close(fd)
             return nil
         }
         if let refusal = reply["error"] as? String {
             close(fd)
-            throw EngineAttachError("the engine of \(workspace.path) refused this client: \(refusal)")
+            throw EngineAttachError("the engine of \(workspacePath) refused this client: \(refusal)")
         }
         return Link(fd: fd, reply: reply)
     }
@@ -49,15 +54,26 @@ public enum EngineConnector {
     /// answers; throws with the reason when it cannot be started or reached within `timeout`.
     /// - Parameter engineEnvironment: added to a started engine's environment (the store choice
     ///   travels as `DROVER_STORE_URL`, never on a command line where `ps` would show a password).
-    public static func attach(workspace: URL, hello: [String: Any], executable: String = EngineHost.currentExecutable(),
+    public static func attach(workspace: URL, hello: [String: Any], passing descriptors: [Int32] = [],
+                              executable: String? = nil,
+                              engineEnvironment: [String: String] = [:], timeout: Duration = .seconds(30)) throws -> Link {
+        try attach(workspacePath: workspace.standardizedFileURL.path, hello: hello, passing: descriptors, executable: executable,
+                   engineEnvironment: engineEnvironment, timeout: timeout)
+    }
+
+    /// `attach(workspace:…)` for a standardized path; `executable` (default: this one) is looked up only
+    /// if an engine must be started.
+    public static func attach(workspacePath: String, hello: [String: Any], passing descriptors: [Int32] = [],
+                              executable: String? = nil,
                               engineEnvironment: [String: String] = [:], timeout: Duration = .seconds(30)) throws -> Link {
         let deadline = ContinuousClock.now + timeout
         while true {
-            if let link = try connect(workspace: workspace, hello: hello) { return link }
+            if let link = try connect(workspacePath: workspacePath, hello: hello, passing: descriptors) { return link }
             guard ContinuousClock.now < deadline else {
-                throw EngineAttachError("the engine of \(workspace.path) did not answer within \(timeout); see \(workspace.path)/.drover/engine.log")
+                throw EngineAttachError("the engine of \(workspacePath) did not answer within \(timeout); see \(workspacePath)/.drover/engine.log")
             }
-            try start(workspace: workspace, executable: executable, environment: engineEnvironment)
+            try start(workspace: URL(fileURLWithPath: workspacePath), executable: executable ?? EngineHost.currentExecutable(),
+                      environment: engineEnvironment)
         }
     }
 

@@ -41,6 +41,7 @@ public final class EngineDaemon: Sendable {
     private let listener: Int32
     private let options: Options
     private let state = Mutex(State())
+    private let clientThreads = ReusedThreads(name: "drover-engine-client")
     private let startedAt = Date()
 
     private init(host: EngineHost, address: EngineAddress, listener: Int32, options: Options) {
@@ -120,15 +121,13 @@ public final class EngineDaemon: Sendable {
                 close(client)
                 continue
             }
-            let thread = Thread { [self] in
+            clientThreads.run { [self] in
                 serve(client)
                 state.withLock { state in
                     state.clients -= 1
                     state.quietSince = .now
                 }
             }
-            thread.name = "drover-engine-client"
-            thread.start()
         }
     }
 
@@ -140,7 +139,9 @@ public final class EngineDaemon: Sendable {
             EngineWire.writeLine(fd, ["error": "refused: this engine serves uid \(geteuid()) only"])
             return
         }
-        guard let hello = EngineWire.readLine(fd) else { return }
+        var passed: [Int32] = []
+        defer { passed.forEach { close($0) } }
+        guard let hello = EngineWire.readLine(fd, limit: 1 << 16, descriptors: &passed) else { return }
         guard hello["drover"] as? Int == EngineWire.version,
               let operation = (hello["op"] as? String).flatMap(EngineWire.Operation.init(rawValue:)) else {
             EngineWire.writeLine(fd, ["error": "this engine (pid \(getpid())) speaks engine wire version \(EngineWire.version); stop it with `drover engine stop` and retry"])
@@ -166,28 +167,75 @@ public final class EngineDaemon: Sendable {
             answer["draining"] = true
             EngineWire.writeLine(fd, answer)
         case .attach:
-            attach(fd, hello: hello)
+            if hello["handover"] as? Bool == true, passed.count == 2 {
+                attach(fd, hello: hello, handedOver: (input: passed[0], output: passed[1]))
+                passed = []
+            } else {
+                attach(fd, hello: hello)
+            }
         }
     }
 
     /// A JSON-RPC session on `fd`, as `drover serve` has on stdio; returns when it has ended.
-    private func attach(_ fd: Int32, hello: [String: Any]) {
-        guard EngineWire.writeLine(fd, ["drover": EngineWire.version, "pid": Int(getpid()), "workspace": host.claim.workspace.path]) else { return }
+    ///
+    /// With `handedOver`, `drover serve` passed its stdin and stdout (SCM_RIGHTS, `EngineWire`'s
+    /// handover): the session reads and writes them directly, as an in-process server would, and the
+    /// socket carries only the bytes serve had read already (`pending`) and the exit code. Serve closing
+    /// the socket (it was killed) ends the session as end of input does.
+    private func attach(_ fd: Int32, hello: [String: Any], handedOver: (input: Int32, output: Int32)? = nil) {
+        var reply: [String: Any] = ["drover": EngineWire.version, "pid": Int(getpid()), "workspace": host.claim.workspace.path]
+        if handedOver != nil { reply["handover"] = true }
+        guard EngineWire.writeLine(fd, reply) else {
+            if let handedOver { close(handedOver.input); close(handedOver.output) }
+            return
+        }
         let framing = (hello["framing"] as? String).flatMap(Framing.init(rawValue:))
         let maxMessageBytes = (hello["maxMessageBytes"] as? Int).flatMap { $0 > 0 ? $0 : nil } ?? options.maxMessageBytes
         let limits = (hello["maxBacklogBytes"] as? Int).flatMap { $0 > 0 ? OutboxLimits(backlog: $0) : nil } ?? OutboxLimits()
-        let writing = Mutex(())
+        // Whether the client's stdout is closed: no write may follow, as the descriptor's number may be reused.
+        let writing = Mutex(false)
         let outbox = Outbox(framing: framing ?? .ndjson, limits: limits) { bytes in
-            writing.withLock { _ in writeAll(fd, EngineWire.record(.output, bytes)) == nil }
+            writing.withLock { closed in
+                guard !closed else { return false }
+                if let handedOver { return writeAll(handedOver.output, bytes) == nil }
+                return writeAll(fd, EngineWire.record(.output, bytes)) == nil
+            }
         }
         let ended = DispatchSemaphore(value: 0)
         let connection = Connection(outbox: outbox, delegate: EngineBridge(sharing: host, logger: options.logger), log: options.logger) { code in
-            writing.withLock { _ in _ = writeAll(fd, EngineWire.record(.exit, [UInt8(truncatingIfNeeded: code)])) }
+            let exitRecord = EngineWire.record(.exit, [UInt8(truncatingIfNeeded: code)])
+            if handedOver != nil {
+                writeAll(fd, exitRecord)
+            } else {
+                writing.withLock { _ in _ = writeAll(fd, exitRecord) }
+            }
             shutdown(fd, Int32(SHUT_RDWR))
             ended.signal()
         }
-        connection.readUntilEnd(fd: fd, parser: MessageParser(framing: framing, maxMessageBytes: maxMessageBytes))
+        let parser = MessageParser(framing: framing, maxMessageBytes: maxMessageBytes)
+        if let handedOver {
+            // Serve read at most one `initialize` (within the message limit) and one 64 KiB read after it.
+            let count = hello["pending"] as? Int ?? 0
+            let pending = (0...(maxMessageBytes + (1 << 17))).contains(count) ? EngineWire.readExactly(fd, count: count) : nil
+            if let pending {
+                connection.readUntilEnd(fd: handedOver.input, first: pending, endsWith: fd, parser: parser)
+            } else {
+                options.logger.warning("a client handed over its stdio but not the \(count) bytes it had read; ending its session")
+                connection.endOfInput()
+            }
+        } else {
+            connection.readUntilEnd(fd: fd, parser: parser)
+        }
         ended.wait()
+        if let handedOver {
+            // The client sees the end of stdout once this copy is closed too (serve closed its own) — on
+            // this thread, after any write the writer is blocked in (a client that stopped reading).
+            writing.withLock { closed in
+                closed = true
+                close(handedOver.output)
+            }
+            close(handedOver.input)
+        }
     }
 
     private func status() -> [String: Any] {

@@ -47,18 +47,27 @@ public enum EngineWire {
         return bytes
     }
 
-    /// Writes `object` as one JSON line; false if the peer has gone.
+    /// Writes `object` as one JSON line, with `descriptors` attached (see `UnixSocket.send`); false
+    /// if the peer has gone.
     @discardableResult
-    static func writeLine(_ fd: Int32, _ object: [String: Any]) -> Bool {
+    static func writeLine(_ fd: Int32, _ object: [String: Any], passing descriptors: [Int32] = []) -> Bool {
         guard var bytes = try? JSONValueEncoder.encodeBytes(jsonValue(object)) else { return false }
         bytes.append(0x0A)
-        return writeAll(fd, bytes) == nil
+        return UnixSocket.send(fd, bytes, passing: descriptors)
+    }
+
+    /// `readLine(_:limit:descriptors:)` where no descriptors are expected: any that come are closed.
+    static func readLine(_ fd: Int32, limit: Int = 1 << 16) -> [String: Any]? {
+        var descriptors: [Int32] = []
+        defer { descriptors.forEach { close($0) } }
+        return readLine(fd, limit: limit, descriptors: &descriptors)
     }
 
     /// Reads one JSON-object line from a socket without consuming anything after it (it peeks, then
-    /// takes up to the newline: two system calls, not one per byte); nil at end of input, on a read
-    /// error, or if the line is not a JSON object (or longer than `limit`).
-    static func readLine(_ fd: Int32, limit: Int = 1 << 16) -> [String: Any]? {
+    /// takes up to the newline: two system calls, not one per byte), adding the descriptors sent with
+    /// it to `descriptors`; nil at end of input, on a read error, or if the line is not a JSON object
+    /// (or longer than `limit`).
+    static func readLine(_ fd: Int32, limit: Int, descriptors: inout [Int32]) -> [String: Any]? {
         var line: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
@@ -69,7 +78,9 @@ public enum EngineWire {
             let take = newline.map { $0 + 1 } ?? peeked
             var taken = 0
             while taken < take {
-                let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress! + taken, take - taken) }
+                let count = chunk.withUnsafeMutableBytes {
+                    UnixSocket.receive(fd, into: UnsafeMutableRawBufferPointer(rebasing: $0[taken..<take]), descriptors: &descriptors)
+                }
                 if count < 0 && errno == EINTR { continue }
                 guard count > 0 else { return nil }
                 taken += count
@@ -80,6 +91,19 @@ public enum EngineWire {
         }
         guard case .object(let object)? = try? JSONParser().parse(line) else { return nil }
         return object.mapValues(plainValue)
+    }
+
+    /// Reads exactly `count` bytes from `fd`; nil if the input ends first.
+    static func readExactly(_ fd: Int32, count: Int) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var taken = 0
+        while taken < count {
+            let read = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + taken, count - taken) }
+            if read < 0 && errno == EINTR { continue }
+            guard read > 0 else { return nil }
+            taken += read
+        }
+        return bytes
     }
 
     /// The wire's plain values (numbers, strings, booleans, arrays, objects) as a JSON tree. Our

@@ -21,14 +21,20 @@ public enum ServeProxy {
     public static func run(framing: Framing?, maxMessageBytes: Int, maxBacklogBytes: Int?, logger: Logger,
                            engineEnvironment: [String: String] = [:]) -> Never {
         let protocolFD = StdioChannel.takeOverStdout()
-        let outbox = Outbox(framing: framing ?? .ndjson) { writeAll(protocolFD, $0) == nil }
-        let local = Connection(outbox: outbox, delegate: BeforeAttach(), log: logger) { exit($0) }
         var parser = MessageParser(framing: framing, maxMessageBytes: maxMessageBytes)
+        // What the proxy answers by itself (made when first needed: usually `initialize` comes first).
+        var local: Connection?
+        func localConnection() -> Connection {
+            if let local { return local }
+            let outbox = Outbox(framing: parser.framing ?? .ndjson) { writeAll(protocolFD, $0) == nil }
+            let connection = Connection(outbox: outbox, delegate: BeforeAttach(), log: logger) { exit($0) }
+            local = connection
+            return connection
+        }
         var announced = framing != nil
-        // Whether the proxy answered anything itself (then that must be out before the engine's answers).
-        var answeredLocally = false
         let decoder = MessageDecoder()
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        // Small: an `initialize` is a few hundred bytes, and what follows it is the engine's to read.
+        var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
@@ -38,51 +44,59 @@ public enum ServeProxy {
                 let inputs = parser.push(buffer[index...index])
                 if !announced, let detected = parser.framing {
                     announced = true
-                    outbox.setFraming(detected)
+                    local?.outbox.setFraming(detected)
                 }
                 for input in inputs {
                     let framing = parser.framing ?? .ndjson
                     guard case .message(let bytes) = input, case .single(.message(let message)) = decoder.decode(bytes),
                           message.method == "initialize", let id = message.id else {
-                        answeredLocally = true
-                        local.receive([input], framing: framing)
+                        localConnection().receive([input], framing: framing)
                         continue
                     }
                     let link: EngineConnector.Link
-                    let forwarded: [UInt8]
+                    let workspace: String
+                    let named: Bool
+                    let pending = framing.frame(bytes) + buffer[(index + 1)..<count]
                     do {
-                        let params = try decoder.params(InitializeRequest.self, from: message)
-                        let workspace = try EngineBridge.workspace(from: params)
-                        var hello: [String: Any] = ["framing": framing.rawValue, "maxMessageBytes": maxMessageBytes]
+                        let params = try InitializeWorkspace.request(fromRaw: message.params)
+                            ?? decoder.params(InitializeRequest.self, from: message)
+                        named = params.workspace != nil
+                        workspace = try InitializeWorkspace.path(from: params, unnamed: InitializeWorkspace.currentDirectory)
+                        // The engine takes over stdin and stdout (the bytes read already come on the socket).
+                        var hello: [String: Any] = ["framing": framing.rawValue, "maxMessageBytes": maxMessageBytes,
+                                                    "handover": true, "pending": pending.count]
                         if let maxBacklogBytes { hello["maxBacklogBytes"] = maxBacklogBytes }
-                        link = try EngineConnector.attach(workspace: workspace, hello: EngineConnector.hello(.attach, hello),
-                                                          engineEnvironment: engineEnvironment)
-                        forwarded = framing.frame(params.workspace == nil ? naming(workspace, in: bytes) : bytes)
+                        link = try EngineConnector.attach(workspacePath: workspace, hello: EngineConnector.hello(.attach, hello),
+                                                          passing: [STDIN_FILENO, protocolFD], engineEnvironment: engineEnvironment)
                     } catch let error as ResponseError {
-                        answeredLocally = true
-                        outbox.respond(id: id, error: error)
+                        localConnection().outbox.respond(id: id, error: error)
                         continue
                     } catch {
-                        answeredLocally = true
-                        outbox.respond(id: id, error: .internalError("\(error)"))
+                        localConnection().outbox.respond(id: id, error: .internalError("\(error)"))
                         continue
                     }
-                    // Nothing answered here (the usual case): no need to start tasks to wait for it.
-                    if answeredLocally { finish(outbox) }
+                    // What the proxy answered must be out before the engine's answers.
+                    if let local { finish(local.outbox) }
                     logger.info("attached to engine \(link.reply["pid"] ?? "?") of \(link.reply["workspace"] ?? "?")")
-                    copy(link.fd, protocolFD: protocolFD, first: forwarded + buffer[(index + 1)..<count])
+                    if link.reply["handover"] as? Bool == true {
+                        // The engine takes an `initialize` that names no workspace as naming its own.
+                        handOver(link.fd, protocolFD: protocolFD, pending: pending)
+                    }
+                    // An engine from before the handover: copy both ways, naming the workspace (its cwd is not the client's).
+                    copy(link.fd, protocolFD: protocolFD,
+                         first: named ? pending : framing.frame(naming(workspace, in: bytes)) + buffer[(index + 1)..<count])
                 }
             }
         }
-        local.endOfInput()
+        localConnection().endOfInput()
         while true { pause() }
     }
 
     /// `initialize`'s bytes with `workspace` added: the engine's own cwd is not the client's.
-    private static func naming(_ workspace: URL, in bytes: [UInt8]) -> [UInt8] {
+    private static func naming(_ workspace: String, in bytes: [UInt8]) -> [UInt8] {
         guard case .object(var message)? = try? JSONParser().parse(bytes) else { return bytes }
         var params = message["params"]?.objectValue ?? [:]
-        params["workspace"] = .string(workspace.path)
+        params["workspace"] = .string(workspace)
         message["params"] = .object(params)
         return (try? JSONValueEncoder.encodeBytes(JSONValue.object(message))) ?? bytes
     }
@@ -95,6 +109,36 @@ public enum ServeProxy {
             done.signal()
         }
         done.wait()
+    }
+
+    /// Sends the engine what was read of stdin already, leaves stdin and stdout to it (the engine
+    /// reads and writes them itself: no copying, no hop), and exits with the session's exit code.
+    private static func handOver(_ socket: Int32, protocolFD: Int32, pending: [UInt8]) -> Never {
+        // The client's end of stdout closes only when the engine's copy does too.
+        close(protocolFD)
+        if writeAll(socket, pending) == nil {
+            // Only the exit record is expected; anything else is skipped by its length.
+            var records: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 64)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { read(socket, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { break }
+                records += buffer[0..<count]
+                while records.count >= 5 {
+                    let length = Int(records[1]) << 24 | Int(records[2]) << 16 | Int(records[3]) << 8 | Int(records[4])
+                    guard records.count >= 5 + length else { break }
+                    if records[0] == EngineWire.Record.exit.rawValue { exit(Int32(length > 0 ? records[5] : 1)) }
+                    records.removeFirst(5 + length)
+                }
+            }
+        }
+        engineEnded()
+    }
+
+    private static func engineEnded() -> Never {
+        writeAll(STDERR_FILENO, "drover: the engine ended this session without a word (it stopped or crashed); its log may say why. Restart drover serve to attach to a new engine.\n")
+        exit(1)
     }
 
     /// Copies stdin to the engine (after `first`) and the engine's records to stdout; never returns.
@@ -123,8 +167,7 @@ public enum ServeProxy {
                     }
                 }
             }
-            writeAll(STDERR_FILENO, "drover: the engine ended this session without a word (it stopped or crashed); its log may say why. Restart drover serve to attach to a new engine.\n")
-            exit(1)
+            engineEnded()
         }
         downstream.name = "drover-serve-downstream"
         downstream.start()

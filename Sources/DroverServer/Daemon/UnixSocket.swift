@@ -1,3 +1,4 @@
+import DroverSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -66,6 +67,95 @@ public enum UnixSocket {
             default: return nil
             }
         }
+    }
+
+    /// Sends all of `bytes` on connected socket `fd` with `descriptors` attached to them (SCM_RIGHTS: the
+    /// peer gets its own copies); false if the peer has gone.
+    public static func send(_ fd: Int32, _ bytes: [UInt8], passing descriptors: [Int32]) -> Bool {
+        guard !descriptors.isEmpty else { return writeAll(fd, bytes) == nil }
+        var control = [UInt8](repeating: 0, count: controlSpace(descriptors: descriptors.count))
+        control.withUnsafeMutableBytes { raw in
+            var header = cmsghdr()
+            header.cmsg_len = controlHeaderSize + descriptors.count * MemoryLayout<Int32>.size
+            header.cmsg_level = SOL_SOCKET
+            header.cmsg_type = scmRights
+            raw.storeBytes(of: header, as: cmsghdr.self)
+            for (index, descriptor) in descriptors.enumerated() {
+                raw.storeBytes(of: descriptor, toByteOffset: controlHeaderSize + index * MemoryLayout<Int32>.size, as: Int32.self)
+            }
+        }
+        var bytes = bytes
+        let sent = bytes.withUnsafeMutableBytes { data in
+            control.withUnsafeMutableBytes { control in
+                var vector = iovec(iov_base: data.baseAddress, iov_len: data.count)
+                return withUnsafeMutablePointer(to: &vector) { vector in
+                    var message = msghdr()
+                    message.msg_iov = vector
+                    message.msg_iovlen = 1
+                    message.msg_control = control.baseAddress
+                    message.msg_controllen = control.count
+                    while true {
+                        let sent = sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
+                        if sent < 0 && errno == EINTR { continue }
+                        return sent
+                    }
+                }
+            }
+        }
+        guard sent >= 0 else { return false }
+        // The descriptors went with the first byte; whatever did not fit goes as plain bytes.
+        return sent == bytes.count || writeAll(fd, bytes[sent...]) == nil
+    }
+
+    /// Reads up to `buffer.count` bytes from connected socket `fd` into `buffer`, adding any descriptors
+    /// that came with them to `descriptors` (close-on-exec); like `read`, 0 at end of input, -1 on error.
+    public static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, descriptors: inout [Int32]) -> Int {
+        var control = [UInt8](repeating: 0, count: controlSpace(descriptors: maxPassedDescriptors))
+        return control.withUnsafeMutableBytes { control in
+            var vector = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
+            return withUnsafeMutablePointer(to: &vector) { vector in
+                var message = msghdr()
+                message.msg_iov = vector
+                message.msg_iovlen = 1
+                message.msg_control = control.baseAddress
+                message.msg_controllen = control.count
+                let count = recvmsg(fd, &message, msgCmsgCloexec)
+                guard count >= 0 else { return count }
+                var offset = 0
+                while offset + controlHeaderSize <= message.msg_controllen {
+                    let header = control.load(fromByteOffset: offset, as: cmsghdr.self)
+                    guard header.cmsg_len >= controlHeaderSize, offset + header.cmsg_len <= message.msg_controllen else { break }
+                    if header.cmsg_level == SOL_SOCKET && header.cmsg_type == scmRights {
+                        let passed = (header.cmsg_len - controlHeaderSize) / MemoryLayout<Int32>.size
+                        for index in 0..<passed {
+                            descriptors.append(control.load(fromByteOffset: offset + controlHeaderSize + index * MemoryLayout<Int32>.size, as: Int32.self))
+                        }
+                    }
+                    offset += aligned(header.cmsg_len)
+                }
+                return count
+            }
+        }
+    }
+
+    /// The most descriptors one `receive` takes; a peer that sends more loses the rest (the kernel closes them).
+    static let maxPassedDescriptors = 4
+
+    /// `SCM_RIGHTS` and `MSG_CMSG_CLOEXEC` (glibc enum constants Swift's Glibc module does not import).
+    private static let scmRights: Int32 = 1
+    private static let msgCmsgCloexec: Int32 = 0x4000_0000
+
+    /// `CMSG_ALIGN(sizeof(struct cmsghdr))`: where a control message's data starts.
+    private static let controlHeaderSize = aligned(MemoryLayout<cmsghdr>.size)
+
+    /// `CMSG_SPACE` of `count` descriptors.
+    private static func controlSpace(descriptors count: Int) -> Int {
+        controlHeaderSize + aligned(count * MemoryLayout<Int32>.size)
+    }
+
+    /// `CMSG_ALIGN`: rounded up to a multiple of `size_t`.
+    private static func aligned(_ length: Int) -> Int {
+        (length + MemoryLayout<Int>.size - 1) & ~(MemoryLayout<Int>.size - 1)
     }
 
     /// The uid of the process at the other end of connected socket `fd` (SO_PEERCRED), nil if unknown.

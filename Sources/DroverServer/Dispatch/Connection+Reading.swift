@@ -8,10 +8,12 @@ extension Connection {
     /// `maxPendingAnswers` answers are being worked on, so a client that floods requests is held
     /// back instead of queueing tasks (and the requests they hold) without bound.
     ///
-    /// The one read loop of `drover serve --no-daemon` (stdin) and of each engine client (its socket).
-    public func readUntilEnd(fd: Int32, parser: MessageParser) {
+    /// The one read loop of `drover serve --no-daemon` (stdin) and of each engine client (its socket,
+    /// or the stdin `drover serve` handed over: then `first` is what serve had read of it already, and
+    /// the session also ends when `endsWith`, serve's socket, becomes readable — serve has gone).
+    public func readUntilEnd(fd: Int32, first: [UInt8] = [], endsWith: Int32? = nil, parser: MessageParser) {
         StdioChannel.readUntilEnd(
-            fd: fd, parser: parser,
+            fd: fd, first: first, endsWith: endsWith, parser: parser,
             onInputs: { inputs, framing in
                 self.outbox.handleInput { self.receive(inputs, framing: framing) }
                 self.outbox.waitForRoom()

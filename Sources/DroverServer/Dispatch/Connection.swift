@@ -265,7 +265,18 @@ public final class Connection: Sendable {
         outbox.hold()
         let ready = Task { await self.delegate.start() }
         state.withLock { $0.phase = .running(ready: ready) }
-        return .now(Outbox.response(id: id, resultJSON: outbox.encode(result)), holdsEvents: true)
+        return .now(Outbox.response(id: id, resultJSON: Self.encoded(result)), holdsEvents: true)
+    }
+
+    /// The last `initialize` result and its JSON: an engine answers every client the same (its method
+    /// lists are the same arrays, so the comparison is quick), and each attach waits on this answer.
+    private static let lastInitializeResult = Mutex<(result: InitializeResult, json: [UInt8])?>(nil)
+
+    private static func encoded(_ result: InitializeResult) -> [UInt8] {
+        if let last = lastInitializeResult.withLock({ $0 }), last.result == result { return last.json }
+        let json = Outbox.encode(result)
+        lastInitializeResult.withLock { $0 = (result, json) }
+        return json
     }
 
     private func dispatch(_ message: IncomingMessage, id: RequestID, handler: MethodHandler, after ready: Task<Void, Never>) -> Reply {

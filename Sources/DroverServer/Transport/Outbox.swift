@@ -20,16 +20,13 @@ public final class Outbox: Sendable {
 
     private let shared: OutboxState
 
-    /// Starts the writer thread (it ends when the outbox goes away or the client has gone).
+    /// The writer thread starts when output is first queued by anyone but the stdin reader (which
+    /// writes what is ready after each read itself); it ends when the outbox goes away or the client has gone.
     /// - Parameter write: writes all of the bytes to the channel, returning false if the peer has gone;
     ///   called on the writer thread only, in order, and may block.
     public init(framing: Framing, limits: OutboxLimits = OutboxLimits(),
                 write: @escaping @Sendable ([UInt8]) -> Bool) {
         shared = OutboxState(queue: OutputQueue(framing: framing, limits: limits), write: write)
-        let shared = self.shared
-        let thread = Thread { shared.runWriter() }
-        thread.name = "drover-protocol-writer"
-        thread.start()
     }
 
     deinit {

@@ -10,8 +10,10 @@ final class OutboxState: Sendable {
     /// The queue and the writer's bookkeeping; only touched under the lock.
     struct State {
         var queue: OutputQueue
-        /// The writer is waiting on `wake` and must be signalled when output becomes ready.
-        var writerParked = false
+        /// The writer is waiting on `wake` and must be signalled when output becomes ready (or has not
+        /// started: it starts the first time the stdin reader does not write what is ready itself).
+        var writerParked = true
+        var writerStarted = false
         /// The writer ends once nothing is ready (the outbox has gone).
         var writerStopping = false
         /// A batch is being written (by the writer thread, or by the stdin reader); no one else writes meanwhile.
@@ -30,12 +32,24 @@ final class OutboxState: Sendable {
 
         var isDrained: Bool { peerGone || (!queue.hasReady && !writing) }
 
-        /// Wakes the parked writer if there is output for it.
-        mutating func writerToWake() -> Bool {
-            guard writerParked, (queue.hasReady && !readerHandlesInput) || writerStopping else { return false }
+        /// What the writer needs now that the queue changed: to be woken or started if there is output for it.
+        mutating func writerToWake() -> WriterWakeUp {
+            guard writerParked, (queue.hasReady && !readerHandlesInput) || writerStopping else { return .none }
+            if !writerStarted {
+                // A writer never started has nothing to stop; it starts only for output.
+                guard queue.hasReady && !readerHandlesInput else { return .none }
+                writerStarted = true
+                writerParked = false
+                return .start
+            }
             writerParked = false
-            return true
+            return .signal
         }
+    }
+
+    /// How to get the writer going (decided under the lock, done outside it).
+    enum WriterWakeUp {
+        case none, signal, start
     }
 
     private let state: Mutex<State>
@@ -54,8 +68,23 @@ final class OutboxState: Sendable {
             let result = change(&state)
             return (result, state.writerToWake())
         }
-        if wakeWriter { wake.signal() }
+        perform(wakeWriter)
         return result
+    }
+
+    private func perform(_ wakeUp: WriterWakeUp) {
+        switch wakeUp {
+        case .none:
+            break
+        case .signal:
+            wake.signal()
+        case .start:
+            // Started on demand: most answers are written by the stdin reader itself, and a session (a
+            // `drover serve` start-up above all) may never need the thread.
+            let thread = Thread { self.runWriter() }
+            thread.name = "drover-protocol-writer"
+            thread.start()
+        }
     }
 
     func onPeerGone(_ handler: @escaping @Sendable () -> Void) {
@@ -106,15 +135,15 @@ final class OutboxState: Sendable {
     func handleInput(_ handle: () -> Void) {
         state.withLock { $0.readerHandlesInput = true }
         handle()
-        let (batch, wakeWriter): ([UInt8]?, Bool) = state.withLock { state in
+        let (batch, wakeWriter): ([UInt8]?, WriterWakeUp) = state.withLock { state in
             state.readerHandlesInput = false
             guard !state.writing, let batch = state.queue.take(maxBytes: Outbox.maxWriteBytes) else {
                 return (nil, state.writerToWake())
             }
             state.writing = true
-            return (batch, false)
+            return (batch, WriterWakeUp.none)
         }
-        if wakeWriter { wake.signal() }
+        perform(wakeWriter)
         guard let batch else { return }
         _ = wrote(batch.count, delivered: write(batch))
     }
@@ -174,7 +203,7 @@ final class OutboxState: Sendable {
             // Output queued meanwhile is the writer thread's (it parks while another thread writes).
             return (roomWaiter, drainWaiters, delivered ? nil : state.onPeerGone, state.writerToWake())
         }
-        if wakeWriter { wake.signal() }
+        perform(wakeWriter)
         roomWaiter?.signal()
         for waiter in drainWaiters { waiter.resume() }
         peerGoneHandler?()

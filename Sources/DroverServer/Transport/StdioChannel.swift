@@ -17,10 +17,12 @@ public enum StdioChannel {
         return protocolFD
     }
 
-    /// Reads `fd` until end of input on the calling thread, handing the framed inputs of each read
-    /// to `onInputs` (with the framing in effect), then calls `onEnd`. Blocks the calling thread until then.
+    /// Reads `fd` until end of input on the calling thread — `first` before it, as if read from it —
+    /// handing the framed inputs of each read to `onInputs` (with the framing in effect), then calls
+    /// `onEnd`. Blocks the calling thread until then. With `endsWith`, input also ends as soon as that
+    /// descriptor is readable (or hung up): `fd` may be shared with a process that has gone.
     public static func readUntilEnd(
-        fd: Int32, parser initial: MessageParser,
+        fd: Int32, first: [UInt8] = [], endsWith: Int32? = nil, parser initial: MessageParser,
         onInputs: @escaping @Sendable ([FramedInput], Framing) -> Void,
         onFramingDetected: @escaping @Sendable (Framing) -> Void,
         onEnd: @escaping @Sendable () -> Void
@@ -28,18 +30,35 @@ public enum StdioChannel {
         var parser = initial
         var announced = parser.framing != nil
         if let framing = parser.framing { onFramingDetected(framing) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            let inputs = parser.push(buffer[0..<count])
+        func handle(_ bytes: ArraySlice<UInt8>) {
+            let inputs = parser.push(bytes)
             if !announced, let framing = parser.framing {
                 announced = true
                 onFramingDetected(framing)
             }
             if !inputs.isEmpty { onInputs(inputs, parser.framing ?? .ndjson) }
         }
+        if !first.isEmpty { handle(first[...]) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            if let endsWith, !waitForInput(fd, endsWith: endsWith) { break }
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            // EAGAIN: a descriptor handed over may be non-blocking; the next poll waits.
+            if count < 0 && (errno == EINTR || (endsWith != nil && (errno == EAGAIN || errno == EWOULDBLOCK))) { continue }
+            if count <= 0 { break }
+            handle(buffer[0..<count])
+        }
         onEnd()
+    }
+
+    /// Waits until `fd` has input (or its end); false once `endsWith` is readable or hung up first.
+    private static func waitForInput(_ fd: Int32, endsWith: Int32) -> Bool {
+        var descriptors = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: endsWith, events: Int16(POLLIN), revents: 0)]
+        while true {
+            let ready = poll(&descriptors, 2, -1)
+            if ready < 0 && errno == EINTR { continue }
+            guard ready > 0 else { return false }
+            return descriptors[1].revents == 0
+        }
     }
 }

@@ -214,6 +214,11 @@ final class DroverProcess {
         _ = try await poll("the stdout reader to close", timeout: timeout) { shared.stdoutClosed ? true : nil }
     }
 
+    /// Waits until the server's stdout reaches its end (every process holding it has closed it).
+    func waitForEndOfStdout(timeout: Duration = .seconds(10)) async throws {
+        _ = try await poll("the end of stdout", timeout: timeout) { shared.stdoutClosed ? true : nil }
+    }
+
     // MARK: Receiving
 
     /// The next message from the server, in arrival order: a dictionary, or an array for a batch answer.
@@ -244,7 +249,7 @@ final class DroverProcess {
     /// Takes every queued message.
     func drainMessages() -> [Any] { shared.drain() }
 
-    /// Waits for the process to end; returns its exit code (or 128 + signal).
+    /// Waits for the process to end; returns its exit code (or, killed by a signal, that signal's number).
     func waitForExit(timeout: Duration = .seconds(10)) async throws -> Int32 {
         let status = try await poll("exit", timeout: timeout) { shared.exitStatus }
         // The process may exit before the readers have taken its last bytes (`drover --version`'s line

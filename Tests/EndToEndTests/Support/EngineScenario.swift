@@ -59,6 +59,20 @@ final class EngineWorkspace: Sendable {
         try JSONSerialization.data(withJSONObject: json, options: [.withoutEscapingSlashes]).writeUnsynced(to: file)
     }
 
+    /// What `drover engine status` says of this workspace's engine, asked again (for up to `timeout`)
+    /// until `accept` takes it; the last text either way.
+    func engineStatusText(timeout: Duration = .seconds(10), until accept: (String) -> Bool) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let status = try DroverProcess(arguments: ["engine", "status", "--workspace", path], directory: url)
+            status.closeStdin()
+            _ = try await status.waitForExit(timeout: .seconds(30))
+            let text = String(decoding: status.stdoutBytes, as: UTF8.self)
+            if accept(text) || ContinuousClock.now >= deadline { return text }
+            try await Task.sleep(for: .milliseconds(100))  // polling interval
+        }
+    }
+
     /// Spawns `drover serve` on this workspace, initializes it and (by default) trusts the workspace.
     /// - Parameters:
     ///   - daemon: attach to the workspace's engine process (the default), or drive the workspace in

@@ -115,7 +115,7 @@ H.test("join by offset: live lines before nextOffset are dropped, lines at or af
   H.wait_run(run_id, function(run)
     return run.status == "done"
   end, "the run to finish")
-  local file = H.ws .. "/.drover/logs/" .. run_id .. "/s.1.log"
+  local file = H.ws .. "/.drover/logs/" .. run_id .. "@s.1.log"
   local offsets, offset = {}, 0
   for _, line in ipairs(vim.fn.readfile(file)) do
     table.insert(offsets, offset)
