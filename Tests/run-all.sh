@@ -10,8 +10,14 @@ log=$(mktemp)
 # Every suite runs with TMPDIR set to a private folder made here, removed at the end, pass or fail: what
 # the suites leave in it, and every process still carrying it, is a leak that Tests/leftovers.py names
 # and fails the run on (/tmp once held 36,000 drover-* folders of earlier runs; engines idled on).
-# The build keeps the caller's TMPDIR: SwiftPM keeps its locks on .build there, shared with other builds.
+# The build keeps the caller's TMPDIR: SwiftPM keeps its lock on .build there (a flock on
+# $TMPDIR/<path>.lock), which other builds of this checkout must see. `swift test` takes that lock in the
+# run's folder instead, so a build started meanwhile does not wait for the Swift tests (nor did it wait
+# for the other suites, which run the same binary).
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/drover-suite-XXXXXX")
+# Others may pass through it (not list it): as root, the PostgreSQL tests' server runs as `postgres` in a
+# folder of its own in here (with 0700, initdb could not reach it and every PostgreSQL test was skipped).
+chmod 711 "$scratch"
 finish() {
   local status=$?
   if [ "$status" -ne 0 ]; then  # a part failed: still leave nothing running

@@ -6,11 +6,21 @@ public struct StoreLayout: Sendable, Hashable {
     public let workspace: URL
     /// `<workspace>/.drover/`.
     public let root: URL
+    /// `root`'s path, kept: paths built on it by hand cost less than URLs built on `root` (see `reportFile`).
+    private let rootPath: String
 
     /// Describes the layout of `workspace`; touches nothing on disk (see `prepare()`).
     public init(workspace: URL) {
         self.workspace = workspace.standardizedFileURL
         self.root = self.workspace.appendingPathComponent(".drover", isDirectory: true)
+        self.rootPath = root.path
+    }
+
+    /// A run's report, `.drover/reports/<runId>.md` (written when an ended run changes, so by every run).
+    /// Throws if `runId` is not a valid id.
+    public func reportFile(runId: String) throws -> String {
+        try Self.validateID(runId, what: "run id")
+        return "\(rootPath)/reports/\(runId).md"
     }
 
     /// The SQLite database, `.drover/drover.db`.

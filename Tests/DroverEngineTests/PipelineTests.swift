@@ -119,6 +119,14 @@ import Testing
         #expect(broken.errors.contains { $0.contains("step 1 ('a'): field 'prompt' is required") })
         #expect(broken.info.path?.hasSuffix(".drover/pipelines/broken.json") == true)
         #expect(catalog.entry("bad name!")?.errors.first?.contains("not a valid pipeline id") == true)
+
+        // What starting a run looks up, one id at a time, is what the whole catalog says of that id.
+        for id in ["demo", "mine", "implement", "broken", "bad name!", "missing"] {
+            let alone = PipelineCatalog.entry(id, workspace: workspace, configDirectory: config)
+            let listed = catalog.entry(id)
+            #expect(alone?.info == listed?.info, "\(id)")
+        }
+        #expect(PipelineCatalog.entry("missing", workspace: workspace, configDirectory: config) == nil)
     }
 
     @Test func configDirectoryFollowsTheEnvironment() {

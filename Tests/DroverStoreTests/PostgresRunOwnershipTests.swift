@@ -11,9 +11,9 @@ import Testing
 /// keeps a lease past its duration, and a crashed owner on this host need not be waited out.
 @Suite(.enabled("needs a PostgreSQL server (see the reason printed above)") { await PostgresStoreTests.isAvailable() })
 struct PostgresRunOwnershipTests {
-    private func freshStore() throws -> (url: PostgresURL, schema: String) {
+    private func freshStore() async throws -> (url: PostgresURL, schema: String) {
         let schema = "o_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        return (try PostgresURL(try PostgresTestServer.shared().createSchema(schema, in: PostgresStoreTests.database!)), schema)
+        return (try PostgresURL(try await PostgresTestServer.shared().createSchema(schema, in: PostgresStoreTests.database!)), schema)
     }
 
     /// Waits until `condition` holds, checking every 20 ms, for at most `timeout`.
@@ -26,8 +26,8 @@ struct PostgresRunOwnershipTests {
         return true
     }
 
-    @Test func twoClaimantsRaceAndExactlyOneWinsEachRun() throws {
-        let (url, _) = try freshStore()
+    @Test func twoClaimantsRaceAndExactlyOneWinsEachRun() async throws {
+        let (url, _) = try await freshStore()
         let first = try PostgresRunOwnership(url: url)
         let second = try PostgresRunOwnership(url: url)
         for run in 1...20 {
@@ -50,7 +50,7 @@ struct PostgresRunOwnershipTests {
     }
 
     @Test func aLeaseThatRanOutIsTakenAndItsOwnerMayNotWriteAgain() async throws {
-        let (url, _) = try freshStore()
+        let (url, _) = try await freshStore()
         let stalled = try PostgresRunOwnership(url: url, leaseDuration: .milliseconds(300))
         let other = try PostgresRunOwnership(url: url)
         try stalled.claim(runId: "r1")
@@ -72,7 +72,7 @@ struct PostgresRunOwnershipTests {
     }
 
     @Test func aHeartbeatKeepsTheLeasePastItsDuration() async throws {
-        let (url, _) = try freshStore()
+        let (url, _) = try await freshStore()
         // A lease long enough that a heartbeat (every third of it) delayed by a loaded machine still
         // lands in time; the test is about outliving several lease durations, not about the margin.
         let owner = try PostgresRunOwnership(url: url, leaseDuration: .milliseconds(1500))
@@ -85,13 +85,13 @@ struct PostgresRunOwnershipTests {
         try owner.renew(runId: "r1")
     }
 
-    @Test func aCrashedOwnerOnThisHostIsNotWaitedOut() throws {
-        let (url, schema) = try freshStore()
+    @Test func aCrashedOwnerOnThisHostIsNotWaitedOut() async throws {
+        let (url, schema) = try await freshStore()
         let owner = try PostgresRunOwnership(url: url)
         // A lease of an hour left by a process of this host that no longer exists.
         var deadPid: Int32 = 4_000_000
         while kill(deadPid, 0) == 0 || errno != ESRCH { deadPid -= 1 }
-        try PostgresTestServer.shared().sql(
+        try await PostgresTestServer.shared().sql(
             """
             INSERT INTO \(schema).run_claims VALUES ('r1', '\(OwnerIdentity.thisHost)', \(deadPid), 7, now() + interval '1 hour');
             INSERT INTO \(schema).run_claims VALUES ('r2', 'another-host', \(deadPid), 3, now() + interval '1 hour');

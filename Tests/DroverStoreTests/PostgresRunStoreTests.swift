@@ -15,29 +15,29 @@ struct PostgresRunStoreTests {
     private var server: PostgresTestServer { get throws { try PostgresTestServer.shared() } }
 
     /// A URL to a new, empty schema of the shared test database.
-    private func freshStoreURL() throws -> String {
+    private func freshStoreURL() async throws -> String {
         let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        return try server.createSchema(schema, in: PostgresStoreTests.database!)
+        return try await server.createSchema(schema, in: PostgresStoreTests.database!)
     }
 
     private func schemaName(_ url: String) -> String {
         String(url[url.range(of: "%3D")!.upperBound...])
     }
 
-    @Test func anEmptyDatabaseIsMigratedToTheLatestVersion() throws {
-        let url = try freshStoreURL()
+    @Test func anEmptyDatabaseIsMigratedToTheLatestVersion() async throws {
+        let url = try await freshStoreURL()
         #expect(try PostgresSchema.version(url: PostgresURL(url)) == nil)
         let store = try PostgresRunStore(url: url)
         try store.append(Fixtures.events("r1", count: 1), snapshot: Fixtures.run("r1", lastSeq: 1))
         #expect(try PostgresSchema.version(url: PostgresURL(url)) == PostgresSchema.latestVersion)
-        let versions = try server.sql(
+        let versions = try await server.sql(
             "SELECT string_agg(version::text, ',' ORDER BY version) FROM \(schemaName(url)).drover_schema_migrations",
             database: PostgresStoreTests.database!)
         #expect(versions == (1...PostgresSchema.latestVersion).map(String.init).joined(separator: ","))
     }
 
-    @Test func aStoreOfThePreviousVersionIsUpgradedWithItsRunsIntact() throws {
-        let url = try freshStoreURL()
+    @Test func aStoreOfThePreviousVersionIsUpgradedWithItsRunsIntact() async throws {
+        let url = try await freshStoreURL()
         let previous = PostgresSchema.latestVersion - 1
         try PostgresSchema.migrate(url: PostgresURL(url), upTo: previous)
         #expect(try PostgresSchema.version(url: PostgresURL(url)) == previous)
@@ -45,7 +45,7 @@ struct PostgresRunStoreTests {
         // What a build of the previous version wrote, row by row.
         let run = Fixtures.run("r1", lastSeq: 1)
         let snapshot = String(decoding: try EventCodec().encodeSnapshot(run), as: UTF8.self).replacingOccurrences(of: "'", with: "''")
-        try server.sql(
+        try await server.sql(
             """
             SET search_path = \(schemaName(url));
             INSERT INTO runs VALUES ('r1', 'default', 'running', '\(Fixtures.at)', '\(Fixtures.at)', '\(snapshot)');
@@ -62,21 +62,21 @@ struct PostgresRunStoreTests {
 
     /// Engines started together (an editor and a CLI, or several workers) each run the migrations:
     /// the advisory lock makes them take turns, so every one opens and each migration runs once.
-    @Test func startsAtOnceMigrateOnce() throws {
-        let url = try freshStoreURL()
+    @Test func startsAtOnceMigrateOnce() async throws {
+        let url = try await freshStoreURL()
         let starts = 6
         let failures = Failures()
         DispatchQueue.concurrentPerform(iterations: starts) { _ in
             do { _ = try PostgresRunStore(url: url) } catch { failures.add("\(error)") }
         }
         #expect(failures.all.isEmpty)
-        let count = try server.sql(
+        let count = try await server.sql(
             "SELECT count(*) FROM \(schemaName(url)).drover_schema_migrations", database: PostgresStoreTests.database!)
         #expect(count == String(PostgresSchema.latestVersion))
     }
 
-    @Test func aNewerSchemaIsRefusedAndAnEmptyOneIsNotFoundReadOnly() throws {
-        let url = try freshStoreURL()
+    @Test func aNewerSchemaIsRefusedAndAnEmptyOneIsNotFoundReadOnly() async throws {
+        let url = try await freshStoreURL()
         let empty = #expect(throws: StoreError.self) { try PostgresRunStore(url: url, readOnly: true) }
         #expect(empty?.kind == .notFound)
 
@@ -88,7 +88,7 @@ struct PostgresRunStoreTests {
         #expect(write?.kind == .readOnly)
 
         let newer = PostgresSchema.latestVersion + 1
-        try server.sql(
+        try await server.sql(
             "INSERT INTO \(schemaName(url)).drover_schema_migrations (version) VALUES (\(newer))", database: PostgresStoreTests.database!)
         for readOnly in [false, true] {
             let error = #expect(throws: StoreError.self) { try PostgresRunStore(url: url, readOnly: readOnly) }
@@ -135,12 +135,12 @@ struct PostgresRunStoreTests {
 
     /// A connection the server dropped (a restart, a failover, `pg_terminate_backend`) is reopened on
     /// the next call instead of failing every call until the engine restarts.
-    @Test func aDroppedConnectionIsReopened() throws {
+    @Test func aDroppedConnectionIsReopened() async throws {
         let database = "drover_reconnect_tests"
-        let url = try server.createDatabase(database)
+        let url = try await server.createDatabase(database)
         let store = try PostgresRunStore(url: url)
         try store.append(Fixtures.events("r1", count: 1), snapshot: Fixtures.run("r1", lastSeq: 1))
-        let killed = try server.sql(
+        let killed = try await server.sql(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '\(database)' AND application_name = 'drover'")
         #expect(killed == "1")
         #expect(try store.run(id: "r1")?.lastSeq == 1)

@@ -13,9 +13,9 @@ import Testing
 /// is refused inside the append's own transaction, even when the owner thinks it still holds it.
 @Suite(.enabled("needs a PostgreSQL server (see the reason printed above)") { await PostgresStoreTests.isAvailable() })
 struct PostgresWorkerQueueTests {
-    private func freshStore() throws -> (url: PostgresURL, store: PostgresRunStore) {
+    private func freshStore() async throws -> (url: PostgresURL, store: PostgresRunStore) {
         let schema = "q_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let url = try PostgresURL(try PostgresTestServer.shared().createSchema(schema, in: PostgresStoreTests.database!))
+        let url = try PostgresURL(try await PostgresTestServer.shared().createSchema(schema, in: PostgresStoreTests.database!))
         return (url, try PostgresRunStore(url: url))
     }
 
@@ -25,8 +25,8 @@ struct PostgresWorkerQueueTests {
         try PostgresWorkerQueue(url: url).handOver(runId: id, workspace: "/work/\(id)", drivers: drivers)
     }
 
-    @Test func twoWorkersTakingAtOnceGetEachRunExactlyOnce() throws {
-        let (url, store) = try freshStore()
+    @Test func twoWorkersTakingAtOnceGetEachRunExactlyOnce() async throws {
+        let (url, store) = try await freshStore()
         for index in 1...20 { try queue("run-\(index)", store: store, url: url) }
         let workers = [try PostgresRunOwnership(url: url), try PostgresRunOwnership(url: url)]
         let taken = Taken()
@@ -37,8 +37,8 @@ struct PostgresWorkerQueueTests {
         for (runId, worker) in taken.byRun { #expect(workers[worker].holds(runId: runId)) }
     }
 
-    @Test func aWorkerTakesOnlyRunsItCanDriveThatNobodyLeases() throws {
-        let (url, store) = try freshStore()
+    @Test func aWorkerTakesOnlyRunsItCanDriveThatNobodyLeases() async throws {
+        let (url, store) = try await freshStore()
         try queue("needs-claude", drivers: ["claude"], store: store, url: url)
         try queue("blocked", status: .blocked, store: store, url: url)
         try queue("leased", store: store, url: url)
@@ -57,7 +57,7 @@ struct PostgresWorkerQueueTests {
     }
 
     @Test func anAppendAfterTheLeaseWasTakenOverIsRefusedInItsTransaction() async throws {
-        let (url, store) = try freshStore()
+        let (url, store) = try await freshStore()
         try queue("r1", status: .running, store: store, url: url)
         // Long enough for the first append to land within it on a loaded machine; what follows waits it out.
         let stalled = try PostgresRunOwnership(url: url, leaseDuration: .seconds(3))

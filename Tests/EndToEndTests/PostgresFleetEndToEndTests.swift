@@ -23,8 +23,8 @@ struct PostgresFleetEndToEndTests {
 
     @Test("a run driven by engine A is seen live by a client of engine B, and B's answers to its gates unblock it on A")
     func gatesAnsweredFromAnotherEngine() async throws {
-        let server = try PostgresTestServer.shared()
-        let url = try server.createDatabase("drover_fleet_gates")
+        let server = try await PostgresTestServer.shared()
+        let url = try await server.createDatabase("drover_fleet_gates")
         let (workspaceA, workspaceB) = (try EngineWorkspace(), try EngineWorkspace())
         let clientA = try await workspaceA.server(arguments: ["--store", url])
         let clientB = try await workspaceB.server(arguments: ["--store", url])
@@ -58,7 +58,7 @@ struct PostgresFleetEndToEndTests {
         }
         #expect(!logsOfRun(workspaceA.path).isEmpty)
         #expect(logsOfRun(workspaceB.path).isEmpty)
-        #expect(try server.sql("SELECT count(*) FROM run_claims", database: "drover_fleet_gates") == "0")
+        #expect(try await server.sql("SELECT count(*) FROM run_claims", database: "drover_fleet_gates") == "0")
         _ = try await clientA.shutdownAndExit()
         _ = try await clientB.shutdownAndExit()
     }
@@ -66,8 +66,8 @@ struct PostgresFleetEndToEndTests {
     @Test("a tool permission A's live agent waits on, answered through engine B, reaches that agent: the same attempt goes on",
           .enabled(ifBlocking: { ScriptedACPAgent.available }, ScriptedACPAgent.missingReason))
     func permissionAnsweredFromAnotherEngine() async throws {
-        let server = try PostgresTestServer.shared()
-        let url = try server.createDatabase("drover_fleet_permission")
+        let server = try await PostgresTestServer.shared()
+        let url = try await server.createDatabase("drover_fleet_permission")
         let scratch = try TempFolder()
         let coder = try ScriptedACPAgent.role([
             ["run": "make build"],
@@ -101,9 +101,9 @@ struct PostgresFleetEndToEndTests {
 
     @Test("an engine whose LISTEN connection is cut again and again reconnects and catches up: its client misses no event")
     func listenConnectionCut() async throws {
-        let server = try PostgresTestServer.shared()
+        let server = try await PostgresTestServer.shared()
         let database = "drover_fleet_cut"
-        let url = try server.createDatabase(database)
+        let url = try await server.createDatabase(database)
         let (workspaceA, workspaceB) = (try EngineWorkspace(), try EngineWorkspace())
         let clientA = try await workspaceA.server(arguments: ["--store", url])
         let clientB = try await workspaceB.server(arguments: ["--store", url])
@@ -116,7 +116,7 @@ struct PostgresFleetEndToEndTests {
         let cutting = Task.detached {
             var cuts = 0
             while !Task.isCancelled {
-                let killed = (try? server.sql(
+                let killed = (try? await server.sql(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'drover-listen'",
                     database: database)) ?? "0"
                 cuts += Int(killed) ?? 0

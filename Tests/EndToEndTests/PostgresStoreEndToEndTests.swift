@@ -19,8 +19,8 @@ struct PostgresStoreEndToEndTests {
 
     @Test("the demo pipeline driven by `serve --store postgres://` is listed by `runs` and `status` on the same store")
     func demoOnPostgres() async throws {
-        let server = try PostgresTestServer.shared()
-        let url = try server.createDatabase("drover_e2e_demo")
+        let server = try await PostgresTestServer.shared()
+        let url = try await server.createDatabase("drover_e2e_demo")
         let workspace = try EngineWorkspace()
         let drover = try await workspace.server(arguments: ["--store", url])
         let runId = try await drover.startRun("demo", task: "Add a greeting").string("id")
@@ -34,8 +34,8 @@ struct PostgresStoreEndToEndTests {
         #expect(events.map { $0["seq"] as? Int } == Array(1...events.count).map { $0 })
         #expect(!FileManager.default.fileExists(atPath: workspace.path + "/.drover/drover.db"), "the runs went to PostgreSQL")
         // The run was driven under a lease in the store, given up when it ended.
-        #expect(try server.sql("SELECT count(*) FROM run_claims", database: "drover_e2e_demo") == "0")
-        #expect(try server.sql("SELECT count(*) FROM events WHERE run_id = '\(runId)'", database: "drover_e2e_demo") == String(events.count))
+        #expect(try await server.sql("SELECT count(*) FROM run_claims", database: "drover_e2e_demo") == "0")
+        #expect(try await server.sql("SELECT count(*) FROM events WHERE run_id = '\(runId)'", database: "drover_e2e_demo") == String(events.count))
 
         // Other commands, from another folder, while the server still runs: read-only, no lock needed.
         let runs = try await command(["runs", "--store", url])
@@ -49,9 +49,9 @@ struct PostgresStoreEndToEndTests {
 
     @Test("credentials from PGPASSFILE; libpq options pass through: sslmode=disable works, sslmode=require and a bad sslmode are refused clearly")
     func passwordFileAndSSLModes() async throws {
-        let server = try PostgresTestServer.shared()
+        let server = try await PostgresTestServer.shared()
         let database = "drover_e2e_credentials"
-        let withPassword = try server.createDatabase(database)
+        let withPassword = try await server.createDatabase(database)
         let parts = try #require(URLComponents(string: withPassword))
         let (user, password, host, port) = (parts.user ?? "", parts.password ?? "", parts.host ?? "", parts.port ?? 5432)
         let bare = "postgres://\(user)@\(host):\(port)/\(database)"
@@ -90,7 +90,7 @@ struct PostgresStoreEndToEndTests {
 
     @Test("a wrong password: `serve --no-daemon` answers every request with an error naming the server, never the password")
     func wrongPassword() async throws {
-        let good = try PostgresTestServer.shared().url(database: "postgres")
+        let good = try await PostgresTestServer.shared().url(database: "postgres")
         let wrong = good.replacingOccurrences(of: #":[^:@/]+@"#, with: ":wrong-secret@", options: .regularExpression)
         let workspace = try EngineWorkspace()
         let drover = try await workspace.server(trust: false, daemon: false, arguments: ["--store", wrong])

@@ -36,10 +36,10 @@ struct WorkerEndToEndTests {
         let url: String
         let workspaces: [EngineWorkspace]
 
-        init(workspaces count: Int = 1) throws {
-            server = try PostgresTestServer.shared()
+        init(workspaces count: Int = 1) async throws {
+            server = try await PostgresTestServer.shared()
             database = "drover_w_" + UUID().uuidString.prefix(8).lowercased()
-            url = try server.createDatabase(database)
+            url = try await server.createDatabase(database)
             workspaces = try (0..<count).map { _ in
                 try EngineWorkspace(pipelines: ["gated": WorkerEndToEndTests.gatedPipeline, "hang-once": WorkerEndToEndTests.hangOncePipeline])
             }
@@ -70,8 +70,8 @@ struct WorkerEndToEndTests {
             return worker
         }
 
-        func sql(_ statement: String) throws -> String {
-            try server.sql(statement, database: database)
+        func sql(_ statement: String) async throws -> String {
+            try await server.sql(statement, database: database)
         }
     }
 
@@ -142,7 +142,7 @@ struct WorkerEndToEndTests {
 
     @Test("three workers, two clients: 30 runs with gates answered from both clients, each done exactly once")
     func fleetDrivesEveryRunOnce() async throws {
-        let fleet = try Fleet(workspaces: 2)
+        let fleet = try await Fleet(workspaces: 2)
         let first = try await fleet.client(0), second = try await fleet.client(1)
         var workers: [DroverProcess] = []
         // Leases of 5 s: no worker dies here, and a heartbeat starved by a loaded machine should not
@@ -206,7 +206,7 @@ struct WorkerEndToEndTests {
             #expect(events.filter { $0.string("type") == "approval.resolved" }.count == 1)
             #expect(events.filter { $0.string("type") == "decision.resolved" }.count == 1)
         }
-        #expect(try fleet.sql("SELECT count(*) FROM run_claims") == "0", "every lease was given up")
+        #expect(try await fleet.sql("SELECT count(*) FROM run_claims") == "0", "every lease was given up")
         #expect(drafters.count > 1, "the runs were shared among the workers: \(drafters)")
         #expect(interrupted <= 3, "\(interrupted) runs lost a worker's lease: \(workers.map(\.stderrText))")
         for worker in workers { #expect(worker.isRunning, "\(worker.stderrText)") }
@@ -218,7 +218,7 @@ struct WorkerEndToEndTests {
 
     @Test("kill -9 of the worker driving a step: another worker resumes the step after the lease runs out")
     func killedWorkerIsResumed() async throws {
-        let fleet = try Fleet()
+        let fleet = try await Fleet()
         let client = try await fleet.client()
         let one = try await fleet.worker(), two = try await fleet.worker()
         let runId = try await client.startRun("hang-once").string("id")
@@ -239,7 +239,7 @@ struct WorkerEndToEndTests {
         ], "\(stepTrace(events))")
         #expect(await gone(agent), "the dead worker's agent was stopped before the step re-ran")
         #expect(other.isRunning)
-        #expect(try fleet.sql("SELECT count(*) FROM run_claims") == "0")
+        #expect(try await fleet.sql("SELECT count(*) FROM run_claims") == "0")
         other.terminate()
         _ = try await other.waitForExit(timeout: .seconds(30))
         _ = try await client.shutdownAndExit()
@@ -247,7 +247,7 @@ struct WorkerEndToEndTests {
 
     @Test("a run from another machine: the worker clones its remote, drives it in its own cache and pushes drover/<run-id> back")
     func runFromAnotherMachine() async throws {
-        let fleet = try Fleet()
+        let fleet = try await Fleet()
         let config = fleet.workspaces[0].path + "/config"
         // The pipeline is the user's (in the shared config folder), so the worker's machine has it too.
         let pipeline = FakePipeline.pipeline([FakePipeline.step("edit", prompt: "{{task}}", turns: [[
@@ -293,7 +293,7 @@ struct WorkerEndToEndTests {
 
     @Test("SIGTERM: the worker interrupts its step, records that and gives the run up at once (no lease to wait out)")
     func stoppedWorkerHandsItsRunOver() async throws {
-        let fleet = try Fleet()
+        let fleet = try await Fleet()
         let client = try await fleet.client()
         // An hour's lease: the run can only move on within the test's time if the lease is given up.
         let stopping = try await fleet.worker(lease: "3600")
@@ -316,10 +316,10 @@ struct WorkerEndToEndTests {
 
     @Test("a worker cut off from the store stops its agent, and writes nothing once its lease is gone")
     func partitionedWorkerIsFenced() async throws {
-        let fleet = try Fleet()
+        let fleet = try await Fleet()
         // The worker to cut off logs in as a role of its own, so the test can shut it out alone.
         let role = "cut_" + UUID().uuidString.prefix(6).lowercased()
-        _ = try fleet.server.sql("CREATE ROLE \(role) LOGIN PASSWORD 'cut-off-secret' IN ROLE drover")
+        _ = try await fleet.server.sql("CREATE ROLE \(role) LOGIN PASSWORD 'cut-off-secret' IN ROLE drover")
         let roleURL = fleet.url.replacingOccurrences(of: #"//[^@]+@"#, with: "//\(role):cut-off-secret@", options: .regularExpression)
         let client = try await fleet.client()
         let cutOff = try await fleet.worker(url: roleURL)
@@ -329,7 +329,7 @@ struct WorkerEndToEndTests {
         #expect(parentPid(agent) == cutOff.pid)
 
         // The partition: its sessions end and it cannot log in again.
-        _ = try fleet.server.sql("ALTER ROLE \(role) NOLOGIN; SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '\(role)'")
+        _ = try await fleet.server.sql("ALTER ROLE \(role) NOLOGIN; SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '\(role)'")
         #expect(await cutOff.stderrContains("lost the lease on run \(runId)", timeout: .seconds(30)), "\(cutOff.stderrText)")
         #expect(await gone(agent), "the cut-off worker stopped its agent")
         let before = try await client.storedEvents(runId)
@@ -338,7 +338,7 @@ struct WorkerEndToEndTests {
         // Another worker takes the run after the lease; the cut-off one comes back and must stay silent.
         let rescuer = try await fleet.worker()
         let events = try await events(client, runId, until: has("run.completed"))
-        _ = try fleet.server.sql("ALTER ROLE \(role) LOGIN")
+        _ = try await fleet.server.sql("ALTER ROLE \(role) LOGIN")
         #expect(await cutOff.stderrContains("the store answers again", timeout: .seconds(30)), "\(cutOff.stderrText)")
         let after = try await client.storedEvents(runId)
         #expect(after.count == events.count, "nothing more was written once the cut-off worker could reach the store again")
@@ -354,7 +354,7 @@ struct WorkerEndToEndTests {
 
     @Test("worker errors: a bad URL and a wrong password stop it, saying why without the password; a server that is down is retried")
     func workerErrors() async throws {
-        let fleet = try Fleet()
+        let fleet = try await Fleet()
         let bad = try DroverProcess(arguments: ["worker", "--store", "mysql://nope"])
         #expect(try await bad.waitForExit() == 1)
         #expect(bad.stderrText.contains("postgres://"), "\(bad.stderrText)")

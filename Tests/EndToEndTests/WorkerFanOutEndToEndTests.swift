@@ -15,8 +15,8 @@ struct WorkerFanOutEndToEndTests {
         return FakePipeline.pipeline([FakePipeline.step("gate", prompt: "go", turns: [[["result": "ok"]]], requiresApproval: true), plan])
     }
 
-    static func fleet() throws -> WorkerEndToEndTests.Fleet {
-        let fleet = try WorkerEndToEndTests.Fleet()
+    static func fleet() async throws -> WorkerEndToEndTests.Fleet {
+        let fleet = try await WorkerEndToEndTests.Fleet()
         try fleet.workspaces[0].writePipeline("split", Self.pipeline(fansOut: true))
         try fleet.workspaces[0].writePipeline("child", FakePipeline.pipeline([FakePipeline.step("work", prompt: "{{task}}", turns: [[["result": "did it"]]])]))
         return fleet
@@ -34,7 +34,7 @@ struct WorkerFanOutEndToEndTests {
 
     @Test("a client that leaves its runs to workers refuses run/start of a pipeline that fans out, saying why and what to do")
     func refusedAtStart() async throws {
-        let fleet = try Self.fleet()
+        let fleet = try await Self.fleet()
         let client = try await fleet.client()
         let refused = try await client.callError("run/start", ["pipelineId": "split", "task": "t"])
         #expect(refused.code == -32602, "\(refused)")
@@ -46,7 +46,7 @@ struct WorkerFanOutEndToEndTests {
 
     @Test("a worker that reaches a fan-out step (the pipeline gained one after the run was recorded) fails it before its agent runs, saying why")
     func refusedByTheWorker() async throws {
-        let fleet = try Self.fleet()
+        let fleet = try await Self.fleet()
         let workspace = fleet.workspaces[0]
         try workspace.writePipeline("split", Self.pipeline(fansOut: false))
         let client = try await fleet.client()

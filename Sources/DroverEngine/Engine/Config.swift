@@ -59,11 +59,28 @@ public struct EngineConfig: Sendable {
 
     /// Both files as they are now (each parsed again only when it changed: `FileValueCache`).
     public static func load(workspace: URL, configDirectory: URL) -> EngineConfig {
-        var config = EngineConfig(
-            workspaceFile: workspace.appendingPathComponent(".drover/config.json"),
-            userFile: configDirectory.appendingPathComponent("config.json"))
+        load(Files(workspace: workspace, configDirectory: configDirectory))
+    }
+
+    /// Where the two files are; a long-lived caller makes this once and loads with it before every attempt.
+    public struct Files: Sendable {
+        let workspaceFile: URL
+        let userFile: URL
+        /// Their paths, user file first: what the cache is keyed and checked by.
+        let paths: [String]
+
+        public init(workspace: URL, configDirectory: URL) {
+            workspaceFile = workspace.appendingPathComponent(".drover/config.json")
+            userFile = configDirectory.appendingPathComponent("config.json")
+            paths = [userFile.path, workspaceFile.path]
+        }
+    }
+
+    /// Both `files` as they are now (each parsed again only when it changed: `FileValueCache`).
+    public static func load(_ files: Files) -> EngineConfig {
         // Parsed again only when either file changed (`FileValueCache`): this runs before every attempt.
-        return parsed.value(at: [config.userFile.path, config.workspaceFile.path]) {
+        parsed.value(at: files.paths) {
+            var config = EngineConfig(workspaceFile: files.workspaceFile, userFile: files.userFile)
             config.userAgents = read(config.userFile, allowsStore: true, into: &config)
             config.workspaceAgents = read(config.workspaceFile, allowsStore: false, into: &config)
             return config

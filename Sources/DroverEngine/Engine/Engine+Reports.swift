@@ -5,19 +5,13 @@ import Foundation
 /// Run reports: `.drover/reports/<run-id>.md`, written whenever an ended run changes (its end, an apply,
 /// a discard), and `run/report`, which also adds the run's net `git diff --stat`.
 extension Engine {
-    /// Where a run's report goes; throws for an id that is not a valid path component.
-    nonisolated func reportFile(runId: String) throws -> URL {
-        try StoreLayout.validateID(runId, what: "run id")
-        return StoreLayout(workspace: options.workspace).root.appendingPathComponent("reports/\(runId).md")
-    }
-
     /// Writes the report of a run that ended, from its events alone (git is never run on the actor; the
     /// diffstat comes with `run/report`). A failure is logged: the report can always be asked for again.
     func writeReport(of run: Run) {
         guard run.status.isTerminal else { return }
         do {
             let events = try queries.events(runId: run.id, after: 0)
-            try save(RunReport.markdown(run: run, events: events), to: reportFile(runId: run.id))
+            try save(RunReport.markdown(run: run, events: events), to: layout.reportFile(runId: run.id))
         } catch {
             log("cannot write the report of run \(run.id): \(error)")
         }
@@ -32,14 +26,14 @@ extension Engine {
         let stat = await (try? Self.offActor { try reader.diffStat(run: run, history: history) }) ?? nil
         let markdown = RunReport.markdown(run: run, events: events, diffStat: stat)
         guard run.status.isTerminal else { return RunReportResult(runId: run.id, markdown: markdown) }
-        let file = try reportFile(runId: run.id)
+        let file = try layout.reportFile(runId: run.id)
         try await Self.offActor { try Self.save(markdown, to: file) }
-        return RunReportResult(runId: run.id, markdown: markdown, path: file.path)
+        return RunReportResult(runId: run.id, markdown: markdown, path: file)
     }
 
-    private func save(_ markdown: String, to file: URL) throws { try Self.save(markdown, to: file) }
+    private func save(_ markdown: String, to file: String) throws { try Self.save(markdown, to: file) }
 
-    nonisolated static func save(_ markdown: String, to file: URL) throws {
-        try PrivateFiles.replaceFile(file.path, contents: markdown)
+    nonisolated static func save(_ markdown: String, to file: String) throws {
+        try PrivateFiles.replaceFile(file, contents: markdown)
     }
 }

@@ -41,9 +41,11 @@ extension Engine {
     /// The pipeline `request` names, checked: it exists without errors, the task is not empty, every
     /// input its prompts use is given, its agents resolve and the workspace is trusted if it must be.
     func checkedPipeline(_ request: RunStartRequest, config: EngineConfig) throws -> LoadedPipeline {
-        let catalog = PipelineCatalog.load(workspace: options.workspace, configDirectory: options.configDirectory)
-        guard let entry = catalog.entry(request.pipelineId) else {
-            throw EngineError(.notFound, "No pipeline with id '\(request.pipelineId)'; available: \(catalog.entries.map(\.id).joined(separator: ", "))")
+        // Only the pipelines named are read; the whole catalog only to list what is there when one is missing.
+        let lookUp = { (id: String) in PipelineCatalog.entry(id, workspace: self.options.workspace, configDirectory: self.options.configDirectory) }
+        let available = { PipelineCatalog.load(workspace: self.options.workspace, configDirectory: self.options.configDirectory).entries.map(\.id).joined(separator: ", ") }
+        guard let entry = lookUp(request.pipelineId) else {
+            throw EngineError(.notFound, "No pipeline with id '\(request.pipelineId)'; available: \(available())")
         }
         guard let definition = entry.definition, entry.errors.isEmpty else {
             let place = entry.path.map { " (\($0))" } ?? ""
@@ -73,10 +75,11 @@ extension Engine {
                                           + "to workers (store.executor \"workers\") and \(Self.workersCannotFanOut); start it from a client "
                                           + "whose store.executor is \"engine\" (the default), e.g. DROVER_STORE_EXECUTOR=engine")
             }
-            guard let child = catalog.entry(fanOut.pipeline), child.definition != nil, child.errors.isEmpty else {
+            let child = lookUp(fanOut.pipeline)
+            guard let child, child.definition != nil, child.errors.isEmpty else {
                 throw EngineError.invalid("pipeline '\(entry.id)' step '\(step.id)': fanOut.pipeline '\(fanOut.pipeline)' "
-                                          + (catalog.entry(fanOut.pipeline) == nil ? "names no pipeline" : "has errors (pipeline/list shows them)")
-                                          + "; available: \(catalog.entries.map(\.id).joined(separator: ", "))")
+                                          + (child == nil ? "names no pipeline" : "has errors (pipeline/list shows them)")
+                                          + "; available: \(available())")
             }
         }
         return LoadedPipeline(id: entry.id, definition: definition, source: entry.source)
@@ -121,7 +124,7 @@ extension Engine {
 
     /// The config files as they are now (read at every attempt: they may change while the engine runs).
     func loadConfig() -> EngineConfig {
-        EngineConfig.load(workspace: options.workspace, configDirectory: options.configDirectory)
+        EngineConfig.load(configFiles)
     }
 
     /// `run/cancel`: kills the live step's process group (or the agent a dead engine left behind),

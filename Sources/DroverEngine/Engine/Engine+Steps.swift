@@ -199,7 +199,7 @@ extension Engine {
             workingDirectory: workingDirectory, environment: environment, agent: agent, command: step.command,
             resumeSessionId: resumeSessionId,
             timeout: step.timeoutSeconds.map { .milliseconds(Int64(($0 * 1000).rounded())) },
-            logFile: try StoreLayout(workspace: options.workspace).logFile(runId: run.id, stepId: stepId, attempt: attempt),
+            logFile: try layout.logFile(runId: run.id, stepId: stepId, attempt: attempt),
             selfExecutable: options.selfExecutable)
         attemptContext.toolsAllowedForRun = history.toolsAllowedForRun
         attemptContext.remainingBudgetUSD = run.budget?.maxUSD.map { max(0, $0 - run.usage.costUSD) }
@@ -393,7 +393,7 @@ extension Engine {
     func reapOrphanedAgent(runId: String, stepId: String, attempt: Int) async {
         let legacyPath: String
         do {
-            legacyPath = try StoreLayout(workspace: options.workspace).agentRecordFile(runId: runId, stepId: stepId, attempt: attempt).path
+            legacyPath = try layout.agentRecordFile(runId: runId, stepId: stepId, attempt: attempt).path
         } catch {
             log("cannot look for an agent left behind by run \(runId): \(error)")
             return

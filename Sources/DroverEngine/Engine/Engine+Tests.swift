@@ -61,7 +61,7 @@ extension Engine {
 
     /// The last lines of a tests attempt's output: what `tests.finished` records and the fixer is shown.
     func testsSummary(runId: String, stepId: String, attempt: Int, lines: Int = 40, characters: Int = 4000) -> String {
-        guard let file = try? StoreLayout(workspace: options.workspace).existingLogFile(runId: runId, stepId: stepId, attempt: attempt),
+        guard let file = try? layout.existingLogFile(runId: runId, stepId: stepId, attempt: attempt),
               let text = try? String(contentsOf: file, encoding: .utf8) else { return "" }
         let tail = text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines + 1).joined(separator: "\n")
             .trimmingCharacters(in: .whitespacesAndNewlines)

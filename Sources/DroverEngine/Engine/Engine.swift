@@ -27,6 +27,10 @@ public actor Engine {
     var live: [String: LiveAttempt] = [:]
     /// Which process runs each live attempt, for the next engine if this one dies (`.drover/agents`).
     let agentRecords: AgentRecordTable
+    /// The workspace's `.drover/` paths, made once: URLs cost more to build than the files they name cost to open.
+    let layout: StoreLayout
+    /// The config files `loadConfig` reads, made once for the same reason.
+    let configFiles: EngineConfig.Files
     /// `advance` calls scheduled but not yet done.
     var scheduledAdvances = 0
     /// Runs whose orphaned agent `resumeInterruptedRuns` is killing; nothing starts in them meanwhile.
@@ -119,7 +123,9 @@ public actor Engine {
         self.launcher = launcher
         self.driving = driving
         self.trustStore = TrustStore(configDirectory: options.configDirectory)
-        self.agentRecords = AgentRecordTable(path: StoreLayout(workspace: options.workspace).agentTablePath)
+        self.layout = StoreLayout(workspace: options.workspace)
+        self.configFiles = EngineConfig.Files(workspace: options.workspace, configDirectory: options.configDirectory)
+        self.agentRecords = AgentRecordTable(path: layout.agentTablePath)
     }
 
     // MARK: - Listeners
@@ -171,8 +177,8 @@ public actor Engine {
     /// if its steps no longer match the run's.
     func pipeline(for run: Run) throws -> LoadedPipeline {
         try ledger.pipeline(run.id) {
-            let catalog = PipelineCatalog.load(workspace: options.workspace, configDirectory: options.configDirectory)
-            guard let entry = catalog.entry(run.pipelineId), let definition = entry.definition, entry.errors.isEmpty else {
+            guard let entry = PipelineCatalog.entry(run.pipelineId, workspace: options.workspace, configDirectory: options.configDirectory),
+                  let definition = entry.definition, entry.errors.isEmpty else {
                 throw EngineError.conflict(
                     "Pipeline '\(run.pipelineId)' of run \(run.id) no longer exists or has errors; restore or fix it (pipeline/list shows its errors)")
             }

@@ -38,6 +38,23 @@ public struct PipelineCatalog: Sendable {
         return PipelineCatalog(entries: Array(byId.values))
     }
 
+    /// The pipeline `id` as `load(workspace:configDirectory:).entry(id)` finds it, looking only at the files
+    /// that may define it (the workspace's `<id>.json`, else the user's, else the built-in one): starting a
+    /// run needs one pipeline, not every pipeline file listed and checked.
+    public static func entry(_ id: String, workspace: URL, configDirectory: URL) -> Entry? {
+        guard Identifiers.isValidID(id) else { return load(workspace: workspace, configDirectory: configDirectory).entry(id) }
+        let places: [(folder: String, source: PipelineInfo.Source)] = [
+            (workspace.path + "/.drover/pipelines", .workspace), (configDirectory.path + "/pipelines", .user),
+        ]
+        for place in places {
+            let path = "\(place.folder)/\(id).json"
+            var info = stat()
+            // lstat, as the folder's listing sees names: a dangling link is listed (and unreadable) there too.
+            if lstat(path, &info) == 0 { return validatedFile(path, id: id, source: place.source) }
+        }
+        return builtins[id]
+    }
+
     /// The built-in pipelines, validated once: they are part of the binary.
     private static let builtins: [String: Entry] = {
         var byId: [String: Entry] = [:]
@@ -60,13 +77,18 @@ public struct PipelineCatalog: Sendable {
                 return Entry(id: id, source: source, path: path, definition: nil,
                              errors: ["the file name '\(name)' is not a valid pipeline id; ids must match \(Identifiers.idRule)"])
             }
-            return validatedFiles.value(at: path) { path in
-                guard let data = FileManager.default.contents(atPath: path) else {
-                    return Entry(id: id, source: source, path: path, definition: nil, errors: ["cannot read \(path)"])
-                }
-                let result = PipelineValidator.validate(data: data)
-                return Entry(id: id, source: source, path: path, definition: result.definition, errors: result.errors)
+            return validatedFile(path, id: id, source: source)
+        }
+    }
+
+    /// The pipeline file at `path`, validated again only when it changed.
+    private static func validatedFile(_ path: String, id: String, source: PipelineInfo.Source) -> Entry {
+        validatedFiles.value(at: path) { path in
+            guard let data = FileManager.default.contents(atPath: path) else {
+                return Entry(id: id, source: source, path: path, definition: nil, errors: ["cannot read \(path)"])
             }
+            let result = PipelineValidator.validate(data: data)
+            return Entry(id: id, source: source, path: path, definition: result.definition, errors: result.errors)
         }
     }
 

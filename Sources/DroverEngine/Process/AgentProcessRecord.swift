@@ -210,8 +210,15 @@ struct ProcStat: Sendable, Hashable {
 
     /// Nil if there is no such process (or no `/proc`).
     init?(pid: Int32) {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return nil }
-        self.init(statLine: text)
+        // One read(2): this runs at every launch (`AgentProcessRecord.ofChild`), where Foundation's
+        // String(contentsOfFile:) cost more than the rest of the record.
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { closeDescriptor(fd) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = buffer.withUnsafeMutableBytes { readDescriptor(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else { return nil }
+        self.init(statLine: String(decoding: buffer[..<count], as: UTF8.self))
     }
 
     /// Parses a stat line. The command name (field 2) may hold spaces and parentheses, so the fields

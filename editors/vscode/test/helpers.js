@@ -76,29 +76,29 @@ async function activate({ pipelines = {}, droverPath = DROVER_BIN, waitConnected
   fake.state.config.drover = { path: droverPath };
   const context = { subscriptions: [], extensionPath: path.join(__dirname, '..') };
   const drover = extension.activate(context);
-  if (waitConnected) {
-    await waitFor(() => {
-      const errors = fake.messages('error');
-      if (errors.length) throw new Error(`the extension showed errors: ${JSON.stringify(errors)}`);
-      return fake.state.context.get('drover.connected') === true;
-    }, 'the server to connect').catch(async (error) => { await extension.deactivate(); throw error; });
-  }
   const close = async () => {
     const pid = drover.connection && drover.connection.pid;
     await extension.deactivate();
     for (const disposable of context.subscriptions) disposable.dispose();
     if (pid) await waitFor(() => !isAlive(pid), `server ${pid} to exit`);
     // The workspace's engine outlives the server (until its idle timeout) and still writes in .drover
-    // (its log, its store): stop it, which returns once it has exited, before removing the folder.
-    if (pid) {
-      try {
-        execFileSync(droverPath, ['engine', 'stop', '--quiet', '--workspace', ws],
-          { env: Object.assign({}, process.env, { DROVER_CONFIG_DIR: configDir }), stdio: 'ignore', timeout: 30000 });
-      } catch (error) { /* no engine (it had already gone): nothing to stop */ }
-    }
+    // (its log, its store): stop it, which returns once it has exited, before removing the folder. Also
+    // when no server is connected now (one killed by the test, a drover path that was wrong at first).
+    try {
+      execFileSync(DROVER_BIN, ['engine', 'stop', '--quiet', '--workspace', ws],
+        { env: Object.assign({}, process.env, { DROVER_CONFIG_DIR: configDir }), stdio: 'ignore', timeout: 30000 });
+    } catch (error) { /* no binary at DROVER_BIN: the suite fails elsewhere, saying so */ }
     fs.rmSync(ws, { recursive: true, force: true });
     fs.rmSync(configDir, { recursive: true, force: true });
   };
+  if (waitConnected) {
+    // A server that does not connect still leaves nothing behind: its engine and folders go too.
+    await waitFor(() => {
+      const errors = fake.messages('error');
+      if (errors.length) throw new Error(`the extension showed errors: ${JSON.stringify(errors)}`);
+      return fake.state.context.get('drover.connected') === true;
+    }, 'the server to connect').catch(async (error) => { await close(); throw error; });
+  }
   return { drover, ui: fake, ws, configDir, close };
 }
 
