@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What a test run left behind: the last check of Tests/run-all.sh.
 
-    python3 Tests/leftovers.py --tmpdir DIR [--wait SECONDS] [--kill]
+    python3 Tests/leftovers.py --tmpdir DIR [--wait SECONDS] [--kill] [--after PART]
 
 run-all.sh runs every suite with TMPDIR set to a fresh private folder DIR, so everything the suites
 start carries TMPDIR=DIR (or a folder under it) in its environment and everything they create lands
@@ -103,6 +103,7 @@ def main():
     parser.add_argument("--tmpdir", required=True, help="the TMPDIR the run was given")
     parser.add_argument("--wait", type=float, default=10.0, help="seconds processes get to exit on their own")
     parser.add_argument("--kill", action="store_true", help="SIGKILL the processes left")
+    parser.add_argument("--after", default=None, help="the part of the run that just ended, named in the report")
     args = parser.parse_args()
     root = os.path.realpath(args.tmpdir)
     started = time.monotonic()
@@ -134,10 +135,11 @@ def main():
             print("LEFT file %s%s" % (path, describe(path)), flush=True)
     note = "; %d process(es) exited within %.1f s" % (waited_for, time.monotonic() - started) if waited_for and not left else ""
     toolchain_note = "; ignored %d entries the Swift toolchain leaves" % toolchain if toolchain else ""
+    label = "leftovers after %s" % args.after if args.after else "leftovers"
     if problems:
-        print("leftovers: %d (above) in %s%s" % (problems, root, toolchain_note), flush=True)
+        print("%s: %d (above) in %s%s" % (label, problems, root, toolchain_note), flush=True)
         sys.exit(1)
-    print("leftovers: none (no process, no file left in %s%s%s)" % (root, note, toolchain_note), flush=True)
+    print("%s: none (no process, no file left in %s%s%s)" % (label, root, note, toolchain_note), flush=True)
 
 
 if __name__ == "__main__":

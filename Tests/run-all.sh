@@ -31,6 +31,10 @@ export TMPDIR="$scratch"
 # The engines' sockets then live in <TMPDIR>/drover-<uid>, inside the run's folder too.
 unset XDG_RUNTIME_DIR
 export DROVER_BIN="$PWD/.build/debug/drover"
+# After each part: an engine, agent or server it started still alive once the engines' idle timeout has
+# passed, or a file it did not remove, is named and fails the run. (Not through tee, which would carry
+# the run's TMPDIR and so count as left.)
+leftovers() { python3 Tests/leftovers.py --tmpdir "$scratch" --wait 10 --after "$1"; }
 # Every `drover serve` and CLI command starts the workspace's engine, which outlives it: the harnesses
 # stop the engines they start, and this makes any one they miss exit soon after its last client.
 export DROVER_ENGINE_IDLE_TIMEOUT=3
@@ -51,17 +55,19 @@ if [ -n "$acp_bin" ]; then export DROVER_CLAUDE_ACP_BIN="$acp_bin"; fi
 # no slower: 100 s against 127 s).
 SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH="${SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH:-8}" \
   swift test --skip-build 2>&1 | tee -a "$log"
+leftovers "swift test"
 python3 Tests/Conformance/conformance.py --drover "$DROVER_BIN" 2>&1 | tee -a "$log"
+leftovers conformance
 python3 Tests/CLI/test_cli.py 2>&1 | tee -a "$log"
+leftovers cli
 # kill -9 soak, fuzz, floods, misbehaving agents, a big store: the short profile (a seed is printed to replay).
 python3 Tests/Reliability/run.py --short --drover "$DROVER_BIN" 2>&1 | tee -a "$log"
+leftovers reliability
 for suite in editors/*/test/run.sh; do
   [ -f "$suite" ] || continue
   bash "$suite" 2>&1 | tee -a "$log"
+  leftovers "$suite"
 done
-# An engine, agent or server of the run still alive once the engines' idle timeout has passed, or a file
-# the suites did not remove: name each and fail. (Not through tee, which would carry the run's TMPDIR.)
-python3 Tests/leftovers.py --tmpdir "$scratch" --wait 10
 swift_passed=$(grep -a -o 'Test run with [0-9]* tests' "$log" | grep -o '[0-9]*' | tail -n 1)
 python_passed=$(grep -a -E '^([a-z]+: )?[0-9]+ passed, 0 failed$' "$log" | grep -v '^all:' | sed 's/^[a-z]*: //' | awk '{s += $1} END {print s + 0}')
 echo "all: $((swift_passed + python_passed)) passed, 0 failed"
