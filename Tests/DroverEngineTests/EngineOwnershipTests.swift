@@ -38,6 +38,27 @@ import Testing
         #expect(h.store.allEvents(run.id).map(\.seq) == Array(1...h.store.allEvents(run.id).count))
     }
 
+    @Test("a run that must wait for a slot is created waiting in one commit; it starts, in its own, once the slot is free")
+    func aRunThatMustWaitIsCreatedWaitingInOneCommit() async throws {
+        let h = try await EngineHarness.make(files: ["config/config.json": #"{"concurrency": {"maxRuns": 1}}"#])
+        let first = try await h.start("flow", inputs: ["lang": "c"])
+        let second = try await h.start("flow", inputs: ["lang": "c"])
+        #expect(first.status == .running && second.status == .queued && second.queueReason == .capacity)
+        #expect(h.recordingStore.commits(of: second.id) == [.init(types: ["run.created", "run.workspace", "run.queued"], status: .queued)])
+        try await h.nextLaunch("a", attempt: 1).handle.finish(.completed(output: "a"))
+        try await h.nextLaunch("b", attempt: 1).handle.finish(.completed(output: "b"))
+        try await h.next("run.completed", of: first.id)
+        try await h.next("run.started", of: second.id)
+        #expect(h.recordingStore.commits(of: second.id).prefix(2) == [
+            .init(types: ["run.created", "run.workspace", "run.queued"], status: .queued),
+            .init(types: ["run.started"], status: .running),
+        ])
+        #expect(h.store.allEvents(second.id).filter { $0.type == "run.queued" }.count == 1, "recorded once")
+        try await h.nextLaunch("a", attempt: 1).handle.finish(.completed(output: "a"))
+        try await h.nextLaunch("b", attempt: 1).handle.finish(.completed(output: "b"))
+        try await h.next("run.completed", of: second.id)
+    }
+
     @Test func aRunStoredAsQueuedIsStartedByTheNextEngine() async throws {
         // What an engine that died between the two commits of run/start (or a scheduler holding the
         // run) leaves: run.created only.

@@ -26,13 +26,16 @@ extension Engine {
         let runId = try newRunId()
         let workspace = try await prepareRunWorkspace(runId: runId, request: request, pipelineDefault: pipeline.definition.isolation)
         let created: Run
+        // A run that must wait is recorded waiting in the same commit (one transaction fewer per queued run).
+        let queued = queuedAtCreation(runId, dependsOn: dependsOn ?? [])
         do {
             created = try record(runId: runId, pipeline: pipeline, request: request, workspace: workspace, dependsOn: dependsOn, budget: budget,
-                                 notice: notice)
+                                 notice: notice, queued: queued)
         } catch {
             if workspace.isolation == .worktree { await discardWorktree(runId: runId) }
             throw error
         }
+        if case .runQueued(let data)? = queued { scheduler.recorded(data.reason, for: runId) }
         enqueue(runId)
         // Left to workers, the run is answered as recorded here: a worker may start it at once.
         return driving.leavesRunsToWorkers ? created : try loadRun(runId)
@@ -92,18 +95,19 @@ extension Engine {
         return runId
     }
 
-    /// Records a new run: `run.created` with `run.workspace`, in one commit.
+    /// Records a new run: `run.created` with `run.workspace` (and `queued`, the `run.queued` it starts
+    /// waiting with, if any), in one commit.
     @discardableResult
     func record(runId: String, pipeline: LoadedPipeline, request: RunStartRequest, workspace: EventBody.WorkspaceRecorded,
                 dependsOn: [String]? = nil, budget: RunBudget?, parent: (runId: String, stepId: String)? = nil,
-                notice: String? = nil) throws -> Run {
+                notice: String? = nil, queued: EventBody? = nil) throws -> Run {
         try ledger.begin(runId, pipeline: pipeline)
         return try commit([
             .runCreated(.init(pipelineId: pipeline.id, task: request.task, inputs: request.inputs, steps: pipeline.definition.stepInfos,
                               dependsOn: dependsOn, budget: budget, parentRunId: parent?.runId, parentStepId: parent?.stepId,
                               notice: notice)),
             .runWorkspace(workspace),
-        ], runId: runId)
+        ] + (queued.map { [$0] } ?? []), runId: runId)
     }
 
     /// Every role resolves to an agent, and the workspace is trusted if the run needs it; returns

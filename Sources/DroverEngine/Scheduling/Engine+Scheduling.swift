@@ -10,6 +10,19 @@ extension Engine {
         admitWaiting()
     }
 
+    /// The `run.queued` a run about to be created with `dependsOn` would get at once from `admitWaiting`
+    /// (it must wait: no free slot, a dependency not done, draining), or nil if it would start or fail.
+    /// `run/start` records it in the run's first commit; `admitWaiting` then finds it recorded.
+    func queuedAtCreation(_ runId: String, dependsOn: [String]) -> EventBody? {
+        guard !driving.leavesRunsToWorkers, !shuttingDown, let running = try? queries.countRuns(statuses: [.running]) else { return nil }
+        var trial = scheduler
+        trial.enqueue(runId, dependsOn: dependsOn)
+        let verdict = trial.plan(running: running, maxRuns: loadConfig().maxRuns) { (try? loadRun($0))?.status }
+            .first { $0.runId == runId }?.verdict
+        guard case .wait(let reason, let waitingFor)? = verdict else { return nil }
+        return .runQueued(.init(reason: reason, waitingFor: waitingFor.isEmpty ? nil : waitingFor))
+    }
+
     /// Puts a queued run at the back of the line, unless a rate limit still holds it (its wake queues it then).
     func addToQueue(_ run: Run) {
         guard run.status == .queued, !waitsForRateLimit(run) else { return }
