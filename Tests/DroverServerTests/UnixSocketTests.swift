@@ -33,6 +33,30 @@ struct UnixSocketTests {
         #expect(read(pair[1], &rest, rest.count) == 5 && Array(rest[0..<5]) == Array("after".utf8))
     }
 
+    @Test("a hello line carries descriptors (SCM_RIGHTS): the reader gets working, close-on-exec copies, and the bytes after the line stay unread")
+    func passesDescriptors() throws {
+        var pair: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
+        defer { close(pair[0]); close(pair[1]) }
+        var pipeEnds: [Int32] = [0, 0]
+        #expect(pipe(&pipeEnds) == 0)
+        defer { close(pipeEnds[0]) }
+        #expect(EngineWire.writeLine(pair[0], ["op": "attach", "handover": true], passing: [pipeEnds[1]]))
+        close(pipeEnds[1])
+        #expect(write(pair[0], "pending", 7) == 7)
+        var received: [Int32] = []
+        let line = EngineWire.readLine(pair[1], limit: 1 << 16, descriptors: &received)
+        #expect(line?["handover"] as? Bool == true)
+        #expect(received.count == 1)
+        let copy = try #require(received.first)
+        defer { close(copy) }
+        #expect(fcntl(copy, F_GETFD) & FD_CLOEXEC != 0)
+        #expect(write(copy, "through", 7) == 7)
+        var bytes = [UInt8](repeating: 0, count: 16)
+        #expect(read(pipeEnds[0], &bytes, bytes.count) == 7 && Array(bytes[0..<7]) == Array("through".utf8))
+        #expect(EngineWire.readExactly(pair[1], count: 7) == Array("pending".utf8))
+    }
+
     @Test("socket names are a fixed-length hash, so any workspace path fits sun_path")
     func address() throws {
         let long = URL(fileURLWithPath: "/" + String(repeating: "deep/", count: 100))

@@ -14,7 +14,8 @@ struct ServeHandoverEndToEndTests {
     @Test("serve killed with SIGKILL: the engine ends that session, so the client's stdout closes and no client is left")
     func serveKilled() async throws {
         let workspace = try EngineWorkspace(pipelines: [:])
-        let drover = try await workspace.server()
+        // The engine must outlast its last client long enough to be asked (the fixture stops it).
+        let drover = try await workspace.server(environment: ["DROVER_ENGINE_IDLE_TIMEOUT": "600"])
         let listed = try await drover.call("run/list")
         #expect(listed["runs"] is [Any])
         kill(drover.pid, SIGKILL)

@@ -7,11 +7,23 @@ public enum Framing: String, Sendable, CaseIterable {
 
     /// Frames one encoded message for writing.
     public func frame(_ body: [UInt8]) -> [UInt8] {
+        var framed: [UInt8] = []
+        framed.reserveCapacity(body.count + 32)
+        frame(body, into: &framed)
+        return framed
+    }
+
+    /// Appends `body`, framed, to `bytes`.
+    public func frame(_ body: [UInt8], into bytes: inout [UInt8]) {
         switch self {
         case .lsp:
-            return Array("Content-Length: \(body.count)\r\n\r\n".utf8) + body
+            bytes.append(contentsOf: "Content-Length: ".utf8)
+            bytes.append(contentsOf: String(body.count).utf8)
+            bytes.append(contentsOf: "\r\n\r\n".utf8)
+            bytes.append(contentsOf: body)
         case .ndjson:
-            return body + [0x0A]
+            bytes.append(contentsOf: body)
+            bytes.append(0x0A)
         }
     }
 }

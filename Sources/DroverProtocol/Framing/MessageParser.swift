@@ -75,6 +75,13 @@ public struct MessageParser: Sendable {
 
             case .body(let remaining):
                 let take = min(remaining, bytes.count)
+                if take == remaining && buffer.isEmpty {
+                    // The whole body is in this chunk (the usual case): one copy, and `buffer` stays unshared.
+                    output.append(.message(Array(bytes.prefix(take))))
+                    bytes = bytes.dropFirst(take)
+                    state = .header
+                    continue
+                }
                 buffer.append(contentsOf: bytes.prefix(take))
                 bytes = bytes.dropFirst(take)
                 if take == remaining {

@@ -85,14 +85,21 @@ public enum JSONWriter {
 extension ResponseError {
     /// The error object as JSON bytes, written without `JSONEncoder`.
     public var jsonBytes: [UInt8] {
-        var bytes = Array(#"{"code":"#.utf8) + Array(String(code.rawValue).utf8)
+        var bytes: [UInt8] = []
+        appendJSON(to: &bytes)
+        return bytes
+    }
+
+    /// Appends the error object's JSON to `bytes` (no intermediate arrays: errors are a hot path).
+    public func appendJSON(to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: #"{"code":"#.utf8)
+        bytes.append(contentsOf: String(code.rawValue).utf8)
         if let data {
-            bytes += Array(#","data":"#.utf8)
+            bytes.append(contentsOf: #","data":"#.utf8)
             JSONWriter.append(data, to: &bytes)
         }
-        bytes += Array(#","message":"#.utf8)
+        bytes.append(contentsOf: #","message":"#.utf8)
         JSONWriter.appendString(message, to: &bytes)
         bytes.append(UInt8(ascii: "}"))
-        return bytes
     }
 }

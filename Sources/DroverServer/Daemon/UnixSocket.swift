@@ -87,13 +87,7 @@ public enum UnixSocket {
         var bytes = bytes
         let sent = bytes.withUnsafeMutableBytes { data in
             control.withUnsafeMutableBytes { control in
-                var vector = iovec(iov_base: data.baseAddress, iov_len: data.count)
-                return withUnsafeMutablePointer(to: &vector) { vector in
-                    var message = msghdr()
-                    message.msg_iov = vector
-                    message.msg_iovlen = 1
-                    message.msg_control = control.baseAddress
-                    message.msg_controllen = control.count
+                withMessage(data: data, control: control) { message in
                     while true {
                         let sent = sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
                         if sent < 0 && errno == EINTR { continue }
@@ -112,13 +106,7 @@ public enum UnixSocket {
     public static func receive(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, descriptors: inout [Int32]) -> Int {
         var control = [UInt8](repeating: 0, count: controlSpace(descriptors: maxPassedDescriptors))
         return control.withUnsafeMutableBytes { control in
-            var vector = iovec(iov_base: buffer.baseAddress, iov_len: buffer.count)
-            return withUnsafeMutablePointer(to: &vector) { vector in
-                var message = msghdr()
-                message.msg_iov = vector
-                message.msg_iovlen = 1
-                message.msg_control = control.baseAddress
-                message.msg_controllen = control.count
+            withMessage(data: buffer, control: control) { message in
                 let count = recvmsg(fd, &message, msgCmsgCloexec)
                 guard count >= 0 else { return count }
                 var offset = 0
@@ -135,6 +123,20 @@ public enum UnixSocket {
                 }
                 return count
             }
+        }
+    }
+
+    /// Calls `body` with a message of one data buffer and a control buffer (for `sendmsg`/`recvmsg`).
+    private static func withMessage<Result>(data: UnsafeMutableRawBufferPointer, control: UnsafeMutableRawBufferPointer,
+                                            _ body: (inout msghdr) -> Result) -> Result {
+        var vector = iovec(iov_base: data.baseAddress, iov_len: data.count)
+        return withUnsafeMutablePointer(to: &vector) { vector in
+            var message = msghdr()
+            message.msg_iov = vector
+            message.msg_iovlen = 1
+            message.msg_control = control.baseAddress
+            message.msg_controllen = control.count
+            return body(&message)
         }
     }
 

@@ -150,19 +150,30 @@ public final class Outbox: Sendable {
 
     /// `{"jsonrpc":"2.0","id":…,"result":…}` assembled from pre-encoded parts.
     static func response(id: RequestID?, resultJSON: [UInt8]) -> [UInt8] {
-        envelope(id: id) + Array(#","result":"#.utf8) + resultJSON + [UInt8(ascii: "}")]
+        var bytes = envelope(id: id, room: 12 + resultJSON.count)
+        bytes.append(contentsOf: #","result":"#.utf8)
+        bytes.append(contentsOf: resultJSON)
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
     }
 
     /// `{"jsonrpc":"2.0","id":…,"error":…}`, written without `JSONEncoder` (errors are a hot path).
     static func response(id: RequestID?, error: ResponseError) -> [UInt8] {
-        envelope(id: id) + Array(#","error":"#.utf8) + error.jsonBytes + [UInt8(ascii: "}")]
+        var bytes = envelope(id: id, room: 48 + error.message.utf8.count)
+        bytes.append(contentsOf: #","error":"#.utf8)
+        error.appendJSON(to: &bytes)
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
     }
 
-    private static func envelope(id: RequestID?) -> [UInt8] {
-        var bytes = Array(#"{"jsonrpc":"2.0","id":"#.utf8)
+    /// `{"jsonrpc":"2.0","id":…` in an array with room for `room` bytes more: one allocation per answer.
+    private static func envelope(id: RequestID?, room: Int) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(48 + room)
+        bytes.append(contentsOf: #"{"jsonrpc":"2.0","id":"#.utf8)
         switch id {
-        case nil: bytes += Array("null".utf8)
-        case .int(let value): bytes += Array(String(value).utf8)
+        case nil: bytes.append(contentsOf: "null".utf8)
+        case .int(let value): bytes.append(contentsOf: String(value).utf8)
         case .string(let value): JSONWriter.appendString(value, to: &bytes)
         }
         return bytes

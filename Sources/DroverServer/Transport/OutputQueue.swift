@@ -201,12 +201,15 @@ struct OutputQueue {
     }
 
     private mutating func emit(_ body: [UInt8]) {
-        let framed = framing.frame(body)
-        backlog += framed.count
         if corks > 0 {
-            if corked.isEmpty { corked.reserveCapacity(max(lastCorkedSize, framed.count)) }
-            corked += framed
+            // Framed straight into the corked write: no array per message.
+            if corked.isEmpty { corked.reserveCapacity(max(lastCorkedSize, body.count + 32)) }
+            let before = corked.count
+            framing.frame(body, into: &corked)
+            backlog += corked.count - before
         } else {
+            let framed = framing.frame(body)
+            backlog += framed.count
             ready.append(framed)
         }
     }
