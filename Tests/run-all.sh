@@ -20,8 +20,8 @@ scratch=$(mktemp -d "${TMPDIR:-/tmp}/drover-suite-XXXXXX")
 chmod 711 "$scratch"
 finish() {
   local status=$?
-  if [ "$status" -ne 0 ]; then  # a part failed: still leave nothing running
-    python3 Tests/leftovers.py --tmpdir "$scratch" --wait 0 --kill >&2 || true
+  if [ "$status" -ne 0 ]; then  # a part failed: still leave nothing running (once what is ending has ended)
+    python3 Tests/leftovers.py --tmpdir "$scratch" --wait 10 --kill >&2 || true
   fi
   rm -rf "$scratch" "$log"
 }

@@ -9,7 +9,7 @@ Usage (from the package root):
       main=/work/main/.build/release/drover,serve branch=.build/release/drover,serve clangd=/opt/swift/usr/bin/clangd
 A command is NAME=argv with commas between the arguments. Stdlib only.
 """
-import argparse, json, os, statistics, subprocess, tempfile, time
+import argparse, json, os, shutil, statistics, subprocess, tempfile, time
 
 
 def read_response(fd):
@@ -63,11 +63,19 @@ def main():
     commands = [(name, argv.split(",")) for name, _, argv in (c.partition("=") for c in args.commands)]
     roots = {name: tempfile.mkdtemp(prefix=f"ab-{name}-") for name, _ in commands}
     times = {name: [] for name, _ in commands}
-    for name, argv in commands:  # untimed warm-up: page cache, workspace store
-        cold_initialize(argv, roots[name])
-    for _ in range(args.runs):
+    try:
+        for name, argv in commands:  # untimed warm-up: page cache, workspace store
+            cold_initialize(argv, roots[name])
+        for _ in range(args.runs):
+            for name, argv in commands:
+                times[name].append(cold_initialize(argv, roots[name]))
+    finally:
         for name, argv in commands:
-            times[name].append(cold_initialize(argv, roots[name]))
+            # A drover server started the workspace's engine, which would idle on in the removed folder.
+            if os.path.basename(argv[0]).startswith("drover"):
+                subprocess.run([argv[0], "engine", "stop", "--quiet", "--workspace", roots[name]], capture_output=True,
+                               timeout=60)
+            shutil.rmtree(roots[name], ignore_errors=True)
     print(f"cold initialize, {args.runs} interleaved spawns each (ms)")
     print(f"{'':10} {'median':>8} {'p25':>8} {'p75':>8} {'min':>8}")
     for name, _ in commands:
