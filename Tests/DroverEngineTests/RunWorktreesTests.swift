@@ -45,6 +45,18 @@ import Testing
         var worktrees: RunWorktrees { RunWorktrees(workspace: url, environment: ProcessInfo.processInfo.environment) }
     }
 
+    @Test("a repository, and any folder inside one, is a git workspace; a folder with no .git above it is not")
+    func gitWorkspacesAreFoundUpwards() async throws { try await onThread(gitWorkspacesAreFoundUpwardsBody) }
+    private func gitWorkspacesAreFoundUpwardsBody() throws {
+        let repo = try Repo()
+        try repo.write("deep/er/file.txt", "x\n")
+        let inside = RunWorktrees(workspace: repo.url.appendingPathComponent("deep/er"), environment: ProcessInfo.processInfo.environment)
+        #expect(repo.worktrees.isGitWorkspace() && inside.isGitWorkspace())
+        let plain = try TempDir()
+        let outside = RunWorktrees(workspace: plain.url, environment: ProcessInfo.processInfo.environment)
+        #expect(!outside.isGitWorkspace())
+    }
+
     @Test func aWorktreeIsABranchFromHeadAndCommitsStayOnIt() async throws { try await onThread(aWorktreeIsABranchFromHeadAndCommitsStayOnItBody) }
     private func aWorktreeIsABranchFromHeadAndCommitsStayOnItBody() throws {
         let repo = try Repo()

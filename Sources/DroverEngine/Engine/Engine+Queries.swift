@@ -39,5 +39,5 @@ extension Engine {
     }
 
     /// Whether the user trusts this workspace.
-    public func isTrusted() -> Bool { trustStore.isTrusted(options.workspace) }
+    public func isTrusted() -> Bool { trustStore.isTrusted(key: trustKey) }
 }

@@ -31,6 +31,9 @@ public actor Engine {
     let layout: StoreLayout
     /// The config files `loadConfig` reads, made once for the same reason.
     let configFiles: EngineConfig.Files
+    /// The workspace as trust records it (`TrustStore.key`: symlinks resolved), made once: trust is
+    /// checked at every run start and attempt, and the engine's workspace does not move.
+    private(set) lazy var trustKey = TrustStore.key(options.workspace)
     /// `advance` calls scheduled but not yet done.
     var scheduledAdvances = 0
     /// Runs whose orphaned agent `resumeInterruptedRuns` is killing; nothing starts in them meanwhile.

@@ -28,7 +28,11 @@ public struct TrustStore: Sendable {
     private static let parsedFiles = FileValueCache<[String]>()
 
     /// Whether `workspace` is trusted.
-    public func isTrusted(_ workspace: URL) -> Bool { trustedPaths().contains(Self.key(workspace)) }
+    public func isTrusted(_ workspace: URL) -> Bool { isTrusted(key: Self.key(workspace)) }
+
+    /// Whether the workspace whose `key` this is is trusted (for a caller that keeps the key: making it
+    /// resolves every symlink of the path).
+    public func isTrusted(key: String) -> Bool { trustedPaths().contains(key) }
 
     /// Records (or withdraws) trust in `workspace`.
     public func setTrusted(_ workspace: URL, _ trusted: Bool) throws {

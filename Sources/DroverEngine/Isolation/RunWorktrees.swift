@@ -36,11 +36,11 @@ struct RunWorktrees: Sendable {
     /// Whether the workspace is inside a git work tree (false for a bare repository or no repository).
     func isGitWorkspace() -> Bool {
         // Most folders that are not repositories are told apart without spawning git: no `.git` above them.
-        var folder = workspace.standardizedFileURL
-        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent(".git").path) {
-            let parent = folder.deletingLastPathComponent()
-            if parent.path == folder.path { return false }
-            folder = parent
+        // Paths as strings: this runs at every run/start, and URL appending cost more than the checks.
+        var folder = workspace.standardizedFileURL.path
+        while access(folder == "/" ? "/.git" : folder + "/.git", F_OK) != 0 {
+            guard folder != "/" else { return false }
+            folder = (folder as NSString).deletingLastPathComponent
         }
         return (try? git.run(["rev-parse", "--is-inside-work-tree"]))?.trimmed == "true"
     }
