@@ -91,23 +91,37 @@ if rest.contains("--help") || rest.contains("-h") {
     FileHandle.standardOutput.write(Data(command.help.utf8))
     exit(0)
 }
+/// Prints what went wrong for people (`fail`), by the kind of error.
+func failing(with error: any Error) -> Never {
+    switch error {
+    case let error as UsageError: fail("\(error.description). See 'drover \(command.name) --help'.")
+    // The engine's messages are written for people: print them as they are.
+    case let error as EngineError: fail(error.message, code: 1)
+    case let error as ResponseError: fail(error.message, code: 1)
+    case let error as StoreError: fail(error.message, code: 1)
+    case let error as CLIError: fail(error.description, code: 1)
+    default: fail(error.localizedDescription, code: 1)
+    }
+}
+
+// No `await` up here: an async top-level would start the concurrency runtime's main executor before
+// anything else, which `drover serve` (whose start-up editors wait on) does not need. Async commands
+// run in a task while the main thread parks.
 do {
     let parsed = try parseArguments(rest, options: command.options, command: command.name)
     switch command.entry {
-    case .ownsMainThread(let serve): try serve(parsed)
-    case .async(let run): ProcessExit.exit(try await run(parsed))
+    case .ownsMainThread(let serve):
+        try serve(parsed)
+    case .async(let run):
+        Task {
+            do {
+                ProcessExit.exit(try await run(parsed))
+            } catch {
+                failing(with: error)
+            }
+        }
+        dispatchMain()
     }
-} catch let error as UsageError {
-    fail("\(error.description). See 'drover \(command.name) --help'.")
-} catch let error as EngineError {
-    // The engine's messages are written for people: print them as they are.
-    fail(error.message, code: 1)
-} catch let error as ResponseError {
-    fail(error.message, code: 1)
-} catch let error as StoreError {
-    fail(error.message, code: 1)
-} catch let error as CLIError {
-    fail(error.description, code: 1)
 } catch {
-    fail(error.localizedDescription, code: 1)
+    failing(with: error)
 }

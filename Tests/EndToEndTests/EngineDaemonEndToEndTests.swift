@@ -132,6 +132,24 @@ struct EngineDaemonEndToEndTests {
         #expect(try await drover.shutdownAndExit() == 0)
     }
 
+    @Test("drover engine stop still stops the engine of a workspace whose folder was removed (it would otherwise run until idle)")
+    func stopAfterFolderRemoved() async throws {
+        let workspace = try EngineWorkspace(pipelines: [:])
+        let drover = try await workspace.server(environment: ["DROVER_ENGINE_IDLE_TIMEOUT": "600"])
+        #expect(Self.enginePIDs(workspace.path).count == 1)
+        #expect(try await drover.shutdownAndExit() == 0)
+        try FileManager.default.removeItem(at: workspace.url)
+        let elsewhere = try EngineWorkspace(pipelines: [:])
+        let status = try await command(["engine", "status", "--workspace", workspace.path], in: elsewhere)
+        #expect(status.code == 0 && status.stdout.contains("drives \(workspace.path)"), "\(status)")
+        let stopped = try await command(["engine", "stop", "--workspace", workspace.path], in: elsewhere)
+        #expect(stopped.code == 0 && stopped.stdout.contains("stopped"), "\(stopped)")
+        // `engine stop` returns once the engine has exited.
+        #expect(Self.enginePIDs(workspace.path).isEmpty)
+        let again = try await command(["engine", "start", "--workspace", workspace.path], in: elsewhere)
+        #expect(again.code != 0 && again.stderr.contains("is not a folder"), "a removed workspace gets no new engine: \(again)")
+    }
+
     @Test("kill -9 of the engine mid-step: the next client starts a new engine, which kills the orphan and completes the run")
     func engineKilled() async throws {
         let workspace = try EngineWorkspace(pipelines: ["wait": Self.waitingPipeline])

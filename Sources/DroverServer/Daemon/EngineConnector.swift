@@ -28,8 +28,10 @@ public enum EngineConnector {
         try connect(workspacePath: workspace.standardizedFileURL.path, hello: hello, passing: descriptors)
     }
 
-    /// `connect(workspace:hello:passing:)` for a standardized path.
-    public static func connect(workspacePath: String, hello: [String: Any], passing descriptors: [Int32] = []) throws -> Link? {
+    /// `connect(workspace:hello:passing:)` for a standardized path; `following` goes with the hello line, before
+    /// the answer is awaited (a handover's pending bytes: no round trip between them).
+    public static func connect(workspacePath: String, hello: [String: Any], passing descriptors: [Int32] = [],
+                               following: [UInt8] = []) throws -> Link? {
         let address = EngineAddress(workspacePath: workspacePath)
         let fd: Int32
         do {
@@ -39,7 +41,7 @@ public enum EngineConnector {
         } catch {
             throw EngineAttachError("cannot reach the engine at \(address.socketPath): \(error)")
         }
-        guard EngineWire.writeLine(fd, hello, passing: descriptors), let reply = EngineWire.readLine(fd) else {
+        guard EngineWire.writeLine(fd, hello, passing: descriptors, following: following), let reply = EngineWire.readLine(fd) else {
             close(fd)
             return nil
         }
@@ -64,11 +66,11 @@ public enum EngineConnector {
     /// `attach(workspace:…)` for a standardized path; `executable` (default: this one) is looked up only
     /// if an engine must be started.
     public static func attach(workspacePath: String, hello: [String: Any], passing descriptors: [Int32] = [],
-                              executable: String? = nil,
+                              following: [UInt8] = [], executable: String? = nil,
                               engineEnvironment: [String: String] = [:], timeout: Duration = .seconds(30)) throws -> Link {
         let deadline = ContinuousClock.now + timeout
         while true {
-            if let link = try connect(workspacePath: workspacePath, hello: hello, passing: descriptors) { return link }
+            if let link = try connect(workspacePath: workspacePath, hello: hello, passing: descriptors, following: following) { return link }
             guard ContinuousClock.now < deadline else {
                 throw EngineAttachError("the engine of \(workspacePath) did not answer within \(timeout); see \(workspacePath)/.drover/engine.log")
             }

@@ -47,12 +47,13 @@ public enum EngineWire {
         return bytes
     }
 
-    /// Writes `object` as one JSON line, with `descriptors` attached (see `UnixSocket.send`); false
-    /// if the peer has gone.
+    /// Writes `object` as one JSON line, with `descriptors` attached (see `UnixSocket.send`) and
+    /// `following` right after it, in one write; false if the peer has gone.
     @discardableResult
-    static func writeLine(_ fd: Int32, _ object: [String: Any], passing descriptors: [Int32] = []) -> Bool {
+    static func writeLine(_ fd: Int32, _ object: [String: Any], passing descriptors: [Int32] = [], following: [UInt8] = []) -> Bool {
         guard var bytes = try? JSONValueEncoder.encodeBytes(jsonValue(object)) else { return false }
         bytes.append(0x0A)
+        bytes += following
         return UnixSocket.send(fd, bytes, passing: descriptors)
     }
 

@@ -54,20 +54,22 @@ public enum ServeProxy {
                         continue
                     }
                     let link: EngineConnector.Link
-                    let workspace: String
-                    let named: Bool
-                    let pending = framing.frame(bytes) + buffer[(index + 1)..<count]
                     do {
                         let params = try InitializeWorkspace.request(fromRaw: message.params)
                             ?? decoder.params(InitializeRequest.self, from: message)
-                        named = params.workspace != nil
-                        workspace = try InitializeWorkspace.path(from: params, unnamed: InitializeWorkspace.currentDirectory)
+                        let workspace = try InitializeWorkspace.path(from: params, unnamed: InitializeWorkspace.currentDirectory)
+                        // Named for engines from before the handover, whose cwd is not the client's (newer ones take
+                        // an unnamed workspace as their own).
+                        let pending = framing.frame(params.workspace == nil ? naming(workspace, in: bytes) : bytes) + buffer[(index + 1)..<count]
                         // The engine takes over stdin and stdout (the bytes read already come on the socket).
                         var hello: [String: Any] = ["framing": framing.rawValue, "maxMessageBytes": maxMessageBytes,
                                                     "handover": true, "pending": pending.count]
                         if let maxBacklogBytes { hello["maxBacklogBytes"] = maxBacklogBytes }
+                        // What the proxy answered must be out before the engine's answers, which start with the hello.
+                        if let local { finish(local.outbox) }
                         link = try EngineConnector.attach(workspacePath: workspace, hello: EngineConnector.hello(.attach, hello),
-                                                          passing: [STDIN_FILENO, protocolFD], engineEnvironment: engineEnvironment)
+                                                          passing: [STDIN_FILENO, protocolFD], following: pending,
+                                                          engineEnvironment: engineEnvironment)
                     } catch let error as ResponseError {
                         localConnection().outbox.respond(id: id, error: error)
                         continue
@@ -75,16 +77,10 @@ public enum ServeProxy {
                         localConnection().outbox.respond(id: id, error: .internalError("\(error)"))
                         continue
                     }
-                    // What the proxy answered must be out before the engine's answers.
-                    if let local { finish(local.outbox) }
                     logger.info("attached to engine \(link.reply["pid"] ?? "?") of \(link.reply["workspace"] ?? "?")")
-                    if link.reply["handover"] as? Bool == true {
-                        // The engine takes an `initialize` that names no workspace as naming its own.
-                        handOver(link.fd, protocolFD: protocolFD, pending: pending)
-                    }
-                    // An engine from before the handover: copy both ways, naming the workspace (its cwd is not the client's).
-                    copy(link.fd, protocolFD: protocolFD,
-                         first: named ? pending : framing.frame(naming(workspace, in: bytes)) + buffer[(index + 1)..<count])
+                    if link.reply["handover"] as? Bool == true { handOver(link.fd, protocolFD: protocolFD) }
+                    // An engine from before the handover read the pending bytes as the session's first: copy both ways.
+                    copy(link.fd, protocolFD: protocolFD)
                 }
             }
         }
@@ -111,26 +107,24 @@ public enum ServeProxy {
         done.wait()
     }
 
-    /// Sends the engine what was read of stdin already, leaves stdin and stdout to it (the engine
-    /// reads and writes them itself: no copying, no hop), and exits with the session's exit code.
-    private static func handOver(_ socket: Int32, protocolFD: Int32, pending: [UInt8]) -> Never {
+    /// Leaves stdin and stdout to the engine (which got the bytes read already with the hello: it reads
+    /// and writes them itself, no copying, no hop) and exits with the session's exit code.
+    private static func handOver(_ socket: Int32, protocolFD: Int32) -> Never {
         // The client's end of stdout closes only when the engine's copy does too.
         close(protocolFD)
-        if writeAll(socket, pending) == nil {
-            // Only the exit record is expected; anything else is skipped by its length.
-            var records: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 64)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { read(socket, $0.baseAddress, $0.count) }
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { break }
-                records += buffer[0..<count]
-                while records.count >= 5 {
-                    let length = Int(records[1]) << 24 | Int(records[2]) << 16 | Int(records[3]) << 8 | Int(records[4])
-                    guard records.count >= 5 + length else { break }
-                    if records[0] == EngineWire.Record.exit.rawValue { exit(Int32(length > 0 ? records[5] : 1)) }
-                    records.removeFirst(5 + length)
-                }
+        // Only the exit record is expected; anything else is skipped by its length.
+        var records: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(socket, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            records += buffer[0..<count]
+            while records.count >= 5 {
+                let length = Int(records[1]) << 24 | Int(records[2]) << 16 | Int(records[3]) << 8 | Int(records[4])
+                guard records.count >= 5 + length else { break }
+                if records[0] == EngineWire.Record.exit.rawValue { exit(Int32(length > 0 ? records[5] : 1)) }
+                records.removeFirst(5 + length)
             }
         }
         engineEnded()
@@ -141,8 +135,8 @@ public enum ServeProxy {
         exit(1)
     }
 
-    /// Copies stdin to the engine (after `first`) and the engine's records to stdout; never returns.
-    private static func copy(_ socket: Int32, protocolFD: Int32, first: [UInt8]) -> Never {
+    /// Copies stdin to the engine and the engine's records to stdout; never returns.
+    private static func copy(_ socket: Int32, protocolFD: Int32) -> Never {
         let downstream = Thread {
             var reader = RecordReader()
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -171,14 +165,12 @@ public enum ServeProxy {
         }
         downstream.name = "drover-serve-downstream"
         downstream.start()
-        if writeAll(socket, first) == nil {
-            var buffer = [UInt8](repeating: 0, count: 1 << 16)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { break }
-                if writeAll(socket, buffer[0..<count]) != nil { break }
-            }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            if writeAll(socket, buffer[0..<count]) != nil { break }
         }
         // End of input: the engine ends the session (the runs go on) and sends the exit code.
         shutdown(socket, Int32(SHUT_WR))

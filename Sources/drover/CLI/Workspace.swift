@@ -8,8 +8,10 @@ import Foundation
 /// Read-only commands never take the driving lock, so they work while another engine (an editor's
 /// `drover serve`) drives the same workspace.
 enum Workspace {
-    /// `--workspace DIR` made absolute, else the current directory; it must be an existing folder.
-    static func resolve(_ arguments: ParsedArguments) throws -> URL {
+    /// `--workspace DIR` made absolute, else the current directory; it must be an existing folder
+    /// unless `mayBeGone` (an engine whose folder was removed can still be asked and stopped: its
+    /// socket is named by the path).
+    static func resolve(_ arguments: ParsedArguments, mayBeGone: Bool = false) throws -> URL {
         let cwd = FileManager.default.currentDirectoryPath
         let url: URL
         if let path = arguments.value("--workspace") {
@@ -18,7 +20,8 @@ enum Workspace {
             url = URL(fileURLWithPath: cwd, isDirectory: true)
         }
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory)
+        guard (exists && isDirectory.boolValue) || (mayBeGone && !exists) else {
             throw CLIError("workspace \(url.path) is not a folder")
         }
         return url.standardizedFileURL

@@ -34,7 +34,8 @@ enum EngineCommand {
         if arguments.positionals.count > 1 {
             throw UsageError(description: "'drover engine' takes one action (start, status, stop or drain), not '\(arguments.positionals[1])'")
         }
-        let workspace = try Workspace.resolve(arguments)
+        // A removed workspace's engine can still be asked about and stopped (it runs until told, or idle).
+        let workspace = try Workspace.resolve(arguments, mayBeGone: action != "start")
         let quiet = arguments.has("--quiet")
         switch action {
         case "start":
