@@ -72,6 +72,7 @@ struct AgentProcessRecordTests {
             let dead = AgentRecordTable(path: layout.agentTablePath)
             try dead.add(record, for: .init(runId: working.id, stepId: "a", attempt: 1))
             dead.close()  // its engine died: the lock goes, the record stays
+            _ = await AgentRecordTable.orphans(of: .init(runId: working.id, stepId: "a", attempt: 1), at: layout.agentTablePath)
         }
         return (first, working.id, agent, record, layout.agentTablePath)
     }
