@@ -36,6 +36,18 @@ import Testing
         #expect(ModelPrices.asOf.count == 10)
     }
 
+    @Test("a model id's key: lower-cased, trimmed, without provider prefix, context tag or a trailing date of either shape")
+    func modelKeys() {
+        #expect(ModelPrices.key(for: " Anthropic/Claude-Sonnet-4-5[1m] ") == "claude-sonnet-4-5")
+        #expect(ModelPrices.key(for: "claude-opus-4-1-20250805") == "claude-opus-4-1")
+        #expect(ModelPrices.key(for: "gpt-5-2025-08-07") == "gpt-5")
+        #expect(ModelPrices.key(for: "m-2025-08-07-20250101") == "m")
+        #expect(ModelPrices.key(for: "model-1234567") == "model-1234567")
+        #expect(ModelPrices.key(for: "model-2025-8-07") == "model-2025-8-07")
+        #expect(ModelPrices.key(for: "20250929") == "20250929")
+        #expect(ModelPrices.key(for: "fake-small") == "fake-small")
+    }
+
     @Test("a price comes from the agent block, else config by model, else the table; else the reported figure, else none")
     func priceSources() {
         let tokens = TokenUsage(input: 1_000_000, output: 1_000_000)
