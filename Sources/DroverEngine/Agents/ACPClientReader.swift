@@ -172,7 +172,7 @@ public final class ACPClientReader: AgentOutputReader {
                 openSession()
                 return [.log(.agent, "cannot resume session \(resumeSessionId ?? ""): \(text); starting a new one")]
             }
-            let data = error["data"].flatMap { $0.stringValue ?? (try? JSONValueEncoder.encodeBytes($0)).map { String(decoding: $0, as: UTF8.self) } }
+            let data = error["data"].flatMap { $0.stringValue ?? String(decoding: JSONValueEncoder.encodeBytes($0), as: UTF8.self) }
             if method == "session/prompt", RateLimitText.isRateLimit(text + " " + (data ?? "")) {
                 rateLimit = data.map { "\(text): \($0)" } ?? text
             }

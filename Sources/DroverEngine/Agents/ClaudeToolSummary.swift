@@ -21,9 +21,8 @@ enum ClaudeToolSummary {
         case "Task", "Agent":
             return field("description").map { "\(name): \(ToolLineText.firstLine($0))" } ?? name
         default:
-            guard case .object(let fields) = input, !fields.isEmpty,
-                  let data = try? JSONValueEncoder.encodeBytes(input) else { return name }
-            return "\(name) " + ToolLineText.firstLine(String(decoding: data, as: UTF8.self))
+            guard case .object(let fields) = input, !fields.isEmpty else { return name }
+            return "\(name) " + ToolLineText.firstLine(String(decoding: JSONValueEncoder.encodeBytes(input), as: UTF8.self))
         }
     }
 

@@ -141,8 +141,7 @@ public final class CodexEventReader: AgentOutputReader {
         case "web_search":
             return [.log(.agent, "web search: " + ToolLineText.firstLine(item["query"]?.stringValue ?? ""))]
         default:
-            guard let data = try? JSONValueEncoder.encodeBytes(item) else { return [] }
-            return [.log(.agent, ToolLineText.firstLine(String(decoding: data, as: UTF8.self)))]
+            return [.log(.agent, ToolLineText.firstLine(String(decoding: JSONValueEncoder.encodeBytes(item), as: UTF8.self)))]
         }
     }
 

@@ -27,7 +27,7 @@ public struct FakeDriver: AgentDriver {
 
     public func invocation(for attempt: AttemptContext) throws -> AgentInvocation {
         var context = attempt
-        let script = try JSONValueEncoder.encodeBytes(attempt.agent?.settings["script"] ?? .array([]))
+        let script = JSONValueEncoder.encodeBytes(attempt.agent?.settings["script"] ?? .array([]))
         context.environment[Self.scriptEnvironmentKey] = String(decoding: script, as: UTF8.self)
         return context.invocation(executable: attempt.selfExecutable, arguments: [Self.subcommand]) { LineProtocolReader() }
     }

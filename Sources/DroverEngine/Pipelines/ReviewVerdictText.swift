@@ -15,7 +15,7 @@ public enum ReviewVerdictText {
         /// The review step's output: the verdict as compact JSON (`{"score", "findings"}`).
         public var output: String {
             let value = JSONValue.object(["score": .double(score), "findings": .array(findings.map(JSONValue.string))])
-            return String(decoding: (try? JSONValueEncoder.encodeBytes(value)) ?? [], as: UTF8.self)
+            return String(decoding: JSONValueEncoder.encodeBytes(value), as: UTF8.self)
         }
     }
 

@@ -128,7 +128,7 @@ public struct StepCondition: Sendable, Hashable {
     }
 
     static func text(_ value: JSONValue) -> String {
-        let bytes = (try? JSONValueEncoder.encodeBytes(value)) ?? []
+        let bytes = JSONValueEncoder.encodeBytes(value)
         let text = String(decoding: bytes, as: UTF8.self)
         return text.count > 120 ? String(text.prefix(117)) + "…" : text
     }

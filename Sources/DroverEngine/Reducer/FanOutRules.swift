@@ -58,6 +58,6 @@ public enum FanOutRules {
             if let outcome = fanOut.settled[child.runId] { item["merge"] = .string(outcome.rawValue) }
             return .object(item)
         }
-        return (try? JSONValueEncoder.encodeBytes(JSONValue.array(items))).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+        return String(decoding: JSONValueEncoder.encodeBytes(JSONValue.array(items)), as: UTF8.self)
     }
 }

@@ -28,6 +28,15 @@ public enum JSONValueEncoder {
     }
 
     /// `value` as JSON bytes, byte-identical to `JSONCoding.makeEncoder().encode(value)`.
+    /// A tree that is JSON already is written as it is: no round through `Encoder` (whose first use in a
+    /// process instantiates its containers' metadata — `drover serve`'s hello to the engine is one).
+    public static func encodeBytes(_ value: JSONValue) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256)
+        JSONWriter.append(value, to: &bytes)
+        return bytes
+    }
+
     public static func encodeBytes<T: Encodable>(_ value: T) throws -> [UInt8] {
         let tree = try encode(value)
         var bytes: [UInt8] = []

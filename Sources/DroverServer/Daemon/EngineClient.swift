@@ -61,7 +61,7 @@ public final class EngineClient: Sendable {
                 return
             }
             let message = JSONValue.object(["jsonrpc": .string("2.0"), "id": .int(id), "method": .string(R.method), "params": params])
-            send((try? JSONValueEncoder.encodeBytes(message)) ?? [])
+            send(JSONValueEncoder.encodeBytes(message))
         }
         return try JSONValueDecoder().decode(R.Response.self, from: result)
     }

@@ -51,7 +51,7 @@ public enum EngineWire {
     /// `following` right after it, in one write; false if the peer has gone.
     @discardableResult
     static func writeLine(_ fd: Int32, _ object: [String: Any], passing descriptors: [Int32] = [], following: [UInt8] = []) -> Bool {
-        guard var bytes = try? JSONValueEncoder.encodeBytes(jsonValue(object)) else { return false }
+        var bytes = JSONValueEncoder.encodeBytes(jsonValue(object))
         bytes.append(0x0A)
         bytes += following
         return UnixSocket.send(fd, bytes, passing: descriptors)

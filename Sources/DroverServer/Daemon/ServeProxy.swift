@@ -94,7 +94,7 @@ public enum ServeProxy {
         var params = message["params"]?.objectValue ?? [:]
         params["workspace"] = .string(workspace)
         message["params"] = .object(params)
-        return (try? JSONValueEncoder.encodeBytes(JSONValue.object(message))) ?? bytes
+        return JSONValueEncoder.encodeBytes(JSONValue.object(message))
     }
 
     /// Waits until what the proxy answered by itself is written, so it comes before the engine's output.
