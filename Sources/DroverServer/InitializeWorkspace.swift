@@ -46,27 +46,25 @@ enum InitializeWorkspace {
     /// The fields of `initialize` that name a workspace, read straight from its params when each is
     /// absent, null or a string; nil otherwise (the full decode then says what is wrong).
     static func request(fromRaw params: JSONValue?) -> InitializeRequest? {
-        var request = InitializeRequest()
+        let members: [String: JSONValue]
         switch params {
-        case nil, .null?:
-            return request
-        case .object(let members)?:
-            for key in ["workspace", "rootUri", "rootPath"] {
-                switch members[key] {
-                case nil, .null?: continue
-                case .string(let text)?:
-                    switch key {
-                    case "workspace": request.workspace = text
-                    case "rootUri": request.rootUri = text
-                    default: request.rootPath = text
-                    }
-                default: return nil
-                }
-            }
-            return request
-        default:
-            return nil
+        case nil, .null?: return InitializeRequest()
+        case .object(let object)?: members = object
+        default: return nil
         }
+        /// The member's text: `.some(nil)` when absent or null, nil when it is anything else.
+        func text(_ key: String) -> String?? {
+            switch members[key] {
+            case nil, .null?: return .some(nil)
+            case .string(let text)?: return text
+            default: return nil
+            }
+        }
+        guard let workspace = text("workspace"), let rootUri = text("rootUri"), let rootPath = text("rootPath") else { return nil }
+        var request = InitializeRequest(workspace: workspace)
+        request.rootUri = rootUri
+        request.rootPath = rootPath
+        return request
     }
 
     /// `path` as `URL(fileURLWithPath:).standardizedFileURL.path` has it: as it is when it is absolute

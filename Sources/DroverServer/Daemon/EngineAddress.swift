@@ -16,12 +16,13 @@ public struct EngineAddress: Sendable {
     public let directory: String
     public let socketPath: String
 
-    public init(workspace: URL, environment: [String: String]) {
-        self.init(workspacePath: workspace.standardizedFileURL.path) { environment[$0] }
-    }
-
-    public init(workspace: URL) {
-        self.init(workspacePath: workspace.standardizedFileURL.path)
+    /// - Parameter environment: default: the process's.
+    public init(workspace: URL, environment: [String: String]? = nil) {
+        if let environment {
+            self.init(workspacePath: workspace.standardizedFileURL.path) { environment[$0] }
+        } else {
+            self.init(workspacePath: workspace.standardizedFileURL.path)
+        }
     }
 
     /// - Parameters:

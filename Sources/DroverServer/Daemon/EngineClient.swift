@@ -83,7 +83,8 @@ public final class EngineClient: Sendable {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
             if count <= 0 { break }
-            for (kind, payload) in records.push(buffer[0..<count]) {
+            records.append(buffer[0..<count])
+            while let (kind, payload) = records.next() {
                 guard kind == .output else { if kind == .exit { break reading } else { continue } }
                 for case .message(let bytes) in parser.push(payload) { receive(bytes) }
             }

@@ -275,7 +275,6 @@ public final class EngineDaemon: Sendable {
     /// past the timeout, or drained and quiet.
     private func watchUntilDone() -> Never {
         let tick = min(Duration.seconds(1), options.idleTimeout / 4)
-        let engine = host.engine
         while true {
             Thread.sleep(forTimeInterval: Double(tick.components.seconds) + Double(tick.components.attoseconds) / 1e18)
             guard let activity = currentActivity() else { continue }

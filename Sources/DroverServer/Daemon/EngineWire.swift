@@ -136,29 +136,31 @@ public enum EngineWire {
     }
 }
 
-/// Splits the engine's record stream back into records (the client's side).
+/// Splits the engine's record stream back into records (the client's side): `append` what was read,
+/// then take records with `next()` until it returns nil. No array of records is built, so `drover
+/// serve`, which reads only the exit record, pays nothing at start-up for it.
 struct RecordReader {
     private var buffer: [UInt8] = []
     private var start = 0
 
-    /// The records completed by `chunk`, in order.
-    mutating func push(_ chunk: ArraySlice<UInt8>) -> [(EngineWire.Record?, ArraySlice<UInt8>)] {
+    mutating func append(_ chunk: ArraySlice<UInt8>) {
         if start > 0 && start == buffer.count {
             buffer.removeAll(keepingCapacity: true)
             start = 0
-        }
-        buffer += chunk
-        var records: [(EngineWire.Record?, ArraySlice<UInt8>)] = []
-        while buffer.count - start >= 5 {
-            let length = Int(buffer[start + 1]) << 24 | Int(buffer[start + 2]) << 16 | Int(buffer[start + 3]) << 8 | Int(buffer[start + 4])
-            guard buffer.count - start - 5 >= length else { break }
-            records.append((EngineWire.Record(rawValue: buffer[start]), buffer[(start + 5)..<(start + 5 + length)]))
-            start += 5 + length
-        }
-        if start > 1 << 20 {
+        } else if start > 1 << 20 {
             buffer.removeFirst(start)
             start = 0
         }
-        return records
+        buffer += chunk
+    }
+
+    /// The next complete record (its kind nil if unknown), nil until more is appended.
+    mutating func next() -> (kind: EngineWire.Record?, payload: ArraySlice<UInt8>)? {
+        guard buffer.count - start >= 5 else { return nil }
+        let length = Int(buffer[start + 1]) << 24 | Int(buffer[start + 2]) << 16 | Int(buffer[start + 3]) << 8 | Int(buffer[start + 4])
+        guard buffer.count - start - 5 >= length else { return nil }
+        let record = (EngineWire.Record(rawValue: buffer[start]), buffer[(start + 5)..<(start + 5 + length)])
+        start += 5 + length
+        return record
     }
 }

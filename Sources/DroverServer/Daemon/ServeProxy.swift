@@ -112,19 +112,16 @@ public enum ServeProxy {
     private static func handOver(_ socket: Int32, protocolFD: Int32) -> Never {
         // The client's end of stdout closes only when the engine's copy does too.
         close(protocolFD)
-        // Only the exit record is expected; anything else is skipped by its length.
-        var records: [UInt8] = []
+        // Only the exit record is expected; anything else is skipped.
+        var reader = RecordReader()
         var buffer = [UInt8](repeating: 0, count: 64)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(socket, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
             if count <= 0 { break }
-            records += buffer[0..<count]
-            while records.count >= 5 {
-                let length = Int(records[1]) << 24 | Int(records[2]) << 16 | Int(records[3]) << 8 | Int(records[4])
-                guard records.count >= 5 + length else { break }
-                if records[0] == EngineWire.Record.exit.rawValue { exit(Int32(length > 0 ? records[5] : 1)) }
-                records.removeFirst(5 + length)
+            reader.append(buffer[0..<count])
+            while let (kind, payload) = reader.next() {
+                if kind == .exit { exit(Int32(payload.first ?? 1)) }
             }
         }
         engineEnded()
@@ -145,7 +142,8 @@ public enum ServeProxy {
                 let count = buffer.withUnsafeMutableBytes { read(socket, $0.baseAddress, $0.count) }
                 if count < 0 && errno == EINTR { continue }
                 if count <= 0 { break }
-                for (kind, payload) in reader.push(buffer[0..<count]) {
+                reader.append(buffer[0..<count])
+                while let (kind, payload) = reader.next() {
                     switch kind {
                     case .output:
                         guard !clientGone else { continue }

@@ -40,8 +40,10 @@ public enum StdioChannel {
         }
         if !first.isEmpty { handle(first[...]) }
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        // Made once: this loop runs per request.
+        var watched = endsWith.map { [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: $0, events: Int16(POLLIN), revents: 0)] } ?? []
         while true {
-            if let endsWith, !waitForInput(fd, endsWith: endsWith) { break }
+            if !watched.isEmpty, !waitForInput(&watched) { break }
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             // EAGAIN: a descriptor handed over may be non-blocking; the next poll waits.
             if count < 0 && (errno == EINTR || (endsWith != nil && (errno == EAGAIN || errno == EWOULDBLOCK))) { continue }
@@ -51,9 +53,9 @@ public enum StdioChannel {
         onEnd()
     }
 
-    /// Waits until `fd` has input (or its end); false once `endsWith` is readable or hung up first.
-    private static func waitForInput(_ fd: Int32, endsWith: Int32) -> Bool {
-        var descriptors = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: endsWith, events: Int16(POLLIN), revents: 0)]
+    /// Waits until `descriptors[0]` has input (or its end); false once `descriptors[1]` is readable or
+    /// hung up first.
+    private static func waitForInput(_ descriptors: inout [pollfd]) -> Bool {
         while true {
             let ready = poll(&descriptors, 2, -1)
             if ready < 0 && errno == EINTR { continue }
