@@ -45,11 +45,18 @@ public struct MessageParser: Sendable {
     /// hot loop specialized (a generic one pays for metadata lookups on every call).
     public mutating func push(_ chunk: ArraySlice<UInt8>) -> [FramedInput] {
         var output: [FramedInput] = []
+        push(chunk, into: &output)
+        return output
+    }
+
+    /// Consumes a chunk and appends the inputs it completed to `output`, in order: a reader that empties
+    /// `output` (keeping its capacity) between chunks makes no array per read.
+    public mutating func push(_ chunk: ArraySlice<UInt8>, into output: inout [FramedInput]) {
         var bytes = chunk
         while !bytes.isEmpty {
             switch state {
             case .detecting:
-                guard let first = bytes.firstIndex(where: { !Self.isWhitespace($0) }) else { return output }
+                guard let first = bytes.firstIndex(where: { !Self.isWhitespace($0) }) else { return }
                 bytes = bytes[first...]
                 let detected: Framing = (bytes.first == UInt8(ascii: "C") || bytes.first == UInt8(ascii: "c")) ? .lsp : .ndjson
                 framing = detected
@@ -146,7 +153,6 @@ public struct MessageParser: Sendable {
                 state = .line
             }
         }
-        return output
     }
 
     /// Handles one complete header line in `buffer`; an empty line ends the header block.

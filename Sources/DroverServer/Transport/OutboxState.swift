@@ -151,7 +151,7 @@ final class OutboxState: Sendable {
         }
         perform(wakeWriter)
         guard let batch else { return hasRoom }
-        return wrote(batch.count, delivered: write(batch)).readOn
+        return wrote(batch, delivered: write(batch)).readOn
     }
 
     /// Writes ready output until stopped or the client has gone.
@@ -159,7 +159,7 @@ final class OutboxState: Sendable {
         while true {
             switch nextStep() {
             case .write(let batch):
-                guard wrote(batch.count, delivered: write(batch)).delivered else { return }
+                guard wrote(batch, delivered: write(batch)).delivered else { return }
             case .park:
                 wake.wait()
             case .stop:
@@ -186,13 +186,15 @@ final class OutboxState: Sendable {
         }
     }
 
-    /// Records a finished write and wakes whoever waited for it; returns whether writing goes on
-    /// (`delivered`) and whether the reader may read on without `waitForRoom()` (`readOn`).
-    private func wrote(_ count: Int, delivered: Bool) -> (delivered: Bool, readOn: Bool) {
+    /// Records a finished write (its buffer goes back to the queue) and wakes whoever waited for it;
+    /// returns whether writing goes on (`delivered`) and whether the reader may read on without
+    /// `waitForRoom()` (`readOn`).
+    private func wrote(_ batch: [UInt8], delivered: Bool) -> (delivered: Bool, readOn: Bool) {
         let (roomWaiter, drainWaiters, peerGoneHandler, wakeWriter, readOn) = state.withLock { state in
             state.writing = false
             if delivered {
-                state.queue.written(count)
+                state.queue.written(batch.count)
+                state.queue.recycle(batch)
             } else {
                 state.queue.discard()
                 state.peerGone = true
