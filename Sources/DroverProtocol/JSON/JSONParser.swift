@@ -61,7 +61,7 @@ public struct JSONParser: Sendable {
 
     /// Parses one JSON text from a buffer of UTF-8 bytes.
     public func parse(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
-        var reader = Reader(bytes: buffer, maxDepth: maxDepth, allowsOutOfRangeNumbers: allowsOutOfRangeNumbers)
+        var reader = JSONReader(bytes: buffer, maxDepth: maxDepth, allowsOutOfRangeNumbers: allowsOutOfRangeNumbers)
         reader.skipWhitespace()
         let value = try reader.value(depth: 0)
         reader.skipWhitespace()
@@ -88,7 +88,9 @@ private enum ASCII {
     static let nine = UInt8(ascii: "9")
 }
 
-private struct Reader {
+/// The parser's cursor over one JSON text: `JSONParser` builds values with it, `MessageEnvelope` reads a
+/// message's envelope and only checks the rest (`skipValue`), by the same rules and with the same errors.
+struct JSONReader {
     let bytes: UnsafeBufferPointer<UInt8>
     let maxDepth: Int
     let allowsOutOfRangeNumbers: Bool
@@ -206,6 +208,112 @@ private struct Reader {
                 throw unexpected("',' or '}'")
             }
         }
+    }
+
+    // MARK: Checking without building
+
+    /// Checks one value at `index` by the rules of `value(depth:)`, failing with the same error where it
+    /// would, but builds nothing: what a message's envelope does not read (its `params`) costs no allocation.
+    mutating func skipValue(depth: Int) throws(JSONParseError) {
+        guard index < bytes.count else { throw unexpected("a value") }
+        switch bytes[index] {
+        case ASCII.quote: try skipString()
+        case ASCII.openBrace: try skipObject(depth: depth + 1)
+        case ASCII.openBracket: try skipArray(depth: depth + 1)
+        case ASCII.minus, ASCII.zero...ASCII.nine: _ = try number()
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        default: throw unexpected("a value")
+        }
+    }
+
+    /// `array(depth:)` without the array.
+    mutating func skipArray(depth: Int) throws(JSONParseError) {
+        guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
+        index += 1  // [
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == ASCII.closeBracket {
+            index += 1
+            return
+        }
+        while true {
+            try skipValue(depth: depth)
+            skipWhitespace()
+            guard index < bytes.count else { throw endError("an array") }
+            switch bytes[index] {
+            case ASCII.comma:
+                index += 1
+                skipWhitespace()
+            case ASCII.closeBracket:
+                index += 1
+                return
+            default:
+                throw unexpected("',' or ']'")
+            }
+        }
+    }
+
+    /// `object(depth:)` without the object.
+    mutating func skipObject(depth: Int) throws(JSONParseError) {
+        guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
+        index += 1  // {
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == ASCII.closeBrace {
+            index += 1
+            return
+        }
+        while true {
+            try skipMemberName()
+            try skipValue(depth: depth)
+            skipWhitespace()
+            guard index < bytes.count else { throw endError("an object") }
+            switch bytes[index] {
+            case ASCII.comma:
+                index += 1
+                skipWhitespace()
+            case ASCII.closeBrace:
+                index += 1
+                return
+            default:
+                throw unexpected("',' or '}'")
+            }
+        }
+    }
+
+    /// Checks a member's name and its colon, leaving `index` at the value (`object(depth:)`'s steps).
+    mutating func skipMemberName() throws(JSONParseError) {
+        guard index < bytes.count, bytes[index] == ASCII.quote else { throw unexpected("a string key") }
+        try skipString()
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == ASCII.colon else { throw unexpected("':'") }
+        index += 1
+        skipWhitespace()
+    }
+
+    /// `string()` without the string: the same checks, in the same order (escapes still go through
+    /// `escape()`, into `scratch`, which is cleared per string).
+    mutating func skipString() throws(JSONParseError) {
+        let opening = index
+        index += 1
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case ASCII.quote:
+                index += 1
+                return
+            case ASCII.backslash:
+                scratch.removeAll(keepingCapacity: true)
+                try escape()
+            case 0..<0x20:
+                throw controlCharacter()
+            case 0x20..<0x80:
+                index += 1
+            default:
+                try skipUTF8Sequence()
+            }
+        }
+        throw JSONParseError(.unexpectedEnd, "unexpected end of input in a string", at: opening)
     }
 
     // MARK: Strings
