@@ -70,6 +70,48 @@ public struct JSONParser: Sendable {
         }
         return value
     }
+
+    /// The members of the JSON object that `buffer` holds as a whole JSON text, in order, each key with
+    /// the byte range of its value; nil when the text is valid JSON but not an object. The text is
+    /// checked exactly as `parse` checks it, but no value is built: a caller that needs a few members of
+    /// a large object (`drover serve`, before the engine takes over) pays for no tree, and no
+    /// `Dictionary`, whose first use in a process costs a scan of the runtime's conformance records.
+    /// With duplicate keys, the last one is what `parse` keeps.
+    public func members(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> [JSONMember]? {
+        var reader = Reader(bytes: buffer, maxDepth: maxDepth, allowsOutOfRangeNumbers: allowsOutOfRangeNumbers)
+        reader.skipWhitespace()
+        var members: [JSONMember]?
+        if reader.index < buffer.count, buffer[reader.index] == ASCII.openBrace {
+            var found: [JSONMember] = []
+            try reader.members(depth: 1) { (reader, key) throws(JSONParseError) in
+                let start = reader.index
+                try reader.skipValue(depth: 1)
+                found.append(JSONMember(key: key, value: start..<reader.index))
+            }
+            members = found
+        } else {
+            try reader.skipValue(depth: 0)
+        }
+        reader.skipWhitespace()
+        if reader.index < buffer.count {
+            throw JSONParseError(.syntax, "unexpected data after the JSON value", at: reader.index)
+        }
+        return members
+    }
+}
+
+/// One member of a JSON object read by `JSONParser.members`: its key and where its value's text is.
+public struct JSONMember: Sendable, Equatable {
+    public let key: String
+    /// The value's bytes, in the buffer that was read.
+    public let value: Range<Int>
+}
+
+extension Array where Element == JSONMember {
+    /// The range of the member named `key` that a parse keeps (the last), nil if there is none.
+    public func value(_ key: String) -> Range<Int>? {
+        last(where: { $0.key == key })?.value
+    }
 }
 
 private enum ASCII {
@@ -149,16 +191,46 @@ private struct Reader {
     }
 
     mutating func array(depth: Int) throws(JSONParseError) -> JSONValue {
+        var values: [JSONValue] = []
+        try elements(depth: depth) { (reader) throws(JSONParseError) in values.append(try reader.value(depth: depth)) }
+        return .array(values)
+    }
+
+    mutating func object(depth: Int) throws(JSONParseError) -> JSONValue {
+        var object: [String: JSONValue] = [:]
+        try members(depth: depth) { (reader, key) throws(JSONParseError) in
+            // Room for a JSON-RPC message's members at once, instead of growing 1 → 3 → 6.
+            if object.isEmpty { object.reserveCapacity(6) }
+            object[key] = try reader.value(depth: depth)
+        }
+        return .object(object)
+    }
+
+    /// Steps over one value, checked exactly as `value(depth:)` checks it, building no array or object.
+    mutating func skipValue(depth: Int) throws(JSONParseError) {
+        guard index < bytes.count else { throw unexpected("a value") }
+        switch bytes[index] {
+        case ASCII.openBrace:
+            try members(depth: depth + 1) { (reader, _) throws(JSONParseError) in try reader.skipValue(depth: depth + 1) }
+        case ASCII.openBracket:
+            try elements(depth: depth + 1) { (reader) throws(JSONParseError) in try reader.skipValue(depth: depth + 1) }
+        default:
+            _ = try value(depth: depth)
+        }
+    }
+
+    /// Reads an array starting at its `[`, calling `element` to read each element.
+    @inline(__always)
+    mutating func elements(depth: Int, _ element: (inout Reader) throws(JSONParseError) -> Void) throws(JSONParseError) {
         guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
         index += 1  // [
         skipWhitespace()
-        var elements: [JSONValue] = []
         if index < bytes.count, bytes[index] == ASCII.closeBracket {
             index += 1
-            return .array(elements)
+            return
         }
         while true {
-            elements.append(try value(depth: depth))
+            try element(&self)
             skipWhitespace()
             guard index < bytes.count else { throw endError("an array") }
             switch bytes[index] {
@@ -167,24 +239,23 @@ private struct Reader {
                 skipWhitespace()
             case ASCII.closeBracket:
                 index += 1
-                return .array(elements)
+                return
             default:
                 throw unexpected("',' or ']'")
             }
         }
     }
 
-    mutating func object(depth: Int) throws(JSONParseError) -> JSONValue {
+    /// Reads an object starting at its `{`, calling `member` with each key to read its value.
+    @inline(__always)
+    mutating func members(depth: Int, _ member: (inout Reader, String) throws(JSONParseError) -> Void) throws(JSONParseError) {
         guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
         index += 1  // {
         skipWhitespace()
-        var members: [String: JSONValue] = [:]
         if index < bytes.count, bytes[index] == ASCII.closeBrace {
             index += 1
-            return .object(members)
+            return
         }
-        // Room for a JSON-RPC message's members at once, instead of growing 1 → 3 → 6.
-        members.reserveCapacity(6)
         while true {
             guard index < bytes.count, bytes[index] == ASCII.quote else { throw unexpected("a string key") }
             let key = try string()
@@ -192,7 +263,7 @@ private struct Reader {
             guard index < bytes.count, bytes[index] == ASCII.colon else { throw unexpected("':'") }
             index += 1
             skipWhitespace()
-            members[key] = try value(depth: depth)
+            try member(&self, key)
             skipWhitespace()
             guard index < bytes.count else { throw endError("an object") }
             switch bytes[index] {
@@ -201,7 +272,7 @@ private struct Reader {
                 skipWhitespace()
             case ASCII.closeBrace:
                 index += 1
-                return .object(members)
+                return
             default:
                 throw unexpected("',' or '}'")
             }

@@ -131,12 +131,65 @@ public struct MessageDecoder: Sendable {
         }
     }
 
+    /// One request read without a tree of its params: its id, method, and where its params are in
+    /// `bytes` (nil when absent or null). Non-nil exactly when `decode` would take `bytes` as a single
+    /// request; for anything else (a notification, a batch, an error to answer) it is nil and `decode`
+    /// says what it is. `drover serve` reads `initialize` so before the engine takes over: building a
+    /// tree's first `Dictionary` costs a process a scan of the runtime's conformance records.
+    public func skimRequest(_ bytes: [UInt8]) -> SkimmedRequest? {
+        bytes.withUnsafeBufferPointer { buffer in
+            guard let members = try? parser.members(buffer) else { return nil }
+            func value(_ key: String) -> JSONValue? {
+                guard let range = members.value(key) else { return nil }
+                return try? parser.parse(UnsafeBufferPointer(rebasing: buffer[range]))
+            }
+            let params = members.value("params")
+            let shape: ParamsShape = switch params.map({ buffer[$0.lowerBound] }) {
+            case nil, UInt8(ascii: "n")?: .absent
+            case UInt8(ascii: "{")?, UInt8(ascii: "[")?: .structured
+            default: .other
+            }
+            let answers = members.value("result") != nil || members.value("error") != nil
+            guard case .request(let id?, let method) = Self.envelope(id: value("id"), jsonrpc: value("jsonrpc"), method: value("method"),
+                                                                     params: shape, answers: answers) else { return nil }
+            return SkimmedRequest(id: id, method: method, params: shape == .structured ? params : nil)
+        }
+    }
+
     /// Checks the members every message is checked for, without touching the params' contents.
     private static func classify(_ members: [String: JSONValue]) -> IncomingEntry {
+        let params = members["params"]
+        let shape: ParamsShape = switch params {
+        case nil, .null?: .absent
+        case .object?, .array?: .structured
+        default: .other
+        }
+        let answers = members["result"] != nil || members["error"] != nil
+        switch envelope(id: members["id"], jsonrpc: members["jsonrpc"], method: members["method"], params: shape, answers: answers) {
+        case .request(let id, let method):
+            let kind: IncomingMessage.Kind = id.map { .request($0) } ?? .notification
+            return .message(IncomingMessage(kind: kind, method: method, params: shape == .structured ? params : nil))
+        case .response: return .response
+        case .invalid(let id, let error): return .invalid(id: id, error: error)
+        }
+    }
+
+    /// What `params` holds, as far as the envelope cares.
+    private enum ParamsShape { case absent, structured, other }
+
+    /// What an envelope is, by the rules every message is checked by.
+    private enum Envelope {
+        /// A request (with an id) or a notification (without).
+        case request(RequestID?, method: String)
+        case response
+        case invalid(RequestID?, ResponseError)
+    }
+
+    private static func envelope(id: JSONValue?, jsonrpc: JSONValue?, method: JSONValue?, params: ParamsShape, answers: Bool) -> Envelope {
         var requestID: RequestID?
         var idIsInvalid = false
         var idIsNull = false
-        switch members["id"] {
+        switch id {
         case nil: break
         case .null: idIsNull = true
         case .int(let value): requestID = .int(value)
@@ -145,32 +198,35 @@ public struct MessageDecoder: Sendable {
         case .string(let value): requestID = .string(value)
         default: idIsInvalid = true
         }
-        guard members["jsonrpc"]?.stringValue == "2.0" else {
-            return .invalid(id: requestID, error: .invalidRequest("\"jsonrpc\" must be \"2.0\""))
+        guard jsonrpc?.stringValue == "2.0" else {
+            return .invalid(requestID, .invalidRequest("\"jsonrpc\" must be \"2.0\""))
         }
-        let method = members["method"]
-        if method == nil && (members["result"] != nil || members["error"] != nil) { return .response }
+        if method == nil && answers { return .response }
         if idIsInvalid {
-            return .invalid(id: nil, error: .invalidRequest("\"id\" must be a number or a string"))
+            return .invalid(nil, .invalidRequest("\"id\" must be a number or a string"))
         }
         if idIsNull {
-            return .invalid(id: nil, error: .invalidRequest("\"id\" must be a number or a string, not null"))
+            return .invalid(nil, .invalidRequest("\"id\" must be a number or a string, not null"))
         }
         guard let method else {
-            return .invalid(id: requestID, error: .invalidRequest("\"method\" is missing"))
+            return .invalid(requestID, .invalidRequest("\"method\" is missing"))
         }
         guard case .string(let name) = method else {
-            return .invalid(id: requestID, error: .invalidRequest("\"method\" must be a string"))
+            return .invalid(requestID, .invalidRequest("\"method\" must be a string"))
         }
-        var params: JSONValue?
-        switch members["params"] {
-        case nil, .null?: params = nil
-        case .object?, .array?: params = members["params"]
-        default: return .invalid(id: requestID, error: .invalidRequest("\"params\" must be an object or an array"))
+        guard params != .other else {
+            return .invalid(requestID, .invalidRequest("\"params\" must be an object or an array"))
         }
-        let kind: IncomingMessage.Kind = requestID.map { .request($0) } ?? .notification
-        return .message(IncomingMessage(kind: kind, method: name, params: params))
+        return .request(requestID, method: name)
     }
+}
+
+/// A request as `MessageDecoder.skimRequest` reads it: its params left as bytes.
+public struct SkimmedRequest: Sendable, Equatable {
+    public let id: RequestID
+    public let method: String
+    /// Where the params' object or array is in the bytes read; nil when they are absent or null.
+    public let params: Range<Int>?
 }
 
 extension DecodingError {
