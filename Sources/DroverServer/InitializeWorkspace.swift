@@ -43,14 +43,14 @@ enum InitializeWorkspace {
         return String(cString: path)
     }
 
-    /// The fields of `initialize` that name a workspace, read from the params' bytes (`params`: where
-    /// they are in `bytes`, nil when absent or null) when each field is absent, null or a string; nil
-    /// otherwise (the full decode then says what is wrong). No tree is built: see `MessageDecoder.skimRequest`.
-    static func request(params: Range<Int>?, in bytes: [UInt8]) -> InitializeRequest? {
-        guard let params else { return InitializeRequest() }
+    /// The fields of `initialize` that name a workspace, read from the params' text (`message.paramsText`)
+    /// when each field is absent, null or a string; nil otherwise (the full decode then says what is
+    /// wrong). No tree is built: see `JSONParser.members`.
+    static func request(_ message: IncomingMessage) -> InitializeRequest? {
+        guard message.hasParams else { return InitializeRequest() }
+        guard let text = message.paramsText else { return nil }
         let parser = JSONParser()
-        return bytes.withUnsafeBufferPointer { buffer in
-            let object = UnsafeBufferPointer(rebasing: buffer[params])
+        return text.withUnsafeBufferPointer { object in
             guard let members = try? parser.members(object) else { return nil }
             /// The member's text: `.some(nil)` when absent or null, nil when it is anything else.
             func text(_ key: String) -> String?? {

@@ -16,7 +16,8 @@ public struct StoreLayout: Sendable, Hashable {
         self.rootPath = root.path
     }
 
-    /// A run's report, `.drover/reports/<runId>.md` (written when an ended run changes, so by every run).
+    /// A run's report, `.drover/reports/<runId>.md` (written by `run/report` once the run ended, then kept
+    /// true as the run changes).
     /// Throws if `runId` is not a valid id.
     public func reportFile(runId: String) throws -> String {
         try Self.validateID(runId, what: "run id")

@@ -1143,17 +1143,18 @@ class DiffApplyTests(GitWorkspaceTestCase):
         self.assertEqual(self.read("a.txt"), "one\ntwo\n")
         self.assertEqual(git(self.env.workspace, "status", "--porcelain"), "")
 
-    def test_report_prints_the_run_and_is_written_when_it_ends(self):
+    def test_report_prints_the_run_and_writes_its_file_when_asked(self):
         run_id = self.finished_run()
         written = os.path.join(self.env.workspace, ".drover", "reports", run_id + ".md")
-        self.assertTrue(os.path.exists(written), "the report is written when the run ends")
-        with open(written) as f:
-            self.assertIn("- **Task:** edit", f.read())
+        self.assertFalse(os.path.exists(written), "no report file until one is asked for")
         report = self.env.run("report", run_id)
         self.assertEqual(report.returncode, 0, report.stderr)
         self.assertIn("# Run %s: edit" % run_id, report.stdout)
         self.assertIn("| impl | agent | done | 1 |", report.stdout)
         self.assertIn(" 2 files changed, 2 insertions(+)", report.stdout)
+        with open(written) as f:
+            self.assertEqual(f.read(), report.stdout, "drover report writes the page it prints")
+        self.assertEqual(os.stat(written).st_mode & 0o777, 0o600)
 
     def test_diff_and_apply_errors_are_one_line(self):
         for command in ("diff", "apply"):

@@ -5,17 +5,18 @@ import Foundation
 import Testing
 
 /// Run ownership as the engine lives it: commits only to owned runs, caches dropped when another
-/// writer got there first, and `run/start` storing `queued` before `running`.
+/// writer got there first, and a run's start stored with its creation or its first step.
 @Suite struct EngineOwnershipTests {
-    @Test func runStartStoresQueuedThenStartedAsTwoCommitsAndClientsSeeTheSame() async throws {
+    @Test("a run that starts at once is created started in one commit, its first step in the next; clients see the same")
+    func runStartStoresCreatedAndStartedAsOneCommitAndClientsSeeTheSame() async throws {
         let h = try await EngineHarness.make()
         let run = try await h.start("flow", inputs: ["lang": "c"])
-        #expect(run.status == .running && run.lastSeq == 3)
+        #expect(run.status == .running && run.lastSeq == 3 && run.steps[0].state == .pending, "the first step starts after the response")
+        try await h.next("step.started", of: run.id)
         #expect(Array(h.recordingStore.commits(of: run.id).prefix(2)) == [
-            .init(types: ["run.created", "run.workspace"], status: .queued),
-            .init(types: ["run.started"], status: .running),
+            .init(types: ["run.created", "run.workspace", "run.started"], status: .running),
+            .init(types: ["step.started"], status: .running),
         ])
-        try await h.next("run.started", of: run.id)
         #expect(h.recorder.events.filter { $0.runId == run.id }.prefix(3).map(\.type) == ["run.created", "run.workspace", "run.started"])
         try await h.nextLaunch("a", attempt: 1).handle.finish(.completed(output: "a"))
         try await h.nextLaunch("b", attempt: 1).handle.finish(.completed(output: "b"))
@@ -38,7 +39,7 @@ import Testing
         #expect(h.store.allEvents(run.id).map(\.seq) == Array(1...h.store.allEvents(run.id).count))
     }
 
-    @Test("a run that must wait for a slot is created waiting in one commit; it starts, in its own, once the slot is free")
+    @Test("a run that must wait for a slot is created waiting in one commit; once the slot is free, it starts with its first step in one commit")
     func aRunThatMustWaitIsCreatedWaitingInOneCommit() async throws {
         let h = try await EngineHarness.make(files: ["config/config.json": #"{"concurrency": {"maxRuns": 1}}"#])
         let first = try await h.start("flow", inputs: ["lang": "c"])
@@ -48,11 +49,12 @@ import Testing
         try await h.nextLaunch("a", attempt: 1).handle.finish(.completed(output: "a"))
         try await h.nextLaunch("b", attempt: 1).handle.finish(.completed(output: "b"))
         try await h.next("run.completed", of: first.id)
-        try await h.next("run.started", of: second.id)
+        try await h.next("step.started", of: second.id)
         #expect(h.recordingStore.commits(of: second.id).prefix(2) == [
             .init(types: ["run.created", "run.workspace", "run.queued"], status: .queued),
-            .init(types: ["run.started"], status: .running),
+            .init(types: ["run.started", "step.started"], status: .running),
         ])
+        #expect(h.recorder.events.filter { $0.runId == second.id }.map(\.seq) == [1, 2, 3, 4, 5], "each event published once, in seq order")
         #expect(h.store.allEvents(second.id).filter { $0.type == "run.queued" }.count == 1, "recorded once")
         try await h.nextLaunch("a", attempt: 1).handle.finish(.completed(output: "a"))
         try await h.nextLaunch("b", attempt: 1).handle.finish(.completed(output: "b"))
@@ -60,8 +62,8 @@ import Testing
     }
 
     @Test func aRunStoredAsQueuedIsStartedByTheNextEngine() async throws {
-        // What an engine that died between the two commits of run/start (or a scheduler holding the
-        // run) leaves: run.created only.
+        // What a scheduler holding the run (or an engine that died between run/start's commits, as
+        // builds did that stored run.started on its own) leaves: run.created only.
         let first = try await EngineHarness.make()
         let steps = [StepInfo(id: "a", kind: .agent, role: "writer"), StepInfo(id: "b", kind: .agent, role: "reviewer")]
         let created = Event(

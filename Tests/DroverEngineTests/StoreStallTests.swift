@@ -63,4 +63,35 @@ import Testing
         let stored = try await h.engine.events(RunEventsRequest(runId: run.id, limit: 1000)).events
         #expect(stored.map(\.seq) == Array(1...stored.count))
     }
+
+    @Test("a queued run whose start (run.started with step.started) the full disk refused is still queued, and starts once the store takes writes")
+    func refusedStartOfAQueuedRunIsRetried() async throws {
+        let h = try await EngineHarness.make(files: ["config/config.json": #"{"concurrency": {"maxRuns": 1}}"#])
+        let first = try await h.start("flow", task: "first", inputs: ["lang": "swift"])
+        let second = try await h.start("flow", task: "second", inputs: ["lang": "swift"])
+        #expect(second.status == .queued)
+        // Listeners run inside the commit: the disk is full before the freed slot goes to the second run.
+        let store = h.recordingStore
+        _ = await h.engine.addListener { output in
+            if case .event(let event) = output, event.runId == first.id, event.type == "run.completed" {
+                store.refuseAppends(Self.diskFull)
+            }
+        }
+        try await h.nextLaunch("a", attempt: 1).handle.finish(.completed(output: "A"))
+        try await h.nextLaunch("b", attempt: 1).handle.finish(.completed(output: "B"))
+        try await h.recordingStore.waitForRefusals(1)
+        #expect(try await h.engine.getRun(second.id).status == .queued, "the refused run.started is not taken as stored")
+        #expect(h.recorder.events.filter { $0.runId == second.id }.map(\.type) == ["run.created", "run.workspace", "run.queued"])
+
+        h.recordingStore.refuseAppends(nil)
+        let launch = try await h.nextLaunch("a", attempt: 1)
+        #expect(launch.invocation.environment["DROVER_RUN_ID"] == second.id)
+        #expect(h.recordingStore.commits(of: second.id).last == .init(types: ["run.started", "step.started"], status: .running))
+        launch.handle.finish(.completed(output: "A"))
+        try await h.nextLaunch("b", attempt: 1).handle.finish(.completed(output: "B"))
+        try await h.next("run.completed", of: second.id)
+        let stored = try await h.engine.events(RunEventsRequest(runId: second.id, limit: 1000)).events
+        #expect(stored.map(\.seq) == Array(1...stored.count))
+        #expect(h.recorder.events.filter { $0.runId == second.id }.map(\.seq) == stored.map(\.seq), "each event published once")
+    }
 }

@@ -20,13 +20,14 @@ struct InitializeWorkspaceTests {
     @Test("the fields naming a workspace are read from the params' bytes when they are strings; anything else is left to the full decode")
     func paramsBytes() throws {
         func request(_ params: String) -> InitializeRequest? {
-            let bytes = Array(params.utf8)
-            return InitializeWorkspace.request(params: 0..<bytes.count, in: bytes)
+            let message = #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":"# + params + "}"
+            guard case .single(.message(let decoded)) = MessageDecoder().decode(Array(message.utf8)) else { return nil }
+            return InitializeWorkspace.request(decoded)
         }
         let parsed = try #require(request(#"{"workspace":"/w","rootUri":"file:///r","rootPath":null,"capabilities":{}}"#))
         #expect(parsed.workspace == "/w" && parsed.rootUri == "file:///r" && parsed.rootPath == nil)
         #expect(request(#"{"workspace":"/a\u00fc","workspace":"/last"}"#)?.workspace == "/last")
-        #expect(InitializeWorkspace.request(params: nil, in: [])?.workspace == nil)
+        #expect(request("null")?.workspace == nil)
         #expect(request(#"{"workspace":5}"#) == nil)
         #expect(request("[]") == nil)
     }
@@ -51,8 +52,11 @@ struct InitializeWorkspaceTests {
                      #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{ }}"#,
                      #"{"jsonrpc":"2.0","id":0,"params":{"workspace":null,"capabilities":{"x":[1]}},"method":"initialize"}"#] {
             let bytes = Array(text.utf8)
-            let request = try #require(decoder.skimRequest(bytes))
-            let named = ServeProxy.naming("/tmp/a \"b\"", in: bytes, params: request.params)
+            guard case .single(.message(let message)) = decoder.decode(bytes) else {
+                Issue.record("not a message: \(text)")
+                continue
+            }
+            let named = ServeProxy.naming("/tmp/a \"b\"", in: bytes, params: message.paramsText.map { $0.startIndex..<$0.endIndex })
             guard case .object(var expected) = try JSONParser().parse(bytes), case .object(let actual) = try JSONParser().parse(named) else {
                 Issue.record("not an object: \(text)")
                 continue

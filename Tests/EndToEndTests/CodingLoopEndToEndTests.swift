@@ -54,8 +54,11 @@ struct CodingLoopEndToEndTests {
         #expect(run.step("report").string("output").contains("AUDIT OF:"), "the report sees the audit")
         #expect(GitFixture.read(workspace.path + "/answer.txt") == nil, "all of it happened in the run's worktree")
 
-        // The report written when the run ended, and run/report with the diffstat.
+        // No report file until one is asked for; run/report writes it, with the diffstat.
         let file = workspace.path + "/.drover/reports/\(runId).md"
+        #expect(GitFixture.read(file) == nil, "a run nobody asked about leaves no report file")
+        let report = try await drover.call("run/report", ["runId": runId])
+        #expect(report.string("path") == file && report.string("markdown").contains(" answer.txt | 1 +"))
         let written = try #require(GitFixture.read(file))
         #expect(written.contains("- **Task:** make the answer 42") && written.contains("- **Outcome:** done"))
         #expect(written.contains("| tests | tests | done | 3 |"), "\(written)")
@@ -63,8 +66,7 @@ struct CodingLoopEndToEndTests {
         #expect(written.contains("FAIL: answer is '41', want 42") && written.contains("`tests` attempt 3"))
         #expect(written.contains("`plan` approval: **approved**"), "\(written)")
         #expect(written.contains("step `impl` attempt 1: 1 file(s), +1 -0") && written.contains("step `tests` attempt 2: 1 file(s), +1 -1"))
-        let report = try await drover.call("run/report", ["runId": runId])
-        #expect(report.string("path") == file && report.string("markdown").contains(" answer.txt | 1 +"))
+        #expect(written == report.string("markdown"))
     }
 
     @Test("\"command\": \"auto\" in a project with no test command fails the step with kind tests, listing what it looked for")

@@ -26,6 +26,22 @@ struct ServeHandoverEndToEndTests {
         #expect(status.contains("clients 0"), "engine status: \(status)")
     }
 
+    @Test("of two serves on one engine, killing one ends only its session: the other is answered on, then ends cleanly")
+    func serveKilledBesideAnother() async throws {
+        // The engine's reader blocks on each client's stdin and is woken by a signal when its serve goes:
+        // the signal must end that client's reads and no other's.
+        let workspace = try EngineWorkspace(pipelines: [:])
+        let killed = try await workspace.server(environment: ["DROVER_ENGINE_IDLE_TIMEOUT": "600"])
+        let kept = try await workspace.server(environment: ["DROVER_ENGINE_IDLE_TIMEOUT": "600"])
+        #expect(try await killed.call("run/list")["runs"] is [Any])
+        #expect(try await kept.call("run/list")["runs"] is [Any])
+        kill(killed.pid, SIGKILL)
+        #expect(try await killed.waitForExit() == SIGKILL)
+        try await killed.waitForEndOfStdout()
+        for _ in 1...3 { #expect(try await kept.call("run/list")["runs"] is [Any]) }
+        #expect(try await kept.shutdownAndExit() == 0)
+    }
+
     @Test("exit codes and pipelined input survive the handover: everything sent with initialize is answered, shutdown + exit is 0, end of input alone is 1")
     func pipelinedAndExitCodes() async throws {
         let workspace = try EngineWorkspace(pipelines: [:])

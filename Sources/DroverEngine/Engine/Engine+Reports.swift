@@ -2,16 +2,19 @@ import DroverProtocol
 import DroverStore
 import Foundation
 
-/// Run reports: `.drover/reports/<run-id>.md`, written whenever an ended run changes (its end, an apply,
-/// a discard), and `run/report`, which also adds the run's net `git diff --stat`.
+/// Run reports: `run/report` tells an ended run as Markdown with its net `git diff --stat` and writes it
+/// to `.drover/reports/<run-id>.md`; a report written that way is kept true when the run changes again
+/// (applied, discarded, retried and ended again).
 extension Engine {
-    /// Writes the report of a run that ended, from its events alone (git is never run on the actor; the
-    /// diffstat comes with `run/report`). A failure is logged: the report can always be asked for again.
-    func writeReport(of run: Run) {
-        guard run.status.isTerminal else { return }
+    /// Rewrites the report file of an ended run that has one, from its events alone (git is never run on
+    /// the actor; the diffstat comes with `run/report`). A run nobody asked about gets no file: building and
+    /// creating it was a fifth of the engine's CPU per run when many instant runs ended. A failure is
+    /// logged: the report can always be asked for again.
+    func refreshReport(of run: Run) {
+        guard run.status.isTerminal, let file = try? layout.reportFile(runId: run.id), access(file, F_OK) == 0 else { return }
         do {
             let events = try queries.events(runId: run.id, after: 0)
-            try save(RunReport.markdown(run: run, events: events), to: layout.reportFile(runId: run.id))
+            try save(RunReport.markdown(run: run, events: events), to: file)
         } catch {
             log("cannot write the report of run \(run.id): \(error)")
         }

@@ -4,10 +4,9 @@ import Foundation
 extension Engine {
     /// `run/start`: checks the pipeline, its inputs, agents, trust and dependencies; prepares where
     /// its steps will work (a new git worktree, or the workspace itself) before anything is recorded;
-    /// records `run.created` with `run.workspace`, then hands the run to the scheduler, which records
-    /// `run.started` at once when a slot is free and its dependencies are done (the first step starts
-    /// right after this returns), else `run.queued` with the reason: the response then shows a
-    /// `queued` run.
+    /// records `run.created` with `run.workspace` and, in the same commit, the scheduler's verdict:
+    /// `run.started` when a slot is free and its dependencies are done (the first step starts right
+    /// after this returns), else `run.queued` with the reason (the response then shows a `queued` run).
     public func startRun(_ request: RunStartRequest) async throws -> Run {
         let config = loadConfig()
         let pipeline = try checkedPipeline(request, config: config)
@@ -26,17 +25,25 @@ extension Engine {
         let runId = try newRunId()
         let workspace = try await prepareRunWorkspace(runId: runId, request: request, pipelineDefault: pipeline.definition.isolation)
         let created: Run
-        // A run that must wait is recorded waiting in the same commit (one transaction fewer per queued run).
-        let queued = queuedAtCreation(runId, dependsOn: dependsOn ?? [])
+        // Started or waiting, the run is recorded so in the same commit (one transaction fewer per run).
+        let admission = admissionAtCreation(runId, dependsOn: dependsOn ?? [])
         do {
             created = try record(runId: runId, pipeline: pipeline, request: request, workspace: workspace, dependsOn: dependsOn, budget: budget,
-                                 notice: notice, queued: queued)
+                                 notice: notice, admission: admission)
         } catch {
             if workspace.isolation == .worktree { await discardWorktree(runId: runId) }
             throw error
         }
-        if case .runQueued(let data)? = queued { scheduler.recorded(data.reason, for: runId) }
-        enqueue(runId)
+        switch admission {
+        case .runStarted?:
+            scheduleAdvance(runId)
+            admitWaiting()
+        case .runQueued(let data)?:
+            scheduler.recorded(data.reason, for: runId)
+            enqueue(runId)
+        default:
+            enqueue(runId)
+        }
         // Left to workers, the run is answered as recorded here: a worker may start it at once.
         return driving.leavesRunsToWorkers ? created : try loadRun(runId)
     }
@@ -95,19 +102,19 @@ extension Engine {
         return runId
     }
 
-    /// Records a new run: `run.created` with `run.workspace` (and `queued`, the `run.queued` it starts
-    /// waiting with, if any), in one commit.
+    /// Records a new run: `run.created` with `run.workspace` (and `admission`, the `run.started` or
+    /// `run.queued` the scheduler gave it, if any), in one commit.
     @discardableResult
     func record(runId: String, pipeline: LoadedPipeline, request: RunStartRequest, workspace: EventBody.WorkspaceRecorded,
                 dependsOn: [String]? = nil, budget: RunBudget?, parent: (runId: String, stepId: String)? = nil,
-                notice: String? = nil, queued: EventBody? = nil) throws -> Run {
+                notice: String? = nil, admission: EventBody? = nil) throws -> Run {
         try ledger.begin(runId, pipeline: pipeline)
         return try commit([
             .runCreated(.init(pipelineId: pipeline.id, task: request.task, inputs: request.inputs, steps: pipeline.definition.stepInfos,
                               dependsOn: dependsOn, budget: budget, parentRunId: parent?.runId, parentStepId: parent?.stepId,
                               notice: notice)),
             .runWorkspace(workspace),
-        ] + (queued.map { [$0] } ?? []), runId: runId)
+        ] + (admission.map { [$0] } ?? []), runId: runId)
     }
 
     /// Every role resolves to an agent, and the workspace is trusted if the run needs it; returns

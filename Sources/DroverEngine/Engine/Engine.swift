@@ -158,7 +158,7 @@ public actor Engine {
             }
         }
         let run = try ledger.commit(bodies, runId: runId)
-        writeReport(of: run) // an ended run's report follows every change to it (end, apply, discard)
+        refreshReport(of: run) // a report file asked for follows every later change to its run (apply, discard, a retry's end)
         runChanged(run)
         childChanged(run)
         candidatesOutlived(run)

@@ -13,6 +13,9 @@ struct RunRecord {
     var historySeq: Int?
     /// The pipeline the run follows, loaded when it starts or is first advanced.
     var pipeline: Engine.LoadedPipeline?
+    /// Events folded into `snapshot` but not stored or published yet (`RunLedger.stage`): they go first
+    /// in the run's next commit, and are forgotten with the record if that commit fails.
+    var staged: [Event] = []
 }
 
 /// The engine's single writer: `commit` folds events into a run, stores them in one transaction and
@@ -84,20 +87,28 @@ final class RunLedger {
         }
     }
 
-    /// Folds, stores and publishes `bodies` after the run's cached (or stored) snapshot.
+    /// Folds, stores and publishes `bodies` after the run's cached (or stored) snapshot, and the events
+    /// staged before them.
     private func append(_ bodies: [EventBody], runId: String) throws -> Run {
         var run = try records[runId]?.snapshot ?? store.run(id: runId)
         let at = Timestamp.string(now())
         var seq = run?.lastSeq ?? 0
-        var events: [Event] = []
+        var events = records[runId]?.staged ?? []
         for body in bodies {
             seq += 1
             let event = Event(runId: runId, seq: seq, at: at, body: body)
             run = try RunReducer.apply(event, to: run)
             events.append(event)
         }
-        guard let snapshot = run else { throw EngineError.internalError("commit of no events to unknown run \(runId)") }
-        try store.append(events, snapshot: snapshot)
+        guard let snapshot = run, !events.isEmpty else { throw EngineError.internalError("commit of no events to run \(runId)") }
+        do {
+            try store.append(events, snapshot: snapshot)
+        } catch {
+            // The cached snapshot holds staged events the store did not take: read the run again.
+            if records[runId]?.staged.isEmpty == false { records[runId] = nil }
+            throw error
+        }
+        records[runId]?.staged = []
         if var history = records[runId]?.history {
             for event in events { history.apply(event) }
             records[runId]?.history = history
@@ -111,6 +122,30 @@ final class RunLedger {
             records[runId, default: RunRecord()].snapshot = snapshot
         }
         return snapshot
+    }
+
+    /// Folds `bodies` into the run's record now but stores and publishes them with the run's next commit,
+    /// so a change that is always followed by another costs one transaction, not two: a queued run's
+    /// `run.started` goes with what its first step records (`Engine.startQueued`). Until then the engine
+    /// sees the run changed and everyone else, the store included, sees it as it was; a crash forgets them.
+    /// The caller commits (at least `commitStaged`) before its actor turn ends.
+    func stage(_ bodies: [EventBody], runId: String) throws {
+        try hold(runId)  // may drop the record: the run is read after it
+        var run = try self.run(runId)
+        let at = Timestamp.string(now())
+        var staged = records[runId]?.staged ?? []
+        for body in bodies {
+            let event = Event(runId: runId, seq: run.lastSeq + 1, at: at, body: body)
+            run = try RunReducer.apply(event, to: run)
+            staged.append(event)
+        }
+        records[runId, default: RunRecord()].snapshot = run
+        records[runId]?.staged = staged
+    }
+
+    /// Whether `runId` has staged events no commit has stored yet.
+    func hasStaged(_ runId: String) -> Bool {
+        records[runId]?.staged.isEmpty == false
     }
 
     // MARK: Other writers (a shared store)

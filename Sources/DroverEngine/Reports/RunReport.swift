@@ -3,8 +3,8 @@ import Foundation
 
 /// A run told as a Markdown page: task, pipeline, outcome, each step (attempts, duration, usage), test
 /// runs, decisions and approvals, the commits and the diffstat, the failure with its hint. Pure: built
-/// from the run and its events (plus a `git diff --stat` when the caller has one), so the engine (at the
-/// end of a run, into `.drover/reports/<run-id>.md`), `run/report` and `drover report` say the same.
+/// from the run and its events (plus a `git diff --stat` when the caller has one), so `run/report` (also into
+/// `.drover/reports/<run-id>.md`, which the engine then keeps true), and `drover report` say the same.
 public enum RunReport {
     /// The report of `run`, whose whole event log is `events`.
     public static func markdown(run: Run, events: [Event], diffStat: String? = nil) -> String {

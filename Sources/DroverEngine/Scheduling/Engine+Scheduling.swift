@@ -10,17 +10,21 @@ extension Engine {
         admitWaiting()
     }
 
-    /// The `run.queued` a run about to be created with `dependsOn` would get at once from `admitWaiting`
-    /// (it must wait: no free slot, a dependency not done, draining), or nil if it would start or fail.
-    /// `run/start` records it in the run's first commit; `admitWaiting` then finds it recorded.
-    func queuedAtCreation(_ runId: String, dependsOn: [String]) -> EventBody? {
+    /// What a run about to be created with `dependsOn` would get at once from `admitWaiting`: `run.started`
+    /// (a slot is free and its dependencies are done) or `run.queued` (no free slot, a dependency not done,
+    /// draining); nil if it would fail, or when runs are left to workers. `run/start` records it in the
+    /// run's first commit; `admitWaiting` then finds a queued one recorded.
+    func admissionAtCreation(_ runId: String, dependsOn: [String]) -> EventBody? {
         guard !driving.leavesRunsToWorkers, !shuttingDown, let running = try? queries.countRuns(statuses: [.running]) else { return nil }
         var trial = scheduler
         trial.enqueue(runId, dependsOn: dependsOn)
         let verdict = trial.plan(running: running, maxRuns: loadConfig().maxRuns) { (try? loadRun($0))?.status }
             .first { $0.runId == runId }?.verdict
-        guard case .wait(let reason, let waitingFor)? = verdict else { return nil }
-        return .runQueued(.init(reason: reason, waitingFor: waitingFor.isEmpty ? nil : waitingFor))
+        switch verdict {
+        case .start?: return .runStarted
+        case .wait(let reason, let waitingFor)?: return .runQueued(.init(reason: reason, waitingFor: waitingFor.isEmpty ? nil : waitingFor))
+        default: return nil
+        }
     }
 
     /// Puts a queued run at the back of the line, unless a rate limit still holds it (its wake queues it then).
@@ -54,8 +58,7 @@ extension Engine {
                 switch verdict {
                 case .start:
                     scheduler.remove(runId)
-                    try commit([.runStarted], runId: runId)
-                    scheduleAdvance(runId)
+                    try startQueued(runId)
                 case .wait(let reason, let waitingFor):
                     scheduler.recorded(reason, for: runId)
                     try commit([.runQueued(.init(reason: reason, waitingFor: waitingFor.isEmpty ? nil : waitingFor))], runId: runId)
@@ -74,6 +77,15 @@ extension Engine {
             }
         }
         if skippedStart { admitWaiting() }  // the slot it was given goes to the next in line
+    }
+
+    /// Starts a queued run: `run.started` is stored with what its first step records (`step.started`, or
+    /// whatever stops it), in one transaction instead of two, then the first step is launched. Only if
+    /// nothing was recorded (it must wait after all) is `run.started` committed alone.
+    func startQueued(_ runId: String) throws {
+        try ledger.stage([.runStarted], runId: runId)
+        advance(runId)
+        if ledger.hasStaged(runId) { try commit([], runId: runId) }
     }
 
     /// After a commit: a run that stopped running frees a slot, and one that ended may release

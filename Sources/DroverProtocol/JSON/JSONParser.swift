@@ -61,7 +61,7 @@ public struct JSONParser: Sendable {
 
     /// Parses one JSON text from a buffer of UTF-8 bytes.
     public func parse(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSONValue {
-        var reader = Reader(bytes: buffer, maxDepth: maxDepth, allowsOutOfRangeNumbers: allowsOutOfRangeNumbers)
+        var reader = JSONReader(bytes: buffer, maxDepth: maxDepth, allowsOutOfRangeNumbers: allowsOutOfRangeNumbers)
         reader.skipWhitespace()
         let value = try reader.value(depth: 0)
         reader.skipWhitespace()
@@ -73,22 +73,16 @@ public struct JSONParser: Sendable {
 
     /// The members of the JSON object that `buffer` holds as a whole JSON text, in order, each key with
     /// the byte range of its value; nil when the text is valid JSON but not an object. The text is
-    /// checked exactly as `parse` checks it, but no value is built: a caller that needs a few members of
-    /// a large object (`drover serve`, before the engine takes over) pays for no tree, and no
-    /// `Dictionary`, whose first use in a process costs a scan of the runtime's conformance records.
-    /// With duplicate keys, the last one is what `parse` keeps.
+    /// checked exactly as `parse` checks it (the same reader), but no value is built: a caller that needs
+    /// a few members (`drover serve` before the engine takes over) builds no `Dictionary`, whose first
+    /// use in a process costs a scan of the runtime's conformance records. With duplicate keys, the last
+    /// one is what `parse` keeps (`[JSONMember].value(_:)`).
     public func members(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> [JSONMember]? {
-        var reader = Reader(bytes: buffer, maxDepth: maxDepth, allowsOutOfRangeNumbers: allowsOutOfRangeNumbers)
+        var reader = JSONReader(bytes: buffer, maxDepth: maxDepth, allowsOutOfRangeNumbers: allowsOutOfRangeNumbers)
         reader.skipWhitespace()
         var members: [JSONMember]?
         if reader.index < buffer.count, buffer[reader.index] == ASCII.openBrace {
-            var found: [JSONMember] = []
-            try reader.members(depth: 1) { (reader, key) throws(JSONParseError) in
-                let start = reader.index
-                try reader.skipValue(depth: 1)
-                found.append(JSONMember(key: key, value: start..<reader.index))
-            }
-            members = found
+            members = try reader.members(depth: 1)
         } else {
             try reader.skipValue(depth: 0)
         }
@@ -130,7 +124,9 @@ private enum ASCII {
     static let nine = UInt8(ascii: "9")
 }
 
-private struct Reader {
+/// The parser's cursor over one JSON text: `JSONParser` builds values with it, `MessageEnvelope` reads a
+/// message's envelope and only checks the rest (`skipValue`), by the same rules and with the same errors.
+struct JSONReader {
     let bytes: UnsafeBufferPointer<UInt8>
     let maxDepth: Int
     let allowsOutOfRangeNumbers: Bool
@@ -191,37 +187,85 @@ private struct Reader {
     }
 
     mutating func array(depth: Int) throws(JSONParseError) -> JSONValue {
-        var values: [JSONValue] = []
-        try elements(depth: depth) { (reader) throws(JSONParseError) in values.append(try reader.value(depth: depth)) }
-        return .array(values)
+        guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
+        index += 1  // [
+        skipWhitespace()
+        var elements: [JSONValue] = []
+        if index < bytes.count, bytes[index] == ASCII.closeBracket {
+            index += 1
+            return .array(elements)
+        }
+        while true {
+            elements.append(try value(depth: depth))
+            skipWhitespace()
+            guard index < bytes.count else { throw endError("an array") }
+            switch bytes[index] {
+            case ASCII.comma:
+                index += 1
+                skipWhitespace()
+            case ASCII.closeBracket:
+                index += 1
+                return .array(elements)
+            default:
+                throw unexpected("',' or ']'")
+            }
+        }
     }
 
     mutating func object(depth: Int) throws(JSONParseError) -> JSONValue {
-        var object: [String: JSONValue] = [:]
-        try members(depth: depth) { (reader, key) throws(JSONParseError) in
-            // Room for a JSON-RPC message's members at once, instead of growing 1 → 3 → 6.
-            if object.isEmpty { object.reserveCapacity(6) }
-            object[key] = try reader.value(depth: depth)
+        guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
+        index += 1  // {
+        skipWhitespace()
+        var members: [String: JSONValue] = [:]
+        if index < bytes.count, bytes[index] == ASCII.closeBrace {
+            index += 1
+            return .object(members)
         }
-        return .object(object)
+        // Room for a JSON-RPC message's members at once, instead of growing 1 → 3 → 6.
+        members.reserveCapacity(6)
+        while true {
+            guard index < bytes.count, bytes[index] == ASCII.quote else { throw unexpected("a string key") }
+            let key = try string()
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == ASCII.colon else { throw unexpected("':'") }
+            index += 1
+            skipWhitespace()
+            members[key] = try value(depth: depth)
+            skipWhitespace()
+            guard index < bytes.count else { throw endError("an object") }
+            switch bytes[index] {
+            case ASCII.comma:
+                index += 1
+                skipWhitespace()
+            case ASCII.closeBrace:
+                index += 1
+                return .object(members)
+            default:
+                throw unexpected("',' or '}'")
+            }
+        }
     }
 
-    /// Steps over one value, checked exactly as `value(depth:)` checks it, building no array or object.
+    // MARK: Checking without building
+
+    /// Checks one value at `index` by the rules of `value(depth:)`, failing with the same error where it
+    /// would, but builds nothing: what a message's envelope does not read (its `params`) costs no allocation.
     mutating func skipValue(depth: Int) throws(JSONParseError) {
         guard index < bytes.count else { throw unexpected("a value") }
         switch bytes[index] {
-        case ASCII.openBrace:
-            try members(depth: depth + 1) { (reader, _) throws(JSONParseError) in try reader.skipValue(depth: depth + 1) }
-        case ASCII.openBracket:
-            try elements(depth: depth + 1) { (reader) throws(JSONParseError) in try reader.skipValue(depth: depth + 1) }
-        default:
-            _ = try value(depth: depth)
+        case ASCII.quote: try skipString()
+        case ASCII.openBrace: try skipObject(depth: depth + 1)
+        case ASCII.openBracket: try skipArray(depth: depth + 1)
+        case ASCII.minus, ASCII.zero...ASCII.nine: _ = try number()
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        default: throw unexpected("a value")
         }
     }
 
-    /// Reads an array starting at its `[`, calling `element` to read each element.
-    @inline(__always)
-    mutating func elements(depth: Int, _ element: (inout Reader) throws(JSONParseError) -> Void) throws(JSONParseError) {
+    /// `array(depth:)` without the array.
+    mutating func skipArray(depth: Int) throws(JSONParseError) {
         guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
         index += 1  // [
         skipWhitespace()
@@ -230,7 +274,7 @@ private struct Reader {
             return
         }
         while true {
-            try element(&self)
+            try skipValue(depth: depth)
             skipWhitespace()
             guard index < bytes.count else { throw endError("an array") }
             switch bytes[index] {
@@ -246,9 +290,8 @@ private struct Reader {
         }
     }
 
-    /// Reads an object starting at its `{`, calling `member` with each key to read its value.
-    @inline(__always)
-    mutating func members(depth: Int, _ member: (inout Reader, String) throws(JSONParseError) -> Void) throws(JSONParseError) {
+    /// `object(depth:)` without the object.
+    mutating func skipObject(depth: Int) throws(JSONParseError) {
         guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
         index += 1  // {
         skipWhitespace()
@@ -257,13 +300,8 @@ private struct Reader {
             return
         }
         while true {
-            guard index < bytes.count, bytes[index] == ASCII.quote else { throw unexpected("a string key") }
-            let key = try string()
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == ASCII.colon else { throw unexpected("':'") }
-            index += 1
-            skipWhitespace()
-            try member(&self, key)
+            try skipMemberName()
+            try skipValue(depth: depth)
             skipWhitespace()
             guard index < bytes.count else { throw endError("an object") }
             switch bytes[index] {
@@ -277,6 +315,76 @@ private struct Reader {
                 throw unexpected("',' or '}'")
             }
         }
+    }
+
+    /// `object(depth:)` with each member's key and the range of its value, the values checked, not built.
+    mutating func members(depth: Int) throws(JSONParseError) -> [JSONMember] {
+        guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
+        index += 1  // {
+        skipWhitespace()
+        var members: [JSONMember] = []
+        if index < bytes.count, bytes[index] == ASCII.closeBrace {
+            index += 1
+            return members
+        }
+        while true {
+            guard index < bytes.count, bytes[index] == ASCII.quote else { throw unexpected("a string key") }
+            let key = try string()
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == ASCII.colon else { throw unexpected("':'") }
+            index += 1
+            skipWhitespace()
+            let start = index
+            try skipValue(depth: depth)
+            members.append(JSONMember(key: key, value: start..<index))
+            skipWhitespace()
+            guard index < bytes.count else { throw endError("an object") }
+            switch bytes[index] {
+            case ASCII.comma:
+                index += 1
+                skipWhitespace()
+            case ASCII.closeBrace:
+                index += 1
+                return members
+            default:
+                throw unexpected("',' or '}'")
+            }
+        }
+    }
+
+    /// Checks a member's name and its colon, leaving `index` at the value (`object(depth:)`'s steps).
+    mutating func skipMemberName() throws(JSONParseError) {
+        guard index < bytes.count, bytes[index] == ASCII.quote else { throw unexpected("a string key") }
+        try skipString()
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == ASCII.colon else { throw unexpected("':'") }
+        index += 1
+        skipWhitespace()
+    }
+
+    /// `string()` without the string: the same checks, in the same order (escapes still go through
+    /// `escape()`, into `scratch`, which is cleared per string).
+    mutating func skipString() throws(JSONParseError) {
+        let opening = index
+        index += 1
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case ASCII.quote:
+                index += 1
+                return
+            case ASCII.backslash:
+                scratch.removeAll(keepingCapacity: true)
+                try escape()
+            case 0..<0x20:
+                throw controlCharacter()
+            case 0x20..<0x80:
+                index += 1
+            default:
+                try skipUTF8Sequence()
+            }
+        }
+        throw JSONParseError(.unexpectedEnd, "unexpected end of input in a string", at: opening)
     }
 
     // MARK: Strings

@@ -30,7 +30,9 @@ public enum RequestID: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 }
 
-/// An incoming JSON-RPC message whose envelope is valid; its params stay a `JSONValue` until a handler decodes them.
+/// An incoming JSON-RPC message whose envelope is valid; its params are kept as written until they
+/// are read (`params`, or a handler's `MessageDecoder.params`), so a request whose handler never reads
+/// them — an unknown method, `shutdown` — costs no tree.
 public struct IncomingMessage: Sendable {
     /// Whether the client expects an answer.
     public enum Kind: Sendable, Hashable {
@@ -38,19 +40,55 @@ public struct IncomingMessage: Sendable {
         case notification
     }
 
+    /// `params` as given: absent (or null), a tree, or the text of the message it came in (checked).
+    private enum Params: Sendable {
+        case none
+        case value(JSONValue)
+        case text(ArraySlice<UInt8>)
+    }
+
     public var kind: Kind
     public var method: String
-    /// The `params` member (an object or an array), nil when absent or null.
-    public var params: JSONValue?
+    private var storedParams: Params
 
     public init(kind: Kind, method: String, params: JSONValue?) {
         self.kind = kind
         self.method = method
-        self.params = params
+        self.storedParams = params.map { .value($0) } ?? .none
+    }
+
+    /// A message whose params are `text`, an object or array that `MessageDecoder` has checked.
+    init(kind: Kind, method: String, paramsText text: ArraySlice<UInt8>?) {
+        self.kind = kind
+        self.method = method
+        self.storedParams = text.map { .text($0) } ?? .none
+    }
+
+    /// The `params` member (an object or an array), nil when absent or null; parsed on each read.
+    public var params: JSONValue? {
+        get {
+            switch storedParams {
+            case .none: nil
+            case .value(let value): value
+            // Cannot fail: the text passed the same parser's rules inside the message.
+            case .text(let text): try? MessageDecoder.paramsParser.parse(text)
+            }
+        }
+        set { storedParams = newValue.map { .value($0) } ?? .none }
+    }
+
+    /// The params' text as the client wrote it (a checked object or array), nil when they are absent or
+    /// null or were set as a value: for a reader of a few members (`JSONParser.members`) that builds no tree.
+    public var paramsText: ArraySlice<UInt8>? {
+        if case .text(let text) = storedParams { return text }
+        return nil
     }
 
     /// Whether `params` is present and not null.
-    public var hasParams: Bool { params != nil }
+    public var hasParams: Bool {
+        if case .none = storedParams { return false }
+        return true
+    }
 
     /// The request id, nil for notifications.
     public var id: RequestID? {
@@ -74,8 +112,9 @@ public enum IncomingPayload: Sendable {
     case batch([IncomingEntry])
 }
 
-/// Parses each message once into a `JSONValue`, classifies its envelope (`jsonrpc`, `id`, `method`,
-/// the kind of `params`) from the tree, and decodes typed params from it with `JSONValueDecoder`.
+/// Reads each message's envelope (`jsonrpc`, `id`, `method`, the kind of `params`) while checking the
+/// whole text as `JSONParser` would (`MessageEnvelope`), keeps `params` as its bytes, and decodes typed
+/// params from them with `JSONValueDecoder` when a handler asks.
 ///
 /// Foundation's JSONDecoder is not used: its dynamic casts per decoded type cost a conformance-table
 /// scan on first use, which was most of a cold `initialize`.
@@ -83,7 +122,9 @@ public struct MessageDecoder: Sendable {
     /// Numbers beyond Double's range parse as ±infinity, so that (as with JSONDecoder, which converts
     /// only the numbers it decodes) they only fail where a field is read: `"jsonrpc": 1e400` is a
     /// -32600 that keeps the id, not a parse error.
-    private let parser = JSONParser(maxDepth: 512, allowsOutOfRangeNumbers: true)
+    private static let parser = JSONParser(maxDepth: 512, allowsOutOfRangeNumbers: true)
+    /// The same rules for params read later (nested one level less deep than in their message).
+    static let paramsParser = parser
 
     public init() {}
 
@@ -92,9 +133,9 @@ public struct MessageDecoder: Sendable {
         guard bytes.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) else {
             return .single(.invalid(id: nil, error: .parseError("empty message")))
         }
-        let value: JSONValue
+        let text: EnvelopeText
         do {
-            value = try parser.parse(bytes)
+            text = try Self.parser.envelopes(bytes)
         } catch {
             // JSON text is UTF-8 (RFC 8259): say so rather than where the parser stopped.
             if bytes.contains(where: { $0 >= 0x80 }), String(validating: bytes, as: UTF8.self) == nil {
@@ -102,20 +143,20 @@ public struct MessageDecoder: Sendable {
             }
             return .single(.invalid(id: nil, error: .parseError("the message is not valid JSON (\(error))")))
         }
-        switch value {
+        switch text {
         case .array(let elements):
             if elements.isEmpty {
                 return .single(.invalid(id: nil, error: .invalidRequest("an empty batch is not allowed")))
             }
             return .batch(elements.map { element in
-                guard case .object(let members) = element else {
+                guard let element else {
                     return .invalid(id: nil, error: .invalidRequest("a batch entry must be a JSON object"))
                 }
-                return Self.classify(members)
+                return Self.classify(element, in: bytes)
             })
-        case .object(let members):
-            return .single(Self.classify(members))
-        default:
+        case .object(let envelope):
+            return .single(Self.classify(envelope, in: bytes))
+        case .other:
             return .single(.invalid(id: nil, error: .invalidRequest("a message must be a JSON object or an array of them")))
         }
     }
@@ -131,65 +172,12 @@ public struct MessageDecoder: Sendable {
         }
     }
 
-    /// One request read without a tree of its params: its id, method, and where its params are in
-    /// `bytes` (nil when absent or null). Non-nil exactly when `decode` would take `bytes` as a single
-    /// request; for anything else (a notification, a batch, an error to answer) it is nil and `decode`
-    /// says what it is. `drover serve` reads `initialize` so before the engine takes over: building a
-    /// tree's first `Dictionary` costs a process a scan of the runtime's conformance records.
-    public func skimRequest(_ bytes: [UInt8]) -> SkimmedRequest? {
-        bytes.withUnsafeBufferPointer { buffer in
-            guard let members = try? parser.members(buffer) else { return nil }
-            func value(_ key: String) -> JSONValue? {
-                guard let range = members.value(key) else { return nil }
-                return try? parser.parse(UnsafeBufferPointer(rebasing: buffer[range]))
-            }
-            let params = members.value("params")
-            let shape: ParamsShape = switch params.map({ buffer[$0.lowerBound] }) {
-            case nil, UInt8(ascii: "n")?: .absent
-            case UInt8(ascii: "{")?, UInt8(ascii: "[")?: .structured
-            default: .other
-            }
-            let answers = members.value("result") != nil || members.value("error") != nil
-            guard case .request(let id?, let method) = Self.envelope(id: value("id"), jsonrpc: value("jsonrpc"), method: value("method"),
-                                                                     params: shape, answers: answers) else { return nil }
-            return SkimmedRequest(id: id, method: method, params: shape == .structured ? params : nil)
-        }
-    }
-
     /// Checks the members every message is checked for, without touching the params' contents.
-    private static func classify(_ members: [String: JSONValue]) -> IncomingEntry {
-        let params = members["params"]
-        let shape: ParamsShape = switch params {
-        case nil, .null?: .absent
-        case .object?, .array?: .structured
-        default: .other
-        }
-        let answers = members["result"] != nil || members["error"] != nil
-        switch envelope(id: members["id"], jsonrpc: members["jsonrpc"], method: members["method"], params: shape, answers: answers) {
-        case .request(let id, let method):
-            let kind: IncomingMessage.Kind = id.map { .request($0) } ?? .notification
-            return .message(IncomingMessage(kind: kind, method: method, params: shape == .structured ? params : nil))
-        case .response: return .response
-        case .invalid(let id, let error): return .invalid(id: id, error: error)
-        }
-    }
-
-    /// What `params` holds, as far as the envelope cares.
-    private enum ParamsShape { case absent, structured, other }
-
-    /// What an envelope is, by the rules every message is checked by.
-    private enum Envelope {
-        /// A request (with an id) or a notification (without).
-        case request(RequestID?, method: String)
-        case response
-        case invalid(RequestID?, ResponseError)
-    }
-
-    private static func envelope(id: JSONValue?, jsonrpc: JSONValue?, method: JSONValue?, params: ParamsShape, answers: Bool) -> Envelope {
+    private static func classify(_ envelope: MessageEnvelope, in bytes: [UInt8]) -> IncomingEntry {
         var requestID: RequestID?
         var idIsInvalid = false
         var idIsNull = false
-        switch id {
+        switch envelope.id {
         case nil: break
         case .null: idIsNull = true
         case .int(let value): requestID = .int(value)
@@ -198,35 +186,35 @@ public struct MessageDecoder: Sendable {
         case .string(let value): requestID = .string(value)
         default: idIsInvalid = true
         }
-        guard jsonrpc?.stringValue == "2.0" else {
-            return .invalid(requestID, .invalidRequest("\"jsonrpc\" must be \"2.0\""))
+        guard envelope.jsonrpc?.stringValue == "2.0" else {
+            return .invalid(id: requestID, error: .invalidRequest("\"jsonrpc\" must be \"2.0\""))
         }
-        if method == nil && answers { return .response }
+        let method = envelope.method
+        if method == nil && envelope.hasResultOrError { return .response }
         if idIsInvalid {
-            return .invalid(nil, .invalidRequest("\"id\" must be a number or a string"))
+            return .invalid(id: nil, error: .invalidRequest("\"id\" must be a number or a string"))
         }
         if idIsNull {
-            return .invalid(nil, .invalidRequest("\"id\" must be a number or a string, not null"))
+            return .invalid(id: nil, error: .invalidRequest("\"id\" must be a number or a string, not null"))
         }
         guard let method else {
-            return .invalid(requestID, .invalidRequest("\"method\" is missing"))
+            return .invalid(id: requestID, error: .invalidRequest("\"method\" is missing"))
         }
         guard case .string(let name) = method else {
-            return .invalid(requestID, .invalidRequest("\"method\" must be a string"))
+            return .invalid(id: requestID, error: .invalidRequest("\"method\" must be a string"))
         }
-        guard params != .other else {
-            return .invalid(requestID, .invalidRequest("\"params\" must be an object or an array"))
+        var params: ArraySlice<UInt8>?
+        if let range = envelope.params {
+            // The text is valid JSON, so its first byte says what it is.
+            switch bytes[range.lowerBound] {
+            case UInt8(ascii: "n"): params = nil
+            case UInt8(ascii: "{"), UInt8(ascii: "["): params = bytes[range]
+            default: return .invalid(id: requestID, error: .invalidRequest("\"params\" must be an object or an array"))
+            }
         }
-        return .request(requestID, method: name)
+        let kind: IncomingMessage.Kind = requestID.map { .request($0) } ?? .notification
+        return .message(IncomingMessage(kind: kind, method: name, paramsText: params))
     }
-}
-
-/// A request as `MessageDecoder.skimRequest` reads it: its params left as bytes.
-public struct SkimmedRequest: Sendable, Equatable {
-    public let id: RequestID
-    public let method: String
-    /// Where the params' object or array is in the bytes read; nil when they are absent or null.
-    public let params: Range<Int>?
 }
 
 extension DecodingError {

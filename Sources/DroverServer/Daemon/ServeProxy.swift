@@ -48,19 +48,19 @@ public enum ServeProxy {
                 }
                 for input in inputs {
                     let framing = parser.framing ?? .ndjson
-                    // Read without a tree (see `MessageDecoder.skimRequest`); anything but an `initialize` request is
-                    // answered here, by the full decode.
-                    guard case .message(let bytes) = input, let request = decoder.skimRequest(bytes), request.method == "initialize" else {
+                    guard case .message(let bytes) = input, case .single(.message(let message)) = decoder.decode(bytes),
+                          message.method == "initialize", let id = message.id else {
                         localConnection().receive([input], framing: framing)
                         continue
                     }
                     let link: EngineConnector.Link
                     do {
-                        let params = try InitializeWorkspace.request(params: request.params, in: bytes) ?? decodedParams(bytes, decoder)
+                        // Read without a tree (the decode above built none either); anything else, in full.
+                        let params = try InitializeWorkspace.request(message) ?? decoder.params(InitializeRequest.self, from: message)
                         let workspace = try InitializeWorkspace.path(from: params, unnamed: InitializeWorkspace.currentDirectory)
                         // Named for engines from before the handover, whose cwd is not the client's (newer ones take
                         // an unnamed workspace as their own).
-                        let named = params.workspace == nil ? naming(workspace, in: bytes, params: request.params) : bytes
+                        let named = params.workspace == nil ? naming(workspace, in: bytes, params: message.paramsText.map { $0.startIndex..<$0.endIndex }) : bytes
                         let pending = framing.frame(named) + buffer[(index + 1)..<count]
                         // The engine takes over stdin and stdout (the bytes read already come on the socket).
                         var options: [(key: String, value: JSONValue)] = [
@@ -74,10 +74,10 @@ public enum ServeProxy {
                                                           passing: [STDIN_FILENO, protocolFD], following: pending,
                                                           engineEnvironment: engineEnvironment)
                     } catch let error as ResponseError {
-                        localConnection().outbox.respond(id: request.id, error: error)
+                        localConnection().outbox.respond(id: id, error: error)
                         continue
                     } catch {
-                        localConnection().outbox.respond(id: request.id, error: .internalError("\(error)"))
+                        localConnection().outbox.respond(id: id, error: .internalError("\(error)"))
                         continue
                     }
                     logger.info("attached to engine \(link.text("pid")) of \(link.text("workspace"))")
@@ -89,12 +89,6 @@ public enum ServeProxy {
         }
         localConnection().endOfInput()
         while true { pause() }
-    }
-
-    /// `initialize`'s params decoded in full, for params the skim does not read (it throws what is wrong).
-    private static func decodedParams(_ bytes: [UInt8], _ decoder: MessageDecoder) throws(ResponseError) -> InitializeRequest {
-        guard case .single(.message(let message)) = decoder.decode(bytes) else { throw .invalidRequest("not a request") }
-        return try decoder.params(InitializeRequest.self, from: message)
     }
 
     /// `initialize`'s bytes with `"workspace": workspace` added as the params' last member (a parse keeps

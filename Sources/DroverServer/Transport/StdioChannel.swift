@@ -42,14 +42,22 @@ public enum StdioChannel {
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         // Made once: this loop runs per request.
         var watched = endsWith.map { [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: $0, events: Int16(POLLIN), revents: 0)] } ?? []
+        // With `endsWith` armed, reads block on `fd` alone (one system call per request, not two) and
+        // end when `endsWith` becomes readable; otherwise both are polled before each read.
+        let armed = endsWith.flatMap { ReadEndsWith.arm(reading: fd, endsWith: $0) }
         while true {
-            if !watched.isEmpty, !waitForInput(&watched) { break }
+            if armed == nil, !watched.isEmpty, !waitForInput(&watched) { break }
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            // EAGAIN: a descriptor handed over may be non-blocking; the next poll waits.
-            if count < 0 && (errno == EINTR || (endsWith != nil && (errno == EAGAIN || errno == EWOULDBLOCK))) { continue }
+            if count < 0 && errno == EINTR { continue }
+            // EAGAIN: a descriptor handed over may be non-blocking; poll waits for it (and for `endsWith`).
+            if count < 0 && endsWith != nil && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if armed != nil, !waitForInput(&watched) { break }
+                continue
+            }
             if count <= 0 { break }
             handle(buffer[0..<count])
         }
+        armed?.disarm()
         onEnd()
     }
 

@@ -1,9 +1,11 @@
 import DroverEngine
 import DroverProtocol
+import DroverStore
 import Foundation
 
 /// `drover report RUN`: the run told as Markdown (task, outcome, steps, tests, gates, changes, failure),
-/// built like `run/report` from the store opened read-only and git, so it works beside an engine.
+/// built like `run/report` from the store opened read-only and git, so it works beside an engine; like
+/// `run/report`, it writes the page to `.drover/reports/<run-id>.md` once the run has ended.
 enum ReportCommand {
     static let subcommand = Subcommand(
         name: "report",
@@ -19,7 +21,15 @@ enum ReportCommand {
         let (queries, run) = try Workspace.loadRun(runId, workspace: workspace, store: StoreChoice.resolve(arguments))
         let history = try queries.history(run.id)
         let stat = try? RunDiffReader(workspace: workspace).diffStat(run: run, history: history)
-        Console.write(RunReport.markdown(run: run, events: try queries.events(runId: run.id, after: 0), diffStat: stat ?? nil))
+        let markdown = RunReport.markdown(run: run, events: try queries.events(runId: run.id, after: 0), diffStat: stat ?? nil)
+        Console.write(markdown)
+        if run.status.isTerminal {
+            do {
+                try PrivateFiles.replaceFile(StoreLayout(workspace: workspace).reportFile(runId: run.id), contents: markdown)
+            } catch {
+                Console.error("the report was printed but not saved to its file: \(error)")
+            }
+        }
         return 0
     }
 }

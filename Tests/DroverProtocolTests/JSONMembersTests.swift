@@ -49,8 +49,8 @@ private func inputs() -> [[UInt8]] {
     return corpus.flatMap { text in [Array(text.utf8)] + (0..<400).map { _ in mutated(text, &random) } }
 }
 
-@Suite("JSON skims: members and skimRequest agree with the full parse")
-struct JSONSkimTests {
+@Suite("JSONParser.members agrees with the full parse")
+struct JSONMembersTests {
     @Test("members accepts exactly what parse accepts, and each member's range parses to what parse keeps")
     func membersAgree() throws {
         let parser = JSONParser(allowsOutOfRangeNumbers: true)
@@ -80,23 +80,5 @@ struct JSONSkimTests {
             objects += 1
         }
         #expect(objects > 100, "the mutations leave enough valid objects to compare")
-    }
-
-    @Test("skimRequest reads a request exactly when decode does, with the same id, method and params")
-    func skimRequestAgrees() throws {
-        let decoder = MessageDecoder()
-        var requests = 0
-        for bytes in inputs() {
-            let skimmed = decoder.skimRequest(bytes)
-            guard case .single(.message(let message)) = decoder.decode(bytes), let id = message.id else {
-                #expect(skimmed == nil, "\(String(decoding: bytes, as: UTF8.self))")
-                continue
-            }
-            let request = try #require(skimmed, "\(String(decoding: bytes, as: UTF8.self))")
-            #expect(request.id == id && request.method == message.method)
-            #expect(try request.params.map { try JSONParser(allowsOutOfRangeNumbers: true).parse(Array(bytes[$0])) } == message.params)
-            requests += 1
-        }
-        #expect(requests > 100, "the mutations leave enough requests to compare")
     }
 }
