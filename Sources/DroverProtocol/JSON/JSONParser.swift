@@ -70,6 +70,42 @@ public struct JSONParser: Sendable {
         }
         return value
     }
+
+    /// The members of the JSON object that `buffer` holds as a whole JSON text, in order, each key with
+    /// the byte range of its value; nil when the text is valid JSON but not an object. The text is
+    /// checked exactly as `parse` checks it (the same reader), but no value is built: a caller that needs
+    /// a few members (`drover serve` before the engine takes over) builds no `Dictionary`, whose first
+    /// use in a process costs a scan of the runtime's conformance records. With duplicate keys, the last
+    /// one is what `parse` keeps (`[JSONMember].value(_:)`).
+    public func members(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> [JSONMember]? {
+        var reader = JSONReader(bytes: buffer, maxDepth: maxDepth, allowsOutOfRangeNumbers: allowsOutOfRangeNumbers)
+        reader.skipWhitespace()
+        var members: [JSONMember]?
+        if reader.index < buffer.count, buffer[reader.index] == ASCII.openBrace {
+            members = try reader.members(depth: 1)
+        } else {
+            try reader.skipValue(depth: 0)
+        }
+        reader.skipWhitespace()
+        if reader.index < buffer.count {
+            throw JSONParseError(.syntax, "unexpected data after the JSON value", at: reader.index)
+        }
+        return members
+    }
+}
+
+/// One member of a JSON object read by `JSONParser.members`: its key and where its value's text is.
+public struct JSONMember: Sendable, Equatable {
+    public let key: String
+    /// The value's bytes, in the buffer that was read.
+    public let value: Range<Int>
+}
+
+extension Array where Element == JSONMember {
+    /// The range of the member named `key` that a parse keeps (the last), nil if there is none.
+    public func value(_ key: String) -> Range<Int>? {
+        last(where: { $0.key == key })?.value
+    }
 }
 
 private enum ASCII {
@@ -151,16 +187,34 @@ struct JSONReader {
     }
 
     mutating func array(depth: Int) throws(JSONParseError) -> JSONValue {
+        var elements: [JSONValue] = []
+        try walkArray(depth: depth) { (reader) throws(JSONParseError) in elements.append(try reader.value(depth: depth)) }
+        return .array(elements)
+    }
+
+    mutating func object(depth: Int) throws(JSONParseError) -> JSONValue {
+        var members: [String: JSONValue] = [:]
+        try walkObject(depth: depth, name: { (reader) throws(JSONParseError) in try reader.string() }) { (reader, key) throws(JSONParseError) in
+            // Room for a JSON-RPC message's members at once, instead of growing 1 → 3 → 6.
+            if members.isEmpty { members.reserveCapacity(6) }
+            members[key] = try reader.value(depth: depth)
+        }
+        return .object(members)
+    }
+
+    /// Steps through an array from its `[` past its `]`, `element` reading each element: the one walk
+    /// behind `array`, `skipArray` and a batch's envelopes, so that all check an array alike.
+    @inline(__always)
+    mutating func walkArray(depth: Int, _ element: (inout JSONReader) throws(JSONParseError) -> Void) throws(JSONParseError) {
         guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
         index += 1  // [
         skipWhitespace()
-        var elements: [JSONValue] = []
         if index < bytes.count, bytes[index] == ASCII.closeBracket {
             index += 1
-            return .array(elements)
+            return
         }
         while true {
-            elements.append(try value(depth: depth))
+            try element(&self)
             skipWhitespace()
             guard index < bytes.count else { throw endError("an array") }
             switch bytes[index] {
@@ -169,32 +223,34 @@ struct JSONReader {
                 skipWhitespace()
             case ASCII.closeBracket:
                 index += 1
-                return .array(elements)
+                return
             default:
                 throw unexpected("',' or ']'")
             }
         }
     }
 
-    mutating func object(depth: Int) throws(JSONParseError) -> JSONValue {
+    /// Steps through an object from its `{` past its `}`: `name` reads each member's name (at its
+    /// quote), `value` its value (after the colon), given what `name` read. The one walk behind `object`,
+    /// `skipObject`, `members` and a message's envelope, so that all check an object alike.
+    @inline(__always)
+    mutating func walkObject<Name>(depth: Int, name: (inout JSONReader) throws(JSONParseError) -> Name,
+                                   _ value: (inout JSONReader, Name) throws(JSONParseError) -> Void) throws(JSONParseError) {
         guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
         index += 1  // {
         skipWhitespace()
-        var members: [String: JSONValue] = [:]
         if index < bytes.count, bytes[index] == ASCII.closeBrace {
             index += 1
-            return .object(members)
+            return
         }
-        // Room for a JSON-RPC message's members at once, instead of growing 1 → 3 → 6.
-        members.reserveCapacity(6)
         while true {
             guard index < bytes.count, bytes[index] == ASCII.quote else { throw unexpected("a string key") }
-            let key = try string()
+            let key = try name(&self)
             skipWhitespace()
             guard index < bytes.count, bytes[index] == ASCII.colon else { throw unexpected("':'") }
             index += 1
             skipWhitespace()
-            members[key] = try value(depth: depth)
+            try value(&self, key)
             skipWhitespace()
             guard index < bytes.count else { throw endError("an object") }
             switch bytes[index] {
@@ -203,7 +259,7 @@ struct JSONReader {
                 skipWhitespace()
             case ASCII.closeBrace:
                 index += 1
-                return .object(members)
+                return
             default:
                 throw unexpected("',' or '}'")
             }
@@ -230,65 +286,25 @@ struct JSONReader {
 
     /// `array(depth:)` without the array.
     mutating func skipArray(depth: Int) throws(JSONParseError) {
-        guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
-        index += 1  // [
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == ASCII.closeBracket {
-            index += 1
-            return
-        }
-        while true {
-            try skipValue(depth: depth)
-            skipWhitespace()
-            guard index < bytes.count else { throw endError("an array") }
-            switch bytes[index] {
-            case ASCII.comma:
-                index += 1
-                skipWhitespace()
-            case ASCII.closeBracket:
-                index += 1
-                return
-            default:
-                throw unexpected("',' or ']'")
-            }
-        }
+        try walkArray(depth: depth) { (reader) throws(JSONParseError) in try reader.skipValue(depth: depth) }
     }
 
     /// `object(depth:)` without the object.
     mutating func skipObject(depth: Int) throws(JSONParseError) {
-        guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
-        index += 1  // {
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == ASCII.closeBrace {
-            index += 1
-            return
-        }
-        while true {
-            try skipMemberName()
-            try skipValue(depth: depth)
-            skipWhitespace()
-            guard index < bytes.count else { throw endError("an object") }
-            switch bytes[index] {
-            case ASCII.comma:
-                index += 1
-                skipWhitespace()
-            case ASCII.closeBrace:
-                index += 1
-                return
-            default:
-                throw unexpected("',' or '}'")
-            }
+        try walkObject(depth: depth, name: { (reader) throws(JSONParseError) in try reader.skipString() }) { (reader, _) throws(JSONParseError) in
+            try reader.skipValue(depth: depth)
         }
     }
 
-    /// Checks a member's name and its colon, leaving `index` at the value (`object(depth:)`'s steps).
-    mutating func skipMemberName() throws(JSONParseError) {
-        guard index < bytes.count, bytes[index] == ASCII.quote else { throw unexpected("a string key") }
-        try skipString()
-        skipWhitespace()
-        guard index < bytes.count, bytes[index] == ASCII.colon else { throw unexpected("':'") }
-        index += 1
-        skipWhitespace()
+    /// `object(depth:)` as each member's key and the range of its value; the values checked, not built.
+    mutating func members(depth: Int) throws(JSONParseError) -> [JSONMember] {
+        var members: [JSONMember] = []
+        try walkObject(depth: depth, name: { (reader) throws(JSONParseError) in try reader.string() }) { (reader, key) throws(JSONParseError) in
+            let start = reader.index
+            try reader.skipValue(depth: depth)
+            members.append(JSONMember(key: key, value: start..<reader.index))
+        }
+        return members
     }
 
     /// `string()` without the string: the same checks, in the same order (escapes still go through
