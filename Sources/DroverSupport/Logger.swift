@@ -11,8 +11,19 @@ public struct Logger: Sendable {
         case error, warning, info, debug
 
         public init?(name: String) {
-            guard let level = Self.allCases.first(where: { "\($0)" == name.lowercased() }) else { return nil }
+            guard let level = Self.allCases.first(where: { $0.name == name.lowercased() }) else { return nil }
             self = level
+        }
+
+        /// The level's name as options and log lines spell it (not `"\(level)"`, which goes through
+        /// reflection on every line).
+        public var name: String {
+            switch self {
+            case .error: "error"
+            case .warning: "warning"
+            case .info: "info"
+            case .debug: "debug"
+            }
         }
 
         public static func < (lhs: Level, rhs: Level) -> Bool { lhs.rawValue < rhs.rawValue }
@@ -31,6 +42,6 @@ public struct Logger: Sendable {
 
     private func write(_ messageLevel: Level, _ message: () -> String) {
         guard messageLevel <= level else { return }
-        writeAll(STDERR_FILENO, "drover [\(messageLevel)] \(message())\n")
+        writeAll(STDERR_FILENO, "drover [" + messageLevel.name + "] " + message() + "\n")
     }
 }

@@ -104,6 +104,21 @@ func failing(with error: any Error) -> Never {
     }
 }
 
+/// Runs an async command in a task while the main thread parks; never returns. Not inlined: a `Task`
+/// in `main` itself has the runtime build `TaskPriority?`'s metadata (by its mangled name, the
+/// demangler's first use) before anything else, which `drover serve` would pay for at every start.
+@inline(never)
+func runInTask(_ run: @escaping @Sendable (ParsedArguments) async throws -> Int32, _ parsed: ParsedArguments) -> Never {
+    Task {
+        do {
+            ProcessExit.exit(try await run(parsed))
+        } catch {
+            failing(with: error)
+        }
+    }
+    dispatchMain()
+}
+
 // No `await` up here: an async top-level would start the concurrency runtime's main executor before
 // anything else, which `drover serve` (whose start-up editors wait on) does not need. Async commands
 // run in a task while the main thread parks.
@@ -113,14 +128,7 @@ do {
     case .ownsMainThread(let serve):
         try serve(parsed)
     case .async(let run):
-        Task {
-            do {
-                ProcessExit.exit(try await run(parsed))
-            } catch {
-                failing(with: error)
-            }
-        }
-        dispatchMain()
+        runInTask(run, parsed)
     }
 } catch {
     failing(with: error)

@@ -17,15 +17,55 @@ struct InitializeWorkspaceTests {
         }
     }
 
-    @Test("the fields naming a workspace are read from raw params when they are strings; anything else is left to the full decode")
-    func rawParams() throws {
-        let parsed = try #require(InitializeWorkspace.request(fromRaw: .object([
-            "workspace": .string("/w"), "rootUri": .string("file:///r"), "rootPath": .null, "capabilities": .object([:]),
-        ])))
+    @Test("the fields naming a workspace are read from the params' bytes when they are strings; anything else is left to the full decode")
+    func paramsBytes() throws {
+        func request(_ params: String) -> InitializeRequest? {
+            let message = #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":"# + params + "}"
+            guard case .single(.message(let decoded)) = MessageDecoder().decode(Array(message.utf8)) else { return nil }
+            return InitializeWorkspace.request(decoded)
+        }
+        let parsed = try #require(request(#"{"workspace":"/w","rootUri":"file:///r","rootPath":null,"capabilities":{}}"#))
         #expect(parsed.workspace == "/w" && parsed.rootUri == "file:///r" && parsed.rootPath == nil)
-        #expect(InitializeWorkspace.request(fromRaw: nil)?.workspace == nil)
-        #expect(InitializeWorkspace.request(fromRaw: .object(["workspace": .int(5)])) == nil)
-        #expect(InitializeWorkspace.request(fromRaw: .array([])) == nil)
+        #expect(request(#"{"workspace":"/a\u00fc","workspace":"/last"}"#)?.workspace == "/last")
+        #expect(request("null")?.workspace == nil)
+        #expect(request(#"{"workspace":5}"#) == nil)
+        #expect(request("[]") == nil)
+    }
+
+    @Test("a file URI's path is URL's, taken from the text when it needs no decoding")
+    func filePathsMatchFoundation() {
+        let uris = ["file:///tmp/w", "file:///tmp/w/", "file:///", "file:///tmp/a%20b", "file://localhost/tmp/w", "file:///tmp/./x/../y",
+                    "file:///tmp/ü", "file:///tmp/x?q=1", "file:///tmp/x#f", "file:///A-Z_a.z~0", "file:///tmp//x", "file:///tmp/%C3%BC"]
+        for uri in uris {
+            #expect(InitializeWorkspace.filePath(ofURI: uri) == URL(string: uri)?.path, "\(uri)")
+        }
+        for notFile in ["http://example.com/x", "/tmp/x", "not a uri"] {
+            #expect(InitializeWorkspace.filePath(ofURI: notFile) == nil, "\(notFile)")
+        }
+    }
+
+    @Test("naming puts the workspace in an initialize's bytes as the params' last member, the rest kept")
+    func naming() throws {
+        let decoder = MessageDecoder()
+        for text in [#"{"jsonrpc":"2.0","id":0,"method":"initialize"}"#,
+                     #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":null} "#,
+                     #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{ }}"#,
+                     #"{"jsonrpc":"2.0","id":0,"params":{"workspace":null,"capabilities":{"x":[1]}},"method":"initialize"}"#] {
+            let bytes = Array(text.utf8)
+            guard case .single(.message(let message)) = decoder.decode(bytes) else {
+                Issue.record("not a message: \(text)")
+                continue
+            }
+            let named = ServeProxy.naming("/tmp/a \"b\"", in: bytes, params: message.paramsText.map { $0.startIndex..<$0.endIndex })
+            guard case .object(var expected) = try JSONParser().parse(bytes), case .object(let actual) = try JSONParser().parse(named) else {
+                Issue.record("not an object: \(text)")
+                continue
+            }
+            var params = expected["params"]?.objectValue ?? [:]
+            params["workspace"] = .string("/tmp/a \"b\"")
+            expected["params"] = .object(params)
+            #expect(actual == expected, "\(text)")
+        }
     }
 
     @Test("a workspace that is not an existing directory is refused with invalidParams, naming it")

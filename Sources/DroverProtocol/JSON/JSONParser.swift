@@ -70,6 +70,42 @@ public struct JSONParser: Sendable {
         }
         return value
     }
+
+    /// The members of the JSON object that `buffer` holds as a whole JSON text, in order, each key with
+    /// the byte range of its value; nil when the text is valid JSON but not an object. The text is
+    /// checked exactly as `parse` checks it (the same reader), but no value is built: a caller that needs
+    /// a few members (`drover serve` before the engine takes over) builds no `Dictionary`, whose first
+    /// use in a process costs a scan of the runtime's conformance records. With duplicate keys, the last
+    /// one is what `parse` keeps (`[JSONMember].value(_:)`).
+    public func members(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> [JSONMember]? {
+        var reader = JSONReader(bytes: buffer, maxDepth: maxDepth, allowsOutOfRangeNumbers: allowsOutOfRangeNumbers)
+        reader.skipWhitespace()
+        var members: [JSONMember]?
+        if reader.index < buffer.count, buffer[reader.index] == ASCII.openBrace {
+            members = try reader.members(depth: 1)
+        } else {
+            try reader.skipValue(depth: 0)
+        }
+        reader.skipWhitespace()
+        if reader.index < buffer.count {
+            throw JSONParseError(.syntax, "unexpected data after the JSON value", at: reader.index)
+        }
+        return members
+    }
+}
+
+/// One member of a JSON object read by `JSONParser.members`: its key and where its value's text is.
+public struct JSONMember: Sendable, Equatable {
+    public let key: String
+    /// The value's bytes, in the buffer that was read.
+    public let value: Range<Int>
+}
+
+extension Array where Element == JSONMember {
+    /// The range of the member named `key` that a parse keeps (the last), nil if there is none.
+    public func value(_ key: String) -> Range<Int>? {
+        last(where: { $0.key == key })?.value
+    }
 }
 
 private enum ASCII {
@@ -275,6 +311,41 @@ struct JSONReader {
             case ASCII.closeBrace:
                 index += 1
                 return
+            default:
+                throw unexpected("',' or '}'")
+            }
+        }
+    }
+
+    /// `object(depth:)` with each member's key and the range of its value, the values checked, not built.
+    mutating func members(depth: Int) throws(JSONParseError) -> [JSONMember] {
+        guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
+        index += 1  // {
+        skipWhitespace()
+        var members: [JSONMember] = []
+        if index < bytes.count, bytes[index] == ASCII.closeBrace {
+            index += 1
+            return members
+        }
+        while true {
+            guard index < bytes.count, bytes[index] == ASCII.quote else { throw unexpected("a string key") }
+            let key = try string()
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == ASCII.colon else { throw unexpected("':'") }
+            index += 1
+            skipWhitespace()
+            let start = index
+            try skipValue(depth: depth)
+            members.append(JSONMember(key: key, value: start..<index))
+            skipWhitespace()
+            guard index < bytes.count else { throw endError("an object") }
+            switch bytes[index] {
+            case ASCII.comma:
+                index += 1
+                skipWhitespace()
+            case ASCII.closeBrace:
+                index += 1
+                return members
             default:
                 throw unexpected("',' or '}'")
             }

@@ -77,6 +77,13 @@ public struct IncomingMessage: Sendable {
         set { storedParams = newValue.map { .value($0) } ?? .none }
     }
 
+    /// The params' text as the client wrote it (a checked object or array), nil when they are absent or
+    /// null or were set as a value: for a reader of a few members (`JSONParser.members`) that builds no tree.
+    public var paramsText: ArraySlice<UInt8>? {
+        if case .text(let text) = storedParams { return text }
+        return nil
+    }
+
     /// Whether `params` is present and not null.
     public var hasParams: Bool {
         if case .none = storedParams { return false }

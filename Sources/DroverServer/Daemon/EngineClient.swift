@@ -35,7 +35,7 @@ public final class EngineClient: Sendable {
     /// Attaches to the engine of `workspace` (starting it if none runs, with `engineEnvironment`
     /// added to its environment) and initializes the session.
     public static func attach(workspace: URL, engineEnvironment: [String: String] = [:]) async throws -> EngineClient {
-        let link = try EngineConnector.attach(workspace: workspace, hello: EngineConnector.hello(.attach, ["framing": "ndjson"]),
+        let link = try EngineConnector.attach(workspace: workspace, hello: EngineConnector.hello(.attach, [(key: "framing", value: .string("ndjson"))]),
                                               engineEnvironment: engineEnvironment)
         let client = EngineClient(fd: link.fd)
         let thread = Thread { [weak client] in client?.readUntilEnd() }

@@ -1,4 +1,5 @@
 import DroverEngine
+import DroverProtocol
 import DroverSupport
 import Foundation
 #if canImport(Glibc)
@@ -9,28 +10,50 @@ import Glibc
 /// answers.
 public enum EngineConnector {
     /// An open connection to an engine, after the hello exchange.
-    public struct Link: @unchecked Sendable {
+    public struct Link: Sendable {
         public let fd: Int32
-        /// The engine's answer line (`pid`, `workspace`, or the status of a `status` request).
-        public let reply: [String: Any]
+        /// The engine's answer line (a JSON object: `pid`, `workspace`, or the status of a `status` request).
+        let line: [UInt8]
+        /// Where each of the answer's members is in `line`.
+        private let members: [JSONMember]
+
+        /// The answer as plain values (`reply["pid"] as? Int`), parsed when asked for.
+        public var reply: [String: Any] { EngineWire.object(line) ?? [:] }
+
+        /// One member of the answer, parsed alone (no tree of the rest).
+        public func value(_ key: String) -> JSONValue? {
+            guard let range = members.value(key) else { return nil }
+            return try? line.withUnsafeBufferPointer { try JSONParser().parse(UnsafeBufferPointer(rebasing: $0[range])) }
+        }
+
+        /// One member of the answer as JSON text, for messages ("?" when absent).
+        public func text(_ key: String) -> String {
+            members.value(key).map { String(decoding: line[$0], as: UTF8.self) } ?? "?"
+        }
+
+        /// nil unless `line` is a JSON object.
+        init?(fd: Int32, line: [UInt8]) {
+            guard let members = try? line.withUnsafeBufferPointer({ try JSONParser().members($0) }) else { return nil }
+            self.fd = fd
+            self.line = line
+            self.members = members
+        }
     }
 
     /// The first line a client sends for `operation`, plus `options`.
-    public static func hello(_ operation: EngineWire.Operation, _ options: [String: Any] = [:]) -> [String: Any] {
-        var hello: [String: Any] = ["drover": EngineWire.version, "op": operation.rawValue]
-        hello.merge(options) { _, new in new }
-        return hello
+    public static func hello(_ operation: EngineWire.Operation, _ options: [(key: String, value: JSONValue)] = []) -> EngineWire.Hello {
+        EngineWire.Hello(operation, options)
     }
 
     /// Sends `hello` to the engine of `workspace` (with `descriptors` attached), if one listens; nil if
     /// none does (or it is just going away). Throws when the engine refuses the client.
-    public static func connect(workspace: URL, hello: [String: Any], passing descriptors: [Int32] = []) throws -> Link? {
+    public static func connect(workspace: URL, hello: EngineWire.Hello, passing descriptors: [Int32] = []) throws -> Link? {
         try connect(workspacePath: workspace.standardizedFileURL.path, hello: hello, passing: descriptors)
     }
 
     /// `connect(workspace:hello:passing:)` for a standardized path; `following` goes with the hello line, before
     /// the answer is awaited (a handover's pending bytes: no round trip between them).
-    public static func connect(workspacePath: String, hello: [String: Any], passing descriptors: [Int32] = [],
+    public static func connect(workspacePath: String, hello: EngineWire.Hello, passing descriptors: [Int32] = [],
                                following: [UInt8] = []) throws -> Link? {
         let address = EngineAddress(workspacePath: workspacePath)
         let fd: Int32
@@ -41,22 +64,23 @@ public enum EngineConnector {
         } catch {
             throw EngineAttachError("cannot reach the engine at \(address.socketPath): \(error)")
         }
-        guard EngineWire.writeLine(fd, hello, passing: descriptors, following: following), let reply = EngineWire.readLine(fd) else {
+        guard EngineWire.writeLine(fd, line: hello.line, passing: descriptors, following: following),
+              let line = EngineWire.readLineBytes(fd), let link = Link(fd: fd, line: line) else {
             close(fd)
             return nil
         }
-        if let refusal = reply["error"] as? String {
+        if case .string(let refusal)? = link.value("error") {
             close(fd)
             throw EngineAttachError("the engine of \(workspacePath) refused this client: \(refusal)")
         }
-        return Link(fd: fd, reply: reply)
+        return link
     }
 
     /// Connects to the engine of `workspace`, starting it (`<executable> engine start`) when none
     /// answers; throws with the reason when it cannot be started or reached within `timeout`.
     /// - Parameter engineEnvironment: added to a started engine's environment (the store choice
     ///   travels as `DROVER_STORE_URL`, never on a command line where `ps` would show a password).
-    public static func attach(workspace: URL, hello: [String: Any], passing descriptors: [Int32] = [],
+    public static func attach(workspace: URL, hello: EngineWire.Hello, passing descriptors: [Int32] = [],
                               executable: String? = nil,
                               engineEnvironment: [String: String] = [:], timeout: Duration = .seconds(30)) throws -> Link {
         try attach(workspacePath: workspace.standardizedFileURL.path, hello: hello, passing: descriptors, executable: executable,
@@ -65,7 +89,7 @@ public enum EngineConnector {
 
     /// `attach(workspace:…)` for a standardized path; `executable` (default: this one) is looked up only
     /// if an engine must be started.
-    public static func attach(workspacePath: String, hello: [String: Any], passing descriptors: [Int32] = [],
+    public static func attach(workspacePath: String, hello: EngineWire.Hello, passing descriptors: [Int32] = [],
                               following: [UInt8] = [], executable: String? = nil,
                               engineEnvironment: [String: String] = [:], timeout: Duration = .seconds(30)) throws -> Link {
         let deadline = ContinuousClock.now + timeout

@@ -101,33 +101,33 @@ public final class EngineDaemon: Sendable {
         options.logger.info("engine \(getpid()) drives \(workspace.path), listening on \(address.socketPath)")
         let signals = daemon.stopOnSignals()
         Task { await host.engine.resumeInterruptedRuns() }
-        let acceptor = Thread { daemon.acceptLoop() }
-        acceptor.name = "drover-engine-accept"
-        acceptor.start()
+        daemon.clientThreads.run { daemon.acceptAndServe() }
         report(.ready)
         withExtendedLifetime(signals) { daemon.watchUntilDone() }
     }
 
     // MARK: Clients
 
-    private func acceptLoop() {
-        while let client = UnixSocket.accept(listener) {
-            let admitted = state.withLock { state -> Bool in
-                guard !state.stopping else { return false }
-                state.clients += 1
-                return true
-            }
-            guard admitted else {
-                close(client)
-                continue
-            }
-            clientThreads.run { [self] in
-                serve(client)
-                state.withLock { state in
-                    state.clients -= 1
-                    state.quietSince = .now
-                }
-            }
+    /// Waits for a client and serves it on this thread, after handing the waiting to another (reused)
+    /// thread: the thread that accepts a client reads its hello, so an attaching `drover serve` waits
+    /// for no hand-off between threads (in a VM, a wake-up of another thread costs tens of µs). One
+    /// thread at a time waits in `accept`; the chain ends when the listener closes.
+    private func acceptAndServe() {
+        guard let client = UnixSocket.accept(listener) else { return }
+        clientThreads.run { [self] in acceptAndServe() }
+        let admitted = state.withLock { state -> Bool in
+            guard !state.stopping else { return false }
+            state.clients += 1
+            return true
+        }
+        guard admitted else {
+            close(client)
+            return
+        }
+        serve(client)
+        state.withLock { state in
+            state.clients -= 1
+            state.quietSince = .now
         }
     }
 

@@ -47,11 +47,37 @@ public enum EngineWire {
         return bytes
     }
 
+    /// A client's first line: what it wants. Written as bytes, member by member, with no `Dictionary`
+    /// (whose first use costs `drover serve`'s start-up a scan of the runtime's conformance records).
+    public struct Hello: Sendable {
+        /// The JSON object, without the newline.
+        let line: [UInt8]
+
+        /// `{"drover": version, "op": operation, …options}`.
+        public init(_ operation: Operation, _ options: [(key: String, value: JSONValue)] = []) {
+            var line = Array(#"{"drover":\#(EngineWire.version),"op":"\#(operation.rawValue)""#.utf8)
+            for (key, value) in options {
+                line.append(UInt8(ascii: ","))
+                line += JSONValueEncoder.encodeBytes(JSONValue.string(key))
+                line.append(UInt8(ascii: ":"))
+                line += JSONValueEncoder.encodeBytes(value)
+            }
+            line.append(UInt8(ascii: "}"))
+            self.line = line
+        }
+    }
+
     /// Writes `object` as one JSON line, with `descriptors` attached (see `UnixSocket.send`) and
     /// `following` right after it, in one write; false if the peer has gone.
     @discardableResult
     static func writeLine(_ fd: Int32, _ object: [String: Any], passing descriptors: [Int32] = [], following: [UInt8] = []) -> Bool {
-        var bytes = JSONValueEncoder.encodeBytes(jsonValue(object))
+        writeLine(fd, line: JSONValueEncoder.encodeBytes(jsonValue(object)), passing: descriptors, following: following)
+    }
+
+    /// Writes `line` and a newline, with `descriptors` attached and `following` right after, in one write.
+    static func writeLine(_ fd: Int32, line: [UInt8], passing descriptors: [Int32] = [], following: [UInt8] = []) -> Bool {
+        var bytes = line
+        bytes.reserveCapacity(line.count + 1 + following.count)
         bytes.append(0x0A)
         bytes += following
         return UnixSocket.send(fd, bytes, passing: descriptors)
@@ -59,9 +85,14 @@ public enum EngineWire {
 
     /// `readLine(_:limit:descriptors:)` where no descriptors are expected: any that come are closed.
     static func readLine(_ fd: Int32, limit: Int = 1 << 16) -> [String: Any]? {
+        readLineBytes(fd, limit: limit).flatMap(object)
+    }
+
+    /// `readLine(_:limit:descriptors:)`'s line as it came, not parsed.
+    static func readLineBytes(_ fd: Int32, limit: Int = 1 << 16) -> [UInt8]? {
         var descriptors: [Int32] = []
         defer { descriptors.forEach { close($0) } }
-        return readLine(fd, limit: limit, descriptors: &descriptors)
+        return readLineBytes(fd, limit: limit, descriptors: &descriptors)
     }
 
     /// Reads one JSON-object line from a socket without consuming anything after it (it peeks, then
@@ -69,6 +100,11 @@ public enum EngineWire {
     /// it to `descriptors`; nil at end of input, on a read error, or if the line is not a JSON object
     /// (or longer than `limit`).
     static func readLine(_ fd: Int32, limit: Int, descriptors: inout [Int32]) -> [String: Any]? {
+        readLineBytes(fd, limit: limit, descriptors: &descriptors).flatMap(object)
+    }
+
+    /// `readLine(_:limit:descriptors:)`'s line as it came (without the newline), not parsed.
+    static func readLineBytes(_ fd: Int32, limit: Int, descriptors: inout [Int32]) -> [UInt8]? {
         var line: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
@@ -88,8 +124,12 @@ public enum EngineWire {
             }
             line += chunk[0..<(newline ?? take)]
             guard line.count <= limit else { return nil }
-            if newline != nil { break }
+            if newline != nil { return line }
         }
+    }
+
+    /// A line's JSON object as plain values; nil if it is not one.
+    static func object(_ line: [UInt8]) -> [String: Any]? {
         guard case .object(let object)? = try? JSONParser().parse(line) else { return nil }
         return object.mapValues(plainValue)
     }

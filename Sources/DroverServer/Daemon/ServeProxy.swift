@@ -55,19 +55,22 @@ public enum ServeProxy {
                     }
                     let link: EngineConnector.Link
                     do {
-                        let params = try InitializeWorkspace.request(fromRaw: message.params)
-                            ?? decoder.params(InitializeRequest.self, from: message)
+                        // Read without a tree (the decode above built none either); anything else, in full.
+                        let params = try InitializeWorkspace.request(message) ?? decoder.params(InitializeRequest.self, from: message)
                         let workspace = try InitializeWorkspace.path(from: params, unnamed: InitializeWorkspace.currentDirectory)
                         // Named for engines from before the handover, whose cwd is not the client's (newer ones take
                         // an unnamed workspace as their own).
-                        let pending = framing.frame(params.workspace == nil ? naming(workspace, in: bytes) : bytes) + buffer[(index + 1)..<count]
+                        let named = params.workspace == nil ? naming(workspace, in: bytes, params: message.paramsText.map { $0.startIndex..<$0.endIndex }) : bytes
+                        let pending = framing.frame(named) + buffer[(index + 1)..<count]
                         // The engine takes over stdin and stdout (the bytes read already come on the socket).
-                        var hello: [String: Any] = ["framing": framing.rawValue, "maxMessageBytes": maxMessageBytes,
-                                                    "handover": true, "pending": pending.count]
-                        if let maxBacklogBytes { hello["maxBacklogBytes"] = maxBacklogBytes }
+                        var options: [(key: String, value: JSONValue)] = [
+                            ("framing", .string(framing.rawValue)), ("maxMessageBytes", .int(maxMessageBytes)),
+                            ("handover", .bool(true)), ("pending", .int(pending.count)),
+                        ]
+                        if let maxBacklogBytes { options.append(("maxBacklogBytes", .int(maxBacklogBytes))) }
                         // What the proxy answered must be out before the engine's answers, which start with the hello.
                         if let local { finish(local.outbox) }
-                        link = try EngineConnector.attach(workspacePath: workspace, hello: EngineConnector.hello(.attach, hello),
+                        link = try EngineConnector.attach(workspacePath: workspace, hello: EngineConnector.hello(.attach, options),
                                                           passing: [STDIN_FILENO, protocolFD], following: pending,
                                                           engineEnvironment: engineEnvironment)
                     } catch let error as ResponseError {
@@ -77,8 +80,8 @@ public enum ServeProxy {
                         localConnection().outbox.respond(id: id, error: .internalError("\(error)"))
                         continue
                     }
-                    logger.info("attached to engine \(link.reply["pid"] ?? "?") of \(link.reply["workspace"] ?? "?")")
-                    if link.reply["handover"] as? Bool == true { handOver(link.fd, protocolFD: protocolFD) }
+                    logger.info("attached to engine \(link.text("pid")) of \(link.text("workspace"))")
+                    if link.value("handover") == .bool(true) { handOver(link.fd, protocolFD: protocolFD) }
                     // An engine from before the handover read the pending bytes as the session's first: copy both ways.
                     copy(link.fd, protocolFD: protocolFD)
                 }
@@ -88,13 +91,23 @@ public enum ServeProxy {
         while true { pause() }
     }
 
-    /// `initialize`'s bytes with `workspace` added: the engine's own cwd is not the client's.
-    private static func naming(_ workspace: String, in bytes: [UInt8]) -> [UInt8] {
-        guard case .object(var message)? = try? JSONParser().parse(bytes) else { return bytes }
-        var params = message["params"]?.objectValue ?? [:]
-        params["workspace"] = .string(workspace)
-        message["params"] = .object(params)
-        return JSONValueEncoder.encodeBytes(JSONValue.object(message))
+    /// `initialize`'s bytes with `"workspace": workspace` added as the params' last member (a parse keeps
+    /// the last of duplicate keys): the engine's own cwd is not the client's. Spliced into the text, no
+    /// tree: `params` is where the params' object is (nil when absent or null: a new `params` member
+    /// then goes last in the message).
+    static func naming(_ workspace: String, in bytes: [UInt8], params: Range<Int>?) -> [UInt8] {
+        let member = Array(#""workspace":"#.utf8) + JSONValueEncoder.encodeBytes(JSONValue.string(workspace))
+        var named = bytes
+        if let params {
+            guard bytes[params.lowerBound] == UInt8(ascii: "{") else { return bytes }
+            let closing = params.upperBound - 1
+            let isEmpty = bytes[(params.lowerBound + 1)..<closing].allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+            named.insert(contentsOf: (isEmpty ? [] : [UInt8(ascii: ",")]) + member, at: closing)
+        } else {
+            guard let closing = bytes.lastIndex(of: UInt8(ascii: "}")) else { return bytes }
+            named.insert(contentsOf: Array(#","params":{"#.utf8) + member + [UInt8(ascii: "}")], at: closing)
+        }
+        return named
     }
 
     /// Waits until what the proxy answered by itself is written, so it comes before the engine's output.
