@@ -61,6 +61,28 @@ struct MessageParserChunkingTests {
         }
     }
 
+    @Test("a header block read whole in one chunk reads as it does line by line: case, spaces, tabs, limits, errors")
+    func headerBlockWholeOrByLines() {
+        let body = #"{"jsonrpc":"2.0","id":1,"method":"m"}"#
+        let count = body.utf8.count
+        let headers = [
+            "Content-Length: \(count)\r\n\r\n", "content-length:\(count)\r\n\r\n", "CONTENT-LENGTH \t: \t\(count) \t\r\n\r\n",
+            "Content-Length: \(count)\n\n", "Content-Length: \(count)\r\n\n", " Content-Length: \(count)\r\n\r\n",
+            "Content-Length: 0\r\n\r\n", "Content-Length: 9\r\n\r\n", "Content-Length: 99999\r\n\r\n",
+            "Content-Length: 99999999999999999999999\r\n\r\n", "Content-Length: -1\r\n\r\n", "Content-Length: \r\n\r\n",
+            "Content-Length: 1 2\r\n\r\n", "Content-Lengthy: \(count)\r\n\r\n", "Content-Length \(count)\r\n\r\n",
+            "Content-Length: \(count)\r\nContent-Type: x\r\n\r\n", "\r\nContent-Length: \(count)\r\n\r\n",
+            "Content-Length:" + String(repeating: " ", count: 300) + "\(count)\r\n\r\n",
+        ]
+        for header in headers {
+            // Each header twice, then a plain message: what an error or a skipped body leaves behind shows.
+            let stream = Array((header + body + header + body).utf8) + lsp(body)
+            let whole = parse([stream], maxMessageBytes: 1000).inputs
+            let byBytes = parse(stream.map { [$0] }, maxMessageBytes: 1000).inputs
+            #expect(whole == byBytes, "\(header.prefix(60).debugDescription)")
+        }
+    }
+
     @Test("many messages in one chunk", arguments: Framing.allCases)
     func manyInOneChunk(framing: Framing) {
         let many = (0..<500).map { #"{"jsonrpc":"2.0","id":\#($0),"method":"m"}"# }

@@ -63,6 +63,24 @@ private func dropped(_ runId: String, _ stepId: String, _ attempt: Int, lines: I
 
 @Suite("Outbox queue: ordering and shedding")
 struct OutputQueueTests {
+    @Test("a written batch's buffer, reused for the next corked answers, carries only those answers, framed")
+    func recycledBuffer() {
+        var queue = OutputQueue(framing: .lsp, limits: OutboxLimits())
+        for (index, body) in ["{\"id\":1,\"long\":\"\(String(repeating: "x", count: 300))\"}", "{\"id\":2}", "{\"id\":3}"].enumerated() {
+            queue.cork()
+            queue.admit(Array(body.utf8), as: .answer)
+            if index == 2 { queue.admit(Array("{\"id\":4}".utf8), as: .answer) }
+            queue.uncork()
+            let batch = queue.take(maxBytes: 1 << 20) ?? []
+            var expected = Framing.lsp.frame(Array(body.utf8))
+            if index == 2 { expected += Framing.lsp.frame(Array("{\"id\":4}".utf8)) }
+            #expect(batch == expected, "batch \(index)")
+            queue.written(batch.count)
+            queue.recycle(batch)
+        }
+        #expect(queue.backlog == 0)
+    }
+
     @Test("run/log lines past the log bound are dropped, then announced once between the lines before and after the gap")
     func logGap() {
         var driver = QueueDriver(limits: OutboxLimits(logs: 2_000, events: 8_000, resume: 500))

@@ -23,11 +23,13 @@ struct ReadEndsWithTests {
 
         init(nonBlocking: Bool = false) {
             var ends: [Int32] = [0, 0]
+            // Close-on-exec: processes other tests spawn meanwhile must not hold these ends open.
             precondition(pipe(&ends) == 0)
+            ends.forEach { _ = fcntl($0, F_SETFD, FD_CLOEXEC) }
             (input, feed) = (ends[0], ends[1])
             if nonBlocking { _ = fcntl(input, F_SETFL, fcntl(input, F_GETFL) | O_NONBLOCK) }
             var pair: [Int32] = [0, 0]
-            precondition(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
+            precondition(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0)
             (watched, serveEnd) = (pair[0], pair[1])
         }
 

@@ -45,17 +45,32 @@ public struct MessageParser: Sendable {
     /// hot loop specialized (a generic one pays for metadata lookups on every call).
     public mutating func push(_ chunk: ArraySlice<UInt8>) -> [FramedInput] {
         var output: [FramedInput] = []
+        push(chunk, into: &output)
+        return output
+    }
+
+    /// Consumes a chunk and appends the inputs it completed to `output`, in order: a reader that empties
+    /// `output` (keeping its capacity) between chunks makes no array per read.
+    public mutating func push(_ chunk: ArraySlice<UInt8>, into output: inout [FramedInput]) {
         var bytes = chunk
         while !bytes.isEmpty {
             switch state {
             case .detecting:
-                guard let first = bytes.firstIndex(where: { !Self.isWhitespace($0) }) else { return output }
+                guard let first = bytes.firstIndex(where: { !Self.isWhitespace($0) }) else { return }
                 bytes = bytes[first...]
                 let detected: Framing = (bytes.first == UInt8(ascii: "C") || bytes.first == UInt8(ascii: "c")) ? .lsp : .ndjson
                 framing = detected
                 state = detected == .lsp ? .header : .line
 
             case .header:
+                // The usual block, whole in this chunk (`Content-Length: N` and a blank line): read in
+                // place, without collecting its lines.
+                if buffer.isEmpty, headerLines.isEmpty, !resynchronizing,
+                   let (length, size) = Self.contentLengthBlock(at: bytes), length > 0, length <= maxMessageBytes {
+                    bytes = bytes.dropFirst(size)
+                    state = .body(remaining: length)
+                    continue
+                }
                 guard let newline = bytes.firstIndex(of: 0x0A) else {
                     buffer.append(contentsOf: bytes)
                     bytes = bytes[bytes.endIndex...]
@@ -138,7 +153,6 @@ public struct MessageParser: Sendable {
                 state = .line
             }
         }
-        return output
     }
 
     /// Handles one complete header line in `buffer`; an empty line ends the header block.
@@ -243,6 +257,33 @@ extension MessageParser {
     private static func isContentLength(_ name: ArraySlice<UInt8>) -> Bool {
         name.count == contentLength.count
             && zip(name, contentLength).allSatisfy { ((0x41...0x5A).contains($0) ? $0 + 0x20 : $0) == $1 }
+    }
+
+    /// A header block of just `Content-Length` (any case), `:`, the length, `\r\n\r\n` (spaces or tabs
+    /// around the colon and after the digits) at the start of `bytes`: the length and the block's size.
+    /// Nil for anything else, which the line-by-line reading handles (and reads the same where this does).
+    private static func contentLengthBlock(at bytes: ArraySlice<UInt8>) -> (length: Int, size: Int)? {
+        var index = bytes.startIndex
+        func skipSpaces() { while index < bytes.endIndex, bytes[index] == 0x20 || bytes[index] == 0x09 { index += 1 } }
+        guard bytes.count > contentLength.count + 5 else { return nil }
+        for expected in contentLength {
+            let byte = bytes[index]
+            guard ((0x41...0x5A).contains(byte) ? byte + 0x20 : byte) == expected else { return nil }
+            index += 1
+        }
+        skipSpaces()
+        guard index < bytes.endIndex, bytes[index] == UInt8(ascii: ":") else { return nil }
+        index += 1
+        skipSpaces()
+        let digits = index
+        while index < bytes.endIndex, (0x30...0x39).contains(bytes[index]) { index += 1 }
+        guard let length = nonNegativeInteger(bytes[digits..<index]) else { return nil }
+        skipSpaces()
+        guard bytes.endIndex - index >= 4, bytes[index] == 0x0D, bytes[index + 1] == 0x0A,
+              bytes[index + 2] == 0x0D, bytes[index + 3] == 0x0A else { return nil }
+        // Longer blocks (spaces padding them) go line by line, where `maxHeaderBytes` applies.
+        let size = index + 4 - bytes.startIndex
+        return size <= 256 ? (length, size) : nil
     }
 
     /// The decimal digits of `bytes` as a number; nil if empty, not all digits, or too large for an Int.

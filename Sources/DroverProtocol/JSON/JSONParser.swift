@@ -187,16 +187,34 @@ struct JSONReader {
     }
 
     mutating func array(depth: Int) throws(JSONParseError) -> JSONValue {
+        var elements: [JSONValue] = []
+        try walkArray(depth: depth) { (reader) throws(JSONParseError) in elements.append(try reader.value(depth: depth)) }
+        return .array(elements)
+    }
+
+    mutating func object(depth: Int) throws(JSONParseError) -> JSONValue {
+        var members: [String: JSONValue] = [:]
+        try walkObject(depth: depth, name: { (reader) throws(JSONParseError) in try reader.string() }) { (reader, key) throws(JSONParseError) in
+            // Room for a JSON-RPC message's members at once, instead of growing 1 → 3 → 6.
+            if members.isEmpty { members.reserveCapacity(6) }
+            members[key] = try reader.value(depth: depth)
+        }
+        return .object(members)
+    }
+
+    /// Steps through an array from its `[` past its `]`, `element` reading each element: the one walk
+    /// behind `array`, `skipArray` and a batch's envelopes, so that all check an array alike.
+    @inline(__always)
+    mutating func walkArray(depth: Int, _ element: (inout JSONReader) throws(JSONParseError) -> Void) throws(JSONParseError) {
         guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
         index += 1  // [
         skipWhitespace()
-        var elements: [JSONValue] = []
         if index < bytes.count, bytes[index] == ASCII.closeBracket {
             index += 1
-            return .array(elements)
+            return
         }
         while true {
-            elements.append(try value(depth: depth))
+            try element(&self)
             skipWhitespace()
             guard index < bytes.count else { throw endError("an array") }
             switch bytes[index] {
@@ -205,32 +223,34 @@ struct JSONReader {
                 skipWhitespace()
             case ASCII.closeBracket:
                 index += 1
-                return .array(elements)
+                return
             default:
                 throw unexpected("',' or ']'")
             }
         }
     }
 
-    mutating func object(depth: Int) throws(JSONParseError) -> JSONValue {
+    /// Steps through an object from its `{` past its `}`: `name` reads each member's name (at its
+    /// quote), `value` its value (after the colon), given what `name` read. The one walk behind `object`,
+    /// `skipObject`, `members` and a message's envelope, so that all check an object alike.
+    @inline(__always)
+    mutating func walkObject<Name>(depth: Int, name: (inout JSONReader) throws(JSONParseError) -> Name,
+                                   _ value: (inout JSONReader, Name) throws(JSONParseError) -> Void) throws(JSONParseError) {
         guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
         index += 1  // {
         skipWhitespace()
-        var members: [String: JSONValue] = [:]
         if index < bytes.count, bytes[index] == ASCII.closeBrace {
             index += 1
-            return .object(members)
+            return
         }
-        // Room for a JSON-RPC message's members at once, instead of growing 1 → 3 → 6.
-        members.reserveCapacity(6)
         while true {
             guard index < bytes.count, bytes[index] == ASCII.quote else { throw unexpected("a string key") }
-            let key = try string()
+            let key = try name(&self)
             skipWhitespace()
             guard index < bytes.count, bytes[index] == ASCII.colon else { throw unexpected("':'") }
             index += 1
             skipWhitespace()
-            members[key] = try value(depth: depth)
+            try value(&self, key)
             skipWhitespace()
             guard index < bytes.count else { throw endError("an object") }
             switch bytes[index] {
@@ -239,7 +259,7 @@ struct JSONReader {
                 skipWhitespace()
             case ASCII.closeBrace:
                 index += 1
-                return .object(members)
+                return
             default:
                 throw unexpected("',' or '}'")
             }
@@ -266,100 +286,25 @@ struct JSONReader {
 
     /// `array(depth:)` without the array.
     mutating func skipArray(depth: Int) throws(JSONParseError) {
-        guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
-        index += 1  // [
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == ASCII.closeBracket {
-            index += 1
-            return
-        }
-        while true {
-            try skipValue(depth: depth)
-            skipWhitespace()
-            guard index < bytes.count else { throw endError("an array") }
-            switch bytes[index] {
-            case ASCII.comma:
-                index += 1
-                skipWhitespace()
-            case ASCII.closeBracket:
-                index += 1
-                return
-            default:
-                throw unexpected("',' or ']'")
-            }
-        }
+        try walkArray(depth: depth) { (reader) throws(JSONParseError) in try reader.skipValue(depth: depth) }
     }
 
     /// `object(depth:)` without the object.
     mutating func skipObject(depth: Int) throws(JSONParseError) {
-        guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
-        index += 1  // {
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == ASCII.closeBrace {
-            index += 1
-            return
-        }
-        while true {
-            try skipMemberName()
-            try skipValue(depth: depth)
-            skipWhitespace()
-            guard index < bytes.count else { throw endError("an object") }
-            switch bytes[index] {
-            case ASCII.comma:
-                index += 1
-                skipWhitespace()
-            case ASCII.closeBrace:
-                index += 1
-                return
-            default:
-                throw unexpected("',' or '}'")
-            }
+        try walkObject(depth: depth, name: { (reader) throws(JSONParseError) in try reader.skipString() }) { (reader, _) throws(JSONParseError) in
+            try reader.skipValue(depth: depth)
         }
     }
 
-    /// `object(depth:)` with each member's key and the range of its value, the values checked, not built.
+    /// `object(depth:)` as each member's key and the range of its value; the values checked, not built.
     mutating func members(depth: Int) throws(JSONParseError) -> [JSONMember] {
-        guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
-        index += 1  // {
-        skipWhitespace()
         var members: [JSONMember] = []
-        if index < bytes.count, bytes[index] == ASCII.closeBrace {
-            index += 1
-            return members
+        try walkObject(depth: depth, name: { (reader) throws(JSONParseError) in try reader.string() }) { (reader, key) throws(JSONParseError) in
+            let start = reader.index
+            try reader.skipValue(depth: depth)
+            members.append(JSONMember(key: key, value: start..<reader.index))
         }
-        while true {
-            guard index < bytes.count, bytes[index] == ASCII.quote else { throw unexpected("a string key") }
-            let key = try string()
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == ASCII.colon else { throw unexpected("':'") }
-            index += 1
-            skipWhitespace()
-            let start = index
-            try skipValue(depth: depth)
-            members.append(JSONMember(key: key, value: start..<index))
-            skipWhitespace()
-            guard index < bytes.count else { throw endError("an object") }
-            switch bytes[index] {
-            case ASCII.comma:
-                index += 1
-                skipWhitespace()
-            case ASCII.closeBrace:
-                index += 1
-                return members
-            default:
-                throw unexpected("',' or '}'")
-            }
-        }
-    }
-
-    /// Checks a member's name and its colon, leaving `index` at the value (`object(depth:)`'s steps).
-    mutating func skipMemberName() throws(JSONParseError) {
-        guard index < bytes.count, bytes[index] == ASCII.quote else { throw unexpected("a string key") }
-        try skipString()
-        skipWhitespace()
-        guard index < bytes.count, bytes[index] == ASCII.colon else { throw unexpected("':'") }
-        index += 1
-        skipWhitespace()
+        return members
     }
 
     /// `string()` without the string: the same checks, in the same order (escapes still go through

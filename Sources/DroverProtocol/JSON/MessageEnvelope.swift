@@ -52,79 +52,37 @@ extension JSONParser {
 extension JSONReader {
     /// `object(depth:)` for a message: the envelope's members read, the others checked.
     mutating func envelope(depth: Int) throws(JSONParseError) -> MessageEnvelope {
-        guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
-        index += 1  // {
-        skipWhitespace()
         var envelope = MessageEnvelope()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            return envelope
-        }
-        while true {
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw unexpected("a string key") }
-            let key = try string()
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw unexpected("':'") }
-            index += 1
-            skipWhitespace()
+        try walkObject(depth: depth, name: { (reader) throws(JSONParseError) in try reader.string() }) { (reader, key) throws(JSONParseError) in
             switch key {
-            case "jsonrpc": envelope.jsonrpc = try value(depth: depth)
-            case "id": envelope.id = try value(depth: depth)
-            case "method": envelope.method = try value(depth: depth)
+            case "jsonrpc": envelope.jsonrpc = try reader.value(depth: depth)
+            case "id": envelope.id = try reader.value(depth: depth)
+            case "method": envelope.method = try reader.value(depth: depth)
             case "params":
-                let start = index
-                try skipValue(depth: depth)
-                envelope.params = start..<index
+                let start = reader.index
+                try reader.skipValue(depth: depth)
+                envelope.params = start..<reader.index
             case "result", "error":
-                try skipValue(depth: depth)
+                try reader.skipValue(depth: depth)
                 envelope.hasResultOrError = true
             default:
-                try skipValue(depth: depth)
-            }
-            skipWhitespace()
-            guard index < bytes.count else { throw endError("an object") }
-            switch bytes[index] {
-            case UInt8(ascii: ","):
-                index += 1
-                skipWhitespace()
-            case UInt8(ascii: "}"):
-                index += 1
-                return envelope
-            default:
-                throw unexpected("',' or '}'")
+                try reader.skipValue(depth: depth)
             }
         }
+        return envelope
     }
 
     /// `array(depth:)` for a batch: each object element's envelope, nil for any other element.
     mutating func envelopes(depth: Int) throws(JSONParseError) -> [MessageEnvelope?] {
-        guard depth <= maxDepth else { throw JSONParseError(.tooDeep, "arrays and objects nest deeper than \(maxDepth)", at: index) }
-        index += 1  // [
-        skipWhitespace()
         var elements: [MessageEnvelope?] = []
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return elements
-        }
-        while true {
-            if index < bytes.count, bytes[index] == UInt8(ascii: "{") {
-                elements.append(try envelope(depth: depth + 1))
+        try walkArray(depth: depth) { (reader) throws(JSONParseError) in
+            if reader.index < reader.bytes.count, reader.bytes[reader.index] == UInt8(ascii: "{") {
+                elements.append(try reader.envelope(depth: depth + 1))
             } else {
-                try skipValue(depth: depth)
+                try reader.skipValue(depth: depth)
                 elements.append(nil)
             }
-            skipWhitespace()
-            guard index < bytes.count else { throw endError("an array") }
-            switch bytes[index] {
-            case UInt8(ascii: ","):
-                index += 1
-                skipWhitespace()
-            case UInt8(ascii: "]"):
-                index += 1
-                return elements
-            default:
-                throw unexpected("',' or ']'")
-            }
         }
+        return elements
     }
 }

@@ -45,7 +45,12 @@ public struct ResponseError: Error, Codable, Sendable, Hashable {
 
     /// A method the server does not implement.
     public static func methodNotFound(_ method: String) -> ResponseError {
-        ResponseError(code: .methodNotFound, message: "Method not found: '\(method)'")
+        // Built in one allocation: an unknown method is a hot path (clients probe, benchmarks measure it).
+        var message = "Method not found: '"
+        message.reserveCapacity(message.utf8.count + method.utf8.count + 1)
+        message += method
+        message += "'"
+        return ResponseError(code: .methodNotFound, message: message)
     }
 
     /// Params that do not fit the method.

@@ -15,8 +15,9 @@ extension Connection {
         StdioChannel.readUntilEnd(
             fd: fd, first: first, endsWith: endsWith, parser: parser,
             onInputs: { inputs, framing in
-                self.outbox.handleInput { self.receive(inputs, framing: framing) }
-                self.outbox.waitForRoom()
+                // Corked by `handleInput`: the answers to this read leave in one write.
+                let hasRoom = self.outbox.handleInput { for input in inputs { self.receive(input, framing: framing) } }
+                if !hasRoom { self.outbox.waitForRoom() }
                 self.waitForRoom()
             },
             onFramingDetected: { self.outbox.setFraming($0) },

@@ -41,6 +41,8 @@ public final class Connection: Sendable {
     private let delegate: any ConnectionDelegate
     private let decoder = MessageDecoder()
     private let state = Mutex(State())
+    /// `state.writers.count`, readable without the lock: `waitForRoom()` runs after every read.
+    private let pendingWriters = Atomic<Int>(0)
     private let onExit: @Sendable (Int32) -> Void
     private let log: Logger
 
@@ -95,6 +97,8 @@ public final class Connection: Sendable {
     /// Blocks the calling (reader) thread while `maxPendingAnswers` answers are still being worked
     /// on; returns at once otherwise, or once the connection is stopping.
     public func waitForRoom() {
+        // Only the reader adds writers, so a count below the limit cannot be stale on the high side.
+        guard pendingWriters.load(ordering: .acquiring) >= Self.maxPendingAnswers else { return }
         let waiter: DispatchSemaphore? = state.withLock { state in
             guard state.writers.count >= Self.maxPendingAnswers, !state.exitRequested else { return nil }
             let waiter = DispatchSemaphore(value: 0)
@@ -158,10 +162,12 @@ public final class Connection: Sendable {
         state.withLock { state in
             let key = state.nextWriter
             state.nextWriter += 1
+            pendingWriters.add(1, ordering: .releasing)
             state.writers[key] = Task {
                 await write()
                 let waiter = self.state.withLock { state -> DispatchSemaphore? in
                     state.writers.removeValue(forKey: key)
+                    self.pendingWriters.subtract(1, ordering: .releasing)
                     guard state.writers.count < Self.maxPendingAnswers else { return nil }
                     defer { state.roomWaiter = nil }
                     return state.roomWaiter

@@ -102,12 +102,14 @@ public final class Outbox: Sendable {
         shared.update { $0.queue.release() }
     }
 
-    /// Runs `handle` (the stdin reader's handling of one read of input), then writes what is ready
-    /// on the calling thread if the writer thread is not writing, so answers leave without a
-    /// hand-off between threads. The write blocks while the client does not read: call it only from
-    /// a thread that may wait for the client (the stdin reader, which then reads no more requests),
-    /// never from the engine.
-    public func handleInput(_ handle: () -> Void) {
+    /// Runs `handle` (the stdin reader's handling of one read of input) corked, so its answers leave in
+    /// one write, then writes what is ready on the calling thread if the writer thread is not writing,
+    /// so answers leave without a hand-off between threads. The write blocks while the client does not
+    /// read: call it only from a thread that may wait for the client (the stdin reader, which then reads
+    /// no more requests), never from the engine. Returns false when the client is far behind reading:
+    /// then call `waitForRoom()` before reading on.
+    @discardableResult
+    public func handleInput(_ handle: () -> Void) -> Bool {
         shared.handleInput(handle)
     }
 

@@ -130,22 +130,28 @@ final class OutboxState: Sendable {
 
     // MARK: The writer thread
 
-    /// Runs `handle` (the stdin reader's handling of one read), then writes what is ready on the
-    /// calling thread, unless the writer thread is writing already (it then gets the rest).
-    func handleInput(_ handle: () -> Void) {
-        state.withLock { $0.readerHandlesInput = true }
+    /// Runs `handle` (the stdin reader's handling of one read) corked, so its answers leave in one write,
+    /// then writes what is ready on the calling thread, unless the writer thread is writing already (it
+    /// then gets the rest). Returns whether the backlog leaves room to read on (else `waitForRoom()`).
+    /// Cork and uncork ride on the locks this takes anyway: this runs once per request.
+    func handleInput(_ handle: () -> Void) -> Bool {
+        state.withLock { state in
+            state.readerHandlesInput = true
+            state.queue.cork()
+        }
         handle()
-        let (batch, wakeWriter): ([UInt8]?, WriterWakeUp) = state.withLock { state in
+        let (batch, wakeWriter, hasRoom): ([UInt8]?, WriterWakeUp, Bool) = state.withLock { state in
             state.readerHandlesInput = false
+            state.queue.uncork()
             guard !state.writing, let batch = state.queue.take(maxBytes: Outbox.maxWriteBytes) else {
-                return (nil, state.writerToWake())
+                return (nil, state.writerToWake(), state.queue.hasRoom || state.queue.isClosed)
             }
             state.writing = true
-            return (batch, WriterWakeUp.none)
+            return (batch, WriterWakeUp.none, true)
         }
         perform(wakeWriter)
-        guard let batch else { return }
-        _ = wrote(batch.count, delivered: write(batch))
+        guard let batch else { return hasRoom }
+        return wrote(batch, delivered: write(batch)).readOn
     }
 
     /// Writes ready output until stopped or the client has gone.
@@ -153,7 +159,7 @@ final class OutboxState: Sendable {
         while true {
             switch nextStep() {
             case .write(let batch):
-                guard wrote(batch.count, delivered: write(batch)) else { return }
+                guard wrote(batch, delivered: write(batch)).delivered else { return }
             case .park:
                 wake.wait()
             case .stop:
@@ -180,12 +186,15 @@ final class OutboxState: Sendable {
         }
     }
 
-    /// Records a finished write and wakes whoever waited for it; returns whether writing goes on.
-    private func wrote(_ count: Int, delivered: Bool) -> Bool {
-        let (roomWaiter, drainWaiters, peerGoneHandler, wakeWriter) = state.withLock { state in
+    /// Records a finished write (its buffer goes back to the queue) and wakes whoever waited for it;
+    /// returns whether writing goes on (`delivered`) and whether the reader may read on without
+    /// `waitForRoom()` (`readOn`).
+    private func wrote(_ batch: [UInt8], delivered: Bool) -> (delivered: Bool, readOn: Bool) {
+        let (roomWaiter, drainWaiters, peerGoneHandler, wakeWriter, readOn) = state.withLock { state in
             state.writing = false
             if delivered {
-                state.queue.written(count)
+                state.queue.written(batch.count)
+                state.queue.recycle(batch)
             } else {
                 state.queue.discard()
                 state.peerGone = true
@@ -201,12 +210,13 @@ final class OutboxState: Sendable {
                 state.drainWaiters = [:]
             }
             // Output queued meanwhile is the writer thread's (it parks while another thread writes).
-            return (roomWaiter, drainWaiters, delivered ? nil : state.onPeerGone, state.writerToWake())
+            return (roomWaiter, drainWaiters, delivered ? nil : state.onPeerGone, state.writerToWake(),
+                    state.queue.hasRoom || state.queue.isClosed)
         }
         perform(wakeWriter)
         roomWaiter?.signal()
         for waiter in drainWaiters { waiter.resume() }
         peerGoneHandler?()
-        return delivered
+        return (delivered, readOn)
     }
 }

@@ -48,6 +48,10 @@ struct OutputQueue {
     private var corked: [UInt8] = []
     /// The size of the last corked piece: the next one reserves that much at once instead of growing.
     private var lastCorkedSize = 0
+    /// A written batch's buffer, kept for the next corked piece: answering a request then allocates
+    /// no buffer for its write (small ones only, so an idle connection holds little).
+    private var spare: [UInt8] = []
+    static let maxSpareBytes = 16 << 10
     /// Lines dropped per attempt since the last announcement, in the order gaps opened.
     private var droppedLogs: [LogKey: LogGap] = [:]
     private var logGaps: [LogKey] = []
@@ -179,6 +183,12 @@ struct OutputQueue {
         logGaps = []
     }
 
+    /// Takes back the buffer of a batch that has been written, for the next corked piece.
+    mutating func recycle(_ buffer: [UInt8]) {
+        guard buffer.capacity <= Self.maxSpareBytes, spare.capacity == 0 else { return }
+        spare = buffer
+    }
+
     /// Admits nothing more; what is queued may still be written.
     mutating func close() {
         isClosed = true
@@ -191,6 +201,7 @@ struct OutputQueue {
         next = 0
         held = []
         corked = []
+        spare = []
         backlog = 0
     }
 
@@ -203,7 +214,12 @@ struct OutputQueue {
     private mutating func emit(_ body: [UInt8]) {
         if corks > 0 {
             // Framed straight into the corked write: no array per message.
-            if corked.isEmpty { corked.reserveCapacity(max(lastCorkedSize, body.count + 32)) }
+            if corked.isEmpty {
+                // The writer has let go of the spare by now, so emptying it keeps its storage.
+                if corked.capacity == 0 { swap(&corked, &spare) }
+                corked.removeAll(keepingCapacity: true)
+                corked.reserveCapacity(max(lastCorkedSize, body.count + 32))
+            }
             let before = corked.count
             framing.frame(body, into: &corked)
             backlog += corked.count - before

@@ -30,8 +30,11 @@ public enum StdioChannel {
         var parser = initial
         var announced = parser.framing != nil
         if let framing = parser.framing { onFramingDetected(framing) }
+        // Emptied, not made anew, per read.
+        var inputs: [FramedInput] = []
         func handle(_ bytes: ArraySlice<UInt8>) {
-            let inputs = parser.push(bytes)
+            inputs.removeAll(keepingCapacity: true)
+            parser.push(bytes, into: &inputs)
             if !announced, let framing = parser.framing {
                 announced = true
                 onFramingDetected(framing)
