@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
 
 #if defined(__GLIBC__)
 #define DROVER_GLIBC_AT_LEAST(major, minor) (__GLIBC__ > (major) || (__GLIBC__ == (major) && __GLIBC_MINOR__ >= (minor)))
@@ -56,5 +59,15 @@ int drover_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int lowest) {
 #else
     (void)actions; (void)lowest;
     return ENOSYS;
+#endif
+}
+
+int drover_pidfd_open(int pid) {
+#if defined(__linux__) && defined(SYS_pidfd_open)
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    (void)pid;
+    errno = ENOSYS;
+    return -1;
 #endif
 }

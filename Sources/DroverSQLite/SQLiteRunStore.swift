@@ -104,12 +104,13 @@ public final class SQLiteRunStore: RunStore {
     private enum SQL {
         static let lastSeq = "SELECT max(seq) FROM events WHERE run_id = ?1"
         static let insertEvent = "INSERT INTO events (run_id, seq, type, at, data) VALUES (?1, ?2, ?3, ?4, ?5)"
+        /// A run's pipeline and creation time never change, so an update leaves them (and the index on
+        /// `created_at`, which SQLite would otherwise rewrite at every append) alone.
         static let upsertRun = """
             INSERT INTO runs (id, pipeline_id, status, created_at, updated_at, snapshot)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
             ON CONFLICT (id) DO UPDATE SET
-                pipeline_id = excluded.pipeline_id, status = excluded.status, created_at = excluded.created_at,
-                updated_at = excluded.updated_at, snapshot = excluded.snapshot
+                status = excluded.status, updated_at = excluded.updated_at, snapshot = excluded.snapshot
             """
         static let events = """
             SELECT seq, type, at, data FROM events WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3

@@ -8,12 +8,15 @@ public struct StoreLayout: Sendable, Hashable {
     public let root: URL
     /// `root`'s path, kept: paths built on it by hand cost less than URLs built on `root` (see `reportFile`).
     private let rootPath: String
+    /// `logsDirectory`'s path, kept for `logFile`, which every attempt asks for.
+    private let logsPath: String
 
     /// Describes the layout of `workspace`; touches nothing on disk (see `prepare()`).
     public init(workspace: URL) {
         self.workspace = workspace.standardizedFileURL
         self.root = self.workspace.appendingPathComponent(".drover", isDirectory: true)
         self.rootPath = root.path
+        self.logsPath = rootPath + "/logs"
     }
 
     /// A run's report, `.drover/reports/<runId>.md` (written by `run/report` once the run ended, then kept
@@ -41,7 +44,10 @@ public struct StoreLayout: Sendable, Hashable {
         try Self.validateID(runId, what: "run id")
         try Self.validateID(stepId, what: "step id")
         guard attempt >= 0 else { throw StoreError(.invalidID, "invalid attempt \(attempt): must not be negative") }
-        return logsDirectory.appendingPathComponent("\(runId)@\(stepId).\(attempt).log")
+        // Built as a path: `appendingPathComponent` without a directory hint asks the file system whether
+        // the (not yet existing) file is a folder, and with `logsDirectory` made again it was a third of
+        // what building an attempt's invocation cost.
+        return URL(fileURLWithPath: "\(logsPath)/\(runId)@\(stepId).\(attempt).log", isDirectory: false)
     }
 
     /// The attempt's log to read: `logFile`, or where builds before it wrote the log

@@ -293,9 +293,12 @@ struct ProcessLauncherTests {
         #expect(await Support.groupIsGone(run.handle.pid))
     }
 
-    @Test("terminate kills the whole process group, grandchildren included")
-    func terminateKillsGroup() async throws {
-        let run = try Support.shell("sleep 1000 & echo started; sleep 1000")
+    @Test("terminate kills the whole process group, grandchildren included (leader's exit heard on its pidfd, or by a waiting thread)",
+          arguments: [false, true])
+    func terminateKillsGroup(forceWaitThread: Bool) async throws {
+        var launcher = ProcessLauncher()
+        launcher.forceWaitThread = forceWaitThread
+        let run = try Support.shell("sleep 1000 & echo started; sleep 1000", launcher: launcher)
         #expect(await run.recorder.waitFor { $0 == .log(.agent, "started") })
         #expect(Support.livingMembers(ofGroup: run.handle.pid).count >= 2)
         run.handle.terminate(grace: .seconds(2))
@@ -316,10 +319,13 @@ struct ProcessLauncherTests {
         #expect(await Support.groupIsGone(run.handle.pid))
     }
 
-    @Test("a grandchild holding the pipes does not keep us waiting once the leader exits")
-    func strayGrandchild() async throws {
+    @Test("a grandchild holding the pipes does not keep us waiting once the leader exits (heard on its pidfd, or by a waiting thread)",
+          arguments: [false, true])
+    func strayGrandchild(forceWaitThread: Bool) async throws {
         let start = ContinuousClock.now
-        let run = try Support.shell("sleep 1000 & echo done")
+        var launcher = ProcessLauncher()
+        launcher.forceWaitThread = forceWaitThread
+        let run = try Support.shell("sleep 1000 & echo done", launcher: launcher)
         #expect(await Support.outcome(of: run.handle) == .completed(output: "done"))
         // Far below the 1000 s the sleeps would last: on a loaded 2-core machine this test alone took 14 s.
         #expect(ContinuousClock.now - start < .seconds(60))
@@ -392,6 +398,16 @@ struct ProcessLauncherTests {
     func gnuSpawnActionsLinked() {
         #expect(SpawnFunctions.addchdir != nil)
         #expect(SpawnFunctions.addclosefrom != nil)
+    }
+    #endif
+
+    #if os(Linux)
+    // One thread per attempt hears both its output and its leader's exit, through the leader's pidfd.
+    @Test("the leader's exit is heard on a pidfd here, so no thread per attempt waits for it")
+    func pidfdIsAvailable() {
+        let descriptor = openProcessDescriptor(getpid())
+        #expect(descriptor >= 0, "pidfd_open failed: errno \(errno)")
+        if descriptor >= 0 { close(descriptor) }
     }
     #endif
 

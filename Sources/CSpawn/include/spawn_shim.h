@@ -20,4 +20,8 @@ int drover_spawn_can_addclosefrom(void);
 /// `posix_spawn_file_actions_addclosefrom_np`: 0 or an error number (ENOSYS where the libc lacks it).
 int drover_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int lowest);
 
+/// `pidfd_open(pid, 0)`: a close-on-exec descriptor that polls readable once the process has exited, or
+/// -1 and errno (ENOSYS before Linux 5.3 and off Linux).
+int drover_pidfd_open(int pid);
+
 #endif

@@ -98,10 +98,10 @@ public enum Template {
     public static func substitute(_ template: String, _ replace: (String) -> String?) -> String {
         var output = ""
         var rest = template[...]
-        while let open = rest.range(of: "{{") {
+        while let open = firstPair(of: UInt8(ascii: "{"), in: rest) {
             output += rest[..<open.lowerBound]
             let afterOpen = rest[open.upperBound...]
-            guard let close = afterOpen.range(of: "}}") else {
+            guard let close = firstPair(of: UInt8(ascii: "}"), in: afterOpen) else {
                 output += rest[open.lowerBound...]
                 return output
             }
@@ -117,6 +117,20 @@ public enum Template {
         }
         output += rest
         return output
+    }
+
+    /// Where two `byte`s in a row (`{{`, `}}`) first are in `text`: a scan of its UTF-8 bytes, since
+    /// Foundation's `range(of:)` cost more than the rest of rendering a prompt at every attempt.
+    private static func firstPair(of byte: UInt8, in text: Substring) -> Range<Substring.Index>? {
+        let bytes = text.utf8
+        var from = bytes.startIndex
+        while let found = bytes[from...].firstIndex(of: byte) {
+            let next = bytes.index(after: found)
+            guard next < bytes.endIndex else { return nil }
+            if bytes[next] == byte { return found..<bytes.index(after: next) }
+            from = next
+        }
+        return nil
     }
 
     private static func isNameCharacter(_ c: Character) -> Bool {

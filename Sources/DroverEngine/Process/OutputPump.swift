@@ -12,7 +12,7 @@ struct PumpSetup: Sendable {
     var stdin: Int32
     var stdout: Int32
     var stderr: Int32
-    var wakeRead: Int32
+    var leaderExit: LeaderExitSignal
     var prompt: [UInt8]
     var log: LogFile
     var makeReader: @Sendable () -> any AgentOutputReader
@@ -20,6 +20,20 @@ struct PumpSetup: Sendable {
     var input: AgentInput?
     var onReport: @Sendable (AgentReport) -> Void
     var drainTimeout: Duration
+}
+
+/// What polls readable once the attempt's leader has exited.
+enum LeaderExitSignal: Sendable {
+    /// The leader's pidfd: readable when it exits (not reaped: `waitid(WNOWAIT)` then returns at once).
+    case processFD(Int32)
+    /// The read end of a pipe a waiting thread writes one byte to after the leader exited.
+    case pipe(Int32)
+
+    var fd: Int32 {
+        switch self {
+        case .processFD(let fd), .pipe(let fd): fd
+        }
+    }
 }
 
 /// Feeds the prompt (and any replies) in and reads stdout/stderr out on one thread with poll(2), so a
@@ -66,7 +80,7 @@ final class OutputPump {
             if stdinFD >= 0 && pendingInputOffset < pendingInput.count {
                 fds.append(pollfd(fd: stdinFD, events: Int16(POLLOUT), revents: 0))
             }
-            if drainDeadline == nil { fds.append(pollfd(fd: setup.wakeRead, events: Int16(POLLIN), revents: 0)) }
+            if drainDeadline == nil { fds.append(pollfd(fd: setup.leaderExit.fd, events: Int16(POLLIN), revents: 0)) }
             if let input = setup.input, stdinFD >= 0 { fds.append(pollfd(fd: input.wake.read, events: Int16(POLLIN), revents: 0)) }
             var timeout: Int32 = -1
             if let deadline = drainDeadline {
@@ -83,7 +97,7 @@ final class OutputPump {
                 case stdoutFD: readStdout()
                 case stderrFD: readStderr()
                 case stdinFD: writeStdin(revents: entry.revents)
-                case setup.wakeRead: leaderExited()
+                case setup.leaderExit.fd: leaderExited()
                 default: if entry.fd == setup.input?.wake.read { takeInput() }
                 }
             }
@@ -92,8 +106,13 @@ final class OutputPump {
     }
 
     private func leaderExited() {
-        var byte: UInt8 = 0
-        _ = read(setup.wakeRead, &byte, 1)
+        switch setup.leaderExit {
+        case .processFD:
+            setup.handle.waitForLeaderExit()  // returns at once: the leader has exited
+        case .pipe(let fd):
+            var byte: UInt8 = 0
+            _ = read(fd, &byte, 1)
+        }
         closeStdin()
         // The pipes keep what was written before the kill, so nothing already printed is lost.
         setup.handle.killGroupAfterLeaderExit()
@@ -207,7 +226,7 @@ final class OutputPump {
         // Reached after the drain deadline too: lines cut short by a stuck writer still count.
         if let last = stdoutLines.finish() { handleStdout([last]) }
         if let last = stderrLines.finish() { handleStderr([last]) }
-        for fd in [stdinFD, stdoutFD, stderrFD, setup.wakeRead] where fd >= 0 { close(fd) }
+        for fd in [stdinFD, stdoutFD, stderrFD, setup.leaderExit.fd] where fd >= 0 { close(fd) }
         if let input = setup.input { closeAll(input.wake.read, input.wake.write) }
         stdinFD = -1
         stdoutFD = -1

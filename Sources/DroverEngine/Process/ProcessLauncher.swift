@@ -37,6 +37,8 @@ public struct ProcessLauncher: AgentLauncher {
     /// Test seams: force the fallbacks used on systems whose libc lacks the `_np` spawn actions.
     var forceShellChdir = false
     var forceFDScan = false
+    /// Test seam: hear the leader's exit through a waiting thread and a pipe, as where there is no pidfd.
+    var forceWaitThread = false
 
     /// Creates a launcher; the defaults are what the engine should use.
     public init(drainTimeout: Duration = .seconds(2), timeoutGrace: Duration = .seconds(2)) {
@@ -85,22 +87,41 @@ public struct ProcessLauncher: AgentLauncher {
         }
 
         let handle = SpawnedProcessHandle(pid: spawned.pid)
-        let wake = spawned.wake
+        // How the I/O thread hears that the leader exited: its pidfd polls readable then, so one thread
+        // serves the attempt. Where there is no pidfd, a thread of its own waits and writes to a pipe.
+        let leaderExit: LeaderExitSignal
+        let processFD = forceWaitThread ? -1 : openProcessDescriptor(spawned.pid)
+        if processFD >= 0 {
+            leaderExit = .processFD(processFD)
+        } else {
+            let wake: (read: Int32, write: Int32)
+            do {
+                wake = try makeCloseOnExecPipe()
+            } catch {
+                handle.kill(reason: .terminated, grace: .zero)
+                handle.finish { _, _ in .terminated }
+                closeAll(spawned.stdin, spawned.stdout, spawned.stderr)
+                input.map { closeAll($0.wake.read, $0.wake.write) }
+                log.close()
+                throw error
+            }
+            leaderExit = .pipe(wake.read)
+            startThread(name: "drover-agent-wait-\(spawned.pid)") {
+                // This thread owns the write end: it is closed here and nowhere else, so the byte can never
+                // land in a descriptor number that was closed and reused meanwhile.
+                blockSIGPIPEOnThisThread()
+                handle.waitForLeaderExit()
+                var byte: UInt8 = 1
+                _ = write(wake.write, &byte, 1)
+                closeDescriptor(wake.write)
+            }
+        }
         let pump = PumpSetup(
             handle: handle, stdin: spawned.stdin, stdout: spawned.stdout, stderr: spawned.stderr,
-            wakeRead: wake.read, prompt: Array(invocation.prompt.utf8), log: log,
+            leaderExit: leaderExit, prompt: Array(invocation.prompt.utf8), log: log,
             makeReader: invocation.makeReader, input: input, onReport: onReport,
             drainTimeout: drainTimeout)
         startThread(name: "drover-agent-io-\(spawned.pid)") { OutputPump(pump).run() }
-        startThread(name: "drover-agent-wait-\(spawned.pid)") {
-            // This thread owns the write end: it is closed here and nowhere else, so the byte can never
-            // land in a descriptor number that was closed and reused meanwhile.
-            blockSIGPIPEOnThisThread()
-            handle.waitForLeaderExit()
-            var byte: UInt8 = 1
-            _ = write(wake.write, &byte, 1)
-            closeDescriptor(wake.write)
-        }
         if let timeout = invocation.timeout {
             let grace = timeoutGrace
             // Weak: an attempt that ended long before a generous timeout should not be kept alive by it.
@@ -118,7 +139,6 @@ public struct ProcessLauncher: AgentLauncher {
         var stdin: Int32
         var stdout: Int32
         var stderr: Int32
-        var wake: (read: Int32, write: Int32)
     }
 
     /// posix_spawn refused the program itself (errno from exec or a file action in the child).
@@ -132,18 +152,12 @@ public struct ProcessLauncher: AgentLauncher {
         let stdinPipe = try makeCloseOnExecPipe()
         let stdoutPipe: (read: Int32, write: Int32)
         let stderrPipe: (read: Int32, write: Int32)
-        let wakePipe: (read: Int32, write: Int32)
         do { stdoutPipe = try makeCloseOnExecPipe() } catch { closeAll(stdinPipe.read, stdinPipe.write); throw error }
         do { stderrPipe = try makeCloseOnExecPipe() } catch {
             closeAll(stdinPipe.read, stdinPipe.write, stdoutPipe.read, stdoutPipe.write); throw error
         }
-        do { wakePipe = try makeCloseOnExecPipe() } catch {
-            closeAll(stdinPipe.read, stdinPipe.write, stdoutPipe.read, stdoutPipe.write,
-                     stderrPipe.read, stderrPipe.write)
-            throw error
-        }
         let childEnds = [stdinPipe.read, stdoutPipe.write, stderrPipe.write]
-        let parentEnds = [stdinPipe.write, stdoutPipe.read, stderrPipe.read, wakePipe.read, wakePipe.write]
+        let parentEnds = [stdinPipe.write, stdoutPipe.read, stderrPipe.read]
         var spawnSucceeded = false
         defer {
             closeAll(childEnds)
@@ -203,8 +217,7 @@ public struct ProcessLauncher: AgentLauncher {
             throw SpawnRefused(message: String(cString: strerror(status)))
         }
         spawnSucceeded = true
-        return SpawnedProcess(pid: pid, stdin: stdinPipe.write, stdout: stdoutPipe.read, stderr: stderrPipe.read,
-                              wake: wakePipe)
+        return SpawnedProcess(pid: pid, stdin: stdinPipe.write, stdout: stdoutPipe.read, stderr: stderrPipe.read)
     }
 
     #if !canImport(Darwin)

@@ -88,6 +88,11 @@ extension Duration {
     }
 }
 
+/// The process's pidfd (close-on-exec, polls readable once it exited), or -1 where the kernel has none.
+func openProcessDescriptor(_ pid: pid_t) -> Int32 {
+    drover_pidfd_open(pid)
+}
+
 /// A pipe whose ends are close-on-exec and numbered 3 or above.
 public func makeCloseOnExecPipe() throws -> (read: Int32, write: Int32) {
     var fds: [Int32] = [-1, -1]
