@@ -68,7 +68,7 @@ extension Engine {
               let attempt = step.decision?.attempt, step.decision?.chosen == nil else { return }
         reaping.insert(runId)
         await reapOrphanedAgent(runId: runId, stepId: step.id, attempt: attempt)
-        reaping.remove(runId)
+        endReap(runId)
     }
 
     /// When the run is cancelled: every request the live attempt waits on is withdrawn (an ACP agent hears

@@ -148,6 +148,9 @@ extension Engine {
     }
 
     private func cancelOne(_ request: RunCancelRequest) async throws -> Run {
+        // A reap going on (a starting engine stopping the agent its dead predecessor left) ends first, so
+        // the answer comes once that agent is gone, as it does when this cancel reaps it itself.
+        await waitForReap(request.runId)
         let run = try loadRun(request.runId)
         if run.status.isTerminal { return run }
         let reason = request.reason.flatMap { $0.isEmpty ? nil : $0 } ?? "cancelled by request"
@@ -166,7 +169,7 @@ extension Engine {
             // still run (a client that opened the engine only to cancel, like `drover cancel`). Stop it first.
             reaping.insert(run.id)
             await reapOrphanedStep(run, stepId: step.id, attempts: step.attempts)
-            reaping.remove(run.id)
+            endReap(run.id)
             let after = try loadRun(run.id)
             if after.status.isTerminal { return after }
         }

@@ -38,6 +38,8 @@ public actor Engine {
     var scheduledAdvances = 0
     /// Runs whose orphaned agent `resumeInterruptedRuns` is killing; nothing starts in them meanwhile.
     var reaping: Set<String> = []
+    /// Per run, who waits for its reap to end (`waitForReap`), resumed by `endReap`.
+    var reapWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
     var idleWaiters: [CheckedContinuation<Void, Never>] = []
     /// Runs `run/apply` is working on (git runs off the actor meanwhile).
     var applying: Set<String> = []
@@ -305,13 +307,26 @@ public actor Engine {
         return try loadRun(runId)
     }
 
+    /// Ends `runId`'s reap and resumes whoever waits for it.
+    func endReap(_ runId: String) {
+        reaping.remove(runId)
+        for waiter in reapWaiters.removeValue(forKey: runId) ?? [] { waiter.resume() }
+    }
+
+    /// Returns once no reap of `runId` is going on (at once if none is).
+    func waitForReap(_ runId: String) async {
+        while reaping.contains(runId) {
+            await withCheckedContinuation { reapWaiters[runId, default: []].append($0) }
+        }
+    }
+
     /// Kills the orphaned agent of `run`'s working step, if any, records `step.interrupted`, and advances.
     func resume(_ run: Run) async {
         do {
             if let step = run.steps.first(where: { $0.state == .working }) {
                 reaping.insert(run.id)
                 await reapOrphanedStep(run, stepId: step.id, attempts: step.attempts)
-                reaping.remove(run.id)
+                endReap(run.id)
                 // The reap may have waited while requests changed the run: interrupt only what is still working.
                 let now = try loadRun(run.id).step(step.id)
                 if live[run.id] == nil, now?.state == .working, now?.attempts == step.attempts {
