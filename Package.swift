@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "CBuildInfo", cSettings: [.define("DROVER_COMMIT", to: "\"\(commit)\"")]),
         // pipe2 and the GNU spawn actions, which Swift's Glibc module does not import (see SpawnFunctions).
         .target(name: "CSpawn"),
+        // sched_setattr (a thread's time slice), which glibc before 2.41 does not wrap (see ReaderSlice).
+        .target(name: "CSched"),
         .target(name: "DroverSupport"),
         .target(name: "DroverProtocol"),
         // The store seam: what the engine needs from storage and run ownership, with no backend in it.
@@ -39,7 +41,7 @@ let package = Package(
         // The PostgreSQL backend (system libpq): a store many engines on many machines can share.
         .target(name: "DroverPostgres", dependencies: ["DroverStore", "DroverProtocol", "CLibPQ"]),
         .target(name: "DroverEngine", dependencies: ["DroverStore", "DroverProtocol", "DroverSupport", "CSpawn"]),
-        .target(name: "DroverServer", dependencies: ["DroverEngine", "DroverStore", "DroverProtocol", "DroverSupport"]),
+        .target(name: "DroverServer", dependencies: ["DroverEngine", "DroverStore", "DroverProtocol", "DroverSupport", "CSched"]),
         .target(name: "DroverFakeAgent", dependencies: ["DroverEngine", "DroverProtocol", "DroverSupport"]),
         .executableTarget(
             name: "drover",
@@ -54,7 +56,7 @@ let package = Package(
             name: "DroverStoreTests",
             dependencies: ["DroverStore", "DroverSQLite", postgres, "DroverProtocol", "CSQLite", "PostgresTestServer"]),
         .testTarget(name: "DroverEngineTests", dependencies: ["DroverEngine", "DroverFakeAgent", "DroverStore", "DroverProtocol", "PostgresTestServer"]),
-        .testTarget(name: "DroverServerTests", dependencies: ["DroverServer", "DroverEngine", "DroverProtocol", "DroverSupport", "PostgresTestServer"]),
+        .testTarget(name: "DroverServerTests", dependencies: ["DroverServer", "DroverEngine", "DroverProtocol", "DroverSupport", "PostgresTestServer", "CSched"]),
         .testTarget(name: "EndToEndTests", dependencies: ["DroverProtocol", "DroverSupport", "PostgresTestServer"]),
     ],
     swiftLanguageModes: [.v6]

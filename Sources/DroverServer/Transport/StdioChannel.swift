@@ -27,6 +27,9 @@ public enum StdioChannel {
         onFramingDetected: @escaping @Sendable (Framing) -> Void,
         onEnd: @escaping @Sendable () -> Void
     ) {
+        // Woken by each request, the reader is run at once rather than after the client's slice.
+        let sliced = ReaderSlice.begin()
+        defer { if sliced { ReaderSlice.end() } }
         var parser = initial
         var announced = parser.framing != nil
         if let framing = parser.framing { onFramingDetected(framing) }
