@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #if defined(__linux__)
 #include <sys/syscall.h>
@@ -37,6 +38,16 @@ int drover_pipe_cloexec(int fds[2]) {
     fcntl(fds[0], F_SETFD, FD_CLOEXEC);
     fcntl(fds[1], F_SETFD, FD_CLOEXEC);
     return 0;
+#endif
+}
+
+int drover_accept_cloexec(int fd) {
+#if defined(__linux__)
+    return accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+#else
+    int client = accept(fd, NULL, NULL);
+    if (client >= 0) fcntl(client, F_SETFD, FD_CLOEXEC);
+    return client;
 #endif
 }
 

@@ -163,7 +163,7 @@ def main():
     parser.add_argument("--bench", default=os.path.join(ROOT, ".build/release/drover-bench"))
     parser.add_argument("--drover-dynamic", help="a second drover build measured beside --drover (e.g. a plain swift build -c release)")
     parser.add_argument("--no-engine", action="store_true", help="leave out drover-bench engine (start-up and requests only)")
-    parser.add_argument("--cold-runs", type=int, default=5, help="spawns with no engine running (each starts one)")
+    parser.add_argument("--cold-runs", type=int, default=5, help="spawns with no engine running (each starts one); 0 leaves the row out")
     args = parser.parse_args()
     rows = []
 
@@ -215,7 +215,7 @@ def main():
                 row("initialize, engine running: %s (%s)" % (name, "static" if is_static(path) else "dynamic"),
                     "%.2f ms" % warm[name], "floor %.2f ms" % f, "%.2f× floor" % (warm[name] / f)
                     + (", %.2f× clangd" % (warm[name] / warm["clangd"]) if "clangd" in warm else ""), "≤ 2× floor")
-        for name, path in drovers.items():
+        for name, path in drovers.items() if args.cold_runs > 0 else []:
             try:
                 cold = cold_initialize(path, tmp, args.cold_runs)
                 row("initialize, no engine yet (serve starts it): %s" % name, "%.2f ms" % cold,

@@ -10,6 +10,9 @@
 /// A pipe whose both ends are close-on-exec: atomically (pipe2) where the libc has it. 0, or -1 and errno.
 int drover_pipe_cloexec(int fds[2]);
 
+/// `accept` whose new socket is close-on-exec atomically (accept4) where the libc has it. The socket, or -1 and errno.
+int drover_accept_cloexec(int fd);
+
 /// Whether `drover_spawn_addchdir` works with this libc (glibc 2.29+, musl 1.1.24+, macOS); 1 or 0.
 int drover_spawn_can_addchdir(void);
 /// `posix_spawn_file_actions_addchdir_np`: 0 or an error number (ENOSYS where the libc lacks it).

@@ -93,6 +93,12 @@ func openProcessDescriptor(_ pid: pid_t) -> Int32 {
     drover_pidfd_open(pid)
 }
 
+/// `accept` on a listening socket whose new socket is close-on-exec from the start (accept4): the engine
+/// spawns agents from other threads, which must not inherit a client's socket. -1 and errno on failure.
+public func acceptCloseOnExec(_ fd: Int32) -> Int32 {
+    drover_accept_cloexec(fd)
+}
+
 /// A pipe whose ends are close-on-exec and numbered 3 or above.
 public func makeCloseOnExecPipe() throws -> (read: Int32, write: Int32) {
     var fds: [Int32] = [-1, -1]

@@ -1,3 +1,4 @@
+import DroverEngine
 import DroverSupport
 import Foundation
 #if canImport(Glibc)
@@ -57,11 +58,9 @@ public enum UnixSocket {
     /// The next connection on listening socket `fd`, nil if `fd` was shut down or closed.
     public static func accept(_ fd: Int32) -> Int32? {
         while true {
-            let client = Glibc.accept(fd, nil, nil)
-            if client >= 0 {
-                _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-                return client
-            }
+            // Close-on-exec from the start: an agent spawned by another thread meanwhile must not inherit it.
+            let client = acceptCloseOnExec(fd)
+            if client >= 0 { return client }
             switch errno {
             case EINTR, ECONNABORTED, EMFILE, ENFILE, ENOBUFS, ENOMEM: continue
             default: return nil
@@ -184,9 +183,10 @@ public enum UnixSocket {
     }
 
     private static func makeSocket() throws -> Int32 {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        // Close-on-exec from the start (not by a later fcntl): an agent spawned by another thread in
+        // between would inherit the socket.
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SocketError("socket") }
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         return fd
     }
 
