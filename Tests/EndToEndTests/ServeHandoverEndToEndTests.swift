@@ -42,6 +42,20 @@ struct ServeHandoverEndToEndTests {
         #expect(try await kept.shutdownAndExit() == 0)
     }
 
+    @Test("SIGIO, which the kernel sends instead of the reader's signal when its queue of real-time signals is full, leaves the engine serving")
+    func sigioIsHarmless() async throws {
+        let workspace = try EngineWorkspace(pipelines: [:])
+        let drover = try await workspace.server(environment: ["DROVER_ENGINE_IDLE_TIMEOUT": "600"])
+        #expect(try await drover.call("run/list")["runs"] is [Any])
+        let status = try await workspace.engineStatusText(until: { $0.hasPrefix("Engine ") })
+        let pid = try #require(status.split(separator: " ").dropFirst().first.flatMap { pid_t($0) }, "engine status: \(status)")
+        // Its default action would end the engine, and with it this session.
+        #expect(kill(pid, SIGIO) == 0)
+        for _ in 1...3 { #expect(try await drover.call("run/list")["runs"] is [Any]) }
+        #expect(kill(pid, 0) == 0, "the engine is alive")
+        #expect(try await drover.shutdownAndExit() == 0)
+    }
+
     @Test("exit codes and pipelined input survive the handover: everything sent with initialize is answered, shutdown + exit is 0, end of input alone is 1")
     func pipelinedAndExitCodes() async throws {
         let workspace = try EngineWorkspace(pipelines: [:])

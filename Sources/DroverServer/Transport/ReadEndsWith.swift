@@ -52,6 +52,14 @@ struct ReadEndsWith {
         action.sa_flags = SA_SIGINFO | SA_RESTART
         sigemptyset(&action.sa_mask)
         guard sigaction(number, &action, nil) == 0 else { return nil }
+        // When the user's queue of real-time signals is full, the kernel sends SIGIO instead, whose default
+        // action ends the process: catch it and do nothing (that session then ends at its end of input, not
+        // at serve's going). Caught, not ignored, so that processes the engine spawns get the default back.
+        var fallback = sigaction()
+        fallback.__sigaction_handler.sa_handler = { _ in }
+        fallback.sa_flags = SA_RESTART
+        sigemptyset(&fallback.sa_mask)
+        sigaction(SIGIO, &fallback, nil)
         return number
     }()
 
