@@ -165,7 +165,7 @@ struct MessageEnvelopeTests {
 
     @Test("seeded mutations of the corpus: flipped, dropped, inserted and truncated bytes")
     func mutations() {
-        var random = SplitMix(seed: 17)
+        var random = SeededGenerator(state: 17)
         let alphabet = Array(#"{}[]:,"\ 0123456789.eE+-truefalsnl"#.utf8) + [0x80, 0xC3, 0xFF, 0x00, 0x0A]
         let seeds = Self.corpus.map { Array($0.utf8) }.filter { !$0.isEmpty }
         var disagreements = 0
@@ -207,18 +207,5 @@ struct MessageEnvelopeTests {
         #expect(try MessageDecoder().params(RunGetRequest.self, from: message).runId == "r-3")
         message.params = nil
         #expect(!message.hasParams)
-    }
-}
-
-/// A small seeded generator, so a failing mutation is replayed by the same seed.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
