@@ -79,11 +79,8 @@ public final class EngineClient: Sendable {
         var records = RecordReader()
         var parser = MessageParser(framing: .ndjson)
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        reading: while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            records.append(buffer[0..<count])
+        reading: while let chunk = readSome(fd, into: &buffer) {
+            records.append(chunk)
             while let (kind, payload) = records.next() {
                 guard kind == .output else { if kind == .exit { break reading } else { continue } }
                 for case .message(let bytes) in parser.push(payload) { receive(bytes) }

@@ -67,11 +67,8 @@ public enum EngineStarter {
         // The engine's first line says how its start went; end of file means it died first.
         var line: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 512)
-        while true {
-            let count = read(status[0], &buffer, buffer.count)
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            line += buffer[0..<count]
+        while let chunk = readSome(status[0], into: &buffer) {
+            line += chunk
             if line.contains(0x0A) { break }
         }
         let text = String(decoding: line.prefix { $0 != 0x0A }, as: UTF8.self)

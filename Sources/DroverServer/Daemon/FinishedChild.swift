@@ -1,4 +1,5 @@
 import DroverEngine
+import DroverSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -48,11 +49,8 @@ struct FinishedChild: Sendable {
 
         var collected: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = read(errors[0], &buffer, buffer.count)
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            collected += buffer[0..<count]
+        while let chunk = readSome(errors[0], into: &buffer) {
+            collected += chunk
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

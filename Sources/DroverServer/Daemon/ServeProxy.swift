@@ -35,13 +35,10 @@ public enum ServeProxy {
         let decoder = MessageDecoder()
         // Small: an `initialize` is a few hundred bytes, and what follows it is the engine's to read.
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
+        while let chunk = readSome(STDIN_FILENO, into: &buffer) {
             // Byte by byte until `initialize`, so what follows it can go to the engine untouched.
-            for index in 0..<count {
-                let inputs = parser.push(buffer[index...index])
+            for index in chunk.indices {
+                let inputs = parser.push(chunk[index...index])
                 if !announced, let detected = parser.framing {
                     announced = true
                     local?.outbox.setFraming(detected)
@@ -61,7 +58,7 @@ public enum ServeProxy {
                         // Named for engines from before the handover, whose cwd is not the client's (newer ones take
                         // an unnamed workspace as their own).
                         let named = params.workspace == nil ? naming(workspace, in: bytes, params: message.paramsText.map { $0.startIndex..<$0.endIndex }) : bytes
-                        let pending = framing.frame(named) + buffer[(index + 1)..<count]
+                        let pending = framing.frame(named) + chunk[(index + 1)...]
                         // The engine takes over stdin and stdout (the bytes read already come on the socket).
                         var options: [(key: String, value: JSONValue)] = [
                             ("framing", .string(framing.rawValue)), ("maxMessageBytes", .int(maxMessageBytes)),
@@ -128,11 +125,8 @@ public enum ServeProxy {
         // Only the exit record is expected; anything else is skipped.
         var reader = RecordReader()
         var buffer = [UInt8](repeating: 0, count: 64)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(socket, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            reader.append(buffer[0..<count])
+        while let chunk = readSome(socket, into: &buffer) {
+            reader.append(chunk)
             while let (kind, payload) = reader.next() {
                 if kind == .exit { exit(Int32(payload.first ?? 1)) }
             }
@@ -151,11 +145,8 @@ public enum ServeProxy {
             var reader = RecordReader()
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
             var clientGone = false
-            while true {
-                let count = buffer.withUnsafeMutableBytes { read(socket, $0.baseAddress, $0.count) }
-                if count < 0 && errno == EINTR { continue }
-                if count <= 0 { break }
-                reader.append(buffer[0..<count])
+            while let chunk = readSome(socket, into: &buffer) {
+                reader.append(chunk)
                 while let (kind, payload) = reader.next() {
                     switch kind {
                     case .output:
@@ -177,11 +168,8 @@ public enum ServeProxy {
         downstream.name = "drover-serve-downstream"
         downstream.start()
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            if writeAll(socket, buffer[0..<count]) != nil { break }
+        while let chunk = readSome(STDIN_FILENO, into: &buffer) {
+            if writeAll(socket, chunk) != nil { break }
         }
         // End of input: the engine ends the session (the runs go on) and sends the exit code.
         shutdown(socket, Int32(SHUT_WR))
