@@ -99,7 +99,8 @@ enum EngineCommand {
         while true {
             if let link = try EngineConnector.connect(workspace: workspace, hello: EngineConnector.hello(.status)) {
                 close(link.fd)
-                if !quiet { Console.line("Engine \(link.reply["pid"] ?? "?") drives \(workspace.path); log: \(link.reply["log"] ?? "")") }
+                let reply = link.reply
+                if !quiet { Console.line("Engine \(reply["pid"] ?? "?") drives \(workspace.path); log: \(reply["log"] ?? "")") }
                 return 0
             }
             let outcome = try EngineStarter.spawnDetached(

@@ -63,14 +63,16 @@ enum GCCommand {
     private static func stopIdleEngine(_ workspace: URL) throws {
         guard let link = try EngineConnector.connect(workspace: workspace, hello: EngineConnector.hello(.status)) else { return }
         close(link.fd)
-        let working = link.reply["liveAttempts"] as? Int ?? 0, queued = link.reply["queuedRuns"] as? Int ?? 0
+        // Parsed once: `reply` reads the answer line anew each time.
+        let reply = link.reply
+        let working = reply["liveAttempts"] as? Int ?? 0, queued = reply["queuedRuns"] as? Int ?? 0
         guard working == 0, queued == 0 else {
-            throw CLIError("the workspace's engine (pid \(link.reply["pid"] ?? "?")) has \(Format.count(working, "agent")) working and "
+            throw CLIError("the workspace's engine (pid \(reply["pid"] ?? "?")) has \(Format.count(working, "agent")) working and "
                            + "\(Format.count(queued, "run")) queued; run `drover gc` once they are done (`drover engine drain` starts no new ones)")
         }
         EngineCommand.stopEngine(workspace)
         // Its socket closes a moment before the process (and its lock on the store) is gone.
-        guard let pid = link.reply["pid"] as? Int, pid > 0 else { return }
+        guard let pid = reply["pid"] as? Int, pid > 0 else { return }
         let deadline = Date().addingTimeInterval(10)
         while kill(pid_t(pid), 0) == 0, Date() < deadline { usleep(10_000) }
     }
