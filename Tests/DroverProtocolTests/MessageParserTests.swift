@@ -282,3 +282,31 @@ struct MessageParserErrorTests {
         #expect(inputs.last == message("{}"))
     }
 }
+
+@Suite("MessageParser: memory a message holds")
+struct MessageParserMemoryTests {
+    /// The stream in 64 KiB reads, as the server reads it.
+    private static func reads(_ stream: [UInt8]) -> [[UInt8]] {
+        stride(from: 0, to: stream.count, by: 1 << 16).map { Array(stream[$0..<min($0 + (1 << 16), stream.count)]) }
+    }
+
+    @Test("after a large message, small ones come in buffers of their own size (it once lent them its capacity)",
+          arguments: Framing.allCases)
+    func smallAfterLarge(framing: Framing) {
+        let large = #"{"jsonrpc":"2.0","id":1,"method":"run/get","params":{"runId":""# + String(repeating: "y", count: 200_000) + #""}}"#
+        let small = bodies[2]
+        // The small ones both whole in one read and split across two.
+        let stream = (framing == .lsp ? lsp(large) : ndjson(large))
+            + (0..<5000).flatMap { _ in framing == .lsp ? lsp(small) : ndjson(small) }
+        var parser = MessageParser(framing: framing)
+        var capacities: [Int] = []
+        for chunk in Self.reads(stream) {
+            for case .message(let bytes) in parser.push(chunk) where bytes.count == small.utf8.count {
+                capacities.append(bytes.capacity)
+            }
+        }
+        #expect(capacities.count == 5000)
+        // Each held the 200 KB (rounded up) before: 5000 requests in flight held a gigabyte.
+        #expect(capacities.allSatisfy { $0 < 1024 }, "largest: \(capacities.max() ?? 0)")
+    }
+}

@@ -100,8 +100,7 @@ public struct MessageParser: Sendable {
                 buffer.append(contentsOf: bytes.prefix(take))
                 bytes = bytes.dropFirst(take)
                 if take == remaining {
-                    output.append(.message(buffer))
-                    buffer.removeAll(keepingCapacity: buffer.count < 1 << 20)
+                    output.append(.message(handOver()))
                     state = .header
                 } else {
                     state = .body(remaining: remaining - take)
@@ -132,13 +131,20 @@ public struct MessageParser: Sendable {
                 if lineLength > maxMessageBytes + 1 {
                     output.append(.tooLarge(size: lineLength))
                     buffer.removeAll()
+                } else if buffer.isEmpty {
+                    // The whole line is in this chunk (the usual case): one copy of its own size.
+                    var line = bytes[..<newline]
+                    if line.last == 0x0D { line.removeLast() }
+                    if line.contains(where: { !Self.isWhitespace($0) }) {
+                        output.append(line.count > maxMessageBytes ? .tooLarge(size: line.count) : .message(Array(line)))
+                    }
                 } else {
                     buffer.append(contentsOf: bytes[..<newline])
                     if buffer.last == 0x0D { buffer.removeLast() }
                     if buffer.contains(where: { !Self.isWhitespace($0) }) {
-                        output.append(buffer.count > maxMessageBytes ? .tooLarge(size: buffer.count) : .message(buffer))
+                        output.append(buffer.count > maxMessageBytes ? .tooLarge(size: buffer.count) : .message(handOver()))
                     }
-                    buffer.removeAll(keepingCapacity: buffer.count < 1 << 20)
+                    buffer.removeAll()
                 }
                 bytes = bytes[bytes.index(after: newline)...]
 
@@ -153,6 +159,19 @@ public struct MessageParser: Sendable {
                 state = .line
             }
         }
+    }
+
+    /// The message collected in `buffer`, which starts anew (empty, no storage).
+    ///
+    /// The message takes the buffer itself, not a copy, and nothing keeps its capacity: a buffer kept
+    /// once it was handed over is shared, so emptying it allocated the same capacity again — after one
+    /// large message, every later message came in a buffer that large (a hundred kilobytes of heap per
+    /// small request in flight, which freed left the heap fragmented: the engine's RSS rose by megabytes
+    /// in the fuzz suite's NDJSON sessions, and never fell).
+    private mutating func handOver() -> [UInt8] {
+        var message: [UInt8] = []
+        swap(&message, &buffer)
+        return message
     }
 
     /// Handles one complete header line in `buffer`; an empty line ends the header block.
