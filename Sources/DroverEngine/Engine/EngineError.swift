@@ -39,9 +39,9 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
         EngineError(.invalid, message, details: details)
     }
 
-    /// An id that names nothing, e.g. `.notFound("run", "r-1")`.
+    /// An id that names nothing, e.g. `.notFound("run", "r-1")` (a long one quoted in part: `Excerpt`).
     public static func notFound(_ what: String, _ id: String) -> EngineError {
-        EngineError(.notFound, "No \(what) with id '\(id)'")
+        EngineError(.notFound, "No \(what) with id '\(Excerpt.of(id))'")
     }
 
     /// The current state does not allow the action.

@@ -182,7 +182,7 @@ public enum GateRules {
     private static func notFound(run: Run, history: RunHistory, kind: String, id: String, known: [String]) -> EngineError {
         if let refusal = childrenWaitRefusal(run: run, history: history, id: id) { return refusal }
         let list = known.isEmpty ? "it has none" : "its \(kind)s: " + known.joined(separator: ", ")
-        return EngineError(.notFound, "Run \(run.id) has no \(kind) with id '\(id)' (\(list))")
+        return EngineError(.notFound, "Run \(run.id) has no \(kind) with id '\(Excerpt.of(id))' (\(list))")
     }
 
     /// The id of a fan-out step's wait on its children (an `inbox/list` item of kind `children`) is not

@@ -43,9 +43,10 @@ public struct ResponseError: Error, Codable, Sendable, Hashable {
         ResponseError(code: .invalidRequest, message: "Invalid request: \(detail)")
     }
 
-    /// A method the server does not implement.
+    /// A method the server does not implement (a long name quoted in part: `Excerpt`).
     public static func methodNotFound(_ method: String) -> ResponseError {
         // Built in one allocation: an unknown method is a hot path (clients probe, benchmarks measure it).
+        let method = Excerpt.of(method)
         var message = "Method not found: '"
         message.reserveCapacity(message.utf8.count + method.utf8.count + 1)
         message += method
@@ -63,9 +64,9 @@ public struct ResponseError: Error, Codable, Sendable, Hashable {
         ResponseError(code: .internalError, message: "Internal error: \(detail)")
     }
 
-    /// An id that names nothing, e.g. `.notFound("run", "r-1")`.
+    /// An id that names nothing, e.g. `.notFound("run", "r-1")` (a long one quoted in part: `Excerpt`).
     public static func notFound(_ what: String, _ id: String) -> ResponseError {
-        ResponseError(code: .notFound, message: "No \(what) with id '\(id)'", data: .object(["kind": .string("not_found")]))
+        ResponseError(code: .notFound, message: "No \(what) with id '\(Excerpt.of(id))'", data: .object(["kind": .string("not_found")]))
     }
 
     /// The current state does not allow the action; the message says which state it is in.
