@@ -3,6 +3,9 @@ import Glibc
 
 @_silgen_name("mallopt")
 private func mallopt(_ parameter: Int32, _ value: Int32) -> Int32
+
+@_silgen_name("malloc_trim")
+private func malloc_trim(_ pad: Int) -> Int32
 #endif
 
 /// glibc's malloc, told to give freed memory back.
@@ -32,6 +35,15 @@ public enum MallocThresholds {
         _ = mallopt(mmapThreshold, mmapBytes)
         _ = mallopt(trimThreshold, mmapBytes)
         _ = mallopt(arenaMax, arenas)
+        #endif
+    }
+
+    /// Gives the system back the pages freed inside the heaps, not only at their tops (`malloc_trim`).
+    /// It walks every arena (about 0.1-0.2 ms on the engine's heaps, more when they are fragmented):
+    /// see `LargeMessageRelease` for when it is worth it.
+    public static func releaseFreedMemory() {
+        #if canImport(Glibc)
+        _ = malloc_trim(0)
         #endif
     }
 }

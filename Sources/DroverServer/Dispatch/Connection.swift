@@ -75,21 +75,28 @@ public final class Connection: Sendable {
         case .badHeader(let reason):
             outbox.respond(id: nil, error: .parseError("bad header: \(reason)"))
         case .message(let bytes):
+            // Counted once handled, before the answer leaves: what a large message made is freed by then,
+            // and a client that has the answer knows the memory is back (`LargeMessageRelease`).
+            let size = bytes.count
             switch decoder.decode(bytes) {
             case .single(let entry):
                 switch reply(to: entry, framing: framing) {
-                case .none: break
+                case .none:
+                    LargeMessageRelease.handled(size: size)
                 case .now(let body, let holds):
+                    LargeMessageRelease.handled(size: size)
                     outbox.writeBody(body)
                     if holds { outbox.release() }
                 case .later(let task, let holds):
                     track {
-                        self.outbox.writeBody(await task.value)
+                        let body = await task.value
+                        LargeMessageRelease.handled(size: size)
+                        self.outbox.writeBody(body)
                         if holds { self.outbox.release() }
                     }
                 }
             case .batch(let entries):
-                answerBatch(entries, framing: framing)
+                answerBatch(entries, framing: framing, size: size)
             }
         }
     }
@@ -128,7 +135,7 @@ public final class Connection: Sendable {
         state.withLock { if case .shuttingDown = $0.phase { return true } else { return false } }
     }
 
-    private func answerBatch(_ entries: [IncomingEntry], framing: Framing) {
+    private func answerBatch(_ entries: [IncomingEntry], framing: Framing, size: Int) {
         let replies = entries.map { reply(to: $0, framing: framing) }
         track {
             var bodies: [[UInt8]] = []
@@ -144,6 +151,7 @@ public final class Connection: Sendable {
                     if holdsEvents { holds += 1 }
                 }
             }
+            LargeMessageRelease.handled(size: size)
             if !bodies.isEmpty {
                 var batch: [UInt8] = [UInt8(ascii: "[")]
                 for (index, body) in bodies.enumerated() {
