@@ -202,7 +202,9 @@ class Server:
             except ValueError:
                 continue
             with self.cond:
-                if "method" not in message:
+                if isinstance(message, list):  # a batch's answers
+                    self.answers.update((answer.get("id"), answer) for answer in message if isinstance(answer, dict))
+                elif "method" not in message:
                     self.answers[message.get("id")] = message
                 elif message["method"] == "run/event":
                     params = message.get("params") or {}
