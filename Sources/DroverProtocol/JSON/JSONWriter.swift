@@ -41,6 +41,20 @@ public enum JSONWriter {
         }
     }
 
+    /// Appends `number` in decimal, as `String(number)` would, without making that string (ids and
+    /// error codes are written once per answer).
+    public static func appendInteger(_ number: Int, to bytes: inout [UInt8]) {
+        if number < 0 { bytes.append(UInt8(ascii: "-")) }
+        // The magnitude as unsigned, so that Int.min has one too.
+        var rest = number.magnitude
+        let start = bytes.count
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        } while rest > 0
+        bytes[start...].reverse()
+    }
+
     /// Appends a double as JSONEncoder writes it (`1` not `1.0`, `1e-07`, `1e+300`); non-finite as `null`.
     public static func appendDouble(_ number: Double, to bytes: inout [UInt8]) {
         guard number.isFinite else { return bytes.append(contentsOf: "null".utf8) }
@@ -54,7 +68,7 @@ public enum JSONWriter {
         switch value {
         case .null: bytes.append(contentsOf: "null".utf8)
         case .bool(let flag): bytes.append(contentsOf: (flag ? "true" : "false").utf8)
-        case .int(let number): bytes.append(contentsOf: String(number).utf8)
+        case .int(let number): appendInteger(number, to: &bytes)
         case .double(let number): appendDouble(number, to: &bytes)
         case .string(let text): appendString(text, to: &bytes)
         case .array(let items):
@@ -93,7 +107,7 @@ extension ResponseError {
     /// Appends the error object's JSON to `bytes` (no intermediate arrays: errors are a hot path).
     public func appendJSON(to bytes: inout [UInt8]) {
         bytes.append(contentsOf: #"{"code":"#.utf8)
-        bytes.append(contentsOf: String(code.rawValue).utf8)
+        JSONWriter.appendInteger(code.rawValue, to: &bytes)
         if let data {
             bytes.append(contentsOf: #","data":"#.utf8)
             JSONWriter.append(data, to: &bytes)

@@ -175,7 +175,7 @@ public final class Outbox: Sendable {
         bytes.append(contentsOf: #"{"jsonrpc":"2.0","id":"#.utf8)
         switch id {
         case nil: bytes.append(contentsOf: "null".utf8)
-        case .int(let value): bytes.append(contentsOf: String(value).utf8)
+        case .int(let value): JSONWriter.appendInteger(value, to: &bytes)
         case .string(let value): JSONWriter.appendString(value, to: &bytes)
         }
         return bytes
