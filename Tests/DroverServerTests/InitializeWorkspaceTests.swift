@@ -80,25 +80,3 @@ struct InitializeWorkspaceTests {
         #expect((try? InitializeWorkspace.path(from: InitializeRequest()) { "/tmp/" }) == "/tmp")
     }
 }
-
-@Suite("ReusedThreads")
-struct ReusedThreadsTests {
-    @Test("work that comes after the last is done runs on the thread that did it, not on a new one")
-    func reuses() async throws {
-        let threads = ReusedThreads(name: "test-reused")
-        var seen: Set<pthread_t> = []
-        for _ in 0..<3 {
-            let thread: pthread_t = await withCheckedContinuation { continuation in
-                threads.run { continuation.resume(returning: pthread_self()) }
-            }
-            seen.insert(thread)
-            // The thread marks itself idle right after the work returns.
-            let deadline = ContinuousClock.now + .seconds(5)
-            while threads.idleThreads == 0 && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(1))  // polling interval
-            }
-            #expect(threads.idleThreads == 1)
-        }
-        #expect(seen.count == 1)
-    }
-}
