@@ -109,16 +109,14 @@ extension Engine {
     /// Passes what a launched attempt reports on until its process group is gone; its outcome.
     func follow(_ launched: LaunchedAttempt, runId: String, stepId: String, attempt: Int) async -> AgentOutcome {
         let (handle, reports) = (launched.handle, launched.reports)
-        let waiter = Task<AgentOutcome, Never> {
-            let outcome = await handle.wait()
-            reports.finish()
-            return outcome
-        }
+        // The thread that reaps the process ends the reports (its last report is sent before): no task
+        // waits for the outcome, and the end costs one hop to the actor instead of three.
+        handle.whenFinished { _ in reports.finish() }
         // Whatever piled up while the engine was busy comes as one batch: its events are one commit.
         while case let batch = await reports.nextBatch(), !batch.isEmpty {
             agentReported(batch, runId: runId, stepId: stepId, attempt: attempt)
         }
-        return await waiter.value
+        return await handle.wait()  // known by now
     }
 
     /// The process for one attempt: the step's driver given the prompt (with re-run context),
