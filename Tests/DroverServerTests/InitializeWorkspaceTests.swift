@@ -11,7 +11,7 @@ struct InitializeWorkspaceTests {
     @Test("standardized paths are Foundation's standardizedFileURL paths, simple or not")
     func standardizedMatchesFoundation() {
         let paths = ["/", "/tmp", "/tmp/x", "/tmp/x/", "/tmp//x", "/tmp/./x", "/tmp/x/..", "/tmp/../tmp/x", "/a/b/../../c",
-                     "/ünï/cödé", "/with space/x", "/tmp/x/.", "/.hidden/x", "/tmp/..x/y", "/tmp/x..", "/tmp/.../y"]
+                     "/ünï/cödé", "/with space/x", "/tmp/x/.", "/.hidden/x", "/tmp/..x/y", "/tmp/x..", "/tmp/.../y", "//", "/...", "/a/.b/..c/...d", "/a/b/.", "/a/b/..", "/./a", "relative/x"]
         for path in paths {
             #expect(InitializeWorkspace.standardized(path) == URL(fileURLWithPath: path).standardizedFileURL.path, "\(path)")
         }
