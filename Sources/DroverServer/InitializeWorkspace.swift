@@ -96,10 +96,29 @@ enum InitializeWorkspace {
     /// `path` as `URL(fileURLWithPath:).standardizedFileURL.path` has it: as it is when it is absolute
     /// with no empty, `.` or `..` component and no trailing slash, else through Foundation.
     static func standardized(_ path: String) -> String {
-        let components = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst()
-        let simple = path.hasPrefix("/") && (path == "/" || components.allSatisfy { component in
-            !component.isEmpty && !component.elementsEqual(".".utf8) && !component.elementsEqual("..".utf8)
-        })
-        return simple ? path : URL(fileURLWithPath: path).standardizedFileURL.path
+        isSimple(path) ? path : URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+
+    /// Whether `path` is absolute and, past its leading slash, has no empty, `.` or `..` component: then it
+    /// is standardized already. A scan of its bytes (splitting it would build an array type at every start).
+    private static func isSimple(_ path: String) -> Bool {
+        var utf8 = path.utf8.makeIterator()
+        guard utf8.next() == UInt8(ascii: "/") else { return false }
+        // The component read so far: its length, and whether it is all dots.
+        var length = 0
+        var dotsOnly = true
+        var sawComponent = false
+        func componentIsSimple() -> Bool { length > 0 && !(dotsOnly && length <= 2) }
+        while let byte = utf8.next() {
+            if byte == UInt8(ascii: "/") {
+                guard componentIsSimple() else { return false }
+                (length, dotsOnly, sawComponent) = (0, true, true)
+            } else {
+                length += 1
+                dotsOnly = dotsOnly && byte == UInt8(ascii: ".")
+            }
+        }
+        // "/" alone is simple; otherwise the last component counts too (a trailing slash leaves it empty).
+        return (!sawComponent && length == 0) || componentIsSimple()
     }
 }

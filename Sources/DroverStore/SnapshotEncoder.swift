@@ -48,31 +48,34 @@ public final class SnapshotEncoder {
     }
 
     /// `members` and `"steps": [steps…]` as one object, keys in `JSONWriter`'s order (by UTF-8 bytes):
-    /// the members before "steps" and those after it are written by `JSONWriter`, the steps as they are.
+    /// each member's value is written by `JSONWriter`, the steps as they are. The keys are sorted once,
+    /// here (every commit writes a snapshot).
     private static func object(_ members: [String: JSONValue], steps: [[UInt8]]) -> [UInt8] {
-        let key = "steps"
-        let before = members.filter { $0.key.utf8.lexicographicallyPrecedes(key.utf8) }
-        let after = members.filter { before[$0.key] == nil }
+        let stepsKey = "steps"
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256 + steps.reduce(0) { $0 + $1.count + 1 })
-        JSONWriter.append(.object(before), to: &bytes)
-        bytes.removeLast()  // "}"
-        if !before.isEmpty { bytes.append(UInt8(ascii: ",")) }
-        JSONWriter.appendString(key, to: &bytes)
-        bytes.append(contentsOf: Array(":[".utf8))
-        for (index, step) in steps.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            bytes.append(contentsOf: step)
+        bytes.append(UInt8(ascii: "{"))
+        var wroteSteps = false
+        func appendSteps() {
+            if bytes.count > 1 { bytes.append(UInt8(ascii: ",")) }
+            JSONWriter.appendString(stepsKey, to: &bytes)
+            bytes.append(contentsOf: Array(":[".utf8))
+            for (index, step) in steps.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                bytes.append(contentsOf: step)
+            }
+            bytes.append(UInt8(ascii: "]"))
+            wroteSteps = true
         }
-        bytes.append(UInt8(ascii: "]"))
-        var rest: [UInt8] = []
-        JSONWriter.append(.object(after), to: &rest)
-        if after.isEmpty {
-            bytes.append(UInt8(ascii: "}"))
-        } else {
-            rest[0] = UInt8(ascii: ",")  // the "{" of the members after "steps"
-            bytes.append(contentsOf: rest)
+        for (key, value) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+            if !wroteSteps, stepsKey.utf8.lexicographicallyPrecedes(key.utf8) { appendSteps() }
+            if bytes.count > 1 { bytes.append(UInt8(ascii: ",")) }
+            JSONWriter.appendString(key, to: &bytes)
+            bytes.append(UInt8(ascii: ":"))
+            JSONWriter.append(value, to: &bytes)
         }
+        if !wroteSteps { appendSteps() }
+        bytes.append(UInt8(ascii: "}"))
         return bytes
     }
 }

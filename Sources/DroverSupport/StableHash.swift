@@ -7,7 +7,14 @@ public enum StableHash {
             hash ^= UInt64(byte)
             hash = hash &* 0x0000_0100_0000_01b3
         }
-        let hex = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        // Nibble by nibble, not `String(hash, radix: 16)`: `drover serve` names the engine's socket with this
+        // at every start, and the generic integer formatting looked up type metadata the first time.
+        let digits: StaticString = "0123456789abcdef"
+        return String(unsafeUninitializedCapacity: 16) { buffer in
+            for index in 0..<16 {
+                buffer[index] = digits.utf8Start[Int((hash >> UInt64(60 - 4 * index)) & 0xF)]
+            }
+            return 16
+        }
     }
 }

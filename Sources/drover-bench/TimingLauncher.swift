@@ -26,7 +26,11 @@ final class TimingLauncher: AgentLauncher {
     }
 
     private func finished(_ index: Int) {
-        attempts.withLock { $0[index]?.finished = .now }
+        // The first to learn the outcome stamps it (the engine's `whenFinished`, or a `wait()`).
+        let now = ContinuousClock.now
+        attempts.withLock { stamps in
+            if stamps[index]?.finished == nil { stamps[index]?.finished = now }
+        }
     }
 
     /// The attempts launched since the last `reset`, in launch order.
@@ -50,4 +54,11 @@ private struct TimedHandle: AgentHandle {
     }
 
     func terminate(grace: Duration) { inner.terminate(grace: grace) }
+
+    func whenFinished(_ body: @escaping @Sendable (AgentOutcome) -> Void) {
+        inner.whenFinished { outcome in
+            onFinished()
+            body(outcome)
+        }
+    }
 }

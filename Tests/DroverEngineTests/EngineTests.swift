@@ -286,7 +286,7 @@ import Testing
         let h = try await EngineHarness.make(files: ["config/pipelines/broken.json": #"{"name": "B", "steps": [{"id": "x", "kind": "agent", "role": "r"}]}"#])
         let missingInput = await h.expectError { try await h.start("flow") }
         #expect(missingInput?.code == .invalidParams && missingInput?.message.contains("{{inputs.lang}}") == true)
-        let empty = await h.expectError { try await h.start("flow", task: "  ", inputs: ["lang": "c"]) }
+        let empty = await h.expectError { try await h.start("flow", task: " \n\t ", inputs: ["lang": "c"]) }
         #expect(empty?.code == .invalidParams)
         let broken = await h.expectError { try await h.start("broken") }
         #expect(broken?.code == .invalidParams)

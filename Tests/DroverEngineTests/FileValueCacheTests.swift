@@ -75,4 +75,16 @@ import Testing
         #expect(Timestamp.date("2026-11-18 09:46:40Z") == nil)
         #expect(Timestamp.date("2026-11-18T09:46:40+01:00") == nil)
     }
+
+    @Test("run ids carry their creation second (UTC) and five random characters of [0-9a-z]")
+    func runIdsCarryTheirSecond() {
+        let date = Date(timeIntervalSince1970: 1_795_000_000.125)
+        let ids = (0..<200).map { _ in Identifiers.newRunID(at: date) }
+        for id in ids {
+            #expect(id.hasPrefix("r-20261118-110640-"), "\(id)")
+            let suffix = id.dropFirst("r-20261118-110640-".count)
+            #expect(suffix.count == 5 && suffix.allSatisfy { $0.isASCII && ($0.isNumber || $0.isLowercase) }, "\(id)")
+        }
+        #expect(Set(ids).count > 190, "the suffixes are random")
+    }
 }

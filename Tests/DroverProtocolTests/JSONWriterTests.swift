@@ -14,6 +14,13 @@ struct JSONWriterTests {
         #expect(decoded == text)
     }
 
+    @Test("integers are written as Swift prints them, the extremes included", arguments: [0, 7, -1, 10, -32601, 1_000_000, Int.max, Int.min])
+    func integers(_ number: Int) {
+        var bytes = Array("x".utf8)
+        JSONWriter.appendInteger(number, to: &bytes)
+        #expect(String(decoding: bytes, as: UTF8.self) == "x" + String(number))
+    }
+
     @Test("an error object decodes to the same ResponseError")
     func errorRoundTrip() throws {
         let errors: [ResponseError] = [

@@ -110,6 +110,9 @@ struct MessageEnvelopeTests {
         #"{"jsonrpc":"1.0","jsonrpc":"2.0","id":1,"method":"m"}"#,
         // Members written with escapes are the same members.
         #"{"\u006asonrpc":"2.0","\u0069d":7,"\u006dethod":"m","p\u0061rams":{"k":"v"}}"#,
+        #"{"jsonrpc":"2.0","id":1,"r\u0065sult":null}"#, #"{"jsonrpc":"2.0","id":1,"\u0065rror":{}}"#,
+        // Names that are near misses of members, or bad escapes in a name.
+        #"{"jsonrpc":"2.0","id":1,"Method":"m","methods":"n","metho":"o"}"#, #"{"jsonrpc":"2.0","\u00zzd":1}"#,
         #"{"jsonrpc":"2.0","id":1,"method":"m","params":"text"}"#,
         #"{"jsonrpc":"2.0","id":1,"method":"m","params":3}"#,
         #"{"jsonrpc":"2.0","id":1,"method":"m","params":false}"#,

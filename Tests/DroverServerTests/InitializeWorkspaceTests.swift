@@ -11,7 +11,7 @@ struct InitializeWorkspaceTests {
     @Test("standardized paths are Foundation's standardizedFileURL paths, simple or not")
     func standardizedMatchesFoundation() {
         let paths = ["/", "/tmp", "/tmp/x", "/tmp/x/", "/tmp//x", "/tmp/./x", "/tmp/x/..", "/tmp/../tmp/x", "/a/b/../../c",
-                     "/ünï/cödé", "/with space/x", "/tmp/x/.", "/.hidden/x", "/tmp/..x/y", "/tmp/x..", "/tmp/.../y"]
+                     "/ünï/cödé", "/with space/x", "/tmp/x/.", "/.hidden/x", "/tmp/..x/y", "/tmp/x..", "/tmp/.../y", "//", "/...", "/a/.b/..c/...d", "/a/b/.", "/a/b/..", "/./a", "relative/x"]
         for path in paths {
             #expect(InitializeWorkspace.standardized(path) == URL(fileURLWithPath: path).standardizedFileURL.path, "\(path)")
         }
@@ -78,27 +78,5 @@ struct InitializeWorkspaceTests {
             (error as? ResponseError)?.message.contains("/no/such/folder/anywhere") == true
         }
         #expect((try? InitializeWorkspace.path(from: InitializeRequest()) { "/tmp/" }) == "/tmp")
-    }
-}
-
-@Suite("ReusedThreads")
-struct ReusedThreadsTests {
-    @Test("work that comes after the last is done runs on the thread that did it, not on a new one")
-    func reuses() async throws {
-        let threads = ReusedThreads(name: "test-reused")
-        var seen: Set<pthread_t> = []
-        for _ in 0..<3 {
-            let thread: pthread_t = await withCheckedContinuation { continuation in
-                threads.run { continuation.resume(returning: pthread_self()) }
-            }
-            seen.insert(thread)
-            // The thread marks itself idle right after the work returns.
-            let deadline = ContinuousClock.now + .seconds(5)
-            while threads.idleThreads == 0 && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(1))  // polling interval
-            }
-            #expect(threads.idleThreads == 1)
-        }
-        #expect(seen.count == 1)
     }
 }

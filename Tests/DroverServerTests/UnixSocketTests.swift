@@ -1,4 +1,5 @@
 @testable import DroverServer
+import DroverSupport
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -64,5 +65,15 @@ struct UnixSocketTests {
         #expect(address.socketPath.hasPrefix("/run/user/1000/drover/"))
         #expect(address.socketPath.utf8.count < UnixSocket.maxPathBytes)
         #expect(EngineAddress(workspace: long, environment: [:]).socketPath != EngineAddress(workspace: URL(fileURLWithPath: "/x"), environment: [:]).socketPath)
+    }
+
+    @Test("a socket's name is the 64-bit FNV-1a of the workspace path in 16 hex digits, as every build names it (a serve and an engine of different builds must meet)")
+    func socketNamesAreStable() {
+        // FNV-1a's published test vectors, zero-padded ones included.
+        #expect(StableHash.hex16("") == "cbf29ce484222325")
+        #expect(StableHash.hex16("a") == "af63dc4c8601ec8c")
+        #expect(StableHash.hex16("foobar") == "85944171f73967e8")
+        #expect(EngineAddress.name(for: "/tmp/w") == StableHash.hex16("/tmp/w"))
+        for path in ["/", "/tmp/w", "/ünï/cödé"] { #expect(StableHash.hex16(path).utf8.count == 16) }
     }
 }

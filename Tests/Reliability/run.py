@@ -50,6 +50,9 @@ def main():
     seed = args.seed if args.seed is not None else int(time.time()) % 100000
     drover = os.path.abspath(args.drover) if args.drover else default_drover()
     args.only = args.only or ",".join(SHORT_PARTS if profile == "short" else PARTS)
+    unknown = [name for name in args.only.split(",") if name not in PARTS]
+    if unknown:
+        parser.error("--only: no part named %s; the parts are %s" % (", ".join(map(repr, unknown)), ", ".join(PARTS)))
     print("reliability suite: profile %s, seed %d, %s" % (profile, seed, drover), flush=True)
     passed = failed = 0
     for name in args.only.split(","):

@@ -14,10 +14,11 @@ extension Engine {
 
     /// Decides where a new run works and creates its worktree: `request.isolation`, else the pipeline's
     /// default, else `worktree` for a git workspace and `none` elsewhere (said so in `note`).
-    nonisolated func prepareRunWorkspace(runId: String, request: RunStartRequest, pipelineDefault: IsolationMode?)
+    func prepareRunWorkspace(runId: String, request: RunStartRequest, pipelineDefault: IsolationMode?)
         async throws -> EventBody.WorkspaceRecorded {
         let worktrees = self.worktrees
-        let (isGit, hasCommits) = try await Self.offActor { () -> (Bool, Bool) in
+        // Git runs off the actor; a folder with no `.git` above it needs none, nor a hop to another thread.
+        let (isGit, hasCommits) = !worktrees.hasGitAbove() ? (false, false) : try await Self.offActor { () -> (Bool, Bool) in
             let isGit = worktrees.isGitWorkspace()
             return (isGit, isGit && worktrees.hasCommits())
         }
@@ -149,13 +150,17 @@ extension Engine {
                                              worktreeRemoved: removed))], runId: run.id)
     }
 
-    /// Runs blocking work (git subprocesses) on a thread of its own: neither the actor nor the cooperative
+    /// Runs blocking work (git subprocesses) on a thread of its own (one an earlier piece of work left idle,
+    /// else a new one): neither the actor nor the cooperative
     /// pool (a couple of threads on a small machine) waits while git runs. Not `DispatchQueue.global()`:
     /// on Linux its threads are the cooperative pool's, so a wait there stalls every task until
     /// Dispatch's monitor adds a thread, seconds later.
     nonisolated static func offActor<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+            offActorThreads.run { continuation.resume(with: Result { try work() }) }
         }
     }
+
+    /// The threads `offActor` work runs on, kept for the next piece of work instead of one created per call.
+    private static let offActorThreads = ReusedThreads(name: "drover-off-actor")
 }

@@ -35,14 +35,19 @@ struct RunWorktrees: Sendable {
 
     /// Whether the workspace is inside a git work tree (false for a bare repository or no repository).
     func isGitWorkspace() -> Bool {
-        // Most folders that are not repositories are told apart without spawning git: no `.git` above them.
+        hasGitAbove() && (try? git.run(["rev-parse", "--is-inside-work-tree"]))?.trimmed == "true"
+    }
+
+    /// Whether the workspace's folder or one above it holds a `.git`: most folders that are not
+    /// repositories are told apart so, without spawning git (and without leaving the engine's actor).
+    func hasGitAbove() -> Bool {
         // Paths as strings: this runs at every run/start, and URL appending cost more than the checks.
         var folder = workspace.standardizedFileURL.path
         while access(folder == "/" ? "/.git" : folder + "/.git", F_OK) != 0 {
             guard folder != "/" else { return false }
             folder = (folder as NSString).deletingLastPathComponent
         }
-        return (try? git.run(["rev-parse", "--is-inside-work-tree"]))?.trimmed == "true"
+        return true
     }
 
     /// Whether `HEAD` names a commit (false in a repository with no commit yet).

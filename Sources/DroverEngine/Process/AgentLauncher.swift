@@ -58,6 +58,15 @@ public protocol AgentHandle: Sendable {
     func wait() async -> AgentOutcome
     /// Kills the whole process group: SIGTERM, then SIGKILL after `grace`. Safe to call more than once.
     func terminate(grace: Duration)
+    /// Calls `body` with the outcome once it is known (at once if it is already), on whichever thread
+    /// learns it: what `wait()` tells, without a task waiting for it.
+    func whenFinished(_ body: @escaping @Sendable (AgentOutcome) -> Void)
+}
+
+extension AgentHandle {
+    public func whenFinished(_ body: @escaping @Sendable (AgentOutcome) -> Void) {
+        Task.detached { body(await wait()) }
+    }
 }
 
 /// Launches agent processes. One implementation spawns real processes; the engine needs nothing else.

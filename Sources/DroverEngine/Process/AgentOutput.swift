@@ -83,10 +83,10 @@ public enum AgentExitStatus: Sendable, Hashable {
     /// The failure this status stands for, explained by the agent's last stderr lines when there are
     /// any; nil for exit 0.
     public func failure(stderrTail: String) -> AgentOutcome? {
+        // Foundation's trimming is costly on Linux; a success, every attempt's usual end, needs none.
+        if case .exited(0) = self { return nil }
         let tail = stderrTail.trimmingCharacters(in: .whitespacesAndNewlines)
         switch self {
-        case .exited(0):
-            return nil
         case .exited(let code):
             return .failed(message: tail.isEmpty ? "exited with status \(code)" : tail, exitCode: code)
         case .signaled(let signal):

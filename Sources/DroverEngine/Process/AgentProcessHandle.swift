@@ -12,6 +12,7 @@ struct FinishedAgentHandle: AgentHandle {
     var pid: Int32 { 0 }
     func wait() async -> AgentOutcome { outcome }
     func terminate(grace: Duration) {}
+    func whenFinished(_ body: @escaping @Sendable (AgentOutcome) -> Void) { body(outcome) }
 }
 
 /// The handle of a spawned process: owns the right to signal its group and to reap it.
@@ -25,6 +26,7 @@ final class SpawnedProcessHandle: AgentHandle {
         var killReason: AgentKillReason?
         var outcome: AgentOutcome?
         var waiters: [CheckedContinuation<AgentOutcome, Never>] = []
+        var onFinish: [@Sendable (AgentOutcome) -> Void] = []
     }
 
     private let state = Mutex(State())
@@ -42,6 +44,16 @@ final class SpawnedProcessHandle: AgentHandle {
             }
             if let known { continuation.resume(returning: known) }
         }
+    }
+
+    /// Called on the attempt's I/O thread when it reaps the leader, or here if that happened already.
+    func whenFinished(_ body: @escaping @Sendable (AgentOutcome) -> Void) {
+        let known: AgentOutcome? = state.withLock { state in
+            if let outcome = state.outcome { return outcome }
+            state.onFinish.append(body)
+            return nil
+        }
+        if let known { body(known) }
     }
 
     func terminate(grace: Duration) {
@@ -86,7 +98,8 @@ final class SpawnedProcessHandle: AgentHandle {
 
     /// Reaps the leader and publishes the outcome to every waiter.
     func finish(_ decide: (AgentExitStatus, AgentKillReason?) -> AgentOutcome) {
-        let (outcome, waiters): (AgentOutcome, [CheckedContinuation<AgentOutcome, Never>]) = state.withLock { state in
+        let (outcome, waiters, onFinish): (AgentOutcome, [CheckedContinuation<AgentOutcome, Never>], [@Sendable (AgentOutcome) -> Void])
+            = state.withLock { state in
             var status: AgentExitStatus = .unknown("the agent's exit status was lost (reaped elsewhere)")
             if !state.reaped && !state.leaderExited {
                 // Only after an internal error (poll failed): make sure the blocking waitpid below returns.
@@ -101,10 +114,13 @@ final class SpawnedProcessHandle: AgentHandle {
             }
             let outcome = decide(status, state.killReason)
             state.outcome = outcome
-            let waiters = state.waiters
-            state.waiters = []
-            return (outcome, waiters)
+            defer {
+                state.waiters = []
+                state.onFinish = []
+            }
+            return (outcome, state.waiters, state.onFinish)
         }
+        for body in onFinish { body(outcome) }
         for waiter in waiters { waiter.resume(returning: outcome) }
     }
 

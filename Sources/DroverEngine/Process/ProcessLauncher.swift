@@ -40,6 +40,11 @@ public struct ProcessLauncher: AgentLauncher {
     /// Test seam: hear the leader's exit through a waiting thread and a pipe, as where there is no pidfd.
     var forceWaitThread = false
 
+    /// The attempts' I/O threads, kept for the next attempt when one ends: with many short attempts,
+    /// creating and ending a thread for each was a measurable part of the engine's CPU. Small stacks:
+    /// they only shuffle bytes, and a busy engine runs many at once.
+    private static let ioThreads = ReusedThreads(name: "drover-agent-io", stackSize: 256 * 1024)
+
     /// Creates a launcher; the defaults are what the engine should use.
     public init(drainTimeout: Duration = .seconds(2), timeoutGrace: Duration = .seconds(2)) {
         self.drainTimeout = drainTimeout
@@ -121,7 +126,7 @@ public struct ProcessLauncher: AgentLauncher {
             leaderExit: leaderExit, prompt: Array(invocation.prompt.utf8), log: log,
             makeReader: invocation.makeReader, input: input, onReport: onReport,
             drainTimeout: drainTimeout)
-        startThread(name: "drover-agent-io-\(spawned.pid)") { OutputPump(pump).run() }
+        Self.ioThreads.run { OutputPump(pump).run() }
         if let timeout = invocation.timeout {
             let grace = timeoutGrace
             // Weak: an attempt that ended long before a generous timeout should not be kept alive by it.
@@ -163,8 +168,9 @@ public struct ProcessLauncher: AgentLauncher {
             closeAll(childEnds)
             if !spawnSucceeded { closeAll(parentEnds) }
         }
+        // A new pipe end has no status flag but its access mode, which F_SETFL leaves alone: no F_GETFL first.
         for fd in [stdinPipe.write, stdoutPipe.read, stderrPipe.read] {
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFL, O_NONBLOCK)
         }
 
         var actions = posix_spawn_file_actions_t()
@@ -248,7 +254,8 @@ public struct ProcessLauncher: AgentLauncher {
     private func resolveExecutable(_ name: String, environment: [String: String],
                                    workingDirectory: String) -> Result<String, ResolveFailure> {
         if name.isEmpty { return .failure(ResolveFailure(message: "cannot start an agent: the executable is empty")) }
-        if name.contains("/") {
+        // On bytes: String.contains(String) goes through Foundation's NSString search, at every launch.
+        if name.utf8.contains(UInt8(ascii: "/")) {
             let path = name.hasPrefix("/") ? name : (workingDirectory as NSString).appendingPathComponent(name)
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {

@@ -16,11 +16,19 @@ public enum Identifiers {
 
     /// A new run id: `r-YYYYMMDD-HHMMSS-xxxxx` (UTC), sortable by creation time to the second.
     public static func newRunID(at date: Date) -> String {
-        let parts = utcComponents(date)
-        let stamp = String(format: "%04d%02d%02d-%02d%02d%02d", parts.year, parts.month, parts.day, parts.hour, parts.minute, parts.second)
-        let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz")
-        let suffix = String((0..<5).map { _ in alphabet[Int.random(in: 0..<alphabet.count)] })
-        return "r-\(stamp)-\(suffix)"
+        // Every run/start makes one: digits by hand, not `String(format:)`, and one random number (one
+        // getrandom) for the five characters.
+        let c = utcComponents(date)
+        let digits = Timestamp.digits
+        let stamp = "\(digits(c.year, 4))\(digits(c.month, 2))\(digits(c.day, 2))-\(digits(c.hour, 2))\(digits(c.minute, 2))\(digits(c.second, 2))"
+        let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8)
+        var random = UInt64.random(in: .min ... .max)
+        var suffix: [UInt8] = []
+        for _ in 0..<5 {
+            suffix.append(alphabet[Int(random % UInt64(alphabet.count))])
+            random /= UInt64(alphabet.count)
+        }
+        return "r-\(stamp)-\(String(decoding: suffix, as: UTF8.self))"
     }
 
     /// A decision id, unique within its run: `d-<step>-<n>`.
@@ -89,7 +97,7 @@ public enum Timestamp {
         return Date(timeIntervalSince1970: Double(timegm(&parts)) + Double(millisecond) / 1000)
     }
 
-    private static func digits(_ value: Int, _ width: Int) -> String {
+    static func digits(_ value: Int, _ width: Int) -> String {
         let text = String(value)
         return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
     }

@@ -17,9 +17,9 @@ public enum Framing: String, Sendable, CaseIterable {
     public func frame(_ body: [UInt8], into bytes: inout [UInt8]) {
         switch self {
         case .lsp:
-            bytes.append(contentsOf: "Content-Length: ".utf8)
-            bytes.append(contentsOf: String(body.count).utf8)
-            bytes.append(contentsOf: "\r\n\r\n".utf8)
+            JSONWriter.appendLiteral("Content-Length: ", to: &bytes)
+            JSONWriter.appendInteger(body.count, to: &bytes)
+            JSONWriter.appendLiteral("\r\n\r\n", to: &bytes)
             bytes.append(contentsOf: body)
         case .ndjson:
             bytes.append(contentsOf: body)

@@ -41,6 +41,30 @@ public enum JSONWriter {
         }
     }
 
+    /// Appends a literal's UTF-8 bytes in one copy (appending a `String`'s `utf8` view goes byte by byte
+    /// through the string's storage; these are the fixed parts of every answer's JSON and framing).
+    @inlinable
+    public static func appendLiteral(_ text: StaticString, to bytes: inout [UInt8]) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// Appends `number` in decimal, as `String(number)` would, without making that string (ids and
+    /// error codes are written once per answer).
+    public static func appendInteger(_ number: Int, to bytes: inout [UInt8]) {
+        // The magnitude as unsigned, so that Int.min has one too; digits fill a stack buffer from its end.
+        var rest = number.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = digits.count
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
+                rest /= 10
+            } while rest > 0
+            if number < 0 { bytes.append(UInt8(ascii: "-")) }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
+        }
+    }
+
     /// Appends a double as JSONEncoder writes it (`1` not `1.0`, `1e-07`, `1e+300`); non-finite as `null`.
     public static func appendDouble(_ number: Double, to bytes: inout [UInt8]) {
         guard number.isFinite else { return bytes.append(contentsOf: "null".utf8) }
@@ -52,9 +76,9 @@ public enum JSONWriter {
     /// Appends `value` as JSON (object keys sorted, as the wire encoder does).
     public static func append(_ value: JSONValue, to bytes: inout [UInt8]) {
         switch value {
-        case .null: bytes.append(contentsOf: "null".utf8)
+        case .null: appendLiteral("null", to: &bytes)
         case .bool(let flag): bytes.append(contentsOf: (flag ? "true" : "false").utf8)
-        case .int(let number): bytes.append(contentsOf: String(number).utf8)
+        case .int(let number): appendInteger(number, to: &bytes)
         case .double(let number): appendDouble(number, to: &bytes)
         case .string(let text): appendString(text, to: &bytes)
         case .array(let items):
@@ -92,13 +116,13 @@ extension ResponseError {
 
     /// Appends the error object's JSON to `bytes` (no intermediate arrays: errors are a hot path).
     public func appendJSON(to bytes: inout [UInt8]) {
-        bytes.append(contentsOf: #"{"code":"#.utf8)
-        bytes.append(contentsOf: String(code.rawValue).utf8)
+        JSONWriter.appendLiteral(#"{"code":"#, to: &bytes)
+        JSONWriter.appendInteger(code.rawValue, to: &bytes)
         if let data {
-            bytes.append(contentsOf: #","data":"#.utf8)
+            JSONWriter.appendLiteral(#","data":"#, to: &bytes)
             JSONWriter.append(data, to: &bytes)
         }
-        bytes.append(contentsOf: #","message":"#.utf8)
+        JSONWriter.appendLiteral(#","message":"#, to: &bytes)
         JSONWriter.appendString(message, to: &bytes)
         bytes.append(UInt8(ascii: "}"))
     }

@@ -11,6 +11,27 @@ struct MessageEnvelope {
     var hasResultOrError = false
 }
 
+/// A member name of a message, as `MessageEnvelope` sorts it.
+enum EnvelopeKey {
+    case jsonrpc, id, method, params, resultOrError, other
+
+    /// The member named by `name` (UTF-8, unescaped).
+    init(_ name: UnsafeBufferPointer<UInt8>) {
+        func named(_ literal: StaticString) -> Bool {
+            name.elementsEqual(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+        }
+        switch name.count {
+        case 2 where named("id"): self = .id
+        case 5 where named("error"): self = .resultOrError
+        case 6 where named("method"): self = .method
+        case 6 where named("params"): self = .params
+        case 6 where named("result"): self = .resultOrError
+        case 7 where named("jsonrpc"): self = .jsonrpc
+        default: self = .other
+        }
+    }
+}
+
 /// What a JSON text holds at the top, read as JSON-RPC: one message, a batch (nil for an element that
 /// is not an object), or anything else.
 enum EnvelopeText {
@@ -53,23 +74,36 @@ extension JSONReader {
     /// `object(depth:)` for a message: the envelope's members read, the others checked.
     mutating func envelope(depth: Int) throws(JSONParseError) -> MessageEnvelope {
         var envelope = MessageEnvelope()
-        try walkObject(depth: depth, name: { (reader) throws(JSONParseError) in try reader.string() }) { (reader, key) throws(JSONParseError) in
+        try walkObject(depth: depth, name: { (reader) throws(JSONParseError) in try reader.envelopeKey() }) { (reader, key) throws(JSONParseError) in
             switch key {
-            case "jsonrpc": envelope.jsonrpc = try reader.value(depth: depth)
-            case "id": envelope.id = try reader.value(depth: depth)
-            case "method": envelope.method = try reader.value(depth: depth)
-            case "params":
+            case .jsonrpc: envelope.jsonrpc = try reader.value(depth: depth)
+            case .id: envelope.id = try reader.value(depth: depth)
+            case .method: envelope.method = try reader.value(depth: depth)
+            case .params:
                 let start = reader.index
                 try reader.skipValue(depth: depth)
                 envelope.params = start..<reader.index
-            case "result", "error":
+            case .resultOrError:
                 try reader.skipValue(depth: depth)
                 envelope.hasResultOrError = true
-            default:
+            case .other:
                 try reader.skipValue(depth: depth)
             }
         }
         return envelope
+    }
+
+    /// Reads a member name (at its opening quote) as the envelope member it names. Compared as bytes
+    /// when it has no escapes (every message has four or so: no String each); otherwise decoded, so
+    /// `"\u006dethod"` is `method` too. Checked exactly as `string()` checks it.
+    mutating func envelopeKey() throws(JSONParseError) -> EnvelopeKey {
+        let opening = index
+        try skipString()
+        let name = UnsafeBufferPointer(rebasing: bytes[(opening + 1)..<(index - 1)])
+        if !name.contains(UInt8(ascii: "\\")) { return EnvelopeKey(name) }
+        index = opening
+        var decoded = try string()
+        return decoded.withUTF8 { EnvelopeKey($0) }
     }
 
     /// `array(depth:)` for a batch: each object element's envelope, nil for any other element.

@@ -153,7 +153,7 @@ public final class Outbox: Sendable {
     /// `{"jsonrpc":"2.0","id":…,"result":…}` assembled from pre-encoded parts.
     static func response(id: RequestID?, resultJSON: [UInt8]) -> [UInt8] {
         var bytes = envelope(id: id, room: 12 + resultJSON.count)
-        bytes.append(contentsOf: #","result":"#.utf8)
+        JSONWriter.appendLiteral(#","result":"#, to: &bytes)
         bytes.append(contentsOf: resultJSON)
         bytes.append(UInt8(ascii: "}"))
         return bytes
@@ -162,7 +162,7 @@ public final class Outbox: Sendable {
     /// `{"jsonrpc":"2.0","id":…,"error":…}`, written without `JSONEncoder` (errors are a hot path).
     static func response(id: RequestID?, error: ResponseError) -> [UInt8] {
         var bytes = envelope(id: id, room: 48 + error.message.utf8.count)
-        bytes.append(contentsOf: #","error":"#.utf8)
+        JSONWriter.appendLiteral(#","error":"#, to: &bytes)
         error.appendJSON(to: &bytes)
         bytes.append(UInt8(ascii: "}"))
         return bytes
@@ -172,10 +172,10 @@ public final class Outbox: Sendable {
     private static func envelope(id: RequestID?, room: Int) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(48 + room)
-        bytes.append(contentsOf: #"{"jsonrpc":"2.0","id":"#.utf8)
+        JSONWriter.appendLiteral(#"{"jsonrpc":"2.0","id":"#, to: &bytes)
         switch id {
-        case nil: bytes.append(contentsOf: "null".utf8)
-        case .int(let value): bytes.append(contentsOf: String(value).utf8)
+        case nil: JSONWriter.appendLiteral("null", to: &bytes)
+        case .int(let value): JSONWriter.appendInteger(value, to: &bytes)
         case .string(let value): JSONWriter.appendString(value, to: &bytes)
         }
         return bytes

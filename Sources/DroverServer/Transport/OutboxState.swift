@@ -205,7 +205,8 @@ final class OutboxState: Sendable {
                 state.roomWaiter = nil
             }
             var drainWaiters: [CheckedContinuation<Void, Never>] = []
-            if state.isDrained {
+            // Checked first: this runs once per request, and there is rarely anyone waiting.
+            if !state.drainWaiters.isEmpty, state.isDrained {
                 drainWaiters = Array(state.drainWaiters.values)
                 state.drainWaiters = [:]
             }

@@ -155,7 +155,11 @@ struct OutputQueue {
             ready[next] = []
             next += 1
         }
-        if next == ready.count || next > 1024 {
+        if next == ready.count {
+            // The usual case (one answer ready, taken): emptied in place, without a range replaced.
+            ready.removeAll(keepingCapacity: true)
+            next = 0
+        } else if next > 1024 {
             ready.removeFirst(next)
             next = 0
         }
