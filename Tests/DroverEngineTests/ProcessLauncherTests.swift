@@ -163,6 +163,21 @@ struct ProcessLauncherTests {
         #expect(run.recorder.agentLines == ["plan the change", "please"])
     }
 
+    /// The engine ends an attempt's reports when `whenFinished` calls back, so every report must be in first.
+    @Test("whenFinished hears the outcome after the last report, asked before the end or after it", .timeLimit(.minutes(1)))
+    func whenFinishedComesAfterTheReports() async throws {
+        let run = try Support.shell("echo one; echo two")
+        let first: AgentOutcome = await withCheckedContinuation { continuation in
+            run.handle.whenFinished { continuation.resume(returning: $0) }
+        }
+        #expect(first == .completed(output: "one\ntwo"))
+        #expect(run.recorder.agentLines == ["one", "two"])
+        let later: AgentOutcome = await withCheckedContinuation { continuation in
+            run.handle.whenFinished { continuation.resume(returning: $0) }
+        }
+        #expect(later == first)
+    }
+
     @Test("the environment is exactly the invocation's")
     func environment() async throws {
         let run = try Support.shell(#"echo "$DROVER_STEP_ID/$DROVER_ATTEMPT"; echo "home=${HOME-unset}""#,

@@ -27,6 +27,17 @@ import Testing
         #expect(next.map(\.runId) == ["r3"] && next.map(\.verdict) == [.start])
     }
 
+    /// A run created queued has its `run.queued` in its creation's commit: enqueued with that reason, it
+    /// is not recorded again while the reason holds, and is once it changes.
+    @Test func aRunEnqueuedWithItsRecordedReasonIsNotRecordedAgain() {
+        var scheduler = scheduler([("r1", [])])
+        scheduler.enqueue("r2", dependsOn: [], recorded: .capacity)
+        #expect(scheduler.plan(running: 1, maxRuns: 1) { _ in nil }.map(\.runId) == ["r1"])
+        scheduler.draining = true
+        #expect(scheduler.plan(running: 1, maxRuns: 1) { _ in nil }.map(\.verdict)
+                == [.wait(.draining, waitingFor: []), .wait(.draining, waitingFor: [])])
+    }
+
     @Test func aRunWaitingForADependencyDoesNotHoldBackLaterRunsButASlotWaiterDoes() {
         let scheduler = scheduler([("r1", ["r0"]), ("r2", []), ("r3", [])])
         let plan = scheduler.plan(running: 0, maxRuns: 1) { $0 == "r0" ? .running : nil }

@@ -41,8 +41,7 @@ extension Engine {
             scheduleAdvance(runId)
             admitWaiting(config: current)
         case .runQueued(let data)?:
-            scheduler.recorded(data.reason, for: runId)
-            enqueue(runId, config: current)
+            enqueue(runId, config: current, recorded: data.reason)
         default:
             enqueue(runId, config: current)
         }

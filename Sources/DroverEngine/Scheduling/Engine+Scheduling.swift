@@ -3,11 +3,12 @@ import Foundation
 
 extension Engine {
     /// Queues `runId` (just created, or found queued after a restart) and starts what may start.
-    /// `config`: the config the caller loaded a moment ago in the same turn, if any (else it is read).
-    func enqueue(_ runId: String, config: EngineConfig? = nil) {
+    /// `config`: the config the caller loaded a moment ago in the same turn, if any (else it is read);
+    /// `recorded`: the reason its `run.queued` (just committed) gives.
+    func enqueue(_ runId: String, config: EngineConfig? = nil, recorded: QueueReason? = nil) {
         if driving.leavesRunsToWorkers { return handOver(runId) }  // the workers' queue, not this engine's
         guard let run = try? loadRun(runId) else { return }
-        addToQueue(run)
+        addToQueue(run, recorded: recorded)
         admitWaiting(config: config)
     }
 
@@ -29,9 +30,9 @@ extension Engine {
     }
 
     /// Puts a queued run at the back of the line, unless a rate limit still holds it (its wake queues it then).
-    func addToQueue(_ run: Run) {
+    func addToQueue(_ run: Run, recorded: QueueReason? = nil) {
         guard run.status == .queued, !waitsForRateLimit(run) else { return }
-        scheduler.enqueue(run.id, dependsOn: run.dependsOn ?? [])
+        scheduler.enqueue(run.id, dependsOn: run.dependsOn ?? [], recorded: recorded)
     }
 
     /// Starts every waiting run the scheduler lets start, fails those whose dependency ended

@@ -23,13 +23,14 @@ struct RunScheduler: Sendable {
     struct Waiting: Equatable, Sendable {
         var runId: String
         var dependsOn: [String]
+        /// The reason it was last recorded with (so `run.queued` is written once per change). Kept here,
+        /// not in a dictionary by run id: `plan` reads it for every waiting run at every admission.
+        var recorded: QueueReason?
     }
 
     /// Runs waiting to start, oldest first.
     private(set) var waiting: [Waiting] = []
     private var waitingIds: Set<String> = []
-    /// The reason each waiting run was last recorded with (so `run.queued` is written once per change).
-    private(set) var recordedReason: [String: QueueReason] = [:]
     /// While draining no run starts; they stay queued for the next engine.
     var draining = false
 
@@ -38,21 +39,21 @@ struct RunScheduler: Sendable {
 
     func isWaiting(_ runId: String) -> Bool { waitingIds.contains(runId) }
 
-    /// Adds `runId` at the back of the queue (once).
-    mutating func enqueue(_ runId: String, dependsOn: [String]) {
+    /// Adds `runId` at the back of the queue (once); `recorded`: the reason it was recorded as queued with.
+    mutating func enqueue(_ runId: String, dependsOn: [String], recorded: QueueReason? = nil) {
         guard waitingIds.insert(runId).inserted else { return }
-        waiting.append(Waiting(runId: runId, dependsOn: dependsOn))
+        waiting.append(Waiting(runId: runId, dependsOn: dependsOn, recorded: recorded))
     }
 
     mutating func remove(_ runId: String) {
         guard waitingIds.remove(runId) != nil else { return }
         waiting.removeAll { $0.runId == runId }
-        recordedReason[runId] = nil
     }
 
-    /// Notes that `runId` was recorded as queued for `reason`.
+    /// Notes that `runId`, waiting, was recorded as queued for `reason`.
     mutating func recorded(_ reason: QueueReason, for runId: String) {
-        recordedReason[runId] = reason
+        guard let index = waiting.lastIndex(where: { $0.runId == runId }) else { return }
+        waiting[index].recorded = reason
     }
 
     /// What to do now, in arrival order, given `running` runs now and at most `maxRuns`: the runs that
@@ -79,7 +80,7 @@ struct RunScheduler: Sendable {
                 slotWaiter = true
                 verdict = .wait(.capacity, waitingFor: [])
             }
-            if case .wait(let reason, _) = verdict, recordedReason[entry.runId] == reason { continue }
+            if case .wait(let reason, _) = verdict, entry.recorded == reason { continue }
             actions.append((entry.runId, verdict))
         }
         return actions
