@@ -5,8 +5,9 @@ extension Connection {
     /// Feeds this connection from `fd` until end of input on the calling thread, then ends it as
     /// `exit` would. Answers ready at once leave from this thread (no hand-off); nothing more is read
     /// while the client is far behind reading the answers (the outbox is full) or while
-    /// `maxPendingAnswers` answers are being worked on, so a client that floods requests is held
-    /// back instead of queueing tasks (and the requests they hold) without bound.
+    /// `maxPendingAnswers` answers (or `maxPendingRequestBytes` of requests) are being worked on, so a
+    /// client that floods requests is held back instead of queueing tasks (and the requests they hold)
+    /// without bound.
     ///
     /// The one read loop of `drover serve --no-daemon` (stdin) and of each engine client (its socket,
     /// or the stdin `drover serve` handed over: then `first` is what serve had read of it already, and
