@@ -108,6 +108,9 @@ struct MessageEnvelopeTests {
         #"{"jsonrpc":"2.0","id":1,"method":"m","params":{"x":1},"params":null}"#,
         #"{"jsonrpc":"2.0","id":1,"method":"m","params":[],"params":5}"#,
         #"{"jsonrpc":"1.0","jsonrpc":"2.0","id":1,"method":"m"}"#,
+        // The version written otherwise than as the five bytes "2.0", or as a near miss of them.
+        #"{"jsonrpc":"2\u002e0","id":1,"method":"m"}"#, #"{"jsonrpc":"2.00","id":1,"method":"m"}"#, #"{"jsonrpc":"2.0"#,
+        #"{"jsonrpc":2.0,"id":1,"method":"m"}"#, #"{"jsonrpc":"2.0" ,"id":1,"method":"m"}"#, #"{"jsonrpc":"2.","id":1}"#,
         // Members written with escapes are the same members.
         #"{"\u006asonrpc":"2.0","\u0069d":7,"\u006dethod":"m","p\u0061rams":{"k":"v"}}"#,
         #"{"jsonrpc":"2.0","id":1,"r\u0065sult":null}"#, #"{"jsonrpc":"2.0","id":1,"\u0065rror":{}}"#,

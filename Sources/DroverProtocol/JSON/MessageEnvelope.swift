@@ -76,7 +76,7 @@ extension JSONReader {
         var envelope = MessageEnvelope()
         try walkObject(depth: depth, name: { (reader) throws(JSONParseError) in try reader.envelopeKey() }) { (reader, key) throws(JSONParseError) in
             switch key {
-            case .jsonrpc: envelope.jsonrpc = try reader.value(depth: depth)
+            case .jsonrpc: envelope.jsonrpc = try reader.versionValue(depth: depth)
             case .id: envelope.id = try reader.value(depth: depth)
             case .method: envelope.method = try reader.value(depth: depth)
             case .params:
@@ -104,6 +104,18 @@ extension JSONReader {
         index = opening
         var decoded = try string()
         return decoded.withUTF8 { EnvelopeKey($0) }
+    }
+
+    /// `value(depth:)` for `jsonrpc`, which nearly every message writes as `"2.0"`: those five bytes are
+    /// taken as they are, without reading a string (anything else is read as any value is).
+    mutating func versionValue(depth: Int) throws(JSONParseError) -> JSONValue {
+        let quote = UInt8(ascii: "\"")
+        if index + 5 <= bytes.count, bytes[index] == quote, bytes[index + 1] == UInt8(ascii: "2"),
+           bytes[index + 2] == UInt8(ascii: "."), bytes[index + 3] == UInt8(ascii: "0"), bytes[index + 4] == quote {
+            index += 5
+            return .string("2.0")
+        }
+        return try value(depth: depth)
     }
 
     /// `array(depth:)` for a batch: each object element's envelope, nil for any other element.
