@@ -449,36 +449,24 @@ struct ConnectionDispatchTests {
     @Test("reading a descriptor (stdin, an engine client's socket), the reader stops while maxPendingAnswers answers are pending")
     func descriptorReaderHeldByPendingAnswers() async throws {
         // The engine's client loop once left this out: a client flooding requests grew the engine's memory without bound.
-        let harness = Harness()
-        var ends: [Int32] = [0, 0]
-        #expect(pipe(&ends) == 0)
-        defer { close(ends[1]) }
-        let connection = harness.connection
-        let readEnd = ends[0]
-        Thread { connection.readUntilEnd(fd: readEnd, parser: MessageParser(framing: .ndjson)) }.start()
-        func write(_ lines: [String]) { writeAll(ends[1], lines.joined(separator: "\n") + "\n") }
         let limit = Connection.maxPendingAnswers
-        write([#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":1}}"#]
-              + (1...limit).map { #"{"jsonrpc":"2.0","id":\#($0),"method":"test/held"}"# })
-        _ = try await harness.collector.response(.int(0))
-        let delegate = harness.delegate
-        defer { delegate.gate.open() }  // whatever happens, no handler is left waiting
-        try await harness.collector.wait("\(limit) held requests being handled") { _ in
-            delegate.heldStarted.load(ordering: .sequentiallyConsistent) == limit
-        }
-        write([#"{"jsonrpc":"2.0","id":"after","method":"test/echo","params":{"text":"read"}}"#])
-        // A bounded wait: a reader that was not held back would answer this within it.
-        await #expect(throws: TimedOut.self, "the request after \(limit) pending ones is not read yet") {
-            try await harness.collector.response(.string("after"), timeout: .milliseconds(300))
-        }
-        delegate.gate.open()
-        #expect(try await harness.collector.response(.string("after"))["result"]?["text"] == .string("read"))
-        try await harness.collector.wait("every answer") { $0.count == limit + 2 }
+        try await expectReaderHeld(by: (1...limit).map { #"{"jsonrpc":"2.0","id":\#($0),"method":"test/held"}"# },
+                                   what: "\(limit) pending requests")
     }
 
     @Test("reading a descriptor, the reader stops while maxPendingRequestBytes of requests are being worked on (pipelined large requests have bounded memory)")
     func descriptorReaderHeldByPendingBytes() async throws {
         // Before, only the count bounded them: 512 pipelined requests of 100 KiB-1 MiB held the engine 100 MB and more.
+        // Three held requests, each a third of the bound and a little more: two fit, the third goes past it.
+        let padding = String(repeating: "p", count: Connection.maxPendingRequestBytes / 3 + 1)
+        try await expectReaderHeld(by: (1...3).map { #"{"jsonrpc":"2.0","id":\#($0),"method":"test/held","params":{"pad":"\#(padding)"}}"# },
+                                   what: "\(Connection.maxPendingRequestBytes) bytes of pending requests")
+    }
+
+    /// Writes `initialize` and the `held` requests (each `test/held`, numbered from 1) to a reader on a pipe,
+    /// as an engine client's is fed; once they are all being handled, one more request must not be read
+    /// (`what` says what holds it back) until they are let go, and is then answered.
+    private func expectReaderHeld(by held: [String], what: String) async throws {
         let harness = Harness()
         var ends: [Int32] = [0, 0]
         #expect(pipe(&ends) == 0)
@@ -487,24 +475,21 @@ struct ConnectionDispatchTests {
         let readEnd = ends[0]
         Thread { connection.readUntilEnd(fd: readEnd, parser: MessageParser(framing: .ndjson)) }.start()
         func write(_ lines: [String]) { writeAll(ends[1], lines.joined(separator: "\n") + "\n") }
-        // Three held requests, each a third of the bound and a little more: two fit, the third goes past it.
-        let padding = String(repeating: "p", count: Connection.maxPendingRequestBytes / 3 + 1)
-        write([#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":1}}"#]
-              + (1...3).map { #"{"jsonrpc":"2.0","id":\#($0),"method":"test/held","params":{"pad":"\#(padding)"}}"# })
+        write([#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":1}}"#] + held)
         _ = try await harness.collector.response(.int(0))
         let delegate = harness.delegate
         defer { delegate.gate.open() }  // whatever happens, no handler is left waiting
-        try await harness.collector.wait("3 held requests being handled") { _ in
-            delegate.heldStarted.load(ordering: .sequentiallyConsistent) == 3
+        try await harness.collector.wait("\(held.count) held requests being handled") { _ in
+            delegate.heldStarted.load(ordering: .sequentiallyConsistent) == held.count
         }
         write([#"{"jsonrpc":"2.0","id":"after","method":"test/echo","params":{"text":"read"}}"#])
         // A bounded wait: a reader that was not held back would answer this within it.
-        await #expect(throws: TimedOut.self, "the request after \(Connection.maxPendingRequestBytes) bytes of pending ones is not read yet") {
+        await #expect(throws: TimedOut.self, "the request after \(what) is not read yet") {
             try await harness.collector.response(.string("after"), timeout: .milliseconds(300))
         }
         delegate.gate.open()
         #expect(try await harness.collector.response(.string("after"))["result"]?["text"] == .string("read"))
-        try await harness.collector.wait("every answer") { $0.count == 5 }
+        try await harness.collector.wait("every answer") { $0.count == held.count + 2 }
     }
 
     @Test("cancelling an unknown or finished request does nothing; the id can be reused")
