@@ -59,7 +59,7 @@ public final class SnapshotEncoder {
         func appendSteps() {
             if bytes.count > 1 { bytes.append(UInt8(ascii: ",")) }
             JSONWriter.appendString(stepsKey, to: &bytes)
-            bytes.append(contentsOf: Array(":[".utf8))
+            JSONWriter.appendLiteral(":[", to: &bytes)
             for (index, step) in steps.enumerated() {
                 if index > 0 { bytes.append(UInt8(ascii: ",")) }
                 bytes.append(contentsOf: step)

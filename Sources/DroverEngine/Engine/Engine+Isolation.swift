@@ -19,7 +19,7 @@ extension Engine {
         let worktrees = self.worktrees
         // Git runs off the actor; a folder with no `.git` above it needs none, nor a hop to another thread.
         let (isGit, hasCommits) = !worktrees.hasGitAbove() ? (false, false) : try await Self.offActor { () -> (Bool, Bool) in
-            let isGit = worktrees.isGitWorkspace()
+            let isGit = worktrees.isInsideWorkTree()
             return (isGit, isGit && worktrees.hasCommits())
         }
         var mode = request.isolation ?? pipelineDefault ?? (isGit ? .worktree : .none)

@@ -35,7 +35,13 @@ struct RunWorktrees: Sendable {
 
     /// Whether the workspace is inside a git work tree (false for a bare repository or no repository).
     func isGitWorkspace() -> Bool {
-        hasGitAbove() && (try? git.run(["rev-parse", "--is-inside-work-tree"]))?.trimmed == "true"
+        hasGitAbove() && isInsideWorkTree()
+    }
+
+    /// What git says of a folder `hasGitAbove()` found a `.git` above: whether it is inside a work tree
+    /// (not a bare repository's). Spawns git.
+    func isInsideWorkTree() -> Bool {
+        (try? git.run(["rev-parse", "--is-inside-work-tree"]))?.trimmed == "true"
     }
 
     /// Whether the workspace's folder or one above it holds a `.git`: most folders that are not

@@ -35,7 +35,7 @@ public enum JSONWriter {
         case 0x0D: bytes.append(UInt8(ascii: "r"))
         default:
             let hex: StaticString = "0123456789abcdef"
-            bytes.append(contentsOf: "u00".utf8)
+            appendLiteral("u00", to: &bytes)
             bytes.append(hex.utf8Start[Int(byte >> 4)])
             bytes.append(hex.utf8Start[Int(byte & 0xF)])
         }
@@ -67,7 +67,7 @@ public enum JSONWriter {
 
     /// Appends a double as JSONEncoder writes it (`1` not `1.0`, `1e-07`, `1e+300`); non-finite as `null`.
     public static func appendDouble(_ number: Double, to bytes: inout [UInt8]) {
-        guard number.isFinite else { return bytes.append(contentsOf: "null".utf8) }
+        guard number.isFinite else { return appendLiteral("null", to: &bytes) }
         var text = number.description
         if text.hasSuffix(".0") { text.removeLast(2) }
         bytes.append(contentsOf: text.utf8)
