@@ -140,6 +140,10 @@ public final class EngineBridge: ConnectionDelegate {
         handlers[method]
     }
 
+    public func handler(named name: UnsafeBufferPointer<UInt8>) -> MethodHandler? {
+        handlers[name]
+    }
+
     public func shutdown() async {
         let (engine, listener) = session.value.withLock { session -> (Result<EngineHost, ResponseError>?, Int?) in
             defer { session?.listener = nil }

@@ -120,6 +120,14 @@ struct MessageEnvelopeTests {
         #"{"jsonrpc":"2.0","id":1,"method":"m","params":3}"#,
         #"{"jsonrpc":"2.0","id":1,"method":"m","params":false}"#,
         #"{"jsonrpc":"2.0","id":1,"method":7}"#,
+        // A method name kept as its bytes (no escapes) or decoded (escapes), and duplicates of either kind.
+        #"{"jsonrpc":"2.0","id":1,"method":"be\u006ech\/x"}"#, #"{"jsonrpc":"2.0","id":1,"method":"\"q\"\n"}"#,
+        #"{"jsonrpc":"2.0","id":1,"method":"é/🚀"}"#, #"{"jsonrpc":"2.0","id":1,"method":""}"#,
+        #"{"jsonrpc":"2.0","id":1,"method":"a","method":7}"#, #"{"jsonrpc":"2.0","id":1,"method":7,"method":"a"}"#,
+        #"{"jsonrpc":"2.0","id":1,"method":"a","method":"\u0062"}"#, #"{"jsonrpc":"2.0","id":1,"method":"\u0062","method":"c"}"#,
+        #"{"jsonrpc":"2.0","id":1,"method":"a","method":null,"result":1}"#, #"{"jsonrpc":"2.0","id":1,"method":"x\u0001"}"#,
+        #"{"jsonrpc":"2.0","id":1,"method":"x"#, #"{"jsonrpc":"2.0","id":1,"method":"\ud800"}"#,
+        #"{"jsonrpc":"2.0","id\u0000":1,"method\u0000":"x","method":"m"}"#,
         #"{"jsonrpc":"2.0","id":1}"#,
         #"{"jsonrpc":"2.0","id":1,"result":null}"#,
         #"{"jsonrpc":"2.0","id":1,"error":{"code":1}}"#,
@@ -141,6 +149,26 @@ struct MessageEnvelopeTests {
         #"{"jsonrpc":"2.0","id":1,"method":"m"} x"#,
     ]
 
+    @Test("member names: the envelope's own, and names that differ from them by a byte, a NUL or their length")
+    func envelopeKeys() {
+        func key(_ name: String) -> EnvelopeKey {
+            var name = name
+            return name.withUTF8 { EnvelopeKey($0) }
+        }
+        let own: [(String, EnvelopeKey)] = [("id", .id), ("error", .resultOrError), ("result", .resultOrError),
+                                            ("method", .method), ("params", .params), ("jsonrpc", .jsonrpc)]
+        for (name, expected) in own {
+            #expect(key(name) == expected, "\(name)")
+            for other in [name + "\u{0}", "\u{0}" + name, String(name.dropLast()), String(name.dropFirst()), name.uppercased(),
+                          name + "s", String(name.dropLast()) + "\u{0}"] {
+                #expect(key(other) == .other, "\(other.debugDescription)")
+            }
+        }
+        for other in ["", "i", "d", "jsonrpc2", "idid", "\u{0}\u{0}", "é"] {
+            #expect(key(other) == .other, "\(other.debugDescription)")
+        }
+    }
+
     @Test("every message of the corpus")
     func corpus() {
         for text in Self.corpus {
@@ -157,6 +185,10 @@ struct MessageEnvelopeTests {
             head + Array(#"{"t":""#.utf8) + [0xF0, 0x9F, 0x98] + Array(#""}}"#.utf8),
             head + Array(#"{"t":""#.utf8) + [0x01] + Array(#""}}"#.utf8),
             Array(#"{"jsonrpc":"2.0","id":1,"method":"m","x":""#.utf8) + [0xFF] + Array(#""}"#.utf8),
+            // In a method name kept as its bytes.
+            Array(#"{"jsonrpc":"2.0","id":1,"method":"m"#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8),
+            Array(#"{"jsonrpc":"2.0","id":1,"method":""#.utf8) + [0xED, 0xA0, 0x80] + Array(#""}"#.utf8),
+            Array(#"{"jsonrpc":"2.0","id":1,"method":"m"#.utf8) + [0x1F] + Array(#""}"#.utf8),
         ]
         // The parser allows 512 levels: the message is one, so params may nest 511 deep, and not 512.
         for depth in [510, 511, 512, 513] {

@@ -406,6 +406,22 @@ struct ConnectionDispatchTests {
         #expect(try await collector.response(.string("s/1"))["result"]?["text"] == .string("string id"))
     }
 
+    @Test("a method name written with escapes is the method it spells: dispatched, refused or quoted alike")
+    func escapedMethodNames() async throws {
+        let harness = Harness()
+        harness.send(#"{"jsonrpc":"2.0","id":1,"method":"\u0069nitialize","params":{"protocolVersion":1}}"#)
+        let collector = harness.collector
+        #expect(try await collector.response(.int(1))["result"]?["protocolVersion"] == .int(1))
+        harness.send(#"{"jsonrpc":"2.0","id":2,"method":"test\/echo","params":{"text":"escaped"}}"#)
+        harness.send(#"{"jsonrpc":"2.0","id":3,"method":"initi\u0061lize","params":{}}"#)
+        harness.send(#"{"jsonrpc":"2.0","id":4,"method":"no\nsuch\"","params":{}}"#)
+        harness.send(#"{"jsonrpc":"2.0","id":5,"method":"né/such🚀"}"#)
+        #expect(try await collector.response(.int(2))["result"]?["text"] == .string("escaped"))
+        #expect(try await collector.response(.int(3))["error"]?["message"]?.stringValue == "Invalid request: 'initialize' was already received; send it once per connection")
+        #expect(try await collector.response(.int(4))["error"]?["message"]?.stringValue == "Method not found: 'no\nsuch\"'")
+        #expect(try await collector.response(.int(5))["error"]?["message"]?.stringValue == "Method not found: 'né/such🚀'")
+    }
+
     @Test("$/cancelRequest of an in-flight request answers -32800 promptly")
     func cancelInFlight() async throws {
         let harness = Harness()

@@ -177,7 +177,8 @@ struct OutboxTests {
                        String(repeating: "é", count: Excerpt.maxCharacters)]
         for id in [RequestID.int(7), .int(-1), .string("a\"b")] {
             for method in methods {
-                #expect(Outbox.methodNotFound(id: id, method: method) == Outbox.response(id: id, error: .methodNotFound(method)),
+                var name = method
+                #expect(name.withUTF8 { Outbox.methodNotFound(id: id, name: $0) } == Outbox.response(id: id, error: .methodNotFound(method)),
                         "method \(method.debugDescription), id \(id)")
             }
         }

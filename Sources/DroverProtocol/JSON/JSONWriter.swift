@@ -15,18 +15,21 @@ public enum JSONWriter {
     /// fixed parts around it are written as one literal).
     public static func appendEscaped(_ text: String, to bytes: inout [UInt8]) {
         var text = text
-        text.withUTF8 { utf8 in
-            // Copy runs of bytes that need no escape in one go.
-            var start = 0
-            for index in 0..<utf8.count {
-                let byte = utf8[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                if start < index { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index])) }
-                appendEscape(byte, to: &bytes)
-                start = index + 1
-            }
-            if start < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...])) }
+        text.withUTF8 { appendEscaped(utf8: $0, to: &bytes) }
+    }
+
+    /// `appendEscaped(_:to:)` of text given as its UTF-8 bytes.
+    public static func appendEscaped(utf8: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
+        // Copy runs of bytes that need no escape in one go.
+        var start = 0
+        for index in 0..<utf8.count {
+            let byte = utf8[index]
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            if start < index { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index])) }
+            appendEscape(byte, to: &bytes)
+            start = index + 1
         }
+        if start < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...])) }
     }
 
     private static func appendEscape(_ byte: UInt8, to bytes: inout [UInt8]) {

@@ -47,21 +47,54 @@ public struct IncomingMessage: Sendable {
         case text(ArraySlice<UInt8>)
     }
 
+    /// The method's name: a String, or the UTF-8 bytes of a name the message wrote without escapes (a
+    /// slice of the message, made a String only when asked for: a request is dispatched by its bytes).
+    enum MethodName: Sendable {
+        case text(String)
+        case bytes(ArraySlice<UInt8>)
+    }
+
     public var kind: Kind
-    public var method: String
+    private var methodName: MethodName
     private var storedParams: Params
 
     public init(kind: Kind, method: String, params: JSONValue?) {
         self.kind = kind
-        self.method = method
+        self.methodName = .text(method)
         self.storedParams = params.map { .value($0) } ?? .none
     }
 
     /// A message whose params are `text`, an object or array that `MessageDecoder` has checked.
-    init(kind: Kind, method: String, paramsText text: ArraySlice<UInt8>?) {
+    init(kind: Kind, methodName: MethodName, paramsText text: ArraySlice<UInt8>?) {
         self.kind = kind
-        self.method = method
+        self.methodName = methodName
         self.storedParams = text.map { .text($0) } ?? .none
+    }
+
+    /// The method's name (made on each read when the message wrote it without escapes: a dispatcher
+    /// that only compares it uses `withMethodUTF8` or `hasMethod`).
+    public var method: String {
+        get {
+            switch methodName {
+            case .text(let text): text
+            // Valid UTF-8: the parser checked it.
+            case .bytes(let bytes): String(decoding: bytes, as: UTF8.self)
+            }
+        }
+        set { methodName = .text(newValue) }
+    }
+
+    /// Calls `body` with the method name's UTF-8 bytes, without making a String.
+    public func withMethodUTF8<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        switch methodName {
+        case .text(var text): return try text.withUTF8(body)
+        case .bytes(let bytes): return try bytes.withUnsafeBufferPointer(body)
+        }
+    }
+
+    /// Whether the method is `name`, compared as bytes.
+    public func hasMethod(_ name: StaticString) -> Bool {
+        withMethodUTF8 { $0.elementsEqual(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)) }
     }
 
     /// The `params` member (an object or an array), nil when absent or null; parsed on each read.
@@ -175,33 +208,22 @@ public struct MessageDecoder: Sendable {
     /// Checks the members every message is checked for, without touching the params' contents.
     private static func classify(_ envelope: MessageEnvelope, in bytes: [UInt8]) -> IncomingEntry {
         var requestID: RequestID?
-        var idIsInvalid = false
-        var idIsNull = false
-        switch envelope.id {
-        case nil: break
-        case .null: idIsNull = true
-        case .int(let value): requestID = .int(value)
-        // Like JSONDecoder, an integral number written `1.0` or `1e3` is an Int.
-        case .double(let value): if let int = Int(exactly: value) { requestID = .int(int) } else { idIsInvalid = true }
-        case .string(let value): requestID = .string(value)
-        default: idIsInvalid = true
-        }
-        guard envelope.jsonrpc?.stringValue == "2.0" else {
+        if case .valid(let id) = envelope.id { requestID = id }
+        guard envelope.isVersion2 else {
             return .invalid(id: requestID, error: .invalidRequest("\"jsonrpc\" must be \"2.0\""))
         }
-        let method = envelope.method
-        if method == nil && envelope.hasResultOrError { return .response }
-        if idIsInvalid {
-            return .invalid(id: nil, error: .invalidRequest("\"id\" must be a number or a string"))
+        if case .absent = envelope.method, envelope.hasResultOrError { return .response }
+        switch envelope.id {
+        case .invalid: return .invalid(id: nil, error: .invalidRequest("\"id\" must be a number or a string"))
+        case .null: return .invalid(id: nil, error: .invalidRequest("\"id\" must be a number or a string, not null"))
+        case .absent, .valid: break
         }
-        if idIsNull {
-            return .invalid(id: nil, error: .invalidRequest("\"id\" must be a number or a string, not null"))
-        }
-        guard let method else {
-            return .invalid(id: requestID, error: .invalidRequest("\"method\" is missing"))
-        }
-        guard case .string(let name) = method else {
-            return .invalid(id: requestID, error: .invalidRequest("\"method\" must be a string"))
+        let name: IncomingMessage.MethodName
+        switch envelope.method {
+        case .absent: return .invalid(id: requestID, error: .invalidRequest("\"method\" is missing"))
+        case .notString: return .invalid(id: requestID, error: .invalidRequest("\"method\" must be a string"))
+        case .name(let text): name = .text(text)
+        case .bytes(let range): name = .bytes(bytes[range])
         }
         var params: ArraySlice<UInt8>?
         if let range = envelope.params {
@@ -213,7 +235,7 @@ public struct MessageDecoder: Sendable {
             }
         }
         let kind: IncomingMessage.Kind = requestID.map { .request($0) } ?? .notification
-        return .message(IncomingMessage(kind: kind, method: name, paramsText: params))
+        return .message(IncomingMessage(kind: kind, methodName: name, paramsText: params))
     }
 }
 

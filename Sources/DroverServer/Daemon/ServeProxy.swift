@@ -46,7 +46,7 @@ public enum ServeProxy {
                 for input in inputs {
                     let framing = parser.framing ?? .ndjson
                     guard case .message(let bytes) = input, case .single(.message(let message)) = decoder.decode(bytes),
-                          message.method == "initialize", let id = message.id else {
+                          message.hasMethod("initialize"), let id = message.id else {
                         localConnection().receive([input], framing: framing)
                         continue
                     }

@@ -231,16 +231,13 @@ public final class Connection: Sendable {
     // MARK: Lifecycle rules
 
     private func handleNotification(_ message: IncomingMessage) {
-        switch message.method {
-        case "exit":
+        if message.hasMethod("exit") {
             stop(reason: "exit notification")
-        case "$/cancelRequest":
+        } else if message.hasMethod("$/cancelRequest") {
             guard isInitialized, let params = try? decoder.params(CancelParams.self, from: message) else { return }
             cancel(params.id)
-        default:
-            // `initialized` and unknown notifications need no action; before `initialize` all are dropped.
-            break
         }
+        // `initialized` and unknown notifications need no action; before `initialize` all are dropped.
     }
 
     private var isInitialized: Bool {
@@ -249,29 +246,38 @@ public final class Connection: Sendable {
 
     private func reply(toRequest message: IncomingMessage, id: RequestID, framing: Framing) -> Reply {
         let phase = state.withLock { $0.phase }
-        switch (message.method, phase) {
-        case ("initialize", .uninitialized):
+        // The method compared as bytes: a request's method is made a String only for an error that quotes it.
+        let method: LifecycleMethod = message.hasMethod("initialize") ? .initialize : message.hasMethod("shutdown") ? .shutdown : .other
+        switch (method, phase) {
+        case (.initialize, .uninitialized):
             return initialize(message, id: id, framing: framing)
-        case ("initialize", _):
+        case (.initialize, _):
             return error(id, .invalidRequest("'initialize' was already received; send it once per connection"))
         case (_, .uninitialized):
             return error(id, ResponseError(
                 code: .serverNotInitialized, message: "Server not initialized: send 'initialize' before '\(message.method)'"))
         case (_, .shuttingDown):
             return error(id, .invalidRequest("The server is shutting down: after 'shutdown' only the 'exit' notification is accepted"))
-        case ("shutdown", .running(let ready)):
+        case (.shutdown, .running(let ready)):
             state.withLock { $0.phase = .shuttingDown(ready: ready) }
             return .later(Task {
                 await ready.value
                 await self.delegate.shutdown()
                 return Outbox.response(id: id, resultJSON: Array("null".utf8))
             }, holdsEvents: false)
-        case (_, .running(let ready)):
-            guard let handler = delegate.handler(for: message.method) else {
-                return .now(Outbox.methodNotFound(id: id, method: message.method))
+        case (.other, .running(let ready)):
+            return message.withMethodUTF8 { name in
+                guard let handler = delegate.handler(named: name) else {
+                    return .now(Outbox.methodNotFound(id: id, name: name))
+                }
+                return dispatch(message, id: id, handler: handler, after: ready)
             }
-            return dispatch(message, id: id, handler: handler, after: ready)
         }
+    }
+
+    /// The methods the lifecycle rules name.
+    private enum LifecycleMethod {
+        case initialize, shutdown, other
     }
 
     private func initialize(_ message: IncomingMessage, id: RequestID, framing: Framing) -> Reply {

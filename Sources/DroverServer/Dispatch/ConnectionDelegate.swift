@@ -16,6 +16,16 @@ public protocol ConnectionDelegate: Sendable {
     /// The handler of a request method, nil if the method is unknown.
     func handler(for method: String) -> MethodHandler?
 
+    /// `handler(for:)` of a method named by its UTF-8 bytes (how the connection asks: a request's
+    /// method needs no String to be dispatched).
+    func handler(named name: UnsafeBufferPointer<UInt8>) -> MethodHandler?
+
     /// Stops all work (running agents are interrupted). Called on `shutdown`, `exit` or EOF; may run twice.
     func shutdown() async
+}
+
+extension ConnectionDelegate {
+    public func handler(named name: UnsafeBufferPointer<UInt8>) -> MethodHandler? {
+        handler(for: String(decoding: name, as: UTF8.self))
+    }
 }

@@ -32,17 +32,20 @@ struct MethodTable: Sendable {
     /// The handler of `method`, nil when there is none.
     subscript(method: String) -> MethodHandler? {
         var method = method
-        return method.withUTF8 { name in
-            var index = Self.hash(name) & mask
-            while handlers[index] != nil {
-                let matches = names[index].withUnsafeBufferPointer { slot in
-                    slot.count == name.count && (name.isEmpty || memcmp(slot.baseAddress!, name.baseAddress!, name.count) == 0)
-                }
-                if matches { return handlers[index] }
-                index = (index + 1) & mask
+        return method.withUTF8 { self[$0] }
+    }
+
+    /// The handler of the method named by the UTF-8 bytes `name`, nil when there is none.
+    subscript(name: UnsafeBufferPointer<UInt8>) -> MethodHandler? {
+        var index = Self.hash(name) & mask
+        while handlers[index] != nil {
+            let matches = names[index].withUnsafeBufferPointer { slot in
+                slot.count == name.count && (name.isEmpty || memcmp(slot.baseAddress!, name.baseAddress!, name.count) == 0)
             }
-            return nil
+            if matches { return handlers[index] }
+            index = (index + 1) & mask
         }
+        return nil
     }
 
     private static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {

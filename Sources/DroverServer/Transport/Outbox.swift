@@ -168,14 +168,16 @@ public final class Outbox: Sendable {
         return bytes
     }
 
-    /// The -32601 answer for `method`: the bytes `response(id:error: .methodNotFound(method))` writes,
+    /// The -32601 answer for the method `name` (UTF-8): the bytes `response(id:error: .methodNotFound(…))` writes,
     /// without making the message's String (an unknown method is a hot path: clients probe, benchmarks
     /// measure it). A name long enough to be cut (`Excerpt`) goes that way.
-    static func methodNotFound(id: RequestID, method: String) -> [UInt8] {
-        guard method.utf8.count <= Excerpt.maxCharacters else { return response(id: id, error: .methodNotFound(method)) }
-        var bytes = envelope(id: id, room: 64 + method.utf8.count)
+    static func methodNotFound(id: RequestID, name: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        guard name.count <= Excerpt.maxCharacters else {
+            return response(id: id, error: .methodNotFound(String(decoding: name, as: UTF8.self)))
+        }
+        var bytes = envelope(id: id, room: 64 + name.count)
         JSONWriter.appendLiteral(#","error":{"code":-32601,"message":"Method not found: '"#, to: &bytes)
-        JSONWriter.appendEscaped(method, to: &bytes)
+        JSONWriter.appendEscaped(utf8: name, to: &bytes)
         JSONWriter.appendLiteral(#"'"}}"#, to: &bytes)
         return bytes
     }
