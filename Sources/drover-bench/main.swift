@@ -5,6 +5,7 @@ import DroverPostgres
 import DroverProtocol
 import DroverSQLite
 import DroverStore
+import DroverSupport
 import Foundation
 import Synchronization
 
@@ -41,6 +42,9 @@ func runOnce(_ engine: Engine, tap: EventTap, pipeline: String) async throws -> 
     return ContinuousClock.now - start
 }
 
+// malloc as `drover engine` has it (`drover/main.swift` fixes the thresholds first thing), so the engine
+// measured here allocates as the real one does.
+MallocThresholds.fix()
 let settings = Settings(Array(CommandLine.arguments.dropFirst(2)))
 guard CommandLine.arguments.dropFirst().first == "engine", settings.mistake == nil else {
     if let mistake = settings.mistake { FileHandle.standardError.write(Data("drover-bench: \(mistake)\n".utf8)) }
