@@ -27,7 +27,7 @@ public final class EngineBridge: ConnectionDelegate {
     }
 
     private let session = SessionSlot()
-    private let handlers: [String: MethodHandler]
+    private let handlers: MethodTable
     private let logger: Logger
     private let environment: [String: String]
     private let selfExecutable: String
@@ -51,13 +51,13 @@ public final class EngineBridge: ConnectionDelegate {
         self.environment = environment
         self.selfExecutable = selfExecutable
         let session = self.session
-        self.handlers = Self.makeHandlers {
+        self.handlers = MethodTable(Self.makeHandlers {
             switch session.value.withLock({ $0?.engine }) {
             case .success(let host): return host.engine
             case .failure(let error): throw error
             case nil: throw ResponseError.internalError("the engine is not running")
             }
-        }
+        })
     }
 
     public func initialize(_ params: InitializeRequest, framing: Framing, outbox: Outbox) throws -> InitializeResult {

@@ -13,6 +13,26 @@ import Testing
         #expect(Set(handlers.keys) == engineMethods)
     }
 
+    @Test("the method table finds each handler by its name's bytes, and nothing for any other name")
+    func methodTableLookup() {
+        let table = MethodTable(handlers)
+        for (name, handler) in handlers {
+            #expect(table[name]?.changesRuns == handler.changesRuns, "\(name)")
+            // Near misses: a byte more, a byte less, another case, the same bytes in another order.
+            for miss in [name + "x", String(name.dropLast()), name.uppercased(), String(name.reversed()), " " + name] where handlers[miss] == nil {
+                #expect(table[miss] == nil, "\(miss)")
+            }
+        }
+        for unknown in ["", "bench/nonexistent", "initialize", "shutdown", "run/é", "🚀", String(repeating: "run/", count: 300)] {
+            #expect(table[unknown] == nil, "\(unknown)")
+        }
+        // Small tables too: every slot probe ends at a free slot.
+        let one = MethodTable(["a/b": handlers.values.first!])
+        #expect(one["a/b"] != nil)
+        #expect(one["a/c"] == nil && one[""] == nil)
+        #expect(MethodTable([:])["a/b"] == nil)
+    }
+
     @Test func runChangingMethodsAreTheDocumentedOnes() throws {
         let readme = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

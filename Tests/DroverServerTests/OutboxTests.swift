@@ -169,6 +169,20 @@ struct OutboxTests {
         #expect(order == (1...2_000).flatMap { [JSONValue.int($0), .int($0)] })
     }
 
+    @Test("the -32601 answer written directly is the bytes of the general error answer, escapes and cut names included")
+    func methodNotFoundBytes() {
+        let methods = ["bench/nonexistent", "", "x/\"y\"", "a\\b", "tab\there", "line\nbreak", "\u{1}ctl", "é/ü", "🚀/fly",
+                       String(repeating: "m", count: Excerpt.maxCharacters),
+                       String(repeating: "m", count: Excerpt.maxCharacters + 1),
+                       String(repeating: "é", count: Excerpt.maxCharacters)]
+        for id in [RequestID.int(7), .int(-1), .string("a\"b")] {
+            for method in methods {
+                #expect(Outbox.methodNotFound(id: id, method: method) == Outbox.response(id: id, error: .methodNotFound(method)),
+                        "method \(method.debugDescription), id \(id)")
+            }
+        }
+    }
+
     @Test("the reader waits for room while answers pile up, and goes on once the client reads")
     func readerBackpressure() async throws {
         let client = StallableClient(stalled: true)

@@ -42,15 +42,28 @@ struct EngineDaemonEndToEndTests {
     }
 
     /// Pids of engine processes serving `workspace` (from /proc: `drover engine --foreground --workspace PATH`).
+    ///
+    /// A process an engine is spawning (an agent it resumes, a git) shows the engine's command line
+    /// until it execs: it is left out by its parent, else a new engine looked like two.
     private static func enginePIDs(_ workspace: String) -> [pid_t] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { entry -> pid_t? in
+        let parents = entries.compactMap { entry -> (pid: pid_t, parent: pid_t?)? in
             guard let pid = pid_t(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
             let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
             guard arguments.contains("engine"), arguments.contains("--foreground"), arguments.contains(workspace) else { return nil }
             // A zombie has no command line; a live engine has one.
-            return pid
+            return (pid, parentPID(pid))
         }
+        let candidates = Set(parents.map(\.pid))
+        return parents.filter { $0.parent.map { !candidates.contains($0) } ?? true }.map(\.pid)
+    }
+
+    /// The parent in /proc/PID/stat (the field after the state, after the command's closing parenthesis).
+    private static func parentPID(_ pid: pid_t) -> pid_t? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/stat"),
+              let close = data.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = data[(close + 1)...].split(separator: UInt8(ascii: " "))
+        return fields.count > 1 ? pid_t(String(decoding: fields[1], as: UTF8.self)) : nil
     }
 
     private static func waitForDone(_ drover: DroverProcess, _ runId: String, status: String = "done") async throws -> [String: Any] {

@@ -7,6 +7,13 @@ public enum JSONWriter {
     /// Appends `text` as a JSON string literal (quoted and escaped).
     public static func appendString(_ text: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
+        appendEscaped(text, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends `text` escaped as inside a JSON string literal, without the quotes (for a string whose
+    /// fixed parts around it are written as one literal).
+    public static func appendEscaped(_ text: String, to bytes: inout [UInt8]) {
         var text = text
         text.withUTF8 { utf8 in
             // Copy runs of bytes that need no escape in one go.
@@ -20,7 +27,6 @@ public enum JSONWriter {
             }
             if start < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...])) }
         }
-        bytes.append(UInt8(ascii: "\""))
     }
 
     private static func appendEscape(_ byte: UInt8, to bytes: inout [UInt8]) {

@@ -268,7 +268,7 @@ public final class Connection: Sendable {
             }, holdsEvents: false)
         case (_, .running(let ready)):
             guard let handler = delegate.handler(for: message.method) else {
-                return error(id, .methodNotFound(message.method))
+                return .now(Outbox.methodNotFound(id: id, method: message.method))
             }
             return dispatch(message, id: id, handler: handler, after: ready)
         }

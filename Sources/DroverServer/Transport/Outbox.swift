@@ -168,6 +168,18 @@ public final class Outbox: Sendable {
         return bytes
     }
 
+    /// The -32601 answer for `method`: the bytes `response(id:error: .methodNotFound(method))` writes,
+    /// without making the message's String (an unknown method is a hot path: clients probe, benchmarks
+    /// measure it). A name long enough to be cut (`Excerpt`) goes that way.
+    static func methodNotFound(id: RequestID, method: String) -> [UInt8] {
+        guard method.utf8.count <= Excerpt.maxCharacters else { return response(id: id, error: .methodNotFound(method)) }
+        var bytes = envelope(id: id, room: 64 + method.utf8.count)
+        JSONWriter.appendLiteral(#","error":{"code":-32601,"message":"Method not found: '"#, to: &bytes)
+        JSONWriter.appendEscaped(method, to: &bytes)
+        JSONWriter.appendLiteral(#"'"}}"#, to: &bytes)
+        return bytes
+    }
+
     /// `{"jsonrpc":"2.0","id":…` in an array with room for `room` bytes more: one allocation per answer.
     private static func envelope(id: RequestID?, room: Int) -> [UInt8] {
         var bytes: [UInt8] = []
