@@ -48,7 +48,7 @@ let package = Package(
             dependencies: ["DroverServer", "DroverEngine", "DroverFakeAgent", "DroverSQLite", postgres, "DroverStore", "DroverProtocol",
                            "DroverSupport", "CBuildInfo"]),
         .executableTarget(
-            name: "drover-bench", dependencies: ["DroverServer", "DroverEngine", "DroverSQLite", postgres, "DroverStore", "DroverProtocol", "CSQLite"]),
+            name: "drover-bench", dependencies: ["DroverServer", "DroverEngine", "DroverSQLite", postgres, "DroverStore", "DroverProtocol", "DroverSupport", "CSQLite"]),
         .testTarget(name: "DroverProtocolTests", dependencies: ["DroverProtocol"]),
         // Starts a throwaway PostgreSQL server (initdb + pg_ctl) for the tests that need one.
         .target(name: "PostgresTestServer", path: "Tests/PostgresTestServer"),

@@ -17,12 +17,25 @@ struct Settings {
     var storeURL: String?
     var runs = 100
     var parts = Set(Part.allCases)
+    /// Leave the temporary workspace behind for the caller to delete (`--keep-workspace`): on an ext4
+    /// without a journal, files deleted in the last ~30 s make every file created near them slower
+    /// (`recently_deleted`), so a harness that runs the benchmark back to back deletes them at its end.
+    var keepsWorkspace = false
     /// What was wrong with the arguments, if anything.
     var mistake: String?
 
     init(_ arguments: [String]) {
         var index = 0
-        while index + 1 < arguments.count {
+        while index < arguments.count {
+            if arguments[index] == "--keep-workspace" {
+                keepsWorkspace = true
+                index += 1
+                continue
+            }
+            guard index + 1 < arguments.count else {
+                mistake = "\(arguments[index]) needs a value"
+                break
+            }
             let value = Int(arguments[index + 1]) ?? 0
             switch arguments[index] {
             case "--steps": steps = max(1, value)

@@ -5,13 +5,14 @@ import DroverPostgres
 import DroverProtocol
 import DroverSQLite
 import DroverStore
+import DroverSupport
 import Foundation
 import Synchronization
 
 // drover-bench: prints the engine's own overhead beside its anchors (raw SQLite, the agent process
 // alone). Run it with
 //   swift run -c release drover-bench engine [--steps 50] [--events 1000] [--rounds 3] [--runs 100]
-//     [--store postgres://…] [--parts events,steps,scale]
+//     [--store postgres://…] [--parts events,steps,scale] [--keep-workspace]
 // It drives the real engine, store and fake-agent subprocesses in a temporary workspace.
 
 func median(_ values: [Double]) -> Double {
@@ -41,10 +42,13 @@ func runOnce(_ engine: Engine, tap: EventTap, pipeline: String) async throws -> 
     return ContinuousClock.now - start
 }
 
+// malloc as `drover engine` has it (`drover/main.swift` fixes the thresholds first thing), so the engine
+// measured here allocates as the real one does.
+MallocThresholds.fix()
 let settings = Settings(Array(CommandLine.arguments.dropFirst(2)))
 guard CommandLine.arguments.dropFirst().first == "engine", settings.mistake == nil else {
     if let mistake = settings.mistake { FileHandle.standardError.write(Data("drover-bench: \(mistake)\n".utf8)) }
-    FileHandle.standardError.write(Data("usage: drover-bench engine [--steps N] [--events N] [--rounds N] [--runs N] [--store postgres://…] [--parts events,steps,scale]\n".utf8))
+    FileHandle.standardError.write(Data("usage: drover-bench engine [--steps N] [--events N] [--rounds N] [--runs N] [--store postgres://…] [--parts events,steps,scale] [--keep-workspace]\n".utf8))
     exit(2)
 }
 let binary = URL(fileURLWithPath: EngineHost.currentExecutable()).deletingLastPathComponent().appendingPathComponent("drover").path
@@ -55,7 +59,7 @@ guard FileManager.default.isExecutableFile(atPath: binary) else {
 let root = FileManager.default.temporaryDirectory.appendingPathComponent("drover-bench-\(UUID().uuidString)")
 let workspace = root.appendingPathComponent("ws")
 try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
-defer { try? FileManager.default.removeItem(at: root) }
+defer { if !settings.keepsWorkspace { try? FileManager.default.removeItem(at: root) } }
 var environment = ProcessInfo.processInfo.environment
 environment["DROVER_CONFIG_DIR"] = root.appendingPathComponent("config").path
 
@@ -81,7 +85,7 @@ let tap = EventTap()
 _ = await engine.addListener { tap.record($0) }
 
 print("drover-bench engine: \(settings.rounds) rounds, \(settings.events) events per burst, \(settings.steps)-step pipeline")
-print("workspace: \(workspace.path), store: \(backend.name)")
+print("workspace: \(workspace.path), store: \(backend.name)" + (settings.keepsWorkspace ? " (kept: delete \(root.path))" : ""))
 
 if settings.parts.contains(.events) {
     // (a) Events persisted (one transaction each) and notified, per second.
