@@ -1,3 +1,4 @@
+import DroverSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -49,8 +50,7 @@ struct MethodTable: Sendable {
     }
 
     private static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let hash = StableHash.fnv1a(bytes)
         return Int(truncatingIfNeeded: hash ^ (hash >> 32))
     }
 }
