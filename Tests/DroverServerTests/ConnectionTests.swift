@@ -438,6 +438,27 @@ struct ConnectionDispatchTests {
         #expect(code(try await harness.collector.response(.string("two"), timeout: .seconds(30))) == -32800)
     }
 
+    @Test("$/cancelRequest reaches a request inside a batch: the batch's answer carries its -32800 beside the others' results")
+    func cancelInsideBatch() async throws {
+        let harness = Harness()
+        try await harness.initialize()
+        let before = harness.collector.messages.count
+        harness.send("""
+        [{"jsonrpc":"2.0","id":1,"method":"test/slow","params":{"seconds":120}},
+         {"jsonrpc":"2.0","id":2,"method":"test/echo","params":{"text":"b"}}]
+        """)
+        harness.notify("$/cancelRequest", #"{"id":1}"#)
+        // As in cancelInFlight: 30 s tells "answered at the cancel" from "when the 120 s request ends".
+        let messages = try await harness.collector.wait("batch answer", timeout: .seconds(30)) { $0.count > before }
+        guard case .array(let answers)? = messages.last else {
+            Issue.record("batch not answered with an array: \(String(describing: messages.last))")
+            return
+        }
+        #expect(answers.map { $0["id"] } == [.int(1), .int(2)])
+        #expect(code(answers[0]) == -32800)
+        #expect(answers[1]["result"]?["text"] == .string("b"))
+    }
+
     @Test("the reader waits while maxPendingAnswers answers are pending and reads on when one is done (a request flood has bounded memory)")
     func pendingAnswersHoldTheReader() async throws {
         let harness = Harness()

@@ -15,7 +15,8 @@ public final class Connection: Sendable {
 
     private struct State {
         var phase: Phase = .uninitialized
-        var inFlight: [RequestID: Task<[UInt8], Never>] = [:]
+        /// Requests being handled, by id: how to cancel each one's task.
+        var inFlight: [RequestID: @Sendable () -> Void] = [:]
         var cancelled: Set<RequestID> = []
         var exitRequested = false
         /// Tasks that will write a response; `exit` lets them finish first.
@@ -41,6 +42,14 @@ public final class Connection: Sendable {
         case none
         case now([UInt8], holdsEvents: Bool = false)
         case later(Task<[UInt8], Never>, holdsEvents: Bool)
+        /// A request for a handler: the answer `work` makes, in a task that is registered as in flight.
+        case handler(HandlerWork, holdsEvents: Bool)
+    }
+
+    /// What a request's task runs: its handler, to the answer's bytes.
+    private struct HandlerWork: Sendable {
+        let id: RequestID
+        let run: @Sendable () async -> [UInt8]
     }
 
     public let outbox: Outbox
@@ -102,6 +111,14 @@ public final class Connection: Sendable {
                         self.outbox.writeBody(body)
                         if holds { self.outbox.release() }
                     }
+                case .handler(let work, let holds):
+                    // One task both handles the request and writes its answer (not one awaiting the other).
+                    track(size: size, inFlight: work.id) {
+                        let body = await work.run()
+                        LargeMessageRelease.handled(size: size)
+                        self.outbox.writeBody(body)
+                        if holds { self.outbox.release() }
+                    }
                 }
             case .batch(let entries):
                 answerBatch(entries, framing: framing, size: size)
@@ -148,7 +165,15 @@ public final class Connection: Sendable {
     }
 
     private func answerBatch(_ entries: [IncomingEntry], framing: Framing, size: Int) {
-        let replies = entries.map { reply(to: $0, framing: framing) }
+        // Each request of the batch is handled in a task of its own, started now.
+        let replies = entries.map { entry -> BatchReply in
+            switch reply(to: entry, framing: framing) {
+            case .none: return .none
+            case .now(let body, let holds): return .now(body, holdsEvents: holds)
+            case .later(let task, let holds): return .later(task, holdsEvents: holds)
+            case .handler(let work, let holds): return .later(start(work), holdsEvents: holds)
+            }
+        }
         track(size: size) {
             var bodies: [[UInt8]] = []
             var holds = 0
@@ -177,15 +202,35 @@ public final class Connection: Sendable {
         }
     }
 
+    /// A batch's reply to one of its entries: a request's handler already started.
+    private enum BatchReply {
+        case none
+        case now([UInt8], holdsEvents: Bool)
+        case later(Task<[UInt8], Never>, holdsEvents: Bool)
+    }
+
+    /// Starts `work` in a task registered as in flight (for a batch, whose task awaits it).
+    private func start(_ work: HandlerWork) -> Task<[UInt8], Never> {
+        // Registered under the lock that the task's completion takes, so a fast handler cannot finish
+        // before it is registered (which would leave a stale entry that a later cancel would hit).
+        state.withLock { state in
+            let task = Task { await work.run() }
+            state.inFlight[work.id] = { task.cancel() }
+            return task
+        }
+    }
+
     /// Runs `write` in a task that `exit` waits for, so answers already due are not lost; the request it
-    /// answers (`size` bytes) counts against `maxPendingRequestBytes` until then.
-    private func track(size: Int, _ write: @escaping @Sendable () async -> Void) {
+    /// answers (`size` bytes) counts against `maxPendingRequestBytes` until then. With `inFlight`, the
+    /// task is that request's handler too (`$/cancelRequest` cancels it), registered under the lock its
+    /// completion takes, so a fast handler cannot finish before it is registered.
+    private func track(size: Int, inFlight id: RequestID? = nil, _ write: @escaping @Sendable () async -> Void) {
         state.withLock { state in
             let key = state.nextWriter
             state.nextWriter += 1
             pendingWriters.add(1, ordering: .releasing)
             pendingBytes.add(size, ordering: .releasing)
-            state.writers[key] = Task {
+            let task = Task {
                 await write()
                 let waiter = self.state.withLock { state -> DispatchSemaphore? in
                     state.writers.removeValue(forKey: key)
@@ -197,6 +242,8 @@ public final class Connection: Sendable {
                 }
                 waiter?.signal()
             }
+            state.writers[key] = task
+            if let id { state.inFlight[id] = { task.cancel() } }
         }
     }
 
@@ -317,12 +364,9 @@ public final class Connection: Sendable {
     private func dispatch(_ message: IncomingMessage, id: RequestID, handler: MethodHandler, after ready: Task<Void, Never>) -> Reply {
         if handler.changesRuns { outbox.hold() }
         let decoder = self.decoder
-        // Registered under the lock that the task's completion takes, so a fast handler cannot finish
-        // before it is registered (which would leave a stale entry that a later cancel would hit).
-        // The handler's own task is the one registered: cancelling a task that merely awaits it
-        // would not reach the handler.
-        let task = state.withLock { state in
-            let task = Task<[UInt8], Never> {
+        // The task that runs this is the one registered in flight (`track`, `start`): cancelling a
+        // task that merely awaited it would not reach the handler.
+        return .handler(HandlerWork(id: id) {
                 await ready.value
                 let body: [UInt8]
                 do {
@@ -341,11 +385,7 @@ public final class Connection: Sendable {
                     return state.cancelled.remove(id) != nil
                 }
                 return wasCancelled ? Outbox.response(id: id, error: Self.cancelled(id)) : body
-            }
-            state.inFlight[id] = task
-            return task
-        }
-        return .later(task, holdsEvents: handler.changesRuns)
+        }, holdsEvents: handler.changesRuns)
     }
 
     private static func cancelled(_ id: RequestID) -> ResponseError {
@@ -354,9 +394,9 @@ public final class Connection: Sendable {
 
     private func cancel(_ id: RequestID) {
         state.withLock { state in
-            guard let task = state.inFlight[id] else { return }
+            guard let cancel = state.inFlight[id] else { return }
             state.cancelled.insert(id)
-            task.cancel()
+            cancel()
         }
     }
 
