@@ -367,24 +367,24 @@ public final class Connection: Sendable {
         // The task that runs this is the one registered in flight (`track`, `start`): cancelling a
         // task that merely awaited it would not reach the handler.
         return .handler(HandlerWork(id: id) {
-                await ready.value
-                let body: [UInt8]
-                do {
-                    try Task.checkCancellation()
-                    body = Outbox.response(id: id, resultJSON: try await handler.handle(message, decoder))
-                } catch let error as ResponseError {
-                    body = Outbox.response(id: id, error: error)
-                } catch is CancellationError {
-                    body = Outbox.response(id: id, error: Self.cancelled(id))
-                } catch {
-                    self.log.error("\(message.method) failed: \(error)")
-                    body = Outbox.response(id: id, error: ResponseError.internalError("\(error)"))
-                }
-                let wasCancelled = self.state.withLock { state in
-                    state.inFlight[id] = nil
-                    return state.cancelled.remove(id) != nil
-                }
-                return wasCancelled ? Outbox.response(id: id, error: Self.cancelled(id)) : body
+            await ready.value
+            let body: [UInt8]
+            do {
+                try Task.checkCancellation()
+                body = Outbox.response(id: id, resultJSON: try await handler.handle(message, decoder))
+            } catch let error as ResponseError {
+                body = Outbox.response(id: id, error: error)
+            } catch is CancellationError {
+                body = Outbox.response(id: id, error: Self.cancelled(id))
+            } catch {
+                self.log.error("\(message.method) failed: \(error)")
+                body = Outbox.response(id: id, error: ResponseError.internalError("\(error)"))
+            }
+            let wasCancelled = self.state.withLock { state in
+                state.inFlight[id] = nil
+                return state.cancelled.remove(id) != nil
+            }
+            return wasCancelled ? Outbox.response(id: id, error: Self.cancelled(id)) : body
         }, holdsEvents: handler.changesRuns)
     }
 
