@@ -229,6 +229,21 @@ private struct Harness {
         notify("initialized")
     }
 
+    /// Sends the batch `text` (then runs `after`: a cancel, say) and waits for its answer, which must be
+    /// the one message written next, an array.
+    func batch(_ text: String, after: () -> Void = {}) async throws -> [JSONValue] {
+        let before = collector.messages.count
+        send(text)
+        after()
+        let messages = try await collector.wait("batch answer") { $0.count > before }
+        #expect(messages.count == before + 1)
+        guard case .array(let answers)? = messages.last else {
+            Issue.record("batch not answered with an array: \(String(describing: messages.last))")
+            return []
+        }
+        return answers
+    }
+
     /// A request that is answered synchronously (-32601), to know earlier input has been processed.
     func sync(id: Int = 999_999) async throws {
         request(id, "test/no-such-method")
@@ -442,18 +457,11 @@ struct ConnectionDispatchTests {
     func cancelInsideBatch() async throws {
         let harness = Harness()
         try await harness.initialize()
-        let before = harness.collector.messages.count
-        harness.send("""
+        // As in cancelInFlight, the wait (30 s) tells "answered at the cancel" from "when the 120 s request ends".
+        let answers = try await harness.batch("""
         [{"jsonrpc":"2.0","id":1,"method":"test/slow","params":{"seconds":120}},
          {"jsonrpc":"2.0","id":2,"method":"test/echo","params":{"text":"b"}}]
-        """)
-        harness.notify("$/cancelRequest", #"{"id":1}"#)
-        // As in cancelInFlight: 30 s tells "answered at the cancel" from "when the 120 s request ends".
-        let messages = try await harness.collector.wait("batch answer", timeout: .seconds(30)) { $0.count > before }
-        guard case .array(let answers)? = messages.last else {
-            Issue.record("batch not answered with an array: \(String(describing: messages.last))")
-            return
-        }
+        """) { harness.notify("$/cancelRequest", #"{"id":1}"#) }
         #expect(answers.map { $0["id"] } == [.int(1), .int(2)])
         #expect(code(answers[0]) == -32800)
         #expect(answers[1]["result"]?["text"] == .string("b"))
@@ -582,8 +590,7 @@ struct ConnectionBatchTests {
     func batch() async throws {
         let harness = Harness()
         try await harness.initialize()
-        let before = harness.collector.messages.count
-        harness.send("""
+        let answers = try await harness.batch("""
         [{"jsonrpc":"2.0","id":1,"method":"test/echo","params":{"text":"a"}},
          {"jsonrpc":"2.0","method":"some/notification"},
          {"jsonrpc":"2.0","id":2,"method":"no/such"},
@@ -591,12 +598,6 @@ struct ConnectionBatchTests {
          {"jsonrpc":"2.0","id":3,"method":"test/echo","params":{"text":5}},
          {"jsonrpc":"2.0","id":4,"result":null}]
         """)
-        let messages = try await harness.collector.wait("batch answer") { $0.count > before }
-        #expect(messages.count == before + 1)
-        guard case .array(let answers)? = messages.last else {
-            Issue.record("batch not answered with an array: \(String(describing: messages.last))")
-            return
-        }
         #expect(answers.count == 4)
         #expect(answers.map { $0["id"] } == [.int(1), .int(2), .null, .int(3)])
         #expect(answers[0]["result"]?["text"] == .string("a"))
