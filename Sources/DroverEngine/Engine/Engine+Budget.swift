@@ -64,21 +64,21 @@ extension Engine {
     }
 
     /// Pauses `run` if it is running over its budget, or the workspace over its daily budget, before a
-    /// step starts; returns whether it did. `config`: the config just read by the caller, if any.
-    func pauseIfOverBudget(_ run: Run, config: EngineConfig? = nil) throws -> Bool {
-        guard let pause = try budgetPause(run, config: config) else { return false }
+    /// step starts; returns whether it did.
+    func pauseIfOverBudget(_ run: Run) throws -> Bool {
+        guard let pause = try budgetPause(run) else { return false }
         try commit([pause], runId: run.id)
         return true
     }
 
     /// The `run.paused` a running `run` is due because it reached its budget, or the workspace its daily
-    /// budget; nil if it may go on. `config`: the config just read by the caller, if any.
-    func budgetPause(_ run: Run, config: EngineConfig? = nil) throws -> EventBody? {
+    /// budget; nil if it may go on.
+    func budgetPause(_ run: Run) throws -> EventBody? {
         guard run.status == .running else { return nil }
         if let budget = run.budget, budget.isReached(by: run.usage) {
             return .runPaused(.init(reason: "budget", spent: run.usage, limit: budget))
         }
-        guard let daily = try dailyBudgetReached(config: config ?? loadConfig()) else { return nil }
+        guard let daily = try dailyBudgetReached(config: loadConfig()) else { return nil }
         return .runPaused(.init(reason: "daily_budget", spent: daily.spent, limit: daily.limit))
     }
 

@@ -26,9 +26,7 @@ extension Engine {
         let workspace = try await prepareRunWorkspace(runId: runId, request: request, pipelineDefault: pipeline.definition.isolation)
         let created: Run
         // Started or waiting, the run is recorded so in the same commit (one transaction fewer per run).
-        // Read again after the worktree was made (that may take a while); the admission and the queue share it.
-        let current = loadConfig()
-        let admission = admissionAtCreation(runId, dependsOn: dependsOn ?? [], maxRuns: current.maxRuns)
+        let admission = admissionAtCreation(runId, dependsOn: dependsOn ?? [])
         do {
             created = try record(runId: runId, pipeline: pipeline, request: request, workspace: workspace, dependsOn: dependsOn, budget: budget,
                                  notice: notice, admission: admission)
@@ -39,11 +37,11 @@ extension Engine {
         switch admission {
         case .runStarted?:
             scheduleAdvance(runId)
-            admitWaiting(config: current)
+            admitWaiting()
         case .runQueued(let data)?:
-            enqueue(runId, config: current, recorded: data.reason)
+            enqueue(runId, recorded: data.reason)
         default:
-            enqueue(runId, config: current)
+            enqueue(runId)
         }
         // Left to workers, the run is answered as recorded here: a worker may start it at once.
         return driving.leavesRunsToWorkers ? created : try loadRun(runId)

@@ -18,9 +18,7 @@ extension Engine {
                 kind: .interrupted, message: error.message, hint: Hints.fixThenRetry("Fix the pipeline", runId: run.id), stepId: stepId))
             return
         }
-        // Read once for the budget check and the attempt's invocation, a moment apart in this turn.
-        let config = loadConfig()
-        if try pauseIfOverBudget(run, config: config) { return }
+        if try pauseIfOverBudget(run) { return }
         var role = try resuming ? role ?? history(run.id).testsLoops[stepId]?.lastStartedRole : role
         if resuming, let consensus = loaded.definition.step(stepId)?.consensus {
             // Where the consensus stands is in the log: a round of candidates to run, the judge, or the vote.
@@ -39,7 +37,7 @@ extension Engine {
         }
         let launched: LaunchedAttempt
         do {
-            launched = try launchAttempt(run: started, pipeline: loaded, stepId: stepId, attempt: attempt, role: role, config: config)
+            launched = try launchAttempt(run: started, pipeline: loaded, stepId: stepId, attempt: attempt, role: role)
         } catch let notStarted as AttemptNotStarted {
             try failRun(runId: run.id, stepId: stepId, attempt: attempt, failure: notStarted.failure)
             return
@@ -74,14 +72,13 @@ extension Engine {
 
     /// Builds the attempt's process (`makeInvocation`, in `workingDirectory` when given, else the run's)
     /// and launches it, recording its process group. Whatever stops the launch is an `AttemptNotStarted`.
-    /// `config`: the config the caller read a moment ago in this turn of the actor, if any (else read here).
     func launchAttempt(run: Run, pipeline: LoadedPipeline, stepId: String, attempt: Int, role: String?,
-                       workingDirectory: String? = nil, config: EngineConfig? = nil) throws -> LaunchedAttempt {
+                       workingDirectory: String? = nil) throws -> LaunchedAttempt {
         let invocation: AgentInvocation
         let pricing: UsagePricing
         do {
             (invocation, pricing) = try makeInvocation(run: run, pipeline: pipeline, stepId: stepId, attempt: attempt,
-                                                       fixerRole: role, workingDirectory: workingDirectory, config: config)
+                                                       fixerRole: role, workingDirectory: workingDirectory)
         } catch let notFound as TestCommandDetection.NotFound {
             throw AttemptNotStarted(failure: Failure(
                 kind: .tests, message: notFound.description, hint: Hints.fixThenRetry(notFound.hint, runId: run.id), stepId: stepId))
@@ -123,14 +120,13 @@ extension Engine {
     }
 
     /// The process for one attempt: the step's driver given the prompt (with re-run context),
-    /// environment, working directory and log file; and how its usage is priced. `config`: as `launchAttempt`'s.
+    /// environment, working directory and log file; and how its usage is priced.
     func makeInvocation(run: Run, pipeline: LoadedPipeline, stepId: String, attempt: Int,
-                        fixerRole: String? = nil, workingDirectory: String? = nil,
-                        config: EngineConfig? = nil) throws -> (AgentInvocation, UsagePricing) {
+                        fixerRole: String? = nil, workingDirectory: String? = nil) throws -> (AgentInvocation, UsagePricing) {
         guard let step = pipeline.definition.step(stepId), let index = run.stepIndex(stepId) else {
             throw EngineError.internalError("run \(run.id) has no step '\(stepId)'")
         }
-        let config = config ?? loadConfig()
+        let config = loadConfig()
         let plans = try checkRunnable(pipelineId: pipeline.id, definition: pipeline.definition, source: pipeline.source, config: config)
         let plan = plans.first { $0.stepId == stepId }
         let history = try history(run.id)

@@ -3,24 +3,23 @@ import Foundation
 
 extension Engine {
     /// Queues `runId` (just created, or found queued after a restart) and starts what may start.
-    /// `config`: the config the caller loaded a moment ago in the same turn, if any (else it is read);
     /// `recorded`: the reason its `run.queued` (just committed) gives.
-    func enqueue(_ runId: String, config: EngineConfig? = nil, recorded: QueueReason? = nil) {
+    func enqueue(_ runId: String, recorded: QueueReason? = nil) {
         if driving.leavesRunsToWorkers { return handOver(runId) }  // the workers' queue, not this engine's
         guard let run = try? loadRun(runId) else { return }
         addToQueue(run, recorded: recorded)
-        admitWaiting(config: config)
+        admitWaiting()
     }
 
     /// What a run about to be created with `dependsOn` would get at once from `admitWaiting`: `run.started`
     /// (a slot is free and its dependencies are done) or `run.queued` (no free slot, a dependency not done,
     /// draining); nil if it would fail, or when runs are left to workers. `run/start` records it in the
     /// run's first commit; `admitWaiting` then finds a queued one recorded.
-    func admissionAtCreation(_ runId: String, dependsOn: [String], maxRuns: Int) -> EventBody? {
+    func admissionAtCreation(_ runId: String, dependsOn: [String]) -> EventBody? {
         guard !driving.leavesRunsToWorkers, !shuttingDown, let running = try? queries.countRuns(statuses: [.running]) else { return nil }
         var trial = scheduler
         trial.enqueue(runId, dependsOn: dependsOn)
-        let verdict = trial.plan(running: running, maxRuns: maxRuns) { (try? loadRun($0))?.status }
+        let verdict = trial.plan(running: running, maxRuns: loadConfig().maxRuns) { (try? loadRun($0))?.status }
             .first { $0.runId == runId }?.verdict
         switch verdict {
         case .start?: return .runStarted
@@ -36,10 +35,10 @@ extension Engine {
     }
 
     /// Starts every waiting run the scheduler lets start, fails those whose dependency ended
-    /// badly, and records why the others wait (`run.queued`, once per reason). `config`: as `enqueue`'s.
-    func admitWaiting(config: EngineConfig? = nil) {
+    /// badly, and records why the others wait (`run.queued`, once per reason).
+    func admitWaiting() {
         guard !scheduler.isEmpty, !shuttingDown else { return }
-        let config = config ?? loadConfig()
+        let config = loadConfig()
         let running: Int
         do {
             running = try queries.countRuns(statuses: [.running])
