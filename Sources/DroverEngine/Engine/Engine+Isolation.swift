@@ -42,7 +42,7 @@ extension Engine {
         case .none, .snapshot:
             if isGit, !hasCommits, request.isolation == nil, request.base == nil, request.includeUncommitted != true {
                 return EventBody.WorkspaceRecorded(
-                    isolation: .none, path: options.workspace.path,
+                    isolation: .none, path: workspacePath,
                     note: "the repository has no commit yet, so there is nothing to branch from: steps run in the workspace itself (isolation none)")
             }
             if request.base != nil || request.includeUncommitted == true {
@@ -50,7 +50,7 @@ extension Engine {
             }
             let note = isGit ? "isolation none: steps run in the workspace itself"
                 : "the workspace is not a git repository: steps run in the workspace itself (isolation none)"
-            return EventBody.WorkspaceRecorded(isolation: .none, path: options.workspace.path, note: note)
+            return EventBody.WorkspaceRecorded(isolation: .none, path: workspacePath, note: note)
         case .worktree:
             guard isGit else {
                 throw EngineError.invalid("isolation \"worktree\" needs a git repository, and \(options.workspace.path) is not in one; "

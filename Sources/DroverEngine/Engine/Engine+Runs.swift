@@ -25,26 +25,36 @@ extension Engine {
         let runId = try newRunId()
         let workspace = try await prepareRunWorkspace(runId: runId, request: request, pipelineDefault: pipeline.definition.isolation)
         let created: Run
-        // Started or waiting, the run is recorded so in the same commit (one transaction fewer per run).
-        let admission = admissionAtCreation(runId, dependsOn: dependsOn ?? [])
         do {
-            created = try record(runId: runId, pipeline: pipeline, request: request, workspace: workspace, dependsOn: dependsOn, budget: budget,
-                                 notice: notice, admission: admission)
+            created = try readingFilesOnce {
+                try recordAdmitted(runId: runId, pipeline: pipeline, request: request, workspace: workspace, dependsOn: dependsOn,
+                                   budget: budget, notice: notice)
+            }
         } catch {
             if workspace.isolation == .worktree { await discardWorktree(runId: runId) }
             throw error
         }
-        switch admission {
+        // Left to workers, the run is answered as recorded here: a worker may start it at once.
+        return driving.leavesRunsToWorkers ? created : try loadRun(runId)
+    }
+
+    /// Records a new run started or waiting, as the scheduler decides, in its first commit (one transaction
+    /// fewer per run), then queues or advances it and admits the runs waiting if that decision moves them.
+    private func recordAdmitted(runId: String, pipeline: LoadedPipeline, request: RunStartRequest, workspace: EventBody.WorkspaceRecorded,
+                                dependsOn: [String]?, budget: RunBudget?, notice: String?) throws -> Run {
+        let admission = admissionAtCreation(runId, dependsOn: dependsOn ?? [])
+        let created = try record(runId: runId, pipeline: pipeline, request: request, workspace: workspace, dependsOn: dependsOn, budget: budget,
+                                 notice: notice, admission: admission.event)
+        switch admission.event {
         case .runStarted?:
             scheduleAdvance(runId)
-            admitWaiting()
+            if admission.movesOthers { admitWaiting() }
         case .runQueued(let data)?:
-            enqueue(runId, recorded: data.reason)
+            enqueue(runId, recorded: data.reason, admitting: admission.movesOthers)
         default:
             enqueue(runId)
         }
-        // Left to workers, the run is answered as recorded here: a worker may start it at once.
-        return driving.leavesRunsToWorkers ? created : try loadRun(runId)
+        return created
     }
 
     /// The pipeline `request` names, checked: it exists without errors, the task is not empty, every
@@ -131,11 +141,6 @@ extension Engine {
             throw TrustPolicy.refusal(workspace: options.workspace, reason: reason)
         }
         return plans
-    }
-
-    /// The config files as they are now (read at every attempt: they may change while the engine runs).
-    func loadConfig() -> EngineConfig {
-        EngineConfig.load(configFiles)
     }
 
     /// `run/cancel`: kills the live step's process group (or the agent a dead engine left behind),
