@@ -20,16 +20,12 @@ public final class EventCodec {
 
     /// The JSON of the event's `data` member alone, as `Event`'s own Codable writes it.
     public func encodeData(of body: EventBody) throws -> [UInt8] {
-        // `Event` encodes its payload only through a keyed container, so encode `{"data": …}` as a tree
-        // and write out its one member. JSONValueEncoder writes the same bytes as
-        // JSONCoding.makeEncoder(), faster.
-        guard case .object(let wrapped) = try JSONValueEncoder.encode(DataEnvelope(body: body)), let data = wrapped["data"] else {
+        // `Event` encodes its payload only through a keyed container, so encode `{"data": …}` and keep
+        // its one member's bytes: the same bytes as JSONCoding.makeEncoder(), written without a tree.
+        guard let data = try JSONValueEncoder.encodeMemberBytes("data", of: DataEnvelope(body: body)) else {
             throw StoreError(.corrupt, "unexpected encoding of a \(body.type) event")
         }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(128)
-        JSONWriter.append(data, to: &bytes)
-        return bytes
+        return data
     }
 
     /// The body of event `seq` of `runId` from its type and stored `data`.

@@ -21,11 +21,6 @@ public final class SnapshotEncoder {
 
     /// The snapshot's JSON, byte-identical to `EventCodec().encodeSnapshot(run)`.
     public func encode(_ run: Run) throws -> [UInt8] {
-        var bare = run
-        bare.steps = []
-        guard case .object(var members) = try JSONValueEncoder.encode(bare), members.removeValue(forKey: "steps") != nil else {
-            return try EventCodec().encodeSnapshot(run)
-        }
         let previous = steps[run.id] ?? []
         var encoded: [(step: Step, json: [UInt8])] = []
         encoded.reserveCapacity(run.steps.count)
@@ -33,9 +28,7 @@ public final class SnapshotEncoder {
             if index < previous.count, previous[index].step == step {
                 encoded.append(previous[index])
             } else {
-                var json: [UInt8] = []
-                JSONWriter.append(try JSONValueEncoder.encode(step), to: &json)
-                encoded.append((step, json))
+                encoded.append((step, try JSONValueEncoder.encodeBytes(step)))
             }
         }
         if run.status.isTerminal {
@@ -44,38 +37,19 @@ public final class SnapshotEncoder {
             if steps[run.id] == nil, steps.count >= rememberedRuns { steps.removeAll() }
             steps[run.id] = encoded
         }
-        return Self.object(members, steps: encoded.map(\.json))
+        return try JSONValueEncoder.encodeBytes(run, member: "steps", as: Self.array(encoded.map(\.json)))
     }
 
-    /// `members` and `"steps": [steps…]` as one object, keys in `JSONWriter`'s order (by UTF-8 bytes):
-    /// each member's value is written by `JSONWriter`, the steps as they are. The keys are sorted once,
-    /// here (every commit writes a snapshot).
-    private static func object(_ members: [String: JSONValue], steps: [[UInt8]]) -> [UInt8] {
-        let stepsKey = "steps"
+    /// `[item,item,…]` of items that are JSON already.
+    private static func array(_ items: [[UInt8]]) -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(256 + steps.reduce(0) { $0 + $1.count + 1 })
-        bytes.append(UInt8(ascii: "{"))
-        var wroteSteps = false
-        func appendSteps() {
-            if bytes.count > 1 { bytes.append(UInt8(ascii: ",")) }
-            JSONWriter.appendString(stepsKey, to: &bytes)
-            JSONWriter.appendLiteral(":[", to: &bytes)
-            for (index, step) in steps.enumerated() {
-                if index > 0 { bytes.append(UInt8(ascii: ",")) }
-                bytes.append(contentsOf: step)
-            }
-            bytes.append(UInt8(ascii: "]"))
-            wroteSteps = true
+        bytes.reserveCapacity(2 + items.reduce(0) { $0 + $1.count + 1 })
+        bytes.append(UInt8(ascii: "["))
+        for (index, item) in items.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(contentsOf: item)
         }
-        for (key, value) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
-            if !wroteSteps, stepsKey.utf8.lexicographicallyPrecedes(key.utf8) { appendSteps() }
-            if bytes.count > 1 { bytes.append(UInt8(ascii: ",")) }
-            JSONWriter.appendString(key, to: &bytes)
-            bytes.append(UInt8(ascii: ":"))
-            JSONWriter.append(value, to: &bytes)
-        }
-        if !wroteSteps { appendSteps() }
-        bytes.append(UInt8(ascii: "}"))
+        bytes.append(UInt8(ascii: "]"))
         return bytes
     }
 }

@@ -8,6 +8,8 @@ struct Settings {
         case steps
         /// Many runs at once: the engine's CPU against the agents'.
         case scale
+        /// What encoding snapshots and events costs, through the JSON tree and as the stores do.
+        case encoding
     }
 
     var steps = 50

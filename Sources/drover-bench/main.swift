@@ -169,4 +169,12 @@ if settings.parts.contains(.scale) {
     print(String(format: "%d concurrent instant runs: all done in %.2f s; engine CPU %.3f s, agents' CPU %.3f s: engine = %.0f%% of the agents' (goal ≤ 10%%)",
                  settings.runs, concurrentWall, engineCPU, agentsCPU, 100 * engineCPU / max(agentsCPU, 1e-9)))
 }
+if settings.parts.contains(.encoding) {
+    // (d) Encoding alone, in this process: the stores' snapshots and events beside the JSON tree's way.
+    for steps in [1, settings.steps] {
+        let cost = try EncodingCost.measure(steps: steps, rounds: max(20, 2000 / steps))
+        print(String(format: "encoding, %d-step run: snapshot %.0f ns (through the JSON tree %.0f ns), event data %.0f ns (tree %.0f ns)",
+                     steps, cost.snapshot, cost.treeSnapshot, cost.event, cost.treeEvent))
+    }
+}
 await engine.shutdown()

@@ -9,26 +9,27 @@ private func expectSameBytes<T: Encodable>(_ value: T, sourceLocation: SourceLoc
     #expect(actual == expected, sourceLocation: sourceLocation)
 }
 
-private let awkwardStrings: [String] = [
+/// Strings that need escapes, non-ASCII and canonically equivalent forms (shared with JSONStreamEncoderTests).
+let awkwardStrings: [String] = [
     "", "plain", "quote \" backslash \\ slash / ", "\u{08}\u{0C}\n\r\t", "\u{00}\u{01}\u{1F}\u{7F}",
     "é ü 中文 🐑 👩‍👩‍👧", "\u{2028}\u{2029}", "e\u{301}", "\u{FEFF}bom", "</script>", "a\\u0041",
     String((0..<0x20).map { Character(Unicode.Scalar(UInt8($0))) }),
 ]
 
-private let awkwardDoubles: [Double] = [
+let awkwardDoubles: [Double] = [
     0, -0.0, 1, -1, 1.5, 0.1, 0.2 + 0.1, 1e-7, 1e-5, 1e-4, 0.0001234, 1e300, -1e300, 1e15, 1e16, 1e17,
     12345678, 123456789012345680, 9007199254740992, 4503599627370496.5,
     Double(Int.max), Double(Int.min), .ulpOfOne, .leastNonzeroMagnitude, .leastNormalMagnitude,
     .greatestFiniteMagnitude, .pi, 2.5e-308, 3.0e8, 6.02214076e23, 1.0 / 3.0,
 ]
 
-private func randomString(_ random: inout SeededGenerator) -> String {
+func randomString(_ random: inout SeededGenerator) -> String {
     let pieces = ["a", "Z", "0", "_", "-", " ", "\"", "\\", "/", "\n", "\t", "\u{08}", "\u{0C}", "\u{01}", "\u{1F}",
                   "\u{7F}", "é", "ß", "中", "🐑", "\u{2028}", "key", "Key", "inputs", "inputTokens", "a10", "a9"]
     return (0..<Int.random(in: 0...6, using: &random)).map { _ in pieces.randomElement(using: &random)! }.joined()
 }
 
-private func randomDouble(_ random: inout SeededGenerator) -> Double {
+func randomDouble(_ random: inout SeededGenerator) -> Double {
     switch Int.random(in: 0..<4, using: &random) {
     case 0: return awkwardDoubles.randomElement(using: &random)!
     case 1: return Double(Int.random(in: -1_000_000...1_000_000, using: &random)) / 1000
@@ -42,7 +43,7 @@ private func randomDouble(_ random: inout SeededGenerator) -> Double {
     }
 }
 
-private func randomValue(_ random: inout SeededGenerator, depth: Int = 0) -> JSONValue {
+func randomValue(_ random: inout SeededGenerator, depth: Int = 0) -> JSONValue {
     let kinds = depth >= 4 ? 5 : 7
     switch Int.random(in: 0..<kinds, using: &random) {
     case 0: return .null
@@ -62,7 +63,7 @@ private func randomValue(_ random: inout SeededGenerator, depth: Int = 0) -> JSO
 
 private let failure = Failure(kind: .tests, message: "2 tests failed: \"a/b\"\n", hint: "run `swift test`", stepId: "test")
 
-private let fullRun = Run(
+let fullRun = Run(
     id: "r-1", pipelineId: "feature", task: "Add /health endpoint — \"quickly\"", inputs: ["branch": "main", "ticket": "DRV-7"],
     status: .blocked, createdAt: "2024-05-01T10:00:00.000Z", updatedAt: "2024-05-01T10:05:00.123Z", currentStep: "review",
     steps: [
@@ -76,9 +77,9 @@ private let fullRun = Run(
     ],
     failure: failure, usage: Usage(inputTokens: 1234, outputTokens: 567, costUSD: 0.0123), lastSeq: 42)
 
-private let emptyRun = Run(id: "", pipelineId: "", task: "", status: .queued, createdAt: "", updatedAt: "", steps: [])
+let emptyRun = Run(id: "", pipelineId: "", task: "", status: .queued, createdAt: "", updatedAt: "", steps: [])
 
-private let allBodies: [EventBody] = [
+let allBodies: [EventBody] = [
     .runCreated(.init(pipelineId: "feature", task: "t", inputs: ["k": "v"], steps: [StepInfo(id: "plan", kind: .agent, role: "planner"), StepInfo(id: "t", kind: .tests)])),
     .runCreated(.init(pipelineId: "", task: "", steps: [])),
     .runQueued(.init(reason: .dependency, waitingFor: ["r-0"])),

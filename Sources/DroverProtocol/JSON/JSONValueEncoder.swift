@@ -37,20 +37,57 @@ public enum JSONValueEncoder {
         return bytes
     }
 
+    /// Written by `JSONStreamEncoder` (no tree), or through the tree for the values it leaves (which
+    /// also throws JSONEncoder's errors).
     public static func encodeBytes<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let tree = try encode(value)
+        if let written = JSONStreamEncoder.write(value) { return written.bytes }
+        return encodeBytes(try encode(value))
+    }
+
+    /// `encodeBytes(value)` with the root object's member `key` written as `json` (the JSON its value
+    /// encodes to, kept from an earlier encoding) instead of encoding that value again. `value` must
+    /// encode as an object.
+    public static func encodeBytes<T: Encodable>(_ value: T, member key: String, as json: [UInt8]) throws -> [UInt8] {
+        if let written = JSONStreamEncoder.write(value, rootMember: (key, json)) { return written.bytes }
+        guard case .object(var members) = try encode(value) else {
+            throw EncodingError.invalidValue(value, .init(codingPath: [], debugDescription: "\(T.self) did not encode an object."))
+        }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(256)
-        JSONWriter.append(tree, to: &bytes)
+        guard members.removeValue(forKey: key) != nil else {
+            JSONWriter.append(.object(members), to: &bytes)
+            return bytes
+        }
+        JSONWriter.appendObject(members, member: key, as: json, to: &bytes)
         return bytes
+    }
+
+    /// The bytes of the root object's member `key` as `encodeBytes(value)` writes them, nil if `value`
+    /// is not an object or has no such member.
+    public static func encodeMemberBytes<T: Encodable>(_ key: String, of value: T) throws -> [UInt8]? {
+        if var written = JSONStreamEncoder.write(value, wantedMember: key) {
+            guard let range = written.wanted else { return nil }
+            written.bytes.removeSubrange(range.upperBound...)
+            written.bytes.removeSubrange(..<range.lowerBound)
+            return written.bytes
+        }
+        return try encode(value)[key].map(encodeBytes)
     }
 }
 
 /// A step of a coding path, kept as plain data so building paths costs nothing until asked for.
-private enum PathKey {
+enum PathKey {
     case none
     case key(String)
     case index(Int)
+
+    /// The step as a `CodingKey`, nil for `.none` (the root).
+    var codingKey: CodingKey? {
+        switch self {
+        case .none: nil
+        case .key(let name): JSONIndexKey(stringValue: name)
+        case .index(let index): IndexKey(index: index)
+        }
+    }
 }
 
 /// An array position in `codingPath`, whose string is only formatted if someone reads it.
@@ -117,11 +154,7 @@ private final class ValueEncoder: Encoder {
         var path: [CodingKey] = []
         var node: ValueEncoder? = self
         while let current = node {
-            switch current.key {
-            case .none: break
-            case .key(let name): path.append(JSONIndexKey(stringValue: name))
-            case .index(let index): path.append(IndexKey(index: index))
-            }
+            if let key = current.key.codingKey { path.append(key) }
             node = current.parent
         }
         return path.reversed()
