@@ -8,43 +8,68 @@ extension Engine {
     /// `run.started` when a slot is free and its dependencies are done (the first step starts right
     /// after this returns), else `run.queued` with the reason (the response then shows a `queued` run).
     public func startRun(_ request: RunStartRequest) async throws -> Run {
+        // A run in a plain folder is checked and recorded in one actor turn, the config read once; one whose
+        // worktree or snapshot must be made is recorded once that is done, off the actor.
+        let (start, createdInPlace) = try readingFilesOnce { () throws -> (CheckedStart, Run?) in
+            let start = try checkedStart(request)
+            guard let workspace = try workspaceInPlace(request: request, pipelineDefault: start.pipeline.definition.isolation) else {
+                return (start, nil)
+            }
+            return (start, try recordAdmitted(start, workspace: workspace))
+        }
+        let created: Run
+        if let createdInPlace {
+            created = createdInPlace
+        } else {
+            let workspace = try await prepareRunWorkspace(runId: start.runId, request: request,
+                                                          pipelineDefault: start.pipeline.definition.isolation)
+            do {
+                created = try readingFilesOnce { try recordAdmitted(start, workspace: workspace) }
+            } catch {
+                if workspace.isolation == .worktree { await discardWorktree(runId: start.runId) }
+                throw error
+            }
+        }
+        // Left to workers, the run is answered as recorded here: a worker may start it at once.
+        return driving.leavesRunsToWorkers ? created : try loadRun(start.runId)
+    }
+
+    /// A `run/start` request as checked, with what its run is created with.
+    struct CheckedStart {
+        var runId: String
+        var request: RunStartRequest
+        var pipeline: LoadedPipeline
+        var dependsOn: [String]?
+        var budget: RunBudget?
+        /// What the run says once about agents drover chose for it.
+        var notice: String?
+    }
+
+    /// Checks the pipeline, its inputs, agents, trust, dependencies and budget of `request`, and picks the run's id.
+    private func checkedStart(_ request: RunStartRequest) throws -> CheckedStart {
         let config = loadConfig()
         let pipeline = try checkedPipeline(request, config: config)
         let dependsOn = request.dependsOn.flatMap { $0.isEmpty ? nil : $0 }
         try checkDependencies(dependsOn)
         try Self.validate(request.budget)
         try Self.checkSpendingConfig(config)
-        // The config's per-run default applies when the request gives no budget of its own.
-        let budget = request.budget ?? config.budgets.perRun
         // Roles of a built-in pipeline that no config names run the agent CLI on PATH: the run says so once.
         let notice = pipeline.source == .builtin ? detectedAgentNotice(
             plans: try checkRunnable(pipelineId: pipeline.id, definition: pipeline.definition, source: pipeline.source, config: config),
             definition: pipeline.definition, configDirectory: options.configDirectory) : nil
         if let notice { log("run of \(pipeline.id): \(notice)") }
-
-        let runId = try newRunId()
-        let workspace = try await prepareRunWorkspace(runId: runId, request: request, pipelineDefault: pipeline.definition.isolation)
-        let created: Run
-        do {
-            created = try readingFilesOnce {
-                try recordAdmitted(runId: runId, pipeline: pipeline, request: request, workspace: workspace, dependsOn: dependsOn,
-                                   budget: budget, notice: notice)
-            }
-        } catch {
-            if workspace.isolation == .worktree { await discardWorktree(runId: runId) }
-            throw error
-        }
-        // Left to workers, the run is answered as recorded here: a worker may start it at once.
-        return driving.leavesRunsToWorkers ? created : try loadRun(runId)
+        // The config's per-run default applies when the request gives no budget of its own.
+        return CheckedStart(runId: try newRunId(), request: request, pipeline: pipeline, dependsOn: dependsOn,
+                            budget: request.budget ?? config.budgets.perRun, notice: notice)
     }
 
     /// Records a new run started or waiting, as the scheduler decides, in its first commit (one transaction
     /// fewer per run), then queues or advances it and admits the runs waiting if that decision moves them.
-    private func recordAdmitted(runId: String, pipeline: LoadedPipeline, request: RunStartRequest, workspace: EventBody.WorkspaceRecorded,
-                                dependsOn: [String]?, budget: RunBudget?, notice: String?) throws -> Run {
-        let admission = admissionAtCreation(runId, dependsOn: dependsOn ?? [])
-        let created = try record(runId: runId, pipeline: pipeline, request: request, workspace: workspace, dependsOn: dependsOn, budget: budget,
-                                 notice: notice, admission: admission.event)
+    private func recordAdmitted(_ start: CheckedStart, workspace: EventBody.WorkspaceRecorded) throws -> Run {
+        let runId = start.runId
+        let admission = admissionAtCreation(runId, dependsOn: start.dependsOn ?? [])
+        let created = try record(runId: runId, pipeline: start.pipeline, request: start.request, workspace: workspace,
+                                 dependsOn: start.dependsOn, budget: start.budget, notice: start.notice, admission: admission.event)
         switch admission.event {
         case .runStarted?:
             scheduleAdvance(runId)
