@@ -20,6 +20,7 @@ public final class EventCodec {
 
     /// The JSON of the event's `data` member alone, as `Event`'s own Codable writes it.
     public func encodeData(of body: EventBody) throws -> [UInt8] {
+        if let written = body.writtenDataJSON() { return written }
         // `Event` encodes its payload only through a keyed container, so encode `{"data": …}` and keep
         // its one member's bytes: the same bytes as JSONCoding.makeEncoder(), written without a tree.
         guard let data = try JSONValueEncoder.encodeMemberBytes("data", of: DataEnvelope(body: body)) else {

@@ -28,7 +28,7 @@ public final class SnapshotEncoder {
             if index < previous.count, previous[index].step == step {
                 encoded.append(previous[index])
             } else {
-                encoded.append((step, try JSONValueEncoder.encodeBytes(step)))
+                encoded.append((step, try step.writtenJSON() ?? JSONValueEncoder.encodeBytes(step)))
             }
         }
         if run.status.isTerminal {
@@ -37,7 +37,8 @@ public final class SnapshotEncoder {
             if steps[run.id] == nil, steps.count >= rememberedRuns { steps.removeAll() }
             steps[run.id] = encoded
         }
-        return try JSONValueEncoder.encodeBytes(run, member: "steps", as: Self.array(encoded.map(\.json)))
+        let stepsJSON = Self.array(encoded.map(\.json))
+        return try run.writtenJSON(steps: stepsJSON) ?? JSONValueEncoder.encodeBytes(run, member: "steps", as: stepsJSON)
     }
 
     /// `[item,item,…]` of items that are JSON already.

@@ -3,16 +3,25 @@ import DroverProtocol
 import DroverStore
 import Foundation
 
-/// What encoding a run's snapshots and events costs, through the `JSONValue` tree (the stores' way
-/// before `JSONStreamEncoder`) and as the stores encode them now, on the same values in one process.
+/// What encoding a run's snapshots and events costs, three ways on the same values in one process:
+/// through the `JSONValue` tree (the stores' way before `JSONStreamEncoder`), through `Encodable`
+/// straight to bytes (`JSONValueEncoder.encodeBytes`), and as the stores encode them now.
 enum EncodingCost {
-    /// Nanoseconds per snapshot and per event's data, tree vs now, for the events of a run of `steps`
-    /// instant steps (each snapshot that run's store would write), encoded `rounds` times each way.
-    static func measure(steps count: Int, rounds: Int) throws -> (treeSnapshot: Double, snapshot: Double, treeEvent: Double, event: Double) {
+    /// Nanoseconds per snapshot and per event's data.
+    struct Figures {
+        var tree = 0.0
+        var encodable = 0.0
+        var stores = 0.0
+    }
+
+    /// The figures for the events of a run of `steps` instant steps (each snapshot that run's store
+    /// would write), each encoded `rounds` times each way.
+    static func measure(steps count: Int, rounds: Int) throws -> (snapshot: Figures, event: Figures) {
         let runId = "r-20260101-000000-encode"
         let at = "2026-01-01T00:00:00.000Z"
         var bodies: [EventBody] = [
             .runCreated(.init(pipelineId: "instant", task: "bench \"0\"", steps: (1...count).map { StepInfo(id: "s\($0)", kind: .agent) })),
+            .runWorkspace(.init(isolation: .none, path: "/tmp/drover-bench-0123/ws", note: "the workspace is not a git repository")),
             .runStarted,
         ]
         for index in 1...count {
@@ -30,20 +39,23 @@ enum EncodingCost {
         }
         let codec = EventCodec()
         let clock = ContinuousClock()
-        var times = (treeSnapshot: Duration.zero, snapshot: Duration.zero, treeEvent: Duration.zero, event: Duration.zero)
+        var snapshot = (tree: Duration.zero, encodable: Duration.zero, stores: Duration.zero)
+        var event = snapshot
         for _ in 0..<rounds {
-            times.treeSnapshot += try clock.measure { for run in snapshots { _ = tree(try JSONValueEncoder.encode(run)) } }
+            snapshot.tree += try clock.measure { for run in snapshots { _ = tree(try JSONValueEncoder.encode(run)) } }
+            snapshot.encodable += try clock.measure { for run in snapshots { _ = try JSONValueEncoder.encodeBytes(run) } }
             // A fresh encoder each round: every run a store meets is new to it once.
             let encoder = SnapshotEncoder()
-            times.snapshot += try clock.measure { for run in snapshots { _ = try encoder.encode(run) } }
-            times.treeEvent += try clock.measure {
-                for event in events { _ = tree(try JSONValueEncoder.encode(DataOnly(body: event.body))["data"] ?? .null) }
-            }
-            times.event += try clock.measure { for event in events { _ = try codec.encodeData(of: event.body) } }
+            snapshot.stores += try clock.measure { for run in snapshots { _ = try encoder.encode(run) } }
+            event.tree += try clock.measure { for item in events { _ = tree(try JSONValueEncoder.encode(DataOnly(body: item.body))["data"] ?? .null) } }
+            event.encodable += try clock.measure { for item in events { _ = try JSONValueEncoder.encodeMemberBytes("data", of: DataOnly(body: item.body)) } }
+            event.stores += try clock.measure { for item in events { _ = try codec.encodeData(of: item.body) } }
         }
         func nanoseconds(_ duration: Duration, _ count: Int) -> Double { seconds(duration) * 1e9 / Double(count * rounds) }
-        return (nanoseconds(times.treeSnapshot, snapshots.count), nanoseconds(times.snapshot, snapshots.count),
-                nanoseconds(times.treeEvent, events.count), nanoseconds(times.event, events.count))
+        return (Figures(tree: nanoseconds(snapshot.tree, snapshots.count), encodable: nanoseconds(snapshot.encodable, snapshots.count),
+                        stores: nanoseconds(snapshot.stores, snapshots.count)),
+                Figures(tree: nanoseconds(event.tree, events.count), encodable: nanoseconds(event.encodable, events.count),
+                        stores: nanoseconds(event.stores, events.count)))
     }
 
     private static func tree(_ value: JSONValue) -> [UInt8] {
@@ -54,7 +66,7 @@ enum EncodingCost {
     }
 }
 
-/// `{"data": payload}`, as `EventCodec` encodes an event's data.
+/// `{"data": payload}`, as `EventCodec` encodes an event's data through `Encodable`.
 private struct DataOnly: Encodable {
     var body: EventBody
 

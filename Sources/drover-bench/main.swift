@@ -173,8 +173,8 @@ if settings.parts.contains(.encoding) {
     // (d) Encoding alone, in this process: the stores' snapshots and events beside the JSON tree's way.
     for steps in [1, settings.steps] {
         let cost = try EncodingCost.measure(steps: steps, rounds: max(20, 2000 / steps))
-        print(String(format: "encoding, %d-step run: snapshot %.0f ns (through the JSON tree %.0f ns), event data %.0f ns (tree %.0f ns)",
-                     steps, cost.snapshot, cost.treeSnapshot, cost.event, cost.treeEvent))
+        print(String(format: "encoding, %d-step run, ns each: snapshot %.0f as stored (through Encodable %.0f, through the JSON tree %.0f); event data %.0f as stored (Encodable %.0f, tree %.0f)",
+                     steps, cost.snapshot.stores, cost.snapshot.encodable, cost.snapshot.tree, cost.event.stores, cost.event.encodable, cost.event.tree))
     }
 }
 await engine.shutdown()
