@@ -84,13 +84,7 @@ extension EventBody.RunCreated {
         object.string(#""parentRunId":"#, parentRunId)
         object.string(#""parentStepId":"#, parentStepId)
         object.string(#""pipelineId":"#, pipelineId)
-        var stepsJSON: [UInt8] = [UInt8(ascii: "[")]
-        for (index, step) in steps.enumerated() {
-            if index > 0 { stepsJSON.append(UInt8(ascii: ",")) }
-            guard let json = step.writtenJSON() else { return nil }
-            stepsJSON.append(contentsOf: json)
-        }
-        stepsJSON.append(UInt8(ascii: "]"))
+        guard let stepsJSON = JSONObjectWriter.array(steps, { $0.writtenJSON() }) else { return nil }
         object.json(#""steps":"#, stepsJSON)
         object.string(#""task":"#, task)
         return object.finished()
