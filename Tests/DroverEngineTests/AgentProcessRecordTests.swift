@@ -42,6 +42,18 @@ struct AgentProcessRecordTests {
         #expect(AgentProcessRecord(text: "pid=12\n") == nil)
     }
 
+    @Test("a stat line is read past a command name holding spaces and parentheses; a short or malformed one is refused")
+    func statLines() throws {
+        let fields = (4...52).map { $0 == 22 ? "987654321" : "\($0)" }.joined(separator: " ")
+        let line = "4242 (a (b) c) S 17 4242 \(fields.split(separator: " ").dropFirst(2).joined(separator: " "))\n"
+        let stat = try #require(ProcStat(statLine: Array(line.utf8)[...]))
+        #expect(stat.state == "S" && stat.ppid == 17 && stat.pgrp == 4242 && stat.startTime == 987654321)
+        #expect(stat.isAlive)
+        #expect(ProcStat(statLine: Array("4242 (zombie) Z 1 2 3".utf8)[...]) == nil, "too few fields")
+        #expect(ProcStat(statLine: Array(line.replacingOccurrences(of: " 17 ", with: " x7 ").utf8)[...]) == nil)
+        #expect(ProcStat(statLine: Array("no name here".utf8)[...]) == nil)
+    }
+
     @Test("the record names its host; a record without one (older builds) is this host's")
     func recordHost() throws {
         let record = AgentProcessRecord(pid: 12, startTime: 34, bootId: "b", hostId: "elsewhere")

@@ -70,6 +70,7 @@ import Testing
         let date = Date(timeIntervalSince1970: 1_795_000_000.125)
         let text = Timestamp.string(date)
         #expect(text == "2026-11-18T11:06:40.125Z")
+        #expect(Timestamp.string(Date(timeIntervalSince1970: 981_173_106 + 1.0 / 128)) == "2001-02-03T04:05:06.007Z", "every field padded")
         #expect(Timestamp.date(text) == date)
         #expect(Timestamp.date("2026-11-18T11:06:40Z") == Date(timeIntervalSince1970: 1_795_000_000))
         #expect(Timestamp.date("2026-11-18 09:46:40Z") == nil)

@@ -484,20 +484,72 @@ struct ProcessLauncherTests {
         #expect(message.hasPrefix("cannot start drover-no-such-agent: not found on PATH"))
     }
 
-    @Test("a missing working directory fails the attempt")
-    func missingDirectory() async throws {
+    @Test("a missing working directory fails the attempt, saying so", arguments: [false, true])
+    func missingDirectory(forceShellChdir: Bool) async throws {
+        var launcher = ProcessLauncher()
+        launcher.forceShellChdir = forceShellChdir
         let scratch = try TempDir()
         let directory = scratch.url
         let recorder = Support.Recorder()
-        let invocation = AgentInvocation(
-            executable: "/bin/sh", arguments: ["-c", "true"], prompt: "", workingDirectory: directory.path + "/gone",
-            environment: [:], timeout: nil, logFile: directory.appendingPathComponent("a.log")) { LineProtocolReader() }
-        let handle = try ProcessLauncher().launch(invocation) { (report: AgentReport) in recorder.record(report) }
-        guard case .failed(let message, nil) = await handle.wait() else {
-            Issue.record("expected a failure")
-            return
+        for executable in ["/bin/sh", "./agent"] {
+            let invocation = AgentInvocation(
+                executable: executable, arguments: ["-c", "true"], prompt: "", workingDirectory: directory.path + "/gone",
+                environment: [:], timeout: nil, logFile: directory.appendingPathComponent("a.log")) { LineProtocolReader() }
+            let handle = try launcher.launch(invocation) { (report: AgentReport) in recorder.record(report) }
+            #expect(handle.pid == 0)
+            #expect(await handle.wait() == .failed(
+                message: "cannot start \(executable): working directory \(directory.path)/gone does not exist", exitCode: nil))
         }
-        #expect(message.contains("working directory"))
+    }
+
+    @Test("a path that names no program fails the attempt, saying why", arguments: [false, true])
+    func notAProgram(forceShellChdir: Bool) async throws {
+        var launcher = ProcessLauncher()
+        launcher.forceShellChdir = forceShellChdir
+        let scratch = try TempDir()
+        try scratch.write("plain.txt", "not a program")
+        try FileManager.default.createDirectory(at: scratch.url.appendingPathComponent("folder"), withIntermediateDirectories: true)
+        try scratch.write("tool", "#!/bin/sh\necho '{\"type\":\"result\",\"output\":\"ran\"}'\n")
+        chmod(scratch.url.appendingPathComponent("tool").path, 0o755)
+        let cases = [
+            (scratch.url.appendingPathComponent("plain.txt").path, "not an executable file"),
+            (scratch.url.appendingPathComponent("folder").path, "not an executable file"),
+            ("./missing", "no such file"),
+        ]
+        for (executable, reason) in cases {
+            let run = try Support.launch(executable: executable, arguments: [], directory: scratch.url, launcher: launcher)
+            #expect(run.handle.pid == 0)
+            #expect(await run.handle.wait() == .failed(message: "cannot start \(executable): \(reason)", exitCode: nil))
+            #expect(run.recorder.stderrLines == ["cannot start \(executable): \(reason)"])
+        }
+        // A relative path is the working directory's.
+        let run = try Support.launch(executable: "./tool", arguments: [], directory: scratch.url, launcher: launcher)
+        #expect(await Support.outcome(of: run.handle) == .completed(output: "ran"))
+    }
+
+    @Test("the driver's input channel outlives the attempt: its wake pipe is closed by the input, not by the pump")
+    func inputOutlivesTheAttempt() async throws {
+        final class Keeper: AgentOutputReader, @unchecked Sendable {
+            var input: AgentInput?
+            func readStdout(_ line: String) -> [AgentEvent] { [] }
+            func readStderr(_ line: String) -> [AgentEvent] { [] }
+            func outcome(exit status: AgentExitStatus) -> AgentOutcome { .completed(output: "") }
+            func attach(input: AgentInput) { self.input = input }
+        }
+        let keeper = Keeper()
+        let scratch = try TempDir()
+        let invocation = AgentInvocation(
+            executable: "/bin/sh", arguments: ["-c", "exit 0"], prompt: "", workingDirectory: scratch.url.path,
+            environment: Support.baseEnvironment, timeout: nil, logFile: scratch.url.appendingPathComponent("a.log"),
+            keepsStdinOpen: true) { keeper }
+        let handle = try ProcessLauncher().launch(invocation) { _ in }
+        #expect(await Support.outcome(of: handle) == .completed(output: ""))
+        let input = try #require(keeper.input)
+        // A late answer still goes into the input's own pipe (once the pump had closed it, a reused
+        // descriptor number took the byte, and the input later closed someone else's file).
+        input.send("late")
+        var byte: UInt8 = 0
+        #expect(read(input.wake.read, &byte, 1) == 1)
     }
 
     @Test("an unwritable log file is the server's problem: launch throws")

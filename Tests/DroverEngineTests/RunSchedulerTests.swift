@@ -52,6 +52,20 @@ import Testing
         ])
     }
 
+    /// A run about to be created is planned as the last in line, without joining the queue: what the plan
+    /// says of it and of the runs before it is what it would say with the run enqueued.
+    @Test func anArrivingRunIsPlannedLastWithoutJoiningTheQueue() {
+        var scheduler = scheduler([("r1", []), ("r2", ["r0"])])
+        scheduler.recorded(.capacity, for: "r1")
+        scheduler.recorded(.dependency, for: "r2")
+        let arriving = RunScheduler.Waiting(runId: "r3", dependsOn: [])
+        let full = scheduler.plan(running: 1, maxRuns: 1, arriving: arriving) { _ in .running }
+        #expect(full.map(\.runId) == ["r3"] && full.map(\.verdict) == [.wait(.capacity, waitingFor: [])])
+        let free = scheduler.plan(running: 0, maxRuns: 2, arriving: arriving) { _ in .running }
+        #expect(free.map(\.runId) == ["r1", "r3"] && free.map(\.verdict) == [.start, .start])
+        #expect(scheduler.waitingCount == 2 && !scheduler.isWaiting("r3"))
+    }
+
     @Test func whileDrainingNothingStarts() {
         var scheduler = scheduler([("r1", [])])
         scheduler.draining = true

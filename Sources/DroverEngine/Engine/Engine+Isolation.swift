@@ -22,6 +22,41 @@ extension Engine {
             let isGit = worktrees.isInsideWorkTree()
             return (isGit, isGit && worktrees.hasCommits())
         }
+        switch try workspacePlan(isGit: isGit, hasCommits: hasCommits, request: request, pipelineDefault: pipelineDefault) {
+        case .recorded(let workspace):
+            return workspace
+        case .snapshot:
+            let snapshots = self.snapshots
+            return try await Self.offActor { try snapshots.create(runId: runId) }
+        case .worktree(let base, let carry):
+            return try await Self.offActor { try worktrees.create(runId: runId, base: base, includeUncommitted: carry) }
+        }
+    }
+
+    /// Where a new run works when nothing needs making: a folder with no `.git` above it, run in place
+    /// (isolation none). Nil when git must be asked or a snapshot made (`prepareRunWorkspace`, off the
+    /// actor). Decided in the caller's actor turn, so `run/start` checks and records such a run in one.
+    func workspaceInPlace(request: RunStartRequest, pipelineDefault: IsolationMode?) throws -> EventBody.WorkspaceRecorded? {
+        guard !worktrees.hasGitAbove(),
+              case .recorded(let workspace) = try workspacePlan(isGit: false, hasCommits: false, request: request,
+                                                                pipelineDefault: pipelineDefault) else { return nil }
+        return workspace
+    }
+
+    /// How a new run's workspace is had.
+    enum WorkspacePlan {
+        /// The workspace itself: recorded as it is.
+        case recorded(EventBody.WorkspaceRecorded)
+        /// A snapshot of the (non-git) folder, to copy.
+        case snapshot
+        /// A git worktree, to create at `base` (default: HEAD), with the uncommitted changes if asked.
+        case worktree(base: String?, includeUncommitted: Bool)
+    }
+
+    /// The isolation `request` gets in a workspace that is (`isGit`) a git repository (`hasCommits`: with a
+    /// commit to branch from), or why it cannot have the one it asks for.
+    private func workspacePlan(isGit: Bool, hasCommits: Bool, request: RunStartRequest,
+                               pipelineDefault: IsolationMode?) throws -> WorkspacePlan {
         var mode = request.isolation ?? pipelineDefault ?? (isGit ? .worktree : .none)
         if mode == .worktree, isGit, !hasCommits, request.base == nil, request.isolation == nil {
             // Nothing to branch from yet: a fresh `git init` runs like a plain folder rather than fail.
@@ -35,29 +70,27 @@ extension Engine {
             guard request.base == nil, request.includeUncommitted != true else {
                 throw EngineError.invalid("'base' and 'includeUncommitted' need isolation \"worktree\"; this run has isolation \"snapshot\"")
             }
-            let snapshots = self.snapshots
-            return try await Self.offActor { try snapshots.create(runId: runId) }
+            return .snapshot
         }
         switch mode {
         case .none, .snapshot:
             if isGit, !hasCommits, request.isolation == nil, request.base == nil, request.includeUncommitted != true {
-                return EventBody.WorkspaceRecorded(
-                    isolation: .none, path: options.workspace.path,
-                    note: "the repository has no commit yet, so there is nothing to branch from: steps run in the workspace itself (isolation none)")
+                return .recorded(EventBody.WorkspaceRecorded(
+                    isolation: .none, path: workspacePath,
+                    note: "the repository has no commit yet, so there is nothing to branch from: steps run in the workspace itself (isolation none)"))
             }
             if request.base != nil || request.includeUncommitted == true {
                 throw EngineError.invalid("'base' and 'includeUncommitted' need isolation \"worktree\"; this run has isolation \"\(mode.rawValue)\"")
             }
             let note = isGit ? "isolation none: steps run in the workspace itself"
                 : "the workspace is not a git repository: steps run in the workspace itself (isolation none)"
-            return EventBody.WorkspaceRecorded(isolation: .none, path: options.workspace.path, note: note)
+            return .recorded(EventBody.WorkspaceRecorded(isolation: .none, path: workspacePath, note: note))
         case .worktree:
             guard isGit else {
                 throw EngineError.invalid("isolation \"worktree\" needs a git repository, and \(options.workspace.path) is not in one; "
                                           + "run `git init` there, or start the run with isolation \"none\"")
             }
-            let (base, carry) = (request.base, request.includeUncommitted ?? false)
-            return try await Self.offActor { try worktrees.create(runId: runId, base: base, includeUncommitted: carry) }
+            return .worktree(base: request.base, includeUncommitted: request.includeUncommitted ?? false)
         }
     }
 

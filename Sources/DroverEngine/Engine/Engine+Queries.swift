@@ -35,9 +35,7 @@ extension Engine {
     /// `workspace/trust`: records the user's answer; returns the new state.
     public func setTrust(_ trusted: Bool) throws -> Bool {
         try trustStore.setTrusted(options.workspace, trusted)
+        turnReads?.trusted = nil
         return isTrusted()
     }
-
-    /// Whether the user trusts this workspace.
-    public func isTrusted() -> Bool { trustStore.isTrusted(key: trustKey) }
 }

@@ -8,43 +8,78 @@ extension Engine {
     /// `run.started` when a slot is free and its dependencies are done (the first step starts right
     /// after this returns), else `run.queued` with the reason (the response then shows a `queued` run).
     public func startRun(_ request: RunStartRequest) async throws -> Run {
+        // A run in a plain folder is checked and recorded in one actor turn, the config read once; one whose
+        // worktree or snapshot must be made is recorded once that is done, off the actor.
+        let (start, createdInPlace) = try readingFilesOnce { () throws -> (CheckedStart, Run?) in
+            let start = try checkedStart(request)
+            guard let workspace = try workspaceInPlace(request: request, pipelineDefault: start.pipeline.definition.isolation) else {
+                return (start, nil)
+            }
+            return (start, try recordAdmitted(start, workspace: workspace))
+        }
+        let created: Run
+        if let createdInPlace {
+            created = createdInPlace
+        } else {
+            let workspace = try await prepareRunWorkspace(runId: start.runId, request: request,
+                                                          pipelineDefault: start.pipeline.definition.isolation)
+            do {
+                created = try readingFilesOnce { try recordAdmitted(start, workspace: workspace) }
+            } catch {
+                if workspace.isolation == .worktree { await discardWorktree(runId: start.runId) }
+                throw error
+            }
+        }
+        // Left to workers, the run is answered as recorded here: a worker may start it at once.
+        return driving.leavesRunsToWorkers ? created : try loadRun(start.runId)
+    }
+
+    /// A `run/start` request as checked, with what its run is created with.
+    struct CheckedStart {
+        var runId: String
+        var request: RunStartRequest
+        var pipeline: LoadedPipeline
+        var dependsOn: [String]?
+        var budget: RunBudget?
+        /// What the run says once about agents drover chose for it.
+        var notice: String?
+    }
+
+    /// Checks the pipeline, its inputs, agents, trust, dependencies and budget of `request`, and picks the run's id.
+    private func checkedStart(_ request: RunStartRequest) throws -> CheckedStart {
         let config = loadConfig()
         let pipeline = try checkedPipeline(request, config: config)
         let dependsOn = request.dependsOn.flatMap { $0.isEmpty ? nil : $0 }
         try checkDependencies(dependsOn)
         try Self.validate(request.budget)
         try Self.checkSpendingConfig(config)
-        // The config's per-run default applies when the request gives no budget of its own.
-        let budget = request.budget ?? config.budgets.perRun
         // Roles of a built-in pipeline that no config names run the agent CLI on PATH: the run says so once.
         let notice = pipeline.source == .builtin ? detectedAgentNotice(
             plans: try checkRunnable(pipelineId: pipeline.id, definition: pipeline.definition, source: pipeline.source, config: config),
             definition: pipeline.definition, configDirectory: options.configDirectory) : nil
         if let notice { log("run of \(pipeline.id): \(notice)") }
+        // The config's per-run default applies when the request gives no budget of its own.
+        return CheckedStart(runId: try newRunId(), request: request, pipeline: pipeline, dependsOn: dependsOn,
+                            budget: request.budget ?? config.budgets.perRun, notice: notice)
+    }
 
-        let runId = try newRunId()
-        let workspace = try await prepareRunWorkspace(runId: runId, request: request, pipelineDefault: pipeline.definition.isolation)
-        let created: Run
-        // Started or waiting, the run is recorded so in the same commit (one transaction fewer per run).
-        let admission = admissionAtCreation(runId, dependsOn: dependsOn ?? [])
-        do {
-            created = try record(runId: runId, pipeline: pipeline, request: request, workspace: workspace, dependsOn: dependsOn, budget: budget,
-                                 notice: notice, admission: admission)
-        } catch {
-            if workspace.isolation == .worktree { await discardWorktree(runId: runId) }
-            throw error
-        }
-        switch admission {
+    /// Records a new run started or waiting, as the scheduler decides, in its first commit (one transaction
+    /// fewer per run), then queues or advances it and admits the runs waiting if that decision moves them.
+    private func recordAdmitted(_ start: CheckedStart, workspace: EventBody.WorkspaceRecorded) throws -> Run {
+        let runId = start.runId
+        let admission = admissionAtCreation(runId, dependsOn: start.dependsOn ?? [])
+        let created = try record(runId: runId, pipeline: start.pipeline, request: start.request, workspace: workspace,
+                                 dependsOn: start.dependsOn, budget: start.budget, notice: start.notice, admission: admission.event)
+        switch admission.event {
         case .runStarted?:
             scheduleAdvance(runId)
-            admitWaiting()
+            if admission.movesOthers { admitWaiting() }
         case .runQueued(let data)?:
-            enqueue(runId, recorded: data.reason)
+            enqueue(runId, recorded: data.reason, admitting: admission.movesOthers)
         default:
             enqueue(runId)
         }
-        // Left to workers, the run is answered as recorded here: a worker may start it at once.
-        return driving.leavesRunsToWorkers ? created : try loadRun(runId)
+        return created
     }
 
     /// The pipeline `request` names, checked: it exists without errors, the task is not empty, every
@@ -131,11 +166,6 @@ extension Engine {
             throw TrustPolicy.refusal(workspace: options.workspace, reason: reason)
         }
         return plans
-    }
-
-    /// The config files as they are now (read at every attempt: they may change while the engine runs).
-    func loadConfig() -> EngineConfig {
-        EngineConfig.load(configFiles)
     }
 
     /// `run/cancel`: kills the live step's process group (or the agent a dead engine left behind),

@@ -164,14 +164,14 @@ extension Engine {
         let prompt = resumeSessionId != nil && !rerun.isEmpty && step.kind != .review
             ? rerun.renderedForResume() : request + addition + rerun.rendered()
 
-        let workingDirectory = workingDirectory ?? run.workspace?.path ?? options.workspace.path
+        let workingDirectory = workingDirectory ?? run.workspace?.path ?? workspacePath
         var environment = options.environment
         environment["DROVER_RUN_ID"] = run.id
         environment["DROVER_STEP_ID"] = stepId
         environment["DROVER_ATTEMPT"] = String(attempt)
         environment["DROVER_ROLE"] = fixerRole ?? step.role ?? ""
         environment["DROVER_WORKSPACE"] = workingDirectory
-        environment["DROVER_SOURCE_WORKSPACE"] = options.workspace.path
+        environment["DROVER_SOURCE_WORKSPACE"] = workspacePath
         if let model = agent?.model { environment["DROVER_MODEL"] = model }
         if let resumeSessionId { environment["DROVER_RESUME_SESSION"] = resumeSessionId }
 
@@ -242,8 +242,10 @@ extension Engine {
         live[runId] = nil
         defer { checkIdle() }
         if case .abandoned? = finished.stop { return }  // the lease is lost: nothing more is written
-        recordFinished(FinishedAttempt(stepId: stepId, attempt: attempt, outcome: outcome, committed: committed, stop: finished.stop),
-               runId: runId)
+        readingFilesOnce {
+            recordFinished(FinishedAttempt(stepId: stepId, attempt: attempt, outcome: outcome, committed: committed, stop: finished.stop),
+                           runId: runId)
+        }
     }
 
     /// The events of a finished attempt's outcome, from `run` as it was when the attempt ended.

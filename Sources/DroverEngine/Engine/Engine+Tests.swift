@@ -93,9 +93,10 @@ extension Engine {
 
     /// Fills `{{diff}}` and `{{diff.stat}}` when the template uses them and the run has a worktree.
     func addDiff(to context: inout Template.Context, template: String, run: Run, history: RunHistory) throws {
+        // The run's workspace first: a run without a base commit has no diff, and reading the template costs more.
+        guard let workspace = run.workspace, workspace.isolation != .none, let base = workspace.baseCommit else { return }
         let references = Template.references(in: template)
-        guard references.contains(.diff) || references.contains(.diffStat),
-              let workspace = run.workspace, workspace.isolation != .none, let base = workspace.baseCommit else { return }
+        guard references.contains(.diff) || references.contains(.diffStat) else { return }
         let git = RunDiffReader(workspace: options.workspace, environment: options.environment).repository(of: workspace)
         let tip = tip(of: workspace, history: history)
         if references.contains(.diff) { context.diff = try git.raw(["diff", "-M", "--no-color", "--no-ext-diff", base, tip]) }

@@ -31,9 +31,13 @@ public actor Engine {
     let layout: StoreLayout
     /// The config files `loadConfig` reads, made once for the same reason.
     let configFiles: EngineConfig.Files
+    /// `options.workspace.path`, made once: every attempt's environment and every run's workspace name it.
+    let workspacePath: String
     /// The workspace as trust records it (`TrustStore.key`: symlinks resolved), made once: trust is
     /// checked at every run start and attempt, and the engine's workspace does not move.
     private(set) lazy var trustKey = TrustStore.key(options.workspace)
+    /// The config and trust as read in the synchronous work going on (`readingFilesOnce`); nil outside it.
+    var turnReads: TurnReads?
     /// `advance` calls scheduled but not yet done.
     var scheduledAdvances = 0
     /// Runs whose orphaned agent `resumeInterruptedRuns` is killing; nothing starts in them meanwhile.
@@ -130,6 +134,7 @@ public actor Engine {
         self.trustStore = TrustStore(configDirectory: options.configDirectory)
         self.layout = StoreLayout(workspace: options.workspace)
         self.configFiles = EngineConfig.Files(workspace: options.workspace, configDirectory: options.configDirectory)
+        self.workspacePath = options.workspace.path
         self.agentRecords = AgentRecordTable(path: layout.agentTablePath)
     }
 
@@ -212,6 +217,10 @@ public actor Engine {
         guard !shuttingDown, live[runId] == nil, !reaping.contains(runId) else { return }
         // Where this engine would drive the run, a worker will.
         if driving.leavesRunsToWorkers { return handOver(runId) }
+        readingFilesOnce { advanceNow(runId) }
+    }
+
+    private func advanceNow(_ runId: String) {
         do {
             var run = try loadRun(runId)
             while true {

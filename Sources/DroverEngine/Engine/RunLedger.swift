@@ -90,7 +90,7 @@ final class RunLedger {
     /// Folds, stores and publishes `bodies` after the run's cached (or stored) snapshot, and the events
     /// staged before them.
     private func append(_ bodies: [EventBody], runId: String) throws -> Run {
-        var run = try records[runId]?.snapshot ?? store.run(id: runId)
+        var run = try records[runId]?.snapshot ?? (Self.createsRun(bodies) ? nil : store.run(id: runId))
         let at = Timestamp.string(now())
         var seq = run?.lastSeq ?? 0
         var events = records[runId]?.staged ?? []
@@ -122,6 +122,13 @@ final class RunLedger {
             records[runId, default: RunRecord()].snapshot = snapshot
         }
         return snapshot
+    }
+
+    /// Whether `bodies` begin a run, which has no stored snapshot to read first (should its id be taken
+    /// after all, the store refuses seq 1 as a conflict).
+    private static func createsRun(_ bodies: [EventBody]) -> Bool {
+        if case .runCreated? = bodies.first { return true }
+        return false
     }
 
     /// Folds `bodies` into the run's record now but stores and publishes them with the run's next commit,

@@ -4,10 +4,14 @@ import Foundation
 /// Remembers which workspaces the user trusts, by absolute path, in `<configDir>/trust.json`
 /// (`{"trusted": ["/abs/path", ...]}`, file 0600, folder 0700).
 public struct TrustStore: Sendable {
-    public var file: URL
+    public let file: URL
+    /// `file.path`, made once: trust is read at every run start and attempt, and `URL.path` costs more
+    /// than the `stat` that follows it.
+    private let path: String
 
     public init(configDirectory: URL) {
         file = configDirectory.appendingPathComponent("trust.json")
+        path = file.path
     }
 
     /// The canonical form of a workspace path (absolute, standardized, symlinks resolved).
@@ -17,7 +21,7 @@ public struct TrustStore: Sendable {
 
     /// Every trusted workspace path (the file parsed again only when it changed: `FileValueCache`).
     public func trustedPaths() -> [String] {
-        Self.parsedFiles.value(at: file.path) { path in
+        Self.parsedFiles.value(at: path) { path in
             guard let data = FileManager.default.contents(atPath: path),
                   let json = try? JSONParser().parse(Array(data)),
                   let stored = try? JSONValueDecoder().decode(Stored.self, from: json) else { return [] }
@@ -46,9 +50,9 @@ public struct TrustStore: Sendable {
         guard FileManager.default.createFile(atPath: temporary.path, contents: data, attributes: [.posixPermissions: 0o600]) else {
             throw EngineError.internalError("cannot write \(temporary.path)")
         }
-        if rename(temporary.path, file.path) != 0 {
+        if rename(temporary.path, path) != 0 {
             try? FileManager.default.removeItem(at: temporary)
-            throw EngineError.internalError("cannot replace \(file.path): \(String(cString: strerror(errno)))")
+            throw EngineError.internalError("cannot replace \(path): \(String(cString: strerror(errno)))")
         }
     }
 

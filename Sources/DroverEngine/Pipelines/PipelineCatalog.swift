@@ -50,7 +50,10 @@ public struct PipelineCatalog: Sendable {
             let path = "\(place.folder)/\(id).json"
             var info = stat()
             // lstat, as the folder's listing sees names: a dangling link is listed (and unreadable) there too.
-            if lstat(path, &info) == 0 { return validatedFile(path, id: id, source: place.source) }
+            // A file that is no link has just been looked at as a whole: no second `stat` to tell its version.
+            guard lstat(path, &info) == 0 else { continue }
+            let isLink = info.st_mode & S_IFMT == S_IFLNK
+            return validatedFile(path, id: id, source: place.source, identity: isLink ? nil : FileIdentity(info))
         }
         return builtins[id]
     }
@@ -81,15 +84,18 @@ public struct PipelineCatalog: Sendable {
         }
     }
 
-    /// The pipeline file at `path`, validated again only when it changed.
-    private static func validatedFile(_ path: String, id: String, source: PipelineInfo.Source) -> Entry {
-        validatedFiles.value(at: path) { path in
+    /// The pipeline file at `path`, validated again only when it changed (`identity`: the file's, if the
+    /// caller has just looked).
+    private static func validatedFile(_ path: String, id: String, source: PipelineInfo.Source, identity: FileIdentity? = nil) -> Entry {
+        let validate = { (path: String) -> Entry in
             guard let data = FileManager.default.contents(atPath: path) else {
                 return Entry(id: id, source: source, path: path, definition: nil, errors: ["cannot read \(path)"])
             }
             let result = PipelineValidator.validate(data: data)
             return Entry(id: id, source: source, path: path, definition: result.definition, errors: result.errors)
         }
+        guard let identity else { return validatedFiles.value(at: path, make: validate) }
+        return validatedFiles.value(at: path, identity: identity, make: validate)
     }
 
     /// The pipeline with this id.

@@ -218,21 +218,37 @@ struct ProcStat: Sendable, Hashable {
         var buffer = [UInt8](repeating: 0, count: 4096)
         let count = buffer.withUnsafeMutableBytes { readDescriptor(fd, $0.baseAddress, $0.count) }
         guard count > 0 else { return nil }
-        self.init(statLine: String(decoding: buffer[..<count], as: UTF8.self))
+        self.init(statLine: buffer[..<count])
     }
 
-    /// Parses a stat line. The command name (field 2) may hold spaces and parentheses, so the fields
-    /// are counted from its last `)`.
-    init?(statLine text: String) {
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // fields[0] is field 3 (state), so field N is fields[N - 3].
-        guard fields.count > 19, let ppid = Int32(fields[1]), let pgrp = Int32(fields[2]),
-              let start = UInt64(fields[19]) else { return nil }
-        self.state = fields[0]
-        self.ppid = ppid
-        self.pgrp = pgrp
+    /// Parses a stat line's bytes. The command name (field 2) may hold spaces and parentheses, so the
+    /// fields are counted from its last `)`. Bytes, not a `String` split into all fifty fields: this runs
+    /// at every launch, and that split cost more than reading the file.
+    init?(statLine bytes: ArraySlice<UInt8>) {
+        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        // fields[0] is field 3 (state), so field N is fields[N - 3]; the rest after field 22 stays in one piece.
+        let fields = bytes[bytes.index(after: close)...].split(separator: UInt8(ascii: " "), maxSplits: 20)
+        guard fields.count > 19, let ppid = Self.decimal(fields[1]), let pgrp = Self.decimal(fields[2]),
+              let start = Self.decimal(fields[19]), ppid <= Int32.max, pgrp <= Int32.max else { return nil }
+        self.state = String(decoding: fields[0], as: UTF8.self)[...]
+        self.ppid = Int32(ppid)
+        self.pgrp = Int32(pgrp)
         self.startTime = start
+    }
+
+    /// A field of decimal digits; nil for anything else (or more than fits).
+    private static func decimal(_ digits: ArraySlice<UInt8>) -> UInt64? {
+        guard !digits.isEmpty else { return nil }
+        var value: UInt64 = 0
+        for byte in digits {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            let (times, overflow) = value.multipliedReportingOverflow(by: 10)
+            guard !overflow else { return nil }
+            let (sum, carry) = times.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+            guard !carry else { return nil }
+            value = sum
+        }
+        return value
     }
 }
 

@@ -67,12 +67,22 @@ final class OutputPump {
 
     func run() {
         blockSIGPIPEOnThisThread()
-        if pendingInput.isEmpty && closeStdinWhenWritten { closeStdin() }
+        // The new pipe is empty: the prompt (or its first 64 KiB) goes in without asking poll first.
+        if pendingInput.isEmpty {
+            if closeStdinWhenWritten { closeStdin() }
+        } else {
+            writeStdin(revents: Int16(POLLOUT))
+        }
 
         while true {
             if let deadline = drainDeadline {
                 if stdoutFD < 0 && stderrFD < 0 { break }
                 if ContinuousClock.now >= deadline { break }
+            } else if stdoutFD < 0, stderrFD < 0, stdinFD < 0, case .processFD = setup.leaderExit {
+                // Output ended and nothing goes in: the leader's exit is all there is left to hear, and
+                // waitid(WNOWAIT) waits for it as the pidfd's poll would, one system call sooner.
+                leaderExited()
+                continue
             }
             var fds: [pollfd] = []
             if stdoutFD >= 0 { fds.append(pollfd(fd: stdoutFD, events: Int16(POLLIN), revents: 0)) }
@@ -226,8 +236,9 @@ final class OutputPump {
         // Reached after the drain deadline too: lines cut short by a stuck writer still count.
         if let last = stdoutLines.finish() { handleStdout([last]) }
         if let last = stderrLines.finish() { handleStderr([last]) }
+        // Not the input's wake pipe: `AgentInput` closes it when the last holder lets go. Closed here, a
+        // driver's later `send` would write into whatever reused the number, and the input close it again.
         for fd in [stdinFD, stdoutFD, stderrFD, setup.leaderExit.fd] where fd >= 0 { close(fd) }
-        if let input = setup.input { closeAll(input.wake.read, input.wake.write) }
         stdinFD = -1
         stdoutFD = -1
         stderrFD = -1

@@ -62,14 +62,14 @@ public struct ProcessLauncher: AgentLauncher {
             return FinishedAgentHandle(outcome: .failed(message: message, exitCode: nil))
         }
 
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: invocation.workingDirectory, isDirectory: &isDirectory),
-              isDirectory.boolValue else {
-            return refuse("cannot start \(invocation.executable): working directory \(invocation.workingDirectory) does not exist")
-        }
+        // With a chdir action the spawn itself fails on a missing working directory or a path that is
+        // no program, and that is looked into only then (`whyNotStarted`): an attempt that starts costs
+        // no `stat` of either. A shell that changes directory would start anyway, so it is checked first.
+        let spawnChangesDirectory = !forceShellChdir && SpawnFunctions.addchdir != nil
+        if !spawnChangesDirectory, let missing = missingWorkingDirectory(invocation) { return refuse(missing) }
         let executable: String
         switch resolveExecutable(invocation.executable, environment: invocation.environment,
-                                 workingDirectory: invocation.workingDirectory) {
+                                 workingDirectory: invocation.workingDirectory, checkingPath: !spawnChangesDirectory) {
         case .success(let path): executable = path
         case .failure(let reason): return refuse(reason.message)
         }
@@ -85,7 +85,7 @@ public struct ProcessLauncher: AgentLauncher {
         do {
             spawned = try spawn(executable: executable, invocation: invocation)
         } catch let error as SpawnRefused {
-            return refuse("cannot start \(invocation.executable): \(error.message)")
+            return refuse(whyNotStarted(invocation, executable: executable) ?? "cannot start \(invocation.executable): \(error.message)")
         } catch {
             log.close()
             throw error
@@ -105,8 +105,7 @@ public struct ProcessLauncher: AgentLauncher {
             } catch {
                 handle.kill(reason: .terminated, grace: .zero)
                 handle.finish { _, _ in .terminated }
-                closeAll(spawned.stdin, spawned.stdout, spawned.stderr)
-                input.map { closeAll($0.wake.read, $0.wake.write) }
+                closeAll(spawned.stdin, spawned.stdout, spawned.stderr)  // the input's wake pipe closes with it
                 log.close()
                 throw error
             }
@@ -214,7 +213,7 @@ public struct ProcessLauncher: AgentLauncher {
         resetSignalsOnSpawn(&attributes)
 
         let argv = CStringArray(arguments)
-        let envp = CStringArray(invocation.environment.map { "\($0.key)=\($0.value)" }.sorted())
+        let envp = CStringArray(environment: invocation.environment)
         var pid: pid_t = 0
         let status = program.withCString { path in
             posix_spawn(&pid, path, &actions, &attributes, argv.pointers, envp.pointers)
@@ -249,22 +248,47 @@ public struct ProcessLauncher: AgentLauncher {
         var message: String
     }
 
+    /// Why `invocation` cannot start in its working directory, if that is missing.
+    private func missingWorkingDirectory(_ invocation: AgentInvocation) -> String? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: invocation.workingDirectory, isDirectory: &isDirectory),
+              isDirectory.boolValue else {
+            return "cannot start \(invocation.executable): working directory \(invocation.workingDirectory) does not exist"
+        }
+        return nil
+    }
+
+    /// Why a spawn of `executable` (as resolved) failed, when it is the working directory or the program
+    /// file; nil when both look right (the spawn's own error then says why).
+    private func whyNotStarted(_ invocation: AgentInvocation, executable: String) -> String? {
+        if let missing = missingWorkingDirectory(invocation) { return missing }
+        guard invocation.executable.utf8.contains(UInt8(ascii: "/")) else { return nil }
+        if case .failure(let reason) = checkProgram(executable, named: invocation.executable) { return reason.message }
+        return nil
+    }
+
+    /// Whether `path` (given as `name`) is a file that may be run.
+    private func checkProgram(_ path: String, named name: String) -> Result<String, ResolveFailure> {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            return .failure(ResolveFailure(message: "cannot start \(name): no such file"))
+        }
+        guard !isDirectory.boolValue, access(path, X_OK) == 0 else {
+            return .failure(ResolveFailure(message: "cannot start \(name): not an executable file"))
+        }
+        return .success(path)
+    }
+
     /// A bare name is looked up on the child's PATH (as a shell would); a relative path is taken from the
-    /// working directory, where the child will run.
+    /// working directory, where the child will run. A path is checked to name a program only when
+    /// `checkingPath` (otherwise a spawn that fails says so: `whyNotStarted`).
     private func resolveExecutable(_ name: String, environment: [String: String],
-                                   workingDirectory: String) -> Result<String, ResolveFailure> {
+                                   workingDirectory: String, checkingPath: Bool) -> Result<String, ResolveFailure> {
         if name.isEmpty { return .failure(ResolveFailure(message: "cannot start an agent: the executable is empty")) }
         // On bytes: String.contains(String) goes through Foundation's NSString search, at every launch.
         if name.utf8.contains(UInt8(ascii: "/")) {
             let path = name.hasPrefix("/") ? name : (workingDirectory as NSString).appendingPathComponent(name)
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                return .failure(ResolveFailure(message: "cannot start \(name): no such file"))
-            }
-            guard !isDirectory.boolValue, access(path, X_OK) == 0 else {
-                return .failure(ResolveFailure(message: "cannot start \(name): not an executable file"))
-            }
-            return .success(path)
+            return checkingPath ? checkProgram(path, named: name) : .success(path)
         }
         let searchPath = environment["PATH"] ?? ExecutableSearch.defaultPath
         if let found = ExecutableSearch.find(name, searchPath: searchPath, workingDirectory: workingDirectory) {

@@ -18,6 +18,26 @@ package final class CStringArray {
         pointers[strings.count] = nil
     }
 
+    /// `environment` as `KEY=value` strings for `execve`, in no particular order (a process's environment
+    /// has none): each made in one allocation straight from the UTF-8 of key and value, with no `String`
+    /// in between, since an agent inherits the engine's whole environment at every launch.
+    package init(environment: [String: String]) {
+        count = environment.count
+        pointers = .allocate(capacity: count + 1)
+        for (index, (key, value)) in environment.enumerated() {
+            let keyBytes = key.utf8.count
+            let valueBytes = value.utf8.count
+            // malloc, as strdup's strings are: `deinit` frees them all alike.
+            let entry = UnsafeMutableRawBufferPointer(start: malloc(keyBytes + valueBytes + 2), count: keyBytes + valueBytes + 2)
+            _ = entry.initializeMemory(as: UInt8.self, from: key.utf8)
+            entry[keyBytes] = UInt8(ascii: "=")
+            _ = UnsafeMutableRawBufferPointer(rebasing: entry[(keyBytes + 1)...]).initializeMemory(as: UInt8.self, from: value.utf8)
+            entry[keyBytes + valueBytes + 1] = 0
+            pointers[index] = entry.baseAddress!.assumingMemoryBound(to: CChar.self)
+        }
+        pointers[count] = nil
+    }
+
     deinit {
         for index in 0..<count { free(pointers[index]) }
         pointers.deallocate()

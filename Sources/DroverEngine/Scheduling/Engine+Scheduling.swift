@@ -2,29 +2,45 @@ import DroverProtocol
 import Foundation
 
 extension Engine {
-    /// Queues `runId` (just created, or found queued after a restart) and starts what may start.
+    /// Queues `runId` (just created, or found queued after a restart) and starts what may start, unless
+    /// `admitting` is false: its creation's admission found nothing else to do (`Admission.movesOthers`).
     /// `recorded`: the reason its `run.queued` (just committed) gives.
-    func enqueue(_ runId: String, recorded: QueueReason? = nil) {
+    func enqueue(_ runId: String, recorded: QueueReason? = nil, admitting: Bool = true) {
         if driving.leavesRunsToWorkers { return handOver(runId) }  // the workers' queue, not this engine's
         guard let run = try? loadRun(runId) else { return }
         addToQueue(run, recorded: recorded)
-        admitWaiting()
+        if admitting { admitWaiting() }
+    }
+
+    /// The scheduler's verdict on a run about to be created (`admissionAtCreation`).
+    struct Admission {
+        /// `run.started` or `run.queued`, for the run's first commit; nil if it would fail.
+        var event: EventBody?
+        /// Whether the same plan also starts, fails or re-queues runs already waiting (a slot freed or a
+        /// dependency ended since the last admission). If not, an `admitWaiting` after the run's creation,
+        /// in the same actor turn, would find nothing to do: the creation changed neither the running
+        /// count the plan gave the new run nor any dependency's status.
+        var movesOthers: Bool
     }
 
     /// What a run about to be created with `dependsOn` would get at once from `admitWaiting`: `run.started`
     /// (a slot is free and its dependencies are done) or `run.queued` (no free slot, a dependency not done,
     /// draining); nil if it would fail, or when runs are left to workers. `run/start` records it in the
     /// run's first commit; `admitWaiting` then finds a queued one recorded.
-    func admissionAtCreation(_ runId: String, dependsOn: [String]) -> EventBody? {
-        guard !driving.leavesRunsToWorkers, !shuttingDown, let running = try? queries.countRuns(statuses: [.running]) else { return nil }
-        var trial = scheduler
-        trial.enqueue(runId, dependsOn: dependsOn)
-        let verdict = trial.plan(running: running, maxRuns: loadConfig().maxRuns) { (try? loadRun($0))?.status }
-            .first { $0.runId == runId }?.verdict
-        switch verdict {
-        case .start?: return .runStarted
-        case .wait(let reason, let waitingFor)?: return .runQueued(.init(reason: reason, waitingFor: waitingFor.isEmpty ? nil : waitingFor))
-        default: return nil
+    func admissionAtCreation(_ runId: String, dependsOn: [String]) -> Admission {
+        guard !driving.leavesRunsToWorkers, !shuttingDown, let running = try? queries.countRuns(statuses: [.running]) else {
+            return Admission(event: nil, movesOthers: true)
+        }
+        let arriving = RunScheduler.Waiting(runId: runId, dependsOn: dependsOn)
+        let actions = scheduler.plan(running: running, maxRuns: loadConfig().maxRuns, arriving: arriving) { (try? loadRun($0))?.status }
+        let movesOthers = actions.contains { $0.runId != runId }
+        switch actions.first(where: { $0.runId == runId })?.verdict {
+        case .start?:
+            return Admission(event: .runStarted, movesOthers: movesOthers)
+        case .wait(let reason, let waitingFor)?:
+            return Admission(event: .runQueued(.init(reason: reason, waitingFor: waitingFor.isEmpty ? nil : waitingFor)), movesOthers: movesOthers)
+        default:
+            return Admission(event: nil, movesOthers: true)
         }
     }
 
@@ -38,6 +54,10 @@ extension Engine {
     /// badly, and records why the others wait (`run.queued`, once per reason).
     func admitWaiting() {
         guard !scheduler.isEmpty, !shuttingDown else { return }
+        readingFilesOnce { admitNow() }
+    }
+
+    private func admitNow() {
         let config = loadConfig()
         let running: Int
         do {
@@ -77,7 +97,7 @@ extension Engine {
                 log("cannot schedule run \(runId): \(error)")
             }
         }
-        if skippedStart { admitWaiting() }  // the slot it was given goes to the next in line
+        if skippedStart { admitNow() }  // the slot it was given goes to the next in line
     }
 
     /// Starts a queued run: `run.started` is stored with what its first step records (`step.started`, or

@@ -59,18 +59,17 @@ struct RunScheduler: Sendable {
     /// What to do now, in arrival order, given `running` runs now and at most `maxRuns`: the runs that
     /// start, those that fail, and those whose reason to wait is not the one recorded for them. Runs
     /// that go on waiting for the reason already recorded are left out. `status` tells a dependency's
-    /// status (nil when the run no longer exists); it is asked about dependencies only.
-    func plan(running: Int, maxRuns: Int, status: (String) -> RunStatus?) -> [(runId: String, verdict: Verdict)] {
+    /// status (nil when the run no longer exists); it is asked about dependencies only. `arriving`: a run
+    /// about to be created, planned as if it waited last (the queue is not copied to add it).
+    func plan(running: Int, maxRuns: Int, arriving: Waiting? = nil,
+              status: (String) -> RunStatus?) -> [(runId: String, verdict: Verdict)] {
         var running = running
         var slotWaiter = false
         var actions: [(runId: String, verdict: Verdict)] = []
-        for entry in waiting {
+        func decide(_ entry: Waiting) {
             let verdict: Verdict
-            let statuses = entry.dependsOn.map { (id: $0, status: status($0)) }
-            if let ended = statuses.first(where: { $0.status == .failed || $0.status == .cancelled || $0.status == nil }) {
-                verdict = .fail(dependency: ended.id, status: ended.status ?? .cancelled)
-            } else if case let pending = statuses.filter({ $0.status != .done }).map(\.id), !pending.isEmpty {
-                verdict = .wait(.dependency, waitingFor: pending)
+            if let waitsOn = Self.dependencyVerdict(entry.dependsOn, status: status) {
+                verdict = waitsOn
             } else if draining {
                 verdict = .wait(.draining, waitingFor: [])
             } else if !slotWaiter, running < maxRuns {
@@ -80,9 +79,23 @@ struct RunScheduler: Sendable {
                 slotWaiter = true
                 verdict = .wait(.capacity, waitingFor: [])
             }
-            if case .wait(let reason, _) = verdict, entry.recorded == reason { continue }
+            if case .wait(let reason, _) = verdict, entry.recorded == reason { return }
             actions.append((entry.runId, verdict))
         }
+        for entry in waiting { decide(entry) }
+        if let arriving { decide(arriving) }
         return actions
+    }
+
+    /// `.fail` when a dependency failed, was cancelled or is gone, `.wait` while any is not done; nil
+    /// when all are done (most runs have none: nothing is allocated for them, at every admission).
+    private static func dependencyVerdict(_ dependsOn: [String], status: (String) -> RunStatus?) -> Verdict? {
+        guard !dependsOn.isEmpty else { return nil }
+        let statuses = dependsOn.map { (id: $0, status: status($0)) }
+        if let ended = statuses.first(where: { $0.status == .failed || $0.status == .cancelled || $0.status == nil }) {
+            return .fail(dependency: ended.id, status: ended.status ?? .cancelled)
+        }
+        let pending = statuses.filter { $0.status != .done }.map(\.id)
+        return pending.isEmpty ? nil : .wait(.dependency, waitingFor: pending)
     }
 }

@@ -15,8 +15,21 @@ struct FileIdentity: Hashable, Sendable {
     static func of(_ path: String) -> FileIdentity? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
-        return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
-                            modified: info.st_mtim, changed: info.st_ctim)
+        return FileIdentity(info)
+    }
+
+    /// The identity `info` (a `stat` of the file, or an `lstat` of one that is no symlink) describes.
+    init(_ info: stat) {
+        self.init(device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+                  modified: info.st_mtim, changed: info.st_ctim)
+    }
+
+    init(device: UInt64, inode: UInt64, size: Int64, modified: timespec, changed: timespec) {
+        self.device = device
+        self.inode = inode
+        self.size = size
+        self.modified = modified
+        self.changed = changed
     }
 
     /// Whether the file last changed more than `seconds` ago.
@@ -62,13 +75,21 @@ final class FileValueCache<Value: Sendable>: Sendable {
         value(at: [path]) { make(path) }
     }
 
+    /// `value(at:make:)` for a caller that has just `stat`ed the file: `identity` is what it found.
+    func value(at path: String, identity: FileIdentity, make: (String) -> Value) -> Value {
+        value(at: [path], identities: [identity]) { make(path) }
+    }
+
     /// The value made of the files at `paths` together, made again when any of them changed.
     ///
     /// A file changed within the last `settleSeconds` is read every time: file-system timestamps are
     /// coarse (a few milliseconds), so two same-size writes in place within one tick would otherwise
     /// look like one version (git's "racily clean" files, handled the same way).
     func value(at paths: [String], make: () -> Value) -> Value {
-        let identities = paths.map(FileIdentity.of)
+        value(at: paths, identities: paths.map(FileIdentity.of), make: make)
+    }
+
+    private func value(at paths: [String], identities: [FileIdentity?], make: () -> Value) -> Value {
         if let found = kept.withLock({ $0[paths] }), found.identities == identities,
            identities.allSatisfy({ $0?.isSettled(after: settleSeconds) ?? true }) {
             return found.value

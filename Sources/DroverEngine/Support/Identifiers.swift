@@ -60,7 +60,31 @@ public enum Timestamp {
     /// (Every commit stamps its events: digits by hand, not `String(format:)`.)
     public static func string(_ date: Date) -> String {
         let c = Identifiers.utcComponents(date)
-        return "\(digits(c.year, 4))-\(digits(c.month, 2))-\(digits(c.day, 2))T\(digits(c.hour, 2)):\(digits(c.minute, 2)):\(digits(c.second, 2)).\(digits(c.millisecond, 3))Z"
+        guard (0...9999).contains(c.year) else {
+            return "\(digits(c.year, 4))-\(digits(c.month, 2))-\(digits(c.day, 2))T\(digits(c.hour, 2)):\(digits(c.minute, 2)):\(digits(c.second, 2)).\(digits(c.millisecond, 3))Z"
+        }
+        // Its 24 bytes written in place: every commit stamps its events, and seven padded `String`s
+        // joined by interpolation cost more than reading the clock and the calendar.
+        return String(unsafeUninitializedCapacity: 24) { bytes in
+            var end = 0
+            func put(_ value: Int, width: Int, then separator: UInt8) {
+                var rest = value
+                for offset in stride(from: width - 1, through: 0, by: -1) {
+                    bytes[end + offset] = UInt8(ascii: "0") + UInt8(rest % 10)
+                    rest /= 10
+                }
+                bytes[end + width] = separator
+                end += width + 1
+            }
+            put(c.year, width: 4, then: UInt8(ascii: "-"))
+            put(c.month, width: 2, then: UInt8(ascii: "-"))
+            put(c.day, width: 2, then: UInt8(ascii: "T"))
+            put(c.hour, width: 2, then: UInt8(ascii: ":"))
+            put(c.minute, width: 2, then: UInt8(ascii: ":"))
+            put(c.second, width: 2, then: UInt8(ascii: "."))
+            put(c.millisecond, width: 3, then: UInt8(ascii: "Z"))
+            return end
+        }
     }
 
     /// The date of a timestamp `string(_:)` wrote (`2026-11-29T12:59:29.474Z`, milliseconds optional);

@@ -57,7 +57,7 @@ public enum EngineStarter {
         env["DROVER_ENGINE_STATUS_FD"] = "3"
         let arguments = [executable, "engine", "--foreground", "--workspace", workspace.path] + extraArguments
         let argv = CStringArray(arguments)
-        let envp = CStringArray(env.map { "\($0.key)=\($0.value)" })
+        let envp = CStringArray(environment: env)
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv.pointers, envp.pointers)
         close(status[1])

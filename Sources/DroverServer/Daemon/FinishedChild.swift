@@ -41,7 +41,7 @@ struct FinishedChild: Sendable {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
         let argv = CStringArray([executable] + arguments)
-        let envp = CStringArray(environment.map { "\($0.key)=\($0.value)" })
+        let envp = CStringArray(environment: environment)
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv.pointers, envp.pointers)
         close(errors[1])
