@@ -37,20 +37,7 @@ public final class SnapshotEncoder {
             if steps[run.id] == nil, steps.count >= rememberedRuns { steps.removeAll() }
             steps[run.id] = encoded
         }
-        let stepsJSON = Self.array(encoded.map(\.json))
+        let stepsJSON = JSONObjectWriter.array(encoded.map(\.json))
         return try run.writtenJSON(steps: stepsJSON) ?? JSONValueEncoder.encodeBytes(run, member: "steps", as: stepsJSON)
-    }
-
-    /// `[item,item,…]` of items that are JSON already.
-    private static func array(_ items: [[UInt8]]) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(2 + items.reduce(0) { $0 + $1.count + 1 })
-        bytes.append(UInt8(ascii: "["))
-        for (index, item) in items.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            bytes.append(contentsOf: item)
-        }
-        bytes.append(UInt8(ascii: "]"))
-        return bytes
     }
 }

@@ -58,6 +58,7 @@ private struct DataMember: Encodable {
 private let fullBodies: [EventBody] = [
     .runCreated(.init(pipelineId: "feature", task: "t \(awkward)", inputs: ["k": "v", "a": ""], steps: [StepInfo(id: "plan", kind: .agent, role: "planner")],
                       dependsOn: ["r-0"], budget: RunBudget(maxUSD: 2, maxTokens: 3), parentRunId: "r-0", parentStepId: "fan", notice: "n")),
+    .runQueued(.init(reason: .rateLimit, waitingFor: ["r-0", "r-\"1"], retryAt: "2026-01-01T00:00:00.000Z", stepId: "plan", message: "429 \(awkward)")),
     .runWorkspace(.init(isolation: .snapshot, path: "/w \(awkward)", branch: "b", base: "HEAD", baseCommit: "c", note: "n", remote: "r")),
     .stepStarted(.init(stepId: "test", attempt: 2, role: "fixer")),
     .stepInterrupted(.init(stepId: "test", attempt: Int.min, role: "")),
@@ -79,6 +80,7 @@ struct WrittenJSONTests {
                 #expect(nilMembers(data) == [])
                 #expect(data.steps.allSatisfy { nilMembers($0).isEmpty })
             case .runWorkspace(let data): #expect(nilMembers(data) == [])
+            case .runQueued(let data): #expect(nilMembers(data) == [])
             case .stepStarted(let data), .stepInterrupted(let data): #expect(nilMembers(data) == [])
             case .stepCompleted(let data): #expect(nilMembers(data) == [])
             case .usageRecorded(let data): #expect(nilMembers(data) == [])
@@ -103,7 +105,7 @@ struct WrittenJSONTests {
 
     @Test("the events written by hand: JSONEncoder's bytes of their data, with members set and unset")
     func events() throws {
-        let handWritten: Set<EventType> = [.runCreated, .runWorkspace, .runStarted, .runCompleted, .stepStarted, .stepInterrupted, .stepCompleted, .usageRecorded]
+        let handWritten: Set<EventType> = [.runCreated, .runQueued, .runWorkspace, .runStarted, .runCompleted, .stepStarted, .stepInterrupted, .stepCompleted, .usageRecorded]
         for body in fullBodies + allBodies {
             let envelope = try JSONCoding.makeEncoder().encode(DataMember(body: body))
             let expected = String(decoding: envelope.dropFirst(#"{"data":"#.utf8.count).dropLast(), as: UTF8.self)

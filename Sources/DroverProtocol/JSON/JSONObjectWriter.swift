@@ -68,3 +68,29 @@ public struct JSONObjectWriter {
         return bytes
     }
 }
+
+extension JSONObjectWriter {
+    /// The JSON array of `items`, each JSON already.
+    public static func array(_ items: [[UInt8]]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(2 + items.reduce(0) { $0 + $1.count + 1 })
+        bytes.append(UInt8(ascii: "["))
+        for (index, item) in items.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(contentsOf: item)
+        }
+        bytes.append(UInt8(ascii: "]"))
+        return bytes
+    }
+
+    /// The JSON array of `items`, each written by `write`; nil if one is refused.
+    public static func array<Item>(_ items: [Item], _ write: (Item) -> [UInt8]?) -> [UInt8]? {
+        var written: [[UInt8]] = []
+        written.reserveCapacity(items.count)
+        for item in items {
+            guard let json = write(item) else { return nil }
+            written.append(json)
+        }
+        return array(written)
+    }
+}

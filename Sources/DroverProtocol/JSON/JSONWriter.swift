@@ -78,8 +78,11 @@ public enum JSONWriter {
     public static func appendDouble(_ number: Double, to bytes: inout [UInt8]) {
         guard number.isFinite else { return appendLiteral("null", to: &bytes) }
         var text = number.description
-        if text.hasSuffix(".0") { text.removeLast(2) }
-        bytes.append(contentsOf: text.utf8)
+        // Without its trailing `.0`, cut from the bytes (removing it from the String walks graphemes).
+        text.withUTF8 { utf8 in
+            let whole = utf8.count >= 2 && utf8[utf8.count - 2] == UInt8(ascii: ".") && utf8[utf8.count - 1] == UInt8(ascii: "0")
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[..<(whole ? utf8.count - 2 : utf8.count)]))
+        }
     }
 
     /// Appends `value` as JSON (object keys sorted, as the wire encoder does).

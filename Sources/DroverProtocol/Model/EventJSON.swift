@@ -25,6 +25,7 @@ extension EventBody {
         switch self {
         case .runStarted, .runCompleted: return Array("{}".utf8)
         case .runCreated(let data): return data.writtenJSON()
+        case .runQueued(let data): return data.writtenJSON()
         case .runWorkspace(let data): return data.writtenJSON()
         case .stepStarted(let data), .stepInterrupted(let data): return data.writtenJSON()
         case .stepCompleted(let data): return data.writtenJSON()
@@ -84,15 +85,22 @@ extension EventBody.RunCreated {
         object.string(#""parentRunId":"#, parentRunId)
         object.string(#""parentStepId":"#, parentStepId)
         object.string(#""pipelineId":"#, pipelineId)
-        var stepsJSON: [UInt8] = [UInt8(ascii: "[")]
-        for (index, step) in steps.enumerated() {
-            if index > 0 { stepsJSON.append(UInt8(ascii: ",")) }
-            guard let json = step.writtenJSON() else { return nil }
-            stepsJSON.append(contentsOf: json)
-        }
-        stepsJSON.append(UInt8(ascii: "]"))
+        guard let stepsJSON = JSONObjectWriter.array(steps, { $0.writtenJSON() }) else { return nil }
         object.json(#""steps":"#, stepsJSON)
         object.string(#""task":"#, task)
+        return object.finished()
+    }
+}
+
+extension EventBody.RunQueued {
+    /// This payload's JSON, the bytes `JSONValueEncoder.encodeBytes(self)` writes.
+    public func writtenJSON() -> [UInt8]? {
+        var object = JSONObjectWriter(capacity: 64 + (message?.utf8.count ?? 0))
+        object.string(#""message":"#, message)
+        object.string(#""reason":"#, reason.rawValue)
+        object.string(#""retryAt":"#, retryAt)
+        object.string(#""stepId":"#, stepId)
+        object.encoded(#""waitingFor":"#, waitingFor)
         return object.finished()
     }
 }

@@ -41,13 +41,7 @@ extension Run {
 extension Run {
     /// This run's JSON, the bytes `JSONValueEncoder.encodeBytes(self)` writes; nil if a number is not finite.
     public func writtenJSON() -> [UInt8]? {
-        var stepsJSON: [UInt8] = [UInt8(ascii: "[")]
-        for (index, step) in steps.enumerated() {
-            if index > 0 { stepsJSON.append(UInt8(ascii: ",")) }
-            guard let json = step.writtenJSON() else { return nil }
-            stepsJSON.append(contentsOf: json)
-        }
-        stepsJSON.append(UInt8(ascii: "]"))
+        guard let stepsJSON = JSONObjectWriter.array(steps, { $0.writtenJSON() }) else { return nil }
         return writtenJSON(steps: stepsJSON)
     }
 }
