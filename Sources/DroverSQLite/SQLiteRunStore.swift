@@ -117,6 +117,7 @@ public final class SQLiteRunStore: RunStore {
             """
         static let run = "SELECT snapshot FROM runs WHERE id = ?1"
         static let createdAt = "SELECT created_at FROM runs WHERE id = ?1"
+        static let countOne = "SELECT count(*) FROM runs WHERE status IN (?)"
     }
 
     /// Appends `events` and replaces the snapshot in one transaction.
@@ -270,8 +271,9 @@ public final class SQLiteRunStore: RunStore {
     public func countRuns(statuses: Set<RunStatus>) throws -> Int {
         guard !statuses.isEmpty else { return 0 }
         let values = statuses.map(\.rawValue).sorted()
+        // One status (the engine's count of running runs, at every admission) needs no SQL built to find its statement.
         let statement = try database.cached(
-            "SELECT count(*) FROM runs WHERE status IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
+            values.count == 1 ? SQL.countOne : "SELECT count(*) FROM runs WHERE status IN (\(values.map { _ in "?" }.joined(separator: ", ")))")
         defer { statement.reset() }
         for (offset, value) in values.enumerated() { try statement.bind(value, at: Int32(offset + 1)) }
         guard try statement.step() else { return 0 }
