@@ -40,6 +40,18 @@ struct AgentLineProtocolTests {
         (#"{"type":"result"}"#, .log(#"{"type":"result"}"#)),
         (#"{"type":"result","output":{"nested":1}}"#, .log(#"{"type":"result","output":{"nested":1}}"#)),
         (#"{"type":"result","output":"x"} trailing"#, .log(#"{"type":"result","output":"x"} trailing"#)),
+        // Numbers as JSON writes them, and null as absent.
+        (#"{"type":"usage","model":"m","inputTokens":10.0,"outputTokens":2,"costUSD":1}"#,
+         .usage(model: "m", inputTokens: 10, outputTokens: 2, costUSD: 1)),
+        (#"{"type":"usage","model":"m","inputTokens":10.5,"outputTokens":2}"#,
+         .log(#"{"type":"usage","model":"m","inputTokens":10.5,"outputTokens":2}"#)),
+        (#"{"type":"progress","fraction":null,"message":null}"#, .progress(fraction: nil, message: nil)),
+        (#"{"type":"result","output":null}"#, .log(#"{"type":"result","output":null}"#)),
+        (#"{"type":null,"output":"x"}"#, .log(#"{"type":null,"output":"x"}"#)),
+        (#"{"type":"session","id":"s-1","output":7}"#, .session(id: "s-1")),
+        (#"{"type":"rate_limited","retryAfterSeconds":"soon"}"#, .log(#"{"type":"rate_limited","retryAfterSeconds":"soon"}"#)),
+        (#"{"type":"rate_limited","message":"slow down","retryAfterSeconds":30}"#,
+         .rateLimited(message: "slow down", retryAfterSeconds: 30)),
     ]
 
     @Test("parses a line", arguments: cases)

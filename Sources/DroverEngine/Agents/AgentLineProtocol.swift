@@ -29,9 +29,9 @@ public enum AgentLine: Hashable, Sendable {
         guard line.utf8.first(where: { !isJSONWhitespace($0) }) == UInt8(ascii: "{") else {
             return .log(line)
         }
-        // Our parser and tree decoder: every JSON line of an agent comes through here.
+        // Our parser, and the tree read by hand: every JSON line of an agent comes through here.
         guard let json = try? JSONParser().parse(Array(line.utf8)),
-              let message = try? JSONValueDecoder().decode(WireMessage.self, from: json),
+              let message = WireMessage(json: json),
               let parsed = message.line else {
             return .log(line)
         }
@@ -68,9 +68,9 @@ public enum AgentLine: Hashable, Sendable {
     }
 }
 
-/// The union of all protocol fields; each field is decoded leniently so that a stray field of the wrong
+/// The union of all protocol fields; each field is read leniently so that a stray field of the wrong
 /// type on, say, a log message does not turn the message into plain text.
-private struct WireMessage: Codable {
+private struct WireMessage: Encodable {
     var type: String
     var text: String?
     var fraction: Double?
@@ -111,43 +111,77 @@ private struct WireMessage: Codable {
         case retryAfterSeconds
     }
 
-    init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        type = try container.decode(String.self, forKey: .type)
+    /// The message `json` holds, read as `JSONValueDecoder` would decode it (a number for a `Double`, an
+    /// integral one for an `Int`, null as absent), without the `Decoder` machinery, which cost more than
+    /// parsing the line; nil unless it is an object with a string `type`.
+    init?(json: JSONValue) {
+        guard case .object(let members) = json, case .string(let type)? = members["type"] else { return nil }
+        self.init(type: type)
         var malformed = false
         // Present-but-wrong-typed is remembered, so `{"type":"progress","fraction":"half"}` is not
         // silently read as a progress report without a fraction.
-        func field<T: Decodable>(_ key: CodingKeys, _: T.Type) -> T? {
-            guard container.contains(key), (try? container.decodeNil(forKey: key)) == false else { return nil }
-            if let value = try? container.decode(T.self, forKey: key) { return value }
+        func field<T>(_ key: CodingKeys, _ read: (JSONValue) -> T?) -> T? {
+            guard let value = members[key.rawValue], value != .null else { return nil }
+            if let read = read(value) { return read }
             malformed = true
             return nil
         }
         switch type {
         case "log":
-            text = field(.text, String.self)
+            text = field(.text, Self.string)
         case "progress":
-            fraction = field(.fraction, Double.self)
-            message = field(.message, String.self)
+            fraction = field(.fraction, Self.double)
+            message = field(.message, Self.string)
         case "usage":
-            model = field(.model, String.self)
-            inputTokens = field(.inputTokens, Int.self)
-            outputTokens = field(.outputTokens, Int.self)
-            costUSD = field(.costUSD, Double.self)
+            model = field(.model, Self.string)
+            inputTokens = field(.inputTokens, Self.integer)
+            outputTokens = field(.outputTokens, Self.integer)
+            costUSD = field(.costUSD, Self.double)
         case "decision":
-            question = field(.question, String.self)
-            options = field(.options, [String].self)
+            question = field(.question, Self.string)
+            options = field(.options, Self.strings)
         case "result":
-            output = field(.output, String.self)
+            output = field(.output, Self.string)
         case "session":
-            id = field(.id, String.self)
+            id = field(.id, Self.string)
         case "rate_limited":
-            message = field(.message, String.self)
-            retryAfterSeconds = field(.retryAfterSeconds, Double.self)
+            message = field(.message, Self.string)
+            retryAfterSeconds = field(.retryAfterSeconds, Self.double)
         default:
             break
         }
         self.malformed = malformed
+    }
+
+    private static func string(_ value: JSONValue) -> String? {
+        if case .string(let text) = value { return text }
+        return nil
+    }
+
+    private static func double(_ value: JSONValue) -> Double? {
+        switch value {
+        case .int(let number): Double(number)
+        case .double(let number) where number.isFinite: number
+        default: nil
+        }
+    }
+
+    private static func integer(_ value: JSONValue) -> Int? {
+        switch value {
+        case .int(let number): number
+        case .double(let number): Int(exactly: number)
+        default: nil
+        }
+    }
+
+    private static func strings(_ value: JSONValue) -> [String]? {
+        guard case .array(let items) = value else { return nil }
+        var texts: [String] = []
+        for item in items {
+            guard case .string(let text) = item else { return nil }
+            texts.append(text)
+        }
+        return texts
     }
 
     func encode(to encoder: Encoder) throws {
