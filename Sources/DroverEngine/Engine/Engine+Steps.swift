@@ -245,6 +245,9 @@ extension Engine {
         readingFilesOnce {
             recordFinished(FinishedAttempt(stepId: stepId, attempt: attempt, outcome: outcome, committed: committed, stop: finished.stop),
                            runId: runId)
+            // A run that ended frees its slot: the waiting runs are admitted now, once the outcome is
+            // recorded, with the files as read for it, rather than in a task of their own.
+            admitIfScheduled()
         }
     }
 

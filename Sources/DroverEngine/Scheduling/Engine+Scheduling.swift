@@ -110,16 +110,21 @@ extension Engine {
     }
 
     /// After a commit: a run that stopped running frees a slot, and one that ended may release
-    /// its dependents, so the waiting runs are looked at again (soon, outside the commit).
+    /// its dependents, so the waiting runs are looked at again (soon, outside the commit; at the end of
+    /// the attempt's outcome when that is what changed it, `admitIfScheduled`).
     func runChanged(_ run: Run) {
         if run.queueReason != .rateLimit, rateLimitWakes[run.id] != nil { forgetRateLimitWake(run.id) }
         if run.status != .queued { scheduler.remove(run.id) }  // cancelled or started while it waited
         guard !scheduler.isEmpty, run.status != .running, run.status != .queued, !admissionScheduled else { return }
         admissionScheduled = true
-        Task {
-            self.admissionScheduled = false
-            self.admitWaiting()
-        }
+        Task { self.admitIfScheduled() }
+    }
+
+    /// The admission `runChanged` scheduled, unless it was done already.
+    func admitIfScheduled() {
+        guard admissionScheduled else { return }
+        admissionScheduled = false
+        admitWaiting()
     }
 
     /// Checks `dependsOn` of a new run: each must name a run of this workspace (a new run cannot be
