@@ -63,6 +63,27 @@ struct ReusedThreadsTests {
         #expect(ran.value == 5)
     }
 
+    @Test("prepare runs once on each new thread, before its first work, and what it set holds for later work")
+    func preparesEachThreadOnce() async throws {
+        let prepared = Counter()
+        let threads = ReusedThreads(name: "test-prepare") {
+            prepared.add()
+            blockSIGPIPEOnThisThread()
+        }
+        for _ in 0..<3 {
+            let blocked: Bool = await withCheckedContinuation { continuation in
+                threads.run {
+                    var mask = sigset_t()
+                    pthread_sigmask(SIG_BLOCK, nil, &mask)
+                    continuation.resume(returning: sigismember(&mask, SIGPIPE) == 1)
+                }
+            }
+            #expect(blocked)
+            try await waitUntilIdle(threads, count: 1)
+        }
+        #expect(prepared.value == 1)
+    }
+
     /// Waits (polling, at most 5 s) until `count` threads wait for work: they mark themselves idle just
     /// after their work returns.
     private func waitUntilIdle(_ threads: ReusedThreads, count: Int) async throws {

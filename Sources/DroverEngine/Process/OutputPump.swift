@@ -39,6 +39,9 @@ enum LeaderExitSignal: Sendable {
 /// Feeds the prompt (and any replies) in and reads stdout/stderr out on one thread with poll(2), so a
 /// child that writes a lot before reading its stdin (or never reads it) cannot deadlock us, and lines
 /// keep their order. Every line goes to the log file first, then to the driver's reader.
+///
+/// Runs on a thread with SIGPIPE blocked (`ProcessLauncher`'s I/O threads block it once each): a write
+/// to an agent that closed its stdin then fails with EPIPE instead of ending the engine.
 final class OutputPump {
     private let setup: PumpSetup
     private var stdinFD: Int32
@@ -66,7 +69,6 @@ final class OutputPump {
     }
 
     func run() {
-        blockSIGPIPEOnThisThread()
         // The new pipe is empty: the prompt (or its first 64 KiB) goes in without asking poll first.
         if pendingInput.isEmpty {
             if closeStdinWhenWritten { closeStdin() }

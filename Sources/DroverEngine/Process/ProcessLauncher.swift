@@ -42,8 +42,9 @@ public struct ProcessLauncher: AgentLauncher {
 
     /// The attempts' I/O threads, kept for the next attempt when one ends: with many short attempts,
     /// creating and ending a thread for each was a measurable part of the engine's CPU. Small stacks:
-    /// they only shuffle bytes, and a busy engine runs many at once.
-    private static let ioThreads = ReusedThreads(name: "drover-agent-io", stackSize: 256 * 1024)
+    /// they only shuffle bytes, and a busy engine runs many at once. SIGPIPE is blocked on each once,
+    /// as `OutputPump` needs.
+    private static let ioThreads = ReusedThreads(name: "drover-agent-io", stackSize: 256 * 1024, prepare: blockSIGPIPEOnThisThread)
 
     /// Creates a launcher; the defaults are what the engine should use.
     public init(drainTimeout: Duration = .seconds(2), timeoutGrace: Duration = .seconds(2)) {

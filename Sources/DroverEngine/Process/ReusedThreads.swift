@@ -18,13 +18,18 @@ package final class ReusedThreads: Sendable {
 
     private let name: String
     private let stackSize: Int?
+    private let prepare: (@Sendable () -> Void)?
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
 
-    /// - Parameter stackSize: the bytes of stack for each thread; nil for the system's default.
-    package init(name: String, stackSize: Int? = nil) {
+    /// - Parameters:
+    ///   - stackSize: the bytes of stack for each thread; nil for the system's default.
+    ///   - prepare: run once on each new thread before its first piece of work, for what every piece
+    ///     needs of the thread (a signal mask), so the work does not set it again each time.
+    package init(name: String, stackSize: Int? = nil, prepare: (@Sendable () -> Void)? = nil) {
         self.name = name
         self.stackSize = stackSize
+        self.prepare = prepare
     }
 
     /// How many threads wait for work.
@@ -45,6 +50,7 @@ package final class ReusedThreads: Sendable {
             return
         }
         let thread = Thread { [self] in
+            prepare?()
             while true {
                 do {
                     // Scoped, so the work and what it captured are released before the thread waits.
