@@ -108,8 +108,10 @@ def interleaved_requests(servers, requests, rounds=9):
 def cold_initialize(binary, root, runs):
     """Median ms from spawn to the answer when no engine runs for the workspace (serve starts one)."""
     times = []
+    # A folder of its own per call: two builds are both named `drover`.
+    folder = tempfile.mkdtemp(prefix="cold-", dir=root)
     for index in range(runs):
-        workspace = os.path.join(root, "cold-%s-%d" % (os.path.basename(binary), index))
+        workspace = os.path.join(folder, "ws-%d" % index)
         os.mkdir(workspace)
         try:
             connection, ms = transport_bench.spawn([binary, "serve"], workspace)
