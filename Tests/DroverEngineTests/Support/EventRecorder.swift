@@ -38,16 +38,18 @@ final class EventRecorder: @unchecked Sendable {
     func nextEvent(timeout: Duration = .seconds(30), matching: @escaping (Event) -> Bool) async throws -> Event {
         let deadline = ContinuousClock.now + timeout
         while true {
-            let found: Event? = lock.withLock {
+            // `seen` is counted in the same critical section as the scan: counted after it, an event
+            // recorded in between (its signal already sent) would be counted as seen but never scanned,
+            // and this would sleep to the deadline with the event in hand.
+            let (found, seen): (Event?, Int) = lock.withLock {
                 while cursor < outputs.count {
                     defer { cursor += 1 }
-                    if case .event(let event) = outputs[cursor], matching(event) { return event }
+                    if case .event(let event) = outputs[cursor], matching(event) { return (event, outputs.count) }
                 }
-                return nil
+                return (nil, outputs.count)
             }
             if let found { return found }
             guard ContinuousClock.now < deadline else { throw TestTimeout(what: "an event; seen: \(events.map(\.type))") }
-            let seen = lock.withLock { outputs.count }
             await condition.wait(until: deadline) { [self] in lock.withLock { outputs.count > seen } }
         }
     }
