@@ -1,6 +1,7 @@
 @testable import DroverEngine
 import DroverProtocol
 import Foundation
+import PostgresTestServer
 import Testing
 
 /// Code on other machines, with real git: a run started on machine 1 against a shared store records its
@@ -8,35 +9,37 @@ import Testing
 /// it — the agent cannot push, the engine pushes `drover/<run-id>` before the run is done — and
 /// machine 1's `run/diff` and `run/apply` fetch that branch. The "remote" is a bare repository.
 @Suite struct RemoteRunsTests {
-    /// Runs `git` in `directory`, with network access (the tests' remote is a local path).
+    /// Runs `git` in `directory`, with network access (the tests' remote is a local path), on a thread
+    /// of its own: waiting for git on the cooperative pool held one of its two threads, which stalled the
+    /// suites running beside this one past their time bounds under load (`onOwnThread`).
     @discardableResult
-    private func git(_ directory: URL, _ arguments: [String]) throws -> String {
-        try Git(directory: directory.path).networked.checked(arguments)
+    private func git(_ directory: URL, _ arguments: [String]) async throws -> String {
+        try await onOwnThread { try Git(directory: directory.path).networked.checked(arguments) }
     }
 
     @Test func aRunDrivenOnAnotherMachineComesBackThroughItsRemote() async throws {
         let remoteDir = try TempDir()
         let remote = remoteDir.url.appendingPathComponent("app.git")
         try FileManager.default.createDirectory(at: remote, withIntermediateDirectories: true)
-        try git(remote, ["init", "--bare", "-q", "-b", "main"])
+        try await git(remote, ["init", "--bare", "-q", "-b", "main"])
 
         // Machine 1: the user's clone, pushed, on a shared store.
         let machine1 = try TempDir()
         let workspace = machine1.url.appendingPathComponent("ws")
         try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
-        try git(workspace, ["init", "-q", "-b", "main"])
+        try await git(workspace, ["init", "-q", "-b", "main"])
         try machine1.write("ws/a.txt", "one\n")
         try machine1.write("ws/.gitignore", ".drover/\n")
-        try git(workspace, ["add", "-A"])
-        try git(workspace, ["commit", "-q", "-m", "init"])
-        try git(workspace, ["remote", "add", "origin", remote.path])
-        try git(workspace, ["push", "-q", "origin", "main"])
+        try await git(workspace, ["add", "-A"])
+        try await git(workspace, ["commit", "-q", "-m", "init"])
+        try await git(workspace, ["remote", "add", "origin", remote.path])
+        try await git(workspace, ["push", "-q", "origin", "main"])
         try FileManager.default.createDirectory(at: workspace.appendingPathComponent(".drover"), withIntermediateDirectories: true)
         let user = try await EngineHarness.make(dir: machine1, adjust: { $0.sharesStore = true })
         let started = try await user.start("flow", inputs: ["lang": "c"])
         let recorded = try #require(started.workspace)
         #expect(recorded.remote == remote.path, "the run records where its code can be fetched")
-        #expect(recorded.baseCommit == (try git(workspace, ["rev-parse", "HEAD"])))
+        #expect(recorded.baseCommit == (try await git(workspace, ["rev-parse", "HEAD"])))
         _ = try await user.nextLaunch("a", attempt: 1)
         await user.engine.shutdown()  // machine 1 stops driving it (a worker will)
         try await user.next("step.interrupted", of: started.id)
@@ -50,8 +53,8 @@ import Testing
         let materialized = try await worker.engine.materialize(runId: started.id)
         let path = cache.worktreePath(runId: started.id)
         #expect(materialized.workspace?.path == path && materialized.workspace?.remote == remote.path)
-        #expect(try git(URL(fileURLWithPath: path), ["rev-parse", "HEAD"]) == recorded.baseCommit)
-        #expect(try git(URL(fileURLWithPath: path), ["symbolic-ref", "--short", "HEAD"]) == "drover/\(started.id)")
+        #expect(try await git(URL(fileURLWithPath: path), ["rev-parse", "HEAD"]) == recorded.baseCommit)
+        #expect(try await git(URL(fileURLWithPath: path), ["symbolic-ref", "--short", "HEAD"]) == "drover/\(started.id)")
         var info = stat()
         #expect(stat(cache.directory.path, &info) == 0 && info.st_mode & 0o777 == 0o700, "the cache is the user's only")
 
@@ -60,15 +63,15 @@ import Testing
         #expect(launch.invocation.workingDirectory == path, "the agent works in machine 2's worktree")
         try "made on machine 2\n".write(toFile: path + "/b.txt", atomically: true, encoding: .utf8)
         // An agent there cannot push, not even to an explicit URL.
-        let agentPush = try Git(directory: path).networked.run(["push", remote.path, "HEAD:refs/heads/sneaky"])
+        let agentPush = try await onOwnThread { try Git(directory: path).networked.run(["push", remote.path, "HEAD:refs/heads/sneaky"]) }
         #expect(agentPush.status != 0 && agentPush.stderr.contains("refuses pushes"), "\(agentPush.stderr)")
         launch.handle.finish(.completed(output: "a done"))
         try await worker.next("step.committed", of: started.id)
         try await worker.nextLaunch("b", attempt: 1).handle.finish(.completed(output: "b done"))
         try await worker.next("run.completed", of: started.id)
-        let pushed = try git(remote, ["rev-parse", "refs/heads/drover/\(started.id)"])
-        #expect(pushed == (try git(URL(fileURLWithPath: path), ["rev-parse", "HEAD"])), "the engine pushed the run's branch before it was done")
-        #expect((try? git(remote, ["rev-parse", "--verify", "--quiet", "refs/heads/sneaky"])) == nil)
+        let pushed = try await git(remote, ["rev-parse", "refs/heads/drover/\(started.id)"])
+        #expect(pushed == (try await git(URL(fileURLWithPath: path), ["rev-parse", "HEAD"])), "the engine pushed the run's branch before it was done")
+        #expect((try? await git(remote, ["rev-parse", "--verify", "--quiet", "refs/heads/sneaky"])) == nil)
 
         // Back on machine 1: diff and apply fetch the run's branch from the remote.
         let back = try await EngineHarness.make(store: user.store, dir: machine1, adjust: { $0.sharesStore = true })
@@ -90,17 +93,17 @@ import Testing
         let remoteDir = try TempDir()
         let remote = remoteDir.url.appendingPathComponent("app.git")
         try FileManager.default.createDirectory(at: remote, withIntermediateDirectories: true)
-        try git(remote, ["init", "--bare", "-q", "-b", "main"])
+        try await git(remote, ["init", "--bare", "-q", "-b", "main"])
         let seed = remoteDir.url.appendingPathComponent("seed")
         try FileManager.default.createDirectory(at: seed, withIntermediateDirectories: true)
-        try git(seed, ["init", "-q", "-b", "main"])
+        try await git(seed, ["init", "-q", "-b", "main"])
         try remoteDir.write("seed/a.txt", "one\n")
-        try git(seed, ["add", "-A"])
-        try git(seed, ["commit", "-q", "-m", "init"])
-        try git(seed, ["push", "-q", remote.path, "main"])
+        try await git(seed, ["add", "-A"])
+        try await git(seed, ["commit", "-q", "-m", "init"])
+        try await git(seed, ["push", "-q", remote.path, "main"])
         try remoteDir.write("seed/a.txt", "two\n")
-        try git(seed, ["commit", "-q", "-am", "local only"])
-        let unpushed = try git(seed, ["rev-parse", "HEAD"])
+        try await git(seed, ["commit", "-q", "-am", "local only"])
+        let unpushed = try await git(seed, ["rev-parse", "HEAD"])
 
         let cache = RepositoryCache(directory: remoteDir.url.appendingPathComponent("cache"))
         let workspace = RunWorkspace(isolation: .worktree, path: "/elsewhere", branch: "drover/r-1", base: "HEAD",

@@ -1,14 +1,22 @@
 import DroverProtocol
 import DroverStore
 import Foundation
+import PostgresTestServer
 import Testing
 
 /// The `RunStore` contract, run against every store in `StoreSubject.all`: a store that passes can
 /// stand behind the engine.
 @Suite struct RunStoreConformanceTests {
-    /// Runs `body` with a new store of `subject` in a fresh folder.
-    private func withStore(_ subject: StoreSubject, _ body: (any RunStore, URL) throws -> Void) throws {
-        try withTemporaryDirectory { dir in try body(try subject.open(dir), dir) }
+    /// Runs `body` with a new store of `subject` in a fresh folder (`inFolder`).
+    private func withStore(_ subject: StoreSubject, _ body: @escaping @Sendable (any RunStore, URL) throws -> Void) async throws {
+        try await inFolder { dir in try body(try subject.open(dir), dir) }
+    }
+
+    /// Runs `body` in a fresh folder, on a thread of its own: a store's calls block (SQLite's writes, a
+    /// round trip to PostgreSQL, psql making the test's schema), and on the cooperative pool they held
+    /// one of its two threads, stalling the suites beside them under load (`onOwnThread`).
+    private func inFolder(_ body: @escaping @Sendable (URL) throws -> Void) async throws {
+        try await onOwnThread { try withTemporaryDirectory(body) }
     }
 
     /// The seqs stored for `runId`, in order.
@@ -19,8 +27,8 @@ import Testing
     // MARK: Appending
 
     @Test(arguments: StoreSubject.all)
-    func everyEventTypeRoundTrips(_ subject: StoreSubject) throws {
-        try withStore(subject) { store, _ in
+    func everyEventTypeRoundTrips(_ subject: StoreSubject) async throws {
+        try await withStore(subject) { store, _ in
             let events = Fixtures.events("r1", bodies: Fixtures.everyBody())
             #expect(Set(events.map(\.type)) == Set(EventBody.allTypes))
             try store.append(events, snapshot: Fixtures.run("r1", lastSeq: events.count))
@@ -30,8 +38,8 @@ import Testing
     }
 
     @Test(arguments: StoreSubject.all)
-    func appendReplacesTheSnapshot(_ subject: StoreSubject) throws {
-        try withStore(subject) { store, _ in
+    func appendReplacesTheSnapshot(_ subject: StoreSubject) async throws {
+        try await withStore(subject) { store, _ in
             #expect(try store.run(id: "r1") == nil)
 
             let first = Fixtures.run("r1", status: .running, lastSeq: 1)
@@ -55,8 +63,8 @@ import Testing
     }
 
     @Test(arguments: StoreSubject.all)
-    func takenSeqIsASeqConflictAndWritesNothing(_ subject: StoreSubject) throws {
-        try withStore(subject) { store, _ in
+    func takenSeqIsASeqConflictAndWritesNothing(_ subject: StoreSubject) async throws {
+        try await withStore(subject) { store, _ in
             let original = Fixtures.run("r1", lastSeq: 2)
             try store.append(Fixtures.events("r1", count: 2), snapshot: original)
 
@@ -84,9 +92,9 @@ import Testing
     ]
 
     @Test(arguments: StoreSubject.all, badSeqs)
-    func badSeqsAreRefusedAndWriteNothing(_ subject: StoreSubject, _ bad: (String, [Int], StoreError.Kind)) throws {
+    func badSeqsAreRefusedAndWriteNothing(_ subject: StoreSubject, _ bad: (String, [Int], StoreError.Kind)) async throws {
         let (label, badSeqs, kind) = bad
-        try withStore(subject) { store, _ in
+        try await withStore(subject) { store, _ in
             try store.append(Fixtures.events("r1", count: 2), snapshot: Fixtures.run("r1", lastSeq: 2))
             let events = badSeqs.map { Event(runId: "r1", seq: $0, at: Fixtures.at, body: .runCompleted) }
             let error = #expect(throws: StoreError.self, "\(label)") {
@@ -99,8 +107,8 @@ import Testing
     }
 
     @Test(arguments: StoreSubject.all)
-    func aRunStartsAtSeqOne(_ subject: StoreSubject) throws {
-        try withStore(subject) { store, _ in
+    func aRunStartsAtSeqOne(_ subject: StoreSubject) async throws {
+        try await withStore(subject) { store, _ in
             let error = #expect(throws: StoreError.self) {
                 try store.append(Fixtures.events("r1", count: 1, from: 2), snapshot: Fixtures.run("r1"))
             }
@@ -111,8 +119,8 @@ import Testing
     }
 
     @Test(arguments: StoreSubject.all)
-    func eventsOfAnotherRunAreRefused(_ subject: StoreSubject) throws {
-        try withStore(subject) { store, _ in
+    func eventsOfAnotherRunAreRefused(_ subject: StoreSubject) async throws {
+        try await withStore(subject) { store, _ in
             let error = #expect(throws: StoreError.self) {
                 try store.append(Fixtures.events("other", count: 1), snapshot: Fixtures.run("r1"))
             }
@@ -126,8 +134,8 @@ import Testing
     // MARK: Reading
 
     @Test(arguments: StoreSubject.all)
-    func eventsPageByAfterSeqAndLimit(_ subject: StoreSubject) throws {
-        try withStore(subject) { store, _ in
+    func eventsPageByAfterSeqAndLimit(_ subject: StoreSubject) async throws {
+        try await withStore(subject) { store, _ in
             let all = Fixtures.events("r1", count: 10)
             try store.append(all, snapshot: Fixtures.run("r1", lastSeq: 10))
             try store.append(Fixtures.events("r2", count: 3), snapshot: Fixtures.run("r2", lastSeq: 3))
@@ -167,8 +175,8 @@ import Testing
     }
 
     @Test(arguments: StoreSubject.all)
-    func runsAreNewestFirstWithFilterAndCursor(_ subject: StoreSubject) throws {
-        try withStore(subject) { store, _ in
+    func runsAreNewestFirstWithFilterAndCursor(_ subject: StoreSubject) async throws {
+        try await withStore(subject) { store, _ in
             try storeFiveRuns(in: store)
             func ids(_ statuses: Set<RunStatus>? = nil, after: String? = nil, limit: Int = 100) throws -> [String] {
                 try store.runs(statuses: statuses, afterRunId: after, limit: limit).map(\.id)
@@ -198,8 +206,8 @@ import Testing
     /// The scheduler counts running runs on every admission: the count agrees with the filtered list,
     /// and a snapshot replaced by a later status moves the run to its new status.
     @Test(arguments: StoreSubject.all)
-    func countRunsAgreesWithTheFilteredList(_ subject: StoreSubject) throws {
-        try withStore(subject) { store, _ in
+    func countRunsAgreesWithTheFilteredList(_ subject: StoreSubject) async throws {
+        try await withStore(subject) { store, _ in
             try storeFiveRuns(in: store)
             #expect(try store.countRuns(statuses: [.running]) == 2)
             #expect(try store.countRuns(statuses: [.running, .blocked]) == 3)
@@ -215,8 +223,8 @@ import Testing
     /// A cursor that names no run is an error, not the first page: a client paging with a stale or
     /// mistyped cursor must not be shown the newest runs again as if they came next.
     @Test(arguments: StoreSubject.all)
-    func unknownCursorIsNotFound(_ subject: StoreSubject) throws {
-        try withStore(subject) { store, _ in
+    func unknownCursorIsNotFound(_ subject: StoreSubject) async throws {
+        try await withStore(subject) { store, _ in
             try storeFiveRuns(in: store)
             for statuses in [nil, Set([RunStatus.running])] {
                 let error = #expect(throws: StoreError.self) {
@@ -231,8 +239,8 @@ import Testing
     // MARK: Durability
 
     @Test(arguments: StoreSubject.durable)
-    func reopeningReadsWhatWasWrittenAndContinuesTheSeqs(_ subject: StoreSubject) throws {
-        try withTemporaryDirectory { dir in
+    func reopeningReadsWhatWasWrittenAndContinuesTheSeqs(_ subject: StoreSubject) async throws {
+        try await inFolder { dir in
             let events = Fixtures.events("r1", bodies: Fixtures.everyBody())
             do {
                 let store = try subject.open(dir)
@@ -253,8 +261,8 @@ import Testing
     /// Two handles on one store, as two engines would hold: the one that appends a seq second loses,
     /// with the kind the engine turns into "reload the run".
     @Test(arguments: StoreSubject.durable)
-    func theSecondWriterOfASeqGetsASeqConflict(_ subject: StoreSubject) throws {
-        try withTemporaryDirectory { dir in
+    func theSecondWriterOfASeqGetsASeqConflict(_ subject: StoreSubject) async throws {
+        try await inFolder { dir in
             let first = try subject.open(dir)
             let reopen = try #require(subject.reopen)
             let second = try reopen(dir)
@@ -270,8 +278,8 @@ import Testing
     }
 
     @Test(arguments: StoreSubject.keepingFiles)
-    func filesAreUserOnly(_ subject: StoreSubject) throws {
-        try withStore(subject) { store, dir in
+    func filesAreUserOnly(_ subject: StoreSubject) async throws {
+        try await withStore(subject) { store, dir in
             try store.append(Fixtures.events("r1", count: 1), snapshot: Fixtures.run("r1"))
             for (path, mode) in subject.privateFiles(dir) {
                 #expect(try permissions(path) == mode, "\(path)")
