@@ -1,6 +1,7 @@
 @testable import DroverEngine
 import DroverProtocol
 import Foundation
+import PostgresTestServer
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -49,7 +50,7 @@ enum LaunchTestSupport {
         }
 
         /// True once an event matching `predicate` arrived (including earlier ones); false after `timeout`.
-        func waitFor(timeout: Duration = .seconds(20), _ predicate: @escaping @Sendable (AgentEvent) -> Bool) async -> Bool {
+        func waitFor(timeout: Duration = hangBound, _ predicate: @escaping @Sendable (AgentEvent) -> Bool) async -> Bool {
             let id = UUID()
             return await withCheckedContinuation { continuation in
                 let already = lock.withLock {

@@ -162,10 +162,10 @@ private final class Collector: Sendable {
     var messages: [JSONValue] { state.withLock { $0.messages } }
     var exitCalls: Int { state.withLock { $0.exitCalls } }
 
-    /// Waits until `condition` holds for the messages so far, or fails after `timeout` (30 s: a
-    /// bound, not a pause; under a loaded 2-core machine, 10 s failed passing tests, as in the engine harness).
+    /// Waits until `condition` holds for the messages so far, or fails after `timeout` (`hangBound`: a
+    /// bound, not a pause; on a loaded 2-core machine, 10 s and then 30 s failed passing tests).
     @discardableResult
-    func wait(_ what: String, timeout: Duration = .seconds(30), until condition: ([JSONValue]) -> Bool) async throws -> [JSONValue] {
+    func wait(_ what: String, timeout: Duration = hangBound, until condition: ([JSONValue]) -> Bool) async throws -> [JSONValue] {
         let deadline = ContinuousClock.now + timeout
         while true {
             let messages = self.messages
@@ -178,13 +178,13 @@ private final class Collector: Sendable {
     }
 
     /// Waits for the response with `id`.
-    func response(_ id: JSONValue, timeout: Duration = .seconds(30)) async throws -> JSONValue {
+    func response(_ id: JSONValue, timeout: Duration = hangBound) async throws -> JSONValue {
         let messages = try await wait("response \(id)", timeout: timeout) { $0.contains { $0["id"] == id } }
         return messages.first { $0["id"] == id }!
     }
 
     /// Waits for the exit code.
-    func exitCode(timeout: Duration = .seconds(30)) async throws -> Int32 {
+    func exitCode(timeout: Duration = hangBound) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let code = state.withLock({ $0.exitCode }) { return code }

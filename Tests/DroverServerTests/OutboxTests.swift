@@ -1,6 +1,7 @@
 import DroverProtocol
 @testable import DroverServer
 import Foundation
+import PostgresTestServer
 import Synchronization
 import Testing
 
@@ -56,7 +57,7 @@ private final class StallableClient: Sendable {
     var isBlockedInWrite: Bool { state.withLock { $0.writesWaiting > 0 } }
 
     /// Waits until `condition` holds for the messages so far.
-    func wait(_ what: String, timeout: Duration = .seconds(30), until condition: @escaping ([JSONValue]) -> Bool) async throws {
+    func wait(_ what: String, timeout: Duration = hangBound, until condition: @escaping ([JSONValue]) -> Bool) async throws {
         try await waitUntil(what, timeout: timeout) { condition(self.messages) }
     }
 }
@@ -65,9 +66,9 @@ private struct TimedOut: Error, CustomStringConvertible {
     let description: String
 }
 
-/// Polls `condition` until it holds, failing after `timeout` (30 s: a bound, not a pause — the test runner of a
-/// loaded 2-core machine has stalled for 10 s and more, as in ConnectionTests).
-private func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: () -> Bool) async throws {
+/// Polls `condition` until it holds, failing after `timeout` (`hangBound`: a bound, not a pause — the test runner of a
+/// loaded 2-core machine has stalled for 30 s and more, as in ConnectionTests).
+private func waitUntil(_ what: String, timeout: Duration = hangBound, _ condition: () -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while !condition() {
         guard ContinuousClock.now < deadline else { throw TimedOut(description: "timed out waiting for \(what)") }

@@ -1,6 +1,7 @@
 import DroverEngine
 import DroverProtocol
 import Foundation
+import PostgresTestServer
 
 /// Records everything an engine tells its listeners, and lets a test wait for what comes next.
 ///
@@ -35,7 +36,7 @@ final class EventRecorder: @unchecked Sendable {
 
     /// The next event after the previous match that satisfies `matching`, waiting up to `timeout`.
     @discardableResult
-    func nextEvent(timeout: Duration = .seconds(30), matching: @escaping (Event) -> Bool) async throws -> Event {
+    func nextEvent(timeout: Duration = hangBound, matching: @escaping (Event) -> Bool) async throws -> Event {
         let deadline = ContinuousClock.now + timeout
         while true {
             // `seen` is counted in the same critical section as the scan: counted after it, an event
@@ -56,7 +57,7 @@ final class EventRecorder: @unchecked Sendable {
 
     /// The next event of the given wire type.
     @discardableResult
-    func next(_ type: String, timeout: Duration = .seconds(30)) async throws -> Event {
+    func next(_ type: String, timeout: Duration = hangBound) async throws -> Event {
         try await nextEvent(timeout: timeout) { $0.type == type }
     }
 }

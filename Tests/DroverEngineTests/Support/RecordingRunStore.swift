@@ -1,6 +1,7 @@
 import DroverProtocol
 import DroverStore
 import Foundation
+import PostgresTestServer
 
 /// The store as a test's engine sees it: an `InMemoryRunStore` whose appends (one per commit) are
 /// recorded, so a test can tell how events were grouped into transactions, and which can be told to
@@ -43,7 +44,7 @@ final class RecordingRunStore: RunStore, @unchecked Sendable {
     }
 
     /// Waits until at least `count` appends were refused, up to `timeout`.
-    func waitForRefusals(_ count: Int, timeout: Duration = .seconds(30)) async throws {
+    func waitForRefusals(_ count: Int, timeout: Duration = hangBound) async throws {
         let deadline = ContinuousClock.now + timeout
         while lock.withLock({ refused }) < count {
             guard ContinuousClock.now < deadline else { throw TestTimeout(what: "\(count) refused appends") }

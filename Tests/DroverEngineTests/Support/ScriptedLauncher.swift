@@ -1,6 +1,7 @@
 import DroverEngine
 import DroverProtocol
 import Foundation
+import PostgresTestServer
 
 /// An `AgentLauncher` whose processes are played by the test: each launch yields a
 /// `ScriptedHandle` that emits events and ends when the test says so.
@@ -42,7 +43,7 @@ final class ScriptedLauncher: AgentLauncher, @unchecked Sendable {
     var all: [Launch] { lock.withLock { launches } }
 
     /// The next launch not yet taken by this method, waiting for it up to `timeout`.
-    func next(timeout: Duration = .seconds(30)) async throws -> Launch {
+    func next(timeout: Duration = hangBound) async throws -> Launch {
         let deadline = ContinuousClock.now + timeout
         while true {
             let found: Launch? = lock.withLock {
