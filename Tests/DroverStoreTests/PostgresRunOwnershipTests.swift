@@ -74,12 +74,13 @@ struct PostgresRunOwnershipTests {
     @Test func aHeartbeatKeepsTheLeasePastItsDuration() async throws {
         let (url, _) = try await freshStore()
         // A lease long enough that a heartbeat (every third of it) delayed by a loaded machine still
-        // lands in time; the test is about outliving several lease durations, not about the margin.
-        let owner = try PostgresRunOwnership(url: url, leaseDuration: .milliseconds(1500))
+        // lands in time: at 1.5 s, a renewal 1 s late on a busy 2-core machine let the lease lapse (and a
+        // lapsed lease is rightly not renewed). The test is about outliving lease durations, not the margin.
+        let owner = try PostgresRunOwnership(url: url, leaseDuration: .seconds(3))
         let other = try PostgresRunOwnership(url: url)
         try owner.claim(runId: "r1")
         owner.startHeartbeat()
-        try await Task.sleep(for: .milliseconds(4500))  // three lease durations: what is under test
+        try await Task.sleep(for: .milliseconds(6500))  // past two lease durations: what is under test
         #expect(owner.holds(runId: "r1"))
         #expect(throws: RunOwnershipError.self) { try other.claim(runId: "r1") }
         try owner.renew(runId: "r1")
