@@ -38,6 +38,7 @@ public final class SnapshotEncoder {
             steps[run.id] = encoded
         }
         let stepsJSON = JSONObjectWriter.array(encoded.map(\.json))
-        return try run.writtenJSON(steps: stepsJSON) ?? JSONValueEncoder.encodeBytes(run, member: "steps", as: stepsJSON)
+        // Written by hand, or refused (a number that is not finite): the encoder then throws JSONEncoder's error.
+        return try run.writtenJSON(steps: stepsJSON) ?? JSONValueEncoder.encodeBytes(run)
     }
 }

@@ -65,29 +65,22 @@ final class JSONStreamEncoder: Encoder {
     @exclusivity(unchecked) private var scratch: [UInt8] = []
     private var nextID = 2
     private var failed = false
-    /// A member of the root object written from these bytes instead of its value's encoding.
-    private let rootMember: (key: String, json: [UInt8])?
     /// The root object's member whose value's offsets `write` reports.
     private let wantedMember: String?
     private var wantedRange: Range<Int>?
-    /// Runs and events may be written by hand: no root member is replaced or wanted.
+    /// Runs and events may be written by hand: no member's offsets are wanted.
     private let writesByHand: Bool
 
-    private init(rootMember: (key: String, json: [UInt8])?, wantedMember: String?) {
-        self.rootMember = rootMember
+    private init(wantedMember: String?) {
         self.wantedMember = wantedMember
-        writesByHand = rootMember == nil && wantedMember == nil
+        writesByHand = wantedMember == nil
         bytes.reserveCapacity(512)
     }
 
     /// `value`'s JSON, or nil if it does not encode in the streaming shape (see the type's comment).
-    /// - Parameters:
-    ///   - rootMember: if the root is an object, its member of this key is written as these bytes.
-    ///   - wantedMember: a key of the root object whose value's offsets in the bytes are returned too.
-    static func write<T: Encodable>(
-        _ value: T, rootMember: (key: String, json: [UInt8])? = nil, wantedMember: String? = nil
-    ) -> (bytes: [UInt8], wanted: Range<Int>?)? {
-        let encoder = JSONStreamEncoder(rootMember: rootMember, wantedMember: wantedMember)
+    /// - Parameter wantedMember: a key of the root object whose value's offsets in the bytes are returned too.
+    static func write<T: Encodable>(_ value: T, wantedMember: String? = nil) -> (bytes: [UInt8], wanted: Range<Int>?)? {
+        let encoder = JSONStreamEncoder(wantedMember: wantedMember)
         do {
             if try !encoder.writePrimitive(value) {
                 try value.encode(to: encoder)
@@ -187,13 +180,6 @@ final class JSONStreamEncoder: Encoder {
         return position
     }
 
-    /// A member of the root object replaced by `rootMember`'s bytes: true if `key` is that member.
-    func writeRootMember(_ key: String, of index: Int) -> Bool {
-        guard index == 0, let rootMember, rootMember.key == key else { return false }
-        bytes.append(contentsOf: rootMember.json)
-        return true
-    }
-
     /// Opens a container nested in container `index` at the member or item just begun.
     func openNested(isObject: Bool, key: PathKey) -> (index: Int, id: Int) {
         (frames.count, open(isObject: isObject, key: key))
@@ -240,7 +226,7 @@ final class JSONStreamEncoder: Encoder {
 
     /// Writes the types the tree encoder writes without their `encode(to:)`, and runs and events, whose
     /// JSON is written by hand (`RunJSON`, `EventJSON`: the same bytes, several times faster; not while
-    /// a root member is replaced or wanted, which needs the root's members); false for the others.
+    /// a root member is wanted, which needs the root's members); false for the others.
     /// Metatype comparisons only, as in `JSONValueEncoder`.
     @inline(__always)
     func writePrimitive<T: Encodable>(_ value: T) throws -> Bool {
@@ -428,7 +414,6 @@ private struct StreamKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProto
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
         let name = key.stringValue
         try encoder.beginMember(name, of: index, id)
-        if encoder.writeRootMember(name, of: index) { return }
         try encoder.encode(value, at: .key(name))
     }
 

@@ -44,23 +44,6 @@ public enum JSONValueEncoder {
         return encodeBytes(try encode(value))
     }
 
-    /// `encodeBytes(value)` with the root object's member `key` written as `json` (the JSON its value
-    /// encodes to, kept from an earlier encoding) instead of encoding that value again. `value` must
-    /// encode as an object.
-    public static func encodeBytes<T: Encodable>(_ value: T, member key: String, as json: [UInt8]) throws -> [UInt8] {
-        if let written = JSONStreamEncoder.write(value, rootMember: (key, json)) { return written.bytes }
-        guard case .object(var members) = try encode(value) else {
-            throw EncodingError.invalidValue(value, .init(codingPath: [], debugDescription: "\(T.self) did not encode an object."))
-        }
-        var bytes: [UInt8] = []
-        guard members.removeValue(forKey: key) != nil else {
-            JSONWriter.append(.object(members), to: &bytes)
-            return bytes
-        }
-        JSONWriter.appendObject(members, member: key, as: json, to: &bytes)
-        return bytes
-    }
-
     /// The bytes of the root object's member `key` as `encodeBytes(value)` writes them, nil if `value`
     /// is not an object or has no such member.
     public static func encodeMemberBytes<T: Encodable>(_ key: String, of value: T) throws -> [UInt8]? {

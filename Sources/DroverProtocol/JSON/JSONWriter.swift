@@ -116,30 +116,6 @@ public enum JSONWriter {
             bytes.append(UInt8(ascii: "}"))
         }
     }
-
-    /// Appends the object of `members` and the member `key` whose value is the JSON `json`, keys in
-    /// `append`'s order (`members` must not hold `key`).
-    public static func appendObject(_ members: [String: JSONValue], member key: String, as json: [UInt8], to bytes: inout [UInt8]) {
-        let start = bytes.count
-        bytes.append(UInt8(ascii: "{"))
-        var wroteMember = false
-        func appendMember() {
-            if bytes.count > start + 1 { bytes.append(UInt8(ascii: ",")) }
-            appendString(key, to: &bytes)
-            bytes.append(UInt8(ascii: ":"))
-            bytes.append(contentsOf: json)
-            wroteMember = true
-        }
-        for (name, member) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
-            if !wroteMember, key.utf8.lexicographicallyPrecedes(name.utf8) { appendMember() }
-            if bytes.count > start + 1 { bytes.append(UInt8(ascii: ",")) }
-            appendString(name, to: &bytes)
-            bytes.append(UInt8(ascii: ":"))
-            append(member, to: &bytes)
-        }
-        if !wroteMember { appendMember() }
-        bytes.append(UInt8(ascii: "}"))
-    }
 }
 
 extension ResponseError {
