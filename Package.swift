@@ -1,4 +1,5 @@
 // swift-tools-version:6.1
+import Foundation
 import PackageDescription
 
 // `drover --version` names the commit it was built from (SwiftPM reads it from the checkout).
@@ -9,6 +10,18 @@ let commit: String = {
 
 /// DroverPostgres, linked only with the PostgreSQL trait (on by default).
 let postgres = Target.Dependency.target(name: "DroverPostgres", condition: .when(traits: ["PostgreSQL"]))
+
+/// Release builds on Linux put the functions that run at start-up side by side at the start of the
+/// executable's code (README, Benchmarks, Start-up): each Swift function gets its own section, and the
+/// linker (lld, shipped with the toolchain) lays out those named in Sources/drover/startup.order first —
+/// written by Tests/Bench/startup_order.py. A stale list only costs speed: names the code no longer has
+/// are skipped quietly, and without the file the link is the default one.
+let releaseOnLinux = BuildSettingCondition.when(platforms: [.linux], configuration: .release)
+let functionSections = [SwiftSetting.unsafeFlags(["-Xfrontend", "-function-sections"], releaseOnLinux)]
+let startupOrderFile = Context.packageDirectory + "/Sources/drover/startup.order"
+let startupOrder = FileManager.default.fileExists(atPath: startupOrderFile) ? [LinkerSetting.unsafeFlags(
+    ["-use-ld=lld", "-Xlinker", "--symbol-ordering-file=" + startupOrderFile, "-Xlinker", "--no-warn-symbol-ordering"],
+    releaseOnLinux)] : []
 
 let package = Package(
     name: "drover",
@@ -32,21 +45,22 @@ let package = Package(
         .target(name: "CSpawn"),
         // sched_setattr (a thread's time slice), which glibc before 2.41 does not wrap (see ReaderSlice).
         .target(name: "CSched"),
-        .target(name: "DroverSupport"),
-        .target(name: "DroverProtocol"),
+        .target(name: "DroverSupport", swiftSettings: functionSections),
+        .target(name: "DroverProtocol", swiftSettings: functionSections),
         // The store seam: what the engine needs from storage and run ownership, with no backend in it.
-        .target(name: "DroverStore", dependencies: ["DroverProtocol"]),
+        .target(name: "DroverStore", dependencies: ["DroverProtocol"], swiftSettings: functionSections),
         // The SQLite backend; only the executables wire it in, so the engine never links SQLite.
-        .target(name: "DroverSQLite", dependencies: ["DroverStore", "DroverProtocol", "CSQLite"]),
+        .target(name: "DroverSQLite", dependencies: ["DroverStore", "DroverProtocol", "CSQLite"], swiftSettings: functionSections),
         // The PostgreSQL backend (system libpq): a store many engines on many machines can share.
-        .target(name: "DroverPostgres", dependencies: ["DroverStore", "DroverProtocol", "CLibPQ"]),
-        .target(name: "DroverEngine", dependencies: ["DroverStore", "DroverProtocol", "DroverSupport", "CSpawn"]),
-        .target(name: "DroverServer", dependencies: ["DroverEngine", "DroverStore", "DroverProtocol", "DroverSupport", "CSched"]),
-        .target(name: "DroverFakeAgent", dependencies: ["DroverEngine", "DroverProtocol", "DroverSupport"]),
+        .target(name: "DroverPostgres", dependencies: ["DroverStore", "DroverProtocol", "CLibPQ"], swiftSettings: functionSections),
+        .target(name: "DroverEngine", dependencies: ["DroverStore", "DroverProtocol", "DroverSupport", "CSpawn"], swiftSettings: functionSections),
+        .target(name: "DroverServer", dependencies: ["DroverEngine", "DroverStore", "DroverProtocol", "DroverSupport", "CSched"], swiftSettings: functionSections),
+        .target(name: "DroverFakeAgent", dependencies: ["DroverEngine", "DroverProtocol", "DroverSupport"], swiftSettings: functionSections),
         .executableTarget(
             name: "drover",
             dependencies: ["DroverServer", "DroverEngine", "DroverFakeAgent", "DroverSQLite", postgres, "DroverStore", "DroverProtocol",
-                           "DroverSupport", "CBuildInfo"]),
+                           "DroverSupport", "CBuildInfo"],
+            exclude: ["startup.order"], swiftSettings: functionSections, linkerSettings: startupOrder),
         .executableTarget(
             name: "drover-bench", dependencies: ["DroverServer", "DroverEngine", "DroverSQLite", postgres, "DroverStore", "DroverProtocol", "DroverSupport", "CSQLite"]),
         .testTarget(name: "DroverProtocolTests", dependencies: ["DroverProtocol"]),

@@ -60,6 +60,9 @@ python3 Tests/Conformance/conformance.py --drover "$DROVER_BIN" 2>&1 | tee -a "$
 leftovers conformance
 python3 Tests/CLI/test_cli.py 2>&1 | tee -a "$log"
 leftovers cli
+# The release build's start-up layout: the list's generator and format, and that a stale list links quietly.
+python3 Tests/Bench/test_startup_order.py 2>&1 | tee -a "$log"
+leftovers startup-order
 # kill -9 soak, fuzz, floods, misbehaving agents, a big store: the short profile (a seed is printed to replay).
 python3 Tests/Reliability/run.py --short --drover "$DROVER_BIN" 2>&1 | tee -a "$log"
 leftovers reliability

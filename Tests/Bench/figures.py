@@ -2,7 +2,7 @@
 """Every performance figure of issue 17 beside its anchor, as ratios, in one table.
 
     python3 Tests/Bench/figures.py [--runs 20] [--requests 1000] [--reliability short|default|long]
-                                   [--drover PATH] [--drover-dynamic PATH] [--no-engine]
+                                   [--drover PATH] [--drover-dynamic PATH] [--no-engine] [--bench-tmpdir DIR]
 
   start-up      spawn → `initialize` answer of `drover serve` vs floor.c (a C program that answers and
                 nothing else) and clangd, interleaved; with the workspace's engine running (what an editor
@@ -17,6 +17,8 @@
   steps         wall time per step of a 50-step pipeline vs the agent process alone; the engine's time around
                 the agent; one commit's store append
   scale         100 concurrent instant runs: engine CPU vs the agents' CPU
+                (store, steps and scale use drover-bench's workspaces: in the temporary folder, or in
+                --bench-tmpdir, e.g. a tmpfs or a journalled disk; the rows name its file system)
   worktree      `git worktree add` of a small repository (the anchor for isolated worktrees)
 With --reliability PROFILE, the reliability suite's figures follow (Tests/Reliability/run.py).
 Needs release builds: swift build -c release --static-swift-stdlib -Xswiftc -static-executable
@@ -142,8 +144,26 @@ def worktree_ms(runs):
         return statistics.median(times)
 
 
-def engine_bench(binary):
-    output = subprocess.run([binary, "engine"], capture_output=True, text=True, check=True).stdout
+def file_system(path):
+    """What `path` is stored on, e.g. "tmpfs" or "ext4 without journal" (the journal decides how dear
+    creating a file is: unjournalled ext4 steps over recently freed inodes)."""
+    path, best = os.path.realpath(path), ("", "?", "?")
+    with open("/proc/self/mounts") as mounts:
+        for line in mounts:
+            device, point, kind = line.split()[:3]
+            point = point.replace("\\040", " ")
+            if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(best[0]):
+                best = (point, device, kind)
+    point, device, kind = best
+    if kind in ("ext3", "ext4"):
+        journalled = os.path.exists("/proc/fs/jbd2/%s-8" % os.path.basename(device))
+        kind += " with journal" if journalled else " without journal"
+    return "%s on %s" % (kind, point)
+
+
+def engine_bench(binary, tmpdir=None):
+    environment = dict(os.environ, TMPDIR=tmpdir) if tmpdir else None
+    output = subprocess.run([binary, "engine"], capture_output=True, text=True, check=True, env=environment).stdout
     figures = {}
     for key, pattern in [("events", r"events persisted\+notified: median (\d+)/s"),
                          ("raw", r"raw SQLite.*?: (\d+)/s"),
@@ -165,6 +185,7 @@ def main():
     parser.add_argument("--bench", default=os.path.join(ROOT, ".build/release/drover-bench"))
     parser.add_argument("--drover-dynamic", help="a second drover build measured beside --drover (e.g. a plain swift build -c release)")
     parser.add_argument("--no-engine", action="store_true", help="leave out drover-bench engine (start-up and requests only)")
+    parser.add_argument("--bench-tmpdir", help="where drover-bench makes its workspaces (default: the temporary folder)")
     parser.add_argument("--cold-runs", type=int, default=5, help="spawns with no engine running (each starts one); 0 leaves the row out")
     args = parser.parse_args()
     rows = []
@@ -273,19 +294,20 @@ def main():
                 row("pipelined requests (window 64)%s: %s" % (placement, name), "%.0f/s" % d["pipe_rps"], "floor %.0f/s" % fr["pipe_rps"],
                     "%.2f× floor" % (d["pipe_rps"] / fr["pipe_rps"]) + (", %.2f× clangd" % (d["pipe_rps"] / c["pipe_rps"]) if c else ""))
 
+        bench_disk = file_system(args.bench_tmpdir or tempfile.gettempdir())
         if not args.no_engine:
-            print("running drover-bench engine…", file=sys.stderr, flush=True)
+            print("running drover-bench engine, workspaces on %s…" % bench_disk, file=sys.stderr, flush=True)
         engine, raw_output = {"events": None, "raw": None, "step": None, "around": None, "commit": None, "scale": None}, ""
         if not args.no_engine:
             try:
-                engine, raw_output = engine_bench(args.bench)
+                engine, raw_output = engine_bench(args.bench, args.bench_tmpdir)
                 missing = [key for key, value in engine.items() if value is None]
                 if missing:
                     failed("drover-bench engine", "its output has no %s line" % ", ".join(missing))
             except Exception as error:
                 failed("drover-bench engine", error)
         if engine["events"] and engine["raw"]:
-            row("events persisted+notified", "%.0f/s" % engine["events"][0], "raw SQLite txn %.0f/s" % engine["raw"][0],
+            row("events persisted+notified (%s)" % bench_disk, "%.0f/s" % engine["events"][0], "raw SQLite txn %.0f/s" % engine["raw"][0],
                 "%.2f× raw" % (engine["events"][0] / engine["raw"][0]), "≥ 1×")
         if engine["step"]:
             wall, agent = engine["step"]
@@ -298,7 +320,7 @@ def main():
                 row("  one commit's store append (50-step run)", "%.3f ms" % append, "snapshot %.3f ms (whole: %.3f ms)" % (snapshot, whole), "")
         if engine["scale"]:
             runs, wall, engine_cpu, agents_cpu = engine["scale"]
-            row("%d concurrent instant runs" % runs, "engine CPU %.2f s (wall %.2f s)" % (engine_cpu, wall), "agents' CPU %.2f s" % agents_cpu,
+            row("%d concurrent instant runs (%s)" % (runs, bench_disk), "engine CPU %.2f s (wall %.2f s)" % (engine_cpu, wall), "agents' CPU %.2f s" % agents_cpu,
                 "%.0f%% of agents'" % (100 * engine_cpu / max(agents_cpu, 1e-9)), "≤ 10%")
         row("git worktree add (50 files)", "—", "%.1f ms" % worktree_ms(5), "anchor for isolated worktrees")
 

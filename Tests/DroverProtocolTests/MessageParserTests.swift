@@ -41,6 +41,33 @@ struct MessageParserChunkingTests {
         #expect(result.framing == framing)
     }
 
+    @Test("one input at a time: each push stops where its input ends and leaves the rest unread, at every split point",
+          arguments: Framing.allCases)
+    func oneInputAtATime(framing: Framing) {
+        let stream = [UInt8](" \n".utf8) + bodies.flatMap { framing == .lsp ? lsp($0) : ndjson($0) }
+        let firstEnds = 2 + (framing == .lsp ? lsp(bodies[0]) : ndjson(bodies[0])).count
+        for split in 0...stream.count {
+            var parser = MessageParser()
+            var inputs: [FramedInput] = []
+            var consumedBeforeFirst = 0
+            for chunk in [stream[..<split], stream[split...]] {
+                var unread = chunk
+                while !unread.isEmpty {
+                    let before = inputs.count
+                    let consumed = parser.pushUntilInput(unread, into: &inputs)
+                    #expect(inputs.count - before <= 1, "split at \(split)")
+                    if inputs.isEmpty { consumedBeforeFirst += consumed }
+                    if inputs.count == 1 && before == 0 { consumedBeforeFirst += consumed }
+                    if inputs.count == before { #expect(consumed == unread.count, "split at \(split): nothing completed, so all read") }
+                    unread = unread.dropFirst(consumed)
+                }
+            }
+            #expect(inputs == bodies.map(message), "split at \(split)")
+            #expect(consumedBeforeFirst == firstEnds, "split at \(split): the first push to complete an input stops at its end")
+            #expect(parser.framing == framing)
+        }
+    }
+
     @Test("every split point of a 3-message stream", arguments: Framing.allCases)
     func everySplitPoint(framing: Framing) {
         let stream = bodies.flatMap { framing == .lsp ? lsp($0) : ndjson($0) }

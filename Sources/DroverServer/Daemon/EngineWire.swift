@@ -50,21 +50,26 @@ public enum EngineWire {
     /// A client's first line: what it wants. Written as bytes, member by member, with no `Dictionary`
     /// (whose first use costs `drover serve`'s start-up a scan of the runtime's conformance records).
     public struct Hello: Sendable {
-        /// The JSON object, without the newline.
-        let line: [UInt8]
+        /// The line without its closing brace.
+        private var members: [UInt8]
 
         /// `{"drover": version, "op": operation, …options}`.
         public init(_ operation: Operation, _ options: [(key: String, value: JSONValue)] = []) {
-            var line = Array(#"{"drover":\#(EngineWire.version),"op":"\#(operation.rawValue)""#.utf8)
-            for (key, value) in options {
-                line.append(UInt8(ascii: ","))
-                line += JSONValueEncoder.encodeBytes(JSONValue.string(key))
-                line.append(UInt8(ascii: ":"))
-                line += JSONValueEncoder.encodeBytes(value)
-            }
-            line.append(UInt8(ascii: "}"))
-            self.line = line
+            members = Array(#"{"drover":\#(EngineWire.version),"op":"\#(operation.rawValue)""#.utf8)
+            for (key, value) in options { add(key, value) }
         }
+
+        /// Adds a member. One at a time, not in an array of pairs: `drover serve` would pay for that
+        /// array's metadata (which the runtime builds from its mangled name) at every start.
+        public mutating func add(_ key: String, _ value: JSONValue) {
+            members.append(UInt8(ascii: ","))
+            members += JSONValueEncoder.encodeBytes(JSONValue.string(key))
+            members.append(UInt8(ascii: ":"))
+            members += JSONValueEncoder.encodeBytes(value)
+        }
+
+        /// The JSON object, without the newline.
+        var line: [UInt8] { members + [UInt8(ascii: "}")] }
     }
 
     /// Writes `object` as one JSON line, with `descriptors` attached (see `UnixSocket.send`) and

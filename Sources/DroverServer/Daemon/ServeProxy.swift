@@ -35,10 +35,13 @@ public enum ServeProxy {
         let decoder = MessageDecoder()
         // Small: an `initialize` is a few hundred bytes, and what follows it is the engine's to read.
         var buffer = [UInt8](repeating: 0, count: 4096)
+        var inputs: [FramedInput] = []
         while let chunk = readSome(STDIN_FILENO, into: &buffer) {
-            // Byte by byte until `initialize`, so what follows it can go to the engine untouched.
-            for index in chunk.indices {
-                let inputs = parser.push(chunk[index...index])
+            // One input at a time until `initialize`, so what follows it can go to the engine untouched.
+            var unread = chunk
+            while !unread.isEmpty {
+                inputs.removeAll(keepingCapacity: true)
+                unread = unread.dropFirst(parser.pushUntilInput(unread, into: &inputs))
                 if !announced, let detected = parser.framing {
                     announced = true
                     local?.outbox.setFraming(detected)
@@ -58,16 +61,17 @@ public enum ServeProxy {
                         // Named for engines from before the handover, whose cwd is not the client's (newer ones take
                         // an unnamed workspace as their own).
                         let named = params.workspace == nil ? naming(workspace, in: bytes, params: message.paramsText.map { $0.startIndex..<$0.endIndex }) : bytes
-                        let pending = framing.frame(named) + chunk[(index + 1)...]
+                        let pending = framing.frame(named) + unread
                         // The engine takes over stdin and stdout (the bytes read already come on the socket).
-                        var options: [(key: String, value: JSONValue)] = [
-                            ("framing", .string(framing.rawValue)), ("maxMessageBytes", .int(maxMessageBytes)),
-                            ("handover", .bool(true)), ("pending", .int(pending.count)),
-                        ]
-                        if let maxBacklogBytes { options.append(("maxBacklogBytes", .int(maxBacklogBytes))) }
+                        var hello = EngineConnector.hello(.attach)
+                        hello.add("framing", .string(framing.rawValue))
+                        hello.add("maxMessageBytes", .int(maxMessageBytes))
+                        hello.add("handover", .bool(true))
+                        hello.add("pending", .int(pending.count))
+                        if let maxBacklogBytes { hello.add("maxBacklogBytes", .int(maxBacklogBytes)) }
                         // What the proxy answered must be out before the engine's answers, which start with the hello.
                         if let local { finish(local.outbox) }
-                        link = try EngineConnector.attach(workspacePath: workspace, hello: EngineConnector.hello(.attach, options),
+                        link = try EngineConnector.attach(workspacePath: workspace, hello: hello,
                                                           passing: [STDIN_FILENO, protocolFD], following: pending,
                                                           engineEnvironment: engineEnvironment)
                     } catch let error as ResponseError {
@@ -108,6 +112,9 @@ public enum ServeProxy {
     }
 
     /// Waits until what the proxy answered by itself is written, so it comes before the engine's output.
+    /// Not inlined: in `run`, its task's metadata (`TaskPriority?`, built from its mangled name) was made
+    /// at every start, called or not.
+    @inline(never)
     private static func finish(_ outbox: Outbox) {
         let done = DispatchSemaphore(value: 0)
         Task {
