@@ -20,6 +20,8 @@ public final class SQLiteRunStore: RunStore {
     let database: SQLiteDatabase
     private let codec = EventCodec()
     private let snapshots = SnapshotEncoder()
+    /// Runs in unended statuses as this store's appends left them (`countRuns`); only a writable store keeps them.
+    private var kept = KeptRunStatuses()
 
     /// Opens the store at `path`.
     ///
@@ -118,6 +120,7 @@ public final class SQLiteRunStore: RunStore {
         static let run = "SELECT snapshot FROM runs WHERE id = ?1"
         static let createdAt = "SELECT created_at FROM runs WHERE id = ?1"
         static let countOne = "SELECT count(*) FROM runs WHERE status IN (?)"
+        static let idsInStatus = "SELECT id FROM runs WHERE status = ?1"
     }
 
     /// Appends `events` and replaces the snapshot in one transaction.
@@ -137,8 +140,13 @@ public final class SQLiteRunStore: RunStore {
         do {
             try insert(rows, snapshot: snapshot, snapshotJSON: snapshotJSON)
         } catch let error as SQLiteError {
+            kept.forget()
             throw Self.writeFailure(error, path: path)
+        } catch {
+            kept.forget()
+            throw error
         }
+        kept.committed(snapshot.id, status: snapshot.status)
     }
 
     /// A failed write as a `StoreError` callers can act on: a full disk (`.full`) or an I/O error
@@ -267,9 +275,16 @@ public final class SQLiteRunStore: RunStore {
         return runs
     }
 
-    /// How many runs have one of `statuses` (from the status index; no snapshot is read).
+    /// How many runs have one of `statuses`: for unended statuses in a writable store, from the runs its
+    /// appends keep (`KeptRunStatuses`: the engine counts its running runs at every admission); otherwise
+    /// from the status index (no snapshot is read).
     public func countRuns(statuses: Set<RunStatus>) throws -> Int {
         guard !statuses.isEmpty else { return 0 }
+        if !isReadOnly, statuses.allSatisfy(KeptRunStatuses.keeps) {
+            return try statuses.reduce(0) { count, status in
+                try count + kept.ids(in: status) { try storedIds(in: status) }.count
+            }
+        }
         let values = statuses.map(\.rawValue).sorted()
         // One status (the engine's count of running runs, at every admission) needs no SQL built to find its statement.
         let statement = try database.cached(
@@ -278,5 +293,15 @@ public final class SQLiteRunStore: RunStore {
         for (offset, value) in values.enumerated() { try statement.bind(value, at: Int32(offset + 1)) }
         guard try statement.step() else { return 0 }
         return statement.int(0)
+    }
+
+    /// The ids of the stored runs in `status`.
+    private func storedIds(in status: RunStatus) throws -> Set<String> {
+        let statement = try database.cached(SQL.idsInStatus)
+        defer { statement.reset() }
+        try statement.bind(status.rawValue, at: 1)
+        var ids: Set<String> = []
+        while try statement.step() { ids.insert(statement.text(0) ?? "") }
+        return ids
     }
 }

@@ -65,6 +65,71 @@ import Testing
         }
     }
 
+    /// The engine counts its running runs at every admission (`concurrency.maxRuns`); the writable store
+    /// answers from the statuses its own appends stored. The count must be the table's through every move a
+    /// run makes (queued → running → blocked → running → paused → running → done, a retry back to running,
+    /// a cancel), through an append that was refused or failed (a full disk), and in a store opened again
+    /// (an engine restarted with runs running).
+    @Test("the count of running runs follows every status move, refused and failed appends, and a reopen")
+    func runningCountFollowsEveryStatusMove() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.appendingPathComponent("drover.db").path
+            let store = try SQLiteRunStore(path: path)
+            let reader = try SQLiteRunStore(path: path, readOnly: true)
+            var seqs: [String: Int] = [:]
+            func move(_ runId: String, to status: RunStatus) throws {
+                let seq = seqs[runId, default: 0] + 1
+                try store.append(Fixtures.events(runId, count: 1, from: seq), snapshot: Fixtures.run(runId, status: status, lastSeq: seq))
+                seqs[runId] = seq
+            }
+            func expectCounts(_ running: Int, _ blockedOrPaused: Int, _ note: Comment) throws {
+                // The read-only store counts from the table: the writer's answer must be the same.
+                #expect(try reader.countRuns(statuses: [.running]) == running, note)
+                #expect(try store.countRuns(statuses: [.running]) == running, note)
+                #expect(try store.countRuns(statuses: [.blocked, .paused]) == blockedOrPaused, note)
+                #expect(try store.countRuns(statuses: [.running, .done]) == reader.countRuns(statuses: [.running, .done]), note)
+            }
+            try move("a", to: .running)
+            try move("b", to: .queued)
+            try expectCounts(1, 0, "a running, b queued: first counts read the table")
+            for (status, running, waiting) in [(RunStatus.blocked, 0, 1), (.running, 1, 0), (.paused, 0, 1), (.running, 1, 0)] {
+                try move("a", to: status)
+                try expectCounts(running, waiting, "a \(status)")
+            }
+            try move("b", to: .running)
+            try move("c", to: .running)
+            try expectCounts(3, 0, "three running")
+            try move("c", to: .cancelled)
+            try move("a", to: .done)
+            try expectCounts(1, 0, "a done, c cancelled")
+            try move("a", to: .running)  // retried
+            try expectCounts(2, 0, "a retried")
+
+            // A refused append (a seq taken) changes nothing.
+            #expect(throws: StoreError.self) {
+                try store.append(Fixtures.events("b", count: 1, from: 1), snapshot: Fixtures.run("b", status: .failed))
+            }
+            try expectCounts(2, 0, "after a refused append")
+            // A failed one (the disk full) neither: the run keeps the status stored.
+            let pages = try store.database.scalarInt("PRAGMA page_count") ?? 0
+            _ = try store.database.scalarInt("PRAGMA max_page_count = \(pages)")
+            let big = Fixtures.events("b", bodies: [.stepStarted(.init(stepId: String(repeating: "x", count: 64 * 1024), attempt: 1))],
+                                      from: seqs["b", default: 0] + 1)
+            #expect(throws: StoreError.self) { try store.append(big, snapshot: Fixtures.run("b", status: .done)) }
+            try expectCounts(2, 0, "after a failed append")
+            _ = try store.database.scalarInt("PRAGMA max_page_count = 1000000")
+            try move("b", to: .done)
+            try expectCounts(1, 0, "b done once the disk has room")
+
+            // A store opened again (a restarted engine) counts what is stored.
+            let reopened = try SQLiteRunStore(path: path)
+            #expect(try reopened.countRuns(statuses: [.running]) == 1)
+            try reopened.append(Fixtures.events("a", count: 1, from: seqs["a", default: 0] + 1), snapshot: Fixtures.run("a", status: .done))
+            #expect(try reopened.countRuns(statuses: [.running]) == 0)
+            #expect(try reader.countRuns(statuses: [.running]) == 0)
+        }
+    }
+
     /// Another process that opens the store (the CLI's `drover status`, a worker) must see the engine's
     /// connection: SQLite's shared lock on the `-shm` file says so. Without it, the newcomer believes it
     /// is alone, truncates the shared memory and the engine dies with SIGBUS inside SQLite (seen once in

@@ -224,6 +224,59 @@ struct EngineDaemonEndToEndTests {
         #expect(try await drover.shutdownAndExit() == 0)
     }
 
+    /// The engine counts the runs running from what it stored (`concurrency.maxRuns`): the count must hold
+    /// across a kill -9 (the new engine re-runs the interrupted step of the run that was running, and starts
+    /// none of those queued beside it), a cancel (the slot goes to the next in line, one only) and completions.
+    @Test("concurrency.maxRuns 1 holds across a kill -9 of the engine with a run running, a cancel and completions")
+    func capacityAcrossRestart() async throws {
+        let workspace = try EngineWorkspace(pipelines: ["wait": Self.waitingPipeline])
+        // Each run's agent waits for a file of its own: `go-<run id>`.
+        let config: [String: Any] = [
+            "agents": ["worker": ["driver": "command", "command": "/bin/sh",
+                                  "args": ["-c", "until [ -f \"$0/go-$DROVER_RUN_ID\" ]; do sleep 0.05; done; echo finished", workspace.path]]],
+            "concurrency": ["maxRuns": 1],
+        ]
+        try JSONSerialization.data(withJSONObject: config).write(to: workspace.url.appendingPathComponent(".drover/config.json"))
+        func release(_ runId: String) { FileManager.default.createFile(atPath: workspace.path + "/go-" + runId, contents: nil) }
+        func statuses(_ drover: DroverProcess, _ runIds: [String]) async throws -> [String] {
+            var found: [String] = []
+            for runId in runIds { found.append(try await drover.getRun(runId).string("status")) }
+            return found
+        }
+
+        let first = try await workspace.server()
+        var runIds: [String] = []
+        for index in 0..<3 { runIds.append(try await first.startRun("wait", task: "task \(index)").string("id")) }
+        let (a, b, c) = (runIds[0], runIds[1], runIds[2])
+        _ = try await workspace.waitForAgents()
+        #expect(try await statuses(first, runIds) == ["running", "queued", "queued"])
+        for pid in Self.enginePIDs(workspace.path) { kill(pid, SIGKILL) }
+        #expect(try await first.waitForExit() == 1)
+
+        // The new engine re-runs a's step; b and c go on waiting.
+        let second = try await workspace.server()
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try await second.getRun(a).step("work")["attempts"] as? Int != 2, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))  // polling interval
+        }
+        #expect(try await second.getRun(a).step("work")["attempts"] as? Int == 2)
+        #expect(try await statuses(second, runIds) == ["running", "queued", "queued"])
+
+        // Cancelled, a frees its slot for b alone.
+        _ = try await second.call("run/cancel", ["runId": a])
+        _ = try await second.event(b, "step.started")
+        #expect(try await statuses(second, runIds) == ["cancelled", "running", "queued"])
+        release(b)
+        _ = try await second.event(c, "step.started")
+        #expect(try await statuses(second, [b, c]) == ["done", "running"])
+        release(c)
+        _ = try await second.event(c, "run.completed")
+        let cStarted = try #require(second.notifiedEvents(c).first { $0.string("type") == "run.started" }?["seq"] as? Int)
+        let bCompleted = try #require(second.notifiedEvents(b).first { $0.string("type") == "run.completed" }?["seq"] as? Int)
+        #expect(try #require(second.wireIndex(ofEvent: b, seq: bCompleted)) < (try #require(second.wireIndex(ofEvent: c, seq: cStarted))))
+        #expect(try await second.shutdownAndExit() == 0)
+    }
+
     @Test("dependsOn: a run waits for its dependency to be done, fails when it is cancelled; unknown ids are refused")
     func dependencies() async throws {
         let workspace = try EngineWorkspace(pipelines: ["dec": Self.decisionPipeline, "quick": Self.quickPipeline])
