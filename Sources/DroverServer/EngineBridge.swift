@@ -16,6 +16,9 @@ public final class EngineBridge: ConnectionDelegate {
         let claim: WorkspaceClaim?
         let wantsLogs: Bool
         let outbox: Outbox
+        /// For the log line `start()` writes (after the answer: a write to the log is no part of it).
+        let workspacePath: String
+        let clientName: String?
         var engine: Result<EngineHost, ResponseError>?
         var listener: Int?
     }
@@ -23,7 +26,8 @@ public final class EngineBridge: ConnectionDelegate {
     /// The engine the bridge uses: its own, or one it shares.
     private enum Source: Sendable {
         case owns(StoreBackend)
-        case shares(EngineHost)
+        /// With the path of its workspace (`URL.path` computes it at every call).
+        case shares(EngineHost, workspacePath: String)
     }
 
     private let session = SessionSlot()
@@ -41,17 +45,31 @@ public final class EngineBridge: ConnectionDelegate {
     }
 
     /// A bridge onto `host`, an engine other connections use too; `initialize` must name its workspace.
-    public convenience init(sharing host: EngineHost, logger: Logger) {
-        self.init(source: .shares(host), logger: logger, environment: [:], selfExecutable: "")
+    /// - Parameter handlers: `handlers(sharing: host)`, made once for all of the host's clients.
+    convenience init(sharing host: EngineHost, handlers: MethodTable, logger: Logger) {
+        self.init(source: .shares(host, workspacePath: host.claim.workspace.path), logger: logger, environment: [:], selfExecutable: "",
+                  handlers: handlers)
     }
 
-    private init(source: Source, logger: Logger, environment: [String: String], selfExecutable: String) {
+    /// A bridge onto `host`, an engine other connections use too; `initialize` must name its workspace.
+    public convenience init(sharing host: EngineHost, logger: Logger) {
+        self.init(sharing: host, handlers: Self.handlers(sharing: host), logger: logger)
+    }
+
+    /// The method table of the bridges onto `host`. Their requests are all served by `host.engine` (none is
+    /// handled before `initialize`, which sets no other), so one table serves them all: made for each
+    /// client, it was 37,000 instructions of the engine's way to answering `initialize`.
+    static func handlers(sharing host: EngineHost) -> MethodTable {
+        MethodTable(makeHandlers { host.engine })
+    }
+
+    private init(source: Source, logger: Logger, environment: [String: String], selfExecutable: String, handlers: MethodTable? = nil) {
         self.logger = logger
         self.source = source
         self.environment = environment
         self.selfExecutable = selfExecutable
         let session = self.session
-        self.handlers = MethodTable(Self.makeHandlers {
+        self.handlers = handlers ?? MethodTable(Self.makeHandlers {
             switch session.value.withLock({ $0?.engine }) {
             case .success(let host): return host.engine
             case .failure(let error): throw error
@@ -61,14 +79,13 @@ public final class EngineBridge: ConnectionDelegate {
     }
 
     public func initialize(_ params: InitializeRequest, framing: Framing, outbox: Outbox) throws -> InitializeResult {
-        // A client of a shared engine that names no workspace chose the engine by its own cwd: the engine's.
-        let workspace = switch source {
-        case .owns: try Self.workspace(from: params)
-        case .shares(let host): URL(fileURLWithPath: try InitializeWorkspace.path(from: params) { host.claim.workspace.path })
-        }
         let wantsLogs = params.capabilities?.logs ?? true
+        let clientName = params.clientInfo?.name
+        let workspacePath: String
         switch source {
         case .owns(let backend):
+            let workspace = try Self.workspace(from: params)
+            workspacePath = workspace.path
             // Claiming is quick and tells a second engine at once that the workspace is taken; the store
             // opens in `start()`, after the answer has gone out.
             let claim: WorkspaceClaim
@@ -77,19 +94,26 @@ public final class EngineBridge: ConnectionDelegate {
             } catch let error as EngineError {
                 throw ResponseError(error)
             }
-            session.value.withLock { $0 = Session(claim: claim, wantsLogs: wantsLogs, outbox: outbox) }
-        case .shares(let host):
-            guard workspace.path == host.claim.workspace.path else {
-                throw ResponseError.invalidParams(
-                    "this engine drives the workspace \(host.claim.workspace.path), not \(workspace.path); connect to that workspace's engine")
+            session.value.withLock {
+                $0 = Session(claim: claim, wantsLogs: wantsLogs, outbox: outbox, workspacePath: workspacePath, clientName: clientName)
             }
-            session.value.withLock { $0 = Session(claim: nil, wantsLogs: wantsLogs, outbox: outbox, engine: .success(host)) }
+        case .shares(let host, let hostWorkspace):
+            // A client of a shared engine that names no workspace chose the engine by its own cwd: the engine's.
+            // (Standardized, as `URL(fileURLWithPath:).path` has it.)
+            workspacePath = try InitializeWorkspace.path(from: params) { hostWorkspace }
+            guard workspacePath == hostWorkspace else {
+                throw ResponseError.invalidParams(
+                    "this engine drives the workspace \(hostWorkspace), not \(workspacePath); connect to that workspace's engine")
+            }
+            session.value.withLock {
+                $0 = Session(claim: nil, wantsLogs: wantsLogs, outbox: outbox, workspacePath: workspacePath, clientName: clientName,
+                             engine: .success(host))
+            }
         }
-        logger.info("serving workspace \(workspace.path) for \(params.clientInfo?.name ?? "an unnamed client")")
         return InitializeResult(
             protocolVersion: ProtocolVersion.current,
             serverInfo: .init(name: "drover", version: DroverVersion.string),
-            workspace: workspace.path,
+            workspace: workspacePath,
             capabilities: .init(
                 framing: framing.rawValue, methods: MethodRegistry.methodNames,
                 notifications: MethodRegistry.notifications, eventTypes: EventBody.allTypes,
@@ -98,6 +122,7 @@ public final class EngineBridge: ConnectionDelegate {
 
     public func start() async {
         guard let session = session.value.withLock({ $0 }) else { return }
+        logger.info("serving workspace \(session.workspacePath) for \(session.clientName ?? "an unnamed client")")
         let host: EngineHost
         if let claim = session.claim {
             let opened = Result { () throws(ResponseError) -> EngineHost in

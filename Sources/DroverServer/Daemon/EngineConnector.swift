@@ -13,30 +13,22 @@ public enum EngineConnector {
     public struct Link: Sendable {
         public let fd: Int32
         /// The engine's answer line (a JSON object: `pid`, `workspace`, or the status of a `status` request).
-        let line: [UInt8]
-        /// Where each of the answer's members is in `line`.
-        private let members: [JSONMember]
+        let answer: EngineWire.ObjectText
 
         /// The answer as plain values (`reply["pid"] as? Int`), parsed when asked for.
-        public var reply: [String: Any] { EngineWire.object(line) ?? [:] }
+        public var reply: [String: Any] { answer.plain }
 
         /// One member of the answer, parsed alone (no tree of the rest).
-        public func value(_ key: String) -> JSONValue? {
-            guard let range = members.value(key) else { return nil }
-            return try? line.withUnsafeBufferPointer { try JSONParser().parse(UnsafeBufferPointer(rebasing: $0[range])) }
-        }
+        public func value(_ key: String) -> JSONValue? { answer.value(key) }
 
         /// One member of the answer as JSON text, for messages ("?" when absent).
-        public func text(_ key: String) -> String {
-            members.value(key).map { String(decoding: line[$0], as: UTF8.self) } ?? "?"
-        }
+        public func text(_ key: String) -> String { answer.text(key) }
 
         /// nil unless `line` is a JSON object.
         init?(fd: Int32, line: [UInt8]) {
-            guard let members = try? line.withUnsafeBufferPointer({ try JSONParser().members($0) }) else { return nil }
+            guard let answer = EngineWire.ObjectText(line) else { return nil }
             self.fd = fd
-            self.line = line
-            self.members = members
+            self.answer = answer
         }
     }
 

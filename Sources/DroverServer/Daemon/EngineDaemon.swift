@@ -43,9 +43,15 @@ public final class EngineDaemon: Sendable {
     private let state = Mutex(State())
     private let clientThreads = ReusedThreads(name: "drover-engine-client")
     private let startedAt = Date()
+    /// Every client's method table (made once: see `EngineBridge.handlers(sharing:)`).
+    private let handlers: MethodTable
+    /// The workspace's path, for each client's answer (`URL.path` computes it at every call).
+    private let workspacePath: String
 
     private init(host: EngineHost, address: EngineAddress, listener: Int32, options: Options) {
         self.host = host
+        self.handlers = EngineBridge.handlers(sharing: host)
+        self.workspacePath = host.claim.workspace.path
         self.address = address
         self.listener = listener
         self.options = options
@@ -141,9 +147,10 @@ public final class EngineDaemon: Sendable {
         }
         var passed: [Int32] = []
         defer { passed.forEach { close($0) } }
-        guard let hello = EngineWire.readLine(fd, limit: 1 << 16, descriptors: &passed) else { return }
-        guard hello["drover"] as? Int == EngineWire.version,
-              let operation = (hello["op"] as? String).flatMap(EngineWire.Operation.init(rawValue:)) else {
+        guard let line = EngineWire.readLineBytes(fd, limit: 1 << 16, descriptors: &passed),
+              let hello = EngineWire.ObjectText(line) else { return }
+        guard hello.int("drover") == EngineWire.version,
+              let operation = hello.string("op").flatMap(EngineWire.Operation.init(rawValue:)) else {
             EngineWire.writeLine(fd, ["error": "this engine (pid \(getpid())) speaks engine wire version \(EngineWire.version); stop it with `drover engine stop` and retry"])
             return
         }
@@ -167,7 +174,7 @@ public final class EngineDaemon: Sendable {
             answer["draining"] = true
             EngineWire.writeLine(fd, answer)
         case .attach:
-            if hello["handover"] as? Bool == true, passed.count == 2 {
+            if hello.value("handover") == .bool(true), passed.count == 2 {
                 attach(fd, hello: hello, handedOver: (input: passed[0], output: passed[1]))
                 passed = []
             } else {
@@ -182,16 +189,19 @@ public final class EngineDaemon: Sendable {
     /// handover): the session reads and writes them directly, as an in-process server would, and the
     /// socket carries only the bytes serve had read already (`pending`) and the exit code. Serve closing
     /// the socket (it was killed) ends the session as end of input does.
-    private func attach(_ fd: Int32, hello: [String: Any], handedOver: (input: Int32, output: Int32)? = nil) {
-        var reply: [String: Any] = ["drover": EngineWire.version, "pid": Int(getpid()), "workspace": host.claim.workspace.path]
-        if handedOver != nil { reply["handover"] = true }
-        guard EngineWire.writeLine(fd, reply) else {
+    private func attach(_ fd: Int32, hello: EngineWire.ObjectText, handedOver: (input: Int32, output: Int32)? = nil) {
+        var reply = EngineWire.ObjectLine()
+        reply.add("drover", .int(EngineWire.version))
+        reply.add("pid", .int(Int(getpid())))
+        reply.add("workspace", .string(workspacePath))
+        if handedOver != nil { reply.add("handover", .bool(true)) }
+        guard EngineWire.writeLine(fd, line: reply.bytes) else {
             if let handedOver { close(handedOver.input); close(handedOver.output) }
             return
         }
-        let framing = (hello["framing"] as? String).flatMap(Framing.init(rawValue:))
-        let maxMessageBytes = (hello["maxMessageBytes"] as? Int).flatMap { $0 > 0 ? $0 : nil } ?? options.maxMessageBytes
-        let limits = (hello["maxBacklogBytes"] as? Int).flatMap { $0 > 0 ? OutboxLimits(backlog: $0) : nil } ?? OutboxLimits()
+        let framing = hello.string("framing").flatMap(Framing.init(rawValue:))
+        let maxMessageBytes = hello.int("maxMessageBytes").flatMap { $0 > 0 ? $0 : nil } ?? options.maxMessageBytes
+        let limits = hello.int("maxBacklogBytes").flatMap { $0 > 0 ? OutboxLimits(backlog: $0) : nil } ?? OutboxLimits()
         // Whether the client's stdout is closed: no write may follow, as the descriptor's number may be reused.
         let writing = Mutex(false)
         let outbox = Outbox(framing: framing ?? .ndjson, limits: limits) { bytes in
@@ -202,7 +212,7 @@ public final class EngineDaemon: Sendable {
             }
         }
         let ended = DispatchSemaphore(value: 0)
-        let connection = Connection(outbox: outbox, delegate: EngineBridge(sharing: host, logger: options.logger), log: options.logger) { code in
+        let connection = Connection(outbox: outbox, delegate: EngineBridge(sharing: host, handlers: handlers, logger: options.logger), log: options.logger) { code in
             let exitRecord = EngineWire.record(.exit, [UInt8(truncatingIfNeeded: code)])
             if handedOver != nil {
                 writeAll(fd, exitRecord)
@@ -215,7 +225,7 @@ public final class EngineDaemon: Sendable {
         let parser = MessageParser(framing: framing, maxMessageBytes: maxMessageBytes)
         if let handedOver {
             // Serve read at most one `initialize` (within the message limit) and one 64 KiB read after it.
-            let count = hello["pending"] as? Int ?? 0
+            let count = hello.int("pending") ?? 0
             let pending = (0...(maxMessageBytes + (1 << 17))).contains(count) ? EngineWire.readExactly(fd, count: count) : nil
             if let pending {
                 connection.readUntilEnd(fd: handedOver.input, first: pending, endsWith: fd, parser: parser)

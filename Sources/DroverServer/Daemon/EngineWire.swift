@@ -50,26 +50,80 @@ public enum EngineWire {
     /// A client's first line: what it wants. Written as bytes, member by member, with no `Dictionary`
     /// (whose first use costs `drover serve`'s start-up a scan of the runtime's conformance records).
     public struct Hello: Sendable {
-        /// The line without its closing brace.
-        private var members: [UInt8]
+        private var object: ObjectLine
 
         /// `{"drover": version, "op": operation, …options}`.
         public init(_ operation: Operation, _ options: [(key: String, value: JSONValue)] = []) {
-            members = Array(#"{"drover":\#(EngineWire.version),"op":"\#(operation.rawValue)""#.utf8)
+            object = ObjectLine()
+            object.add("drover", .int(EngineWire.version))
+            object.add("op", .string(operation.rawValue))
             for (key, value) in options { add(key, value) }
         }
 
         /// Adds a member. One at a time, not in an array of pairs: `drover serve` would pay for that
         /// array's metadata (which the runtime builds from its mangled name) at every start.
         public mutating func add(_ key: String, _ value: JSONValue) {
-            members.append(UInt8(ascii: ","))
+            object.add(key, value)
+        }
+
+        /// The JSON object, without the newline.
+        var line: [UInt8] { object.bytes }
+    }
+
+    /// A JSON object written as bytes, member by member: no `Dictionary`, `[String: Any]` or array of pairs
+    /// to build first (the hello and the engine's answer to it).
+    struct ObjectLine: Sendable {
+        /// The object without its closing brace.
+        private var members: [UInt8] = [UInt8(ascii: "{")]
+
+        mutating func add(_ key: String, _ value: JSONValue) {
+            if members.count > 1 { members.append(UInt8(ascii: ",")) }
             members += JSONValueEncoder.encodeBytes(JSONValue.string(key))
             members.append(UInt8(ascii: ":"))
             members += JSONValueEncoder.encodeBytes(value)
         }
 
-        /// The JSON object, without the newline.
-        var line: [UInt8] { members + [UInt8(ascii: "}")] }
+        var bytes: [UInt8] { members + [UInt8(ascii: "}")] }
+    }
+
+    /// A JSON object line as read: where each member is, each parsed alone when asked for (no tree of the
+    /// rest, no `[String: Any]`). The engine reads a client's hello so, and a client the engine's answer.
+    struct ObjectText: Sendable {
+        /// The object's bytes, without the newline.
+        let line: [UInt8]
+        /// Where each of its members is in `line`.
+        private let members: [JSONMember]
+
+        /// nil unless `line` is a JSON object.
+        init?(_ line: [UInt8]) {
+            guard let members = try? line.withUnsafeBufferPointer({ try JSONParser().members($0) }) else { return nil }
+            self.line = line
+            self.members = members
+        }
+
+        /// One member, parsed alone; nil when absent (or when its text does not parse).
+        func value(_ key: String) -> JSONValue? {
+            guard let range = members.value(key) else { return nil }
+            return try? line.withUnsafeBufferPointer { try JSONParser().parse(UnsafeBufferPointer(rebasing: $0[range])) }
+        }
+
+        /// A member that is a string, else nil.
+        func string(_ key: String) -> String? {
+            if case .string(let string)? = value(key) { string } else { nil }
+        }
+
+        /// A member that is an integer, else nil.
+        func int(_ key: String) -> Int? {
+            if case .int(let int)? = value(key) { int } else { nil }
+        }
+
+        /// One member as JSON text, for messages ("?" when absent).
+        func text(_ key: String) -> String {
+            members.value(key).map { String(decoding: line[$0], as: UTF8.self) } ?? "?"
+        }
+
+        /// The whole object as plain values (`reply["pid"] as? Int`), for the CLI's messages.
+        var plain: [String: Any] { EngineWire.object(line) ?? [:] }
     }
 
     /// Writes `object` as one JSON line, with `descriptors` attached (see `UnixSocket.send`) and

@@ -18,6 +18,7 @@ extension Connection {
             onInputs: { inputs, framing in
                 // Corked by `handleInput`: the answers to this read leave in one write.
                 let hasRoom = self.outbox.handleInput { for input in inputs { self.receive(input, framing: framing) } }
+                self.startSessionIfAnswered()
                 if !hasRoom { self.outbox.waitForRoom() }
                 self.waitForRoom()
             },

@@ -9,8 +9,30 @@ public final class Connection: Sendable {
     /// Where the connection is in LSP's lifecycle.
     private enum Phase {
         case uninitialized
-        case running(ready: Task<Void, Never>)
-        case shuttingDown(ready: Task<Void, Never>)
+        case running(ready: SessionStart)
+        case shuttingDown(ready: SessionStart)
+    }
+
+    /// The delegate's `start()` after `initialize`, as a task begun once the answer has been written (by
+    /// `startSessionIfAnswered()`), or as soon as anything waits for it: begun before, its task woke a pool
+    /// thread that in a VM took the reader's CPU for tens of µs before the answer left.
+    private final class SessionStart: Sendable {
+        private let begun = Mutex<Task<Void, Never>?>(nil)
+        private let start: @Sendable () async -> Void
+
+        init(_ start: @escaping @Sendable () async -> Void) {
+            self.start = start
+        }
+
+        /// The task, begun now if it was not yet.
+        var task: Task<Void, Never> {
+            begun.withLock { begun in
+                if let task = begun { return task }
+                let task = Task(operation: start)
+                begun = task
+                return task
+            }
+        }
     }
 
     private struct State {
@@ -60,6 +82,9 @@ public final class Connection: Sendable {
     private let pendingWriters = Atomic<Int>(0)
     /// The bytes of the requests those writers answer; changed under the lock, with `state.writers`.
     private let pendingBytes = Atomic<Int>(0)
+    /// Whether `initialize` was answered in the read being handled and its `SessionStart` is still to begin:
+    /// one load per read tells the reader there is nothing to do.
+    private let sessionStartPending = Atomic<Bool>(false)
     private let onExit: @Sendable (Int32) -> Void
     private let log: Logger
 
@@ -79,8 +104,17 @@ public final class Connection: Sendable {
     /// Handles the inputs of one read, in arrival order; answers ready at once leave in one write.
     public func receive(_ inputs: [FramedInput], framing: Framing) {
         outbox.cork()
-        defer { outbox.uncork() }
         for input in inputs { receive(input, framing: framing) }
+        outbox.uncork()
+        startSessionIfAnswered()
+    }
+
+    /// Begins the session's `start()` if `initialize` was answered in the read just handled: call after its
+    /// answers were written (uncorked).
+    func startSessionIfAnswered() {
+        guard sessionStartPending.load(ordering: .relaxed) else { return }
+        sessionStartPending.store(false, ordering: .relaxed)
+        if case .running(let ready) = state.withLock({ $0.phase }) { _ = ready.task }
     }
 
     /// Handles one unit of framed input, in arrival order (call from a single reader).
@@ -307,8 +341,9 @@ public final class Connection: Sendable {
             return error(id, .invalidRequest("The server is shutting down: after 'shutdown' only the 'exit' notification is accepted"))
         case (.shutdown, .running(let ready)):
             state.withLock { $0.phase = .shuttingDown(ready: ready) }
+            let started = ready.task
             return .later(Task {
-                await ready.value
+                await started.value
                 await self.delegate.shutdown()
                 return Outbox.response(id: id, resultJSON: Array("null".utf8))
             }, holdsEvents: false)
@@ -317,7 +352,7 @@ public final class Connection: Sendable {
                 guard let handler = delegate.handler(named: name) else {
                     return .now(Outbox.methodNotFound(id: id, name: name))
                 }
-                return dispatch(message, id: id, handler: handler, after: ready)
+                return dispatch(message, id: id, handler: handler, after: ready.task)
             }
         }
     }
@@ -345,8 +380,9 @@ public final class Connection: Sendable {
         // The answer goes out now; requests wait for `start()`, and whatever it notifies is held
         // until the answer is written.
         outbox.hold()
-        let ready = Task { await self.delegate.start() }
+        let ready = SessionStart { await self.delegate.start() }
         state.withLock { $0.phase = .running(ready: ready) }
+        sessionStartPending.store(true, ordering: .relaxed)
         return .now(Outbox.response(id: id, resultJSON: Self.encoded(result)), holdsEvents: true)
     }
 
@@ -415,7 +451,14 @@ public final class Connection: Sendable {
         waiter?.signal()
         guard first else { return }
         log.info("stopping (\(reason)), exit code \(code)")
+        // A session whose `start()` has not begun (an `exit` in the read that had `initialize`) starts
+        // before it stops, as it always did: shutting down before starting could leave its listener behind.
+        let started: Task<Void, Never>? = switch state.withLock({ $0.phase }) {
+        case .running(let ready), .shuttingDown(let ready): ready.task
+        case .uninitialized: nil
+        }
         Task {
+            await started?.value
             await self.drainWriters(limit: .seconds(5))
             await self.delegate.shutdown()
             await self.outbox.finish(timeout: .seconds(2))
