@@ -4,7 +4,9 @@ import Synchronization
 /// The real launcher, with a stamp at each hand-off of an attempt: when the engine asked for the
 /// launch, when the spawn returned (log file open, process started, its I/O thread running) and when
 /// the outcome was known (the process gone, its output read). With the events' publication times
-/// these split a step's wall time into the engine's part and the agent's.
+/// these split a step's wall time into the engine's part and the agent's. With `withoutProcesses` set, an
+/// attempt ends at once with the answer the bench's fake agents give, and nothing is spawned: what the engine
+/// then spends is its own work (records, admissions, commits, notifications), not the attempts' processes.
 final class TimingLauncher: AgentLauncher {
     /// The stamps of one attempt.
     struct Attempt {
@@ -16,8 +18,11 @@ final class TimingLauncher: AgentLauncher {
     private let inner = ProcessLauncher()
     private let attempts = Mutex<[Int: Attempt]>([:])
     private let next = Atomic<Int>(0)
+    /// Attempts end at once, with no process (see above).
+    let withoutProcesses = Atomic<Bool>(false)
 
     func launch(_ invocation: AgentInvocation, onReport: @escaping @Sendable (AgentReport) -> Void) throws -> any AgentHandle {
+        if withoutProcesses.load(ordering: .relaxed) { return AnsweredHandle() }
         let asked = ContinuousClock.now
         let handle = try inner.launch(invocation, onReport: onReport)
         let index = next.add(1, ordering: .relaxed).oldValue
@@ -61,4 +66,12 @@ private struct TimedHandle: AgentHandle {
             body(outcome)
         }
     }
+}
+
+/// An attempt without a process that answered as the bench's fake agents do (`{"result": "ok"}`).
+private struct AnsweredHandle: AgentHandle {
+    var pid: Int32 { 0 }  // no process: the engine records none
+    func wait() async -> AgentOutcome { .completed(output: "ok") }
+    func terminate(grace: Duration) {}
+    func whenFinished(_ body: @escaping @Sendable (AgentOutcome) -> Void) { body(.completed(output: "ok")) }
 }

@@ -168,6 +168,23 @@ if settings.parts.contains(.scale) {
     let agentsCPU = cpuSeconds(RUSAGE_CHILDREN.rawValue) - childrenBefore
     print(String(format: "%d concurrent instant runs: all done in %.2f s; engine CPU %.3f s, agents' CPU %.3f s: engine = %.0f%% of the agents' (goal ≤ 10%%)",
                  settings.runs, concurrentWall, engineCPU, agentsCPU, 100 * engineCPU / max(agentsCPU, 1e-9)))
+    // Where the engine's part goes. The same runs with attempts that end at once and spawn nothing: the
+    // engine's own work (records, admissions, commits, notifications). Then the attempts' processes without
+    // the engine: the launcher alone. What the two leave of the figure above is the engine's own work done
+    // between the agents on the same cores, where the same code runs slower.
+    timing.withoutProcesses.store(true, ordering: .relaxed)
+    tap.reset()
+    let aloneBefore = cpuSeconds(RUSAGE_SELF.rawValue)
+    for index in 0..<settings.runs {
+        _ = try await engine.startRun(RunStartRequest(pipelineId: "instant", task: "alone \(index)"))
+    }
+    await tap.wait(for: "run.completed", count: settings.runs)
+    timing.withoutProcesses.store(false, ordering: .relaxed)
+    let engineAlone = (cpuSeconds(RUSAGE_SELF.rawValue) - aloneBefore) / Double(settings.runs)
+    let launcherAlone = try await LauncherAlone.cpuPerAttempt(binary: binary, folder: root.appendingPathComponent("launcher"),
+                                                              environment: environment, attempts: settings.runs)
+    print(String(format: "  engine CPU per run %.3f ms; alone (the same runs, attempts answered at once, no process) %.3f ms; the launcher alone (the same agents, two at a time) %.3f ms per attempt",
+                 1000 * engineCPU / Double(settings.runs), 1000 * engineAlone, 1000 * launcherAlone))
 }
 if settings.parts.contains(.encoding) {
     // (d) Encoding alone, in this process: the stores' snapshots and events beside the JSON tree's way.
