@@ -369,7 +369,8 @@ public final class Connection: Sendable {
     private func initialize(_ message: IncomingMessage, id: RequestID, framing: Framing) -> Reply {
         let result: InitializeResult
         do {
-            let params = try decoder.params(InitializeRequest.self, from: message)
+            // Read from the params' text when it has the usual shape; anything else, in full.
+            let params = try InitializeWorkspace.request(message) ?? decoder.params(InitializeRequest.self, from: message)
             if let requested = params.protocolVersion, !ProtocolVersion.supported.contains(requested) {
                 throw ResponseError.invalidParams(
                     "protocolVersion \(requested) is not supported; this server speaks \(ProtocolVersion.supported.map(String.init).joined(separator: ", "))",
