@@ -43,29 +43,92 @@ enum InitializeWorkspace {
         return String(cString: path)
     }
 
-    /// The fields of `initialize` that name a workspace, read from the params' text (`message.paramsText`)
-    /// when each field is absent, null or a string; nil otherwise (the full decode then says what is
-    /// wrong). No tree is built: see `JSONParser.members`.
+    /// `initialize`'s params read from their text (`message.paramsText`) when each field is absent, null or
+    /// of its type — what `drover serve` and the engine's answer wait on, without the `Codable` decode of a
+    /// tree (the engine's 31,000 instructions of its way to the answer); nil otherwise (the full decode then
+    /// says what is wrong). No tree is built, not even of `clientInfo` or `capabilities` (a `Dictionary`'s
+    /// first use costs serve a scan of the runtime's conformance records): only the members are found
+    /// (see `JSONParser.members`), and each scalar parsed alone.
     static func request(_ message: IncomingMessage) -> InitializeRequest? {
         guard message.hasParams else { return InitializeRequest() }
         guard let text = message.paramsText else { return nil }
-        let parser = JSONParser()
-        return text.withUnsafeBufferPointer { object in
-            guard let members = try? parser.members(object) else { return nil }
-            /// The member's text: `.some(nil)` when absent or null, nil when it is anything else.
-            func text(_ key: String) -> String?? {
-                guard let range = members.value(key) else { return .some(nil) }
-                switch try? parser.parse(UnsafeBufferPointer(rebasing: object[range])) {
-                case .null?: return .some(nil)
-                case .string(let text)?: return text
-                default: return nil
-                }
-            }
-            guard let workspace = text("workspace"), let rootUri = text("rootUri"), let rootPath = text("rootPath") else { return nil }
-            var request = InitializeRequest(workspace: workspace)
+        return text.withUnsafeBufferPointer { params -> InitializeRequest? in
+            guard let fields = ObjectFields(params) else { return nil }
+            guard let workspace = fields.string("workspace"), let rootUri = fields.string("rootUri"),
+                  let rootPath = fields.string("rootPath"), let protocolVersion = fields.int("protocolVersion"),
+                  let clientInfo = fields.object("clientInfo"), let capabilities = fields.object("capabilities") else { return nil }
+            var request = InitializeRequest(protocolVersion: protocolVersion, workspace: workspace)
             request.rootUri = rootUri
             request.rootPath = rootPath
+            if let clientInfo {
+                guard let name = clientInfo.string("name"), let name, let version = clientInfo.string("version") else { return nil }
+                request.clientInfo = InitializeRequest.ClientInfo(name: name, version: version)
+            }
+            if let capabilities {
+                guard let logs = capabilities.bool("logs") else { return nil }
+                request.capabilities = InitializeRequest.ClientCapabilities(logs: logs)
+            }
             return request
+        }
+    }
+
+    /// A JSON object's members as found in its text. Each read is `.some(nil)` when the member is absent
+    /// or null, nil when it is of another type (or does not parse): the full decode must judge it.
+    private struct ObjectFields {
+        let text: UnsafeBufferPointer<UInt8>
+        let members: [JSONMember]
+
+        init?(_ text: UnsafeBufferPointer<UInt8>) {
+            guard let members = try? JSONParser().members(text) else { return nil }
+            self.text = text
+            self.members = members
+        }
+
+        /// The member's text, `.some(nil)` when absent or null.
+        private func member(_ key: String) -> UnsafeBufferPointer<UInt8>?? {
+            guard let range = members.value(key) else { return .some(nil) }
+            let member = UnsafeBufferPointer(rebasing: text[range])
+            return member.elementsEqual("null".utf8) ? .some(nil) : member
+        }
+
+        /// The member parsed as a scalar: `.some(nil)` when absent or null, nil when it does not parse.
+        private func scalar(_ key: String) -> JSONValue?? {
+            guard let member = member(key) else { return nil }
+            guard let member else { return .some(nil) }
+            guard member.first != UInt8(ascii: "{"), member.first != UInt8(ascii: "["),
+                  let value = try? JSONParser().parse(member) else { return nil }
+            return value
+        }
+
+        func string(_ key: String) -> String?? {
+            switch scalar(key) {
+            case .some(nil): .some(nil)
+            case .some(.string(let string)?): string
+            default: nil
+            }
+        }
+
+        func int(_ key: String) -> Int?? {
+            switch scalar(key) {
+            case .some(nil): .some(nil)
+            case .some(.int(let int)?): int
+            default: nil
+            }
+        }
+
+        func bool(_ key: String) -> Bool?? {
+            switch scalar(key) {
+            case .some(nil): .some(nil)
+            case .some(.bool(let bool)?): bool
+            default: nil
+            }
+        }
+
+        func object(_ key: String) -> ObjectFields?? {
+            guard let member = member(key) else { return nil }
+            guard let member else { return .some(nil) }
+            guard let fields = ObjectFields(member) else { return nil }
+            return fields
         }
     }
 

@@ -258,8 +258,69 @@ private func code(_ message: JSONValue?) -> Int? {
 
 // MARK: - Lifecycle
 
+/// Records when its `start()` and `shutdown()` run, and whether the `initialize` answer was out by `start()`.
+private final class StartRecordingDelegate: ConnectionDelegate {
+    private let written: @Sendable () -> Int
+    let events = Mutex<[String]>([])
+
+    /// - Parameter written: how many messages the connection has written so far.
+    init(written: @escaping @Sendable () -> Int) {
+        self.written = written
+    }
+
+    func initialize(_ params: InitializeRequest, framing: Framing, outbox: Outbox) throws -> InitializeResult {
+        InitializeResult(protocolVersion: ProtocolVersion.current, serverInfo: .init(name: "drover", version: "test"),
+                         workspace: "/tmp", capabilities: .init(framing: framing.rawValue, methods: [], notifications: [], eventTypes: [], drivers: []))
+    }
+
+    func start() async {
+        let written = self.written()
+        events.withLock { $0.append(written > 0 ? "start after the answer" : "start before the answer") }
+    }
+
+    func handler(for method: String) -> MethodHandler? { nil }
+
+    func shutdown() async {
+        events.withLock { $0.append("shutdown") }
+    }
+}
+
 @Suite("Connection: lifecycle")
 struct ConnectionLifecycleTests {
+    @Test("a session's start() begins once the initialize answer is written; with exit in the same read it still runs, before shutdown")
+    func startAfterTheAnswer() async throws {
+        for exitsAtOnce in [false, true] {
+            let collector = Collector(framing: .ndjson)
+            let delegate = StartRecordingDelegate { collector.messages.count }
+            let outbox = Outbox(framing: .ndjson) { collector.sink($0); return true }
+            let connection = Connection(outbox: outbox, delegate: delegate, log: Logger(level: .error)) { collector.exited($0) }
+            // Fed from a pipe, as an engine client's handed-over stdin is: one read holds it all.
+            var ends: [Int32] = [0, 0]
+            #expect(pipe(&ends) == 0)
+            let readEnd = ends[0]
+            let read = #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}"# + "\n"
+                + (exitsAtOnce ? #"{"jsonrpc":"2.0","method":"exit"}"# + "\n" : "")
+            #expect(writeAll(ends[1], read) == nil)
+            Thread { connection.readUntilEnd(fd: readEnd, parser: MessageParser(framing: .ndjson)) }.start()
+            let count = exitsAtOnce ? 2 : 1
+            let deadline = ContinuousClock.now + hangBound
+            while delegate.events.withLock({ $0.count }) < count, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(2))  // polling interval, not synchronisation
+            }
+            let events = delegate.events.withLock { $0 }
+            if exitsAtOnce {
+                // Ending in the read that started it, the session starts as it stops (the answer may not be out yet).
+                #expect(events.count == 2 && events[0].hasPrefix("start") && events[1] == "shutdown", "\(events)")
+            } else {
+                #expect(events == ["start after the answer"])
+            }
+            #expect(collector.messages.first?["id"] == .int(0))
+            close(ends[1])
+            _ = try await collector.exitCode()
+            close(readEnd)
+        }
+    }
+
     @Test("requests before initialize get -32002", arguments: ["test/echo", "shutdown", "no/such", "run/get"])
     func notInitialized(method: String) async throws {
         let harness = Harness()

@@ -32,6 +32,34 @@ struct InitializeWorkspaceTests {
         #expect(request("[]") == nil)
     }
 
+    @Test("every field read from the params' text is what the full decode reads; what the fast path leaves is left to it")
+    func paramsMatchTheFullDecode() throws {
+        let decoder = MessageDecoder()
+        let usual = [
+            #"{"processId":1,"rootUri":"file:///r","capabilities":{},"clientInfo":{"name":"ab"},"trace":"off"}"#,
+            #"{"protocolVersion":1,"workspace":"/w","clientInfo":{"name":"vim","version":"9.1"},"capabilities":{"logs":false,"x":[1,{}]}}"#,
+            #"{"clientInfo":{"name":"a","name":"b","version":null},"capabilities":{"logs":null},"rootPath":"/p","initializationOptions":{"a":[]}}"#,
+            #"{"workspace":"/aü","clientInfo":null,"capabilities":null,"protocolVersion":null}"#, "{}", "null",
+        ]
+        let unusual = [#"{"protocolVersion":1.5}"#, #"{"protocolVersion":"1"}"#, #"{"clientInfo":{}}"#, #"{"clientInfo":{"name":5}}"#,
+                       #"{"clientInfo":[]}"#, #"{"capabilities":{"logs":"yes"}}"#, #"{"capabilities":true}"#, #"{"workspace":["/w"]}"#,
+                       #"{"clientInfo":{"name":"a","version":1}}"#, "[]"]
+        for params in usual + unusual {
+            let text = #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":"# + params + "}"
+            guard case .single(.message(let message)) = decoder.decode(Array(text.utf8)) else {
+                Issue.record("not a message: \(params)")
+                continue
+            }
+            let fast = InitializeWorkspace.request(message)
+            let full = try? decoder.params(InitializeRequest.self, from: message)
+            #expect((fast != nil) == usual.contains(params), "\(params)")
+            guard let fast else { continue }
+            #expect(fast.protocolVersion == full?.protocolVersion && fast.workspace == full?.workspace && fast.rootUri == full?.rootUri
+                        && fast.rootPath == full?.rootPath && fast.clientInfo == full?.clientInfo && fast.capabilities == full?.capabilities,
+                    "\(params): \(fast) against \(String(describing: full))")
+        }
+    }
+
     @Test("a file URI's path is URL's, taken from the text when it needs no decoding")
     func filePathsMatchFoundation() {
         let uris = ["file:///tmp/w", "file:///tmp/w/", "file:///", "file:///tmp/a%20b", "file://localhost/tmp/w", "file:///tmp/./x/../y",

@@ -6,11 +6,20 @@ public struct InitializeRequest: RequestType {
     public struct ClientInfo: Codable, Sendable, Hashable {
         public var name: String
         public var version: String?
+
+        public init(name: String, version: String? = nil) {
+            self.name = name
+            self.version = version
+        }
     }
 
     public struct ClientCapabilities: Codable, Sendable, Hashable {
         /// Whether the client wants `run/log` notifications (default true).
         public var logs: Bool?
+
+        public init(logs: Bool? = nil) {
+            self.logs = logs
+        }
     }
 
     public var protocolVersion: Int?

@@ -24,13 +24,17 @@ public final class Connection: Sendable {
             self.start = start
         }
 
-        /// The task, begun now if it was not yet.
+        /// The task, begun now if it was not yet. Not inlined: where a task is made, the optimizer makes its
+        /// metadata (`TaskPriority?`, from its mangled name) at the top of the function, called or not —
+        /// `drover serve`'s `run` paid for it at every start.
         var task: Task<Void, Never> {
-            begun.withLock { begun in
-                if let task = begun { return task }
-                let task = Task(operation: start)
-                begun = task
-                return task
+            @inline(never) get {
+                begun.withLock { begun in
+                    if let task = begun { return task }
+                    let task = Task(operation: start)
+                    begun = task
+                    return task
+                }
             }
         }
     }
@@ -365,7 +369,8 @@ public final class Connection: Sendable {
     private func initialize(_ message: IncomingMessage, id: RequestID, framing: Framing) -> Reply {
         let result: InitializeResult
         do {
-            let params = try decoder.params(InitializeRequest.self, from: message)
+            // Read from the params' text when it has the usual shape; anything else, in full.
+            let params = try InitializeWorkspace.request(message) ?? decoder.params(InitializeRequest.self, from: message)
             if let requested = params.protocolVersion, !ProtocolVersion.supported.contains(requested) {
                 throw ResponseError.invalidParams(
                     "protocolVersion \(requested) is not supported; this server speaks \(ProtocolVersion.supported.map(String.init).joined(separator: ", "))",

@@ -27,9 +27,6 @@ public enum StdioChannel {
         onFramingDetected: @escaping @Sendable (Framing) -> Void,
         onEnd: @escaping @Sendable () -> Void
     ) {
-        // Woken by each request, the reader is run at once rather than after the client's slice.
-        let sliced = ReaderSlice.begin()
-        defer { if sliced { ReaderSlice.end() } }
         var parser = initial
         var announced = parser.framing != nil
         if let framing = parser.framing { onFramingDetected(framing) }
@@ -45,6 +42,10 @@ public enum StdioChannel {
             if !inputs.isEmpty { onInputs(inputs, parser.framing ?? .ndjson) }
         }
         if !first.isEmpty { handle(first[...]) }
+        // Woken by each request, the reader is run at once rather than after the client's slice. Asked for
+        // after `first` (a handed-over client's `initialize`): its two system calls are no part of that answer.
+        let sliced = ReaderSlice.begin()
+        defer { if sliced { ReaderSlice.end() } }
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         // Made once: this loop runs per request.
         var watched = endsWith.map { [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: $0, events: Int16(POLLIN), revents: 0)] } ?? []
