@@ -60,6 +60,15 @@ struct InitializeWorkspaceTests {
         }
     }
 
+    /// `InitializeWorkspace.request` reads these members by name: one added to the request must be read there too.
+    @Test("the params' fast path knows every member of InitializeRequest")
+    func fastPathKnowsEveryMember() {
+        func members(_ value: Any) -> [String] { Mirror(reflecting: value).children.compactMap(\.label).sorted() }
+        #expect(members(InitializeRequest()) == ["capabilities", "clientInfo", "protocolVersion", "rootPath", "rootUri", "workspace"])
+        #expect(members(InitializeRequest.ClientInfo(name: "a")) == ["name", "version"])
+        #expect(members(InitializeRequest.ClientCapabilities()) == ["logs"])
+    }
+
     @Test("a file URI's path is URL's, taken from the text when it needs no decoding")
     func filePathsMatchFoundation() {
         let uris = ["file:///tmp/w", "file:///tmp/w/", "file:///", "file:///tmp/a%20b", "file://localhost/tmp/w", "file:///tmp/./x/../y",

@@ -15,7 +15,8 @@ def g:Test_run_demo_from_menu()
   var name = 'drover://run/' .. runId
   g:WaitFor(() => g:BufHas(name, 'decision.requested'), 'the run buffer to show the decision')
   assert_equal(name, bufname('%'))
-  assert_match('BLOCKED', g:BufText(name)[0])
+  # the header follows the run's own fetch (run/get), which comes after the event's line
+  g:WaitFor(() => g:BufText(name)[0] =~ 'BLOCKED', 'the run buffer header to say BLOCKED')
   assert_true(g:BufHas(name, 'plan .*waiting.*asks: How thorough should the plan be? \[quick/thorough\]'))
   # the user was told about the gate
   assert_match('step plan asks: How thorough', g:Messages())
