@@ -50,7 +50,8 @@ extension Engine {
         let task = Task {
             let outcome = await self.follow(launched, runId: runId, stepId: stepId, attempt: attempt)
             // A tests command checks the change; only agents and commands get their changes committed.
-            let committed = isTestsCommand || (workspace?.isolation ?? .none) == .none ? nil
+            // `IsolationMode.none` spelled out: a bare `.none` here is the optional's, which skipped no commit call.
+            let committed = isTestsCommand || (workspace?.isolation ?? IsolationMode.none) == .none ? nil
                 : await self.commitAttempt(workspace: workspace, runId: runId, stepId: stepId, attempt: attempt,
                                            role: role ?? stepRole)
             self.finishAttempt(outcome, runId: runId, stepId: stepId, attempt: attempt, committed: committed)
@@ -177,14 +178,14 @@ extension Engine {
 
         let driver: any AgentDriver
         switch step.kind {
-        case .command, .tests where fixerRole == nil:
-            driver = StepCommandDriver()
-        case .tests:
+        case .tests where fixerRole != nil:
             guard let agent else { throw EngineError.invalid("step '\(stepId)': its fixer '\(fixerRole ?? "")' has no agent") }
             guard let registered = AgentDrivers.named(agent.driver) else {
                 throw EngineError.invalid("step '\(stepId)': unknown driver '\(agent.driver)' for its fixer")
             }
             driver = registered
+        case .command, .tests:
+            driver = StepCommandDriver()
         case .agent, .review:
             guard let agent else { throw EngineError.invalid("step '\(stepId)' has no agent") }
             guard let registered = AgentDrivers.named(agent.driver) else {
