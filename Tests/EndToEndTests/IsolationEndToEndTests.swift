@@ -166,7 +166,9 @@ struct IsolationEndToEndTests {
 
     @Test("bad input: an unknown base, apply of a run that is not done, diff of an unknown run")
     func badInput() async throws {
-        let workspace = try await Self.gitWorkspace(pipelines: ["edit": Self.writer(["a.txt": "x\n"], sleep: 5)])
+        // The agent works long enough that the run is still working when apply comes, however loaded the
+        // machine (at load 27 its 5 s were over first, and the apply merged); the cancel below ends it.
+        let workspace = try await Self.gitWorkspace(pipelines: ["edit": Self.writer(["a.txt": "x\n"], sleep: 120)])
         let drover = try await workspace.server()
         let base = try await drover.callError("run/start", ["pipelineId": "edit", "task": "t", "base": "no-such-branch"])
         #expect(base.code == -32602 && base.message.contains("no-such-branch"))

@@ -6,4 +6,6 @@
 /// pool has one thread per core: on a busy 2-core machine (load 15-38) the suites running beside a
 /// test held it past the earlier 30 s bound with nothing wrong (ConnectionTests' exit codes,
 /// EngineTests' run list, EngineOwnershipTests' queued run), each passing in under a second alone.
+/// The end-to-end harness waits this long for a process's exit too (`DroverProcess.waitForExit`,
+/// `shutdownAndExit`): at load 25 its earlier 10 s let a `drover serve` whose session was ending count as hung.
 public let hangBound: Duration = .seconds(120)

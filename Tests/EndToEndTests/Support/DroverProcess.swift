@@ -1,4 +1,5 @@
 import Foundation
+import PostgresTestServer
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -180,7 +181,7 @@ final class DroverProcess {
     }
 
     /// `shutdown`, then `exit`; returns the exit code.
-    func shutdownAndExit(timeout: Duration = .seconds(10)) async throws -> Int32 {
+    func shutdownAndExit(timeout: Duration = hangBound) async throws -> Int32 {
         let response = try await request("shutdown", timeout: timeout)
         guard response.keys.contains("result"), response["result"] is NSNull else {
             throw Timeout(description: "shutdown failed: \(response)")
@@ -250,7 +251,7 @@ final class DroverProcess {
     func drainMessages() -> [Any] { shared.drain() }
 
     /// Waits for the process to end; returns its exit code (or, killed by a signal, that signal's number).
-    func waitForExit(timeout: Duration = .seconds(10)) async throws -> Int32 {
+    func waitForExit(timeout: Duration = hangBound) async throws -> Int32 {
         let status = try await poll("exit", timeout: timeout) { shared.exitStatus }
         // The process may exit before the readers have taken its last bytes (`drover --version`'s line
         // was once missed on a loaded machine): wait for the end of both streams too (briefly; a leaked
