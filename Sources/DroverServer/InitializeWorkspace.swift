@@ -47,89 +47,32 @@ enum InitializeWorkspace {
     /// of its type — what `drover serve` and the engine's answer wait on, without the `Codable` decode of a
     /// tree (the engine's 31,000 instructions of its way to the answer); nil otherwise (the full decode then
     /// says what is wrong). No tree is built, not even of `clientInfo` or `capabilities` (a `Dictionary`'s
-    /// first use costs serve a scan of the runtime's conformance records): only the members are found
-    /// (see `JSONParser.members`), and each scalar parsed alone.
+    /// first use costs serve a scan of the runtime's conformance records): `JSONObjectText` finds the
+    /// members and parses each scalar alone.
     static func request(_ message: IncomingMessage) -> InitializeRequest? {
         guard message.hasParams else { return InitializeRequest() }
-        guard let text = message.paramsText else { return nil }
-        return text.withUnsafeBufferPointer { params -> InitializeRequest? in
-            guard let fields = ObjectFields(params) else { return nil }
-            guard let workspace = fields.string("workspace"), let rootUri = fields.string("rootUri"),
-                  let rootPath = fields.string("rootPath"), let protocolVersion = fields.int("protocolVersion"),
-                  let clientInfo = fields.object("clientInfo"), let capabilities = fields.object("capabilities") else { return nil }
-            var request = InitializeRequest(protocolVersion: protocolVersion, workspace: workspace)
-            request.rootUri = rootUri
-            request.rootPath = rootPath
-            if let clientInfo {
-                guard let name = clientInfo.string("name"), let name, let version = clientInfo.string("version") else { return nil }
-                request.clientInfo = InitializeRequest.ClientInfo(name: name, version: version)
-            }
-            if let capabilities {
-                guard let logs = capabilities.bool("logs") else { return nil }
-                request.capabilities = InitializeRequest.ClientCapabilities(logs: logs)
-            }
-            return request
+        guard let text = message.paramsText, let fields = JSONObjectText(Array(text)) else { return nil }
+        /// A member as `read` finds it: `.some(nil)` when absent or null, nil when of another type.
+        func field<Value>(_ object: JSONObjectText, _ key: String, _ read: (JSONObjectText) -> (String) -> Value?) -> Value?? {
+            object.isAbsentOrNull(key) ? .some(nil) : read(object)(key).map { .some($0) }
         }
-    }
-
-    /// A JSON object's members as found in its text. Each read is `.some(nil)` when the member is absent
-    /// or null, nil when it is of another type (or does not parse): the full decode must judge it.
-    private struct ObjectFields {
-        let text: UnsafeBufferPointer<UInt8>
-        let members: [JSONMember]
-
-        init?(_ text: UnsafeBufferPointer<UInt8>) {
-            guard let members = try? JSONParser().members(text) else { return nil }
-            self.text = text
-            self.members = members
+        guard let workspace = field(fields, "workspace", JSONObjectText.string), let rootUri = field(fields, "rootUri", JSONObjectText.string),
+              let rootPath = field(fields, "rootPath", JSONObjectText.string),
+              let protocolVersion = field(fields, "protocolVersion", JSONObjectText.int),
+              let clientInfo = field(fields, "clientInfo", JSONObjectText.object),
+              let capabilities = field(fields, "capabilities", JSONObjectText.object) else { return nil }
+        var request = InitializeRequest(protocolVersion: protocolVersion, workspace: workspace)
+        request.rootUri = rootUri
+        request.rootPath = rootPath
+        if let clientInfo {
+            guard let name = clientInfo.string("name"), let version = field(clientInfo, "version", JSONObjectText.string) else { return nil }
+            request.clientInfo = InitializeRequest.ClientInfo(name: name, version: version)
         }
-
-        /// The member's text, `.some(nil)` when absent or null.
-        private func member(_ key: String) -> UnsafeBufferPointer<UInt8>?? {
-            guard let range = members.value(key) else { return .some(nil) }
-            let member = UnsafeBufferPointer(rebasing: text[range])
-            return member.elementsEqual("null".utf8) ? .some(nil) : member
+        if let capabilities {
+            guard let logs = field(capabilities, "logs", JSONObjectText.bool) else { return nil }
+            request.capabilities = InitializeRequest.ClientCapabilities(logs: logs)
         }
-
-        /// The member parsed as a scalar: `.some(nil)` when absent or null, nil when it does not parse.
-        private func scalar(_ key: String) -> JSONValue?? {
-            guard let member = member(key) else { return nil }
-            guard let member else { return .some(nil) }
-            guard member.first != UInt8(ascii: "{"), member.first != UInt8(ascii: "["),
-                  let value = try? JSONParser().parse(member) else { return nil }
-            return value
-        }
-
-        func string(_ key: String) -> String?? {
-            switch scalar(key) {
-            case .some(nil): .some(nil)
-            case .some(.string(let string)?): string
-            default: nil
-            }
-        }
-
-        func int(_ key: String) -> Int?? {
-            switch scalar(key) {
-            case .some(nil): .some(nil)
-            case .some(.int(let int)?): int
-            default: nil
-            }
-        }
-
-        func bool(_ key: String) -> Bool?? {
-            switch scalar(key) {
-            case .some(nil): .some(nil)
-            case .some(.bool(let bool)?): bool
-            default: nil
-            }
-        }
-
-        func object(_ key: String) -> ObjectFields?? {
-            guard let member = member(key) else { return nil }
-            guard let member else { return .some(nil) }
-            guard let fields = ObjectFields(member) else { return nil }
-            return fields
-        }
+        return request
     }
 
     /// The path of a `file://` URI as `URL(string:)?.path` has it, taken from the text when the URI is

@@ -17,7 +17,7 @@ struct EngineWireTests {
 
     @Test("an object line read member by member: each member parsed alone, the last of a duplicate, typed reads that say nil for the wrong type")
     func objectText() throws {
-        let text = try #require(EngineWire.ObjectText(Array(#"{"drover":1,"op":"attach","pending":3,"pending":7,"handover":true,"name":"x"}"#.utf8)))
+        let text = try #require(JSONObjectText(Array(#"{"drover":1,"op":"attach","pending":3,"pending":7,"handover":true,"name":"x"}"#.utf8)))
         #expect(text.int("drover") == 1)
         #expect(text.string("op") == "attach")
         #expect(text.int("pending") == 7)
@@ -27,7 +27,7 @@ struct EngineWireTests {
         #expect(text.text("name") == #""x""#)
         #expect(text.text("missing") == "?")
         #expect(text.plain["pending"] as? Int == 7)
-        #expect(EngineWire.ObjectText(Array("[1,2]".utf8)) == nil)
-        #expect(EngineWire.ObjectText(Array(#"{"a":"#.utf8)) == nil)
+        #expect(JSONObjectText(Array("[1,2]".utf8)) == nil)
+        #expect(JSONObjectText(Array(#"{"a":"#.utf8)) == nil)
     }
 }

@@ -13,10 +13,10 @@ public enum EngineConnector {
     public struct Link: Sendable {
         public let fd: Int32
         /// The engine's answer line (a JSON object: `pid`, `workspace`, or the status of a `status` request).
-        let answer: EngineWire.ObjectText
+        let answer: JSONObjectText
 
         /// The answer as plain values (`reply["pid"] as? Int`), parsed when asked for.
-        public var reply: [String: Any] { answer.plain }
+        public var reply: [String: Any] { EngineWire.object(answer.bytes) ?? [:] }
 
         /// One member of the answer, parsed alone (no tree of the rest).
         public func value(_ key: String) -> JSONValue? { answer.value(key) }
@@ -26,7 +26,7 @@ public enum EngineConnector {
 
         /// nil unless `line` is a JSON object.
         init?(fd: Int32, line: [UInt8]) {
-            guard let answer = EngineWire.ObjectText(line) else { return nil }
+            guard let answer = JSONObjectText(line) else { return nil }
             self.fd = fd
             self.answer = answer
         }

@@ -148,7 +148,7 @@ public final class EngineDaemon: Sendable {
         var passed: [Int32] = []
         defer { passed.forEach { close($0) } }
         guard let line = EngineWire.readLineBytes(fd, limit: 1 << 16, descriptors: &passed),
-              let hello = EngineWire.ObjectText(line) else { return }
+              let hello = JSONObjectText(line) else { return }
         guard hello.int("drover") == EngineWire.version,
               let operation = hello.string("op").flatMap(EngineWire.Operation.init(rawValue:)) else {
             EngineWire.writeLine(fd, ["error": "this engine (pid \(getpid())) speaks engine wire version \(EngineWire.version); stop it with `drover engine stop` and retry"])
@@ -189,7 +189,7 @@ public final class EngineDaemon: Sendable {
     /// handover): the session reads and writes them directly, as an in-process server would, and the
     /// socket carries only the bytes serve had read already (`pending`) and the exit code. Serve closing
     /// the socket (it was killed) ends the session as end of input does.
-    private func attach(_ fd: Int32, hello: EngineWire.ObjectText, handedOver: (input: Int32, output: Int32)? = nil) {
+    private func attach(_ fd: Int32, hello: JSONObjectText, handedOver: (input: Int32, output: Int32)? = nil) {
         var reply = EngineWire.ObjectLine()
         reply.add("drover", .int(EngineWire.version))
         reply.add("pid", .int(Int(getpid())))

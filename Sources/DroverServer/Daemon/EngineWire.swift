@@ -86,46 +86,6 @@ public enum EngineWire {
         var bytes: [UInt8] { members + [UInt8(ascii: "}")] }
     }
 
-    /// A JSON object line as read: where each member is, each parsed alone when asked for (no tree of the
-    /// rest, no `[String: Any]`). The engine reads a client's hello so, and a client the engine's answer.
-    struct ObjectText: Sendable {
-        /// The object's bytes, without the newline.
-        let line: [UInt8]
-        /// Where each of its members is in `line`.
-        private let members: [JSONMember]
-
-        /// nil unless `line` is a JSON object.
-        init?(_ line: [UInt8]) {
-            guard let members = try? line.withUnsafeBufferPointer({ try JSONParser().members($0) }) else { return nil }
-            self.line = line
-            self.members = members
-        }
-
-        /// One member, parsed alone; nil when absent (or when its text does not parse).
-        func value(_ key: String) -> JSONValue? {
-            guard let range = members.value(key) else { return nil }
-            return try? line.withUnsafeBufferPointer { try JSONParser().parse(UnsafeBufferPointer(rebasing: $0[range])) }
-        }
-
-        /// A member that is a string, else nil.
-        func string(_ key: String) -> String? {
-            if case .string(let string)? = value(key) { string } else { nil }
-        }
-
-        /// A member that is an integer, else nil.
-        func int(_ key: String) -> Int? {
-            if case .int(let int)? = value(key) { int } else { nil }
-        }
-
-        /// One member as JSON text, for messages ("?" when absent).
-        func text(_ key: String) -> String {
-            members.value(key).map { String(decoding: line[$0], as: UTF8.self) } ?? "?"
-        }
-
-        /// The whole object as plain values (`reply["pid"] as? Int`), for the CLI's messages.
-        var plain: [String: Any] { EngineWire.object(line) ?? [:] }
-    }
-
     /// Writes `object` as one JSON line, with `descriptors` attached (see `UnixSocket.send`) and
     /// `following` right after it, in one write; false if the peer has gone.
     @discardableResult
