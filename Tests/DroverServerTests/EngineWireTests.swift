@@ -26,7 +26,7 @@ struct EngineWireTests {
         #expect(text.string("missing") == nil)
         #expect(text.text("name") == #""x""#)
         #expect(text.text("missing") == "?")
-        #expect(text.plain["pending"] as? Int == 7)
+        #expect(EngineWire.object(text.bytes)?["pending"] as? Int == 7)
         #expect(JSONObjectText(Array("[1,2]".utf8)) == nil)
         #expect(JSONObjectText(Array(#"{"a":"#.utf8)) == nil)
     }
